@@ -1,0 +1,179 @@
+//! An indexed binary min-heap over dense `u32` ids with `f64` keys.
+//!
+//! Unlike a lazy [`std::collections::BinaryHeap`], every id appears at most
+//! once and its key can be decreased, increased or removed in `O(log n)`.
+//! Ties between equal keys are broken by the smaller id, so the pop order is
+//! a total, deterministic order.
+
+/// Marker for "not in the heap".
+const ABSENT: u32 = u32::MAX;
+
+/// Indexed min-heap keyed by `(key, id)`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IndexedMinHeap {
+    heap: Vec<u32>,
+    pos: Vec<u32>,
+    key: Vec<f64>,
+}
+
+impl IndexedMinHeap {
+    /// A heap able to hold ids `0..n`.
+    pub(crate) fn new(n: usize) -> Self {
+        Self {
+            heap: Vec::new(),
+            pos: vec![ABSENT; n],
+            key: vec![0.0; n],
+        }
+    }
+
+    /// Number of ids currently in the heap.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Whether `id` is in the heap.
+    #[cfg(test)]
+    pub(crate) fn contains(&self, id: u32) -> bool {
+        self.pos[id as usize] != ABSENT
+    }
+
+    #[inline]
+    fn less(&self, a: u32, b: u32) -> bool {
+        let (ka, kb) = (self.key[a as usize], self.key[b as usize]);
+        ka < kb || (ka == kb && a < b)
+    }
+
+    /// The minimum `(id, key)` without removing it.
+    #[inline]
+    pub(crate) fn peek(&self) -> Option<(u32, f64)> {
+        self.heap.first().map(|&id| (id, self.key[id as usize]))
+    }
+
+    /// Inserts `id` with `key`, or changes its key if it is already present.
+    /// `key` must not be NaN.
+    pub(crate) fn set(&mut self, id: u32, key: f64) {
+        debug_assert!(!key.is_nan());
+        let p = self.pos[id as usize];
+        self.key[id as usize] = key;
+        if p == ABSENT {
+            let i = self.heap.len();
+            self.heap.push(id);
+            self.pos[id as usize] = i as u32;
+            self.sift_up(i);
+        } else {
+            let i = p as usize;
+            let i = self.sift_up(i);
+            self.sift_down(i);
+        }
+    }
+
+    /// Removes `id` if present.
+    pub(crate) fn remove(&mut self, id: u32) {
+        let p = self.pos[id as usize];
+        if p == ABSENT {
+            return;
+        }
+        let i = p as usize;
+        self.pos[id as usize] = ABSENT;
+        let last = self.heap.pop();
+        if let Some(last) = last {
+            if i < self.heap.len() {
+                self.heap[i] = last;
+                self.pos[last as usize] = i as u32;
+                let i = self.sift_up(i);
+                self.sift_down(i);
+            }
+        }
+    }
+
+    /// Removes and returns the minimum `(id, key)`.
+    pub(crate) fn pop(&mut self) -> Option<(u32, f64)> {
+        let top = *self.heap.first()?;
+        let key = self.key[top as usize];
+        self.remove(top);
+        Some((top, key))
+    }
+
+    /// Removes every id.
+    pub(crate) fn clear(&mut self) {
+        for &id in &self.heap {
+            self.pos[id as usize] = ABSENT;
+        }
+        self.heap.clear();
+    }
+
+    fn sift_up(&mut self, mut i: usize) -> usize {
+        let id = self.heap[i];
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            let pid = self.heap[parent];
+            if self.less(id, pid) {
+                self.heap[i] = pid;
+                self.pos[pid as usize] = i as u32;
+                i = parent;
+            } else {
+                break;
+            }
+        }
+        self.heap[i] = id;
+        self.pos[id as usize] = i as u32;
+        i
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.heap.len();
+        let id = self.heap[i];
+        loop {
+            let l = 2 * i + 1;
+            if l >= n {
+                break;
+            }
+            let r = l + 1;
+            let mut c = l;
+            if r < n && self.less(self.heap[r], self.heap[l]) {
+                c = r;
+            }
+            let cid = self.heap[c];
+            if self.less(cid, id) {
+                self.heap[i] = cid;
+                self.pos[cid as usize] = i as u32;
+                i = c;
+            } else {
+                break;
+            }
+        }
+        self.heap[i] = id;
+        self.pos[id as usize] = i as u32;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn pops_in_key_then_id_order(ops in prop::collection::vec((0u32..20, 0u8..4, 0u32..8), 1..200)) {
+            let mut h = IndexedMinHeap::new(20);
+            let mut model: std::collections::BTreeMap<u32, f64> = Default::default();
+            for (id, op, k) in ops {
+                match op {
+                    0 | 1 => { h.set(id, f64::from(k)); model.insert(id, f64::from(k)); }
+                    2 => { h.remove(id); model.remove(&id); }
+                    _ => {
+                        let got = h.pop();
+                        let want = model.iter()
+                            .min_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(b.0)))
+                            .map(|(&i, &k)| (i, k));
+                        prop_assert_eq!(got, want);
+                        if let Some((i, _)) = want { model.remove(&i); }
+                    }
+                }
+                prop_assert_eq!(h.len(), model.len());
+                for i in 0..20 { prop_assert_eq!(h.contains(i), model.contains_key(&i)); }
+            }
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Exact weighted max-min fair rate allocation by bottleneck-order
+//! water-filling.
+//!
+//! Each flow `f` has a path (a list of link ids, repeats allowed) and a
+//! weight `w_f >= 1`. The constraint of link `l` is
+//! `Σ_{occurrences of f on l} w_f · x_f <= C_l`. The allocation returned is
+//! the unique max-min fair one: every flow crosses a saturated link on which
+//! its rate is the largest.
+//!
+//! Algorithm: links sit in an indexed min-heap keyed by their fair share
+//! `rem_l / n_l` (`n_l` is the total weight of unfrozen flows on `l`). Pop
+//! the minimum, freeze its unfrozen flows at that share, subtract them from
+//! every link on their paths and re-key each touched link once per step.
+//! Cost `O(Σ|path| · log L)`.
+
+use crate::heap::IndexedMinHeap;
+use crate::EngineError;
+
+/// Reusable water-filling state over a global link id space and a global
+/// flow id space. Callers describe one (sub)problem at a time:
+/// [`WaterFill::begin`], [`WaterFill::mark_var`] for every variable flow,
+/// [`WaterFill::set_link`] for every link touched by a variable flow, then
+/// [`WaterFill::fill`].
+#[derive(Debug, Clone)]
+pub(crate) struct WaterFill {
+    /// Remaining capacity per link (after fixed and frozen flows).
+    rem: Vec<f64>,
+    /// Total weight (with multiplicity) of unfrozen variable flows per link.
+    n: Vec<u64>,
+    /// Used capacity per link (fixed plus frozen flows).
+    pub(crate) used: Vec<f64>,
+    heap: IndexedMinHeap,
+    dirty: Vec<bool>,
+    dirty_list: Vec<u32>,
+    /// `2·epoch` = variable and unfrozen, `2·epoch + 1` = frozen.
+    fstamp: Vec<u32>,
+    epoch: u32,
+}
+
+impl WaterFill {
+    /// State for `links` links and `flows` flows.
+    pub(crate) fn new(links: usize, flows: usize) -> Self {
+        Self {
+            rem: vec![0.0; links],
+            n: vec![0; links],
+            used: vec![0.0; links],
+            heap: IndexedMinHeap::new(links),
+            dirty: vec![false; links],
+            dirty_list: Vec::new(),
+            fstamp: vec![0; flows],
+            epoch: 0,
+        }
+    }
+
+    /// Starts describing a new problem; forgets which flows were variable.
+    pub(crate) fn begin(&mut self) {
+        self.heap.clear();
+        if self.epoch >= u32::MAX / 2 - 1 {
+            self.fstamp.iter_mut().for_each(|s| *s = 0);
+            self.epoch = 0;
+        }
+        self.epoch += 1;
+    }
+
+    /// Marks `f` as a variable of the current problem.
+    #[inline]
+    pub(crate) fn mark_var(&mut self, f: u32) {
+        self.fstamp[f as usize] = 2 * self.epoch;
+    }
+
+    /// Whether `f` is a variable of the current problem (frozen or not).
+    #[inline]
+    pub(crate) fn is_var(&self, f: u32) -> bool {
+        self.fstamp[f as usize] >> 1 == self.epoch
+    }
+
+    /// Declares link `l`: capacity left after fixed flows `rem`, total
+    /// weight `n` of variable flows through it (counting repeats), and the
+    /// rate already used by fixed flows.
+    #[inline]
+    pub(crate) fn set_link(&mut self, l: u32, rem: f64, n: u64, used_fixed: f64) {
+        let li = l as usize;
+        self.rem[li] = rem;
+        self.n[li] = n;
+        self.used[li] = used_fixed;
+        self.dirty[li] = false;
+        if n > 0 {
+            self.heap.set(l, rem.max(0.0) / n as f64);
+        }
+    }
+
+    /// Water-fills the declared problem, writing the rate of every variable
+    /// flow into `rate`. `link_flows[l]` lists the flows through `l` (one
+    /// entry per occurrence; non-variable entries are skipped); the path of
+    /// flow `f` is `hops[off[f]..off[f + 1]]`.
+    pub(crate) fn fill(
+        &mut self,
+        link_flows: &[Vec<u32>],
+        off: &[u32],
+        hops: &[u32],
+        weight: &[u32],
+        rate: &mut [f64],
+    ) {
+        let var_tag = 2 * self.epoch;
+        while let Some((l, _)) = self.heap.pop() {
+            let li = l as usize;
+            let share = self.rem[li].max(0.0) / self.n[li] as f64;
+            for &f in &link_flows[li] {
+                let fi = f as usize;
+                if self.fstamp[fi] != var_tag {
+                    continue;
+                }
+                self.fstamp[fi] = var_tag + 1;
+                rate[fi] = share;
+                let w = weight[fi];
+                let ws = f64::from(w) * share;
+                for &m in &hops[off[fi] as usize..off[fi + 1] as usize] {
+                    let mi = m as usize;
+                    self.rem[mi] -= ws;
+                    self.n[mi] -= u64::from(w);
+                    self.used[mi] += ws;
+                    if !self.dirty[mi] {
+                        self.dirty[mi] = true;
+                        self.dirty_list.push(m);
+                    }
+                }
+            }
+            for &m in &self.dirty_list {
+                let mi = m as usize;
+                self.dirty[mi] = false;
+                if m == l {
+                    continue;
+                }
+                if self.n[mi] == 0 {
+                    self.heap.remove(m);
+                } else {
+                    self.heap.set(m, self.rem[mi].max(0.0) / self.n[mi] as f64);
+                }
+            }
+            self.dirty_list.clear();
+        }
+    }
+}
+
+/// Weighted max-min fair rates, checking the input.
+///
+/// `flows[i] = (path, weight)`; returns the rate of one unit of each flow
+/// (a flow of weight `w` uses `w × rate` on each link of its path, counted
+/// once per occurrence). A flow with an empty path is unconstrained and gets
+/// `f64::INFINITY`.
+///
+/// # Errors
+/// [`EngineError::InvalidCapacity`] for a capacity that is not finite and
+/// positive, [`EngineError::InvalidLink`] for a link id out of range and
+/// [`EngineError::InvalidWeight`] for a zero weight.
+pub fn try_solve(capacity: &[f64], flows: &[(&[u32], u32)]) -> Result<Vec<f64>, EngineError> {
+    for (link, &c) in capacity.iter().enumerate() {
+        if !(c.is_finite() && c > 0.0) {
+            return Err(EngineError::InvalidCapacity {
+                link: link as u32,
+                capacity: c,
+            });
+        }
+    }
+    let nl = capacity.len();
+    let mut off = Vec::with_capacity(flows.len() + 1);
+    let mut hops = Vec::new();
+    let mut weight = Vec::with_capacity(flows.len());
+    let mut link_flows: Vec<Vec<u32>> = vec![Vec::new(); nl];
+    off.push(0u32);
+    for (fi, &(path, w)) in flows.iter().enumerate() {
+        if w == 0 {
+            return Err(EngineError::InvalidWeight { flow: fi as u32 });
+        }
+        for &l in path {
+            if l as usize >= nl {
+                return Err(EngineError::InvalidLink {
+                    link: l,
+                    links: nl as u32,
+                });
+            }
+            hops.push(l);
+            link_flows[l as usize].push(fi as u32);
+        }
+        let end = u32::try_from(hops.len()).map_err(|_| EngineError::TooLarge)?;
+        off.push(end);
+        weight.push(w);
+    }
+    let nf = u32::try_from(flows.len()).map_err(|_| EngineError::TooLarge)?;
+    let mut wf = WaterFill::new(nl, flows.len());
+    wf.begin();
+    for f in 0..nf {
+        wf.mark_var(f);
+    }
+    for (l, fl) in link_flows.iter().enumerate() {
+        let n: u64 = fl.iter().map(|&f| u64::from(weight[f as usize])).sum();
+        wf.set_link(l as u32, capacity[l], n, 0.0);
+    }
+    let mut rate = vec![f64::INFINITY; flows.len()];
+    wf.fill(&link_flows, &off, &hops, &weight, &mut rate);
+    Ok(rate)
+}
+
+/// Weighted max-min fair rates; see [`try_solve`] for the semantics.
+///
+/// # Panics
+/// If the input is invalid (see [`try_solve`]'s errors).
+pub fn solve(capacity: &[f64], flows: &[(&[u32], u32)]) -> Vec<f64> {
+    match try_solve(capacity, flows) {
+        Ok(r) => r,
+        Err(e) => panic!("maxmin::solve: {e}"),
+    }
+}

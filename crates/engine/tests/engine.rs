@@ -1,0 +1,491 @@
+//! Engine semantics: closed forms, scheduling, invariants and agreement
+//! with a from-scratch reference simulator.
+
+mod common;
+
+use common::{build, close, instance_strategy, reference_run};
+use engine::{Engine, EngineError, Fidelity, Flow, Task, TaskId};
+use proptest::prelude::*;
+
+fn flow(path: &[u32], bytes: f64) -> Flow {
+    Flow {
+        path: path.to_vec(),
+        bytes,
+        weight: 1,
+    }
+}
+
+fn transfer(latency: f64, flows: Vec<Flow>) -> Task {
+    Task::Transfer { latency, flows }
+}
+
+#[test]
+fn single_flow_closed_form() {
+    let mut e = Engine::new(vec![4.0], Fidelity::Flow).unwrap();
+    let t = e
+        .add_task(transfer(0.5, vec![flow(&[0], 10.0)]), &[])
+        .unwrap();
+    let r = e.run().unwrap();
+    assert_eq!(r.task_start_s[t.0 as usize], 0.0);
+    assert_eq!(r.task_end_s[t.0 as usize], 0.5 + 10.0 / 4.0);
+    assert_eq!(r.makespan_s, 3.0);
+    assert_eq!(r.links[0].bytes, 10.0);
+    assert_eq!(r.links[0].busy_s, 2.5);
+    assert_eq!(r.links[0].peak_utilisation, 1.0);
+}
+
+#[test]
+fn two_flows_share_one_link() {
+    let mut e = Engine::new(vec![10.0, 100.0], Fidelity::Flow).unwrap();
+    // Different paths so they are not merged; both bottlenecked on link 0.
+    e.add_task(
+        transfer(0.0, vec![flow(&[0], 10.0), flow(&[0, 1], 10.0)]),
+        &[],
+    )
+    .unwrap();
+    let r = e.run().unwrap();
+    assert!(close(r.makespan_s, 2.0, 1e-12), "{}", r.makespan_s);
+    assert!(close(r.links[1].peak_utilisation, 0.05, 1e-12));
+    // Two separate tasks also share.
+    let mut e = Engine::new(vec![10.0], Fidelity::Flow).unwrap();
+    let a = e
+        .add_task(transfer(0.0, vec![flow(&[0], 10.0)]), &[])
+        .unwrap();
+    let b = e
+        .add_task(transfer(0.0, vec![flow(&[0], 30.0)]), &[])
+        .unwrap();
+    let r = e.run().unwrap();
+    // a: 10 B at 5 B/s = 2 s; b then has 20 B left at 10 B/s = 2 s more.
+    assert!(close(r.task_end_s[a.0 as usize], 2.0, 1e-12));
+    assert!(close(r.task_end_s[b.0 as usize], 4.0, 1e-12));
+}
+
+#[test]
+fn analytical_ignores_sharing() {
+    let mut e = Engine::new(vec![10.0, 5.0], Fidelity::Analytical).unwrap();
+    let a = e
+        .add_task(
+            transfer(1.0, vec![flow(&[0], 10.0), flow(&[0, 1], 10.0)]),
+            &[],
+        )
+        .unwrap();
+    let b = e
+        .add_task(transfer(0.0, vec![flow(&[0], 20.0)]), &[])
+        .unwrap();
+    let r = e.run().unwrap();
+    assert_eq!(r.task_end_s[a.0 as usize], 1.0 + 10.0 / 5.0);
+    assert_eq!(r.task_end_s[b.0 as usize], 2.0);
+    assert_eq!(r.links[0].bytes, 40.0);
+    // Link 0 busy from 0 to 3 (union of [0,2], [1,2], [1,3]); peak 2.5 at t in [1,2].
+    assert!(close(r.links[0].busy_s, 3.0, 1e-12));
+    assert!(close(r.links[0].peak_utilisation, 2.5, 1e-12));
+    assert_eq!(r.solves, 0);
+}
+
+#[test]
+fn weights_and_merging() {
+    // weight 3 on one variable == three identical flows.
+    let mut e = Engine::new(vec![12.0], Fidelity::Flow).unwrap();
+    e.add_task(
+        transfer(
+            0.0,
+            vec![
+                Flow {
+                    path: vec![0],
+                    bytes: 4.0,
+                    weight: 3,
+                },
+                flow(&[0], 8.0),
+            ],
+        ),
+        &[],
+    )
+    .unwrap();
+    let r1 = e.run().unwrap();
+    let mut e = Engine::new(vec![12.0], Fidelity::Flow).unwrap();
+    e.add_task(
+        transfer(
+            0.0,
+            vec![
+                flow(&[0], 4.0),
+                flow(&[0], 4.0),
+                flow(&[0], 4.0),
+                flow(&[0], 8.0),
+            ],
+        ),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(e.num_flows(), 2, "identical flows merged");
+    let r2 = e.run().unwrap();
+    assert_eq!(r1.makespan_s, r2.makespan_s);
+    // 4 flows at 3 B/s: 4 B done at 4/3 s; then 4 B left at 12 B/s.
+    assert!(close(r1.makespan_s, 4.0 / 3.0 + 4.0 / 12.0, 1e-12));
+    assert_eq!(r1.links[0].bytes, 20.0);
+}
+
+#[test]
+fn repeated_link_counts_twice() {
+    let mut e = Engine::new(vec![10.0], Fidelity::Flow).unwrap();
+    e.add_task(transfer(0.0, vec![flow(&[0, 0], 10.0)]), &[])
+        .unwrap();
+    let r = e.run().unwrap();
+    assert!(close(r.makespan_s, 2.0, 1e-12));
+    assert_eq!(r.links[0].bytes, 20.0);
+}
+
+#[test]
+fn empty_and_zero_flows_finish_after_latency() {
+    for fid in [Fidelity::Flow, Fidelity::Analytical] {
+        let mut e = Engine::new(vec![1.0], fid).unwrap();
+        let t = e
+            .add_task(transfer(0.25, vec![flow(&[], 5.0), flow(&[0], 0.0)]), &[])
+            .unwrap();
+        let u = e.add_task(transfer(0.0, vec![]), &[t]).unwrap();
+        let r = e.run().unwrap();
+        assert_eq!(r.task_end_s[t.0 as usize], 0.25);
+        assert_eq!(r.task_end_s[u.0 as usize], 0.25);
+        assert_eq!(r.links[0].bytes, 0.0);
+    }
+}
+
+#[test]
+fn compute_fifo_and_dependencies() {
+    let mut e = Engine::new(vec![1.0], Fidelity::Flow).unwrap();
+    let d = e.add_task(Task::Delay { seconds: 1.0 }, &[]).unwrap(); // 0
+    let a = e
+        .add_task(
+            Task::Compute {
+                resource: 7,
+                seconds: 2.0,
+            },
+            &[d],
+        )
+        .unwrap(); // ready at 1
+    let b = e
+        .add_task(
+            Task::Compute {
+                resource: 7,
+                seconds: 1.0,
+            },
+            &[],
+        )
+        .unwrap(); // ready at 0
+    let c = e
+        .add_task(
+            Task::Compute {
+                resource: 7,
+                seconds: 1.0,
+            },
+            &[],
+        )
+        .unwrap(); // ready at 0
+    let x = e
+        .add_task(
+            Task::Compute {
+                resource: 8,
+                seconds: 0.5,
+            },
+            &[],
+        )
+        .unwrap(); // other resource
+    let j = e
+        .add_task(Task::Delay { seconds: 0.0 }, &[a, b, c, x])
+        .unwrap();
+    let r = e.run().unwrap();
+    let s = |t: TaskId| r.task_start_s[t.0 as usize];
+    let en = |t: TaskId| r.task_end_s[t.0 as usize];
+    // b runs first (ready at 0, smallest id among ready), then at t=1 both a
+    // and c are ready: a has the smaller id.
+    assert_eq!((s(b), en(b)), (0.0, 1.0));
+    assert_eq!((s(a), en(a)), (1.0, 3.0));
+    assert_eq!((s(c), en(c)), (3.0, 4.0));
+    assert_eq!((s(x), en(x)), (0.0, 0.5));
+    assert_eq!((s(j), en(j)), (4.0, 4.0));
+    assert_eq!(r.makespan_s, 4.0);
+}
+
+#[test]
+fn transfer_after_compute() {
+    let mut e = Engine::new(vec![2.0], Fidelity::Flow).unwrap();
+    let c = e
+        .add_task(
+            Task::Compute {
+                resource: 0,
+                seconds: 1.5,
+            },
+            &[],
+        )
+        .unwrap();
+    let t = e
+        .add_task(transfer(0.5, vec![flow(&[0], 4.0)]), &[c])
+        .unwrap();
+    let r = e.run().unwrap();
+    assert_eq!(r.task_start_s[t.0 as usize], 1.5);
+    assert_eq!(r.task_end_s[t.0 as usize], 4.0);
+}
+
+#[test]
+fn input_validation() {
+    assert!(matches!(
+        Engine::new(vec![1.0, 0.0], Fidelity::Flow),
+        Err(EngineError::InvalidCapacity { link: 1, .. })
+    ));
+    assert!(Engine::new(vec![-1.0], Fidelity::Flow).is_err());
+    assert!(Engine::new(vec![f64::NAN], Fidelity::Flow).is_err());
+    let mut e = Engine::new(vec![1.0], Fidelity::Flow).unwrap();
+    assert!(matches!(
+        e.add_task(Task::Delay { seconds: 1.0 }, &[TaskId(0)]),
+        Err(EngineError::UnknownDependency { .. })
+    ));
+    assert!(matches!(
+        e.add_task(transfer(0.0, vec![flow(&[1], 1.0)]), &[]),
+        Err(EngineError::InvalidLink { link: 1, links: 1 })
+    ));
+    assert!(matches!(
+        e.add_task(transfer(0.0, vec![flow(&[0], -1.0)]), &[]),
+        Err(EngineError::InvalidBytes { .. })
+    ));
+    assert!(matches!(
+        e.add_task(transfer(0.0, vec![flow(&[0], f64::INFINITY)]), &[]),
+        Err(EngineError::InvalidBytes { .. })
+    ));
+    assert!(matches!(
+        e.add_task(
+            transfer(
+                0.0,
+                vec![Flow {
+                    path: vec![0],
+                    bytes: 1.0,
+                    weight: 0
+                }]
+            ),
+            &[]
+        ),
+        Err(EngineError::InvalidWeight { .. })
+    ));
+    assert!(matches!(
+        e.add_task(Task::Delay { seconds: f64::NAN }, &[]),
+        Err(EngineError::InvalidDuration { .. })
+    ));
+    assert_eq!(e.num_tasks(), 0, "failed adds leave no trace");
+    assert!(EngineError::TooLarge.to_string().contains("u32"));
+}
+
+#[test]
+fn bottlenecks_ranked() {
+    let caps = vec![10.0, 10.0, 5.0];
+    let mut e = Engine::new(caps.clone(), Fidelity::Flow).unwrap();
+    e.add_task(
+        transfer(0.0, vec![flow(&[0, 2], 10.0), flow(&[1], 10.0)]),
+        &[],
+    )
+    .unwrap();
+    let r = e.run().unwrap();
+    let b = r.bottlenecks(&caps, 2);
+    assert_eq!(b[0].0, 2);
+    assert!(close(b[0].1, 1.0, 1e-12));
+    assert_eq!(b[1].0, 0, "tie between links 0 and 1 broken by id");
+    assert_eq!(b.len(), 2);
+}
+
+#[test]
+fn simultaneous_finishes_are_batched() {
+    let n = 100u32;
+    let mut e = Engine::new(vec![3.0; n as usize], Fidelity::Flow).unwrap();
+    let flows = (0..n).map(|l| flow(&[l], 7.0)).collect();
+    e.add_task(transfer(0.0, flows), &[]).unwrap();
+    let r = e.run().unwrap();
+    assert!(close(r.makespan_s, 7.0 / 3.0, 1e-12));
+    assert_eq!(
+        r.solves, 2,
+        "one solve at start, one after the batched finish"
+    );
+}
+
+#[test]
+fn empty_engine() {
+    let mut e = Engine::new(vec![], Fidelity::Flow).unwrap();
+    let r = e.run().unwrap();
+    assert_eq!(r.makespan_s, 0.0);
+}
+
+/// Conservation: link bytes equal Σ flows bytes × weight × path length.
+fn total_flow_bytes(tasks: &[common::Spec]) -> f64 {
+    tasks
+        .iter()
+        .filter_map(|(t, _)| match t {
+            Task::Transfer { flows, .. } => Some(
+                flows
+                    .iter()
+                    .map(|f| f.bytes * f64::from(f.weight) * f.path.len() as f64)
+                    .sum::<f64>(),
+            ),
+            _ => None,
+        })
+        .sum()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn incremental_equals_from_scratch((caps, tasks) in instance_strategy()) {
+        let r = build(&caps, &tasks, Fidelity::Flow).run().unwrap();
+        let (start, end) = reference_run(&caps, &tasks);
+        for i in 0..tasks.len() {
+            prop_assert!(close(r.task_end_s[i], end[i], 1e-9), "task {i}: end {} vs {}", r.task_end_s[i], end[i]);
+            prop_assert!(close(r.task_start_s[i], start[i], 1e-9), "task {i}: start {} vs {}", r.task_start_s[i], start[i]);
+        }
+    }
+
+    #[test]
+    fn conservation((caps, tasks) in instance_strategy()) {
+        let want = total_flow_bytes(&tasks);
+        for fid in [Fidelity::Flow, Fidelity::Analytical] {
+            let r = build(&caps, &tasks, fid).run().unwrap();
+            let got: f64 = r.links.iter().map(|l| l.bytes).sum();
+            prop_assert!(close(got, want, 1e-9), "{got} vs {want}");
+            for (l, s) in r.links.iter().enumerate() {
+                prop_assert!(s.busy_s <= r.makespan_s * (1.0 + 1e-9) + 1e-12);
+                prop_assert!(s.busy_s >= 0.0);
+                // Busy at full speed for at least bytes / capacity when peak <= 1.
+                if fid == Fidelity::Flow {
+                    prop_assert!(s.peak_utilisation <= 1.0 + 1e-9);
+                    prop_assert!(s.bytes / caps[l] <= s.busy_s * (1.0 + 1e-9) + 1e-12);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deterministic((caps, tasks) in instance_strategy()) {
+        for fid in [Fidelity::Flow, Fidelity::Analytical] {
+            let mut e = build(&caps, &tasks, fid);
+            let a = e.run().unwrap();
+            let b = e.run().unwrap();
+            let c = build(&caps, &tasks, fid).run().unwrap();
+            prop_assert_eq!(format!("{a:?}"), format!("{b:?}"));
+            prop_assert_eq!(format!("{a:?}"), format!("{c:?}"));
+        }
+    }
+
+    #[test]
+    fn analytical_closed_form((caps, tasks) in instance_strategy()) {
+        // Each transfer lasts latency + max bytes / min cap, whatever else runs.
+        let r = build(&caps, &tasks, Fidelity::Analytical).run().unwrap();
+        for (i, (t, _)) in tasks.iter().enumerate() {
+            if let Task::Transfer { latency, flows } = t {
+                let d = flows.iter().filter(|f| !f.path.is_empty())
+                    .map(|f| f.bytes / f.path.iter().map(|&l| caps[l as usize]).fold(f64::INFINITY, f64::min))
+                    .fold(0.0, f64::max);
+                prop_assert!(close(r.task_end_s[i] - r.task_start_s[i], latency + d, 1e-9));
+            }
+        }
+    }
+}
+
+/// Single-transfer instances: capacities, flows, a link to speed up and a
+/// factor.
+fn single_transfer(
+    max_hops: usize,
+) -> impl Strategy<Value = (Vec<f64>, Vec<Flow>, prop::sample::Index, f64)> {
+    common::caps_strategy(4).prop_flat_map(move |caps| {
+        let l = caps.len() as u32;
+        (
+            Just(caps),
+            prop::collection::vec(
+                (
+                    prop::collection::vec(0..l, 1..=max_hops),
+                    1.0f64..100.0,
+                    1u32..3,
+                )
+                    .prop_map(|(path, bytes, weight)| Flow {
+                        path,
+                        bytes,
+                        weight,
+                    }),
+                1..6,
+            ),
+            any::<prop::sample::Index>(),
+            1.0f64..3.0,
+        )
+    })
+}
+
+fn makespan(caps: &[f64], flows: &[Flow], fid: Fidelity) -> f64 {
+    let mut e = Engine::new(caps.to_vec(), fid).unwrap();
+    e.add_task(
+        Task::Transfer {
+            latency: 0.1,
+            flows: flows.to_vec(),
+        },
+        &[],
+    )
+    .unwrap();
+    e.run().unwrap().makespan_s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Analytical mode: raising a link's capacity never increases the
+    /// makespan, whatever the paths.
+    #[test]
+    fn monotone_in_capacity_analytical((caps, flows, which, factor) in single_transfer(3)) {
+        let mut faster = caps.clone();
+        faster[which.index(caps.len())] *= factor;
+        let (a, b) = (makespan(&caps, &flows, Fidelity::Analytical), makespan(&faster, &flows, Fidelity::Analytical));
+        prop_assert!(b <= a * (1.0 + 1e-9), "makespan rose from {a} to {b}");
+    }
+
+    /// Flow mode with single-hop flows (sharing is work-conserving per
+    /// link): raising a link's capacity never increases the makespan.
+    #[test]
+    fn monotone_in_capacity_flow((caps, flows, which, factor) in single_transfer(1)) {
+        let mut faster = caps.clone();
+        faster[which.index(caps.len())] *= factor;
+        let (a, b) = (makespan(&caps, &flows, Fidelity::Flow), makespan(&faster, &flows, Fidelity::Flow));
+        prop_assert!(b <= a * (1.0 + 1e-9), "makespan rose from {a} to {b}");
+    }
+}
+
+/// Max-min fairness is not monotone in general (a known property, not an
+/// engine bug): with multi-hop flows, speeding up one link can let a
+/// competitor take more of a shared link and delay the longest flow. Found
+/// by proptest; the from-scratch reference agrees.
+#[test]
+fn flow_mode_is_not_monotone_in_general() {
+    let caps = vec![6.426983948668377, 9.864840648808897, 2.265433972006264];
+    let f = |path: &[u32], bytes: f64, weight: u32| Flow {
+        path: path.to_vec(),
+        bytes,
+        weight,
+    };
+    let flows = vec![
+        f(&[1, 0, 0], 80.9130629492797, 2),
+        f(&[2], 1.0, 1),
+        f(&[1, 2, 1], 1.0, 1),
+        f(&[1, 1, 1], 1.0, 1),
+    ];
+    let base = makespan(&caps, &flows, Fidelity::Flow);
+    let task = |fl: &[Flow]| {
+        vec![(
+            Task::Transfer {
+                latency: 0.1,
+                flows: fl.to_vec(),
+            },
+            vec![],
+        )]
+    };
+    let mut rose = false;
+    for l in 0..caps.len() {
+        let mut faster = caps.clone();
+        faster[l] *= 2.541717583901515;
+        let m = makespan(&faster, &flows, Fidelity::Flow);
+        let (_, end) = reference_run(&faster, &task(&flows));
+        assert!(close(m, end[0], 1e-9));
+        rose |= m > base * (1.0 + 1e-6);
+    }
+    assert!(rose, "expected a counterexample to monotonicity");
+}

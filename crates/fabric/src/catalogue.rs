@@ -1,0 +1,1903 @@
+//! Hardware catalogue: accelerators, scale-up links, NICs, switches, transceivers and optical
+//! circuit switches, each with the public figures the simulator needs.
+//!
+//! # Invariants
+//!
+//! - Every figure is stored in SI base units (bytes, bytes per second, FLOP per second, watts,
+//!   US dollars). Bandwidth is **per direction**: a "900 GB/s" NVLink marketing figure is
+//!   bidirectional and is stored as 450 GB/s.
+//! - Every figure carries its provenance in the doc comment of its entry: the section of the
+//!   compiled reference table (`systems.md §N`, the project's hardware source table), the
+//!   confidence tag, and the original source that table names.
+//! - Ids are unique, lowercase, and stable; lookups are case-insensitive and accept the aliases
+//!   listed in the private alias tables below.
+//!
+//! # Confidence tags
+//!
+//! | Tag | Meaning |
+//! |---|---|
+//! | `[P]` | primary: the vendor's own document, or the paper's own text |
+//! | `[S]` | secondary: third-party article, analyst report or paper summary |
+//! | `[D]` | derived: arithmetic from the `[P]`/`[S]` figures, shown next to it |
+//! | `[U]` | unverified: recalled or implied, not confirmed by a source |
+//! | `[C]` | sources conflict; the alternative is named |
+//! | `[A]` | **assumption of this catalogue**: the reference table has no figure; the reasoning is given |
+//!
+//! # Assumption rules used by several entries
+//!
+//! The reference table gives no power or price for switches, NICs or optics. Rather than guess
+//! each one separately, switch entries follow two stated rules so a cost/power model can be
+//! re-based by changing one constant:
+//!
+//! - `[A]` **switch power** = [`A_SWITCH_W_PER_TBPS`] (20 W) per Tb/s of per-direction port
+//!   capacity for single-chip boxes and switch ASICs, excluding pluggable optics (51.2 Tb/s class
+//!   box ≈ 1 kW; 5 nm merchant 51.2T boxes are commonly quoted at 0.8–1.5 kW without optics).
+//!   Modular deep-buffer chassis (fabric cards + HBM-buffered line cards) take twice that,
+//!   [`A_CHASSIS_W_PER_TBPS`].
+//! - `[A]` **switch price** = [`A_SWITCH_USD_PER_TBPS`] ($1,000) per Tb/s of per-direction
+//!   capacity for fixed single-chip boxes (a 64 × 400G box ≈ $25.6k, the order of public street
+//!   prices for NDR / 25.6T-class switches), three times that for modular chassis
+//!   ([`A_CHASSIS_USD_PER_TBPS`]). Switch chips that are only sold inside a system (NVSwitch,
+//!   NVLink-switch, UB switch) have no price: `None`.
+//! - `[A]` **optics and NIC prices** are order-of-magnitude street prices (about $1–1.25 per Gb/s
+//!   for DSP single-mode modules, less for multimode and LPO); each entry states its figure.
+//!   Use them for ranking designs, not for quotes.
+
+use units::{Bytes, BytesPerSec, FlopsPerSec, Usd, Watts};
+
+// ---------------------------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------------------------
+
+/// An accelerator (GPU, TPU, NPU): its peak dense compute, memory and power.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Accelerator {
+    /// Lowercase key, e.g. `"h100"`.
+    pub id: &'static str,
+    /// Human-readable name, e.g. `"NVIDIA H100 SXM5 80GB"`.
+    pub name: &'static str,
+    pub vendor: &'static str,
+    /// Peak dense (no sparsity) BF16 tensor throughput.
+    pub bf16_dense: FlopsPerSec,
+    /// Peak dense FP8 tensor throughput; `None` where the chip has no FP8 path.
+    pub fp8_dense: Option<FlopsPerSec>,
+    /// HBM capacity.
+    pub hbm: Bytes,
+    /// HBM bandwidth.
+    pub hbm_bw: BytesPerSec,
+    /// Board / package power (TDP or TGP).
+    pub tdp: Watts,
+    /// Approximate unit price; `None` where no public figure exists (see the entry's docs).
+    pub price: Option<Usd>,
+    /// Where the figures come from (short form; the entry's doc comment has them per field).
+    pub source: &'static str,
+}
+
+/// One scale-up link (NVLink, xGMI, ICI, UB, ...): the capacity of a single link.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScaleUpLink {
+    pub id: &'static str,
+    pub name: &'static str,
+    /// Capacity of one link, per direction.
+    pub per_link: BytesPerSec,
+    pub source: &'static str,
+}
+
+/// A scale-out network adapter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Nic {
+    pub id: &'static str,
+    pub name: &'static str,
+    /// Line rate of one port, per direction.
+    pub port_speed: BytesPerSec,
+    pub ports: u32,
+    /// Adapter power, excluding pluggable optics.
+    pub power: Watts,
+    pub price: Option<Usd>,
+    pub source: &'static str,
+}
+
+/// A switch: a switch ASIC, a fixed single-chip switch box, or a modular chassis treated as one
+/// switch of its documented radix.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SwitchChip {
+    pub id: &'static str,
+    pub name: &'static str,
+    /// Number of ports at `port_speed`.
+    pub radix: u32,
+    /// Line rate of one port, per direction.
+    pub port_speed: BytesPerSec,
+    /// Power of the chip or box, excluding pluggable optics.
+    pub power: Watts,
+    pub price: Option<Usd>,
+    pub source: &'static str,
+}
+
+/// A pluggable optical transceiver (one module).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transceiver {
+    pub id: &'static str,
+    pub name: &'static str,
+    /// Total per-direction capacity of the module (both ports of a twin-port module).
+    pub speed: BytesPerSec,
+    pub power: Watts,
+    pub price: Option<Usd>,
+    pub source: &'static str,
+}
+
+/// An optical circuit switch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ocs {
+    pub id: &'static str,
+    pub name: &'static str,
+    /// Nominal port count (duplex ports).
+    pub ports: u32,
+    pub power: Watts,
+    pub price: Option<Usd>,
+    pub source: &'static str,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assumption constants (see the module docs)
+// ---------------------------------------------------------------------------------------------
+
+/// `[A]` Power of a single-chip switch box or switch ASIC, per Tb/s of per-direction port
+/// capacity, excluding optics. See the module docs for the reasoning.
+pub const A_SWITCH_W_PER_TBPS: f64 = 20.0;
+/// `[A]` Power of a modular deep-buffer chassis per Tb/s of per-direction capacity: twice the
+/// single-chip figure, for the fabric stage and the HBM packet buffers.
+pub const A_CHASSIS_W_PER_TBPS: f64 = 40.0;
+/// `[A]` Price of a fixed single-chip switch box per Tb/s of per-direction capacity.
+pub const A_SWITCH_USD_PER_TBPS: f64 = 1_000.0;
+/// `[A]` Price of a modular chassis per Tb/s of per-direction capacity (3× a fixed box).
+pub const A_CHASSIS_USD_PER_TBPS: f64 = 3_000.0;
+
+/// Per-direction capacity of `radix` ports of `gbit` Gb/s each, in Tb/s. A macro, not a
+/// `const fn`: float arithmetic in `const fn` needs Rust 1.82 and the workspace MSRV is 1.80.
+macro_rules! tbps {
+    ($radix:expr, $gbit:expr) => {
+        ($radix as f64 * $gbit / 1_000.0)
+    };
+}
+
+/// Bytes per second from Gb/s, usable in constants (`BytesPerSec::from_gbit` is not `const`).
+macro_rules! gbit {
+    ($g:expr) => {
+        BytesPerSec($g * 1e9 / 8.0)
+    };
+}
+
+/// 2^30 bytes, for capacities the vendor states in GiB.
+const GIB: f64 = 1_073_741_824.0;
+
+// ---------------------------------------------------------------------------------------------
+// Accelerators
+// ---------------------------------------------------------------------------------------------
+
+/// NVIDIA A100 SXM4 80GB (Ampere). The reference table covers no A100 hardware, so these are
+/// datasheet values, marked `[A]`.
+///
+/// - `bf16_dense` 312 TFLOP/s — `[A]` NVIDIA A100 datasheet (dense BF16 tensor core; 624 with
+///   sparsity). It is also the peak that Megatron-LM (Narayanan et al., SC'21) and Korthikanti et
+///   al. 2022 use for their A100 utilisation figures.
+/// - `fp8_dense` none — Ampere has no FP8 tensor path.
+/// - `hbm` 80 GB HBM2e, `hbm_bw` 2,039 GB/s, `tdp` 400 W — `[A]` NVIDIA A100 datasheet
+///   (SXM4 80GB column).
+/// - `price` none — `[A]` no price in the reference table; the A100 is end-of-life.
+///
+/// Source: <https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf>
+pub const A100: Accelerator = Accelerator {
+    id: "a100",
+    name: "NVIDIA A100 SXM4 80GB",
+    vendor: "NVIDIA",
+    bf16_dense: FlopsPerSec(312e12), // [A] A100 datasheet
+    fp8_dense: None,                 // no FP8 on Ampere
+    hbm: Bytes(80e9),                // [A] A100 datasheet
+    hbm_bw: BytesPerSec(2.039e12),   // [A] A100 datasheet
+    tdp: Watts(400.0),               // [A] A100 datasheet
+    price: None,                     // [A] not in the reference table
+    source: "[A] NVIDIA A100 datasheet (nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf); \
+             312 TFLOP/s is also the peak used by Megatron-LM SC'21 and Korthikanti et al. 2022",
+};
+
+/// NVIDIA H100 SXM5 80GB (Hopper), as in DGX H100.
+///
+/// - `bf16_dense` 989.4 TFLOP/s, `fp8_dense` 1,978.9 TFLOP/s — `[A]` NVIDIA H100 SXM datasheet,
+///   dense (sparsity figures halved). Cross-check `[D]` from reference table systems.md §1.1
+///   "AI compute 32 PFLOPS FP8 (with sparsity)" per 8-GPU DGX H100 `[P]`: 32 / 8 / 2 = 2.0 PF FP8
+///   dense per GPU (rounded marketing form of 1,978.9). Source of §1.1: NVIDIA DGX SuperPOD H100
+///   RA, <https://docs.nvidia.com/dgx-superpod/reference-architecture-scalable-infrastructure-h100/latest/dgx-superpod-components.html>.
+/// - `hbm` 80 GB — systems.md §1.1 `[P]` "8 × H100 SXM5 80 GB HBM3", same RA.
+/// - `hbm_bw` 3.35 TB/s — `[A]` NVIDIA H100 SXM datasheet. `[C]` systems.md §1.1 `[P]` gives
+///   "24 TB/s aggregate HBM bandwidth" per node, i.e. 3.0 TB/s per GPU; the datasheet figure is
+///   kept because it is the per-GPU spec and the one kernel calibrations are normalised to.
+/// - `tdp` 700 W — systems.md §1.1 / §9.3 `[S]`: Meta Llama-3 infra notes (sysdesign-wiki); the
+///   H200 MLCommons JSON "H200 TGP 700W".
+/// - `price` $30.7k — systems.md §9.4 `[S]`: figure used in Intel's 2024 Gaudi 3 comparison
+///   (y-ic.de).
+pub const H100: Accelerator = Accelerator {
+    id: "h100",
+    name: "NVIDIA H100 SXM5 80GB",
+    vendor: "NVIDIA",
+    bf16_dense: FlopsPerSec(989.4e12),      // [A] datasheet; [D] §1.1 cross-check
+    fp8_dense: Some(FlopsPerSec(1978.9e12)), // [A] datasheet; [D] §1.1 32 PF sparse / 8 / 2
+    hbm: Bytes(80e9),                       // [P] §1.1
+    hbm_bw: BytesPerSec(3.35e12),           // [A] datasheet; [C] §1.1 node 24 TB/s / 8 = 3.0
+    tdp: Watts(700.0),                      // [S] §1.1, §9.3
+    price: Some(Usd(30_700.0)),             // [S] §9.4 y-ic.de
+    source: "systems.md §1.1 [P] NVIDIA DGX SuperPOD H100 RA (80 GB, 32 PF FP8 sparse per node); \
+             §1.1/§9.3 [S] 700 W (Meta Llama-3 infra notes, MLCommons JSON); §9.4 [S] $30.7k (y-ic.de); \
+             [A] NVIDIA H100 SXM datasheet for 989.4/1978.9 TFLOP/s dense and 3.35 TB/s",
+};
+
+/// NVIDIA H800 SXM5 80GB: the China-market variant of H100 SXM5. Not in the reference table.
+///
+/// - Compute, HBM, bandwidth and power: `[A]` identical to [`H100`] — the H800 keeps the H100
+///   SXM5 die, clocks and memory; published H800 results (e.g. DeepSeek-V3, arXiv 2412.19437)
+///   are normalised to the same 989 TFLOP/s BF16 peak.
+/// - **NVLink is the difference**: `[A]` 400 GB/s bidirectional per GPU instead of 900, i.e.
+///   **8 NVLink4 links** of [`NVLINK4`] (8 × 25 GB/s/dir = 200 GB/s/dir) instead of 18. This
+///   struct has no link-count field; topology builders must use 8 links for H800.
+/// - `price` none — `[A]` no public figure in the reference table.
+pub const H800: Accelerator = Accelerator {
+    id: "h800",
+    name: "NVIDIA H800 SXM5 80GB",
+    vendor: "NVIDIA",
+    bf16_dense: FlopsPerSec(989.4e12),       // [A] same as H100
+    fp8_dense: Some(FlopsPerSec(1978.9e12)), // [A] same as H100
+    hbm: Bytes(80e9),                        // [A] same as H100
+    hbm_bw: BytesPerSec(3.35e12),            // [A] same as H100
+    tdp: Watts(700.0),                       // [A] same as H100
+    price: None,                             // [A] no public figure
+    source: "[A] H100 SXM5 figures (NVIDIA H100 datasheet) with NVLink cut to 400 GB/s bidir \
+             = 8 NVLink4 links (NVIDIA H800 product information as widely reported)",
+};
+
+/// NVIDIA H200 SXM 141GB (Hopper with HBM3e).
+///
+/// - `bf16_dense`, `fp8_dense` — `[A]` NVIDIA H200 datasheet: same tensor throughput as H100 SXM
+///   (989.4 / 1,978.9 TFLOP/s dense).
+/// - `hbm` 141 GB — systems.md §1.1 `[P]`: MLCommons system JSON name "H200-SXM-141GBx8"
+///   (mlcommons/inference_results_v4.1).
+/// - `hbm_bw` 4.8 TB/s — `[A]` NVIDIA H200 datasheet (<https://www.nvidia.com/en-us/data-center/h200/>).
+/// - `tdp` 700 W — systems.md §1.1 / §9.3 `[S]`: MLCommons JSON "H200 TGP 700W".
+/// - `price` none — `[A]` not in the reference table.
+pub const H200: Accelerator = Accelerator {
+    id: "h200",
+    name: "NVIDIA H200 SXM 141GB",
+    vendor: "NVIDIA",
+    bf16_dense: FlopsPerSec(989.4e12),       // [A] H200 datasheet
+    fp8_dense: Some(FlopsPerSec(1978.9e12)), // [A] H200 datasheet
+    hbm: Bytes(141e9),                       // [P] §1.1 MLCommons "H200-SXM-141GBx8"
+    hbm_bw: BytesPerSec(4.8e12),             // [A] H200 datasheet
+    tdp: Watts(700.0),                       // [S] §1.1, §9.3 "H200 TGP 700W"
+    price: None,                             // [A] not in the reference table
+    source: "systems.md §1.1 [P] MLCommons inference_results_v4.1 H200-SXM-141GBx8 JSON (141 GB); \
+             §9.3 [S] 700 W TGP; [A] NVIDIA H200 datasheet (989.4/1978.9 TFLOP/s, 4.8 TB/s)",
+};
+
+/// NVIDIA B200 (Blackwell) in an 8-GPU HGX / DGX B200 board.
+///
+/// - `tdp` 1,000 W — systems.md §2.1 / §9.3 `[S]`: glennklockwood.com B200 page; Vultr HGX B200 doc.
+/// - `bf16_dense` 2.25 PF, `fp8_dense` 4.5 PF — `[A]` NVIDIA DGX/HGX B200 spec (72 PF FP8 and
+///   36 PF FP16/BF16 per 8 GPUs, quoted with sparsity; ÷ 8 ÷ 2). Lower than the GB200 GPU
+///   (2.5 PF) because the HGX part runs at 1,000 W instead of 1,200 W.
+/// - `hbm` 180 GB, `hbm_bw` 8 TB/s — `[A]` DGX B200 spec: 1,440 GB and 64 TB/s HBM3e per 8 GPUs.
+/// - `price` none — systems.md §9.4 `[U]`: "DGX H100 / DGX B200: Not found".
+///
+/// Spec page: <https://www.nvidia.com/en-us/data-center/dgx-b200/>
+pub const B200: Accelerator = Accelerator {
+    id: "b200",
+    name: "NVIDIA B200 (HGX, 1000 W)",
+    vendor: "NVIDIA",
+    bf16_dense: FlopsPerSec(2.25e15),    // [A] DGX B200 spec 36 PF sparse / 8 / 2
+    fp8_dense: Some(FlopsPerSec(4.5e15)), // [A] DGX B200 spec 72 PF sparse / 8 / 2
+    hbm: Bytes(180e9),                   // [A] DGX B200 spec 1,440 GB / 8
+    hbm_bw: BytesPerSec(8e12),           // [A] DGX B200 spec 64 TB/s / 8
+    tdp: Watts(1000.0),                  // [S] §2.1, §9.3
+    price: None,                         // [U] §9.4 not found
+    source: "systems.md §2.1/§9.3 [S] 1,000 W (glennklockwood.com B200 page; Vultr HGX B200 doc); \
+             [A] NVIDIA DGX B200 spec page for compute and memory (per-system figures / 8, sparsity halved)",
+};
+
+/// The Blackwell GPU of a GB200 superchip (GB200 NVL72), per GPU.
+///
+/// - `bf16_dense` 2.5 PF — `[D]` systems.md §2.1 rack "BF16 360 / 180" PF sparse/dense `[P(S)]`
+///   (NVIDIA GB200 NVL72 product page via AIPS-Boom wiki): 180 PF / 72.
+/// - `fp8_dense` 5 PF — `[D]` same row, FP8 dense 360 PF / 72.
+/// - `hbm` ≈ 186 GB — `[D]` §2.1 "13.4 TB HBM3e" `[P(S)]` / 72. `[C]` older and third-party figures
+///   say 13.5 or 13.8 TB per rack.
+/// - `hbm_bw` 8 TB/s — `[D]` §2.1 "576 TB/s" / 72.
+/// - `tdp` 1,200 W — §2.1 / §9.3 `[S]` "The GB200 variant is rated at 1,200 W" (glennklockwood;
+///   Vultr).
+/// - `price` none — `[A]` §2.2 / §9.4 give only a rack price (about $3M per NVL72 `[S]`,
+///   training.continuumlabs.ai, kshirol-dev), which includes CPUs, NVLink switches and power;
+///   dividing it by 72 (≈ $41.7k) would double-count the switches in a bill of materials.
+pub const GB200: Accelerator = Accelerator {
+    id: "gb200",
+    name: "NVIDIA GB200 Blackwell GPU (NVL72, 1200 W)",
+    vendor: "NVIDIA",
+    bf16_dense: FlopsPerSec(180e15 / 72.0), // [D] §2.1 180 PF dense / 72
+    fp8_dense: Some(FlopsPerSec(360e15 / 72.0)), // [D] §2.1 360 PF dense / 72
+    hbm: Bytes(13.4e12 / 72.0),             // [D] §2.1 13.4 TB / 72; [C] 13.5/13.8 TB
+    hbm_bw: BytesPerSec(576e12 / 72.0),     // [D] §2.1 576 TB/s / 72
+    tdp: Watts(1200.0),                     // [S] §2.1, §9.3
+    price: None,                            // [A] only a rack price exists (§2.2 ~$3M)
+    source:
+        "systems.md §2.1 [P(S)] NVIDIA GB200 NVL72 product page via AIPS-Boom wiki (rack compute \
+             and memory, divided by 72 [D]); §2.1/§9.3 [S] 1,200 W (glennklockwood.com; Vultr)",
+};
+
+/// NVIDIA B300 (Blackwell Ultra) in an 8-GPU HGX / DGX B300 board. The reference table gives
+/// only system-level facts for B300 (the DGX SuperPOD B300 XDR RA); the per-GPU figures are
+/// assumptions.
+///
+/// - `bf16_dense` 2.25 PF, `fp8_dense` 4.5 PF — `[A]` NVIDIA HGX B300 spec: the same FP8 and
+///   BF16 tensor rates as HGX B200 (Blackwell Ultra raised FP4 and attention throughput, not
+///   BF16/FP8). Recalled, not verified against the page.
+/// - `hbm` 288 GB, `hbm_bw` 8 TB/s — `[A]` NVIDIA Blackwell Ultra: 288 GB HBM3e (12-high stacks),
+///   same 8 TB/s as B200. Recalled, not verified.
+/// - `tdp` 1,100 W — `[A]` widely reported HGX B300 rating. Consistent with systems.md §9.3 `[P]`
+///   "about 56 kW per rack of 4 DGX B300" (B300 XDR RA) = 14 kW per 8-GPU system `[D]`.
+/// - `price` none — `[A]` no public figure.
+pub const B300: Accelerator = Accelerator {
+    id: "b300",
+    name: "NVIDIA B300 Blackwell Ultra (HGX)",
+    vendor: "NVIDIA",
+    bf16_dense: FlopsPerSec(2.25e15),    // [A] HGX B300 spec (as B200)
+    fp8_dense: Some(FlopsPerSec(4.5e15)), // [A] HGX B300 spec (as B200)
+    hbm: Bytes(288e9),                   // [A] Blackwell Ultra 288 GB
+    hbm_bw: BytesPerSec(8e12),           // [A] as B200
+    tdp: Watts(1100.0),                  // [A] reported; [D] §9.3 14 kW per DGX B300
+    price: None,                         // [A] no public figure
+    source: "[A] NVIDIA HGX B300 / Blackwell Ultra public specs (not in systems.md, unverified); \
+             systems.md §9.3 [P] DGX B300 about 56 kW per rack of 4 (B300 XDR RA, \
+             https://docs.nvidia.com/dgx-superpod/reference-architecture/scalable-infrastructure-b300-xdr/latest/dgx-superpod-architecture.html)",
+};
+
+/// The Blackwell Ultra GPU of a GB300 superchip (GB300 NVL72), per GPU. The reference table gives
+/// only the rack power and the NIC (4 × ConnectX-8 per tray); the per-GPU figures are
+/// assumptions.
+///
+/// - `bf16_dense` 2.5 PF, `fp8_dense` 5 PF — `[A]` same as [`GB200`]: NVIDIA's GB300 NVL72 page
+///   lists the same FP16/BF16 (360 PF) and FP8 (720 PF) rack figures as GB200, sparse.
+/// - `hbm` 288 GB — `[A]` Blackwell Ultra 288 GB HBM3e per GPU (about 20.7 TB per rack).
+/// - `hbm_bw` 8 TB/s — `[A]` as GB200 (rack 576 TB/s / 72).
+/// - `tdp` 1,400 W — `[A]` widely reported GB300 GPU rating. Upper-bound check: systems.md §2.1 /
+///   §9.3 `[P]` "Full rack requiring up to 142 kW" (NVIDIA Enterprise RA NVL72) = 1.97 kW per GPU
+///   all-in `[D]`, which also covers CPUs, switches and conversion losses.
+/// - `price` none — `[A]` no public figure.
+pub const GB300: Accelerator = Accelerator {
+    id: "gb300",
+    name: "NVIDIA GB300 Blackwell Ultra GPU (NVL72)",
+    vendor: "NVIDIA",
+    bf16_dense: FlopsPerSec(2.5e15),     // [A] as GB200
+    fp8_dense: Some(FlopsPerSec(5e15)),  // [A] as GB200
+    hbm: Bytes(288e9),                   // [A] Blackwell Ultra 288 GB
+    hbm_bw: BytesPerSec(8e12),           // [A] as GB200
+    tdp: Watts(1400.0),                  // [A] reported; [D] §2.1 142 kW / 72 upper bound
+    price: None,                         // [A] no public figure
+    source: "[A] NVIDIA GB300 NVL72 public specs (not in systems.md, unverified); systems.md §2.1/§9.3 \
+             [P] GB300 NVL72 rack up to 142 kW (NVIDIA Enterprise RA NVL72, \
+             https://docs.nvidia.com/enterprise-reference-architectures/nvl72-ai-factory/latest/components.html)",
+};
+
+/// AMD Instinct MI300X (CDNA 3, OAM), 8-GPU UBB platform.
+///
+/// - `bf16_dense` 1.3 PF — systems.md §7.1 `[S]` "About 1.3 PF FP16 dense" (jaredwatkins;
+///   awesomeagents); BF16 and FP16 run at the same rate on CDNA 3 (AMD datasheet: 1,307.4 TFLOPS).
+/// - `fp8_dense` 2.6 PF — `[C]` systems.md §7.1 says "~2.6 PF FP8 with sparsity", but FP8 runs at
+///   twice the FP16 rate on CDNA 3, so 2 × 1.3 PF dense = 2.6 PF is the **dense** FP8 figure
+///   (AMD's datasheet lists 2,614.9 TFLOPS FP8 dense, 5,229.8 with sparsity). The table's
+///   "with sparsity" label is taken to be an error.
+/// - `hbm` 192 GB, `hbm_bw` 5.3 TB/s, `tdp` 750 W — §7.1 `[S/P]`: MLCommons JSON
+///   ("MI300X-…-192GB-750W"); §9.3 `[S]` 750 W.
+/// - `price` $15k — §7.1 / §9.4 `[S]` "about $10–15k street"; the upper end is the "MSRP $15k" of
+///   the Hugging Face hardware page, taken as the single figure.
+pub const MI300X: Accelerator = Accelerator {
+    id: "mi300x",
+    name: "AMD Instinct MI300X 192GB",
+    vendor: "AMD",
+    bf16_dense: FlopsPerSec(1.3e15),     // [S] §7.1
+    fp8_dense: Some(FlopsPerSec(2.6e15)), // [C] §7.1 labelled "with sparsity"; dense per CDNA 3 2x rule
+    hbm: Bytes(192e9),                   // [S/P] §7.1 MLCommons JSON
+    hbm_bw: BytesPerSec(5.3e12),         // [S] §7.1
+    tdp: Watts(750.0),                   // [S] §7.1, §9.3 MLCommons JSON name
+    price: Some(Usd(15_000.0)),          // [S] §7.1/§9.4 HF hardware page "MSRP $15k"
+    source: "systems.md §7.1 [S] gpu.blog, jaredwatkins, awesomeagents, MLCommons AMD system JSON \
+             (MI300X-192GB-750W); §9.4 [S] $10-15k street (awesomeagents; Hugging Face hardware page)",
+};
+
+/// Intel Gaudi 3 (OAM).
+///
+/// - `bf16_dense`, `fp8_dense` 1,835 TFLOP/s — systems.md §7.2 `[S]` "1,835 TFLOPS BF16 / FP8 (MME)"
+///   (yobitel; evokernel-specs). BF16 and FP8 run at the same MME rate.
+/// - `hbm` 128 GB HBM2e, `hbm_bw` 3.7 TB/s, `tdp` 900 W — §7.2 `[S]` (yobitel); §9.3 `[S]` 900 W.
+/// - `price` $15,625 — `[D]` §7.2 / §9.4 `[S]` "8-chip kit about $125,000 (Intel statement)"
+///   (y-ic.de) / 8.
+pub const GAUDI3: Accelerator = Accelerator {
+    id: "gaudi3",
+    name: "Intel Gaudi 3 (OAM)",
+    vendor: "Intel",
+    bf16_dense: FlopsPerSec(1835e12),      // [S] §7.2
+    fp8_dense: Some(FlopsPerSec(1835e12)), // [S] §7.2 same MME rate
+    hbm: Bytes(128e9),                     // [S] §7.2
+    hbm_bw: BytesPerSec(3.7e12),           // [S] §7.2
+    tdp: Watts(900.0),                     // [S] §7.2, §9.3
+    price: Some(Usd(125_000.0 / 8.0)),     // [D] §7.2/§9.4 $125k per 8-chip kit / 8
+    source: "systems.md §7.2 [S] yobitel, evokernel-specs (compute, memory, 900 W); \
+             §9.4 [S] Intel $125k per 8-chip kit (y-ic.de) / 8 [D]",
+};
+
+/// `[D]` TPU v4 peak BF16 per measured maximum watt, 275 TFLOP/s / 192 W (systems.md §3.1 `[P]`),
+/// used to assume the power of later TPUs that Google does not publish.
+pub const TPU_V4_FLOPS_PER_W: f64 = 275e12 / 192.0;
+
+/// Google TPU v4.
+///
+/// - `bf16_dense` 275 TFLOP/s, `hbm` 32 GiB HBM2, `hbm_bw` 1,200 GB/s — systems.md §3.1 `[P]`:
+///   Cloud TPU v4 docs, <https://cloud.google.com/tpu/docs/v4>.
+/// - `fp8_dense` none — v4 has BF16 and INT8 (275 TOPS), no FP8.
+/// - `tdp` 192 W — §3.1 / §9.3 `[P]`: measured power min / mean / max 90 / 170 / 192 W; the
+///   maximum stands in for a TDP (the mean, 170 W, suits energy models).
+/// - `price` none — `[A]` Google does not sell TPUs and the reference table has no figure;
+///   a cost model must supply its own (e.g. from Cloud TPU pricing).
+pub const TPU_V4: Accelerator = Accelerator {
+    id: "tpu-v4",
+    name: "Google TPU v4",
+    vendor: "Google",
+    bf16_dense: FlopsPerSec(275e12), // [P] §3.1
+    fp8_dense: None,                 // no FP8
+    hbm: Bytes(32.0 * GIB),          // [P] §3.1 32 GiB
+    hbm_bw: BytesPerSec(1200e9),     // [P] §3.1
+    tdp: Watts(192.0),               // [P] §3.1/§9.3 measured max
+    price: None,                     // [A] not sold
+    source: "systems.md §3.1 [P] Cloud TPU v4 docs https://cloud.google.com/tpu/docs/v4 \
+             (275 TFLOPS, 32 GiB, 1,200 GB/s, 90/170/192 W measured)",
+};
+
+/// Google TPU v5e ("v5 lite"). Not in the reference table except as context.
+///
+/// - `bf16_dense` 197 TFLOP/s, `hbm` 16 GB HBM2, `hbm_bw` 819 GB/s — `[A]` Cloud TPU v5e docs
+///   (<https://cloud.google.com/tpu/docs/v5e>), public system-architecture table.
+/// - `fp8_dense` none — v5e has BF16 and INT8 (394 TOPS), no FP8.
+/// - `tdp` 140 W — `[A]` not published. Assumed at TPU v4's measured peak efficiency
+///   (275 TFLOP/s / 192 W = 1.43 TFLOP/s per W, systems.md §3.1 `[P]`): 197 / 1.43 ≈ 138 W,
+///   rounded to 140 W. Treat as ±30 %.
+/// - `price` none — `[A]` Google does not sell TPUs; see [`TPU_V4`].
+pub const TPU_V5E: Accelerator = Accelerator {
+    id: "tpu-v5e",
+    name: "Google TPU v5e",
+    vendor: "Google",
+    bf16_dense: FlopsPerSec(197e12),   // [A] Cloud TPU v5e docs
+    fp8_dense: None,                   // no FP8
+    hbm: Bytes(16e9),                  // [A] Cloud TPU v5e docs
+    hbm_bw: BytesPerSec(819e9),        // [A] Cloud TPU v5e docs
+    tdp: Watts(140.0),                 // [A] v4 efficiency rule: 197e12 / TPU_V4_FLOPS_PER_W ≈ 138 W
+    price: None,                       // [A] not sold
+    source: "[A] Cloud TPU v5e docs https://cloud.google.com/tpu/docs/v5e (197 TFLOPS, 16 GB, 819 GB/s); \
+             power assumed at TPU v4 efficiency (systems.md §3.1 [P])",
+};
+
+/// Google TPU v5p.
+///
+/// - `bf16_dense` 459 TFLOP/s; `fp8_dense` 459 — systems.md §3.2 `[P]` "459 TFLOPS bf16 (FP8 also
+///   listed as 459)": no speed-up over BF16.
+/// - `hbm` 95 GiB HBM2e, `hbm_bw` 2,765 GB/s — §3.2 `[P]`: Cloud TPU v5p docs,
+///   <https://cloud.google.com/tpu/docs/v5p>.
+/// - `tdp` 320 W — `[A]` not published. TPU v4 efficiency rule (see [`TPU_V5E`]):
+///   459 / 1.43 ≈ 320 W.
+/// - `price` none — `[A]` Google does not sell TPUs.
+pub const TPU_V5P: Accelerator = Accelerator {
+    id: "tpu-v5p",
+    name: "Google TPU v5p",
+    vendor: "Google",
+    bf16_dense: FlopsPerSec(459e12),      // [P] §3.2
+    fp8_dense: Some(FlopsPerSec(459e12)), // [P] §3.2 "FP8 also listed as 459"
+    hbm: Bytes(95.0 * GIB),               // [P] §3.2 95 GiB
+    hbm_bw: BytesPerSec(2765e9),          // [P] §3.2
+    tdp: Watts(320.0),                    // [A] v4 efficiency rule
+    price: None,                          // [A] not sold
+    source: "systems.md §3.2 [P] Cloud TPU v5p docs https://cloud.google.com/tpu/docs/v5p \
+             (459 TFLOPS, 95 GiB, 2,765 GB/s); power assumed at TPU v4 efficiency",
+};
+
+/// Google TPU v6e (Trillium).
+///
+/// - `bf16_dense` 918 TFLOP/s, `hbm` 32 GiB — systems.md §3.3 `[P/S]`: Cloud TPU7x docs comparison
+///   table (<https://docs.cloud.google.com/tpu/docs/tpu7x>); brendanjameslynskey deck.
+/// - `fp8_dense` none — v6e has BF16 and INT8, no FP8.
+/// - `hbm_bw` 1,640 GB/s — `[A]` Cloud TPU v6e docs (<https://cloud.google.com/tpu/docs/v6e>).
+/// - `tdp` 385 W — `[A]` not published. Google's launch claim "67 % more energy-efficient than
+///   TPU v5e" applied to the v4-efficiency rule: 918 / (1.43 × 1.67) ≈ 384 W, rounded to 385 W.
+/// - `price` none — `[A]` Google does not sell TPUs.
+pub const TPU_V6E: Accelerator = Accelerator {
+    id: "tpu-v6e",
+    name: "Google TPU v6e (Trillium)",
+    vendor: "Google",
+    bf16_dense: FlopsPerSec(918e12),   // [P/S] §3.3
+    fp8_dense: None,                   // no FP8
+    hbm: Bytes(32.0 * GIB),            // [P/S] §3.3 32 GiB
+    hbm_bw: BytesPerSec(1640e9),       // [A] Cloud TPU v6e docs
+    tdp: Watts(385.0),                 // [A] v4 efficiency × 1.67 (Google Trillium claim)
+    price: None,                       // [A] not sold
+    source: "systems.md §3.3 [P/S] Cloud TPU7x docs comparison table (918 TFLOPS, 32 GiB); \
+             [A] Cloud TPU v6e docs https://cloud.google.com/tpu/docs/v6e (1,640 GB/s); power assumed",
+};
+
+/// Google TPU7x "Ironwood".
+///
+/// - `bf16_dense` 2,307 TFLOP/s, `fp8_dense` 4,614 TFLOP/s, `hbm` 192 GiB HBM3e, `hbm_bw`
+///   7.37 TB/s — systems.md §3.3 `[P/S]`: Cloud TPU7x docs table,
+///   <https://docs.cloud.google.com/tpu/docs/tpu7x>; Hot Chips 2025 coverage.
+/// - `tdp` 1,000 W — `[A]` not published. Blackwell-class peak efficiency (B200: 2.25 PF at
+///   1,000 W) applied to 2,307 TFLOP/s gives ≈ 1,025 W, rounded to 1 kW. Chaining Google's perf/W
+///   marketing claims from v4 gives ≈ 500 W, which looks too low for 192 GiB of HBM3e at
+///   7.37 TB/s. Treat as ±50 %.
+/// - `price` none — `[A]` Google does not sell TPUs.
+pub const TPU_V7: Accelerator = Accelerator {
+    id: "tpu-v7",
+    name: "Google TPU7x (Ironwood)",
+    vendor: "Google",
+    bf16_dense: FlopsPerSec(2307e12),      // [P/S] §3.3
+    fp8_dense: Some(FlopsPerSec(4614e12)), // [P/S] §3.3
+    hbm: Bytes(192.0 * GIB),               // [P/S] §3.3 192 GiB
+    hbm_bw: BytesPerSec(7.37e12),          // [P/S] §3.3
+    tdp: Watts(1000.0),                    // [A] B200-class efficiency
+    price: None,                           // [A] not sold
+    source: "systems.md §3.3 [P/S] Cloud TPU7x docs https://docs.cloud.google.com/tpu/docs/tpu7x; \
+             Hot Chips 2025 coverage; power assumed",
+};
+
+/// Huawei Ascend 910C (two dies per package), as in CloudMatrix384.
+///
+/// - `bf16_dense` 752 TFLOP/s — systems.md §4 `[S]` (paper, arXiv 2506.12708, via emergentmind and
+///   StrataCL notes). `[C]` SemiAnalysis / Huawei give 780 TFLOP/s (§4 "Compute (system)").
+/// - `fp8_dense` none — `[A]` the 910C has no FP8 tensor path in the figures the table cites.
+/// - `hbm` 128 GB, `hbm_bw` 3.2 TB/s — §4 `[S]` (64 GB and 1.6 TB/s per die).
+/// - `tdp` 800 W — `[A]` not in the table. Two dies of the 910B class, which is commonly quoted at
+///   about 400 W. Consistency check: §4 / §9.3 `[S]` "about 559 kW per system" (SemiAnalysis) is
+///   1,456 W per NPU all-in (CPUs, 6,912 optics and UB switches included) `[D]`.
+/// - `price` none — `[A]` only a system price exists (§4 / §9.4 `[S]` "up to US$8.2 M per system",
+///   capacitymedia), which includes the UB switches and optics.
+pub const ASCEND_910C: Accelerator = Accelerator {
+    id: "ascend-910c",
+    name: "Huawei Ascend 910C",
+    vendor: "Huawei",
+    bf16_dense: FlopsPerSec(752e12),   // [S] §4 paper; [C] 780 SemiAnalysis
+    fp8_dense: None,                   // [A] no FP8
+    hbm: Bytes(128e9),                 // [S] §4
+    hbm_bw: BytesPerSec(3.2e12),       // [S] §4
+    tdp: Watts(800.0),                 // [A] 2 × 910B-class die
+    price: None,                       // [A] only a system price (§9.4)
+    source: "systems.md §4 [S] Zuo et al. arXiv 2506.12708 via emergentmind and StrataCL notes \
+             (752 TFLOPS BF16, 128 GB, 3.2 TB/s); [C] 780 TFLOPS SemiAnalysis 2025-04-16; power assumed",
+};
+
+/// Every accelerator in the catalogue.
+pub static ACCELERATORS: &[Accelerator] = &[
+    A100,
+    H100,
+    H800,
+    H200,
+    B200,
+    GB200,
+    B300,
+    GB300,
+    MI300X,
+    GAUDI3,
+    TPU_V4,
+    TPU_V5E,
+    TPU_V5P,
+    TPU_V6E,
+    TPU_V7,
+    ASCEND_910C,
+];
+
+/// Accelerator aliases, normalised (lowercase, `-` separators) → id.
+static ACCELERATOR_ALIASES: &[(&str, &str)] = &[
+    ("a100-sxm4-80gb", "a100"),
+    ("a100-sxm4", "a100"),
+    ("a100-sxm", "a100"),
+    ("a100-80gb", "a100"),
+    ("h100-sxm5-80gb", "h100"),
+    ("h100-sxm5", "h100"),
+    ("h100-sxm", "h100"),
+    ("h100-80gb", "h100"),
+    ("h100-sxm-80gb", "h100"),
+    ("h800-sxm5-80gb", "h800"),
+    ("h800-sxm5", "h800"),
+    ("h800-sxm", "h800"),
+    ("h200-sxm-141gb", "h200"),
+    ("h200-sxm5-141gb", "h200"),
+    ("h200-sxm", "h200"),
+    ("hgx-b200", "b200"),
+    ("dgx-b200", "b200"),
+    ("gb200-nvl72", "gb200"),
+    ("hgx-b300", "b300"),
+    ("dgx-b300", "b300"),
+    ("gb300-nvl72", "gb300"),
+    ("instinct-mi300x", "mi300x"),
+    ("gaudi-3", "gaudi3"),
+    ("tpuv4", "tpu-v4"),
+    ("v4", "tpu-v4"),
+    ("tpuv5e", "tpu-v5e"),
+    ("v5e", "tpu-v5e"),
+    ("tpu-v5-lite", "tpu-v5e"),
+    ("v5litepod", "tpu-v5e"),
+    ("tpuv5p", "tpu-v5p"),
+    ("v5p", "tpu-v5p"),
+    ("tpuv6e", "tpu-v6e"),
+    ("v6e", "tpu-v6e"),
+    ("trillium", "tpu-v6e"),
+    ("ironwood", "tpu-v7"),
+    ("tpu7x", "tpu-v7"),
+    ("tpu-7x", "tpu-v7"),
+    ("tpuv7", "tpu-v7"),
+    ("v7", "tpu-v7"),
+    ("910c", "ascend-910c"),
+    ("ascend910c", "ascend-910c"),
+];
+
+// ---------------------------------------------------------------------------------------------
+// Scale-up links
+// ---------------------------------------------------------------------------------------------
+
+/// NVLink 3 (A100): one link.
+///
+/// - 25 GB/s/dir — `[A]` NVIDIA A100 datasheet: 600 GB/s bidirectional NVLink per GPU over
+///   12 links = 50 GB/s bidir = 25 GB/s/dir per link. Not in the reference table.
+pub const NVLINK3: ScaleUpLink = ScaleUpLink {
+    id: "nvlink3",
+    name: "NVLink 3 (A100, 12 links per GPU)",
+    per_link: BytesPerSec(25e9), // [A] A100 datasheet 600 GB/s bidir / 12 / 2
+    source: "[A] NVIDIA A100 datasheet: 600 GB/s bidir NVLink per GPU, 12 links",
+};
+
+/// NVLink 4 (H100, H200, H800): one link.
+///
+/// - 25 GB/s/dir — systems.md §1.1 `[D]` "50 GB/s bidir = 25 GB/s/dir" = 900 / 18, from `[P]` "NVLink 4,
+///   18 links per GPU, 900 GB/s bidir" (NVIDIA NVLink page <https://www.nvidia.com/en-us/data-center/nvlink/>;
+///   MLCommons system JSON "18x 4th Gen NVLink, 900GB/s"). §9.1 repeats it.
+/// - H100/H200 use 18 links per GPU; H800 uses 8 (`[A]`, see [`H800`]).
+pub const NVLINK4: ScaleUpLink = ScaleUpLink {
+    id: "nvlink4",
+    name: "NVLink 4 (H100/H200: 18 links per GPU; H800: 8)",
+    per_link: BytesPerSec(900e9 / 18.0 / 2.0), // [D] §1.1 900 GB/s bidir / 18 links / 2
+    source: "systems.md §1.1 [P] NVIDIA NVLink page (900 GB/s bidir, 18 links) and MLCommons \
+             inference_results_v4.1 JSON; per link [D] 900/18 = 50 GB/s bidir",
+};
+
+/// NVLink 5 (B200, GB200, B300, GB300): one link.
+///
+/// - 50 GB/s/dir — systems.md §2.1 `[P]` "NVLink 5 per link 100 GB/s bidir (50 GB/s/dir) × 18 =
+///   1.8 TB/s bidir per GPU": NVIDIA NVLink page ("18 NVLink 100 GB/s connections … 1.8 TB/s").
+///   §9.1 repeats it. `[C]` NVIDIA's Mission Control page says "900 GB/s bidirectional per link",
+///   which is the per-GPU per-direction figure (doc error, §2.1).
+pub const NVLINK5: ScaleUpLink = ScaleUpLink {
+    id: "nvlink5",
+    name: "NVLink 5 (Blackwell, 18 links per GPU)",
+    per_link: BytesPerSec(50e9), // [P] §2.1
+    source:
+        "systems.md §2.1 [P] NVIDIA NVLink page https://www.nvidia.com/en-us/data-center/nvlink/ \
+             (18 × 100 GB/s bidir = 1.8 TB/s per GPU)",
+};
+
+/// AMD Infinity Fabric / xGMI on MI300X: one link of the 8-GPU full mesh (7 per GPU).
+///
+/// - 64 GB/s/dir — systems.md §7.1 `[S]` "128 GB/s bidirectional (64 GB/s/dir)" (emergentmind MI300X
+///   summary, citing papers). Open item §10.9: check against AMD's CDNA 3 white paper.
+pub const XGMI3: ScaleUpLink = ScaleUpLink {
+    id: "xgmi3",
+    name: "AMD xGMI / Infinity Fabric (MI300X, 7 links per GPU)",
+    per_link: BytesPerSec(64e9), // [S] §7.1
+    source: "systems.md §7.1 [S] emergentmind MI300X summary (128 GB/s bidir per link); \
+             gpu.blog (896 GB/s bidir per GPU)",
+};
+
+/// Gaudi 3 scale-up: one on-die 200 GbE RoCE port (21 per chip for scale-up; 3 to each of the 7
+/// peers in an HLS-3 box).
+///
+/// - 25 GB/s/dir — systems.md §7.2 `[P]` "24 × 200 GbE RoCE per chip: 21 scale-up + 3 scale-out";
+///   "21 × 200 Gb/s = 525 GB/s/dir": Intel Gaudi docs, Network Configuration,
+///   <https://docs.habana.ai/en/latest/Management_and_Monitoring/Network_Configuration/index.html>.
+pub const GAUDI3_ROCE: ScaleUpLink = ScaleUpLink {
+    id: "gaudi3-roce",
+    name: "Gaudi 3 on-die 200GbE RoCE port (21 scale-up per chip)",
+    per_link: gbit!(200.0), // [P] §7.2
+    source: "systems.md §7.2 [P] Intel Gaudi docs, Network Configuration \
+             https://docs.habana.ai/en/latest/Management_and_Monitoring/Network_Configuration/index.html",
+};
+
+/// TPU v4 ICI: one of 6 ports per chip.
+///
+/// - 50 GB/s/dir — systems.md §3.1 `[S/D]` "about 400 Gb/s per direction per link, i.e. ~50 GB/s/dir"
+///   (glennklockwood.com/garden/tpuv4; v5p documented as 2× that). Consistent with the `[P]` 24 TB/s
+///   pod bisection (§3.1).
+pub const ICI_V4: ScaleUpLink = ScaleUpLink {
+    id: "ici-v4",
+    name: "TPU v4 ICI (6 ports per chip, 3D torus)",
+    per_link: gbit!(400.0), // [S/D] §3.1
+    source:
+        "systems.md §3.1 [S] glennklockwood.com/garden/tpuv4 (400 Gb/s per direction per link); \
+             [P] Cloud TPU v4 docs 24 TB/s bisection cross-check",
+};
+
+/// TPU v5e ICI: one of 4 ports per chip (2D torus).
+///
+/// - 50 GB/s/dir — `[A]` Cloud TPU v5e docs give "Interchip Interconnect BW 1,600 Gbps" per chip.
+///   Read like v5p's "4800 Gbps" (per direction, systems.md §0), spread over 4 ports: 400 Gb/s =
+///   50 GB/s/dir per link.
+pub const ICI_V5E: ScaleUpLink = ScaleUpLink {
+    id: "ici-v5e",
+    name: "TPU v5e ICI (4 ports per chip, 2D torus)",
+    per_link: gbit!(1600.0 / 4.0), // [A] v5e docs 1,600 Gbps / 4 ports
+    source:
+        "[A] Cloud TPU v5e docs https://cloud.google.com/tpu/docs/v5e (1,600 Gbps ICI per chip, \
+             2D torus); per-direction reading as systems.md §0 for v5p",
+};
+
+/// TPU v5p ICI: one of 6 ports per chip.
+///
+/// - 100 GB/s/dir — systems.md §3.2 `[D]` "600 GB/s/dir / 6" from `[P]` "1,200 GB/s bidirectional per
+///   chip" (Cloud TPU v5p docs, <https://cloud.google.com/tpu/docs/v5p>).
+pub const ICI_V5P: ScaleUpLink = ScaleUpLink {
+    id: "ici-v5p",
+    name: "TPU v5p ICI (6 ports per chip, 3D torus)",
+    per_link: BytesPerSec(1200e9 / 2.0 / 6.0), // [D] §3.2
+    source:
+        "systems.md §3.2 [P] Cloud TPU v5p docs (1,200 GB/s bidir per chip); per link [D] / 2 / 6",
+};
+
+/// TPU v6e (Trillium) ICI: one of 4 ports per chip (2D torus).
+///
+/// - 100 GB/s/dir — `[D]` systems.md §3.3 `[P/S]`: Ironwood's 1.2 TB/s bidir ICI is "1.5× Trillium",
+///   so Trillium has 0.8 TB/s bidir = 400 GB/s/dir per chip; v6e has "2D torus (4 ICI ports)"
+///   [P/S, §3.3] → 100 GB/s/dir per link. Matches Google's "2× v5e ICI" Trillium claim `[A]`.
+pub const ICI_V6E: ScaleUpLink = ScaleUpLink {
+    id: "ici-v6e",
+    name: "TPU v6e ICI (4 ports per chip, 2D torus)",
+    per_link: BytesPerSec(1.2e12 / 1.5 / 2.0 / 4.0), // [D] §3.3
+    source:
+        "systems.md §3.3 [P/S] blog.google / Cloud TPU7x docs (Ironwood 1.2 TB/s = 1.5× Trillium; \
+             v6e 4 ICI ports); per link [D]",
+};
+
+/// TPU7x (Ironwood) ICI: one link.
+///
+/// - 100 GB/s/dir — systems.md §3.3 `[P/S]` "9.6 Tb/s = 1.2 TB/s bidir per chip" (blog.google
+///   "3 things to know about Ironwood"), over `[A]` 6 ports as in v5p's 3D torus (§3.3 "same
+///   family as v5p"; the port count is not stated).
+pub const ICI_V7: ScaleUpLink = ScaleUpLink {
+    id: "ici-v7",
+    name: "TPU7x Ironwood ICI (6 ports per chip assumed, 3D torus)",
+    per_link: BytesPerSec(1.2e12 / 2.0 / 6.0), // [P/S] §3.3 / [A] 6 ports
+    source:
+        "systems.md §3.3 [P/S] blog.google Ironwood, Cloud TPU7x docs (1.2 TB/s bidir per chip); \
+             [A] 6 ports per chip as v5p",
+};
+
+/// Huawei Unified Bus (UB) link of an Ascend 910C (14 per NPU, 7 per die, in CloudMatrix384).
+///
+/// - 28 GB/s/dir — systems.md §4 `[S/D]` "392 / 14 = 28 GB/s per link" from "over 392 GB/s of
+///   unidirectional bandwidth … 14 × 400 Gb/s-class interfaces" (besthub summary of arXiv
+///   2506.12708). `[C]` SemiAnalysis gives 2,800 Gb/s/dir per NPU (350 GB/s; 7 × 400G optics).
+pub const UB_910C: ScaleUpLink = ScaleUpLink {
+    id: "ub-910c",
+    name: "Huawei UB link (Ascend 910C, 14 per NPU)",
+    per_link: BytesPerSec(392e9 / 14.0), // [S/D] §4; [C] SemiAnalysis 350 GB/s per NPU
+    source: "systems.md §4 [S] Zuo et al. arXiv 2506.12708 via besthub (392 GB/s/dir per NPU, 14 links); \
+             [C] SemiAnalysis 350 GB/s",
+};
+
+/// Every scale-up link in the catalogue.
+pub static SCALE_UP_LINKS: &[ScaleUpLink] = &[
+    NVLINK3,
+    NVLINK4,
+    NVLINK5,
+    XGMI3,
+    GAUDI3_ROCE,
+    ICI_V4,
+    ICI_V5P,
+    ICI_V5E,
+    ICI_V6E,
+    ICI_V7,
+    UB_910C,
+];
+
+static SCALE_UP_LINK_ALIASES: &[(&str, &str)] = &[
+    ("nvlink-3", "nvlink3"),
+    ("nvlink-4", "nvlink4"),
+    ("nvlink-5", "nvlink5"),
+    ("xgmi", "xgmi3"),
+    ("infinity-fabric", "xgmi3"),
+    ("ici-v7x", "ici-v7"),
+    ("ici-ironwood", "ici-v7"),
+    ("ici-trillium", "ici-v6e"),
+    ("ub", "ub-910c"),
+];
+
+// ---------------------------------------------------------------------------------------------
+// NICs
+// ---------------------------------------------------------------------------------------------
+
+/// NVIDIA ConnectX-7, single-port 400 Gb/s (NDR IB / 400GbE), one per GPU in DGX H100 and in the
+/// GB200 NVL72 compute tray.
+///
+/// - 1 × 400 Gb/s — systems.md §1.1 `[P]` "8 × single-port ConnectX-7, 400 Gb/s IB/Ethernet, one per
+///   GPU" (DGX BasePOD RA core components; DGX H100 User Guide §1.2.3); §2.1 `[P]` (DGX GB200 User
+///   Guide).
+/// - `power` 25 W — `[A]` not in the table; NVIDIA ConnectX-7 adapter manuals put single-port 400G
+///   cards in the ~20–25 W range without optics; the top of the range is taken.
+/// - `price` $2,000 — `[A]` order of public street prices for single-port 400G ConnectX-7 cards.
+pub const CX7_400G: Nic = Nic {
+    id: "cx7-400g",
+    name: "NVIDIA ConnectX-7 1x400G (NDR/400GbE)",
+    port_speed: gbit!(400.0),  // [P] §1.1, §2.1
+    ports: 1,                  // [P] §1.1
+    power: Watts(25.0),        // [A]
+    price: Some(Usd(2_000.0)), // [A]
+    source: "systems.md §1.1 [P] DGX BasePOD RA core components, DGX H100 User Guide §1.2.3; \
+             §2.1 [P] DGX GB200 User Guide; power and price [A]",
+};
+
+/// NVIDIA ConnectX-6 HDR 200 Gb/s (the DGX A100 compute NIC; id kept as `cx7-200g-hdr` for the
+/// 200G HDR class).
+///
+/// - 1 × 200 Gb/s — `[A]` NVIDIA DGX A100 datasheet: 8 × single-port ConnectX-6 200 Gb/s HDR
+///   InfiniBand for the compute fabric. Not in the reference table.
+/// - `power` 20 W — `[A]` ConnectX-6 HDR single-port adapters are specified around 15–20 W
+///   without optics; the top of the range is taken.
+/// - `price` $1,200 — `[A]` order of public street prices.
+pub const CX6_200G_HDR: Nic = Nic {
+    id: "cx7-200g-hdr",
+    name: "NVIDIA ConnectX-6 1x200G HDR",
+    port_speed: gbit!(200.0),  // [A] DGX A100 datasheet
+    ports: 1,                  // [A] DGX A100 datasheet
+    power: Watts(20.0),        // [A]
+    price: Some(Usd(1_200.0)), // [A]
+    source: "[A] NVIDIA DGX A100 datasheet (8 × ConnectX-6 200 Gb/s HDR); power and price [A]",
+};
+
+/// NVIDIA ConnectX-8 SuperNIC, 800 Gb/s (GB300 NVL72 tray, B300 XDR SuperPOD).
+///
+/// - 1 × 800 Gb/s — systems.md §2.2 `[P]` "GB300 tray has 4 × ConnectX-8" (NVIDIA Enterprise RA
+///   NVL72) and §2.3 model hint "1 × 800 Gb/s (GB300 with ConnectX-8)"; §9.1 `[P(S)]` XDR 800 Gb/s
+///   per port.
+/// - `power` 45 W — `[A]` not in the table; twice ConnectX-7's bandwidth on 200G SerDes plus an
+///   integrated PCIe Gen6 switch, assumed at about 1.8 × the ConnectX-7 figure.
+/// - `price` $3,000 — `[A]` order of magnitude, 1.5 × ConnectX-7.
+pub const CX8_800G: Nic = Nic {
+    id: "cx8-800g",
+    name: "NVIDIA ConnectX-8 SuperNIC 1x800G (XDR/800GbE)",
+    port_speed: gbit!(800.0),     // [P] §2.2, §9.1
+    ports: 1,
+    power: Watts(45.0),          // [A]
+    price: Some(Usd(3_000.0)),   // [A]
+    source: "systems.md §2.2 [P] NVIDIA Enterprise RA NVL72 (GB300 tray 4 × ConnectX-8) and B300 XDR RA; \
+             §9.1 [P(S)] XDR 800 Gb/s; power and price [A]",
+};
+
+/// Dual-port 2 × 200 Gb/s backend NIC as in Alibaba HPN (one port to each ToR of a dual-ToR
+/// pair), modelled as a BlueField-3 class card.
+///
+/// - 2 × 200 Gb/s — systems.md §5 `[S]` "8 backend NICs, each 2 × 200 Gb/s … so 400 Gb/s per GPU"
+///   (bearblog paper notes; Tom's Hardware rewrite), Alibaba HPN, SIGCOMM 2024,
+///   <https://ennanzhai.github.io/pub/sigcomm24-hpn.pdf>. The NIC model is not stated there;
+///   BlueField-3 (2 × 200G) is `[A]`.
+/// - `power` 75 W — `[A]` BlueField-3 class DPU/SuperNIC cards fit the 75 W PCIe slot envelope
+///   (the DPU variant can draw more with auxiliary power).
+/// - `price` $2,500 — `[A]` order of magnitude.
+pub const BF3_2X200G: Nic = Nic {
+    id: "bf3-2x200g",
+    name: "2x200G backend NIC (HPN-style, BlueField-3 class)",
+    port_speed: gbit!(200.0),  // [S] §5
+    ports: 2,                  // [S] §5
+    power: Watts(75.0),        // [A]
+    price: Some(Usd(2_500.0)), // [A]
+    source: "systems.md §5 [S] Alibaba HPN SIGCOMM'24 via bearblog notes (2 × 200 Gb/s per NIC); \
+             model, power and price [A]",
+};
+
+/// Every NIC in the catalogue.
+pub static NICS: &[Nic] = &[CX7_400G, CX6_200G_HDR, CX8_800G, BF3_2X200G, GAUDI3_ONCHIP];
+
+/// Intel Gaudi 3 on-die RoCE NIC ports (3 × 200 GbE scale-out per chip).
+///
+/// - 3 ports × 200 Gb/s — systems.md §7.2 `[P]` Intel Gaudi docs, Network Configuration.
+/// - `power` 0 W and no price: the NICs are on the accelerator die, inside its 900 W TDP.
+pub const GAUDI3_ONCHIP: Nic = Nic {
+    id: "gaudi3-onchip-200g",
+    name: "Intel Gaudi 3 on-die 200 GbE RoCE ports (3 scale-out per chip)",
+    port_speed: gbit!(200.0),
+    ports: 3,
+    power: Watts(0.0),
+    price: None,
+    source: "systems.md §7.2 [P] Intel Gaudi docs, Network Configuration; power inside the chip TDP",
+};
+
+static NIC_ALIASES: &[(&str, &str)] = &[
+    ("connectx-7", "cx7-400g"),
+    ("cx7", "cx7-400g"),
+    ("cx7-400", "cx7-400g"),
+    ("connectx-6", "cx7-200g-hdr"),
+    ("cx6", "cx7-200g-hdr"),
+    ("cx6-200g-hdr", "cx7-200g-hdr"),
+    ("connectx-8", "cx8-800g"),
+    ("cx8", "cx8-800g"),
+    ("bluefield-3", "bf3-2x200g"),
+    ("bf3", "bf3-2x200g"),
+    ("hpn-2x200g", "bf3-2x200g"),
+];
+
+// ---------------------------------------------------------------------------------------------
+// Switches
+// ---------------------------------------------------------------------------------------------
+
+/// NVIDIA Quantum-2 QM9700 / QM9790 NDR InfiniBand switch (DGX SuperPOD H100 and GB200 compute
+/// fabrics).
+///
+/// - 64 × 400 Gb/s — systems.md §1.2 `[P]` "64 × NDR 400G ports in 32 twin-port OSFP cages,
+///   51.2 Tb/s" (QM97xx user manual, docs.nvidia.com/networking/display/QM97X0PUB); §9.1 `[P]`.
+/// - `power` 512 W, `price` $25.6k — `[A]` switch rules (module docs): 25.6 Tb/s/dir × 20 W and
+///   × $1,000.
+pub const QM9700: SwitchChip = SwitchChip {
+    id: "quantum2-qm9700",
+    name: "NVIDIA Quantum-2 QM9700 (64x NDR 400G)",
+    radix: 64,                                                  // [P] §1.2
+    port_speed: gbit!(400.0),                                   // [P] §1.2
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 400.0)),       // [A] rule
+    price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(64, 400.0))), // [A] rule
+    source: "systems.md §1.2/§9.1 [P] NVIDIA QM97xx user manual \
+             https://docs.nvidia.com/networking/display/QM97X0PUB; power and price [A] rule",
+};
+
+/// NVIDIA Quantum QM8700 HDR InfiniBand switch (A100-era fabrics).
+///
+/// - 40 × 200 Gb/s — `[A]` NVIDIA QM8700 datasheet (40 HDR 200 Gb/s ports, 16 Tb/s bidir). The
+///   reference table names QM8700 only for its latency (§9.1 `[U]` ~130 ns).
+/// - `power` 160 W, `price` $8k — `[A]` switch rules: 8 Tb/s/dir.
+pub const QM8700: SwitchChip = SwitchChip {
+    id: "quantum-qm8700",
+    name: "NVIDIA Quantum QM8700 (40x HDR 200G)",
+    radix: 40,                                                  // [A] QM8700 datasheet
+    port_speed: gbit!(200.0),                                   // [A] QM8700 datasheet
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(40, 200.0)),       // [A] rule
+    price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(40, 200.0))), // [A] rule
+    source:
+        "[A] NVIDIA QM8700 datasheet https://www.nvidia.com/en-us/networking/infiniband/qm8700/ \
+             (40 × 200 Gb/s); power and price [A] rule",
+};
+
+/// NVIDIA Quantum-X800 Q3400 XDR InfiniBand switch (B300 XDR SuperPOD).
+///
+/// - 144 × 800 Gb/s — systems.md §2.2 `[P]` "Quantum-X800 Q3400 = 144 × 800G ports"; §9.1 `[P(S)]`
+///   "800 Gb/s per port; Q3400 has 144 ports (115.2 Tb/s)" (AIPS-Boom Quantum-X800 summary of
+///   nvidia.com).
+/// - `power` 2,304 W, `price` $115.2k — `[A]` switch rules: 115.2 Tb/s/dir.
+pub const Q3400: SwitchChip = SwitchChip {
+    id: "quantum-x800-q3400",
+    name: "NVIDIA Quantum-X800 Q3400 (144x XDR 800G)",
+    radix: 144,                                                  // [P] §2.2, §9.1
+    port_speed: gbit!(800.0),                                    // [P] §9.1
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(144, 800.0)),       // [A] rule
+    price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(144, 800.0))), // [A] rule
+    source: "systems.md §2.2/§9.1 [P(S)] NVIDIA Quantum-X800 (AIPS-Boom summary of nvidia.com); \
+             B300 XDR RA; power and price [A] rule",
+};
+
+/// NVIDIA Spectrum-4 SN5600 Ethernet switch (GB200 storage / in-band fabric; Spectrum-X).
+///
+/// - 64 × 800 Gb/s — systems.md §9.1 `[S]` "51.2 Tb/s Ethernet (64 × 800G)" (NVIDIA RA mentions;
+///   router-switch); §2.2 `[S]`.
+/// - `power` 1,024 W, `price` $51.2k — `[A]` switch rules: 51.2 Tb/s/dir.
+pub const SN5600: SwitchChip = SwitchChip {
+    id: "spectrum4-sn5600",
+    name: "NVIDIA Spectrum-4 SN5600 (64x 800GbE)",
+    radix: 64,                                                  // [S] §9.1
+    port_speed: gbit!(800.0),                                   // [S] §9.1
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 800.0)),       // [A] rule
+    price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(64, 800.0))), // [A] rule
+    source: "systems.md §9.1/§2.2 [S] NVIDIA RA mentions, router-switch (51.2 Tb/s, 64 × 800G); \
+             power and price [A] rule",
+};
+
+/// Broadcom Tomahawk 5 51.2 Tb/s switch box, configured as 64 × 800G (Gaudi 3 reference leaf).
+///
+/// - 64 × 800 Gb/s — systems.md §7.2 `[S]` "3 leaf switches (Tomahawk 5, 51.2 T, half the ports down
+///   at 800G)" (Next Platform via hn.masterscheme mirror). 51.2 T / 800G = 64 ports `[D]`.
+/// - `power` 1,024 W, `price` $51.2k — `[A]` switch rules.
+pub const TOMAHAWK5: SwitchChip = SwitchChip {
+    id: "tomahawk5-51t",
+    name: "Broadcom Tomahawk 5 51.2T (64x 800G)",
+    radix: 64,                                                  // [D] §7.2 51.2T / 800G
+    port_speed: gbit!(800.0),                                   // [S] §7.2
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 800.0)),       // [A] rule
+    price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(64, 800.0))), // [A] rule
+    source: "systems.md §7.2 [S] Next Platform (Gaudi 3 reference sub-cluster, TH5 51.2T, 800G); \
+             power and price [A] rule",
+};
+
+/// Alibaba HPN 7.0 single-chip 51.2 Tb/s Ethernet switch, 128 × 400G (ToR and aggregation).
+///
+/// - 128 × 400 Gb/s — systems.md §5 `[S]` "Single-chip 51.2 Tb/s Ethernet switch (128 × 400G)"
+///   (thomarite notes; bearblog; CCF 2023 keynote), Alibaba HPN SIGCOMM 2024,
+///   <https://ennanzhai.github.io/pub/sigcomm24-hpn.pdf>. The ToR runs its down ports as
+///   128 × 200G (§5 `[S/D/U]`); a builder splits ports as needed.
+/// - `power` 1,024 W, `price` $51.2k — `[A]` switch rules.
+pub const HPN_51T: SwitchChip = SwitchChip {
+    id: "hpn-51t-128x400",
+    name: "Alibaba HPN 51.2T single-chip switch (128x 400G)",
+    radix: 128,                                                 // [S] §5
+    port_speed: gbit!(400.0),                                    // [S] §5
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(128, 400.0)),       // [A] rule
+    price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(128, 400.0))), // [A] rule
+    source: "systems.md §5 [S] Alibaba HPN SIGCOMM'24 via thomarite and bearblog notes, CCF 2023 keynote; \
+             power and price [A] rule",
+};
+
+/// Meta Minipack2 (Llama 3 RoCE cluster rack switch, RTSW).
+///
+/// - Role — systems.md §6.1 `[P(S)]` "Rack: 16 GPUs in 2 servers + 1 Minipack2 ToR … 400 Gb/s per GPU"
+///   (Llama 3 paper §3.3.1, arXiv 2407.21783).
+/// - 64 × 400 Gb/s — `[A]` not in the table. Minipack2 is a Tomahawk 4 (25.6 Tb/s) OCP switch
+///   (Meta engineering blog / OCP, 2021), offered as 128 × 200G or 64 × 400G; the 400G form fits
+///   the 400 Gb/s-per-GPU RTSW role.
+/// - `power` 512 W, `price` $25.6k — `[A]` switch rules.
+pub const MINIPACK2: SwitchChip = SwitchChip {
+    id: "minipack2",
+    name: "Meta Minipack2 (Tomahawk 4 25.6T, 64x 400G)",
+    radix: 64,                                                  // [A] TH4 25.6T / 400G
+    port_speed: gbit!(400.0),                                    // [P(S)] §6.1 400G per GPU
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 400.0)),        // [A] rule
+    price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(64, 400.0))),  // [A] rule
+    source: "systems.md §6.1 [P(S)] Llama 3 paper arXiv 2407.21783 §3.3.1 (Minipack2 ToR, 400G per GPU); \
+             [A] Tomahawk 4 25.6T radix (Meta/OCP Minipack2); power and price [A] rule",
+};
+
+/// Arista 7800 modular deep-buffer chassis (Meta Llama 3 cluster switch, CTSW), treated as one
+/// switch of its documented radix.
+///
+/// - Role — systems.md §6.1 `[P(S)]` "Pod: 192 racks = 3,072 GPUs, full bisection via cluster
+///   switches (Arista 7800)" (Llama 3 paper §3.3.1).
+/// - 576 × 400 Gb/s — `[A]` not in the table. Arista 7800R3 series data sheet: the 16-slot 7816R3
+///   takes up to 576 × 400G ports (<https://www.arista.com/en/products/7800r3-series>).
+/// - `power` 9,216 W, `price` $691.2k — `[A]` chassis rules: 230.4 Tb/s/dir × 40 W and × $3,000.
+pub const ARISTA_7800: SwitchChip = SwitchChip {
+    id: "arista-7800",
+    name: "Arista 7800R3 modular chassis (7816R3, 576x 400G)",
+    radix: 576,                                             // [A] Arista 7816R3 data sheet
+    port_speed: gbit!(400.0),                               // [P(S)] §6.1 400G
+    power: Watts(A_CHASSIS_W_PER_TBPS * tbps!(576, 400.0)), // [A] chassis rule
+    price: Some(Usd(A_CHASSIS_USD_PER_TBPS * tbps!(576, 400.0))), // [A] chassis rule
+    source: "systems.md §6.1 [P(S)] Llama 3 paper §3.3.1 (Arista 7800 cluster switch); \
+             [A] Arista 7800R3 data sheet (7816R3: 576 × 400G); power and price [A] chassis rule",
+};
+
+/// NVIDIA third-generation NVSwitch (DGX H100 / HGX H100: 4 per node).
+///
+/// - 64 NVLink4 ports at 25 GB/s/dir — systems.md §1.1 `[S/D]` "64 NVLink4 ports … 64 × 50 GB/s =
+///   3.2 TB/s bidir switching per chip" (PC Gamer quoting NVIDIA; NVIDIA dev blog "Upgrading
+///   Multi-GPU Interconnectivity with the Third-Generation NVSwitch").
+/// - `power` 256 W — `[A]` switch rule: 64 × 200 Gb/s = 12.8 Tb/s/dir × 20 W.
+/// - `price` none — `[A]` sold only on HGX baseboards.
+pub const NVSWITCH3: SwitchChip = SwitchChip {
+    id: "nvswitch3",
+    name: "NVIDIA NVSwitch gen3 (64x NVLink4)",
+    radix: 64,                                            // [S] §1.1
+    port_speed: NVLINK4.per_link,                         // [D] §1.1 25 GB/s/dir
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 200.0)), // [A] rule
+    price: None,                                          // [A] not sold separately
+    source:
+        "systems.md §1.1 [S/D] NVIDIA dev blog 'Upgrading Multi-GPU Interconnectivity with the \
+             Third-Generation NVSwitch', PC Gamer; power [A] rule",
+};
+
+/// NVIDIA NVLink 5 switch chip (GB200/GB300 NVL72: 18 chips, 2 per switch tray).
+///
+/// - 72 ports at 50 GB/s/dir — systems.md §2.1 `[D]` "72 ports (one per GPU), 7.2 TB/s" = 144 / 2,
+///   from `[P]` "NVLink Switch features 144 NVLink ports with a non-blocking switching capacity of
+///   14.4TB/s" per tray (NVIDIA NVLink page, <https://www.nvidia.com/en-us/data-center/nvlink/>).
+/// - `power` 576 W — `[A]` switch rule: 72 × 400 Gb/s = 28.8 Tb/s/dir × 20 W.
+/// - `price` none — `[A]` sold only inside NVL72 racks.
+pub const NVLINK5_SWITCH: SwitchChip = SwitchChip {
+    id: "nvlink5-switch",
+    name: "NVIDIA NVLink 5 switch chip (72x NVLink5)",
+    radix: 72,                                                 // [D] §2.1 144 / 2
+    port_speed: NVLINK5.per_link,                              // [P] §2.1 50 GB/s/dir
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(72, 400.0)),       // [A] rule
+    price: None,                                               // [A] not sold separately
+    source: "systems.md §2.1 [P] NVIDIA NVLink page (144 ports, 14.4 TB/s per tray) and SuperPOD GB200 RA \
+             (18 chips); per chip [D] 144/2; power [A] rule",
+};
+
+/// Huawei UB switch chip of CloudMatrix384 (L1 on-board and L2 rack tiers).
+///
+/// - 48 × 400 Gb/s — systems.md §4 `[S]` "19.2 Tb/s = 48 × 400G" (Chinese research note citing a Huawei
+///   paper summary); L2 chips use one port per node (48 nodes). Note that the paper's per-link
+///   figure is 28 GB/s/dir ([`UB_910C`]), below the 50 GB/s nominal port rate.
+/// - `power` 384 W — `[A]` switch rule: 19.2 Tb/s/dir × 20 W.
+/// - `price` none — `[A]` sold only inside CloudMatrix systems.
+pub const UB_SWITCH_910C: SwitchChip = SwitchChip {
+    id: "ub-switch-910c",
+    name: "Huawei UB switch chip (CloudMatrix384, 48x 400G)",
+    radix: 48,                                                 // [S] §4
+    port_speed: gbit!(400.0),                                   // [S] §4
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(48, 400.0)),       // [A] rule
+    price: None,                                               // [A] not sold separately
+    source: "systems.md §4 [S] Chinese research note citing Huawei paper summary (19.2 Tb/s = 48 × 400G); \
+             Zuo et al. arXiv 2506.12708; power [A] rule",
+};
+
+/// Every switch in the catalogue.
+pub static SWITCH_CHIPS: &[SwitchChip] = &[
+    QM9700,
+    QM8700,
+    Q3400,
+    SN5600,
+    TOMAHAWK5,
+    HPN_51T,
+    MINIPACK2,
+    ARISTA_7800,
+    NVSWITCH3,
+    NVSWITCH2,
+    NVLINK5_SWITCH,
+    UB_SWITCH_910C,
+];
+
+/// NVIDIA NVSwitch gen2 (DGX A100: 6 chips).
+///
+/// - 36 NVLink3 ports at 25 GB/s/dir — `[A]` NVIDIA DGX A100 system architecture whitepaper
+///   (6 NVSwitches, 12 NVLinks per GPU, 36 ports per switch); not in the reference table.
+pub const NVSWITCH2: SwitchChip = SwitchChip {
+    id: "nvswitch2",
+    name: "NVIDIA NVSwitch gen2 (36x NVLink3)",
+    radix: 36,
+    port_speed: NVLINK3.per_link,
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(36, 200.0)),
+    price: None,
+    source: "[A] NVIDIA DGX A100 system architecture whitepaper; power [A] rule",
+};
+
+static SWITCH_ALIASES: &[(&str, &str)] = &[
+    ("qm9700", "quantum2-qm9700"),
+    ("qm9790", "quantum2-qm9700"),
+    ("quantum-2", "quantum2-qm9700"),
+    ("ndr", "quantum2-qm9700"),
+    ("qm8700", "quantum-qm8700"),
+    ("hdr", "quantum-qm8700"),
+    ("q3400", "quantum-x800-q3400"),
+    ("quantum-x800", "quantum-x800-q3400"),
+    ("xdr", "quantum-x800-q3400"),
+    ("sn5600", "spectrum4-sn5600"),
+    ("spectrum-4", "spectrum4-sn5600"),
+    ("tomahawk5", "tomahawk5-51t"),
+    ("th5", "tomahawk5-51t"),
+    ("hpn-51t", "hpn-51t-128x400"),
+    ("arista-7800r3", "arista-7800"),
+    ("nvswitch-gen3", "nvswitch3"),
+    ("nvlink-switch", "nvlink5-switch"),
+    ("ub-switch", "ub-switch-910c"),
+];
+
+// ---------------------------------------------------------------------------------------------
+// Transceivers
+// ---------------------------------------------------------------------------------------------
+
+/// NVIDIA LinkX 400G single-port OSFP SMF DR4 (MMS4X00-NS400), NIC side, 500 m class.
+///
+/// - 400 Gb/s, 9 W — systems.md §9.2 `[P]` "9 W max / 9 W typical (5 W in 200G mode)",
+///   <https://docs.nvidia.com/networking/display/mms4x00ns400/overview>.
+/// - `price` $500 — `[A]` ~$1.25 per Gb/s for DSP single-mode modules (module docs).
+pub const OSFP_400G_DR4: Transceiver = Transceiver {
+    id: "osfp-400g-dr4",
+    name: "NVIDIA MMS4X00-NS400 400G OSFP DR4 (SMF)",
+    speed: gbit!(400.0),          // [P] §9.2
+    power: Watts(9.0),           // [P] §9.2
+    price: Some(Usd(500.0)),     // [A]
+    source: "systems.md §9.2 [P] NVIDIA LinkX MMS4X00-NS400 https://docs.nvidia.com/networking/display/mms4x00ns400/overview; \
+             price [A]",
+};
+
+/// NVIDIA LinkX 800G twin-port OSFP 2 × 400G SMF DR4 (MMS4X00-NS / -NS-T), switch side, 100 m.
+/// One module serves two 400G switch ports; `speed` is the module total.
+///
+/// - 800 Gb/s, 17 W — systems.md §9.2 `[P]` "17 W for all configurations",
+///   <https://docs.nvidia.com/networking/display/800gmms4x00nst/overview>.
+/// - `price` $1,000 — `[A]` ~$1.25 per Gb/s.
+pub const OSFP_800G_2X400G_DR4: Transceiver = Transceiver {
+    id: "osfp-800g-2x400g-dr4",
+    name: "NVIDIA MMS4X00-NS 800G twin-port OSFP 2x400G DR4 (SMF)",
+    speed: gbit!(800.0),          // [P] §9.2
+    power: Watts(17.0),          // [P] §9.2
+    price: Some(Usd(1_000.0)),   // [A]
+    source: "systems.md §9.2 [P] NVIDIA LinkX MMS4X00-NS https://docs.nvidia.com/networking/display/800gmms4x00nst/overview; \
+             price [A]",
+};
+
+/// NVIDIA LinkX 800G twin-port OSFP 2 × 400G MMF SR4 (MMA4Z00-NS), 50 m.
+///
+/// - 800 Gb/s, 15 W — systems.md §9.2 `[P]`, <https://docs.nvidia.com/networking/display/800GMMA4Z00NS/Overview>.
+/// - `price` $800 — `[A]` multimode at ~80 % of the single-mode price.
+pub const OSFP_800G_2X400G_SR4: Transceiver = Transceiver {
+    id: "osfp-800g-2x400g-sr4",
+    name: "NVIDIA MMA4Z00-NS 800G twin-port OSFP 2x400G SR4 (MMF)",
+    speed: gbit!(800.0),          // [P] §9.2
+    power: Watts(15.0),          // [P] §9.2
+    price: Some(Usd(800.0)),     // [A]
+    source: "systems.md §9.2 [P] NVIDIA LinkX MMA4Z00-NS https://docs.nvidia.com/networking/display/800GMMA4Z00NS/Overview; \
+             price [A]",
+};
+
+/// NVIDIA LinkX 400G single-port OSFP MMF SR4 (MMA4Z00-NS400-T), NIC side.
+///
+/// - 400 Gb/s, 8 W typical (9 W max) — systems.md §9.2 `[P]`,
+///   <https://docs.nvidia.com/networking/display/MMA4Z00NS400T/Connectivity+Scenarios>. The typical
+///   figure is stored, as energy models want.
+/// - `price` $400 — `[A]` multimode at ~80 % of the single-mode price.
+pub const OSFP_400G_SR4: Transceiver = Transceiver {
+    id: "osfp-400g-sr4",
+    name: "NVIDIA MMA4Z00-NS400 400G OSFP SR4 (MMF)",
+    speed: gbit!(400.0),     // [P] §9.2
+    power: Watts(8.0),       // [P] §9.2 typical (9 W max)
+    price: Some(Usd(400.0)), // [A]
+    source: "systems.md §9.2 [P] NVIDIA LinkX MMA4Z00-NS400-T; price [A]",
+};
+
+/// 400G linear-drive pluggable optic (LPO), as in CloudMatrix384 (6,912 per system).
+///
+/// - 400 Gb/s — systems.md §4 `[S]` "6,912 × 400G LPO transceivers: 5,376 scale-up + 1,536
+///   scale-out" (SemiAnalysis via FiberMall; capacitymedia). `[C]` some outlets say 800G.
+/// - `power` 5 W — `[A]` not in the table. An LPO drops the DSP, roughly half the power of the
+///   9 W DSP-based 400G DR4 module (§9.2 `[P]`).
+/// - `price` $400 — `[A]` ~80 % of a DSP module.
+pub const LPO_400G: Transceiver = Transceiver {
+    id: "lpo-400g",
+    name: "400G LPO (linear pluggable optic, CloudMatrix384)",
+    speed: gbit!(400.0),     // [S] §4; [C] 800G in some outlets
+    power: Watts(5.0),       // [A] ~half of §9.2 400G DR4
+    price: Some(Usd(400.0)), // [A]
+    source: "systems.md §4 [S] SemiAnalysis 2025-04-16 via FiberMall, capacitymedia (400G LPO); \
+             power and price [A]",
+};
+
+/// 200G QSFP56 SR4 module (HDR InfiniBand / 200GbE).
+///
+/// - 200 Gb/s — `[A]` HDR line rate (NVIDIA QM8700 / ConnectX-6 datasheets). Not in the reference
+///   table.
+/// - `power` 5 W — `[A]` 200G QSFP56 SR4 modules are specified around 4.5–5 W; the top is taken.
+/// - `price` $250 — `[A]` order of magnitude.
+pub const QSFP56_200G: Transceiver = Transceiver {
+    id: "qsfp56-200g",
+    name: "200G QSFP56 SR4 (HDR)",
+    speed: gbit!(200.0),     // [A] HDR line rate
+    power: Watts(5.0),       // [A]
+    price: Some(Usd(250.0)), // [A]
+    source: "[A] HDR 200G QSFP56 SR4 class module (NVIDIA LinkX HDR optics); power and price [A]",
+};
+
+/// Every transceiver in the catalogue.
+pub static TRANSCEIVERS: &[Transceiver] = &[
+    OSFP_400G_DR4,
+    OSFP_800G_2X400G_DR4,
+    OSFP_800G_2X400G_SR4,
+    OSFP_400G_SR4,
+    LPO_400G,
+    QSFP56_200G,
+];
+
+static TRANSCEIVER_ALIASES: &[(&str, &str)] = &[
+    ("mms4x00-ns400", "osfp-400g-dr4"),
+    ("mms4x00-ns", "osfp-800g-2x400g-dr4"),
+    ("mms4x00-ns-t", "osfp-800g-2x400g-dr4"),
+    ("mma4z00-ns", "osfp-800g-2x400g-sr4"),
+    ("mma4z00-ns400", "osfp-400g-sr4"),
+    ("mma4z00-ns400-t", "osfp-400g-sr4"),
+    ("lpo", "lpo-400g"),
+    ("hdr-200g", "qsfp56-200g"),
+];
+
+// ---------------------------------------------------------------------------------------------
+// Optical circuit switches
+// ---------------------------------------------------------------------------------------------
+
+/// Google Palomar 3D-MEMS optical circuit switch (TPU v4 pod: 48 per pod).
+///
+/// - `ports` 136 — systems.md §3.1 `[U]` "Reported nominal size 136×136 (128 used + spares)", recalled
+///   from the "Mission Apollo" paper (arXiv 2208.10041), not verified. A TPU v4 pod uses **128**
+///   per OCS `[S/D]`: 6,144 optical links / 48 OCS (HPCwire; glennklockwood).
+/// - `power` 108 W — `[A]` not in the table; recalled from the Mission Apollo paper (unverified).
+///   Check: 48 × 108 W = 5.2 kW, 0.7 % of the 786 kW that 4,096 TPU v4 chips alone draw at 192 W,
+///   consistent with the `[P(S)]` "< 3 % of system power" of §3.1 (paper abstract).
+/// - `price` none — `[A]` the only figure is a share, "< 5 % of system cost" (§3.1 `[P(S)]`), and no
+///   system cost is given.
+pub const PALOMAR: Ocs = Ocs {
+    id: "palomar",
+    name: "Google Palomar OCS (136x136 nominal, 128 used)",
+    ports: 136,          // [U] §3.1; 128 used [S/D]
+    power: Watts(108.0), // [A] Mission Apollo (recalled)
+    price: None,         // [A] only "< 5 % of system cost"
+    source: "systems.md §3.1 [S] HPCwire 2023-04-10, glennklockwood (48 OCS, 128 used ports); \
+             [U] 136 ports and [A] 108 W from Mission Apollo arXiv 2208.10041 (unverified); \
+             [P(S)] TPU v4 paper arXiv 2304.01433 (< 5 % cost, < 3 % power)",
+};
+
+/// Every optical circuit switch in the catalogue.
+pub static OCSES: &[Ocs] = &[PALOMAR];
+
+static OCS_ALIASES: &[(&str, &str)] = &[("palomar-ocs", "palomar"), ("google-ocs", "palomar")];
+
+// ---------------------------------------------------------------------------------------------
+// Lookup
+// ---------------------------------------------------------------------------------------------
+
+/// What the lookup and the tests need from every catalogue entry.
+trait Entry: 'static {
+    fn id(&self) -> &'static str;
+    fn name(&self) -> &'static str;
+    #[cfg_attr(not(test), allow(dead_code))] // read by the table checks in the tests
+    fn source(&self) -> &'static str;
+}
+
+macro_rules! entry {
+    ($($t:ty),*) => {$(
+        impl Entry for $t {
+            fn id(&self) -> &'static str { self.id }
+            fn name(&self) -> &'static str { self.name }
+            fn source(&self) -> &'static str { self.source }
+        }
+    )*};
+}
+entry!(Accelerator, ScaleUpLink, Nic, SwitchChip, Transceiver, Ocs);
+
+/// Lowercase, trimmed, with `_` and spaces turned into `-`.
+fn normalise(s: &str) -> String {
+    s.trim().to_ascii_lowercase().replace(['_', ' '], "-")
+}
+
+/// Find an entry by id, alias or full name, ignoring case.
+fn lookup<T: Entry>(
+    table: &'static [T],
+    aliases: &[(&str, &str)],
+    key: &str,
+) -> Option<&'static T> {
+    let key = normalise(key);
+    let id = aliases
+        .iter()
+        .find(|(alias, _)| *alias == key)
+        .map_or(key.as_str(), |(_, id)| *id);
+    table
+        .iter()
+        .find(|e| e.id() == id)
+        .or_else(|| table.iter().find(|e| normalise(e.name()) == key))
+}
+
+/// An accelerator by id (`"h100"`), alias (`"H100-SXM5-80GB"`, `"ironwood"`, `"910c"`) or full
+/// name, case-insensitively.
+pub fn accelerator(id: &str) -> Option<&'static Accelerator> {
+    lookup(ACCELERATORS, ACCELERATOR_ALIASES, id)
+}
+
+/// Every accelerator in the catalogue.
+pub fn accelerators() -> &'static [Accelerator] {
+    ACCELERATORS
+}
+
+/// A scale-up link by id (`"nvlink4"`), alias or name, case-insensitively.
+pub fn scale_up_link(id: &str) -> Option<&'static ScaleUpLink> {
+    lookup(SCALE_UP_LINKS, SCALE_UP_LINK_ALIASES, id)
+}
+
+/// Every scale-up link in the catalogue.
+pub fn scale_up_links() -> &'static [ScaleUpLink] {
+    SCALE_UP_LINKS
+}
+
+/// A NIC by id (`"cx7-400g"`), alias (`"ConnectX-7"`) or name, case-insensitively.
+pub fn nic(id: &str) -> Option<&'static Nic> {
+    lookup(NICS, NIC_ALIASES, id)
+}
+
+/// Every NIC in the catalogue.
+pub fn nics() -> &'static [Nic] {
+    NICS
+}
+
+/// A switch by id (`"quantum2-qm9700"`), alias (`"QM9700"`) or name, case-insensitively.
+pub fn switch_chip(id: &str) -> Option<&'static SwitchChip> {
+    lookup(SWITCH_CHIPS, SWITCH_ALIASES, id)
+}
+
+/// Every switch in the catalogue.
+pub fn switch_chips() -> &'static [SwitchChip] {
+    SWITCH_CHIPS
+}
+
+/// A transceiver by id (`"osfp-800g-2x400g-dr4"`), alias (part number) or name, case-insensitively.
+pub fn transceiver(id: &str) -> Option<&'static Transceiver> {
+    lookup(TRANSCEIVERS, TRANSCEIVER_ALIASES, id)
+}
+
+/// Every transceiver in the catalogue.
+pub fn transceivers() -> &'static [Transceiver] {
+    TRANSCEIVERS
+}
+
+/// An optical circuit switch by id (`"palomar"`), alias or name, case-insensitively.
+pub fn ocs(id: &str) -> Option<&'static Ocs> {
+    lookup(OCSES, OCS_ALIASES, id)
+}
+
+/// Every optical circuit switch in the catalogue.
+pub fn ocses() -> &'static [Ocs] {
+    OCSES
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Relative comparison: the figures are products and quotients of decimal literals.
+    #[track_caller]
+    fn close(what: &str, got: f64, want: f64) {
+        let tol = want.abs().max(1e-30) * 1e-9;
+        assert!((got - want).abs() <= tol, "{what}: got {got}, want {want}");
+    }
+
+    /// Pins the headline figures of one accelerator.
+    #[track_caller]
+    fn acc(id: &str, bf16: f64, fp8: Option<f64>, hbm: f64, hbm_bw: f64, tdp: f64) {
+        let a = accelerator(id).unwrap_or_else(|| panic!("no accelerator {id}"));
+        assert_eq!(a.id, id);
+        close(&format!("{id} bf16"), a.bf16_dense.0, bf16);
+        match (a.fp8_dense, fp8) {
+            (Some(got), Some(want)) => close(&format!("{id} fp8"), got.0, want),
+            (None, None) => {}
+            (got, want) => panic!("{id} fp8: got {got:?}, want {want:?}"),
+        }
+        close(&format!("{id} hbm"), a.hbm.0, hbm);
+        close(&format!("{id} hbm_bw"), a.hbm_bw.0, hbm_bw);
+        close(&format!("{id} tdp"), a.tdp.0, tdp);
+    }
+
+    #[test]
+    fn accelerator_headline_figures() {
+        // A100: [A] NVIDIA A100 datasheet (312 TFLOP/s, 80 GB, 2.039 TB/s, 400 W).
+        acc("a100", 312e12, None, 80e9, 2.039e12, 400.0);
+        // H100: §1.1 "8 × H100 SXM5 80 GB" [P], 700 W [S]; 989.4/1978.9 TFLOP/s and 3.35 TB/s [A].
+        acc("h100", 989.4e12, Some(1978.9e12), 80e9, 3.35e12, 700.0);
+        // H800: [A] same as H100.
+        acc("h800", 989.4e12, Some(1978.9e12), 80e9, 3.35e12, 700.0);
+        // H200: §1.1 "H200-SXM-141GBx8" [P], "H200 TGP 700W" [S]; 4.8 TB/s [A].
+        acc("h200", 989.4e12, Some(1978.9e12), 141e9, 4.8e12, 700.0);
+        // B200: §2.1/§9.3 "B200: 1,000 W (HGX)" [S]; compute and memory [A].
+        acc("b200", 2.25e15, Some(4.5e15), 180e9, 8e12, 1000.0);
+        // GB200: §2.1 "BF16 360 / 180" PF, "FP8 720 / 360", "13.4 TB … 576 TB/s" per 72 GPUs [D];
+        // "The GB200 variant is rated at 1,200 W" [S].
+        acc("gb200", 2.5e15, Some(5e15), 13.4e12 / 72.0, 8e12, 1200.0);
+        // B300 / GB300: [A] Blackwell Ultra.
+        acc("b300", 2.25e15, Some(4.5e15), 288e9, 8e12, 1100.0);
+        acc("gb300", 2.5e15, Some(5e15), 288e9, 8e12, 1400.0);
+        // MI300X: §7.1 "192 GB HBM3, 5.3 TB/s, 750 W … About 1.3 PF FP16 dense" [S]; FP8 [C].
+        acc("mi300x", 1.3e15, Some(2.6e15), 192e9, 5.3e12, 750.0);
+        // Gaudi 3: §7.2 "1,835 TFLOPS BF16 / FP8 (MME), 128 GB HBM2e, 3.7 TB/s, OAM, 900 W" [S].
+        acc("gaudi3", 1835e12, Some(1835e12), 128e9, 3.7e12, 900.0);
+        // TPU v4: §3.1 "275 TFLOPS bf16/int8; 32 GiB HBM2 at 1,200 GB/s; … 90/170/192 W" [P].
+        acc("tpu-v4", 275e12, None, 32.0 * 1073741824.0, 1.2e12, 192.0);
+        // TPU v5e: [A] Cloud TPU v5e docs (197 TFLOP/s, 16 GB, 819 GB/s); 140 W [A].
+        acc("tpu-v5e", 197e12, None, 16e9, 819e9, 140.0);
+        // TPU v5p: §3.2 "459 TFLOPS bf16 (FP8 also listed as 459); 95 GiB HBM2e at 2,765 GB/s" [P].
+        acc(
+            "tpu-v5p",
+            459e12,
+            Some(459e12),
+            95.0 * 1073741824.0,
+            2.765e12,
+            320.0,
+        );
+        // TPU v6e: §3.3 "918 TFLOPS bf16, 32 GiB HBM" [P/S]; 1,640 GB/s [A]; 385 W [A].
+        acc("tpu-v6e", 918e12, None, 32.0 * 1073741824.0, 1.64e12, 385.0);
+        // TPU7x: §3.3 "2,307 TFLOPS BF16, 4,614 TFLOPS FP8, 192 GiB HBM3e, 7.37 TB/s" [P/S].
+        acc(
+            "tpu-v7",
+            2307e12,
+            Some(4614e12),
+            192.0 * 1073741824.0,
+            7.37e12,
+            1000.0,
+        );
+        // Ascend 910C: §4 "752 TFLOPS BF16 dense per package (paper); 128 GB HBM; 3.2 TB/s" [S].
+        acc("ascend-910c", 752e12, None, 128e9, 3.2e12, 800.0);
+    }
+
+    #[test]
+    fn accelerator_prices() {
+        // §9.4 "H100: about $30.7k per GPU" [S].
+        close(
+            "h100 price",
+            accelerator("h100").unwrap().price.unwrap().0,
+            30_700.0,
+        );
+        // §9.4 "Gaudi 3: $125k per 8-chip kit (Intel)" [S] / 8.
+        close(
+            "gaudi3 price",
+            accelerator("gaudi3").unwrap().price.unwrap().0,
+            15_625.0,
+        );
+        // §9.4 "MI300X: about $10–15k street" [S]; HF "MSRP $15k".
+        close(
+            "mi300x price",
+            accelerator("mi300x").unwrap().price.unwrap().0,
+            15_000.0,
+        );
+        // TPUs are not sold; GB200 and 910C have only system prices.
+        for id in [
+            "tpu-v4",
+            "tpu-v5e",
+            "tpu-v5p",
+            "tpu-v6e",
+            "tpu-v7",
+            "gb200",
+            "ascend-910c",
+        ] {
+            assert_eq!(accelerator(id).unwrap().price, None, "{id}");
+        }
+    }
+
+    #[test]
+    fn tpu_power_assumptions_follow_their_rules() {
+        // [A] v5e and v5p at TPU v4's measured efficiency (§3.1 275 TFLOPS / 192 W [P]).
+        for id in ["tpu-v5e", "tpu-v5p"] {
+            let a = accelerator(id).unwrap();
+            let rule = a.bf16_dense.0 / TPU_V4_FLOPS_PER_W;
+            assert!(
+                (a.tdp.0 / rule - 1.0).abs() < 0.02,
+                "{id}: {} W vs rule {rule:.0} W",
+                a.tdp.0
+            );
+        }
+        // [A] v6e: Google's "67 % more energy-efficient than v5e" on top of that rule.
+        let v6e = accelerator("tpu-v6e").unwrap();
+        let rule = v6e.bf16_dense.0 / (TPU_V4_FLOPS_PER_W * 1.67);
+        assert!(
+            (v6e.tdp.0 / rule - 1.0).abs() < 0.02,
+            "v6e: {} W vs rule {rule:.0} W",
+            v6e.tdp.0
+        );
+    }
+
+    #[test]
+    fn gb200_reproduces_the_rack_figures() {
+        // §2.1 rack: BF16 dense 180 PF, FP8 dense 360 PF, 576 TB/s HBM over 72 GPUs.
+        let g = accelerator("gb200").unwrap();
+        close("rack bf16", g.bf16_dense.0 * 72.0, 180e15);
+        close("rack fp8", g.fp8_dense.unwrap().0 * 72.0, 360e15);
+        close("rack hbm bw", g.hbm_bw.0 * 72.0, 576e12);
+        close("rack hbm", g.hbm.0 * 72.0, 13.4e12);
+    }
+
+    #[test]
+    fn scale_up_link_figures() {
+        let link = |id: &str| {
+            scale_up_link(id)
+                .unwrap_or_else(|| panic!("no link {id}"))
+                .per_link
+                .0
+        };
+        // [A] A100 datasheet: 600 GB/s bidir / 12 links.
+        close("nvlink3", link("nvlink3"), 25e9);
+        // §1.1 "Per-link bandwidth 50 GB/s bidir = 25 GB/s/dir" [D].
+        close("nvlink4", link("nvlink4"), 25e9);
+        // §1.1: 18 links reproduce "450 GB/s/dir" per GPU.
+        close("nvlink4 × 18", link("nvlink4") * 18.0, 450e9);
+        // §2.1 "NVLink 5 per link 100 GB/s bidir (50 GB/s/dir)" [P].
+        close("nvlink5", link("nvlink5"), 50e9);
+        // §2.1: 18 links reproduce "1.8 TB/s bidir per GPU".
+        close("nvlink5 × 18 × 2", link("nvlink5") * 18.0 * 2.0, 1.8e12);
+        // §7.1 "128 GB/s bidirectional (64 GB/s/dir)" [S]; 7 links = "448 GB/s/dir".
+        close("xgmi3", link("xgmi3"), 64e9);
+        close("xgmi3 × 7", link("xgmi3") * 7.0, 448e9);
+        // §7.2 "21 × 200 Gb/s = 525 GB/s/dir" [P].
+        close("gaudi3-roce × 21", link("gaudi3-roce") * 21.0, 525e9);
+        // §3.1 "~50 GB/s/dir" per ICI link [S/D].
+        close("ici-v4", link("ici-v4"), 50e9);
+        // [A] v5e docs 1,600 Gbps over 4 ports.
+        close("ici-v5e", link("ici-v5e"), 50e9);
+        // §3.2 "ICI per link 100 GB/s/dir (if 6 links)" [D].
+        close("ici-v5p", link("ici-v5p"), 100e9);
+        // §3.3 Ironwood 1.2 TB/s bidir = 1.5 × Trillium, 4 ports [D].
+        close("ici-v6e", link("ici-v6e"), 100e9);
+        // §3.3 "1.2 TB/s bidir per chip" [P/S] over [A] 6 ports.
+        close("ici-v7", link("ici-v7"), 100e9);
+        // §4 "392/14 = 28 GB/s per link" [S/D].
+        close("ub-910c", link("ub-910c"), 28e9);
+    }
+
+    #[test]
+    fn nic_figures() {
+        let n = |id: &str| *nic(id).unwrap_or_else(|| panic!("no nic {id}"));
+        // §1.1 "8 × single-port ConnectX-7, 400 Gb/s" [P].
+        let cx7 = n("cx7-400g");
+        assert_eq!(cx7.ports, 1);
+        close("cx7 speed", cx7.port_speed.0, 50e9);
+        close("cx7 power [A]", cx7.power.0, 25.0);
+        // [A] DGX A100 datasheet: ConnectX-6 200 Gb/s HDR.
+        let cx6 = n("cx7-200g-hdr");
+        assert_eq!(cx6.ports, 1);
+        close("cx6 speed", cx6.port_speed.0, 25e9);
+        // §2.2/§2.3 "1 × 800 Gb/s (GB300 with ConnectX-8)" [P].
+        let cx8 = n("cx8-800g");
+        assert_eq!(cx8.ports, 1);
+        close("cx8 speed", cx8.port_speed.0, 100e9);
+        // §5 "8 backend NICs, each 2 × 200 Gb/s … 400 Gb/s per GPU" [S].
+        let bf3 = n("bf3-2x200g");
+        assert_eq!(bf3.ports, 2);
+        close("bf3 per GPU", bf3.port_speed.0 * bf3.ports as f64, 50e9);
+    }
+
+    #[test]
+    fn switch_figures() {
+        let s = |id: &str| *switch_chip(id).unwrap_or_else(|| panic!("no switch {id}"));
+        // (id, radix, port Gb/s, systems.md row)
+        let cases: &[(&str, u32, f64)] = &[
+            ("quantum2-qm9700", 64, 400.0),     // §1.2 "64 × NDR 400G ports" [P]
+            ("quantum-qm8700", 40, 200.0),      // [A] QM8700 datasheet 40 × HDR 200G
+            ("quantum-x800-q3400", 144, 800.0), // §2.2/§9.1 "Q3400 = 144 × 800G ports" [P]
+            ("spectrum4-sn5600", 64, 800.0),    // §9.1 "51.2 Tb/s Ethernet (64 × 800G)" [S]
+            ("tomahawk5-51t", 64, 800.0),       // §7.2 "Tomahawk 5, 51.2 T … 800G" [S/D]
+            ("hpn-51t-128x400", 128, 400.0),    // §5 "51.2 Tb/s Ethernet switch (128 × 400G)" [S]
+            ("minipack2", 64, 400.0),           // §6.1 400 Gb/s per GPU; [A] TH4 25.6T
+            ("arista-7800", 576, 400.0),        // [A] Arista 7816R3 576 × 400G
+            ("nvswitch3", 64, 200.0),           // §1.1 "64 NVLink4 ports" × 25 GB/s/dir [S/D]
+            ("nvlink5-switch", 72, 400.0),      // §2.1 "72 ports (one per GPU), 7.2 TB/s" [D]
+            ("ub-switch-910c", 48, 400.0),      // §4 "19.2 Tb/s = 48 × 400G" [S]
+        ];
+        for &(id, radix, gb) in cases {
+            let sw = s(id);
+            assert_eq!(sw.radix, radix, "{id} radix");
+            close(&format!("{id} port speed"), sw.port_speed.0, gb * 1e9 / 8.0);
+            // [A] switch power rule (module docs); chassis at twice the rate.
+            let w_per_tbps = if id == "arista-7800" { 40.0 } else { 20.0 };
+            close(
+                &format!("{id} power"),
+                sw.power.0,
+                w_per_tbps * radix as f64 * gb / 1000.0,
+            );
+        }
+        // §1.2 "51.2 Tb/s" for QM9700 is bidirectional: 64 × 50 GB/s × 2.
+        let qm = s("quantum2-qm9700");
+        close(
+            "qm9700 bidir Tb/s",
+            qm.port_speed.0 * 8.0 * qm.radix as f64 * 2.0,
+            51.2e12,
+        );
+        // §9.1 "Q3400 has 144 ports (115.2 Tb/s)".
+        let q3 = s("quantum-x800-q3400");
+        close(
+            "q3400 Tb/s",
+            q3.port_speed.0 * 8.0 * q3.radix as f64,
+            115.2e12,
+        );
+        // §2.1 NVLink Switch tray "144 NVLink ports … 14.4TB/s": 2 chips × 72 × 50 GB/s × 2.
+        let nvs = s("nvlink5-switch");
+        close(
+            "nvlink tray",
+            2.0 * nvs.radix as f64 * nvs.port_speed.0 * 2.0,
+            14.4e12,
+        );
+        // §1.1 NVSwitch gen3 "64 × 50 GB/s = 3.2 TB/s bidir".
+        let nv3 = s("nvswitch3");
+        close(
+            "nvswitch3",
+            nv3.radix as f64 * nv3.port_speed.0 * 2.0,
+            3.2e12,
+        );
+        // [A] price rule: 64 × 400G box = $25.6k; modular chassis 3×.
+        close("qm9700 price", qm.price.unwrap().0, 25_600.0);
+        close(
+            "arista price",
+            s("arista-7800").price.unwrap().0,
+            3_000.0 * 230.4,
+        );
+        for id in ["nvswitch3", "nvlink5-switch", "ub-switch-910c"] {
+            assert_eq!(s(id).price, None, "{id} is not sold separately");
+        }
+    }
+
+    #[test]
+    fn transceiver_figures() {
+        let t = |id: &str| *transceiver(id).unwrap_or_else(|| panic!("no transceiver {id}"));
+        // (id, Gb/s, W)
+        let cases: &[(&str, f64, f64)] = &[
+            ("osfp-400g-dr4", 400.0, 9.0), // §9.2 MMS4X00-NS400 "9 W max / 9 W typical" [P]
+            ("osfp-800g-2x400g-dr4", 800.0, 17.0), // §9.2 MMS4X00-NS "17 W for all configurations" [P]
+            ("osfp-800g-2x400g-sr4", 800.0, 15.0), // §9.2 MMA4Z00-NS "15 W" [P]
+            ("osfp-400g-sr4", 400.0, 8.0),         // §9.2 MMA4Z00-NS400-T "8 W typical" [P]
+            ("lpo-400g", 400.0, 5.0),              // §4 "400G LPO" [S]; 5 W [A]
+            ("qsfp56-200g", 200.0, 5.0),           // [A] HDR QSFP56
+        ];
+        for &(id, gb, w) in cases {
+            let x = t(id);
+            close(&format!("{id} speed"), x.speed.0, gb * 1e9 / 8.0);
+            close(&format!("{id} power"), x.power.0, w);
+            assert!(x.price.is_some(), "{id} has an [A] price");
+        }
+    }
+
+    #[test]
+    fn ocs_figures() {
+        // §3.1 "Reported nominal size 136×136 (128 used + spares)" [U]; 108 W [A].
+        let p = ocs("palomar").unwrap();
+        assert_eq!(p.ports, 136);
+        close("palomar power", p.power.0, 108.0);
+        // §3.1 "6,144 / 48 = 128 ports used per OCS" fits within the nominal size.
+        assert!(6144 / 48 <= p.ports);
+    }
+
+    #[test]
+    fn lookups_accept_aliases_and_case() {
+        let acc_cases = [
+            ("H100-SXM5-80GB", "h100"),
+            ("h100-sxm", "h100"),
+            ("H100", "h100"),
+            ("h100_sxm5_80gb", "h100"),
+            ("NVIDIA H100 SXM5 80GB", "h100"),
+            ("A100-SXM4-80GB", "a100"),
+            ("a100", "a100"),
+            ("H800", "h800"),
+            ("H200-SXM-141GB", "h200"),
+            ("ironwood", "tpu-v7"),
+            ("Ironwood", "tpu-v7"),
+            ("TPU7x", "tpu-v7"),
+            ("910c", "ascend-910c"),
+            ("Ascend-910C", "ascend-910c"),
+            ("trillium", "tpu-v6e"),
+            ("v5p", "tpu-v5p"),
+            ("MI300X", "mi300x"),
+            ("Gaudi-3", "gaudi3"),
+        ];
+        for (key, id) in acc_cases {
+            assert_eq!(accelerator(key).map(|a| a.id), Some(id), "{key}");
+        }
+        assert_eq!(accelerator("h999"), None);
+        assert_eq!(scale_up_link("NVLink4").map(|l| l.id), Some("nvlink4"));
+        assert_eq!(scale_up_link("xgmi").map(|l| l.id), Some("xgmi3"));
+        assert_eq!(nic("ConnectX-7").map(|n| n.id), Some("cx7-400g"));
+        assert_eq!(nic("connectx-6").map(|n| n.id), Some("cx7-200g-hdr"));
+        assert_eq!(switch_chip("QM9700").map(|s| s.id), Some("quantum2-qm9700"));
+        assert_eq!(
+            switch_chip("Q3400").map(|s| s.id),
+            Some("quantum-x800-q3400")
+        );
+        assert_eq!(
+            switch_chip("SN5600").map(|s| s.id),
+            Some("spectrum4-sn5600")
+        );
+        assert_eq!(
+            transceiver("MMS4X00-NS").map(|t| t.id),
+            Some("osfp-800g-2x400g-dr4")
+        );
+        assert_eq!(ocs("Palomar").map(|o| o.id), Some("palomar"));
+    }
+
+    /// Ids unique and normalised, sources non-empty, aliases well-formed, for one table.
+    fn check_table<T: Entry>(table: &'static [T], aliases: &[(&str, &str)]) {
+        let mut seen = std::collections::BTreeSet::new();
+        for e in table {
+            assert!(seen.insert(e.id()), "duplicate id {}", e.id());
+            assert_eq!(normalise(e.id()), e.id(), "id {} is not normalised", e.id());
+            assert!(!e.name().trim().is_empty(), "{} has no name", e.id());
+            assert!(!e.source().trim().is_empty(), "{} has no source", e.id());
+            assert!(lookup(table, aliases, e.id()).is_some_and(|f| f.id() == e.id()));
+        }
+        let mut alias_seen = std::collections::BTreeSet::new();
+        for (alias, id) in aliases {
+            assert_eq!(normalise(alias), *alias, "alias {alias} is not normalised");
+            assert!(alias_seen.insert(*alias), "duplicate alias {alias}");
+            assert!(!seen.contains(alias), "alias {alias} shadows an id");
+            assert!(seen.contains(id), "alias {alias} points to unknown id {id}");
+        }
+    }
+
+    #[test]
+    fn tables_are_well_formed() {
+        check_table(ACCELERATORS, ACCELERATOR_ALIASES);
+        check_table(SCALE_UP_LINKS, SCALE_UP_LINK_ALIASES);
+        check_table(NICS, NIC_ALIASES);
+        check_table(SWITCH_CHIPS, SWITCH_ALIASES);
+        check_table(TRANSCEIVERS, TRANSCEIVER_ALIASES);
+        check_table(OCSES, OCS_ALIASES);
+    }
+
+    #[test]
+    fn required_ids_are_present() {
+        for id in [
+            "a100",
+            "h100",
+            "h800",
+            "h200",
+            "b200",
+            "gb200",
+            "gb300",
+            "b300",
+            "mi300x",
+            "gaudi3",
+            "tpu-v4",
+            "tpu-v5e",
+            "tpu-v5p",
+            "tpu-v6e",
+            "tpu-v7",
+            "ascend-910c",
+        ] {
+            assert!(accelerator(id).is_some(), "{id}");
+        }
+        for id in [
+            "nvlink3",
+            "nvlink4",
+            "nvlink5",
+            "xgmi3",
+            "gaudi3-roce",
+            "ici-v4",
+            "ici-v5p",
+            "ici-v5e",
+            "ici-v6e",
+            "ici-v7",
+            "ub-910c",
+        ] {
+            assert!(scale_up_link(id).is_some(), "{id}");
+        }
+        for id in ["cx7-400g", "cx7-200g-hdr", "cx8-800g", "bf3-2x200g"] {
+            assert!(nic(id).is_some(), "{id}");
+        }
+        for id in [
+            "quantum2-qm9700",
+            "quantum-qm8700",
+            "quantum-x800-q3400",
+            "spectrum4-sn5600",
+            "tomahawk5-51t",
+            "hpn-51t-128x400",
+            "minipack2",
+            "arista-7800",
+            "nvswitch3",
+            "nvlink5-switch",
+            "ub-switch-910c",
+        ] {
+            assert!(switch_chip(id).is_some(), "{id}");
+        }
+        for id in [
+            "osfp-400g-dr4",
+            "osfp-800g-2x400g-dr4",
+            "osfp-800g-2x400g-sr4",
+            "osfp-400g-sr4",
+            "lpo-400g",
+            "qsfp56-200g",
+        ] {
+            assert!(transceiver(id).is_some(), "{id}");
+        }
+        assert!(ocs("palomar").is_some());
+    }
+
+    #[test]
+    fn bandwidths_are_per_direction_and_physical() {
+        // Every figure positive and finite; accelerator FP8 never below BF16.
+        for a in accelerators() {
+            for v in [a.bf16_dense.0, a.hbm.0, a.hbm_bw.0, a.tdp.0] {
+                assert!(v.is_finite() && v > 0.0, "{}", a.id);
+            }
+            if let Some(f) = a.fp8_dense {
+                assert!(f.0 >= a.bf16_dense.0, "{}", a.id);
+            }
+        }
+        for l in scale_up_links() {
+            assert!(
+                l.per_link.0 > 0.0 && l.per_link.0 <= 200e9,
+                "{} looks bidirectional",
+                l.id
+            );
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The fabric model: nodes, directed links, groups, and the routing structure.
+//!
+//! Invariants (checked by [`Fabric::validate`] and by property tests):
+//! - links come in pairs: link `2i` is `a → b` and link `2i + 1` is `b → a` (one cable);
+//! - every link has a positive, finite capacity per direction;
+//! - accelerators are numbered `0..n` in rank order and `accels[i]` is their node id;
+//! - the graph over all links is connected.
+
+use units::{BytesPerSec, Seconds};
+
+/// Index of a node in [`Fabric::nodes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub u32);
+
+/// Index of a directed link in [`Fabric::links`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkId(pub u32);
+
+/// "No such group" marker for optional group ids.
+pub const NONE: u32 = u32::MAX;
+
+/// What a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    /// An accelerator (GPU, TPU chip, NPU).
+    Accel,
+    /// A switch. One node may stand for several identical chips working as one logical switch
+    /// (see [`Node::chips`]).
+    Switch,
+}
+
+/// Which network a node or a link belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Net {
+    /// The scale-up domain (NVLink, ICI, UB, xGMI, Gaudi RoCE mesh).
+    ScaleUp,
+    /// The scale-out (back-end) network.
+    ScaleOut,
+    /// Long-haul links between sites.
+    LongHaul,
+}
+
+/// The physical medium of a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Medium {
+    /// Copper: PCB traces, backplane, DAC or cable cartridges. No transceivers.
+    Copper,
+    /// Optical fibre with a pluggable (or LPO) transceiver at each end.
+    Optical,
+    /// Optical through an optical circuit switch: a transceiver at each chip end; the OCS is
+    /// passive and adds no module.
+    OpticalOcs,
+    /// Long-haul fibre between sites (DCI optics, counted separately).
+    LongHaul,
+}
+
+/// A node of the fabric.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub net: Net,
+    /// Switch tier within its network: 0 for accelerators; 1 = leaf/ToR/L1, 2 = spine/L2,
+    /// 3 = core, 4 = site gateway.
+    pub tier: u8,
+    /// Number of physical switch chips this node stands for (1 for accelerators).
+    pub chips: u32,
+    /// Index into [`Fabric::switch_models`] for switches; `NONE` for accelerators.
+    pub model: u32,
+    /// Scale-up domain (accelerators and scale-up switches), else `NONE`.
+    pub domain: u32,
+    /// Plane of a scale-out switch, else `NONE`.
+    pub plane: u32,
+    /// Pod (a full-bisection block of the scale-out network), else `NONE`.
+    pub pod: u32,
+    /// Site (building or campus), 0 when there is one.
+    pub site: u32,
+    /// Down-scope of a Clos switch: all switches of one tier with equal scope reach exactly the
+    /// same set of accelerators going down. For accelerators, the accelerator index.
+    pub scope: u32,
+}
+
+/// A directed link.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Link {
+    pub src: NodeId,
+    pub dst: NodeId,
+    /// Capacity in this direction.
+    pub capacity: BytesPerSec,
+    /// One-way latency (propagation plus the hop into `dst`).
+    pub latency: Seconds,
+    pub medium: Medium,
+    pub net: Net,
+    /// Physical lanes/cables this link stands for (e.g. 18 NVLinks of one GPU to a logical
+    /// NVSwitch). Optics are counted per lane.
+    pub lanes: u32,
+}
+
+/// A parameterised name for a class of switch, referenced by [`Node::model`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SwitchModel {
+    /// Catalogue id of the chip (see `catalogue::switch_chip`).
+    pub chip: &'static str,
+    /// Free text describing the role ("NVSwitch (NVLink4)", "leaf (rail-optimized)").
+    pub role: String,
+}
+
+/// How the scale-up domains of a fabric route.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScaleUpKind {
+    /// One accelerator per domain: nothing to route.
+    None,
+    /// Through switches, up-down like a Clos (NVSwitch star = 1 tier, UB = 2 tiers).
+    Switched,
+    /// Direct link between every pair (xGMI, Gaudi 3 RoCE mesh).
+    FullMesh,
+    /// 1, 2 or 3-dimensional torus with dimension-order routing. `twist[d]` is the offset along
+    /// the longest dimension applied to the wraparound of dimension `d` (0 = no twist).
+    Torus { dims: [u32; 3], wrap: [bool; 3], twist: [u32; 3] },
+}
+
+/// Hardware that is not a node but belongs to the bill of materials.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extras {
+    /// Host servers (CPU trays/boards) and their CPUs.
+    pub hosts: u32,
+    pub cpus: u32,
+    /// Racks, where the source gives them.
+    pub racks: Option<u32>,
+    /// Optical circuit switches.
+    pub ocs: u32,
+    /// Catalogue id of the OCS model.
+    pub ocs_model: Option<&'static str>,
+    /// Scale-out NICs (physical cards) and the catalogue id of the NIC.
+    pub nics: u32,
+    pub nic_model: Option<&'static str>,
+    /// Catalogue ids of the transceivers used on scale-up and scale-out optical links.
+    pub scale_up_transceiver: Option<&'static str>,
+    pub scale_out_transceiver: Option<&'static str>,
+    /// Nominal scale-out bandwidth per accelerator (its NIC ports), per direction, even when no
+    /// scale-out switch is modelled (a single node).
+    pub scale_out_per_accel: units::BytesPerSec,
+}
+
+/// A cluster fabric: the output of a topology generator.
+#[derive(Debug, Clone)]
+pub struct Fabric {
+    pub name: String,
+    pub description: String,
+    /// Catalogue id of the accelerator.
+    pub accel_model: &'static str,
+    /// Catalogue id of the scale-up link technology.
+    pub scale_up_link: Option<&'static str>,
+    pub nodes: Vec<Node>,
+    pub links: Vec<Link>,
+    /// `accels[r]` is the node of accelerator (rank slot) `r`.
+    pub accels: Vec<NodeId>,
+    /// Accelerators per scale-up domain (domains are contiguous, equal-sized ranges of accels).
+    pub domain_size: u32,
+    pub scale_up: ScaleUpKind,
+    /// Number of scale-out planes (1 unless dual-plane).
+    pub planes: u32,
+    pub switch_models: Vec<SwitchModel>,
+    pub extras: Extras,
+    /// One-direction bandwidth across the worst balanced cut, with the method used.
+    pub bisection: BytesPerSec,
+    pub bisection_method: String,
+    /// Assumptions the generator made (shown to the user).
+    pub assumptions: Vec<String>,
+    // --- routing structure, built by the builder ---
+    pub(crate) out_start: Vec<u32>,
+    /// Out-links of each node, sorted by destination node id.
+    pub(crate) out_links: Vec<u32>,
+    /// Up-links of each switch (to tier + 1 of the same net), CSR.
+    pub(crate) up_start: Vec<u32>,
+    pub(crate) up_links: Vec<u32>,
+    /// Down-links of each switch, CSR, sorted by (child scope, link id).
+    pub(crate) down_start: Vec<u32>,
+    pub(crate) down_links: Vec<(u32, u32)>,
+    /// For each switch scope: the scope of its parents (`NONE` at the top).
+    pub(crate) scope_parent: Vec<u32>,
+    /// Accelerator ports into switches, per net: CSR over accels of link ids.
+    pub(crate) su_port_start: Vec<u32>,
+    pub(crate) su_ports: Vec<u32>,
+    pub(crate) so_port_start: Vec<u32>,
+    pub(crate) so_ports: Vec<u32>,
+}
+
+impl Fabric {
+    pub fn accel_count(&self) -> usize {
+        self.accels.len()
+    }
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.0 as usize]
+    }
+    pub fn link(&self, id: LinkId) -> &Link {
+        &self.links[id.0 as usize]
+    }
+    /// Directed out-links of a node.
+    pub fn out_links(&self, n: NodeId) -> impl Iterator<Item = LinkId> + '_ {
+        let i = n.0 as usize;
+        self.out_links[self.out_start[i] as usize..self.out_start[i + 1] as usize]
+            .iter()
+            .map(|&l| LinkId(l))
+    }
+    /// The link `a → b`, if any (the first by id when there are parallel links).
+    pub fn link_between(&self, a: NodeId, b: NodeId) -> Option<LinkId> {
+        let i = a.0 as usize;
+        let s = &self.out_links[self.out_start[i] as usize..self.out_start[i + 1] as usize];
+        let pos = s.partition_point(|&l| self.links[l as usize].dst < b);
+        s.get(pos)
+            .filter(|&&l| self.links[l as usize].dst == b)
+            .map(|&l| LinkId(l))
+    }
+    /// Scale-out ports (links accelerator → first switch) of accelerator `r`.
+    pub fn scale_out_ports(&self, r: u32) -> &[u32] {
+        let i = r as usize;
+        &self.so_ports[self.so_port_start[i] as usize..self.so_port_start[i + 1] as usize]
+    }
+    /// Scale-up ports (links accelerator → scale-up switch) of accelerator `r`.
+    pub fn scale_up_ports(&self, r: u32) -> &[u32] {
+        let i = r as usize;
+        &self.su_ports[self.su_port_start[i] as usize..self.su_port_start[i + 1] as usize]
+    }
+    /// Scale-up domain of accelerator `r`.
+    pub fn domain_of(&self, r: u32) -> u32 {
+        r / self.domain_size
+    }
+    pub fn domain_count(&self) -> u32 {
+        self.accels.len() as u32 / self.domain_size
+    }
+    /// Sum of the capacities of accelerator `r`'s links in `net`, per direction.
+    pub fn accel_bandwidth(&self, r: u32, net: Net) -> BytesPerSec {
+        let n = self.accels[r as usize];
+        let mut total = BytesPerSec::ZERO;
+        for l in self.out_links(n) {
+            let link = self.link(l);
+            if link.net == net {
+                total += link.capacity;
+            }
+        }
+        total
+    }
+}

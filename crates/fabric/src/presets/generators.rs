@@ -1,0 +1,594 @@
+//! Generators: named recipes that turn parameters into a [`ClusterSpec`]. Presets (TOML files)
+//! name a generator and its default parameters; users' cluster files do the same.
+
+use super::params::Params;
+use crate::catalogue::{self as cat, SwitchChip};
+use crate::error::{FabricError, Result};
+use crate::model::Medium;
+use crate::topology::clos::{ClosSpec, ClusterSpec, LeafOrder, SitesSpec, TierSpec};
+use crate::topology::nodes::{self, NodeType, ScaleUpSpec};
+use units::BytesPerSec;
+
+/// The generator names a preset or cluster file may use.
+pub const GENERATORS: &[&str] = &[
+    "node",
+    "hgx",
+    "dgx-superpod",
+    "gb200-superpod",
+    "tpu-pod",
+    "cloudmatrix",
+    "hpn",
+    "meta-roce",
+    "fat-tree",
+    "rail-optimized",
+    "rail-only",
+    "multi-site",
+];
+
+fn bad(p: &Params, key: &str, problem: String) -> FabricError {
+    FabricError::BadParam { context: p.context.clone(), key: key.into(), problem }
+}
+
+fn chip(p: &Params, id: &str) -> Result<&'static SwitchChip> {
+    cat::switch_chip(id).ok_or_else(|| bad(p, "switch", format!("unknown switch chip `{id}`")))
+}
+
+/// Run generator `generator` with `p`.
+pub fn generate(generator: &str, name: &str, description: &str, p: &Params) -> Result<ClusterSpec> {
+    let mut spec = match generator {
+        "node" => single_node(p)?,
+        "hgx" => {
+            let gpu = p.choice("gpu", "h100", &["a100", "h100", "h200", "h800", "b200", "b300"])?;
+            single(nodes::hgx(&gpu)?)
+        }
+        "dgx-superpod" => dgx_superpod(p)?,
+        "gb200-superpod" => gb200_superpod(p)?,
+        "tpu-pod" => tpu_pod(p)?,
+        "cloudmatrix" => cloudmatrix(p)?,
+        "hpn" => hpn(p)?,
+        "meta-roce" => meta_roce(p)?,
+        "fat-tree" => generic(p, LeafOrder::Sequential, false)?,
+        "rail-optimized" => generic(p, LeafOrder::RailOptimized, false)?,
+        "rail-only" => generic(p, LeafOrder::RailOnly, false)?,
+        "multi-site" => generic(p, LeafOrder::RailOptimized, true)?,
+        other => {
+            return Err(FabricError::BadField {
+                context: p.context.clone(),
+                field: "generator".into(),
+                problem: format!("unknown generator `{other}` (known: {})", GENERATORS.join(", ")),
+            })
+        }
+    };
+    p.finish()?;
+    spec.name = name.to_string();
+    if spec.description.is_empty() {
+        spec.description = description.to_string();
+    }
+    Ok(spec)
+}
+
+fn single(node: NodeType) -> ClusterSpec {
+    ClusterSpec {
+        name: String::new(),
+        description: node.description.to_string(),
+        node,
+        domains: 1,
+        scale_out: None,
+        sites: None,
+        assumptions: vec!["single scale-up domain: its scale-out NICs are counted but no switch is modelled".into()],
+        extra_racks: None,
+        ocs: 0,
+        scale_up_transceiver: None,
+        scale_out_transceiver: None,
+    }
+}
+
+fn single_node(p: &Params) -> Result<ClusterSpec> {
+    let id = p.string("node", "dgx-h100")?;
+    Ok(single(node_param(p, &id)?))
+}
+
+fn node_param(p: &Params, id: &str) -> Result<NodeType> {
+    nodes::node_type(id).map_err(|_| bad(p, "node", format!("unknown node type `{id}` (known: dgx-h100, hgx-h100, hgx-h200, hgx-h800, dgx-a100, hgx-b200, hgx-b300, gb200-nvl72, gb300-nvl72, mi300x, gaudi3)")))
+}
+
+/// Default scale-out switch for an endpoint port speed.
+fn default_switch(port: BytesPerSec) -> &'static str {
+    if port.as_gbit() <= 200.0 {
+        "quantum-qm8700"
+    } else if port.as_gbit() <= 400.0 {
+        "quantum2-qm9700"
+    } else {
+        "quantum-x800-q3400"
+    }
+}
+
+/// Options of an automatic folded-Clos (fat-tree) layout.
+struct FatTree<'a> {
+    endpoints_per_leaf_unit: u64,
+    chip: &'a SwitchChip,
+    port: BytesPerSec,
+    tiers: Option<u32>,
+    oversub: f64,
+    oversub_at: u32,
+    names: &'a [&'a str],
+    medium: Medium,
+}
+
+/// Tiers of a fat-tree for `endpoints` leaf endpoints (ports), chosen the smallest number of
+/// tiers that fits unless `tiers` is given. Full bisection at every tier except `oversub` (down
+/// : up bandwidth) at tier `oversub_at`.
+fn fat_tree_tiers(p: &Params, endpoints: u64, f: &FatTree) -> Result<Vec<TierSpec>> {
+    let k = f.chip.radix as u32;
+    let split = (f.chip.port_speed.0 / f.port.0).floor().max(1.0) as u32;
+    let h = k / 2;
+    let split_ports = |o: f64| -> (u32, u32) {
+        let d = ((k as f64) * o / (1.0 + o)).round() as u32;
+        let d = d.clamp(1, k - 1);
+        (d, k - d)
+    };
+    let leaf = if f.oversub_at == 1 { split_ports(f.oversub) } else { (h, h) };
+    let leaf_fanin = leaf.0 * split;
+    // Capacity with T tiers: leaf fan-in × h^(T-2) × k.
+    let cap = |t: u32| -> u64 {
+        if t == 1 {
+            (k * split) as u64
+        } else {
+            let mut c = leaf_fanin as u64;
+            for i in 2..t {
+                c *= if f.oversub_at == i { split_ports(f.oversub).0 } else { h } as u64;
+            }
+            c * k as u64
+        }
+    };
+    let t = match f.tiers {
+        Some(t) => {
+            if cap(t) < endpoints {
+                return Err(bad(p, "tiers", format!("{t} tier(s) of {}-port switches reach at most {} endpoints, {} asked", k, cap(t), endpoints)));
+            }
+            t
+        }
+        None => (1..=4).find(|&t| cap(t) >= endpoints).ok_or_else(|| {
+            bad(p, "gpus", format!("{endpoints} endpoints do not fit in 4 tiers of {k}-port switches"))
+        })?,
+    };
+    let _ = f.endpoints_per_leaf_unit;
+    let tier = |i: u32, fanin: u32, up: u32| TierSpec {
+        name: f.names.get(i as usize).copied().unwrap_or("tier").to_string(),
+        chip: f.chip.id,
+        radix: f.chip.radix as u64,
+        port_speed: f.chip.port_speed,
+        chips: 1,
+        fanin,
+        up,
+        switches: None,
+        up_speed: f.chip.port_speed,
+        up_medium: Medium::Optical,
+    };
+    let mut out = Vec::new();
+    if t == 1 {
+        let mut only = tier(0, (k * split) as u32, 0);
+        only.fanin = endpoints.min((k * split) as u64) as u32;
+        out.push(only);
+        return Ok(out);
+    }
+    out.push(tier(0, leaf_fanin, leaf.1));
+    for i in 2..t {
+        let (d, u) = if f.oversub_at == i { split_ports(f.oversub) } else { (h, h) };
+        out.push(tier(i - 1, d, u));
+    }
+    out.push(tier(t - 1, k, 0));
+    let _ = f.medium;
+    Ok(out)
+}
+
+/// `fat-tree:`, `rail-optimized:`, `rail-only:`, `multi-site:` — generic sized clusters.
+fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec> {
+    let node_id = p.string("node", "dgx-h100")?;
+    let node = node_param(p, &node_id)?;
+    let ds = node.scale_up.size();
+    let gpus = p.uint("gpus", if multi_site { 16384 } else { 1024 }, 1, 4_000_000)?;
+    if gpus % ds != 0 {
+        return Err(bad(p, "gpus", format!("{gpus} is not a multiple of the {ds} accelerators of a `{}` domain", node.id)));
+    }
+    let sites = if multi_site { p.uint("sites", 2, 2, 64)? } else { 1 };
+    let domains = gpus / ds;
+    if domains % sites != 0 {
+        return Err(bad(p, "sites", format!("{domains} domains do not split evenly over {sites} sites")));
+    }
+    let port_gbit = p.float("port_gbit", node.port.as_gbit(), 1.0, 12_800.0)?;
+    let mut node = node;
+    node.port = BytesPerSec::from_gbit(port_gbit);
+    let chip = chip(p, &p.string("switch", default_switch(node.port))?)?;
+    let oversub = p.float("oversub", 1.0, 1.0, 64.0)?;
+    let tiers = p.opt_uint("tiers", 1, 4)?;
+    let default_at = 1;
+    let oversub_at = p.uint("oversub_at", default_at, 1, 3)?;
+    let names: &[&str] = &["leaf", "spine", "core", "super-core"];
+    let per_site = gpus as u64 / sites as u64 * node.ports_per_accel as u64;
+    let endpoints = match order {
+        LeafOrder::RailOnly => per_site / ds as u64,
+        _ => per_site,
+    };
+    let f = FatTree { endpoints_per_leaf_unit: 1, chip, port: node.port, tiers, oversub, oversub_at, names, medium: Medium::Optical };
+    let tier_specs = fat_tree_tiers(p, endpoints, &f)?;
+    let mut assumptions = vec![format!(
+        "{} tier(s) of {} ({} × {:.0}G), oversubscription {}:1 at tier {}",
+        tier_specs.len(),
+        chip.name,
+        chip.radix,
+        chip.port_speed.as_gbit(),
+        oversub,
+        oversub_at
+    )];
+    let sites_spec = if multi_site {
+        let km = p.float("distance_km", 50.0, 0.0, 20_000.0)?;
+        let wan_gbit = p.float("wan_gbit", 51_200.0, 1.0, 1e9)?;
+        assumptions.push(format!("{sites} sites, {km} km apart in all (each {:.0} km from the WAN meeting point)", km / 2.0));
+        Some(SitesSpec { count: sites, distance_km: km / 2.0, bandwidth: BytesPerSec::from_gbit(wan_gbit) })
+    } else {
+        None
+    };
+    let kind = match order {
+        LeafOrder::Sequential => "fat-tree",
+        LeafOrder::RailOptimized => "rail-optimized",
+        LeafOrder::RailOnly => "rail-only",
+    };
+    Ok(ClusterSpec {
+        name: String::new(),
+        description: format!("{gpus} × {} in {domains} `{}` domains, {kind} scale-out", node.accel, node.id),
+        node,
+        domains,
+        scale_out: Some(ClosSpec { tiers: tier_specs, order, planes: 1, endpoint_medium: Medium::Optical }),
+        sites: sites_spec,
+        assumptions,
+        extra_racks: None,
+        ocs: 0,
+        scale_up_transceiver: None,
+        scale_out_transceiver: None,
+    })
+}
+
+/// `dgx-superpod:su=N` — NVIDIA DGX SuperPOD (H100 RA): SU = 32 node slots (31 nodes + UFM),
+/// rail-optimized NDR fat-tree; spines per NVIDIA's table for 1–4 SU (4, 8, 16, 16); beyond 4 SU
+/// pods of 4 SU with a core tier as in the B200 RA's larger table (16 SU = 128/128/64).
+fn dgx_superpod(p: &Params) -> Result<ClusterSpec> {
+    let su = p.uint("su", 4, 1, 64)?;
+    let node = node_param(p, &p.string("node", "dgx-h100")?)?;
+    let nodes = su * 32 - 1; // one node slot per SU-set is given up for UFM (RA Table 4 footnote)
+    let chip = cat::switch_chip("quantum2-qm9700").ok_or_else(|| bad(p, "switch", "catalogue lacks QM9700".into()))?;
+    let leaf = TierSpec {
+        name: "leaf".into(),
+        chip: chip.id,
+        radix: chip.radix as u64,
+        port_speed: chip.port_speed,
+        chips: 1,
+        fanin: 32,
+        up: 32,
+        switches: None,
+        up_speed: chip.port_speed,
+        up_medium: Medium::Optical,
+    };
+    let mut tiers = vec![leaf.clone()];
+    if su <= 4 {
+        let spines = [4, 8, 16, 16][su as usize - 1];
+        tiers.push(TierSpec { name: "spine".into(), fanin: 8 * su, up: 0, switches: Some(spines), ..leaf.clone() });
+    } else {
+        tiers.push(TierSpec { name: "spine".into(), fanin: 32, up: 32, switches: Some(32), ..leaf.clone() });
+        tiers.push(TierSpec { name: "core".into(), fanin: su.div_ceil(4), up: 0, switches: None, ..leaf });
+    }
+    Ok(ClusterSpec {
+        name: String::new(),
+        description: format!("DGX SuperPOD (H100 RA), {su} SU: {nodes} DGX nodes, {} GPUs, rail-optimized NDR fat-tree", nodes * 8),
+        node,
+        domains: nodes,
+        scale_out: Some(ClosSpec { tiers, order: LeafOrder::RailOptimized, planes: 1, endpoint_medium: Medium::Optical }),
+        sites: None,
+        assumptions: vec![
+            "SU = 32 node slots, one given up for UFM: 31/63/95/127 nodes for 1–4 SU (RA Table 4)".into(),
+            "leaf-to-spine wiring: every leaf to every spine, links spread evenly (RA gives counts, not the pattern)".into(),
+        ],
+        extra_racks: None,
+        ocs: 0,
+        scale_up_transceiver: None,
+        scale_out_transceiver: None,
+    })
+}
+
+/// `gb200-superpod:racks=N` — DGX SuperPOD with GB200 NVL72 racks (8 racks = 576 GPUs per SU,
+/// up to 128 racks = 9,216 GPUs), NDR fat-tree over one 400G NIC per GPU.
+fn gb200_superpod(p: &Params) -> Result<ClusterSpec> {
+    let racks = p.uint("racks", 8, 1, 128)?;
+    let node = node_param(p, &p.string("node", "gb200-nvl72")?)?;
+    let chip = chip(p, &p.string("switch", "quantum2-qm9700")?)?;
+    let names: &[&str] = &["leaf", "spine", "core"];
+    let endpoints = racks as u64 * node.scale_up.size() as u64;
+    let f = FatTree { endpoints_per_leaf_unit: 1, chip, port: node.port, tiers: None, oversub: 1.0, oversub_at: 1, names, medium: Medium::Optical };
+    let tiers = fat_tree_tiers(p, endpoints, &f)?;
+    Ok(ClusterSpec {
+        name: String::new(),
+        description: format!("DGX SuperPOD with {racks} GB200 NVL72 racks ({} GPUs), NDR fat-tree", endpoints),
+        node,
+        domains: racks,
+        scale_out: Some(ClosSpec { tiers, order: LeafOrder::Sequential, planes: 1, endpoint_medium: Medium::Optical }),
+        sites: None,
+        assumptions: vec![
+            "GB200 RA leaf/spine counts not public: fewest 64-port NDR switches for a full-bisection fat-tree (1 SU: 18 leaves, 9 spines)".into(),
+        ],
+        extra_racks: None,
+        ocs: 0,
+        scale_up_transceiver: None,
+        scale_out_transceiver: None,
+    })
+}
+
+/// `tpu-pod:gen=v4|v5p|v5e|v6e|v7,slice=AxBxC` — TPU pods: 3D tori of 4×4×4 cubes joined by OCS
+/// (v4, v5p, v7) or 16×16 2D tori (v5e, v6e).
+fn tpu_pod(p: &Params) -> Result<ClusterSpec> {
+    let gen = p.choice("gen", "v4", &["v4", "v5p", "v5e", "v6e", "v7"])?;
+    let (accel, link, full, cube, ocs, racks_per_cube) = match gen.as_str() {
+        // v4: 4,096 chips = 64 cubes of 4×4×4, 48 OCS; Cloud TPU v4 docs; HPCwire [P(S)].
+        "v4" => ("tpu-v4", cat::ICI_V4, [16, 16, 16], Some([4, 4, 4]), 48, 1),
+        // v5p: 8,960 chips = 140 cubes [P]; as one torus of 4×5×7 cubes [A] (Google's largest
+        // single slice is 16×16×24).
+        "v5p" => ("tpu-v5p", cat::ICI_V5P, [16, 20, 28], Some([4, 4, 4]), 48, 1),
+        // v5e / v6e: 256 chips per pod, 2D torus 16×16 (4 ICI ports) [P/S].
+        "v5e" => ("tpu-v5e", cat::ICI_V5E, [16, 16, 1], None, 0, 0),
+        "v6e" => ("tpu-v6e", cat::ICI_V6E, [16, 16, 1], None, 0, 0),
+        // Ironwood: 9,216 chips [P]; 144 cubes as 4×6×6 cubes [D/U].
+        _ => ("tpu-v7", cat::ICI_V7, [16, 24, 24], Some([4, 4, 4]), 48, 1),
+    };
+    let slice = p.string("slice", "")?;
+    let dims: [u32; 3] = if slice.is_empty() {
+        full
+    } else {
+        let parts: Vec<&str> = slice.split('x').collect();
+        if parts.len() < 2 || parts.len() > 3 {
+            return Err(bad(p, "slice", format!("`{slice}` is not AxB or AxBxC")));
+        }
+        let mut d = [1u32; 3];
+        for (i, s) in parts.iter().enumerate() {
+            d[i] = s.parse().map_err(|_| bad(p, "slice", format!("`{s}` in `{slice}` is not a positive integer")))?;
+            if d[i] == 0 || d[i] > full[i].max(full[0]) * 2 {
+                return Err(bad(p, "slice", format!("dimension {} of `{slice}` is out of range", d[i])));
+            }
+        }
+        d
+    };
+    let n: u32 = dims.iter().product();
+    let full_n: u32 = full.iter().product();
+    if n > full_n {
+        return Err(bad(p, "slice", format!("{slice} = {n} chips exceeds the {gen} pod of {full_n}")));
+    }
+    if let Some(c) = cube {
+        if n > 64 && dims.iter().zip(c).any(|(d, c)| d % c != 0) {
+            return Err(bad(p, "slice", format!("slices above 64 chips must be whole 4×4×4 cubes (each dimension a multiple of 4), got {slice}")));
+        }
+    }
+    // Twisted tori: allowed by Google for k×k×2k and k×2k×2k shapes (Cloud TPU v4 docs).
+    let twisted_ok = {
+        let mut s = dims;
+        s.sort_unstable();
+        (2 * s[0] == s[1] && s[1] == s[2]) || (s[0] == s[1] && 2 * s[1] == s[2])
+    } && n > 64;
+    let twist_on = p.boolean("twisted", twisted_ok)?;
+    if twist_on && !twisted_ok {
+        return Err(bad(p, "twisted", format!("Google allows twisted tori only for k×k×2k and k×2k×2k shapes above 64 chips, not {slice}")));
+    }
+    let mut twist = [0u32; 3];
+    if twist_on {
+        let long = crate::routing::long_dim(dims);
+        for d in 0..3 {
+            if d != long && dims[d] * 2 == dims[long] {
+                twist[d] = dims[d];
+            }
+        }
+    }
+    // Slices at or above one cube get wraparound (OCS); smaller slices are meshes.
+    let wrap_all = n >= 64 || cube.is_none();
+    let node = NodeType {
+        id: "tpu",
+        description: "TPU chips on ICI",
+        accel,
+        link_tech: Some(link.id),
+        scale_up: ScaleUpSpec::Torus { dims, wrap: [wrap_all; 3], twist, lane: link.per_link, cube },
+        ports_per_accel: 0,
+        port: BytesPerSec::ZERO,
+        nic: "none",
+        nics_per_accel: 0,
+        hosts: n.div_ceil(4),
+        cpus: n.div_ceil(4),
+        racks: 0,
+        source: "Cloud TPU docs; Jouppi et al. ISCA 2023",
+    };
+    let is_full = dims == full;
+    let mut assumptions = vec!["dimension-order routing; per-hop latency not published (\"sub-µs\")".to_string()];
+    if twist_on {
+        assumptions.push(format!("twisted torus: wraparound of the short dimensions shifted by {:?} along the long one", twist));
+    }
+    if !is_full && ocs > 0 {
+        assumptions.push("a slice borrows ports of its pod's OCS; OCS are counted only for a full pod".into());
+    }
+    let cubes = if cube.is_some() { n.div_ceil(64) } else { 0 };
+    Ok(ClusterSpec {
+        name: String::new(),
+        description: format!("TPU {gen} {}x{}x{} ({n} chips){}", dims[0], dims[1], dims[2], if twist_on { ", twisted" } else { "" }),
+        node,
+        domains: 1,
+        scale_out: None,
+        sites: None,
+        assumptions,
+        extra_racks: if racks_per_cube > 0 { Some(cubes * racks_per_cube) } else { None },
+        ocs: if is_full { ocs } else { 0 },
+        // [A] ICI optics modelled as 400G-class OSFP modules (the v4 board has 16 OSFP cages).
+        scale_up_transceiver: if cube.is_some() { Some("osfp-400g-dr4") } else { None },
+        scale_out_transceiver: None,
+    })
+}
+
+/// `cloudmatrix` — Huawei CloudMatrix384: 48 nodes × 8 Ascend 910C on a UB network of 7
+/// planes (L1 per node, 16 L2 per plane), plus a 2-tier 400G RoCE scale-out plane.
+fn cloudmatrix(p: &Params) -> Result<ClusterSpec> {
+    let nodes = p.uint("nodes", 48, 1, 48)?;
+    let chip = cat::UB_SWITCH_910C;
+    // 7 UB links per NPU at 400G = 350 GB/s/dir (SemiAnalysis model, reference table §4 [S/C]).
+    let lane = BytesPerSec::from_gbit(400.0);
+    // L1 uplinks sized so each L1 is non-blocking (8 × 400G down = 16 × 200G up), as the paper
+    // states the UB network has no oversubscription [S/D].
+    let l1_up = BytesPerSec::from_gbit(200.0);
+    let node = NodeType {
+        id: "cloudmatrix-node",
+        description: "8 × Ascend 910C + 4 Kunpeng, 7 UB planes",
+        accel: "ascend-910c",
+        link_tech: Some("ub-910c"),
+        scale_up: ScaleUpSpec::UbClos { nodes, per_node: 8, planes: 7, l2_per_plane: 16, lane, l1_up, chip: chip.id, chip_radix: chip.radix as u64 },
+        ports_per_accel: 1,
+        port: BytesPerSec::from_gbit(400.0),
+        nic: "cx7-400g",
+        nics_per_accel: 1,
+        hosts: nodes,
+        cpus: nodes * 4,
+        racks: 0,
+        source: "Zuo et al. arXiv 2506.12708; SemiAnalysis 2025-04-16",
+    };
+    let qm = chip_default(p)?;
+    let names: &[&str] = &["RDMA leaf", "RDMA spine"];
+    let f = FatTree { endpoints_per_leaf_unit: 1, chip: qm, port: node.port, tiers: Some(2), oversub: 1.0, oversub_at: 1, names, medium: Medium::Optical };
+    let tiers = fat_tree_tiers(p, nodes as u64 * 8, &f)?;
+    // The single UB domain plus a scale-out plane: build as one domain with the RDMA Clos.
+    Ok(ClusterSpec {
+        name: String::new(),
+        description: format!("Huawei CloudMatrix384: {} Ascend 910C on a 7-plane UB Clos, 400G RDMA plane", nodes * 8),
+        node,
+        domains: 1,
+        scale_out: Some(ClosSpec { tiers, order: LeafOrder::Sequential, planes: 1, endpoint_medium: Medium::Optical }),
+        sites: None,
+        assumptions: vec![
+            "UB at 7 × 400G per NPU = 350 GB/s/dir (SemiAnalysis) rather than the paper's 392 GB/s".into(),
+            "optics counted as SemiAnalysis does: a module at each end of every NPU UB link (5,376) and 4 per NPU on the 2-tier 400G scale-out (1,536)".into(),
+            "7 UB planes folded into one logical plane (traffic sprays over all planes)".into(),
+        ],
+        extra_racks: Some(if nodes == 48 { 16 } else { nodes.div_ceil(4) + 4 }),
+        ocs: 0,
+        // SemiAnalysis: 6,912 × 400G LPO modules for scale-up and scale-out alike.
+        scale_up_transceiver: Some("lpo-400g"),
+        scale_out_transceiver: Some("lpo-400g"),
+    })
+}
+
+fn chip_default(p: &Params) -> Result<&'static SwitchChip> {
+    chip(p, "quantum2-qm9700")
+}
+
+/// `hpn:segments=N,planes=2|1,pods=N` — Alibaba HPN 7.0: segments of 128 hosts × 8 GPUs, NIC
+/// 2 × 200G per GPU to a dual ToR (one per plane), 51.2T switches, aggregation per plane.
+fn hpn(p: &Params) -> Result<ClusterSpec> {
+    let segments = p.uint("segments", 15, 1, 15)?;
+    let planes = p.uint("planes", 2, 1, 2)?;
+    let pods = p.uint("pods", 1, 1, 16)?;
+    let hosts = p.uint("hosts", 128, 1, 128)?;
+    let tor_up = p.uint("tor_up", 60, 1, 64)?;
+    let chip = cat::HPN_51T;
+    let mut node = nodes::node_type("hgx-h100")?;
+    node.ports_per_accel = 2;
+    node.port = BytesPerSec::from_gbit(200.0);
+    node.nic = "bf3-2x200g";
+    node.description = "8 × H100-class GPU, 8 × (2 × 200G) NICs, dual-ToR";
+    let tier = |name: &str, fanin: u32, up: u32, switches: Option<u32>| TierSpec {
+        name: name.into(),
+        chip: chip.id,
+        radix: chip.radix as u64,
+        port_speed: chip.port_speed,
+        chips: 1,
+        fanin,
+        up,
+        switches,
+        up_speed: chip.port_speed,
+        up_medium: Medium::Optical,
+    };
+    let tors_per_pod_plane = segments * 8 * (3 - planes);
+    let agg_up = if pods > 1 { 8 } else { 0 };
+    let mut tiers = vec![tier("ToR", hosts, tor_up, None), tier("aggregation", tors_per_pod_plane, agg_up, Some(tor_up))];
+    if pods > 1 {
+        tiers.push(tier("core", pods, 0, None));
+    }
+    let domains = pods * segments * hosts;
+    Ok(ClusterSpec {
+        name: String::new(),
+        description: format!(
+            "Alibaba HPN 7.0: {pods} pod(s) × {segments} segments × {hosts} hosts × 8 GPUs = {} GPUs, dual-ToR, {}",
+            domains * 8,
+            if planes == 2 { "dual-plane" } else { "single plane" }
+        ),
+        node,
+        domains,
+        scale_out: Some(ClosSpec { tiers, order: LeafOrder::RailOptimized, planes, endpoint_medium: Medium::Optical }),
+        sites: None,
+        assumptions: vec![
+            format!("ToR: 128 × 200G down + {tor_up} × 400G up (paper notes: 60 of 64 up-ports used) [D/U]"),
+            "aggregation: one 400G link from every ToR of its plane; 8 × 400G up to the core when pods > 1 (15:1) [D/U]".into(),
+        ],
+        extra_racks: None,
+        ocs: 0,
+        scale_up_transceiver: None,
+        scale_out_transceiver: None,
+    })
+}
+
+/// `meta-roce:pods=N` — Meta's Llama 3 RoCE cluster: racks of 16 GPUs (2 × 8-GPU servers) under
+/// one RTSW, 192 racks per full-bisection pod via CTSW, pods joined by ATSW at 1:7.
+fn meta_roce(p: &Params) -> Result<ClusterSpec> {
+    let pods = p.uint("pods", 8, 1, 16)?;
+    let racks = p.uint("racks", 192, 1, 192)?;
+    let oversub = p.float("oversub", 7.0, 1.0, 64.0)?;
+    let node = nodes::node_type("dgx-h100")?;
+    let rtsw = cat::MINIPACK2;
+    let ctsw = cat::ARISTA_7800;
+    let ctsw_per_pod = 16;
+    let ctsw_up = ((racks as f64) / oversub).round().max(1.0) as u32;
+    let mut tiers = vec![
+        TierSpec {
+            name: "RTSW".into(),
+            chip: rtsw.id,
+            radix: rtsw.radix as u64,
+            port_speed: rtsw.port_speed,
+            chips: 1,
+            fanin: 16,
+            up: 16,
+            switches: None,
+            up_speed: rtsw.port_speed,
+            up_medium: Medium::Optical,
+        },
+        TierSpec {
+            name: "CTSW".into(),
+            chip: ctsw.id,
+            radix: ctsw.radix as u64,
+            port_speed: ctsw.port_speed,
+            chips: 1,
+            fanin: racks,
+            up: if pods > 1 { ctsw_up } else { 0 },
+            switches: Some(ctsw_per_pod),
+            up_speed: ctsw.port_speed,
+            up_medium: Medium::Optical,
+        },
+    ];
+    if pods > 1 {
+        tiers.push(TierSpec { name: "ATSW".into(), fanin: pods, up: 0, switches: None, ..tiers[1].clone() });
+    }
+    Ok(ClusterSpec {
+        name: String::new(),
+        description: format!("Meta RoCE (Llama 3): {pods} pods × {racks} racks × 16 H100 = {} GPUs, 1:{oversub} between pods", pods * racks * 16),
+        node,
+        domains: pods * racks * 2,
+        scale_out: Some(ClosSpec { tiers, order: LeafOrder::Sequential, planes: 1, endpoint_medium: Medium::Copper }),
+        sites: None,
+        assumptions: vec![
+            "RTSW: 16 × 400G copper down, 16 × 400G up (1:1; the sources say 'undersubscribed') [U]".into(),
+            format!("{ctsw_per_pod} CTSW per pod, each one link from every RTSW; {ctsw_up} × 400G up per CTSW for 1:{oversub} [A]"),
+        ],
+        extra_racks: None,
+        ocs: 0,
+        scale_up_transceiver: None,
+        scale_out_transceiver: None,
+    })
+}

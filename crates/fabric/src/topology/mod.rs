@@ -1,0 +1,11 @@
+//! Topology generators. Each family builds nodes and cables into a [`FabricBuilder`]:
+//! - [`scaleup`]: switch star (NVSwitch, NVLink Switch; one or several planes folded into one
+//!   logical switch), full mesh, 1–3D torus (twisted, OCS-joined cubes), UB-style 2-level Clos;
+//! - [`clos`]: scale-out fat-tree / Clos of 1–4 tiers with per-tier oversubscription,
+//!   rail-optimized or sequential leaf assignment, single or dual plane (dual-ToR), rail-only,
+//!   and multi-site joins over long-haul links;
+//! - [`nodes`]: the server / rack types (what one scale-up domain is made of).
+
+pub mod clos;
+pub mod nodes;
+pub mod scaleup;

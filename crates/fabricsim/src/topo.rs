@@ -1,0 +1,247 @@
+//! `fabricsim topo`: the summary of a fabric (tiers, counts, bandwidths, BOM, power, cost).
+
+use fabric::bom::{self, Bom};
+use fabric::topology::clos::ClusterSpec;
+use fabric::{Fabric, Net};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Serialize)]
+pub struct Accelerators {
+    pub count: u64,
+    pub model: String,
+    pub name: String,
+    pub per_domain: u32,
+    pub domains: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Transceivers {
+    pub total: u64,
+    pub scale_up: u64,
+    pub scale_out: u64,
+    pub long_haul: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tier {
+    pub name: String,
+    pub network: String,
+    pub level: u8,
+    pub switch_chips: u64,
+    pub down_bytes_per_s: f64,
+    pub up_bytes_per_s: f64,
+    /// down : up; `null` at a top tier.
+    pub oversubscription: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BomItem {
+    pub item: String,
+    pub model: String,
+    pub count: u64,
+    pub unit_power_w: f64,
+    pub unit_price_usd: Option<f64>,
+    pub power_w: f64,
+    pub cost_usd: Option<f64>,
+    pub basis: String,
+}
+
+/// The `topo --json` schema (version [`crate::SCHEMA_VERSION`]).
+#[derive(Debug, Serialize)]
+pub struct TopoReport {
+    pub schema_version: u32,
+    pub name: String,
+    pub description: String,
+    pub accelerators: Accelerators,
+    pub switch_count: u64,
+    pub switches_by_tier: BTreeMap<String, u64>,
+    pub ocs_count: u32,
+    pub optical_transceivers: Transceivers,
+    pub cables_by_medium: BTreeMap<String, u64>,
+    pub hosts: u32,
+    pub cpus: u32,
+    pub racks: Option<u32>,
+    pub nics: u32,
+    pub scale_up_link: Option<String>,
+    pub scale_up_bytes_per_s_per_accel: f64,
+    pub scale_up_aggregate_bytes_per_s: f64,
+    pub scale_out_bytes_per_s_per_accel: f64,
+    pub scale_out_planes: u32,
+    pub bisection_bytes_per_s: f64,
+    pub bisection_method: String,
+    pub tiers: Vec<Tier>,
+    pub nodes: usize,
+    pub directed_links: usize,
+    pub power_w: f64,
+    pub cost_usd: f64,
+    pub unpriced_items: Vec<String>,
+    pub bom: Vec<BomItem>,
+    pub assumptions: Vec<String>,
+}
+
+pub fn report(spec: &ClusterSpec, f: &Fabric) -> TopoReport {
+    let b: Bom = bom::bom(f);
+    let acc = fabric::catalogue::accelerator(f.accel_model);
+    let tiers = b
+        .tiers
+        .iter()
+        .map(|t| Tier {
+            name: t.tier.clone(),
+            network: bom::net_name(t.net).into(),
+            level: t.level,
+            switch_chips: t.switches,
+            down_bytes_per_s: t.down.0,
+            up_bytes_per_s: t.up.0,
+            oversubscription: if t.up.0 > 0.0 { Some(t.down.0 / t.up.0) } else { None },
+        })
+        .collect();
+    let mut assumptions = f.assumptions.clone();
+    if !f.bisection_method.is_empty() {
+        assumptions.push(format!("bisection: {}", f.bisection_method));
+    }
+    let so_port = f.accel_bandwidth(0, Net::ScaleOut);
+    TopoReport {
+        schema_version: crate::SCHEMA_VERSION,
+        name: spec.name.clone(),
+        description: f.description.clone(),
+        accelerators: Accelerators {
+            count: f.accels.len() as u64,
+            model: f.accel_model.to_string(),
+            name: acc.map(|a| a.name.to_string()).unwrap_or_default(),
+            per_domain: f.domain_size,
+            domains: f.domain_count(),
+        },
+        switch_count: b.switch_count,
+        switches_by_tier: b.switches_by_tier.clone(),
+        ocs_count: f.extras.ocs,
+        optical_transceivers: Transceivers {
+            total: b.transceivers_scale_up + b.transceivers_scale_out + b.transceivers_long_haul,
+            scale_up: b.transceivers_scale_up,
+            scale_out: b.transceivers_scale_out,
+            long_haul: b.transceivers_long_haul,
+        },
+        cables_by_medium: b.cables_by_medium.clone(),
+        hosts: f.extras.hosts,
+        cpus: f.extras.cpus,
+        racks: f.extras.racks,
+        nics: f.extras.nics,
+        scale_up_link: f.scale_up_link.map(str::to_string),
+        scale_up_bytes_per_s_per_accel: f.accel_bandwidth(0, Net::ScaleUp).0,
+        scale_up_aggregate_bytes_per_s: bom::scale_up_aggregate(f).0,
+        scale_out_bytes_per_s_per_accel: if so_port.0 > 0.0 { so_port.0 } else { f.extras.scale_out_per_accel.0 },
+        scale_out_planes: f.planes,
+        bisection_bytes_per_s: f.bisection.0,
+        bisection_method: f.bisection_method.clone(),
+        tiers,
+        nodes: f.nodes.len(),
+        directed_links: f.links.len(),
+        power_w: b.power.0,
+        cost_usd: b.cost.0,
+        unpriced_items: b.unpriced.clone(),
+        bom: b
+            .lines
+            .iter()
+            .map(|l| BomItem {
+                item: l.item.clone(),
+                model: l.model.clone(),
+                count: l.count,
+                unit_power_w: l.unit_power.0,
+                unit_price_usd: l.unit_price.map(|p| p.0),
+                power_w: l.unit_power.0 * l.count as f64,
+                cost_usd: l.unit_price.map(|p| p.0 * l.count as f64),
+                basis: l.basis.clone(),
+            })
+            .collect(),
+        assumptions,
+    }
+}
+
+/// The human-readable summary.
+pub fn render(r: &TopoReport) -> String {
+    use units::si;
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "{}  —  {}", r.name, r.description);
+    let _ = writeln!(
+        s,
+        "accelerators   {} × {} ({} per scale-up domain, {} domain{})",
+        r.accelerators.count,
+        r.accelerators.name,
+        r.accelerators.per_domain,
+        r.accelerators.domains,
+        if r.accelerators.domains == 1 { "" } else { "s" }
+    );
+    let _ = writeln!(
+        s,
+        "scale-up       {} per accelerator per direction ({}), {} aggregate per domain (bidirectional)",
+        si(r.scale_up_bytes_per_s_per_accel, "B/s"),
+        r.scale_up_link.as_deref().unwrap_or("none"),
+        si(r.scale_up_aggregate_bytes_per_s, "B/s")
+    );
+    let _ = writeln!(
+        s,
+        "scale-out      {} per accelerator per direction, {} plane(s)",
+        si(r.scale_out_bytes_per_s_per_accel, "B/s"),
+        r.scale_out_planes
+    );
+    let _ = writeln!(s, "bisection      {} one direction  ({})", si(r.bisection_bytes_per_s, "B/s"), r.bisection_method);
+    let _ = writeln!(s, "\ntiers");
+    let _ = writeln!(s, "  {:<22} {:<10} {:>8} {:>14} {:>14} {:>8}", "tier", "network", "chips", "down", "up", "oversub");
+    for t in &r.tiers {
+        let o = t.oversubscription.map(|o| format!("{o:.2}:1")).unwrap_or_else(|| "top".into());
+        let _ = writeln!(
+            s,
+            "  {:<22} {:<10} {:>8} {:>14} {:>14} {:>8}",
+            t.name,
+            t.network,
+            t.switch_chips,
+            si(t.down_bytes_per_s, "B/s"),
+            si(t.up_bytes_per_s, "B/s"),
+            o
+        );
+    }
+    let _ = writeln!(s, "\ncounts");
+    let _ = writeln!(s, "  switch chips         {}", r.switch_count);
+    let _ = writeln!(s, "  OCS                  {}", r.ocs_count);
+    let _ = writeln!(
+        s,
+        "  optical transceivers {} (scale-up {}, scale-out {}, long-haul {})",
+        r.optical_transceivers.total, r.optical_transceivers.scale_up, r.optical_transceivers.scale_out, r.optical_transceivers.long_haul
+    );
+    for (m, c) in &r.cables_by_medium {
+        let _ = writeln!(s, "  links {:<22} {}", m, c);
+    }
+    let _ = writeln!(s, "  hosts {} · CPUs {} · racks {} · NICs {}", r.hosts, r.cpus, r.racks.map(|x| x.to_string()).unwrap_or_else(|| "n/a".into()), r.nics);
+    let _ = writeln!(s, "\nbill of materials");
+    let _ = writeln!(s, "  {:<42} {:>9} {:>12} {:>14}", "item", "count", "power", "cost (USD)");
+    for l in &r.bom {
+        let _ = writeln!(
+            s,
+            "  {:<42} {:>9} {:>12} {:>14}",
+            truncate(&l.item, 42),
+            l.count,
+            si(l.power_w, "W"),
+            l.cost_usd.map(|c| format!("{:.3} M", c / 1e6)).unwrap_or_else(|| "n/a".into())
+        );
+    }
+    let _ = writeln!(s, "  {:<42} {:>9} {:>12} {:>14}", "total", "", si(r.power_w, "W"), format!("{:.3} M", r.cost_usd / 1e6));
+    if !r.unpriced_items.is_empty() {
+        let _ = writeln!(s, "  (cost leaves out items without a public price: {})", r.unpriced_items.join("; "));
+    }
+    if !r.assumptions.is_empty() {
+        let _ = writeln!(s, "\nassumed");
+        for a in &r.assumptions {
+            let _ = writeln!(s, "  - {a}");
+        }
+    }
+    s
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).collect::<String>() + "…"
+    }
+}

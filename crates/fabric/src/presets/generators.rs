@@ -211,7 +211,13 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
         _ => per_site,
     };
     let f = FatTree { endpoints_per_leaf_unit: 1, chip, port: node.port, tiers, oversub, oversub_at, names, medium: Medium::Optical };
-    let tier_specs = fat_tree_tiers(p, endpoints, &f)?;
+    let mut tier_specs = fat_tree_tiers(p, endpoints, &f)?;
+    if multi_site {
+        // Each top-tier switch keeps one port for its long-haul (DCI) link.
+        if let Some(top) = tier_specs.last_mut() {
+            top.up = 1;
+        }
+    }
     let mut assumptions = vec![format!(
         "{} tier(s) of {} ({} × {:.0}G), oversubscription {}:1 at tier {}",
         tier_specs.len(),

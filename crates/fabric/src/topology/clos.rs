@@ -4,7 +4,8 @@
 //!
 //! Wiring rule (tier t ≥ 2): consecutive tier-(t−1) blocks are grouped `fanin` at a time into a
 //! tier-t block with `switches` switches; up-link `v` of the switch with index `s` in a sub-block
-//! goes to switch `(s·up + v) mod switches` of the block. For a k-ary fat-tree this is the
+//! goes to switch `(p·up + v) mod switches` of the block, where `p` counts the lower switches
+//! across the block's sub-blocks. For a k-ary fat-tree this is the
 //! textbook wiring (spine j meets leaf j's group in every pod); with fewer switches it spreads
 //! the up-links round-robin, several parallel links per pair where they divide evenly.
 
@@ -153,7 +154,7 @@ pub fn build(spec: &ClusterSpec) -> Result<Fabric> {
     if let Some(st) = &spec.sites {
         if sites > 1 {
             let so = spec.scale_out.as_ref().ok_or_else(|| ctx_err(&spec.name, "a multi-site cluster needs a scale-out network".into()))?;
-            let wan_model = b.switch_model("wan", "WAN meeting point (fibre, no switch hardware)", 0, BytesPerSec::ZERO);
+            let wan_model = b.switch_model("wan", "WAN", 0, BytesPerSec::ZERO);
             let hub_scope = b.scope(NONE);
             let top_tier = so.tiers.len() as u8 + 1;
             let hub = b.switch(SwitchSpec { net: Net::ScaleOut, tier: top_tier, chips: 0, model: wan_model, domain: NONE, plane: 0, pod: NONE, site: NONE, scope: hub_scope });
@@ -367,14 +368,19 @@ fn build_tree(
             let switches: Vec<NodeId> = (0..sw)
                 .map(|_| b.switch(SwitchSpec { net: Net::ScaleOut, tier: t as u8 + 1, chips: tier.chips, model: tier_models[t], domain: NONE, plane, pod, site, scope }))
                 .collect();
+            // Up-link positions run on across the block's sub-blocks so that, when the
+            // switches do not divide the up-links evenly, the remainder rotates instead of
+            // piling onto the first switches.
+            let mut pos = 0u64;
             for (sub, sub_scope) in group {
                 b.set_scope_parent(*sub_scope, scope);
-                for (s, &low) in sub.iter().enumerate() {
+                for &low in sub.iter() {
                     if t == 1 {
                         b.nodes[low.0 as usize].pod = bi as u32;
                     }
-                    for v in 0..below.up {
-                        let target = switches[((s as u64 * below.up as u64 + v as u64) % sw as u64) as usize];
+                    for _ in 0..below.up {
+                        let target = switches[(pos % sw as u64) as usize];
+                        pos += 1;
                         b.cable(low, target, below.up_speed, SCALE_OUT_HOP, below.up_medium, Net::ScaleOut, 1);
                     }
                 }

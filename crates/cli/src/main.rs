@@ -19,6 +19,47 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Simulate a collective like nccl-tests (size, count, time, algbw, busbw, algorithm).
+    Collective {
+        /// Cluster: preset with parameters or a TOML file.
+        #[arg(long)]
+        cluster: String,
+        /// all_reduce, reduce_scatter, all_gather, all_to_all, broadcast, reduce, send_recv.
+        #[arg(long)]
+        op: String,
+        /// Ranks (default: every accelerator of the cluster).
+        #[arg(long)]
+        ranks: Option<u32>,
+        /// One message size (bytes, or with K, M, G: powers of 1024).
+        #[arg(long, conflicts_with = "sizes")]
+        size: Option<String>,
+        /// A sweep MIN:MAX, doubling (default 8:8G, like nccl-tests -b 8 -e 8G -f 2).
+        #[arg(long)]
+        sizes: Option<String>,
+        /// Force an algorithm: ring, tree, nvls, collnet, hierarchical, halving_doubling, direct,
+        /// pairwise, torus, p2p (default: chosen per size like NCCL).
+        #[arg(long)]
+        algo: Option<String>,
+        /// flow (max-min fair sharing, default) or analytical (alpha-beta, no contention).
+        #[arg(long, default_value = "flow")]
+        fidelity: String,
+        /// packed, scattered[:SEED], or a file listing one accelerator index per rank.
+        #[arg(long, default_value = "packed")]
+        placement: String,
+        /// Flows per ring edge on the scale-out network (NCCL channels).
+        #[arg(long)]
+        channels: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare predictions with published measurements.
+    Validate {
+        /// A CSV in the format of the collectives measurements file.
+        #[arg(long)]
+        collectives: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Summarise a cluster: tiers, counts, bandwidths, bisection, bill of materials, power, cost.
     Topo {
         /// A preset with parameters (`NAME:key=value,...`) or a path to a cluster TOML file
@@ -65,6 +106,60 @@ fn run(cli: Cli) -> Result<(), UserError> {
                 for (n, d) in list {
                     println!("{n:<w$}  {d}");
                 }
+            }
+        }
+        Cmd::Collective { cluster, op, ranks, size, sizes, algo, fidelity, placement, channels, json } => {
+            use fabricsim::collective as fc;
+            let (_, f) = load_cluster(&cluster)?;
+            let op: collective::Op = op.parse()?;
+            let algo: Option<collective::Algo> = algo.map(|a| a.parse()).transpose()?;
+            let fidelity = match fidelity.as_str() {
+                "flow" => engine::Fidelity::Flow,
+                "analytical" => engine::Fidelity::Analytical,
+                other => return Err(UserError(format!("--fidelity: `{other}` is not flow or analytical"))),
+            };
+            let sizes = match (size, sizes) {
+                (Some(s), _) => vec![fc::parse_size(&s).map_err(|e| UserError(format!("--size: {e}")))?],
+                (None, Some(r)) => fc::parse_sizes(&r).map_err(|e| UserError(format!("--sizes: {e}")))?,
+                (None, None) => fc::default_sizes(),
+            };
+            let placement = match placement.as_str() {
+                "packed" => fc::Placement::Packed,
+                p if p == "scattered" || p.starts_with("scattered:") => {
+                    let seed = p.strip_prefix("scattered:").map(|s| s.parse::<u64>()).transpose().map_err(|_| UserError(format!("--placement: bad seed in `{p}`")))?;
+                    fc::Placement::Scattered { seed: seed.unwrap_or(1) }
+                }
+                path => {
+                    let text = std::fs::read_to_string(path).map_err(|e| UserError(format!("--placement: cannot read `{path}`: {e}")))?;
+                    fc::Placement::List(fc::parse_placement(&text).map_err(|e| UserError(format!("--placement `{path}`: {e}")))?)
+                }
+            };
+            let n = ranks.unwrap_or(f.accel_count() as u32);
+            let rank_list = fc::place(&f, n, &placement).map_err(UserError)?;
+            let mut opts = collective::Options { fidelity, ..Default::default() };
+            if let Some(c) = channels {
+                if c == 0 || c > 64 {
+                    return Err(UserError(format!("--channels {c}: must be 1..=64")));
+                }
+                opts.channels = c;
+            }
+            let r = fc::run(&cluster, &f, op, &rank_list, &sizes, algo, opts, &placement)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", fc::render(&r));
+            }
+        }
+        Cmd::Validate { collectives, json } => {
+            let Some(path) = collectives else {
+                return Err(UserError("validate: give --collectives CSV".into()));
+            };
+            let text = std::fs::read_to_string(&path).map_err(|e| UserError(format!("cannot read `{path}`: {e}")))?;
+            let r = fabricsim::validate::collectives(&text, collective::Options::default()).map_err(|e| UserError(format!("{path}: {e}")))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", fabricsim::validate::render(&r));
             }
         }
         Cmd::Topo { spec, json } => {

@@ -228,6 +228,31 @@ impl Fabric {
     pub fn domain_count(&self) -> u32 {
         self.accels.len() as u32 / self.domain_size
     }
+    /// A readable name of a node: `acc 12`, `leaf#3`, `scale-up switch#0 (domain 4)`.
+    pub fn node_name(&self, id: NodeId) -> String {
+        let n = self.node(id);
+        match n.kind {
+            NodeKind::Accel => format!("acc {}", n.scope),
+            NodeKind::Switch => {
+                let role = self.switch_models.get(n.model as usize).map(|m| m.role.as_str()).unwrap_or("switch");
+                let mut s = format!("{role} n{}", id.0);
+                if n.plane != NONE && self.planes > 1 {
+                    s.push_str(&format!(" plane {}", n.plane));
+                }
+                if n.domain != NONE {
+                    s.push_str(&format!(" (domain {})", n.domain));
+                }
+                s
+            }
+        }
+    }
+
+    /// `src → dst` of a link.
+    pub fn link_name(&self, l: LinkId) -> String {
+        let link = self.link(l);
+        format!("{} → {}", self.node_name(link.src), self.node_name(link.dst))
+    }
+
     /// Sum of the capacities of accelerator `r`'s links in `net`, per direction.
     pub fn accel_bandwidth(&self, r: u32, net: Net) -> BytesPerSec {
         let n = self.accels[r as usize];

@@ -2,6 +2,8 @@
 //! schemas live here (`schema_version`), not in the inner crates.
 
 pub mod cluster;
+pub mod collective;
+pub mod validate;
 pub mod topo;
 
 /// Version of every JSON result this crate emits. Bump on incompatible changes.

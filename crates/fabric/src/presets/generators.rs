@@ -119,7 +119,7 @@ struct FatTree<'a> {
 /// tiers that fits unless `tiers` is given. Full bisection at every tier except `oversub` (down
 /// : up bandwidth) at tier `oversub_at`.
 fn fat_tree_tiers(p: &Params, endpoints: u64, f: &FatTree) -> Result<Vec<TierSpec>> {
-    let k = f.chip.radix as u32;
+    let k = f.chip.radix;
     let split = (f.chip.port_speed.0 / f.port.0).floor().max(1.0) as u32;
     let h = k / 2;
     let split_ports = |o: f64| -> (u32, u32) {
@@ -167,7 +167,7 @@ fn fat_tree_tiers(p: &Params, endpoints: u64, f: &FatTree) -> Result<Vec<TierSpe
     };
     let mut out = Vec::new();
     if t == 1 {
-        let mut only = tier(0, (k * split) as u32, 0);
+        let mut only = tier(0, k * split, 0);
         only.fanin = endpoints.min((k * split) as u64) as u32;
         out.push(only);
         return Ok(out);
@@ -212,6 +212,11 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
     };
     let f = FatTree { endpoints_per_leaf_unit: 1, chip, port: node.port, tiers, oversub, oversub_at, names, medium: Medium::Optical };
     let mut tier_specs = fat_tree_tiers(p, endpoints, &f)?;
+    if tiers.is_none() && order == LeafOrder::RailOptimized && ds > 1 && tier_specs.len() == 1 {
+        // One tier of rail-optimized leaves is one leaf per rail with nothing joining the rails:
+        // a rail-optimized network needs at least a spine.
+        tier_specs = fat_tree_tiers(p, endpoints, &FatTree { tiers: Some(2), ..f })?;
+    }
     if multi_site {
         // Each top-tier switch keeps one port for its long-haul (DCI) link.
         if let Some(top) = tier_specs.last_mut() {

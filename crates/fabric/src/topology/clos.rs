@@ -349,7 +349,19 @@ fn build_tree(
                 if free == 0 {
                     return Err(ctx_err(&spec.name, format!("tier `{}` has no ports left for down-links", tier.name)));
                 }
-                need.div_ceil(free).max(1) as u32
+                let mut sw = need.div_ceil(free).max(1);
+                // Multi-site: the top tier also carries the site's long-haul capacity, split
+                // evenly over its switches; add switches until each has ports for its share.
+                let sites = spec.sites.as_ref().filter(|s| s.count > 1 && t + 1 == so.tiers.len());
+                if let Some(st) = sites {
+                    let wan_ports = (st.bandwidth.0 / tier.port_speed.0).ceil().max(1.0) as u64;
+                    let radix = tier.radix * tier.chips as u64;
+                    let max_sw = (prev_switches as u64 * below.up as u64).max(sw);
+                    while sw < max_sw && need.div_ceil(sw) + wan_ports.div_ceil(sw) > radix {
+                        sw += 1;
+                    }
+                }
+                sw as u32
             }
         };
         if (prev_switches as u64) * (below.up as u64) < sw as u64 {

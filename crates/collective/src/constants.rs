@@ -1,0 +1,101 @@
+//! Latency and efficiency constants, one documented table.
+//!
+//! Latency: NCCL's own tuning model (src/graph/tuning.cc, NCCL ≈ 2.7, as compiled in the
+//! reference table systems.md §9.1 [P]): time = base latency + steps × per-step hardware
+//! latency + bytes / (bandwidth × protocol factor), choosing the fastest protocol.
+//!
+//! Efficiency: the fraction of a link's bandwidth NCCL's data path achieves. Calibrated by one
+//! documented rule (see `docs/calibration.md`): on the DGX/HGX **H100** rows of the
+//! measurements file only, the median over the large-message rows of measured busbw divided by
+//! the busbw the same algorithm would reach at full link speed. Every other GPU, every smaller
+//! message and every other system is a held-out check.
+
+/// NCCL protocols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    Ll,
+    Ll128,
+    Simple,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 3] = [Protocol::Ll, Protocol::Ll128, Protocol::Simple];
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Ll => "LL",
+            Protocol::Ll128 => "LL128",
+            Protocol::Simple => "Simple",
+        }
+    }
+    /// Share of the wire that carries payload: LL sends a 4-byte flag with every 4 bytes of data,
+    /// LL128 one 8-byte flag per 128-byte line (NCCL design); Simple carries data only.
+    pub fn bandwidth_factor(self) -> f64 {
+        match self {
+            Protocol::Ll => 0.5,
+            Protocol::Ll128 => 120.0 / 128.0,
+            Protocol::Simple => 1.0,
+        }
+    }
+    fn idx(self) -> usize {
+        self as usize
+    }
+}
+
+/// The class of link a step crosses, as NCCL distinguishes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkClass {
+    /// NVLink and other scale-up links (ICI, UB, xGMI are treated as NVLink-class [A]).
+    NvLink,
+    /// The scale-out network (IB / RoCE) and long-haul links.
+    Net,
+}
+
+/// NCCL hwLat, µs per step, [link][algo: ring=0, tree=1][protocol], systems.md §9.1 [P].
+const HW_LAT_US: [[[f64; 3]; 2]; 2] = [
+    // NVLink: Ring 0.47 / 1.9 / 3.4; Tree 0.52 / 1.2 / 28
+    [[0.47, 1.9, 3.4], [0.52, 1.2, 28.0]],
+    // NET: Ring 2.7 / 4.0 / 9.6; Tree 5.0 / 8.5 / 50
+    [[2.7, 4.0, 9.6], [5.0, 8.5, 50.0]],
+];
+
+/// NCCL baseLat, µs, [algo: ring=0, tree=1][protocol], systems.md §9.1 [P].
+const BASE_LAT_US: [[f64; 3]; 2] = [[3.6, 10.0, 8.4], [4.4, 4.4, 0.0]];
+
+/// Per-step latency in seconds for ring-like (`tree = false`) or tree-like algorithms.
+pub fn hw_lat(link: LinkClass, tree: bool, p: Protocol) -> f64 {
+    let l = match link {
+        LinkClass::NvLink => 0,
+        LinkClass::Net => 1,
+    };
+    HW_LAT_US[l][tree as usize][p.idx()] * 1e-6
+}
+
+/// Base latency in seconds.
+pub fn base_lat(tree: bool, p: Protocol) -> f64 {
+    BASE_LAT_US[tree as usize][p.idx()] * 1e-6
+}
+
+/// Base latency of NVLS (NVLink SHARP), Simple protocol only. Not in the reference table:
+pub const NVLS_BASE_LAT_S: f64 = 45e-6;
+
+/// Fraction of NVLink-class bandwidth NCCL's ring/direct data path reaches. Calibrated: median
+/// of the H100 large-message ring-class rows (C033 370, C040 360, C041 360, C042 350 GB/s busbw
+/// against 450 GB/s) = 0.80.
+pub const ETA_SCALE_UP: f64 = 0.80;
+
+/// NVLS: the switch's reduction/multicast rate per GPU port as a fraction of the GPU's NVLink
+/// bandwidth. Calibrated: median of the H100 large NVLS rows (C005 478.87, C034 480 GB/s busbw
+/// → algbw 273.6, 274.3 GB/s against 450 GB/s) = 0.609.
+pub const ETA_NVLS: f64 = 0.609;
+
+/// Fraction of a scale-out port's bandwidth NCCL reaches over IB/RoCE. [A] assumption, not
+/// calibrated (the measurements file has no multi-node rows): 0.92, the usual ratio of
+/// nccl-tests busbw to line rate on 400G NDR (≈ 46 of 50 GB/s).
+pub const ETA_NET: f64 = 0.92;
+
+/// Default NCCL channels per ring edge that crosses the scale-out network (several flows per
+/// edge, each with its own ECMP hash, as NCCL spreads a ring over channels/QPs) [A].
+pub const NET_CHANNELS: u32 = 2;
+
+/// In-network reduction (IB SHARP) rate as a fraction of the port bandwidth [A].
+pub const ETA_SHARP: f64 = 0.90;

@@ -1,0 +1,58 @@
+//! Algorithm choice like NCCL's: every algorithm that can run the operation on this group and
+//! fabric is a candidate, and the one with the lowest modelled time (latency + transfer, best
+//! protocol) wins, per message size. The candidate list depends on the fabric: NVLS inside an
+//! NVSwitch domain that supports it, CollNet where the network has SHARP, the bucket algorithm
+//! on a whole torus, direct exchanges on full meshes.
+
+use crate::plan::single_domain;
+use crate::{hierarchical, nvls, Algo, Op};
+use fabric::{Fabric, ScaleUpKind};
+
+/// Candidate algorithms for `op` on `ranks`, cheapest-latency first.
+pub fn candidates(f: &Fabric, ranks: &[u32], op: Op) -> Vec<Algo> {
+    let single = single_domain(f, ranks);
+    let whole_torus = matches!(f.scale_up, ScaleUpKind::Torus { .. }) && single && ranks.len() as u32 == f.domain_size;
+    let mesh = matches!(f.scale_up, ScaleUpKind::FullMesh) && single;
+    let multi = !single;
+    let doms = crate::plan::by_domain(f, ranks);
+    let uniform = doms.iter().all(|d| d.len() == doms[0].len()) && doms[0].len() > 1;
+    let mut c = Vec::new();
+    match op {
+        Op::AllToAll => c.push(Algo::Direct),
+        Op::SendRecv => c.push(Algo::P2p),
+        Op::Broadcast | Op::Reduce => {
+            c.push(Algo::Tree);
+            c.push(Algo::Ring);
+        }
+        Op::AllReduce | Op::ReduceScatter | Op::AllGather => {
+            if whole_torus {
+                c.push(Algo::Torus);
+            }
+            if mesh {
+                c.push(Algo::Direct);
+            }
+            if op == Op::AllReduce {
+                if single && nvls::supported(f) {
+                    c.push(Algo::Nvls);
+                }
+                if multi && uniform && hierarchical::sharp_supported(f) {
+                    c.push(Algo::CollNet);
+                }
+                c.push(Algo::Tree);
+            }
+            if multi && uniform {
+                c.push(Algo::Hierarchical);
+            }
+            if !whole_torus && !mesh || op != Op::AllReduce {
+                c.push(Algo::Ring);
+            }
+        }
+    }
+    c.dedup();
+    c
+}
+
+/// The algorithm NCCL-like selection starts from when the user names none (the first candidate).
+pub fn select(f: &Fabric, ranks: &[u32], op: Op) -> Algo {
+    candidates(f, ranks, op).first().copied().unwrap_or(Algo::Ring)
+}

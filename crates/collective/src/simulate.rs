@@ -1,0 +1,265 @@
+//! Running a lowered collective on the engine. The transfer part of a plan scales exactly with
+//! the message size (every flow's bytes are proportional to it and the flow set does not
+//! depend on it), so each algorithm is simulated once, at a reference size, and every size of
+//! a sweep is priced from that run plus its latency under the best protocol.
+
+use crate::constants::{self, LinkClass, Protocol, ETA_NET, ETA_SCALE_UP, NVLS_BASE_LAT_S};
+use crate::plan::{check_group, Plan};
+use crate::{alltoall, halving_doubling, hierarchical, nvls, p2p, ring, select, torus, tree, Algo, CollectiveError, Op};
+use engine::{Engine, Fidelity, Flow, Task};
+use fabric::{Fabric, Net, RouteOpts};
+
+/// Options of a collective run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    pub fidelity: Fidelity,
+    /// Flows per ring edge that crosses the scale-out network.
+    pub channels: u32,
+    /// Force a protocol (default: the fastest).
+    pub protocol: Option<Protocol>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { fidelity: Fidelity::Flow, channels: constants::NET_CHANNELS, protocol: None }
+    }
+}
+
+/// A busy link of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bottleneck {
+    pub link: u32,
+    pub name: String,
+    /// Bytes carried over (capacity × transfer time).
+    pub utilisation: f64,
+}
+
+/// The result for one message size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectiveResult {
+    pub op: Op,
+    pub algo: Algo,
+    pub protocol: Protocol,
+    pub ranks: u32,
+    pub size_bytes: f64,
+    pub time_s: f64,
+    pub latency_s: f64,
+    pub transfer_s: f64,
+    pub algbw_bytes_per_s: f64,
+    pub busbw_bytes_per_s: f64,
+    pub bottlenecks: Vec<Bottleneck>,
+    pub flows: usize,
+}
+
+/// One algorithm simulated at the reference size.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    pub algo: Algo,
+    /// Transfer time at `REF_SIZE` bytes.
+    pub transfer_ref_s: f64,
+    /// Latency per protocol (`None` where the protocol is not used by the algorithm).
+    pub latency: [Option<f64>; 3],
+    pub bottlenecks: Vec<Bottleneck>,
+    pub flows: usize,
+}
+
+/// Reference size of the single simulation per algorithm (1 GiB).
+pub const REF_SIZE: f64 = 1073741824.0;
+
+/// Lower `op` with `algo`.
+pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, algo: Algo, channels: u32) -> Result<Plan, CollectiveError> {
+    match algo {
+        Algo::Ring => ring::lower(f, ranks, op, size, channels),
+        Algo::Tree => tree::lower(f, ranks, op, size, channels),
+        Algo::Nvls => nvls::lower(f, ranks, op, size),
+        Algo::CollNet => hierarchical::lower(f, ranks, op, size, channels, true),
+        Algo::Hierarchical => hierarchical::lower(f, ranks, op, size, channels, false),
+        Algo::HalvingDoubling => halving_doubling::lower(f, ranks, op, size),
+        Algo::Direct => alltoall::direct(f, ranks, op, size),
+        Algo::Pairwise => alltoall::pairwise(f, ranks, op, size),
+        Algo::Torus => torus::lower(f, ranks, op, size),
+        Algo::P2p => p2p::lower(f, ranks, op, size),
+    }
+}
+
+/// Effective capacity of every fabric link (NCCL's achievable fraction by link class).
+pub fn effective_capacities(f: &Fabric) -> Vec<f64> {
+    f.links
+        .iter()
+        .map(|l| {
+            l.capacity.0
+                * match l.net {
+                    Net::ScaleUp => ETA_SCALE_UP,
+                    _ => ETA_NET,
+                }
+        })
+        .collect()
+}
+
+/// Latency of a plan under protocol `p` (`None` if the plan cannot use `p`).
+pub fn latency(plan: &Plan, p: Protocol) -> Option<f64> {
+    if plan.nvls {
+        return (p == Protocol::Simple).then_some(NVLS_BASE_LAT_S);
+    }
+    let t = plan.tree_latency;
+    let steps: f64 = plan
+        .phases
+        .iter()
+        .map(|ph| ph.steps_nvlink as f64 * constants::hw_lat(LinkClass::NvLink, t, p) + ph.steps_net as f64 * constants::hw_lat(LinkClass::Net, t, p))
+        .sum();
+    Some(constants::base_lat(t, p) + steps)
+}
+
+/// Simulate a plan's transfers (no latency); returns the transfer time and the busy links.
+pub fn run_plan(f: &Fabric, caps: &[f64], plan: &Plan, fidelity: Fidelity) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {
+    let mut all = caps.to_vec();
+    all.extend_from_slice(&plan.virtual_links);
+    let mut e = Engine::new(all.clone(), fidelity).map_err(|e| CollectiveError::Engine(e.to_string()))?;
+    let mut prev = None;
+    let mut buf = Vec::new();
+    for ph in &plan.phases {
+        let mut flows = Vec::with_capacity(ph.flows.len());
+        for pf in &ph.flows {
+            let path = match &pf.path {
+                Some(p) => p.clone(),
+                None => {
+                    buf.clear();
+                    f.route(pf.src, pf.dst, pf.channel as u64, RouteOpts { pxn: pf.pxn }, &mut buf)?;
+                    buf.clone()
+                }
+            };
+            if pf.bytes > 0.0 && !path.is_empty() {
+                flows.push(Flow { path, bytes: pf.bytes, weight: 1 });
+            }
+        }
+        let deps: Vec<engine::TaskId> = prev.into_iter().collect();
+        let id = e.add_task(Task::Transfer { latency: 0.0, flows }, &deps).map_err(|e| CollectiveError::Engine(e.to_string()))?;
+        prev = Some(id);
+    }
+    let rep = e.run().map_err(|e| CollectiveError::Engine(e.to_string()))?;
+    let t = rep.makespan_s;
+    let mut busy: Vec<Bottleneck> = rep
+        .bottlenecks(&all, 3)
+        .into_iter()
+        .map(|(l, u)| Bottleneck {
+            link: l,
+            name: if (l as usize) < f.links.len() { f.link_name(fabric::LinkId(l)) } else { "in-switch reduction (virtual)".into() },
+            utilisation: u,
+        })
+        .collect();
+    busy.truncate(3);
+    Ok((t, busy))
+}
+
+/// Simulate `algo` once at the reference size.
+pub fn evaluate(f: &Fabric, caps: &[f64], ranks: &[u32], op: Op, algo: Algo, opts: Options) -> Result<Evaluated, CollectiveError> {
+    let plan = lower(f, ranks, op, REF_SIZE, algo, opts.channels)?;
+    let (t, bottlenecks) = run_plan(f, caps, &plan, opts.fidelity)?;
+    let mut latency = [None; 3];
+    for (i, p) in Protocol::ALL.into_iter().enumerate() {
+        latency[i] = latency_of(&plan, p);
+    }
+    Ok(Evaluated { algo, transfer_ref_s: t, latency, bottlenecks, flows: plan.flow_count() })
+}
+
+fn latency_of(plan: &Plan, p: Protocol) -> Option<f64> {
+    latency(plan, p)
+}
+
+impl Evaluated {
+    /// Time at `size` under the best protocol (or `forced`).
+    pub fn time(&self, size: f64, forced: Option<Protocol>) -> Option<(f64, f64, f64, Protocol)> {
+        let transfer = self.transfer_ref_s * size / REF_SIZE;
+        let mut best: Option<(f64, f64, f64, Protocol)> = None;
+        for (i, p) in Protocol::ALL.into_iter().enumerate() {
+            if forced.is_some_and(|fp| fp != p) {
+                continue;
+            }
+            let Some(lat) = self.latency[i] else { continue };
+            let tr = transfer / p.bandwidth_factor();
+            let total = lat + tr;
+            if best.is_none_or(|b| total < b.0) {
+                best = Some((total, lat, tr, p));
+            }
+        }
+        best
+    }
+    /// Smallest latency over protocols: a lower bound on the time of any size.
+    pub fn min_latency(&self) -> f64 {
+        self.latency.iter().flatten().copied().fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// Run `op` on `ranks` for every size; `algo = None` chooses per size like NCCL.
+pub fn run_sizes(f: &Fabric, ranks: &[u32], op: Op, sizes: &[f64], algo: Option<Algo>, opts: Options) -> Result<Vec<CollectiveResult>, CollectiveError> {
+    check_group(f, ranks)?;
+    let caps = effective_capacities(f);
+    let n = ranks.len() as u32;
+    let cands = match algo {
+        Some(a) => vec![a],
+        None => select::candidates(f, ranks, op),
+    };
+    // Evaluate candidates; skip one whose latency alone exceeds the best total at every size.
+    let mut evals: Vec<Evaluated> = Vec::new();
+    let mut last_err = None;
+    for a in cands {
+        let plan_probe = lower(f, ranks, op, REF_SIZE, a, opts.channels);
+        let plan = match plan_probe {
+            Ok(p) => p,
+            Err(e) => {
+                last_err = Some(e);
+                continue;
+            }
+        };
+        let lat_min = Protocol::ALL.into_iter().filter_map(|p| latency(&plan, p)).fold(f64::INFINITY, f64::min);
+        if algo.is_none() && !evals.is_empty() {
+            let dominated = sizes.iter().all(|&s| evals.iter().any(|e| e.time(s, opts.protocol).is_some_and(|t| t.0 <= lat_min)));
+            if dominated {
+                continue;
+            }
+        }
+        match evaluate(f, &caps, ranks, op, a, opts) {
+            Ok(e) => evals.push(e),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    if evals.is_empty() {
+        return Err(last_err.unwrap_or(CollectiveError::BadGroup("no algorithm applies".into())));
+    }
+    let mut out = Vec::with_capacity(sizes.len());
+    for &s in sizes {
+        let mut best: Option<(&Evaluated, (f64, f64, f64, Protocol))> = None;
+        for e in &evals {
+            if let Some(t) = e.time(s, opts.protocol) {
+                if best.as_ref().is_none_or(|b| t.0 < b.1 .0) {
+                    best = Some((e, t));
+                }
+            }
+        }
+        let Some((e, (time, lat, tr, p))) = best else {
+            return Err(CollectiveError::Unsupported { algo: evals[0].algo, op, why: "no protocol applies".into() });
+        };
+        let algbw = if time > 0.0 { s / time } else { 0.0 };
+        out.push(CollectiveResult {
+            op,
+            algo: e.algo,
+            protocol: p,
+            ranks: n,
+            size_bytes: s,
+            time_s: time,
+            latency_s: lat,
+            transfer_s: tr,
+            algbw_bytes_per_s: algbw,
+            busbw_bytes_per_s: algbw * op.busbw_factor(n),
+            bottlenecks: e.bottlenecks.clone(),
+            flows: e.flows,
+        });
+    }
+    Ok(out)
+}
+
+/// One size.
+pub fn simulate(f: &Fabric, ranks: &[u32], op: Op, size: f64, algo: Option<Algo>, opts: Options) -> Result<CollectiveResult, CollectiveError> {
+    let mut v = run_sizes(f, ranks, op, &[size], algo, opts)?;
+    v.pop().ok_or(CollectiveError::BadGroup("no result".into()))
+}

@@ -1,0 +1,78 @@
+//! NCCL's double binary tree for all_reduce: two binary trees over the domains (the second the
+//! mirror of the first, so a node is a leaf in one where it is interior in the other), each
+//! carrying half the data; a chain through the members inside each domain. Reduce and
+//! broadcast are pipelined, so up- and down-flows run together.
+
+use crate::constants::LinkClass;
+use crate::plan::{by_domain, Phase, Plan, PlanFlow};
+use crate::{Algo, CollectiveError, Op};
+use fabric::Fabric;
+
+pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, channels: u32) -> Result<Plan, CollectiveError> {
+    if !matches!(op, Op::AllReduce | Op::Broadcast | Op::Reduce) {
+        return Err(CollectiveError::Unsupported { algo: Algo::Tree, op, why: "trees serve all_reduce, broadcast and reduce".into() });
+    }
+    let mut plan = Plan::new(op, Algo::Tree);
+    plan.tree_latency = true;
+    let mut phase = Phase::default();
+    let doms = by_domain(f, ranks);
+    // Units of the tree: one per domain when the group spans domains, else one per rank.
+    let units: Vec<Vec<u32>> = if doms.len() > 1 { doms } else { ranks.iter().map(|&r| vec![r]).collect() };
+    let m = units.len();
+    let (up, down) = match op {
+        Op::AllReduce => (true, true),
+        Op::Reduce => (true, false),
+        _ => (false, true),
+    };
+    let half = size / 2.0;
+    let ch = if units.len() > 1 && units[0].len() > 1 { channels.max(1) } else { 1 };
+    for t in 0..2usize {
+        let head = |u: &Vec<u32>| if t == 0 { u[0] } else { u[u.len() / 2] };
+        let at = |i: usize| if t == 0 { i } else { m - 1 - i };
+        for i in 1..m {
+            let child = head(&units[at(i)]);
+            let parent = head(&units[at((i - 1) / 2)]);
+            for c in 0..ch {
+                let mut push = |s, d| {
+                    let mut pf = PlanFlow::new(s, d, half / ch as f64);
+                    pf.channel = c + 16 * t as u32;
+                    phase.flows.push(pf);
+                };
+                if up {
+                    push(child, parent);
+                }
+                if down {
+                    push(parent, child);
+                }
+            }
+        }
+        // Chains inside domains (when units are domains).
+        for u in &units {
+            if u.len() < 2 {
+                continue;
+            }
+            let start = if t == 0 { 0 } else { u.len() / 2 };
+            let seq: Vec<u32> = (0..u.len()).map(|k| u[(start + k) % u.len()]).collect();
+            for w in seq.windows(2) {
+                if up {
+                    phase.flows.push(PlanFlow::new(w[1], w[0], half));
+                }
+                if down {
+                    phase.flows.push(PlanFlow::new(w[0], w[1], half));
+                }
+            }
+        }
+    }
+    let depth = (m as f64).log2().ceil() as u32;
+    let g = units[0].len() as u32;
+    let factor = if up && down { 2 } else { 1 };
+    if m > 1 && g > 1 {
+        phase.steps(LinkClass::Net, factor * depth);
+        phase.steps(LinkClass::NvLink, factor * (g - 1));
+    } else {
+        let class = if m > 1 && !crate::plan::single_domain(f, ranks) { LinkClass::Net } else { LinkClass::NvLink };
+        phase.steps(class, factor * depth);
+    }
+    plan.phases.push(phase);
+    Ok(plan)
+}

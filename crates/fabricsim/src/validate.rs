@@ -1,0 +1,294 @@
+//! `fabricsim validate --collectives CSV`: rebuild each measured row's cluster from its columns,
+//! predict its bus bandwidth and report the error. Any CSV with the columns of the published
+//! measurements file works; rows that cannot be simulated are listed with the reason.
+//!
+//! Rules (documented in docs/calibration.md):
+//! - accelerator → its standard system: H100 → DGX H100, H200 / H800 / A100 / B200 / B300 → the
+//!   HGX of that GPU, GB200 / GB300 → an NVL72 rack, MI300X → the MI300X platform, Gaudi 3 →
+//!   HLS-3. Several nodes → a rail-optimized fat-tree of those nodes, with the per-GPU
+//!   scale-out speed read from `inter_node_fabric` ("8x 400G ... per node", "32x100 Gb/s per
+//!   instance").
+//! - `algorithm` is honoured: NVLS, ring, tree, CollNet; "not NVLS"/"NVLS disabled" → ring;
+//!   "default"/unstated → the automatic choice.
+//! - `message_bytes`: a number; "large (not stated)" → 8 GiB, the top of nccl-tests' usual sweep;
+//!   "peak over A-B sweep" / "A-B sweep" → the best busbw over that sweep.
+//! - measured = `busbw_GBps`, else `busbw_GBps_derived`, else algbw × the nccl-tests factor.
+
+use crate::collective::{parse_size, parse_sizes};
+use collective::simulate::{run_sizes, Options};
+use collective::{Algo, Op};
+use fabric::presets::params::Value;
+use serde::Serialize;
+use std::collections::HashMap;
+
+#[derive(Debug, Serialize, Clone)]
+pub struct Compared {
+    pub row_id: String,
+    pub system: String,
+    pub op: String,
+    pub ranks: u32,
+    pub size_bytes: f64,
+    pub algorithm: String,
+    pub metric: String,
+    pub measured: f64,
+    pub predicted: f64,
+    pub error_pct: f64,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct Skipped {
+    pub row_id: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub rows_compared: usize,
+    pub rows_skipped: usize,
+    pub median_abs_error_pct: Option<f64>,
+    pub max_abs_error_pct: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub kind: String,
+    pub rows: Vec<Compared>,
+    pub skipped: Vec<Skipped>,
+    pub summary: Summary,
+}
+
+/// The node type standing for an accelerator column.
+pub fn node_for(accel: &str) -> Option<&'static str> {
+    let a = accel.to_lowercase();
+    Some(if a.starts_with("gb300") {
+        "gb300-nvl72"
+    } else if a.starts_with("gb200") {
+        "gb200-nvl72"
+    } else if a.starts_with("h100") {
+        "dgx-h100"
+    } else if a.starts_with("h200") {
+        "hgx-h200"
+    } else if a.starts_with("h800") {
+        "hgx-h800"
+    } else if a.starts_with("a100") {
+        "dgx-a100"
+    } else if a.starts_with("b200") {
+        "hgx-b200"
+    } else if a.starts_with("b300") {
+        "hgx-b300"
+    } else if a.starts_with("mi300x") {
+        "mi300x"
+    } else if a.contains("gaudi") {
+        "gaudi3"
+    } else {
+        return None;
+    })
+}
+
+/// Read "8x 400G ... per node" / "EFA 32x100 Gb/s per instance" → total Gb/s per node.
+pub fn parse_inter_node(s: &str) -> Option<f64> {
+    let l = s.to_lowercase();
+    let bytes = l.as_bytes();
+    for (i, _) in l.match_indices('x') {
+        // digits before 'x' (allow a space), digits after (allow a space), then 'g'
+        let before: String = l[..i].trim_end().chars().rev().take_while(|c| c.is_ascii_digit()).collect::<Vec<_>>().into_iter().rev().collect();
+        if before.is_empty() {
+            continue;
+        }
+        let rest = l[i + 1..].trim_start();
+        let num: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        if num.is_empty() {
+            continue;
+        }
+        let after = rest[num.len()..].trim_start();
+        if !after.starts_with('g') {
+            continue;
+        }
+        let _ = bytes;
+        let count: f64 = before.parse().ok()?;
+        let speed: f64 = num.parse().ok()?;
+        return Some(count * speed);
+    }
+    None
+}
+
+fn algo_for(s: &str) -> Option<Algo> {
+    let l = s.to_lowercase();
+    if l.contains("not nvls") || l.contains("nvls disabled") {
+        Some(Algo::Ring)
+    } else if l.contains("nvls") && !l.contains("presumably") {
+        Some(Algo::Nvls)
+    } else if l.contains("collnet") || l.contains("sharp") {
+        Some(Algo::CollNet)
+    } else if l.contains("tree") {
+        Some(Algo::Tree)
+    } else if l.contains("ring") {
+        Some(Algo::Ring)
+    } else {
+        None
+    }
+}
+
+/// Sizes of a row: one, or a sweep whose best busbw is compared.
+fn sizes_for(s: &str) -> Result<Vec<f64>, String> {
+    let l = s.to_lowercase();
+    if let Ok(v) = parse_size(&l) {
+        return Ok(vec![v]);
+    }
+    if l.starts_with("large") {
+        return Ok(vec![8.0 * 1024f64.powi(3)]);
+    }
+    // "... 64KB-4GB sweep ..." → the sweep.
+    for tok in l.split_whitespace() {
+        if let Some((a, b)) = tok.split_once('-') {
+            if let Ok(v) = parse_sizes(&format!("{a}:{b}")) {
+                return Ok(v);
+            }
+        }
+    }
+    Err(format!("cannot read message size `{s}`"))
+}
+
+fn num(s: Option<&String>) -> Option<f64> {
+    s.and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite() && *v > 0.0)
+}
+
+/// Validate the collectives CSV `text`.
+pub fn collectives(text: &str, opts: Options) -> Result<Report, String> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let headers = rdr.headers().map_err(|e| format!("cannot read the CSV header: {e}"))?.clone();
+    for need in ["row_id", "accelerator", "num_ranks", "num_nodes", "gpus_per_node", "collective", "message_bytes"] {
+        if !headers.iter().any(|h| h == need) {
+            return Err(format!("column `{need}` is missing"));
+        }
+    }
+    let mut rows = Vec::new();
+    let mut skipped = Vec::new();
+    let mut fabrics: HashMap<String, fabric::Fabric> = HashMap::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|e| format!("CSV record {}: {e}", i + 2))?;
+        let m: HashMap<String, String> = headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect();
+        let id = m.get("row_id").cloned().unwrap_or_else(|| format!("line {}", i + 2));
+        match one(&m, opts, &mut fabrics) {
+            Ok(c) => rows.push(Compared { row_id: id, ..c }),
+            Err(reason) => skipped.push(Skipped { row_id: id, reason }),
+        }
+    }
+    let mut errs: Vec<f64> = rows.iter().map(|r| r.error_pct.abs()).collect();
+    errs.sort_by(f64::total_cmp);
+    let median = if errs.is_empty() {
+        None
+    } else if errs.len() % 2 == 1 {
+        Some(errs[errs.len() / 2])
+    } else {
+        Some((errs[errs.len() / 2 - 1] + errs[errs.len() / 2]) / 2.0)
+    };
+    let summary = Summary { rows_compared: rows.len(), rows_skipped: skipped.len(), median_abs_error_pct: median, max_abs_error_pct: errs.last().copied() };
+    Ok(Report { schema_version: crate::SCHEMA_VERSION, kind: "collectives".into(), rows, skipped, summary })
+}
+
+fn one(m: &HashMap<String, String>, opts: Options, cache: &mut HashMap<String, fabric::Fabric>) -> Result<Compared, String> {
+    let get = |k: &str| m.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
+    let accel = get("accelerator");
+    let node = node_for(&accel).ok_or_else(|| format!("accelerator `{accel}` has no standard system in fabricsim"))?;
+    let op: Op = get("collective").parse().map_err(|e: collective::CollectiveError| e.to_string())?;
+    let ranks: u32 = get("num_ranks").parse().map_err(|_| "num_ranks is not a number".to_string())?;
+    let nodes: u32 = get("num_nodes").parse().unwrap_or(1).max(1);
+    let gpn: u32 = get("gpus_per_node").parse().unwrap_or(ranks / nodes);
+    if ranks == 0 || gpn == 0 || ranks > nodes * gpn.max(1) {
+        return Err("num_ranks does not fit num_nodes × gpus_per_node".into());
+    }
+    let sizes = sizes_for(&get("message_bytes"))?;
+    let algo = algo_for(&get("algorithm"));
+    let node_t = fabric::topology::nodes::node_type(node).map_err(|e| e.to_string())?;
+    let domain = node_t.scale_up.size();
+    // Cluster: one node (its standard system) or a rail-optimized fat-tree of nodes.
+    let (key, overrides, preset) = if nodes <= 1 {
+        (format!("{node}/1"), vec![("node".to_string(), Value::Str(node.into()))], "fat-tree")
+    } else {
+        let inter = get("inter_node_fabric");
+        let per_node = parse_inter_node(&inter).ok_or_else(|| format!("cannot read the inter-node fabric `{inter}`"))?;
+        let per_gpu = per_node / gpn as f64;
+        if gpn != domain && domain != 72 {
+            return Err(format!("{gpn} GPUs per node but a `{node}` domain has {domain}"));
+        }
+        let gpus = nodes.div_ceil(1) * domain.max(gpn);
+        (
+            format!("{node}/{nodes}/{per_gpu}"),
+            vec![
+                ("node".to_string(), Value::Str(node.into())),
+                ("gpus".to_string(), Value::Int(gpus as i64)),
+                ("port_gbit".to_string(), Value::Float(per_gpu)),
+            ],
+            "rail-optimized",
+        )
+    };
+    if !cache.contains_key(&key) {
+        let text = fabric::presets::preset_text(if nodes <= 1 { "dgx-h100" } else { preset }).ok_or("preset missing")?;
+        let f = if nodes <= 1 {
+            fabric::presets::from_toml(text, node, &overrides).map_err(|e| e.to_string())?.1
+        } else {
+            fabric::presets::from_toml(text, preset, &overrides).map_err(|e| e.to_string())?.1
+        };
+        cache.insert(key.clone(), f);
+    }
+    let f = &cache[&key];
+    // Ranks: the first `gpn` accelerators of each of `nodes` domains.
+    let ranks_v: Vec<u32> = (0..nodes).flat_map(|d| (0..gpn).map(move |k| d * domain + k)).take(ranks as usize).collect();
+    let res = run_sizes(f, &ranks_v, op, &sizes, algo, opts).map_err(|e| e.to_string())?;
+    let best = res.iter().max_by(|a, b| a.busbw_bytes_per_s.total_cmp(&b.busbw_bytes_per_s)).ok_or("no result")?;
+    let factor = op.busbw_factor(ranks);
+    let measured = num(m.get("busbw_GBps"))
+        .or_else(|| num(m.get("busbw_GBps_derived")))
+        .or_else(|| num(m.get("algbw_GBps")).map(|a| a * factor))
+        .or_else(|| num(m.get("algbw_GBps_derived")).map(|a| a * factor))
+        .ok_or("the row gives no bandwidth")?;
+    let predicted = best.busbw_bytes_per_s / 1e9;
+    Ok(Compared {
+        row_id: String::new(),
+        system: get("system"),
+        op: op.name().into(),
+        ranks,
+        size_bytes: best.size_bytes,
+        algorithm: best.algo.name().into(),
+        metric: "busbw_GBps".into(),
+        measured,
+        predicted,
+        error_pct: (predicted - measured) / measured * 100.0,
+    })
+}
+
+/// Human table.
+pub fn render(r: &Report) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "{:<6} {:<36} {:<15} {:>5} {:>12} {:<12} {:>10} {:>10} {:>8}", "row", "system", "op", "ranks", "size", "algorithm", "measured", "predicted", "error");
+    for c in &r.rows {
+        let _ = writeln!(
+            s,
+            "{:<6} {:<36} {:<15} {:>5} {:>12} {:<12} {:>10.1} {:>10.1} {:>7.1}%",
+            c.row_id,
+            c.system.chars().take(36).collect::<String>(),
+            c.op,
+            c.ranks,
+            units::si(c.size_bytes, "B"),
+            c.algorithm,
+            c.measured,
+            c.predicted,
+            c.error_pct
+        );
+    }
+    for k in &r.skipped {
+        let _ = writeln!(s, "{:<6} skipped: {}", k.row_id, k.reason);
+    }
+    let _ = writeln!(
+        s,
+        "\n{} rows compared, {} skipped · median |error| {} · max |error| {}   (busbw, GB/s)",
+        r.summary.rows_compared,
+        r.summary.rows_skipped,
+        r.summary.median_abs_error_pct.map(|e| format!("{e:.1} %")).unwrap_or_else(|| "n/a".into()),
+        r.summary.max_abs_error_pct.map(|e| format!("{e:.1} %")).unwrap_or_else(|| "n/a".into())
+    );
+    s
+}

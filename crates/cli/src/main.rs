@@ -6,7 +6,11 @@ use fabricsim::cluster::{self, Source};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "fabricsim", version, about = "Simulator and planner for AI supercomputer fabrics")]
+#[command(
+    name = "fabricsim",
+    version,
+    about = "Simulator and planner for AI supercomputer fabrics"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -85,8 +89,13 @@ fn load_cluster(spec: &str) -> Result<(fabric::topology::clos::ClusterSpec, fabr
             Some((p, o)) => (format!("{p}.toml"), o.to_string()),
             None => (spec.to_string(), String::new()),
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| UserError(format!("cannot read cluster file `{path}`: {e}")))?;
-        Ok(cluster::load(Source::File { path: &path, text: &text, overrides: &overrides })?)
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| UserError(format!("cannot read cluster file `{path}`: {e}")))?;
+        Ok(cluster::load(Source::File {
+            path: &path,
+            text: &text,
+            overrides: &overrides,
+        })?)
     } else {
         Ok(cluster::load(Source::Preset(spec))?)
     }
@@ -97,8 +106,10 @@ fn run(cli: Cli) -> Result<(), UserError> {
         Cmd::Presets { json } => {
             let list = fabric::presets::list();
             if json {
-                let rows: Vec<serde_json::Value> =
-                    list.iter().map(|(n, d)| serde_json::json!({ "name": n, "description": d })).collect();
+                let rows: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|(n, d)| serde_json::json!({ "name": n, "description": d }))
+                    .collect();
                 let out = serde_json::json!({ "schema_version": fabricsim::SCHEMA_VERSION, "presets": rows });
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
@@ -108,7 +119,18 @@ fn run(cli: Cli) -> Result<(), UserError> {
                 }
             }
         }
-        Cmd::Collective { cluster, op, ranks, size, sizes, algo, fidelity, placement, channels, json } => {
+        Cmd::Collective {
+            cluster,
+            op,
+            ranks,
+            size,
+            sizes,
+            algo,
+            fidelity,
+            placement,
+            channels,
+            json,
+        } => {
             use fabricsim::collective as fc;
             let (_, f) = load_cluster(&cluster)?;
             let op: collective::Op = op.parse()?;
@@ -126,17 +148,29 @@ fn run(cli: Cli) -> Result<(), UserError> {
             let placement = match placement.as_str() {
                 "packed" => fc::Placement::Packed,
                 p if p == "scattered" || p.starts_with("scattered:") => {
-                    let seed = p.strip_prefix("scattered:").map(|s| s.parse::<u64>()).transpose().map_err(|_| UserError(format!("--placement: bad seed in `{p}`")))?;
-                    fc::Placement::Scattered { seed: seed.unwrap_or(1) }
+                    let seed = p
+                        .strip_prefix("scattered:")
+                        .map(|s| s.parse::<u64>())
+                        .transpose()
+                        .map_err(|_| UserError(format!("--placement: bad seed in `{p}`")))?;
+                    fc::Placement::Scattered {
+                        seed: seed.unwrap_or(1),
+                    }
                 }
                 path => {
-                    let text = std::fs::read_to_string(path).map_err(|e| UserError(format!("--placement: cannot read `{path}`: {e}")))?;
-                    fc::Placement::List(fc::parse_placement(&text).map_err(|e| UserError(format!("--placement `{path}`: {e}")))?)
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| UserError(format!("--placement: cannot read `{path}`: {e}")))?;
+                    fc::Placement::List(
+                        fc::parse_placement(&text).map_err(|e| UserError(format!("--placement `{path}`: {e}")))?,
+                    )
                 }
             };
             let n = ranks.unwrap_or(f.accel_count() as u32);
             let rank_list = fc::place(&f, n, &placement).map_err(UserError)?;
-            let mut opts = collective::Options { fidelity, ..Default::default() };
+            let mut opts = collective::Options {
+                fidelity,
+                ..Default::default()
+            };
             if let Some(c) = channels {
                 if c == 0 || c > 64 {
                     return Err(UserError(format!("--channels {c}: must be 1..=64")));
@@ -155,7 +189,8 @@ fn run(cli: Cli) -> Result<(), UserError> {
                 return Err(UserError("validate: give --collectives CSV".into()));
             };
             let text = std::fs::read_to_string(&path).map_err(|e| UserError(format!("cannot read `{path}`: {e}")))?;
-            let r = fabricsim::validate::collectives(&text, collective::Options::default()).map_err(|e| UserError(format!("{path}: {e}")))?;
+            let r = fabricsim::validate::collectives(&text, collective::Options::default())
+                .map_err(|e| UserError(format!("{path}: {e}")))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {

@@ -23,12 +23,7 @@ fn stderr(o: &Output) -> String {
 /// Run, expect success, return stdout.
 fn ok(args: &[&str]) -> String {
     let o = run(args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed ({:?}): {}",
-        o.status,
-        stderr(&o)
-    );
+    assert!(o.status.success(), "{args:?} failed ({:?}): {}", o.status, stderr(&o));
     stdout(&o)
 }
 
@@ -57,9 +52,7 @@ fn json(args: &[&str]) -> Value {
 fn num(v: &Value, path: &str) -> f64 {
     let mut cur = v;
     for k in path.split('.') {
-        cur = cur
-            .get(k)
-            .unwrap_or_else(|| panic!("missing key `{path}` in {v}"));
+        cur = cur.get(k).unwrap_or_else(|| panic!("missing key `{path}` in {v}"));
     }
     cur.as_f64()
         .unwrap_or_else(|| panic!("`{path}` is not a number: {cur}"))
@@ -82,8 +75,7 @@ fn presets_lists_every_preset() {
     let out = ok(&["presets"]);
     for (name, _) in fabric::presets::PRESETS {
         assert!(
-            out.lines()
-                .any(|l| l.split_whitespace().next() == Some(*name)),
+            out.lines().any(|l| l.split_whitespace().next() == Some(*name)),
             "`{name}` missing from:\n{out}"
         );
     }
@@ -103,10 +95,7 @@ fn presets_lists_every_preset() {
 #[test]
 fn topo_text_shows_key_figures() {
     let cases: &[(&str, &[&str])] = &[
-        (
-            "hpn7-pod",
-            &["hpn7-pod", "15360 ×", "ToR", "aggregation", "2 plane(s)"],
-        ),
+        ("hpn7-pod", &["hpn7-pod", "15360 ×", "ToR", "aggregation", "2 plane(s)"]),
         (
             "tpu-v4-pod",
             &[
@@ -170,11 +159,7 @@ fn topo_json_has_the_schema_and_right_values() {
             spec: "hpn7-pod",
             count: 15_360,
             model: "h100",
-            tiers: &[
-                ("ToR", 240),
-                ("aggregation", 120),
-                ("scale-up switch", 7680),
-            ],
+            tiers: &[("ToR", 240), ("aggregation", 120), ("scale-up switch", 7680)],
             ocs: 0,
             optics: (90_240, 0, 90_240),
             su_per_accel: 450e9,
@@ -252,11 +237,7 @@ fn topo_json_has_the_schema_and_right_values() {
         assert_eq!(j["ocs_count"].as_u64(), Some(c.ocs), "{s}");
         let t = &j["optical_transceivers"];
         assert_eq!(
-            (
-                t["total"].as_u64(),
-                t["scale_up"].as_u64(),
-                t["scale_out"].as_u64()
-            ),
+            (t["total"].as_u64(), t["scale_up"].as_u64(), t["scale_out"].as_u64()),
             (Some(c.optics.0), Some(c.optics.1), Some(c.optics.2)),
             "{s}: {t}"
         );
@@ -315,10 +296,7 @@ fn errors_exit_2_with_a_clear_message() {
         &["fat-tree", "`gpus`", "expected an integer"],
     );
     fails(&["topo", "fat-tree:gpus=12"], &["`gpus`", "multiple"]);
-    fails(
-        &["topo", "fat-tree:gpus"],
-        &["fat-tree", "gpus", "key=value"],
-    );
+    fails(&["topo", "fat-tree:gpus"], &["fat-tree", "gpus", "key=value"]);
     // clap usage errors use code 2 as well.
     fails(&["topo"], &["SPEC"]);
     fails(&["frobnicate"], &["frobnicate"]);
@@ -350,11 +328,7 @@ fn cluster_files() {
     );
     // A file with a bad parameter names the file and the parameter.
     let bad_param = dir.join("badparam.toml");
-    std::fs::write(
-        &bad_param,
-        "generator = \"fat-tree\"\n[params]\ngpus = 63\n",
-    )
-    .unwrap();
+    std::fs::write(&bad_param, "generator = \"fat-tree\"\n[params]\ngpus = 63\n").unwrap();
     fails(
         &["topo", bad_param.to_str().unwrap()],
         &["badparam.toml", "gpus", "multiple"],
@@ -362,22 +336,13 @@ fn cluster_files() {
     // Malformed TOML.
     let broken = dir.join("broken.toml");
     std::fs::write(&broken, "generator = \"fat-tree\"\n[params\ngpus = 64\n").unwrap();
-    fails(
-        &["topo", broken.to_str().unwrap()],
-        &["broken.toml", "malformed TOML"],
-    );
+    fails(&["topo", broken.to_str().unwrap()], &["broken.toml", "malformed TOML"]);
     // Unknown generator.
     let gen = dir.join("gen.toml");
     std::fs::write(&gen, "generator = \"warp-drive\"\n").unwrap();
-    fails(
-        &["topo", gen.to_str().unwrap()],
-        &["gen.toml", "warp-drive"],
-    );
+    fails(&["topo", gen.to_str().unwrap()], &["gen.toml", "warp-drive"]);
     // A missing file.
     let missing = dir.join("missing.toml");
-    fails(
-        &["topo", missing.to_str().unwrap()],
-        &["missing.toml", "cannot read"],
-    );
+    fails(&["topo", missing.to_str().unwrap()], &["missing.toml", "cannot read"]);
     let _ = std::fs::remove_dir_all(&dir);
 }

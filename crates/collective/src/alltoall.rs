@@ -41,14 +41,24 @@ pub fn direct(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, Coll
             plan.phases.push(exchange(f, ranks, size / n));
             plan.phases.push(exchange(f, ranks, size / n));
         }
-        _ => return Err(CollectiveError::Unsupported { algo: Algo::Direct, op, why: "serves all_to_all, reduce_scatter, all_gather, all_reduce".into() }),
+        _ => {
+            return Err(CollectiveError::Unsupported {
+                algo: Algo::Direct,
+                op,
+                why: "serves all_to_all, reduce_scatter, all_gather, all_reduce".into(),
+            })
+        }
     }
     Ok(plan)
 }
 
 pub fn pairwise(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, CollectiveError> {
     if op != Op::AllToAll {
-        return Err(CollectiveError::Unsupported { algo: Algo::Pairwise, op, why: "serves all_to_all".into() });
+        return Err(CollectiveError::Unsupported {
+            algo: Algo::Pairwise,
+            op,
+            why: "serves all_to_all".into(),
+        });
     }
     let n = ranks.len();
     let mut plan = Plan::new(op, Algo::Pairwise);

@@ -9,14 +9,26 @@ use fabric::Fabric;
 pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, CollectiveError> {
     let n = ranks.len();
     if !n.is_power_of_two() {
-        return Err(CollectiveError::Unsupported { algo: Algo::HalvingDoubling, op, why: format!("{n} ranks is not a power of two") });
+        return Err(CollectiveError::Unsupported {
+            algo: Algo::HalvingDoubling,
+            op,
+            why: format!("{n} ranks is not a power of two"),
+        });
     }
     if !matches!(op, Op::AllReduce | Op::ReduceScatter | Op::AllGather) {
-        return Err(CollectiveError::Unsupported { algo: Algo::HalvingDoubling, op, why: "serves all_reduce, reduce_scatter, all_gather".into() });
+        return Err(CollectiveError::Unsupported {
+            algo: Algo::HalvingDoubling,
+            op,
+            why: "serves all_reduce, reduce_scatter, all_gather".into(),
+        });
     }
     let mut plan = Plan::new(op, Algo::HalvingDoubling);
     let levels = n.trailing_zeros();
-    let class = if crate::plan::single_domain(f, ranks) { LinkClass::NvLink } else { LinkClass::Net };
+    let class = if crate::plan::single_domain(f, ranks) {
+        LinkClass::NvLink
+    } else {
+        LinkClass::Net
+    };
     let phase_at = |j: u32, bytes: f64| {
         let d = n >> (j + 1);
         let mut ph = Phase::default();

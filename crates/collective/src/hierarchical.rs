@@ -27,14 +27,27 @@ fn intra(f: &Fabric, doms: &[Vec<u32>], op: Op, size: f64) -> Result<Phase, Coll
     Ok(phase)
 }
 
-pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, channels: u32, collnet: bool) -> Result<Plan, CollectiveError> {
+pub fn lower(
+    f: &Fabric,
+    ranks: &[u32],
+    op: Op,
+    size: f64,
+    channels: u32,
+    collnet: bool,
+) -> Result<Plan, CollectiveError> {
     let algo = if collnet { Algo::CollNet } else { Algo::Hierarchical };
-    let unsupported = |why: &str| CollectiveError::Unsupported { algo, op, why: why.into() };
+    let unsupported = |why: &str| CollectiveError::Unsupported {
+        algo,
+        op,
+        why: why.into(),
+    };
     if !matches!(op, Op::AllReduce | Op::ReduceScatter | Op::AllGather) {
         return Err(unsupported("serves all_reduce, reduce_scatter and all_gather"));
     }
     if collnet && (op != Op::AllReduce || !sharp_supported(f)) {
-        return Err(unsupported("CollNet needs all_reduce on an InfiniBand fabric with SHARP (Quantum switches)"));
+        return Err(unsupported(
+            "CollNet needs all_reduce on an InfiniBand fabric with SHARP (Quantum switches)",
+        ));
     }
     let doms = by_domain(f, ranks);
     let g = doms[0].len();
@@ -52,17 +65,16 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, channels: u32, collne
     }
     // Across domains, per position.
     let mut mid = Phase::default();
-    let cross_op = match op {
-        Op::AllReduce => Op::AllReduce,
-        other => other,
-    };
+    let cross_op = op;
     let m = doms.len() as u32;
     if collnet {
         let base = f.links.len() as u32;
         for d in &doms {
             for &r in d {
                 let ports = f.scale_out_ports(r);
-                let Some(&p) = ports.first() else { return Err(unsupported("accelerator has no scale-out port")) };
+                let Some(&p) = ports.first() else {
+                    return Err(unsupported("accelerator has no scale-out port"));
+                };
                 let v = base + plan.virtual_links.len() as u32;
                 plan.virtual_links.push(ETA_SHARP * f.links[p as usize].capacity.0);
                 let mut pf = PlanFlow::new(r, r, shard);

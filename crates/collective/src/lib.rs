@@ -17,7 +17,7 @@ pub mod simulate;
 pub mod torus;
 pub mod tree;
 
-pub use plan::{Phase, PlanFlow, Plan};
+pub use plan::{Phase, Plan, PlanFlow};
 pub use select::select;
 pub use simulate::{simulate, CollectiveResult, Options};
 
@@ -37,7 +37,15 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 7] = [Op::AllReduce, Op::ReduceScatter, Op::AllGather, Op::AllToAll, Op::Broadcast, Op::Reduce, Op::SendRecv];
+    pub const ALL: [Op; 7] = [
+        Op::AllReduce,
+        Op::ReduceScatter,
+        Op::AllGather,
+        Op::AllToAll,
+        Op::Broadcast,
+        Op::Reduce,
+        Op::SendRecv,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -172,7 +180,11 @@ pub enum CollectiveError {
     UnknownOp(String),
     UnknownAlgo(String),
     /// The algorithm cannot run this operation on this group/fabric, with the reason.
-    Unsupported { algo: Algo, op: Op, why: String },
+    Unsupported {
+        algo: Algo,
+        op: Op,
+        why: String,
+    },
     BadGroup(String),
     Route(String),
     Engine(String),

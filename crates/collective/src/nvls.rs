@@ -10,11 +10,18 @@ use fabric::{Fabric, ScaleUpKind};
 /// Accelerators whose NVSwitch generation supports NVLink SHARP (NVSwitch gen3 and later).
 pub fn supported(f: &Fabric) -> bool {
     matches!(f.scale_up, ScaleUpKind::Switched)
-        && matches!(f.accel_model, "h100" | "h200" | "h800" | "b200" | "b300" | "gb200" | "gb300")
+        && matches!(
+            f.accel_model,
+            "h100" | "h200" | "h800" | "b200" | "b300" | "gb200" | "gb300"
+        )
 }
 
 pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, CollectiveError> {
-    let unsupported = |why: &str| CollectiveError::Unsupported { algo: Algo::Nvls, op, why: why.into() };
+    let unsupported = |why: &str| CollectiveError::Unsupported {
+        algo: Algo::Nvls,
+        op,
+        why: why.into(),
+    };
     if op != Op::AllReduce {
         return Err(unsupported("modelled for all_reduce only"));
     }
@@ -22,7 +29,9 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, Colle
         return Err(unsupported("needs an NVSwitch with NVLink SHARP (gen3 or later)"));
     }
     if !single_domain(f, ranks) {
-        return Err(unsupported("NVLS reduces inside one NVLink domain; use hierarchical or collnet across domains"));
+        return Err(unsupported(
+            "NVLS reduces inside one NVLink domain; use hierarchical or collnet across domains",
+        ));
     }
     let mut plan = Plan::new(op, Algo::Nvls);
     plan.nvls = true;

@@ -8,7 +8,11 @@ use fabric::Fabric;
 
 pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, CollectiveError> {
     if op != Op::SendRecv {
-        return Err(CollectiveError::Unsupported { algo: Algo::P2p, op, why: "serves send_recv".into() });
+        return Err(CollectiveError::Unsupported {
+            algo: Algo::P2p,
+            op,
+            why: "serves send_recv".into(),
+        });
     }
     let n = ranks.len();
     let mut plan = Plan::new(op, Algo::P2p);
@@ -20,7 +24,14 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, Colle
             ph.flows.push(pf);
         }
     }
-    ph.steps(if single_domain(f, ranks) { LinkClass::NvLink } else { LinkClass::Net }, 1);
+    ph.steps(
+        if single_domain(f, ranks) {
+            LinkClass::NvLink
+        } else {
+            LinkClass::Net
+        },
+        1,
+    );
     plan.phases.push(ph);
     Ok(plan)
 }

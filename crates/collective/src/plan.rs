@@ -23,7 +23,14 @@ pub struct PlanFlow {
 
 impl PlanFlow {
     pub fn new(src: u32, dst: u32, bytes: f64) -> Self {
-        Self { src, dst, bytes, channel: 0, pxn: false, path: None }
+        Self {
+            src,
+            dst,
+            bytes,
+            channel: 0,
+            pxn: false,
+            path: None,
+        }
     }
 }
 
@@ -61,7 +68,14 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(op: Op, algo: Algo) -> Self {
-        Self { op, algo, phases: Vec::new(), tree_latency: false, nvls: false, virtual_links: Vec::new() }
+        Self {
+            op,
+            algo,
+            phases: Vec::new(),
+            tree_latency: false,
+            nvls: false,
+            virtual_links: Vec::new(),
+        }
     }
     /// Total bytes the plan puts on the wire (sum over flows, before routing).
     pub fn bytes(&self) -> f64 {
@@ -104,7 +118,9 @@ pub fn check_group(f: &Fabric, ranks: &[u32]) -> Result<(), CollectiveError> {
     let mut seen = vec![false; n as usize];
     for &r in ranks {
         if r >= n {
-            return Err(CollectiveError::BadGroup(format!("accelerator {r} does not exist (the fabric has {n})")));
+            return Err(CollectiveError::BadGroup(format!(
+                "accelerator {r} does not exist (the fabric has {n})"
+            )));
         }
         if std::mem::replace(&mut seen[r as usize], true) {
             return Err(CollectiveError::BadGroup(format!("accelerator {r} appears twice")));

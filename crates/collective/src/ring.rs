@@ -22,11 +22,7 @@ pub fn rings(f: &Fabric, ranks: &[u32]) -> (Vec<Vec<u32>>, bool) {
         return (vec![doms.concat()], true);
     }
     let rings = (0..g)
-        .map(|c| {
-            doms.iter()
-                .flat_map(|d| (0..g).map(move |i| d[(c + i) % g]))
-                .collect()
-        })
+        .map(|c| doms.iter().flat_map(|d| (0..g).map(move |i| d[(c + i) % g])).collect())
         .collect();
     (rings, true)
 }
@@ -80,8 +76,17 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, channels: u32) -> Res
         }
     }
     // Latency: NCCL counts the steps of one ring; inter-domain steps use NET latency.
-    let domains_in_ring = if multi { (inter_edges as f64 / nr).round() as u32 } else { 0 };
-    let net_steps = if chain { domains_in_ring.saturating_sub(1) } else { domains_in_ring } * steps / (n - 1).max(1);
+    let domains_in_ring = if multi {
+        (inter_edges as f64 / nr).round() as u32
+    } else {
+        0
+    };
+    let net_steps = if chain {
+        domains_in_ring.saturating_sub(1)
+    } else {
+        domains_in_ring
+    } * steps
+        / (n - 1).max(1);
     let net_steps = net_steps.min(steps);
     phase.steps(LinkClass::Net, net_steps);
     phase.steps(LinkClass::NvLink, steps - net_steps);

@@ -5,7 +5,9 @@
 
 use crate::constants::{self, LinkClass, Protocol, ETA_NET, ETA_SCALE_UP, NVLS_BASE_LAT_S};
 use crate::plan::{check_group, Plan};
-use crate::{alltoall, halving_doubling, hierarchical, nvls, p2p, ring, select, torus, tree, Algo, CollectiveError, Op};
+use crate::{
+    alltoall, halving_doubling, hierarchical, nvls, p2p, ring, select, torus, tree, Algo, CollectiveError, Op,
+};
 use engine::{Engine, Fidelity, Flow, Task};
 use fabric::{Fabric, Net, RouteOpts};
 
@@ -21,7 +23,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { fidelity: Fidelity::Flow, channels: constants::NET_CHANNELS, protocol: None }
+        Self {
+            fidelity: Fidelity::Flow,
+            channels: constants::NET_CHANNELS,
+            protocol: None,
+        }
     }
 }
 
@@ -50,6 +56,9 @@ pub struct CollectiveResult {
     pub bottlenecks: Vec<Bottleneck>,
     pub flows: usize,
 }
+
+/// (total, latency, transfer, protocol) of one size.
+pub type Priced = (f64, f64, f64, Protocol);
 
 /// One algorithm simulated at the reference size.
 #[derive(Debug, Clone)]
@@ -105,13 +114,21 @@ pub fn latency(plan: &Plan, p: Protocol) -> Option<f64> {
     let steps: f64 = plan
         .phases
         .iter()
-        .map(|ph| ph.steps_nvlink as f64 * constants::hw_lat(LinkClass::NvLink, t, p) + ph.steps_net as f64 * constants::hw_lat(LinkClass::Net, t, p))
+        .map(|ph| {
+            ph.steps_nvlink as f64 * constants::hw_lat(LinkClass::NvLink, t, p)
+                + ph.steps_net as f64 * constants::hw_lat(LinkClass::Net, t, p)
+        })
         .sum();
     Some(constants::base_lat(t, p) + steps)
 }
 
 /// Simulate a plan's transfers (no latency); returns the transfer time and the busy links.
-pub fn run_plan(f: &Fabric, caps: &[f64], plan: &Plan, fidelity: Fidelity) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {
+pub fn run_plan(
+    f: &Fabric,
+    caps: &[f64],
+    plan: &Plan,
+    fidelity: Fidelity,
+) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {
     let mut all = caps.to_vec();
     all.extend_from_slice(&plan.virtual_links);
     let mut e = Engine::new(all.clone(), fidelity).map_err(|e| CollectiveError::Engine(e.to_string()))?;
@@ -129,11 +146,17 @@ pub fn run_plan(f: &Fabric, caps: &[f64], plan: &Plan, fidelity: Fidelity) -> Re
                 }
             };
             if pf.bytes > 0.0 && !path.is_empty() {
-                flows.push(Flow { path, bytes: pf.bytes, weight: 1 });
+                flows.push(Flow {
+                    path,
+                    bytes: pf.bytes,
+                    weight: 1,
+                });
             }
         }
         let deps: Vec<engine::TaskId> = prev.into_iter().collect();
-        let id = e.add_task(Task::Transfer { latency: 0.0, flows }, &deps).map_err(|e| CollectiveError::Engine(e.to_string()))?;
+        let id = e
+            .add_task(Task::Transfer { latency: 0.0, flows }, &deps)
+            .map_err(|e| CollectiveError::Engine(e.to_string()))?;
         prev = Some(id);
     }
     let rep = e.run().map_err(|e| CollectiveError::Engine(e.to_string()))?;
@@ -143,7 +166,11 @@ pub fn run_plan(f: &Fabric, caps: &[f64], plan: &Plan, fidelity: Fidelity) -> Re
         .into_iter()
         .map(|(l, u)| Bottleneck {
             link: l,
-            name: if (l as usize) < f.links.len() { f.link_name(fabric::LinkId(l)) } else { "in-switch reduction (virtual)".into() },
+            name: if (l as usize) < f.links.len() {
+                f.link_name(fabric::LinkId(l))
+            } else {
+                "in-switch reduction (virtual)".into()
+            },
             utilisation: u,
         })
         .collect();
@@ -152,14 +179,27 @@ pub fn run_plan(f: &Fabric, caps: &[f64], plan: &Plan, fidelity: Fidelity) -> Re
 }
 
 /// Simulate `algo` once at the reference size.
-pub fn evaluate(f: &Fabric, caps: &[f64], ranks: &[u32], op: Op, algo: Algo, opts: Options) -> Result<Evaluated, CollectiveError> {
+pub fn evaluate(
+    f: &Fabric,
+    caps: &[f64],
+    ranks: &[u32],
+    op: Op,
+    algo: Algo,
+    opts: Options,
+) -> Result<Evaluated, CollectiveError> {
     let plan = lower(f, ranks, op, REF_SIZE, algo, opts.channels)?;
     let (t, bottlenecks) = run_plan(f, caps, &plan, opts.fidelity)?;
     let mut latency = [None; 3];
     for (i, p) in Protocol::ALL.into_iter().enumerate() {
         latency[i] = latency_of(&plan, p);
     }
-    Ok(Evaluated { algo, transfer_ref_s: t, latency, bottlenecks, flows: plan.flow_count() })
+    Ok(Evaluated {
+        algo,
+        transfer_ref_s: t,
+        latency,
+        bottlenecks,
+        flows: plan.flow_count(),
+    })
 }
 
 fn latency_of(plan: &Plan, p: Protocol) -> Option<f64> {
@@ -168,9 +208,9 @@ fn latency_of(plan: &Plan, p: Protocol) -> Option<f64> {
 
 impl Evaluated {
     /// Time at `size` under the best protocol (or `forced`).
-    pub fn time(&self, size: f64, forced: Option<Protocol>) -> Option<(f64, f64, f64, Protocol)> {
+    pub fn time(&self, size: f64, forced: Option<Protocol>) -> Option<Priced> {
         let transfer = self.transfer_ref_s * size / REF_SIZE;
-        let mut best: Option<(f64, f64, f64, Protocol)> = None;
+        let mut best: Option<Priced> = None;
         for (i, p) in Protocol::ALL.into_iter().enumerate() {
             if forced.is_some_and(|fp| fp != p) {
                 continue;
@@ -191,7 +231,14 @@ impl Evaluated {
 }
 
 /// Run `op` on `ranks` for every size; `algo = None` chooses per size like NCCL.
-pub fn run_sizes(f: &Fabric, ranks: &[u32], op: Op, sizes: &[f64], algo: Option<Algo>, opts: Options) -> Result<Vec<CollectiveResult>, CollectiveError> {
+pub fn run_sizes(
+    f: &Fabric,
+    ranks: &[u32],
+    op: Op,
+    sizes: &[f64],
+    algo: Option<Algo>,
+    opts: Options,
+) -> Result<Vec<CollectiveResult>, CollectiveError> {
     check_group(f, ranks)?;
     let caps = effective_capacities(f);
     let n = ranks.len() as u32;
@@ -211,9 +258,16 @@ pub fn run_sizes(f: &Fabric, ranks: &[u32], op: Op, sizes: &[f64], algo: Option<
                 continue;
             }
         };
-        let lat_min = Protocol::ALL.into_iter().filter_map(|p| latency(&plan, p)).fold(f64::INFINITY, f64::min);
+        let lat_min = Protocol::ALL
+            .into_iter()
+            .filter_map(|p| latency(&plan, p))
+            .fold(f64::INFINITY, f64::min);
         if algo.is_none() && !evals.is_empty() {
-            let dominated = sizes.iter().all(|&s| evals.iter().any(|e| e.time(s, opts.protocol).is_some_and(|t| t.0 <= lat_min)));
+            let dominated = sizes.iter().all(|&s| {
+                evals
+                    .iter()
+                    .any(|e| e.time(s, opts.protocol).is_some_and(|t| t.0 <= lat_min))
+            });
             if dominated {
                 continue;
             }
@@ -228,7 +282,7 @@ pub fn run_sizes(f: &Fabric, ranks: &[u32], op: Op, sizes: &[f64], algo: Option<
     }
     let mut out = Vec::with_capacity(sizes.len());
     for &s in sizes {
-        let mut best: Option<(&Evaluated, (f64, f64, f64, Protocol))> = None;
+        let mut best: Option<(&Evaluated, Priced)> = None;
         for e in &evals {
             if let Some(t) = e.time(s, opts.protocol) {
                 if best.as_ref().is_none_or(|b| t.0 < b.1 .0) {
@@ -237,7 +291,11 @@ pub fn run_sizes(f: &Fabric, ranks: &[u32], op: Op, sizes: &[f64], algo: Option<
             }
         }
         let Some((e, (time, lat, tr, p))) = best else {
-            return Err(CollectiveError::Unsupported { algo: evals[0].algo, op, why: "no protocol applies".into() });
+            return Err(CollectiveError::Unsupported {
+                algo: evals[0].algo,
+                op,
+                why: "no protocol applies".into(),
+            });
         };
         let algbw = if time > 0.0 { s / time } else { 0.0 };
         out.push(CollectiveResult {
@@ -259,7 +317,14 @@ pub fn run_sizes(f: &Fabric, ranks: &[u32], op: Op, sizes: &[f64], algo: Option<
 }
 
 /// One size.
-pub fn simulate(f: &Fabric, ranks: &[u32], op: Op, size: f64, algo: Option<Algo>, opts: Options) -> Result<CollectiveResult, CollectiveError> {
+pub fn simulate(
+    f: &Fabric,
+    ranks: &[u32],
+    op: Op,
+    size: f64,
+    algo: Option<Algo>,
+    opts: Options,
+) -> Result<CollectiveResult, CollectiveError> {
     let mut v = run_sizes(f, ranks, op, &[size], algo, opts)?;
     v.pop().ok_or(CollectiveError::BadGroup("no result".into()))
 }

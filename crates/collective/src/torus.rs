@@ -9,7 +9,11 @@ use fabric::routing::{torus_coord, torus_index};
 use fabric::{Fabric, ScaleUpKind};
 
 pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, CollectiveError> {
-    let unsupported = |why: &str| CollectiveError::Unsupported { algo: Algo::Torus, op, why: why.into() };
+    let unsupported = |why: &str| CollectiveError::Unsupported {
+        algo: Algo::Torus,
+        op,
+        why: why.into(),
+    };
     let ScaleUpKind::Torus { dims, .. } = f.scale_up else {
         return Err(unsupported("the fabric is not a torus"));
     };
@@ -34,13 +38,18 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, Colle
             let c = torus_coord(local, dims);
             for fwd in [true, false] {
                 let mut nc = c;
-                nc[d] = if fwd { (c[d] + 1) % dims[d] } else { (c[d] + dims[d] - 1) % dims[d] };
+                nc[d] = if fwd {
+                    (c[d] + 1) % dims[d]
+                } else {
+                    (c[d] + dims[d] - 1) % dims[d]
+                };
                 if dims[d] == 2 && !fwd {
                     continue;
                 }
                 let share = if dims[d] == 2 { 1.0 } else { 0.5 };
                 let bytes = (len - 1.0) / len * cur * share;
-                ph.flows.push(PlanFlow::new(base + local, base + torus_index(nc, dims), bytes));
+                ph.flows
+                    .push(PlanFlow::new(base + local, base + torus_index(nc, dims), bytes));
             }
         }
         ph.steps(LinkClass::NvLink, dims[d] - 1);

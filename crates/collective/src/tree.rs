@@ -10,14 +10,22 @@ use fabric::Fabric;
 
 pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, channels: u32) -> Result<Plan, CollectiveError> {
     if !matches!(op, Op::AllReduce | Op::Broadcast | Op::Reduce) {
-        return Err(CollectiveError::Unsupported { algo: Algo::Tree, op, why: "trees serve all_reduce, broadcast and reduce".into() });
+        return Err(CollectiveError::Unsupported {
+            algo: Algo::Tree,
+            op,
+            why: "trees serve all_reduce, broadcast and reduce".into(),
+        });
     }
     let mut plan = Plan::new(op, Algo::Tree);
     plan.tree_latency = true;
     let mut phase = Phase::default();
     let doms = by_domain(f, ranks);
     // Units of the tree: one per domain when the group spans domains, else one per rank.
-    let units: Vec<Vec<u32>> = if doms.len() > 1 { doms } else { ranks.iter().map(|&r| vec![r]).collect() };
+    let units: Vec<Vec<u32>> = if doms.len() > 1 {
+        doms
+    } else {
+        ranks.iter().map(|&r| vec![r]).collect()
+    };
     let m = units.len();
     let (up, down) = match op {
         Op::AllReduce => (true, true),
@@ -25,7 +33,11 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, channels: u32) -> Res
         _ => (false, true),
     };
     let half = size / 2.0;
-    let ch = if units.len() > 1 && units[0].len() > 1 { channels.max(1) } else { 1 };
+    let ch = if units.len() > 1 && units[0].len() > 1 {
+        channels.max(1)
+    } else {
+        1
+    };
     for t in 0..2usize {
         let head = |u: &Vec<u32>| if t == 0 { u[0] } else { u[u.len() / 2] };
         let at = |i: usize| if t == 0 { i } else { m - 1 - i };
@@ -70,7 +82,11 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, channels: u32) -> Res
         phase.steps(LinkClass::Net, factor * depth);
         phase.steps(LinkClass::NvLink, factor * (g - 1));
     } else {
-        let class = if m > 1 && !crate::plan::single_domain(f, ranks) { LinkClass::Net } else { LinkClass::NvLink };
+        let class = if m > 1 && !crate::plan::single_domain(f, ranks) {
+            LinkClass::Net
+        } else {
+            LinkClass::NvLink
+        };
         phase.steps(class, factor * depth);
     }
     plan.phases.push(phase);

@@ -60,14 +60,7 @@ impl FatTree {
         } else if ps == pd {
             vec![src, tor_up(ts), tor_down(td), h + dst]
         } else {
-            vec![
-                src,
-                tor_up(ts),
-                agg_up(ps),
-                agg_down(pd),
-                tor_down(td),
-                h + dst,
-            ]
+            vec![src, tor_up(ts), agg_up(ps), agg_down(pd), tor_down(td), h + dst]
         }
     }
 }
@@ -93,14 +86,7 @@ fn ring(n: u32, fid: Fidelity) -> Engine {
         })
         .collect();
     let mut e = Engine::new(vec![CAP; ft.links() as usize], fid).expect("caps");
-    e.add_task(
-        Task::Transfer {
-            latency: 5e-6,
-            flows,
-        },
-        &[],
-    )
-    .expect("task");
+    e.add_task(Task::Transfer { latency: 5e-6, flows }, &[]).expect("task");
     e
 }
 
@@ -112,10 +98,7 @@ fn all_to_all(n: u32, group: u32, fid: Fidelity) -> Engine {
         for i in 0..group {
             for j in 0..group {
                 if i != j {
-                    let (s, d) = (
-                        place[(g * group + i) as usize],
-                        place[(g * group + j) as usize],
-                    );
+                    let (s, d) = (place[(g * group + i) as usize], place[(g * group + j) as usize]);
                     flows.push(Flow {
                         path: ft.path(s, d),
                         bytes: 16e6,
@@ -126,14 +109,7 @@ fn all_to_all(n: u32, group: u32, fid: Fidelity) -> Engine {
         }
     }
     let mut e = Engine::new(vec![CAP; ft.links() as usize], fid).expect("caps");
-    e.add_task(
-        Task::Transfer {
-            latency: 5e-6,
-            flows,
-        },
-        &[],
-    )
-    .expect("task");
+    e.add_task(Task::Transfer { latency: 5e-6, flows }, &[]).expect("task");
     e
 }
 
@@ -161,12 +137,9 @@ fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
     let (ring_n, a2a_n) = if quick { (2048, 1024) } else { (131_072, 8192) };
     for fid in [Fidelity::Flow, Fidelity::Analytical] {
-        bench(&format!("ring {ring_n} ranks ({fid:?})"), || {
-            ring(ring_n, fid)
+        bench(&format!("ring {ring_n} ranks ({fid:?})"), || ring(ring_n, fid));
+        bench(&format!("all-to-all {a2a_n} ranks, EP 64 ({fid:?})"), || {
+            all_to_all(a2a_n, 64, fid)
         });
-        bench(
-            &format!("all-to-all {a2a_n} ranks, EP 64 ({fid:?})"),
-            || all_to_all(a2a_n, 64, fid),
-        );
     }
 }

@@ -56,10 +56,7 @@ impl Engine {
     /// # Errors
     /// [`EngineError::InvalidCapacity`] if a capacity is not finite and
     /// positive; [`EngineError::TooLarge`] for more than `u32::MAX` links.
-    pub fn new(
-        link_capacity_bytes_per_s: Vec<f64>,
-        fidelity: Fidelity,
-    ) -> Result<Self, EngineError> {
+    pub fn new(link_capacity_bytes_per_s: Vec<f64>, fidelity: Fidelity) -> Result<Self, EngineError> {
         if u32::try_from(link_capacity_bytes_per_s.len()).is_err() {
             return Err(EngineError::TooLarge);
         }
@@ -125,10 +122,7 @@ impl Engine {
             .ok_or(EngineError::TooLarge)?;
         for &d in deps {
             if d.0 >= ntasks {
-                return Err(EngineError::UnknownDependency {
-                    dep: d,
-                    tasks: ntasks,
-                });
+                return Err(EngineError::UnknownDependency { dep: d, tasks: ntasks });
             }
         }
         let nl = self.caps.len() as u32;
@@ -175,11 +169,8 @@ impl Engine {
                         }
                     }
                 }
-                let total_hops: usize = self.hops.len()
-                    + merged
-                        .iter()
-                        .map(|&(i, _)| flows[i].path.len())
-                        .sum::<usize>();
+                let total_hops: usize =
+                    self.hops.len() + merged.iter().map(|&(i, _)| flows[i].path.len()).sum::<usize>();
                 let total_flows = self.flow_bytes.len() + merged.len();
                 if u32::try_from(total_hops).is_err() || total_flows >= u32::MAX as usize {
                     return Err(EngineError::TooLarge);
@@ -468,18 +459,10 @@ impl<'e> Sim<'e> {
                 self.push(now + s, EvKind::TaskEnd(t));
             }
             Spec::Compute { resource, .. } => {
-                self.resources
-                    .entry(resource)
-                    .or_default()
-                    .ready
-                    .push(Reverse(t));
+                self.resources.entry(resource).or_default().ready.push(Reverse(t));
                 self.dirty_resources.push(resource);
             }
-            Spec::Transfer {
-                latency,
-                first,
-                end,
-            } => {
+            Spec::Transfer { latency, first, end } => {
                 self.start[t as usize] = now;
                 match self.e.fidelity {
                     Fidelity::Flow => self.push(now + latency, EvKind::FlowsStart(t)),
@@ -490,11 +473,7 @@ impl<'e> Sim<'e> {
                             let path = self.e.path(f);
                             let bytes = self.e.flow_bytes[f as usize];
                             let w = f64::from(self.e.flow_weight[f as usize]);
-                            let Some(min_cap) = path
-                                .iter()
-                                .map(|&l| self.e.caps[l as usize])
-                                .reduce(f64::min)
-                            else {
+                            let Some(min_cap) = path.iter().map(|&l| self.e.caps[l as usize]).reduce(f64::min) else {
                                 continue;
                             };
                             let d = bytes / min_cap;
@@ -679,12 +658,7 @@ impl<'e> Sim<'e> {
             &e.flow_weight,
             &mut self.new_rate,
         );
-        if threshold > f64::NEG_INFINITY
-            && self
-                .comp_flows
-                .iter()
-                .any(|&f| self.new_rate[f as usize] <= 0.0)
-        {
+        if threshold > f64::NEG_INFINITY && self.comp_flows.iter().any(|&f| self.new_rate[f as usize] <= 0.0) {
             // Rounding starved a re-solved flow next to fixed ones (not
             // expected in practice): fall back to solving whole components.
             self.roots.extend_from_slice(&self.comp_links);
@@ -700,11 +674,7 @@ impl<'e> Sim<'e> {
                 self.remaining[fi] = rem;
                 self.last[fi] = now;
                 self.rate[fi] = nr;
-                let done = if nr > 0.0 {
-                    now + rem / nr
-                } else {
-                    f64::INFINITY
-                };
+                let done = if nr > 0.0 { now + rem / nr } else { f64::INFINITY };
                 self.completions.set(f, done);
             }
         }

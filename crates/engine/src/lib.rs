@@ -215,11 +215,7 @@ impl fmt::Display for EngineError {
                 write!(f, "invalid duration {seconds} s (must be finite and >= 0)")
             }
             Self::UnknownDependency { dep, tasks } => {
-                write!(
-                    f,
-                    "dependency on task {} but only {tasks} tasks exist",
-                    dep.0
-                )
+                write!(f, "dependency on task {} but only {tasks} tasks exist", dep.0)
             }
             Self::TooLarge => write!(f, "too many tasks, flows or flow-hops for u32 ids"),
             Self::WeightOverflow => write!(f, "merged flow weight overflows u32"),

@@ -22,9 +22,7 @@ fn transfer(latency: f64, flows: Vec<Flow>) -> Task {
 #[test]
 fn single_flow_closed_form() {
     let mut e = Engine::new(vec![4.0], Fidelity::Flow).unwrap();
-    let t = e
-        .add_task(transfer(0.5, vec![flow(&[0], 10.0)]), &[])
-        .unwrap();
+    let t = e.add_task(transfer(0.5, vec![flow(&[0], 10.0)]), &[]).unwrap();
     let r = e.run().unwrap();
     assert_eq!(r.task_start_s[t.0 as usize], 0.0);
     assert_eq!(r.task_end_s[t.0 as usize], 0.5 + 10.0 / 4.0);
@@ -38,22 +36,15 @@ fn single_flow_closed_form() {
 fn two_flows_share_one_link() {
     let mut e = Engine::new(vec![10.0, 100.0], Fidelity::Flow).unwrap();
     // Different paths so they are not merged; both bottlenecked on link 0.
-    e.add_task(
-        transfer(0.0, vec![flow(&[0], 10.0), flow(&[0, 1], 10.0)]),
-        &[],
-    )
-    .unwrap();
+    e.add_task(transfer(0.0, vec![flow(&[0], 10.0), flow(&[0, 1], 10.0)]), &[])
+        .unwrap();
     let r = e.run().unwrap();
     assert!(close(r.makespan_s, 2.0, 1e-12), "{}", r.makespan_s);
     assert!(close(r.links[1].peak_utilisation, 0.05, 1e-12));
     // Two separate tasks also share.
     let mut e = Engine::new(vec![10.0], Fidelity::Flow).unwrap();
-    let a = e
-        .add_task(transfer(0.0, vec![flow(&[0], 10.0)]), &[])
-        .unwrap();
-    let b = e
-        .add_task(transfer(0.0, vec![flow(&[0], 30.0)]), &[])
-        .unwrap();
+    let a = e.add_task(transfer(0.0, vec![flow(&[0], 10.0)]), &[]).unwrap();
+    let b = e.add_task(transfer(0.0, vec![flow(&[0], 30.0)]), &[]).unwrap();
     let r = e.run().unwrap();
     // a: 10 B at 5 B/s = 2 s; b then has 20 B left at 10 B/s = 2 s more.
     assert!(close(r.task_end_s[a.0 as usize], 2.0, 1e-12));
@@ -64,14 +55,9 @@ fn two_flows_share_one_link() {
 fn analytical_ignores_sharing() {
     let mut e = Engine::new(vec![10.0, 5.0], Fidelity::Analytical).unwrap();
     let a = e
-        .add_task(
-            transfer(1.0, vec![flow(&[0], 10.0), flow(&[0, 1], 10.0)]),
-            &[],
-        )
+        .add_task(transfer(1.0, vec![flow(&[0], 10.0), flow(&[0, 1], 10.0)]), &[])
         .unwrap();
-    let b = e
-        .add_task(transfer(0.0, vec![flow(&[0], 20.0)]), &[])
-        .unwrap();
+    let b = e.add_task(transfer(0.0, vec![flow(&[0], 20.0)]), &[]).unwrap();
     let r = e.run().unwrap();
     assert_eq!(r.task_end_s[a.0 as usize], 1.0 + 10.0 / 5.0);
     assert_eq!(r.task_end_s[b.0 as usize], 2.0);
@@ -106,12 +92,7 @@ fn weights_and_merging() {
     e.add_task(
         transfer(
             0.0,
-            vec![
-                flow(&[0], 4.0),
-                flow(&[0], 4.0),
-                flow(&[0], 4.0),
-                flow(&[0], 8.0),
-            ],
+            vec![flow(&[0], 4.0), flow(&[0], 4.0), flow(&[0], 4.0), flow(&[0], 8.0)],
         ),
         &[],
     )
@@ -127,8 +108,7 @@ fn weights_and_merging() {
 #[test]
 fn repeated_link_counts_twice() {
     let mut e = Engine::new(vec![10.0], Fidelity::Flow).unwrap();
-    e.add_task(transfer(0.0, vec![flow(&[0, 0], 10.0)]), &[])
-        .unwrap();
+    e.add_task(transfer(0.0, vec![flow(&[0, 0], 10.0)]), &[]).unwrap();
     let r = e.run().unwrap();
     assert!(close(r.makespan_s, 2.0, 1e-12));
     assert_eq!(r.links[0].bytes, 20.0);
@@ -189,9 +169,7 @@ fn compute_fifo_and_dependencies() {
             &[],
         )
         .unwrap(); // other resource
-    let j = e
-        .add_task(Task::Delay { seconds: 0.0 }, &[a, b, c, x])
-        .unwrap();
+    let j = e.add_task(Task::Delay { seconds: 0.0 }, &[a, b, c, x]).unwrap();
     let r = e.run().unwrap();
     let s = |t: TaskId| r.task_start_s[t.0 as usize];
     let en = |t: TaskId| r.task_end_s[t.0 as usize];
@@ -217,9 +195,7 @@ fn transfer_after_compute() {
             &[],
         )
         .unwrap();
-    let t = e
-        .add_task(transfer(0.5, vec![flow(&[0], 4.0)]), &[c])
-        .unwrap();
+    let t = e.add_task(transfer(0.5, vec![flow(&[0], 4.0)]), &[c]).unwrap();
     let r = e.run().unwrap();
     assert_eq!(r.task_start_s[t.0 as usize], 1.5);
     assert_eq!(r.task_end_s[t.0 as usize], 4.0);
@@ -276,11 +252,8 @@ fn input_validation() {
 fn bottlenecks_ranked() {
     let caps = vec![10.0, 10.0, 5.0];
     let mut e = Engine::new(caps.clone(), Fidelity::Flow).unwrap();
-    e.add_task(
-        transfer(0.0, vec![flow(&[0, 2], 10.0), flow(&[1], 10.0)]),
-        &[],
-    )
-    .unwrap();
+    e.add_task(transfer(0.0, vec![flow(&[0, 2], 10.0), flow(&[1], 10.0)]), &[])
+        .unwrap();
     let r = e.run().unwrap();
     let b = r.bottlenecks(&caps, 2);
     assert_eq!(b[0].0, 2);
@@ -297,10 +270,7 @@ fn simultaneous_finishes_are_batched() {
     e.add_task(transfer(0.0, flows), &[]).unwrap();
     let r = e.run().unwrap();
     assert!(close(r.makespan_s, 7.0 / 3.0, 1e-12));
-    assert_eq!(
-        r.solves, 2,
-        "one solve at start, one after the batched finish"
-    );
+    assert_eq!(r.solves, 2, "one solve at start, one after the batched finish");
 }
 
 #[test]
@@ -387,24 +357,14 @@ proptest! {
 
 /// Single-transfer instances: capacities, flows, a link to speed up and a
 /// factor.
-fn single_transfer(
-    max_hops: usize,
-) -> impl Strategy<Value = (Vec<f64>, Vec<Flow>, prop::sample::Index, f64)> {
+fn single_transfer(max_hops: usize) -> impl Strategy<Value = (Vec<f64>, Vec<Flow>, prop::sample::Index, f64)> {
     common::caps_strategy(4).prop_flat_map(move |caps| {
         let l = caps.len() as u32;
         (
             Just(caps),
             prop::collection::vec(
-                (
-                    prop::collection::vec(0..l, 1..=max_hops),
-                    1.0f64..100.0,
-                    1u32..3,
-                )
-                    .prop_map(|(path, bytes, weight)| Flow {
-                        path,
-                        bytes,
-                        weight,
-                    }),
+                (prop::collection::vec(0..l, 1..=max_hops), 1.0f64..100.0, 1u32..3)
+                    .prop_map(|(path, bytes, weight)| Flow { path, bytes, weight }),
                 1..6,
             ),
             any::<prop::sample::Index>(),

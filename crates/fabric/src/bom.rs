@@ -62,7 +62,9 @@ pub fn bom(f: &Fabric) -> Bom {
     let acc = cat::accelerator(f.accel_model);
     lines.push(BomLine {
         item: "accelerator".into(),
-        model: acc.map(|a| a.name.to_string()).unwrap_or_else(|| f.accel_model.to_string()),
+        model: acc
+            .map(|a| a.name.to_string())
+            .unwrap_or_else(|| f.accel_model.to_string()),
         count: n_acc,
         unit_power: acc.map(|a| a.tdp).unwrap_or(Watts::ZERO),
         unit_price: acc.and_then(|a| a.price),
@@ -110,7 +112,9 @@ pub fn bom(f: &Fabric) -> Bom {
             count: *count,
             unit_power: c.map(|c| c.power).unwrap_or(Watts::ZERO),
             unit_price: c.and_then(|c| c.price),
-            basis: c.map(|c| c.source.to_string()).unwrap_or_else(|| "not in the catalogue".into()),
+            basis: c
+                .map(|c| c.source.to_string())
+                .unwrap_or_else(|| "not in the catalogue".into()),
         });
     }
     // Cables and optics: one cable per pair of directed links, `lanes` physical links each.
@@ -118,7 +122,9 @@ pub fn bom(f: &Fabric) -> Bom {
     let (mut t_up, mut t_out, mut t_long) = (0u64, 0u64, 0u64);
     for l in f.links.iter().step_by(2) {
         let lanes = l.lanes as u64;
-        *cables.entry(format!("{} {}", net_name(l.net), medium_name(l.medium))).or_default() += lanes;
+        *cables
+            .entry(format!("{} {}", net_name(l.net), medium_name(l.medium)))
+            .or_default() += lanes;
         match (l.medium, l.net) {
             (Medium::Optical | Medium::OpticalOcs, Net::ScaleUp) => t_up += 2 * lanes,
             (Medium::Optical | Medium::OpticalOcs, _) => t_out += 2 * lanes,
@@ -137,7 +143,10 @@ pub fn bom(f: &Fabric) -> Bom {
             count,
             unit_power: t.map(|t| t.power).unwrap_or(Watts::ZERO),
             unit_price: t.and_then(|t| t.price),
-            basis: format!("one module at each end of every optical link; {}", t.map(|t| t.source).unwrap_or("no catalogue entry")),
+            basis: format!(
+                "one module at each end of every optical link; {}",
+                t.map(|t| t.source).unwrap_or("no catalogue entry")
+            ),
         });
     };
     add_optics(t_up, f.extras.scale_up_transceiver, "scale-up");
@@ -165,9 +174,17 @@ pub fn bom(f: &Fabric) -> Bom {
             basis: o.map(|o| o.source.to_string()).unwrap_or_default(),
         });
     }
-    let power = lines.iter().fold(Watts::ZERO, |acc, l| acc + l.unit_power * l.count as f64);
-    let cost = lines.iter().fold(Usd::ZERO, |acc, l| acc + l.unit_price.unwrap_or(Usd::ZERO) * l.count as f64);
-    let unpriced = lines.iter().filter(|l| l.unit_price.is_none()).map(|l| format!("{} ({})", l.item, l.model)).collect();
+    let power = lines
+        .iter()
+        .fold(Watts::ZERO, |acc, l| acc + l.unit_power * l.count as f64);
+    let cost = lines.iter().fold(Usd::ZERO, |acc, l| {
+        acc + l.unit_price.unwrap_or(Usd::ZERO) * l.count as f64
+    });
+    let unpriced = lines
+        .iter()
+        .filter(|l| l.unit_price.is_none())
+        .map(|l| format!("{} ({})", l.item, l.model))
+        .collect();
     let switch_count = by_tier.values().sum();
     Bom {
         lines,

@@ -56,8 +56,17 @@ impl FabricBuilder {
 
     /// Register a switch model (chip id + role) with the ports one chip has and their speed
     /// (per direction). Ports are counted by bandwidth, so a 400G port may serve two 200G links.
-    pub fn switch_model(&mut self, chip: &'static str, role: impl Into<String>, radix: u64, port_speed: BytesPerSec) -> u32 {
-        self.switch_models.push(SwitchModel { chip, role: role.into() });
+    pub fn switch_model(
+        &mut self,
+        chip: &'static str,
+        role: impl Into<String>,
+        radix: u64,
+        port_speed: BytesPerSec,
+    ) -> u32 {
+        self.switch_models.push(SwitchModel {
+            chip,
+            role: role.into(),
+        });
         self.radix.push((radix, port_speed.0));
         (self.switch_models.len() - 1) as u32
     }
@@ -123,7 +132,15 @@ impl FabricBuilder {
     ) -> LinkId {
         let id = LinkId(self.links.len() as u32);
         for (s, d) in [(a, b), (b, a)] {
-            self.links.push(Link { src: s, dst: d, capacity, latency, medium, net, lanes });
+            self.links.push(Link {
+                src: s,
+                dst: d,
+                capacity,
+                latency,
+                medium,
+                net,
+                lanes,
+            });
         }
         id
     }
@@ -133,7 +150,10 @@ impl FabricBuilder {
         let ctx = self.name.clone();
         let n = self.nodes.len();
         if self.accels.is_empty() {
-            return Err(FabricError::Impossible { context: ctx, problem: "the fabric has no accelerators".into() });
+            return Err(FabricError::Impossible {
+                context: ctx,
+                problem: "the fabric has no accelerators".into(),
+            });
         }
         if self.domain_size == 0 || self.accels.len() % self.domain_size as usize != 0 {
             return Err(FabricError::Impossible {
@@ -313,7 +333,11 @@ impl Fabric {
                 NodeKind::Accel => format!("accelerator {}", node.scope),
                 NodeKind::Switch => format!("tier-{} switch", node.tier),
             };
-            return Err(FabricError::Disconnected { context: self.name.clone(), node: bad as u32, what });
+            return Err(FabricError::Disconnected {
+                context: self.name.clone(),
+                node: bad as u32,
+                what,
+            });
         }
         Ok(())
     }

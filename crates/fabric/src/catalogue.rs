@@ -219,12 +219,12 @@ pub const H100: Accelerator = Accelerator {
     id: "h100",
     name: "NVIDIA H100 SXM5 80GB",
     vendor: "NVIDIA",
-    bf16_dense: FlopsPerSec(989.4e12),      // [A] datasheet; [D] §1.1 cross-check
+    bf16_dense: FlopsPerSec(989.4e12),       // [A] datasheet; [D] §1.1 cross-check
     fp8_dense: Some(FlopsPerSec(1978.9e12)), // [A] datasheet; [D] §1.1 32 PF sparse / 8 / 2
-    hbm: Bytes(80e9),                       // [P] §1.1
-    hbm_bw: BytesPerSec(3.35e12),           // [A] datasheet; [C] §1.1 node 24 TB/s / 8 = 3.0
-    tdp: Watts(700.0),                      // [S] §1.1, §9.3
-    price: Some(Usd(30_700.0)),             // [S] §9.4 y-ic.de
+    hbm: Bytes(80e9),                        // [P] §1.1
+    hbm_bw: BytesPerSec(3.35e12),            // [A] datasheet; [C] §1.1 node 24 TB/s / 8 = 3.0
+    tdp: Watts(700.0),                       // [S] §1.1, §9.3
+    price: Some(Usd(30_700.0)),              // [S] §9.4 y-ic.de
     source: "systems.md §1.1 [P] NVIDIA DGX SuperPOD H100 RA (80 GB, 32 PF FP8 sparse per node); \
              §1.1/§9.3 [S] 700 W (Meta Llama-3 infra notes, MLCommons JSON); §9.4 [S] $30.7k (y-ic.de); \
              [A] NVIDIA H100 SXM datasheet for 989.4/1978.9 TFLOP/s dense and 3.35 TB/s",
@@ -290,12 +290,12 @@ pub const B200: Accelerator = Accelerator {
     id: "b200",
     name: "NVIDIA B200 (HGX, 1000 W)",
     vendor: "NVIDIA",
-    bf16_dense: FlopsPerSec(2.25e15),    // [A] DGX B200 spec 36 PF sparse / 8 / 2
+    bf16_dense: FlopsPerSec(2.25e15),     // [A] DGX B200 spec 36 PF sparse / 8 / 2
     fp8_dense: Some(FlopsPerSec(4.5e15)), // [A] DGX B200 spec 72 PF sparse / 8 / 2
-    hbm: Bytes(180e9),                   // [A] DGX B200 spec 1,440 GB / 8
-    hbm_bw: BytesPerSec(8e12),           // [A] DGX B200 spec 64 TB/s / 8
-    tdp: Watts(1000.0),                  // [S] §2.1, §9.3
-    price: None,                         // [U] §9.4 not found
+    hbm: Bytes(180e9),                    // [A] DGX B200 spec 1,440 GB / 8
+    hbm_bw: BytesPerSec(8e12),            // [A] DGX B200 spec 64 TB/s / 8
+    tdp: Watts(1000.0),                   // [S] §2.1, §9.3
+    price: None,                          // [U] §9.4 not found
     source: "systems.md §2.1/§9.3 [S] 1,000 W (glennklockwood.com B200 page; Vultr HGX B200 doc); \
              [A] NVIDIA DGX B200 spec page for compute and memory (per-system figures / 8, sparsity halved)",
 };
@@ -317,14 +317,13 @@ pub const GB200: Accelerator = Accelerator {
     id: "gb200",
     name: "NVIDIA GB200 Blackwell GPU (NVL72, 1200 W)",
     vendor: "NVIDIA",
-    bf16_dense: FlopsPerSec(180e15 / 72.0), // [D] §2.1 180 PF dense / 72
+    bf16_dense: FlopsPerSec(180e15 / 72.0),      // [D] §2.1 180 PF dense / 72
     fp8_dense: Some(FlopsPerSec(360e15 / 72.0)), // [D] §2.1 360 PF dense / 72
-    hbm: Bytes(13.4e12 / 72.0),             // [D] §2.1 13.4 TB / 72; [C] 13.5/13.8 TB
-    hbm_bw: BytesPerSec(576e12 / 72.0),     // [D] §2.1 576 TB/s / 72
-    tdp: Watts(1200.0),                     // [S] §2.1, §9.3
-    price: None,                            // [A] only a rack price exists (§2.2 ~$3M)
-    source:
-        "systems.md §2.1 [P(S)] NVIDIA GB200 NVL72 product page via AIPS-Boom wiki (rack compute \
+    hbm: Bytes(13.4e12 / 72.0),                  // [D] §2.1 13.4 TB / 72; [C] 13.5/13.8 TB
+    hbm_bw: BytesPerSec(576e12 / 72.0),          // [D] §2.1 576 TB/s / 72
+    tdp: Watts(1200.0),                          // [S] §2.1, §9.3
+    price: None,                                 // [A] only a rack price exists (§2.2 ~$3M)
+    source: "systems.md §2.1 [P(S)] NVIDIA GB200 NVL72 product page via AIPS-Boom wiki (rack compute \
              and memory, divided by 72 [D]); §2.1/§9.3 [S] 1,200 W (glennklockwood.com; Vultr)",
 };
 
@@ -371,12 +370,12 @@ pub const GB300: Accelerator = Accelerator {
     id: "gb300",
     name: "NVIDIA GB300 Blackwell Ultra GPU (NVL72)",
     vendor: "NVIDIA",
-    bf16_dense: FlopsPerSec(2.5e15),     // [A] as GB200
-    fp8_dense: Some(FlopsPerSec(5e15)),  // [A] as GB200
-    hbm: Bytes(288e9),                   // [A] Blackwell Ultra 288 GB
-    hbm_bw: BytesPerSec(8e12),           // [A] as GB200
-    tdp: Watts(1400.0),                  // [A] reported; [D] §2.1 142 kW / 72 upper bound
-    price: None,                         // [A] no public figure
+    bf16_dense: FlopsPerSec(2.5e15),    // [A] as GB200
+    fp8_dense: Some(FlopsPerSec(5e15)), // [A] as GB200
+    hbm: Bytes(288e9),                  // [A] Blackwell Ultra 288 GB
+    hbm_bw: BytesPerSec(8e12),          // [A] as GB200
+    tdp: Watts(1400.0),                 // [A] reported; [D] §2.1 142 kW / 72 upper bound
+    price: None,                        // [A] no public figure
     source: "[A] NVIDIA GB300 NVL72 public specs (not in systems.md, unverified); systems.md §2.1/§9.3 \
              [P] GB300 NVL72 rack up to 142 kW (NVIDIA Enterprise RA NVL72, \
              https://docs.nvidia.com/enterprise-reference-architectures/nvl72-ai-factory/latest/components.html)",
@@ -398,12 +397,12 @@ pub const MI300X: Accelerator = Accelerator {
     id: "mi300x",
     name: "AMD Instinct MI300X 192GB",
     vendor: "AMD",
-    bf16_dense: FlopsPerSec(1.3e15),     // [S] §7.1
+    bf16_dense: FlopsPerSec(1.3e15),      // [S] §7.1
     fp8_dense: Some(FlopsPerSec(2.6e15)), // [C] §7.1 labelled "with sparsity"; dense per CDNA 3 2x rule
-    hbm: Bytes(192e9),                   // [S/P] §7.1 MLCommons JSON
-    hbm_bw: BytesPerSec(5.3e12),         // [S] §7.1
-    tdp: Watts(750.0),                   // [S] §7.1, §9.3 MLCommons JSON name
-    price: Some(Usd(15_000.0)),          // [S] §7.1/§9.4 HF hardware page "MSRP $15k"
+    hbm: Bytes(192e9),                    // [S/P] §7.1 MLCommons JSON
+    hbm_bw: BytesPerSec(5.3e12),          // [S] §7.1
+    tdp: Watts(750.0),                    // [S] §7.1, §9.3 MLCommons JSON name
+    price: Some(Usd(15_000.0)),           // [S] §7.1/§9.4 HF hardware page "MSRP $15k"
     source: "systems.md §7.1 [S] gpu.blog, jaredwatkins, awesomeagents, MLCommons AMD system JSON \
              (MI300X-192GB-750W); §9.4 [S] $10-15k street (awesomeagents; Hugging Face hardware page)",
 };
@@ -469,12 +468,12 @@ pub const TPU_V5E: Accelerator = Accelerator {
     id: "tpu-v5e",
     name: "Google TPU v5e",
     vendor: "Google",
-    bf16_dense: FlopsPerSec(197e12),   // [A] Cloud TPU v5e docs
-    fp8_dense: None,                   // no FP8
-    hbm: Bytes(16e9),                  // [A] Cloud TPU v5e docs
-    hbm_bw: BytesPerSec(819e9),        // [A] Cloud TPU v5e docs
-    tdp: Watts(140.0),                 // [A] v4 efficiency rule: 197e12 / TPU_V4_FLOPS_PER_W ≈ 138 W
-    price: None,                       // [A] not sold
+    bf16_dense: FlopsPerSec(197e12), // [A] Cloud TPU v5e docs
+    fp8_dense: None,                 // no FP8
+    hbm: Bytes(16e9),                // [A] Cloud TPU v5e docs
+    hbm_bw: BytesPerSec(819e9),      // [A] Cloud TPU v5e docs
+    tdp: Watts(140.0),               // [A] v4 efficiency rule: 197e12 / TPU_V4_FLOPS_PER_W ≈ 138 W
+    price: None,                     // [A] not sold
     source: "[A] Cloud TPU v5e docs https://cloud.google.com/tpu/docs/v5e (197 TFLOPS, 16 GB, 819 GB/s); \
              power assumed at TPU v4 efficiency (systems.md §3.1 [P])",
 };
@@ -515,12 +514,12 @@ pub const TPU_V6E: Accelerator = Accelerator {
     id: "tpu-v6e",
     name: "Google TPU v6e (Trillium)",
     vendor: "Google",
-    bf16_dense: FlopsPerSec(918e12),   // [P/S] §3.3
-    fp8_dense: None,                   // no FP8
-    hbm: Bytes(32.0 * GIB),            // [P/S] §3.3 32 GiB
-    hbm_bw: BytesPerSec(1640e9),       // [A] Cloud TPU v6e docs
-    tdp: Watts(385.0),                 // [A] v4 efficiency × 1.67 (Google Trillium claim)
-    price: None,                       // [A] not sold
+    bf16_dense: FlopsPerSec(918e12), // [P/S] §3.3
+    fp8_dense: None,                 // no FP8
+    hbm: Bytes(32.0 * GIB),          // [P/S] §3.3 32 GiB
+    hbm_bw: BytesPerSec(1640e9),     // [A] Cloud TPU v6e docs
+    tdp: Watts(385.0),               // [A] v4 efficiency × 1.67 (Google Trillium claim)
+    price: None,                     // [A] not sold
     source: "systems.md §3.3 [P/S] Cloud TPU7x docs comparison table (918 TFLOPS, 32 GiB); \
              [A] Cloud TPU v6e docs https://cloud.google.com/tpu/docs/v6e (1,640 GB/s); power assumed",
 };
@@ -564,12 +563,12 @@ pub const ASCEND_910C: Accelerator = Accelerator {
     id: "ascend-910c",
     name: "Huawei Ascend 910C",
     vendor: "Huawei",
-    bf16_dense: FlopsPerSec(752e12),   // [S] §4 paper; [C] 780 SemiAnalysis
-    fp8_dense: None,                   // [A] no FP8
-    hbm: Bytes(128e9),                 // [S] §4
-    hbm_bw: BytesPerSec(3.2e12),       // [S] §4
-    tdp: Watts(800.0),                 // [A] 2 × 910B-class die
-    price: None,                       // [A] only a system price (§9.4)
+    bf16_dense: FlopsPerSec(752e12), // [S] §4 paper; [C] 780 SemiAnalysis
+    fp8_dense: None,                 // [A] no FP8
+    hbm: Bytes(128e9),               // [S] §4
+    hbm_bw: BytesPerSec(3.2e12),     // [S] §4
+    tdp: Watts(800.0),               // [A] 2 × 910B-class die
+    price: None,                     // [A] only a system price (§9.4)
     source: "systems.md §4 [S] Zuo et al. arXiv 2506.12708 via emergentmind and StrataCL notes \
              (752 TFLOPS BF16, 128 GB, 3.2 TB/s); [C] 780 TFLOPS SemiAnalysis 2025-04-16; power assumed",
 };
@@ -678,8 +677,7 @@ pub const NVLINK5: ScaleUpLink = ScaleUpLink {
     id: "nvlink5",
     name: "NVLink 5 (Blackwell, 18 links per GPU)",
     per_link: BytesPerSec(50e9), // [P] §2.1
-    source:
-        "systems.md §2.1 [P] NVIDIA NVLink page https://www.nvidia.com/en-us/data-center/nvlink/ \
+    source: "systems.md §2.1 [P] NVIDIA NVLink page https://www.nvidia.com/en-us/data-center/nvlink/ \
              (18 × 100 GB/s bidir = 1.8 TB/s per GPU)",
 };
 
@@ -718,8 +716,7 @@ pub const ICI_V4: ScaleUpLink = ScaleUpLink {
     id: "ici-v4",
     name: "TPU v4 ICI (6 ports per chip, 3D torus)",
     per_link: gbit!(400.0), // [S/D] §3.1
-    source:
-        "systems.md §3.1 [S] glennklockwood.com/garden/tpuv4 (400 Gb/s per direction per link); \
+    source: "systems.md §3.1 [S] glennklockwood.com/garden/tpuv4 (400 Gb/s per direction per link); \
              [P] Cloud TPU v4 docs 24 TB/s bisection cross-check",
 };
 
@@ -732,8 +729,7 @@ pub const ICI_V5E: ScaleUpLink = ScaleUpLink {
     id: "ici-v5e",
     name: "TPU v5e ICI (4 ports per chip, 2D torus)",
     per_link: gbit!(1600.0 / 4.0), // [A] v5e docs 1,600 Gbps / 4 ports
-    source:
-        "[A] Cloud TPU v5e docs https://cloud.google.com/tpu/docs/v5e (1,600 Gbps ICI per chip, \
+    source: "[A] Cloud TPU v5e docs https://cloud.google.com/tpu/docs/v5e (1,600 Gbps ICI per chip, \
              2D torus); per-direction reading as systems.md §0 for v5p",
 };
 
@@ -745,8 +741,7 @@ pub const ICI_V5P: ScaleUpLink = ScaleUpLink {
     id: "ici-v5p",
     name: "TPU v5p ICI (6 ports per chip, 3D torus)",
     per_link: BytesPerSec(1200e9 / 2.0 / 6.0), // [D] §3.2
-    source:
-        "systems.md §3.2 [P] Cloud TPU v5p docs (1,200 GB/s bidir per chip); per link [D] / 2 / 6",
+    source: "systems.md §3.2 [P] Cloud TPU v5p docs (1,200 GB/s bidir per chip); per link [D] / 2 / 6",
 };
 
 /// TPU v6e (Trillium) ICI: one of 4 ports per chip (2D torus).
@@ -758,8 +753,7 @@ pub const ICI_V6E: ScaleUpLink = ScaleUpLink {
     id: "ici-v6e",
     name: "TPU v6e ICI (4 ports per chip, 2D torus)",
     per_link: BytesPerSec(1.2e12 / 1.5 / 2.0 / 4.0), // [D] §3.3
-    source:
-        "systems.md §3.3 [P/S] blog.google / Cloud TPU7x docs (Ironwood 1.2 TB/s = 1.5× Trillium; \
+    source: "systems.md §3.3 [P/S] blog.google / Cloud TPU7x docs (Ironwood 1.2 TB/s = 1.5× Trillium; \
              v6e 4 ICI ports); per link [D]",
 };
 
@@ -772,8 +766,7 @@ pub const ICI_V7: ScaleUpLink = ScaleUpLink {
     id: "ici-v7",
     name: "TPU7x Ironwood ICI (6 ports per chip assumed, 3D torus)",
     per_link: BytesPerSec(1.2e12 / 2.0 / 6.0), // [P/S] §3.3 / [A] 6 ports
-    source:
-        "systems.md §3.3 [P/S] blog.google Ironwood, Cloud TPU7x docs (1.2 TB/s bidir per chip); \
+    source: "systems.md §3.3 [P/S] blog.google Ironwood, Cloud TPU7x docs (1.2 TB/s bidir per chip); \
              [A] 6 ports per chip as v5p",
 };
 
@@ -870,10 +863,10 @@ pub const CX6_200G_HDR: Nic = Nic {
 pub const CX8_800G: Nic = Nic {
     id: "cx8-800g",
     name: "NVIDIA ConnectX-8 SuperNIC 1x800G (XDR/800GbE)",
-    port_speed: gbit!(800.0),     // [P] §2.2, §9.1
+    port_speed: gbit!(800.0), // [P] §2.2, §9.1
     ports: 1,
-    power: Watts(45.0),          // [A]
-    price: Some(Usd(3_000.0)),   // [A]
+    power: Watts(45.0),        // [A]
+    price: Some(Usd(3_000.0)), // [A]
     source: "systems.md §2.2 [P] NVIDIA Enterprise RA NVL72 (GB300 tray 4 × ConnectX-8) and B300 XDR RA; \
              §9.1 [P(S)] XDR 800 Gb/s; power and price [A]",
 };
@@ -964,8 +957,7 @@ pub const QM8700: SwitchChip = SwitchChip {
     port_speed: gbit!(200.0),                                   // [A] QM8700 datasheet
     power: Watts(A_SWITCH_W_PER_TBPS * tbps!(40, 200.0)),       // [A] rule
     price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(40, 200.0))), // [A] rule
-    source:
-        "[A] NVIDIA QM8700 datasheet https://www.nvidia.com/en-us/networking/infiniband/qm8700/ \
+    source: "[A] NVIDIA QM8700 datasheet https://www.nvidia.com/en-us/networking/infiniband/qm8700/ \
              (40 × 200 Gb/s); power and price [A] rule",
 };
 
@@ -1028,7 +1020,7 @@ pub const TOMAHAWK5: SwitchChip = SwitchChip {
 pub const HPN_51T: SwitchChip = SwitchChip {
     id: "hpn-51t-128x400",
     name: "Alibaba HPN 51.2T single-chip switch (128x 400G)",
-    radix: 128,                                                 // [S] §5
+    radix: 128,                                                  // [S] §5
     port_speed: gbit!(400.0),                                    // [S] §5
     power: Watts(A_SWITCH_W_PER_TBPS * tbps!(128, 400.0)),       // [A] rule
     price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(128, 400.0))), // [A] rule
@@ -1048,9 +1040,9 @@ pub const MINIPACK2: SwitchChip = SwitchChip {
     id: "minipack2",
     name: "Meta Minipack2 (Tomahawk 4 25.6T, 64x 400G)",
     radix: 64,                                                  // [A] TH4 25.6T / 400G
-    port_speed: gbit!(400.0),                                    // [P(S)] §6.1 400G per GPU
-    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 400.0)),        // [A] rule
-    price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(64, 400.0))),  // [A] rule
+    port_speed: gbit!(400.0),                                   // [P(S)] §6.1 400G per GPU
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 400.0)),       // [A] rule
+    price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(64, 400.0))), // [A] rule
     source: "systems.md §6.1 [P(S)] Llama 3 paper arXiv 2407.21783 §3.3.1 (Minipack2 ToR, 400G per GPU); \
              [A] Tomahawk 4 25.6T radix (Meta/OCP Minipack2); power and price [A] rule",
 };
@@ -1066,9 +1058,9 @@ pub const MINIPACK2: SwitchChip = SwitchChip {
 pub const ARISTA_7800: SwitchChip = SwitchChip {
     id: "arista-7800",
     name: "Arista 7800R3 modular chassis (7816R3, 576x 400G)",
-    radix: 576,                                             // [A] Arista 7816R3 data sheet
-    port_speed: gbit!(400.0),                               // [P(S)] §6.1 400G
-    power: Watts(A_CHASSIS_W_PER_TBPS * tbps!(576, 400.0)), // [A] chassis rule
+    radix: 576,                                                   // [A] Arista 7816R3 data sheet
+    port_speed: gbit!(400.0),                                     // [P(S)] §6.1 400G
+    power: Watts(A_CHASSIS_W_PER_TBPS * tbps!(576, 400.0)),       // [A] chassis rule
     price: Some(Usd(A_CHASSIS_USD_PER_TBPS * tbps!(576, 400.0))), // [A] chassis rule
     source: "systems.md §6.1 [P(S)] Llama 3 paper §3.3.1 (Arista 7800 cluster switch); \
              [A] Arista 7800R3 data sheet (7816R3: 576 × 400G); power and price [A] chassis rule",
@@ -1088,8 +1080,7 @@ pub const NVSWITCH3: SwitchChip = SwitchChip {
     port_speed: NVLINK4.per_link,                         // [D] §1.1 25 GB/s/dir
     power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 200.0)), // [A] rule
     price: None,                                          // [A] not sold separately
-    source:
-        "systems.md §1.1 [S/D] NVIDIA dev blog 'Upgrading Multi-GPU Interconnectivity with the \
+    source: "systems.md §1.1 [S/D] NVIDIA dev blog 'Upgrading Multi-GPU Interconnectivity with the \
              Third-Generation NVSwitch', PC Gamer; power [A] rule",
 };
 
@@ -1103,10 +1094,10 @@ pub const NVSWITCH3: SwitchChip = SwitchChip {
 pub const NVLINK5_SWITCH: SwitchChip = SwitchChip {
     id: "nvlink5-switch",
     name: "NVIDIA NVLink 5 switch chip (72x NVLink5)",
-    radix: 72,                                                 // [D] §2.1 144 / 2
-    port_speed: NVLINK5.per_link,                              // [P] §2.1 50 GB/s/dir
-    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(72, 400.0)),       // [A] rule
-    price: None,                                               // [A] not sold separately
+    radix: 72,                                            // [D] §2.1 144 / 2
+    port_speed: NVLINK5.per_link,                         // [P] §2.1 50 GB/s/dir
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(72, 400.0)), // [A] rule
+    price: None,                                          // [A] not sold separately
     source: "systems.md §2.1 [P] NVIDIA NVLink page (144 ports, 14.4 TB/s per tray) and SuperPOD GB200 RA \
              (18 chips); per chip [D] 144/2; power [A] rule",
 };
@@ -1121,10 +1112,10 @@ pub const NVLINK5_SWITCH: SwitchChip = SwitchChip {
 pub const UB_SWITCH_910C: SwitchChip = SwitchChip {
     id: "ub-switch-910c",
     name: "Huawei UB switch chip (CloudMatrix384, 48x 400G)",
-    radix: 48,                                                 // [S] §4
-    port_speed: gbit!(400.0),                                   // [S] §4
-    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(48, 400.0)),       // [A] rule
-    price: None,                                               // [A] not sold separately
+    radix: 48,                                            // [S] §4
+    port_speed: gbit!(400.0),                             // [S] §4
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(48, 400.0)), // [A] rule
+    price: None,                                          // [A] not sold separately
     source: "systems.md §4 [S] Chinese research note citing Huawei paper summary (19.2 Tb/s = 48 × 400G); \
              Zuo et al. arXiv 2506.12708; power [A] rule",
 };
@@ -1356,11 +1347,7 @@ fn normalise(s: &str) -> String {
 }
 
 /// Find an entry by id, alias or full name, ignoring case.
-fn lookup<T: Entry>(
-    table: &'static [T],
-    aliases: &[(&str, &str)],
-    key: &str,
-) -> Option<&'static T> {
+fn lookup<T: Entry>(table: &'static [T], aliases: &[(&str, &str)], key: &str) -> Option<&'static T> {
     let key = normalise(key);
     let id = aliases
         .iter()
@@ -1491,25 +1478,11 @@ mod tests {
         // TPU v5e: [A] Cloud TPU v5e docs (197 TFLOP/s, 16 GB, 819 GB/s); 140 W [A].
         acc("tpu-v5e", 197e12, None, 16e9, 819e9, 140.0);
         // TPU v5p: §3.2 "459 TFLOPS bf16 (FP8 also listed as 459); 95 GiB HBM2e at 2,765 GB/s" [P].
-        acc(
-            "tpu-v5p",
-            459e12,
-            Some(459e12),
-            95.0 * 1073741824.0,
-            2.765e12,
-            320.0,
-        );
+        acc("tpu-v5p", 459e12, Some(459e12), 95.0 * 1073741824.0, 2.765e12, 320.0);
         // TPU v6e: §3.3 "918 TFLOPS bf16, 32 GiB HBM" [P/S]; 1,640 GB/s [A]; 385 W [A].
         acc("tpu-v6e", 918e12, None, 32.0 * 1073741824.0, 1.64e12, 385.0);
         // TPU7x: §3.3 "2,307 TFLOPS BF16, 4,614 TFLOPS FP8, 192 GiB HBM3e, 7.37 TB/s" [P/S].
-        acc(
-            "tpu-v7",
-            2307e12,
-            Some(4614e12),
-            192.0 * 1073741824.0,
-            7.37e12,
-            1000.0,
-        );
+        acc("tpu-v7", 2307e12, Some(4614e12), 192.0 * 1073741824.0, 7.37e12, 1000.0);
         // Ascend 910C: §4 "752 TFLOPS BF16 dense per package (paper); 128 GB HBM; 3.2 TB/s" [S].
         acc("ascend-910c", 752e12, None, 128e9, 3.2e12, 800.0);
     }
@@ -1517,11 +1490,7 @@ mod tests {
     #[test]
     fn accelerator_prices() {
         // §9.4 "H100: about $30.7k per GPU" [S].
-        close(
-            "h100 price",
-            accelerator("h100").unwrap().price.unwrap().0,
-            30_700.0,
-        );
+        close("h100 price", accelerator("h100").unwrap().price.unwrap().0, 30_700.0);
         // §9.4 "Gaudi 3: $125k per 8-chip kit (Intel)" [S] / 8.
         close(
             "gaudi3 price",
@@ -1582,12 +1551,7 @@ mod tests {
 
     #[test]
     fn scale_up_link_figures() {
-        let link = |id: &str| {
-            scale_up_link(id)
-                .unwrap_or_else(|| panic!("no link {id}"))
-                .per_link
-                .0
-        };
+        let link = |id: &str| scale_up_link(id).unwrap_or_else(|| panic!("no link {id}")).per_link.0;
         // [A] A100 datasheet: 600 GB/s bidir / 12 links.
         close("nvlink3", link("nvlink3"), 25e9);
         // §1.1 "Per-link bandwidth 50 GB/s bidir = 25 GB/s/dir" [D].
@@ -1677,32 +1641,16 @@ mod tests {
         );
         // §9.1 "Q3400 has 144 ports (115.2 Tb/s)".
         let q3 = s("quantum-x800-q3400");
-        close(
-            "q3400 Tb/s",
-            q3.port_speed.0 * 8.0 * q3.radix as f64,
-            115.2e12,
-        );
+        close("q3400 Tb/s", q3.port_speed.0 * 8.0 * q3.radix as f64, 115.2e12);
         // §2.1 NVLink Switch tray "144 NVLink ports … 14.4TB/s": 2 chips × 72 × 50 GB/s × 2.
         let nvs = s("nvlink5-switch");
-        close(
-            "nvlink tray",
-            2.0 * nvs.radix as f64 * nvs.port_speed.0 * 2.0,
-            14.4e12,
-        );
+        close("nvlink tray", 2.0 * nvs.radix as f64 * nvs.port_speed.0 * 2.0, 14.4e12);
         // §1.1 NVSwitch gen3 "64 × 50 GB/s = 3.2 TB/s bidir".
         let nv3 = s("nvswitch3");
-        close(
-            "nvswitch3",
-            nv3.radix as f64 * nv3.port_speed.0 * 2.0,
-            3.2e12,
-        );
+        close("nvswitch3", nv3.radix as f64 * nv3.port_speed.0 * 2.0, 3.2e12);
         // [A] price rule: 64 × 400G box = $25.6k; modular chassis 3×.
         close("qm9700 price", qm.price.unwrap().0, 25_600.0);
-        close(
-            "arista price",
-            s("arista-7800").price.unwrap().0,
-            3_000.0 * 230.4,
-        );
+        close("arista price", s("arista-7800").price.unwrap().0, 3_000.0 * 230.4);
         for id in ["nvswitch3", "nvlink5-switch", "ub-switch-910c"] {
             assert_eq!(s(id).price, None, "{id} is not sold separately");
         }
@@ -1713,7 +1661,7 @@ mod tests {
         let t = |id: &str| *transceiver(id).unwrap_or_else(|| panic!("no transceiver {id}"));
         // (id, Gb/s, W)
         let cases: &[(&str, f64, f64)] = &[
-            ("osfp-400g-dr4", 400.0, 9.0), // §9.2 MMS4X00-NS400 "9 W max / 9 W typical" [P]
+            ("osfp-400g-dr4", 400.0, 9.0),         // §9.2 MMS4X00-NS400 "9 W max / 9 W typical" [P]
             ("osfp-800g-2x400g-dr4", 800.0, 17.0), // §9.2 MMS4X00-NS "17 W for all configurations" [P]
             ("osfp-800g-2x400g-sr4", 800.0, 15.0), // §9.2 MMA4Z00-NS "15 W" [P]
             ("osfp-400g-sr4", 400.0, 8.0),         // §9.2 MMA4Z00-NS400-T "8 W typical" [P]
@@ -1769,18 +1717,9 @@ mod tests {
         assert_eq!(nic("ConnectX-7").map(|n| n.id), Some("cx7-400g"));
         assert_eq!(nic("connectx-6").map(|n| n.id), Some("cx7-200g-hdr"));
         assert_eq!(switch_chip("QM9700").map(|s| s.id), Some("quantum2-qm9700"));
-        assert_eq!(
-            switch_chip("Q3400").map(|s| s.id),
-            Some("quantum-x800-q3400")
-        );
-        assert_eq!(
-            switch_chip("SN5600").map(|s| s.id),
-            Some("spectrum4-sn5600")
-        );
-        assert_eq!(
-            transceiver("MMS4X00-NS").map(|t| t.id),
-            Some("osfp-800g-2x400g-dr4")
-        );
+        assert_eq!(switch_chip("Q3400").map(|s| s.id), Some("quantum-x800-q3400"));
+        assert_eq!(switch_chip("SN5600").map(|s| s.id), Some("spectrum4-sn5600"));
+        assert_eq!(transceiver("MMS4X00-NS").map(|t| t.id), Some("osfp-800g-2x400g-dr4"));
         assert_eq!(ocs("Palomar").map(|o| o.id), Some("palomar"));
     }
 

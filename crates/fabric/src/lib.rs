@@ -6,8 +6,8 @@ pub mod builder;
 pub mod catalogue;
 pub mod error;
 pub mod model;
-pub mod routing;
 pub mod presets;
+pub mod routing;
 pub mod topology;
 
 pub use builder::{FabricBuilder, SwitchSpec};

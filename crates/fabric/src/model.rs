@@ -115,7 +115,11 @@ pub enum ScaleUpKind {
     FullMesh,
     /// 1, 2 or 3-dimensional torus with dimension-order routing. `twist[d]` is the offset along
     /// the longest dimension applied to the wraparound of dimension `d` (0 = no twist).
-    Torus { dims: [u32; 3], wrap: [bool; 3], twist: [u32; 3] },
+    Torus {
+        dims: [u32; 3],
+        wrap: [bool; 3],
+        twist: [u32; 3],
+    },
 }
 
 /// Hardware that is not a node but belongs to the bill of materials.
@@ -234,7 +238,11 @@ impl Fabric {
         match n.kind {
             NodeKind::Accel => format!("acc {}", n.scope),
             NodeKind::Switch => {
-                let role = self.switch_models.get(n.model as usize).map(|m| m.role.as_str()).unwrap_or("switch");
+                let role = self
+                    .switch_models
+                    .get(n.model as usize)
+                    .map(|m| m.role.as_str())
+                    .unwrap_or("switch");
                 let mut s = format!("{role} n{}", id.0);
                 if n.plane != NONE && self.planes > 1 {
                     s.push_str(&format!(" plane {}", n.plane));

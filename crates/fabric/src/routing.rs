@@ -42,7 +42,14 @@ fn pick(n: usize, h: u64) -> usize {
 
 /// Torus geometry helper: the neighbour of `c` one step along dimension `d` in direction
 /// `dir` (+1 or -1), with wraparound and twist. `None` past a mesh edge.
-pub fn torus_step(c: [u32; 3], d: usize, forward: bool, dims: [u32; 3], wrap: [bool; 3], twist: [u32; 3]) -> Option<[u32; 3]> {
+pub fn torus_step(
+    c: [u32; 3],
+    d: usize,
+    forward: bool,
+    dims: [u32; 3],
+    wrap: [bool; 3],
+    twist: [u32; 3],
+) -> Option<[u32; 3]> {
     let n = dims[d];
     let mut out = c;
     let long = long_dim(dims);
@@ -79,7 +86,11 @@ pub fn long_dim(dims: [u32; 3]) -> usize {
 }
 
 pub fn torus_coord(local: u32, dims: [u32; 3]) -> [u32; 3] {
-    [local % dims[0], (local / dims[0]) % dims[1], local / (dims[0] * dims[1])]
+    [
+        local % dims[0],
+        (local / dims[0]) % dims[1],
+        local / (dims[0] * dims[1]),
+    ]
 }
 
 pub fn torus_index(c: [u32; 3], dims: [u32; 3]) -> u32 {
@@ -92,7 +103,11 @@ impl Fabric {
     pub fn route(&self, src: u32, dst: u32, flow: u64, opts: RouteOpts, out: &mut Vec<u32>) -> Result<()> {
         let n = self.accels.len() as u32;
         if src >= n || dst >= n {
-            return Err(FabricError::NoRoute { src, dst, why: format!("the fabric has {n} accelerators") });
+            return Err(FabricError::NoRoute {
+                src,
+                dst,
+                why: format!("the fabric has {n} accelerators"),
+            });
         }
         if src == dst {
             return Ok(());
@@ -133,7 +148,8 @@ impl Fabric {
         let pb = self.scale_out_ports(b);
         pa.iter().any(|&x| {
             let sa = self.nodes[self.links[x as usize].dst.0 as usize].scope;
-            pb.iter().any(|&y| self.nodes[self.links[y as usize].dst.0 as usize].scope == sa)
+            pb.iter()
+                .any(|&y| self.nodes[self.links[y as usize].dst.0 as usize].scope == sa)
         })
     }
 
@@ -141,19 +157,31 @@ impl Fabric {
         let a = self.accels[src as usize];
         let b = self.accels[dst as usize];
         match &self.scale_up {
-            ScaleUpKind::None => Err(FabricError::NoRoute { src, dst, why: "no scale-up network".into() }),
+            ScaleUpKind::None => Err(FabricError::NoRoute {
+                src,
+                dst,
+                why: "no scale-up network".into(),
+            }),
             ScaleUpKind::FullMesh => match self.link_between(a, b) {
                 Some(l) => {
                     out.push(l.0);
                     Ok(())
                 }
-                None => Err(FabricError::NoRoute { src, dst, why: "full mesh lacks the direct link".into() }),
+                None => Err(FabricError::NoRoute {
+                    src,
+                    dst,
+                    why: "full mesh lacks the direct link".into(),
+                }),
             },
             ScaleUpKind::Switched => {
                 let pa = self.scale_up_ports(src);
                 let pb = self.scale_up_ports(dst);
                 if pa.is_empty() || pb.is_empty() {
-                    return Err(FabricError::NoRoute { src, dst, why: "accelerator has no scale-up port".into() });
+                    return Err(FabricError::NoRoute {
+                        src,
+                        dst,
+                        why: "accelerator has no scale-up port".into(),
+                    });
                 }
                 let h = ecmp_hash(src, dst, flow, 0);
                 let i = pick(pa.len(), h);
@@ -171,12 +199,17 @@ impl Fabric {
                     while cur[d] != target[d] {
                         let nd = dims[d];
                         let fwd_dist = (target[d] + nd - cur[d]) % nd;
-                        let forward = if wrap[d] { fwd_dist <= nd - fwd_dist } else { target[d] > cur[d] };
-                        let next = torus_step(cur, d, forward, *dims, *wrap, *twist).ok_or_else(|| FabricError::NoRoute {
-                            src,
-                            dst,
-                            why: "torus step off the mesh edge".into(),
-                        })?;
+                        let forward = if wrap[d] {
+                            fwd_dist <= nd - fwd_dist
+                        } else {
+                            target[d] > cur[d]
+                        };
+                        let next =
+                            torus_step(cur, d, forward, *dims, *wrap, *twist).ok_or_else(|| FabricError::NoRoute {
+                                src,
+                                dst,
+                                why: "torus step off the mesh edge".into(),
+                            })?;
                         let na = self.accels[(base + torus_index(next, *dims)) as usize];
                         let ca = self.accels[(base + torus_index(cur, *dims)) as usize];
                         let l = self.link_between(ca, na).ok_or_else(|| FabricError::NoRoute {
@@ -188,7 +221,11 @@ impl Fabric {
                         cur = next;
                         guard += 1;
                         if guard > dims.iter().sum::<u32>() * 4 {
-                            return Err(FabricError::NoRoute { src, dst, why: "torus route does not converge".into() });
+                            return Err(FabricError::NoRoute {
+                                src,
+                                dst,
+                                why: "torus route does not converge".into(),
+                            });
                         }
                     }
                 }
@@ -201,7 +238,11 @@ impl Fabric {
         let pa = self.scale_out_ports(src);
         let pb = self.scale_out_ports(dst);
         if pa.is_empty() || pb.is_empty() {
-            return Err(FabricError::NoRoute { src, dst, why: "no scale-out port".into() });
+            return Err(FabricError::NoRoute {
+                src,
+                dst,
+                why: "no scale-out port".into(),
+            });
         }
         // Plane choice: the hash picks one of the source's ports; the destination port must be
         // in the same plane.
@@ -212,7 +253,11 @@ impl Fabric {
             .filter(|&j| self.nodes[self.links[pb[j] as usize].dst.0 as usize].plane == plane)
             .collect();
         if same.is_empty() {
-            return Err(FabricError::NoRoute { src, dst, why: format!("destination has no port in plane {plane}") });
+            return Err(FabricError::NoRoute {
+                src,
+                dst,
+                why: format!("destination has no port in plane {plane}"),
+            });
         }
         let j = same[pick(same.len(), ecmp_hash(dst, src, flow, 40))];
         self.clos(src, dst, flow, pa[i], pb[j], out)
@@ -256,7 +301,11 @@ impl Fabric {
             let u = cur.0 as usize;
             let ups = &self.up_links[self.up_start[u] as usize..self.up_start[u + 1] as usize];
             if ups.is_empty() {
-                return Err(FabricError::NoRoute { src, dst, why: "switch has no up-link".into() });
+                return Err(FabricError::NoRoute {
+                    src,
+                    dst,
+                    why: "switch has no up-link".into(),
+                });
             }
             let l = ups[pick(ups.len(), ecmp_hash(src, dst, flow, 1 + k as u32))];
             out.push(l);
@@ -269,7 +318,11 @@ impl Fabric {
             let lo = downs.partition_point(|&(sc, _)| sc < want);
             let hi = downs.partition_point(|&(sc, _)| sc <= want);
             if lo == hi {
-                return Err(FabricError::NoRoute { src, dst, why: "no down-link toward the destination".into() });
+                return Err(FabricError::NoRoute {
+                    src,
+                    dst,
+                    why: "no down-link toward the destination".into(),
+                });
             }
             let l = downs[lo + pick(hi - lo, ecmp_hash(src, dst, flow, 16 + k as u32))].1;
             out.push(l);

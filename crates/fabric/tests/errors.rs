@@ -8,10 +8,7 @@ use units::{BytesPerSec, Seconds};
 /// Build `spec`, expect an error, and check that its message contains every fragment.
 fn err(spec: &str, fragments: &[&str]) -> FabricError {
     let e = match presets::build_preset(spec) {
-        Ok((_, f)) => panic!(
-            "{spec}: expected an error, built {} accelerators",
-            f.accel_count()
-        ),
+        Ok((_, f)) => panic!("{spec}: expected an error, built {} accelerators", f.accel_count()),
         Err(e) => e,
     };
     let msg = e.to_string();
@@ -43,14 +40,8 @@ fn unknown_parameter_lists_known_keys() {
         &["fat-tree", "gpuz", "known:", "gpus", "oversub", "tiers"],
     );
     assert!(matches!(e, FabricError::UnknownParam { .. }));
-    err(
-        "dgx-h100-superpod:sus=2",
-        &["dgx-h100-superpod", "sus", "su"],
-    );
-    err(
-        "hpn7-pod:plane=1",
-        &["hpn7-pod", "plane", "planes", "segments"],
-    );
+    err("dgx-h100-superpod:sus=2", &["dgx-h100-superpod", "sus", "su"]);
+    err("hpn7-pod:plane=1", &["hpn7-pod", "plane", "planes", "segments"]);
     err("tpu-v4-pod:gpus=8", &["tpu-v4-pod", "gpus", "slice"]);
     err("dgx-h100:gpu=b200", &["dgx-h100", "gpu", "node"]);
 }
@@ -70,16 +61,10 @@ fn bad_value_types() {
     err("fat-tree:gpus=8.5", &["gpus", "expected an integer"]);
     err("fat-tree:oversub=high", &["oversub", "expected a number"]);
     err("fat-tree:oversub=true", &["oversub", "expected a number"]);
-    err(
-        "tpu-v4-pod:twisted=maybe",
-        &["twisted", "expected true or false"],
-    );
+    err("tpu-v4-pod:twisted=maybe", &["twisted", "expected true or false"]);
     err("hgx:gpu=v100", &["gpu", "v100", "a100"]);
     err("hpn7-pod:planes=two", &["planes", "expected an integer"]);
-    err(
-        "fat-tree:node=dgx-z9",
-        &["node", "dgx-z9", "unknown node type"],
-    );
+    err("fat-tree:node=dgx-z9", &["node", "dgx-z9", "unknown node type"]);
     err(
         "fat-tree:switch=my-switch",
         &["switch", "my-switch", "unknown switch chip"],
@@ -95,10 +80,7 @@ fn out_of_range_values() {
     err("dgx-h100-superpod:su=65", &["su", "out of range"]);
     err("dgx-h100-superpod:su=-1", &["su", "out of range"]);
     err("fat-tree:gpus=0", &["fat-tree", "gpus", "out of range"]);
-    err(
-        "fat-tree:gpus=12",
-        &["gpus", "12 is not a multiple of the 8"],
-    );
+    err("fat-tree:gpus=12", &["gpus", "12 is not a multiple of the 8"]);
     err("fat-tree:gpus=100000000", &["gpus", "out of range"]);
     err("fat-tree:gpus=99999999999999999999", &["gpus"]);
     err("gb200-superpod:racks=129", &["racks", "out of range"]);
@@ -115,14 +97,8 @@ fn out_of_range_values() {
     err("hpn7-pod:segments=16", &["segments", "out of range"]);
     err("meta-roce-24k:pods=0", &["pods", "out of range"]);
     err("multi-site:sites=1", &["sites", "out of range"]);
-    err(
-        "multi-site:gpus=24,sites=2",
-        &["sites", "do not split evenly"],
-    );
-    err(
-        "multi-site:distance_km=-5",
-        &["distance_km", "out of range"],
-    );
+    err("multi-site:gpus=24,sites=2", &["sites", "do not split evenly"]);
+    err("multi-site:distance_km=-5", &["distance_km", "out of range"]);
     err("cloudmatrix384:nodes=49", &["nodes", "out of range"]);
 }
 
@@ -132,16 +108,10 @@ fn bad_tpu_slices() {
     err("tpu-v4-pod:slice=4x4x4x4", &["slice", "not AxB or AxBxC"]);
     err("tpu-v4-pod:slice=4", &["slice", "not AxB or AxBxC"]);
     err("tpu-v4-pod:slice=0x4x4", &["slice", "out of range"]);
-    err(
-        "tpu-v4-pod:slice=axbxc",
-        &["slice", "not a positive integer"],
-    );
+    err("tpu-v4-pod:slice=axbxc", &["slice", "not a positive integer"]);
     err("tpu-v4-pod:slice=32x32x32", &["slice"]);
     err("tpu-v4-pod:slice=16x16x20", &["slice", "exceeds"]);
-    err(
-        "tpu-v4-pod:slice=4x4x4,twisted=true",
-        &["twisted", "k×k×2k"],
-    );
+    err("tpu-v4-pod:slice=4x4x4,twisted=true", &["twisted", "k×k×2k"]);
     err("tpu-v5e-pod:slice=32x32", &["slice"]);
 }
 
@@ -176,14 +146,8 @@ fn too_many_ports_for_a_switch() {
 fn malformed_toml() {
     let cases: &[(&str, &[&str])] = &[
         ("generator = ", &["my.toml", "malformed TOML"]),
-        (
-            "name = \"x\"\n",
-            &["my.toml", "malformed TOML", "generator"],
-        ),
-        (
-            "generator = \"fat-tree\"\nsurprise = 1\n",
-            &["my.toml", "surprise"],
-        ),
+        ("name = \"x\"\n", &["my.toml", "malformed TOML", "generator"]),
+        ("generator = \"fat-tree\"\nsurprise = 1\n", &["my.toml", "surprise"]),
         (
             "generator = \"fat-tree\"\n[params]\ngpus = [64]\n",
             &["my.toml", "params.gpus", "expected an integer"],
@@ -282,15 +246,7 @@ fn builder_rejects_bad_capacities() {
         let mut b = FabricBuilder::new("bad-cap", "h100");
         let a0 = b.accel(0, NONE, 0);
         let a1 = b.accel(0, NONE, 0);
-        b.cable(
-            a0,
-            a1,
-            BytesPerSec(cap),
-            Seconds(1e-7),
-            Medium::Copper,
-            Net::ScaleUp,
-            1,
-        );
+        b.cable(a0, a1, BytesPerSec(cap), Seconds(1e-7), Medium::Copper, Net::ScaleUp, 1);
         let e = b.build().unwrap_err();
         assert!(matches!(e, FabricError::BadCapacity { .. }), "{cap}: {e:?}");
         assert!(
@@ -310,24 +266,8 @@ fn builder_rejects_other_impossible_fabrics() {
     let a0 = b.accel(0, NONE, 0);
     let a1 = b.accel(0, NONE, 0);
     let a2 = b.accel(0, NONE, 0);
-    b.cable(
-        a0,
-        a1,
-        BytesPerSec(1e9),
-        Seconds(0.0),
-        Medium::Copper,
-        Net::ScaleUp,
-        1,
-    );
-    b.cable(
-        a1,
-        a2,
-        BytesPerSec(1e9),
-        Seconds(0.0),
-        Medium::Copper,
-        Net::ScaleUp,
-        1,
-    );
+    b.cable(a0, a1, BytesPerSec(1e9), Seconds(0.0), Medium::Copper, Net::ScaleUp, 1);
+    b.cable(a1, a2, BytesPerSec(1e9), Seconds(0.0), Medium::Copper, Net::ScaleUp, 1);
     b.domain_size = 2;
     assert!(b.build().unwrap_err().to_string().contains("do not split"));
     // A switch with more links than ports.
@@ -336,15 +276,7 @@ fn builder_rejects_other_impossible_fabrics() {
     let s = sw(&mut b, m);
     for d in 0..3 {
         let a = b.accel(d, NONE, 0);
-        b.cable(
-            a,
-            s,
-            BytesPerSec(1e9),
-            Seconds(0.0),
-            Medium::Optical,
-            Net::ScaleOut,
-            1,
-        );
+        b.cable(a, s, BytesPerSec(1e9), Seconds(0.0), Medium::Optical, Net::ScaleOut, 1);
     }
     let e = b.build().unwrap_err();
     assert!(
@@ -362,9 +294,7 @@ fn builder_rejects_other_impossible_fabrics() {
 
 #[test]
 fn parse_spec_splits_name_and_params() {
-    let (n, p) =
-        params::parse_spec(" fat-tree : gpus = 64 , oversub=1.5, node=dgx-h100 ,twisted=true")
-            .unwrap();
+    let (n, p) = params::parse_spec(" fat-tree : gpus = 64 , oversub=1.5, node=dgx-h100 ,twisted=true").unwrap();
     assert_eq!(n, "fat-tree");
     assert_eq!(
         p,
@@ -409,8 +339,7 @@ fn value() -> impl Strategy<Value = String> {
     prop_oneof![
         (-3i64..300).prop_map(|i| i.to_string()),
         prop::sample::select(vec![
-            "0", "1", "2", "4", "8", "64", "-0", "1e3", "0.5", "NaN", "inf", "-inf", "true",
-            "false", "", "x"
+            "0", "1", "2", "4", "8", "64", "-0", "1e3", "0.5", "NaN", "inf", "-inf", "true", "false", "", "x"
         ])
         .prop_map(String::from),
         prop::sample::select(vec![

@@ -97,10 +97,7 @@ fn eval(f: &Fabric, b: &Bom, e: F) -> Result<(), String> {
             b.switches_by_tier.get(t) == Some(&n),
             format!("{:?}", b.switches_by_tier),
         ),
-        F::NoTier(t) => ok(
-            !b.switches_by_tier.contains_key(t),
-            format!("{:?}", b.switches_by_tier),
-        ),
+        F::NoTier(t) => ok(!b.switches_by_tier.contains_key(t), format!("{:?}", b.switches_by_tier)),
         F::ScaleUp(x) => {
             let v = f.accel_bandwidth(0, Net::ScaleUp).0;
             ok(close(v, x, 1e-9), format!("{v:e}"))
@@ -119,10 +116,7 @@ fn eval(f: &Fabric, b: &Bom, e: F) -> Result<(), String> {
         }
         F::ScaleUpLinks(n) => ok(su_links.len() as u32 == n, format!("{}", su_links.len())),
         F::Nics(n) => ok(f.extras.nics == n, format!("{}", f.extras.nics)),
-        F::NicModel(m) => ok(
-            f.extras.nic_model == Some(m),
-            format!("{:?}", f.extras.nic_model),
-        ),
+        F::NicModel(m) => ok(f.extras.nic_model == Some(m), format!("{:?}", f.extras.nic_model)),
         F::Hosts(n) => ok(f.extras.hosts == n, format!("{}", f.extras.hosts)),
         F::Cpus(n) => ok(f.extras.cpus == n, format!("{}", f.extras.cpus)),
         F::Racks(n) => ok(f.extras.racks == n, format!("{:?}", f.extras.racks)),
@@ -139,14 +133,8 @@ fn eval(f: &Fabric, b: &Bom, e: F) -> Result<(), String> {
             let v = scale_out_cables(f).1;
             ok(v == n, format!("{v}"))
         }
-        F::TxUp(n) => ok(
-            b.transceivers_scale_up == n,
-            format!("{}", b.transceivers_scale_up),
-        ),
-        F::TxOut(n) => ok(
-            b.transceivers_scale_out == n,
-            format!("{}", b.transceivers_scale_out),
-        ),
+        F::TxUp(n) => ok(b.transceivers_scale_up == n, format!("{}", b.transceivers_scale_up)),
+        F::TxOut(n) => ok(b.transceivers_scale_out == n, format!("{}", b.transceivers_scale_out)),
         F::Bisection(x, rel) => ok(close(f.bisection.0, x, rel), format!("{:e}", f.bisection.0)),
         F::Planes(n) => ok(f.planes == n, format!("{}", f.planes)),
         F::Oversub(t, x, tol) => {
@@ -156,16 +144,11 @@ fn eval(f: &Fabric, b: &Bom, e: F) -> Result<(), String> {
                     let r = l.down.0 / l.up.0;
                     ok((r - x).abs() <= tol, format!("{r}"))
                 }
-                _ => Err(format!(
-                    "tier `{t}` missing or without up-links: {:?}",
-                    b.tiers
-                )),
+                _ => Err(format!("tier `{t}` missing or without up-links: {:?}", b.tiers)),
             }
         }
         F::Twisted(t) => match &f.scale_up {
-            ScaleUpKind::Torus { twist, .. } => {
-                ok(twist.iter().any(|&x| x != 0) == t, format!("{twist:?}"))
-            }
+            ScaleUpKind::Torus { twist, .. } => ok(twist.iter().any(|&x| x != 0) == t, format!("{twist:?}")),
             other => Err(format!("not a torus: {other:?}")),
         },
         F::Sites(n) => {
@@ -200,15 +183,9 @@ fn check(spec: &str, expect: &[(F, &str)]) -> (Fabric, Bom) {
     }
     // Cost is positive unless nothing in the BOM has a public price (TPU v5e/v6e pods: Google
     // does not sell TPUs and the torus is copper, so `cost` is 0 and every line is unpriced).
-    let priced = b
-        .lines
-        .iter()
-        .any(|l| l.count > 0 && l.unit_price.is_some());
+    let priced = b.lines.iter().any(|l| l.count > 0 && l.unit_price.is_some());
     if priced != (b.cost.0 > 0.0) || !b.cost.0.is_finite() {
-        failures.push(format!(
-            "  cost {} USD with priced lines = {priced}",
-            b.cost.0
-        ));
+        failures.push(format!("  cost {} USD with priced lines = {priced}", b.cost.0));
     }
     if !priced && b.unpriced.is_empty() {
         failures.push("  zero cost but no item listed as unpriced".into());
@@ -232,26 +209,14 @@ fn dgx_h100() {
                 F::Tier("scale-up switch", 4),
                 "§1.1 NVSwitch chips: 4 × third-generation NVSwitch",
             ),
-            (
-                F::ScaleUpLanes(18),
-                "§1.1 NVLink generation / links: 18 links per GPU",
-            ),
-            (
-                F::Cables("scale-up copper", 8 * 18),
-                "§1.1 18 NVLink4 links × 8 GPUs",
-            ),
-            (
-                F::ScaleUp(450.0 * GB),
-                "§1.1 900 GB/s bidir per GPU (450 GB/s/dir)",
-            ),
+            (F::ScaleUpLanes(18), "§1.1 NVLink generation / links: 18 links per GPU"),
+            (F::Cables("scale-up copper", 8 * 18), "§1.1 18 NVLink4 links × 8 GPUs"),
+            (F::ScaleUp(450.0 * GB), "§1.1 900 GB/s bidir per GPU (450 GB/s/dir)"),
             (
                 F::Aggregate(7.2 * TB),
                 "§1.1 Intra-node all-to-all: 8 × 900 GB/s = 7.2 TB/s bidir",
             ),
-            (
-                F::Nics(8),
-                "§1.1 Compute-fabric NICs: 8 × ConnectX-7 400 Gb/s",
-            ),
+            (F::Nics(8), "§1.1 Compute-fabric NICs: 8 × ConnectX-7 400 Gb/s"),
             (F::NicModel("cx7-400g"), "§1.1 Compute-fabric NICs"),
             (
                 F::ScaleOut(50.0 * GB),
@@ -303,10 +268,7 @@ fn dgx_h100_superpod_1su() {
             (F::Tier("spine", 4), "§1.2 1 SU: 4 spine"),
             (F::NoTier("core"), "§1.2 up to 4 SU: two tiers"),
             (F::SwitchCables(256), "§1.2 1 SU: cables 256 spine–leaf"),
-            (
-                F::AccelCables(248),
-                "§1.2 1 SU: 252 compute+UFM cables − 4 UFM links",
-            ),
+            (F::AccelCables(248), "§1.2 1 SU: 252 compute+UFM cables − 4 UFM links"),
         ],
     );
 }
@@ -353,10 +315,7 @@ fn dgx_h100_superpod_4su_default() {
             (F::NoTier("core"), "§1.2 4 SU: two tiers"),
             (F::SwitchCables(1024), "§1.2 4 SU: cables 1020 / 1024"),
             (F::AccelCables(1016), "§1.2 4 SU: 1020 compute+UFM − 4 UFM"),
-            (
-                F::Tier("scale-up switch", 127 * 4),
-                "§1.1 4 NVSwitch per node",
-            ),
+            (F::Tier("scale-up switch", 127 * 4), "§1.1 4 NVSwitch per node"),
             (
                 F::Oversub("leaf", 1016.0 / 1024.0, 1e-9),
                 "§1.2 Leaf port budget: 32 down (31 used in the last SU's leaves) + 32 up",
@@ -373,11 +332,7 @@ fn dgx_h100_superpod_4su_default() {
 /// Larger than 4 SU: the B200 RA's table (same structure), with our node count 32·su − 1.
 #[test]
 fn dgx_h100_superpod_core_tier() {
-    for (su, leaf, spine, core) in [
-        (16u32, 128u64, 128u64, 64u64),
-        (32, 256, 256, 128),
-        (64, 512, 512, 256),
-    ] {
+    for (su, leaf, spine, core) in [(16u32, 128u64, 128u64, 64u64), (32, 256, 256, 128), (64, 512, 512, 256)] {
         let nodes = 32 * su - 1;
         superpod(
             &format!("dgx-h100-superpod:su={su}"),
@@ -395,10 +350,7 @@ fn dgx_h100_superpod_core_tier() {
                     F::Tier("core", core),
                     "§1.2 Larger than 4 SU: B200 RA table core (64/128/256)",
                 ),
-                (
-                    F::Oversub("spine", 1.0, 1e-9),
-                    "§1.2 full fat tree at every tier",
-                ),
+                (F::Oversub("spine", 1.0, 1e-9), "§1.2 full fat tree at every tier"),
             ],
         );
     }
@@ -431,10 +383,7 @@ const NVL72: &[(F, &str)] = &[
         F::Aggregate(129.6 * TB),
         "§2.1 Rack NVLink aggregate: 72 × 1.8 = 129.6 TB/s bidir",
     ),
-    (
-        F::Nics(72),
-        "§2.1 Scale-out NICs: 4 per compute tray (1 per GPU)",
-    ),
+    (F::Nics(72), "§2.1 Scale-out NICs: 4 per compute tray (1 per GPU)"),
     (F::Cpus(36), "§2.1 Composition: 36 Grace CPUs"),
     (F::Hosts(18), "§2.1 Composition: 18 compute trays"),
     (F::Racks(Some(1)), "§2.1 one rack"),
@@ -456,10 +405,7 @@ fn gb200_nvl72() {
 fn gb300_nvl72() {
     let mut e = NVL72.to_vec();
     e.push((F::Model("gb300"), "§2.2 GB300"));
-    e.push((
-        F::NicModel("cx8-800g"),
-        "§2.2 ConnectX-8 800G applies to GB300 / B300",
-    ));
+    e.push((F::NicModel("cx8-800g"), "§2.2 ConnectX-8 800G applies to GB300 / B300"));
     e.push((F::ScaleOut(100.0 * GB), "§2.2 800G per GPU"));
     check("gb300-nvl72", &e);
 }
@@ -472,10 +418,7 @@ fn gb200_superpod() {
             (F::Accels(576), "§2.2 SU: 8 DGX GB200 racks = 576 GPUs"),
             (F::Racks(Some(8)), "§2.2 SU: 8 racks"),
             (F::Domains(8), "§2.2 SU: 8 racks, one NVLink domain each"),
-            (
-                F::Nics(576),
-                "§2.2 Compute fabric: ConnectX-7 400G, 1 per GPU",
-            ),
+            (F::Nics(576), "§2.2 Compute fabric: ConnectX-7 400G, 1 per GPU"),
             (
                 F::Tier("leaf", 18),
                 "§2.2 Leaf/spine counts for 1 SU: 576 endpoints / 32 down = 18 leaves [D/U]",
@@ -493,10 +436,7 @@ fn gb200_superpod() {
     check(
         "gb200-superpod:racks=128",
         &[
-            (
-                F::Accels(9216),
-                "§2.2 Max scale in RA: 128 racks with 9216 GPUs",
-            ),
+            (F::Accels(9216), "§2.2 Max scale in RA: 128 racks with 9216 GPUs"),
             (F::Racks(Some(128)), "§2.2 Max scale in RA: 128 racks"),
             (
                 F::Bisection(9216.0 * 50.0 * GB / 2.0, 1e-9),
@@ -517,18 +457,9 @@ fn tpu_v4_pod() {
         &[
             (F::Accels(4096), "§3.1 Pod size: 4,096 chips"),
             (F::Model("tpu-v4"), "§3.1"),
-            (
-                F::Racks(Some(64)),
-                "§3.1 Pod size: 64 racks (one 4×4×4 cube per rack)",
-            ),
-            (
-                F::ScaleUpLinks(6),
-                "§3.1 ICI ports per chip: 6 (±x, ±y, ±z)",
-            ),
-            (
-                F::ScaleUp(6.0 * 50.0 * GB),
-                "§3.1 ICI link rate ~50 GB/s/dir × 6 links",
-            ),
+            (F::Racks(Some(64)), "§3.1 Pod size: 64 racks (one 4×4×4 cube per rack)"),
+            (F::ScaleUpLinks(6), "§3.1 ICI ports per chip: 6 (±x, ±y, ±z)"),
+            (F::ScaleUp(6.0 * 50.0 * GB), "§3.1 ICI link rate ~50 GB/s/dir × 6 links"),
             (
                 F::Cables("scale-up copper", 9216),
                 "§3.1 12,288 links − 3,072 optical (cube faces)",
@@ -543,10 +474,7 @@ fn tpu_v4_pod() {
             ),
             (F::TxOut(0), "§3.1 ICI only, no scale-out modelled"),
             (F::Ocs(48), "§3.1 OCS: 48 optical circuit switches"),
-            (
-                F::NoTier("leaf"),
-                "§3.1 ICI is direct chip-to-chip (no switches)",
-            ),
+            (F::NoTier("leaf"), "§3.1 ICI is direct chip-to-chip (no switches)"),
             // 24 TB/s sourced; we model 2 × 16 × 16 = 512 cut links × 50 GB/s = 25.6 TB/s, which
             // is the upper end of the §3.1 derivation ("512 cut links × ~47–50 GB/s").
             (
@@ -561,11 +489,7 @@ fn tpu_v4_pod() {
         ],
     );
     // 6 links per chip, 4096 chips: 12,288 cables.
-    assert_eq!(
-        f.links.len() / 2,
-        12_288,
-        "§3.1 6 ICI ports per chip × 4096 / 2"
-    );
+    assert_eq!(f.links.len() / 2, 12_288, "§3.1 6 ICI ports per chip × 4096 / 2");
 }
 
 #[test]
@@ -574,10 +498,7 @@ fn tpu_v4_slice_twisted() {
         "tpu-v4-pod:slice=4x4x8",
         &[
             (F::Accels(128), "§3.1 Slice shapes: 4x4x8 = 128 chips"),
-            (
-                F::Twisted(true),
-                "§3.1 Slice shapes: twisted when 2A=2B=C, e.g. 4x4x8",
-            ),
+            (F::Twisted(true), "§3.1 Slice shapes: twisted when 2A=2B=C, e.g. 4x4x8"),
             (F::ScaleUpLinks(6), "§3.1 a 3D torus on slices"),
             (F::Ocs(0), "assumption: OCS counted only for a full pod"),
         ],
@@ -629,14 +550,8 @@ fn tpu_v7_pod() {
         "tpu-v7-pod",
         &[
             (F::Accels(9216), "§3.3 Pod (superpod): 9,216 chips"),
-            (
-                F::Racks(Some(144)),
-                "§3.3 Cubes: 9,216 / 64 = 144 cubes [D/U]",
-            ),
-            (
-                F::ScaleUp(600.0 * GB),
-                "§3.3 ICI 9.6 Tb/s = 1.2 TB/s bidir per chip",
-            ),
+            (F::Racks(Some(144)), "§3.3 Cubes: 9,216 / 64 = 144 cubes [D/U]"),
+            (F::ScaleUp(600.0 * GB), "§3.3 ICI 9.6 Tb/s = 1.2 TB/s bidir per chip"),
         ],
     );
 }
@@ -663,29 +578,17 @@ fn cloudmatrix384() {
             ),
             (F::TxUp(5376), "§4 Optics: 5,376 scale-up = 384 × 14"),
             (F::TxOut(1536), "§4 Optics: 1,536 scale-out = 384 × 4"),
-            (
-                F::Hosts(48),
-                "§4 Racks: 12 compute racks × 4 nodes = 48 nodes",
-            ),
+            (F::Hosts(48), "§4 Racks: 12 compute racks × 4 nodes = 48 nodes"),
             (F::Cpus(192), "§4 Composition: 192 Kunpeng CPUs"),
-            (
-                F::Racks(Some(16)),
-                "§4 Racks: 16 racks (12 compute + 4 communication)",
-            ),
+            (F::Racks(Some(16)), "§4 Racks: 16 racks (12 compute + 4 communication)"),
             (F::Tier("UB L1", 336), "§4 L1 tier: 48 × 7 = 336"),
-            (
-                F::Tier("UB L2", 112),
-                "§4 L2 tier: 7 sub-planes × 16 = 112 chips",
-            ),
+            (F::Tier("UB L2", 112), "§4 L2 tier: 7 sub-planes × 16 = 112 chips"),
             (
                 F::Oversub("UB L1", 1.0, 1e-9),
                 "§4 L2 tier: non-blocking (no oversubscription)",
             ),
             (F::Nics(384), "§4 RDMA plane: up to 400 Gb/s/dir per NPU"),
-            (
-                F::ScaleOut(50.0 * GB),
-                "§4 RDMA plane: 400 Gb/s/dir per NPU",
-            ),
+            (F::ScaleOut(50.0 * GB), "§4 RDMA plane: 400 Gb/s/dir per NPU"),
         ],
     );
     let (_, f) = presets::build_preset("cloudmatrix384").unwrap();
@@ -706,10 +609,7 @@ fn hpn7_pod() {
     check(
         "hpn7-pod",
         &[
-            (
-                F::Accels(15_360),
-                "§5 Pod scale: 15 segments × 1,024 GPUs = 15,360",
-            ),
+            (F::Accels(15_360), "§5 Pod scale: 15 segments × 1,024 GPUs = 15,360"),
             (F::Hosts(1920), "§5 Segment: 128 hosts × 15"),
             (
                 F::Tier("ToR", 240),
@@ -739,21 +639,13 @@ fn hpn7_pod() {
     );
     // The per-GPU scale-out bandwidth is two 200G links, one per plane.
     let (_, f) = presets::build_preset("hpn7-pod").unwrap();
-    assert!(close(
-        f.accel_bandwidth(0, Net::ScaleOut).0,
-        50.0 * GB,
-        1e-9
-    ));
+    assert!(close(f.accel_bandwidth(0, Net::ScaleOut).0, 50.0 * GB, 1e-9));
     let planes: Vec<u32> = f
         .scale_out_ports(0)
         .iter()
         .map(|&l| f.node(f.links[l as usize].dst).plane)
         .collect();
-    assert_eq!(
-        planes,
-        vec![0, 1],
-        "§5 Planes: NIC port 0 → plane 0, port 1 → plane 1"
-    );
+    assert_eq!(planes, vec![0, 1], "§5 Planes: NIC port 0 → plane 0, port 1 → plane 1");
 }
 
 #[test]
@@ -771,14 +663,8 @@ fn hpn7_pod_variants() {
         &[
             (F::Accels(7 * 1024), "§5 Segment: 1,024 GPUs"),
             (F::Planes(1), "single-plane variant"),
-            (
-                F::Tier("ToR", 7 * 16),
-                "§5 16 ToRs per segment (dual-ToR in one plane)",
-            ),
-            (
-                F::Tier("aggregation", 60),
-                "§5 aggregation = ToR uplinks (60)",
-            ),
+            (F::Tier("ToR", 7 * 16), "§5 16 ToRs per segment (dual-ToR in one plane)"),
+            (F::Tier("aggregation", 60), "§5 aggregation = ToR uplinks (60)"),
         ],
     );
     check(
@@ -795,12 +681,7 @@ fn hpn7_pod_variants() {
     );
     let (_, f) = presets::build_preset("hpn7-pod:pods=2").unwrap();
     assert!(
-        bom::bom(&f)
-            .switches_by_tier
-            .get("core")
-            .copied()
-            .unwrap_or(0)
-            > 0,
+        bom::bom(&f).switches_by_tier.get("core").copied().unwrap_or(0) > 0,
         "§5 pods=2 adds a core tier"
     );
 }
@@ -820,18 +701,12 @@ fn meta_roce_24k() {
                 F::Tier("RTSW", 1536),
                 "§6.1 Totals: 1,536 racks, one Minipack2 ToR each (16 GPUs per rack)",
             ),
-            (
-                F::Oversub("RTSW", 1.0, 1e-9),
-                "§6.1 RTSW 16 × 400G down, 16 up [U]",
-            ),
+            (F::Oversub("RTSW", 1.0, 1e-9), "§6.1 RTSW 16 × 400G down, 16 up [U]"),
             (
                 F::Oversub("CTSW", 7.0, 0.2),
                 "§6.1 Cluster: 8 pods via aggregation at 1:7 oversubscription",
             ),
-            (
-                F::Cables("scale-out copper", 24_576),
-                "§6.1 RTSW: copper DAC to GPUs",
-            ),
+            (F::Cables("scale-out copper", 24_576), "§6.1 RTSW: copper DAC to GPUs"),
             (
                 F::Bisection(24_576.0 * 50.0 * GB / 2.0 / 7.0, 0.05),
                 "§6.1 1:7 between pods",
@@ -847,10 +722,7 @@ fn meta_roce_24k() {
         }
     }
     assert_eq!(per_pod.len(), 8, "§6.1 Cluster: 8 pods");
-    assert!(
-        per_pod.values().all(|&r| r == 192),
-        "§6.1 Pod: 192 racks: {per_pod:?}"
-    );
+    assert!(per_pod.values().all(|&r| r == 192), "§6.1 Pod: 192 racks: {per_pod:?}");
 }
 
 #[test]
@@ -861,10 +733,7 @@ fn meta_roce_one_pod() {
             (F::Accels(3072), "§6.1 Pod: 192 racks = 3,072 GPUs"),
             (F::Tier("RTSW", 192), "§6.1 Pod: 192 racks"),
             (F::NoTier("ATSW"), "§6.1 one pod has no aggregation layer"),
-            (
-                F::Bisection(3072.0 * 50.0 * GB / 2.0, 1e-9),
-                "§6.1 Pod: full bisection",
-            ),
+            (F::Bisection(3072.0 * 50.0 * GB / 2.0, 1e-9), "§6.1 Pod: full bisection"),
         ],
     );
 }
@@ -879,10 +748,7 @@ fn mi300x_node() {
         "mi300x-node",
         &[
             (F::Accels(8), "§7.1 Topology: 8 × MI300X"),
-            (
-                F::ScaleUpLinks(7),
-                "§7.1 Links per GPU: 7 (one to each peer)",
-            ),
+            (F::ScaleUpLinks(7), "§7.1 Links per GPU: 7 (one to each peer)"),
             (
                 F::Cables("scale-up copper", 28),
                 "§7.1 fully connected 8-GPU mesh: 8 × 7 / 2 = 28",
@@ -906,10 +772,7 @@ fn gaudi3_node() {
                 F::ScaleUpLinks(7),
                 "§7.2 Intra-box topology: all-to-all to each of the 7 peers",
             ),
-            (
-                F::ScaleUpLanes(21),
-                "§7.2 On-die NICs: 21 scale-up ports per chip",
-            ),
+            (F::ScaleUpLanes(21), "§7.2 On-die NICs: 21 scale-up ports per chip"),
             (
                 F::Cables("scale-up copper", 84),
                 "§7.2 3 × 200G links per pair × 28 pairs = 84",
@@ -1006,24 +869,14 @@ fn hgx_generations() {
 
 #[test]
 fn generic_fabrics_1024() {
-    for spec in [
-        "fat-tree:gpus=1024",
-        "rail-optimized:gpus=1024",
-        "rail-only:gpus=1024",
-    ] {
+    for spec in ["fat-tree:gpus=1024", "rail-optimized:gpus=1024", "rail-only:gpus=1024"] {
         check(
             spec,
             &[
                 (F::Accels(1024), "gpus=1024"),
-                (
-                    F::Tier("leaf", 32),
-                    "1024 × 400G over 64-port NDR leaves with 32 down",
-                ),
+                (F::Tier("leaf", 32), "1024 × 400G over 64-port NDR leaves with 32 down"),
                 (F::AccelCables(1024), "one 400G NIC per GPU (§1.1)"),
-                (
-                    F::Bisection(1024.0 * 50.0 * GB / 2.0, 1e-9),
-                    "full bisection",
-                ),
+                (F::Bisection(1024.0 * 50.0 * GB / 2.0, 1e-9), "full bisection"),
             ],
         );
     }
@@ -1040,11 +893,7 @@ fn generic_fabrics_1024() {
     // Rail-optimized: leaf = rail.
     let (_, f) = presets::build_preset("rail-optimized:gpus=1024").unwrap();
     let leaf = |r: u32| f.links[f.scale_out_ports(r)[0] as usize].dst;
-    assert_eq!(
-        leaf(0),
-        leaf(8),
-        "§1.3 rail-optimized: NIC r of every node → leaf r"
-    );
+    assert_eq!(leaf(0), leaf(8), "§1.3 rail-optimized: NIC r of every node → leaf r");
     assert_ne!(
         leaf(0),
         leaf(1),
@@ -1088,17 +937,9 @@ fn fat_tree_131072() {
     let so_tiers: Vec<_> = b.tiers.iter().filter(|t| t.net == Net::ScaleOut).collect();
     assert_eq!(so_tiers.len(), 4, "{:?}", b.tiers);
     for t in &so_tiers[..3] {
-        assert!(
-            close(t.down.0, t.up.0, 1e-9),
-            "tier {} is not 1:1: {:?}",
-            t.tier,
-            t
-        );
+        assert!(close(t.down.0, t.up.0, 1e-9), "tier {} is not 1:1: {:?}", t.tier, t);
     }
-    assert!(f
-        .nodes
-        .iter()
-        .all(|n| n.kind != NodeKind::Switch || n.tier <= 4));
+    assert!(f.nodes.iter().all(|n| n.kind != NodeKind::Switch || n.tier <= 4));
 }
 
 #[test]
@@ -1110,17 +951,11 @@ fn multi_site() {
             (F::Sites(2), "preset sites=2"),
         ],
     );
-    assert!(
-        b.transceivers_long_haul > 0,
-        "§8 long-haul DCI optics counted"
-    );
+    assert!(b.transceivers_long_haul > 0, "§8 long-haul DCI optics counted");
     // One accelerator in each site: the route crosses the WAN point, and the long-haul hops add
     // up to 4.9 µs/km × the 100 km between the sites (§8 Fibre propagation).
     let last = f.accel_count() as u32 - 1;
-    assert_ne!(
-        f.node(f.accels[0]).site,
-        f.node(f.accels[last as usize]).site
-    );
+    assert_ne!(f.node(f.accels[0]).site, f.node(f.accels[last as usize]).site);
     let route = f.route_vec(0, last, 0, RouteOpts::default()).unwrap();
     let lh: Vec<_> = route
         .iter()
@@ -1143,10 +978,7 @@ fn multi_site() {
         .filter(|l| l.net == Net::LongHaul)
         .map(|l| l.latency.0)
         .sum();
-    assert!(
-        close(total, 4.9e-6 * 1000.0, 1e-9),
-        "§8 1,000 km: got {total}"
-    );
+    assert!(close(total, 4.9e-6 * 1000.0, 1e-9), "§8 1,000 km: got {total}");
 }
 
 /// Every preset builds with its defaults and passes the shared power/cost checks.
@@ -1170,11 +1002,7 @@ fn every_preset_builds() {
 /// it now gets a spine (§1.2: "traffic between rails traverses the spine layer").
 #[test]
 fn small_rail_optimized_has_a_spine() {
-    for spec in [
-        "rail-optimized:gpus=8",
-        "rail-optimized:gpus=64",
-        "multi-site:gpus=16",
-    ] {
+    for spec in ["rail-optimized:gpus=8", "rail-optimized:gpus=64", "multi-site:gpus=16"] {
         let (f, b) = check(spec, &[]);
         assert!(
             b.switches_by_tier.get("spine").copied().unwrap_or(0) > 0,
@@ -1207,9 +1035,6 @@ fn multi_site_small_sites_fit_their_wan_share() {
     // The default preset keeps its layout (131 core switches per site).
     check(
         "multi-site",
-        &[(
-            F::Tier("core", 262),
-            "one DCI port per core switch, 131 per site",
-        )],
+        &[(F::Tier("core", 262), "one DCI port per core switch, 131 per site")],
     );
 }

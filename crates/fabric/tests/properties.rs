@@ -124,10 +124,7 @@ fn fabrics_are_well_formed() {
         assert_eq!(f.links.len() % 2, 0, "{name}: links come in pairs");
         for (i, pair) in f.links.chunks(2).enumerate() {
             let (a, b) = (pair[0], pair[1]);
-            assert!(
-                a.src == b.dst && a.dst == b.src,
-                "{name}: cable {i} is not a pair"
-            );
+            assert!(a.src == b.dst && a.dst == b.src, "{name}: cable {i} is not a pair");
             assert!(
                 a.capacity == b.capacity && a.net == b.net && a.medium == b.medium,
                 "{name}: cable {i} asymmetric"

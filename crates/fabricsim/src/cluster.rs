@@ -10,7 +10,11 @@ pub enum Source<'a> {
     /// `NAME:key=value,...`
     Preset(&'a str),
     /// A TOML file's path (for messages), its text, and `key=value` overrides.
-    File { path: &'a str, text: &'a str, overrides: &'a str },
+    File {
+        path: &'a str,
+        text: &'a str,
+        overrides: &'a str,
+    },
 }
 
 /// Does `spec` look like a file path rather than a preset name?

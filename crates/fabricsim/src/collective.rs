@@ -20,7 +20,10 @@ pub fn parse_size(s: &str) -> Result<f64, String> {
         Some('T') => (&stripped[..stripped.len() - 1], 1024f64.powi(4)),
         _ => (stripped, 1.0),
     };
-    let v: f64 = num.trim().parse().map_err(|_| format!("`{s}` is not a size (bytes, or a number with K, M, G, T)"))?;
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (bytes, or a number with K, M, G, T)"))?;
     let bytes = v * mult;
     if !bytes.is_finite() || bytes < 0.0 || bytes > 1024f64.powi(5) {
         return Err(format!("size `{s}` is out of range (0 B … 1 PiB)"));
@@ -76,8 +79,14 @@ pub fn parse_placement(text: &str) -> Result<Vec<u32>, String> {
     let mut v = Vec::new();
     for (ln, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("");
-        for tok in line.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()) {
-            v.push(tok.parse::<u32>().map_err(|_| format!("line {}: `{tok}` is not an accelerator index", ln + 1))?);
+        for tok in line
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|t| !t.is_empty())
+        {
+            v.push(
+                tok.parse::<u32>()
+                    .map_err(|_| format!("line {}: `{tok}` is not an accelerator index", ln + 1))?,
+            );
         }
     }
     if v.is_empty() {
@@ -102,7 +111,9 @@ pub fn place(f: &Fabric, n: u32, p: &Placement) -> Result<Vec<u32>, String> {
                 let j = (splitmix64(*seed ^ (i as u64).wrapping_mul(0x9E37_79B9)) % (i as u64 + 1)) as usize;
                 doms.swap(i, j);
             }
-            doms.iter().flat_map(|&d| (0..f.domain_size).map(move |k| d * f.domain_size + k)).collect()
+            doms.iter()
+                .flat_map(|&d| (0..f.domain_size).map(move |k| d * f.domain_size + k))
+                .collect()
         }
         Placement::List(v) => {
             if (v.len() as u32) < n {
@@ -156,7 +167,16 @@ pub fn fidelity_name(f: Fidelity) -> &'static str {
 
 /// Run the sweep and build the report.
 #[allow(clippy::too_many_arguments)]
-pub fn run(cluster: &str, f: &Fabric, op: Op, ranks: &[u32], sizes: &[f64], algo: Option<Algo>, opts: Options, placement: &Placement) -> Result<Report, CollectiveError> {
+pub fn run(
+    cluster: &str,
+    f: &Fabric,
+    op: Op,
+    ranks: &[u32],
+    sizes: &[f64],
+    algo: Option<Algo>,
+    opts: Options,
+    placement: &Placement,
+) -> Result<Report, CollectiveError> {
     let res = run_sizes(f, ranks, op, sizes, algo, opts)?;
     let flows = res.iter().map(|r| r.flows).max().unwrap_or(0);
     Ok(Report {
@@ -182,7 +202,15 @@ fn row(r: &CollectiveResult) -> Row {
         protocol: r.protocol.name().into(),
         latency_s: r.latency_s,
         transfer_s: r.transfer_s,
-        bottleneck_links: r.bottlenecks.iter().map(|b| BottleneckRow { link: b.link, name: b.name.clone(), utilisation: b.utilisation }).collect(),
+        bottleneck_links: r
+            .bottlenecks
+            .iter()
+            .map(|b| BottleneckRow {
+                link: b.link,
+                name: b.name.clone(),
+                utilisation: b.utilisation,
+            })
+            .collect(),
     }
 }
 
@@ -190,10 +218,22 @@ fn row(r: &CollectiveResult) -> Row {
 pub fn render(r: &Report) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(s, "# fabricsim collective · {} · {} · {} ranks · {} fidelity · placement {}", r.cluster, r.op, r.ranks, r.fidelity, r.placement);
+    let _ = writeln!(
+        s,
+        "# fabricsim collective · {} · {} · {} ranks · {} fidelity · placement {}",
+        r.cluster, r.op, r.ranks, r.fidelity, r.placement
+    );
     let _ = writeln!(s, "#");
-    let _ = writeln!(s, "# {:>12} {:>12} {:>7} {:>12} {:>9} {:>9}  {}", "size", "count", "type", "time", "algbw", "busbw", "algorithm");
-    let _ = writeln!(s, "# {:>12} {:>12} {:>7} {:>12} {:>9} {:>9}", "(B)", "(elements)", "", "(us)", "(GB/s)", "(GB/s)");
+    let _ = writeln!(
+        s,
+        "# {:>12} {:>12} {:>7} {:>12} {:>9} {:>9}  algorithm",
+        "size", "count", "type", "time", "algbw", "busbw"
+    );
+    let _ = writeln!(
+        s,
+        "# {:>12} {:>12} {:>7} {:>12} {:>9} {:>9}",
+        "(B)", "(elements)", "", "(us)", "(GB/s)", "(GB/s)"
+    );
     for row in &r.rows {
         let _ = writeln!(
             s,
@@ -212,7 +252,12 @@ pub fn render(r: &Report) -> String {
         if !last.bottleneck_links.is_empty() {
             let _ = writeln!(s, "# busiest links at {} B:", last.size_bytes as u64);
             for b in &last.bottleneck_links {
-                let _ = writeln!(s, "#   {:<60} {:>5.1} % of the transfer time", b.name, b.utilisation * 100.0);
+                let _ = writeln!(
+                    s,
+                    "#   {:<60} {:>5.1} % of the transfer time",
+                    b.name,
+                    b.utilisation * 100.0
+                );
             }
         }
     }

@@ -3,8 +3,8 @@
 
 pub mod cluster;
 pub mod collective;
-pub mod validate;
 pub mod topo;
+pub mod validate;
 
 /// Version of every JSON result this crate emits. Bump on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;

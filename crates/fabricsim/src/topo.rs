@@ -129,7 +129,11 @@ pub fn report(spec: &ClusterSpec, f: &Fabric) -> TopoReport {
         scale_up_link: f.scale_up_link.map(str::to_string),
         scale_up_bytes_per_s_per_accel: f.accel_bandwidth(0, Net::ScaleUp).0,
         scale_up_aggregate_bytes_per_s: bom::scale_up_aggregate(f).0,
-        scale_out_bytes_per_s_per_accel: if so_port.0 > 0.0 { so_port.0 } else { f.extras.scale_out_per_accel.0 },
+        scale_out_bytes_per_s_per_accel: if so_port.0 > 0.0 {
+            so_port.0
+        } else {
+            f.extras.scale_out_per_accel.0
+        },
         scale_out_planes: f.planes,
         bisection_bytes_per_s: f.bisection.0,
         bisection_method: f.bisection_method.clone(),
@@ -159,8 +163,8 @@ pub fn report(spec: &ClusterSpec, f: &Fabric) -> TopoReport {
 
 /// The human-readable summary.
 pub fn render(r: &TopoReport) -> String {
-    use units::si;
     use std::fmt::Write;
+    use units::si;
     let mut s = String::new();
     let _ = writeln!(s, "{}  —  {}", r.name, r.description);
     let _ = writeln!(
@@ -185,11 +189,23 @@ pub fn render(r: &TopoReport) -> String {
         si(r.scale_out_bytes_per_s_per_accel, "B/s"),
         r.scale_out_planes
     );
-    let _ = writeln!(s, "bisection      {} one direction  ({})", si(r.bisection_bytes_per_s, "B/s"), r.bisection_method);
+    let _ = writeln!(
+        s,
+        "bisection      {} one direction  ({})",
+        si(r.bisection_bytes_per_s, "B/s"),
+        r.bisection_method
+    );
     let _ = writeln!(s, "\ntiers");
-    let _ = writeln!(s, "  {:<22} {:<10} {:>8} {:>14} {:>14} {:>8}", "tier", "network", "chips", "down", "up", "oversub");
+    let _ = writeln!(
+        s,
+        "  {:<22} {:<10} {:>8} {:>14} {:>14} {:>8}",
+        "tier", "network", "chips", "down", "up", "oversub"
+    );
     for t in &r.tiers {
-        let o = t.oversubscription.map(|o| format!("{o:.2}:1")).unwrap_or_else(|| "top".into());
+        let o = t
+            .oversubscription
+            .map(|o| format!("{o:.2}:1"))
+            .unwrap_or_else(|| "top".into());
         let _ = writeln!(
             s,
             "  {:<22} {:<10} {:>8} {:>14} {:>14} {:>8}",
@@ -207,14 +223,28 @@ pub fn render(r: &TopoReport) -> String {
     let _ = writeln!(
         s,
         "  optical transceivers {} (scale-up {}, scale-out {}, long-haul {})",
-        r.optical_transceivers.total, r.optical_transceivers.scale_up, r.optical_transceivers.scale_out, r.optical_transceivers.long_haul
+        r.optical_transceivers.total,
+        r.optical_transceivers.scale_up,
+        r.optical_transceivers.scale_out,
+        r.optical_transceivers.long_haul
     );
     for (m, c) in &r.cables_by_medium {
         let _ = writeln!(s, "  links {:<22} {}", m, c);
     }
-    let _ = writeln!(s, "  hosts {} · CPUs {} · racks {} · NICs {}", r.hosts, r.cpus, r.racks.map(|x| x.to_string()).unwrap_or_else(|| "n/a".into()), r.nics);
+    let _ = writeln!(
+        s,
+        "  hosts {} · CPUs {} · racks {} · NICs {}",
+        r.hosts,
+        r.cpus,
+        r.racks.map(|x| x.to_string()).unwrap_or_else(|| "n/a".into()),
+        r.nics
+    );
     let _ = writeln!(s, "\nbill of materials");
-    let _ = writeln!(s, "  {:<42} {:>9} {:>12} {:>14}", "item", "count", "power", "cost (USD)");
+    let _ = writeln!(
+        s,
+        "  {:<42} {:>9} {:>12} {:>14}",
+        "item", "count", "power", "cost (USD)"
+    );
     for l in &r.bom {
         let _ = writeln!(
             s,
@@ -222,12 +252,25 @@ pub fn render(r: &TopoReport) -> String {
             truncate(&l.item, 42),
             l.count,
             si(l.power_w, "W"),
-            l.cost_usd.map(|c| format!("{:.3} M", c / 1e6)).unwrap_or_else(|| "n/a".into())
+            l.cost_usd
+                .map(|c| format!("{:.3} M", c / 1e6))
+                .unwrap_or_else(|| "n/a".into())
         );
     }
-    let _ = writeln!(s, "  {:<42} {:>9} {:>12} {:>14}", "total", "", si(r.power_w, "W"), format!("{:.3} M", r.cost_usd / 1e6));
+    let _ = writeln!(
+        s,
+        "  {:<42} {:>9} {:>12} {:>14}",
+        "total",
+        "",
+        si(r.power_w, "W"),
+        format!("{:.3} M", r.cost_usd / 1e6)
+    );
     if !r.unpriced_items.is_empty() {
-        let _ = writeln!(s, "  (cost leaves out items without a public price: {})", r.unpriced_items.join("; "));
+        let _ = writeln!(
+            s,
+            "  (cost leaves out items without a public price: {})",
+            r.unpriced_items.join("; ")
+        );
     }
     if !r.assumptions.is_empty() {
         let _ = writeln!(s, "\nassumed");

@@ -92,7 +92,15 @@ pub fn parse_inter_node(s: &str) -> Option<f64> {
     let bytes = l.as_bytes();
     for (i, _) in l.match_indices('x') {
         // digits before 'x' (allow a space), digits after (allow a space), then 'g'
-        let before: String = l[..i].trim_end().chars().rev().take_while(|c| c.is_ascii_digit()).collect::<Vec<_>>().into_iter().rev().collect();
+        let before: String = l[..i]
+            .trim_end()
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_digit())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         if before.is_empty() {
             continue;
         }
@@ -151,14 +159,26 @@ fn sizes_for(s: &str) -> Result<Vec<f64>, String> {
 }
 
 fn num(s: Option<&String>) -> Option<f64> {
-    s.and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite() && *v > 0.0)
+    s.and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v > 0.0)
 }
 
 /// Validate the collectives CSV `text`.
 pub fn collectives(text: &str, opts: Options) -> Result<Report, String> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-    let headers = rdr.headers().map_err(|e| format!("cannot read the CSV header: {e}"))?.clone();
-    for need in ["row_id", "accelerator", "num_ranks", "num_nodes", "gpus_per_node", "collective", "message_bytes"] {
+    let headers = rdr
+        .headers()
+        .map_err(|e| format!("cannot read the CSV header: {e}"))?
+        .clone();
+    for need in [
+        "row_id",
+        "accelerator",
+        "num_ranks",
+        "num_nodes",
+        "gpus_per_node",
+        "collective",
+        "message_bytes",
+    ] {
         if !headers.iter().any(|h| h == need) {
             return Err(format!("column `{need}` is missing"));
         }
@@ -168,7 +188,11 @@ pub fn collectives(text: &str, opts: Options) -> Result<Report, String> {
     let mut fabrics: HashMap<String, fabric::Fabric> = HashMap::new();
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| format!("CSV record {}: {e}", i + 2))?;
-        let m: HashMap<String, String> = headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = headers
+            .iter()
+            .zip(rec.iter())
+            .map(|(h, v)| (h.to_string(), v.to_string()))
+            .collect();
         let id = m.get("row_id").cloned().unwrap_or_else(|| format!("line {}", i + 2));
         match one(&m, opts, &mut fabrics) {
             Ok(c) => rows.push(Compared { row_id: id, ..c }),
@@ -184,16 +208,35 @@ pub fn collectives(text: &str, opts: Options) -> Result<Report, String> {
     } else {
         Some((errs[errs.len() / 2 - 1] + errs[errs.len() / 2]) / 2.0)
     };
-    let summary = Summary { rows_compared: rows.len(), rows_skipped: skipped.len(), median_abs_error_pct: median, max_abs_error_pct: errs.last().copied() };
-    Ok(Report { schema_version: crate::SCHEMA_VERSION, kind: "collectives".into(), rows, skipped, summary })
+    let summary = Summary {
+        rows_compared: rows.len(),
+        rows_skipped: skipped.len(),
+        median_abs_error_pct: median,
+        max_abs_error_pct: errs.last().copied(),
+    };
+    Ok(Report {
+        schema_version: crate::SCHEMA_VERSION,
+        kind: "collectives".into(),
+        rows,
+        skipped,
+        summary,
+    })
 }
 
-fn one(m: &HashMap<String, String>, opts: Options, cache: &mut HashMap<String, fabric::Fabric>) -> Result<Compared, String> {
+fn one(
+    m: &HashMap<String, String>,
+    opts: Options,
+    cache: &mut HashMap<String, fabric::Fabric>,
+) -> Result<Compared, String> {
     let get = |k: &str| m.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
     let accel = get("accelerator");
     let node = node_for(&accel).ok_or_else(|| format!("accelerator `{accel}` has no standard system in fabricsim"))?;
-    let op: Op = get("collective").parse().map_err(|e: collective::CollectiveError| e.to_string())?;
-    let ranks: u32 = get("num_ranks").parse().map_err(|_| "num_ranks is not a number".to_string())?;
+    let op: Op = get("collective")
+        .parse()
+        .map_err(|e: collective::CollectiveError| e.to_string())?;
+    let ranks: u32 = get("num_ranks")
+        .parse()
+        .map_err(|_| "num_ranks is not a number".to_string())?;
     let nodes: u32 = get("num_nodes").parse().unwrap_or(1).max(1);
     let gpn: u32 = get("gpus_per_node").parse().unwrap_or(ranks / nodes);
     if ranks == 0 || gpn == 0 || ranks > nodes * gpn.max(1) {
@@ -205,10 +248,15 @@ fn one(m: &HashMap<String, String>, opts: Options, cache: &mut HashMap<String, f
     let domain = node_t.scale_up.size();
     // Cluster: one node (its standard system) or a rail-optimized fat-tree of nodes.
     let (key, overrides, preset) = if nodes <= 1 {
-        (format!("{node}/1"), vec![("node".to_string(), Value::Str(node.into()))], "fat-tree")
+        (
+            format!("{node}/1"),
+            vec![("node".to_string(), Value::Str(node.into()))],
+            "fat-tree",
+        )
     } else {
         let inter = get("inter_node_fabric");
-        let per_node = parse_inter_node(&inter).ok_or_else(|| format!("cannot read the inter-node fabric `{inter}`"))?;
+        let per_node =
+            parse_inter_node(&inter).ok_or_else(|| format!("cannot read the inter-node fabric `{inter}`"))?;
         let per_gpu = per_node / gpn as f64;
         if gpn != domain && domain != 72 {
             return Err(format!("{gpn} GPUs per node but a `{node}` domain has {domain}"));
@@ -225,19 +273,30 @@ fn one(m: &HashMap<String, String>, opts: Options, cache: &mut HashMap<String, f
         )
     };
     if !cache.contains_key(&key) {
-        let text = fabric::presets::preset_text(if nodes <= 1 { "dgx-h100" } else { preset }).ok_or("preset missing")?;
+        let text =
+            fabric::presets::preset_text(if nodes <= 1 { "dgx-h100" } else { preset }).ok_or("preset missing")?;
         let f = if nodes <= 1 {
-            fabric::presets::from_toml(text, node, &overrides).map_err(|e| e.to_string())?.1
+            fabric::presets::from_toml(text, node, &overrides)
+                .map_err(|e| e.to_string())?
+                .1
         } else {
-            fabric::presets::from_toml(text, preset, &overrides).map_err(|e| e.to_string())?.1
+            fabric::presets::from_toml(text, preset, &overrides)
+                .map_err(|e| e.to_string())?
+                .1
         };
         cache.insert(key.clone(), f);
     }
     let f = &cache[&key];
     // Ranks: the first `gpn` accelerators of each of `nodes` domains.
-    let ranks_v: Vec<u32> = (0..nodes).flat_map(|d| (0..gpn).map(move |k| d * domain + k)).take(ranks as usize).collect();
+    let ranks_v: Vec<u32> = (0..nodes)
+        .flat_map(|d| (0..gpn).map(move |k| d * domain + k))
+        .take(ranks as usize)
+        .collect();
     let res = run_sizes(f, &ranks_v, op, &sizes, algo, opts).map_err(|e| e.to_string())?;
-    let best = res.iter().max_by(|a, b| a.busbw_bytes_per_s.total_cmp(&b.busbw_bytes_per_s)).ok_or("no result")?;
+    let best = res
+        .iter()
+        .max_by(|a, b| a.busbw_bytes_per_s.total_cmp(&b.busbw_bytes_per_s))
+        .ok_or("no result")?;
     let factor = op.busbw_factor(ranks);
     let measured = num(m.get("busbw_GBps"))
         .or_else(|| num(m.get("busbw_GBps_derived")))
@@ -263,7 +322,11 @@ fn one(m: &HashMap<String, String>, opts: Options, cache: &mut HashMap<String, f
 pub fn render(r: &Report) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(s, "{:<6} {:<36} {:<15} {:>5} {:>12} {:<12} {:>10} {:>10} {:>8}", "row", "system", "op", "ranks", "size", "algorithm", "measured", "predicted", "error");
+    let _ = writeln!(
+        s,
+        "{:<6} {:<36} {:<15} {:>5} {:>12} {:<12} {:>10} {:>10} {:>8}",
+        "row", "system", "op", "ranks", "size", "algorithm", "measured", "predicted", "error"
+    );
     for c in &r.rows {
         let _ = writeln!(
             s,
@@ -287,8 +350,14 @@ pub fn render(r: &Report) -> String {
         "\n{} rows compared, {} skipped · median |error| {} · max |error| {}   (busbw, GB/s)",
         r.summary.rows_compared,
         r.summary.rows_skipped,
-        r.summary.median_abs_error_pct.map(|e| format!("{e:.1} %")).unwrap_or_else(|| "n/a".into()),
-        r.summary.max_abs_error_pct.map(|e| format!("{e:.1} %")).unwrap_or_else(|| "n/a".into())
+        r.summary
+            .median_abs_error_pct
+            .map(|e| format!("{e:.1} %"))
+            .unwrap_or_else(|| "n/a".into()),
+        r.summary
+            .max_abs_error_pct
+            .map(|e| format!("{e:.1} %"))
+            .unwrap_or_else(|| "n/a".into())
     );
     s
 }

@@ -122,7 +122,13 @@ pub fn si(v: f64, unit: &str) -> String {
         (1e-9, "n")
     };
     let x = v / scale;
-    let digits = if x.abs() >= 100.0 { 0 } else if x.abs() >= 10.0 { 1 } else { 2 };
+    let digits = if x.abs() >= 100.0 {
+        0
+    } else if x.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
     format!("{x:.digits$} {p}{unit}")
 }
 

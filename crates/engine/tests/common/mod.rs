@@ -20,9 +20,7 @@ pub fn naive_maxmin(caps: &[f64], flows: &[(Vec<u32>, u32)]) -> Vec<f64> {
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| !frozen[*i])
-                .map(|(_, (p, w))| {
-                    p.iter().filter(|&&x| x as usize == l).count() as f64 * f64::from(*w)
-                })
+                .map(|(_, (p, w))| p.iter().filter(|&&x| x as usize == l).count() as f64 * f64::from(*w))
                 .sum();
             if n > 0.0 {
                 let s = r.max(0.0) / n;
@@ -170,15 +168,7 @@ pub fn reference_run(caps: &[f64], tasks: &[Spec]) -> (Vec<f64>, Vec<f64>) {
                             if c > 0 {
                                 deps_left[d] -= c;
                                 if deps_left[d] == 0 {
-                                    ready(
-                                        d,
-                                        now,
-                                        tasks,
-                                        &mut start,
-                                        &mut events,
-                                        &mut seq,
-                                        &mut res,
-                                    );
+                                    ready(d, now, tasks, &mut start, &mut events, &mut seq, &mut res);
                                 }
                             }
                         }
@@ -210,8 +200,7 @@ pub fn reference_run(caps: &[f64], tasks: &[Spec]) -> (Vec<f64>, Vec<f64>) {
             }
             if changed {
                 changed = false;
-                let inst: Vec<(Vec<u32>, u32)> =
-                    flows.iter().map(|f| (f.path.clone(), f.weight)).collect();
+                let inst: Vec<(Vec<u32>, u32)> = flows.iter().map(|f| (f.path.clone(), f.weight)).collect();
                 let r = naive_maxmin(caps, &inst);
                 for (f, r) in flows.iter_mut().zip(r) {
                     f.rate = r;
@@ -249,11 +238,7 @@ fn flow_strategy(links: usize) -> impl Strategy<Value = Flow> {
         prop_oneof![1 => Just(0.0), 6 => 0.5f64..100.0],
         1u32..4,
     )
-        .prop_map(|(path, bytes, weight)| Flow {
-            path,
-            bytes,
-            weight,
-        })
+        .prop_map(|(path, bytes, weight)| Flow { path, bytes, weight })
 }
 
 fn task_strategy(links: usize) -> impl Strategy<Value = Task> {

@@ -26,7 +26,11 @@ pub const GENERATORS: &[&str] = &[
 ];
 
 fn bad(p: &Params, key: &str, problem: String) -> FabricError {
-    FabricError::BadParam { context: p.context.clone(), key: key.into(), problem }
+    FabricError::BadParam {
+        context: p.context.clone(),
+        key: key.into(),
+        problem,
+    }
 }
 
 fn chip(p: &Params, id: &str) -> Result<&'static SwitchChip> {
@@ -127,7 +131,11 @@ fn fat_tree_tiers(p: &Params, endpoints: u64, f: &FatTree) -> Result<Vec<TierSpe
         let d = d.clamp(1, k - 1);
         (d, k - d)
     };
-    let leaf = if f.oversub_at == 1 { split_ports(f.oversub) } else { (h, h) };
+    let leaf = if f.oversub_at == 1 {
+        split_ports(f.oversub)
+    } else {
+        (h, h)
+    };
     let leaf_fanin = leaf.0 * split;
     // Capacity with T tiers: leaf fan-in × h^(T-2) × k.
     let cap = |t: u32| -> u64 {
@@ -144,12 +152,25 @@ fn fat_tree_tiers(p: &Params, endpoints: u64, f: &FatTree) -> Result<Vec<TierSpe
     let t = match f.tiers {
         Some(t) => {
             if cap(t) < endpoints {
-                return Err(bad(p, "tiers", format!("{t} tier(s) of {}-port switches reach at most {} endpoints, {} asked", k, cap(t), endpoints)));
+                return Err(bad(
+                    p,
+                    "tiers",
+                    format!(
+                        "{t} tier(s) of {}-port switches reach at most {} endpoints, {} asked",
+                        k,
+                        cap(t),
+                        endpoints
+                    ),
+                ));
             }
             t
         }
         None => (1..=4).find(|&t| cap(t) >= endpoints).ok_or_else(|| {
-            bad(p, "gpus", format!("{endpoints} endpoints do not fit in 4 tiers of {k}-port switches"))
+            bad(
+                p,
+                "gpus",
+                format!("{endpoints} endpoints do not fit in 4 tiers of {k}-port switches"),
+            )
         })?,
     };
     let _ = f.endpoints_per_leaf_unit;
@@ -174,7 +195,11 @@ fn fat_tree_tiers(p: &Params, endpoints: u64, f: &FatTree) -> Result<Vec<TierSpe
     }
     out.push(tier(0, leaf_fanin, leaf.1));
     for i in 2..t {
-        let (d, u) = if f.oversub_at == i { split_ports(f.oversub) } else { (h, h) };
+        let (d, u) = if f.oversub_at == i {
+            split_ports(f.oversub)
+        } else {
+            (h, h)
+        };
         out.push(tier(i - 1, d, u));
     }
     out.push(tier(t - 1, k, 0));
@@ -189,12 +214,23 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
     let ds = node.scale_up.size();
     let gpus = p.uint("gpus", if multi_site { 16384 } else { 1024 }, 1, 4_000_000)?;
     if gpus % ds != 0 {
-        return Err(bad(p, "gpus", format!("{gpus} is not a multiple of the {ds} accelerators of a `{}` domain", node.id)));
+        return Err(bad(
+            p,
+            "gpus",
+            format!(
+                "{gpus} is not a multiple of the {ds} accelerators of a `{}` domain",
+                node.id
+            ),
+        ));
     }
     let sites = if multi_site { p.uint("sites", 2, 2, 64)? } else { 1 };
     let domains = gpus / ds;
     if domains % sites != 0 {
-        return Err(bad(p, "sites", format!("{domains} domains do not split evenly over {sites} sites")));
+        return Err(bad(
+            p,
+            "sites",
+            format!("{domains} domains do not split evenly over {sites} sites"),
+        ));
     }
     let port_gbit = p.float("port_gbit", node.port.as_gbit(), 1.0, 12_800.0)?;
     let mut node = node;
@@ -210,7 +246,16 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
         LeafOrder::RailOnly => per_site / ds as u64,
         _ => per_site,
     };
-    let f = FatTree { endpoints_per_leaf_unit: 1, chip, port: node.port, tiers, oversub, oversub_at, names, medium: Medium::Optical };
+    let f = FatTree {
+        endpoints_per_leaf_unit: 1,
+        chip,
+        port: node.port,
+        tiers,
+        oversub,
+        oversub_at,
+        names,
+        medium: Medium::Optical,
+    };
     let mut tier_specs = fat_tree_tiers(p, endpoints, &f)?;
     if tiers.is_none() && order == LeafOrder::RailOptimized && ds > 1 && tier_specs.len() == 1 {
         // One tier of rail-optimized leaves is one leaf per rail with nothing joining the rails:
@@ -235,8 +280,15 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
     let sites_spec = if multi_site {
         let km = p.float("distance_km", 50.0, 0.0, 20_000.0)?;
         let wan_gbit = p.float("wan_gbit", 51_200.0, 1.0, 1e9)?;
-        assumptions.push(format!("{sites} sites, {km} km apart in all (each {:.0} km from the WAN meeting point)", km / 2.0));
-        Some(SitesSpec { count: sites, distance_km: km / 2.0, bandwidth: BytesPerSec::from_gbit(wan_gbit) })
+        assumptions.push(format!(
+            "{sites} sites, {km} km apart in all (each {:.0} km from the WAN meeting point)",
+            km / 2.0
+        ));
+        Some(SitesSpec {
+            count: sites,
+            distance_km: km / 2.0,
+            bandwidth: BytesPerSec::from_gbit(wan_gbit),
+        })
     } else {
         None
     };
@@ -247,10 +299,18 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
     };
     Ok(ClusterSpec {
         name: String::new(),
-        description: format!("{gpus} × {} in {domains} `{}` domains, {kind} scale-out", node.accel, node.id),
+        description: format!(
+            "{gpus} × {} in {domains} `{}` domains, {kind} scale-out",
+            node.accel, node.id
+        ),
         node,
         domains,
-        scale_out: Some(ClosSpec { tiers: tier_specs, order, planes: 1, endpoint_medium: Medium::Optical }),
+        scale_out: Some(ClosSpec {
+            tiers: tier_specs,
+            order,
+            planes: 1,
+            endpoint_medium: Medium::Optical,
+        }),
         sites: sites_spec,
         assumptions,
         extra_racks: None,
@@ -283,21 +343,48 @@ fn dgx_superpod(p: &Params) -> Result<ClusterSpec> {
     let mut tiers = vec![leaf.clone()];
     if su <= 4 {
         let spines = [4, 8, 16, 16][su as usize - 1];
-        tiers.push(TierSpec { name: "spine".into(), fanin: 8 * su, up: 0, switches: Some(spines), ..leaf.clone() });
+        tiers.push(TierSpec {
+            name: "spine".into(),
+            fanin: 8 * su,
+            up: 0,
+            switches: Some(spines),
+            ..leaf.clone()
+        });
     } else {
-        tiers.push(TierSpec { name: "spine".into(), fanin: 32, up: 32, switches: Some(32), ..leaf.clone() });
-        tiers.push(TierSpec { name: "core".into(), fanin: su.div_ceil(4), up: 0, switches: None, ..leaf });
+        tiers.push(TierSpec {
+            name: "spine".into(),
+            fanin: 32,
+            up: 32,
+            switches: Some(32),
+            ..leaf.clone()
+        });
+        tiers.push(TierSpec {
+            name: "core".into(),
+            fanin: su.div_ceil(4),
+            up: 0,
+            switches: None,
+            ..leaf
+        });
     }
     Ok(ClusterSpec {
         name: String::new(),
-        description: format!("DGX SuperPOD (H100 RA), {su} SU: {nodes} DGX nodes, {} GPUs, rail-optimized NDR fat-tree", nodes * 8),
+        description: format!(
+            "DGX SuperPOD (H100 RA), {su} SU: {nodes} DGX nodes, {} GPUs, rail-optimized NDR fat-tree",
+            nodes * 8
+        ),
         node,
         domains: nodes,
-        scale_out: Some(ClosSpec { tiers, order: LeafOrder::RailOptimized, planes: 1, endpoint_medium: Medium::Optical }),
+        scale_out: Some(ClosSpec {
+            tiers,
+            order: LeafOrder::RailOptimized,
+            planes: 1,
+            endpoint_medium: Medium::Optical,
+        }),
         sites: None,
         assumptions: vec![
             "SU = 32 node slots, one given up for UFM: 31/63/95/127 nodes for 1–4 SU (RA Table 4)".into(),
-            "leaf-to-spine wiring: every leaf to every spine, links spread evenly (RA gives counts, not the pattern)".into(),
+            "leaf-to-spine wiring: every leaf to every spine, links spread evenly (RA gives counts, not the pattern)"
+                .into(),
         ],
         extra_racks: None,
         ocs: 0,
@@ -314,7 +401,16 @@ fn gb200_superpod(p: &Params) -> Result<ClusterSpec> {
     let chip = chip(p, &p.string("switch", "quantum2-qm9700")?)?;
     let names: &[&str] = &["leaf", "spine", "core"];
     let endpoints = racks as u64 * node.scale_up.size() as u64;
-    let f = FatTree { endpoints_per_leaf_unit: 1, chip, port: node.port, tiers: None, oversub: 1.0, oversub_at: 1, names, medium: Medium::Optical };
+    let f = FatTree {
+        endpoints_per_leaf_unit: 1,
+        chip,
+        port: node.port,
+        tiers: None,
+        oversub: 1.0,
+        oversub_at: 1,
+        names,
+        medium: Medium::Optical,
+    };
     let tiers = fat_tree_tiers(p, endpoints, &f)?;
     Ok(ClusterSpec {
         name: String::new(),
@@ -359,9 +455,15 @@ fn tpu_pod(p: &Params) -> Result<ClusterSpec> {
         }
         let mut d = [1u32; 3];
         for (i, s) in parts.iter().enumerate() {
-            d[i] = s.parse().map_err(|_| bad(p, "slice", format!("`{s}` in `{slice}` is not a positive integer")))?;
+            d[i] = s
+                .parse()
+                .map_err(|_| bad(p, "slice", format!("`{s}` in `{slice}` is not a positive integer")))?;
             if d[i] == 0 || d[i] > full[i].max(full[0]) * 2 {
-                return Err(bad(p, "slice", format!("dimension {} of `{slice}` is out of range", d[i])));
+                return Err(bad(
+                    p,
+                    "slice",
+                    format!("dimension {} of `{slice}` is out of range", d[i]),
+                ));
             }
         }
         d
@@ -369,11 +471,21 @@ fn tpu_pod(p: &Params) -> Result<ClusterSpec> {
     let n: u32 = dims.iter().product();
     let full_n: u32 = full.iter().product();
     if n > full_n {
-        return Err(bad(p, "slice", format!("{slice} = {n} chips exceeds the {gen} pod of {full_n}")));
+        return Err(bad(
+            p,
+            "slice",
+            format!("{slice} = {n} chips exceeds the {gen} pod of {full_n}"),
+        ));
     }
     if let Some(c) = cube {
         if n > 64 && dims.iter().zip(c).any(|(d, c)| d % c != 0) {
-            return Err(bad(p, "slice", format!("slices above 64 chips must be whole 4×4×4 cubes (each dimension a multiple of 4), got {slice}")));
+            return Err(bad(
+                p,
+                "slice",
+                format!(
+                    "slices above 64 chips must be whole 4×4×4 cubes (each dimension a multiple of 4), got {slice}"
+                ),
+            ));
         }
     }
     // Twisted tori: allowed by Google for k×k×2k and k×2k×2k shapes (Cloud TPU v4 docs).
@@ -384,7 +496,11 @@ fn tpu_pod(p: &Params) -> Result<ClusterSpec> {
     } && n > 64;
     let twist_on = p.boolean("twisted", twisted_ok)?;
     if twist_on && !twisted_ok {
-        return Err(bad(p, "twisted", format!("Google allows twisted tori only for k×k×2k and k×2k×2k shapes above 64 chips, not {slice}")));
+        return Err(bad(
+            p,
+            "twisted",
+            format!("Google allows twisted tori only for k×k×2k and k×2k×2k shapes above 64 chips, not {slice}"),
+        ));
     }
     let mut twist = [0u32; 3];
     if twist_on {
@@ -402,7 +518,13 @@ fn tpu_pod(p: &Params) -> Result<ClusterSpec> {
         description: "TPU chips on ICI",
         accel,
         link_tech: Some(link.id),
-        scale_up: ScaleUpSpec::Torus { dims, wrap: [wrap_all; 3], twist, lane: link.per_link, cube },
+        scale_up: ScaleUpSpec::Torus {
+            dims,
+            wrap: [wrap_all; 3],
+            twist,
+            lane: link.per_link,
+            cube,
+        },
         ports_per_accel: 0,
         port: BytesPerSec::ZERO,
         nic: "none",
@@ -415,7 +537,10 @@ fn tpu_pod(p: &Params) -> Result<ClusterSpec> {
     let is_full = dims == full;
     let mut assumptions = vec!["dimension-order routing; per-hop latency not published (\"sub-µs\")".to_string()];
     if twist_on {
-        assumptions.push(format!("twisted torus: wraparound of the short dimensions shifted by {:?} along the long one", twist));
+        assumptions.push(format!(
+            "twisted torus: wraparound of the short dimensions shifted by {:?} along the long one",
+            twist
+        ));
     }
     if !is_full && ocs > 0 {
         assumptions.push("a slice borrows ports of its pod's OCS; OCS are counted only for a full pod".into());
@@ -423,13 +548,23 @@ fn tpu_pod(p: &Params) -> Result<ClusterSpec> {
     let cubes = if cube.is_some() { n.div_ceil(64) } else { 0 };
     Ok(ClusterSpec {
         name: String::new(),
-        description: format!("TPU {gen} {}x{}x{} ({n} chips){}", dims[0], dims[1], dims[2], if twist_on { ", twisted" } else { "" }),
+        description: format!(
+            "TPU {gen} {}x{}x{} ({n} chips){}",
+            dims[0],
+            dims[1],
+            dims[2],
+            if twist_on { ", twisted" } else { "" }
+        ),
         node,
         domains: 1,
         scale_out: None,
         sites: None,
         assumptions,
-        extra_racks: if racks_per_cube > 0 { Some(cubes * racks_per_cube) } else { None },
+        extra_racks: if racks_per_cube > 0 {
+            Some(cubes * racks_per_cube)
+        } else {
+            None
+        },
         ocs: if is_full { ocs } else { 0 },
         // [A] ICI optics modelled as 400G-class OSFP modules (the v4 board has 16 OSFP cages).
         scale_up_transceiver: if cube.is_some() { Some("osfp-400g-dr4") } else { None },
@@ -452,7 +587,16 @@ fn cloudmatrix(p: &Params) -> Result<ClusterSpec> {
         description: "8 × Ascend 910C + 4 Kunpeng, 7 UB planes",
         accel: "ascend-910c",
         link_tech: Some("ub-910c"),
-        scale_up: ScaleUpSpec::UbClos { nodes, per_node: 8, planes: 7, l2_per_plane: 16, lane, l1_up, chip: chip.id, chip_radix: chip.radix as u64 },
+        scale_up: ScaleUpSpec::UbClos {
+            nodes,
+            per_node: 8,
+            planes: 7,
+            l2_per_plane: 16,
+            lane,
+            l1_up,
+            chip: chip.id,
+            chip_radix: chip.radix as u64,
+        },
         ports_per_accel: 1,
         port: BytesPerSec::from_gbit(400.0),
         nic: "cx7-400g",
@@ -464,7 +608,16 @@ fn cloudmatrix(p: &Params) -> Result<ClusterSpec> {
     };
     let qm = chip_default(p)?;
     let names: &[&str] = &["RDMA leaf", "RDMA spine"];
-    let f = FatTree { endpoints_per_leaf_unit: 1, chip: qm, port: node.port, tiers: Some(2), oversub: 1.0, oversub_at: 1, names, medium: Medium::Optical };
+    let f = FatTree {
+        endpoints_per_leaf_unit: 1,
+        chip: qm,
+        port: node.port,
+        tiers: Some(2),
+        oversub: 1.0,
+        oversub_at: 1,
+        names,
+        medium: Medium::Optical,
+    };
     let tiers = fat_tree_tiers(p, nodes as u64 * 8, &f)?;
     // The single UB domain plus a scale-out plane: build as one domain with the RDMA Clos.
     Ok(ClusterSpec {
@@ -519,7 +672,10 @@ fn hpn(p: &Params) -> Result<ClusterSpec> {
     };
     let tors_per_pod_plane = segments * 8 * (3 - planes);
     let agg_up = if pods > 1 { 8 } else { 0 };
-    let mut tiers = vec![tier("ToR", hosts, tor_up, None), tier("aggregation", tors_per_pod_plane, agg_up, Some(tor_up))];
+    let mut tiers = vec![
+        tier("ToR", hosts, tor_up, None),
+        tier("aggregation", tors_per_pod_plane, agg_up, Some(tor_up)),
+    ];
     if pods > 1 {
         tiers.push(tier("core", pods, 0, None));
     }
@@ -584,7 +740,13 @@ fn meta_roce(p: &Params) -> Result<ClusterSpec> {
         },
     ];
     if pods > 1 {
-        tiers.push(TierSpec { name: "ATSW".into(), fanin: pods, up: 0, switches: None, ..tiers[1].clone() });
+        tiers.push(TierSpec {
+            name: "ATSW".into(),
+            fanin: pods,
+            up: 0,
+            switches: None,
+            ..tiers[1].clone()
+        });
     }
     Ok(ClusterSpec {
         name: String::new(),

@@ -15,7 +15,10 @@ use std::collections::BTreeMap;
 /// Every embedded preset: (name, TOML text).
 pub const PRESETS: &[(&str, &str)] = &[
     ("dgx-h100", include_str!("../../presets/dgx-h100.toml")),
-    ("dgx-h100-superpod", include_str!("../../presets/dgx-h100-superpod.toml")),
+    (
+        "dgx-h100-superpod",
+        include_str!("../../presets/dgx-h100-superpod.toml"),
+    ),
     ("hgx", include_str!("../../presets/hgx.toml")),
     ("gb200-nvl72", include_str!("../../presets/gb200-nvl72.toml")),
     ("gb300-nvl72", include_str!("../../presets/gb300-nvl72.toml")),
@@ -52,7 +55,10 @@ pub fn list() -> Vec<(&'static str, String)> {
     PRESETS
         .iter()
         .map(|(n, text)| {
-            let d = toml::from_str::<ClusterFile>(text).ok().and_then(|f| f.description).unwrap_or_default();
+            let d = toml::from_str::<ClusterFile>(text)
+                .ok()
+                .and_then(|f| f.description)
+                .unwrap_or_default();
             (*n, d)
         })
         .collect()
@@ -77,7 +83,10 @@ fn to_value(context: &str, key: &str, v: &toml::Value) -> Result<Value> {
 /// Build the cluster described by TOML `text` (a preset or a user's file), with overrides.
 /// `context` names the file or preset in errors.
 pub fn from_toml(text: &str, context: &str, overrides: &[(String, Value)]) -> Result<(ClusterSpec, Fabric)> {
-    let file: ClusterFile = toml::from_str(text).map_err(|e| FabricError::Toml { context: context.to_string(), problem: e.to_string().trim().to_string() })?;
+    let file: ClusterFile = toml::from_str(text).map_err(|e| FabricError::Toml {
+        context: context.to_string(),
+        problem: e.to_string().trim().to_string(),
+    })?;
     let mut p = Params::new(context);
     for (k, v) in &file.params {
         p.set(k, to_value(context, k, v)?);

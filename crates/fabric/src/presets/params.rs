@@ -49,7 +49,12 @@ pub struct Params {
 
 impl Params {
     pub fn new(context: impl Into<String>) -> Self {
-        Self { context: context.into(), values: BTreeMap::new(), used: RefCell::default(), known: RefCell::default() }
+        Self {
+            context: context.into(),
+            values: BTreeMap::new(),
+            used: RefCell::default(),
+            known: RefCell::default(),
+        }
     }
 
     pub fn set(&mut self, key: &str, v: Value) {
@@ -61,7 +66,11 @@ impl Params {
     }
 
     fn err(&self, key: &str, problem: String) -> FabricError {
-        FabricError::BadParam { context: self.context.clone(), key: key.into(), problem }
+        FabricError::BadParam {
+            context: self.context.clone(),
+            key: key.into(),
+            problem,
+        }
     }
 
     fn get(&self, key: &str) -> Option<&Value> {
@@ -144,7 +153,11 @@ impl Params {
         let used = self.used.borrow();
         if let Some(k) = self.values.keys().find(|k| !used.contains(*k)) {
             let known: Vec<String> = self.known.borrow().iter().cloned().collect();
-            return Err(FabricError::UnknownParam { preset: self.context.clone(), key: k.clone(), known: known.join(", ") });
+            return Err(FabricError::UnknownParam {
+                preset: self.context.clone(),
+                key: k.clone(),
+                known: known.join(", "),
+            });
         }
         Ok(())
     }
@@ -168,7 +181,11 @@ pub fn parse_spec(spec: &str) -> Result<(String, Vec<(String, Value)>)> {
         })?;
         let k = k.trim();
         if k.is_empty() {
-            return Err(FabricError::BadParam { context: name.to_string(), key: part.to_string(), problem: "empty key".into() });
+            return Err(FabricError::BadParam {
+                context: name.to_string(),
+                key: part.to_string(),
+                problem: "empty key".into(),
+            });
         }
         out.push((k.to_string(), Value::parse(v)));
     }

@@ -96,7 +96,10 @@ pub struct ClusterSpec {
 }
 
 fn ctx_err(name: &str, problem: String) -> FabricError {
-    FabricError::Impossible { context: name.to_string(), problem }
+    FabricError::Impossible {
+        context: name.to_string(),
+        problem,
+    }
 }
 
 /// Generate the fabric of a cluster.
@@ -108,11 +111,17 @@ pub fn build(spec: &ClusterSpec) -> Result<Fabric> {
     }
     let total = spec.domains as u64 * ds as u64;
     if total > 4_000_000 {
-        return Err(ctx_err(&spec.name, format!("{total} accelerators is beyond what fabricsim models (4,000,000)")));
+        return Err(ctx_err(
+            &spec.name,
+            format!("{total} accelerators is beyond what fabricsim models (4,000,000)"),
+        ));
     }
     let sites = spec.sites.as_ref().map(|s| s.count).unwrap_or(1).max(1);
     if spec.domains % sites != 0 {
-        return Err(ctx_err(&spec.name, format!("{} domains do not split evenly over {} sites", spec.domains, sites)));
+        return Err(ctx_err(
+            &spec.name,
+            format!("{} domains do not split evenly over {} sites", spec.domains, sites),
+        ));
     }
     let mut b = FabricBuilder::new(spec.name.clone(), node.accel);
     b.description = spec.description.clone();
@@ -131,7 +140,11 @@ pub fn build(spec: &ClusterSpec) -> Result<Fabric> {
     let mut top_switches: Vec<Vec<(NodeId, u32)>> = Vec::new();
     let mut so_bisection = f64::INFINITY;
     if let Some(so) = &spec.scale_out {
-        let tier_models: Vec<u32> = so.tiers.iter().map(|t| b.switch_model(t.chip, t.name.clone(), t.radix, t.port_speed)).collect();
+        let tier_models: Vec<u32> = so
+            .tiers
+            .iter()
+            .map(|t| b.switch_model(t.chip, t.name.clone(), t.radix, t.port_speed))
+            .collect();
         let mut up_cap = vec![0.0f64; so.tiers.len() + 1];
         for (site, accels) in site_accels.iter().enumerate() {
             let tops = build_site(&mut b, spec, so, &tier_models, accels, site as u32, &mut up_cap)?;
@@ -153,11 +166,24 @@ pub fn build(spec: &ClusterSpec) -> Result<Fabric> {
     }
     if let Some(st) = &spec.sites {
         if sites > 1 {
-            let so = spec.scale_out.as_ref().ok_or_else(|| ctx_err(&spec.name, "a multi-site cluster needs a scale-out network".into()))?;
+            let so = spec
+                .scale_out
+                .as_ref()
+                .ok_or_else(|| ctx_err(&spec.name, "a multi-site cluster needs a scale-out network".into()))?;
             let wan_model = b.switch_model("wan", "WAN", 0, BytesPerSec::ZERO);
             let hub_scope = b.scope(NONE);
             let top_tier = so.tiers.len() as u8 + 1;
-            let hub = b.switch(SwitchSpec { net: Net::ScaleOut, tier: top_tier, chips: 0, model: wan_model, domain: NONE, plane: 0, pod: NONE, site: NONE, scope: hub_scope });
+            let hub = b.switch(SwitchSpec {
+                net: Net::ScaleOut,
+                tier: top_tier,
+                chips: 0,
+                model: wan_model,
+                domain: NONE,
+                plane: 0,
+                pod: NONE,
+                site: NONE,
+                scope: hub_scope,
+            });
             let latency = units::FIBRE_DELAY_PER_KM * st.distance_km;
             for tops in &top_switches {
                 let n = tops.len().max(1) as f64;
@@ -168,7 +194,10 @@ pub fn build(spec: &ClusterSpec) -> Result<Fabric> {
             }
             so_bisection = so_bisection.min(st.bandwidth.0 * (sites / 2) as f64);
             if so.planes > 1 || so.order == LeafOrder::RailOnly {
-                return Err(ctx_err(&spec.name, "multi-site joins are modelled for single-plane Clos networks only".into()));
+                return Err(ctx_err(
+                    &spec.name,
+                    "multi-site joins are modelled for single-plane Clos networks only".into(),
+                ));
             }
             b.assumptions.push(format!(
                 "sites meet at one WAN point {:.0} km from each site ({:.1} µs one way per site); long-haul capacity {} per site",
@@ -190,9 +219,14 @@ pub fn build(spec: &ClusterSpec) -> Result<Fabric> {
         };
     } else if so_bisection.is_finite() {
         b.bisection = BytesPerSec(so_bisection);
-        b.bisection_method = "domains kept whole: half the capacity leaving the narrowest tier (injection, each switch tier, long-haul)".into();
+        b.bisection_method =
+            "domains kept whole: half the capacity leaving the narrowest tier (injection, each switch tier, long-haul)"
+                .into();
     } else {
-        return Err(ctx_err(&spec.name, format!("{} scale-up domains but no scale-out network joins them", spec.domains)));
+        return Err(ctx_err(
+            &spec.name,
+            format!("{} scale-up domains but no scale-out network joins them", spec.domains),
+        ));
     }
     b.extras.hosts = spec.domains * node.hosts;
     b.extras.scale_out_per_accel = node.port * node.ports_per_accel as f64;
@@ -237,7 +271,13 @@ pub fn scale_up_bisection(s: &super::nodes::ScaleUpSpec) -> f64 {
                 cross * lane.0
             }
         }
-        UbClos { nodes, per_node, planes, lane, .. } => (nodes * per_node / 2) as f64 * *planes as f64 * lane.0,
+        UbClos {
+            nodes,
+            per_node,
+            planes,
+            lane,
+            ..
+        } => (nodes * per_node / 2) as f64 * *planes as f64 * lane.0,
     }
 }
 
@@ -259,10 +299,16 @@ fn build_site(
         return Err(ctx_err(&spec.name, "node type has no scale-out ports".into()));
     }
     if ports % planes != 0 {
-        return Err(ctx_err(&spec.name, format!("{ports} ports per accelerator do not split over {planes} planes")));
+        return Err(ctx_err(
+            &spec.name,
+            format!("{ports} ports per accelerator do not split over {planes} planes"),
+        ));
     }
     let slots = ports / planes;
-    let leaf_t = so.tiers.first().ok_or_else(|| ctx_err(&spec.name, "a scale-out network needs at least one tier".into()))?;
+    let leaf_t = so
+        .tiers
+        .first()
+        .ok_or_else(|| ctx_err(&spec.name, "a scale-out network needs at least one tier".into()))?;
     let fanin = leaf_t.fanin as usize;
     if fanin == 0 {
         return Err(ctx_err(&spec.name, "leaf fan-in must be at least 1".into()));
@@ -290,7 +336,11 @@ fn build_site(
                     for g in 0..groups {
                         let members = (g * fanin)..((g + 1) * fanin).min(domains);
                         for _slot in 0..slots {
-                            let rail_range = if so.order == LeafOrder::RailOnly { tree_rail..tree_rail + 1 } else { 0..ds };
+                            let rail_range = if so.order == LeafOrder::RailOnly {
+                                tree_rail..tree_rail + 1
+                            } else {
+                                0..ds
+                            };
                             for r in rail_range {
                                 leaves.push(members.clone().map(|d| accels[d * ds + r]).collect());
                             }
@@ -298,7 +348,11 @@ fn build_site(
                     }
                 }
             }
-            let plane_id = if so.order == LeafOrder::RailOnly { tree_rail as u32 } else { plane };
+            let plane_id = if so.order == LeafOrder::RailOnly {
+                tree_rail as u32
+            } else {
+                plane
+            };
             let t = build_tree(b, spec, so, tier_models, &leaves, plane_id, site, up_cap)?;
             tops.extend(t);
         }
@@ -323,7 +377,17 @@ fn build_tree(
     let mut blocks: Vec<(Vec<NodeId>, u32)> = Vec::with_capacity(leaves.len());
     for members in leaves {
         let scope = b.scope(NONE);
-        let leaf = b.switch(SwitchSpec { net: Net::ScaleOut, tier: 1, chips: lt.chips, model: tier_models[0], domain: NONE, plane, pod: NONE, site, scope });
+        let leaf = b.switch(SwitchSpec {
+            net: Net::ScaleOut,
+            tier: 1,
+            chips: lt.chips,
+            model: tier_models[0],
+            domain: NONE,
+            plane,
+            pod: NONE,
+            site,
+            scope,
+        });
         for &a in members {
             b.cable(a, leaf, node.port, SCALE_OUT_HOP, so.endpoint_medium, Net::ScaleOut, 1);
         }
@@ -334,7 +398,13 @@ fn build_tree(
         let below = &so.tiers[t - 1];
         let tier = &so.tiers[t];
         if below.up == 0 {
-            return Err(ctx_err(&spec.name, format!("tier `{}` has no up-links but tier `{}` sits above it", below.name, tier.name)));
+            return Err(ctx_err(
+                &spec.name,
+                format!(
+                    "tier `{}` has no up-links but tier `{}` sits above it",
+                    below.name, tier.name
+                ),
+            ));
         }
         let fanin = tier.fanin.max(1) as usize;
         // Ports needed per block, in this tier's port units (a 400G port serves two 200G links).
@@ -344,10 +414,18 @@ fn build_tree(
         let need = (prev_switches as f64 * below.up as f64 * fanin.min(blocks.len()) as f64 * per_link).ceil() as u64;
         let sw = match tier.switches {
             Some(s) if s > 0 => s,
-            Some(_) => return Err(ctx_err(&spec.name, format!("tier `{}` must have at least one switch per block", tier.name))),
+            Some(_) => {
+                return Err(ctx_err(
+                    &spec.name,
+                    format!("tier `{}` must have at least one switch per block", tier.name),
+                ))
+            }
             None => {
                 if free == 0 {
-                    return Err(ctx_err(&spec.name, format!("tier `{}` has no ports left for down-links", tier.name)));
+                    return Err(ctx_err(
+                        &spec.name,
+                        format!("tier `{}` has no ports left for down-links", tier.name),
+                    ));
                 }
                 let mut sw = need.div_ceil(free).max(1);
                 // Multi-site: the top tier also carries the site's long-haul capacity, split
@@ -378,7 +456,19 @@ fn build_tree(
             let scope = b.scope(NONE);
             let pod = if t == 1 { bi as u32 } else { NONE };
             let switches: Vec<NodeId> = (0..sw)
-                .map(|_| b.switch(SwitchSpec { net: Net::ScaleOut, tier: t as u8 + 1, chips: tier.chips, model: tier_models[t], domain: NONE, plane, pod, site, scope }))
+                .map(|_| {
+                    b.switch(SwitchSpec {
+                        net: Net::ScaleOut,
+                        tier: t as u8 + 1,
+                        chips: tier.chips,
+                        model: tier_models[t],
+                        domain: NONE,
+                        plane,
+                        pod,
+                        site,
+                        scope,
+                    })
+                })
                 .collect();
             // Up-link positions run on across the block's sub-blocks so that, when the
             // switches do not divide the up-links evenly, the remainder rotates instead of
@@ -393,7 +483,15 @@ fn build_tree(
                     for _ in 0..below.up {
                         let target = switches[(pos % sw as u64) as usize];
                         pos += 1;
-                        b.cable(low, target, below.up_speed, SCALE_OUT_HOP, below.up_medium, Net::ScaleOut, 1);
+                        b.cable(
+                            low,
+                            target,
+                            below.up_speed,
+                            SCALE_OUT_HOP,
+                            below.up_medium,
+                            Net::ScaleOut,
+                            1,
+                        );
                     }
                 }
             }
@@ -406,7 +504,11 @@ fn build_tree(
     if blocks.len() > 1 && spec.sites.as_ref().map(|s| s.count).unwrap_or(1) <= 1 {
         return Err(ctx_err(
             &spec.name,
-            format!("the top tier `{}` forms {} separate blocks: raise its fan-in or add a tier", so.tiers.last().map(|t| t.name.as_str()).unwrap_or("?"), blocks.len()),
+            format!(
+                "the top tier `{}` forms {} separate blocks: raise its fan-in or add a tier",
+                so.tiers.last().map(|t| t.name.as_str()).unwrap_or("?"),
+                blocks.len()
+            ),
         ));
     }
     let mut tops = Vec::new();

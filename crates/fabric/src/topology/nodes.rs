@@ -12,16 +12,38 @@ pub enum ScaleUpSpec {
     /// Every accelerator has `lanes` links, spread evenly over `chips` switch chips
     /// (NVSwitch / NVLink Switch). Traffic is sprayed over all chips, so the chips act as one
     /// logical switch of capacity `lanes × lane` per accelerator (exact for the fluid model).
-    Star { size: u32, chips: u32, chip: &'static str, chip_radix: u64, lanes: u32, lane: BytesPerSec },
+    Star {
+        size: u32,
+        chips: u32,
+        chip: &'static str,
+        chip_radix: u64,
+        lanes: u32,
+        lane: BytesPerSec,
+    },
     /// Direct links between every pair, `lanes` per pair.
     FullMesh { size: u32, lanes: u32, lane: BytesPerSec },
     /// Torus (or mesh where `wrap` is false) of `dims`; `cube` is the electrically wired block
     /// (links leaving a cube are optical through an OCS), `twist` per dimension.
-    Torus { dims: [u32; 3], wrap: [bool; 3], twist: [u32; 3], lane: BytesPerSec, cube: Option<[u32; 3]> },
+    Torus {
+        dims: [u32; 3],
+        wrap: [bool; 3],
+        twist: [u32; 3],
+        lane: BytesPerSec,
+        cube: Option<[u32; 3]>,
+    },
     /// UB-style 2-level Clos (CloudMatrix384): `nodes` × `per_node` NPUs; each NPU has one link
     /// to the L1 chip of each of `planes` planes on its node; each plane has `l2_per_plane` L2
     /// chips, each L1 linked once to every L2 of its plane. Planes are folded (traffic sprays).
-    UbClos { nodes: u32, per_node: u32, planes: u32, l2_per_plane: u32, lane: BytesPerSec, l1_up: BytesPerSec, chip: &'static str, chip_radix: u64 },
+    UbClos {
+        nodes: u32,
+        per_node: u32,
+        planes: u32,
+        l2_per_plane: u32,
+        lane: BytesPerSec,
+        l1_up: BytesPerSec,
+        chip: &'static str,
+        chip_radix: u64,
+    },
 }
 
 impl ScaleUpSpec {
@@ -66,7 +88,14 @@ const NVLINK5: BytesPerSec = cat::NVLINK5.per_link;
 
 /// The 8-GPU NVSwitch server of a generation (`hgx:gpu=...`), and the other named nodes.
 pub fn node_type(id: &str) -> Result<NodeType> {
-    let star = |chips, chip, radix, lanes, lane| ScaleUpSpec::Star { size: 8, chips, chip, chip_radix: radix, lanes, lane };
+    let star = |chips, chip, radix, lanes, lane| ScaleUpSpec::Star {
+        size: 8,
+        chips,
+        chip,
+        chip_radix: radix,
+        lanes,
+        lane,
+    };
     let n = match id {
         // DGX/HGX H100: 8 GPUs, 4 third-generation NVSwitch (64 NVLink4 ports each), 18 NVLink4
         // links per GPU at 25 GB/s/dir (900 GB/s bidir), 8 × ConnectX-7 400G, 2 × Xeon 8480C.

@@ -20,11 +20,15 @@ pub struct ScaleUpModels {
 
 pub fn register_models(b: &mut FabricBuilder, spec: &ScaleUpSpec) -> ScaleUpModels {
     match spec {
-        ScaleUpSpec::Star { chip, chip_radix, lane, .. } => {
+        ScaleUpSpec::Star {
+            chip, chip_radix, lane, ..
+        } => {
             let m = b.switch_model(chip, "scale-up switch", *chip_radix, *lane);
             ScaleUpModels { switch: m, l2: NONE }
         }
-        ScaleUpSpec::UbClos { chip, chip_radix, lane, .. } => {
+        ScaleUpSpec::UbClos {
+            chip, chip_radix, lane, ..
+        } => {
             let l1 = b.switch_model(chip, "UB L1", *chip_radix, *lane);
             let l2 = b.switch_model(chip, "UB L2", *chip_radix, *lane);
             ScaleUpModels { switch: l1, l2 }
@@ -34,27 +38,66 @@ pub fn register_models(b: &mut FabricBuilder, spec: &ScaleUpSpec) -> ScaleUpMode
 }
 
 /// Add one scale-up domain (its accelerators in rank order) and return their node ids.
-pub fn add_domain(b: &mut FabricBuilder, spec: &ScaleUpSpec, models: ScaleUpModels, domain: u32, pod: u32, site: u32) -> Vec<NodeId> {
+pub fn add_domain(
+    b: &mut FabricBuilder,
+    spec: &ScaleUpSpec,
+    models: ScaleUpModels,
+    domain: u32,
+    pod: u32,
+    site: u32,
+) -> Vec<NodeId> {
     let size = spec.size();
     let accels: Vec<NodeId> = (0..size).map(|_| b.accel(domain, pod, site)).collect();
-    let sw = |tier, chips, model, scope| SwitchSpec { net: Net::ScaleUp, tier, chips, model, domain, plane: NONE, pod, site, scope };
+    let sw = |tier, chips, model, scope| SwitchSpec {
+        net: Net::ScaleUp,
+        tier,
+        chips,
+        model,
+        domain,
+        plane: NONE,
+        pod,
+        site,
+        scope,
+    };
     match spec {
         ScaleUpSpec::Single => {}
         ScaleUpSpec::Star { chips, lanes, lane, .. } => {
             let scope = b.scope(NONE);
             let s = b.switch(sw(1, *chips, models.switch, scope));
             for &a in &accels {
-                b.cable(a, s, *lane * *lanes as f64, SCALE_UP_HOP, Medium::Copper, Net::ScaleUp, *lanes);
+                b.cable(
+                    a,
+                    s,
+                    *lane * *lanes as f64,
+                    SCALE_UP_HOP,
+                    Medium::Copper,
+                    Net::ScaleUp,
+                    *lanes,
+                );
             }
         }
         ScaleUpSpec::FullMesh { lanes, lane, .. } => {
             for i in 0..accels.len() {
                 for j in i + 1..accels.len() {
-                    b.cable(accels[i], accels[j], *lane * *lanes as f64, SCALE_UP_HOP, Medium::Copper, Net::ScaleUp, *lanes);
+                    b.cable(
+                        accels[i],
+                        accels[j],
+                        *lane * *lanes as f64,
+                        SCALE_UP_HOP,
+                        Medium::Copper,
+                        Net::ScaleUp,
+                        *lanes,
+                    );
                 }
             }
         }
-        ScaleUpSpec::Torus { dims, wrap, twist, lane, cube } => {
+        ScaleUpSpec::Torus {
+            dims,
+            wrap,
+            twist,
+            lane,
+            cube,
+        } => {
             for (i, &a) in accels.iter().enumerate() {
                 let c = torus_coord(i as u32, *dims);
                 for d in 0..3 {
@@ -77,19 +120,45 @@ pub fn add_domain(b: &mut FabricBuilder, spec: &ScaleUpSpec, models: ScaleUpMode
                 }
             }
         }
-        ScaleUpSpec::UbClos { nodes, per_node, planes, l2_per_plane, lane, l1_up, .. } => {
+        ScaleUpSpec::UbClos {
+            nodes,
+            per_node,
+            planes,
+            l2_per_plane,
+            lane,
+            l1_up,
+            ..
+        } => {
             let top = b.scope(NONE);
-            let l2: Vec<NodeId> = (0..*l2_per_plane).map(|_| b.switch(sw(2, *planes, models.l2, top))).collect();
+            let l2: Vec<NodeId> = (0..*l2_per_plane)
+                .map(|_| b.switch(sw(2, *planes, models.l2, top)))
+                .collect();
             for n in 0..*nodes {
                 let scope = b.scope(top);
                 let l1 = b.switch(sw(1, *planes, models.switch, scope));
                 for k in 0..*per_node {
                     let a = accels[(n * per_node + k) as usize];
                     // SemiAnalysis counts the NPU's UB links as optical (a module at each end).
-                    b.cable(a, l1, *lane * *planes as f64, SCALE_UP_HOP, Medium::Optical, Net::ScaleUp, *planes);
+                    b.cable(
+                        a,
+                        l1,
+                        *lane * *planes as f64,
+                        SCALE_UP_HOP,
+                        Medium::Optical,
+                        Net::ScaleUp,
+                        *planes,
+                    );
                 }
                 for &s in &l2 {
-                    b.cable(l1, s, *l1_up * *planes as f64, SCALE_UP_HOP, Medium::Copper, Net::ScaleUp, *planes);
+                    b.cable(
+                        l1,
+                        s,
+                        *l1_up * *planes as f64,
+                        SCALE_UP_HOP,
+                        Medium::Copper,
+                        Net::ScaleUp,
+                        *planes,
+                    );
                 }
             }
         }

@@ -1,0 +1,156 @@
+//! `fabricsim train` and `fabricsim models`: argument merging over a scenario file or the
+//! built-in scenario.
+
+use crate::UserError;
+use fabricsim::scenario::{self, ModelField, ScenarioFile};
+use fabricsim::train::{self, TrainOptions};
+
+/// Flags of `fabricsim train`.
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// A scenario TOML file (default: the built-in Llama 3.1 70B on dgx-h100-superpod:su=4).
+    pub scenario: Option<String>,
+    /// Cluster: preset with parameters or a cluster TOML file.
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Model: registry name or alias, or a Hugging Face config.json path.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Accelerators to use (DP = GPUs / (TP × PP × CP) when --dp is not given).
+    #[arg(long)]
+    pub gpus: Option<u32>,
+    #[arg(long)]
+    pub tp: Option<u32>,
+    #[arg(long)]
+    pub pp: Option<u32>,
+    #[arg(long)]
+    pub dp: Option<u32>,
+    #[arg(long)]
+    pub cp: Option<u32>,
+    #[arg(long)]
+    pub ep: Option<u32>,
+    /// Virtual pipeline stages per rank (interleaved 1F1B).
+    #[arg(long)]
+    pub vp: Option<u32>,
+    /// Global batch size in sequences.
+    #[arg(long)]
+    pub gbs: Option<u32>,
+    /// Micro-batch size in sequences.
+    #[arg(long)]
+    pub mbs: Option<u32>,
+    /// Sequence length in tokens.
+    #[arg(long)]
+    pub seq: Option<u64>,
+    /// bf16 or fp8.
+    #[arg(long)]
+    pub precision: Option<String>,
+    /// none, selective or full.
+    #[arg(long)]
+    pub recompute: Option<String>,
+    /// ZeRO stage 0–3.
+    #[arg(long)]
+    pub zero: Option<u8>,
+    /// flow or analytical.
+    #[arg(long)]
+    pub fidelity: Option<String>,
+    /// Simulate and report even if the plan does not fit in memory (exit 0).
+    #[arg(long)]
+    pub allow_oom: bool,
+    #[arg(long)]
+    pub json: bool,
+    /// Write a Chrome trace-event JSON of the step (open in Perfetto).
+    #[arg(long)]
+    pub trace: Option<String>,
+}
+
+pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<i32, UserError> {
+    let (mut sc, context): (ScenarioFile, String) = match &a.scenario {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| UserError(format!("cannot read scenario `{path}`: {e}")))?;
+            (scenario::parse(&text, path).map_err(UserError)?, path.clone())
+        }
+        None => (scenario::parse(scenario::DEFAULT_SCENARIO, "built-in scenario").map_err(UserError)?, "built-in scenario".into()),
+    };
+    // Flags override the file.
+    if a.cluster.is_some() {
+        sc.cluster = a.cluster.clone();
+        if a.scenario.is_none() {
+            // A new cluster invalidates the built-in plan's DP and batch.
+            sc.parallel.dp = None;
+            sc.batch.gbs = None;
+        }
+    }
+    if let Some(g) = a.gpus {
+        sc.parallel.gpus = Some(g);
+        if a.dp.is_none() {
+            sc.parallel.dp = None;
+            if a.gbs.is_none() && a.scenario.is_none() {
+                sc.batch.gbs = None;
+            }
+        }
+    }
+    macro_rules! set {
+        ($field:expr, $v:expr) => {
+            if let Some(v) = $v {
+                $field = Some(v);
+            }
+        };
+    }
+    let plan_changed = a.tp.is_some() || a.pp.is_some() || a.cp.is_some();
+    set!(sc.parallel.tp, a.tp);
+    set!(sc.parallel.pp, a.pp);
+    set!(sc.parallel.cp, a.cp);
+    set!(sc.parallel.ep, a.ep);
+    set!(sc.parallel.vp, a.vp);
+    if plan_changed && a.dp.is_none() && a.scenario.is_none() {
+        sc.parallel.dp = None;
+        if a.gbs.is_none() {
+            sc.batch.gbs = None;
+        }
+    }
+    set!(sc.parallel.dp, a.dp);
+    set!(sc.batch.gbs, a.gbs);
+    set!(sc.batch.mbs, a.mbs);
+    set!(sc.batch.seq, a.seq);
+    set!(sc.training.precision, a.precision.clone());
+    set!(sc.training.recompute, a.recompute.clone());
+    set!(sc.training.zero, a.zero);
+    set!(sc.fidelity, a.fidelity.clone());
+    let cluster = sc.cluster.clone().unwrap_or_else(|| "dgx-h100-superpod:su=4".into());
+    let f = load_cluster(&cluster)?;
+    let model = match &a.model {
+        Some(m) if m.ends_with(".json") => {
+            let text = std::fs::read_to_string(m).map_err(|e| UserError(format!("cannot read model config `{m}`: {e}")))?;
+            workload::hf::from_hf_config(&text, m).map_err(|e| UserError(e.to_string()))?
+        }
+        Some(m) => scenario::model(&ModelField::Name(m.clone()), "--model").map_err(UserError)?,
+        None => match (&sc.model, &sc.model_inline) {
+            (_, Some(inline)) => scenario::model(&ModelField::Inline(inline.clone()), &context).map_err(UserError)?,
+            (Some(n), None) => scenario::model(&ModelField::Name(n.clone()), &context).map_err(UserError)?,
+            (None, None) => return Err(UserError(format!("{context}: no model (give --model NAME or a model in the scenario)"))),
+        },
+    };
+    let fidelity = match sc.fidelity.as_deref().unwrap_or("flow") {
+        "flow" => engine::Fidelity::Flow,
+        "analytical" => engine::Fidelity::Analytical,
+        o => return Err(UserError(format!("fidelity `{o}`: expected flow or analytical"))),
+    };
+    let plan = scenario::plan(&sc, f.accel_count() as u64, f.domain_size, &model).map_err(UserError)?;
+    let cm = workload::compute::ComputeModel::for_accelerator(f.accel_model)
+        .ok_or_else(|| UserError(format!("no compute model for accelerator `{}`", f.accel_model)))?;
+    let r = train::simulate(&cluster, &f, &model, &plan, &cm, &TrainOptions { fidelity, allow_oom: a.allow_oom }).map_err(UserError)?;
+    if let Some(path) = &a.trace {
+        let t = train::trace_json(&r);
+        std::fs::write(path, serde_json::to_string(&t)?).map_err(|e| UserError(format!("cannot write trace `{path}`: {e}")))?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        print!("{}", train::render(&r));
+    }
+    if !r.fits && !a.allow_oom {
+        eprintln!("error: the plan does not fit in accelerator memory (see the memory line); pass --allow-oom to accept");
+        return Ok(2);
+    }
+    Ok(0)
+}

@@ -1,0 +1,734 @@
+//! `fabricsim train`: one training step of an LLM with a parallel plan on a cluster.
+//!
+//! Pipeline: resolve the plan against the cluster → place parallel dimensions over accelerators
+//! (TP innermost, then CP, EP, PP, DP) → price each layer's operations with the compute model →
+//! price tensor/context/expert-parallel collectives, pipeline sends and data-parallel gradient
+//! synchronisation on the real fabric, every group of a dimension at once (so groups contend
+//! where they share links) → run the pipeline schedule on the engine (bubbles and overlap
+//! emerge from it) → report.
+//!
+//! Symmetry: DP replicas (and the TP/CP/EP ranks inside a stage) run identical work, so one
+//! pipeline is scheduled; every flow that crosses the network is still placed on the fabric, for
+//! all groups at once, when the communication times are priced.
+
+use collective::plan::{Phase, Plan, PlanFlow};
+use collective::simulate::{effective_capacities, latency, lower, run_plan, Options, REF_SIZE};
+use collective::{Algo, Op};
+use engine::Fidelity;
+use fabric::Fabric;
+use serde::Serialize;
+use workload::compute::ComputeModel;
+use workload::flops::{self, OpDesc};
+use workload::memory::{memory_per_accel, MemoryBreakdown};
+use workload::schedule::{self, StageTimes, Timeline};
+use workload::{ModelSpec, ParallelPlan, Precision, Recompute};
+
+/// Options of a training run.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub fidelity: Fidelity,
+    pub allow_oom: bool,
+}
+
+/// Communication time of one collective on all groups of a dimension at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CommCost {
+    pub seconds: f64,
+    pub algo: Option<Algo>,
+}
+
+/// Everything measured for the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Breakdown {
+    pub compute_s: f64,
+    pub recompute_s: f64,
+    pub tp_comm_s: f64,
+    pub cp_comm_s: f64,
+    pub ep_comm_s: f64,
+    pub pp_comm_s: f64,
+    pub pipeline_bubble_s: f64,
+    pub dp_comm_s: f64,
+    pub optimizer_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryReport {
+    pub weights_bytes: f64,
+    pub gradients_bytes: f64,
+    pub optimizer_bytes: f64,
+    pub activations_bytes: f64,
+    pub buffers_bytes: f64,
+    pub total_bytes: f64,
+    pub capacity_bytes: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanReport {
+    pub tp: u32,
+    pub pp: u32,
+    pub dp: u32,
+    pub cp: u32,
+    pub ep: u32,
+    pub vp: u32,
+    pub mbs: u32,
+    pub gbs: u32,
+    pub seq: u64,
+    pub microbatches: u32,
+    pub zero: u8,
+    pub recompute: String,
+    pub precision: String,
+    pub sequence_parallel: bool,
+    pub schedule: String,
+    pub accelerators_used: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkReport {
+    pub name: String,
+    pub utilisation: f64,
+    pub during: String,
+}
+
+/// The `train --json` schema.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    pub schema_version: u32,
+    pub fidelity: String,
+    pub cluster: String,
+    pub accelerator: String,
+    pub accelerators_in_cluster: u64,
+    pub model: String,
+    pub model_params: f64,
+    pub model_active_params: f64,
+    pub plan: PlanReport,
+    pub step_time_s: f64,
+    pub tokens_per_step: f64,
+    pub tokens_per_s: f64,
+    pub tokens_per_s_per_accel: f64,
+    pub model_flops_per_step: f64,
+    pub hardware_flops_per_step: f64,
+    pub model_tflops_per_accel: f64,
+    pub hardware_tflops_per_accel: f64,
+    pub mfu: f64,
+    pub hfu: f64,
+    pub breakdown: Breakdown,
+    pub memory_bytes_per_accel: f64,
+    pub memory: MemoryReport,
+    pub fits: bool,
+    pub busiest_links: Vec<LinkReport>,
+    pub warnings: Vec<String>,
+    pub assumptions: Vec<String>,
+    #[serde(skip)]
+    pub timeline: Option<Timeline>,
+}
+
+/// Rank of coordinates (tp, cp, ep, pp, dpo) under the default order: TP innermost, then CP,
+/// EP, PP, DP (DP = EP × DPo; expert parallelism is taken from data-parallel ranks).
+pub struct Layout {
+    pub tp: u32,
+    pub cp: u32,
+    pub ep: u32,
+    pub pp: u32,
+    pub dpo: u32,
+}
+
+impl Layout {
+    pub fn rank(&self, tp: u32, cp: u32, ep: u32, pp: u32, dpo: u32) -> u32 {
+        tp + self.tp * (cp + self.cp * (ep + self.ep * (pp + self.pp * dpo)))
+    }
+    fn groups(&self, vary: Dim) -> Vec<Vec<u32>> {
+        let mut out = Vec::new();
+        let (t, c, e, p, d) = (self.tp, self.cp, self.ep, self.pp, self.dpo);
+        for dpo in 0..d {
+            for pp in 0..p {
+                for ep in 0..e {
+                    for cp in 0..c {
+                        for tp in 0..t {
+                            let is_base = match vary {
+                                Dim::Tp => tp == 0,
+                                Dim::Cp => cp == 0,
+                                Dim::Ep => ep == 0,
+                                Dim::Dp => ep == 0 && dpo == 0,
+                                Dim::DpExpert => dpo == 0,
+                            };
+                            if !is_base {
+                                continue;
+                            }
+                            let g: Vec<u32> = match vary {
+                                Dim::Tp => (0..t).map(|x| self.rank(x, cp, ep, pp, dpo)).collect(),
+                                Dim::Cp => (0..c).map(|x| self.rank(tp, x, ep, pp, dpo)).collect(),
+                                Dim::Ep => (0..e).map(|x| self.rank(tp, cp, x, pp, dpo)).collect(),
+                                Dim::Dp => (0..d).flat_map(|y| (0..e).map(move |x| (x, y))).map(|(x, y)| self.rank(tp, cp, x, pp, y)).collect(),
+                                Dim::DpExpert => (0..d).map(|y| self.rank(tp, cp, ep, pp, y)).collect(),
+                            };
+                            out.push(g);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Dim {
+    Tp,
+    Cp,
+    Ep,
+    Dp,
+    DpExpert,
+}
+
+/// Price one collective of `size` bytes on all `groups` at once: the algorithm (and protocol)
+/// is the best for one group alone; then every group's flows run together on the fabric.
+pub fn concurrent(f: &Fabric, caps: &[f64], groups: &[Vec<u32>], op: Op, size: f64, fidelity: Fidelity) -> Result<(CommCost, Vec<(u32, f64)>), String> {
+    if groups.is_empty() || groups[0].len() < 2 || size <= 0.0 {
+        return Ok((CommCost::default(), Vec::new()));
+    }
+    let opts = Options { fidelity, ..Default::default() };
+    let one = collective::simulate::run_sizes(f, &groups[0], op, &[size], None, opts).map_err(|e| e.to_string())?;
+    let algo = one[0].algo;
+    let proto = one[0].protocol;
+    let mut merged = Plan::new(op, algo);
+    let mut lat = 0.0;
+    for (gi, g) in groups.iter().enumerate() {
+        let mut p = lower(f, g, op, REF_SIZE, algo, opts.channels).map_err(|e| e.to_string())?;
+        if gi == 0 {
+            lat = latency(&p, proto).unwrap_or(0.0);
+            merged.tree_latency = p.tree_latency;
+            merged.nvls = p.nvls;
+        }
+        // Re-number this plan's virtual links after those already merged.
+        let base = f.links.len() as u32;
+        let offset = merged.virtual_links.len() as u32;
+        for ph in &mut p.phases {
+            for fl in &mut ph.flows {
+                if let Some(path) = &mut fl.path {
+                    for l in path.iter_mut() {
+                        if *l >= base {
+                            *l += offset;
+                        }
+                    }
+                }
+            }
+        }
+        merged.virtual_links.extend(p.virtual_links);
+        for (i, ph) in p.phases.into_iter().enumerate() {
+            if merged.phases.len() <= i {
+                merged.phases.push(Phase::default());
+            }
+            merged.phases[i].flows.extend(ph.flows);
+        }
+    }
+    let (t, busy) = run_plan(f, caps, &merged, fidelity).map_err(|e| e.to_string())?;
+    let transfer = t * size / REF_SIZE / proto.bandwidth_factor();
+    let links = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
+    Ok((CommCost { seconds: lat + transfer, algo: Some(algo) }, links))
+}
+
+/// Time of point-to-point sends between consecutive pipeline stages, every pair of every
+/// replica at once in both directions (the 1F1B steady state).
+fn p2p_cost(f: &Fabric, caps: &[f64], lay: &Layout, bytes: f64, fidelity: Fidelity) -> Result<(f64, Vec<(u32, f64)>), String> {
+    if lay.pp < 2 || bytes <= 0.0 {
+        return Ok((0.0, Vec::new()));
+    }
+    let mut ph = Phase::default();
+    for dpo in 0..lay.dpo {
+        for ep in 0..lay.ep {
+            for cp in 0..lay.cp {
+                for tp in 0..lay.tp {
+                    for s in 0..lay.pp - 1 {
+                        let a = lay.rank(tp, cp, ep, s, dpo);
+                        let b = lay.rank(tp, cp, ep, s + 1, dpo);
+                        let mut fw = PlanFlow::new(a, b, REF_SIZE);
+                        fw.pxn = true;
+                        let mut bw = PlanFlow::new(b, a, REF_SIZE);
+                        bw.pxn = true;
+                        ph.flows.push(fw);
+                        ph.flows.push(bw);
+                    }
+                }
+            }
+        }
+    }
+    let single = f.domain_of(lay.rank(0, 0, 0, 0, 0)) == f.domain_of(lay.rank(0, 0, 0, 1, 0));
+    ph.steps(if single { collective::constants::LinkClass::NvLink } else { collective::constants::LinkClass::Net }, 1);
+    let mut plan = Plan::new(Op::SendRecv, Algo::P2p);
+    plan.phases.push(ph);
+    let lat = latency(&plan, collective::constants::Protocol::Simple).unwrap_or(0.0);
+    let (t, busy) = run_plan(f, caps, &plan, fidelity).map_err(|e| e.to_string())?;
+    Ok((lat + t * bytes / REF_SIZE, busy.into_iter().map(|b| (b.link, b.utilisation)).collect()))
+}
+
+fn sum_time(cm: &ComputeModel, ops: &[OpDesc], precision: Precision) -> f64 {
+    ops.iter().map(|o| cm.op_time(o, precision)).sum()
+}
+
+/// Simulate one step.
+pub fn simulate(cluster: &str, f: &Fabric, model: &ModelSpec, plan: &ParallelPlan, cm: &ComputeModel, opts: &TrainOptions) -> Result<TrainReport, String> {
+    let mut warnings = Vec::new();
+    let mut assumptions = Vec::new();
+    let p = plan;
+    check_plan(f, model, p)?;
+    let world = p.world();
+    let m = p.microbatches();
+    let lay = Layout { tp: p.tp, cp: p.cp, ep: p.ep, pp: p.pp, dpo: p.dp / p.ep };
+    let caps = effective_capacities(f);
+    let acc = fabric::catalogue::accelerator(f.accel_model);
+    let capacity = acc.map(|a| a.hbm.0).unwrap_or(0.0);
+    let tokens_mb = p.mbs as u64 * p.seq;
+    let act_bytes = (p.mbs as u64 * p.seq / p.cp as u64) as f64 * model.hidden as f64 * 2.0;
+
+    // --- tensor parallel: per layer, forward 2 × (AG + RS) with SP or 2 all-reduces; backward the same.
+    let tp_groups = lay.groups(Dim::Tp);
+    let mut busiest: Vec<(u32, f64, &'static str)> = Vec::new();
+    let (tp_per_layer, tp_algo) = if p.tp > 1 {
+        if p.sequence_parallel {
+            let (ag, l1) = concurrent(f, &caps, &tp_groups, Op::AllGather, act_bytes, opts.fidelity)?;
+            let (rs, _) = concurrent(f, &caps, &tp_groups, Op::ReduceScatter, act_bytes, opts.fidelity)?;
+            busiest.extend(l1.into_iter().map(|(l, u)| (l, u, "TP")));
+            (2.0 * (ag.seconds + rs.seconds), ag.algo)
+        } else {
+            let (ar, l1) = concurrent(f, &caps, &tp_groups, Op::AllReduce, act_bytes, opts.fidelity)?;
+            busiest.extend(l1.into_iter().map(|(l, u)| (l, u, "TP")));
+            (2.0 * ar.seconds, ar.algo)
+        }
+    } else {
+        (0.0, None)
+    };
+    if p.tp > 1 && tp_groups.iter().any(|g| !collective::plan::single_domain(f, g)) {
+        warnings.push(format!("TP groups of {} span scale-up domains: tensor-parallel traffic crosses the scale-out network", p.tp));
+    }
+
+    // --- expert parallel: dispatch + combine all-to-all per MoE layer, forward and backward.
+    let ep_groups = lay.groups(Dim::Ep);
+    let ep_per_moe_layer = if let Some(moe) = &model.moe {
+        let bytes = tokens_mb as f64 / p.cp as f64 * moe.top_k as f64 * model.hidden as f64 * 2.0 / p.tp as f64;
+        if p.ep > 1 {
+            let (a2a, l) = concurrent(f, &caps, &ep_groups, Op::AllToAll, bytes, opts.fidelity)?;
+            busiest.extend(l.into_iter().map(|(l, u)| (l, u, "EP")));
+            2.0 * a2a.seconds
+        } else {
+            0.0
+        }
+    } else {
+        0.0
+    };
+
+    // --- context parallel: ring attention passes K/V around the CP ring, overlapped with the
+    // attention compute of each block; only the excess is exposed.
+    let cp_groups = lay.groups(Dim::Cp);
+    let cp_kv_round = if p.cp > 1 {
+        let kv = 2.0 * (p.mbs as u64 * p.seq / p.cp as u64) as f64 * (model.kv_heads as f64 * model.head_dim as f64 / p.tp as f64) * 2.0;
+        let (c, l) = concurrent(f, &caps, &cp_groups, Op::SendRecv, kv, opts.fidelity)?;
+        busiest.extend(l.into_iter().map(|(l, u)| (l, u, "CP")));
+        c.seconds
+    } else {
+        0.0
+    };
+
+    // --- per-layer compute on one rank.
+    let layers = model.layers;
+    let chunks = p.pp * p.vp;
+    if layers % chunks != 0 {
+        warnings.push(format!("{layers} layers do not split evenly over {chunks} pipeline chunks; later chunks take the remainder"));
+    }
+    let per_chunk = |c: u32| -> std::ops::Range<u32> {
+        let base = layers / chunks;
+        let extra = layers % chunks;
+        let start = c * base + c.min(extra);
+        start..start + base + u32::from(c < extra)
+    };
+    let mut fwd = vec![vec![0.0; p.vp as usize]; p.pp as usize];
+    let mut bwd = vec![vec![0.0; p.vp as usize]; p.pp as usize];
+    let (mut compute_fwd_total, mut compute_bwd_total, mut recompute_total) = (0.0, 0.0, 0.0);
+    let (mut tp_total, mut ep_total, mut cp_total) = (0.0, 0.0, 0.0);
+    let mut hw_flops_rank0 = 0.0;
+    for s in 0..p.pp {
+        for c in 0..p.vp {
+            let v = c * p.pp + s;
+            let mut tf = 0.0;
+            let mut tb = 0.0;
+            for layer in per_chunk(v) {
+                let ops = flops::layer_ops(model, layer, p.mbs as u64, p.seq, p.tp, p.cp, p.ep, p.sequence_parallel);
+                let back = flops::backward_ops(&ops);
+                let f_t = sum_time(cm, &ops, p.precision);
+                let b_t = sum_time(cm, &back, p.precision);
+                let attn_f: f64 = ops.iter().filter(|o| matches!(o.kind, workload::flops::OpKind::Attention { .. })).map(|o| cm.op_time(o, p.precision)).sum();
+                let re = match p.recompute {
+                    Recompute::None => 0.0,
+                    Recompute::Selective => attn_f,
+                    Recompute::Full => f_t,
+                };
+                let moe_layer = model.layer_is_moe(layer);
+                let ep_t = if moe_layer { ep_per_moe_layer } else { 0.0 };
+                let cp_exposed = (cp_kv_round * (p.cp - 1) as f64 - attn_f).max(0.0);
+                // With --tp-comm-overlap the collectives hide behind the layer's GEMMs.
+                let gemm_f: f64 = ops.iter().filter(|o| matches!(o.kind, workload::flops::OpKind::Gemm { .. })).map(|o| cm.op_time(o, p.precision)).sum();
+                let tp_f = if p.tp_comm_overlap { (tp_per_layer - gemm_f).max(0.0) } else { tp_per_layer };
+                let tp_b = if p.tp_comm_overlap { (tp_per_layer - 2.0 * gemm_f).max(0.0) } else { tp_per_layer };
+                let tp_re = if p.recompute == Recompute::Full { tp_f } else { 0.0 };
+                tf += f_t + tp_f + ep_t + cp_exposed;
+                tb += b_t + re + tp_b + tp_re + ep_t + cp_exposed;
+                if s == 0 {
+                    compute_fwd_total += f_t * m as f64;
+                    compute_bwd_total += b_t * m as f64;
+                    recompute_total += re * m as f64;
+                    tp_total += (tp_f + tp_b + tp_re) * m as f64;
+                    ep_total += 2.0 * ep_t * m as f64;
+                    cp_total += 2.0 * cp_exposed * m as f64;
+                    let fl: f64 = ops.iter().map(|o| o.flops).sum::<f64>() + back.iter().map(|o| o.flops).sum::<f64>();
+                    let refl: f64 = match p.recompute {
+                        Recompute::None => 0.0,
+                        Recompute::Selective => ops.iter().filter(|o| matches!(o.kind, workload::flops::OpKind::Attention { .. })).map(|o| o.flops).sum(),
+                        Recompute::Full => ops.iter().map(|o| o.flops).sum(),
+                    };
+                    hw_flops_rank0 += (fl + refl) * m as f64;
+                }
+            }
+            // Embedding on the first virtual stage, output layer and loss on the last.
+            if v == chunks - 1 || v == 0 {
+                let head = flops::head_ops(model, p.mbs as u64, p.seq / p.cp as u64, p.tp);
+                let (first, last): (Vec<OpDesc>, Vec<OpDesc>) = head.into_iter().partition(|o| o.name == "embedding");
+                let use_ops = if v == 0 { first } else { last };
+                let back = flops::backward_ops(&use_ops);
+                tf += sum_time(cm, &use_ops, p.precision);
+                tb += sum_time(cm, &back, p.precision);
+            }
+            fwd[s as usize][c as usize] = tf;
+            bwd[s as usize][c as usize] = tb;
+        }
+    }
+
+    // --- pipeline sends.
+    let (p2p, l_pp) = p2p_cost(f, &caps, &lay, act_bytes / if p.sequence_parallel { p.tp as f64 } else { 1.0 }, opts.fidelity)?;
+    busiest.extend(l_pp.into_iter().map(|(l, u)| (l, u, "PP")));
+
+    // --- data parallel gradient synchronisation of each stage's parameters.
+    let mem = memory_per_accel(model, p);
+    let params_rank = mem.weights / 2.0;
+    let (dense_share, expert_share) = param_split(model, p);
+    let grad_bytes = params_rank * 2.0;
+    let mut dp_total = 0.0;
+    if p.dp > 1 {
+        let dp_groups = lay.groups(Dim::Dp);
+        let dense_bytes = grad_bytes * dense_share;
+        let (rs, l) = if p.zero == 0 {
+            concurrent(f, &caps, &dp_groups, Op::AllReduce, dense_bytes, opts.fidelity)?
+        } else {
+            concurrent(f, &caps, &dp_groups, Op::ReduceScatter, dense_bytes, opts.fidelity)?
+        };
+        busiest.extend(l.into_iter().map(|(l, u)| (l, u, "DP")));
+        dp_total += rs.seconds;
+        if p.zero >= 1 {
+            let (ag, _) = concurrent(f, &caps, &dp_groups, Op::AllGather, dense_bytes, opts.fidelity)?;
+            dp_total += ag.seconds;
+        }
+        if expert_share > 0.0 && p.dp / p.ep > 1 {
+            let groups = lay.groups(Dim::DpExpert);
+            let eb = grad_bytes * expert_share;
+            let (c, _) = concurrent(f, &caps, &groups, if p.zero == 0 { Op::AllReduce } else { Op::ReduceScatter }, eb, opts.fidelity)?;
+            dp_total += c.seconds * if p.zero >= 1 { 2.0 } else { 1.0 };
+        }
+        if p.zero == 3 {
+            assumptions.push("ZeRO-3: parameter all-gathers are prefetched and overlapped with compute; only the step-level gradient traffic is counted".into());
+        }
+    }
+    let dp_chunks = vec![vec![dp_total / p.vp as f64; p.vp as usize]; p.pp as usize];
+
+    // --- optimizer: fused AdamW over this rank's (sharded) parameters.
+    let opt_params = if p.zero >= 1 { params_rank / p.dp as f64 } else { params_rank };
+    let opt_op = OpDesc { name: "adamw", kind: workload::flops::OpKind::Memory { what: workload::flops::MemoryOp::Optimizer }, flops: 0.0, bytes: 28.0 * opt_params };
+    let t_opt = cm.op_time(&opt_op, Precision::Bf16);
+
+    let st = StageTimes { fwd, bwd, p2p, dp: dp_chunks, optimizer: vec![t_opt; p.pp as usize] };
+    let tl = schedule::simulate(p.pp, p.vp, m, &st)?;
+    let step = tl.step_time;
+
+    // --- accounting.
+    let tokens = p.gbs as f64 * p.seq as f64;
+    let model_flops = flops::model_flops_per_token(model, p.seq) * tokens;
+    // MFU and HFU against the dense BF16 peak (as Megatron and the published tables report).
+    let peak = cm.accel.peak_bf16;
+    let mfu = model_flops / (step * world as f64 * peak);
+    // Hardware FLOPs (with recomputation): the first stage's per-rank work, all stages alike.
+    let hw_total = hw_flops_rank0 * world as f64;
+    let hfu = hw_flops_rank0 / (step * peak);
+    let busy0 = tl.busy[0];
+    let dp_exposed = {
+        let last_b = tl.spans.iter().filter(|s| s.stage == 0 && s.stream == "compute").map(|s| s.end).fold(0.0, f64::max);
+        let opt_start = tl.spans.iter().filter(|s| s.stage == 0 && s.stream == "optimizer").map(|s| s.start).fold(0.0, f64::max);
+        (opt_start - last_b).max(0.0)
+    };
+    let pp_hops = if p.pp > 1 { 2.0 * (p.pp - 1) as f64 * p2p } else { 0.0 };
+    let idle = (step - busy0 - dp_exposed - t_opt).max(0.0);
+    let pp_comm = pp_hops.min(idle);
+    let bubble = idle - pp_comm;
+    let breakdown = Breakdown {
+        compute_s: compute_fwd_total + compute_bwd_total,
+        recompute_s: recompute_total,
+        tp_comm_s: tp_total,
+        cp_comm_s: cp_total,
+        ep_comm_s: ep_total,
+        pp_comm_s: pp_comm,
+        pipeline_bubble_s: bubble,
+        dp_comm_s: dp_exposed,
+        optimizer_s: t_opt,
+    };
+    let fits = mem.total() <= capacity;
+    if !fits {
+        warnings.push(format!(
+            "plan does not fit: {:.1} GiB per accelerator against {:.1} GiB of HBM",
+            mem.total() / 1073741824.0,
+            capacity / 1073741824.0
+        ));
+    }
+    if (world as usize) < f.accel_count() {
+        warnings.push(format!("the plan uses {} of the cluster's {} accelerators", world, f.accel_count()));
+    }
+    if let Some(a) = tp_algo {
+        assumptions.push(format!("TP collectives: {a} (chosen like NCCL for one group, run for all groups at once)"));
+    }
+    assumptions.push(format!("compute model: {}", cm.describe()));
+    assumptions.push("NCCL latency constants (tuning.cc) and link efficiencies in docs/calibration.md".into());
+    busiest.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    busiest.dedup_by_key(|x| x.0);
+    let busiest_links = busiest
+        .iter()
+        .take(5)
+        .map(|(l, u, d)| LinkReport { name: f.link_name(fabric::LinkId(*l)), utilisation: *u, during: (*d).into() })
+        .collect();
+    Ok(TrainReport {
+        schema_version: crate::SCHEMA_VERSION,
+        fidelity: crate::collective::fidelity_name(opts.fidelity).into(),
+        cluster: cluster.to_string(),
+        accelerator: acc.map(|a| a.name.to_string()).unwrap_or_default(),
+        accelerators_in_cluster: f.accel_count() as u64,
+        model: model.name.clone(),
+        model_params: model.params(),
+        model_active_params: model.active_params(),
+        plan: PlanReport {
+            tp: p.tp,
+            pp: p.pp,
+            dp: p.dp,
+            cp: p.cp,
+            ep: p.ep,
+            vp: p.vp,
+            mbs: p.mbs,
+            gbs: p.gbs,
+            seq: p.seq,
+            microbatches: m,
+            zero: p.zero,
+            recompute: format!("{:?}", p.recompute).to_lowercase(),
+            precision: format!("{:?}", p.precision).to_lowercase(),
+            sequence_parallel: p.sequence_parallel,
+            schedule: if p.vp > 1 { format!("interleaved 1F1B (v = {})", p.vp) } else { "1F1B".into() },
+            accelerators_used: world,
+        },
+        step_time_s: step,
+        tokens_per_step: tokens,
+        tokens_per_s: tokens / step,
+        tokens_per_s_per_accel: tokens / step / world as f64,
+        model_flops_per_step: model_flops,
+        hardware_flops_per_step: hw_total,
+        model_tflops_per_accel: model_flops / step / world as f64 / 1e12,
+        hardware_tflops_per_accel: hw_total / step / world as f64 / 1e12,
+        mfu,
+        hfu,
+        breakdown,
+        memory_bytes_per_accel: mem.total(),
+        memory: mem_report(&mem, capacity),
+        fits,
+        busiest_links,
+        warnings,
+        assumptions,
+        timeline: Some(tl),
+    })
+}
+
+fn mem_report(m: &MemoryBreakdown, capacity: f64) -> MemoryReport {
+    MemoryReport {
+        weights_bytes: m.weights,
+        gradients_bytes: m.gradients,
+        optimizer_bytes: m.optimizer,
+        activations_bytes: m.activations,
+        buffers_bytes: m.buffers,
+        total_bytes: m.total(),
+        capacity_bytes: capacity,
+    }
+}
+
+/// Share of a rank's parameters that are dense (synchronised over all DP) and expert
+/// (synchronised over DP / EP).
+fn param_split(model: &ModelSpec, _p: &ParallelPlan) -> (f64, f64) {
+    match &model.moe {
+        None => (1.0, 0.0),
+        Some(_) => {
+            let total = model.params();
+            let active_dense = model.active_params();
+            let expert = (total - active_dense).max(0.0) / total;
+            (1.0 - expert, expert)
+        }
+    }
+}
+
+/// Check the plan against the model and cluster.
+pub fn check_plan(f: &Fabric, model: &ModelSpec, p: &ParallelPlan) -> Result<(), String> {
+    for (name, v) in [("tp", p.tp), ("pp", p.pp), ("dp", p.dp), ("cp", p.cp), ("ep", p.ep), ("vp", p.vp), ("mbs", p.mbs), ("gbs", p.gbs)] {
+        if v == 0 {
+            return Err(format!("--{name} must be at least 1"));
+        }
+    }
+    if p.seq == 0 || p.seq > 10_000_000 {
+        return Err(format!("--seq {}: must be between 1 and 10,000,000", p.seq));
+    }
+    let world = p.world();
+    if world > f.accel_count() as u64 {
+        return Err(format!("the plan needs TP × CP × PP × DP = {} × {} × {} × {} = {world} accelerators; the cluster has {}", p.tp, p.cp, p.pp, p.dp, f.accel_count()));
+    }
+    if model.heads % p.tp != 0 {
+        return Err(format!("--tp {}: does not divide the {} attention heads", p.tp, model.heads));
+    }
+    if p.gbs % (p.dp * p.mbs) != 0 {
+        return Err(format!("--gbs {}: not a multiple of DP × MBS = {} × {}", p.gbs, p.dp, p.mbs));
+    }
+    if p.dp % p.ep != 0 {
+        return Err(format!("--ep {}: must divide DP = {} (experts are spread over data-parallel ranks)", p.ep, p.dp));
+    }
+    if let Some(moe) = &model.moe {
+        if moe.experts % p.ep != 0 {
+            return Err(format!("--ep {}: does not divide the {} experts", p.ep, moe.experts));
+        }
+    } else if p.ep > 1 {
+        return Err(format!("--ep {}: the model has no experts", p.ep));
+    }
+    if p.seq % p.cp as u64 != 0 {
+        return Err(format!("--cp {}: does not divide the sequence length {}", p.cp, p.seq));
+    }
+    if model.layers < p.pp * p.vp {
+        return Err(format!("{} layers cannot fill PP × VP = {} pipeline chunks", model.layers, p.pp * p.vp));
+    }
+    if p.vp > 1 && p.microbatches() % p.pp != 0 {
+        return Err(format!("interleaved 1F1B needs the micro-batches ({}) to be a multiple of PP ({})", p.microbatches(), p.pp));
+    }
+    if p.zero > 3 {
+        return Err(format!("--zero {}: must be 0, 1, 2 or 3", p.zero));
+    }
+    if p.precision == Precision::Fp8 && fabric::catalogue::accelerator(f.accel_model).and_then(|a| a.fp8_dense).is_none() {
+        return Err(format!("--precision fp8: {} has no FP8", f.accel_model));
+    }
+    Ok(())
+}
+
+/// Chrome trace-event JSON (opens in Perfetto): one process per pipeline stage, one thread per
+/// stream.
+pub fn trace_json(r: &TrainReport) -> serde_json::Value {
+    let mut events = Vec::new();
+    if let Some(tl) = &r.timeline {
+        let stages: u32 = tl.spans.iter().map(|s| s.stage + 1).max().unwrap_or(0);
+        for s in 0..stages {
+            events.push(serde_json::json!({"name": "process_name", "ph": "M", "pid": s, "tid": 0, "args": {"name": format!("pipeline stage {s}")}}));
+            for (tid, name) in [(0, "compute"), (1, "p2p"), (2, "dp"), (3, "optimizer")] {
+                events.push(serde_json::json!({"name": "thread_name", "ph": "M", "pid": s, "tid": tid, "args": {"name": name}}));
+            }
+        }
+        for sp in &tl.spans {
+            let tid = match sp.stream {
+                "compute" => 0,
+                "p2p" => 1,
+                "dp" => 2,
+                _ => 3,
+            };
+            events.push(serde_json::json!({
+                "name": sp.name, "cat": sp.stream, "ph": "X", "pid": sp.stage, "tid": tid,
+                "ts": sp.start * 1e6, "dur": (sp.end - sp.start) * 1e6,
+            }));
+        }
+    }
+    serde_json::json!({ "traceEvents": events, "displayTimeUnit": "ms", "otherData": { "fabricsim_schema_version": r.schema_version, "model": r.model, "cluster": r.cluster } })
+}
+
+/// Human report.
+pub fn render(r: &TrainReport) -> String {
+    use std::fmt::Write;
+    use units::si;
+    let mut s = String::new();
+    let pct = |x: f64| x / r.step_time_s * 100.0;
+    let _ = writeln!(s, "fabricsim {} · {} fidelity · schema {}", env!("CARGO_PKG_VERSION"), r.fidelity, r.schema_version);
+    let _ = writeln!(s, "cluster  {} · {} × {}", r.cluster, r.accelerators_in_cluster, r.accelerator);
+    let _ = writeln!(s, "model    {} · {:.1} B parameters ({:.1} B active) · seq {} · {}", r.model, r.model_params / 1e9, r.model_active_params / 1e9, r.plan.seq, r.plan.precision.to_uppercase());
+    let p = &r.plan;
+    let _ = writeln!(
+        s,
+        "plan     TP {} · PP {} · DP {} · CP {} · EP {} ({} accelerators) · mbs {} · GBS {} ({} micro-batches) · {} · ZeRO-{} · {} recompute{}",
+        p.tp,
+        p.pp,
+        p.dp,
+        p.cp,
+        p.ep,
+        p.accelerators_used,
+        p.mbs,
+        p.gbs,
+        p.microbatches,
+        p.schedule,
+        p.zero,
+        p.recompute,
+        if p.sequence_parallel { " · sequence parallel" } else { "" }
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "step  {:>9}   tokens/s {}   per accelerator {:.0}   model TFLOP/s per accelerator {:.0}   MFU {:.1} %   HFU {:.1} %",
+        si(r.step_time_s, "s"),
+        si(r.tokens_per_s, ""),
+        r.tokens_per_s_per_accel,
+        r.model_tflops_per_accel,
+        r.mfu * 100.0,
+        r.hfu * 100.0
+    );
+    let b = &r.breakdown;
+    let _ = writeln!(s, "  (first pipeline stage; communication is what the schedule leaves exposed)");
+    for (name, v, note) in [
+        ("compute", b.compute_s, "forward + backward kernels"),
+        ("recompute", b.recompute_s, "activation recomputation"),
+        ("exposed TP comm", b.tp_comm_s, "tensor-parallel collectives"),
+        ("exposed CP comm", b.cp_comm_s, "ring attention beyond overlap"),
+        ("exposed EP comm", b.ep_comm_s, "expert all-to-all"),
+        ("exposed PP comm", b.pp_comm_s, "activation / gradient sends"),
+        ("pipeline bubble", b.pipeline_bubble_s, ""),
+        ("exposed DP comm", b.dp_comm_s, "gradient sync after the last backward"),
+        ("optimizer", b.optimizer_s, "fused AdamW"),
+    ] {
+        if v > 0.0 {
+            let _ = writeln!(s, "  {:<18} {:>9}  {:>5.1} %   {}", name, si(v, "s"), pct(v), note);
+        }
+    }
+    let g = 1073741824.0;
+    let mm = &r.memory;
+    let _ = writeln!(
+        s,
+        "memory per accelerator  {:.1} GiB of {:.0} GiB{}  (weights {:.1} · grads {:.1} · optimizer {:.1} · activations {:.1} · buffers {:.1})",
+        mm.total_bytes / g,
+        mm.capacity_bytes / g,
+        if r.fits { "" } else { "  — DOES NOT FIT" },
+        mm.weights_bytes / g,
+        mm.gradients_bytes / g,
+        mm.optimizer_bytes / g,
+        mm.activations_bytes / g,
+        mm.buffers_bytes / g
+    );
+    if !r.busiest_links.is_empty() {
+        let _ = writeln!(s, "busiest links");
+        for l in &r.busiest_links {
+            let _ = writeln!(s, "  {:<64} {:>5.1} %  during {}", l.name, l.utilisation * 100.0, l.during);
+        }
+    }
+    for w in &r.warnings {
+        let _ = writeln!(s, "warning  {w}");
+    }
+    for a in &r.assumptions {
+        let _ = writeln!(s, "assumed  {a}");
+    }
+    s
+}

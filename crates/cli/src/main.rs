@@ -1,6 +1,8 @@
 //! The `fabricsim` command line: argument parsing, files, output formats. All modelling lives in
 //! the library crates.
 
+mod train_cmd;
+
 use clap::{Parser, Subcommand};
 use fabricsim::cluster::{self, Source};
 use std::process::ExitCode;
@@ -61,6 +63,16 @@ enum Cmd {
         /// A CSV in the format of the collectives measurements file.
         #[arg(long)]
         collectives: Option<String>,
+        /// A CSV in the format of the training measurements file.
+        #[arg(long)]
+        training: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Simulate one training step of an LLM (default: Llama 3.1 70B on dgx-h100-superpod:su=4).
+    Train(train_cmd::TrainArgs),
+    /// List the built-in models.
+    Models {
         #[arg(long)]
         json: bool,
     },
@@ -75,7 +87,7 @@ enum Cmd {
 }
 
 /// A user-facing failure: message and exit code 2.
-struct UserError(String);
+pub struct UserError(pub String);
 
 impl<E: std::fmt::Display> From<E> for UserError {
     fn from(e: E) -> Self {
@@ -101,7 +113,7 @@ fn load_cluster(spec: &str) -> Result<(fabric::topology::clos::ClusterSpec, fabr
     }
 }
 
-fn run(cli: Cli) -> Result<(), UserError> {
+fn run(cli: Cli) -> Result<u8, UserError> {
     match cli.cmd {
         Cmd::Presets { json } => {
             let list = fabric::presets::list();
@@ -184,17 +196,82 @@ fn run(cli: Cli) -> Result<(), UserError> {
                 print!("{}", fc::render(&r));
             }
         }
-        Cmd::Validate { collectives, json } => {
-            let Some(path) = collectives else {
-                return Err(UserError("validate: give --collectives CSV".into()));
-            };
-            let text = std::fs::read_to_string(&path).map_err(|e| UserError(format!("cannot read `{path}`: {e}")))?;
-            let r = fabricsim::validate::collectives(&text, collective::Options::default())
-                .map_err(|e| UserError(format!("{path}: {e}")))?;
+        Cmd::Validate {
+            collectives,
+            training,
+            json,
+        } => {
+            if collectives.is_none() && training.is_none() {
+                return Err(UserError(
+                    "validate: give --collectives CSV and/or --training CSV".into(),
+                ));
+            }
+            let mut reports = Vec::new();
+            if let Some(path) = collectives {
+                let text =
+                    std::fs::read_to_string(&path).map_err(|e| UserError(format!("cannot read `{path}`: {e}")))?;
+                let r = fabricsim::validate::collectives(&text, collective::Options::default())
+                    .map_err(|e| UserError(format!("{path}: {e}")))?;
+                reports.push(r);
+            }
+            if let Some(path) = training {
+                let text =
+                    std::fs::read_to_string(&path).map_err(|e| UserError(format!("cannot read `{path}`: {e}")))?;
+                let r = fabricsim::validate_training::training(&text).map_err(|e| UserError(format!("{path}: {e}")))?;
+                reports.push(r);
+            }
             if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                if reports.len() == 1 {
+                    println!("{}", serde_json::to_string_pretty(&reports[0])?);
+                } else {
+                    let out = serde_json::json!({ "schema_version": fabricsim::SCHEMA_VERSION, "reports": reports });
+                    println!("{}", serde_json::to_string_pretty(&out)?);
+                }
             } else {
-                print!("{}", fabricsim::validate::render(&r));
+                for r in &reports {
+                    println!("== {}", r.kind);
+                    print!("{}", fabricsim::validate::render(r));
+                }
+            }
+        }
+        Cmd::Train(args) => {
+            let code = train_cmd::run(args, |spec| load_cluster(spec).map(|(_, f)| f))?;
+            if code != 0 {
+                return Ok(code);
+            }
+        }
+        Cmd::Models { json } => {
+            let all = workload::registry::all();
+            if json {
+                let rows: Vec<serde_json::Value> = all
+                    .iter()
+                    .map(|m| serde_json::json!({"name": m.name, "params": m.params(), "active_params": m.active_params(), "layers": m.layers, "hidden": m.hidden, "heads": m.heads, "kv_heads": m.kv_heads, "experts": m.moe.as_ref().map(|x| x.experts)}))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"schema_version": fabricsim::SCHEMA_VERSION, "models": rows})
+                    )?
+                );
+            } else {
+                for m in &all {
+                    let moe = m
+                        .moe
+                        .as_ref()
+                        .map(|x| format!(" · MoE {} experts top-{}", x.experts, x.top_k))
+                        .unwrap_or_default();
+                    println!(
+                        "{:<24} {:>8.1} B params ({:>6.1} B active) · {} layers · h {} · heads {}/{}{}",
+                        m.name,
+                        m.params() / 1e9,
+                        m.active_params() / 1e9,
+                        m.layers,
+                        m.hidden,
+                        m.heads,
+                        m.kv_heads,
+                        moe
+                    );
+                }
             }
         }
         Cmd::Topo { spec, json } => {
@@ -207,7 +284,7 @@ fn run(cli: Cli) -> Result<(), UserError> {
             }
         }
     }
-    Ok(())
+    Ok(0)
 }
 
 fn main() -> ExitCode {
@@ -220,7 +297,8 @@ fn main() -> ExitCode {
         }
     };
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(UserError(m)) => {
             eprintln!("error: {m}");
             ExitCode::from(2)

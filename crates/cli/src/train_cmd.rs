@@ -63,13 +63,17 @@ pub struct TrainArgs {
     pub trace: Option<String>,
 }
 
-pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<i32, UserError> {
+pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {
     let (mut sc, context): (ScenarioFile, String) = match &a.scenario {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| UserError(format!("cannot read scenario `{path}`: {e}")))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| UserError(format!("cannot read scenario `{path}`: {e}")))?;
             (scenario::parse(&text, path).map_err(UserError)?, path.clone())
         }
-        None => (scenario::parse(scenario::DEFAULT_SCENARIO, "built-in scenario").map_err(UserError)?, "built-in scenario".into()),
+        None => (
+            scenario::parse(scenario::DEFAULT_SCENARIO, "built-in scenario").map_err(UserError)?,
+            "built-in scenario".into(),
+        ),
     };
     // Flags override the file.
     if a.cluster.is_some() {
@@ -120,14 +124,19 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     let f = load_cluster(&cluster)?;
     let model = match &a.model {
         Some(m) if m.ends_with(".json") => {
-            let text = std::fs::read_to_string(m).map_err(|e| UserError(format!("cannot read model config `{m}`: {e}")))?;
+            let text =
+                std::fs::read_to_string(m).map_err(|e| UserError(format!("cannot read model config `{m}`: {e}")))?;
             workload::hf::from_hf_config(&text, m).map_err(|e| UserError(e.to_string()))?
         }
         Some(m) => scenario::model(&ModelField::Name(m.clone()), "--model").map_err(UserError)?,
         None => match (&sc.model, &sc.model_inline) {
             (_, Some(inline)) => scenario::model(&ModelField::Inline(inline.clone()), &context).map_err(UserError)?,
             (Some(n), None) => scenario::model(&ModelField::Name(n.clone()), &context).map_err(UserError)?,
-            (None, None) => return Err(UserError(format!("{context}: no model (give --model NAME or a model in the scenario)"))),
+            (None, None) => {
+                return Err(UserError(format!(
+                    "{context}: no model (give --model NAME or a model in the scenario)"
+                )))
+            }
         },
     };
     let fidelity = match sc.fidelity.as_deref().unwrap_or("flow") {
@@ -136,12 +145,24 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         o => return Err(UserError(format!("fidelity `{o}`: expected flow or analytical"))),
     };
     let plan = scenario::plan(&sc, f.accel_count() as u64, f.domain_size, &model).map_err(UserError)?;
-    let cm = workload::compute::ComputeModel::for_accelerator(f.accel_model)
+    let cm = fabricsim::train::compute_model_for(f.accel_model)
         .ok_or_else(|| UserError(format!("no compute model for accelerator `{}`", f.accel_model)))?;
-    let r = train::simulate(&cluster, &f, &model, &plan, &cm, &TrainOptions { fidelity, allow_oom: a.allow_oom }).map_err(UserError)?;
+    let r = train::simulate(
+        &cluster,
+        &f,
+        &model,
+        &plan,
+        &cm,
+        &TrainOptions {
+            fidelity,
+            allow_oom: a.allow_oom,
+        },
+    )
+    .map_err(UserError)?;
     if let Some(path) = &a.trace {
         let t = train::trace_json(&r);
-        std::fs::write(path, serde_json::to_string(&t)?).map_err(|e| UserError(format!("cannot write trace `{path}`: {e}")))?;
+        std::fs::write(path, serde_json::to_string(&t)?)
+            .map_err(|e| UserError(format!("cannot write trace `{path}`: {e}")))?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
@@ -149,7 +170,9 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         print!("{}", train::render(&r));
     }
     if !r.fits && !a.allow_oom {
-        eprintln!("error: the plan does not fit in accelerator memory (see the memory line); pass --allow-oom to accept");
+        eprintln!(
+            "error: the plan does not fit in accelerator memory (see the memory line); pass --allow-oom to accept"
+        );
         return Ok(2);
     }
     Ok(0)

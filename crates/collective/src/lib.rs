@@ -19,7 +19,7 @@ pub mod tree;
 
 pub use plan::{Phase, Plan, PlanFlow};
 pub use select::select;
-pub use simulate::{simulate, CollectiveResult, Options};
+pub use simulate::{run_groups, simulate, CollectiveResult, Options};
 
 use std::fmt;
 use std::str::FromStr;

@@ -20,10 +20,7 @@ pub fn candidates(f: &Fabric, ranks: &[u32], op: Op) -> Vec<Algo> {
     match op {
         Op::AllToAll => c.push(Algo::Direct),
         Op::SendRecv => c.push(Algo::P2p),
-        Op::Broadcast | Op::Reduce => {
-            c.push(Algo::Tree);
-            c.push(Algo::Ring);
-        }
+        Op::Broadcast | Op::Reduce => c.push(Algo::Ring),
         Op::AllReduce | Op::ReduceScatter | Op::AllGather => {
             if whole_torus {
                 c.push(Algo::Torus);

@@ -328,3 +328,101 @@ pub fn simulate(
     let mut v = run_sizes(f, ranks, op, &[size], algo, opts)?;
     v.pop().ok_or(CollectiveError::BadGroup("no result".into()))
 }
+
+/// Run `op` on several disjoint groups at once (e.g. every EP group's all_to_all, every DP
+/// group's all_reduce): each group is lowered with the same algorithm, the plans are merged
+/// phase by phase (phase k of the run = phase k of every group; latency steps: the most any
+/// group has in that phase) and run as one engine simulation, so groups contend for shared
+/// links. `algo = None` takes the algorithm chosen for the first group alone at `size`.
+/// `ranks` (and busbw) in the result refer to the largest group.
+pub fn run_groups(
+    f: &Fabric,
+    groups: &[Vec<u32>],
+    op: Op,
+    size: f64,
+    algo: Option<Algo>,
+    opts: Options,
+) -> Result<CollectiveResult, CollectiveError> {
+    let first = groups
+        .first()
+        .ok_or_else(|| CollectiveError::BadGroup("no groups given".into()))?;
+    let mut seen = vec![false; f.accel_count()];
+    for g in groups {
+        check_group(f, g)?;
+        for &r in g {
+            if std::mem::replace(&mut seen[r as usize], true) {
+                return Err(CollectiveError::BadGroup(format!(
+                    "accelerator {r} is in two groups (groups must be disjoint)"
+                )));
+            }
+        }
+    }
+    let algo = match algo {
+        Some(a) => a,
+        None => simulate(f, first, op, size, None, opts)?.algo,
+    };
+    let base = f.links.len() as u32;
+    let mut merged: Option<Plan> = None;
+    for g in groups {
+        let plan = lower(f, g, op, REF_SIZE, algo, opts.channels)?;
+        let Some(m) = merged.as_mut() else {
+            merged = Some(plan);
+            continue;
+        };
+        // Renumber this plan's virtual links after those already merged.
+        let shift = m.virtual_links.len() as u32;
+        m.virtual_links.extend_from_slice(&plan.virtual_links);
+        m.tree_latency |= plan.tree_latency;
+        m.nvls |= plan.nvls;
+        for (k, mut ph) in plan.phases.into_iter().enumerate() {
+            for pf in &mut ph.flows {
+                if let Some(p) = pf.path.as_mut() {
+                    p.iter_mut().filter(|l| **l >= base).for_each(|l| *l += shift);
+                }
+            }
+            if k == m.phases.len() {
+                m.phases.push(ph);
+            } else {
+                let dst = &mut m.phases[k];
+                dst.flows.extend(ph.flows);
+                dst.steps_nvlink = dst.steps_nvlink.max(ph.steps_nvlink);
+                dst.steps_net = dst.steps_net.max(ph.steps_net);
+            }
+        }
+    }
+    let plan = merged.expect("at least one group");
+    let caps = effective_capacities(f);
+    let (t, bottlenecks) = run_plan(f, &caps, &plan, opts.fidelity)?;
+    let mut lat = [None; 3];
+    for (i, p) in Protocol::ALL.into_iter().enumerate() {
+        lat[i] = latency(&plan, p);
+    }
+    let ev = Evaluated {
+        algo,
+        transfer_ref_s: t,
+        latency: lat,
+        bottlenecks,
+        flows: plan.flow_count(),
+    };
+    let (time, lat, tr, p) = ev.time(size, opts.protocol).ok_or(CollectiveError::Unsupported {
+        algo,
+        op,
+        why: "no protocol applies".into(),
+    })?;
+    let n = groups.iter().map(|g| g.len()).max().unwrap_or(0) as u32;
+    let algbw = if time > 0.0 { size / time } else { 0.0 };
+    Ok(CollectiveResult {
+        op,
+        algo,
+        protocol: p,
+        ranks: n,
+        size_bytes: size,
+        time_s: time,
+        latency_s: lat,
+        transfer_s: tr,
+        algbw_bytes_per_s: algbw,
+        busbw_bytes_per_s: algbw * op.busbw_factor(n),
+        bottlenecks: ev.bottlenecks,
+        flows: ev.flows,
+    })
+}

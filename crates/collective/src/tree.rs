@@ -2,6 +2,11 @@
 //! mirror of the first, so a node is a leaf in one where it is interior in the other), each
 //! carrying half the data; a chain through the members inside each domain. Reduce and
 //! broadcast are pipelined, so up- and down-flows run together.
+//!
+//! Only all_reduce, as in NCCL: the two trees have different roots, which is fine when every
+//! rank ends with the result, but a broadcast (reduce) has one root that holds (receives) all
+//! the data — the mirrored tree's root does not, so a "double tree broadcast" would move half
+//! the data from a rank that does not have it (on 2 ranks: twice the wire speed).
 
 use crate::constants::LinkClass;
 use crate::plan::{by_domain, Phase, Plan, PlanFlow};
@@ -9,11 +14,11 @@ use crate::{Algo, CollectiveError, Op};
 use fabric::Fabric;
 
 pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, channels: u32) -> Result<Plan, CollectiveError> {
-    if !matches!(op, Op::AllReduce | Op::Broadcast | Op::Reduce) {
+    if op != Op::AllReduce {
         return Err(CollectiveError::Unsupported {
             algo: Algo::Tree,
             op,
-            why: "trees serve all_reduce, broadcast and reduce".into(),
+            why: "the double binary tree serves all_reduce only (as in NCCL); use ring for broadcast and reduce".into(),
         });
     }
     let mut plan = Plan::new(op, Algo::Tree);

@@ -3,8 +3,11 @@
 
 pub mod cluster;
 pub mod collective;
+pub mod scenario;
 pub mod topo;
+pub mod train;
 pub mod validate;
+pub mod validate_training;
 
 /// Version of every JSON result this crate emits. Bump on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -125,9 +125,17 @@ pub fn recompute(s: &str) -> Result<Recompute, String> {
 /// Resolve a model field (registry name, or inline sizes).
 pub fn model(field: &ModelField, context: &str) -> Result<ModelSpec, String> {
     match field {
-        ModelField::Name(n) => workload::registry::lookup(n).ok_or_else(|| format!("{context}: unknown model `{n}` (run `fabricsim models`)")),
+        ModelField::Name(n) => workload::registry::lookup(n)
+            .ok_or_else(|| format!("{context}: unknown model `{n}` (run `fabricsim models`)")),
         ModelField::Inline(m) => {
-            let mut spec = ModelSpec::gpt(m.name.as_deref().unwrap_or("custom"), m.layers, m.hidden, m.heads, m.vocab.unwrap_or(51200), 2048);
+            let mut spec = ModelSpec::gpt(
+                m.name.as_deref().unwrap_or("custom"),
+                m.layers,
+                m.hidden,
+                m.heads,
+                m.vocab.unwrap_or(51200),
+                2048,
+            );
             if let Some(k) = m.kv_heads {
                 spec.kv_heads = k;
             }

@@ -19,7 +19,7 @@ use fabric::Fabric;
 use serde::Serialize;
 use workload::compute::ComputeModel;
 use workload::flops::{self, OpDesc};
-use workload::memory::{memory_per_accel, MemoryBreakdown};
+use workload::memory::{memory_per_accel_with, MemoryBreakdown, MemoryOptions};
 use workload::schedule::{self, StageTimes, Timeline};
 use workload::{ModelSpec, ParallelPlan, Precision, Recompute};
 
@@ -158,7 +158,10 @@ impl Layout {
                                 Dim::Tp => (0..t).map(|x| self.rank(x, cp, ep, pp, dpo)).collect(),
                                 Dim::Cp => (0..c).map(|x| self.rank(tp, x, ep, pp, dpo)).collect(),
                                 Dim::Ep => (0..e).map(|x| self.rank(tp, cp, x, pp, dpo)).collect(),
-                                Dim::Dp => (0..d).flat_map(|y| (0..e).map(move |x| (x, y))).map(|(x, y)| self.rank(tp, cp, x, pp, y)).collect(),
+                                Dim::Dp => (0..d)
+                                    .flat_map(|y| (0..e).map(move |x| (x, y)))
+                                    .map(|(x, y)| self.rank(tp, cp, x, pp, y))
+                                    .collect(),
                                 Dim::DpExpert => (0..d).map(|y| self.rank(tp, cp, ep, pp, y)).collect(),
                             };
                             out.push(g);
@@ -182,11 +185,21 @@ enum Dim {
 
 /// Price one collective of `size` bytes on all `groups` at once: the algorithm (and protocol)
 /// is the best for one group alone; then every group's flows run together on the fabric.
-pub fn concurrent(f: &Fabric, caps: &[f64], groups: &[Vec<u32>], op: Op, size: f64, fidelity: Fidelity) -> Result<(CommCost, Vec<(u32, f64)>), String> {
+pub fn concurrent(
+    f: &Fabric,
+    caps: &[f64],
+    groups: &[Vec<u32>],
+    op: Op,
+    size: f64,
+    fidelity: Fidelity,
+) -> Result<(CommCost, Vec<(u32, f64)>), String> {
     if groups.is_empty() || groups[0].len() < 2 || size <= 0.0 {
         return Ok((CommCost::default(), Vec::new()));
     }
-    let opts = Options { fidelity, ..Default::default() };
+    let opts = Options {
+        fidelity,
+        ..Default::default()
+    };
     let one = collective::simulate::run_sizes(f, &groups[0], op, &[size], None, opts).map_err(|e| e.to_string())?;
     let algo = one[0].algo;
     let proto = one[0].protocol;
@@ -224,12 +237,24 @@ pub fn concurrent(f: &Fabric, caps: &[f64], groups: &[Vec<u32>], op: Op, size: f
     let (t, busy) = run_plan(f, caps, &merged, fidelity).map_err(|e| e.to_string())?;
     let transfer = t * size / REF_SIZE / proto.bandwidth_factor();
     let links = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
-    Ok((CommCost { seconds: lat + transfer, algo: Some(algo) }, links))
+    Ok((
+        CommCost {
+            seconds: lat + transfer,
+            algo: Some(algo),
+        },
+        links,
+    ))
 }
 
 /// Time of point-to-point sends between consecutive pipeline stages, every pair of every
 /// replica at once in both directions (the 1F1B steady state).
-fn p2p_cost(f: &Fabric, caps: &[f64], lay: &Layout, bytes: f64, fidelity: Fidelity) -> Result<(f64, Vec<(u32, f64)>), String> {
+fn p2p_cost(
+    f: &Fabric,
+    caps: &[f64],
+    lay: &Layout,
+    bytes: f64,
+    fidelity: Fidelity,
+) -> Result<(f64, Vec<(u32, f64)>), String> {
     if lay.pp < 2 || bytes <= 0.0 {
         return Ok((0.0, Vec::new()));
     }
@@ -253,12 +278,22 @@ fn p2p_cost(f: &Fabric, caps: &[f64], lay: &Layout, bytes: f64, fidelity: Fideli
         }
     }
     let single = f.domain_of(lay.rank(0, 0, 0, 0, 0)) == f.domain_of(lay.rank(0, 0, 0, 1, 0));
-    ph.steps(if single { collective::constants::LinkClass::NvLink } else { collective::constants::LinkClass::Net }, 1);
+    ph.steps(
+        if single {
+            collective::constants::LinkClass::NvLink
+        } else {
+            collective::constants::LinkClass::Net
+        },
+        1,
+    );
     let mut plan = Plan::new(Op::SendRecv, Algo::P2p);
     plan.phases.push(ph);
     let lat = latency(&plan, collective::constants::Protocol::Simple).unwrap_or(0.0);
     let (t, busy) = run_plan(f, caps, &plan, fidelity).map_err(|e| e.to_string())?;
-    Ok((lat + t * bytes / REF_SIZE, busy.into_iter().map(|b| (b.link, b.utilisation)).collect()))
+    Ok((
+        lat + t * bytes / REF_SIZE,
+        busy.into_iter().map(|b| (b.link, b.utilisation)).collect(),
+    ))
 }
 
 fn sum_time(cm: &ComputeModel, ops: &[OpDesc], precision: Precision) -> f64 {
@@ -266,14 +301,27 @@ fn sum_time(cm: &ComputeModel, ops: &[OpDesc], precision: Precision) -> f64 {
 }
 
 /// Simulate one step.
-pub fn simulate(cluster: &str, f: &Fabric, model: &ModelSpec, plan: &ParallelPlan, cm: &ComputeModel, opts: &TrainOptions) -> Result<TrainReport, String> {
+pub fn simulate(
+    cluster: &str,
+    f: &Fabric,
+    model: &ModelSpec,
+    plan: &ParallelPlan,
+    cm: &ComputeModel,
+    opts: &TrainOptions,
+) -> Result<TrainReport, String> {
     let mut warnings = Vec::new();
     let mut assumptions = Vec::new();
     let p = plan;
     check_plan(f, model, p)?;
     let world = p.world();
     let m = p.microbatches();
-    let lay = Layout { tp: p.tp, cp: p.cp, ep: p.ep, pp: p.pp, dpo: p.dp / p.ep };
+    let lay = Layout {
+        tp: p.tp,
+        cp: p.cp,
+        ep: p.ep,
+        pp: p.pp,
+        dpo: p.dp / p.ep,
+    };
     let caps = effective_capacities(f);
     let acc = fabric::catalogue::accelerator(f.accel_model);
     let capacity = acc.map(|a| a.hbm.0).unwrap_or(0.0);
@@ -298,7 +346,10 @@ pub fn simulate(cluster: &str, f: &Fabric, model: &ModelSpec, plan: &ParallelPla
         (0.0, None)
     };
     if p.tp > 1 && tp_groups.iter().any(|g| !collective::plan::single_domain(f, g)) {
-        warnings.push(format!("TP groups of {} span scale-up domains: tensor-parallel traffic crosses the scale-out network", p.tp));
+        warnings.push(format!(
+            "TP groups of {} span scale-up domains: tensor-parallel traffic crosses the scale-out network",
+            p.tp
+        ));
     }
 
     // --- expert parallel: dispatch + combine all-to-all per MoE layer, forward and backward.
@@ -320,7 +371,10 @@ pub fn simulate(cluster: &str, f: &Fabric, model: &ModelSpec, plan: &ParallelPla
     // attention compute of each block; only the excess is exposed.
     let cp_groups = lay.groups(Dim::Cp);
     let cp_kv_round = if p.cp > 1 {
-        let kv = 2.0 * (p.mbs as u64 * p.seq / p.cp as u64) as f64 * (model.kv_heads as f64 * model.head_dim as f64 / p.tp as f64) * 2.0;
+        let kv = 2.0
+            * (p.mbs as u64 * p.seq / p.cp as u64) as f64
+            * (model.kv_heads as f64 * model.head_dim as f64 / p.tp as f64)
+            * 2.0;
         let (c, l) = concurrent(f, &caps, &cp_groups, Op::SendRecv, kv, opts.fidelity)?;
         busiest.extend(l.into_iter().map(|(l, u)| (l, u, "CP")));
         c.seconds
@@ -332,7 +386,9 @@ pub fn simulate(cluster: &str, f: &Fabric, model: &ModelSpec, plan: &ParallelPla
     let layers = model.layers;
     let chunks = p.pp * p.vp;
     if layers % chunks != 0 {
-        warnings.push(format!("{layers} layers do not split evenly over {chunks} pipeline chunks; later chunks take the remainder"));
+        warnings.push(format!(
+            "{layers} layers do not split evenly over {chunks} pipeline chunks; later chunks take the remainder"
+        ));
     }
     let per_chunk = |c: u32| -> std::ops::Range<u32> {
         let base = layers / chunks;
@@ -345,6 +401,7 @@ pub fn simulate(cluster: &str, f: &Fabric, model: &ModelSpec, plan: &ParallelPla
     let (mut compute_fwd_total, mut compute_bwd_total, mut recompute_total) = (0.0, 0.0, 0.0);
     let (mut tp_total, mut ep_total, mut cp_total) = (0.0, 0.0, 0.0);
     let mut hw_flops_rank0 = 0.0;
+    let mut exec_flops_rank0 = 0.0;
     for s in 0..p.pp {
         for c in 0..p.vp {
             let v = c * p.pp + s;
@@ -355,7 +412,11 @@ pub fn simulate(cluster: &str, f: &Fabric, model: &ModelSpec, plan: &ParallelPla
                 let back = flops::backward_ops(&ops);
                 let f_t = sum_time(cm, &ops, p.precision);
                 let b_t = sum_time(cm, &back, p.precision);
-                let attn_f: f64 = ops.iter().filter(|o| matches!(o.kind, workload::flops::OpKind::Attention { .. })).map(|o| cm.op_time(o, p.precision)).sum();
+                let attn_f: f64 = ops
+                    .iter()
+                    .filter(|o| matches!(o.kind, workload::flops::OpKind::Attention { .. }))
+                    .map(|o| cm.op_time(o, p.precision))
+                    .sum();
                 let re = match p.recompute {
                     Recompute::None => 0.0,
                     Recompute::Selective => attn_f,
@@ -365,9 +426,21 @@ pub fn simulate(cluster: &str, f: &Fabric, model: &ModelSpec, plan: &ParallelPla
                 let ep_t = if moe_layer { ep_per_moe_layer } else { 0.0 };
                 let cp_exposed = (cp_kv_round * (p.cp - 1) as f64 - attn_f).max(0.0);
                 // With --tp-comm-overlap the collectives hide behind the layer's GEMMs.
-                let gemm_f: f64 = ops.iter().filter(|o| matches!(o.kind, workload::flops::OpKind::Gemm { .. })).map(|o| cm.op_time(o, p.precision)).sum();
-                let tp_f = if p.tp_comm_overlap { (tp_per_layer - gemm_f).max(0.0) } else { tp_per_layer };
-                let tp_b = if p.tp_comm_overlap { (tp_per_layer - 2.0 * gemm_f).max(0.0) } else { tp_per_layer };
+                let gemm_f: f64 = ops
+                    .iter()
+                    .filter(|o| matches!(o.kind, workload::flops::OpKind::Gemm { .. }))
+                    .map(|o| cm.op_time(o, p.precision))
+                    .sum();
+                let tp_f = if p.tp_comm_overlap {
+                    (tp_per_layer - gemm_f).max(0.0)
+                } else {
+                    tp_per_layer
+                };
+                let tp_b = if p.tp_comm_overlap {
+                    (tp_per_layer - 2.0 * gemm_f).max(0.0)
+                } else {
+                    tp_per_layer
+                };
                 let tp_re = if p.recompute == Recompute::Full { tp_f } else { 0.0 };
                 tf += f_t + tp_f + ep_t + cp_exposed;
                 tb += b_t + re + tp_b + tp_re + ep_t + cp_exposed;
@@ -381,19 +454,28 @@ pub fn simulate(cluster: &str, f: &Fabric, model: &ModelSpec, plan: &ParallelPla
                     let fl: f64 = ops.iter().map(|o| o.flops).sum::<f64>() + back.iter().map(|o| o.flops).sum::<f64>();
                     let refl: f64 = match p.recompute {
                         Recompute::None => 0.0,
-                        Recompute::Selective => ops.iter().filter(|o| matches!(o.kind, workload::flops::OpKind::Attention { .. })).map(|o| o.flops).sum(),
+                        Recompute::Selective => ops
+                            .iter()
+                            .filter(|o| matches!(o.kind, workload::flops::OpKind::Attention { .. }))
+                            .map(|o| o.flops)
+                            .sum(),
                         Recompute::Full => ops.iter().map(|o| o.flops).sum(),
                     };
                     hw_flops_rank0 += (fl + refl) * m as f64;
+                    exec_flops_rank0 += fl * m as f64;
                 }
             }
             // Embedding on the first virtual stage, output layer and loss on the last.
-            if v == chunks - 1 || v == 0 {
-                let head = flops::head_ops(model, p.mbs as u64, p.seq / p.cp as u64, p.tp);
-                let (first, last): (Vec<OpDesc>, Vec<OpDesc>) = head.into_iter().partition(|o| o.name == "embedding");
-                let use_ops = if v == 0 { first } else { last };
-                let back = flops::backward_ops(&use_ops);
-                tf += sum_time(cm, &use_ops, p.precision);
+            let mut edge: Vec<OpDesc> = Vec::new();
+            if v == 0 {
+                edge.extend(flops::embedding_ops(model, p.mbs as u64, p.seq / p.cp as u64));
+            }
+            if v == chunks - 1 {
+                edge.extend(flops::output_ops(model, p.mbs as u64, p.seq / p.cp as u64, p.tp));
+            }
+            if !edge.is_empty() {
+                let back = flops::backward_ops(&edge);
+                tf += sum_time(cm, &edge, p.precision);
                 tb += sum_time(cm, &back, p.precision);
             }
             fwd[s as usize][c as usize] = tf;
@@ -402,11 +484,26 @@ pub fn simulate(cluster: &str, f: &Fabric, model: &ModelSpec, plan: &ParallelPla
     }
 
     // --- pipeline sends.
-    let (p2p, l_pp) = p2p_cost(f, &caps, &lay, act_bytes / if p.sequence_parallel { p.tp as f64 } else { 1.0 }, opts.fidelity)?;
+    let (p2p, l_pp) = p2p_cost(
+        f,
+        &caps,
+        &lay,
+        act_bytes / if p.sequence_parallel { p.tp as f64 } else { 1.0 },
+        opts.fidelity,
+    )?;
     busiest.extend(l_pp.into_iter().map(|(l, u)| (l, u, "PP")));
 
     // --- data parallel gradient synchronisation of each stage's parameters.
-    let mem = memory_per_accel(model, p);
+    // Modern kernels (FlashAttention / cuDNN) keep no attention scores; no dropout in LLM recipes.
+    let mem = memory_per_accel_with(
+        model,
+        p,
+        &MemoryOptions {
+            flash_attention: true,
+            dropout: false,
+            ..Default::default()
+        },
+    );
     let params_rank = mem.weights / 2.0;
     let (dense_share, expert_share) = param_split(model, p);
     let grad_bytes = params_rank * 2.0;
@@ -428,7 +525,14 @@ pub fn simulate(cluster: &str, f: &Fabric, model: &ModelSpec, plan: &ParallelPla
         if expert_share > 0.0 && p.dp / p.ep > 1 {
             let groups = lay.groups(Dim::DpExpert);
             let eb = grad_bytes * expert_share;
-            let (c, _) = concurrent(f, &caps, &groups, if p.zero == 0 { Op::AllReduce } else { Op::ReduceScatter }, eb, opts.fidelity)?;
+            let (c, _) = concurrent(
+                f,
+                &caps,
+                &groups,
+                if p.zero == 0 { Op::AllReduce } else { Op::ReduceScatter },
+                eb,
+                opts.fidelity,
+            )?;
             dp_total += c.seconds * if p.zero >= 1 { 2.0 } else { 1.0 };
         }
         if p.zero == 3 {
@@ -438,11 +542,28 @@ pub fn simulate(cluster: &str, f: &Fabric, model: &ModelSpec, plan: &ParallelPla
     let dp_chunks = vec![vec![dp_total / p.vp as f64; p.vp as usize]; p.pp as usize];
 
     // --- optimizer: fused AdamW over this rank's (sharded) parameters.
-    let opt_params = if p.zero >= 1 { params_rank / p.dp as f64 } else { params_rank };
-    let opt_op = OpDesc { name: "adamw", kind: workload::flops::OpKind::Memory { what: workload::flops::MemoryOp::Optimizer }, flops: 0.0, bytes: 28.0 * opt_params };
+    let opt_params = if p.zero >= 1 {
+        params_rank / p.dp as f64
+    } else {
+        params_rank
+    };
+    let opt_op = OpDesc {
+        name: "adamw",
+        kind: workload::flops::OpKind::Memory {
+            what: workload::flops::MemoryOp::Optimizer,
+        },
+        flops: 0.0,
+        bytes: 28.0 * opt_params,
+    };
     let t_opt = cm.op_time(&opt_op, Precision::Bf16);
 
-    let st = StageTimes { fwd, bwd, p2p, dp: dp_chunks, optimizer: vec![t_opt; p.pp as usize] };
+    let st = StageTimes {
+        fwd,
+        bwd,
+        p2p,
+        dp: dp_chunks,
+        optimizer: vec![t_opt; p.pp as usize],
+    };
     let tl = schedule::simulate(p.pp, p.vp, m, &st)?;
     let step = tl.step_time;
 
@@ -452,13 +573,29 @@ pub fn simulate(cluster: &str, f: &Fabric, model: &ModelSpec, plan: &ParallelPla
     // MFU and HFU against the dense BF16 peak (as Megatron and the published tables report).
     let peak = cm.accel.peak_bf16;
     let mfu = model_flops / (step * world as f64 * peak);
-    // Hardware FLOPs (with recomputation): the first stage's per-rank work, all stages alike.
-    let hw_total = hw_flops_rank0 * world as f64;
-    let hfu = hw_flops_rank0 / (step * peak);
+    // Hardware FLOPs: the model FLOPs plus what recomputation repeats, in the same accounting
+    // (the executed op lists give the share recomputation adds).
+    let recompute_share = if exec_flops_rank0 > 0.0 {
+        hw_flops_rank0 / exec_flops_rank0
+    } else {
+        1.0
+    };
+    let hw_total = model_flops * recompute_share;
+    let hfu = mfu * recompute_share;
     let busy0 = tl.busy[0];
     let dp_exposed = {
-        let last_b = tl.spans.iter().filter(|s| s.stage == 0 && s.stream == "compute").map(|s| s.end).fold(0.0, f64::max);
-        let opt_start = tl.spans.iter().filter(|s| s.stage == 0 && s.stream == "optimizer").map(|s| s.start).fold(0.0, f64::max);
+        let last_b = tl
+            .spans
+            .iter()
+            .filter(|s| s.stage == 0 && s.stream == "compute")
+            .map(|s| s.end)
+            .fold(0.0, f64::max);
+        let opt_start = tl
+            .spans
+            .iter()
+            .filter(|s| s.stage == 0 && s.stream == "optimizer")
+            .map(|s| s.start)
+            .fold(0.0, f64::max);
         (opt_start - last_b).max(0.0)
     };
     let pp_hops = if p.pp > 1 { 2.0 * (p.pp - 1) as f64 * p2p } else { 0.0 };
@@ -485,19 +622,32 @@ pub fn simulate(cluster: &str, f: &Fabric, model: &ModelSpec, plan: &ParallelPla
         ));
     }
     if (world as usize) < f.accel_count() {
-        warnings.push(format!("the plan uses {} of the cluster's {} accelerators", world, f.accel_count()));
+        warnings.push(format!(
+            "the plan uses {} of the cluster's {} accelerators",
+            world,
+            f.accel_count()
+        ));
     }
     if let Some(a) = tp_algo {
-        assumptions.push(format!("TP collectives: {a} (chosen like NCCL for one group, run for all groups at once)"));
+        assumptions.push(format!(
+            "TP collectives: {a} (chosen like NCCL for one group, run for all groups at once)"
+        ));
     }
-    assumptions.push(format!("compute model: {}", cm.describe()));
+    assumptions.push(format!(
+        "compute model: {} peaks with the efficiency rule fitted to measured H100 kernels (docs/compute-model.md)",
+        cm.accel.name
+    ));
     assumptions.push("NCCL latency constants (tuning.cc) and link efficiencies in docs/calibration.md".into());
     busiest.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     busiest.dedup_by_key(|x| x.0);
     let busiest_links = busiest
         .iter()
         .take(5)
-        .map(|(l, u, d)| LinkReport { name: f.link_name(fabric::LinkId(*l)), utilisation: *u, during: (*d).into() })
+        .map(|(l, u, d)| LinkReport {
+            name: f.link_name(fabric::LinkId(*l)),
+            utilisation: *u,
+            during: (*d).into(),
+        })
         .collect();
     Ok(TrainReport {
         schema_version: crate::SCHEMA_VERSION,
@@ -523,7 +673,11 @@ pub fn simulate(cluster: &str, f: &Fabric, model: &ModelSpec, plan: &ParallelPla
             recompute: format!("{:?}", p.recompute).to_lowercase(),
             precision: format!("{:?}", p.precision).to_lowercase(),
             sequence_parallel: p.sequence_parallel,
-            schedule: if p.vp > 1 { format!("interleaved 1F1B (v = {})", p.vp) } else { "1F1B".into() },
+            schedule: if p.vp > 1 {
+                format!("interleaved 1F1B (v = {})", p.vp)
+            } else {
+                "1F1B".into()
+            },
             accelerators_used: world,
         },
         step_time_s: step,
@@ -575,7 +729,16 @@ fn param_split(model: &ModelSpec, _p: &ParallelPlan) -> (f64, f64) {
 
 /// Check the plan against the model and cluster.
 pub fn check_plan(f: &Fabric, model: &ModelSpec, p: &ParallelPlan) -> Result<(), String> {
-    for (name, v) in [("tp", p.tp), ("pp", p.pp), ("dp", p.dp), ("cp", p.cp), ("ep", p.ep), ("vp", p.vp), ("mbs", p.mbs), ("gbs", p.gbs)] {
+    for (name, v) in [
+        ("tp", p.tp),
+        ("pp", p.pp),
+        ("dp", p.dp),
+        ("cp", p.cp),
+        ("ep", p.ep),
+        ("vp", p.vp),
+        ("mbs", p.mbs),
+        ("gbs", p.gbs),
+    ] {
         if v == 0 {
             return Err(format!("--{name} must be at least 1"));
         }
@@ -585,16 +748,32 @@ pub fn check_plan(f: &Fabric, model: &ModelSpec, p: &ParallelPlan) -> Result<(),
     }
     let world = p.world();
     if world > f.accel_count() as u64 {
-        return Err(format!("the plan needs TP × CP × PP × DP = {} × {} × {} × {} = {world} accelerators; the cluster has {}", p.tp, p.cp, p.pp, p.dp, f.accel_count()));
+        return Err(format!(
+            "the plan needs TP × CP × PP × DP = {} × {} × {} × {} = {world} accelerators; the cluster has {}",
+            p.tp,
+            p.cp,
+            p.pp,
+            p.dp,
+            f.accel_count()
+        ));
     }
     if model.heads % p.tp != 0 {
-        return Err(format!("--tp {}: does not divide the {} attention heads", p.tp, model.heads));
+        return Err(format!(
+            "--tp {}: does not divide the {} attention heads",
+            p.tp, model.heads
+        ));
     }
     if p.gbs % (p.dp * p.mbs) != 0 {
-        return Err(format!("--gbs {}: not a multiple of DP × MBS = {} × {}", p.gbs, p.dp, p.mbs));
+        return Err(format!(
+            "--gbs {}: not a multiple of DP × MBS = {} × {}",
+            p.gbs, p.dp, p.mbs
+        ));
     }
     if p.dp % p.ep != 0 {
-        return Err(format!("--ep {}: must divide DP = {} (experts are spread over data-parallel ranks)", p.ep, p.dp));
+        return Err(format!(
+            "--ep {}: must divide DP = {} (experts are spread over data-parallel ranks)",
+            p.ep, p.dp
+        ));
     }
     if let Some(moe) = &model.moe {
         if moe.experts % p.ep != 0 {
@@ -607,15 +786,27 @@ pub fn check_plan(f: &Fabric, model: &ModelSpec, p: &ParallelPlan) -> Result<(),
         return Err(format!("--cp {}: does not divide the sequence length {}", p.cp, p.seq));
     }
     if model.layers < p.pp * p.vp {
-        return Err(format!("{} layers cannot fill PP × VP = {} pipeline chunks", model.layers, p.pp * p.vp));
+        return Err(format!(
+            "{} layers cannot fill PP × VP = {} pipeline chunks",
+            model.layers,
+            p.pp * p.vp
+        ));
     }
     if p.vp > 1 && p.microbatches() % p.pp != 0 {
-        return Err(format!("interleaved 1F1B needs the micro-batches ({}) to be a multiple of PP ({})", p.microbatches(), p.pp));
+        return Err(format!(
+            "interleaved 1F1B needs the micro-batches ({}) to be a multiple of PP ({})",
+            p.microbatches(),
+            p.pp
+        ));
     }
     if p.zero > 3 {
         return Err(format!("--zero {}: must be 0, 1, 2 or 3", p.zero));
     }
-    if p.precision == Precision::Fp8 && fabric::catalogue::accelerator(f.accel_model).and_then(|a| a.fp8_dense).is_none() {
+    if p.precision == Precision::Fp8
+        && fabric::catalogue::accelerator(f.accel_model)
+            .and_then(|a| a.fp8_dense)
+            .is_none()
+    {
         return Err(format!("--precision fp8: {} has no FP8", f.accel_model));
     }
     Ok(())
@@ -630,7 +821,9 @@ pub fn trace_json(r: &TrainReport) -> serde_json::Value {
         for s in 0..stages {
             events.push(serde_json::json!({"name": "process_name", "ph": "M", "pid": s, "tid": 0, "args": {"name": format!("pipeline stage {s}")}}));
             for (tid, name) in [(0, "compute"), (1, "p2p"), (2, "dp"), (3, "optimizer")] {
-                events.push(serde_json::json!({"name": "thread_name", "ph": "M", "pid": s, "tid": tid, "args": {"name": name}}));
+                events.push(
+                    serde_json::json!({"name": "thread_name", "ph": "M", "pid": s, "tid": tid, "args": {"name": name}}),
+                );
             }
         }
         for sp in &tl.spans {
@@ -655,9 +848,27 @@ pub fn render(r: &TrainReport) -> String {
     use units::si;
     let mut s = String::new();
     let pct = |x: f64| x / r.step_time_s * 100.0;
-    let _ = writeln!(s, "fabricsim {} · {} fidelity · schema {}", env!("CARGO_PKG_VERSION"), r.fidelity, r.schema_version);
-    let _ = writeln!(s, "cluster  {} · {} × {}", r.cluster, r.accelerators_in_cluster, r.accelerator);
-    let _ = writeln!(s, "model    {} · {:.1} B parameters ({:.1} B active) · seq {} · {}", r.model, r.model_params / 1e9, r.model_active_params / 1e9, r.plan.seq, r.plan.precision.to_uppercase());
+    let _ = writeln!(
+        s,
+        "fabricsim {} · {} fidelity · schema {}",
+        env!("CARGO_PKG_VERSION"),
+        r.fidelity,
+        r.schema_version
+    );
+    let _ = writeln!(
+        s,
+        "cluster  {} · {} × {}",
+        r.cluster, r.accelerators_in_cluster, r.accelerator
+    );
+    let _ = writeln!(
+        s,
+        "model    {} · {:.1} B parameters ({:.1} B active) · seq {} · {}",
+        r.model,
+        r.model_params / 1e9,
+        r.model_active_params / 1e9,
+        r.plan.seq,
+        r.plan.precision.to_uppercase()
+    );
     let p = &r.plan;
     let _ = writeln!(
         s,
@@ -688,7 +899,10 @@ pub fn render(r: &TrainReport) -> String {
         r.hfu * 100.0
     );
     let b = &r.breakdown;
-    let _ = writeln!(s, "  (first pipeline stage; communication is what the schedule leaves exposed)");
+    let _ = writeln!(
+        s,
+        "  (first pipeline stage; communication is what the schedule leaves exposed)"
+    );
     for (name, v, note) in [
         ("compute", b.compute_s, "forward + backward kernels"),
         ("recompute", b.recompute_s, "activation recomputation"),
@@ -721,7 +935,13 @@ pub fn render(r: &TrainReport) -> String {
     if !r.busiest_links.is_empty() {
         let _ = writeln!(s, "busiest links");
         for l in &r.busiest_links {
-            let _ = writeln!(s, "  {:<64} {:>5.1} %  during {}", l.name, l.utilisation * 100.0, l.during);
+            let _ = writeln!(
+                s,
+                "  {:<64} {:>5.1} %  during {}",
+                l.name,
+                l.utilisation * 100.0,
+                l.during
+            );
         }
     }
     for w in &r.warnings {
@@ -731,4 +951,19 @@ pub fn render(r: &TrainReport) -> String {
         let _ = writeln!(s, "assumed  {a}");
     }
     s
+}
+
+/// The compute model of a catalogue accelerator: its own peaks with the H100-fitted efficiency
+/// rule (measured H100 kernels; other accelerators are an assumption, docs/compute-model.md).
+pub fn compute_model_for(accel: &str) -> Option<ComputeModel> {
+    if accel == "h100" {
+        return Some(ComputeModel::h100());
+    }
+    let a = fabric::catalogue::accelerator(accel)?;
+    Some(ComputeModel::from_peaks(
+        a.name,
+        a.bf16_dense.0,
+        a.fp8_dense.map(|x| x.0),
+        a.hbm_bw.0,
+    ))
 }

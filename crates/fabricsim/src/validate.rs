@@ -322,32 +322,56 @@ fn one(
 pub fn render(r: &Report) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{:<6} {:<36} {:<15} {:>5} {:>12} {:<12} {:>10} {:>10} {:>8}",
-        "row", "system", "op", "ranks", "size", "algorithm", "measured", "predicted", "error"
-    );
-    for c in &r.rows {
+    let training = r.kind == "training";
+    if training {
         let _ = writeln!(
             s,
-            "{:<6} {:<36} {:<15} {:>5} {:>12} {:<12} {:>10.1} {:>10.1} {:>7.1}%",
-            c.row_id,
-            c.system.chars().take(36).collect::<String>(),
-            c.op,
-            c.ranks,
-            units::si(c.size_bytes, "B"),
-            c.algorithm,
-            c.measured,
-            c.predicted,
-            c.error_pct
+            "{:<6} {:<40} {:<22} {:<24} {:>10} {:>10} {:>8}  memory",
+            "row", "run", "plan", "metric", "measured", "predicted", "error"
         );
+    } else {
+        let _ = writeln!(
+            s,
+            "{:<6} {:<36} {:<15} {:>5} {:>12} {:<12} {:>10} {:>10} {:>8}",
+            "row", "system", "op", "ranks", "size", "algorithm", "measured", "predicted", "error"
+        );
+    }
+    for c in &r.rows {
+        if training {
+            let _ = writeln!(
+                s,
+                "{:<6} {:<40} {:<22} {:<24} {:>10.1} {:>10.1} {:>7.1}%  {}",
+                c.row_id,
+                c.system.chars().take(40).collect::<String>(),
+                c.op,
+                c.metric,
+                c.measured,
+                c.predicted,
+                c.error_pct,
+                c.algorithm
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "{:<6} {:<36} {:<15} {:>5} {:>12} {:<12} {:>10.1} {:>10.1} {:>7.1}%",
+                c.row_id,
+                c.system.chars().take(36).collect::<String>(),
+                c.op,
+                c.ranks,
+                units::si(c.size_bytes, "B"),
+                c.algorithm,
+                c.measured,
+                c.predicted,
+                c.error_pct
+            );
+        }
     }
     for k in &r.skipped {
         let _ = writeln!(s, "{:<6} skipped: {}", k.row_id, k.reason);
     }
     let _ = writeln!(
         s,
-        "\n{} rows compared, {} skipped · median |error| {} · max |error| {}   (busbw, GB/s)",
+        "\n{} rows compared, {} skipped · median |error| {} · max |error| {}{}",
         r.summary.rows_compared,
         r.summary.rows_skipped,
         r.summary
@@ -357,7 +381,12 @@ pub fn render(r: &Report) -> String {
         r.summary
             .max_abs_error_pct
             .map(|e| format!("{e:.1} %"))
-            .unwrap_or_else(|| "n/a".into())
+            .unwrap_or_else(|| "n/a".into()),
+        if training {
+            "   (each row on its own metric)"
+        } else {
+            "   (busbw, GB/s)"
+        }
     );
     s
 }

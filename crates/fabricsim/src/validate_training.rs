@@ -20,7 +20,6 @@
 use crate::train::{simulate, TrainOptions};
 use crate::validate::{Compared, Report, Skipped, Summary};
 use std::collections::HashMap;
-use workload::compute::ComputeModel;
 use workload::{ModelSpec, ParallelPlan, Precision, Recompute};
 
 fn field<'a>(m: &'a HashMap<String, String>, k: &str) -> &'a str {
@@ -39,7 +38,12 @@ fn port_gbit(text: &str, gpus_per_node: u32) -> Option<f64> {
     }
     if l.contains("opa") || l.contains("omni-path") {
         // "4 OPA links per node": Omni-Path 100 Gb/s links.
-        let n: f64 = l.split_whitespace().zip(l.split_whitespace().skip(1)).find(|(_, b)| b.starts_with("opa")).and_then(|(a, _)| a.trim_start_matches('(').parse().ok()).unwrap_or(4.0);
+        let n: f64 = l
+            .split_whitespace()
+            .zip(l.split_whitespace().skip(1))
+            .find(|(_, b)| b.starts_with("opa"))
+            .and_then(|(a, _)| a.trim_start_matches('(').parse().ok())
+            .unwrap_or(4.0);
         return Some(n * 100.0 / gpus_per_node as f64);
     }
     None
@@ -48,7 +52,11 @@ fn port_gbit(text: &str, gpus_per_node: u32) -> Option<f64> {
 fn vocab_of(text: &str) -> Option<u64> {
     let l = text.to_lowercase();
     let i = l.find("vocab")?;
-    l[i + 5..].split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty())?.parse().ok()
+    l[i + 5..]
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|s| !s.is_empty())?
+        .parse()
+        .ok()
 }
 
 /// Which registry model a row names, if any (public architectures only).
@@ -60,14 +68,38 @@ fn registry_model(name: &str) -> Option<ModelSpec> {
     workload::registry::lookup(&l)
         .or_else(|| workload::registry::lookup(&l.replace("llama2", "llama-2").replace("llama3", "llama-3")))
         .or_else(|| workload::registry::lookup(&l.replace("llama2-", "llama-2-").replace("llama3-", "llama-3-")))
-        .or_else(|| if l.contains("bloom") { workload::registry::lookup("bloom-176b") } else { None })
-        .or_else(|| if l.contains("nemotron") && l.contains("340") { workload::registry::lookup("nemotron-4-340b") } else { None })
+        .or_else(|| {
+            if l.contains("bloom") {
+                workload::registry::lookup("bloom-176b")
+            } else {
+                None
+            }
+        })
+        .or_else(|| {
+            if l.contains("nemotron") && l.contains("340") {
+                workload::registry::lookup("nemotron-4-340b")
+            } else {
+                None
+            }
+        })
 }
 
 pub fn training(text: &str) -> Result<Report, String> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-    let headers = rdr.headers().map_err(|e| format!("cannot read the CSV header: {e}"))?.clone();
-    for need in ["row_id", "accelerator", "num_accel", "layers", "hidden", "heads", "seq_len", "global_batch_seqs"] {
+    let headers = rdr
+        .headers()
+        .map_err(|e| format!("cannot read the CSV header: {e}"))?
+        .clone();
+    for need in [
+        "row_id",
+        "accelerator",
+        "num_accel",
+        "layers",
+        "hidden",
+        "heads",
+        "seq_len",
+        "global_batch_seqs",
+    ] {
         if !headers.iter().any(|h| h == need) {
             return Err(format!("column `{need}` is missing"));
         }
@@ -76,7 +108,11 @@ pub fn training(text: &str) -> Result<Report, String> {
     let mut skipped = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| format!("CSV record {}: {e}", i + 2))?;
-        let m: HashMap<String, String> = headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = headers
+            .iter()
+            .zip(rec.iter())
+            .map(|(h, v)| (h.to_string(), v.to_string()))
+            .collect();
         let id = m.get("row_id").cloned().unwrap_or_else(|| format!("line {}", i + 2));
         match one(&m) {
             Ok(c) => rows.push(Compared { row_id: id, ..c }),
@@ -95,7 +131,12 @@ pub fn training(text: &str) -> Result<Report, String> {
     Ok(Report {
         schema_version: crate::SCHEMA_VERSION,
         kind: "training".into(),
-        summary: Summary { rows_compared: rows.len(), rows_skipped: skipped.len(), median_abs_error_pct: median, max_abs_error_pct: errs.last().copied() },
+        summary: Summary {
+            rows_compared: rows.len(),
+            rows_skipped: skipped.len(),
+            median_abs_error_pct: median,
+            max_abs_error_pct: errs.last().copied(),
+        },
         rows,
         skipped,
     })
@@ -103,7 +144,8 @@ pub fn training(text: &str) -> Result<Report, String> {
 
 fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
     let accel = field(m, "accelerator");
-    let node = crate::validate::node_for(accel).ok_or_else(|| format!("accelerator `{accel}` has no standard system"))?;
+    let node =
+        crate::validate::node_for(accel).ok_or_else(|| format!("accelerator `{accel}` has no standard system"))?;
     let n = num(m, "num_accel").ok_or("num_accel missing")? as u32;
     let layers = num(m, "layers").ok_or("layers missing")? as u32;
     let hidden = num(m, "hidden").ok_or("hidden missing")? as u64;
@@ -129,7 +171,11 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
     } else {
         Recompute::Selective
     };
-    let precision = if field(m, "precision").to_lowercase().contains("fp8") { Precision::Fp8 } else { Precision::Bf16 };
+    let precision = if field(m, "precision").to_lowercase().contains("fp8") {
+        Precision::Fp8
+    } else {
+        Precision::Bf16
+    };
     let model_name = field(m, "model");
     let named = registry_model(model_name);
     let gpt_style = named.is_none();
@@ -160,13 +206,29 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
         sequence_parallel: tp > 1 && !field(m, "source_group").contains("SC21"),
         tp_comm_overlap: lower.contains("tp-comm-overlap"),
     };
-    let cm = ComputeModel::for_accelerator(f.accel_model).ok_or_else(|| format!("no compute model for `{}`", f.accel_model))?;
-    let r = simulate(&spec, &f, &model, &plan, &cm, &TrainOptions { fidelity: engine::Fidelity::Flow, allow_oom: true }).map_err(|e| e.to_string())?;
+    let cm = crate::train::compute_model_for(f.accel_model)
+        .ok_or_else(|| format!("no compute model for `{}`", f.accel_model))?;
+    let r = simulate(
+        &spec,
+        &f,
+        &model,
+        &plan,
+        &cm,
+        &TrainOptions {
+            fidelity: engine::Fidelity::Flow,
+            allow_oom: true,
+        },
+    )
+    .map_err(|e| e.to_string())?;
     let world = plan.world() as f64;
     let (b, s, l, h, v) = (gbs as f64, seq as f64, layers as f64, hidden as f64, model.vocab as f64);
     let group = field(m, "source_group");
     let hw_formula = 96.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (16.0 * l * h));
-    let model_formula = if gpt_style { 72.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (12.0 * h * l)) } else { r.model_flops_per_step };
+    let model_formula = if gpt_style {
+        72.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (12.0 * h * l))
+    } else {
+        r.model_flops_per_step
+    };
     let uses_hw = group.contains("SC21") || group.contains("BLOOM");
     let step = r.step_time_s;
     let (metric, measured, predicted) = if let Some(x) = num(m, "step_time_s") {
@@ -188,7 +250,12 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
     Ok(Compared {
         row_id: String::new(),
         system: format!("{} on {} × {}", model_name, n, accel),
-        op: format!("TP{tp} PP{pp} DP{dp}{}{}{}", if cp > 1 { format!(" CP{cp}") } else { String::new() }, if ep > 1 { format!(" EP{ep}") } else { String::new() }, if vp > 1 { format!(" VP{vp}") } else { String::new() }),
+        op: format!(
+            "TP{tp} PP{pp} DP{dp}{}{}{}",
+            if cp > 1 { format!(" CP{cp}") } else { String::new() },
+            if ep > 1 { format!(" EP{ep}") } else { String::new() },
+            if vp > 1 { format!(" VP{vp}") } else { String::new() }
+        ),
         ranks: n,
         size_bytes: 0.0,
         algorithm: if r.fits { "fits".into() } else { "OOM".into() },

@@ -1,0 +1,319 @@
+//! `fabricsim collective` and `fabricsim validate --collectives` through the binary:
+//! determinism of the JSON, its shape, and bad input (exit code 2 with a clear message).
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fabricsim"))
+        .args(args)
+        .output()
+        .expect("run fabricsim")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(
+        o.status.success(),
+        "{args:?} failed ({:?}): {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn fails(args: &[&str], fragments: &[&str]) {
+    let o = run(args);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: status {:?}, stderr {e}", o.status);
+    assert!(o.stdout.is_empty(), "{args:?}: printed to stdout");
+    for f in fragments {
+        assert!(e.contains(f), "{args:?}: stderr {e:?} lacks {f:?}");
+    }
+    assert!(!e.contains("panicked"), "{args:?}: {e}");
+}
+
+fn coll(extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ["collective", "--json"].iter().map(|s| s.to_string()).collect();
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+#[test]
+fn json_report_shape() {
+    let out = ok(&[
+        "collective",
+        "--cluster",
+        "fat-tree:gpus=64",
+        "--op",
+        "all_reduce",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["ranks"], 64);
+    assert_eq!(v["op"], "all_reduce");
+    assert_eq!(v["fidelity"], "flow");
+    assert_eq!(v["placement"], "packed");
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 31, "default sweep 8 B … 8 GiB");
+    for r in rows {
+        for k in [
+            "size_bytes",
+            "count",
+            "time_s",
+            "algbw_bytes_per_s",
+            "busbw_bytes_per_s",
+            "latency_s",
+            "transfer_s",
+        ] {
+            assert!(r[k].is_number(), "{k}: {r}");
+        }
+        assert!(r["algorithm"].is_string() && r["protocol"].is_string());
+        assert!(r["bottleneck_links"].is_array());
+    }
+    // Time never decreases with size; busbw grows towards its plateau.
+    let t: Vec<f64> = rows.iter().map(|r| r["time_s"].as_f64().unwrap()).collect();
+    assert!(t.windows(2).all(|w| w[1] >= w[0]), "{t:?}");
+    // The text table has one line per size.
+    let text = ok(&[
+        "collective",
+        "--cluster",
+        "dgx-h100",
+        "--op",
+        "all_gather",
+        "--sizes",
+        "1K:1M",
+    ]);
+    assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 11, "{text}");
+}
+
+#[test]
+fn placement_file_and_scattered() {
+    let dir = std::env::temp_dir().join(format!("fabricsim-placement-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ranks.txt");
+    std::fs::write(&file, "# two domains\n0 1 2 3 4 5 6 7\n8,9,10,11,12,13,14,15\n").unwrap();
+    let p = file.to_str().unwrap();
+    let out = ok(&[
+        "collective",
+        "--cluster",
+        "fat-tree:gpus=64",
+        "--op",
+        "all_reduce",
+        "--size",
+        "1M",
+        "--placement",
+        p,
+        "--ranks",
+        "16",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["ranks"], 16);
+    assert_eq!(v["placement"], "file (16 ranks)");
+    std::fs::write(&file, "0 1 zwei\n").unwrap();
+    fails(
+        &[
+            "collective",
+            "--cluster",
+            "dgx-h100",
+            "--op",
+            "all_reduce",
+            "--placement",
+            p,
+        ],
+        &["--placement", "line 1", "`zwei`"],
+    );
+    fails(
+        &[
+            "collective",
+            "--cluster",
+            "dgx-h100",
+            "--op",
+            "all_reduce",
+            "--placement",
+            "/nonexistent/ranks.txt",
+        ],
+        &["--placement: cannot read `/nonexistent/ranks.txt`"],
+    );
+    fails(
+        &[
+            "collective",
+            "--cluster",
+            "dgx-h100",
+            "--op",
+            "all_reduce",
+            "--placement",
+            "scattered:x",
+        ],
+        &["bad seed"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = ok(&[
+        "collective",
+        "--cluster",
+        "fat-tree:gpus=64",
+        "--op",
+        "all_reduce",
+        "--size",
+        "1G",
+        "--placement",
+        "scattered:3",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["placement"], "scattered (seed 3)");
+}
+
+#[test]
+fn bad_input_exits_2() {
+    let base = ["collective", "--cluster", "dgx-h100"];
+    let with =
+        |extra: &[&'static str]| -> Vec<&'static str> { base.iter().copied().chain(extra.iter().copied()).collect() };
+    fails(
+        &with(&["--op", "all_scream"]),
+        &["unknown operation `all_scream`", "all_reduce"],
+    );
+    fails(
+        &with(&["--op", "all_reduce", "--algo", "bogo"]),
+        &["unknown algorithm `bogo`", "ring"],
+    );
+    fails(
+        &with(&["--op", "all_reduce", "--ranks", "0"]),
+        &["--ranks 0", "8 accelerators"],
+    );
+    fails(
+        &with(&["--op", "all_reduce", "--ranks", "9"]),
+        &["--ranks 9", "8 accelerators"],
+    );
+    fails(
+        &with(&["--op", "all_reduce", "--size", "12Q"]),
+        &["--size", "`12Q` is not a size"],
+    );
+    fails(&with(&["--op", "all_reduce", "--size=-5"]), &["--size", "out of range"]);
+    fails(
+        &with(&["--op", "all_reduce", "--sizes", "8G:8"]),
+        &["--sizes", "MIN ≤ MAX"],
+    );
+    fails(
+        &with(&["--op", "all_reduce", "--fidelity", "packet"]),
+        &["--fidelity", "`packet`"],
+    );
+    fails(&with(&["--op", "all_reduce", "--channels", "0"]), &["--channels 0"]);
+    fails(
+        &with(&["--op", "all_to_all", "--algo", "ring"]),
+        &["ring cannot run all_to_all"],
+    );
+    fails(
+        &with(&["--op", "broadcast", "--algo", "tree"]),
+        &["tree cannot run broadcast"],
+    );
+    fails(
+        &[
+            "collective",
+            "--cluster",
+            "hgx:gpu=a100",
+            "--op",
+            "all_reduce",
+            "--algo",
+            "nvls",
+        ],
+        &["nvls cannot run all_reduce", "NVLink SHARP"],
+    );
+    fails(
+        &[
+            "collective",
+            "--cluster",
+            "fat-tree:gpus=64",
+            "--op",
+            "all_reduce",
+            "--algo",
+            "nvls",
+        ],
+        &["nvls cannot run all_reduce", "one NVLink domain"],
+    );
+    fails(
+        &[
+            "collective",
+            "--cluster",
+            "dgx-h100",
+            "--op",
+            "all_reduce",
+            "--algo",
+            "halving_doubling",
+            "--ranks",
+            "6",
+        ],
+        &["6 ranks is not a power of two"],
+    );
+    fails(
+        &["collective", "--cluster", "no-such-preset", "--op", "all_reduce"],
+        &["no-such-preset"],
+    );
+    fails(&["collective", "--cluster", "dgx-h100"], &["--op"]);
+    fails(&["validate"], &["--collectives"]);
+    fails(
+        &["validate", "--collectives", "/nonexistent.csv"],
+        &["cannot read `/nonexistent.csv`"],
+    );
+}
+
+#[test]
+fn validate_json() {
+    let csv = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/collectives.csv");
+    let out = ok(&["validate", "--collectives", csv, "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["summary"]["rows_compared"].as_u64().unwrap() >= 25);
+    assert!(v["summary"]["median_abs_error_pct"].as_f64().unwrap() <= 10.0);
+    assert_eq!(out, ok(&["validate", "--collectives", csv, "--json"]), "deterministic");
+}
+
+const CLUSTERS: &[&str] = &[
+    "dgx-h100",
+    "mi300x-node",
+    "fat-tree:gpus=64",
+    "fat-tree:gpus=128,oversub=3",
+    "hpn7-pod:segments=1,hosts=4",
+    "tpu-v4-pod:slice=4x4x4",
+    "meta-roce-24k:pods=2,racks=2",
+];
+const OPS: &[&str] = &[
+    "all_reduce",
+    "reduce_scatter",
+    "all_gather",
+    "all_to_all",
+    "broadcast",
+    "reduce",
+    "send_recv",
+];
+
+/// The same command line gives byte-identical JSON, run after run (separate processes).
+/// Cases are drawn from a fixed SplitMix64 stream (the CLI crate has no proptest dependency).
+#[test]
+fn json_is_byte_identical() {
+    let mut state = 0x5EED_u64;
+    let mut next = |m: u64| {
+        state = fabric::routing::splitmix64(state);
+        state % m
+    };
+    for _ in 0..12 {
+        let (ci, oi) = (next(CLUSTERS.len() as u64) as usize, next(OPS.len() as u64) as usize);
+        let mut args = coll(&["--cluster", CLUSTERS[ci], "--op", OPS[oi]]);
+        if next(2) == 1 {
+            args.extend(["--placement".into(), "scattered:5".into()]);
+        }
+        if next(2) == 1 {
+            args.extend(["--fidelity".into(), "analytical".into()]);
+        }
+        if next(2) == 1 {
+            args.extend(["--size".into(), (1u64 << next(34)).to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        let a = run(&args);
+        let b = run(&args);
+        assert!(a.status.success(), "{:?}: {}", args, String::from_utf8_lossy(&a.stderr));
+        assert!(!a.stdout.is_empty());
+        assert_eq!(a.stdout, b.stdout, "{args:?}");
+    }
+}

@@ -1,0 +1,292 @@
+//! Memory per accelerator: weights, gradients, optimizer states by ZeRO stage, activations by
+//! recompute policy (Korthikanti et al.), temporary buffers.
+//!
+//! Model states (bytes per parameter held by the rank):
+//! - weights: BF16, 2 B (FP8 training adds a 1 B FP8 copy of the GEMM weights, as Transformer
+//!   Engine caches it; the BF16 weights stay);
+//! - gradients: FP32 main gradients, 4 B (Megatron accumulates into fp32 `main_grad`);
+//! - optimizer: Adam in mixed precision, 12 B (fp32 master weights, m and v).
+//!
+//! The rank holds `layers/pp` layers (⌈ ⌉), 1/tp of each layer's parameters and, of the routed
+//! experts, 1/(ep·tp) (Megatron's default expert tensor parallelism = tp). ZeRO shards across
+//! the data-parallel group, which for dense parameters is DP × CP (Megatron's distributed
+//! optimizer shards over both) and for expert parameters DP × CP / EP: stage 1 shards the
+//! optimizer, 2 also the gradients, 3 also the weights.
+//!
+//! Activations follow Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large
+//! Transformer Models", arXiv:2205.05198, §4 and Table 2), per layer and micro-batch, in bytes,
+//! for s tokens, b sequences, hidden h, a heads, t-way tensor parallelism:
+//! - no recompute: s·b·h·(34 + 5·a·s/h), divided by t with sequence parallelism, and
+//!   s·b·h·(10 + 24/t + 5·a·s/(h·t)) with TP alone;
+//! - selective recompute (attention core recomputed): s·b·h·34/t with SP, s·b·h·(10 + 24/t)
+//!   without;
+//! - full recompute: 2·s·b·h per layer (its input only), /t with SP (the stored input is the
+//!   sequence-parallel shard).
+//!
+//! The 34 is generalised term by term so that it equals 34 for GPT and follows other shapes:
+//! attention block 2 (norm output) + 2·(a·d_qk + a_kv·(d_qk + d_v))/h (Q, K, V) + 2·a·d_v/h
+//! (out-projection input) + 1 (dropout mask); MLP 2 (fc1 input) + 2·f₁/h (fc1 output; f₁ = 2·ffn
+//! when gated) + 2·ffn/h (fc2 input) + 1 (dropout mask); 4 (the two norms' inputs). MoE layers
+//! store the MLP terms for the top_k copies of each token (router input and permuted tokens
+//! included) plus shared experts; MLA adds the compressed q/kv latents. The "10" (tensors
+//! replicated across TP without SP) is the 4 norm inputs, the 2 + 2 block inputs and the 2
+//! dropout masks. `MemoryOptions` can drop the dropout masks and the 5·a·s/h score term (flash
+//! attention keeps only fp32 softmax statistics); `memory_per_accel` uses the paper as is.
+//!
+//! In-flight micro-batches on the first pipeline stage: 1F1B holds min(pp, m) micro-batches of
+//! layers/pp layers; the interleaved schedule with v virtual stages holds 2·(pp−1) + (v−1)·pp + 1
+//! chunks of layers/(pp·v) layers (Megatron's warm-up), i.e. Korthikanti's factor
+//! 1 + (pp−1)/(pp·v). Plus the embedding output's dropout mask (s·b·h per in-flight micro-batch,
+//! /t with SP) on the first stage and, on the last, the final norm and lm_head inputs
+//! (4·s·b·h, /t with SP) and the fp32 logits 4·s·b·V/t.
+//!
+//! Buffers: a fixed 1 GiB (CUDA context, cuBLAS/cuDNN workspaces, NCCL buffers) plus the largest
+//! transient tensor among: the data-parallel gradient bucket (fp32, max(40 M, 1 M·dp)
+//! parameters — Megatron's default bucket), ZeRO-3's gathered BF16 weights of two layers (the
+//! current and the prefetched), and the BF16 copy of the logits the cross-entropy makes.
+
+use crate::model::ModelSpec;
+use crate::plan::{ParallelPlan, Precision, Recompute};
+
+/// Bytes per accelerator, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MemoryBreakdown {
+    pub weights: f64,
+    pub gradients: f64,
+    pub optimizer: f64,
+    pub activations: f64,
+    pub buffers: f64,
+}
+
+impl MemoryBreakdown {
+    pub fn total(&self) -> f64 {
+        self.weights + self.gradients + self.optimizer + self.activations + self.buffers
+    }
+}
+
+/// Knobs beyond the plan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MemoryOptions {
+    /// Attention core stores only fp32 softmax statistics (FlashAttention / cuDNN), not the
+    /// 5·a·s²·b score tensors Korthikanti et al. count.
+    pub flash_attention: bool,
+    /// Dropout masks stored (1 byte per element after the attention and MLP blocks and the
+    /// embedding); modern LLM recipes train without dropout.
+    pub dropout: bool,
+    /// Fixed overhead in bytes (CUDA context, library workspaces, communication buffers).
+    pub fixed_overhead: f64,
+}
+
+impl Default for MemoryOptions {
+    /// Korthikanti et al.'s accounting: scores stored, dropout on, 1 GiB fixed overhead.
+    fn default() -> Self {
+        MemoryOptions {
+            flash_attention: false,
+            dropout: true,
+            fixed_overhead: 1024.0 * 1024.0 * 1024.0,
+        }
+    }
+}
+
+/// Bytes of BF16 weights, FP32 gradients, Adam states.
+const WEIGHT_BYTES: f64 = 2.0;
+const FP8_COPY_BYTES: f64 = 1.0;
+const GRAD_BYTES: f64 = 4.0;
+const ADAM_BYTES: f64 = 12.0;
+
+/// Korthikanti et al.'s per-layer activation bytes for a GPT layer (the paper's closed form),
+/// for `s` tokens, `b` sequences, hidden `h`, `a` heads, TP `t`.
+pub fn korthikanti_layer_activations(
+    s: f64,
+    b: f64,
+    h: f64,
+    a: f64,
+    t: f64,
+    recompute: Recompute,
+    sequence_parallel: bool,
+) -> f64 {
+    let sbh = s * b * h;
+    match (recompute, sequence_parallel) {
+        (Recompute::None, true) => sbh / t * (34.0 + 5.0 * a * s / h),
+        (Recompute::None, false) => sbh * (10.0 + 24.0 / t + 5.0 * a * s / (h * t)),
+        (Recompute::Selective, true) => sbh * 34.0 / t,
+        (Recompute::Selective, false) => sbh * (10.0 + 24.0 / t),
+        (Recompute::Full, true) => 2.0 * sbh / t,
+        (Recompute::Full, false) => 2.0 * sbh,
+    }
+}
+
+/// Activation bytes layer `layer` stores for one micro-batch of `b` sequences of `s` tokens
+/// (per context-parallel rank: pass s/cp), generalising Korthikanti's terms (module notes).
+#[allow(clippy::too_many_arguments)]
+pub fn layer_activations(
+    m: &ModelSpec,
+    layer: u32,
+    s: f64,
+    b: f64,
+    tp: f64,
+    recompute: Recompute,
+    sequence_parallel: bool,
+    opts: &MemoryOptions,
+) -> f64 {
+    let t = tp.max(1.0);
+    let h = m.hidden as f64;
+    let sbh = s * b * h;
+    if recompute == Recompute::Full {
+        return if sequence_parallel { 2.0 * sbh / t } else { 2.0 * sbh };
+    }
+    let a = m.heads as f64;
+    let a_kv = m.kv_heads as f64;
+    let d_qk = m.qk_head_dim() as f64;
+    let d_v = m.v_head_dim() as f64;
+    let dropout = if opts.dropout { 1.0 } else { 0.0 };
+    // Per-token bytes in units of h ("coefficients" of s·b·h).
+    // Replicated across TP without SP: two norm inputs (4), the attention and MLP block inputs
+    // (2 + 2), the dropout masks.
+    let replicated = 4.0 + 2.0 + 2.0 + 2.0 * dropout;
+    // Inside the TP region (split t ways).
+    let mut split = 2.0 * (a * d_qk + a_kv * (d_qk + d_v)) / h + 2.0 * a * d_v / h;
+    if let Some(mla) = &m.mla {
+        split += 2.0 * (mla.q_lora_rank + mla.kv_lora_rank + mla.qk_rope_head_dim) as f64 / h;
+    }
+    let up = if m.gated_mlp { 2.0 } else { 1.0 };
+    let mlp = |ffn: f64| 2.0 * up * ffn / h + 2.0 * ffn / h;
+    match &m.moe {
+        Some(moe) if m.layer_is_moe(layer) => {
+            let k = moe.top_k as f64;
+            // Permuted token copies (expert fc1 inputs) and the experts' intermediates.
+            split += 2.0 * k + k * mlp(moe.expert_ffn as f64);
+            split += moe.shared_experts as f64 * mlp(moe.shared_ffn as f64);
+        }
+        _ => split += mlp(m.ffn as f64),
+    }
+    // Attention scores (softmax output 2, its dropout mask 1, dropout output 2: 5·a·s per token)
+    // or, with flash attention, the fp32 log-sum-exp (4 bytes per head and token).
+    let scores = if opts.flash_attention {
+        4.0 * a / h
+    } else {
+        (2.0 + 3.0 * dropout) * a * s / h
+    };
+    let scores = if recompute == Recompute::Selective { 0.0 } else { scores };
+    let coeff = if sequence_parallel {
+        (replicated + split + scores) / t
+    } else {
+        replicated + (split + scores) / t
+    };
+    sbh * coeff
+}
+
+/// Memory of the rank on pipeline stage `stage` (0-based) under plan `p`.
+pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts: &MemoryOptions) -> MemoryBreakdown {
+    let pp = p.pp.max(1);
+    let tp = p.tp.max(1) as f64;
+    let cp = p.cp.max(1) as f64;
+    let ep = p.ep.max(1) as f64;
+    let dp = p.dp.max(1) as f64;
+    let stage = stage.min(pp - 1);
+    let first = stage == 0;
+    let last = stage == pp - 1;
+
+    // Layers of this stage: an even split, the remainder on the first stages.
+    let per_stage = m.layers / pp;
+    let extra = m.layers % pp;
+    let n_layers = per_stage + u32::from(stage < extra);
+    let start = stage * per_stage + stage.min(extra);
+
+    // Parameters held: dense (sharded by TP) and expert (by EP × TP).
+    let mut dense = 0.0;
+    let mut expert = 0.0;
+    let mut largest_layer: f64 = 0.0;
+    for layer in start..start + n_layers {
+        let e = m.layer_expert_params(layer);
+        let d = m.layer_params(layer) - e;
+        dense += d / tp;
+        expert += e / (ep * tp);
+        largest_layer = largest_layer.max(d / tp + e / (ep * tp));
+    }
+    if first {
+        dense += m.vocab as f64 * m.hidden as f64 / tp + m.pos_embeddings as f64 * m.hidden as f64;
+    }
+    if last {
+        // The output layer (a copy of the tied embedding when the stages differ) and final norm.
+        if !m.tied_embeddings || !first {
+            dense += m.vocab as f64 * m.hidden as f64 / tp;
+        }
+        dense += m.norm_params(m.hidden);
+    }
+    let dense_dp = dp * cp;
+    let expert_dp = (dp * cp / ep).max(1.0);
+    let shard = |stage_needed: u8, group: f64| if p.zero >= stage_needed { group } else { 1.0 };
+
+    let weight_bytes = WEIGHT_BYTES
+        + if p.precision == Precision::Fp8 {
+            FP8_COPY_BYTES
+        } else {
+            0.0
+        };
+    let weights = weight_bytes * (dense / shard(3, dense_dp) + expert / shard(3, expert_dp));
+    let gradients = GRAD_BYTES * (dense / shard(2, dense_dp) + expert / shard(2, expert_dp));
+    let optimizer = ADAM_BYTES * (dense / shard(1, dense_dp) + expert / shard(1, expert_dp));
+
+    // Activations.
+    let s = (p.seq as f64 / cp).ceil();
+    let b = p.mbs.max(1) as f64;
+    let h = m.hidden as f64;
+    let sp = p.sequence_parallel;
+    let microbatches = p.microbatches().max(1) as f64;
+    let vp = p.vp.max(1);
+    let per_mb: f64 = (start..start + n_layers)
+        .map(|l| layer_activations(m, l, s, b, tp, p.recompute, sp, opts))
+        .sum();
+    // Micro-batches in flight on this stage (1F1B: pp − stage; interleaved: Megatron's warm-up).
+    let in_flight_layers_factor = if vp > 1 && pp > 1 {
+        let chunks = 2.0 * (pp - 1 - stage) as f64 + (vp - 1) as f64 * pp as f64 + 1.0;
+        (chunks / vp as f64).min(microbatches)
+    } else {
+        ((pp - stage) as f64).min(microbatches)
+    };
+    let mut activations = per_mb * in_flight_layers_factor;
+    let sp_div = if sp { tp } else { 1.0 };
+    if first && opts.dropout {
+        activations += s * b * h / sp_div * in_flight_layers_factor;
+    }
+    let logits_bf16 = if last { 2.0 * s * b * m.vocab as f64 / tp } else { 0.0 };
+    if last {
+        activations += 4.0 * s * b * h / sp_div + 4.0 * s * b * m.vocab as f64 / tp;
+    }
+
+    // Buffers: fixed + the largest transient.
+    let bucket = GRAD_BYTES * (40e6f64).max(1e6 * dp);
+    let zero3 = if p.zero >= 3 {
+        2.0 * WEIGHT_BYTES * largest_layer
+    } else {
+        0.0
+    };
+    let buffers = opts.fixed_overhead + bucket.max(zero3).max(logits_bf16);
+
+    MemoryBreakdown {
+        weights,
+        gradients,
+        optimizer,
+        activations,
+        buffers,
+    }
+}
+
+/// Memory of the most loaded rank (the larger total of the first and the last pipeline stage:
+/// the first holds the most in-flight activations, the last the output layer and logits), with
+/// Korthikanti et al.'s activation accounting (`MemoryOptions::default()`).
+pub fn memory_per_accel(m: &ModelSpec, p: &ParallelPlan) -> MemoryBreakdown {
+    memory_per_accel_with(m, p, &MemoryOptions::default())
+}
+
+/// `memory_per_accel` with explicit options.
+pub fn memory_per_accel_with(m: &ModelSpec, p: &ParallelPlan, opts: &MemoryOptions) -> MemoryBreakdown {
+    let first = memory_per_accel_stage(m, p, 0, opts);
+    let last = memory_per_accel_stage(m, p, p.pp.max(1) - 1, opts);
+    if last.total() > first.total() {
+        last
+    } else {
+        first
+    }
+}

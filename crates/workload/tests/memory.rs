@@ -1,0 +1,315 @@
+//! Memory per accelerator: Korthikanti's activation formulas, ZeRO sharding, pipelines.
+
+use proptest::prelude::*;
+use workload::memory::{
+    korthikanti_layer_activations, layer_activations, memory_per_accel, memory_per_accel_stage, memory_per_accel_with,
+    MemoryOptions,
+};
+use workload::registry::lookup;
+use workload::{ModelSpec, ParallelPlan, Precision, Recompute};
+
+fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs()
+}
+
+fn plan(tp: u32, pp: u32, dp: u32) -> ParallelPlan {
+    ParallelPlan {
+        tp,
+        pp,
+        dp,
+        cp: 1,
+        ep: 1,
+        vp: 1,
+        mbs: 1,
+        gbs: 64 * dp,
+        seq: 2048,
+        zero: 0,
+        recompute: Recompute::Selective,
+        precision: Precision::Bf16,
+        sequence_parallel: true,
+        tp_comm_overlap: false,
+    }
+}
+
+const RECOMPUTES: [Recompute; 3] = [Recompute::None, Recompute::Selective, Recompute::Full];
+
+#[test]
+fn korthikanti_table2_reproduced_for_gpt_models() {
+    let opts = MemoryOptions::default();
+    for name in ["gpt-3-175b", "megatron-gpt-22b", "megatron-gpt-530b", "megatron-gpt-1t"] {
+        let m = lookup(name).unwrap();
+        let (h, a) = (m.hidden as f64, m.heads as f64);
+        for t in [1.0, 2.0, 4.0, 8.0] {
+            for s in [2048.0, 4096.0] {
+                for b in [1.0, 4.0] {
+                    for r in RECOMPUTES {
+                        for sp in [false, true] {
+                            let ours = layer_activations(&m, 0, s, b, t, r, sp, &opts);
+                            let paper = korthikanti_layer_activations(s, b, h, a, t, r, sp);
+                            assert!(
+                                rel(ours, paper) < 1e-12,
+                                "{name} t{t} s{s} b{b} {r:?} sp{sp}: {ours} vs {paper}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn korthikanti_gpt3_numbers() {
+    // GPT-3 175B, t = 8, s = 2048, b = 1: s·b·h = 25,165,824.
+    let sbh = 2048.0 * 12288.0;
+    let k = |r, sp| korthikanti_layer_activations(2048.0, 1.0, 12288.0, 96.0, 8.0, r, sp);
+    // Selective + SP: 34·sbh/t = 106,954,752 B per layer (≈ 10 GB for 96 layers).
+    assert_eq!(k(Recompute::Selective, true), 106_954_752.0);
+    // No recompute + SP: sbh/t·(34 + 5·96·2048/12288) = sbh/t·114.
+    assert_eq!(k(Recompute::None, true), sbh / 8.0 * 114.0);
+    // TP without SP: sbh·(10 + 24/8 + 80/8) = 23·sbh; selective: 13·sbh.
+    assert_eq!(k(Recompute::None, false), 23.0 * sbh);
+    assert_eq!(k(Recompute::Selective, false), 13.0 * sbh);
+    // Full: 2·sbh (layer input only).
+    assert_eq!(k(Recompute::Full, false), 2.0 * sbh);
+    // Selective + SP stores 34/114 of what no recompute + SP stores here: 70% less.
+    assert!(1.0 - k(Recompute::Selective, true) / k(Recompute::None, true) > 0.69);
+}
+
+#[test]
+fn whole_model_activations_are_pp_independent_on_the_first_stage() {
+    // 1F1B: the first stage holds pp micro-batches of layers/pp layers = all layers' worth of one
+    // micro-batch (Korthikanti §4.2.3).
+    let m = lookup("gpt-3-175b").unwrap();
+    let opts = MemoryOptions {
+        dropout: false,
+        ..MemoryOptions::default()
+    };
+    let one_layer = layer_activations(&m, 0, 2048.0, 1.0, 8.0, Recompute::Selective, true, &opts);
+    for pp in [2, 4, 8, 16] {
+        let p = plan(8, pp, 1);
+        let b = memory_per_accel_stage(&m, &p, 0, &opts);
+        assert!(rel(b.activations, 96.0 * one_layer) < 1e-12, "pp {pp}");
+        // The last stage holds one micro-batch of its layers plus the output layer's inputs and
+        // the fp32 logits.
+        let last = memory_per_accel_stage(&m, &p, pp - 1, &opts);
+        let extra = 4.0 * 2048.0 * 12288.0 / 8.0 + 4.0 * 2048.0 * 51_200.0 / 8.0;
+        assert!(
+            rel(last.activations, (96 / pp) as f64 * one_layer + extra) < 1e-12,
+            "pp {pp}"
+        );
+    }
+    // Interleaved with v virtual stages: × (1 + (pp − 1)/(pp·v)).
+    for (pp, vp) in [(8, 2), (8, 3), (4, 4)] {
+        let p = ParallelPlan { vp, ..plan(8, pp, 1) };
+        let b = memory_per_accel_stage(&m, &p, 0, &opts);
+        let factor = 1.0 + (pp - 1) as f64 / (pp * vp) as f64;
+        assert!(rel(b.activations, 96.0 * one_layer * factor) < 1e-12, "pp {pp} vp {vp}");
+    }
+    // Fewer micro-batches than stages cap the in-flight count.
+    let p = ParallelPlan {
+        gbs: 2,
+        ..plan(8, 8, 1)
+    };
+    let b = memory_per_accel_stage(&m, &p, 0, &opts);
+    assert!(rel(b.activations, 2.0 * 12.0 * one_layer) < 1e-12);
+}
+
+#[test]
+fn recompute_orders_activation_memory() {
+    let m = lookup("llama-3.1-70b").unwrap();
+    let p = plan(8, 4, 8);
+    let act = |r| {
+        memory_per_accel(
+            &m,
+            &ParallelPlan {
+                recompute: r,
+                ..p.clone()
+            },
+        )
+        .activations
+    };
+    assert!(act(Recompute::Full) < act(Recompute::Selective));
+    assert!(act(Recompute::Selective) < act(Recompute::None));
+    // Flash attention keeps none of the s² scores: between selective and none.
+    let flash = MemoryOptions {
+        flash_attention: true,
+        ..MemoryOptions::default()
+    };
+    let f = memory_per_accel_with(
+        &m,
+        &ParallelPlan {
+            recompute: Recompute::None,
+            ..p.clone()
+        },
+        &flash,
+    )
+    .activations;
+    assert!(f > act(Recompute::Selective) && f < act(Recompute::None));
+}
+
+#[test]
+fn model_states_and_zero_stages() {
+    let m = lookup("llama-3.1-70b").unwrap();
+    let base = ParallelPlan {
+        zero: 0,
+        ..plan(8, 1, 16)
+    };
+    let z = |stage| {
+        memory_per_accel(
+            &m,
+            &ParallelPlan {
+                zero: stage,
+                ..base.clone()
+            },
+        )
+    };
+    let (z0, z1, z2, z3) = (z(0), z(1), z(2), z(3));
+    // No pipeline: every parameter, split 8 ways by TP (norms and the embedding too: vocab-parallel).
+    let per_rank = m.params() / 8.0;
+    assert!(
+        rel(z0.weights, 2.0 * per_rank) < 1e-3,
+        "{} vs {}",
+        z0.weights,
+        2.0 * per_rank
+    );
+    assert!(rel(z0.gradients, 4.0 * per_rank) < 1e-3);
+    assert!(rel(z0.optimizer, 12.0 * per_rank) < 1e-3);
+    // ZeRO-1 shards the optimizer, 2 also the gradients, 3 also the weights, over DP.
+    assert_eq!((z1.weights, z1.gradients), (z0.weights, z0.gradients));
+    assert!(rel(z1.optimizer, z0.optimizer / 16.0) < 1e-12);
+    assert_eq!(z2.weights, z0.weights);
+    assert!(rel(z2.gradients, z0.gradients / 16.0) < 1e-12);
+    assert_eq!(z2.optimizer, z1.optimizer);
+    assert!(rel(z3.weights, z0.weights / 16.0) < 1e-12);
+    assert_eq!((z3.gradients, z3.optimizer), (z2.gradients, z2.optimizer));
+    assert_eq!(z0.activations, z3.activations);
+    // ZeRO-3 buffers hold two gathered layers.
+    assert!(z3.buffers >= z0.buffers);
+    let t = z0;
+    assert_eq!(
+        t.total(),
+        t.weights + t.gradients + t.optimizer + t.activations + t.buffers
+    );
+    // Context parallelism joins the sharding group (Megatron's distributed optimizer).
+    let cp2 = memory_per_accel(
+        &m,
+        &ParallelPlan {
+            zero: 1,
+            cp: 2,
+            ..base.clone()
+        },
+    );
+    assert!(rel(cp2.optimizer, z1.optimizer / 2.0) < 1e-12);
+}
+
+#[test]
+fn pipeline_stages_split_the_layers() {
+    let m = lookup("gpt-3-175b").unwrap();
+    let p = plan(8, 8, 1);
+    let opts = MemoryOptions::default();
+    let first = memory_per_accel_stage(&m, &p, 0, &opts);
+    let mid = memory_per_accel_stage(&m, &p, 3, &opts);
+    let last = memory_per_accel_stage(&m, &p, 7, &opts);
+    let layer = m.layer_params(0) / 8.0;
+    assert!(rel(mid.weights, 2.0 * 12.0 * layer) < 1e-12);
+    // First: + the embedding (vocab-parallel) and learned positions; last: + the tied output
+    // layer's copy and the final norm.
+    let emb = (51_200.0 / 8.0 + 2048.0) * 12288.0;
+    assert!(rel(first.weights, 2.0 * (12.0 * layer + emb)) < 1e-12);
+    assert!(
+        rel(
+            last.weights,
+            2.0 * (12.0 * layer + 51_200.0 * 12288.0 / 8.0 + 2.0 * 12288.0)
+        ) < 1e-12
+    );
+    let worst = memory_per_accel(&m, &p);
+    assert_eq!(worst.total(), first.total().max(last.total()));
+}
+
+#[test]
+fn moe_experts_shard_by_ep_and_fp8_adds_a_copy() {
+    let m = lookup("mixtral-8x7b").unwrap();
+    let base = ParallelPlan { ep: 1, ..plan(1, 1, 8) };
+    let ep8 = ParallelPlan { ep: 8, ..base.clone() };
+    let w1 = memory_per_accel(&m, &base).weights;
+    let w8 = memory_per_accel(&m, &ep8).weights;
+    let experts = m.moe_layers() as f64 * m.layer_expert_params(0);
+    assert!(rel(w1 - w8, 2.0 * experts * (1.0 - 1.0 / 8.0)) < 1e-12);
+    // Expert optimizer states shard over DP/EP under ZeRO-1.
+    let z1 = memory_per_accel(&m, &ParallelPlan { zero: 1, ..ep8.clone() });
+    let dense = m.params() - experts;
+    assert!(rel(z1.optimizer, 12.0 * (dense / 8.0 + experts / 8.0 / 1.0)) < 1e-9);
+    // FP8: BF16 weights kept plus a 1-byte FP8 copy; masters and grads unchanged.
+    let fp8 = memory_per_accel(
+        &m,
+        &ParallelPlan {
+            precision: Precision::Fp8,
+            ..base.clone()
+        },
+    );
+    let bf16 = memory_per_accel(&m, &base);
+    assert!(rel(fp8.weights, 1.5 * bf16.weights) < 1e-12);
+    assert_eq!((fp8.gradients, fp8.optimizer), (bf16.gradients, bf16.optimizer));
+    // DeepSeek-V3 at EP 64 fits weights + grads + Adam in under 80 GB with PP 16 and ZeRO-1.
+    let ds = lookup("deepseek-v3").unwrap();
+    let p = ParallelPlan {
+        ep: 64,
+        pp: 16,
+        dp: 64,
+        zero: 1,
+        ..plan(1, 16, 64)
+    };
+    let b = memory_per_accel(&ds, &p);
+    assert!(b.weights + b.gradients + b.optimizer < 80e9, "{b:?}");
+}
+
+#[test]
+fn llama_405b_full_recompute_fits_an_h100_with_megatron_layout() {
+    // Llama 3.1 405B pretraining layout (Dubey et al. 2024 Table 4): TP 8, PP 16, CP 1, DP 64,
+    // seq 8192, micro-batch 1, ZeRO-1-like distributed optimizer. Must fit 80 GB.
+    let m = lookup("llama-3.1-405b").unwrap();
+    let p = ParallelPlan {
+        seq: 8192,
+        gbs: 16 * 64,
+        zero: 1,
+        vp: 1,
+        recompute: Recompute::Full,
+        ..plan(8, 16, 64)
+    };
+    let b = memory_per_accel(&m, &p);
+    assert!(b.total() < 80e9, "{:.1} GB: {b:?}", b.total() / 1e9);
+    assert!(b.total() > 20e9);
+}
+
+prop_compose! {
+    fn arb_plan()(
+        tp_pow in 0u32..4, pp in 1u32..20, dp in 1u32..64, cp_pow in 0u32..3, ep_pow in 0u32..4,
+        vp in 1u32..4, mbs in 1u32..4, mult in 1u32..16, seq in 128u64..32768, zero in 0u8..4,
+        r in 0usize..3, fp8 in any::<bool>(), sp in any::<bool>(),
+    ) -> ParallelPlan {
+        ParallelPlan {
+            tp: 1 << tp_pow, pp, dp, cp: 1 << cp_pow, ep: 1 << ep_pow, vp, mbs, gbs: mbs * dp * mult, seq, zero,
+            recompute: RECOMPUTES[r],
+            precision: if fp8 { Precision::Fp8 } else { Precision::Bf16 },
+            sequence_parallel: sp,
+            tp_comm_overlap: false,
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn memory_never_panics_and_is_positive(name in prop::sample::select(workload::registry::names()), p in arb_plan()) {
+        let m: ModelSpec = lookup(name).unwrap();
+        let b = memory_per_accel(&m, &p);
+        for v in [b.weights, b.gradients, b.optimizer, b.activations, b.buffers] {
+            prop_assert!(v.is_finite() && v > 0.0, "{b:?}");
+        }
+        // More ZeRO never needs more memory.
+        if p.zero < 3 {
+            let more = memory_per_accel(&m, &ParallelPlan { zero: p.zero + 1, ..p.clone() });
+            prop_assert!(more.weights + more.gradients + more.optimizer <= b.weights + b.gradients + b.optimizer + 1.0);
+        }
+    }
+}

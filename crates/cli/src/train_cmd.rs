@@ -58,6 +58,10 @@ pub struct TrainArgs {
     pub allow_oom: bool,
     #[arg(long)]
     pub json: bool,
+    /// Simulate every data-parallel replica with its sends and gradient synchronisation on the
+    /// fabric as they happen (no symmetry shortcut; slower, for checking it).
+    #[arg(long)]
+    pub full: bool,
     /// Write a Chrome trace-event JSON of the step (open in Perfetto).
     #[arg(long)]
     pub trace: Option<String>,
@@ -156,6 +160,7 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         &TrainOptions {
             fidelity,
             allow_oom: a.allow_oom,
+            full: a.full,
         },
     )
     .map_err(UserError)?;

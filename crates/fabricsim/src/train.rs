@@ -28,6 +28,10 @@ use workload::{ModelSpec, ParallelPlan, Precision, Recompute};
 pub struct TrainOptions {
     pub fidelity: Fidelity,
     pub allow_oom: bool,
+    /// Simulate every data-parallel replica's pipeline and put every pipeline send and gradient
+    /// synchronisation on the fabric as it happens (no symmetry shortcut). For small cases and
+    /// for checking the shortcut.
+    pub full: bool,
 }
 
 /// Communication time of one collective on all groups of a dimension at once.
@@ -35,6 +39,9 @@ pub struct TrainOptions {
 pub struct CommCost {
     pub seconds: f64,
     pub algo: Option<Algo>,
+    pub protocol: Option<collective::constants::Protocol>,
+    /// The latency part of `seconds`.
+    pub latency: f64,
 }
 
 /// Everything measured for the report.
@@ -203,16 +210,43 @@ pub fn concurrent(
     let one = collective::simulate::run_sizes(f, &groups[0], op, &[size], None, opts).map_err(|e| e.to_string())?;
     let algo = one[0].algo;
     let proto = one[0].protocol;
+    let merged = merge_groups(f, groups, op, REF_SIZE, algo, opts.channels)?;
+    let lat = latency(
+        &lower(f, &groups[0], op, REF_SIZE, algo, opts.channels).map_err(|e| e.to_string())?,
+        proto,
+    )
+    .unwrap_or(0.0);
+    let (t, busy) = run_plan(f, caps, &merged, fidelity).map_err(|e| e.to_string())?;
+    let transfer = t * size / REF_SIZE / proto.bandwidth_factor();
+    let links = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
+    Ok((
+        CommCost {
+            seconds: lat + transfer,
+            algo: Some(algo),
+            protocol: Some(proto),
+            latency: lat,
+        },
+        links,
+    ))
+}
+
+/// The plans of `op` on every group, merged phase by phase into one plan (virtual links
+/// renumbered after the fabric's and each other's).
+pub fn merge_groups(
+    f: &Fabric,
+    groups: &[Vec<u32>],
+    op: Op,
+    size: f64,
+    algo: Algo,
+    channels: u32,
+) -> Result<Plan, String> {
     let mut merged = Plan::new(op, algo);
-    let mut lat = 0.0;
     for (gi, g) in groups.iter().enumerate() {
-        let mut p = lower(f, g, op, REF_SIZE, algo, opts.channels).map_err(|e| e.to_string())?;
+        let mut p = lower(f, g, op, size, algo, channels).map_err(|e| e.to_string())?;
         if gi == 0 {
-            lat = latency(&p, proto).unwrap_or(0.0);
             merged.tree_latency = p.tree_latency;
             merged.nvls = p.nvls;
         }
-        // Re-number this plan's virtual links after those already merged.
         let base = f.links.len() as u32;
         let offset = merged.virtual_links.len() as u32;
         for ph in &mut p.phases {
@@ -234,16 +268,7 @@ pub fn concurrent(
             merged.phases[i].flows.extend(ph.flows);
         }
     }
-    let (t, busy) = run_plan(f, caps, &merged, fidelity).map_err(|e| e.to_string())?;
-    let transfer = t * size / REF_SIZE / proto.bandwidth_factor();
-    let links = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
-    Ok((
-        CommCost {
-            seconds: lat + transfer,
-            algo: Some(algo),
-        },
-        links,
-    ))
+    Ok(merged)
 }
 
 /// Time of point-to-point sends between consecutive pipeline stages, every pair of every
@@ -484,6 +509,7 @@ pub fn simulate(
     }
 
     // --- pipeline sends.
+    let act_p2p_bytes = act_bytes / if p.sequence_parallel { p.tp as f64 } else { 1.0 };
     let (p2p, l_pp) = p2p_cost(
         f,
         &caps,
@@ -504,36 +530,37 @@ pub fn simulate(
             ..Default::default()
         },
     );
-    let params_rank = mem.weights / 2.0;
+    // Parameters held by one rank (dense: /TP/PP; experts also /EP), BF16 gradients.
     let (dense_share, expert_share) = param_split(model, p);
-    let grad_bytes = params_rank * 2.0;
+    let per_rank = model.params() / (p.tp as f64 * p.pp as f64);
+    let dense_params = per_rank * dense_share;
+    let expert_params = per_rank * expert_share / p.ep as f64;
+    let params_rank = dense_params + expert_params;
     let mut dp_total = 0.0;
+    let mut dp_comms: Vec<(Dim, Op, f64, CommCost)> = Vec::new();
     if p.dp > 1 {
         let dp_groups = lay.groups(Dim::Dp);
-        let dense_bytes = grad_bytes * dense_share;
-        let (rs, l) = if p.zero == 0 {
-            concurrent(f, &caps, &dp_groups, Op::AllReduce, dense_bytes, opts.fidelity)?
+        let dense_bytes = dense_params * 2.0;
+        let ops: Vec<Op> = if p.zero == 0 {
+            vec![Op::AllReduce]
         } else {
-            concurrent(f, &caps, &dp_groups, Op::ReduceScatter, dense_bytes, opts.fidelity)?
+            vec![Op::ReduceScatter, Op::AllGather]
         };
-        busiest.extend(l.into_iter().map(|(l, u)| (l, u, "DP")));
-        dp_total += rs.seconds;
-        if p.zero >= 1 {
-            let (ag, _) = concurrent(f, &caps, &dp_groups, Op::AllGather, dense_bytes, opts.fidelity)?;
-            dp_total += ag.seconds;
+        for (i, &op) in ops.iter().enumerate() {
+            let (c, l) = concurrent(f, &caps, &dp_groups, op, dense_bytes, opts.fidelity)?;
+            if i == 0 {
+                busiest.extend(l.into_iter().map(|(l, u)| (l, u, "DP")));
+            }
+            dp_total += c.seconds;
+            dp_comms.push((Dim::Dp, op, dense_bytes, c));
         }
-        if expert_share > 0.0 && p.dp / p.ep > 1 {
+        if expert_params > 0.0 && p.dp / p.ep > 1 {
             let groups = lay.groups(Dim::DpExpert);
-            let eb = grad_bytes * expert_share;
-            let (c, _) = concurrent(
-                f,
-                &caps,
-                &groups,
-                if p.zero == 0 { Op::AllReduce } else { Op::ReduceScatter },
-                eb,
-                opts.fidelity,
-            )?;
-            dp_total += c.seconds * if p.zero >= 1 { 2.0 } else { 1.0 };
+            for &op in &ops {
+                let (c, _) = concurrent(f, &caps, &groups, op, expert_params * 2.0, opts.fidelity)?;
+                dp_total += c.seconds;
+                dp_comms.push((Dim::DpExpert, op, expert_params * 2.0, c));
+            }
         }
         if p.zero == 3 {
             assumptions.push("ZeRO-3: parameter all-gathers are prefetched and overlapped with compute; only the step-level gradient traffic is counted".into());
@@ -564,7 +591,23 @@ pub fn simulate(
         dp: dp_chunks,
         optimizer: vec![t_opt; p.pp as usize],
     };
-    let tl = schedule::simulate(p.pp, p.vp, m, &st)?;
+    // One pipeline stands for every DP replica (they are identical); its gradient
+    // synchronisation runs as real transfers of every group of the stage on the fabric when the
+    // schedule releases it, so overlap between stages' syncs emerges. `full` also simulates every
+    // replica's pipeline sends as transfers (no symmetry shortcut).
+    let p2p_delay = if opts.full { None } else { Some(p2p) };
+    let tl = full_schedule(
+        f,
+        &caps,
+        &lay,
+        p,
+        m,
+        &st,
+        act_p2p_bytes,
+        p2p_delay,
+        &dp_comms,
+        opts.fidelity,
+    )?;
     let step = tl.step_time;
 
     // --- accounting.
@@ -966,4 +1009,181 @@ pub fn compute_model_for(accel: &str) -> Option<ComputeModel> {
         a.fp8_dense.map(|x| x.0),
         a.hbm_bw.0,
     ))
+}
+
+/// Communication as real flow transfers on the fabric, for the full (non-symmetric) simulation.
+struct FullHooks<'a> {
+    f: &'a Fabric,
+    lay: &'a Layout,
+    p2p_bytes: f64,
+    p2p_latency: f64,
+    /// Pipeline sends as a fixed (pre-priced) delay instead of transfers.
+    p2p_delay: Option<f64>,
+    /// Per DP synchronisation: the merged plan of all groups (at the chunk's size), its latency,
+    /// and the protocol's payload share; `stage_groups` restricts flows to one stage.
+    dp: Vec<(Plan, f64, f64)>,
+    vp: u32,
+    virtual_base: Vec<u32>,
+}
+
+impl schedule::Hooks for FullHooks<'_> {
+    fn p2p(
+        &mut self,
+        e: &mut engine::Engine,
+        replica: u32,
+        from: u32,
+        to: u32,
+        _backward: bool,
+        dep: engine::TaskId,
+    ) -> Result<engine::TaskId, String> {
+        if let Some(d) = self.p2p_delay {
+            return e
+                .add_task(engine::Task::Delay { seconds: d }, &[dep])
+                .map_err(|e| e.to_string());
+        }
+        let (ep, dpo) = (replica % self.lay.ep, replica / self.lay.ep);
+        let mut flows = Vec::new();
+        for tp in 0..self.lay.tp {
+            for cp in 0..self.lay.cp {
+                let a = self.lay.rank(tp, cp, ep, from, dpo);
+                let b = self.lay.rank(tp, cp, ep, to, dpo);
+                let path = self
+                    .f
+                    .route_vec(a, b, 0, fabric::RouteOpts { pxn: true })
+                    .map_err(|e| e.to_string())?;
+                if !path.is_empty() && self.p2p_bytes > 0.0 {
+                    flows.push(engine::Flow {
+                        path,
+                        bytes: self.p2p_bytes,
+                        weight: 1,
+                    });
+                }
+            }
+        }
+        e.add_task(
+            engine::Task::Transfer {
+                latency: self.p2p_latency,
+                flows,
+            },
+            &[dep],
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    fn dp(
+        &mut self,
+        e: &mut engine::Engine,
+        stage: u32,
+        _chunk: u32,
+        deps: &[engine::TaskId],
+    ) -> Result<engine::TaskId, String> {
+        let mut last: Option<engine::TaskId> = None;
+        let mut first_deps: Vec<engine::TaskId> = deps.to_vec();
+        if self.dp.is_empty() {
+            return e
+                .add_task(engine::Task::Delay { seconds: 0.0 }, deps)
+                .map_err(|e| e.to_string());
+        }
+        for (k, (plan, lat, share)) in self.dp.iter().enumerate() {
+            for (i, ph) in plan.phases.iter().enumerate() {
+                let mut flows = Vec::new();
+                for fl in &ph.flows {
+                    // Only this stage's groups: the flow's source sits on `stage`.
+                    let src_stage = (fl.src / (self.lay.tp * self.lay.cp * self.lay.ep)) % self.lay.pp;
+                    if src_stage != stage {
+                        continue;
+                    }
+                    let path = match &fl.path {
+                        Some(p) => p
+                            .iter()
+                            .map(|&l| {
+                                if (l as usize) < self.f.links.len() {
+                                    l
+                                } else {
+                                    l - self.f.links.len() as u32 + self.virtual_base[k]
+                                }
+                            })
+                            .collect(),
+                        None => self
+                            .f
+                            .route_vec(fl.src, fl.dst, fl.channel as u64, fabric::RouteOpts { pxn: fl.pxn })
+                            .map_err(|e| e.to_string())?,
+                    };
+                    if !path.is_empty() && fl.bytes > 0.0 {
+                        flows.push(engine::Flow {
+                            path,
+                            bytes: fl.bytes / self.vp as f64 / share,
+                            weight: 1,
+                        });
+                    }
+                }
+                let latency = if i == 0 { *lat } else { 0.0 };
+                let d: Vec<engine::TaskId> = match last {
+                    Some(t) => vec![t],
+                    None => std::mem::take(&mut first_deps),
+                };
+                last = Some(
+                    e.add_task(engine::Task::Transfer { latency, flows }, &d)
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+        }
+        last.ok_or_else(|| "empty data-parallel plan".to_string())
+    }
+}
+
+/// The full simulation: every DP replica's pipeline on one engine whose links are the fabric's,
+/// pipeline sends and gradient synchronisation as flows when they happen.
+#[allow(clippy::too_many_arguments)]
+fn full_schedule(
+    f: &Fabric,
+    caps: &[f64],
+    lay: &Layout,
+    p: &ParallelPlan,
+    m: u32,
+    st: &StageTimes,
+    p2p_bytes: f64,
+    p2p_delay: Option<f64>,
+    dp_comms: &[(Dim, Op, f64, CommCost)],
+    fidelity: Fidelity,
+) -> Result<Timeline, String> {
+    let mut all_caps = caps.to_vec();
+    let mut dp = Vec::new();
+    let mut virtual_base = Vec::new();
+    for (dim, op, bytes, cost) in dp_comms {
+        let algo = cost.algo.ok_or("data-parallel synchronisation without an algorithm")?;
+        let proto = cost.protocol.unwrap_or(collective::constants::Protocol::Simple);
+        let plan = merge_groups(
+            f,
+            &lay.groups(*dim),
+            *op,
+            *bytes,
+            algo,
+            collective::constants::NET_CHANNELS,
+        )?;
+        virtual_base.push(all_caps.len() as u32);
+        all_caps.extend_from_slice(&plan.virtual_links);
+        dp.push((plan, cost.latency, proto.bandwidth_factor()));
+    }
+    let e = engine::Engine::new(all_caps, fidelity).map_err(|e| e.to_string())?;
+    let single = f.domain_of(lay.rank(0, 0, 0, 0, 0)) == f.domain_of(lay.rank(0, 0, 0, 1.min(lay.pp - 1), 0));
+    let class = if single {
+        collective::constants::LinkClass::NvLink
+    } else {
+        collective::constants::LinkClass::Net
+    };
+    let p2p_latency = collective::constants::base_lat(false, collective::constants::Protocol::Simple)
+        + collective::constants::hw_lat(class, false, collective::constants::Protocol::Simple);
+    let replicas = if p2p_delay.is_some() { 1 } else { p.dp };
+    let mut hooks = FullHooks {
+        f,
+        lay,
+        p2p_bytes,
+        p2p_latency,
+        p2p_delay,
+        dp,
+        vp: p.vp,
+        virtual_base,
+    };
+    schedule::simulate_with(p.pp, p.vp, m, replicas, st, e, &mut hooks)
 }

@@ -217,6 +217,7 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
         &TrainOptions {
             fidelity: engine::Fidelity::Flow,
             allow_oom: true,
+            full: false,
         },
     )
     .map_err(|e| e.to_string())?;

@@ -113,134 +113,215 @@ pub struct Timeline {
     pub busy: Vec<f64>,
 }
 
-/// Run the schedule on the engine (compute streams are resources `stage`, DP streams
-/// `pp + stage`).
+/// How communication between compute tasks is added to the engine. The symmetric model
+/// ([`DelayHooks`]) uses precomputed durations; a full simulation adds real flow transfers.
+pub trait Hooks {
+    /// Add the send of an activation (`backward = false`) or gradient from physical stage
+    /// `from` to `to` of pipeline `replica`, after `dep`; return the task the receiver waits on.
+    fn p2p(
+        &mut self,
+        e: &mut Engine,
+        replica: u32,
+        from: u32,
+        to: u32,
+        backward: bool,
+        dep: TaskId,
+    ) -> Result<TaskId, String>;
+    /// Add the data-parallel gradient synchronisation of `chunk` on physical `stage` (all
+    /// replicas together), after `deps`; return its last task.
+    fn dp(&mut self, e: &mut Engine, stage: u32, chunk: u32, deps: &[TaskId]) -> Result<TaskId, String>;
+}
+
+/// Communication as fixed durations: p2p as a delay, DP buckets on a per-stage stream.
+pub struct DelayHooks<'a> {
+    pub times: &'a StageTimes,
+    pub pp: u32,
+}
+
+impl Hooks for DelayHooks<'_> {
+    fn p2p(
+        &mut self,
+        e: &mut Engine,
+        _replica: u32,
+        _from: u32,
+        _to: u32,
+        _backward: bool,
+        dep: TaskId,
+    ) -> Result<TaskId, String> {
+        e.add_task(
+            Task::Delay {
+                seconds: self.times.p2p,
+            },
+            &[dep],
+        )
+        .map_err(|e| e.to_string())
+    }
+    fn dp(&mut self, e: &mut Engine, stage: u32, chunk: u32, deps: &[TaskId]) -> Result<TaskId, String> {
+        let secs = self
+            .times
+            .dp
+            .get(stage as usize)
+            .and_then(|d| d.get(chunk as usize))
+            .copied()
+            .unwrap_or(0.0);
+        e.add_task(
+            Task::Compute {
+                resource: self.pp + stage,
+                seconds: secs,
+            },
+            deps,
+        )
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// Run the schedule of one pipeline on its own engine (compute streams are resources
+/// `stage`, DP streams `pp + stage`); communication as fixed durations.
 pub fn simulate(pp: u32, vp: u32, m: u32, t: &StageTimes) -> Result<Timeline, String> {
+    let e = Engine::new(vec![1.0], Fidelity::Analytical).map_err(|e| e.to_string())?;
+    let mut hooks = DelayHooks { times: t, pp };
+    simulate_with(pp, vp, m, 1, t, e, &mut hooks)
+}
+
+/// Run `replicas` identical pipelines on `e` (compute stream of replica `r`, stage `s` is
+/// resource `r·pp + s`), communication added by `hooks`. Spans and busy times are reported for
+/// replica 0.
+pub fn simulate_with(
+    pp: u32,
+    vp: u32,
+    m: u32,
+    replicas: u32,
+    t: &StageTimes,
+    mut e: Engine,
+    hooks: &mut dyn Hooks,
+) -> Result<Timeline, String> {
     let ord = order(pp, vp, m)?;
-    let mut e = Engine::new(vec![1.0], Fidelity::Analytical).map_err(|e| e.to_string())?;
     let nv = pp * vp;
-    // Task ids of forward/backward per (virtual stage, micro).
-    let idx = |v: u32, mb: u32| (v * m + mb) as usize;
-    let mut f_task: Vec<Option<TaskId>> = vec![None; (nv * m) as usize];
-    let mut b_task: Vec<Option<TaskId>> = vec![None; (nv * m) as usize];
+    let replicas = replicas.max(1);
+    let idx = |r: u32, v: u32, mb: u32| ((r * nv + v) * m + mb) as usize;
+    let size = (replicas * nv * m) as usize;
+    let mut f_task: Vec<Option<TaskId>> = vec![None; size];
+    let mut b_task: Vec<Option<TaskId>> = vec![None; size];
     let mut spans_meta: Vec<(u32, &'static str, String, TaskId)> = Vec::new();
-    // Ops must be added after their dependencies exist: iterate until every stage's program is
-    // placed, taking the next op of a stage when its cross-stage dependency is placed.
-    let mut pos = vec![0usize; pp as usize];
-    let mut last_on_stage: Vec<Option<TaskId>> = vec![None; pp as usize];
-    let mut placed = 0usize;
-    let total: usize = ord.iter().map(|o| o.len()).sum();
     let err = |e: engine::EngineError| e.to_string();
-    while placed < total {
-        let mut progress = false;
-        for s in 0..pp {
-            let su = s as usize;
-            while pos[su] < ord[su].len() {
-                let op = ord[su][pos[su]];
-                let v = op.chunk * pp + s;
-                // Cross-stage dependency (with the p2p hop between physical stages).
-                let dep = if !op.backward {
-                    if v == 0 {
-                        Some(None)
+    let mut last_on_stage: Vec<Option<TaskId>> = vec![None; (replicas * pp) as usize];
+    for r in 0..replicas {
+        // Ops must be added after their dependencies exist: take the next op of a stage when
+        // its cross-stage dependency is placed.
+        let mut pos = vec![0usize; pp as usize];
+        let mut placed = 0usize;
+        let total: usize = ord.iter().map(|o| o.len()).sum();
+        while placed < total {
+            let mut progress = false;
+            for s in 0..pp {
+                let su = s as usize;
+                let rs = (r * pp + s) as usize;
+                while pos[su] < ord[su].len() {
+                    let op = ord[su][pos[su]];
+                    let v = op.chunk * pp + s;
+                    let dep = if !op.backward {
+                        if v == 0 {
+                            Some(None)
+                        } else {
+                            f_task[idx(r, v - 1, op.micro)].map(Some)
+                        }
+                    } else if v == nv - 1 {
+                        f_task[idx(r, v, op.micro)].map(Some)
                     } else {
-                        f_task[idx(v - 1, op.micro)].map(Some)
+                        b_task[idx(r, v + 1, op.micro)].map(Some)
+                    };
+                    let Some(dep) = dep else { break };
+                    let mut deps: Vec<TaskId> = Vec::new();
+                    if let Some(d) = dep {
+                        // The dependency sits on another physical stage unless this is the last
+                        // virtual stage turning around, or there is one stage.
+                        let from = if op.backward { (v + 1) % pp } else { (v + pp - 1) % pp };
+                        let crosses = !(op.backward && v == nv - 1) && pp > 1;
+                        if crosses {
+                            let hop = hooks.p2p(&mut e, r, from, s, op.backward, d)?;
+                            if r == 0 {
+                                spans_meta.push((
+                                    s,
+                                    "p2p",
+                                    format!("recv {} mb{}", if op.backward { "grad" } else { "act" }, op.micro),
+                                    hop,
+                                ));
+                            }
+                            deps.push(hop);
+                        } else {
+                            deps.push(d);
+                        }
                     }
-                } else if v == nv - 1 {
-                    f_task[idx(v, op.micro)].map(Some)
-                } else {
-                    b_task[idx(v + 1, op.micro)].map(Some)
-                };
-                let Some(dep) = dep else { break };
-                let mut deps: Vec<TaskId> = Vec::new();
-                if let Some(d) = dep {
-                    let same_stage_hop = if op.backward { v == nv - 1 } else { false };
-                    if same_stage_hop || t.p2p <= 0.0 || pp == 1 {
-                        deps.push(d);
+                    if op.backward {
+                        if let Some(fw) = f_task[idx(r, v, op.micro)] {
+                            deps.push(fw);
+                        }
+                    }
+                    if let Some(prev) = last_on_stage[rs] {
+                        deps.push(prev);
+                    }
+                    let c = op.chunk as usize;
+                    let secs = if op.backward { t.bwd[su][c] } else { t.fwd[su][c] };
+                    let id = e
+                        .add_task(
+                            Task::Compute {
+                                resource: r * pp + s,
+                                seconds: secs,
+                            },
+                            &deps,
+                        )
+                        .map_err(err)?;
+                    if r == 0 {
+                        let name = format!("{} c{} mb{}", if op.backward { "B" } else { "F" }, op.chunk, op.micro);
+                        spans_meta.push((s, "compute", name, id));
+                    }
+                    if op.backward {
+                        b_task[idx(r, v, op.micro)] = Some(id);
                     } else {
-                        let hop = e.add_task(Task::Delay { seconds: t.p2p }, &[d]).map_err(err)?;
-                        spans_meta.push((
-                            s,
-                            "p2p",
-                            format!("recv {} mb{}", if op.backward { "grad" } else { "act" }, op.micro),
-                            hop,
-                        ));
-                        deps.push(hop);
+                        f_task[idx(r, v, op.micro)] = Some(id);
                     }
+                    last_on_stage[rs] = Some(id);
+                    pos[su] += 1;
+                    placed += 1;
+                    progress = true;
                 }
-                if op.backward {
-                    // The backward of a micro-batch needs its own forward on this virtual stage.
-                    if let Some(fw) = f_task[idx(v, op.micro)] {
-                        deps.push(fw);
-                    }
-                }
-                if let Some(prev) = last_on_stage[su] {
-                    deps.push(prev);
-                }
-                let c = op.chunk as usize;
-                let secs = if op.backward { t.bwd[su][c] } else { t.fwd[su][c] };
-                let id = e
-                    .add_task(
-                        Task::Compute {
-                            resource: s,
-                            seconds: secs,
-                        },
-                        &deps,
-                    )
-                    .map_err(err)?;
-                let name = format!("{} c{} mb{}", if op.backward { "B" } else { "F" }, op.chunk, op.micro);
-                spans_meta.push((s, "compute", name, id));
-                if op.backward {
-                    b_task[idx(v, op.micro)] = Some(id);
-                } else {
-                    f_task[idx(v, op.micro)] = Some(id);
-                }
-                last_on_stage[su] = Some(id);
-                pos[su] += 1;
-                placed += 1;
-                progress = true;
+            }
+            if !progress {
+                return Err("pipeline schedule deadlocks (a dependency is never placed)".into());
             }
         }
-        if !progress {
-            return Err("pipeline schedule deadlocks (a dependency is never placed)".into());
-        }
     }
-    // DP buckets: chunk c of stage s is released after the backward of its last micro-batch.
-    let mut finals = Vec::new();
+    // DP buckets: chunk c of stage s is released once every replica has finished the backward of
+    // its last micro-batch on that chunk; buckets go out last chunk first (backward order).
     for s in 0..pp {
         let su = s as usize;
         let mut prev_dp: Option<TaskId> = None;
-        // Backward runs chunks from last to first, so release buckets in that order.
         for c in (0..vp).rev() {
             let v = c * pp + s;
-            let last_b = (0..m).filter_map(|mb| b_task[idx(v, mb)]).max();
-            let mut deps: Vec<TaskId> = last_b.into_iter().collect();
+            let mut deps: Vec<TaskId> = (0..replicas)
+                .filter_map(|r| (0..m).filter_map(|mb| b_task[idx(r, v, mb)]).max())
+                .collect();
             deps.extend(prev_dp);
-            let secs = t.dp.get(su).and_then(|d| d.get(c as usize)).copied().unwrap_or(0.0);
-            let id = e
+            let id = hooks.dp(&mut e, s, c, &deps)?;
+            spans_meta.push((s, "dp", format!("grad sync c{c}"), id));
+            prev_dp = Some(id);
+        }
+        for r in 0..replicas {
+            let mut deps: Vec<TaskId> = prev_dp.into_iter().collect();
+            deps.extend(last_on_stage[(r * pp + s) as usize]);
+            let opt = e
                 .add_task(
                     Task::Compute {
-                        resource: pp + s,
-                        seconds: secs,
+                        resource: r * pp + s,
+                        seconds: t.optimizer.get(su).copied().unwrap_or(0.0),
                     },
                     &deps,
                 )
                 .map_err(err)?;
-            spans_meta.push((s, "dp", format!("grad sync c{c}"), id));
-            prev_dp = Some(id);
+            if r == 0 {
+                spans_meta.push((s, "optimizer", "optimizer step".into(), opt));
+            }
         }
-        let mut deps: Vec<TaskId> = prev_dp.into_iter().collect();
-        deps.extend(last_on_stage[su]);
-        let opt = e
-            .add_task(
-                Task::Compute {
-                    resource: s,
-                    seconds: t.optimizer.get(su).copied().unwrap_or(0.0),
-                },
-                &deps,
-            )
-            .map_err(err)?;
-        spans_meta.push((s, "optimizer", "optimizer step".into(), opt));
-        finals.push(opt);
     }
     let rep = e.run().map_err(|e| e.to_string())?;
     let mut busy = vec![0.0; pp as usize];

@@ -5,6 +5,7 @@
 use fabricsim::train::{compute_model_for, simulate, TrainOptions};
 use workload::{ParallelPlan, Precision, Recompute};
 
+#[allow(clippy::too_many_arguments)]
 fn step(cluster: &str, model: &str, tp: u32, pp: u32, dp: u32, vp: u32, gbs: u32, full: bool) -> f64 {
     let (_, f) = fabric::presets::build_preset(cluster).unwrap();
     let m = workload::registry::lookup(model).unwrap();

@@ -681,6 +681,21 @@ pub fn simulate(
         cm.accel.name
     ));
     assumptions.push("NCCL latency constants (tuning.cc) and link efficiencies in docs/calibration.md".into());
+    // A link's busy share of the step: its utilisation during the collective that loads it,
+    // times the time that kind of communication takes per step on one rank.
+    let per_step = |d: &str| -> f64 {
+        let t = match d {
+            "TP" => tp_total,
+            "EP" => ep_total,
+            "CP" => cp_total,
+            "PP" => 2.0 * m as f64 * p2p * (p.vp as f64),
+            "DP" => dp_total,
+            _ => 0.0,
+        };
+        (t / step).min(1.0)
+    };
+    let mut busiest: Vec<(u32, f64, &'static str)> =
+        busiest.into_iter().map(|(l, u, d)| (l, u * per_step(d), d)).collect();
     busiest.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     busiest.dedup_by_key(|x| x.0);
     let busiest_links = busiest
@@ -976,7 +991,7 @@ pub fn render(r: &TrainReport) -> String {
         mm.buffers_bytes / g
     );
     if !r.busiest_links.is_empty() {
-        let _ = writeln!(s, "busiest links");
+        let _ = writeln!(s, "busiest links (share of the step each is busy)");
         for l in &r.busiest_links {
             let _ = writeln!(
                 s,

@@ -58,6 +58,14 @@ pub struct TrainArgs {
     pub allow_oom: bool,
     #[arg(long)]
     pub json: bool,
+    /// Placement of the parallel dimensions over accelerators, innermost first
+    /// (default tp,cp,ep,pp,dp: TP inside the scale-up domain).
+    #[arg(long)]
+    pub order: Option<String>,
+    /// A kernel calibration directory (gemm.csv, optional attention.csv, memory.csv,
+    /// device.json — the format of docs/compute-model.md) replacing the default efficiency table.
+    #[arg(long)]
+    pub calibration: Option<String>,
     /// Simulate every data-parallel replica with its sends and gradient synchronisation on the
     /// fabric as they happen (no symmetry shortcut; slower, for checking it).
     #[arg(long)]
@@ -149,9 +157,35 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         o => return Err(UserError(format!("fidelity `{o}`: expected flow or analytical"))),
     };
     let plan = scenario::plan(&sc, f.accel_count() as u64, f.domain_size, &model).map_err(UserError)?;
-    let cm = fabricsim::train::compute_model_for(f.accel_model)
+    let order = match &a.order {
+        Some(o) => train::parse_order(o).map_err(UserError)?,
+        None => train::DEFAULT_ORDER,
+    };
+    let mut cm = fabricsim::train::compute_model_for(f.accel_model)
         .ok_or_else(|| UserError(format!("no compute model for accelerator `{}`", f.accel_model)))?;
-    let r = train::simulate(
+    if let Some(dir) = &a.calibration {
+        let read = |name: &str, required: bool| -> Result<Option<String>, UserError> {
+            let path = std::path::Path::new(dir).join(name);
+            match std::fs::read_to_string(&path) {
+                Ok(t) => Ok(Some(t)),
+                Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(UserError(format!(
+                    "--calibration: cannot read `{}`: {e}",
+                    path.display()
+                ))),
+            }
+        };
+        let gemm = read("gemm.csv", true)?.unwrap_or_default();
+        let att = read("attention.csv", false)?;
+        let mem = read("memory.csv", false)?;
+        let mut table = workload::compute::EfficiencyTable::from_csv(&gemm, att.as_deref(), mem.as_deref(), dir)
+            .map_err(|e| UserError(e.to_string()))?;
+        if let Some(dev) = read("device.json", false)? {
+            table.set_device_json(&dev, dir).map_err(|e| UserError(e.to_string()))?;
+        }
+        cm.table = table;
+    }
+    let r = train::simulate_ordered(
         &cluster,
         &f,
         &model,
@@ -162,6 +196,7 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
             allow_oom: a.allow_oom,
             full: a.full,
         },
+        order,
     )
     .map_err(UserError)?;
     if let Some(path) = &a.trace {

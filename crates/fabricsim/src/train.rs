@@ -129,19 +129,48 @@ pub struct TrainReport {
     pub timeline: Option<Timeline>,
 }
 
-/// Rank of coordinates (tp, cp, ep, pp, dpo) under the default order: TP innermost, then CP,
-/// EP, PP, DP (DP = EP × DPo; expert parallelism is taken from data-parallel ranks).
+/// Placement of the parallel dimensions over accelerators: coordinates (tp, cp, ep, pp, dpo)
+/// (DP = EP × DPo; expert parallelism is taken from data-parallel ranks) map to a rank by an
+/// order, innermost first. Default: TP, CP, EP, PP, DP — TP inside the scale-up domain.
 pub struct Layout {
     pub tp: u32,
     pub cp: u32,
     pub ep: u32,
     pub pp: u32,
     pub dpo: u32,
+    /// Stride of each coordinate (tp, cp, ep, pp, dpo).
+    pub strides: [u32; 5],
 }
 
+/// The names `--order` accepts, in coordinate order.
+pub const ORDER_NAMES: [&str; 5] = ["tp", "cp", "ep", "pp", "dp"];
+
 impl Layout {
+    /// A layout with `order` (coordinate indices, innermost first).
+    pub fn new(tp: u32, cp: u32, ep: u32, pp: u32, dpo: u32, order: [usize; 5]) -> Layout {
+        let sizes = [tp, cp, ep, pp, dpo];
+        let mut strides = [0u32; 5];
+        let mut acc = 1u32;
+        for &d in &order {
+            strides[d] = acc;
+            acc *= sizes[d];
+        }
+        Layout {
+            tp,
+            cp,
+            ep,
+            pp,
+            dpo,
+            strides,
+        }
+    }
     pub fn rank(&self, tp: u32, cp: u32, ep: u32, pp: u32, dpo: u32) -> u32 {
-        tp + self.tp * (cp + self.cp * (ep + self.ep * (pp + self.pp * dpo)))
+        let s = &self.strides;
+        tp * s[0] + cp * s[1] + ep * s[2] + pp * s[3] + dpo * s[4]
+    }
+    /// Pipeline stage of a rank.
+    pub fn stage_of(&self, rank: u32) -> u32 {
+        (rank / self.strides[3]) % self.pp
     }
     fn groups(&self, vary: Dim) -> Vec<Vec<u32>> {
         let mut out = Vec::new();
@@ -325,7 +354,7 @@ fn sum_time(cm: &ComputeModel, ops: &[OpDesc], precision: Precision) -> f64 {
     ops.iter().map(|o| cm.op_time(o, precision)).sum()
 }
 
-/// Simulate one step.
+/// Simulate one step with the default placement order (TP, CP, EP, PP, DP, innermost first).
 pub fn simulate(
     cluster: &str,
     f: &Fabric,
@@ -334,19 +363,52 @@ pub fn simulate(
     cm: &ComputeModel,
     opts: &TrainOptions,
 ) -> Result<TrainReport, String> {
+    simulate_ordered(cluster, f, model, plan, cm, opts, DEFAULT_ORDER)
+}
+
+/// The default placement: TP innermost, then CP, EP, PP, DP.
+pub const DEFAULT_ORDER: [usize; 5] = [0, 1, 2, 3, 4];
+
+/// Parse `--order`, e.g. `tp,cp,ep,pp,dp` (innermost first; every dimension once).
+pub fn parse_order(s: &str) -> Result<[usize; 5], String> {
+    let names: Vec<&str> = s.split(',').map(str::trim).collect();
+    let mut out = [usize::MAX; 5];
+    if names.len() != 5 {
+        return Err(format!(
+            "--order `{s}`: name all five of tp, cp, ep, pp, dp, innermost first"
+        ));
+    }
+    for (i, n) in names.iter().enumerate() {
+        let d = ORDER_NAMES
+            .iter()
+            .position(|x| x == n)
+            .ok_or_else(|| format!("--order `{s}`: unknown dimension `{n}`"))?;
+        if out.contains(&d) {
+            return Err(format!("--order `{s}`: `{n}` appears twice"));
+        }
+        out[i] = d;
+    }
+    Ok(out)
+}
+
+/// Simulate one step with placement `order` (coordinate indices tp=0, cp=1, ep=2, pp=3,
+/// dp=4, innermost first).
+pub fn simulate_ordered(
+    cluster: &str,
+    f: &Fabric,
+    model: &ModelSpec,
+    plan: &ParallelPlan,
+    cm: &ComputeModel,
+    opts: &TrainOptions,
+    order: [usize; 5],
+) -> Result<TrainReport, String> {
     let mut warnings = Vec::new();
     let mut assumptions = Vec::new();
     let p = plan;
     check_plan(f, model, p)?;
     let world = p.world();
     let m = p.microbatches();
-    let lay = Layout {
-        tp: p.tp,
-        cp: p.cp,
-        ep: p.ep,
-        pp: p.pp,
-        dpo: p.dp / p.ep,
-    };
+    let lay = Layout::new(p.tp, p.cp, p.ep, p.pp, p.dp / p.ep, order);
     let caps = effective_capacities(f);
     let acc = fabric::catalogue::accelerator(f.accel_model);
     let capacity = acc.map(|a| a.hbm.0).unwrap_or(0.0);
@@ -1104,7 +1166,7 @@ impl schedule::Hooks for FullHooks<'_> {
                 let mut flows = Vec::new();
                 for fl in &ph.flows {
                     // Only this stage's groups: the flow's source sits on `stage`.
-                    let src_stage = (fl.src / (self.lay.tp * self.lay.cp * self.lay.ep)) % self.lay.pp;
+                    let src_stage = self.lay.stage_of(fl.src);
                     if src_stage != stage {
                         continue;
                     }

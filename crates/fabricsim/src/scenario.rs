@@ -185,7 +185,9 @@ pub fn plan(s: &ScenarioFile, accels: u64, domain: u32, model: &ModelSpec) -> Re
         None => {
             let d = gpus / denom;
             if d == 0 {
-                return Err(format!("TP × PP × CP = {denom} exceeds the {gpus} accelerators"));
+                return Err(format!(
+                    "TP × PP × CP = {tp} × {pp} × {cp} = {denom} exceeds the {gpus} accelerators (set --tp, --pp, --cp)"
+                ));
             }
             d as u32
         }

@@ -184,8 +184,8 @@ impl Layout {
                                 Dim::Tp => tp == 0,
                                 Dim::Cp => cp == 0,
                                 Dim::Ep => ep == 0,
-                                Dim::Dp => ep == 0 && dpo == 0,
-                                Dim::DpExpert => dpo == 0,
+                                Dim::Dp => cp == 0 && ep == 0 && dpo == 0,
+                                Dim::DpExpert => cp == 0 && dpo == 0,
                             };
                             if !is_base {
                                 continue;
@@ -194,11 +194,16 @@ impl Layout {
                                 Dim::Tp => (0..t).map(|x| self.rank(x, cp, ep, pp, dpo)).collect(),
                                 Dim::Cp => (0..c).map(|x| self.rank(tp, x, ep, pp, dpo)).collect(),
                                 Dim::Ep => (0..e).map(|x| self.rank(tp, cp, x, pp, dpo)).collect(),
+                                // Dense gradients are reduced over DP × CP (the CP ranks hold the
+                                // same weights), expert gradients over DPo × CP.
                                 Dim::Dp => (0..d)
-                                    .flat_map(|y| (0..e).map(move |x| (x, y)))
-                                    .map(|(x, y)| self.rank(tp, cp, x, pp, y))
+                                    .flat_map(|y| (0..e).flat_map(move |x| (0..c).map(move |z| (z, x, y))))
+                                    .map(|(z, x, y)| self.rank(tp, z, x, pp, y))
                                     .collect(),
-                                Dim::DpExpert => (0..d).map(|y| self.rank(tp, cp, ep, pp, y)).collect(),
+                                Dim::DpExpert => (0..d)
+                                    .flat_map(|y| (0..c).map(move |z| (z, y)))
+                                    .map(|(z, y)| self.rank(tp, z, ep, pp, y))
+                                    .collect(),
                             };
                             out.push(g);
                         }
@@ -562,8 +567,13 @@ pub fn simulate_ordered(
             }
             if !edge.is_empty() {
                 let back = flops::backward_ops(&edge);
-                tf += sum_time(cm, &edge, p.precision);
-                tb += sum_time(cm, &back, p.precision);
+                let (ef, eb) = (sum_time(cm, &edge, p.precision), sum_time(cm, &back, p.precision));
+                tf += ef;
+                tb += eb;
+                if s == 0 {
+                    compute_fwd_total += ef * m as f64;
+                    compute_bwd_total += eb * m as f64;
+                }
             }
             fwd[s as usize][c as usize] = tf;
             bwd[s as usize][c as usize] = tb;
@@ -600,7 +610,7 @@ pub fn simulate_ordered(
     let params_rank = dense_params + expert_params;
     let mut dp_total = 0.0;
     let mut dp_comms: Vec<(Dim, Op, f64, CommCost)> = Vec::new();
-    if p.dp > 1 {
+    if p.dp * p.cp > 1 {
         let dp_groups = lay.groups(Dim::Dp);
         let dense_bytes = dense_params * 2.0;
         let ops: Vec<Op> = if p.zero == 0 {
@@ -616,7 +626,7 @@ pub fn simulate_ordered(
             dp_total += c.seconds;
             dp_comms.push((Dim::Dp, op, dense_bytes, c));
         }
-        if expert_params > 0.0 && p.dp / p.ep > 1 {
+        if expert_params > 0.0 && p.dp / p.ep * p.cp > 1 {
             let groups = lay.groups(Dim::DpExpert);
             for &op in &ops {
                 let (c, _) = concurrent(f, &caps, &groups, op, expert_params * 2.0, opts.fidelity)?;
@@ -632,7 +642,7 @@ pub fn simulate_ordered(
 
     // --- optimizer: fused AdamW over this rank's (sharded) parameters.
     let opt_params = if p.zero >= 1 {
-        params_rank / p.dp as f64
+        params_rank / (p.dp * p.cp) as f64
     } else {
         params_rank
     };
@@ -839,10 +849,11 @@ fn param_split(model: &ModelSpec, _p: &ParallelPlan) -> (f64, f64) {
     match &model.moe {
         None => (1.0, 0.0),
         Some(_) => {
+            // Routed experts (sharded over EP); everything else is dense.
             let total = model.params();
-            let active_dense = model.active_params();
-            let expert = (total - active_dense).max(0.0) / total;
-            (1.0 - expert, expert)
+            let expert: f64 = (0..model.layers).map(|l| model.layer_expert_params(l)).sum();
+            let e = (expert / total).clamp(0.0, 1.0);
+            (1.0 - e, e)
         }
     }
 }
@@ -889,18 +900,18 @@ pub fn check_plan(f: &Fabric, model: &ModelSpec, p: &ParallelPlan) -> Result<(),
             p.gbs, p.dp, p.mbs
         ));
     }
-    if p.dp % p.ep != 0 {
-        return Err(format!(
-            "--ep {}: must divide DP = {} (experts are spread over data-parallel ranks)",
-            p.ep, p.dp
-        ));
-    }
     if let Some(moe) = &model.moe {
         if moe.experts % p.ep != 0 {
             return Err(format!("--ep {}: does not divide the {} experts", p.ep, moe.experts));
         }
     } else if p.ep > 1 {
         return Err(format!("--ep {}: the model has no experts", p.ep));
+    }
+    if p.dp % p.ep != 0 {
+        return Err(format!(
+            "--ep {}: must divide DP = {} (experts are spread over data-parallel ranks)",
+            p.ep, p.dp
+        ));
     }
     if p.seq % p.cp as u64 != 0 {
         return Err(format!("--cp {}: does not divide the sequence length {}", p.cp, p.seq));

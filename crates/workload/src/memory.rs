@@ -256,7 +256,9 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
     }
 
     // Buffers: fixed + the largest transient.
-    let bucket = GRAD_BYTES * (40e6f64).max(1e6 * dp);
+    // One fp32 communication bucket (Megatron's default 40M elements); the gradient buffer
+    // itself is counted in `gradients`.
+    let bucket = GRAD_BYTES * 40e6f64;
     let zero3 = if p.zero >= 3 {
         2.0 * WEIGHT_BYTES * largest_layer
     } else {

@@ -165,27 +165,43 @@ fn num(s: Option<&String>) -> Option<f64> {
 
 /// Validate the collectives CSV `text`.
 pub fn collectives(text: &str, opts: Options) -> Result<Report, String> {
+    let mut fabrics: HashMap<String, fabric::Fabric> = HashMap::new();
+    replay(
+        text,
+        &[
+            "row_id",
+            "accelerator",
+            "num_ranks",
+            "num_nodes",
+            "gpus_per_node",
+            "collective",
+            "message_bytes",
+        ],
+        "collectives",
+        |m| one(m, opts, &mut fabrics),
+    )
+}
+
+/// Read a measurements CSV, compare every row with `compare` (or list it as skipped with the
+/// reason), and summarise the absolute errors.
+pub fn replay(
+    text: &str,
+    required: &[&str],
+    kind: &str,
+    mut compare: impl FnMut(&HashMap<String, String>) -> Result<Compared, String>,
+) -> Result<Report, String> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
     let headers = rdr
         .headers()
         .map_err(|e| format!("cannot read the CSV header: {e}"))?
         .clone();
-    for need in [
-        "row_id",
-        "accelerator",
-        "num_ranks",
-        "num_nodes",
-        "gpus_per_node",
-        "collective",
-        "message_bytes",
-    ] {
-        if !headers.iter().any(|h| h == need) {
+    for need in required {
+        if !headers.iter().any(|h| h == *need) {
             return Err(format!("column `{need}` is missing"));
         }
     }
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
-    let mut fabrics: HashMap<String, fabric::Fabric> = HashMap::new();
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| format!("CSV record {}: {e}", i + 2))?;
         let m: HashMap<String, String> = headers
@@ -194,7 +210,7 @@ pub fn collectives(text: &str, opts: Options) -> Result<Report, String> {
             .map(|(h, v)| (h.to_string(), v.to_string()))
             .collect();
         let id = m.get("row_id").cloned().unwrap_or_else(|| format!("line {}", i + 2));
-        match one(&m, opts, &mut fabrics) {
+        match compare(&m) {
             Ok(c) => rows.push(Compared { row_id: id, ..c }),
             Err(reason) => skipped.push(Skipped { row_id: id, reason }),
         }
@@ -216,7 +232,7 @@ pub fn collectives(text: &str, opts: Options) -> Result<Report, String> {
     };
     Ok(Report {
         schema_version: crate::SCHEMA_VERSION,
-        kind: "collectives".into(),
+        kind: kind.into(),
         rows,
         skipped,
         summary,

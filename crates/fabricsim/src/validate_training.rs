@@ -18,7 +18,7 @@
 //!   named non-GPT models (Llama, Nemotron).
 
 use crate::train::{simulate, TrainOptions};
-use crate::validate::{Compared, Report, Skipped, Summary};
+use crate::validate::{Compared, Report};
 use std::collections::HashMap;
 use workload::{ModelSpec, ParallelPlan, Precision, Recompute};
 
@@ -85,61 +85,21 @@ fn registry_model(name: &str) -> Option<ModelSpec> {
 }
 
 pub fn training(text: &str) -> Result<Report, String> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-    let headers = rdr
-        .headers()
-        .map_err(|e| format!("cannot read the CSV header: {e}"))?
-        .clone();
-    for need in [
-        "row_id",
-        "accelerator",
-        "num_accel",
-        "layers",
-        "hidden",
-        "heads",
-        "seq_len",
-        "global_batch_seqs",
-    ] {
-        if !headers.iter().any(|h| h == need) {
-            return Err(format!("column `{need}` is missing"));
-        }
-    }
-    let mut rows = Vec::new();
-    let mut skipped = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.map_err(|e| format!("CSV record {}: {e}", i + 2))?;
-        let m: HashMap<String, String> = headers
-            .iter()
-            .zip(rec.iter())
-            .map(|(h, v)| (h.to_string(), v.to_string()))
-            .collect();
-        let id = m.get("row_id").cloned().unwrap_or_else(|| format!("line {}", i + 2));
-        match one(&m) {
-            Ok(c) => rows.push(Compared { row_id: id, ..c }),
-            Err(reason) => skipped.push(Skipped { row_id: id, reason }),
-        }
-    }
-    let mut errs: Vec<f64> = rows.iter().map(|r| r.error_pct.abs()).collect();
-    errs.sort_by(f64::total_cmp);
-    let median = if errs.is_empty() {
-        None
-    } else if errs.len() % 2 == 1 {
-        Some(errs[errs.len() / 2])
-    } else {
-        Some((errs[errs.len() / 2 - 1] + errs[errs.len() / 2]) / 2.0)
-    };
-    Ok(Report {
-        schema_version: crate::SCHEMA_VERSION,
-        kind: "training".into(),
-        summary: Summary {
-            rows_compared: rows.len(),
-            rows_skipped: skipped.len(),
-            median_abs_error_pct: median,
-            max_abs_error_pct: errs.last().copied(),
-        },
-        rows,
-        skipped,
-    })
+    crate::validate::replay(
+        text,
+        &[
+            "row_id",
+            "accelerator",
+            "num_accel",
+            "layers",
+            "hidden",
+            "heads",
+            "seq_len",
+            "global_batch_seqs",
+        ],
+        "training",
+        one,
+    )
 }
 
 fn one(m: &HashMap<String, String>) -> Result<Compared, String> {

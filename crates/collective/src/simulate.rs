@@ -70,6 +70,9 @@ pub struct Evaluated {
     pub latency: [Option<f64>; 3],
     pub bottlenecks: Vec<Bottleneck>,
     pub flows: usize,
+    /// Latency steps of the plan and the bytes each rank sends at `REF_SIZE`, for the pipeline
+    /// fill term (`None` for algorithms that are not step-pipelined, like NVLS).
+    pub pipeline: Option<(u32, f64)>,
 }
 
 /// Reference size of the single simulation per algorithm (1 GiB).
@@ -193,12 +196,15 @@ pub fn evaluate(
     for (i, p) in Protocol::ALL.into_iter().enumerate() {
         latency[i] = latency_of(&plan, p);
     }
+    let steps: u32 = plan.phases.iter().map(|ph| ph.steps_nvlink + ph.steps_net).sum();
+    let pipeline = (!plan.nvls).then(|| (steps, plan.bytes() / ranks.len().max(1) as f64));
     Ok(Evaluated {
         algo,
         transfer_ref_s: t,
         latency,
         bottlenecks,
         flows: plan.flow_count(),
+        pipeline,
     })
 }
 
@@ -216,7 +222,10 @@ impl Evaluated {
                 continue;
             }
             let Some(lat) = self.latency[i] else { continue };
-            let tr = transfer / p.bandwidth_factor();
+            let mut tr = transfer / p.bandwidth_factor();
+            if let Some((steps, per_rank_ref)) = self.pipeline {
+                tr += constants::pipeline_fill(steps, tr, per_rank_ref * size / REF_SIZE);
+            }
             let total = lat + tr;
             if best.is_none_or(|b| total < b.0) {
                 best = Some((total, lat, tr, p));
@@ -397,12 +406,16 @@ pub fn run_groups(
     for (i, p) in Protocol::ALL.into_iter().enumerate() {
         lat[i] = latency(&plan, p);
     }
+    let steps: u32 = plan.phases.iter().map(|ph| ph.steps_nvlink + ph.steps_net).sum();
+    let all_ranks: usize = groups.iter().map(|g| g.len()).sum();
+    let pipeline = (!plan.nvls).then(|| (steps, plan.bytes() / all_ranks.max(1) as f64));
     let ev = Evaluated {
         algo,
         transfer_ref_s: t,
         latency: lat,
         bottlenecks,
         flows: plan.flow_count(),
+        pipeline,
     };
     let (time, lat, tr, p) = ev.time(size, opts.protocol).ok_or(CollectiveError::Unsupported {
         algo,

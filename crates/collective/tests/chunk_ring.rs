@@ -25,7 +25,7 @@
 //! - a slow link: the phase model (max-min fair fluid) and the chunked ring both run at the
 //!   slowest link's rate, because every step passes every link.
 
-use collective::constants::{base_lat, hw_lat, LinkClass, Protocol, ETA_SCALE_UP};
+use collective::constants::{base_lat, hw_lat, pipeline_fill, LinkClass, Protocol, ETA_SCALE_UP};
 use collective::{simulate, Algo, Op, Options};
 use engine::Fidelity;
 use fabric::presets::build_preset;
@@ -146,19 +146,24 @@ fn flow_level_ring_matches_chunked_simulation() {
                 let chunk_pipelined = chunked_ring_all_reduce(n, size, &vec![bw; n], alpha, 8);
                 let chunk_sf = chunked_ring_all_reduce(n, size, &vec![bw; n], alpha, 1);
                 let pure = chunked_ring_all_reduce(n, size, &vec![bw; n], 0.0, 8);
-                // Bandwidth part: exact.
+                // Bandwidth part: exact, once the empirical NCCL staging term (constants::
+                // pipeline_fill, which an idealised uniform ring does not have) is taken off.
+                let steps = 2 * (n as u32 - 1);
+                let fill = pipeline_fill(steps, pure, 2.0 * (n as f64 - 1.0) / n as f64 * size);
+                let r_transfer = r.transfer_s - fill;
+                let r_time = r.time_s - fill;
                 assert!(
-                    rel(r.transfer_s, pure) < 1e-9,
+                    rel(r_transfer, pure) < 1e-9,
                     "n={n} {size}: transfer {} vs {pure}",
-                    r.transfer_s
+                    r_transfer
                 );
                 // Totals: within a few % at these sizes (latency accounting differs, see top).
-                let e1 = rel(r.time_s, chunk_pipelined);
-                let e2 = rel(r.time_s, chunk_sf);
+                let e1 = rel(r_time, chunk_pipelined);
+                let e2 = rel(r_time, chunk_sf);
                 if size >= 1073741824.0 && n == 8 && fid == Fidelity::Flow {
                     eprintln!(
                         "ring n={n} S={size:e}: fabricsim {:.1} µs, chunked pipelined {:.1} µs ({:.2} %), store-and-forward {:.1} µs ({:.2} %)",
-                        r.time_s * 1e6,
+                        r_time * 1e6,
                         chunk_pipelined * 1e6,
                         e1 * 100.0,
                         chunk_sf * 1e6,
@@ -170,17 +175,17 @@ fn flow_level_ring_matches_chunked_simulation() {
                     assert!(
                         e1 < 0.03 && e2 < 0.03,
                         "n={n} {size}: {} vs {chunk_pipelined} / {chunk_sf}",
-                        r.time_s
+                        r_time
                     );
                 }
                 // Exactly: NCCL's per-step latency is the store-and-forward ring's, plus baseLat.
-                assert!(rel(r.time_s, chunk_sf + base_lat(false, p)) < 1e-9, "n={n} {size}");
+                assert!(rel(r_time, chunk_sf + base_lat(false, p)) < 1e-9, "n={n} {size}");
                 // The phase model charges the latency NCCL's model charges: base + 2(n−1) hwLat.
                 let lat = base_lat(false, p) + 2.0 * (n as f64 - 1.0) * alpha;
                 assert!(rel(r.latency_s, lat) < 1e-12);
                 // ... which sits between the pipelined (≈ one alpha) and store-and-forward
                 // (2(n−1) alphas) chunked simulations.
-                assert!(r.time_s >= chunk_pipelined - 1e-12 && r.time_s >= chunk_sf - 1e-12);
+                assert!(r_time >= chunk_pipelined - 1e-12 && r_time >= chunk_sf - 1e-12);
             }
         }
     }

@@ -2,7 +2,7 @@
 //! the analytical (alpha-beta) engine and the textbook alpha-beta formula written out here from
 //! `collective::constants` must agree to rounding.
 
-use collective::constants::{base_lat, hw_lat, LinkClass, Protocol, ETA_SCALE_UP};
+use collective::constants::{base_lat, hw_lat, pipeline_fill, LinkClass, Protocol, ETA_SCALE_UP};
 use collective::simulate::run_sizes;
 use collective::{simulate, Algo, CollectiveResult, Op, Options};
 use engine::Fidelity;
@@ -26,7 +26,8 @@ fn opts(fidelity: Fidelity, protocol: Option<Protocol>) -> Options {
 }
 
 /// alpha-beta for a single ring inside one NVLink domain: baseLat + steps × hwLat(NVLink) +
-/// per-edge bytes / (η × link bandwidth × protocol factor), under protocol `p`.
+/// per-edge bytes / (η × link bandwidth × protocol factor), plus NCCL's staging term
+/// (`constants::pipeline_fill`), under protocol `p`.
 fn ring_formula(op: Op, n: u32, s: f64, link_bw: f64, p: Protocol) -> f64 {
     let nf = n as f64;
     let (edge_bytes, steps) = match op {
@@ -34,9 +35,11 @@ fn ring_formula(op: Op, n: u32, s: f64, link_bw: f64, p: Protocol) -> f64 {
         Op::ReduceScatter | Op::AllGather => ((nf - 1.0) / nf * s, n - 1),
         _ => unreachable!(),
     };
+    let transfer = edge_bytes / (ETA_SCALE_UP * link_bw * p.bandwidth_factor());
     base_lat(false, p)
         + steps as f64 * hw_lat(LinkClass::NvLink, false, p)
-        + edge_bytes / (ETA_SCALE_UP * link_bw * p.bandwidth_factor())
+        + transfer
+        + pipeline_fill(steps, transfer, edge_bytes)
 }
 
 #[test]
@@ -124,7 +127,11 @@ fn mi300x_direct_reaches_seven_links() {
             let s = 8.0 * 1073741824.0;
             let r = mi300x(op, s, fid);
             assert_eq!(r.protocol, Protocol::Simple);
-            let busbw_transfer = s / r.transfer_s * op.busbw_factor(8);
+            // Take off the staging term between the two phases of an all_reduce (RS then AG).
+            let phases = if op == Op::AllReduce { 2 } else { 1 };
+            let per_rank = phases as f64 * 7.0 / 8.0 * s;
+            let fluid = per_rank / (7.0 * 64e9 * ETA_SCALE_UP);
+            let busbw_transfer = s / (r.transfer_s - pipeline_fill(phases, fluid, per_rank)) * op.busbw_factor(8);
             assert!(
                 rel(busbw_transfer, limit) < 1e-9,
                 "{op} {fid:?}: {busbw_transfer} vs {limit}"

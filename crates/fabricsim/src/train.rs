@@ -251,7 +251,14 @@ pub fn concurrent(
     )
     .unwrap_or(0.0);
     let (t, busy) = run_plan(f, caps, &merged, fidelity).map_err(|e| e.to_string())?;
-    let transfer = t * size / REF_SIZE / proto.bandwidth_factor();
+    let mut transfer = t * size / REF_SIZE / proto.bandwidth_factor();
+    if !merged.nvls {
+        // NCCL's staging term, as for a single collective (collective::constants).
+        let steps: u32 = merged.phases.iter().map(|ph| ph.steps_nvlink + ph.steps_net).sum();
+        let ranks: usize = groups.iter().map(|g| g.len()).sum();
+        let per_rank = merged.bytes() / ranks.max(1) as f64 * size / REF_SIZE;
+        transfer += collective::constants::pipeline_fill(steps, transfer, per_rank);
+    }
     let links = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
     Ok((
         CommCost {
@@ -299,7 +306,10 @@ pub fn merge_groups(
             if merged.phases.len() <= i {
                 merged.phases.push(Phase::default());
             }
-            merged.phases[i].flows.extend(ph.flows);
+            let dst = &mut merged.phases[i];
+            dst.steps_nvlink = dst.steps_nvlink.max(ph.steps_nvlink);
+            dst.steps_net = dst.steps_net.max(ph.steps_net);
+            dst.flows.extend(ph.flows);
         }
     }
     Ok(merged)

@@ -157,6 +157,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 (None, Some(r)) => fc::parse_sizes(&r).map_err(|e| UserError(format!("--sizes: {e}")))?,
                 (None, None) => fc::default_sizes(),
             };
+            let placement_arg = placement.clone();
             let placement = match placement.as_str() {
                 "packed" => fc::Placement::Packed,
                 p if p == "scattered" || p.starts_with("scattered:") => {
@@ -177,8 +178,18 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                     )
                 }
             };
-            let n = ranks.unwrap_or(f.accel_count() as u32);
-            let rank_list = fc::place(&f, n, &placement).map_err(UserError)?;
+            let from_file = match &placement {
+                fc::Placement::List(v) => Some(v.len() as u32),
+                _ => None,
+            };
+            let n = ranks.or(from_file).unwrap_or(f.accel_count() as u32);
+            let where_ = if from_file.is_some() {
+                format!("--placement `{placement_arg}`: ")
+            } else {
+                String::new()
+            };
+            let rank_list = fc::place(&f, n, &placement).map_err(|e| UserError(format!("{where_}{e}")))?;
+            collective::plan::check_group(&f, &rank_list).map_err(|e| UserError(format!("{where_}{e}")))?;
             let mut opts = collective::Options {
                 fidelity,
                 ..Default::default()

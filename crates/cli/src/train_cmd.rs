@@ -87,6 +87,11 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
             "built-in scenario".into(),
         ),
     };
+    // A different model or cluster on the built-in scenario: its recompute choice was made for
+    // Llama 3.1 70B on the SuperPOD, so let it be chosen again (see below).
+    if a.scenario.is_none() && (a.model.is_some() || a.cluster.is_some()) {
+        sc.training.recompute = None;
+    }
     // Flags override the file.
     if a.cluster.is_some() {
         sc.cluster = a.cluster.clone();
@@ -156,7 +161,19 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         "analytical" => engine::Fidelity::Analytical,
         o => return Err(UserError(format!("fidelity `{o}`: expected flow or analytical"))),
     };
-    let plan = scenario::plan(&sc, f.accel_count() as u64, f.domain_size, &model).map_err(UserError)?;
+    let mut plan = scenario::plan(&sc, f.accel_count() as u64, f.domain_size, &model).map_err(UserError)?;
+    // No recompute policy given: the least recomputation that fits memory (Megatron users
+    // choose it the same way), reported as an assumption.
+    let mut recompute_note = None;
+    if sc.training.recompute.is_none() {
+        if let Some(r) = train::least_recompute_that_fits(&f, &model, &plan) {
+            plan.recompute = r;
+            recompute_note = Some(format!(
+                "activation recompute `{}`: the least recomputation with which the plan fits memory (--recompute not given)",
+                format!("{r:?}").to_lowercase()
+            ));
+        }
+    }
     let order = match &a.order {
         Some(o) => train::parse_order(o).map_err(UserError)?,
         None => train::DEFAULT_ORDER,
@@ -199,6 +216,10 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         order,
     )
     .map_err(UserError)?;
+    let mut r = r;
+    if let Some(n) = recompute_note {
+        r.assumptions.insert(0, n);
+    }
     if let Some(path) = &a.trace {
         let t = train::trace_json(&r);
         std::fs::write(path, serde_json::to_string(&t)?)

@@ -32,7 +32,27 @@ fn exchange(f: &Fabric, ranks: &[u32], bytes: f64) -> Phase {
     ph
 }
 
+/// Most flows one exchange may create (n·(n−1)); beyond it the flow model would need more memory
+/// than a workstation has (≈ 100 bytes per flow-hop).
+pub const MAX_EXCHANGE_FLOWS: u64 = 20_000_000;
+
+fn check_size(algo: Algo, op: Op, n: usize) -> Result<(), CollectiveError> {
+    let flows = n as u64 * (n as u64).saturating_sub(1);
+    if flows > MAX_EXCHANGE_FLOWS {
+        let max_n = ((MAX_EXCHANGE_FLOWS as f64).sqrt()) as u64;
+        return Err(CollectiveError::Unsupported {
+            algo,
+            op,
+            why: format!(
+                "an exchange among {n} ranks is {flows} flows, beyond the limit of {MAX_EXCHANGE_FLOWS}: use groups of at most {max_n} ranks (e.g. --ranks), as expert-parallel all-to-alls are"
+            ),
+        });
+    }
+    Ok(())
+}
+
 pub fn direct(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, CollectiveError> {
+    check_size(Algo::Direct, op, ranks.len())?;
     let n = ranks.len() as f64;
     let mut plan = Plan::new(op, Algo::Direct);
     match op {
@@ -53,6 +73,7 @@ pub fn direct(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, Coll
 }
 
 pub fn pairwise(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, CollectiveError> {
+    check_size(Algo::Pairwise, op, ranks.len())?;
     if op != Op::AllToAll {
         return Err(CollectiveError::Unsupported {
             algo: Algo::Pairwise,

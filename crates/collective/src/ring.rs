@@ -13,6 +13,22 @@ use fabric::Fabric;
 pub fn rings(f: &Fabric, ranks: &[u32]) -> (Vec<Vec<u32>>, bool) {
     let doms = by_domain(f, ranks);
     if doms.len() <= 1 {
+        let n = ranks.len();
+        if matches!(f.scale_up, fabric::ScaleUpKind::FullMesh) && n > 2 {
+            // On a full mesh a single ring would use one of each GPU's links; like RCCL, run
+            // one ring per stride s coprime with n (i → i+s), each on its own set of links.
+            let gcd = |mut a: usize, mut b: usize| {
+                while b != 0 {
+                    (a, b) = (b, a % b);
+                }
+                a
+            };
+            let rings = (1..n)
+                .filter(|&st| gcd(st, n) == 1)
+                .map(|st| (0..n).map(|i| ranks[(i * st) % n]).collect())
+                .collect();
+            return (rings, false);
+        }
         return (vec![ranks.to_vec()], false);
     }
     let g = doms.iter().map(|d| d.len()).min().unwrap_or(1);

@@ -423,6 +423,13 @@ pub fn simulate_ordered(
     check_plan(f, model, p)?;
     let world = p.world();
     let m = p.microbatches();
+    if opts.full && 2 * m as u64 * p.pp as u64 * p.vp as u64 * p.dp as u64 > 4_000_000 {
+        return Err(format!(
+            "--full simulates every one of the {} data-parallel replicas: {} tasks, beyond the limit of 4,000,000 (drop --full)",
+            p.dp,
+            2 * m as u64 * p.pp as u64 * p.vp as u64 * p.dp as u64
+        ));
+    }
     let lay = Layout::new(p.tp, p.cp, p.ep, p.pp, p.dp / p.ep, order);
     let caps = effective_capacities(f);
     let acc = fabric::catalogue::accelerator(f.accel_model);
@@ -625,15 +632,7 @@ pub fn simulate_ordered(
 
     // --- data parallel gradient synchronisation of each stage's parameters.
     // Modern kernels (FlashAttention / cuDNN) keep no attention scores; no dropout in LLM recipes.
-    let mem = memory_per_accel_with(
-        model,
-        p,
-        &MemoryOptions {
-            flash_attention: true,
-            dropout: false,
-            ..Default::default()
-        },
-    );
+    let mem = memory(model, p);
     // Parameters held by one rank (dense: /TP/PP; experts also /EP), BF16 gradients.
     let (dense_share, expert_share) = param_split(model, p);
     let per_rank = model.params() / (p.tp as f64 * p.pp as f64);
@@ -909,6 +908,17 @@ pub fn check_plan(f: &Fabric, model: &ModelSpec, p: &ParallelPlan) -> Result<(),
         if v == 0 {
             return Err(format!("--{name} must be at least 1"));
         }
+    }
+    // The schedule has 2 · m · PP · VP tasks; keep it within what a workstation simulates.
+    let tasks = 2u64 * p.microbatches() as u64 * p.pp as u64 * p.vp as u64;
+    if tasks > 4_000_000 {
+        return Err(format!(
+            "--gbs {}: {} micro-batches per pipeline × PP {} × VP {} is {tasks} scheduled tasks, beyond the limit of 4,000,000",
+            p.gbs,
+            p.microbatches(),
+            p.pp,
+            p.vp
+        ));
     }
     if p.seq == 0 || p.seq > 10_000_000 {
         return Err(format!("--seq {}: must be between 1 and 10,000,000", p.seq));
@@ -1314,4 +1324,38 @@ fn full_schedule(
         virtual_base,
     };
     schedule::simulate_with(p.pp, p.vp, m, replicas, st, e, &mut hooks)
+}
+
+/// Memory per accelerator of a plan, as `simulate` computes it.
+pub fn memory(model: &ModelSpec, p: &ParallelPlan) -> MemoryBreakdown {
+    memory_per_accel_with(
+        model,
+        p,
+        &MemoryOptions {
+            flash_attention: true,
+            dropout: false,
+            ..Default::default()
+        },
+    )
+}
+
+/// The least activation recomputation (none, then selective, then full) with which the plan
+/// fits the accelerator's memory; `None` if even full recomputation does not fit.
+pub fn least_recompute_that_fits(f: &Fabric, model: &ModelSpec, p: &ParallelPlan) -> Option<Recompute> {
+    let capacity = fabric::catalogue::accelerator(f.accel_model)
+        .map(|a| a.hbm.0)
+        .unwrap_or(0.0);
+    [Recompute::None, Recompute::Selective, Recompute::Full]
+        .into_iter()
+        .find(|&r| {
+            memory(
+                model,
+                &ParallelPlan {
+                    recompute: r,
+                    ..p.clone()
+                },
+            )
+            .total()
+                <= capacity
+        })
 }

@@ -321,10 +321,118 @@ fn model_type(c: &Cfg) -> Result<String, WorkloadError> {
     }
 }
 
+/// Top-level keys the importer reads or knows to be irrelevant to the cost of training
+/// (tokens, initialisation, numerics, positional scaling, routing-loss settings, metadata).
+const KNOWN_KEYS: &[&str] = &[
+    "_name_or_path",
+    "architectures",
+    "attention_bias",
+    "attention_chunk_size",
+    "attention_dropout",
+    "auto_map",
+    "aux_loss_alpha",
+    "bos_token_id",
+    "decoder_sparse_step",
+    "eos_token_id",
+    "ep_size",
+    "first_k_dense_replace",
+    "head_dim",
+    "hidden_act",
+    "hidden_size",
+    "initializer_range",
+    "intermediate_size",
+    "kv_lora_rank",
+    "layer_types",
+    "max_position_embeddings",
+    "max_window_layers",
+    "mlp_bias",
+    "mlp_only_layers",
+    "model_type",
+    "moe_intermediate_size",
+    "moe_layer_freq",
+    "n_group",
+    "n_routed_experts",
+    "n_shared_experts",
+    "norm_topk_prob",
+    "num_attention_heads",
+    "num_experts",
+    "num_experts_per_tok",
+    "num_hidden_layers",
+    "num_key_value_heads",
+    "num_local_experts",
+    "num_nextn_predict_layers",
+    "output_router_logits",
+    "pad_token_id",
+    "pretraining_tp",
+    "q_lora_rank",
+    "qk_nope_head_dim",
+    "qk_rope_head_dim",
+    "quantization_config",
+    "rms_norm_eps",
+    "rope_scaling",
+    "rope_theta",
+    "rope_interleave",
+    "routed_scaling_factor",
+    "router_aux_loss_coef",
+    "router_jitter_noise",
+    "scoring_func",
+    "seq_aux",
+    "shared_expert_intermediate_size",
+    "sliding_window",
+    "tie_word_embeddings",
+    "topk_group",
+    "topk_method",
+    "torch_dtype",
+    "dtype",
+    "transformers_version",
+    "use_cache",
+    "use_sliding_window",
+    "v_head_dim",
+    "vocab_size",
+    "partial_rotary_factor",
+    "embd_pdrop",
+    "resid_pdrop",
+    "tokenizer_class",
+    "qk_layernorm",
+    "use_qk_norm",
+    "mtp_num_hidden_layers",
+];
+
+/// Routed-expert fields, meaningful only for the MoE families.
+const MOE_KEYS: &[&str] = &[
+    "num_local_experts",
+    "num_experts",
+    "n_routed_experts",
+    "num_experts_per_tok",
+    "moe_intermediate_size",
+];
+
 /// Settings present in the config that change the architecture in ways not modelled.
 fn unsupported_settings(c: &Cfg, model_type: &str) -> Result<Vec<String>, WorkloadError> {
     let mut out = Vec::new();
-    let max_pos = c.opt_u64("max_position_embeddings")?.unwrap_or(u64::MAX);
+    let unknown: Vec<&str> = c
+        .obj
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !KNOWN_KEYS.contains(k))
+        .collect();
+    if !unknown.is_empty() {
+        out.push(format!("unknown field(s) {}", unknown.join(", ")));
+    }
+    let moe_family = matches!(
+        model_type,
+        "mixtral" | "qwen2_moe" | "qwen3_moe" | "deepseek_v2" | "deepseek_v3"
+    );
+    if !moe_family {
+        let moe: Vec<&str> = MOE_KEYS.iter().copied().filter(|k| c.obj.contains_key(*k)).collect();
+        if !moe.is_empty() {
+            out.push(format!(
+                "expert fields {} on a dense `{model_type}` model",
+                moe.join(", ")
+            ));
+        }
+    }
+    let max_pos = c.opt_u64("max_position_embeddings")?;
     // Sliding-window attention: Mistral applies `sliding_window` whenever it is set; Qwen only
     // with `use_sliding_window`. A window at least as long as the context changes nothing.
     if let Some(w) = c.opt_u64("sliding_window")? {
@@ -332,9 +440,12 @@ fn unsupported_settings(c: &Cfg, model_type: &str) -> Result<Vec<String>, Worklo
             "mistral" | "mixtral" | "llama" => true,
             _ => c.opt_bool("use_sliding_window")?.unwrap_or(false),
         };
-        if on && w < max_pos {
+        if on && max_pos.is_none_or(|m| w < m) {
+            let ctx = max_pos
+                .map(|m| format!("the {m}-token context"))
+                .unwrap_or_else(|| "the context (no max_position_embeddings given)".into());
             out.push(format!(
-                "sliding_window = {w} (sliding-window attention shorter than the {max_pos}-token context)"
+                "sliding_window = {w} (sliding-window attention shorter than {ctx})"
             ));
         }
     }

@@ -109,7 +109,11 @@ fn default_switch(port: BytesPerSec) -> &'static str {
 
 /// Options of an automatic folded-Clos (fat-tree) layout.
 struct FatTree<'a> {
-    endpoints_per_leaf_unit: u64,
+    /// Endpoints of one domain on one rail: rail-optimized leaves fill in whole multiples of it
+    /// (1 for sequential leaves and 8-GPU servers; 9 for NVL72 racks on 8 rails).
+    per_rail: u64,
+    /// Ports each top-tier switch keeps for links out of the tree (long-haul).
+    top_reserved: u32,
     chip: &'a SwitchChip,
     port: BytesPerSec,
     tiers: Option<u32>,
@@ -137,16 +141,20 @@ fn fat_tree_tiers(p: &Params, endpoints: u64, f: &FatTree) -> Result<Vec<TierSpe
         (h, h)
     };
     let leaf_fanin = leaf.0 * split;
-    // Capacity with T tiers: leaf fan-in × h^(T-2) × k.
+    // Endpoints a leaf actually takes: whole rails of domains.
+    let per_rail = f.per_rail.max(1);
+    let leaf_fill = (leaf_fanin as u64 / per_rail).max(1) * per_rail;
+    let top_ports = k.saturating_sub(f.top_reserved).max(1) as u64;
+    // Capacity with T tiers: leaf fill × h^(T-2) × top ports.
     let cap = |t: u32| -> u64 {
         if t == 1 {
-            (k * split) as u64
+            top_ports * split as u64
         } else {
-            let mut c = leaf_fanin as u64;
+            let mut c = leaf_fill;
             for i in 2..t {
                 c *= if f.oversub_at == i { split_ports(f.oversub).0 } else { h } as u64;
             }
-            c * k as u64
+            c * top_ports
         }
     };
     let t = match f.tiers {
@@ -173,7 +181,6 @@ fn fat_tree_tiers(p: &Params, endpoints: u64, f: &FatTree) -> Result<Vec<TierSpe
             )
         })?,
     };
-    let _ = f.endpoints_per_leaf_unit;
     let tier = |i: u32, fanin: u32, up: u32| TierSpec {
         name: f.names.get(i as usize).copied().unwrap_or("tier").to_string(),
         chip: f.chip.id,
@@ -202,7 +209,7 @@ fn fat_tree_tiers(p: &Params, endpoints: u64, f: &FatTree) -> Result<Vec<TierSpe
         };
         out.push(tier(i - 1, d, u));
     }
-    out.push(tier(t - 1, k, 0));
+    out.push(tier(t - 1, top_ports as u32, f.top_reserved));
     let _ = f.medium;
     Ok(out)
 }
@@ -243,11 +250,16 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
     let names: &[&str] = &["leaf", "spine", "core", "super-core"];
     let per_site = gpus as u64 / sites as u64 * node.ports_per_accel as u64;
     let endpoints = match order {
-        LeafOrder::RailOnly => per_site / ds as u64,
+        LeafOrder::RailOnly => per_site / crate::topology::clos::rail_count(ds) as u64,
         _ => per_site,
     };
+    let per_rail = match order {
+        LeafOrder::Sequential => 1,
+        _ => (ds / crate::topology::clos::rail_count(ds)) as u64,
+    };
     let f = FatTree {
-        endpoints_per_leaf_unit: 1,
+        per_rail,
+        top_reserved: u32::from(multi_site),
         chip,
         port: node.port,
         tiers,
@@ -262,12 +274,8 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
         // a rail-optimized network needs at least a spine.
         tier_specs = fat_tree_tiers(p, endpoints, &FatTree { tiers: Some(2), ..f })?;
     }
-    if multi_site {
-        // Each top-tier switch keeps one port for its long-haul (DCI) link.
-        if let Some(top) = tier_specs.last_mut() {
-            top.up = 1;
-        }
-    }
+    // (With several sites each top-tier switch keeps one port for its long-haul link:
+    // `top_reserved` above.)
     let mut assumptions = vec![format!(
         "{} tier(s) of {} ({} × {:.0}G), oversubscription {}:1 at tier {}",
         tier_specs.len(),
@@ -402,7 +410,8 @@ fn gb200_superpod(p: &Params) -> Result<ClusterSpec> {
     let names: &[&str] = &["leaf", "spine", "core"];
     let endpoints = racks as u64 * node.scale_up.size() as u64;
     let f = FatTree {
-        endpoints_per_leaf_unit: 1,
+        per_rail: 1,
+        top_reserved: 0,
         chip,
         port: node.port,
         tiers: None,
@@ -609,7 +618,8 @@ fn cloudmatrix(p: &Params) -> Result<ClusterSpec> {
     let qm = chip_default(p)?;
     let names: &[&str] = &["RDMA leaf", "RDMA spine"];
     let f = FatTree {
-        endpoints_per_leaf_unit: 1,
+        per_rail: 1,
+        top_reserved: 0,
         chip: qm,
         port: node.port,
         tiers: Some(2),
@@ -647,8 +657,18 @@ fn chip_default(p: &Params) -> Result<&'static SwitchChip> {
 /// `hpn:segments=N,planes=2|1,pods=N` — Alibaba HPN 7.0: segments of 128 hosts × 8 GPUs, NIC
 /// 2 × 200G per GPU to a dual ToR (one per plane), 51.2T switches, aggregation per plane.
 fn hpn(p: &Params) -> Result<ClusterSpec> {
-    let segments = p.uint("segments", 15, 1, 15)?;
     let planes = p.uint("planes", 2, 1, 2)?;
+    // One plane of 128-port aggregation switches takes at most 7 segments' ToR pairs
+    // (7 × 16 = 112 ToR links + 8 up-links); dual-plane halves the ToRs per plane, reaching 15.
+    let max_segments = if planes == 2 { 15 } else { 7 };
+    let segments = p.uint("segments", max_segments, 1, 15)?;
+    if segments > max_segments {
+        return Err(bad(
+            p,
+            "segments",
+            format!("{segments} segments do not fit one aggregation plane of 128-port switches with planes=1 (at most {max_segments}); dual-plane (planes=2) reaches 15"),
+        ));
+    }
     let pods = p.uint("pods", 1, 1, 16)?;
     let hosts = p.uint("hosts", 128, 1, 128)?;
     let tor_up = p.uint("tor_up", 60, 1, 64)?;

@@ -158,7 +158,7 @@ pub fn build(spec: &ClusterSpec) -> Result<Fabric> {
             }
         }
         b.planes = match so.order {
-            LeafOrder::RailOnly => ds,
+            LeafOrder::RailOnly => rail_count(ds),
             _ => so.planes,
         };
         b.extras.nics = spec.domains * ds * node.nics_per_accel;
@@ -251,6 +251,13 @@ pub fn build(spec: &ClusterSpec) -> Result<Fabric> {
     b.build()
 }
 
+/// Rails of a rail-optimized network: one per accelerator of a domain up to 8 (the NICs of an
+/// 8-GPU server); larger domains (NVL72 racks) fold onto the largest divisor of the domain size
+/// not above 8, accelerator `i` of a domain on rail `i mod rails`.
+pub fn rail_count(domain: u32) -> u32 {
+    (1..=domain.min(8)).rev().find(|r| domain % r == 0).unwrap_or(1)
+}
+
 /// Bisection of one scale-up domain, per direction.
 pub fn scale_up_bisection(s: &super::nodes::ScaleUpSpec) -> f64 {
     use super::nodes::ScaleUpSpec::*;
@@ -316,7 +323,12 @@ fn build_site(
     up_cap[0] += accels.len() as f64 * ports as f64 * node.port.0;
     let domains = accels.len() / ds;
     // Trees: (plane, rail-or-all). Each tree is an independent Clos.
-    let rails = if so.order == LeafOrder::RailOnly { ds } else { 1 };
+    let nrails = rail_count(ds as u32);
+    let rails = if so.order == LeafOrder::RailOnly {
+        nrails as usize
+    } else {
+        1
+    };
     let mut tops = Vec::new();
     for plane in 0..planes {
         for tree_rail in 0..rails {
@@ -332,17 +344,27 @@ fn build_site(
                     }
                 }
                 LeafOrder::RailOptimized | LeafOrder::RailOnly => {
-                    let groups = domains.div_ceil(fanin);
+                    // Rail r holds the accelerators whose index in the domain is r mod rails; a
+                    // leaf serves one rail of a group of domains.
+                    let per_rail = ds / nrails as usize;
+                    let group = (fanin / per_rail).max(1);
+                    let groups = domains.div_ceil(group);
                     for g in 0..groups {
-                        let members = (g * fanin)..((g + 1) * fanin).min(domains);
+                        let members = (g * group)..((g + 1) * group).min(domains);
                         for _slot in 0..slots {
                             let rail_range = if so.order == LeafOrder::RailOnly {
                                 tree_rail..tree_rail + 1
                             } else {
-                                0..ds
+                                0..nrails as usize
                             };
                             for r in rail_range {
-                                leaves.push(members.clone().map(|d| accels[d * ds + r]).collect());
+                                leaves.push(
+                                    members
+                                        .clone()
+                                        .flat_map(|d| (r..ds).step_by(nrails as usize).map(move |l| d * ds + l))
+                                        .map(|i| accels[i])
+                                        .collect(),
+                                );
                             }
                         }
                     }

@@ -129,10 +129,11 @@ pub fn add_domain(
             l1_up,
             ..
         } => {
+            // UB sprays every transfer over all planes and all L2 chips of a plane, so the L2
+            // tier acts as one logical switch (exact for the fluid model); the BOM still counts
+            // planes × l2_per_plane chips.
             let top = b.scope(NONE);
-            let l2: Vec<NodeId> = (0..*l2_per_plane)
-                .map(|_| b.switch(sw(2, *planes, models.l2, top)))
-                .collect();
+            let l2 = b.switch(sw(2, planes * l2_per_plane, models.l2, top));
             for n in 0..*nodes {
                 let scope = b.scope(top);
                 let l1 = b.switch(sw(1, *planes, models.switch, scope));
@@ -149,17 +150,16 @@ pub fn add_domain(
                         *planes,
                     );
                 }
-                for &s in &l2 {
-                    b.cable(
-                        l1,
-                        s,
-                        *l1_up * *planes as f64,
-                        SCALE_UP_HOP,
-                        Medium::Copper,
-                        Net::ScaleUp,
-                        *planes,
-                    );
-                }
+                let lanes = planes * l2_per_plane;
+                b.cable(
+                    l1,
+                    l2,
+                    *l1_up * lanes as f64,
+                    SCALE_UP_HOP,
+                    Medium::Copper,
+                    Net::ScaleUp,
+                    lanes,
+                );
             }
         }
     }

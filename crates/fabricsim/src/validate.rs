@@ -246,6 +246,9 @@ fn one(
 ) -> Result<Compared, String> {
     let get = |k: &str| m.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
     let accel = get("accelerator");
+    if let Some(gen) = tpu_generation(&accel) {
+        return one_tpu(m, gen, opts, cache);
+    }
     let node = node_for(&accel).ok_or_else(|| format!("accelerator `{accel}` has no standard system in fabricsim"))?;
     let op: Op = get("collective")
         .parse()
@@ -259,9 +262,20 @@ fn one(
         return Err("num_ranks does not fit num_nodes × gpus_per_node".into());
     }
     let sizes = sizes_for(&get("message_bytes"))?;
-    let algo = algo_for(&get("algorithm"));
+    let mut algo = algo_for(&get("algorithm"));
     let node_t = fabric::topology::nodes::node_type(node).map_err(|e| e.to_string())?;
     let domain = node_t.scale_up.size();
+    // Trays of one NVLink rack (GB200 NVL72: "nodes" of 4 GPUs joined by NVLink, not by a NIC
+    // fabric) are one scale-up domain.
+    let inter_l = get("inter_node_fabric").to_lowercase();
+    let one_domain =
+        nodes <= 1 || (ranks <= domain && (inter_l.is_empty() || inter_l == "n/a" || inter_l.contains("nvlink")));
+    let (nodes, gpn) = if one_domain { (1, ranks) } else { (nodes, gpn) };
+    if !one_domain && algo == Some(Algo::Nvls) {
+        // NCCL's NVLS across nodes is NVLS inside the node plus a tree or SHARP between nodes:
+        // take the automatic choice among the modelled algorithms.
+        algo = None;
+    }
     // Cluster: one node (its standard system) or a rail-optimized fat-tree of nodes.
     let (key, overrides, preset) = if nodes <= 1 {
         (
@@ -405,4 +419,100 @@ pub fn render(r: &Report) -> String {
         }
     );
     s
+}
+
+/// TPU generation of an accelerator column ("TPU v4", "tpu-v5p", "v6e", "Ironwood").
+fn tpu_generation(accel: &str) -> Option<&'static str> {
+    let a = accel.to_lowercase();
+    if !(a.contains("tpu") || a.contains("ironwood") || a.contains("trillium")) {
+        return None;
+    }
+    Some(if a.contains("v5p") {
+        "v5p"
+    } else if a.contains("v5e") || a.contains("v5 lite") || a.contains("v5litepod") {
+        "v5e"
+    } else if a.contains("v6e") || a.contains("trillium") {
+        "v6e"
+    } else if a.contains("v7") || a.contains("ironwood") {
+        "v7"
+    } else {
+        "v4"
+    })
+}
+
+/// The slice shape Google offers for `n` chips: 3D tori grown from 4×4×4 by doubling the
+/// smallest dimension (v4, v5p, v7; 2×2×1 … below one cube), 2D from 1×1 (v5e, v6e).
+fn tpu_slice(n: u32, gen: &str) -> Option<String> {
+    if n == 0 || !n.is_power_of_two() {
+        return None;
+    }
+    let two_d = matches!(gen, "v5e" | "v6e");
+    let mut d = if two_d {
+        [1u32, 1, 1]
+    } else if n >= 64 {
+        [4, 4, 4]
+    } else {
+        [1, 1, 1]
+    };
+    let dims = if two_d { 2 } else { 3 };
+    while d.iter().product::<u32>() < n {
+        let i = (0..dims).min_by_key(|&i| (d[i], i)).unwrap_or(0);
+        d[i] *= 2;
+    }
+    (d.iter().product::<u32>() == n).then(|| {
+        if two_d {
+            format!("{}x{}", d[0], d[1])
+        } else {
+            format!("{}x{}x{}", d[0], d[1], d[2])
+        }
+    })
+}
+
+fn one_tpu(
+    m: &HashMap<String, String>,
+    gen: &str,
+    opts: Options,
+    cache: &mut HashMap<String, fabric::Fabric>,
+) -> Result<Compared, String> {
+    let get = |k: &str| m.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
+    let op: Op = get("collective")
+        .parse()
+        .map_err(|e: collective::CollectiveError| e.to_string())?;
+    let ranks: u32 = get("num_ranks")
+        .parse()
+        .map_err(|_| "num_ranks is not a number".to_string())?;
+    let slice =
+        tpu_slice(ranks, gen).ok_or_else(|| format!("{ranks} TPU chips is not a slice shape fabricsim builds"))?;
+    let spec = format!("tpu-{gen}-pod:slice={slice}");
+    if !cache.contains_key(&spec) {
+        let (_, f) = fabric::presets::build_preset(&spec).map_err(|e| e.to_string())?;
+        cache.insert(spec.clone(), f);
+    }
+    let f = &cache[&spec];
+    let sizes = sizes_for(&get("message_bytes"))?;
+    let ranks_v: Vec<u32> = (0..ranks).collect();
+    let res = run_sizes(f, &ranks_v, op, &sizes, None, opts).map_err(|e| e.to_string())?;
+    let best = res
+        .iter()
+        .max_by(|a, b| a.busbw_bytes_per_s.total_cmp(&b.busbw_bytes_per_s))
+        .ok_or("no result")?;
+    let factor = op.busbw_factor(ranks);
+    let measured = num(m.get("busbw_GBps"))
+        .or_else(|| num(m.get("busbw_GBps_derived")))
+        .or_else(|| num(m.get("algbw_GBps")).map(|a| a * factor))
+        .or_else(|| num(m.get("algbw_GBps_derived")).map(|a| a * factor))
+        .ok_or("the row gives no bandwidth")?;
+    let predicted = best.busbw_bytes_per_s / 1e9;
+    Ok(Compared {
+        row_id: String::new(),
+        system: format!("{} ({spec})", get("system")),
+        op: op.name().into(),
+        ranks,
+        size_bytes: best.size_bytes,
+        algorithm: best.algo.name().into(),
+        metric: "busbw_GBps".into(),
+        measured,
+        predicted,
+        error_pct: (predicted - measured) / measured * 100.0,
+    })
 }

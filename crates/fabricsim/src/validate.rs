@@ -427,17 +427,19 @@ fn tpu_generation(accel: &str) -> Option<&'static str> {
     if !(a.contains("tpu") || a.contains("ironwood") || a.contains("trillium")) {
         return None;
     }
-    Some(if a.contains("v5p") {
-        "v5p"
+    if a.contains("v5p") {
+        Some("v5p")
     } else if a.contains("v5e") || a.contains("v5 lite") || a.contains("v5litepod") {
-        "v5e"
+        Some("v5e")
     } else if a.contains("v6e") || a.contains("trillium") {
-        "v6e"
+        Some("v6e")
     } else if a.contains("v7") || a.contains("ironwood") {
-        "v7"
+        Some("v7")
+    } else if a.contains("v4") {
+        Some("v4")
     } else {
-        "v4"
-    })
+        None
+    }
 }
 
 /// The slice shape Google offers for `n` chips: 3D tori grown from 4×4×4 by doubling the

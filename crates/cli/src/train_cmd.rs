@@ -87,9 +87,21 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
             "built-in scenario".into(),
         ),
     };
-    // A different model or cluster on the built-in scenario: its recompute choice was made for
-    // Llama 3.1 70B on the SuperPOD, so let it be chosen again (see below).
-    if a.scenario.is_none() && (a.model.is_some() || a.cluster.is_some()) {
+    // The built-in scenario's plan (TP 8 · PP 4 · DP 31, GBS 992, selective recompute) was made
+    // for Llama 3.1 70B on the SuperPOD: once any of the model, cluster or parallel layout is
+    // given, keep only its cluster, model and sequence length and let the rest default.
+    let plan_flags = a.model.is_some()
+        || a.cluster.is_some()
+        || a.gpus.is_some()
+        || a.tp.is_some()
+        || a.pp.is_some()
+        || a.dp.is_some()
+        || a.cp.is_some()
+        || a.ep.is_some()
+        || a.vp.is_some();
+    if a.scenario.is_none() && plan_flags {
+        sc.parallel = Default::default();
+        sc.batch.gbs = None;
         sc.training.recompute = None;
     }
     // Flags override the file.

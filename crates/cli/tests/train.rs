@@ -565,7 +565,7 @@ fn bad_input_exits_2_naming_the_problem() {
     fails(&["--zero", "4"], &["--zero 4"]);
     fails(&["--seq", "0"], &["--seq 0"]);
     fails(&["--cp", "3"], &["--cp 3"]);
-    fails(&["--vp", "2", "--gbs", "310"], &["multiple of PP"]);
+    fails(&["--pp", "4", "--dp", "31", "--vp", "2", "--gbs", "310"], &["multiple of PP"]);
     fails(
         &["--model", "/nonexistent/dir/config.json"],
         &["/nonexistent/dir/config.json"],

@@ -565,7 +565,10 @@ fn bad_input_exits_2_naming_the_problem() {
     fails(&["--zero", "4"], &["--zero 4"]);
     fails(&["--seq", "0"], &["--seq 0"]);
     fails(&["--cp", "3"], &["--cp 3"]);
-    fails(&["--pp", "4", "--dp", "31", "--vp", "2", "--gbs", "310"], &["multiple of PP"]);
+    fails(
+        &["--pp", "4", "--dp", "31", "--vp", "2", "--gbs", "310"],
+        &["multiple of PP"],
+    );
     fails(
         &["--model", "/nonexistent/dir/config.json"],
         &["/nonexistent/dir/config.json"],
@@ -585,12 +588,13 @@ fn bad_input_exits_2_naming_the_problem() {
         ],
         &["--precision fp8", "a100"],
     );
-    // The built-in plan's TP 8 × PP 4 does not fit an 8-GPU cluster: the message says which
-    // flags to set.
+    // A layout larger than the cluster: the message says which flags to set.
     fails(
-        &["--cluster", "hgx:gpu=a100"],
+        &["--cluster", "hgx:gpu=a100", "--tp", "8", "--pp", "4"],
         &["8 × 4 × 1 = 32", "8 accelerators", "--pp"],
     );
+    // Llama 3.1 70B on one 8-GPU server does not fit 80 GB even with full recomputation.
+    fails(&["--cluster", "hgx:gpu=a100"], &["does not fit"]);
     // The same plan in BF16 runs.
     ok(&["--cluster", "hgx:gpu=a100", "--pp", "1", "--model", "llama-3.1-8b"]);
     // An unknown flag is clap's usage error (exit 2).

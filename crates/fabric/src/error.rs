@@ -6,7 +6,7 @@ use thiserror::Error;
 pub enum FabricError {
     #[error("unknown preset `{name}` (run `fabricsim presets` for the list)")]
     UnknownPreset { name: String },
-    #[error("preset `{preset}`: unknown parameter `{key}` (known: {known})")]
+    #[error("`{preset}`: unknown parameter `{key}` (known: {known})")]
     UnknownParam { preset: String, key: String, known: String },
     #[error("{context}: parameter `{key}`: {problem}")]
     BadParam {

@@ -187,6 +187,13 @@ pub fn parse_spec(spec: &str) -> Result<(String, Vec<(String, Value)>)> {
                 problem: "empty key".into(),
             });
         }
+        if out.iter().any(|(o, _)| o == k) {
+            return Err(FabricError::BadParam {
+                context: name.to_string(),
+                key: k.to_string(),
+                problem: "given twice".into(),
+            });
+        }
         out.push((k.to_string(), Value::parse(v)));
     }
     Ok((name.to_string(), out))

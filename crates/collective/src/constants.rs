@@ -100,20 +100,26 @@ pub const NET_CHANNELS: u32 = 2;
 /// In-network reduction (IB SHARP) rate as a fraction of the port bandwidth [A].
 pub const ETA_SHARP: f64 = 0.90;
 
-/// Pipeline granule: NCCL moves each ring step through a staging buffer of `NCCL_BUFFSIZE`
-/// (4 MiB by default, per NCCL's documentation) before the next hop can forward it. A step that
-/// carries no more than one buffer per rank is not pipelined across hops, so the ring pays a
-/// fill of (steps − 1) × min(1, buffer / bytes per step) step-times on top of the fluid
-/// (perfectly pipelined) transfer. Not fitted to any row (docs/calibration.md).
+/// Pipeline granule: NCCL moves each step through a staging buffer of `NCCL_BUFFSIZE` (4 MiB by
+/// default, per NCCL's documentation), split into `NCCL_STEPS` (8) slots per connection.
 pub const PIPELINE_BUFFER_BYTES: f64 = 4.0 * 1024.0 * 1024.0;
 
-/// Pipeline fill time of a plan of `steps` sequential steps whose fluid transfer takes
-/// `transfer` seconds while moving `per_rank_bytes` per rank in all.
+/// Slots NCCL keeps in flight on a connection (`NCCL_STEPS` in NCCL's source): the depth of the
+/// pipeline that has to fill.
+pub const PIPELINE_DEPTH: f64 = 8.0;
+
+/// NCCL's staging term for a plan of `steps` sequential steps whose fluid transfer takes
+/// `transfer` seconds while moving `per_rank_bytes` per rank in all: the pipeline of at most
+/// `PIPELINE_DEPTH` steps fills once, each step costing its share of the transfer, scaled by how
+/// much of a step one buffer is: min(steps − 1, depth) × (transfer / steps) × min(1, buffer /
+/// bytes per step). An idealised uniform ring has no such term (see the chunked reference
+/// simulation in the tests): this is an empirical model of NCCL's staging, documented in
+/// docs/calibration.md, with NCCL's own constants and nothing fitted.
 pub fn pipeline_fill(steps: u32, transfer: f64, per_rank_bytes: f64) -> f64 {
     if steps <= 1 || per_rank_bytes <= 0.0 {
         return 0.0;
     }
     let k = steps as f64;
     let per_step = per_rank_bytes / k;
-    (k - 1.0) * (transfer / k) * (PIPELINE_BUFFER_BYTES / per_step).min(1.0)
+    (k - 1.0).min(PIPELINE_DEPTH) * (transfer / k) * (PIPELINE_BUFFER_BYTES / per_step).min(1.0)
 }

@@ -1,7 +1,8 @@
 //! Hierarchical all_reduce / reduce_scatter / all_gather across domains: intra-domain
 //! reduce-scatter (a ring per domain, all at once), then the shards reduced across domains
 //! among members at the same position (a ring per position — per rail — or, for CollNet, the
-//! IB SHARP switch tree), then an intra-domain all-gather.
+//! IB SHARP switch tree), then an intra-domain all-gather; the three stages are pipelined (one
+//! phase of concurrent flows), as NCCL streams chunks through them.
 
 use crate::constants::{LinkClass, ETA_SHARP};
 use crate::plan::{by_domain, Phase, Plan, PlanFlow};
@@ -102,5 +103,16 @@ pub fn lower(
     if op != Op::ReduceScatter {
         plan.phases.push(intra(f, &doms, Op::AllGather, size)?);
     }
+    // NCCL pipelines the stages chunk by chunk (CollNet chain/direct, NVLS-tree): in steady
+    // state intra-domain reduce-scatter, the cross-domain exchange and the intra-domain
+    // all-gather all stream at once, so they form one phase of concurrent flows whose latency
+    // is the sum of the stages' steps.
+    let mut one = Phase::default();
+    for ph in plan.phases.drain(..) {
+        one.steps_nvlink += ph.steps_nvlink;
+        one.steps_net += ph.steps_net;
+        one.flows.extend(ph.flows);
+    }
+    plan.phases.push(one);
     Ok(plan)
 }

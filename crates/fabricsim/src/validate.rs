@@ -323,6 +323,17 @@ fn one(
         .take(ranks as usize)
         .collect();
     let res = run_sizes(f, &ranks_v, op, &sizes, algo, opts).map_err(|e| e.to_string())?;
+    compare(m, op, ranks, &res, get("system"))
+}
+
+/// The row's measured busbw against the best predicted busbw over its sizes.
+fn compare(
+    m: &HashMap<String, String>,
+    op: Op,
+    ranks: u32,
+    res: &[collective::CollectiveResult],
+    system: String,
+) -> Result<Compared, String> {
     let best = res
         .iter()
         .max_by(|a, b| a.busbw_bytes_per_s.total_cmp(&b.busbw_bytes_per_s))
@@ -336,7 +347,7 @@ fn one(
     let predicted = best.busbw_bytes_per_s / 1e9;
     Ok(Compared {
         row_id: String::new(),
-        system: get("system"),
+        system,
         op: op.name().into(),
         ranks,
         size_bytes: best.size_bytes,
@@ -494,27 +505,5 @@ fn one_tpu(
     let sizes = sizes_for(&get("message_bytes"))?;
     let ranks_v: Vec<u32> = (0..ranks).collect();
     let res = run_sizes(f, &ranks_v, op, &sizes, None, opts).map_err(|e| e.to_string())?;
-    let best = res
-        .iter()
-        .max_by(|a, b| a.busbw_bytes_per_s.total_cmp(&b.busbw_bytes_per_s))
-        .ok_or("no result")?;
-    let factor = op.busbw_factor(ranks);
-    let measured = num(m.get("busbw_GBps"))
-        .or_else(|| num(m.get("busbw_GBps_derived")))
-        .or_else(|| num(m.get("algbw_GBps")).map(|a| a * factor))
-        .or_else(|| num(m.get("algbw_GBps_derived")).map(|a| a * factor))
-        .ok_or("the row gives no bandwidth")?;
-    let predicted = best.busbw_bytes_per_s / 1e9;
-    Ok(Compared {
-        row_id: String::new(),
-        system: format!("{} ({spec})", get("system")),
-        op: op.name().into(),
-        ranks,
-        size_bytes: best.size_bytes,
-        algorithm: best.algo.name().into(),
-        metric: "busbw_GBps".into(),
-        measured,
-        predicted,
-        error_pct: (predicted - measured) / measured * 100.0,
-    })
+    compare(m, op, ranks, &res, format!("{} ({spec})", get("system")))
 }

@@ -1049,7 +1049,7 @@ pub fn render(r: &TrainReport) -> String {
     let p = &r.plan;
     let _ = writeln!(
         s,
-        "plan     TP {} · PP {} · DP {} · CP {} · EP {} ({} accelerators) · mbs {} · GBS {} ({} micro-batches) · {} · ZeRO-{} · {} recompute{}",
+        "plan     TP {} · PP {} · DP {} · CP {} · EP {} ({} accelerators) · mbs {} · GBS {} ({} micro-batches) · {} · ZeRO-{} · {}{}",
         p.tp,
         p.pp,
         p.dp,
@@ -1061,7 +1061,7 @@ pub fn render(r: &TrainReport) -> String {
         p.microbatches,
         p.schedule,
         p.zero,
-        p.recompute,
+        if p.recompute == "none" { "no recompute".to_string() } else { format!("{} recompute", p.recompute) },
         if p.sequence_parallel { " · sequence parallel" } else { "" }
     );
     let _ = writeln!(s);
@@ -1103,7 +1103,7 @@ pub fn render(r: &TrainReport) -> String {
     let mm = &r.memory;
     let _ = writeln!(
         s,
-        "memory per accelerator  {:.1} GiB of {:.0} GiB{}  (weights {:.1} · grads {:.1} · optimizer {:.1} · activations {:.1} · buffers {:.1})",
+        "memory per accelerator  {:.1} GiB of {:.1} GiB{}  (weights {:.1} · grads {:.1} · optimizer {:.1} · activations {:.1} · buffers {:.1})",
         mm.total_bytes / g,
         mm.capacity_bytes / g,
         if r.fits { "" } else { "  — DOES NOT FIT" },

@@ -113,6 +113,19 @@ fn load_cluster(spec: &str) -> Result<(fabric::topology::clos::ClusterSpec, fabr
     }
 }
 
+/// A spinner on stderr while a command runs, only when stderr is a terminal (never in pipes, CI
+/// or JSON consumers' logs).
+pub(crate) fn spinner(msg: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message(msg.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(pb)
+}
+
 fn run(cli: Cli) -> Result<u8, UserError> {
     match cli.cmd {
         Cmd::Presets { json } => {
@@ -200,7 +213,12 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 }
                 opts.channels = c;
             }
-            let r = fc::run(&cluster, &f, op, &rank_list, &sizes, algo, opts, &placement)?;
+            let pb = spinner(&format!("simulating {} on {} ranks", op.name(), rank_list.len()));
+            let r = fc::run(&cluster, &f, op, &rank_list, &sizes, algo, opts, &placement);
+            if let Some(pb) = pb {
+                pb.finish_and_clear();
+            }
+            let r = r?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {

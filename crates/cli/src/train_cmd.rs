@@ -214,6 +214,7 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         }
         cm.table = table;
     }
+    let pb = crate::spinner("simulating one training step");
     let r = train::simulate_ordered(
         &cluster,
         &f,
@@ -226,8 +227,11 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
             full: a.full,
         },
         order,
-    )
-    .map_err(UserError)?;
+    );
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let r = r.map_err(UserError)?;
     let mut r = r;
     if let Some(n) = recompute_note {
         r.assumptions.insert(0, n);

@@ -37,21 +37,44 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, channels: u32) -> Res
         Op::Reduce => (true, false),
         _ => (false, true),
     };
-    let half = size / 2.0;
-    let ch = if units.len() > 1 && units[0].len() > 1 {
+    // Like NCCL, one tree per channel: across domains every member position (rail) heads its
+    // own channel's tree, so every NIC carries a share; the channels alternate between the two
+    // complementary tree shapes (a node interior in one is a leaf in the other).
+    let g_all = units.iter().map(|u| u.len()).min().unwrap_or(1);
+    let trees = if m > 1 && g_all > 1 && units.iter().all(|u| u.len() == g_all) {
+        g_all
+    } else {
+        2
+    };
+    let share = size / trees as f64;
+    // With one tree per rail the trees already spread over the NICs: one flow per tree edge.
+    let ch = if trees == 2 && units.len() > 1 && units[0].len() > 1 {
         channels.max(1)
     } else {
         1
     };
-    for t in 0..2usize {
-        let head = |u: &Vec<u32>| if t == 0 { u[0] } else { u[u.len() / 2] };
-        let at = |i: usize| if t == 0 { i } else { m - 1 - i };
+    // Chain edges inside domains repeat across the channels' rotations: sum them per pair.
+    let mut chain: std::collections::BTreeMap<(u32, u32), f64> = std::collections::BTreeMap::new();
+    for t in 0..trees {
+        let mirror = t % 2 == 1;
+        let head = |u: &Vec<u32>| {
+            if trees == 2 {
+                if mirror {
+                    u[u.len() / 2]
+                } else {
+                    u[0]
+                }
+            } else {
+                u[t % u.len()]
+            }
+        };
+        let at = |i: usize| if mirror { m - 1 - i } else { i };
         for i in 1..m {
             let child = head(&units[at(i)]);
             let parent = head(&units[at((i - 1) / 2)]);
             for c in 0..ch {
                 let mut push = |s, d| {
-                    let mut pf = PlanFlow::new(s, d, half / ch as f64);
+                    let mut pf = PlanFlow::new(s, d, share / ch as f64);
                     pf.channel = c + 16 * t as u32;
                     phase.flows.push(pf);
                 };
@@ -63,23 +86,34 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, channels: u32) -> Res
                 }
             }
         }
-        // Chains inside domains (when units are domains).
+        // Chains inside domains (when units are domains), starting at this channel's head.
         for u in &units {
             if u.len() < 2 {
                 continue;
             }
-            let start = if t == 0 { 0 } else { u.len() / 2 };
+            let start = if trees == 2 {
+                if mirror {
+                    u.len() / 2
+                } else {
+                    0
+                }
+            } else {
+                t % u.len()
+            };
             let seq: Vec<u32> = (0..u.len()).map(|k| u[(start + k) % u.len()]).collect();
             for w in seq.windows(2) {
                 if up {
-                    phase.flows.push(PlanFlow::new(w[1], w[0], half));
+                    *chain.entry((w[1], w[0])).or_default() += share;
                 }
                 if down {
-                    phase.flows.push(PlanFlow::new(w[0], w[1], half));
+                    *chain.entry((w[0], w[1])).or_default() += share;
                 }
             }
         }
     }
+    phase
+        .flows
+        .extend(chain.into_iter().map(|((a, b), bytes)| PlanFlow::new(a, b, bytes)));
     let depth = (m as f64).log2().ceil() as u32;
     let g = units[0].len() as u32;
     let factor = if up && down { 2 } else { 1 };

@@ -58,38 +58,32 @@ pub struct Report {
     pub summary: Summary,
 }
 
+/// Accelerator-column prefix → the node type standing for it (first match wins, so GB300
+/// precedes B300-like prefixes).
+const NODE_FOR: &[(&str, &str)] = &[
+    ("gb300", "gb300-nvl72"),
+    ("gb200", "gb200-nvl72"),
+    ("h100", "dgx-h100"),
+    ("h200", "hgx-h200"),
+    ("h800", "hgx-h800"),
+    ("a100", "dgx-a100"),
+    ("b200", "hgx-b200"),
+    ("b300", "hgx-b300"),
+    ("mi300x", "mi300x"),
+];
+
 /// The node type standing for an accelerator column.
 pub fn node_for(accel: &str) -> Option<&'static str> {
     let a = accel.to_lowercase();
-    Some(if a.starts_with("gb300") {
-        "gb300-nvl72"
-    } else if a.starts_with("gb200") {
-        "gb200-nvl72"
-    } else if a.starts_with("h100") {
-        "dgx-h100"
-    } else if a.starts_with("h200") {
-        "hgx-h200"
-    } else if a.starts_with("h800") {
-        "hgx-h800"
-    } else if a.starts_with("a100") {
-        "dgx-a100"
-    } else if a.starts_with("b200") {
-        "hgx-b200"
-    } else if a.starts_with("b300") {
-        "hgx-b300"
-    } else if a.starts_with("mi300x") {
-        "mi300x"
-    } else if a.contains("gaudi") {
-        "gaudi3"
-    } else {
-        return None;
-    })
+    if a.contains("gaudi") {
+        return Some("gaudi3");
+    }
+    NODE_FOR.iter().find(|(p, _)| a.starts_with(p)).map(|(_, n)| *n)
 }
 
 /// Read "8x 400G ... per node" / "EFA 32x100 Gb/s per instance" → total Gb/s per node.
 pub fn parse_inter_node(s: &str) -> Option<f64> {
     let l = s.to_lowercase();
-    let bytes = l.as_bytes();
     for (i, _) in l.match_indices('x') {
         // digits before 'x' (allow a space), digits after (allow a space), then 'g'
         let before: String = l[..i]
@@ -113,7 +107,6 @@ pub fn parse_inter_node(s: &str) -> Option<f64> {
         if !after.starts_with('g') {
             continue;
         }
-        let _ = bytes;
         let count: f64 = before.parse().ok()?;
         let speed: f64 = num.parse().ok()?;
         return Some(count * speed);

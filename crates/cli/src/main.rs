@@ -2,6 +2,7 @@
 //! the library crates.
 
 mod train_cmd;
+mod train_render;
 
 use clap::{Parser, Subcommand};
 use fabricsim::cluster::{self, Source};

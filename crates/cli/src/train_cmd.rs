@@ -237,14 +237,14 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         r.assumptions.insert(0, n);
     }
     if let Some(path) = &a.trace {
-        let t = train::trace_json(&r);
+        let t = crate::train_render::trace_json(&r);
         std::fs::write(path, serde_json::to_string(&t)?)
             .map_err(|e| UserError(format!("cannot write trace `{path}`: {e}")))?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        print!("{}", train::render(&r));
+        print!("{}", crate::train_render::render(&r));
     }
     if !r.fits && !a.allow_oom {
         eprintln!(

@@ -1,0 +1,283 @@
+//! Stage 1 of a training step: **layout**. Check the plan against the model and the cluster,
+//! then place the parallel dimensions over accelerators (TP innermost inside the scale-up domain,
+//! then CP, EP, PP, DP by default) and name the rank groups of each dimension.
+//!
+//! Knows nothing of timing: the output, [`Placement`], is what every later stage reads.
+
+use fabric::Fabric;
+use workload::{ModelSpec, ParallelPlan, Precision};
+
+/// Placement of the parallel dimensions over accelerators: coordinates (tp, cp, ep, pp, dpo)
+/// (DP = EP × DPo; expert parallelism is taken from data-parallel ranks) map to a rank by an
+/// order, innermost first. Default: TP, CP, EP, PP, DP — TP inside the scale-up domain.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub tp: u32,
+    pub cp: u32,
+    pub ep: u32,
+    pub pp: u32,
+    pub dpo: u32,
+    /// Stride of each coordinate (tp, cp, ep, pp, dpo).
+    pub strides: [u32; 5],
+}
+
+/// The names `--order` accepts, in coordinate order.
+pub const ORDER_NAMES: [&str; 5] = ["tp", "cp", "ep", "pp", "dp"];
+
+/// The default placement: TP innermost, then CP, EP, PP, DP.
+pub const DEFAULT_ORDER: [usize; 5] = [0, 1, 2, 3, 4];
+
+/// A parallel dimension whose ranks communicate as a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dim {
+    /// Tensor parallel.
+    Tp,
+    /// Context parallel.
+    Cp,
+    /// Expert parallel.
+    Ep,
+    /// Dense gradients: reduced over DP × CP (the CP ranks hold the same weights).
+    Dp,
+    /// Expert gradients: reduced over DPo × CP.
+    DpExpert,
+}
+
+impl Layout {
+    /// A layout with `order` (coordinate indices, innermost first).
+    pub fn new(tp: u32, cp: u32, ep: u32, pp: u32, dpo: u32, order: [usize; 5]) -> Layout {
+        let sizes = [tp, cp, ep, pp, dpo];
+        let mut strides = [0u32; 5];
+        let mut acc = 1u32;
+        for &d in &order {
+            strides[d] = acc;
+            acc *= sizes[d];
+        }
+        Layout {
+            tp,
+            cp,
+            ep,
+            pp,
+            dpo,
+            strides,
+        }
+    }
+
+    pub fn rank(&self, tp: u32, cp: u32, ep: u32, pp: u32, dpo: u32) -> u32 {
+        let s = &self.strides;
+        tp * s[0] + cp * s[1] + ep * s[2] + pp * s[3] + dpo * s[4]
+    }
+
+    /// Pipeline stage of a rank.
+    pub fn stage_of(&self, rank: u32) -> u32 {
+        (rank / self.strides[3]) % self.pp
+    }
+
+    /// Every group of `vary`, each a list of ranks.
+    pub fn groups(&self, vary: Dim) -> Vec<Vec<u32>> {
+        let mut out = Vec::new();
+        let (t, c, e, p, d) = (self.tp, self.cp, self.ep, self.pp, self.dpo);
+        for dpo in 0..d {
+            for pp in 0..p {
+                for ep in 0..e {
+                    for cp in 0..c {
+                        for tp in 0..t {
+                            let is_base = match vary {
+                                Dim::Tp => tp == 0,
+                                Dim::Cp => cp == 0,
+                                Dim::Ep => ep == 0,
+                                Dim::Dp => cp == 0 && ep == 0 && dpo == 0,
+                                Dim::DpExpert => cp == 0 && dpo == 0,
+                            };
+                            if !is_base {
+                                continue;
+                            }
+                            let g: Vec<u32> = match vary {
+                                Dim::Tp => (0..t).map(|x| self.rank(x, cp, ep, pp, dpo)).collect(),
+                                Dim::Cp => (0..c).map(|x| self.rank(tp, x, ep, pp, dpo)).collect(),
+                                Dim::Ep => (0..e).map(|x| self.rank(tp, cp, x, pp, dpo)).collect(),
+                                Dim::Dp => (0..d)
+                                    .flat_map(|y| (0..e).flat_map(move |x| (0..c).map(move |z| (z, x, y))))
+                                    .map(|(z, x, y)| self.rank(tp, z, x, pp, y))
+                                    .collect(),
+                                Dim::DpExpert => (0..d)
+                                    .flat_map(|y| (0..c).map(move |z| (z, y)))
+                                    .map(|(z, y)| self.rank(tp, z, ep, pp, y))
+                                    .collect(),
+                            };
+                            out.push(g);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A checked plan placed on a fabric: the output of the layout stage.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub plan: ParallelPlan,
+    pub layout: Layout,
+    /// Micro-batches per pipeline per step.
+    pub microbatches: u32,
+    /// Accelerators the plan uses.
+    pub world: u64,
+    /// Effective per-direction link capacities (`collective::simulate::effective_capacities`).
+    pub caps: Vec<f64>,
+}
+
+impl Placement {
+    /// Whether the first two pipeline stages share a scale-up domain (pipeline sends then stay
+    /// on the scale-up links).
+    pub fn pp_in_domain(&self, f: &Fabric) -> bool {
+        let lay = &self.layout;
+        f.domain_of(lay.rank(0, 0, 0, 0, 0)) == f.domain_of(lay.rank(0, 0, 0, 1.min(lay.pp - 1), 0))
+    }
+}
+
+/// Check `plan` and place it on `f` with `order` (coordinate indices tp=0, cp=1, ep=2, pp=3,
+/// dp=4, innermost first).
+pub fn place(
+    f: &Fabric,
+    model: &ModelSpec,
+    plan: &ParallelPlan,
+    order: [usize; 5],
+    full: bool,
+) -> Result<Placement, String> {
+    let p = plan;
+    check_plan(f, model, p)?;
+    let m = p.microbatches();
+    let full_tasks = 2 * m as u64 * p.pp as u64 * p.vp as u64 * p.dp as u64;
+    if full && full_tasks > 4_000_000 {
+        return Err(format!(
+            "--full simulates every one of the {} data-parallel replicas: {full_tasks} tasks, beyond the limit of 4,000,000 (drop --full)",
+            p.dp,
+        ));
+    }
+    Ok(Placement {
+        plan: p.clone(),
+        layout: Layout::new(p.tp, p.cp, p.ep, p.pp, p.dp / p.ep, order),
+        microbatches: m,
+        world: p.world(),
+        caps: collective::simulate::effective_capacities(f),
+    })
+}
+
+/// Parse `--order`, e.g. `tp,cp,ep,pp,dp` (innermost first; every dimension once).
+pub fn parse_order(s: &str) -> Result<[usize; 5], String> {
+    let names: Vec<&str> = s.split(',').map(str::trim).collect();
+    let mut out = [usize::MAX; 5];
+    if names.len() != 5 {
+        return Err(format!(
+            "--order `{s}`: name all five of tp, cp, ep, pp, dp, innermost first"
+        ));
+    }
+    for (i, n) in names.iter().enumerate() {
+        let d = ORDER_NAMES
+            .iter()
+            .position(|x| x == n)
+            .ok_or_else(|| format!("--order `{s}`: unknown dimension `{n}`"))?;
+        if out.contains(&d) {
+            return Err(format!("--order `{s}`: `{n}` appears twice"));
+        }
+        out[i] = d;
+    }
+    Ok(out)
+}
+
+/// Check the plan against the model and cluster.
+pub fn check_plan(f: &Fabric, model: &ModelSpec, p: &ParallelPlan) -> Result<(), String> {
+    for (name, v) in [
+        ("tp", p.tp),
+        ("pp", p.pp),
+        ("dp", p.dp),
+        ("cp", p.cp),
+        ("ep", p.ep),
+        ("vp", p.vp),
+        ("mbs", p.mbs),
+        ("gbs", p.gbs),
+    ] {
+        if v == 0 {
+            return Err(format!("--{name} must be at least 1"));
+        }
+    }
+    // The schedule has 2 · m · PP · VP tasks; keep it within what a workstation simulates.
+    let tasks = 2u64 * p.microbatches() as u64 * p.pp as u64 * p.vp as u64;
+    if tasks > 4_000_000 {
+        return Err(format!(
+            "--gbs {}: {} micro-batches per pipeline × PP {} × VP {} is {tasks} scheduled tasks, beyond the limit of 4,000,000",
+            p.gbs,
+            p.microbatches(),
+            p.pp,
+            p.vp
+        ));
+    }
+    if p.seq == 0 || p.seq > 10_000_000 {
+        return Err(format!("--seq {}: must be between 1 and 10,000,000", p.seq));
+    }
+    let world = p.world();
+    if world > f.accel_count() as u64 {
+        return Err(format!(
+            "the plan needs TP × CP × PP × DP = {} × {} × {} × {} = {world} accelerators; the cluster has {}",
+            p.tp,
+            p.cp,
+            p.pp,
+            p.dp,
+            f.accel_count()
+        ));
+    }
+    if model.heads % p.tp != 0 {
+        return Err(format!(
+            "--tp {}: does not divide the {} attention heads",
+            p.tp, model.heads
+        ));
+    }
+    if p.gbs % (p.dp * p.mbs) != 0 {
+        return Err(format!(
+            "--gbs {}: not a multiple of DP × MBS = {} × {}",
+            p.gbs, p.dp, p.mbs
+        ));
+    }
+    if let Some(moe) = &model.moe {
+        if moe.experts % p.ep != 0 {
+            return Err(format!("--ep {}: does not divide the {} experts", p.ep, moe.experts));
+        }
+    } else if p.ep > 1 {
+        return Err(format!("--ep {}: the model has no experts", p.ep));
+    }
+    if p.dp % p.ep != 0 {
+        return Err(format!(
+            "--ep {}: must divide DP = {} (experts are spread over data-parallel ranks)",
+            p.ep, p.dp
+        ));
+    }
+    if p.seq % p.cp as u64 != 0 {
+        return Err(format!("--cp {}: does not divide the sequence length {}", p.cp, p.seq));
+    }
+    if model.layers < p.pp * p.vp {
+        return Err(format!(
+            "{} layers cannot fill PP × VP = {} pipeline chunks",
+            model.layers,
+            p.pp * p.vp
+        ));
+    }
+    if p.vp > 1 && p.microbatches() % p.pp != 0 {
+        return Err(format!(
+            "interleaved 1F1B needs the micro-batches ({}) to be a multiple of PP ({})",
+            p.microbatches(),
+            p.pp
+        ));
+    }
+    if p.zero > 3 {
+        return Err(format!("--zero {}: must be 0, 1, 2 or 3", p.zero));
+    }
+    if p.precision == Precision::Fp8
+        && fabric::catalogue::accelerator(f.accel_model)
+            .and_then(|a| a.fp8_dense)
+            .is_none()
+    {
+        return Err(format!("--precision fp8: {} has no FP8", f.accel_model));
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! Memory per accelerator of a plan (weights, gradients, optimizer, activations, buffers) and
+//! the parameter split that data-parallel synchronisation and the optimizer read.
+
+use fabric::Fabric;
+use workload::memory::{memory_per_accel_with, MemoryBreakdown, MemoryOptions};
+use workload::{ModelSpec, ParallelPlan, Recompute};
+
+/// Memory per accelerator of a plan, as `simulate` computes it. Modern kernels (FlashAttention /
+/// cuDNN) keep no attention scores; LLM recipes use no dropout.
+pub fn memory(model: &ModelSpec, p: &ParallelPlan) -> MemoryBreakdown {
+    memory_per_accel_with(
+        model,
+        p,
+        &MemoryOptions {
+            flash_attention: true,
+            dropout: false,
+            ..Default::default()
+        },
+    )
+}
+
+/// HBM capacity of the fabric's accelerator in bytes (0 when the catalogue does not know it).
+pub fn capacity(f: &Fabric) -> f64 {
+    fabric::catalogue::accelerator(f.accel_model)
+        .map(|a| a.hbm.0)
+        .unwrap_or(0.0)
+}
+
+/// The least activation recomputation (none, then selective, then full) with which the plan
+/// fits the accelerator's memory; `None` if even full recomputation does not fit.
+pub fn least_recompute_that_fits(f: &Fabric, model: &ModelSpec, p: &ParallelPlan) -> Option<Recompute> {
+    let capacity = capacity(f);
+    [Recompute::None, Recompute::Selective, Recompute::Full]
+        .into_iter()
+        .find(|&r| {
+            memory(
+                model,
+                &ParallelPlan {
+                    recompute: r,
+                    ..p.clone()
+                },
+            )
+            .total()
+                <= capacity
+        })
+}
+
+/// Share of a rank's parameters that are dense (synchronised over all DP) and routed experts
+/// (sharded over EP, synchronised over DP / EP).
+pub fn param_split(model: &ModelSpec) -> (f64, f64) {
+    match &model.moe {
+        None => (1.0, 0.0),
+        Some(_) => {
+            let total = model.params();
+            let expert: f64 = (0..model.layers).map(|l| model.layer_expert_params(l)).sum();
+            let e = (expert / total).clamp(0.0, 1.0);
+            (1.0 - e, e)
+        }
+    }
+}
+
+/// Parameters one rank holds: dense ones split over TP × PP, routed experts also over EP.
+pub fn params_per_rank(model: &ModelSpec, p: &ParallelPlan) -> f64 {
+    let (dense_share, expert_share) = param_split(model);
+    let per_rank = model.params() / (p.tp as f64 * p.pp as f64);
+    per_rank * dense_share + per_rank * expert_share / p.ep as f64
+}

@@ -1,0 +1,184 @@
+//! Stage 4 of a training step: **the pipeline schedule on the engine**. Run 1F1B (or
+//! interleaved 1F1B) with the stage timings; pipeline sends and data-parallel gradient
+//! synchronisation are added by hooks, so bubbles and overlap emerge from the schedule.
+//!
+//! Symmetry: DP replicas run identical work, so by default one pipeline is scheduled with its
+//! sends as pre-priced delays; its gradient synchronisation still runs as real transfers of
+//! every group of the stage on the fabric when the schedule releases it. `full` runs every
+//! replica and every pipeline send as transfers instead (no symmetry shortcut).
+
+use super::comm::CommCosts;
+use super::layout::{Layout, Placement};
+use super::timing::StageTimings;
+use collective::constants::{base_lat, hw_lat, Protocol, NET_CHANNELS};
+use collective::plan::Plan;
+use engine::{Engine, Fidelity, Task, TaskId};
+use fabric::Fabric;
+use workload::schedule::{self, StageTimes, Timeline};
+
+/// Communication as real flow transfers on the fabric.
+struct FabricHooks<'a> {
+    f: &'a Fabric,
+    lay: &'a Layout,
+    p2p_bytes: f64,
+    p2p_latency: f64,
+    /// Pipeline sends as a fixed (pre-priced) delay instead of transfers.
+    p2p_delay: Option<f64>,
+    /// Per DP synchronisation: the merged plan of all groups (at the chunk's size), its latency,
+    /// and the protocol's payload share.
+    dp: Vec<(Plan, f64, f64)>,
+    vp: u32,
+    /// Where each DP plan's virtual links start in the engine's link list.
+    virtual_base: Vec<u32>,
+}
+
+impl schedule::Hooks for FabricHooks<'_> {
+    fn p2p(
+        &mut self,
+        e: &mut Engine,
+        replica: u32,
+        from: u32,
+        to: u32,
+        _backward: bool,
+        dep: TaskId,
+    ) -> Result<TaskId, String> {
+        if let Some(d) = self.p2p_delay {
+            return e
+                .add_task(Task::Delay { seconds: d }, &[dep])
+                .map_err(|e| e.to_string());
+        }
+        let (ep, dpo) = (replica % self.lay.ep, replica / self.lay.ep);
+        let mut flows = Vec::new();
+        for tp in 0..self.lay.tp {
+            for cp in 0..self.lay.cp {
+                let a = self.lay.rank(tp, cp, ep, from, dpo);
+                let b = self.lay.rank(tp, cp, ep, to, dpo);
+                let path = self
+                    .f
+                    .route_vec(a, b, 0, fabric::RouteOpts { pxn: true })
+                    .map_err(|e| e.to_string())?;
+                if !path.is_empty() && self.p2p_bytes > 0.0 {
+                    flows.push(engine::Flow {
+                        path,
+                        bytes: self.p2p_bytes,
+                        weight: 1,
+                    });
+                }
+            }
+        }
+        e.add_task(
+            Task::Transfer {
+                latency: self.p2p_latency,
+                flows,
+            },
+            &[dep],
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    fn dp(&mut self, e: &mut Engine, stage: u32, _chunk: u32, deps: &[TaskId]) -> Result<TaskId, String> {
+        let mut last: Option<TaskId> = None;
+        let mut first_deps: Vec<TaskId> = deps.to_vec();
+        if self.dp.is_empty() {
+            return e
+                .add_task(Task::Delay { seconds: 0.0 }, deps)
+                .map_err(|e| e.to_string());
+        }
+        let fabric_links = self.f.links.len() as u32;
+        for (k, (plan, lat, share)) in self.dp.iter().enumerate() {
+            for (i, ph) in plan.phases.iter().enumerate() {
+                let mut flows = Vec::new();
+                for fl in &ph.flows {
+                    // Only this stage's groups: the flow's source sits on `stage`.
+                    if self.lay.stage_of(fl.src) != stage {
+                        continue;
+                    }
+                    let path = match &fl.path {
+                        Some(p) => p
+                            .iter()
+                            .map(|&l| {
+                                if l < fabric_links {
+                                    l
+                                } else {
+                                    l - fabric_links + self.virtual_base[k]
+                                }
+                            })
+                            .collect(),
+                        None => self
+                            .f
+                            .route_vec(fl.src, fl.dst, fl.channel as u64, fabric::RouteOpts { pxn: fl.pxn })
+                            .map_err(|e| e.to_string())?,
+                    };
+                    if !path.is_empty() && fl.bytes > 0.0 {
+                        flows.push(engine::Flow {
+                            path,
+                            bytes: fl.bytes / self.vp as f64 / share,
+                            weight: 1,
+                        });
+                    }
+                }
+                let latency = if i == 0 { *lat } else { 0.0 };
+                let d: Vec<TaskId> = match last {
+                    Some(t) => vec![t],
+                    None => std::mem::take(&mut first_deps),
+                };
+                last = Some(
+                    e.add_task(Task::Transfer { latency, flows }, &d)
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+        }
+        last.ok_or_else(|| "empty data-parallel plan".to_string())
+    }
+}
+
+/// Run the step's schedule: one pipeline (or every replica with `full`) on an engine whose
+/// links are the fabric's plus the virtual links of the DP plans.
+pub fn run(
+    f: &Fabric,
+    pl: &Placement,
+    timings: &StageTimings,
+    comm: &CommCosts,
+    fidelity: Fidelity,
+    full: bool,
+) -> Result<Timeline, String> {
+    let p = &pl.plan;
+    let lay = &pl.layout;
+    let st = StageTimes {
+        fwd: timings.fwd.clone(),
+        bwd: timings.bwd.clone(),
+        p2p: comm.p2p,
+        dp: vec![vec![comm.dp_total / p.vp as f64; p.vp as usize]; p.pp as usize],
+        optimizer: vec![timings.optimizer_s; p.pp as usize],
+    };
+    let mut all_caps = pl.caps.clone();
+    let mut dp = Vec::new();
+    let mut virtual_base = Vec::new();
+    for sync in &comm.dp {
+        let algo = sync
+            .cost
+            .algo
+            .ok_or("data-parallel synchronisation without an algorithm")?;
+        let proto = sync.cost.protocol.unwrap_or(Protocol::Simple);
+        let plan = super::comm::merge_groups(f, &lay.groups(sync.dim), sync.op, sync.bytes, algo, NET_CHANNELS)?;
+        virtual_base.push(all_caps.len() as u32);
+        all_caps.extend_from_slice(&plan.virtual_links);
+        dp.push((plan, sync.cost.latency, proto.bandwidth_factor()));
+    }
+    let e = Engine::new(all_caps, fidelity).map_err(|e| e.to_string())?;
+    let class = super::comm::p2p_link_class(f, pl);
+    let p2p_latency = base_lat(false, Protocol::Simple) + hw_lat(class, false, Protocol::Simple);
+    let p2p_delay = if full { None } else { Some(comm.p2p) };
+    let replicas = if full { p.dp } else { 1 };
+    let mut hooks = FabricHooks {
+        f,
+        lay,
+        p2p_bytes: comm.p2p_bytes,
+        p2p_latency,
+        p2p_delay,
+        dp,
+        vp: p.vp,
+        virtual_base,
+    };
+    schedule::simulate_with(p.pp, p.vp, pl.microbatches, replicas, &st, e, &mut hooks)
+}

@@ -81,13 +81,21 @@ pub fn render(r: &TrainReport) -> String {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "step  {:>9}   tokens/s {}   per accelerator {:.0}   model TFLOP/s per accelerator {:.0}   MFU {:.1} %   HFU {:.1} %",
+        "step  {:>9}   tokens/s {}   per accelerator {:.0}   model TFLOP/s per accelerator {:.0}   MFU {:.1} %   HFU {:.1} %{}",
         si(r.step_time_s, "s"),
         si(r.tokens_per_s, ""),
         r.tokens_per_s_per_accel,
         r.model_tflops_per_accel,
         r.mfu * 100.0,
-        r.hfu * 100.0
+        r.hfu * 100.0,
+        if r.plan.precision == "fp8" {
+            format!(
+                " (of the FP8 peak; MFU {:.1} % of the BF16 peak)",
+                r.mfu_vs_bf16_peak * 100.0
+            )
+        } else {
+            String::new()
+        }
     );
     let b = &r.breakdown;
     let _ = writeln!(

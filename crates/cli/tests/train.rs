@@ -379,7 +379,11 @@ fn scenario_file_and_flag_overrides() {
     assert_eq!(p["recompute"], "none");
     assert_eq!(p["zero"], 0);
     assert_eq!(o["fidelity"], "flow");
-    assert_eq!(num(&o, "hfu"), num(&o, "mfu"), "no recompute: HFU = MFU");
+    let (hfu, mfu) = (num(&o, "hfu"), num(&o, "mfu"));
+    assert!(
+        hfu >= mfu && hfu < mfu * 1.05,
+        "no recompute: HFU {hfu} just above MFU {mfu} (FlashAttention's backward)"
+    );
     let m = json(&[&s, "--model", "llama-3.1-70b", "--allow-oom"]);
     assert_eq!(m["model"], "llama-3.1-70b");
     let c = json(&[&s, "--cluster", "rail-optimized:gpus=64"]);

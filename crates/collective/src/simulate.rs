@@ -169,16 +169,22 @@ pub fn run_plan(
         .into_iter()
         .map(|(l, u)| Bottleneck {
             link: l,
-            name: if (l as usize) < f.links.len() {
-                f.link_name(fabric::LinkId(l))
-            } else {
-                "in-switch reduction (virtual)".into()
-            },
+            name: link_label(f, l),
             utilisation: u,
         })
         .collect();
     busy.truncate(3);
     Ok((t, busy))
+}
+
+/// A link's name; the links after the fabric's are a plan's virtual links (the reduction
+/// engines of NVLS / SHARP switches).
+pub fn link_label(f: &Fabric, l: u32) -> String {
+    if (l as usize) < f.links.len() {
+        f.link_name(fabric::LinkId(l))
+    } else {
+        "in-switch reduction (virtual)".into()
+    }
 }
 
 /// Simulate `algo` once at the reference size.

@@ -292,6 +292,8 @@ struct Sim<'e> {
     stats: Vec<LinkStats>,
     /// Analytical mode: `(link, start, end, rate)` busy intervals.
     intervals: Vec<(u32, f64, f64, f64)>,
+    /// Analytical mode: scratch per-link load of the task being priced (zero between tasks).
+    load: Vec<f64>,
     // --- counters
     n_events: u64,
     n_solves: u64,
@@ -354,6 +356,7 @@ impl<'e> Sim<'e> {
             link_last: vec![0.0; ll],
             stats: vec![LinkStats::default(); nl],
             intervals: Vec::new(),
+            load: if flow_mode { Vec::new() } else { vec![0.0; nl] },
             n_events: 0,
             n_solves: 0,
         }
@@ -468,7 +471,13 @@ impl<'e> Sim<'e> {
                     Fidelity::Flow => self.push(now + latency, EvKind::FlowsStart(t)),
                     Fidelity::Analytical => {
                         let begin = now + latency;
+                        // CORRECTNESS: the task's duration is the larger of the slowest flow
+                        // alone on its path and the most loaded link's bytes over its
+                        // capacity (the task's own flows share links; other tasks do not
+                        // count). Both are lower bounds of the flow fidelity's time, so
+                        // analytical is never slower than flow, and no link exceeds capacity.
                         let mut dur: f64 = 0.0;
+                        let mut touched: Vec<u32> = Vec::new();
                         for f in first..end {
                             let path = self.e.path(f);
                             let bytes = self.e.flow_bytes[f as usize];
@@ -476,13 +485,26 @@ impl<'e> Sim<'e> {
                             let Some(min_cap) = path.iter().map(|&l| self.e.caps[l as usize]).reduce(f64::min) else {
                                 continue;
                             };
-                            let d = bytes / min_cap;
-                            dur = dur.max(d);
+                            dur = dur.max(bytes / min_cap);
+                            if bytes * w <= 0.0 {
+                                continue;
+                            }
                             for &l in path {
-                                self.stats[l as usize].bytes += bytes * w;
-                                if d > 0.0 {
-                                    self.intervals.push((l, begin, begin + d, w * min_cap));
+                                let load = &mut self.load[l as usize];
+                                if *load == 0.0 {
+                                    touched.push(l);
                                 }
+                                *load += bytes * w;
+                            }
+                        }
+                        for &l in &touched {
+                            dur = dur.max(self.load[l as usize] / self.e.caps[l as usize]);
+                        }
+                        for &l in &touched {
+                            let load = std::mem::take(&mut self.load[l as usize]);
+                            self.stats[l as usize].bytes += load;
+                            if dur > 0.0 {
+                                self.intervals.push((l, begin, begin + dur, load / dur));
                             }
                         }
                         self.push(begin + dur, EvKind::TaskEnd(t));

@@ -7,8 +7,10 @@
 //! * [`Fidelity::Flow`]: concurrent flows share links by exact weighted
 //!   max-min fairness, re-solved (incrementally, per connected component)
 //!   whenever a flow starts or finishes.
-//! * [`Fidelity::Analytical`]: an alpha-beta model; every flow runs at the
-//!   minimum capacity along its path, with no sharing at all.
+//! * [`Fidelity::Analytical`]: an alpha-beta model; a transfer takes its
+//!   latency plus the larger of its slowest flow alone on its path and its
+//!   most loaded link's bytes over capacity. Transfers do not share links
+//!   with each other (no contention between tasks).
 //!
 //! The engine does no I/O and is deterministic: the same tasks give
 //! bit-identical [`RunReport`]s. Simultaneous events (within a relative
@@ -36,8 +38,9 @@ use std::fmt;
 pub enum Fidelity {
     /// Flow-level fluid model with weighted max-min fair sharing.
     Flow,
-    /// Alpha-beta model: `latency + max_f bytes_f / min capacity on path_f`,
-    /// no sharing between flows or tasks.
+    /// Alpha-beta model: `latency + max(max_f bytes_f / min capacity on
+    /// path_f, max_l task bytes on l / capacity_l)`: a task's own flows load
+    /// its links, other tasks do not (no contention between tasks).
     Analytical,
 }
 

@@ -133,10 +133,10 @@ fn accounting_identities() {
         assert!(rel(r.model_tflops_per_accel, r.mfu * peak / 1e12) < 1e-9);
         assert!(rel(r.hardware_tflops_per_accel / r.model_tflops_per_accel, r.hfu / r.mfu) < 1e-9);
         // Model FLOPs per token: at least 6 × the non-embedding active parameters, at most
-        // 6 × all active parameters plus the (non-causal) attention score FLOPs 12·l·h·s.
+        // 6 × all active parameters plus the causal attention score FLOPs 6·l·h·s.
         let per_token = r.model_flops_per_step / tokens;
         let lo = 6.0 * m.active_non_embedding_params();
-        let hi = 6.0 * m.active_params() + 12.0 * m.layers as f64 * m.hidden as f64 * p.seq as f64;
+        let hi = 6.0 * m.active_params() + 6.0 * m.layers as f64 * m.hidden as f64 * p.seq as f64;
         assert!(
             per_token >= lo && per_token <= hi,
             "{spec}: {per_token:e} outside [{lo:e}, {hi:e}]"
@@ -146,7 +146,8 @@ fn accounting_identities() {
         match p.recompute {
             Recompute::Full => assert!(ratio > 1.25 && ratio < 1.34, "{spec}: hfu/mfu {ratio}"),
             Recompute::Selective => assert!(ratio > 1.0 && ratio < 1.1, "{spec}: hfu/mfu {ratio}"),
-            Recompute::None => assert!(rel(ratio, 1.0) < 1e-9),
+            // FlashAttention's backward recomputes the scores: executed FLOPs a little above.
+            Recompute::None => assert!((1.0..1.05).contains(&ratio), "{spec}: hfu/mfu {ratio}"),
         }
     }
 }

@@ -89,8 +89,19 @@ pub struct TrainReport {
     pub hardware_flops_per_step: f64,
     pub model_tflops_per_accel: f64,
     pub hardware_tflops_per_accel: f64,
+    /// Model FLOPs (6·N + causal attention + output layer) over the dense peak of the precision
+    /// the GEMMs run in.
     pub mfu: f64,
+    /// FLOPs the kernels execute (FlashAttention's backward and activation recomputation
+    /// included) over the same peak; MFU ≤ HFU ≤ 1.
     pub hfu: f64,
+    /// `mfu` against the dense BF16 peak (as FP8 runs are often quoted).
+    pub mfu_vs_bf16_peak: f64,
+    /// MFU with attention counted over the full s×s scores (Megatron SC'21 / Korthikanti and
+    /// torchtitan count it so), against the same peak as `mfu`.
+    pub mfu_full_attention: f64,
+    /// The dense peak `mfu` and `hfu` are against, FLOP/s per accelerator.
+    pub peak_flops_per_s_per_accel: f64,
     pub breakdown: Breakdown,
     pub memory_bytes_per_accel: f64,
     pub memory: MemoryReport,
@@ -154,19 +165,20 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
 
     // Accounting.
     let tokens = p.gbs as f64 * p.seq as f64;
-    let model_flops = flops::model_flops_per_token(model, p.seq) * tokens;
-    // MFU and HFU against the dense BF16 peak (as Megatron and the published tables report).
-    let peak = cm.accel.peak_bf16;
-    let mfu = model_flops / (step * world as f64 * peak);
-    // Hardware FLOPs: the model FLOPs plus what recomputation repeats, in the same accounting
-    // (the executed op lists give the share recomputation adds).
-    let recompute_share = if stage0.executed_flops > 0.0 {
-        stage0.hardware_flops / stage0.executed_flops
-    } else {
-        1.0
+    let model_flops = flops::model_flops_per_token_causal(model, p.seq) * tokens;
+    let model_flops_full = flops::model_flops_per_token(model, p.seq) * tokens;
+    // MFU and HFU against the dense peak of the precision the GEMMs run in (FP8 plans on an
+    // accelerator without FP8 are rejected by the layout stage).
+    let peak = match p.precision {
+        workload::Precision::Fp8 => cm.accel.peak_fp8.unwrap_or(cm.accel.peak_bf16),
+        workload::Precision::Bf16 => cm.accel.peak_bf16,
     };
-    let hw_total = model_flops * recompute_share;
-    let hfu = mfu * recompute_share;
+    let mfu = model_flops / (step * world as f64 * peak);
+    let mfu_vs_bf16_peak = model_flops / (step * world as f64 * cm.accel.peak_bf16);
+    // Hardware FLOPs: what every rank's kernels execute (each stage has TP × CP × DP ranks).
+    let ranks_per_stage = (p.tp * p.cp * p.dp) as f64;
+    let hw_total: f64 = timings.stages.iter().map(|w| w.hardware_flops).sum::<f64>() * ranks_per_stage;
+    let hfu = hw_total / (step * world as f64 * peak);
     let busy0 = tl.busy[0];
     // DP sync exposed on the first stage: from its last backward to its optimizer step.
     let dp_exposed = {
@@ -257,7 +269,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         .iter()
         .take(5)
         .map(|(l, u, d)| LinkReport {
-            name: f.link_name(fabric::LinkId(*l)),
+            name: collective::simulate::link_label(f, *l),
             utilisation: *u,
             during: d.label().into(),
         })
@@ -305,6 +317,9 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         hardware_tflops_per_accel: hw_total / step / world as f64 / 1e12,
         mfu,
         hfu,
+        mfu_vs_bf16_peak,
+        mfu_full_attention: model_flops_full / (step * world as f64 * peak),
+        peak_flops_per_s_per_accel: peak,
         breakdown,
         memory_bytes_per_accel: mem.total(),
         memory: mem_report(&mem, capacity),

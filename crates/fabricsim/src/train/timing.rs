@@ -31,9 +31,10 @@ pub struct StageWork {
     pub cp_comm_s: f64,
     /// Exposed ZeRO-3 parameter gathers.
     pub zero3_comm_s: f64,
-    /// FLOPs executed including recomputation, transformer layers only.
+    /// FLOPs one rank executes, recomputation included (causal attention as the kernels run it,
+    /// embedding and output layer included).
     pub hardware_flops: f64,
-    /// FLOPs of forward + backward, transformer layers only.
+    /// FLOPs of one rank's forward + backward, without recomputation.
     pub executed_flops: f64,
 }
 
@@ -166,6 +167,9 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
                 let (ef, eb) = (sum_time(cm, &edge, p.precision), sum_time(cm, &back, p.precision));
                 tf += ef;
                 tb += eb;
+                let fl: f64 = edge.iter().chain(&back).map(|o| o.flops).sum();
+                w.hardware_flops += fl * m;
+                w.executed_flops += fl * m;
                 w.forward_s += ef * m;
                 w.backward_s += eb * m;
             }

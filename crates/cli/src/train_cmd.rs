@@ -87,41 +87,8 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
             "built-in scenario".into(),
         ),
     };
-    // The built-in scenario's plan (TP 8 · PP 4 · DP 31, GBS 992, selective recompute) was made
-    // for Llama 3.1 70B on the SuperPOD: once any of the model, cluster or parallel layout is
-    // given, keep only its cluster, model and sequence length and let the rest default.
-    let plan_flags = a.model.is_some()
-        || a.cluster.is_some()
-        || a.gpus.is_some()
-        || a.tp.is_some()
-        || a.pp.is_some()
-        || a.dp.is_some()
-        || a.cp.is_some()
-        || a.ep.is_some()
-        || a.vp.is_some();
-    if a.scenario.is_none() && plan_flags {
-        sc.parallel = Default::default();
-        sc.batch.gbs = None;
-        sc.training.recompute = None;
-    }
-    // Flags override the file.
-    if a.cluster.is_some() {
-        sc.cluster = a.cluster.clone();
-        if a.scenario.is_none() {
-            // A new cluster invalidates the built-in plan's DP and batch.
-            sc.parallel.dp = None;
-            sc.batch.gbs = None;
-        }
-    }
-    if let Some(g) = a.gpus {
-        sc.parallel.gpus = Some(g);
-        if a.dp.is_none() {
-            sc.parallel.dp = None;
-            if a.gbs.is_none() && a.scenario.is_none() {
-                sc.batch.gbs = None;
-            }
-        }
-    }
+    // Flags override the scenario's fields one by one (the built-in scenario is a scenario like
+    // any other); values neither given nor in the scenario are derived by `scenario::plan`.
     macro_rules! set {
         ($field:expr, $v:expr) => {
             if let Some(v) = $v {
@@ -129,18 +96,13 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
             }
         };
     }
-    let plan_changed = a.tp.is_some() || a.pp.is_some() || a.cp.is_some();
+    set!(sc.cluster, a.cluster.clone());
+    set!(sc.parallel.gpus, a.gpus);
     set!(sc.parallel.tp, a.tp);
     set!(sc.parallel.pp, a.pp);
     set!(sc.parallel.cp, a.cp);
     set!(sc.parallel.ep, a.ep);
     set!(sc.parallel.vp, a.vp);
-    if plan_changed && a.dp.is_none() && a.scenario.is_none() {
-        sc.parallel.dp = None;
-        if a.gbs.is_none() {
-            sc.batch.gbs = None;
-        }
-    }
     set!(sc.parallel.dp, a.dp);
     set!(sc.batch.gbs, a.gbs);
     set!(sc.batch.mbs, a.mbs);
@@ -149,8 +111,9 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     set!(sc.training.recompute, a.recompute.clone());
     set!(sc.training.zero, a.zero);
     set!(sc.fidelity, a.fidelity.clone());
-    let cluster = sc.cluster.clone().unwrap_or_else(|| "dgx-h100-superpod:su=4".into());
+    let cluster = sc.cluster.clone().unwrap_or_else(|| scenario::DEFAULT_CLUSTER.into());
     let f = load_cluster(&cluster)?;
+    let file_model = scenario::model_field(&sc, &context).map_err(UserError)?;
     let model = match &a.model {
         Some(m) if m.ends_with(".json") => {
             let text =
@@ -158,10 +121,9 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
             workload::hf::from_hf_config(&text, m).map_err(|e| UserError(e.to_string()))?
         }
         Some(m) => scenario::model(&ModelField::Name(m.clone()), "--model").map_err(UserError)?,
-        None => match (&sc.model, &sc.model_inline) {
-            (_, Some(inline)) => scenario::model(&ModelField::Inline(inline.clone()), &context).map_err(UserError)?,
-            (Some(n), None) => scenario::model(&ModelField::Name(n.clone()), &context).map_err(UserError)?,
-            (None, None) => {
+        None => match &file_model {
+            Some(field) => scenario::model(field, &context).map_err(UserError)?,
+            None => {
                 return Err(UserError(format!(
                     "{context}: no model (give --model NAME or a model in the scenario)"
                 )))
@@ -173,7 +135,8 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         "analytical" => engine::Fidelity::Analytical,
         o => return Err(UserError(format!("fidelity `{o}`: expected flow or analytical"))),
     };
-    let mut plan = scenario::plan(&sc, f.accel_count() as u64, f.domain_size, &model).map_err(UserError)?;
+    let resolved = scenario::plan(&sc, f.accel_count() as u64, f.domain_size, &model).map_err(UserError)?;
+    let mut plan = resolved.plan;
     // No recompute policy given: the least recomputation that fits memory (Megatron users
     // choose it the same way), reported as an assumption.
     let mut recompute_note = None;
@@ -236,6 +199,7 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     if let Some(n) = recompute_note {
         r.assumptions.insert(0, n);
     }
+    r.derived = resolved.derived;
     if let Some(path) = &a.trace {
         let t = crate::train_render::trace_json(&r);
         std::fs::write(path, serde_json::to_string(&t)?)

@@ -153,5 +153,8 @@ pub fn render(r: &TrainReport) -> String {
     for a in &r.assumptions {
         let _ = writeln!(s, "assumed  {a}");
     }
+    for d in &r.derived {
+        let _ = writeln!(s, "derived  {d}");
+    }
     s
 }

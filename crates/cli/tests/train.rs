@@ -557,7 +557,7 @@ fn bad_input_exits_2_naming_the_problem() {
     );
     fails(&["--tp", "3"], &["--tp 3", "64 attention heads"]);
     fails(&["--gbs", "1000"], &["--gbs 1000", "DP × MBS"]);
-    fails(&["--dp", "200"], &["1600 accelerators", "the cluster has 1016"]);
+    fails(&["--dp", "200"], &["6400 accelerators", "the cluster has 1016"]);
     fails(&["--ep", "2", "--dp", "30", "--gbs", "960"], &["--ep 2", "no experts"]);
     fails(&["--ep", "2"], &["--ep 2"]);
     fails(&["--precision", "fp16"], &["precision `fp16`", "bf16 or fp8"]);
@@ -598,7 +598,7 @@ fn bad_input_exits_2_naming_the_problem() {
         &["8 × 4 × 1 = 32", "8 accelerators", "--pp"],
     );
     // Llama 3.1 70B on one 8-GPU server does not fit 80 GB even with full recomputation.
-    fails(&["--cluster", "hgx:gpu=a100"], &["does not fit"]);
+    fails(&["--cluster", "hgx:gpu=a100", "--pp", "1"], &["does not fit"]);
     // The same plan in BF16 runs.
     ok(&["--cluster", "hgx:gpu=a100", "--pp", "1", "--model", "llama-3.1-8b"]);
     // An unknown flag is clap's usage error (exit 2).
@@ -629,4 +629,75 @@ fn bad_scenario_files() {
     fails(&[&no_model], &["nomodel.toml", "no model"]);
     let bad_prec = write(&dir, "prec.toml", &SCENARIO.replace("\"bf16\"", "\"int4\""));
     fails(&[&bad_prec], &["precision `int4`"]);
+    // Regression (robustness issue): a scenario naming a model twice is an error.
+    let both = write(
+        &dir,
+        "both.toml",
+        "model = \"llama-3.1-8b\"\n[model_inline]\nlayers = 2\nhidden = 256\nheads = 4\n",
+    );
+    fails(&[&both], &["both.toml", "both `model` and `[model_inline]`"]);
+    // Regression: vocab = 0 is an error, not the GPT default.
+    let vocab = write(
+        &dir,
+        "vocab.toml",
+        "cluster = \"fat-tree:gpus=64\"\n[model_inline]\nlayers = 2\nhidden = 256\nheads = 4\nvocab = 0\n",
+    );
+    fails(&[&vocab], &["vocab.toml", "vocab"]);
+    // Regression: an absurd hidden size is blamed on `hidden`, not on the derived ffn.
+    let hidden = write(
+        &dir,
+        "hidden.toml",
+        "cluster = \"fat-tree:gpus=64\"\n[model_inline]\nlayers = 2\nhidden = 4611686018427387904\nheads = 4\n",
+    );
+    fails(&[&hidden], &["hidden.toml", "hidden"]);
+    // Regression: `gpus` that disagrees with TP × PP × DP is an error, not silently ignored.
+    let gpus = write(
+        &dir,
+        "gpus.toml",
+        "cluster = \"fat-tree:gpus=64\"\nmodel = \"llama-3.1-8b\"\n[parallel]\ngpus = 64\ntp = 2\npp = 2\ndp = 4\n",
+    );
+    fails(&[&gpus], &["--gpus 64", "= 16"]);
+}
+
+/// Regressions of the robustness issue: values the tool used to accept silently.
+#[test]
+fn silently_accepted_values_are_errors() {
+    fails(&["--gpus", "1017"], &["--gpus 1017", "1016 accelerators"]);
+    fails(&["--gpus", "0"], &["--gpus 0", "at least 1"]);
+    fails(&["--gpus", "1000"], &["--gpus 1000", "not a multiple of TP × PP × CP"]);
+    fails(&["--vp", "32", "--pp", "1"], &["--vp 32", "--pp 2 or more"]);
+}
+
+/// Restating any default of the built-in scenario changes nothing, byte for byte.
+#[test]
+fn restating_a_default_changes_nothing() {
+    let base = run(&["--json"]);
+    assert!(base.status.success());
+    for args in [
+        &["--tp", "8"][..],
+        &["--pp", "4"],
+        &["--dp", "31"],
+        &["--gbs", "992"],
+        &["--mbs", "1"],
+        &["--seq", "8192"],
+        &["--model", "llama-3.1-70b"],
+        &["--cluster", "dgx-h100-superpod:su=4"],
+        &["--recompute", "selective"],
+        &["--zero", "1"],
+        &["--precision", "bf16"],
+        &["--fidelity", "flow"],
+        &["--cp", "1"],
+        &["--ep", "1"],
+        &["--vp", "1"],
+    ] {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let o = run(&a);
+        assert!(o.status.success(), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&base.stdout),
+            "restating {args:?} changed the report"
+        );
+    }
 }

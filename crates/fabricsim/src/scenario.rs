@@ -82,17 +82,17 @@ pub struct Training {
     pub zero: Option<u8>,
 }
 
-/// The built-in scenario run by a bare `fabricsim train`.
+/// The built-in scenario run by a bare `fabricsim train`. DP and GBS are not given: they follow
+/// the derivation rules of [`plan`] (DP 31 on 1016 GPUs, GBS 992), so a flag that restates any
+/// field changes nothing.
 pub const DEFAULT_SCENARIO: &str = r#"# Llama 3.1 70B on a 4-SU DGX H100 SuperPOD (1016 GPUs; the plan uses 992).
 cluster = "dgx-h100-superpod:su=4"
 model = "llama-3.1-70b"
 [parallel]
 tp = 8
 pp = 4
-dp = 31
 sequence_parallel = true
 [batch]
-gbs = 992
 mbs = 1
 seq = 8192
 [training]
@@ -100,6 +100,16 @@ precision = "bf16"
 recompute = "selective"
 zero = 1
 "#;
+
+/// The cluster of a scenario that names none.
+pub const DEFAULT_CLUSTER: &str = "dgx-h100-superpod:su=4";
+
+/// Micro-batches per pipeline when the global batch is derived: 8 per pipeline stage, so the
+/// 1F1B bubble (p−1)/(m+p−1) stays under 12 % and interleaving (m a multiple of PP) is possible.
+pub const MICROBATCHES_PER_STAGE: u32 = 8;
+
+/// Default sequence length when none is given.
+pub const DEFAULT_SEQ: u64 = 4096;
 
 pub fn parse(text: &str, context: &str) -> Result<ScenarioFile, String> {
     toml::from_str(text).map_err(|e| format!("{context}: malformed scenario: {}", e.to_string().trim()))
@@ -148,6 +158,10 @@ pub fn model(field: &ModelField, context: &str) -> Result<ModelSpec, String> {
             if let Some(g) = m.gated_mlp {
                 spec.gated_mlp = g;
             }
+            if let Some(v) = m.vocab {
+                // Given explicitly: 0 is an error (`validate`), not the GPT default.
+                spec.vocab = v;
+            }
             if let Some(t) = m.tied_embeddings {
                 spec.tied_embeddings = t;
             }
@@ -167,47 +181,166 @@ pub fn model(field: &ModelField, context: &str) -> Result<ModelSpec, String> {
     }
 }
 
-/// Resolve the plan from the scenario (flags have already been merged into it).
-pub fn plan(s: &ScenarioFile, accels: u64, domain: u32, model: &ModelSpec) -> Result<ParallelPlan, String> {
+/// A plan resolved from a scenario, with the values that were derived rather than given.
+#[derive(Debug, Clone)]
+pub struct ResolvedPlan {
+    pub plan: ParallelPlan,
+    /// One line per derived value: what it is and the rule that gave it.
+    pub derived: Vec<String>,
+}
+
+/// Largest power of two ≤ `cap` that divides `heads` (at least 1).
+fn tp_default(cap: u32, heads: u32) -> u32 {
+    let mut t = 1u32;
+    while t * 2 <= cap && heads % (t * 2) == 0 {
+        t *= 2;
+    }
+    t
+}
+
+/// Resolve the plan from the scenario (flags have already been merged into it). Rules, in one
+/// place: TP = the largest power of two ≤ min(scale-up domain, 8) dividing the heads; PP, CP,
+/// EP, VP = 1; accelerators = `gpus` or the whole cluster; DP = accelerators ÷ (TP × PP × CP)
+/// (rounded down only when `gpus` is not given); MBS = 1; GBS = DP × MBS × 8 × PP; sequence
+/// 4096.
+pub fn plan(s: &ScenarioFile, accels: u64, domain: u32, model: &ModelSpec) -> Result<ResolvedPlan, String> {
     let p = &s.parallel;
-    let tp = p.tp.unwrap_or_else(|| domain.clamp(1, 8).min(model.heads));
+    let mut derived = Vec::new();
+    for (name, v) in [
+        ("tp", p.tp),
+        ("pp", p.pp),
+        ("cp", p.cp),
+        ("ep", p.ep),
+        ("vp", p.vp),
+        ("dp", p.dp),
+        ("gpus", p.gpus),
+        ("mbs", s.batch.mbs),
+        ("gbs", s.batch.gbs),
+    ] {
+        if v == Some(0) {
+            return Err(format!(
+                "--{name} 0 (or `{name} = 0` in the scenario): must be at least 1"
+            ));
+        }
+    }
+    if s.batch.seq == Some(0) {
+        return Err("--seq 0 (or `seq = 0` in the scenario): must be at least 1".into());
+    }
+    let tp = match p.tp {
+        Some(t) => t,
+        None => {
+            let t = tp_default(domain.clamp(1, 8), model.heads);
+            derived.push(format!(
+                "TP {t}: the largest power of two up to min(scale-up domain {domain}, 8) that divides the {} heads",
+                model.heads
+            ));
+            t
+        }
+    };
     let pp = p.pp.unwrap_or(1);
     let cp = p.cp.unwrap_or(1);
     let ep = p.ep.unwrap_or(1);
     let vp = p.vp.unwrap_or(1);
     let denom = tp as u64 * pp as u64 * cp as u64;
-    if denom == 0 {
-        return Err("TP, PP and CP must be at least 1".into());
+    if let Some(g) = p.gpus {
+        if g as u64 > accels {
+            return Err(format!("--gpus {g}: the cluster has {accels} accelerators"));
+        }
     }
-    let gpus = p.gpus.map(u64::from).unwrap_or(accels);
-    let dp = match p.dp {
-        Some(d) => d,
-        None => {
-            let d = gpus / denom;
-            if d == 0 {
+    // The rule's DP (also when DP is given: a given value equal to the rule's is listed as
+    // following it, so restating a default changes nothing).
+    let rule_dp: Option<(u32, String)> = match p.gpus {
+        Some(g) if g as u64 % denom == 0 => Some((
+            (g as u64 / denom) as u32,
+            format!("--gpus {g} ÷ (TP {tp} × PP {pp} × CP {cp})"),
+        )),
+        Some(_) => None,
+        None => u32::try_from(accels / denom).ok().filter(|&d| d > 0).map(|d| {
+            (
+                d,
+                format!(
+                    "the cluster's {accels} accelerators ÷ (TP {tp} × PP {pp} × CP {cp}){}",
+                    if accels % denom != 0 { ", rounded down" } else { "" }
+                ),
+            )
+        }),
+    };
+    let dp = match (p.dp, p.gpus) {
+        (Some(d), Some(g)) if denom * d as u64 != g as u64 => {
+            return Err(format!(
+                "--gpus {g} but TP × PP × CP × DP = {tp} × {pp} × {cp} × {d} = {}: give one of --gpus and --dp, or make them agree",
+                denom * d as u64
+            ));
+        }
+        (Some(d), _) => d,
+        (None, Some(g)) if g as u64 % denom != 0 => {
+            return Err(format!(
+                "--gpus {g}: not a multiple of TP × PP × CP = {tp} × {pp} × {cp} = {denom}"
+            ));
+        }
+        (None, _) => match &rule_dp {
+            Some((d, _)) => *d,
+            None => {
                 return Err(format!(
-                    "TP × PP × CP = {tp} × {pp} × {cp} = {denom} exceeds the {gpus} accelerators (set --tp, --pp, --cp)"
-                ));
+                    "TP × PP × CP = {tp} × {pp} × {cp} = {denom} exceeds the cluster's {accels} accelerators (lower --tp, --pp or --cp)"
+                ))
             }
-            d as u32
+        },
+    };
+    if let Some((d, why)) = &rule_dp {
+        if *d == dp {
+            derived.push(format!("DP {d}: {why}"));
+        }
+    }
+    let mbs = s.batch.mbs.unwrap_or(1);
+    let rule_gbs = dp as u64 * mbs as u64 * (MICROBATCHES_PER_STAGE as u64 * pp as u64);
+    let gbs = match s.batch.gbs {
+        Some(g) => g,
+        None => u32::try_from(rule_gbs).map_err(|_| {
+            format!("the derived global batch {rule_gbs} is beyond what this simulator accepts (give --gbs)")
+        })?,
+    };
+    if gbs as u64 == rule_gbs {
+        derived.push(format!(
+            "GBS {gbs}: DP {dp} × MBS {mbs} × {MICROBATCHES_PER_STAGE} micro-batches per pipeline stage × PP {pp}"
+        ));
+    }
+    let seq = match s.batch.seq {
+        Some(q) => q,
+        None => {
+            derived.push(format!("sequence length {DEFAULT_SEQ} (default)"));
+            DEFAULT_SEQ
         }
     };
-    let mbs = s.batch.mbs.unwrap_or(1);
-    let gbs = s.batch.gbs.unwrap_or(dp * mbs * (4 * pp).max(8));
-    Ok(ParallelPlan {
-        tp,
-        pp,
-        dp,
-        cp,
-        ep,
-        vp,
-        mbs,
-        gbs,
-        seq: s.batch.seq.unwrap_or(4096),
-        zero: s.training.zero.unwrap_or(1),
-        recompute: recompute(s.training.recompute.as_deref().unwrap_or("selective"))?,
-        precision: precision(s.training.precision.as_deref().unwrap_or("bf16"))?,
-        sequence_parallel: p.sequence_parallel.unwrap_or(tp > 1),
-        tp_comm_overlap: p.tp_comm_overlap.unwrap_or(false),
+    Ok(ResolvedPlan {
+        plan: ParallelPlan {
+            tp,
+            pp,
+            dp,
+            cp,
+            ep,
+            vp,
+            mbs,
+            gbs,
+            seq,
+            zero: s.training.zero.unwrap_or(1),
+            recompute: recompute(s.training.recompute.as_deref().unwrap_or("selective"))?,
+            precision: precision(s.training.precision.as_deref().unwrap_or("bf16"))?,
+            sequence_parallel: p.sequence_parallel.unwrap_or(true) && tp > 1,
+            tp_comm_overlap: p.tp_comm_overlap.unwrap_or(false),
+        },
+        derived,
     })
+}
+
+/// The model field of a scenario: a name or inline sizes, never both.
+pub fn model_field(s: &ScenarioFile, context: &str) -> Result<Option<ModelField>, String> {
+    match (&s.model, &s.model_inline) {
+        (Some(_), Some(_)) => Err(format!(
+            "{context}: both `model` and `[model_inline]` are given; keep one"
+        )),
+        (Some(n), None) => Ok(Some(ModelField::Name(n.clone()))),
+        (None, Some(m)) => Ok(Some(ModelField::Inline(m.clone()))),
+        (None, None) => Ok(None),
+    }
 }

@@ -97,6 +97,17 @@ impl Default for ModelSpec {
 
 /// Largest parameter count `validate` accepts.
 pub const MAX_PARAMS: f64 = 1e15;
+/// Most layers a model may have (the largest published models have a few hundred; a step's cost
+/// grows with layers, so this bounds the run time).
+pub const MAX_LAYERS: u64 = 10_000;
+/// Widest hidden, FFN or head dimension accepted (2^20; published models stay below 2^17).
+pub const MAX_WIDTH: u64 = 1 << 20;
+/// Most attention heads accepted.
+pub const MAX_HEADS: u64 = 1 << 16;
+/// Largest vocabulary accepted (2^24).
+pub const MAX_VOCAB: u64 = 1 << 24;
+/// Most experts per MoE layer accepted.
+pub const MAX_EXPERTS: u64 = 1 << 16;
 
 impl ModelSpec {
     /// A GPT-2/3-style model as Megatron-LM builds it: FFN 4h, GELU (not gated), multi-head
@@ -116,7 +127,9 @@ impl ModelSpec {
             heads,
             kv_heads: heads,
             head_dim,
-            ffn: 4 * hidden,
+            // Saturating: an absurd hidden size is reported as such by `validate`, not as a
+            // wrapped-around ffn.
+            ffn: hidden.saturating_mul(4),
             gated_mlp: false,
             vocab: if vocab == 0 { 51_200 } else { vocab },
             tied_embeddings: false,
@@ -331,6 +344,32 @@ impl ModelSpec {
         ] {
             if v == 0 {
                 return Err(bad(field, "must be positive".into()));
+            }
+        }
+        for (field, v, max) in [
+            ("layers", self.layers as u64, MAX_LAYERS),
+            ("hidden", self.hidden, MAX_WIDTH),
+            ("heads", self.heads as u64, MAX_HEADS),
+            ("kv_heads", self.kv_heads as u64, MAX_HEADS),
+            ("head_dim", self.head_dim, MAX_WIDTH),
+            ("ffn", self.ffn, MAX_WIDTH),
+            ("vocab", self.vocab, MAX_VOCAB),
+        ] {
+            if v > max {
+                return Err(bad(field, format!("{v} is beyond the {max} this simulator accepts")));
+            }
+        }
+        if let Some(moe) = &self.moe {
+            for (field, v, max) in [
+                ("moe.experts", moe.experts as u64, MAX_EXPERTS),
+                ("moe.top_k", moe.top_k as u64, MAX_EXPERTS),
+                ("moe.expert_ffn", moe.expert_ffn, MAX_WIDTH),
+                ("moe.shared_experts", moe.shared_experts as u64, MAX_EXPERTS),
+                ("moe.shared_ffn", moe.shared_ffn, MAX_WIDTH),
+            ] {
+                if v > max {
+                    return Err(bad(field, format!("{v} is beyond the {max} this simulator accepts")));
+                }
             }
         }
         if self.head_dim == 0 {

@@ -245,8 +245,15 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
     let chip = chip(p, &p.string("switch", default_switch(node.port))?)?;
     let oversub = p.float("oversub", 1.0, 1.0, 64.0)?;
     let tiers = p.opt_uint("tiers", 1, 4)?;
-    let default_at = 1;
-    let oversub_at = p.uint("oversub_at", default_at, 1, 3)?;
+    let oversub_at_given = p.opt_uint("oversub_at", 1, 3)?;
+    let oversub_at = oversub_at_given.unwrap_or(1);
+    if tiers == Some(1) && oversub > 1.0 {
+        return Err(bad(
+            p,
+            "oversub",
+            format!("{oversub}:1 needs up-links, and tiers=1 has none (use tiers=2 or more)"),
+        ));
+    }
     let names: &[&str] = &["leaf", "spine", "core", "super-core"];
     let per_site = gpus as u64 / sites as u64 * node.ports_per_accel as u64;
     let endpoints = match order {
@@ -269,22 +276,69 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
         medium: Medium::Optical,
     };
     let mut tier_specs = fat_tree_tiers(p, endpoints, &f)?;
+    let mut notes = Vec::new();
     if tiers.is_none() && order == LeafOrder::RailOptimized && ds > 1 && tier_specs.len() == 1 {
         // One tier of rail-optimized leaves is one leaf per rail with nothing joining the rails:
         // a rail-optimized network needs at least a spine.
         tier_specs = fat_tree_tiers(p, endpoints, &FatTree { tiers: Some(2), ..f })?;
     }
+    if tiers.is_none() && oversub > 1.0 && tier_specs.len() as u32 <= oversub_at {
+        // One switch tier has no up-links to oversubscribe: add the tier the ratio applies to.
+        let want = oversub_at + 1;
+        tier_specs = fat_tree_tiers(p, endpoints, &FatTree { tiers: Some(want), ..f })?;
+        notes.push(format!(
+            "{want} tiers built (fewer would fit {endpoints} endpoints, but oversub={oversub} needs up-links at tier {oversub_at})"
+        ));
+    }
+    let t = tier_specs.len() as u32;
+    if let Some(at) = oversub_at_given {
+        if at >= t {
+            return Err(bad(
+                p,
+                "oversub_at",
+                format!(
+                    "tier {at} does not exist below the top of this {t}-tier fabric (the top tier has no up-links): use 1..{}",
+                    t.saturating_sub(1).max(1)
+                ),
+            ));
+        }
+    }
+    // The ratio built: ports come in whole numbers and leaves take whole rails of domains, so
+    // it may differ from the one asked.
+    let built_oversub = if t >= 2 {
+        let ti = &tier_specs[oversub_at as usize - 1];
+        let up = ti.up as f64 * ti.up_speed.0;
+        if up <= 0.0 {
+            1.0
+        } else if oversub_at == 1 {
+            // Over the whole leaf tier: every endpoint's port down, every leaf's up-links (the
+            // last leaf may be partly filled).
+            let fill = (ti.fanin as u64 / per_rail.max(1)).max(1) * per_rail.max(1);
+            let leaves = endpoints.div_ceil(fill);
+            endpoints as f64 * node.port.0 / (leaves as f64 * up)
+        } else {
+            ti.fanin as f64 * ti.port_speed.0 / up
+        }
+    } else {
+        1.0
+    };
     // (With several sites each top-tier switch keeps one port for its long-haul link:
     // `top_reserved` above.)
+    let ratio = if (built_oversub - oversub).abs() > 0.005 * oversub {
+        format!(
+            "oversubscription {built_oversub:.2}:1 built at tier {oversub_at} ({oversub}:1 asked: switch ports come in whole numbers, leaves take whole rails of domains and the last leaf may be partly filled)"
+        )
+    } else {
+        format!("oversubscription {oversub}:1 at tier {oversub_at}")
+    };
     let mut assumptions = vec![format!(
-        "{} tier(s) of {} ({} × {:.0}G), oversubscription {}:1 at tier {}",
+        "{} tier(s) of {} ({} × {:.0}G), {ratio}",
         tier_specs.len(),
         chip.name,
         chip.radix,
         chip.port_speed.as_gbit(),
-        oversub,
-        oversub_at
     )];
+    assumptions.extend(notes);
     let sites_spec = if multi_site {
         let km = p.float("distance_km", 50.0, 0.0, 20_000.0)?;
         let wan_gbit = p.float("wan_gbit", 51_200.0, 1.0, 1e9)?;
@@ -333,7 +387,19 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
 /// pods of 4 SU with a core tier as in the B200 RA's larger table (16 SU = 128/128/64).
 fn dgx_superpod(p: &Params) -> Result<ClusterSpec> {
     let su = p.uint("su", 4, 1, 64)?;
-    let node = node_param(p, &p.string("node", "dgx-h100")?)?;
+    let node_id = p.string("node", "dgx-h100")?;
+    let node = node_param(p, &node_id)?;
+    let ds = node.scale_up.size();
+    if ds != 8 || node.ports_per_accel != 1 {
+        return Err(bad(
+            p,
+            "node",
+            format!(
+                "the SuperPOD's rail-optimized layout takes 8-GPU servers with one NIC per GPU; `{node_id}` has {ds} accelerators per domain and {} NIC port(s) per accelerator (use rail-optimized:gpus=N,node={node_id})",
+                node.ports_per_accel
+            ),
+        ));
+    }
     let nodes = su * 32 - 1; // one node slot per SU-set is given up for UFM (RA Table 4 footnote)
     let chip = cat::switch_chip("quantum2-qm9700").ok_or_else(|| bad(p, "switch", "catalogue lacks QM9700".into()))?;
     let leaf = TierSpec {
@@ -376,10 +442,18 @@ fn dgx_superpod(p: &Params) -> Result<ClusterSpec> {
     }
     Ok(ClusterSpec {
         name: String::new(),
-        description: format!(
-            "DGX SuperPOD (H100 RA), {su} SU: {nodes} DGX nodes, {} GPUs, rail-optimized NDR fat-tree",
-            nodes * 8
-        ),
+        description: if node_id == "dgx-h100" {
+            format!(
+                "DGX SuperPOD (H100 RA), {su} SU: {nodes} DGX nodes, {} GPUs, rail-optimized NDR fat-tree",
+                nodes * 8
+            )
+        } else {
+            format!(
+                "DGX SuperPOD layout (H100 RA) with `{node_id}` nodes in place of DGX H100, {su} SU: {nodes} nodes, {} {}, rail-optimized NDR fat-tree",
+                nodes * 8,
+                node.accel
+            )
+        },
         node,
         domains: nodes,
         scale_out: Some(ClosSpec {

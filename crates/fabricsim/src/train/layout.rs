@@ -262,6 +262,12 @@ pub fn check_plan(f: &Fabric, model: &ModelSpec, p: &ParallelPlan) -> Result<(),
             p.pp * p.vp
         ));
     }
+    if p.vp > 1 && p.pp < 2 {
+        return Err(format!(
+            "--vp {}: interleaving splits each pipeline stage's layers into virtual stages, which needs --pp 2 or more (PP is {})",
+            p.vp, p.pp
+        ));
+    }
     if p.vp > 1 && p.microbatches() % p.pp != 0 {
         return Err(format!(
             "interleaved 1F1B needs the micro-batches ({}) to be a multiple of PP ({})",

@@ -109,6 +109,8 @@ pub struct TrainReport {
     pub busiest_links: Vec<LinkReport>,
     pub warnings: Vec<String>,
     pub assumptions: Vec<String>,
+    /// Plan values that were derived rather than given, each with its rule.
+    pub derived: Vec<String>,
     #[serde(skip)]
     pub timeline: Option<Timeline>,
 }
@@ -327,6 +329,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         busiest_links,
         warnings,
         assumptions,
+        derived: Vec::new(),
         timeline: Some(tl),
     }
 }

@@ -135,16 +135,17 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         "analytical" => engine::Fidelity::Analytical,
         o => return Err(UserError(format!("fidelity `{o}`: expected flow or analytical"))),
     };
-    let resolved = scenario::plan(&sc, f.accel_count() as u64, f.domain_size, &model).map_err(UserError)?;
+    let hbm = fabricsim::train::memory::capacity(&f);
+    let resolved = scenario::plan(&sc, f.accel_count() as u64, f.domain_size, hbm, &model).map_err(UserError)?;
     let mut plan = resolved.plan;
     // No recompute policy given: the least recomputation that fits memory (Megatron users
-    // choose it the same way), reported as an assumption.
-    let mut recompute_note = None;
+    // choose it the same way), listed with the derived values.
+    let mut derived = resolved.derived;
     if sc.training.recompute.is_none() {
         if let Some(r) = train::least_recompute_that_fits(&f, &model, &plan) {
             plan.recompute = r;
-            recompute_note = Some(format!(
-                "activation recompute `{}`: the least recomputation with which the plan fits memory (--recompute not given)",
+            derived.push(format!(
+                "recompute {}: the least activation recomputation with which the plan fits memory",
                 format!("{r:?}").to_lowercase()
             ));
         }
@@ -196,10 +197,7 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     }
     let r = r.map_err(UserError)?;
     let mut r = r;
-    if let Some(n) = recompute_note {
-        r.assumptions.insert(0, n);
-    }
-    r.derived = resolved.derived;
+    r.derived = derived;
     if let Some(path) = &a.trace {
         let t = crate::train_render::trace_json(&r);
         std::fs::write(path, serde_json::to_string(&t)?)

@@ -682,7 +682,7 @@ fn restating_a_default_changes_nothing() {
         &["--seq", "8192"],
         &["--model", "llama-3.1-70b"],
         &["--cluster", "dgx-h100-superpod:su=4"],
-        &["--recompute", "selective"],
+        &["--recompute", "none"],
         &["--zero", "1"],
         &["--precision", "bf16"],
         &["--fidelity", "flow"],

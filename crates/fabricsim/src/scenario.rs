@@ -82,22 +82,19 @@ pub struct Training {
     pub zero: Option<u8>,
 }
 
-/// The built-in scenario run by a bare `fabricsim train`. DP and GBS are not given: they follow
-/// the derivation rules of [`plan`] (DP 31 on 1016 GPUs, GBS 992), so a flag that restates any
-/// field changes nothing.
+/// The built-in scenario run by a bare `fabricsim train`. The layout is not given: it follows
+/// the derivation rules of [`plan`] (TP 8, PP 4, DP 31 on 1016 GPUs, GBS 992; recompute: the least
+/// that fits), so a flag that
+/// restates any value changes nothing, and a flag that changes the cluster or the model gets
+/// a layout made for them.
 pub const DEFAULT_SCENARIO: &str = r#"# Llama 3.1 70B on a 4-SU DGX H100 SuperPOD (1016 GPUs; the plan uses 992).
 cluster = "dgx-h100-superpod:su=4"
 model = "llama-3.1-70b"
-[parallel]
-tp = 8
-pp = 4
-sequence_parallel = true
 [batch]
 mbs = 1
 seq = 8192
 [training]
 precision = "bf16"
-recompute = "selective"
 zero = 1
 "#;
 
@@ -107,6 +104,11 @@ pub const DEFAULT_CLUSTER: &str = "dgx-h100-superpod:su=4";
 /// Micro-batches per pipeline when the global batch is derived: 8 per pipeline stage, so the
 /// 1F1B bubble (p−1)/(m+p−1) stays under 12 % and interleaving (m a multiple of PP) is possible.
 pub const MICROBATCHES_PER_STAGE: u32 = 8;
+
+/// Share of HBM the model states (weights, gradients, optimizer) may take when PP is derived:
+/// the rest is for activations and buffers. Published recipes sit near it: Llama 3 405B with
+/// TP 8 · PP 16 on 80 GB (19 GB of states) and Llama 3 70B with TP 8 · PP 4 (13 GB).
+pub const STATES_SHARE_OF_HBM: f64 = 0.25;
 
 /// Default sequence length when none is given.
 pub const DEFAULT_SEQ: u64 = 4096;
@@ -181,6 +183,54 @@ pub fn model(field: &ModelField, context: &str) -> Result<ModelSpec, String> {
     }
 }
 
+/// The smallest power-of-two PP whose model states fit in a quarter of HBM (see [`plan`]).
+fn pp_default(s: &ScenarioFile, accels: u64, tp: u32, cp: u32, hbm: f64, model: &ModelSpec) -> (u32, String) {
+    let gpus = s.parallel.gpus.map(u64::from).unwrap_or(accels);
+    let zero = s.training.zero.unwrap_or(1);
+    let budget = STATES_SHARE_OF_HBM * hbm;
+    let gib = |b: f64| b / 1073741824.0;
+    let mut pp = 1u32;
+    loop {
+        let dp = (gpus / (tp as u64 * pp as u64 * cp as u64)).max(1) as u32;
+        let trial = ParallelPlan {
+            tp,
+            pp,
+            dp,
+            cp,
+            ep: 1,
+            vp: 1,
+            mbs: 1,
+            gbs: dp,
+            seq: s.batch.seq.unwrap_or(DEFAULT_SEQ),
+            zero,
+            recompute: Recompute::Full,
+            precision: Precision::Bf16,
+            sequence_parallel: tp > 1,
+            tp_comm_overlap: false,
+        };
+        let m = crate::train::memory(model, &trial);
+        let states = m.weights + m.gradients + m.optimizer;
+        let next = pp * 2;
+        let room = next <= model.layers && tp as u64 * next as u64 * cp as u64 <= gpus;
+        if states <= budget || !room {
+            let why = if states <= budget {
+                format!(
+                    "the smallest power of two whose model states ({:.1} GiB) fit in a quarter of the {:.1} GiB of HBM",
+                    gib(states),
+                    gib(hbm)
+                )
+            } else {
+                format!(
+                    "the most stages the layers and accelerators allow; model states take {:.1} GiB, above a quarter of HBM",
+                    gib(states)
+                )
+            };
+            return (pp, why);
+        }
+        pp = next;
+    }
+}
+
 /// A plan resolved from a scenario, with the values that were derived rather than given.
 #[derive(Debug, Clone)]
 pub struct ResolvedPlan {
@@ -199,11 +249,18 @@ fn tp_default(cap: u32, heads: u32) -> u32 {
 }
 
 /// Resolve the plan from the scenario (flags have already been merged into it). Rules, in one
-/// place: TP = the largest power of two ≤ min(scale-up domain, 8) dividing the heads; PP, CP,
-/// EP, VP = 1; accelerators = `gpus` or the whole cluster; DP = accelerators ÷ (TP × PP × CP)
-/// (rounded down only when `gpus` is not given); MBS = 1; GBS = DP × MBS × 8 × PP; sequence
-/// 4096.
-pub fn plan(s: &ScenarioFile, accels: u64, domain: u32, model: &ModelSpec) -> Result<ResolvedPlan, String> {
+/// place: TP = the largest power of two ≤ min(scale-up domain, 8) dividing the heads; PP = the
+/// smallest power of two whose model states (weights, gradients, optimizer) fit in
+/// [`STATES_SHARE_OF_HBM`] of `hbm_bytes`; CP, EP, VP = 1; accelerators = `gpus` or the whole
+/// cluster; DP = accelerators ÷ (TP × PP × CP) (rounded down only when `gpus` is not given);
+/// MBS = 1; GBS = DP × MBS × 8 × PP; sequence 4096.
+pub fn plan(
+    s: &ScenarioFile,
+    accels: u64,
+    domain: u32,
+    hbm_bytes: f64,
+    model: &ModelSpec,
+) -> Result<ResolvedPlan, String> {
     let p = &s.parallel;
     let mut derived = Vec::new();
     for (name, v) in [
@@ -237,8 +294,15 @@ pub fn plan(s: &ScenarioFile, accels: u64, domain: u32, model: &ModelSpec) -> Re
             t
         }
     };
-    let pp = p.pp.unwrap_or(1);
     let cp = p.cp.unwrap_or(1);
+    let pp = match p.pp {
+        Some(x) => x,
+        None => {
+            let (x, why) = pp_default(s, accels, tp, cp, hbm_bytes, model);
+            derived.push(format!("PP {x}: {why}"));
+            x
+        }
+    };
     let ep = p.ep.unwrap_or(1);
     let vp = p.vp.unwrap_or(1);
     let denom = tp as u64 * pp as u64 * cp as u64;

@@ -170,6 +170,7 @@ pub fn collectives(text: &str, opts: Options) -> Result<Report, String> {
             "collective",
             "message_bytes",
         ],
+        COLLECTIVE_COLUMNS,
         "collectives",
         |m| one(m, opts, &mut fabrics),
     )
@@ -177,9 +178,81 @@ pub fn collectives(text: &str, opts: Options) -> Result<Report, String> {
 
 /// Read a measurements CSV, compare every row with `compare` (or list it as skipped with the
 /// reason), and summarise the absolute errors.
+/// What a numeric column must hold when it is not empty.
+#[derive(Debug, Clone, Copy)]
+pub enum ColumnKind {
+    /// A whole number in `1..=max`.
+    Count(u64),
+    /// A finite number above zero.
+    Positive,
+}
+
+/// The numeric columns of the training measurements and what they must hold: a value outside
+/// its range is bad input (an error naming the line and the column), not a row to skip.
+pub const TRAINING_COLUMNS: &[(&str, ColumnKind)] = &[
+    ("num_accel", ColumnKind::Count(10_000_000)),
+    ("layers", ColumnKind::Count(workload::model::MAX_LAYERS)),
+    ("hidden", ColumnKind::Count(workload::model::MAX_WIDTH)),
+    ("heads", ColumnKind::Count(workload::model::MAX_HEADS)),
+    ("seq_len", ColumnKind::Count(10_000_000)),
+    ("global_batch_seqs", ColumnKind::Count(1 << 31)),
+    ("micro_batch", ColumnKind::Count(1 << 20)),
+    ("TP", ColumnKind::Count(1 << 20)),
+    ("PP", ColumnKind::Count(1 << 20)),
+    ("DP", ColumnKind::Count(10_000_000)),
+    ("CP", ColumnKind::Count(1 << 20)),
+    ("EP", ColumnKind::Count(1 << 20)),
+    ("VP", ColumnKind::Count(1 << 20)),
+    ("params_B", ColumnKind::Positive),
+    ("active_params_B", ColumnKind::Positive),
+    ("tflops_per_accel", ColumnKind::Positive),
+    ("mfu_pct", ColumnKind::Positive),
+    ("hfu_pct", ColumnKind::Positive),
+    ("tokens_per_s_per_accel", ColumnKind::Positive),
+    ("step_time_s", ColumnKind::Positive),
+];
+
+/// The numeric columns of the collective measurements.
+pub const COLLECTIVE_COLUMNS: &[(&str, ColumnKind)] = &[
+    ("num_ranks", ColumnKind::Count(10_000_000)),
+    ("num_nodes", ColumnKind::Count(10_000_000)),
+    ("gpus_per_node", ColumnKind::Count(1 << 16)),
+    ("algbw_GBps", ColumnKind::Positive),
+    ("busbw_GBps", ColumnKind::Positive),
+    ("time_us", ColumnKind::Positive),
+    ("algbw_GBps_derived", ColumnKind::Positive),
+    ("busbw_GBps_derived", ColumnKind::Positive),
+];
+
+/// Check one row's numeric columns; `line` is the CSV line for the message.
+fn check_columns(m: &HashMap<String, String>, columns: &[(&str, ColumnKind)], line: usize) -> Result<(), String> {
+    for (col, kind) in columns {
+        let Some(v) = m.get(*col).map(|s| s.trim()) else {
+            continue;
+        };
+        if v.is_empty() {
+            continue;
+        }
+        let bad = |why: String| format!("line {line}, column `{col}`: `{v}` {why}");
+        match kind {
+            ColumnKind::Count(max) => match v.parse::<u64>() {
+                Ok(x) if (1..=*max).contains(&x) => {}
+                Ok(x) => return Err(bad(format!("is outside 1..={max} (read as {x})"))),
+                Err(_) => return Err(bad(format!("is not a whole number in 1..={max}"))),
+            },
+            ColumnKind::Positive => match v.parse::<f64>() {
+                Ok(x) if x.is_finite() && x > 0.0 => {}
+                _ => return Err(bad("is not a finite number above zero".into())),
+            },
+        }
+    }
+    Ok(())
+}
+
 pub fn replay(
     text: &str,
     required: &[&str],
+    columns: &[(&str, ColumnKind)],
     kind: &str,
     mut compare: impl FnMut(&HashMap<String, String>) -> Result<Compared, String>,
 ) -> Result<Report, String> {
@@ -196,13 +269,23 @@ pub fn replay(
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.map_err(|e| format!("CSV record {}: {e}", i + 2))?;
+        let rec = rec.map_err(|e| format!("line {}: unreadable CSV record: {e}", i + 2))?;
+        // `csv` counts the line before the record: the record itself starts one later.
+        let line = rec.position().map(|p| p.line() as usize + 1).unwrap_or(i + 2);
+        if rec.len() != headers.len() {
+            return Err(format!(
+                "line {line}: {} fields where the header has {}",
+                rec.len(),
+                headers.len()
+            ));
+        }
         let m: HashMap<String, String> = headers
             .iter()
             .zip(rec.iter())
             .map(|(h, v)| (h.to_string(), v.to_string()))
             .collect();
-        let id = m.get("row_id").cloned().unwrap_or_else(|| format!("line {}", i + 2));
+        check_columns(&m, columns, line)?;
+        let id = m.get("row_id").cloned().unwrap_or_else(|| format!("line {line}"));
         match compare(&m) {
             Ok(c) => rows.push(Compared { row_id: id, ..c }),
             Err(reason) => skipped.push(Skipped { row_id: id, reason }),

@@ -97,6 +97,7 @@ pub fn training(text: &str) -> Result<Report, String> {
             "seq_len",
             "global_batch_seqs",
         ],
+        crate::validate::TRAINING_COLUMNS,
         "training",
         one,
     )
@@ -142,7 +143,11 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
     let vocab = vocab_of(other).unwrap_or(51200);
     let model = match named {
         Some(mm) => mm,
-        None => ModelSpec::gpt(model_name, layers, hidden, heads, vocab, seq),
+        None => {
+            let mm = ModelSpec::gpt(model_name, layers, hidden, heads, vocab, seq);
+            mm.validate(model_name).map_err(|e| e.to_string())?;
+            mm
+        }
     };
     let gpn = 8u32;
     let nodes = n.div_ceil(gpn).max(1);

@@ -268,7 +268,56 @@ impl EfficiencyTable {
         if let Some(text) = memory_csv {
             fit_memory_csv(text, context, &mut table.memory)?;
         }
+        table.check_fit(context)?;
         Ok(table)
+    }
+
+    /// A fitted table must give efficiencies a GPU can reach on ordinary shapes: finite, above
+    /// 1e-4 of the peak and at most 1.5 × (measurement noise and boost clocks). A degenerate
+    /// fit (rows that do not vary in M, N, K, or absurd fractions) is an error naming the file.
+    fn check_fit(&self, context: &str) -> Result<(), WorkloadError> {
+        let sane = |e: f64| e.is_finite() && (1e-4..=1.5).contains(&e);
+        let mut rules = vec![("bf16", &self.bf16)];
+        if let Some(r) = &self.fp8 {
+            rules.push(("fp8", r));
+        }
+        for (name, r) in rules {
+            for (m, n, k) in [
+                (1024.0, 1024.0, 1024.0),
+                (8192.0, 8192.0, 8192.0),
+                (16384.0, 4096.0, 16384.0),
+            ] {
+                for pass in [Pass::Fwd, Pass::Dgrad, Pass::Wgrad] {
+                    let e = r.efficiency(m, n, k, pass);
+                    if !sane(e) {
+                        return Err(WorkloadError::Invalid {
+                            context: format!("{context}: gemm.csv"),
+                            problem: format!(
+                                "the {name} rows fit to an efficiency of {e:.3e} of the peak at M=N=K-scale shapes ({m}×{n}×{k}): the rows must vary in M, N and K and give fractions of the peak between 1e-6 and 1.5 (column frac_of_peak)"
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        for (file, rule) in [
+            ("attention.csv", Some(&self.attention)),
+            ("attention.csv", self.attention_alt.as_ref()),
+        ] {
+            let Some(rule) = rule else { continue };
+            for (pass, pr) in [("fwd", &rule.fwd), ("bwd", &rule.bwd)] {
+                let e = pr.efficiency(1.0, 64.0, 8192.0, 8192.0, 128.0, 128.0);
+                if !sane(e) {
+                    return Err(WorkloadError::Invalid {
+                        context: format!("{context}: {file}"),
+                        problem: format!(
+                            "the {pass} rows fit to an efficiency of {e:.3e} of the peak at sequence 8192: the rows must vary in sequence length and give fractions of the peak between 1e-6 and 1.5 (column {pass}_frac_of_peak)"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Take the device description and measurement date from a `device.json` of the calibration.
@@ -686,6 +735,19 @@ impl Csv {
         }
     }
 
+    /// A fraction of a peak: a positive number between 1e-6 and 1.5.
+    fn frac(&self, line: usize, fields: &[String], col: usize) -> Result<f64, WorkloadError> {
+        let v = self.num(line, fields, col)?;
+        if !(1e-6..=1.5).contains(&v) {
+            return Err(self.bad(
+                line,
+                &self.header[col],
+                format!("{v} is not a fraction of the peak between 1e-6 and 1.5"),
+            ));
+        }
+        Ok(v)
+    }
+
     fn has_error(fields: &[String], col: Option<usize>) -> bool {
         col.is_some_and(|c| !fields[c].trim().is_empty())
     }
@@ -735,6 +797,13 @@ fn parse_gemm(text: &str, context: &str) -> Result<Vec<GemmRow>, WorkloadError> 
         let frac = csv.num(*line, f, cf)?;
         if frac > 1.5 {
             return Err(csv.bad(*line, "frac_of_peak", format!("{frac} is above the peak")));
+        }
+        if frac < 1e-6 {
+            return Err(csv.bad(
+                *line,
+                "frac_of_peak",
+                format!("{frac} is below 1e-6 of the peak: not a measurement a GPU gives"),
+            ));
         }
         rows.push(GemmRow {
             precision,
@@ -797,8 +866,8 @@ fn parse_attention(text: &str, context: &str) -> Result<Vec<AttentionRow>, Workl
             heads: csv.num(*line, f, ch)?,
             d_qk: csv.num(*line, f, cd)?,
             d_v: csv.num(*line, f, cv)?,
-            fwd_frac: csv.num(*line, f, cf)?,
-            bwd_frac: csv.num(*line, f, cbw)?,
+            fwd_frac: csv.frac(*line, f, cf)?,
+            bwd_frac: csv.frac(*line, f, cbw)?,
         });
     }
     Ok(rows)
@@ -886,7 +955,7 @@ fn fit_memory_csv(text: &str, context: &str, out: &mut MemoryFractions) -> Resul
             samples.push((class, CROSS_ENTROPY_BYTES_PER_LOGIT * dims[0] * dims[1], time_us, None));
         } else {
             let bytes = csv.num(*line, f, cb)?;
-            let frac = csv.num(*line, f, cf)?;
+            let frac = csv.frac(*line, f, cf)?;
             bw_estimates.push(bytes / (time_us * 1e-6 * frac));
             samples.push((class, bytes, time_us, Some(frac)));
         }
@@ -911,6 +980,14 @@ fn fit_memory_csv(text: &str, context: &str, out: &mut MemoryFractions) -> Resul
             continue;
         }
         let frac = (logs.iter().sum::<f64>() / logs.len() as f64).exp();
+        if !(frac.is_finite() && (1e-4..=1.5).contains(&frac)) {
+            return Err(WorkloadError::Invalid {
+                context: format!("{context}: memory.csv"),
+                problem: format!(
+                    "the {class:?} rows give {frac:.3e} of the HBM bandwidth: not a fraction a GPU reaches (columns bytes, time_us, frac_of_hbm)"
+                ),
+            });
+        }
         match class {
             MemoryOp::Norm => out.norm = frac,
             MemoryOp::Elementwise => out.elementwise = frac,

@@ -141,9 +141,11 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     // No recompute policy given: the least recomputation that fits memory (Megatron users
     // choose it the same way), listed with the derived values.
     let mut derived = resolved.derived;
-    if sc.training.recompute.is_none() {
-        if let Some(r) = train::least_recompute_that_fits(&f, &model, &plan) {
+    if let Some(r) = train::least_recompute_that_fits(&f, &model, &plan) {
+        if sc.training.recompute.is_none() {
             plan.recompute = r;
+        }
+        if plan.recompute == r {
             derived.push(format!(
                 "recompute {}: the least activation recomputation with which the plan fits memory",
                 format!("{r:?}").to_lowercase()

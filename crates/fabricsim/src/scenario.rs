@@ -283,26 +283,22 @@ pub fn plan(
     if s.batch.seq == Some(0) {
         return Err("--seq 0 (or `seq = 0` in the scenario): must be at least 1".into());
     }
-    let tp = match p.tp {
-        Some(t) => t,
-        None => {
-            let t = tp_default(domain.clamp(1, 8), model.heads);
-            derived.push(format!(
-                "TP {t}: the largest power of two up to min(scale-up domain {domain}, 8) that divides the {} heads",
-                model.heads
-            ));
-            t
-        }
-    };
+    // Each rule's value is listed when the value used is the rule's, given or not, so restating
+    // a default changes nothing.
+    let rule_tp = tp_default(domain.clamp(1, 8), model.heads);
+    let tp = p.tp.unwrap_or(rule_tp);
+    if tp == rule_tp {
+        derived.push(format!(
+            "TP {tp}: the largest power of two up to min(scale-up domain {domain}, 8) that divides the {} heads",
+            model.heads
+        ));
+    }
     let cp = p.cp.unwrap_or(1);
-    let pp = match p.pp {
-        Some(x) => x,
-        None => {
-            let (x, why) = pp_default(s, accels, tp, cp, hbm_bytes, model);
-            derived.push(format!("PP {x}: {why}"));
-            x
-        }
-    };
+    let (rule_pp, why) = pp_default(s, accels, tp, cp, hbm_bytes, model);
+    let pp = p.pp.unwrap_or(rule_pp);
+    if pp == rule_pp {
+        derived.push(format!("PP {pp}: {why}"));
+    }
     let ep = p.ep.unwrap_or(1);
     let vp = p.vp.unwrap_or(1);
     let denom = tp as u64 * pp as u64 * cp as u64;

@@ -28,7 +28,7 @@ pub fn load(src: Source) -> Result<(ClusterSpec, Fabric), FabricError> {
     match src {
         Source::Preset(s) => presets::build_preset(s),
         Source::File { path, text, overrides } => {
-            let (_, ov) = params::parse_spec(&format!("x:{overrides}"))?;
+            let ov = params::parse_overrides(path, overrides)?;
             presets::from_toml(text, path, &ov)
         }
     }

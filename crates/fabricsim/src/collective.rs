@@ -116,8 +116,12 @@ pub fn place(f: &Fabric, n: u32, p: &Placement) -> Result<Vec<u32>, String> {
                 .collect()
         }
         Placement::List(v) => {
-            if (v.len() as u32) < n {
-                return Err(format!("the placement lists {} accelerators, {n} ranks asked", v.len()));
+            if v.len() as u32 != n {
+                return Err(format!(
+                    "the placement lists {} accelerators but --ranks is {n}: give --ranks {} or list {n}",
+                    v.len(),
+                    v.len()
+                ));
             }
             v.clone()
         }

@@ -271,8 +271,46 @@ pub fn from_hf_config(json: &str, context: &str) -> Result<ModelSpec, WorkloadEr
         }
     }
 
-    spec.validate(context)?;
+    spec.validate(context).map_err(|e| hf_names(e, &c))?;
     Ok(spec)
+}
+
+/// The config.json key a model field came from, so errors name what the user wrote.
+fn hf_names(e: WorkloadError, c: &Cfg) -> WorkloadError {
+    let WorkloadError::BadField { context, field, problem } = e else {
+        return e;
+    };
+    let has = |k: &str| c.opt_u64(k).ok().flatten().is_some();
+    let key = match field.as_str() {
+        "layers" => "num_hidden_layers",
+        "hidden" => "hidden_size",
+        "heads" => "num_attention_heads",
+        "kv_heads" => "num_key_value_heads",
+        "ffn" => "intermediate_size",
+        "vocab" => "vocab_size",
+        "head_dim" => "head_dim",
+        "moe.top_k" => "num_experts_per_tok",
+        "moe.experts" | "moe" => {
+            if has("num_local_experts") {
+                "num_local_experts"
+            } else if has("n_routed_experts") {
+                "n_routed_experts"
+            } else {
+                "num_experts"
+            }
+        }
+        "moe.expert_ffn" => "moe_intermediate_size",
+        "moe.shared_experts" => "n_shared_experts",
+        "moe.shared_ffn" => "shared_expert_intermediate_size",
+        "moe.dense_layers" => "first_k_dense_replace",
+        "mla" => "kv_lora_rank",
+        other => other,
+    };
+    WorkloadError::BadField {
+        context,
+        field: key.to_string(),
+        problem,
+    }
 }
 
 fn model_type(c: &Cfg) -> Result<String, WorkloadError> {

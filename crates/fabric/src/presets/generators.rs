@@ -243,6 +243,18 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
     let mut node = node;
     node.port = BytesPerSec::from_gbit(port_gbit);
     let chip = chip(p, &p.string("switch", default_switch(node.port))?)?;
+    if node.port.0 > chip.port_speed.0 * (1.0 + 1e-9) {
+        return Err(bad(
+            p,
+            "port_gbit",
+            format!(
+                "{port_gbit} Gb/s is faster than the {:.0}G ports of switch `{}` (use port_gbit ≤ {:.0}, or a switch= with faster ports)",
+                chip.port_speed.as_gbit(),
+                chip.id,
+                chip.port_speed.as_gbit()
+            ),
+        ));
+    }
     let oversub = p.float("oversub", 1.0, 1.0, 64.0)?;
     let tiers = p.opt_uint("tiers", 1, 4)?;
     let oversub_at_given = p.opt_uint("oversub_at", 1, 3)?;

@@ -172,29 +172,35 @@ pub fn parse_spec(spec: &str) -> Result<(String, Vec<(String, Value)>)> {
     if name.is_empty() {
         return Err(FabricError::UnknownPreset { name: spec.to_string() });
     }
-    let mut out = Vec::new();
+    Ok((name.to_string(), parse_overrides(name, rest)?))
+}
+
+/// Parse `key=value,...` overrides; `context` (a preset name or a cluster file's path) names
+/// where they apply in messages.
+pub fn parse_overrides(context: &str, rest: &str) -> Result<Vec<(String, Value)>> {
+    let mut out: Vec<(String, Value)> = Vec::new();
     for part in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part.split_once('=').ok_or_else(|| FabricError::BadParam {
-            context: name.to_string(),
+            context: context.to_string(),
             key: part.to_string(),
             problem: "expected key=value".into(),
         })?;
         let k = k.trim();
         if k.is_empty() {
             return Err(FabricError::BadParam {
-                context: name.to_string(),
+                context: context.to_string(),
                 key: part.to_string(),
                 problem: "empty key".into(),
             });
         }
         if out.iter().any(|(o, _)| o == k) {
             return Err(FabricError::BadParam {
-                context: name.to_string(),
+                context: context.to_string(),
                 key: k.to_string(),
                 problem: "given twice".into(),
             });
         }
         out.push((k.to_string(), Value::parse(v)));
     }
-    Ok((name.to_string(), out))
+    Ok(out)
 }

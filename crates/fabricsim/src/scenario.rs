@@ -191,7 +191,10 @@ fn pp_default(s: &ScenarioFile, accels: u64, tp: u32, cp: u32, hbm: f64, model: 
     let gib = |b: f64| b / 1073741824.0;
     let mut pp = 1u32;
     loop {
-        let dp = (gpus / (tp as u64 * pp as u64 * cp as u64)).max(1) as u32;
+        let dp = s
+            .parallel
+            .dp
+            .unwrap_or_else(|| (gpus / (tp as u64 * pp as u64 * cp as u64)).clamp(1, u32::MAX as u64) as u32);
         let trial = ParallelPlan {
             tp,
             pp,
@@ -211,7 +214,8 @@ fn pp_default(s: &ScenarioFile, accels: u64, tp: u32, cp: u32, hbm: f64, model: 
         let m = crate::train::memory(model, &trial);
         let states = m.weights + m.gradients + m.optimizer;
         let next = pp * 2;
-        let room = next <= model.layers && tp as u64 * next as u64 * cp as u64 <= gpus;
+        let dp_given = s.parallel.dp.unwrap_or(1) as u64;
+        let room = next <= model.layers && tp as u64 * next as u64 * cp as u64 * dp_given <= gpus;
         if states <= budget || !room {
             let why = if states <= budget {
                 format!(

@@ -249,6 +249,17 @@ fn check_columns(m: &HashMap<String, String>, columns: &[(&str, ColumnKind)], li
     Ok(())
 }
 
+/// The 1-based line of the first character at or after byte `at` that is not a line end (the
+/// `csv` crate may place a record's start on the `\n` of a preceding CRLF).
+fn line_of(text: &str, at: usize) -> usize {
+    let b = text.as_bytes();
+    let mut at = at.min(b.len());
+    while at < b.len() && (b[at] == b'\r' || b[at] == b'\n') {
+        at += 1;
+    }
+    b[..at].iter().filter(|&&c| c == b'\n').count() + 1
+}
+
 pub fn replay(
     text: &str,
     required: &[&str],
@@ -270,8 +281,11 @@ pub fn replay(
     let mut skipped = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| format!("line {}: unreadable CSV record: {e}", i + 2))?;
-        // `csv` counts the line before the record: the record itself starts one later.
-        let line = rec.position().map(|p| p.line() as usize + 1).unwrap_or(i + 2);
+        // The line the record starts on, counted from its byte offset (CRLF or LF alike).
+        let line = rec
+            .position()
+            .map(|p| line_of(text, p.byte() as usize))
+            .unwrap_or(i + 2);
         if rec.len() != headers.len() {
             return Err(format!(
                 "line {line}: {} fields where the header has {}",

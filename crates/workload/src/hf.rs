@@ -277,7 +277,12 @@ pub fn from_hf_config(json: &str, context: &str) -> Result<ModelSpec, WorkloadEr
 
 /// The config.json key a model field came from, so errors name what the user wrote.
 fn hf_names(e: WorkloadError, c: &Cfg) -> WorkloadError {
-    let WorkloadError::BadField { context, field, problem } = e else {
+    let WorkloadError::BadField {
+        context,
+        field,
+        problem,
+    } = e
+    else {
         return e;
     };
     let has = |k: &str| c.opt_u64(k).ok().flatten().is_some();

@@ -362,13 +362,13 @@ fn assumptions(f: &Fabric, req: &Request, rows: &[Row], hbm: Option<f64>) -> Vec
             None => "no copy time (the accelerator's HBM bandwidth is not in the catalogue)".into(),
         };
         a.push(format!(
-            "one rank: no link is used; time = NCCL's smallest base latency ({:.1} µs) + {copy}; busbw = algbw × the nccl-tests factor for 1 rank ({})",
+            "one rank: no link is used; time = NCCL's smallest base latency ({:.1} µs) + {copy}; busbw = algbw × the nccl-tests factor for 1 rank ({}); no algorithm or protocol applies",
             constants::base_lat(false, Protocol::Ll) * 1e6,
             req.op.busbw_factor(1)
         ));
     }
     match req.algo {
-        Some(r) => {
+        Some(r) if ran => {
             a.push(format!("algorithm forced: {} (--algo)", r.algo.name()));
             if let Some(why) = r.approximation {
                 a.push(format!("--algo mapping is approximate: {why}"));
@@ -386,7 +386,7 @@ fn assumptions(f: &Fabric, req: &Request, rows: &[Row], hbm: Option<f64>) -> Vec
                 used.join(", ")
             ));
         }
-        None => {}
+        _ => {}
     }
     if ran {
         let doms = collective::plan::by_domain(f, req.ranks);

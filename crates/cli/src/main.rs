@@ -1,6 +1,8 @@
 //! The `fabricsim` command line: argument parsing, files, output formats. All modelling lives in
 //! the library crates.
 
+mod model_flags;
+mod nccl_tests;
 mod train_cmd;
 mod train_render;
 
@@ -34,31 +36,28 @@ enum Cmd {
         /// all_reduce, reduce_scatter, all_gather, all_to_all, broadcast, reduce, send_recv.
         #[arg(long)]
         op: String,
-        /// Ranks (default: every accelerator of the cluster).
+        /// Ranks (default: every accelerator of the cluster; 1 = a local copy, no fabric).
         #[arg(long)]
         ranks: Option<u32>,
-        /// One message size (bytes, or with K, M, G: powers of 1024).
+        /// One message size (bytes, or with K, M, G: powers of 1024; 0 gives a row of zeros, as
+        /// NCCL returns without launching).
         #[arg(long, conflicts_with = "sizes")]
         size: Option<String>,
         /// A sweep MIN:MAX, doubling (default 8:8G, like nccl-tests -b 8 -e 8G -f 2).
         #[arg(long)]
         sizes: Option<String>,
-        /// Force an algorithm: ring, tree, nvls, collnet, hierarchical, halving_doubling, direct,
-        /// pairwise, torus, p2p (default: chosen per size like NCCL).
-        #[arg(long)]
-        algo: Option<String>,
-        /// flow (max-min fair sharing, default) or analytical (alpha-beta, no contention).
-        #[arg(long, default_value = "flow")]
-        fidelity: String,
         /// packed, scattered[:SEED], or a file listing one accelerator index per rank.
         #[arg(long, default_value = "packed")]
         placement: String,
-        /// Flows per ring edge on the scale-out network (NCCL channels).
-        #[arg(long)]
-        channels: Option<u32>,
+        #[command(flatten)]
+        model: model_flags::ModelFlags,
         #[arg(long)]
         json: bool,
     },
+    /// nccl-tests in silico: `fabricsim nccl-tests all_reduce_perf -b 8 -e 8G -f 2 -g 8
+    /// --cluster dgx-h100` prints what NVIDIA's binary would, from the collective model.
+    #[command(name = "nccl-tests", allow_negative_numbers = true)]
+    NcclTests(nccl_tests::Args),
     /// Compare predictions with published measurements.
     Validate {
         /// A CSV in the format of the collectives measurements file.
@@ -114,6 +113,31 @@ fn load_cluster(spec: &str) -> Result<(fabric::topology::clos::ClusterSpec, fabr
     }
 }
 
+/// `--placement`: packed, scattered[:SEED] or a file of accelerator indices.
+fn parse_placement(p: &str) -> Result<fabricsim::collective::Placement, UserError> {
+    use fabricsim::collective as fc;
+    Ok(match p {
+        "packed" => fc::Placement::Packed,
+        p if p == "scattered" || p.starts_with("scattered:") => {
+            let seed = p
+                .strip_prefix("scattered:")
+                .map(|s| s.parse::<u64>())
+                .transpose()
+                .map_err(|_| UserError(format!("--placement: bad seed in `{p}`")))?;
+            fc::Placement::Scattered {
+                seed: seed.unwrap_or(1),
+            }
+        }
+        path => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| UserError(format!("--placement: cannot read `{path}`: {e}")))?;
+            fc::Placement::List(
+                fc::parse_placement(&text).map_err(|e| UserError(format!("--placement `{path}`: {e}")))?,
+            )
+        }
+    })
+}
+
 /// A spinner on stderr while a command runs, only when stderr is a terminal (never in pipes, CI
 /// or JSON consumers' logs).
 pub(crate) fn spinner(msg: &str) -> Option<indicatif::ProgressBar> {
@@ -151,47 +175,21 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             ranks,
             size,
             sizes,
-            algo,
-            fidelity,
             placement,
-            channels,
+            model,
             json,
         } => {
             use fabricsim::collective as fc;
             let (_, f) = load_cluster(&cluster)?;
-            let op: collective::Op = op.parse()?;
-            let algo: Option<collective::Algo> = algo.map(|a| a.parse()).transpose()?;
-            let fidelity = match fidelity.as_str() {
-                "flow" => engine::Fidelity::Flow,
-                "analytical" => engine::Fidelity::Analytical,
-                other => return Err(UserError(format!("--fidelity: `{other}` is not flow or analytical"))),
-            };
+            let op: collective::Op = op.parse().map_err(|e| UserError(format!("--op: {e}")))?;
+            let (algo, opts) = model.resolve()?;
             let sizes = match (size, sizes) {
                 (Some(s), _) => vec![fc::parse_size(&s).map_err(|e| UserError(format!("--size: {e}")))?],
                 (None, Some(r)) => fc::parse_sizes(&r).map_err(|e| UserError(format!("--sizes: {e}")))?,
                 (None, None) => fc::default_sizes(),
             };
             let placement_arg = placement.clone();
-            let placement = match placement.as_str() {
-                "packed" => fc::Placement::Packed,
-                p if p == "scattered" || p.starts_with("scattered:") => {
-                    let seed = p
-                        .strip_prefix("scattered:")
-                        .map(|s| s.parse::<u64>())
-                        .transpose()
-                        .map_err(|_| UserError(format!("--placement: bad seed in `{p}`")))?;
-                    fc::Placement::Scattered {
-                        seed: seed.unwrap_or(1),
-                    }
-                }
-                path => {
-                    let text = std::fs::read_to_string(path)
-                        .map_err(|e| UserError(format!("--placement: cannot read `{path}`: {e}")))?;
-                    fc::Placement::List(
-                        fc::parse_placement(&text).map_err(|e| UserError(format!("--placement `{path}`: {e}")))?,
-                    )
-                }
-            };
+            let placement = parse_placement(&placement)?;
             let from_file = match &placement {
                 fc::Placement::List(v) => Some(v.len() as u32),
                 _ => None,
@@ -204,18 +202,17 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             };
             let rank_list = fc::place(&f, n, &placement).map_err(|e| UserError(format!("{where_}{e}")))?;
             collective::plan::check_group(&f, &rank_list).map_err(|e| UserError(format!("{where_}{e}")))?;
-            let mut opts = collective::Options {
-                fidelity,
-                ..Default::default()
-            };
-            if let Some(c) = channels {
-                if c == 0 || c > 64 {
-                    return Err(UserError(format!("--channels {c}: must be 1..=64")));
-                }
-                opts.channels = c;
-            }
             let pb = spinner(&format!("simulating {} on {} ranks", op.name(), rank_list.len()));
-            let r = fc::run(&cluster, &f, op, &rank_list, &sizes, algo, opts, &placement);
+            let req = fc::Request {
+                cluster: &cluster,
+                op,
+                ranks: &rank_list,
+                sizes: &sizes,
+                algo,
+                opts,
+                placement: &placement,
+            };
+            let r = fc::run(&f, &req);
             if let Some(pb) = pb {
                 pb.finish_and_clear();
             }
@@ -226,6 +223,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 print!("{}", fc::render(&r));
             }
         }
+        Cmd::NcclTests(args) => nccl_tests::run(args)?,
         Cmd::Validate {
             collectives,
             training,

@@ -177,11 +177,11 @@ fn bad_input_exits_2() {
     );
     fails(
         &with(&["--op", "all_reduce", "--algo", "bogo"]),
-        &["unknown algorithm `bogo`", "ring"],
+        &["--algo", "unknown algorithm `bogo`", "ring", "CollnetDirect"],
     );
     fails(
         &with(&["--op", "all_reduce", "--ranks", "0"]),
-        &["--ranks 0", "8 accelerators"],
+        &["--ranks 0", "at least one rank"],
     );
     fails(
         &with(&["--op", "all_reduce", "--ranks", "9"]),
@@ -201,6 +201,19 @@ fn bad_input_exits_2() {
         &["--fidelity", "`packet`"],
     );
     fails(&with(&["--op", "all_reduce", "--channels", "0"]), &["--channels 0"]);
+    fails(
+        &with(&["--op", "all_reduce", "--proto", "LL64"]),
+        &["--proto", "`LL64`", "LL128"],
+    );
+    fails(&with(&["--op", "all_reduce", "--nvls", "maybe"]), &["--nvls", "maybe"]);
+    fails(
+        &with(&["--op", "all_reduce", "--algo", "NVLS", "--nvls", "off"]),
+        &["--algo NVLS", "--nvls off"],
+    );
+    fails(
+        &with(&["--op", "all_reduce", "--algo", "nvls", "--proto", "LL"]),
+        &["nvls", "LL protocol"],
+    );
     fails(
         &with(&["--op", "all_to_all", "--algo", "ring"]),
         &["ring cannot run all_to_all"],
@@ -316,4 +329,202 @@ fn json_is_byte_identical() {
         assert!(!a.stdout.is_empty());
         assert_eq!(a.stdout, b.stdout, "{args:?}");
     }
+}
+
+fn rows(out: &str) -> Vec<Value> {
+    let v: Value = serde_json::from_str(out).unwrap();
+    v["rows"].as_array().unwrap().clone()
+}
+
+fn assumptions(out: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(out).unwrap();
+    v["assumptions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no assumptions in {out}"))
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Size 0 is a row of zeros (NCCL returns without launching), on every op.
+#[test]
+fn size_zero_is_a_row_of_zeros() {
+    for op in OPS {
+        let out = ok(&coll(&["--cluster", "dgx-h100", "--op", op, "--size", "0"])
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>());
+        let r = &rows(&out)[0];
+        for k in [
+            "size_bytes",
+            "time_s",
+            "algbw_bytes_per_s",
+            "busbw_bytes_per_s",
+            "latency_s",
+        ] {
+            assert_eq!(r[k].as_f64(), Some(0.0), "{op} {k}: {r}");
+        }
+        assert_eq!(r["algorithm"], "none");
+        assert!(r["bottleneck_links"].as_array().unwrap().is_empty());
+        assert!(assumptions(&out).iter().any(|a| a.starts_with("size 0:")), "{out}");
+    }
+}
+
+/// One rank uses no link: a local copy, busbw = algbw × nccl-tests' factor (0 for all_reduce,
+/// reduce_scatter, all_gather, all_to_all; 1 for broadcast, reduce, send_recv), never more
+/// than the HBM copy rate.
+#[test]
+fn one_rank_is_a_local_copy() {
+    for op in OPS {
+        let out = ok(
+            &coll(&["--cluster", "dgx-h100", "--op", op, "--ranks", "1", "--sizes", "8:8G"])
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>(),
+        );
+        let factor_one = matches!(*op, "broadcast" | "reduce" | "send_recv");
+        for r in rows(&out) {
+            assert_eq!(r["algorithm"], "local_copy", "{op}");
+            let (alg, bus) = (
+                r["algbw_bytes_per_s"].as_f64().unwrap(),
+                r["busbw_bytes_per_s"].as_f64().unwrap(),
+            );
+            // H100 HBM: 3.35 TB/s, a copy reads and writes: at most 1.675 TB/s.
+            assert!(alg > 0.0 && alg <= 3.35e12 / 2.0, "{op}: {r}");
+            assert_eq!(bus, if factor_one { alg } else { 0.0 }, "{op}: {r}");
+            assert!(r["time_s"].as_f64().unwrap() >= 3.6e-6, "{op}: latency floor");
+        }
+        assert!(assumptions(&out).iter().any(|a| a.starts_with("one rank:")), "{out}");
+    }
+}
+
+/// NCCL's algorithm and protocol names work in any case beside fabricsim's; approximate
+/// mappings are stated.
+#[test]
+fn nccl_algorithm_and_protocol_names() {
+    let base = [
+        "collective",
+        "--cluster",
+        "fat-tree:gpus=64",
+        "--op",
+        "all_reduce",
+        "--size",
+        "256M",
+        "--json",
+    ];
+    let with =
+        |extra: &[&str]| -> String { ok(&base.iter().copied().chain(extra.iter().copied()).collect::<Vec<_>>()) };
+    let ring = with(&["--algo", "ring"]);
+    assert_eq!(rows(&with(&["--algo", "Ring"])), rows(&ring));
+    assert_eq!(rows(&with(&["--algo", "RING"])), rows(&ring));
+    assert_eq!(rows(&with(&["--algo", "CollnetDirect"]))[0]["algorithm"], "collnet");
+    let chain = with(&["--algo", "CollnetChain"]);
+    assert_eq!(rows(&chain)[0]["algorithm"], "collnet");
+    assert!(assumptions(&chain)
+        .iter()
+        .any(|a| a.contains("approximate") && a.contains("CollnetChain")));
+    let nvlstree = with(&["--algo", "nvlstree"]);
+    assert_eq!(rows(&nvlstree)[0]["algorithm"], "hierarchical");
+    assert!(assumptions(&nvlstree)
+        .iter()
+        .any(|a| a.contains("approximate") && a.contains("NVLSTree")));
+    assert!(assumptions(&ring).iter().all(|a| !a.contains("approximate")));
+    for (name, proto) in [("ll", "LL"), ("LL128", "LL128"), ("simple", "Simple")] {
+        let out = with(&["--algo", "Tree", "--proto", name]);
+        assert_eq!(rows(&out)[0]["protocol"], proto);
+        assert!(assumptions(&out)
+            .iter()
+            .any(|a| a.contains(&format!("protocol forced to {proto}"))));
+    }
+    let nvls = ok(&[
+        "collective",
+        "--cluster",
+        "dgx-h100",
+        "--op",
+        "all_reduce",
+        "--size",
+        "1G",
+        "--algo",
+        "NVLS",
+        "--json",
+    ]);
+    assert_eq!(rows(&nvls)[0]["algorithm"], "nvls");
+}
+
+/// `--sharp off` / `--nvls off` remove CollNet / NVLS from the selection, and the assumptions
+/// say which in-network reduction ran and where.
+#[test]
+fn sharp_and_nvls_switches() {
+    let algos = |out: &str| -> Vec<String> {
+        rows(out)
+            .iter()
+            .map(|r| r["algorithm"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let fat = [
+        "collective",
+        "--cluster",
+        "fat-tree:gpus=64",
+        "--op",
+        "all_reduce",
+        "--sizes",
+        "1M:4G",
+        "--json",
+    ];
+    let on = ok(&fat);
+    assert!(algos(&on).contains(&"collnet".to_string()), "{on}");
+    let a = assumptions(&on);
+    assert!(
+        a.iter()
+            .any(|x| x.contains("IB SHARP (CollNet) chosen") && x.contains("quantum2")),
+        "{a:?}"
+    );
+    assert!(
+        a.iter()
+            .any(|x| x.contains("NVLS (NVLink SHARP) not used") && x.contains("8 domains")),
+        "{a:?}"
+    );
+    assert!(a.iter().any(|x| x.starts_with("latency: NCCL's tuning model")), "{a:?}");
+    assert!(a.iter().any(|x| x.starts_with("channels: 2 flow(s)")), "{a:?}");
+    assert!(
+        a.iter().any(|x| x == "placement: packed, rank r on accelerator r"),
+        "{a:?}"
+    );
+    let off = ok(&fat.iter().copied().chain(["--sharp", "off"]).collect::<Vec<_>>());
+    assert!(!algos(&off).contains(&"collnet".to_string()), "{off}");
+    assert!(assumptions(&off)
+        .iter()
+        .any(|x| x.contains("switched off (--sharp off)")));
+
+    let node = [
+        "collective",
+        "--cluster",
+        "dgx-h100",
+        "--op",
+        "all_reduce",
+        "--sizes",
+        "1M:4G",
+        "--json",
+    ];
+    let on = ok(&node);
+    assert!(algos(&on).contains(&"nvls".to_string()), "{on}");
+    assert!(assumptions(&on)
+        .iter()
+        .any(|x| x.starts_with("NVLS (NVLink SHARP) chosen") && x.contains("nvswitch")));
+    let off = ok(&node.iter().copied().chain(["--nvls", "off"]).collect::<Vec<_>>());
+    assert!(!algos(&off).contains(&"nvls".to_string()), "{off}");
+    assert!(assumptions(&off)
+        .iter()
+        .any(|x| x.contains("switched off (--nvls off)")));
+    // The text output carries the same assumptions.
+    let text = ok(&[
+        "collective",
+        "--cluster",
+        "dgx-h100",
+        "--op",
+        "all_reduce",
+        "--size",
+        "1G",
+    ]);
+    assert!(text.contains("# assumed: NVLS (NVLink SHARP) chosen"), "{text}");
 }

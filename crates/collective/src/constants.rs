@@ -41,6 +41,19 @@ impl Protocol {
     }
 }
 
+impl std::str::FromStr for Protocol {
+    type Err = crate::CollectiveError;
+    /// NCCL's names (`NCCL_PROTO`), case-insensitively: LL, LL128, Simple.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_lowercase().as_str() {
+            "ll" => Ok(Protocol::Ll),
+            "ll128" => Ok(Protocol::Ll128),
+            "simple" => Ok(Protocol::Simple),
+            _ => Err(crate::CollectiveError::UnknownProtocol(s.to_string())),
+        }
+    }
+}
+
 /// The class of link a step crosses, as NCCL distinguishes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkClass {
@@ -122,4 +135,45 @@ pub fn pipeline_fill(steps: u32, transfer: f64, per_rank_bytes: f64) -> f64 {
     let k = steps as f64;
     let per_step = per_rank_bytes / k;
     (k - 1.0).min(PIPELINE_DEPTH) * (transfer / k) * (PIPELINE_BUFFER_BYTES / per_step).min(1.0)
+}
+
+/// One-rank collectives touch no link: NCCL copies the buffer on the device (out-of-place) and
+/// returns. Modelled as the smallest NCCL base latency (Ring/LL, 3.6 µs, taken as the floor of
+/// any launched NCCL call) plus a device-to-device copy that reads and writes every byte once
+/// at the accelerator's HBM bandwidth [A]. Size 0 costs nothing (NCCL returns without
+/// launching).
+pub fn one_rank_time(size_bytes: f64, hbm_bytes_per_s: f64) -> f64 {
+    if size_bytes <= 0.0 {
+        return 0.0;
+    }
+    base_lat(false, Protocol::Ll) + 2.0 * size_bytes / hbm_bytes_per_s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocols_parse_by_nccl_name_in_any_case() {
+        for (s, p) in [
+            ("LL", Protocol::Ll),
+            ("ll", Protocol::Ll),
+            ("LL128", Protocol::Ll128),
+            ("ll128", Protocol::Ll128),
+            ("Simple", Protocol::Simple),
+            ("SIMPLE", Protocol::Simple),
+        ] {
+            assert_eq!(s.parse::<Protocol>(), Ok(p), "{s}");
+            assert_eq!(p.name().parse::<Protocol>(), Ok(p));
+        }
+        let e = "LL64".parse::<Protocol>().unwrap_err().to_string();
+        assert!(e.contains("`LL64`") && e.contains("LL128"), "{e}");
+    }
+
+    #[test]
+    fn one_rank_time_is_floor_plus_copy() {
+        assert_eq!(one_rank_time(0.0, 3.35e12), 0.0);
+        let t = one_rank_time(3.35e9, 3.35e12);
+        assert!((t - (3.6e-6 + 2e-3)).abs() < 1e-12, "{t}");
+    }
 }

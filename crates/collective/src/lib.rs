@@ -18,7 +18,7 @@ pub mod torus;
 pub mod tree;
 
 pub use plan::{Phase, Plan, PlanFlow};
-pub use select::select;
+pub use select::{select, InNetwork};
 pub use simulate::{run_groups, simulate, CollectiveResult, Options};
 
 use std::fmt;
@@ -157,21 +157,60 @@ impl fmt::Display for Algo {
 impl FromStr for Algo {
     type Err = CollectiveError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let k = s.trim().to_lowercase().replace('-', "_");
-        Ok(match k.as_str() {
-            "ring" => Algo::Ring,
-            "tree" | "double_binary_tree" => Algo::Tree,
-            "nvls" | "nvlink_sharp" => Algo::Nvls,
-            "collnet" | "sharp" | "ib_sharp" => Algo::CollNet,
-            "hierarchical" | "hier" => Algo::Hierarchical,
-            "halving_doubling" | "hd" | "recursive_doubling" | "rabenseifner" => Algo::HalvingDoubling,
-            "direct" => Algo::Direct,
-            "pairwise" => Algo::Pairwise,
-            "torus" | "bucket" => Algo::Torus,
-            "p2p" | "sendrecv" => Algo::P2p,
-            _ => return Err(CollectiveError::UnknownAlgo(s.to_string())),
-        })
+        parse_algo(s).map(|r| r.algo)
     }
+}
+
+/// An algorithm named by the user: one of fabricsim's names or one of NCCL's (`NCCL_ALGO`:
+/// Ring, Tree, CollnetDirect, CollnetChain, NVLS, NVLSTree, PAT), case-insensitively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlgoRequest {
+    /// The modelled algorithm that runs.
+    pub algo: Algo,
+    /// How an NCCL name maps onto `algo` when the mapping is approximate (`None` when exact).
+    pub approximation: Option<&'static str>,
+}
+
+/// Parse an algorithm name (see [`AlgoRequest`]).
+pub fn parse_algo(s: &str) -> Result<AlgoRequest, CollectiveError> {
+    let k = s.trim().to_lowercase().replace('-', "_");
+    let exact = |algo| AlgoRequest {
+        algo,
+        approximation: None,
+    };
+    let approx = |algo, why| AlgoRequest {
+        algo,
+        approximation: Some(why),
+    };
+    Ok(match k.as_str() {
+        "ring" => exact(Algo::Ring),
+        "tree" | "double_binary_tree" => exact(Algo::Tree),
+        "nvls" | "nvlink_sharp" => exact(Algo::Nvls),
+        "collnet" | "sharp" | "ib_sharp" | "collnetdirect" | "collnet_direct" => exact(Algo::CollNet),
+        "collnetchain" | "collnet_chain" => approx(
+            Algo::CollNet,
+            "NCCL's CollnetChain chains the GPUs of a node to one NIC before SHARP; modelled as \
+             collnet (CollnetDirect: every GPU reduce-scatters in the node and uses its own NIC)",
+        ),
+        "nvlstree" | "nvls_tree" => approx(
+            Algo::Hierarchical,
+            "NCCL's NVLSTree reduces in the NVSwitch, then runs a tree across nodes; modelled as \
+             hierarchical (intra-domain ring reduce-scatter, a ring per rail across domains, \
+             intra-domain all-gather)",
+        ),
+        "pat" => approx(
+            Algo::HalvingDoubling,
+            "NCCL's PAT (parallel aggregated trees, log-step, one GPU per node) is modelled as \
+             halving_doubling (recursive halving/doubling, powers of two)",
+        ),
+        "hierarchical" | "hier" => exact(Algo::Hierarchical),
+        "halving_doubling" | "hd" | "recursive_doubling" | "rabenseifner" => exact(Algo::HalvingDoubling),
+        "direct" => exact(Algo::Direct),
+        "pairwise" => exact(Algo::Pairwise),
+        "torus" | "bucket" => exact(Algo::Torus),
+        "p2p" | "sendrecv" => exact(Algo::P2p),
+        _ => return Err(CollectiveError::UnknownAlgo(s.to_string())),
+    })
 }
 
 /// Errors of the collective layer.
@@ -179,6 +218,7 @@ impl FromStr for Algo {
 pub enum CollectiveError {
     UnknownOp(String),
     UnknownAlgo(String),
+    UnknownProtocol(String),
     /// The algorithm cannot run this operation on this group/fabric, with the reason.
     Unsupported {
         algo: Algo,
@@ -196,8 +236,9 @@ impl fmt::Display for CollectiveError {
             CollectiveError::UnknownOp(s) => write!(f, "unknown operation `{s}` (known: all_reduce, reduce_scatter, all_gather, all_to_all, broadcast, reduce, send_recv)"),
             CollectiveError::UnknownAlgo(s) => write!(
                 f,
-                "unknown algorithm `{s}` (known: ring, tree, nvls, collnet, hierarchical, halving_doubling, direct, pairwise, torus, p2p)"
+                "unknown algorithm `{s}` (known: ring, tree, nvls, collnet, hierarchical, halving_doubling, direct, pairwise, torus, p2p; NCCL's Ring, Tree, CollnetDirect, CollnetChain, NVLS, NVLSTree, PAT)"
             ),
+            CollectiveError::UnknownProtocol(s) => write!(f, "unknown protocol `{s}` (known: LL, LL128, Simple)"),
             CollectiveError::Unsupported { algo, op, why } => write!(f, "algorithm {algo} cannot run {op} here: {why}"),
             CollectiveError::BadGroup(s) => write!(f, "bad rank group: {s}"),
             CollectiveError::Route(s) => write!(f, "routing failed: {s}"),
@@ -211,5 +252,43 @@ impl std::error::Error for CollectiveError {}
 impl From<fabric::FabricError> for CollectiveError {
     fn from(e: fabric::FabricError) -> Self {
         CollectiveError::Route(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nccl_algorithm_names_parse_case_insensitively() {
+        for (s, algo, approximate) in [
+            ("Ring", Algo::Ring, false),
+            ("RING", Algo::Ring, false),
+            ("Tree", Algo::Tree, false),
+            ("NVLS", Algo::Nvls, false),
+            ("CollnetDirect", Algo::CollNet, false),
+            ("collnet_direct", Algo::CollNet, false),
+            ("CollnetChain", Algo::CollNet, true),
+            ("NVLSTree", Algo::Hierarchical, true),
+            ("nvls-tree", Algo::Hierarchical, true),
+            ("PAT", Algo::HalvingDoubling, true),
+        ] {
+            let r = parse_algo(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert_eq!(r.algo, algo, "{s}");
+            assert_eq!(r.approximation.is_some(), approximate, "{s}");
+        }
+        // Today's names still parse, exactly, and FromStr agrees with parse_algo.
+        for a in Algo::ALL {
+            assert_eq!(
+                parse_algo(a.name()).unwrap(),
+                AlgoRequest {
+                    algo: a,
+                    approximation: None
+                }
+            );
+            assert_eq!(a.name().to_uppercase().parse::<Algo>().unwrap(), a);
+        }
+        let e = parse_algo("bogo").unwrap_err().to_string();
+        assert!(e.contains("`bogo`") && e.contains("NVLSTree"), "{e}");
     }
 }

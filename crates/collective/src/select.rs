@@ -49,7 +49,68 @@ pub fn candidates(f: &Fabric, ranks: &[u32], op: Op) -> Vec<Algo> {
     c
 }
 
+/// Which in-network reductions selection may use, like `NCCL_COLLNET_ENABLE` and
+/// `NCCL_NVLS_ENABLE`: on (the default) lets the algorithm compete where the fabric has it, off
+/// removes it from the candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InNetwork {
+    /// IB SHARP (CollNet).
+    pub sharp: bool,
+    /// NVLink SHARP (NVLS).
+    pub nvls: bool,
+}
+
+impl Default for InNetwork {
+    fn default() -> Self {
+        Self {
+            sharp: true,
+            nvls: true,
+        }
+    }
+}
+
+impl InNetwork {
+    /// May selection use `algo`?
+    pub fn allows(self, algo: Algo) -> bool {
+        match algo {
+            Algo::CollNet => self.sharp,
+            Algo::Nvls => self.nvls,
+            _ => true,
+        }
+    }
+}
+
+/// Candidates for `op` on `ranks` that `allowed` permits, cheapest-latency first.
+pub fn allowed_candidates(f: &Fabric, ranks: &[u32], op: Op, allowed: InNetwork) -> Vec<Algo> {
+    let mut c = candidates(f, ranks, op);
+    c.retain(|&a| allowed.allows(a));
+    c
+}
+
 /// The algorithm NCCL-like selection starts from when the user names none (the first candidate).
 pub fn select(f: &Fabric, ranks: &[u32], op: Op) -> Algo {
     candidates(f, ranks, op).first().copied().unwrap_or(Algo::Ring)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_network_switches_remove_only_their_algorithm() {
+        let all = InNetwork::default();
+        assert!(Algo::ALL.iter().all(|&a| all.allows(a)));
+        let no_sharp = InNetwork {
+            sharp: false,
+            nvls: true,
+        };
+        let no_nvls = InNetwork {
+            sharp: true,
+            nvls: false,
+        };
+        for a in Algo::ALL {
+            assert_eq!(no_sharp.allows(a), a != Algo::CollNet, "{a}");
+            assert_eq!(no_nvls.allows(a), a != Algo::Nvls, "{a}");
+        }
+    }
 }

@@ -19,6 +19,8 @@ pub struct Options {
     pub channels: u32,
     /// Force a protocol (default: the fastest).
     pub protocol: Option<Protocol>,
+    /// In-network reductions selection may use (forcing an algorithm ignores this).
+    pub in_network: select::InNetwork,
 }
 
 impl Default for Options {
@@ -27,6 +29,7 @@ impl Default for Options {
             fidelity: Fidelity::Flow,
             channels: constants::NET_CHANNELS,
             protocol: None,
+            in_network: select::InNetwork::default(),
         }
     }
 }
@@ -259,7 +262,7 @@ pub fn run_sizes(
     let n = ranks.len() as u32;
     let cands = match algo {
         Some(a) => vec![a],
-        None => select::candidates(f, ranks, op),
+        None => select::allowed_candidates(f, ranks, op, opts.in_network),
     };
     // Evaluate candidates; skip one whose latency alone exceeds the best total at every size.
     let mut evals: Vec<Evaluated> = Vec::new();
@@ -309,7 +312,10 @@ pub fn run_sizes(
             return Err(CollectiveError::Unsupported {
                 algo: evals[0].algo,
                 op,
-                why: "no protocol applies".into(),
+                why: match opts.protocol {
+                    Some(p) => format!("it does not use the {} protocol", p.name()),
+                    None => "no protocol applies".into(),
+                },
             });
         };
         let algbw = if time > 0.0 { s / time } else { 0.0 };

@@ -1,8 +1,9 @@
 //! `fabricsim collective`: nccl-tests in silico. Sizes, placement, the per-size rows and their
 //! JSON schema.
 
+use collective::constants::{self, Protocol};
 use collective::simulate::{run_sizes, CollectiveResult, Options};
-use collective::{Algo, CollectiveError, Op};
+use collective::{Algo, AlgoRequest, CollectiveError, Op};
 use engine::Fidelity;
 use fabric::routing::splitmix64;
 use fabric::Fabric;
@@ -98,7 +99,10 @@ pub fn parse_placement(text: &str) -> Result<Vec<u32>, String> {
 /// The accelerators of `n` ranks under a placement.
 pub fn place(f: &Fabric, n: u32, p: &Placement) -> Result<Vec<u32>, String> {
     let total = f.accel_count() as u32;
-    if n == 0 || n > total {
+    if n == 0 {
+        return Err("--ranks 0: a collective needs at least one rank".into());
+    }
+    if n > total {
         return Err(format!("--ranks {n}: the cluster has {total} accelerators"));
     }
     let all: Vec<u32> = match p {
@@ -160,6 +164,9 @@ pub struct Report {
     pub placement: String,
     pub flows: usize,
     pub rows: Vec<Row>,
+    /// What the model assumed (in-network reduction, NVLS, latency constants, channels,
+    /// placement, name mappings), one sentence each.
+    pub assumptions: Vec<String>,
 }
 
 pub fn fidelity_name(f: Fidelity) -> &'static str {
@@ -169,30 +176,75 @@ pub fn fidelity_name(f: Fidelity) -> &'static str {
     }
 }
 
-/// Run the sweep and build the report.
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    cluster: &str,
-    f: &Fabric,
-    op: Op,
-    ranks: &[u32],
-    sizes: &[f64],
-    algo: Option<Algo>,
-    opts: Options,
-    placement: &Placement,
-) -> Result<Report, CollectiveError> {
-    let res = run_sizes(f, ranks, op, sizes, algo, opts)?;
-    let flows = res.iter().map(|r| r.flows).max().unwrap_or(0);
+/// One `collective` run: what to simulate and how.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    /// The cluster as the user named it (for the report).
+    pub cluster: &'a str,
+    pub op: Op,
+    /// The accelerators of the ranks, in rank order.
+    pub ranks: &'a [u32],
+    pub sizes: &'a [f64],
+    /// A forced algorithm (`None`: chosen per size like NCCL).
+    pub algo: Option<AlgoRequest>,
+    pub opts: Options,
+    pub placement: &'a Placement,
+}
+
+/// Algorithm name of rows that ran without the fabric: one rank (a local copy).
+pub const LOCAL_COPY: &str = "local_copy";
+/// Algorithm and protocol name of rows where nothing ran (size 0).
+pub const NOTHING: &str = "none";
+
+/// Run the sweep and build the report. Size 0 gives a row of zeros (NCCL returns without
+/// launching; nccl-tests prints 0 bandwidth); one rank gives a local copy
+/// ([`constants::one_rank_time`]) and the nccl-tests busbw factor (0 for all_reduce,
+/// reduce_scatter, all_gather and all_to_all).
+pub fn run(f: &Fabric, req: &Request) -> Result<Report, CollectiveError> {
+    let n = req.ranks.len() as u32;
+    let algo = req.algo.map(|a| a.algo);
+    let hbm = hbm_bytes_per_s(f);
+    let nonzero: Vec<f64> = req.sizes.iter().copied().filter(|&s| s > 0.0).collect();
+    let simulated = if n > 1 && !nonzero.is_empty() {
+        run_sizes(f, req.ranks, req.op, &nonzero, algo, req.opts)?
+    } else {
+        if n > 1 {
+            // Nothing to simulate, but a forced algorithm must still be able to run here.
+            collective::plan::check_group(f, req.ranks)?;
+            if let Some(a) = algo {
+                collective::simulate::lower(f, req.ranks, req.op, 1.0, a, req.opts.channels)?;
+            }
+        }
+        Vec::new()
+    };
+    let mut sim = simulated.iter();
+    let mut rows = Vec::with_capacity(req.sizes.len());
+    for &size in req.sizes {
+        rows.push(if size <= 0.0 {
+            zero_row(size)
+        } else if n == 1 {
+            one_rank_row(req.op, size, hbm.unwrap_or(f64::INFINITY))
+        } else {
+            row(sim.next().expect("one simulated result per non-zero size"))
+        });
+    }
+    let flows = simulated.iter().map(|r| r.flows).max().unwrap_or(0);
     Ok(Report {
         schema_version: crate::SCHEMA_VERSION,
-        cluster: cluster.to_string(),
-        op: op.name().into(),
-        ranks: ranks.len() as u32,
-        fidelity: fidelity_name(opts.fidelity).into(),
-        placement: placement.name(),
+        cluster: req.cluster.to_string(),
+        op: req.op.name().into(),
+        ranks: n,
+        fidelity: fidelity_name(req.opts.fidelity).into(),
+        placement: req.placement.name(),
         flows,
-        rows: res.iter().map(row).collect(),
+        assumptions: assumptions(f, req, &rows, hbm),
+        rows,
     })
+}
+
+/// HBM bandwidth of the cluster's accelerator, from the catalogue.
+fn hbm_bytes_per_s(f: &Fabric) -> Option<f64> {
+    fabric::catalogue::accelerator(f.accel_model).map(|a| a.hbm_bw.0)
 }
 
 fn row(r: &CollectiveResult) -> Row {
@@ -218,6 +270,205 @@ fn row(r: &CollectiveResult) -> Row {
     }
 }
 
+fn zero_row(size: f64) -> Row {
+    Row {
+        size_bytes: size.max(0.0),
+        count: 0,
+        time_s: 0.0,
+        algbw_bytes_per_s: 0.0,
+        busbw_bytes_per_s: 0.0,
+        algorithm: NOTHING.into(),
+        protocol: NOTHING.into(),
+        latency_s: 0.0,
+        transfer_s: 0.0,
+        bottleneck_links: Vec::new(),
+    }
+}
+
+fn one_rank_row(op: Op, size: f64, hbm: f64) -> Row {
+    let time = constants::one_rank_time(size, hbm);
+    let latency = constants::one_rank_time(f64::MIN_POSITIVE, f64::INFINITY);
+    let algbw = if time > 0.0 { size / time } else { 0.0 };
+    Row {
+        size_bytes: size,
+        count: (size / 4.0) as u64,
+        time_s: time,
+        algbw_bytes_per_s: algbw,
+        busbw_bytes_per_s: algbw * op.busbw_factor(1),
+        algorithm: LOCAL_COPY.into(),
+        protocol: NOTHING.into(),
+        latency_s: latency,
+        transfer_s: time - latency,
+        bottleneck_links: Vec::new(),
+    }
+}
+
+/// Sizes as nccl-tests users read them: powers of 1024.
+pub fn binary_bytes(b: f64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = b;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < units.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if v.fract() == 0.0 {
+        format!("{v} {}", units[i])
+    } else {
+        format!("{v:.1} {}", units[i])
+    }
+}
+
+/// Where an algorithm was chosen: "all 31 sizes" or "12 of 31 sizes (8 B … 16 KiB)".
+fn where_chosen(rows: &[Row], algo: &str) -> Option<String> {
+    let hits: Vec<&Row> = rows.iter().filter(|r| r.algorithm == algo).collect();
+    let (first, last) = (hits.first()?, hits.last()?);
+    let range = if hits.len() == 1 {
+        binary_bytes(first.size_bytes)
+    } else {
+        format!("{} … {}", binary_bytes(first.size_bytes), binary_bytes(last.size_bytes))
+    };
+    Some(if hits.len() == rows.len() {
+        format!("at every size ({range})")
+    } else {
+        format!("at {} of {} sizes ({range})", hits.len(), rows.len())
+    })
+}
+
+/// The switch chips of the fabric whose names start with `prefix`, with their roles.
+fn switches(f: &Fabric, prefix: &str) -> String {
+    let v: Vec<String> = f
+        .switch_models
+        .iter()
+        .filter(|m| m.chip.starts_with(prefix))
+        .map(|m| format!("{} ({})", m.chip, m.role))
+        .collect();
+    v.join(", ")
+}
+
+/// One sentence per assumption the run made.
+fn assumptions(f: &Fabric, req: &Request, rows: &[Row], hbm: Option<f64>) -> Vec<String> {
+    let mut a = Vec::new();
+    let n = req.ranks.len();
+    let ran = rows.iter().any(|r| r.algorithm != NOTHING && r.algorithm != LOCAL_COPY);
+    if rows.iter().any(|r| r.algorithm == NOTHING) {
+        a.push(
+            "size 0: NCCL returns without launching a kernel; time and bandwidth are 0, as nccl-tests prints them"
+                .into(),
+        );
+    }
+    if n == 1 {
+        let copy = match hbm {
+            Some(b) => format!(
+                "a device copy that reads and writes every byte at HBM bandwidth ({:.2} TB/s)",
+                b / 1e12
+            ),
+            None => "no copy time (the accelerator's HBM bandwidth is not in the catalogue)".into(),
+        };
+        a.push(format!(
+            "one rank: no link is used; time = NCCL's smallest base latency ({:.1} µs) + {copy}; busbw = algbw × the nccl-tests factor for 1 rank ({}); no algorithm or protocol applies",
+            constants::base_lat(false, Protocol::Ll) * 1e6,
+            req.op.busbw_factor(1)
+        ));
+    }
+    match req.algo {
+        Some(r) if ran => {
+            a.push(format!("algorithm forced: {} (--algo)", r.algo.name()));
+            if let Some(why) = r.approximation {
+                a.push(format!("--algo mapping is approximate: {why}"));
+            }
+        }
+        None if ran => {
+            let mut used: Vec<&str> = Vec::new();
+            for r in rows {
+                if !used.contains(&r.algorithm.as_str()) && r.algorithm != NOTHING {
+                    used.push(&r.algorithm);
+                }
+            }
+            a.push(format!(
+                "algorithm: NCCL-like selection, the lowest modelled time per size among the candidates; chosen: {}",
+                used.join(", ")
+            ));
+        }
+        _ => {}
+    }
+    if ran {
+        let doms = collective::plan::by_domain(f, req.ranks);
+        let multi = doms.len() > 1;
+        let uniform = doms.iter().all(|d| d.len() == doms[0].len());
+        // In-network reduction: IB SHARP (CollNet) and NVLink SHARP (NVLS).
+        let sharp_switches = switches(f, "quantum");
+        if let Some(w) = where_chosen(rows, Algo::CollNet.name()) {
+            a.push(format!(
+                "in-network reduction: IB SHARP (CollNet) chosen {w}; the shards are reduced in the scale-out switches {sharp_switches} at {:.0} % of port bandwidth",
+                constants::ETA_SHARP * 100.0
+            ));
+        } else if req.op == Op::AllReduce && multi {
+            a.push(if sharp_switches.is_empty() {
+                "in-network reduction: none (no scale-out switch with SHARP in this fabric)".into()
+            } else if !req.opts.in_network.sharp {
+                format!("in-network reduction: IB SHARP on {sharp_switches} switched off (--sharp off)")
+            } else if !uniform {
+                format!("in-network reduction: IB SHARP on {sharp_switches} not used: CollNet needs the same number of ranks in every domain")
+            } else {
+                format!("in-network reduction: IB SHARP on {sharp_switches} is available but never the fastest here")
+            });
+        }
+        let nvswitches = switches(f, "nvswitch");
+        if let Some(w) = where_chosen(rows, Algo::Nvls.name()) {
+            a.push(format!(
+                "NVLS (NVLink SHARP) chosen {w}: reduction and multicast in the NVSwitch {nvswitches} at {:.1} % of NVLink bandwidth per port, base latency {:.0} µs, Simple protocol only",
+                constants::ETA_NVLS * 100.0,
+                constants::NVLS_BASE_LAT_S * 1e6
+            ));
+        } else if req.op == Op::AllReduce && collective::nvls::supported(f) {
+            a.push(if multi {
+                format!(
+                    "NVLS (NVLink SHARP) not used: it reduces inside one NVLink domain and the ranks span {} domains",
+                    doms.len()
+                )
+            } else if !req.opts.in_network.nvls {
+                "NVLS (NVLink SHARP) switched off (--nvls off)".into()
+            } else {
+                "NVLS (NVLink SHARP) is available but never the fastest here".into()
+            });
+        }
+        a.push(format!(
+            "latency: NCCL's tuning model (tuning.cc, NCCL ≈ 2.7): baseLat + steps × hwLat per link class (NVLink / network), {}; plus NCCL's pipeline fill (4 MiB buffer, 8 steps)",
+            match req.opts.protocol {
+                Some(p) => format!("protocol forced to {} (--proto)", p.name()),
+                None => "the fastest of LL, LL128 and Simple per size".into(),
+            }
+        ));
+        a.push(format!(
+            "bandwidth: NCCL reaches {:.0} % of NVLink-class and {:.0} % of scale-out link bandwidth (constants.rs)",
+            constants::ETA_SCALE_UP * 100.0,
+            constants::ETA_NET * 100.0
+        ));
+        if multi {
+            a.push(format!(
+                "channels: {} flow(s) per ring edge that crosses the scale-out network, each with its own ECMP hash{}",
+                req.opts.channels,
+                if req.opts.channels == constants::NET_CHANNELS {
+                    " (default)"
+                } else {
+                    " (--channels)"
+                }
+            ));
+        }
+    }
+    a.push(format!(
+        "placement: {}",
+        match req.placement {
+            Placement::Packed => "packed, rank r on accelerator r".to_string(),
+            Placement::Scattered { seed } =>
+                format!("scattered, whole scale-up domains in a shuffled order (seed {seed})"),
+            Placement::List(_) => "from the file, rank r on the r-th accelerator listed".to_string(),
+        }
+    ));
+    a
+}
+
 /// nccl-tests-like table.
 pub fn render(r: &Report) -> String {
     use std::fmt::Write;
@@ -239,17 +490,21 @@ pub fn render(r: &Report) -> String {
         "(B)", "(elements)", "", "(us)", "(GB/s)", "(GB/s)"
     );
     for row in &r.rows {
+        let how = if row.protocol == NOTHING {
+            row.algorithm.clone()
+        } else {
+            format!("{}/{}", row.algorithm, row.protocol)
+        };
         let _ = writeln!(
             s,
-            "  {:>12} {:>12} {:>7} {:>12.2} {:>9.2} {:>9.2}  {}/{}",
+            "  {:>12} {:>12} {:>7} {:>12.2} {:>9.2} {:>9.2}  {}",
             row.size_bytes as u64,
             row.count,
             "float",
             row.time_s * 1e6,
             row.algbw_bytes_per_s / 1e9,
             row.busbw_bytes_per_s / 1e9,
-            row.algorithm,
-            row.protocol
+            how
         );
     }
     if let Some(last) = r.rows.last() {
@@ -264,6 +519,9 @@ pub fn render(r: &Report) -> String {
                 );
             }
         }
+    }
+    for a in &r.assumptions {
+        let _ = writeln!(s, "# assumed: {a}");
     }
     s
 }

@@ -6,10 +6,10 @@
 //! a comparison for a given protocol (same ranks, same algorithm, same steps).
 
 use collective::constants::Protocol;
-use collective::{Algo, Op, Options};
+use collective::{Algo, AlgoRequest, Op, Options};
 use fabric::presets::build_preset;
 use fabric::Fabric;
-use fabricsim::collective::{place, run, Placement};
+use fabricsim::collective::{place, run, Placement, Request};
 
 const G: f64 = 1073741824.0;
 
@@ -28,7 +28,19 @@ fn fabric(spec: &str) -> Fabric {
 fn measure(spec: &str, f: &Fabric, op: Op, algo: Option<Algo>, placement: &Placement, ranks: Option<u32>) -> Fig {
     let n = ranks.unwrap_or(f.accel_count() as u32);
     let rank_list = place(f, n, placement).unwrap();
-    let r = run(spec, f, op, &rank_list, &[G], algo, Options::default(), placement).unwrap();
+    let req = Request {
+        cluster: spec,
+        op,
+        ranks: &rank_list,
+        sizes: &[G],
+        algo: algo.map(|algo| AlgoRequest {
+            algo,
+            approximation: None,
+        }),
+        opts: Options::default(),
+        placement,
+    };
+    let r = run(f, &req).unwrap();
     let row = &r.rows[0];
     let fig = Fig {
         time_us: row.time_s * 1e6,

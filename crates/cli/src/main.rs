@@ -29,6 +29,7 @@ enum Cmd {
         json: bool,
     },
     /// Simulate a collective like nccl-tests (size, count, time, algbw, busbw, algorithm).
+    #[command(allow_negative_numbers = true)]
     Collective {
         /// Cluster: preset with parameters or a TOML file.
         #[arg(long)]
@@ -70,6 +71,7 @@ enum Cmd {
         json: bool,
     },
     /// Simulate one training step of an LLM (default: Llama 3.1 70B on dgx-h100-superpod:su=4).
+    #[command(allow_negative_numbers = true)]
     Train(train_cmd::TrainArgs),
     /// List the built-in models.
     Models {

@@ -557,7 +557,7 @@ fn bad_input_exits_2_naming_the_problem() {
     );
     fails(&["--tp", "3"], &["--tp 3", "64 attention heads"]);
     fails(&["--gbs", "1000"], &["--gbs 1000", "DP × MBS"]);
-    fails(&["--dp", "200"], &["6400 accelerators", "the cluster has 1016"]);
+    fails(&["--dp", "200"], &["1600 accelerators", "the cluster has 1016"]);
     fails(&["--ep", "2", "--dp", "30", "--gbs", "960"], &["--ep 2", "no experts"]);
     fails(&["--ep", "2"], &["--ep 2"]);
     fails(&["--precision", "fp16"], &["precision `fp16`", "bf16 or fp8"]);

@@ -95,8 +95,10 @@ fn placements() {
         let d = chunk[0] / 8;
         assert_eq!(chunk, (d * 8..d * 8 + 8).collect::<Vec<u32>>().as_slice());
     }
-    // A list: needs at least as many accelerators as ranks.
+    // A list: exactly as many accelerators as ranks (regression: a longer list was silently
+    // truncated).
     let list = Placement::List(vec![5, 9, 3]);
-    assert_eq!(place(&f, 2, &list).unwrap(), vec![5, 9]);
+    assert_eq!(place(&f, 3, &list).unwrap(), vec![5, 9, 3]);
+    assert!(place(&f, 2, &list).unwrap_err().contains("lists 3 accelerators but --ranks is 2"));
     assert!(place(&f, 4, &list).unwrap_err().contains("lists 3 accelerators"));
 }

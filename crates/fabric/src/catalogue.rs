@@ -1586,8 +1586,8 @@ static CPU_ALIASES: &[(&str, &str)] = &[
 /// power specification gives "10.2 kW max" for six 3.3 kW supplies (as quoted by unanswered.io).
 pub const DGX_H100_MAX_POWER: Watts = Watts(10_200.0);
 
-/// `[S]` DGX H100 sale price, about $270,000 — SemiAnalysis "AI server cost analysis" as used by
-/// Epoch AI (<https://github.com/epoch-research/training-cost-trends>). systems.md §9.4 `[U]` has
+/// `[E]` DGX H100 sale price, about $270,000 — SemiAnalysis "AI server cost analysis" (an analyst
+/// estimate) as used by Epoch AI (<https://github.com/epoch-research/training-cost-trends>). systems.md §9.4 `[U]` has
 /// none ("DGX H100: not found").
 pub const DGX_H100_PRICE: Usd = Usd(270_000.0);
 
@@ -1632,7 +1632,7 @@ const FOUR_PER_RACK_DGX_H100: &str = "4 DGX H100 per rack: systems.md §1.2 [S] 
 /// - `overhead` 2,676 W — `[D]` [`DGX_H100_MAX_POWER`] 10,200 W − 8 × 700 W H100 − 4 × 256 W
 ///   NVSwitch `[A]` − 8 × 25 W ConnectX-7 `[A]` − 2 × 350 W Xeon 8480C `[A]`: 2 TB DDR5, 10 NVMe
 ///   drives, 2 storage ConnectX-7, fans and the losses of six 3.3 kW supplies.
-/// - `price` $8,400 — `[D]` [`DGX_H100_PRICE`] $270k `[S]` − 8 × $30.7k H100 `[S]` − 8 × $2k
+/// - `price` $8,400 — `[D]` [`DGX_H100_PRICE`] $270k `[E]` − 8 × $30.7k H100 `[S]` − 8 × $2k
 ///   ConnectX-7 `[A]`: CPUs, memory, chassis, storage and the NVSwitch baseboard.
 /// - 4 per rack (≈ 41 kW) — `[D]` systems.md §1.2 `[S]`: 38 racks for 127 nodes and 48 switches.
 /// - No OEM figure for other HGX H100 servers was found; they take the DGX's `[A]`.
@@ -1651,7 +1651,7 @@ pub const DGX_H100: Host = Host {
     hosts_per_rack: 4,
     rack_basis: FOUR_PER_RACK_DGX_H100,
     source: "systems.md §1.1/§9.3 [S] DGX H100 10.2 kW max; [D] overhead = 10.2 kW − GPUs, NVSwitch, \
-             NICs, CPUs; [D] price = $270k DGX H100 (SemiAnalysis via Epoch AI [S]) − GPUs − NICs",
+             NICs, CPUs; [D] price = $270k DGX H100 (SemiAnalysis via Epoch AI [E]) − GPUs − NICs",
 };
 
 /// HGX H200 server, taken as NVIDIA's DGX H200.
@@ -2295,7 +2295,7 @@ mod tests {
 
     #[test]
     fn host_prices_complete_the_system_prices() {
-        // [S] DGX H100 ~$270k (SemiAnalysis via Epoch AI) = 8 GPUs + 8 NICs + host.
+        // [E] DGX H100 ~$270k (SemiAnalysis via Epoch AI) = 8 GPUs + 8 NICs + host.
         let dgx = DGX_H100.price.usd().unwrap().0 + 8.0 * 30_700.0 + 8.0 * 2_000.0;
         close("DGX H100 price", dgx, 270_000.0);
         // §2.2 / §9.4 [S] GB200 NVL72 about $3M = 72 GPUs + 72 NICs + 18 trays.

@@ -1126,9 +1126,9 @@ fn systems_draw_their_published_power() {
     let grace = b.lines.iter().find(|l| l.item == "host CPU").expect("a host CPU line");
     assert!(grace.model.contains("Grace"), "{grace:?}");
     assert!(close(grace.power().0, 36.0 * 300.0, 1e-9), "{grace:?}");
-    // The published system prices: DGX H100 ~$270k [S] (SemiAnalysis via Epoch AI), GB200 NVL72
+    // The published system prices: DGX H100 ~$270k [E] (SemiAnalysis via Epoch AI), GB200 NVL72
     // ~$3M [S] (§2.2 / §9.4).
-    check("dgx-h100", &[(F::Cost(270_000.0, 1e-9), "DGX H100 ~$270k [S]")]);
+    check("dgx-h100", &[(F::Cost(270_000.0, 1e-9), "DGX H100 ~$270k [E]")]);
     check(
         "gb200-nvl72",
         &[(F::Cost(3e6, 1e-9), "§2.2 / §9.4 GB200 NVL72 about $3M [S]")],

@@ -346,3 +346,113 @@ fn cluster_files() {
     fails(&["topo", missing.to_str().unwrap()], &["missing.toml", "cannot read"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// "What the user pays for": IT power counts every system at its published power plus the fabric,
+/// facility power applies the PUE, racks are always counted, and every accelerator is priced or
+/// says why not.
+#[test]
+fn topo_power_is_systems_plus_fabric_and_facility_applies_the_pue() {
+    // 127 DGX H100 × 10.2 kW max (systems.md §1.1 [S]) + the fabric: 32 leaf + 16 spine QM9700 at
+    // the 512 W switch rule [A] and 4,080 × 9 W 400G DR4 optics (§9.2 [P]).
+    let systems = 127.0 * 10_200.0;
+    let fabric = 48.0 * 512.0 + 4080.0 * 9.0;
+    let j = json(&["topo", "dgx-h100-superpod:su=4", "--json"]);
+    assert!(close(num(&j, "systems_power_w"), systems), "{}", j["systems_power_w"]);
+    assert!(close(num(&j, "fabric_power_w"), fabric), "{}", j["fabric_power_w"]);
+    assert!(close(num(&j, "it_power_w"), systems + fabric), "{}", j["it_power_w"]);
+    assert!(
+        close(num(&j, "power_w"), num(&j, "it_power_w")),
+        "power_w keeps its meaning: IT power"
+    );
+    // Default PUE 1.3 [A], stated.
+    assert!(close(num(&j, "pue"), 1.3));
+    assert!(close(num(&j, "facility_power_w"), 1.3 * (systems + fabric)));
+    assert!(
+        j["pue_basis"].as_str().unwrap().contains("default"),
+        "{}",
+        j["pue_basis"]
+    );
+    // §1.2 [S]: the 4-SU SuperPOD uses 38 racks (32 of 4 DGX H100 + 6 network).
+    assert_eq!(j["racks"].as_u64(), Some(38));
+    assert_eq!(j["compute_racks"].as_u64(), Some(32));
+    let text = ok(&["topo", "dgx-h100-superpod:su=4"]);
+    for f in [
+        "power (nameplate maximum)",
+        "IT power           1.36 MW = systems 1.30 MW (127 × 10.2 kW per scale-up domain)",
+        "facility power     1.76 MW = IT × PUE 1.30 (default",
+        "racks 38 = 32 compute",
+    ] {
+        assert!(text.contains(f), "text lacks {f:?}:\n{text}");
+    }
+    // --pue overrides, in JSON and text.
+    let j = json(&["topo", "dgx-h100-superpod:su=4", "--pue", "1.1", "--json"]);
+    assert!(close(num(&j, "facility_power_w"), 1.1 * (systems + fabric)));
+    assert!(j["pue_basis"].as_str().unwrap().contains("--pue"));
+    let text = ok(&["topo", "dgx-h100-superpod:su=4", "--pue", "1.1"]);
+    assert!(text.contains("IT × PUE 1.10 (set with --pue)"), "{text}");
+    // One GB200 SuperPOD SU: "Each SU requires a TDP of 1.2 MW" (§2.2 [P]), within 10 %.
+    let j = json(&["topo", "gb200-superpod:racks=8", "--json"]);
+    let it = num(&j, "it_power_w");
+    assert!((it / 1.2e6 - 1.0).abs() <= 0.10, "gb200 SU IT power {it} W");
+    assert!(close(num(&j, "systems_power_w"), 8.0 * 132_000.0));
+}
+
+#[test]
+fn topo_counts_racks_and_prices_every_preset() {
+    for (name, _) in fabric::presets::PRESETS {
+        let j = json(&["topo", name, "--json"]);
+        let racks = j["racks"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{name}: racks {}", j["racks"]));
+        let parts = ["compute_racks", "network_racks", "extra_racks"]
+            .iter()
+            .map(|k| j[k].as_u64().unwrap())
+            .sum::<u64>();
+        assert!(racks > 0 && racks == parts, "{name}: racks {racks} vs parts {parts}");
+        assert!(!j["rack_basis"].as_str().unwrap().is_empty(), "{name}");
+        for item in j["bom"].as_array().unwrap() {
+            let priced = item["unit_price_usd"].is_number();
+            let note = item["price_note"].as_str();
+            assert!(
+                priced != note.is_some(),
+                "{name}: a price or a note, not both or neither: {item}"
+            );
+        }
+        for u in j["unpriced_items"].as_array().unwrap() {
+            assert!(u.as_str().unwrap().contains(": "), "{name}: no reason in {u}");
+        }
+        assert!(
+            close(num(&j, "power_w"), num(&j, "it_power_w")),
+            "{name}: power_w is IT power"
+        );
+    }
+    // H200, B200 and GB200 are priced; TPUs say why not.
+    for spec in ["hgx:gpu=h200", "hgx:gpu=b200", "gb200-nvl72", "cloudmatrix384"] {
+        let j = json(&["topo", spec, "--json"]);
+        assert!(j["bom"][0]["unit_price_usd"].is_number(), "{spec}: {}", j["bom"][0]);
+    }
+    let j = json(&["topo", "tpu-v4-pod", "--json"]);
+    assert!(
+        j["bom"][0]["price_note"]
+            .as_str()
+            .unwrap()
+            .contains("Google does not sell TPUs"),
+        "{}",
+        j["bom"][0]
+    );
+    let text = ok(&["topo", "tpu-v4-pod"]);
+    assert!(text.contains("cost leaves out, for want of a public price:"), "{text}");
+}
+
+#[test]
+fn pue_out_of_range_exits_2() {
+    for bad in ["0.9", "3.5", "NaN", "inf", "-1"] {
+        fails(
+            &["topo", "dgx-h100", &format!("--pue={bad}")],
+            &["--pue", "between 1.0 and 3.0"],
+        );
+    }
+    fails(&["topo", "dgx-h100", "--pue", "abc"], &["--pue", "abc"]);
+    ok(&["topo", "dgx-h100", "--pue", "1"]);
+    ok(&["topo", "dgx-h100", "--pue", "3"]);
+}

@@ -1,10 +1,30 @@
-//! Bill of materials, power and cost of a fabric, each line with the assumption it rests on.
-//! Counts come from the generated nodes and links; unit figures from [`crate::catalogue`].
+//! Bill of materials, power, racks and cost of a fabric, each line with the assumption it rests
+//! on. Counts come from the generated nodes and links; unit figures from [`crate::catalogue`].
+//!
+//! Power is nameplate (maximum) IT power: each line's unit power times its count. A line is part
+//! of a *system* — what a vendor ships as a server or rack: accelerators, host CPUs, the rest of
+//! the hosts, scale-up switch chips, compute NICs — or of the *fabric* that joins systems:
+//! scale-out and long-haul switches, optics, optical circuit switches. Host figures are derived
+//! in the catalogue so that a system adds up to its published power, which makes a DGX
+//! SuperPOD's IT power read as "127 × 10.2 kW + the fabric".
+//!
+//! Cost adds the lines with a unit price. A line paid for within another (the NVSwitch chips of
+//! an HGX board, in its host line) adds nothing; a line without a public price adds nothing and
+//! is listed in [`Bom::unpriced`] with the catalogue's reason.
 
-use crate::catalogue as cat;
+use crate::catalogue::{self as cat, Housing, Price};
 use crate::model::*;
 use std::collections::BTreeMap;
 use units::{BytesPerSec, Usd, Watts};
+
+/// Which side of the IT power a line is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Inside a server or rack system: accelerators, hosts, scale-up switches, compute NICs.
+    System,
+    /// Joining systems: scale-out and long-haul switches, optics, optical circuit switches.
+    Fabric,
+}
 
 /// One line of the bill of materials.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,8 +33,20 @@ pub struct BomLine {
     pub model: String,
     pub count: u64,
     pub unit_power: Watts,
-    pub unit_price: Option<Usd>,
+    pub price: Price,
+    pub part: Part,
     pub basis: String,
+}
+
+impl BomLine {
+    /// Power of all units of the line.
+    pub fn power(&self) -> Watts {
+        self.unit_power * self.count as f64
+    }
+    /// What the line adds to the cost (zero where included elsewhere or unpriced).
+    pub fn cost(&self) -> Usd {
+        self.price.cost() * self.count as f64
+    }
 }
 
 /// Oversubscription of one switch tier: down bandwidth over up bandwidth.
@@ -26,6 +58,27 @@ pub struct TierLoad {
     pub switches: u64,
     pub down: BytesPerSec,
     pub up: BytesPerSec,
+}
+
+/// Racks, by the rules in the catalogue (`Host::hosts_per_rack`, [`cat::Housing`]) or the
+/// cluster's own ([`RackSpec`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Racks {
+    /// Racks of hosts (with the switches that sit in them, where the source says so).
+    pub compute: u64,
+    /// Racks of switches and optical circuit switches outside the systems.
+    pub network: u64,
+    /// Racks the cluster's source names beyond those (CloudMatrix384's communication racks).
+    pub extra: u64,
+    /// The compute-rack rule with its source, and the network-rack rule.
+    pub basis: String,
+    pub network_basis: String,
+}
+
+impl Racks {
+    pub fn total(&self) -> u64 {
+        self.compute + self.network + self.extra
+    }
 }
 
 /// Everything `fabricsim topo` reports about a fabric.
@@ -40,10 +93,15 @@ pub struct Bom {
     pub transceivers_scale_out: u64,
     pub transceivers_long_haul: u64,
     pub tiers: Vec<TierLoad>,
+    /// IT power at nameplate: every line.
     pub power: Watts,
+    /// The system lines and the fabric lines of `power`.
+    pub systems_power: Watts,
+    pub fabric_power: Watts,
     pub cost: Usd,
-    /// Items with no public price, left out of `cost`.
+    /// Lines with no public price, left out of `cost`: "item (model): reason".
     pub unpriced: Vec<String>,
+    pub racks: Racks,
 }
 
 fn medium_name(m: Medium) -> &'static str {
@@ -54,6 +112,11 @@ fn medium_name(m: Medium) -> &'static str {
         Medium::LongHaul => "long-haul fibre",
     }
 }
+
+/// The price of something the catalogue does not know.
+const NOT_CATALOGUED: Price = Price::Unpriced {
+    reason: "not in the catalogue",
+};
 
 /// Compute the bill of materials of `f`.
 pub fn bom(f: &Fabric) -> Bom {
@@ -67,20 +130,56 @@ pub fn bom(f: &Fabric) -> Bom {
             .unwrap_or_else(|| f.accel_model.to_string()),
         count: n_acc,
         unit_power: acc.map(|a| a.tdp).unwrap_or(Watts::ZERO),
-        unit_price: acc.and_then(|a| a.price),
+        price: acc.map(|a| a.price).unwrap_or(NOT_CATALOGUED),
+        part: Part::System,
         basis: acc.map(|a| a.source.to_string()).unwrap_or_default(),
     });
-    // Switch chips by model and tier.
+    let host = f.extras.host.and_then(cat::host);
+    if let Some(h) = host {
+        if f.extras.cpus > 0 {
+            let c = cat::cpu(h.cpu);
+            lines.push(BomLine {
+                item: "host CPU".into(),
+                model: c.map(|c| c.name.to_string()).unwrap_or_else(|| h.cpu.to_string()),
+                count: f.extras.cpus as u64,
+                unit_power: c.map(|c| c.tdp).unwrap_or(Watts::ZERO),
+                price: Price::Included {
+                    within: "the host line",
+                },
+                part: Part::System,
+                basis: c.map(|c| c.source.to_string()).unwrap_or_default(),
+            });
+        }
+        if f.extras.hosts > 0 {
+            lines.push(BomLine {
+                item: "host: memory, storage, fans, PSUs".into(),
+                model: h.name.to_string(),
+                count: f.extras.hosts as u64,
+                unit_power: h.overhead,
+                price: h.price,
+                part: Part::System,
+                basis: h.source.to_string(),
+            });
+        }
+    }
+    // Switch chips by model and tier; network-rack slots by housing.
     let mut by_tier: BTreeMap<String, u64> = BTreeMap::new();
-    let mut by_model: BTreeMap<(String, &'static str), u64> = BTreeMap::new();
+    let mut by_model: BTreeMap<(String, &'static str, Net), u64> = BTreeMap::new();
     let mut loads: BTreeMap<(Net, u8, String), TierLoad> = BTreeMap::new();
+    let (mut boxes, mut chassis) = (0u64, 0u64);
     for (i, n) in f.nodes.iter().enumerate() {
         if n.kind != NodeKind::Switch || n.model == NONE {
             continue;
         }
         let m = &f.switch_models[n.model as usize];
         *by_tier.entry(m.role.clone()).or_default() += n.chips as u64;
-        *by_model.entry((m.role.clone(), m.chip)).or_default() += n.chips as u64;
+        *by_model.entry((m.role.clone(), m.chip, n.net)).or_default() += n.chips as u64;
+        let in_compute_rack = f.extras.racks.leaf_in_compute_rack && n.net == Net::ScaleOut && n.tier == 1;
+        match cat::switch_chip(m.chip).map(|c| c.housing) {
+            Some(Housing::Box) if !in_compute_rack => boxes += n.chips as u64,
+            Some(Housing::Chassis) if !in_compute_rack => chassis += n.chips as u64,
+            _ => {}
+        }
         let e = loads.entry((n.net, n.tier, m.role.clone())).or_insert(TierLoad {
             tier: m.role.clone(),
             net: n.net,
@@ -101,7 +200,7 @@ pub fn bom(f: &Fabric) -> Bom {
         }
     }
     by_tier.retain(|_, c| *c > 0);
-    for ((role, chip), count) in &by_model {
+    for ((role, chip, net), count) in &by_model {
         if *count == 0 {
             continue;
         }
@@ -111,7 +210,12 @@ pub fn bom(f: &Fabric) -> Bom {
             model: c.map(|c| c.name.to_string()).unwrap_or_else(|| chip.to_string()),
             count: *count,
             unit_power: c.map(|c| c.power).unwrap_or(Watts::ZERO),
-            unit_price: c.and_then(|c| c.price),
+            price: c.map(|c| c.price).unwrap_or(NOT_CATALOGUED),
+            part: if *net == Net::ScaleUp {
+                Part::System
+            } else {
+                Part::Fabric
+            },
             basis: c
                 .map(|c| c.source.to_string())
                 .unwrap_or_else(|| "not in the catalogue".into()),
@@ -142,7 +246,8 @@ pub fn bom(f: &Fabric) -> Bom {
             model: t.map(|t| t.name.to_string()).unwrap_or_else(|| "unspecified".into()),
             count,
             unit_power: t.map(|t| t.power).unwrap_or(Watts::ZERO),
-            unit_price: t.and_then(|t| t.price),
+            price: t.map(|t| t.price).unwrap_or(NOT_CATALOGUED),
+            part: Part::Fabric,
             basis: format!(
                 "one module at each end of every optical link; {}",
                 t.map(|t| t.source).unwrap_or("no catalogue entry")
@@ -159,7 +264,8 @@ pub fn bom(f: &Fabric) -> Bom {
             model: nic.map(|n| n.name.to_string()).unwrap_or_else(|| "unspecified".into()),
             count: f.extras.nics as u64,
             unit_power: nic.map(|n| n.power).unwrap_or(Watts::ZERO),
-            unit_price: nic.and_then(|n| n.price),
+            price: nic.map(|n| n.price).unwrap_or(NOT_CATALOGUED),
+            part: Part::System,
             basis: nic.map(|n| n.source.to_string()).unwrap_or_default(),
         });
     }
@@ -170,22 +276,32 @@ pub fn bom(f: &Fabric) -> Bom {
             model: o.map(|o| o.name.to_string()).unwrap_or_else(|| "OCS".into()),
             count: f.extras.ocs as u64,
             unit_power: o.map(|o| o.power).unwrap_or(Watts::ZERO),
-            unit_price: o.and_then(|o| o.price),
+            price: o.map(|o| o.price).unwrap_or(NOT_CATALOGUED),
+            part: Part::Fabric,
             basis: o.map(|o| o.source.to_string()).unwrap_or_default(),
         });
+        boxes += f.extras.ocs as u64;
     }
-    let power = lines
-        .iter()
-        .fold(Watts::ZERO, |acc, l| acc + l.unit_power * l.count as f64);
-    let cost = lines.iter().fold(Usd::ZERO, |acc, l| {
-        acc + l.unit_price.unwrap_or(Usd::ZERO) * l.count as f64
-    });
+    let sum = |part: Option<Part>| {
+        lines
+            .iter()
+            .filter(|l| part.is_none_or(|p| l.part == p))
+            .fold(Watts::ZERO, |acc, l| acc + l.power())
+    };
+    let power = sum(None);
+    let systems_power = sum(Some(Part::System));
+    let fabric_power = sum(Some(Part::Fabric));
+    let cost = lines.iter().fold(Usd::ZERO, |acc, l| acc + l.cost());
     let unpriced = lines
         .iter()
-        .filter(|l| l.unit_price.is_none())
-        .map(|l| format!("{} ({})", l.item, l.model))
+        .filter(|l| l.count > 0)
+        .filter_map(|l| match l.price {
+            Price::Unpriced { reason } => Some(format!("{} ({}): {reason}", l.item, l.model)),
+            _ => None,
+        })
         .collect();
     let switch_count = by_tier.values().sum();
+    let racks = racks(f, host, boxes, chassis);
     Bom {
         lines,
         switches_by_tier: by_tier,
@@ -196,8 +312,37 @@ pub fn bom(f: &Fabric) -> Bom {
         transceivers_long_haul: t_long,
         tiers: loads.into_values().collect(),
         power,
+        systems_power,
+        fabric_power,
         cost,
         unpriced,
+        racks,
+    }
+}
+
+/// Racks: hosts by the cluster's rule or its host's, switch boxes and chassis by their housing.
+fn racks(f: &Fabric, host: Option<&cat::Host>, boxes: u64, chassis: u64) -> Racks {
+    let spec = &f.extras.racks;
+    let per_rack = spec
+        .hosts_per_rack
+        .or(host.map(|h| h.hosts_per_rack))
+        .unwrap_or(1)
+        .max(1);
+    let basis = spec
+        .basis
+        .clone()
+        .or(host.map(|h| h.rack_basis.to_string()))
+        .unwrap_or_else(|| "one host per rack (no host type)".into());
+    let network = boxes.div_ceil(cat::A_BOXES_PER_NETWORK_RACK as u64) + chassis;
+    Racks {
+        compute: (f.extras.hosts as u64).div_ceil(per_rack as u64),
+        network,
+        extra: spec.extra as u64,
+        basis,
+        network_basis: format!(
+            "{} switch boxes or OCS per network rack, a modular chassis per rack [A]",
+            cat::A_BOXES_PER_NETWORK_RACK
+        ),
     }
 }
 

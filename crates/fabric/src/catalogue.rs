@@ -1,5 +1,6 @@
-//! Hardware catalogue: accelerators, scale-up links, NICs, switches, transceivers and optical
-//! circuit switches, each with the public figures the simulator needs.
+//! Hardware catalogue: accelerators, scale-up links, NICs, switches, transceivers, optical
+//! circuit switches, host CPUs and hosts (servers, compute trays), each with the public figures
+//! the simulator needs, and the facility default (PUE).
 //!
 //! # Invariants
 //!
@@ -21,6 +22,7 @@
 //! | `[D]` | derived: arithmetic from the `[P]`/`[S]` figures, shown next to it |
 //! | `[U]` | unverified: recalled or implied, not confirmed by a source |
 //! | `[C]` | sources conflict; the alternative is named |
+//! | `[E]` | estimate from public reporting (press, analyst or trade-press price survey), not a list price |
 //! | `[A]` | **assumption of this catalogue**: the reference table has no figure; the reasoning is given |
 //!
 //! # Assumption rules used by several entries
@@ -37,17 +39,81 @@
 //! - `[A]` **switch price** = [`A_SWITCH_USD_PER_TBPS`] ($1,000) per Tb/s of per-direction
 //!   capacity for fixed single-chip boxes (a 64 × 400G box ≈ $25.6k, the order of public street
 //!   prices for NDR / 25.6T-class switches), three times that for modular chassis
-//!   ([`A_CHASSIS_USD_PER_TBPS`]). Switch chips that are only sold inside a system (NVSwitch,
-//!   NVLink-switch, UB switch) have no price: `None`.
+//!   ([`A_CHASSIS_USD_PER_TBPS`]). Switch chips that are only sold inside a system are
+//!   `Included` in their system's host line (NVSwitch, NVLink switch) or `Unpriced` (UB switch).
 //! - `[A]` **optics and NIC prices** are order-of-magnitude street prices (about $1–1.25 per Gb/s
 //!   for DSP single-mode modules, less for multimode and LPO); each entry states its figure.
 //!   Use them for ranking designs, not for quotes.
+//!
+//! # Prices
+//!
+//! Every entry has a [`Price`]: a unit price, `Included` where another line of a bill of
+//! materials pays for it (the NVSwitch chips of an HGX baseboard are in the server's host line),
+//! or `Unpriced` with the reason no figure is given. A bill of materials therefore never drops
+//! an item silently: it lists every unpriced line with its reason.
+//!
+//! # Hosts: power that is not an accelerator, a switch or an optic
+//!
+//! A server or compute tray draws power beyond its accelerators: CPUs, memory, storage, fans,
+//! management NICs and the losses of its power supplies. Each [`Host`] names its CPU (listed on
+//! its own bill-of-materials line) and an `overhead` for the rest. Where the vendor publishes the
+//! system's maximum power (DGX H100 10.2 kW, DGX B200 14.3 kW, GB200 NVL72 ~132 kW), the
+//! overhead is **derived** `[D]` so that the system adds up to that figure exactly:
+//! overhead = published − accelerators − CPUs − scale-up switch chips − compute NICs. Pluggable
+//! optics are counted with the fabric, not in the system figure. Where no system figure exists
+//! the overhead is an assumption `[A]` with its reasoning.
+//!
+//! # Racks
+//!
+//! Each [`Host`] states how many hosts fill one compute rack (`hosts_per_rack`, with the
+//! source of the rule). Switches outside the systems go in network racks by their [`Housing`]:
+//! `[A]` [`A_BOXES_PER_NETWORK_RACK`] fixed switch boxes (or OCS) per rack, one modular chassis
+//! per rack. With these rules the 4-SU DGX SuperPOD comes to the 38 racks NVIDIA's RA lists.
 
 use units::{Bytes, BytesPerSec, FlopsPerSec, Usd, Watts};
 
 // ---------------------------------------------------------------------------------------------
 // Types
 // ---------------------------------------------------------------------------------------------
+
+/// What one unit costs, or why the catalogue gives no figure.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Price {
+    /// A unit price in US dollars; its confidence tag and source are in the entry's docs.
+    Usd(Usd),
+    /// Paid for within another line of a bill of materials (`within` names it).
+    Included { within: &'static str },
+    /// No public figure; the reason.
+    Unpriced { reason: &'static str },
+}
+
+impl Price {
+    /// The unit price, where there is one.
+    pub fn usd(&self) -> Option<Usd> {
+        match self {
+            Price::Usd(u) => Some(*u),
+            _ => None,
+        }
+    }
+
+    /// What one unit adds to a total: its price, or zero when another line pays for it or no
+    /// figure exists (a bill of materials lists the latter).
+    pub fn cost(&self) -> Usd {
+        self.usd().unwrap_or(Usd::ZERO)
+    }
+}
+
+/// Where a switch physically sits, which decides the racks it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Housing {
+    /// A fixed switch box (1–2U): [`A_BOXES_PER_NETWORK_RACK`] share a network rack.
+    Box,
+    /// A modular chassis: one network rack each.
+    Chassis,
+    /// A chip inside a server or a system's own racks (NVSwitch, NVLink switch tray, UB switch):
+    /// it takes no network rack.
+    InSystem,
+}
 
 /// An accelerator (GPU, TPU, NPU): its peak dense compute, memory and power.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,8 +133,8 @@ pub struct Accelerator {
     pub hbm_bw: BytesPerSec,
     /// Board / package power (TDP or TGP).
     pub tdp: Watts,
-    /// Approximate unit price; `None` where no public figure exists (see the entry's docs).
-    pub price: Option<Usd>,
+    /// Approximate unit price, or why there is none (see the entry's docs).
+    pub price: Price,
     /// Where the figures come from (short form; the entry's doc comment has them per field).
     pub source: &'static str,
 }
@@ -93,7 +159,7 @@ pub struct Nic {
     pub ports: u32,
     /// Adapter power, excluding pluggable optics.
     pub power: Watts,
-    pub price: Option<Usd>,
+    pub price: Price,
     pub source: &'static str,
 }
 
@@ -109,7 +175,9 @@ pub struct SwitchChip {
     pub port_speed: BytesPerSec,
     /// Power of the chip or box, excluding pluggable optics.
     pub power: Watts,
-    pub price: Option<Usd>,
+    pub price: Price,
+    /// Where it sits (decides the network racks it takes).
+    pub housing: Housing,
     pub source: &'static str,
 }
 
@@ -121,7 +189,7 @@ pub struct Transceiver {
     /// Total per-direction capacity of the module (both ports of a twin-port module).
     pub speed: BytesPerSec,
     pub power: Watts,
-    pub price: Option<Usd>,
+    pub price: Price,
     pub source: &'static str,
 }
 
@@ -133,7 +201,39 @@ pub struct Ocs {
     /// Nominal port count (duplex ports).
     pub ports: u32,
     pub power: Watts,
-    pub price: Option<Usd>,
+    pub price: Price,
+    pub source: &'static str,
+}
+
+/// A host CPU. Its price is part of its host's ([`Host::price`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cpu {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub vendor: &'static str,
+    /// Thermal design power (package, or superchip share where stated).
+    pub tdp: Watts,
+    pub source: &'static str,
+}
+
+/// The host side of one server, compute tray or TPU host: what it draws and costs beyond the
+/// lines a bill of materials lists on their own (accelerators, scale-up switch chips, compute
+/// NICs, optics). See the module docs for how `overhead` is derived.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Host {
+    /// The node type it belongs to (`topology::nodes`), e.g. `"dgx-h100"`.
+    pub id: &'static str,
+    pub name: &'static str,
+    /// Catalogue id of its CPU; the CPU count is the node type's.
+    pub cpu: &'static str,
+    /// Memory, storage, fans, management and storage NICs, BMC, power-conversion losses and the
+    /// host's share of rack infrastructure (power shelves, management switches), per host.
+    pub overhead: Watts,
+    /// Per host, excluding the lines priced on their own; its CPUs are included.
+    pub price: Price,
+    /// Hosts in one compute rack, and where the rule comes from.
+    pub hosts_per_rack: u32,
+    pub rack_basis: &'static str,
     pub source: &'static str,
 }
 
@@ -174,6 +274,20 @@ const GIB: f64 = 1_073_741_824.0;
 // Accelerators
 // ---------------------------------------------------------------------------------------------
 
+/// `[S]` H100 unit price, systems.md §9.4 (figure used in Intel's 2024 Gaudi 3 comparison, y-ic.de).
+/// Shared by [`H100`] and the DGX H100 host's derived price.
+pub const H100_USD: Usd = Usd(30_700.0);
+
+/// `[E]` Blackwell GPU unit price: midpoint of "between $30,000 and $40,000 per unit" (Jensen Huang
+/// to CNBC, reported 2024-10-03 by briefbriefing.com). Shared by [`B200`], [`GB200`] and the
+/// GB200 NVL72 tray's derived price.
+pub const BLACKWELL_USD: Usd = Usd(35_000.0);
+
+/// Why TPUs have no price: Google rents them and publishes no unit price or cost.
+pub const TPU_PRICE: Price = Price::Unpriced {
+    reason: "Google does not sell TPUs (rented per chip-hour on Google Cloud); no public unit-cost estimate found",
+};
+
 /// NVIDIA A100 SXM4 80GB (Ampere). The reference table covers no A100 hardware, so these are
 /// datasheet values, marked `[A]`.
 ///
@@ -183,7 +297,7 @@ const GIB: f64 = 1_073_741_824.0;
 /// - `fp8_dense` none — Ampere has no FP8 tensor path.
 /// - `hbm` 80 GB HBM2e, `hbm_bw` 2,039 GB/s, `tdp` 400 W — `[A]` NVIDIA A100 datasheet
 ///   (SXM4 80GB column).
-/// - `price` none — `[A]` no price in the reference table; the A100 is end-of-life.
+/// - `price` unpriced — the reference table gives no A100 price and the part is end-of-life.
 ///
 /// Source: <https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf>
 pub const A100: Accelerator = Accelerator {
@@ -195,7 +309,9 @@ pub const A100: Accelerator = Accelerator {
     hbm: Bytes(80e9),                // [A] A100 datasheet
     hbm_bw: BytesPerSec(2.039e12),   // [A] A100 datasheet
     tdp: Watts(400.0),               // [A] A100 datasheet
-    price: None,                     // [A] not in the reference table
+    price: Price::Unpriced {
+        reason: "end-of-life part; the reference table gives no A100 price",
+    },
     source: "[A] NVIDIA A100 datasheet (nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf); \
              312 TFLOP/s is also the peak used by Megatron-LM SC'21 and Korthikanti et al. 2022",
 };
@@ -224,7 +340,7 @@ pub const H100: Accelerator = Accelerator {
     hbm: Bytes(80e9),                        // [P] §1.1
     hbm_bw: BytesPerSec(3.35e12),            // [A] datasheet; [C] §1.1 node 24 TB/s / 8 = 3.0
     tdp: Watts(700.0),                       // [S] §1.1, §9.3
-    price: Some(Usd(30_700.0)),              // [S] §9.4 y-ic.de
+    price: Price::Usd(H100_USD),             // [S] §9.4 y-ic.de
     source: "systems.md §1.1 [P] NVIDIA DGX SuperPOD H100 RA (80 GB, 32 PF FP8 sparse per node); \
              §1.1/§9.3 [S] 700 W (Meta Llama-3 infra notes, MLCommons JSON); §9.4 [S] $30.7k (y-ic.de); \
              [A] NVIDIA H100 SXM datasheet for 989.4/1978.9 TFLOP/s dense and 3.35 TB/s",
@@ -238,7 +354,7 @@ pub const H100: Accelerator = Accelerator {
 /// - **NVLink is the difference**: `[A]` 400 GB/s bidirectional per GPU instead of 900, i.e.
 ///   **8 NVLink4 links** of [`NVLINK4`] (8 × 25 GB/s/dir = 200 GB/s/dir) instead of 18. This
 ///   struct has no link-count field; topology builders must use 8 links for H800.
-/// - `price` none — `[A]` no public figure in the reference table.
+/// - `price` unpriced — a China-market variant; no public unit price was found.
 pub const H800: Accelerator = Accelerator {
     id: "h800",
     name: "NVIDIA H800 SXM5 80GB",
@@ -248,7 +364,9 @@ pub const H800: Accelerator = Accelerator {
     hbm: Bytes(80e9),                        // [A] same as H100
     hbm_bw: BytesPerSec(3.35e12),            // [A] same as H100
     tdp: Watts(700.0),                       // [A] same as H100
-    price: None,                             // [A] no public figure
+    price: Price::Unpriced {
+        reason: "China-market variant; no public unit price found",
+    },
     source: "[A] H100 SXM5 figures (NVIDIA H100 datasheet) with NVLink cut to 400 GB/s bidir \
              = 8 NVLink4 links (NVIDIA H800 product information as widely reported)",
 };
@@ -261,7 +379,9 @@ pub const H800: Accelerator = Accelerator {
 ///   (mlcommons/inference_results_v4.1).
 /// - `hbm_bw` 4.8 TB/s — `[A]` NVIDIA H200 datasheet (<https://www.nvidia.com/en-us/data-center/h200/>).
 /// - `tdp` 700 W — systems.md §1.1 / §9.3 `[S]`: MLCommons JSON "H200 TGP 700W".
-/// - `price` none — `[A]` not in the reference table.
+/// - `price` $35k — `[E]` not in the reference table. aiinframap.com "H100 vs H200 vs B200 TCO"
+///   (trade-press survey, mid-2026: "H100 ≈ $30,000, H200 ≈ $35,000, B200 ≈ $40,000 per GPU
+///   (±20–40 %)"); awesomeagents.ai H200 page "$25,000–$35,000". The figure both name is taken.
 pub const H200: Accelerator = Accelerator {
     id: "h200",
     name: "NVIDIA H200 SXM 141GB",
@@ -271,9 +391,10 @@ pub const H200: Accelerator = Accelerator {
     hbm: Bytes(141e9),                       // [P] §1.1 MLCommons "H200-SXM-141GBx8"
     hbm_bw: BytesPerSec(4.8e12),             // [A] H200 datasheet
     tdp: Watts(700.0),                       // [S] §1.1, §9.3 "H200 TGP 700W"
-    price: None,                             // [A] not in the reference table
+    price: Price::Usd(Usd(35_000.0)),        // [E] aiinframap.com; awesomeagents.ai
     source: "systems.md §1.1 [P] MLCommons inference_results_v4.1 H200-SXM-141GBx8 JSON (141 GB); \
-             §9.3 [S] 700 W TGP; [A] NVIDIA H200 datasheet (989.4/1978.9 TFLOP/s, 4.8 TB/s)",
+             §9.3 [S] 700 W TGP; [A] NVIDIA H200 datasheet (989.4/1978.9 TFLOP/s, 4.8 TB/s); \
+             [E] $35k (aiinframap.com H100/H200/B200 TCO survey; awesomeagents.ai $25-35k)",
 };
 
 /// NVIDIA B200 (Blackwell) in an 8-GPU HGX / DGX B200 board.
@@ -283,7 +404,9 @@ pub const H200: Accelerator = Accelerator {
 ///   36 PF FP16/BF16 per 8 GPUs, quoted with sparsity; ÷ 8 ÷ 2). Lower than the GB200 GPU
 ///   (2.5 PF) because the HGX part runs at 1,000 W instead of 1,200 W.
 /// - `hbm` 180 GB, `hbm_bw` 8 TB/s — `[A]` DGX B200 spec: 1,440 GB and 64 TB/s HBM3e per 8 GPUs.
-/// - `price` none — systems.md §9.4 `[U]`: "DGX H100 / DGX B200: Not found".
+/// - `price` $35k — `[E]` the midpoint of "between $30,000 and $40,000 per unit" for Blackwell
+///   (Jensen Huang to CNBC, as reported 2024-10-03, briefbriefing.com). `[C]` aiinframap.com's
+///   mid-2026 survey says ≈ $40k. systems.md §9.4 `[U]` has no B200 or DGX B200 price.
 ///
 /// Spec page: <https://www.nvidia.com/en-us/data-center/dgx-b200/>
 pub const B200: Accelerator = Accelerator {
@@ -295,9 +418,10 @@ pub const B200: Accelerator = Accelerator {
     hbm: Bytes(180e9),                    // [A] DGX B200 spec 1,440 GB / 8
     hbm_bw: BytesPerSec(8e12),            // [A] DGX B200 spec 64 TB/s / 8
     tdp: Watts(1000.0),                   // [S] §2.1, §9.3
-    price: None,                          // [U] §9.4 not found
+    price: Price::Usd(BLACKWELL_USD),     // [E] Huang/CNBC $30-40k midpoint
     source: "systems.md §2.1/§9.3 [S] 1,000 W (glennklockwood.com B200 page; Vultr HGX B200 doc); \
-             [A] NVIDIA DGX B200 spec page for compute and memory (per-system figures / 8, sparsity halved)",
+             [A] NVIDIA DGX B200 spec page for compute and memory (per-system figures / 8, sparsity halved); \
+             [E] $35k: Blackwell $30-40k per unit (Jensen Huang to CNBC, 2024)",
 };
 
 /// The Blackwell GPU of a GB200 superchip (GB200 NVL72), per GPU.
@@ -310,9 +434,11 @@ pub const B200: Accelerator = Accelerator {
 /// - `hbm_bw` 8 TB/s — `[D]` §2.1 "576 TB/s" / 72.
 /// - `tdp` 1,200 W — §2.1 / §9.3 `[S]` "The GB200 variant is rated at 1,200 W" (glennklockwood;
 ///   Vultr).
-/// - `price` none — `[A]` §2.2 / §9.4 give only a rack price (about $3M per NVL72 `[S]`,
-///   training.continuumlabs.ai, kshirol-dev), which includes CPUs, NVLink switches and power;
-///   dividing it by 72 (≈ $41.7k) would double-count the switches in a bill of materials.
+/// - `price` $35k — `[E]` the Blackwell per-unit range as [`B200`] ("$30,000 to $40,000",
+///   Jensen Huang to CNBC), `[A]` applied to the GB200 GPU. §2.2 / §9.4 `[S]` give the rack
+///   price (about $3M per NVL72, training.continuumlabs.ai, kshirol-dev); the rest of the rack
+///   (Grace, trays, NVLink switches, power shelves) is priced on the rack's host line
+///   ([`GB200_NVL72_TRAY`]) so that a rack totals $3M.
 pub const GB200: Accelerator = Accelerator {
     id: "gb200",
     name: "NVIDIA GB200 Blackwell GPU (NVL72, 1200 W)",
@@ -322,9 +448,10 @@ pub const GB200: Accelerator = Accelerator {
     hbm: Bytes(13.4e12 / 72.0),                  // [D] §2.1 13.4 TB / 72; [C] 13.5/13.8 TB
     hbm_bw: BytesPerSec(576e12 / 72.0),          // [D] §2.1 576 TB/s / 72
     tdp: Watts(1200.0),                          // [S] §2.1, §9.3
-    price: None,                                 // [A] only a rack price exists (§2.2 ~$3M)
+    price: Price::Usd(BLACKWELL_USD),            // [E] Blackwell $30-40k; [A] for GB200
     source: "systems.md §2.1 [P(S)] NVIDIA GB200 NVL72 product page via AIPS-Boom wiki (rack compute \
-             and memory, divided by 72 [D]); §2.1/§9.3 [S] 1,200 W (glennklockwood.com; Vultr)",
+             and memory, divided by 72 [D]); §2.1/§9.3 [S] 1,200 W (glennklockwood.com; Vultr); \
+             [E] $35k as B200 (Blackwell $30-40k, Jensen Huang to CNBC)",
 };
 
 /// NVIDIA B300 (Blackwell Ultra) in an 8-GPU HGX / DGX B300 board. The reference table gives
@@ -338,7 +465,7 @@ pub const GB200: Accelerator = Accelerator {
 ///   same 8 TB/s as B200. Recalled, not verified.
 /// - `tdp` 1,100 W — `[A]` widely reported HGX B300 rating. Consistent with systems.md §9.3 `[P]`
 ///   "about 56 kW per rack of 4 DGX B300" (B300 XDR RA) = 14 kW per 8-GPU system `[D]`.
-/// - `price` none — `[A]` no public figure.
+/// - `price` unpriced — no public per-GPU estimate was found for Blackwell Ultra.
 pub const B300: Accelerator = Accelerator {
     id: "b300",
     name: "NVIDIA B300 Blackwell Ultra (HGX)",
@@ -348,7 +475,9 @@ pub const B300: Accelerator = Accelerator {
     hbm: Bytes(288e9),                   // [A] Blackwell Ultra 288 GB
     hbm_bw: BytesPerSec(8e12),           // [A] as B200
     tdp: Watts(1100.0),                  // [A] reported; [D] §9.3 14 kW per DGX B300
-    price: None,                         // [A] no public figure
+    price: Price::Unpriced {
+        reason: "no public per-GPU estimate found for Blackwell Ultra",
+    },
     source: "[A] NVIDIA HGX B300 / Blackwell Ultra public specs (not in systems.md, unverified); \
              systems.md §9.3 [P] DGX B300 about 56 kW per rack of 4 (B300 XDR RA, \
              https://docs.nvidia.com/dgx-superpod/reference-architecture/scalable-infrastructure-b300-xdr/latest/dgx-superpod-architecture.html)",
@@ -365,7 +494,7 @@ pub const B300: Accelerator = Accelerator {
 /// - `tdp` 1,400 W — `[A]` widely reported GB300 GPU rating. Upper-bound check: systems.md §2.1 /
 ///   §9.3 `[P]` "Full rack requiring up to 142 kW" (NVIDIA Enterprise RA NVL72) = 1.97 kW per GPU
 ///   all-in `[D]`, which also covers CPUs, switches and conversion losses.
-/// - `price` none — `[A]` no public figure.
+/// - `price` unpriced — no public per-GPU or GB300 NVL72 rack estimate was found.
 pub const GB300: Accelerator = Accelerator {
     id: "gb300",
     name: "NVIDIA GB300 Blackwell Ultra GPU (NVL72)",
@@ -375,7 +504,9 @@ pub const GB300: Accelerator = Accelerator {
     hbm: Bytes(288e9),                  // [A] Blackwell Ultra 288 GB
     hbm_bw: BytesPerSec(8e12),          // [A] as GB200
     tdp: Watts(1400.0),                 // [A] reported; [D] §2.1 142 kW / 72 upper bound
-    price: None,                        // [A] no public figure
+    price: Price::Unpriced {
+        reason: "no public per-GPU or GB300 NVL72 rack estimate found",
+    },
     source: "[A] NVIDIA GB300 NVL72 public specs (not in systems.md, unverified); systems.md §2.1/§9.3 \
              [P] GB300 NVL72 rack up to 142 kW (NVIDIA Enterprise RA NVL72, \
              https://docs.nvidia.com/enterprise-reference-architectures/nvl72-ai-factory/latest/components.html)",
@@ -402,7 +533,7 @@ pub const MI300X: Accelerator = Accelerator {
     hbm: Bytes(192e9),                    // [S/P] §7.1 MLCommons JSON
     hbm_bw: BytesPerSec(5.3e12),          // [S] §7.1
     tdp: Watts(750.0),                    // [S] §7.1, §9.3 MLCommons JSON name
-    price: Some(Usd(15_000.0)),           // [S] §7.1/§9.4 HF hardware page "MSRP $15k"
+    price: Price::Usd(Usd(15_000.0)),     // [S] §7.1/§9.4 HF hardware page "MSRP $15k"
     source: "systems.md §7.1 [S] gpu.blog, jaredwatkins, awesomeagents, MLCommons AMD system JSON \
              (MI300X-192GB-750W); §9.4 [S] $10-15k street (awesomeagents; Hugging Face hardware page)",
 };
@@ -418,12 +549,12 @@ pub const GAUDI3: Accelerator = Accelerator {
     id: "gaudi3",
     name: "Intel Gaudi 3 (OAM)",
     vendor: "Intel",
-    bf16_dense: FlopsPerSec(1835e12),      // [S] §7.2
-    fp8_dense: Some(FlopsPerSec(1835e12)), // [S] §7.2 same MME rate
-    hbm: Bytes(128e9),                     // [S] §7.2
-    hbm_bw: BytesPerSec(3.7e12),           // [S] §7.2
-    tdp: Watts(900.0),                     // [S] §7.2, §9.3
-    price: Some(Usd(125_000.0 / 8.0)),     // [D] §7.2/§9.4 $125k per 8-chip kit / 8
+    bf16_dense: FlopsPerSec(1835e12),        // [S] §7.2
+    fp8_dense: Some(FlopsPerSec(1835e12)),   // [S] §7.2 same MME rate
+    hbm: Bytes(128e9),                       // [S] §7.2
+    hbm_bw: BytesPerSec(3.7e12),             // [S] §7.2
+    tdp: Watts(900.0),                       // [S] §7.2, §9.3
+    price: Price::Usd(Usd(125_000.0 / 8.0)), // [D] §7.2/§9.4 $125k per 8-chip kit / 8
     source: "systems.md §7.2 [S] yobitel, evokernel-specs (compute, memory, 900 W); \
              §9.4 [S] Intel $125k per 8-chip kit (y-ic.de) / 8 [D]",
 };
@@ -439,8 +570,8 @@ pub const TPU_V4_FLOPS_PER_W: f64 = 275e12 / 192.0;
 /// - `fp8_dense` none — v4 has BF16 and INT8 (275 TOPS), no FP8.
 /// - `tdp` 192 W — §3.1 / §9.3 `[P]`: measured power min / mean / max 90 / 170 / 192 W; the
 ///   maximum stands in for a TDP (the mean, 170 W, suits energy models).
-/// - `price` none — `[A]` Google does not sell TPUs and the reference table has no figure;
-///   a cost model must supply its own (e.g. from Cloud TPU pricing).
+/// - `price` unpriced ([`TPU_PRICE`]) — Google does not sell TPUs and no public unit-cost
+///   estimate was found; a cost model must supply its own (e.g. from Cloud TPU pricing).
 pub const TPU_V4: Accelerator = Accelerator {
     id: "tpu-v4",
     name: "Google TPU v4",
@@ -450,7 +581,7 @@ pub const TPU_V4: Accelerator = Accelerator {
     hbm: Bytes(32.0 * GIB),          // [P] §3.1 32 GiB
     hbm_bw: BytesPerSec(1200e9),     // [P] §3.1
     tdp: Watts(192.0),               // [P] §3.1/§9.3 measured max
-    price: None,                     // [A] not sold
+    price: TPU_PRICE,
     source: "systems.md §3.1 [P] Cloud TPU v4 docs https://cloud.google.com/tpu/docs/v4 \
              (275 TFLOPS, 32 GiB, 1,200 GB/s, 90/170/192 W measured)",
 };
@@ -463,7 +594,7 @@ pub const TPU_V4: Accelerator = Accelerator {
 /// - `tdp` 140 W — `[A]` not published. Assumed at TPU v4's measured peak efficiency
 ///   (275 TFLOP/s / 192 W = 1.43 TFLOP/s per W, systems.md §3.1 `[P]`): 197 / 1.43 ≈ 138 W,
 ///   rounded to 140 W. Treat as ±30 %.
-/// - `price` none — `[A]` Google does not sell TPUs; see [`TPU_V4`].
+/// - `price` unpriced — Google does not sell TPUs; see [`TPU_V4`].
 pub const TPU_V5E: Accelerator = Accelerator {
     id: "tpu-v5e",
     name: "Google TPU v5e",
@@ -473,7 +604,7 @@ pub const TPU_V5E: Accelerator = Accelerator {
     hbm: Bytes(16e9),                // [A] Cloud TPU v5e docs
     hbm_bw: BytesPerSec(819e9),      // [A] Cloud TPU v5e docs
     tdp: Watts(140.0),               // [A] v4 efficiency rule: 197e12 / TPU_V4_FLOPS_PER_W ≈ 138 W
-    price: None,                     // [A] not sold
+    price: TPU_PRICE,
     source: "[A] Cloud TPU v5e docs https://cloud.google.com/tpu/docs/v5e (197 TFLOPS, 16 GB, 819 GB/s); \
              power assumed at TPU v4 efficiency (systems.md §3.1 [P])",
 };
@@ -486,7 +617,7 @@ pub const TPU_V5E: Accelerator = Accelerator {
 ///   <https://cloud.google.com/tpu/docs/v5p>.
 /// - `tdp` 320 W — `[A]` not published. TPU v4 efficiency rule (see [`TPU_V5E`]):
 ///   459 / 1.43 ≈ 320 W.
-/// - `price` none — `[A]` Google does not sell TPUs.
+/// - `price` unpriced — Google does not sell TPUs; see [`TPU_V4`].
 pub const TPU_V5P: Accelerator = Accelerator {
     id: "tpu-v5p",
     name: "Google TPU v5p",
@@ -496,7 +627,7 @@ pub const TPU_V5P: Accelerator = Accelerator {
     hbm: Bytes(95.0 * GIB),               // [P] §3.2 95 GiB
     hbm_bw: BytesPerSec(2765e9),          // [P] §3.2
     tdp: Watts(320.0),                    // [A] v4 efficiency rule
-    price: None,                          // [A] not sold
+    price: TPU_PRICE,
     source: "systems.md §3.2 [P] Cloud TPU v5p docs https://cloud.google.com/tpu/docs/v5p \
              (459 TFLOPS, 95 GiB, 2,765 GB/s); power assumed at TPU v4 efficiency",
 };
@@ -509,7 +640,7 @@ pub const TPU_V5P: Accelerator = Accelerator {
 /// - `hbm_bw` 1,640 GB/s — `[A]` Cloud TPU v6e docs (<https://cloud.google.com/tpu/docs/v6e>).
 /// - `tdp` 385 W — `[A]` not published. Google's launch claim "67 % more energy-efficient than
 ///   TPU v5e" applied to the v4-efficiency rule: 918 / (1.43 × 1.67) ≈ 384 W, rounded to 385 W.
-/// - `price` none — `[A]` Google does not sell TPUs.
+/// - `price` unpriced — Google does not sell TPUs; see [`TPU_V4`].
 pub const TPU_V6E: Accelerator = Accelerator {
     id: "tpu-v6e",
     name: "Google TPU v6e (Trillium)",
@@ -519,7 +650,7 @@ pub const TPU_V6E: Accelerator = Accelerator {
     hbm: Bytes(32.0 * GIB),          // [P/S] §3.3 32 GiB
     hbm_bw: BytesPerSec(1640e9),     // [A] Cloud TPU v6e docs
     tdp: Watts(385.0),               // [A] v4 efficiency × 1.67 (Google Trillium claim)
-    price: None,                     // [A] not sold
+    price: TPU_PRICE,
     source: "systems.md §3.3 [P/S] Cloud TPU7x docs comparison table (918 TFLOPS, 32 GiB); \
              [A] Cloud TPU v6e docs https://cloud.google.com/tpu/docs/v6e (1,640 GB/s); power assumed",
 };
@@ -533,7 +664,7 @@ pub const TPU_V6E: Accelerator = Accelerator {
 ///   1,000 W) applied to 2,307 TFLOP/s gives ≈ 1,025 W, rounded to 1 kW. Chaining Google's perf/W
 ///   marketing claims from v4 gives ≈ 500 W, which looks too low for 192 GiB of HBM3e at
 ///   7.37 TB/s. Treat as ±50 %.
-/// - `price` none — `[A]` Google does not sell TPUs.
+/// - `price` unpriced — Google does not sell TPUs; see [`TPU_V4`].
 pub const TPU_V7: Accelerator = Accelerator {
     id: "tpu-v7",
     name: "Google TPU7x (Ironwood)",
@@ -543,7 +674,7 @@ pub const TPU_V7: Accelerator = Accelerator {
     hbm: Bytes(192.0 * GIB),               // [P/S] §3.3 192 GiB
     hbm_bw: BytesPerSec(7.37e12),          // [P/S] §3.3
     tdp: Watts(1000.0),                    // [A] B200-class efficiency
-    price: None,                           // [A] not sold
+    price: TPU_PRICE,
     source: "systems.md §3.3 [P/S] Cloud TPU7x docs https://docs.cloud.google.com/tpu/docs/tpu7x; \
              Hot Chips 2025 coverage; power assumed",
 };
@@ -557,20 +688,24 @@ pub const TPU_V7: Accelerator = Accelerator {
 /// - `tdp` 800 W — `[A]` not in the table. Two dies of the 910B class, which is commonly quoted at
 ///   about 400 W. Consistency check: §4 / §9.3 `[S]` "about 559 kW per system" (SemiAnalysis) is
 ///   1,456 W per NPU all-in (CPUs, 6,912 optics and UB switches included) `[D]`.
-/// - `price` none — `[A]` only a system price exists (§4 / §9.4 `[S]` "up to US$8.2 M per system",
-///   capacitymedia), which includes the UB switches and optics.
+/// - `price` ≈ $28.6k — `[E]` Huawei's reported target of "70,000 chips, with a total value
+///   approaching $2 billion" (The Wall Street Journal, 2024, as reported by cointeeth.com) `[D]`
+///   $2 B / 70,000. `[C]` §4 / §9.4 `[S]` "up to US$8.2 M per system" (capacitymedia) is only
+///   $21.4k per NPU *all-in*, below this chip estimate: the two public figures conflict, and a
+///   CloudMatrix384 priced from this catalogue costs more than the press figure.
 pub const ASCEND_910C: Accelerator = Accelerator {
     id: "ascend-910c",
     name: "Huawei Ascend 910C",
     vendor: "Huawei",
-    bf16_dense: FlopsPerSec(752e12), // [S] §4 paper; [C] 780 SemiAnalysis
-    fp8_dense: None,                 // [A] no FP8
-    hbm: Bytes(128e9),               // [S] §4
-    hbm_bw: BytesPerSec(3.2e12),     // [S] §4
-    tdp: Watts(800.0),               // [A] 2 × 910B-class die
-    price: None,                     // [A] only a system price (§9.4)
+    bf16_dense: FlopsPerSec(752e12),        // [S] §4 paper; [C] 780 SemiAnalysis
+    fp8_dense: None,                        // [A] no FP8
+    hbm: Bytes(128e9),                      // [S] §4
+    hbm_bw: BytesPerSec(3.2e12),            // [S] §4
+    tdp: Watts(800.0),                      // [A] 2 × 910B-class die
+    price: Price::Usd(Usd(2e9 / 70_000.0)), // [E] WSJ: ~$2 B for 70,000 chips; [C] §9.4
     source: "systems.md §4 [S] Zuo et al. arXiv 2506.12708 via emergentmind and StrataCL notes \
-             (752 TFLOPS BF16, 128 GB, 3.2 TB/s); [C] 780 TFLOPS SemiAnalysis 2025-04-16; power assumed",
+             (752 TFLOPS BF16, 128 GB, 3.2 TB/s); [C] 780 TFLOPS SemiAnalysis 2025-04-16; power assumed; \
+             [E] ~$2 B for 70,000 chips (WSJ 2024 via cointeeth.com); [C] up to $8.2 M per CloudMatrix384 (§9.4)",
 };
 
 /// Every accelerator in the catalogue.
@@ -826,10 +961,10 @@ static SCALE_UP_LINK_ALIASES: &[(&str, &str)] = &[
 pub const CX7_400G: Nic = Nic {
     id: "cx7-400g",
     name: "NVIDIA ConnectX-7 1x400G (NDR/400GbE)",
-    port_speed: gbit!(400.0),  // [P] §1.1, §2.1
-    ports: 1,                  // [P] §1.1
-    power: Watts(25.0),        // [A]
-    price: Some(Usd(2_000.0)), // [A]
+    port_speed: gbit!(400.0),   // [P] §1.1, §2.1
+    ports: 1,                   // [P] §1.1
+    power: Watts(25.0),         // [A]
+    price: Price::Usd(CX7_USD), // [A]
     source: "systems.md §1.1 [P] DGX BasePOD RA core components, DGX H100 User Guide §1.2.3; \
              §2.1 [P] DGX GB200 User Guide; power and price [A]",
 };
@@ -845,10 +980,10 @@ pub const CX7_400G: Nic = Nic {
 pub const CX6_200G_HDR: Nic = Nic {
     id: "cx7-200g-hdr",
     name: "NVIDIA ConnectX-6 1x200G HDR",
-    port_speed: gbit!(200.0),  // [A] DGX A100 datasheet
-    ports: 1,                  // [A] DGX A100 datasheet
-    power: Watts(20.0),        // [A]
-    price: Some(Usd(1_200.0)), // [A]
+    port_speed: gbit!(200.0),        // [A] DGX A100 datasheet
+    ports: 1,                        // [A] DGX A100 datasheet
+    power: Watts(20.0),              // [A]
+    price: Price::Usd(Usd(1_200.0)), // [A]
     source: "[A] NVIDIA DGX A100 datasheet (8 × ConnectX-6 200 Gb/s HDR); power and price [A]",
 };
 
@@ -865,8 +1000,8 @@ pub const CX8_800G: Nic = Nic {
     name: "NVIDIA ConnectX-8 SuperNIC 1x800G (XDR/800GbE)",
     port_speed: gbit!(800.0), // [P] §2.2, §9.1
     ports: 1,
-    power: Watts(45.0),        // [A]
-    price: Some(Usd(3_000.0)), // [A]
+    power: Watts(45.0),              // [A]
+    price: Price::Usd(Usd(3_000.0)), // [A]
     source: "systems.md §2.2 [P] NVIDIA Enterprise RA NVL72 (GB300 tray 4 × ConnectX-8) and B300 XDR RA; \
              §9.1 [P(S)] XDR 800 Gb/s; power and price [A]",
 };
@@ -884,10 +1019,10 @@ pub const CX8_800G: Nic = Nic {
 pub const BF3_2X200G: Nic = Nic {
     id: "bf3-2x200g",
     name: "2x200G backend NIC (HPN-style, BlueField-3 class)",
-    port_speed: gbit!(200.0),  // [S] §5
-    ports: 2,                  // [S] §5
-    power: Watts(75.0),        // [A]
-    price: Some(Usd(2_500.0)), // [A]
+    port_speed: gbit!(200.0),        // [S] §5
+    ports: 2,                        // [S] §5
+    power: Watts(75.0),              // [A]
+    price: Price::Usd(Usd(2_500.0)), // [A]
     source: "systems.md §5 [S] Alibaba HPN SIGCOMM'24 via bearblog notes (2 × 200 Gb/s per NIC); \
              model, power and price [A]",
 };
@@ -898,14 +1033,17 @@ pub static NICS: &[Nic] = &[CX7_400G, CX6_200G_HDR, CX8_800G, BF3_2X200G, GAUDI3
 /// Intel Gaudi 3 on-die RoCE NIC ports (3 × 200 GbE scale-out per chip).
 ///
 /// - 3 ports × 200 Gb/s — systems.md §7.2 `[P]` Intel Gaudi docs, Network Configuration.
-/// - `power` 0 W and no price: the NICs are on the accelerator die, inside its 900 W TDP.
+/// - `power` 0 W, price included: the NICs are on the accelerator die, inside its 900 W TDP and
+///   its price.
 pub const GAUDI3_ONCHIP: Nic = Nic {
     id: "gaudi3-onchip-200g",
     name: "Intel Gaudi 3 on-die 200 GbE RoCE ports (3 scale-out per chip)",
     port_speed: gbit!(200.0),
     ports: 3,
     power: Watts(0.0),
-    price: None,
+    price: Price::Included {
+        within: "the Gaudi 3 accelerator (on-die NICs)",
+    },
     source: "systems.md §7.2 [P] Intel Gaudi docs, Network Configuration; power inside the chip TDP",
 };
 
@@ -927,6 +1065,11 @@ static NIC_ALIASES: &[(&str, &str)] = &[
 // Switches
 // ---------------------------------------------------------------------------------------------
 
+/// The price of a switch chip sold only on a server's baseboard or in a rack system.
+const IN_SERVER: Price = Price::Included {
+    within: "the server or rack (host line)",
+};
+
 /// NVIDIA Quantum-2 QM9700 / QM9790 NDR InfiniBand switch (DGX SuperPOD H100 and GB200 compute
 /// fabrics).
 ///
@@ -937,10 +1080,11 @@ static NIC_ALIASES: &[(&str, &str)] = &[
 pub const QM9700: SwitchChip = SwitchChip {
     id: "quantum2-qm9700",
     name: "NVIDIA Quantum-2 QM9700 (64x NDR 400G)",
-    radix: 64,                                                  // [P] §1.2
-    port_speed: gbit!(400.0),                                   // [P] §1.2
-    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 400.0)),       // [A] rule
-    price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(64, 400.0))), // [A] rule
+    radix: 64,                                                        // [P] §1.2
+    port_speed: gbit!(400.0),                                         // [P] §1.2
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 400.0)),             // [A] rule
+    price: Price::Usd(Usd(A_SWITCH_USD_PER_TBPS * tbps!(64, 400.0))), // [A] rule
+    housing: Housing::Box,
     source: "systems.md §1.2/§9.1 [P] NVIDIA QM97xx user manual \
              https://docs.nvidia.com/networking/display/QM97X0PUB; power and price [A] rule",
 };
@@ -953,10 +1097,11 @@ pub const QM9700: SwitchChip = SwitchChip {
 pub const QM8700: SwitchChip = SwitchChip {
     id: "quantum-qm8700",
     name: "NVIDIA Quantum QM8700 (40x HDR 200G)",
-    radix: 40,                                                  // [A] QM8700 datasheet
-    port_speed: gbit!(200.0),                                   // [A] QM8700 datasheet
-    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(40, 200.0)),       // [A] rule
-    price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(40, 200.0))), // [A] rule
+    radix: 40,                                                        // [A] QM8700 datasheet
+    port_speed: gbit!(200.0),                                         // [A] QM8700 datasheet
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(40, 200.0)),             // [A] rule
+    price: Price::Usd(Usd(A_SWITCH_USD_PER_TBPS * tbps!(40, 200.0))), // [A] rule
+    housing: Housing::Box,
     source: "[A] NVIDIA QM8700 datasheet https://www.nvidia.com/en-us/networking/infiniband/qm8700/ \
              (40 × 200 Gb/s); power and price [A] rule",
 };
@@ -970,10 +1115,11 @@ pub const QM8700: SwitchChip = SwitchChip {
 pub const Q3400: SwitchChip = SwitchChip {
     id: "quantum-x800-q3400",
     name: "NVIDIA Quantum-X800 Q3400 (144x XDR 800G)",
-    radix: 144,                                                  // [P] §2.2, §9.1
-    port_speed: gbit!(800.0),                                    // [P] §9.1
-    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(144, 800.0)),       // [A] rule
-    price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(144, 800.0))), // [A] rule
+    radix: 144,                                                        // [P] §2.2, §9.1
+    port_speed: gbit!(800.0),                                          // [P] §9.1
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(144, 800.0)),             // [A] rule
+    price: Price::Usd(Usd(A_SWITCH_USD_PER_TBPS * tbps!(144, 800.0))), // [A] rule
+    housing: Housing::Box,
     source: "systems.md §2.2/§9.1 [P(S)] NVIDIA Quantum-X800 (AIPS-Boom summary of nvidia.com); \
              B300 XDR RA; power and price [A] rule",
 };
@@ -986,10 +1132,11 @@ pub const Q3400: SwitchChip = SwitchChip {
 pub const SN5600: SwitchChip = SwitchChip {
     id: "spectrum4-sn5600",
     name: "NVIDIA Spectrum-4 SN5600 (64x 800GbE)",
-    radix: 64,                                                  // [S] §9.1
-    port_speed: gbit!(800.0),                                   // [S] §9.1
-    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 800.0)),       // [A] rule
-    price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(64, 800.0))), // [A] rule
+    radix: 64,                                                        // [S] §9.1
+    port_speed: gbit!(800.0),                                         // [S] §9.1
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 800.0)),             // [A] rule
+    price: Price::Usd(Usd(A_SWITCH_USD_PER_TBPS * tbps!(64, 800.0))), // [A] rule
+    housing: Housing::Box,
     source: "systems.md §9.1/§2.2 [S] NVIDIA RA mentions, router-switch (51.2 Tb/s, 64 × 800G); \
              power and price [A] rule",
 };
@@ -1002,10 +1149,11 @@ pub const SN5600: SwitchChip = SwitchChip {
 pub const TOMAHAWK5: SwitchChip = SwitchChip {
     id: "tomahawk5-51t",
     name: "Broadcom Tomahawk 5 51.2T (64x 800G)",
-    radix: 64,                                                  // [D] §7.2 51.2T / 800G
-    port_speed: gbit!(800.0),                                   // [S] §7.2
-    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 800.0)),       // [A] rule
-    price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(64, 800.0))), // [A] rule
+    radix: 64,                                                        // [D] §7.2 51.2T / 800G
+    port_speed: gbit!(800.0),                                         // [S] §7.2
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 800.0)),             // [A] rule
+    price: Price::Usd(Usd(A_SWITCH_USD_PER_TBPS * tbps!(64, 800.0))), // [A] rule
+    housing: Housing::Box,
     source: "systems.md §7.2 [S] Next Platform (Gaudi 3 reference sub-cluster, TH5 51.2T, 800G); \
              power and price [A] rule",
 };
@@ -1020,10 +1168,11 @@ pub const TOMAHAWK5: SwitchChip = SwitchChip {
 pub const HPN_51T: SwitchChip = SwitchChip {
     id: "hpn-51t-128x400",
     name: "Alibaba HPN 51.2T single-chip switch (128x 400G)",
-    radix: 128,                                                  // [S] §5
-    port_speed: gbit!(400.0),                                    // [S] §5
-    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(128, 400.0)),       // [A] rule
-    price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(128, 400.0))), // [A] rule
+    radix: 128,                                                        // [S] §5
+    port_speed: gbit!(400.0),                                          // [S] §5
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(128, 400.0)),             // [A] rule
+    price: Price::Usd(Usd(A_SWITCH_USD_PER_TBPS * tbps!(128, 400.0))), // [A] rule
+    housing: Housing::Box,
     source: "systems.md §5 [S] Alibaba HPN SIGCOMM'24 via thomarite and bearblog notes, CCF 2023 keynote; \
              power and price [A] rule",
 };
@@ -1039,10 +1188,11 @@ pub const HPN_51T: SwitchChip = SwitchChip {
 pub const MINIPACK2: SwitchChip = SwitchChip {
     id: "minipack2",
     name: "Meta Minipack2 (Tomahawk 4 25.6T, 64x 400G)",
-    radix: 64,                                                  // [A] TH4 25.6T / 400G
-    port_speed: gbit!(400.0),                                   // [P(S)] §6.1 400G per GPU
-    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 400.0)),       // [A] rule
-    price: Some(Usd(A_SWITCH_USD_PER_TBPS * tbps!(64, 400.0))), // [A] rule
+    radix: 64,                                                        // [A] TH4 25.6T / 400G
+    port_speed: gbit!(400.0),                                         // [P(S)] §6.1 400G per GPU
+    power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 400.0)),             // [A] rule
+    price: Price::Usd(Usd(A_SWITCH_USD_PER_TBPS * tbps!(64, 400.0))), // [A] rule
+    housing: Housing::Box,
     source: "systems.md §6.1 [P(S)] Llama 3 paper arXiv 2407.21783 §3.3.1 (Minipack2 ToR, 400G per GPU); \
              [A] Tomahawk 4 25.6T radix (Meta/OCP Minipack2); power and price [A] rule",
 };
@@ -1058,10 +1208,11 @@ pub const MINIPACK2: SwitchChip = SwitchChip {
 pub const ARISTA_7800: SwitchChip = SwitchChip {
     id: "arista-7800",
     name: "Arista 7800R3 modular chassis (7816R3, 576x 400G)",
-    radix: 576,                                                   // [A] Arista 7816R3 data sheet
-    port_speed: gbit!(400.0),                                     // [P(S)] §6.1 400G
-    power: Watts(A_CHASSIS_W_PER_TBPS * tbps!(576, 400.0)),       // [A] chassis rule
-    price: Some(Usd(A_CHASSIS_USD_PER_TBPS * tbps!(576, 400.0))), // [A] chassis rule
+    radix: 576,                                                         // [A] Arista 7816R3 data sheet
+    port_speed: gbit!(400.0),                                           // [P(S)] §6.1 400G
+    power: Watts(A_CHASSIS_W_PER_TBPS * tbps!(576, 400.0)),             // [A] chassis rule
+    price: Price::Usd(Usd(A_CHASSIS_USD_PER_TBPS * tbps!(576, 400.0))), // [A] chassis rule
+    housing: Housing::Chassis,
     source: "systems.md §6.1 [P(S)] Llama 3 paper §3.3.1 (Arista 7800 cluster switch); \
              [A] Arista 7800R3 data sheet (7816R3: 576 × 400G); power and price [A] chassis rule",
 };
@@ -1072,14 +1223,15 @@ pub const ARISTA_7800: SwitchChip = SwitchChip {
 ///   3.2 TB/s bidir switching per chip" (PC Gamer quoting NVIDIA; NVIDIA dev blog "Upgrading
 ///   Multi-GPU Interconnectivity with the Third-Generation NVSwitch").
 /// - `power` 256 W — `[A]` switch rule: 64 × 200 Gb/s = 12.8 Tb/s/dir × 20 W.
-/// - `price` none — `[A]` sold only on HGX baseboards.
+/// - `price` included — sold only on HGX baseboards, paid for with the server (its host line).
 pub const NVSWITCH3: SwitchChip = SwitchChip {
     id: "nvswitch3",
     name: "NVIDIA NVSwitch gen3 (64x NVLink4)",
     radix: 64,                                            // [S] §1.1
     port_speed: NVLINK4.per_link,                         // [D] §1.1 25 GB/s/dir
     power: Watts(A_SWITCH_W_PER_TBPS * tbps!(64, 200.0)), // [A] rule
-    price: None,                                          // [A] not sold separately
+    price: IN_SERVER,
+    housing: Housing::InSystem,
     source: "systems.md §1.1 [S/D] NVIDIA dev blog 'Upgrading Multi-GPU Interconnectivity with the \
              Third-Generation NVSwitch', PC Gamer; power [A] rule",
 };
@@ -1090,14 +1242,16 @@ pub const NVSWITCH3: SwitchChip = SwitchChip {
 ///   from `[P]` "NVLink Switch features 144 NVLink ports with a non-blocking switching capacity of
 ///   14.4TB/s" per tray (NVIDIA NVLink page, <https://www.nvidia.com/en-us/data-center/nvlink/>).
 /// - `power` 576 W — `[A]` switch rule: 72 × 400 Gb/s = 28.8 Tb/s/dir × 20 W.
-/// - `price` none — `[A]` sold only inside NVL72 racks.
+/// - `price` included — sold only inside NVL72 racks and HGX B200/B300 boards, paid for with the
+///   rack or server (its host line).
 pub const NVLINK5_SWITCH: SwitchChip = SwitchChip {
     id: "nvlink5-switch",
     name: "NVIDIA NVLink 5 switch chip (72x NVLink5)",
     radix: 72,                                            // [D] §2.1 144 / 2
     port_speed: NVLINK5.per_link,                         // [P] §2.1 50 GB/s/dir
     power: Watts(A_SWITCH_W_PER_TBPS * tbps!(72, 400.0)), // [A] rule
-    price: None,                                          // [A] not sold separately
+    price: IN_SERVER,
+    housing: Housing::InSystem,
     source: "systems.md §2.1 [P] NVIDIA NVLink page (144 ports, 14.4 TB/s per tray) and SuperPOD GB200 RA \
              (18 chips); per chip [D] 144/2; power [A] rule",
 };
@@ -1108,14 +1262,17 @@ pub const NVLINK5_SWITCH: SwitchChip = SwitchChip {
 ///   paper summary); L2 chips use one port per node (48 nodes). Note that the paper's per-link
 ///   figure is 28 GB/s/dir ([`UB_910C`]), below the 50 GB/s nominal port rate.
 /// - `power` 384 W — `[A]` switch rule: 19.2 Tb/s/dir × 20 W.
-/// - `price` none — `[A]` sold only inside CloudMatrix systems.
+/// - `price` unpriced — sold only inside CloudMatrix systems; no separate figure.
 pub const UB_SWITCH_910C: SwitchChip = SwitchChip {
     id: "ub-switch-910c",
     name: "Huawei UB switch chip (CloudMatrix384, 48x 400G)",
     radix: 48,                                            // [S] §4
     port_speed: gbit!(400.0),                             // [S] §4
     power: Watts(A_SWITCH_W_PER_TBPS * tbps!(48, 400.0)), // [A] rule
-    price: None,                                          // [A] not sold separately
+    price: Price::Unpriced {
+        reason: "sold only inside CloudMatrix systems; no separate figure",
+    },
+    housing: Housing::InSystem,
     source: "systems.md §4 [S] Chinese research note citing Huawei paper summary (19.2 Tb/s = 48 × 400G); \
              Zuo et al. arXiv 2506.12708; power [A] rule",
 };
@@ -1146,7 +1303,8 @@ pub const NVSWITCH2: SwitchChip = SwitchChip {
     radix: 36,
     port_speed: NVLINK3.per_link,
     power: Watts(A_SWITCH_W_PER_TBPS * tbps!(36, 200.0)),
-    price: None,
+    price: IN_SERVER,
+    housing: Housing::InSystem,
     source: "[A] NVIDIA DGX A100 system architecture whitepaper; power [A] rule",
 };
 
@@ -1185,7 +1343,7 @@ pub const OSFP_400G_DR4: Transceiver = Transceiver {
     name: "NVIDIA MMS4X00-NS400 400G OSFP DR4 (SMF)",
     speed: gbit!(400.0),          // [P] §9.2
     power: Watts(9.0),           // [P] §9.2
-    price: Some(Usd(500.0)),     // [A]
+    price: Price::Usd(Usd(500.0)),     // [A]
     source: "systems.md §9.2 [P] NVIDIA LinkX MMS4X00-NS400 https://docs.nvidia.com/networking/display/mms4x00ns400/overview; \
              price [A]",
 };
@@ -1201,7 +1359,7 @@ pub const OSFP_800G_2X400G_DR4: Transceiver = Transceiver {
     name: "NVIDIA MMS4X00-NS 800G twin-port OSFP 2x400G DR4 (SMF)",
     speed: gbit!(800.0),          // [P] §9.2
     power: Watts(17.0),          // [P] §9.2
-    price: Some(Usd(1_000.0)),   // [A]
+    price: Price::Usd(Usd(1_000.0)),   // [A]
     source: "systems.md §9.2 [P] NVIDIA LinkX MMS4X00-NS https://docs.nvidia.com/networking/display/800gmms4x00nst/overview; \
              price [A]",
 };
@@ -1215,7 +1373,7 @@ pub const OSFP_800G_2X400G_SR4: Transceiver = Transceiver {
     name: "NVIDIA MMA4Z00-NS 800G twin-port OSFP 2x400G SR4 (MMF)",
     speed: gbit!(800.0),          // [P] §9.2
     power: Watts(15.0),          // [P] §9.2
-    price: Some(Usd(800.0)),     // [A]
+    price: Price::Usd(Usd(800.0)),     // [A]
     source: "systems.md §9.2 [P] NVIDIA LinkX MMA4Z00-NS https://docs.nvidia.com/networking/display/800GMMA4Z00NS/Overview; \
              price [A]",
 };
@@ -1229,9 +1387,9 @@ pub const OSFP_800G_2X400G_SR4: Transceiver = Transceiver {
 pub const OSFP_400G_SR4: Transceiver = Transceiver {
     id: "osfp-400g-sr4",
     name: "NVIDIA MMA4Z00-NS400 400G OSFP SR4 (MMF)",
-    speed: gbit!(400.0),     // [P] §9.2
-    power: Watts(8.0),       // [P] §9.2 typical (9 W max)
-    price: Some(Usd(400.0)), // [A]
+    speed: gbit!(400.0),           // [P] §9.2
+    power: Watts(8.0),             // [P] §9.2 typical (9 W max)
+    price: Price::Usd(Usd(400.0)), // [A]
     source: "systems.md §9.2 [P] NVIDIA LinkX MMA4Z00-NS400-T; price [A]",
 };
 
@@ -1245,9 +1403,9 @@ pub const OSFP_400G_SR4: Transceiver = Transceiver {
 pub const LPO_400G: Transceiver = Transceiver {
     id: "lpo-400g",
     name: "400G LPO (linear pluggable optic, CloudMatrix384)",
-    speed: gbit!(400.0),     // [S] §4; [C] 800G in some outlets
-    power: Watts(5.0),       // [A] ~half of §9.2 400G DR4
-    price: Some(Usd(400.0)), // [A]
+    speed: gbit!(400.0),           // [S] §4; [C] 800G in some outlets
+    power: Watts(5.0),             // [A] ~half of §9.2 400G DR4
+    price: Price::Usd(Usd(400.0)), // [A]
     source: "systems.md §4 [S] SemiAnalysis 2025-04-16 via FiberMall, capacitymedia (400G LPO); \
              power and price [A]",
 };
@@ -1261,9 +1419,9 @@ pub const LPO_400G: Transceiver = Transceiver {
 pub const QSFP56_200G: Transceiver = Transceiver {
     id: "qsfp56-200g",
     name: "200G QSFP56 SR4 (HDR)",
-    speed: gbit!(200.0),     // [A] HDR line rate
-    power: Watts(5.0),       // [A]
-    price: Some(Usd(250.0)), // [A]
+    speed: gbit!(200.0),           // [A] HDR line rate
+    power: Watts(5.0),             // [A]
+    price: Price::Usd(Usd(250.0)), // [A]
     source: "[A] HDR 200G QSFP56 SR4 class module (NVIDIA LinkX HDR optics); power and price [A]",
 };
 
@@ -1300,14 +1458,16 @@ static TRANSCEIVER_ALIASES: &[(&str, &str)] = &[
 /// - `power` 108 W — `[A]` not in the table; recalled from the Mission Apollo paper (unverified).
 ///   Check: 48 × 108 W = 5.2 kW, 0.7 % of the 786 kW that 4,096 TPU v4 chips alone draw at 192 W,
 ///   consistent with the `[P(S)]` "< 3 % of system power" of §3.1 (paper abstract).
-/// - `price` none — `[A]` the only figure is a share, "< 5 % of system cost" (§3.1 `[P(S)]`), and no
+/// - `price` unpriced — the only figure is a share, "< 5 % of system cost" (§3.1 `[P(S)]`), and no
 ///   system cost is given.
 pub const PALOMAR: Ocs = Ocs {
     id: "palomar",
     name: "Google Palomar OCS (136x136 nominal, 128 used)",
     ports: 136,          // [U] §3.1; 128 used [S/D]
     power: Watts(108.0), // [A] Mission Apollo (recalled)
-    price: None,         // [A] only "< 5 % of system cost"
+    price: Price::Unpriced {
+        reason: "only a share is public (< 5 % of TPU v4 system cost) and no system cost",
+    },
     source: "systems.md §3.1 [S] HPCwire 2023-04-10, glennklockwood (48 OCS, 128 used ports); \
              [U] 136 ports and [A] 108 W from Mission Apollo arXiv 2208.10041 (unverified); \
              [P(S)] TPU v4 paper arXiv 2304.01433 (< 5 % cost, < 3 % power)",
@@ -1317,6 +1477,475 @@ pub const PALOMAR: Ocs = Ocs {
 pub static OCSES: &[Ocs] = &[PALOMAR];
 
 static OCS_ALIASES: &[(&str, &str)] = &[("palomar-ocs", "palomar"), ("google-ocs", "palomar")];
+
+// ---------------------------------------------------------------------------------------------
+// Host CPUs
+// ---------------------------------------------------------------------------------------------
+
+/// Intel Xeon Platinum 8480C (Sapphire Rapids, 56 cores): 2 per DGX H100.
+///
+/// - Role — systems.md §1.1 `[P]` "2 × Xeon Platinum 8480C (56 cores each, 112 total)" (DGX
+///   BasePOD RA).
+/// - `tdp` 350 W — `[A]` Intel ARK lists 350 W for the Xeon Platinum 8480+; the 8480C is NVIDIA's
+///   variant of the same part. Not in the reference table.
+pub const XEON_8480C: Cpu = Cpu {
+    id: "xeon-8480c",
+    name: "Intel Xeon Platinum 8480C (56 cores)",
+    vendor: "Intel",
+    tdp: Watts(350.0), // [A] Intel ARK 8480+
+    source: "systems.md §1.1 [P] DGX BasePOD RA (2 × Xeon 8480C per DGX H100); [A] 350 W Intel ARK (8480+)",
+};
+
+/// Intel Xeon Platinum 8570 (Emerald Rapids, 56 cores): 2 per DGX B200.
+///
+/// - Role — `[P]` NVIDIA DGX B200 User Guide: "2 x Intel Xeon 8570 … 56 cores each"
+///   (<https://docs.nvidia.com/dgx/dgxb200-user-guide/introduction-to-dgxb200.html>); not in
+///   systems.md. Also taken for DGX B300 `[A]`.
+/// - `tdp` 350 W — `[A]` Intel ARK.
+pub const XEON_8570: Cpu = Cpu {
+    id: "xeon-8570",
+    name: "Intel Xeon Platinum 8570 (56 cores)",
+    vendor: "Intel",
+    tdp: Watts(350.0), // [A] Intel ARK
+    source: "[P] NVIDIA DGX B200 User Guide (2 × Xeon 8570); [A] 350 W Intel ARK",
+};
+
+/// AMD EPYC 7742 (Rome, 64 cores): 2 per DGX A100; the stand-in for a TPU host's CPU.
+///
+/// - Role — `[A]` NVIDIA DGX A100 datasheet (2 × AMD EPYC 7742); not in the reference table.
+/// - `tdp` 225 W — `[A]` AMD product page.
+pub const EPYC_7742: Cpu = Cpu {
+    id: "epyc-7742",
+    name: "AMD EPYC 7742 (64 cores)",
+    vendor: "AMD",
+    tdp: Watts(225.0), // [A] AMD
+    source: "[A] NVIDIA DGX A100 datasheet (2 × EPYC 7742); 225 W AMD product page",
+};
+
+/// AMD EPYC 9654 (Genoa, 96 cores): the host CPU assumed for MI300X platforms.
+///
+/// - Role — `[A]` MI300X 8-GPU servers pair the UBB with two 4th-generation EPYC; the reference
+///   table names none (§7.1), so the 96-core part is assumed.
+/// - `tdp` 360 W — `[A]` AMD product page.
+pub const EPYC_9654: Cpu = Cpu {
+    id: "epyc-9654",
+    name: "AMD EPYC 9654 (96 cores)",
+    vendor: "AMD",
+    tdp: Watts(360.0), // [A] AMD
+    source: "[A] typical MI300X platform host CPU; 360 W AMD product page",
+};
+
+/// NVIDIA Grace (72 Arm Neoverse V2 cores, with its LPDDR5X): one per GB200/GB300 superchip, 36
+/// per NVL72 rack.
+///
+/// - Role — systems.md §2.1 `[P]` "72 Blackwell GPUs + 36 Grace CPUs" (DGX GB200 User Guide).
+/// - `tdp` 300 W — `[D]` a GB200 superchip board (1 Grace + 2 Blackwell, "Bianca") is quoted at
+///   2,700 W (FiberMall, "In-depth analysis for NVIDIA GB200" `[S]`); minus 2 × 1,200 W GPUs
+///   ([`GB200`]) leaves 300 W for the Grace and its memory.
+pub const GRACE: Cpu = Cpu {
+    id: "grace",
+    name: "NVIDIA Grace (72 cores, LPDDR5X)",
+    vendor: "NVIDIA",
+    tdp: Watts(2_700.0 - 2.0 * GB200.tdp.0), // [D] 2,700 W superchip [S] − 2 × 1,200 W
+    source: "systems.md §2.1 [P] DGX GB200 User Guide (36 Grace per rack); [D] 2,700 W GB200 \
+             superchip (FiberMall GB200 analysis [S]) − 2 × 1,200 W GPUs",
+};
+
+/// Huawei Kunpeng 920 (64 Arm cores): 4 per CloudMatrix384 node, 192 per system.
+///
+/// - Role — systems.md §4 `[S]` "8 × Ascend 910C + 4 × Kunpeng" per node; "384 Ascend 910C NPUs
+///   + 192 Kunpeng CPUs" (arXiv 2506.12708 summaries).
+/// - `tdp` 200 W — `[A]` 64-core Kunpeng 920 parts are quoted at about 180–200 W; the top is taken.
+pub const KUNPENG_920: Cpu = Cpu {
+    id: "kunpeng-920",
+    name: "Huawei Kunpeng 920 (64 cores)",
+    vendor: "Huawei",
+    tdp: Watts(200.0), // [A]
+    source: "systems.md §4 [S] (4 Kunpeng per node, 192 per system); [A] 200 W",
+};
+
+/// Every host CPU in the catalogue.
+pub static CPUS: &[Cpu] = &[XEON_8480C, XEON_8570, EPYC_7742, EPYC_9654, GRACE, KUNPENG_920];
+
+static CPU_ALIASES: &[(&str, &str)] = &[
+    ("8480c", "xeon-8480c"),
+    ("xeon-platinum-8480c", "xeon-8480c"),
+    ("8570", "xeon-8570"),
+    ("7742", "epyc-7742"),
+    ("9654", "epyc-9654"),
+    ("nvidia-grace", "grace"),
+    ("kunpeng", "kunpeng-920"),
+];
+
+// ---------------------------------------------------------------------------------------------
+// Hosts: servers, compute trays, TPU hosts
+// ---------------------------------------------------------------------------------------------
+
+/// `[S]` DGX H100 maximum system power — systems.md §1.1 / §9.3 "about 10.2 kW max" (NVIDIA
+/// datasheet value quoted by flashgenius.net and kshirol-dev); the DGX H100/H200 User Guide's
+/// power specification gives "10.2 kW max" for six 3.3 kW supplies (as quoted by unanswered.io).
+pub const DGX_H100_MAX_POWER: Watts = Watts(10_200.0);
+
+/// `[E]` DGX H100 sale price, about $270,000 — SemiAnalysis "AI server cost analysis" (an analyst
+/// estimate) as used by Epoch AI (<https://github.com/epoch-research/training-cost-trends>). systems.md §9.4 `[U]` has
+/// none ("DGX H100: not found").
+pub const DGX_H100_PRICE: Usd = Usd(270_000.0);
+
+/// `[A]` DGX A100 maximum system power 6.5 kW (NVIDIA DGX A100 datasheet); not in systems.md.
+pub const DGX_A100_MAX_POWER: Watts = Watts(6_500.0);
+
+/// `[P]` DGX B200 "14.3 kW max." — NVIDIA DGX B200 User Guide, power specifications
+/// (<https://docs.nvidia.com/dgx/dgxb200-user-guide/introduction-to-dgxb200.html>); not in
+/// systems.md.
+pub const DGX_B200_MAX_POWER: Watts = Watts(14_300.0);
+
+/// `[D]` DGX B300 system power, 14 kW — systems.md §9.3 `[P]` "about 56 kW per rack of 4 DGX
+/// B300" (B300 XDR RA) / 4.
+pub const DGX_B300_POWER: Watts = Watts(56_000.0 / 4.0);
+
+/// `[S]` GB200 NVL72 rack power, 132 kW — Supermicro's breakdown of 8 power shelves with 132 kW
+/// of DC output (18 compute trays ≈ 117 kW, 9 NVLink switch trays ≈ 3.6 kW), quoted by
+/// introl.com ("Why the NVIDIA GB300 NVL72 matters"). `[C]` systems.md §2.1 / §9.3 `[S]` "about
+/// 120 kW reported" (STH): the press figure; 132 kW is the rack's maximum, and 8 racks of it plus
+/// the compute fabric (~1.09 MW) fit §2.2 `[P]` "Each SU requires a TDP of 1.2 MW" with room for
+/// the SU's storage and management equipment.
+pub const GB200_NVL72_POWER: Watts = Watts(132_000.0);
+
+/// `[S]` GB200 NVL72 rack price, about $3M — systems.md §2.2 / §9.4 (training.continuumlabs.ai;
+/// kshirol-dev).
+pub const GB200_NVL72_PRICE: Usd = Usd(3_000_000.0);
+
+/// `[P]` GB300 NVL72 "Full rack requiring up to 142 kW" — systems.md §2.1 / §9.3 (NVIDIA
+/// Enterprise RA NVL72 components).
+pub const GB300_NVL72_POWER: Watts = Watts(142_000.0);
+
+/// `[A]` ConnectX-7 street price, shared by [`CX7_400G`] and the derived host prices.
+const CX7_USD: Usd = Usd(2_000.0);
+
+/// The rack rule of 8-GPU NVIDIA servers at about 40 kW per rack.
+const FOUR_PER_RACK_DGX_H100: &str = "4 DGX H100 per rack: systems.md §1.2 [S] counts 38 racks for \
+     the 127-node 4-SU SuperPOD = 32 racks of 4 nodes + 6 network racks [D]";
+
+/// DGX H100 (and HGX H100, the same baseboard and host in NVIDIA's reference design; Meta's Grand
+/// Teton and Alibaba's HPN hosts are modelled with it).
+///
+/// - `overhead` 2,676 W — `[D]` [`DGX_H100_MAX_POWER`] 10,200 W − 8 × 700 W H100 − 4 × 256 W
+///   NVSwitch `[A]` − 8 × 25 W ConnectX-7 `[A]` − 2 × 350 W Xeon 8480C `[A]`: 2 TB DDR5, 10 NVMe
+///   drives, 2 storage ConnectX-7, fans and the losses of six 3.3 kW supplies.
+/// - `price` $8,400 — `[D]` [`DGX_H100_PRICE`] $270k `[E]` − 8 × $30.7k H100 `[S]` − 8 × $2k
+///   ConnectX-7 `[A]`: CPUs, memory, chassis, storage and the NVSwitch baseboard.
+/// - 4 per rack (≈ 41 kW) — `[D]` systems.md §1.2 `[S]`: 38 racks for 127 nodes and 48 switches.
+/// - No OEM figure for other HGX H100 servers was found; they take the DGX's `[A]`.
+pub const DGX_H100: Host = Host {
+    id: "dgx-h100",
+    name: "DGX H100 host",
+    cpu: "xeon-8480c",
+    overhead: Watts(
+        DGX_H100_MAX_POWER.0
+            - 8.0 * H100.tdp.0
+            - 4.0 * NVSWITCH3.power.0
+            - 8.0 * CX7_400G.power.0
+            - 2.0 * XEON_8480C.tdp.0,
+    ), // [D] 10.2 kW [S] − parts
+    price: Price::Usd(Usd(DGX_H100_PRICE.0 - 8.0 * H100_USD.0 - 8.0 * CX7_USD.0)), // [D]
+    hosts_per_rack: 4,
+    rack_basis: FOUR_PER_RACK_DGX_H100,
+    source: "systems.md §1.1/§9.3 [S] DGX H100 10.2 kW max; [D] overhead = 10.2 kW − GPUs, NVSwitch, \
+             NICs, CPUs; [D] price = $270k DGX H100 (SemiAnalysis via Epoch AI [E]) − GPUs − NICs",
+};
+
+/// HGX H200 server, taken as NVIDIA's DGX H200.
+///
+/// - `overhead` — `[D]` DGX H200 "10.2 kW max" (the DGX H100/H200 User Guide gives one power
+///   specification for both, as quoted by unanswered.io `[S]`) − the same parts as [`DGX_H100`]
+///   with 700 W H200 (systems.md §9.3 `[S]`): the same 2,676 W.
+/// - `price` — `[A]` the DGX H100 host's: same chassis, CPUs and baseboard.
+/// - 4 per rack — `[A]` as DGX H100 (same 10.2 kW).
+pub const HGX_H200: Host = Host {
+    id: "hgx-h200",
+    name: "HGX H200 host (as DGX H200)",
+    cpu: "xeon-8480c",
+    overhead: Watts(
+        DGX_H100_MAX_POWER.0
+            - 8.0 * H200.tdp.0
+            - 4.0 * NVSWITCH3.power.0
+            - 8.0 * CX7_400G.power.0
+            - 2.0 * XEON_8480C.tdp.0,
+    ), // [D] DGX H200 10.2 kW [S] − parts
+    price: DGX_H100.price, // [A] as DGX H100
+    hosts_per_rack: 4,
+    rack_basis: "4 per rack [A], as DGX H100 (same 10.2 kW)",
+    source: "DGX H100/H200 User Guide 10.2 kW max [S] (via unanswered.io); [D] overhead; [A] price and \
+             rack rule as DGX H100",
+};
+
+/// HGX H800 server: `[A]` the DGX H100's host in every figure (same baseboard and NVSwitch chips;
+/// only the NVLink count differs).
+pub const HGX_H800: Host = Host {
+    id: "hgx-h800",
+    name: "HGX H800 host (as DGX H100)",
+    cpu: "xeon-8480c",
+    overhead: DGX_H100.overhead, // [A] as DGX H100
+    price: DGX_H100.price,       // [A] as DGX H100
+    hosts_per_rack: 4,
+    rack_basis: "4 per rack [A], as DGX H100",
+    source: "[A] DGX H100 host figures",
+};
+
+/// DGX A100 (Selene-era).
+///
+/// - `overhead` 1,826 W — `[D]` [`DGX_A100_MAX_POWER`] 6.5 kW `[A]` − 8 × 400 W A100 − 6 × 144 W
+///   NVSwitch gen2 `[A]` − 8 × 20 W ConnectX-6 `[A]` − 2 × 225 W EPYC 7742 `[A]`.
+/// - `price` unpriced — the A100 has no unit price here, so no host share can be derived.
+/// - 4 per rack (≈ 26 kW) — `[A]`.
+pub const DGX_A100: Host = Host {
+    id: "dgx-a100",
+    name: "DGX A100 host",
+    cpu: "epyc-7742",
+    overhead: Watts(
+        DGX_A100_MAX_POWER.0
+            - 8.0 * A100.tdp.0
+            - 6.0 * NVSWITCH2.power.0
+            - 8.0 * CX6_200G_HDR.power.0
+            - 2.0 * EPYC_7742.tdp.0,
+    ), // [D] 6.5 kW [A] − parts
+    price: Price::Unpriced {
+        reason: "no DGX A100 price in the reference table, and the A100 has none to subtract",
+    },
+    hosts_per_rack: 4,
+    rack_basis: "4 DGX A100 per rack [A] (~26 kW)",
+    source: "[A] NVIDIA DGX A100 datasheet (6.5 kW max, 2 × EPYC 7742); [D] overhead = 6.5 kW − parts",
+};
+
+/// HGX / DGX B200.
+///
+/// - `overhead` 4,248 W — `[D]` [`DGX_B200_MAX_POWER`] 14.3 kW `[P]` − 8 × 1,000 W B200 − 2 ×
+///   576 W NVLink 5 switch `[A]` − 8 × 25 W ConnectX-7 − 2 × 350 W Xeon 8570 `[A]`.
+/// - `price` unpriced — systems.md §9.4 `[U]` "DGX B200: not found".
+/// - 2 per rack — `[D/U]` the DGX SuperPOD B200 RA says "power consumption per rack exceeds
+///   25 kW", read as 2 × 14.3 kW (NVIDIA does not give the count in the captured text).
+pub const HGX_B200: Host = Host {
+    id: "hgx-b200",
+    name: "DGX B200 host",
+    cpu: "xeon-8570",
+    overhead: Watts(
+        DGX_B200_MAX_POWER.0
+            - 8.0 * B200.tdp.0
+            - 2.0 * NVLINK5_SWITCH.power.0
+            - 8.0 * CX7_400G.power.0
+            - 2.0 * XEON_8570.tdp.0,
+    ), // [D] 14.3 kW [P] − parts
+    price: Price::Unpriced {
+        reason: "DGX B200 price not found (systems.md §9.4 [U])",
+    },
+    hosts_per_rack: 2,
+    rack_basis: "2 DGX B200 per rack [D/U]: the B200 SuperPOD RA's \"power consumption per rack exceeds 25 kW\"",
+    source: "[P] NVIDIA DGX B200 User Guide (14.3 kW max, 2 × Xeon 8570, 2 NVLink switches); [D] overhead",
+};
+
+/// HGX / DGX B300.
+///
+/// - `overhead` 2,988 W — `[D]` [`DGX_B300_POWER`] 14 kW − 8 × 1,100 W B300 `[A]` − 2 × 576 W
+///   NVLink 5 switch `[A]` − 8 × 45 W ConnectX-8 `[A]` − 2 × 350 W Xeon 8570 `[A]`.
+/// - `price` unpriced — no public DGX/HGX B300 price.
+/// - 4 per rack (~56 kW) — systems.md §9.3 `[P]` (B300 XDR RA).
+pub const HGX_B300: Host = Host {
+    id: "hgx-b300",
+    name: "DGX B300 host",
+    cpu: "xeon-8570",
+    overhead: Watts(
+        DGX_B300_POWER.0
+            - 8.0 * B300.tdp.0
+            - 2.0 * NVLINK5_SWITCH.power.0
+            - 8.0 * CX8_800G.power.0
+            - 2.0 * XEON_8570.tdp.0,
+    ), // [D] 14 kW [D/P] − parts
+    price: Price::Unpriced {
+        reason: "no public DGX/HGX B300 price",
+    },
+    hosts_per_rack: 4,
+    rack_basis: "4 DGX B300 per rack (~56 kW): systems.md §9.3 [P] B300 XDR RA",
+    source: "systems.md §9.3 [P] ~56 kW per rack of 4 DGX B300 (B300 XDR RA); [D] overhead; [A] Xeon 8570",
+};
+
+/// One GB200 NVL72 compute tray (2 Grace + 4 Blackwell) with its 1/18 share of the rack: NVLink
+/// switch-tray fans and management, the 2 management ToR switches, power shelves, BlueField-3
+/// DPUs, E1.S drives and conversion losses.
+///
+/// - `overhead` ≈ 1,257 W per tray — `[D]` ([`GB200_NVL72_POWER`] 132 kW `[S]` − 72 × 1,200 W
+///   GB200 − 36 × 300 W Grace `[D]` − 18 × 576 W NVLink 5 switch `[A]` − 72 × 25 W ConnectX-7
+///   `[A]`) / 18.
+/// - `price` ≈ $18,667 per tray — `[D]` ([`GB200_NVL72_PRICE`] $3M `[S]` − 72 × $35k GB200 `[E]`
+///   − 72 × $2k ConnectX-7 `[A]`) / 18: the Grace CPUs, trays, NVLink switch trays, copper
+///   spine and power shelves, so that a rack totals $3M.
+/// - 18 per rack — systems.md §2.1 `[P]` "18 × 1RU compute trays" (DGX GB200 User Guide).
+pub const GB200_NVL72_TRAY: Host = Host {
+    id: "gb200-nvl72",
+    name: "GB200 NVL72 compute tray and 1/18 of its rack",
+    cpu: "grace",
+    overhead: Watts(
+        (GB200_NVL72_POWER.0
+            - 72.0 * GB200.tdp.0
+            - 36.0 * GRACE.tdp.0
+            - 18.0 * NVLINK5_SWITCH.power.0
+            - 72.0 * CX7_400G.power.0)
+            / 18.0,
+    ), // [D] 132 kW [S] − parts, per tray
+    price: Price::Usd(Usd(
+        (GB200_NVL72_PRICE.0 - 72.0 * BLACKWELL_USD.0 - 72.0 * CX7_USD.0) / 18.0
+    )), // [D] $3M [S] − GPUs [E] − NICs [A], per tray
+    hosts_per_rack: 18,
+    rack_basis: "one NVL72 per rack (18 compute trays): systems.md §2.1 [P] DGX GB200 User Guide",
+    source: "systems.md §2.1 [P] DGX GB200 User Guide (18 trays, 36 Grace, 9 switch trays); [S] 132 kW \
+             rack (Supermicro via introl.com), [C] ~120 kW (§2.1); [S] $3M rack (§2.2); [D] per-tray shares",
+};
+
+/// One GB300 NVL72 compute tray with its 1/18 share of the rack.
+///
+/// - `overhead` ≈ 933 W per tray — `[D]` ([`GB300_NVL72_POWER`] 142 kW `[P]` − 72 × 1,400 W GB300
+///   `[A]` − 36 × 300 W Grace `[D]` − 18 × 576 W NVLink 5 switch `[A]` − 72 × 45 W ConnectX-8
+///   `[A]`) / 18.
+/// - `price` unpriced — no public GB300 NVL72 rack price.
+/// - 18 per rack — systems.md §2.1 `[P]`.
+pub const GB300_NVL72_TRAY: Host = Host {
+    id: "gb300-nvl72",
+    name: "GB300 NVL72 compute tray and 1/18 of its rack",
+    cpu: "grace",
+    overhead: Watts(
+        (GB300_NVL72_POWER.0
+            - 72.0 * GB300.tdp.0
+            - 36.0 * GRACE.tdp.0
+            - 18.0 * NVLINK5_SWITCH.power.0
+            - 72.0 * CX8_800G.power.0)
+            / 18.0,
+    ), // [D] 142 kW [P] − parts, per tray
+    price: Price::Unpriced {
+        reason: "no public GB300 NVL72 rack price",
+    },
+    hosts_per_rack: 18,
+    rack_basis: "one NVL72 per rack (18 compute trays): systems.md §2.1 [P]",
+    source: "systems.md §2.1/§9.3 [P] NVIDIA Enterprise RA NVL72 (up to 142 kW); [D] per-tray overhead",
+};
+
+/// AMD MI300X 8-GPU platform host.
+///
+/// - `overhead` 2,676 W — `[A]` the DGX H100's (memory, storage, fans, PSU losses of an 8-GPU
+///   server); no MI300X system power figure is in the reference table. With 8 × 750 W GPUs and
+///   2 × 360 W EPYC the server comes to about 9.6 kW.
+/// - `price` unpriced — platform-dependent; no public server price in the reference table.
+/// - 4 per rack — `[A]` as DGX H100 (~38 kW).
+pub const MI300X_NODE: Host = Host {
+    id: "mi300x-node",
+    name: "MI300X 8-GPU server host",
+    cpu: "epyc-9654",
+    overhead: DGX_H100.overhead, // [A] as DGX H100
+    price: Price::Unpriced {
+        reason: "MI300X servers are platform-dependent; no public server price",
+    },
+    hosts_per_rack: 4,
+    rack_basis: "4 per rack [A], as DGX H100 (~38 kW)",
+    source: "[A] DGX H100 host overhead; [A] 2 × EPYC 9654",
+};
+
+/// Intel Gaudi 3 8-OAM server host (HLS-3 class).
+///
+/// - `overhead` 2,676 W — `[A]` the DGX H100's; no Gaudi 3 system power is in the reference table.
+///   With 8 × 900 W Gaudi 3 and 2 × 350 W Xeon the server comes to about 10.6 kW.
+/// - `price` unpriced — Intel's "$125k per 8-chip kit" (§9.4 `[S]`) covers the chips and
+///   baseboard (priced on the accelerator line); the host server has no public price.
+/// - 4 per rack — `[A]` as DGX H100.
+pub const GAUDI3_NODE: Host = Host {
+    id: "gaudi3-node",
+    name: "Gaudi 3 8-OAM server host",
+    cpu: "xeon-8480c",
+    overhead: DGX_H100.overhead, // [A] as DGX H100
+    price: Price::Unpriced {
+        reason: "Intel's $125k kit covers the 8 chips and baseboard; the host server has no public price",
+    },
+    hosts_per_rack: 4,
+    rack_basis: "4 per rack [A], as DGX H100 (~42 kW)",
+    source: "[A] DGX H100 host overhead; [A] 2 × 350 W Xeon; systems.md §9.4 [S] $125k kit",
+};
+
+/// A Google TPU host: one CPU server per 4 chips (systems.md §3.1 `[P(S)]`: "4 PCIe connectors"
+/// per board of 4 chips; v5p "4 chips per host" §3.2 `[P]`).
+///
+/// - `cpu` — `[A]` one AMD EPYC-class CPU per host (225 W, [`EPYC_7742`]); Google publishes no
+///   host power.
+/// - `overhead` 250 W — `[A]` memory, the DCN NIC, fans and supply losses of a host serving
+///   4 chips. Treat as ±50 %.
+/// - `price` unpriced — [`TPU_PRICE`].
+/// - 16 hosts (64 chips, one 4×4×4 cube) per rack — systems.md §3.1 `[S]` "4×4×4 cube = 64 chips
+///   = 1 rack"; `[A]` for the 2D-torus v5e / v6e pods.
+pub const TPU_HOST: Host = Host {
+    id: "tpu-host",
+    name: "TPU host, 4 chips",
+    cpu: "epyc-7742",
+    overhead: Watts(250.0), // [A]
+    price: TPU_PRICE,
+    hosts_per_rack: 16,
+    rack_basis: "64 chips (16 hosts) per rack: systems.md §3.1 [S] one 4×4×4 cube per rack",
+    source: "systems.md §3.1/§3.2 [P(S)] 4 chips per host, one cube per rack; [A] host CPU and overhead",
+};
+
+/// A Huawei CloudMatrix384 node (8 Ascend 910C, 4 Kunpeng, 7 on-board L1 UB switch chips).
+///
+/// - `overhead` 1,000 W — `[A]` memory, storage, the Qingtian VPC card, fans and supply losses of a
+///   node; Huawei publishes no node power. Check: the whole system then comes to about 619 kW,
+///   11 % above §4 / §9.3 `[S]` "about 559 kW per system" (SemiAnalysis); most of the gap is
+///   the `[A]` switch-power rule's 172 kW for the 448 UB switch chips.
+/// - `price` unpriced — Huawei sells whole systems (up to $8.2M, §9.4 `[S]`), and the 384 NPU
+///   estimates alone exceed that (`[C]`, see [`ASCEND_910C`]): no host share can be derived.
+/// - 4 nodes per compute rack — systems.md §4 `[S]` "12 compute racks (4 nodes each)"; the
+///   4 communication racks are the preset's.
+pub const CLOUDMATRIX_NODE: Host = Host {
+    id: "cloudmatrix-node",
+    name: "CloudMatrix384 node host",
+    cpu: "kunpeng-920",
+    overhead: Watts(1_000.0), // [A]
+    price: Price::Unpriced {
+        reason: "Huawei sells whole CloudMatrix384 systems; the NPU estimates exceed the system price [C], so no host share can be derived",
+    },
+    hosts_per_rack: 4,
+    rack_basis: "4 nodes per compute rack: systems.md §4 [S] (12 compute racks × 4 nodes)",
+    source: "systems.md §4 [S] (4 Kunpeng per node, 12 compute racks of 4 nodes); [A] overhead",
+};
+
+/// Every host in the catalogue.
+pub static HOSTS: &[Host] = &[
+    DGX_H100,
+    HGX_H200,
+    HGX_H800,
+    DGX_A100,
+    HGX_B200,
+    HGX_B300,
+    GB200_NVL72_TRAY,
+    GB300_NVL72_TRAY,
+    MI300X_NODE,
+    GAUDI3_NODE,
+    TPU_HOST,
+    CLOUDMATRIX_NODE,
+];
+
+// ---------------------------------------------------------------------------------------------
+// Facility and racks
+// ---------------------------------------------------------------------------------------------
+
+/// `[A]` Default power usage effectiveness (facility power ÷ IT power): 1.3, the upper end of the
+/// "PUE 1.1–1.3" that the project's operations reference gives for sizing AI sites (its Power
+/// section); Baidu reports PUE 1.199 for a 32,000-card cluster (systems.md §7.3 `[S]`). The upper
+/// end is taken so that a site is not under-sized; `fabricsim topo --pue` overrides it.
+pub const PUE_DEFAULT: f64 = 1.3;
+
+/// Where [`PUE_DEFAULT`] comes from, for reports.
+pub const PUE_DEFAULT_BASIS: &str =
+    "default [A]: upper end of the 1.1-1.3 quoted for AI sites, Baidu reports 1.199; --pue to change";
+
+/// `[A]` Fixed switch boxes (or optical circuit switches) per network rack: 1–2U boxes with patch
+/// panels, cable management and PDUs. With 8 per rack the 48 QM9700 of the 4-SU DGX SuperPOD
+/// take 6 racks, which with 127 DGX H100 at 4 per rack (32 racks) gives the 38 racks of
+/// systems.md §1.2 `[S]`. A modular chassis takes a rack of its own.
+pub const A_BOXES_PER_NETWORK_RACK: u32 = 8;
 
 // ---------------------------------------------------------------------------------------------
 // Lookup
@@ -1339,7 +1968,7 @@ macro_rules! entry {
         }
     )*};
 }
-entry!(Accelerator, ScaleUpLink, Nic, SwitchChip, Transceiver, Ocs);
+entry!(Accelerator, ScaleUpLink, Nic, SwitchChip, Transceiver, Ocs, Cpu, Host);
 
 /// Lowercase, trimmed, with `_` and spaces turned into `-`.
 fn normalise(s: &str) -> String {
@@ -1420,6 +2049,26 @@ pub fn ocses() -> &'static [Ocs] {
     OCSES
 }
 
+/// A host CPU by id (`"grace"`), alias (`"8480c"`) or name, case-insensitively.
+pub fn cpu(id: &str) -> Option<&'static Cpu> {
+    lookup(CPUS, CPU_ALIASES, id)
+}
+
+/// Every host CPU in the catalogue.
+pub fn cpus() -> &'static [Cpu] {
+    CPUS
+}
+
+/// A host (server, compute tray, TPU host) by id (`"dgx-h100"`) or name, case-insensitively.
+pub fn host(id: &str) -> Option<&'static Host> {
+    lookup(HOSTS, &[], id)
+}
+
+/// Every host in the catalogue.
+pub fn hosts() -> &'static [Host] {
+    HOSTS
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------------------------
@@ -1489,32 +2138,187 @@ mod tests {
 
     #[test]
     fn accelerator_prices() {
+        let usd = |id: &str| {
+            accelerator(id)
+                .unwrap()
+                .price
+                .usd()
+                .unwrap_or_else(|| panic!("{id} has no price"))
+                .0
+        };
         // §9.4 "H100: about $30.7k per GPU" [S].
-        close("h100 price", accelerator("h100").unwrap().price.unwrap().0, 30_700.0);
+        close("h100 price", usd("h100"), 30_700.0);
+        // [E] aiinframap.com survey "H200 ≈ $35,000"; awesomeagents.ai "$25,000–$35,000".
+        close("h200 price", usd("h200"), 35_000.0);
+        // [E] Jensen Huang to CNBC: Blackwell "between $30,000 and $40,000 per unit", midpoint.
+        close("b200 price", usd("b200"), 35_000.0);
+        close("gb200 price", usd("gb200"), 35_000.0);
         // §9.4 "Gaudi 3: $125k per 8-chip kit (Intel)" [S] / 8.
-        close(
-            "gaudi3 price",
-            accelerator("gaudi3").unwrap().price.unwrap().0,
-            15_625.0,
-        );
+        close("gaudi3 price", usd("gaudi3"), 15_625.0);
         // §9.4 "MI300X: about $10–15k street" [S]; HF "MSRP $15k".
-        close(
-            "mi300x price",
-            accelerator("mi300x").unwrap().price.unwrap().0,
-            15_000.0,
-        );
-        // TPUs are not sold; GB200 and 910C have only system prices.
+        close("mi300x price", usd("mi300x"), 15_000.0);
+        // [E] WSJ: ~$2 billion for 70,000 Ascend 910C.
+        close("910c price", usd("ascend-910c"), 2e9 / 70_000.0);
+        // The rest say why not.
         for id in [
-            "tpu-v4",
-            "tpu-v5e",
-            "tpu-v5p",
-            "tpu-v6e",
-            "tpu-v7",
-            "gb200",
-            "ascend-910c",
+            "a100", "h800", "b300", "gb300", "tpu-v4", "tpu-v5e", "tpu-v5p", "tpu-v6e", "tpu-v7",
         ] {
-            assert_eq!(accelerator(id).unwrap().price, None, "{id}");
+            match accelerator(id).unwrap().price {
+                Price::Unpriced { reason } => assert!(reason.len() > 10, "{id}: {reason}"),
+                other => panic!("{id}: {other:?}"),
+            }
         }
+    }
+
+    /// Every entry of every table has a price, is paid for within another line, or says why not.
+    #[test]
+    fn every_price_is_a_figure_or_a_reason() {
+        let check = |id: &str, p: Price| match p {
+            Price::Usd(u) => assert!(u.0 > 0.0 && u.0.is_finite(), "{id}: {u:?}"),
+            Price::Included { within } => assert!(!within.trim().is_empty(), "{id}"),
+            Price::Unpriced { reason } => assert!(!reason.trim().is_empty(), "{id}"),
+        };
+        accelerators().iter().for_each(|e| check(e.id, e.price));
+        nics().iter().for_each(|e| check(e.id, e.price));
+        switch_chips().iter().for_each(|e| check(e.id, e.price));
+        transceivers().iter().for_each(|e| check(e.id, e.price));
+        ocses().iter().for_each(|e| check(e.id, e.price));
+        hosts().iter().for_each(|e| check(e.id, e.price));
+    }
+
+    #[test]
+    fn cpu_figures() {
+        let tdp = |id: &str| cpu(id).unwrap_or_else(|| panic!("no cpu {id}")).tdp.0;
+        // [A] Intel ARK / AMD product pages.
+        close("xeon 8480c", tdp("xeon-8480c"), 350.0);
+        close("xeon 8570", tdp("xeon-8570"), 350.0);
+        close("epyc 7742", tdp("epyc-7742"), 225.0);
+        close("epyc 9654", tdp("epyc-9654"), 360.0);
+        // [D] 2,700 W GB200 superchip (FiberMall [S]) − 2 × 1,200 W: Grace draws power.
+        close("grace", tdp("grace"), 300.0);
+        close("kunpeng 920", tdp("kunpeng-920"), 200.0);
+        for h in hosts() {
+            assert!(cpu(h.cpu).is_some(), "host {} names unknown cpu {}", h.id, h.cpu);
+            assert!(h.overhead.0 > 0.0, "host {}: overhead {} W", h.id, h.overhead.0);
+            assert!(h.hosts_per_rack > 0 && !h.rack_basis.is_empty(), "host {}", h.id);
+        }
+    }
+
+    /// Each system with a published power adds up to it: accelerators + CPUs + scale-up switch
+    /// chips + compute NICs + host overheads.
+    #[test]
+    fn hosts_add_up_to_the_published_system_power() {
+        #[track_caller]
+        fn system(host: &str, hosts: f64, acc: (&str, f64), cpus: f64, sw: (&str, f64), nic: (&str, f64)) -> f64 {
+            let h = super::host(host).unwrap();
+            hosts * h.overhead.0
+                + acc.1 * accelerator(acc.0).unwrap().tdp.0
+                + cpus * cpu(h.cpu).unwrap().tdp.0
+                + sw.1 * switch_chip(sw.0).unwrap().power.0
+                + nic.1 * nic_of(nic.0).power.0
+        }
+        fn nic_of(id: &str) -> Nic {
+            *nic(id).unwrap()
+        }
+        // §1.1 / §9.3 "DGX H100 about 10.2 kW max" [S].
+        let dgx = system(
+            "dgx-h100",
+            1.0,
+            ("h100", 8.0),
+            2.0,
+            ("nvswitch3", 4.0),
+            ("cx7-400g", 8.0),
+        );
+        close("DGX H100", dgx, 10_200.0);
+        close("DGX H100 overhead", DGX_H100.overhead.0, 2_676.0);
+        // DGX H200 "10.2 kW max" (DGX H100/H200 User Guide [S]).
+        let h200 = system(
+            "hgx-h200",
+            1.0,
+            ("h200", 8.0),
+            2.0,
+            ("nvswitch3", 4.0),
+            ("cx7-400g", 8.0),
+        );
+        close("DGX H200", h200, 10_200.0);
+        // [A] DGX A100 datasheet 6.5 kW.
+        let a100 = system(
+            "dgx-a100",
+            1.0,
+            ("a100", 8.0),
+            2.0,
+            ("nvswitch2", 6.0),
+            ("cx7-200g-hdr", 8.0),
+        );
+        close("DGX A100", a100, 6_500.0);
+        // [P] DGX B200 User Guide "14.3 kW max".
+        let b200 = system(
+            "hgx-b200",
+            1.0,
+            ("b200", 8.0),
+            2.0,
+            ("nvlink5-switch", 2.0),
+            ("cx7-400g", 8.0),
+        );
+        close("DGX B200", b200, 14_300.0);
+        // §9.3 [P] "about 56 kW per rack of 4 DGX B300" / 4.
+        let b300 = system(
+            "hgx-b300",
+            1.0,
+            ("b300", 8.0),
+            2.0,
+            ("nvlink5-switch", 2.0),
+            ("cx8-800g", 8.0),
+        );
+        close("DGX B300", b300, 14_000.0);
+        // [S] GB200 NVL72 132 kW (Supermicro via introl.com); 36 Grace CPUs draw 10.8 kW of it.
+        let gb200 = system(
+            "gb200-nvl72",
+            18.0,
+            ("gb200", 72.0),
+            36.0,
+            ("nvlink5-switch", 18.0),
+            ("cx7-400g", 72.0),
+        );
+        close("GB200 NVL72", gb200, 132_000.0);
+        // §2.1 / §9.3 [P] GB300 NVL72 "up to 142 kW".
+        let gb300 = system(
+            "gb300-nvl72",
+            18.0,
+            ("gb300", 72.0),
+            36.0,
+            ("nvlink5-switch", 18.0),
+            ("cx8-800g", 72.0),
+        );
+        close("GB300 NVL72", gb300, 142_000.0);
+    }
+
+    #[test]
+    fn host_prices_complete_the_system_prices() {
+        // [E] DGX H100 ~$270k (SemiAnalysis via Epoch AI) = 8 GPUs + 8 NICs + host.
+        let dgx = DGX_H100.price.usd().unwrap().0 + 8.0 * 30_700.0 + 8.0 * 2_000.0;
+        close("DGX H100 price", dgx, 270_000.0);
+        // §2.2 / §9.4 [S] GB200 NVL72 about $3M = 72 GPUs + 72 NICs + 18 trays.
+        let rack = 18.0 * GB200_NVL72_TRAY.price.usd().unwrap().0 + 72.0 * 35_000.0 + 72.0 * 2_000.0;
+        close("GB200 NVL72 price", rack, 3_000_000.0);
+        // NVLink and NVSwitch chips are paid for with their server or rack.
+        for id in ["nvswitch3", "nvswitch2", "nvlink5-switch"] {
+            assert!(matches!(switch_chip(id).unwrap().price, Price::Included { .. }), "{id}");
+        }
+    }
+
+    #[test]
+    fn facility_and_rack_rules() {
+        // [A] operations reference "PUE 1.1–1.3", upper end.
+        assert!((1.1..=1.3).contains(&PUE_DEFAULT));
+        // §1.2 [S] 38 racks for the 4-SU SuperPOD: 127 DGX at 4 per rack + 48 switches at 8.
+        let racks = 127u32.div_ceil(DGX_H100.hosts_per_rack) + 48u32.div_ceil(A_BOXES_PER_NETWORK_RACK);
+        assert_eq!(racks, 38);
+        // §2.1 [P] 18 compute trays per NVL72 rack; §3.1 [S] 64 TPU chips (16 hosts) per rack;
+        // §4 [S] 4 CloudMatrix nodes per compute rack.
+        assert_eq!(GB200_NVL72_TRAY.hosts_per_rack, 18);
+        assert_eq!(TPU_HOST.hosts_per_rack, 16);
+        assert_eq!(CLOUDMATRIX_NODE.hosts_per_rack, 4);
     }
 
     #[test]
@@ -1649,11 +2453,14 @@ mod tests {
         let nv3 = s("nvswitch3");
         close("nvswitch3", nv3.radix as f64 * nv3.port_speed.0 * 2.0, 3.2e12);
         // [A] price rule: 64 × 400G box = $25.6k; modular chassis 3×.
-        close("qm9700 price", qm.price.unwrap().0, 25_600.0);
-        close("arista price", s("arista-7800").price.unwrap().0, 3_000.0 * 230.4);
+        close("qm9700 price", qm.price.usd().unwrap().0, 25_600.0);
+        close("arista price", s("arista-7800").price.usd().unwrap().0, 3_000.0 * 230.4);
         for id in ["nvswitch3", "nvlink5-switch", "ub-switch-910c"] {
-            assert_eq!(s(id).price, None, "{id} is not sold separately");
+            assert_eq!(s(id).price.usd(), None, "{id} is not sold separately");
+            assert_eq!(s(id).housing, Housing::InSystem, "{id}");
         }
+        assert_eq!(s("arista-7800").housing, Housing::Chassis);
+        assert_eq!(qm.housing, Housing::Box);
     }
 
     #[test]
@@ -1672,7 +2479,7 @@ mod tests {
             let x = t(id);
             close(&format!("{id} speed"), x.speed.0, gb * 1e9 / 8.0);
             close(&format!("{id} power"), x.power.0, w);
-            assert!(x.price.is_some(), "{id} has an [A] price");
+            assert!(x.price.usd().is_some(), "{id} has an [A] price");
         }
     }
 
@@ -1750,6 +2557,8 @@ mod tests {
         check_table(SWITCH_CHIPS, SWITCH_ALIASES);
         check_table(TRANSCEIVERS, TRANSCEIVER_ALIASES);
         check_table(OCSES, OCS_ALIASES);
+        check_table(CPUS, CPU_ALIASES);
+        check_table(HOSTS, &[]);
     }
 
     #[test]

@@ -122,14 +122,32 @@ pub enum ScaleUpKind {
     },
 }
 
+/// What a cluster's source says about its racks beyond its host's rule (the catalogue's
+/// `Host::hosts_per_rack`). Everything left at its default takes the host's rule.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RackSpec {
+    /// Hosts per compute rack, where the cluster's source gives its own (Meta: 2 servers).
+    pub hosts_per_rack: Option<u32>,
+    /// The first scale-out tier's switches sit in the compute racks (Meta's RTSW, one per rack)
+    /// rather than in network racks.
+    pub leaf_in_compute_rack: bool,
+    /// Racks the source names beyond compute and network racks (CloudMatrix384's 4
+    /// communication racks of L2 UB switches).
+    pub extra: u32,
+    /// The rule in words with its source, where it is the cluster's own.
+    pub basis: Option<String>,
+}
+
 /// Hardware that is not a node but belongs to the bill of materials.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Extras {
     /// Host servers (CPU trays/boards) and their CPUs.
     pub hosts: u32,
     pub cpus: u32,
-    /// Racks, where the source gives them.
-    pub racks: Option<u32>,
+    /// Catalogue id of the host type (`catalogue::host`), where the node type names one.
+    pub host: Option<&'static str>,
+    /// How hosts and switches fill racks (counted by the bill of materials).
+    pub racks: RackSpec,
     /// Optical circuit switches.
     pub ocs: u32,
     /// Catalogue id of the OCS model.

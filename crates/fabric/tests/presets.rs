@@ -38,7 +38,16 @@ enum F {
     NicModel(&'static str),
     Hosts(u32),
     Cpus(u32),
-    Racks(Option<u32>),
+    /// Racks in all, and racks of hosts.
+    Racks(u64),
+    ComputeRacks(u64),
+    /// IT power (nameplate, every line) within a relative tolerance, W.
+    Power(f64, f64),
+    /// Power of the systems (servers or racks as shipped: accelerators, hosts, scale-up
+    /// switches, compute NICs), W, within 1e-9.
+    SystemsPower(f64),
+    /// Cost within a relative tolerance, USD.
+    Cost(f64, f64),
     Ocs(u32),
     /// Physical cables/lanes of one `net medium` class in the bill of materials.
     Cables(&'static str, u64),
@@ -119,7 +128,11 @@ fn eval(f: &Fabric, b: &Bom, e: F) -> Result<(), String> {
         F::NicModel(m) => ok(f.extras.nic_model == Some(m), format!("{:?}", f.extras.nic_model)),
         F::Hosts(n) => ok(f.extras.hosts == n, format!("{}", f.extras.hosts)),
         F::Cpus(n) => ok(f.extras.cpus == n, format!("{}", f.extras.cpus)),
-        F::Racks(n) => ok(f.extras.racks == n, format!("{:?}", f.extras.racks)),
+        F::Racks(n) => ok(b.racks.total() == n, format!("{:?}", b.racks)),
+        F::ComputeRacks(n) => ok(b.racks.compute == n, format!("{:?}", b.racks)),
+        F::Power(x, rel) => ok(close(b.power.0, x, rel), format!("{} W", b.power.0)),
+        F::SystemsPower(x) => ok(close(b.systems_power.0, x, 1e-9), format!("{} W", b.systems_power.0)),
+        F::Cost(x, rel) => ok(close(b.cost.0, x, rel), format!("{} USD", b.cost.0)),
         F::Ocs(n) => ok(f.extras.ocs == n, format!("{}", f.extras.ocs)),
         F::Cables(k, n) => ok(
             b.cables_by_medium.get(k) == Some(&n),
@@ -169,26 +182,48 @@ fn check(spec: &str, expect: &[(F, &str)]) -> (Fabric, Bom) {
             failures.push(format!("  {e:?} (from {source}): got {got}"));
         }
     }
-    // Power and cost: every preset has a non-zero power, at least its accelerators' TDP.
+    // Power: every preset draws more than its accelerators — hosts draw power too — and IT
+    // power is the sum of the systems and the fabric.
     let acc = fabric::catalogue::accelerator(f.accel_model)
         .unwrap_or_else(|| panic!("{spec}: accelerator {} not in catalogue", f.accel_model));
     let tdp_floor = acc.tdp.0 * f.accel_count() as f64;
-    if !(b.power.0 > 0.0 && b.power.0 >= tdp_floor) {
+    if !(b.power.0 > tdp_floor && b.systems_power.0 > tdp_floor) {
         failures.push(format!(
-            "  power {} W < {} accelerators × {} W TDP",
+            "  power {} W (systems {} W) not above {} accelerators × {} W TDP",
             b.power.0,
+            b.systems_power.0,
             f.accel_count(),
             acc.tdp.0
         ));
     }
+    if !close(b.systems_power.0 + b.fabric_power.0, b.power.0, 1e-12) {
+        failures.push(format!("  systems + fabric != IT power: {b:?}"));
+    }
+    let host_lines = b.lines.iter().filter(|l| l.item.starts_with("host")).count();
+    if host_lines != 2 || f.extras.hosts == 0 {
+        failures.push(format!("  {host_lines} host lines for {} hosts", f.extras.hosts));
+    }
     // Cost is positive unless nothing in the BOM has a public price (TPU v5e/v6e pods: Google
     // does not sell TPUs and the torus is copper, so `cost` is 0 and every line is unpriced).
-    let priced = b.lines.iter().any(|l| l.count > 0 && l.unit_price.is_some());
+    let priced = b.lines.iter().any(|l| l.count > 0 && l.price.usd().is_some());
     if priced != (b.cost.0 > 0.0) || !b.cost.0.is_finite() {
         failures.push(format!("  cost {} USD with priced lines = {priced}", b.cost.0));
     }
     if !priced && b.unpriced.is_empty() {
         failures.push("  zero cost but no item listed as unpriced".into());
+    }
+    // Every unpriced line is listed with its reason.
+    let unpriced_lines = b
+        .lines
+        .iter()
+        .filter(|l| l.count > 0 && matches!(l.price, fabric::catalogue::Price::Unpriced { .. }))
+        .count();
+    if unpriced_lines != b.unpriced.len() || b.unpriced.iter().any(|u| !u.contains(": ")) {
+        failures.push(format!("  unpriced lines without their reason: {:?}", b.unpriced));
+    }
+    // Racks are always counted.
+    if b.racks.compute == 0 || b.racks.basis.is_empty() {
+        failures.push(format!("  no compute racks: {:?}", b.racks));
     }
     assert!(failures.is_empty(), "{spec}:\n{}", failures.join("\n"));
     (f, b)
@@ -386,7 +421,7 @@ const NVL72: &[(F, &str)] = &[
     (F::Nics(72), "§2.1 Scale-out NICs: 4 per compute tray (1 per GPU)"),
     (F::Cpus(36), "§2.1 Composition: 36 Grace CPUs"),
     (F::Hosts(18), "§2.1 Composition: 18 compute trays"),
-    (F::Racks(Some(1)), "§2.1 one rack"),
+    (F::ComputeRacks(1), "§2.1 one rack"),
 ];
 
 #[test]
@@ -416,7 +451,7 @@ fn gb200_superpod() {
         "gb200-superpod",
         &[
             (F::Accels(576), "§2.2 SU: 8 DGX GB200 racks = 576 GPUs"),
-            (F::Racks(Some(8)), "§2.2 SU: 8 racks"),
+            (F::ComputeRacks(8), "§2.2 SU: 8 racks"),
             (F::Domains(8), "§2.2 SU: 8 racks, one NVLink domain each"),
             (F::Nics(576), "§2.2 Compute fabric: ConnectX-7 400G, 1 per GPU"),
             (
@@ -437,7 +472,7 @@ fn gb200_superpod() {
         "gb200-superpod:racks=128",
         &[
             (F::Accels(9216), "§2.2 Max scale in RA: 128 racks with 9216 GPUs"),
-            (F::Racks(Some(128)), "§2.2 Max scale in RA: 128 racks"),
+            (F::ComputeRacks(128), "§2.2 Max scale in RA: 128 racks"),
             (
                 F::Bisection(9216.0 * 50.0 * GB / 2.0, 1e-9),
                 "§2.2 Compute fabric: full fat tree",
@@ -457,7 +492,7 @@ fn tpu_v4_pod() {
         &[
             (F::Accels(4096), "§3.1 Pod size: 4,096 chips"),
             (F::Model("tpu-v4"), "§3.1"),
-            (F::Racks(Some(64)), "§3.1 Pod size: 64 racks (one 4×4×4 cube per rack)"),
+            (F::ComputeRacks(64), "§3.1 Pod size: 64 racks (one 4×4×4 cube per rack)"),
             (F::ScaleUpLinks(6), "§3.1 ICI ports per chip: 6 (±x, ±y, ±z)"),
             (F::ScaleUp(6.0 * 50.0 * GB), "§3.1 ICI link rate ~50 GB/s/dir × 6 links"),
             (
@@ -518,7 +553,10 @@ fn tpu_v5p_pod() {
         "tpu-v5p-pod",
         &[
             (F::Accels(8960), "§3.2 Pod: 8,960 chips = 140 cubes"),
-            (F::Racks(Some(140)), "§3.2 Cube: 8,960 = 140 cubes"),
+            (
+                F::ComputeRacks(140),
+                "§3.2 Cube: 8,960 = 140 cubes (one per rack, as v4)",
+            ),
             (
                 F::ScaleUp(600.0 * GB),
                 "§3.2 ICI: 1,200 GB/s bidir per chip = 600 GB/s/dir",
@@ -550,7 +588,7 @@ fn tpu_v7_pod() {
         "tpu-v7-pod",
         &[
             (F::Accels(9216), "§3.3 Pod (superpod): 9,216 chips"),
-            (F::Racks(Some(144)), "§3.3 Cubes: 9,216 / 64 = 144 cubes [D/U]"),
+            (F::ComputeRacks(144), "§3.3 Cubes: 9,216 / 64 = 144 cubes [D/U]"),
             (F::ScaleUp(600.0 * GB), "§3.3 ICI 9.6 Tb/s = 1.2 TB/s bidir per chip"),
         ],
     );
@@ -580,7 +618,11 @@ fn cloudmatrix384() {
             (F::TxOut(1536), "§4 Optics: 1,536 scale-out = 384 × 4"),
             (F::Hosts(48), "§4 Racks: 12 compute racks × 4 nodes = 48 nodes"),
             (F::Cpus(192), "§4 Composition: 192 Kunpeng CPUs"),
-            (F::Racks(Some(16)), "§4 Racks: 16 racks (12 compute + 4 communication)"),
+            (
+                F::Racks(16 + 3),
+                "§4 Racks: 16 racks (12 compute + 4 communication), + 3 network racks for the 2-tier RDMA plane's switches [A]",
+            ),
+            (F::ComputeRacks(12), "§4 Racks: 12 compute racks × 4 nodes"),
             (F::Tier("UB L1", 336), "§4 L1 tier: 48 × 7 = 336"),
             (F::Tier("UB L2", 112), "§4 L2 tier: 7 sub-planes × 16 = 112 chips"),
             (
@@ -697,6 +739,10 @@ fn meta_roce_24k() {
         &[
             (F::Accels(24_576), "§6.1 Totals (24,576 version)"),
             (F::Hosts(3072), "§6.1 Totals: 3,072 nodes"),
+            (
+                F::ComputeRacks(1536),
+                "§6.1 Totals: 1,536 racks (2 servers + 1 RTSW per rack)",
+            ),
             (
                 F::Tier("RTSW", 1536),
                 "§6.1 Totals: 1,536 racks, one Minipack2 ToR each (16 GPUs per rack)",
@@ -1036,5 +1082,105 @@ fn multi_site_small_sites_fit_their_wan_share() {
     check(
         "multi-site",
         &[(F::Tier("core", 262), "one DCI port per core switch, 131 per site")],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// §9.3 power, §9.4 prices: the headline figures of whole systems
+// ---------------------------------------------------------------------------------------------
+
+/// Each system adds up to its published power, hosts (CPUs, memory, fans, supply losses)
+/// included; where a system price is public it adds up to that too.
+#[test]
+fn systems_draw_their_published_power() {
+    let rows: &[(&str, f64, &str)] = &[
+        (
+            "dgx-h100",
+            10_200.0,
+            "§1.1 / §9.3 DGX H100 System power: about 10.2 kW max [S]",
+        ),
+        (
+            "hgx:gpu=h100",
+            10_200.0,
+            "[A] HGX H100 as DGX H100 (no OEM figure found)",
+        ),
+        ("hgx:gpu=h200", 10_200.0, "DGX H100/H200 User Guide: 10.2 kW max [S]"),
+        ("hgx:gpu=h800", 10_200.0, "[A] as DGX H100"),
+        ("hgx:gpu=a100", 6_500.0, "[A] NVIDIA DGX A100 datasheet: 6.5 kW max"),
+        ("hgx:gpu=b200", 14_300.0, "[P] NVIDIA DGX B200 User Guide: 14.3 kW max"),
+        ("hgx:gpu=b300", 14_000.0, "§9.3 ~56 kW per rack of 4 DGX B300 [P] / 4"),
+        (
+            "gb200-nvl72",
+            132_000.0,
+            "[S] GB200 NVL72 132 kW (Supermicro via introl.com); [C] §2.1 ~120 kW",
+        ),
+        ("gb300-nvl72", 142_000.0, "§2.1 / §9.3 GB300 NVL72 up to 142 kW [P]"),
+    ];
+    for &(spec, w, source) in rows {
+        // A single system has no fabric: IT power is the system's.
+        check(spec, &[(F::Power(w, 1e-9), source), (F::SystemsPower(w), source)]);
+    }
+    // Grace CPUs draw power: 36 × 300 W [D] of the NVL72's 132 kW.
+    let (_, f) = presets::build_preset("gb200-nvl72").unwrap();
+    let b = bom::bom(&f);
+    let grace = b.lines.iter().find(|l| l.item == "host CPU").expect("a host CPU line");
+    assert!(grace.model.contains("Grace"), "{grace:?}");
+    assert!(close(grace.power().0, 36.0 * 300.0, 1e-9), "{grace:?}");
+    // The published system prices: DGX H100 ~$270k [E] (SemiAnalysis via Epoch AI), GB200 NVL72
+    // ~$3M [S] (§2.2 / §9.4).
+    check("dgx-h100", &[(F::Cost(270_000.0, 1e-9), "DGX H100 ~$270k [E]")]);
+    check(
+        "gb200-nvl72",
+        &[(F::Cost(3e6, 1e-9), "§2.2 / §9.4 GB200 NVL72 about $3M [S]")],
+    );
+}
+
+/// `topo dgx-h100-superpod:su=4`: 127 DGX H100 at 10.2 kW plus the fabric (48 QM9700 at the
+/// switch rule's 512 W and 4,080 optics at 9 W), in the 38 racks of §1.2.
+#[test]
+fn dgx_superpod_4su_power_and_racks() {
+    let systems = 127.0 * 10_200.0;
+    let fabric = 48.0 * 512.0 + 4080.0 * 9.0;
+    let (_, b) = check(
+        "dgx-h100-superpod:su=4",
+        &[
+            (F::SystemsPower(systems), "§1.1 127 DGX H100 × 10.2 kW max [S]"),
+            (
+                F::Power(systems + fabric, 1e-9),
+                "+ 32 leaf + 16 spine QM9700 at 512 W [A] + 4,080 × 9 W 400G DR4 [P §9.2]",
+            ),
+            (F::Racks(38), "§1.2 Physical: 4-SU, 127-node SuperPOD uses 38 racks [S]"),
+            (
+                F::ComputeRacks(32),
+                "§1.2 38 racks = 32 racks of 4 DGX + 6 network racks [D]",
+            ),
+        ],
+    );
+    assert!(close(b.fabric_power.0, fabric, 1e-9), "fabric {}", b.fabric_power.0);
+}
+
+/// `topo gb200-superpod:racks=8`: one SU, whose RA TDP is 1.2 MW (§2.2 [P]), within 10 %.
+#[test]
+fn gb200_superpod_su_power() {
+    check(
+        "gb200-superpod:racks=8",
+        &[
+            (
+                F::Power(1.2e6, 0.10),
+                "§2.2 SU power: Each SU requires a TDP of 1.2 MW [P]",
+            ),
+            (F::SystemsPower(8.0 * 132_000.0), "8 × GB200 NVL72 at 132 kW [S]"),
+        ],
+    );
+}
+
+/// CloudMatrix384's estimated system power (SemiAnalysis, §4 / §9.3 [S]) within 15 %. The model
+/// comes out about 11 % above it (619 kW): the [A] switch-power rule puts 172 kW on the 448 UB
+/// switch chips, and Huawei publishes no node or switch power to check either against.
+#[test]
+fn cloudmatrix_power() {
+    check(
+        "cloudmatrix384",
+        &[(F::Power(559e3, 0.15), "§4 Power: about 559 kW per system [S]")],
     );
 }

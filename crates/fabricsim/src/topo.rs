@@ -1,10 +1,57 @@
-//! `fabricsim topo`: the summary of a fabric (tiers, counts, bandwidths, BOM, power, cost).
+//! `fabricsim topo`: the summary of a fabric (tiers, counts, bandwidths, BOM, racks, power,
+//! cost). Power is nameplate IT power from the bill of materials (systems + fabric), and
+//! facility power is IT power × PUE ([`Pue`], default from the catalogue, `--pue` to change).
 
-use fabric::bom::{self, Bom};
+use fabric::bom::{self, Bom, Part};
+use fabric::catalogue::{self as cat, Price};
 use fabric::topology::clos::ClusterSpec;
 use fabric::{Fabric, Net};
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// Errors of the `topo` options.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TopoError {
+    #[error("PUE must be between {min} and {max} (facility power ÷ IT power; 1.0 means no cooling or conversion overhead), got {0}", min = format!("{:.1}", Pue::MIN), max = format!("{:.1}", Pue::MAX))]
+    PueOutOfRange(f64),
+}
+
+/// Power usage effectiveness: facility power ÷ IT power, in `MIN..=MAX`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pue(f64);
+
+impl Pue {
+    pub const MIN: f64 = 1.0;
+    /// Above any facility in use (old enterprise rooms run about 2); a larger value is a typo.
+    pub const MAX: f64 = 3.0;
+
+    pub fn new(x: f64) -> Result<Pue, TopoError> {
+        // CORRECTNESS: NaN fails `contains`, so it is rejected too.
+        if (Self::MIN..=Self::MAX).contains(&x) {
+            Ok(Pue(x))
+        } else {
+            Err(TopoError::PueOutOfRange(x))
+        }
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl Default for Pue {
+    /// The catalogue's default ([`cat::PUE_DEFAULT`], with its source).
+    fn default() -> Self {
+        Pue(cat::PUE_DEFAULT)
+    }
+}
+
+/// What `topo` is asked for beyond the cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TopoOptions {
+    /// `None`: the catalogue's default, reported as such.
+    pub pue: Option<Pue>,
+}
 
 #[derive(Debug, Serialize)]
 pub struct Accelerators {
@@ -41,9 +88,14 @@ pub struct BomItem {
     pub model: String,
     pub count: u64,
     pub unit_power_w: f64,
+    /// `null` where the line is paid for within another or has no public price (`price_note`).
     pub unit_price_usd: Option<f64>,
     pub power_w: f64,
     pub cost_usd: Option<f64>,
+    /// `"system"` (inside a server or rack as shipped) or `"fabric"` (joining systems).
+    pub part: &'static str,
+    /// Why `unit_price_usd` is null: `"included in …"` or `"unpriced: …"`; `null` when priced.
+    pub price_note: Option<String>,
     pub basis: String,
 }
 
@@ -61,7 +113,17 @@ pub struct TopoReport {
     pub cables_by_medium: BTreeMap<String, u64>,
     pub hosts: u32,
     pub cpus: u32,
-    pub racks: Option<u32>,
+    /// Racks in all: `compute_racks + network_racks + extra_racks` (always counted).
+    pub racks: u64,
+    /// Racks of hosts by `rack_basis`; racks of switches and OCS by `network_rack_basis`;
+    /// racks the cluster's source names beyond those (CloudMatrix384's communication racks).
+    pub compute_racks: u64,
+    pub network_racks: u64,
+    pub extra_racks: u64,
+    pub rack_basis: String,
+    pub network_rack_basis: String,
+    /// Mean power of one compute rack: `systems_power_w / compute_racks`.
+    pub compute_rack_power_w: f64,
     pub nics: u32,
     pub scale_up_link: Option<String>,
     pub scale_up_bytes_per_s_per_accel: f64,
@@ -73,15 +135,32 @@ pub struct TopoReport {
     pub tiers: Vec<Tier>,
     pub nodes: usize,
     pub directed_links: usize,
+    /// IT power at nameplate (maximum), W: every line of `bom`, hosts included. Equal to
+    /// `it_power_w`; kept under its first name.
     pub power_w: f64,
+    /// IT power (= `power_w`) = `systems_power_w` (servers and racks as shipped) +
+    /// `fabric_power_w` (scale-out and long-haul switches, optics, OCS).
+    pub it_power_w: f64,
+    pub systems_power_w: f64,
+    pub fabric_power_w: f64,
+    /// Facility power = IT power × `pue`; `pue_basis` says where the PUE comes from.
+    pub facility_power_w: f64,
+    pub pue: f64,
+    pub pue_basis: String,
+    /// Sum of the priced lines; `unpriced_items` lists what it leaves out and why.
     pub cost_usd: f64,
+    /// `"item (model): reason"` for every line without a public price.
     pub unpriced_items: Vec<String>,
     pub bom: Vec<BomItem>,
     pub assumptions: Vec<String>,
 }
 
-pub fn report(spec: &ClusterSpec, f: &Fabric) -> TopoReport {
+pub fn report(spec: &ClusterSpec, f: &Fabric, opts: &TopoOptions) -> TopoReport {
     let b: Bom = bom::bom(f);
+    let (pue, pue_basis) = match opts.pue {
+        Some(p) => (p, "set with --pue".to_string()),
+        None => (Pue::default(), cat::PUE_DEFAULT_BASIS.to_string()),
+    };
     let acc = fabric::catalogue::accelerator(f.accel_model);
     let tiers = b
         .tiers
@@ -124,7 +203,17 @@ pub fn report(spec: &ClusterSpec, f: &Fabric) -> TopoReport {
         cables_by_medium: b.cables_by_medium.clone(),
         hosts: f.extras.hosts,
         cpus: f.extras.cpus,
-        racks: f.extras.racks,
+        racks: b.racks.total(),
+        compute_racks: b.racks.compute,
+        network_racks: b.racks.network,
+        extra_racks: b.racks.extra,
+        rack_basis: b.racks.basis.clone(),
+        network_rack_basis: b.racks.network_basis.clone(),
+        compute_rack_power_w: if b.racks.compute > 0 {
+            b.systems_power.0 / b.racks.compute as f64
+        } else {
+            0.0
+        },
         nics: f.extras.nics,
         scale_up_link: f.scale_up_link.map(str::to_string),
         scale_up_bytes_per_s_per_accel: f.accel_bandwidth(0, Net::ScaleUp).0,
@@ -141,6 +230,12 @@ pub fn report(spec: &ClusterSpec, f: &Fabric) -> TopoReport {
         nodes: f.nodes.len(),
         directed_links: f.links.len(),
         power_w: b.power.0,
+        it_power_w: b.power.0,
+        systems_power_w: b.systems_power.0,
+        fabric_power_w: b.fabric_power.0,
+        facility_power_w: b.power.0 * pue.get(),
+        pue: pue.get(),
+        pue_basis,
         cost_usd: b.cost.0,
         unpriced_items: b.unpriced.clone(),
         bom: b
@@ -151,9 +246,18 @@ pub fn report(spec: &ClusterSpec, f: &Fabric) -> TopoReport {
                 model: l.model.clone(),
                 count: l.count,
                 unit_power_w: l.unit_power.0,
-                unit_price_usd: l.unit_price.map(|p| p.0),
-                power_w: l.unit_power.0 * l.count as f64,
-                cost_usd: l.unit_price.map(|p| p.0 * l.count as f64),
+                unit_price_usd: l.price.usd().map(|p| p.0),
+                power_w: l.power().0,
+                cost_usd: l.price.usd().map(|_| l.cost().0),
+                part: match l.part {
+                    Part::System => "system",
+                    Part::Fabric => "fabric",
+                },
+                price_note: match l.price {
+                    Price::Usd(_) => None,
+                    Price::Included { within } => Some(format!("included in {within}")),
+                    Price::Unpriced { reason } => Some(format!("unpriced: {reason}")),
+                },
                 basis: l.basis.clone(),
             })
             .collect(),
@@ -234,11 +338,24 @@ pub fn render(r: &TopoReport) -> String {
     let _ = writeln!(
         s,
         "  hosts {} · CPUs {} · racks {} · NICs {}",
-        r.hosts,
-        r.cpus,
-        r.racks.map(|x| x.to_string()).unwrap_or_else(|| "n/a".into()),
-        r.nics
+        r.hosts, r.cpus, r.racks, r.nics
     );
+    let mut parts = vec![format!(
+        "{} compute ({} each on average)",
+        r.compute_racks,
+        si(r.compute_rack_power_w, "W")
+    )];
+    if r.network_racks > 0 {
+        parts.push(format!("{} network", r.network_racks));
+    }
+    if r.extra_racks > 0 {
+        parts.push(format!("{} more named by the source", r.extra_racks));
+    }
+    let _ = writeln!(s, "  racks {} = {}", r.racks, parts.join(" + "));
+    let _ = writeln!(s, "    compute: {}", r.rack_basis);
+    if r.network_racks > 0 {
+        let _ = writeln!(s, "    network: {}", r.network_rack_basis);
+    }
     let _ = writeln!(s, "\nbill of materials");
     let _ = writeln!(
         s,
@@ -246,15 +363,18 @@ pub fn render(r: &TopoReport) -> String {
         "item", "count", "power", "cost (USD)"
     );
     for l in &r.bom {
+        let cost = match (l.cost_usd, &l.price_note) {
+            (Some(c), _) => format!("{:.3} M", c / 1e6),
+            (None, Some(n)) if n.starts_with("included") => "incl.".into(),
+            _ => "n/a".into(),
+        };
         let _ = writeln!(
             s,
             "  {:<42} {:>9} {:>12} {:>14}",
             truncate(&l.item, 42),
             l.count,
             si(l.power_w, "W"),
-            l.cost_usd
-                .map(|c| format!("{:.3} M", c / 1e6))
-                .unwrap_or_else(|| "n/a".into())
+            cost
         );
     }
     let _ = writeln!(
@@ -266,12 +386,37 @@ pub fn render(r: &TopoReport) -> String {
         format!("{:.3} M", r.cost_usd / 1e6)
     );
     if !r.unpriced_items.is_empty() {
-        let _ = writeln!(
-            s,
-            "  (cost leaves out items without a public price: {})",
-            r.unpriced_items.join("; ")
-        );
+        let _ = writeln!(s, "  cost leaves out, for want of a public price:");
+        for u in &r.unpriced_items {
+            let _ = writeln!(s, "    - {u}");
+        }
     }
+    let domains = r.accelerators.domains.max(1);
+    let per_domain = if domains > 1 {
+        format!(
+            " ({} × {} per scale-up domain)",
+            domains,
+            si(r.systems_power_w / domains as f64, "W")
+        )
+    } else {
+        String::new()
+    };
+    let _ = writeln!(s, "\npower (nameplate maximum)");
+    let _ = writeln!(
+        s,
+        "  IT power        {:>10} = systems {}{} + fabric {} (switches, optics)",
+        si(r.it_power_w, "W"),
+        si(r.systems_power_w, "W"),
+        per_domain,
+        si(r.fabric_power_w, "W")
+    );
+    let _ = writeln!(
+        s,
+        "  facility power  {:>10} = IT × PUE {:.2} ({})",
+        si(r.facility_power_w, "W"),
+        r.pue,
+        r.pue_basis
+    );
     if !r.assumptions.is_empty() {
         let _ = writeln!(s, "\nassumed");
         for a in &r.assumptions {

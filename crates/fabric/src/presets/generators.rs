@@ -4,7 +4,7 @@
 use super::params::Params;
 use crate::catalogue::{self as cat, SwitchChip};
 use crate::error::{FabricError, Result};
-use crate::model::Medium;
+use crate::model::{Medium, RackSpec};
 use crate::topology::clos::{ClosSpec, ClusterSpec, LeafOrder, SitesSpec, TierSpec};
 use crate::topology::nodes::{self, NodeType, ScaleUpSpec};
 use units::BytesPerSec;
@@ -80,7 +80,7 @@ fn single(node: NodeType) -> ClusterSpec {
         scale_out: None,
         sites: None,
         assumptions: vec!["single scale-up domain: its scale-out NICs are counted but no switch is modelled".into()],
-        extra_racks: None,
+        racks: RackSpec::default(),
         ocs: 0,
         scale_up_transceiver: None,
         scale_out_transceiver: None,
@@ -387,7 +387,7 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
         }),
         sites: sites_spec,
         assumptions,
-        extra_racks: None,
+        racks: RackSpec::default(),
         ocs: 0,
         scale_up_transceiver: None,
         scale_out_transceiver: None,
@@ -480,7 +480,7 @@ fn dgx_superpod(p: &Params) -> Result<ClusterSpec> {
             "leaf-to-spine wiring: every leaf to every spine, links spread evenly (RA gives counts, not the pattern)"
                 .into(),
         ],
-        extra_racks: None,
+        racks: RackSpec::default(),
         ocs: 0,
         scale_up_transceiver: None,
         scale_out_transceiver: None,
@@ -517,7 +517,7 @@ fn gb200_superpod(p: &Params) -> Result<ClusterSpec> {
         assumptions: vec![
             "GB200 RA leaf/spine counts not public: fewest 64-port NDR switches for a full-bisection fat-tree (1 SU: 18 leaves, 9 spines)".into(),
         ],
-        extra_racks: None,
+        racks: RackSpec::default(),
         ocs: 0,
         scale_up_transceiver: None,
         scale_out_transceiver: None,
@@ -528,17 +528,19 @@ fn gb200_superpod(p: &Params) -> Result<ClusterSpec> {
 /// (v4, v5p, v7) or 16×16 2D tori (v5e, v6e).
 fn tpu_pod(p: &Params) -> Result<ClusterSpec> {
     let gen = p.choice("gen", "v4", &["v4", "v5p", "v5e", "v6e", "v7"])?;
-    let (accel, link, full, cube, ocs, racks_per_cube) = match gen.as_str() {
+    // Racks: the TPU host's rule (catalogue `TPU_HOST`), 16 hosts of 4 chips = one 4×4×4 cube
+    // per rack (v4: 64 racks for 4,096 chips, systems.md §3.1).
+    let (accel, link, full, cube, ocs) = match gen.as_str() {
         // v4: 4,096 chips = 64 cubes of 4×4×4, 48 OCS; Cloud TPU v4 docs; HPCwire [P(S)].
-        "v4" => ("tpu-v4", cat::ICI_V4, [16, 16, 16], Some([4, 4, 4]), 48, 1),
+        "v4" => ("tpu-v4", cat::ICI_V4, [16, 16, 16], Some([4, 4, 4]), 48),
         // v5p: 8,960 chips = 140 cubes [P]; as one torus of 4×5×7 cubes [A] (Google's largest
         // single slice is 16×16×24).
-        "v5p" => ("tpu-v5p", cat::ICI_V5P, [16, 20, 28], Some([4, 4, 4]), 48, 1),
+        "v5p" => ("tpu-v5p", cat::ICI_V5P, [16, 20, 28], Some([4, 4, 4]), 48),
         // v5e / v6e: 256 chips per pod, 2D torus 16×16 (4 ICI ports) [P/S].
-        "v5e" => ("tpu-v5e", cat::ICI_V5E, [16, 16, 1], None, 0, 0),
-        "v6e" => ("tpu-v6e", cat::ICI_V6E, [16, 16, 1], None, 0, 0),
+        "v5e" => ("tpu-v5e", cat::ICI_V5E, [16, 16, 1], None, 0),
+        "v6e" => ("tpu-v6e", cat::ICI_V6E, [16, 16, 1], None, 0),
         // Ironwood: 9,216 chips [P]; 144 cubes as 4×6×6 cubes [D/U].
-        _ => ("tpu-v7", cat::ICI_V7, [16, 24, 24], Some([4, 4, 4]), 48, 1),
+        _ => ("tpu-v7", cat::ICI_V7, [16, 24, 24], Some([4, 4, 4]), 48),
     };
     let slice = p.string("slice", "")?;
     let dims: [u32; 3] = if slice.is_empty() {
@@ -626,7 +628,7 @@ fn tpu_pod(p: &Params) -> Result<ClusterSpec> {
         nics_per_accel: 0,
         hosts: n.div_ceil(4),
         cpus: n.div_ceil(4),
-        racks: 0,
+        host: "tpu-host",
         source: "Cloud TPU docs; Jouppi et al. ISCA 2023",
     };
     let is_full = dims == full;
@@ -640,7 +642,6 @@ fn tpu_pod(p: &Params) -> Result<ClusterSpec> {
     if !is_full && ocs > 0 {
         assumptions.push("a slice borrows ports of its pod's OCS; OCS are counted only for a full pod".into());
     }
-    let cubes = if cube.is_some() { n.div_ceil(64) } else { 0 };
     Ok(ClusterSpec {
         name: String::new(),
         description: format!(
@@ -655,11 +656,7 @@ fn tpu_pod(p: &Params) -> Result<ClusterSpec> {
         scale_out: None,
         sites: None,
         assumptions,
-        extra_racks: if racks_per_cube > 0 {
-            Some(cubes * racks_per_cube)
-        } else {
-            None
-        },
+        racks: RackSpec::default(),
         ocs: if is_full { ocs } else { 0 },
         // [A] ICI optics modelled as 400G-class OSFP modules (the v4 board has 16 OSFP cages).
         scale_up_transceiver: if cube.is_some() { Some("osfp-400g-dr4") } else { None },
@@ -698,7 +695,7 @@ fn cloudmatrix(p: &Params) -> Result<ClusterSpec> {
         nics_per_accel: 1,
         hosts: nodes,
         cpus: nodes * 4,
-        racks: 0,
+        host: "cloudmatrix-node",
         source: "Zuo et al. arXiv 2506.12708; SemiAnalysis 2025-04-16",
     };
     let qm = chip_default(p)?;
@@ -728,7 +725,13 @@ fn cloudmatrix(p: &Params) -> Result<ClusterSpec> {
             "optics counted as SemiAnalysis does: a module at each end of every NPU UB link (5,376) and 4 per NPU on the 2-tier 400G scale-out (1,536)".into(),
             "7 UB planes folded into one logical plane (traffic sprays over all planes)".into(),
         ],
-        extra_racks: Some(if nodes == 48 { 16 } else { nodes.div_ceil(4) + 4 }),
+        // 12 compute racks of 4 nodes (the host's rule) + 4 communication racks of L2 UB
+        // switches: 16 racks (systems.md §4 [S]).
+        racks: RackSpec {
+            extra: 4,
+            basis: Some("4 nodes per compute rack + 4 communication racks (L2 UB switches): systems.md §4 [S]".into()),
+            ..RackSpec::default()
+        },
         ocs: 0,
         // SemiAnalysis: 6,912 × 400G LPO modules for scale-up and scale-out alike.
         scale_up_transceiver: Some("lpo-400g"),
@@ -801,7 +804,10 @@ fn hpn(p: &Params) -> Result<ClusterSpec> {
             format!("ToR: 128 × 200G down + {tor_up} × 400G up (paper notes: 60 of 64 up-ports used) [D/U]"),
             "aggregation: one 400G link from every ToR of its plane; 8 × 400G up to the core when pods > 1 (15:1) [D/U]".into(),
         ],
-        extra_racks: None,
+        racks: RackSpec {
+            basis: Some("4 hosts per rack [A], as DGX H100 (~42 kW); the HPN paper does not say".into()),
+            ..RackSpec::default()
+        },
         ocs: 0,
         scale_up_transceiver: None,
         scale_out_transceiver: None,
@@ -865,7 +871,13 @@ fn meta_roce(p: &Params) -> Result<ClusterSpec> {
             "RTSW: 16 × 400G copper down, 16 × 400G up (1:1; the sources say 'undersubscribed') [U]".into(),
             format!("{ctsw_per_pod} CTSW per pod, each one link from every RTSW; {ctsw_up} × 400G up per CTSW for 1:{oversub} [A]"),
         ],
-        extra_racks: None,
+        // Rack = 2 servers + 1 RTSW (systems.md §6.1 [P(S)]): 1,536 racks for 24,576 GPUs.
+        racks: RackSpec {
+            hosts_per_rack: Some(2),
+            leaf_in_compute_rack: true,
+            basis: Some("2 servers (16 GPUs) + 1 Minipack2 RTSW per rack: systems.md §6.1 [P(S)] Llama 3 paper".into()),
+            ..RackSpec::default()
+        },
         ocs: 0,
         scale_up_transceiver: None,
         scale_out_transceiver: None,

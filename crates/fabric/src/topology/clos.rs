@@ -86,8 +86,8 @@ pub struct ClusterSpec {
     pub scale_out: Option<ClosSpec>,
     pub sites: Option<SitesSpec>,
     pub assumptions: Vec<String>,
-    /// Extra racks (switch racks etc.) beyond those of the node type.
-    pub extra_racks: Option<u32>,
+    /// Racks, where the cluster's source says more than the node type's host rule.
+    pub racks: RackSpec,
     pub ocs: u32,
     /// Catalogue ids of the optical modules on scale-up links and (overriding the default
     /// chosen by port speed) on scale-out links.
@@ -241,9 +241,8 @@ pub fn build(spec: &ClusterSpec) -> Result<Fabric> {
     }));
     b.extras.scale_up_transceiver = spec.scale_up_transceiver;
     b.extras.cpus = spec.domains * node.cpus;
-    if node.racks > 0 || spec.extra_racks.is_some() {
-        b.extras.racks = Some(spec.domains * node.racks + spec.extra_racks.unwrap_or(0));
-    }
+    b.extras.host = Some(node.host);
+    b.extras.racks = spec.racks.clone();
     b.extras.ocs = spec.ocs;
     if spec.ocs > 0 {
         b.extras.ocs_model = Some("palomar");

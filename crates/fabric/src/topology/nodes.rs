@@ -72,11 +72,12 @@ pub struct NodeType {
     /// Catalogue id of the scale-out NIC; NIC cards per accelerator.
     pub nic: &'static str,
     pub nics_per_accel: u32,
-    /// Host servers and CPUs per domain.
+    /// Host servers (or compute trays, TPU hosts) and CPUs per domain.
     pub hosts: u32,
     pub cpus: u32,
-    /// Racks per domain where the domain is a rack (NVL72), else 0 (counted by the cluster).
-    pub racks: u32,
+    /// Catalogue id of the host (`catalogue::host`): its CPU model, the power and price of
+    /// everything else in a host, and how many hosts fill a rack.
+    pub host: &'static str,
     pub source: &'static str,
 }
 
@@ -112,7 +113,7 @@ pub fn node_type(id: &str) -> Result<NodeType> {
             nics_per_accel: 1,
             hosts: 1,
             cpus: 2,
-            racks: 0,
+            host: "dgx-h100",
             source: "NVIDIA DGX SuperPOD (H100) reference architecture, key components [P]",
         },
         // H200: same baseboard as H100 (NVLink4, 18 links), 141 GB HBM3e.
@@ -129,7 +130,7 @@ pub fn node_type(id: &str) -> Result<NodeType> {
             nics_per_accel: 1,
             hosts: 1,
             cpus: 2,
-            racks: 0,
+            host: "hgx-h200",
             source: "MLCommons inference v4.1 H200-SXM-141GBx8 system description [P]",
         },
         // H800: the export variant of H100 with NVLink cut to 400 GB/s bidir = 8 NVLink4 links.
@@ -146,7 +147,7 @@ pub fn node_type(id: &str) -> Result<NodeType> {
             nics_per_accel: 1,
             hosts: 1,
             cpus: 2,
-            racks: 0,
+            host: "hgx-h800",
             source: "NVIDIA H800 NVLink 400 GB/s (public spec) [A]",
         },
         // DGX A100: 8 × A100, 6 NVSwitch gen2, 12 NVLink3 links per GPU at 25 GB/s/dir
@@ -164,7 +165,7 @@ pub fn node_type(id: &str) -> Result<NodeType> {
             nics_per_accel: 1,
             hosts: 1,
             cpus: 2,
-            racks: 0,
+            host: "dgx-a100",
             source: "Megatron-LM SC'21 (Selene); NVIDIA DGX A100 whitepaper [A]",
         },
         // HGX B200: 8 × B200, 2 NVLink5 switch chips, 18 NVLink5 links per GPU at 50 GB/s/dir
@@ -181,7 +182,7 @@ pub fn node_type(id: &str) -> Result<NodeType> {
             nics_per_accel: 1,
             hosts: 1,
             cpus: 2,
-            racks: 0,
+            host: "hgx-b200",
             source: "NVIDIA NVLink page (NVLink5 18 × 100 GB/s); glennklockwood B200 [S]",
         },
         // HGX B300: NVLink5 as B200, 8 × ConnectX-8 800G (B300 XDR SuperPOD RA) [P].
@@ -197,7 +198,7 @@ pub fn node_type(id: &str) -> Result<NodeType> {
             nics_per_accel: 1,
             hosts: 1,
             cpus: 2,
-            racks: 0,
+            host: "hgx-b300",
             source: "NVIDIA DGX SuperPOD B300 XDR RA [P]",
         },
         // GB200 NVL72: 72 GPUs, 36 Grace, 18 compute trays, 9 switch trays × 2 NVLink switch
@@ -215,7 +216,7 @@ pub fn node_type(id: &str) -> Result<NodeType> {
             nics_per_accel: 1,
             hosts: 18,
             cpus: 36,
-            racks: 1,
+            host: "gb200-nvl72",
             source: "NVIDIA DGX GB200 user guide; DGX SuperPOD GB200 RA network fabrics [P]",
         },
         // GB300 NVL72: same NVLink5 rack, 4 × ConnectX-8 800G per tray (1 per GPU) [P].
@@ -231,7 +232,7 @@ pub fn node_type(id: &str) -> Result<NodeType> {
             nics_per_accel: 1,
             hosts: 18,
             cpus: 36,
-            racks: 1,
+            host: "gb300-nvl72",
             source: "NVIDIA Enterprise RA NVL72 (GB300 tray: 4 × ConnectX-8) [P]",
         },
         // AMD MI300X UBB: 8 GPUs, fully connected xGMI, 7 links per GPU at 64 GB/s/dir
@@ -248,7 +249,7 @@ pub fn node_type(id: &str) -> Result<NodeType> {
             nics_per_accel: 1,
             hosts: 1,
             cpus: 2,
-            racks: 0,
+            host: "mi300x-node",
             source: "gpu.blog MI300X spec; emergentmind MI300X summary [S]; scale-out [U]",
         },
         // Intel Gaudi 3 HLS-3: 8 chips, 3 × 200 GbE to each of the 7 peers (21 scale-up ports),
@@ -265,7 +266,7 @@ pub fn node_type(id: &str) -> Result<NodeType> {
             nics_per_accel: 0,
             hosts: 1,
             cpus: 2,
-            racks: 0,
+            host: "gaudi3-node",
             source: "Intel Gaudi docs, Network Configuration [P]",
         },
         _ => {
@@ -290,5 +291,38 @@ pub fn hgx(gpu: &str) -> Result<NodeType> {
             key: "gpu".into(),
             problem: format!("unknown GPU `{gpu}` (known: a100, h100, h200, h800, b200, b300)"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every node type names a catalogued host whose CPU is catalogued, with whole CPUs per host.
+    #[test]
+    fn every_node_type_has_a_catalogued_host() {
+        for id in [
+            "dgx-h100",
+            "hgx-h100",
+            "hgx-h200",
+            "hgx-h800",
+            "dgx-a100",
+            "hgx-b200",
+            "hgx-b300",
+            "gb200-nvl72",
+            "gb300-nvl72",
+            "mi300x",
+            "gaudi3",
+        ] {
+            let n = node_type(id).unwrap();
+            let h = cat::host(n.host).unwrap_or_else(|| panic!("{id}: no host `{}`", n.host));
+            assert!(cat::cpu(h.cpu).is_some(), "{id}: cpu {}", h.cpu);
+            assert!(
+                n.hosts > 0 && n.cpus % n.hosts == 0,
+                "{id}: {} CPUs on {} hosts",
+                n.cpus,
+                n.hosts
+            );
+        }
     }
 }

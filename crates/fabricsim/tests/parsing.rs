@@ -99,6 +99,8 @@ fn placements() {
     // truncated).
     let list = Placement::List(vec![5, 9, 3]);
     assert_eq!(place(&f, 3, &list).unwrap(), vec![5, 9, 3]);
-    assert!(place(&f, 2, &list).unwrap_err().contains("lists 3 accelerators but --ranks is 2"));
+    assert!(place(&f, 2, &list)
+        .unwrap_err()
+        .contains("lists 3 accelerators but --ranks is 2"));
     assert!(place(&f, 4, &list).unwrap_err().contains("lists 3 accelerators"));
 }

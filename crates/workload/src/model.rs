@@ -100,7 +100,8 @@ pub const MAX_PARAMS: f64 = 1e15;
 /// Most layers a model may have (the largest published models have a few hundred; a step's cost
 /// grows with layers, so this bounds the run time).
 pub const MAX_LAYERS: u64 = 10_000;
-/// Widest hidden, FFN or head dimension accepted (2^20; published models stay below 2^17).
+/// Widest hidden or head dimension accepted (2^20; published models stay below 2^17); FFN
+/// widths may be 4 × this.
 pub const MAX_WIDTH: u64 = 1 << 20;
 /// Most attention heads accepted.
 pub const MAX_HEADS: u64 = 1 << 16;
@@ -352,7 +353,7 @@ impl ModelSpec {
             ("heads", self.heads as u64, MAX_HEADS),
             ("kv_heads", self.kv_heads as u64, MAX_HEADS),
             ("head_dim", self.head_dim, MAX_WIDTH),
-            ("ffn", self.ffn, MAX_WIDTH),
+            ("ffn", self.ffn, 4 * MAX_WIDTH),
             ("vocab", self.vocab, MAX_VOCAB),
         ] {
             if v > max {
@@ -363,9 +364,9 @@ impl ModelSpec {
             for (field, v, max) in [
                 ("moe.experts", moe.experts as u64, MAX_EXPERTS),
                 ("moe.top_k", moe.top_k as u64, MAX_EXPERTS),
-                ("moe.expert_ffn", moe.expert_ffn, MAX_WIDTH),
+                ("moe.expert_ffn", moe.expert_ffn, 4 * MAX_WIDTH),
                 ("moe.shared_experts", moe.shared_experts as u64, MAX_EXPERTS),
-                ("moe.shared_ffn", moe.shared_ffn, MAX_WIDTH),
+                ("moe.shared_ffn", moe.shared_ffn, 4 * MAX_WIDTH),
             ] {
                 if v > max {
                     return Err(bad(field, format!("{v} is beyond the {max} this simulator accepts")));

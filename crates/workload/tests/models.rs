@@ -304,11 +304,17 @@ fn validate_rejects_bad_specs() {
     moe.moe.as_mut().unwrap().experts = 0;
     assert_eq!(field_of(&moe.validate("m").unwrap_err()), "moe");
 
-    let huge = ModelSpec::gpt("huge", 100_000, 1 << 20, 8192, 0, 2048);
+    let huge = ModelSpec::gpt("huge", 10_000, 1 << 20, 8192, 0, 2048);
     match huge.validate("huge") {
         Err(WorkloadError::Invalid { problem, .. }) => assert!(problem.contains("parameters"), "{problem}"),
         other => panic!("{other:?}"),
     }
+    // Each size has its own bound, named (regression: 2^31 layers ran for minutes, and a hidden
+    // size of 2^62 wrapped the derived ffn to 0, which was blamed).
+    let deep = ModelSpec::gpt("deep", 2_147_483_648u64 as u32, 64, 4, 0, 2048);
+    assert_eq!(field_of(&deep.validate("d").unwrap_err()), "layers");
+    let wide = ModelSpec::gpt("wide", 2, 1 << 62, 4, 0, 2048);
+    assert_eq!(field_of(&wide.validate("w").unwrap_err()), "hidden");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -621,15 +627,16 @@ fn hf_errors_name_the_file_and_field() {
         "num_attention_heads",
         "do not divide",
     );
-    // Checks of the spec itself run too.
+    // Checks of the spec itself run too, and name the file's keys (regression: they named
+    // internal fields such as `kv_heads` and `moe.top_k`).
     expect_bad_field(
         &LLAMA_31_8B.replace(r#""num_key_value_heads": 8"#, r#""num_key_value_heads": 7"#),
-        "kv_heads",
+        "num_key_value_heads",
         "divide",
     );
     expect_bad_field(
         &MIXTRAL_8X7B.replace(r#""num_experts_per_tok": 2"#, r#""num_experts_per_tok": 9"#),
-        "moe.top_k",
+        "num_experts_per_tok",
         "9",
     );
 }

@@ -52,6 +52,10 @@ enum Cmd {
         placement: String,
         #[command(flatten)]
         model: model_flags::ModelFlags,
+        /// Refuse a run whose estimated memory exceeds this (bytes, or with K, M, G: powers of
+        /// 1024; default 2G). Raise it on a machine with more memory.
+        #[arg(long)]
+        max_memory: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -90,6 +94,35 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Default `--max-memory`: what a workstation can give one run.
+const DEFAULT_MAX_MEMORY: f64 = 2.0 * 1073741824.0;
+
+/// `--max-memory` in bytes (K, M, G: powers of 1024).
+fn max_memory(arg: Option<&str>) -> Result<f64, UserError> {
+    match arg {
+        None => Ok(DEFAULT_MAX_MEMORY),
+        Some(s) => {
+            let v = fabricsim::collective::parse_size(s).map_err(|e| UserError(format!("--max-memory: {e}")))?;
+            if v < 1048576.0 {
+                return Err(UserError(format!("--max-memory {s}: below 1 MiB, no run fits")));
+            }
+            Ok(v)
+        }
+    }
+}
+
+/// Refuse up front a run whose estimated memory exceeds the limit, naming both.
+fn check_memory(estimate: &f64, largest: &str, limit: f64) -> Result<(), UserError> {
+    if *estimate > limit {
+        return Err(UserError(format!(
+            "the run would need about {:.1} GiB of memory (largest part: {largest}), above --max-memory {:.1} GiB: raise --max-memory on a machine that has it, or make the job smaller",
+            estimate / 1073741824.0,
+            limit / 1073741824.0
+        )));
+    }
+    Ok(())
 }
 
 /// A user-facing failure: message and exit code 2.
@@ -183,6 +216,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             sizes,
             placement,
             model,
+            max_memory: max_mem,
             json,
         } => {
             use fabricsim::collective as fc;
@@ -208,6 +242,9 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             };
             let rank_list = fc::place(&f, n, &placement).map_err(|e| UserError(format!("{where_}{e}")))?;
             collective::plan::check_group(&f, &rank_list).map_err(|e| UserError(format!("{where_}{e}")))?;
+            let limit = max_memory(max_mem.as_deref())?;
+            let (est, largest) = fc::estimate_memory(&f, op, rank_list.len() as u32);
+            check_memory(&est, &largest, limit)?;
             let pb = spinner(&format!("simulating {} on {} ranks", op.name(), rank_list.len()));
             let req = fc::Request {
                 cluster: &cluster,

@@ -73,6 +73,10 @@ pub struct TrainArgs {
     /// Write a Chrome trace-event JSON of the step (open in Perfetto).
     #[arg(long)]
     pub trace: Option<String>,
+    /// Refuse a run whose estimated memory exceeds this (bytes, or with K, M, G: powers of
+    /// 1024; default 2G). Raise it on a machine with more memory.
+    #[arg(long)]
+    pub max_memory: Option<String>,
 }
 
 pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {
@@ -180,6 +184,9 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         }
         cm.table = table;
     }
+    let limit = crate::max_memory(a.max_memory.as_deref())?;
+    let est = train::estimate_memory(&f, &model, &plan, a.full);
+    crate::check_memory(&est.bytes, &est.largest, limit)?;
     let pb = crate::spinner("simulating one training step");
     let r = train::simulate_ordered(
         &cluster,

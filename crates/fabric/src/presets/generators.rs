@@ -219,7 +219,8 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
     let node_id = p.string("node", "dgx-h100")?;
     let node = node_param(p, &node_id)?;
     let ds = node.scale_up.size();
-    let gpus = p.uint("gpus", if multi_site { 16384 } else { 1024 }, 1, 4_000_000)?;
+    // 2^20 accelerators: the largest fabric that builds within the default 2 GiB (≈ 500 B each).
+    let gpus = p.uint("gpus", if multi_site { 16384 } else { 1024 }, 1, 1 << 20)?;
     if gpus % ds != 0 {
         return Err(bad(
             p,

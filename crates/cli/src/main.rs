@@ -25,6 +25,7 @@ struct Cli {
 enum Cmd {
     /// List the built-in cluster presets.
     Presets {
+        /// Print the list as JSON (name, description) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -47,7 +48,10 @@ enum Cmd {
         /// A sweep MIN:MAX, doubling (default 8:8G, like nccl-tests -b 8 -e 8G -f 2).
         #[arg(long)]
         sizes: Option<String>,
-        /// packed, scattered[:SEED], or a file listing one accelerator index per rank.
+        /// packed (rank r on accelerator r); scattered[:SEED] (whole scale-up domains taken in a
+        /// shuffled order fixed by SEED, default 1: ranks stay packed inside each domain, only
+        /// which domains are neighbours in rank order changes); or a file listing one accelerator
+        /// index per rank.
         #[arg(long, default_value = "packed")]
         placement: String,
         #[command(flatten)]
@@ -56,6 +60,7 @@ enum Cmd {
         /// 1024; default 2G). Raise it on a machine with more memory.
         #[arg(long)]
         max_memory: Option<String>,
+        /// Print the report as JSON (schema_version, units in key names) instead of the table.
         #[arg(long)]
         json: bool,
     },
@@ -63,14 +68,17 @@ enum Cmd {
     /// --cluster dgx-h100` prints what NVIDIA's binary would, from the collective model.
     #[command(name = "nccl-tests", allow_negative_numbers = true)]
     NcclTests(nccl_tests::Args),
-    /// Compare predictions with published measurements.
+    /// Compare predictions with published measurements (with no flag: both bundled data sets).
     Validate {
-        /// A CSV in the format of the collectives measurements file.
-        #[arg(long)]
-        collectives: Option<String>,
-        /// A CSV in the format of the training measurements file.
-        #[arg(long)]
-        training: Option<String>,
+        /// A CSV in the format of testdata/collectives.csv; with no FILE, that file as shipped
+        /// (built into fabricsim: works from any directory).
+        #[arg(long, value_name = "FILE", num_args = 0..=1)]
+        collectives: Option<Option<String>>,
+        /// A CSV in the format of testdata/training.csv; with no FILE, that file as shipped
+        /// (built into fabricsim: works from any directory).
+        #[arg(long, value_name = "FILE", num_args = 0..=1)]
+        training: Option<Option<String>>,
+        /// Print the report(s) as JSON (schema_version, units in key names) instead of tables.
         #[arg(long)]
         json: bool,
     },
@@ -79,6 +87,7 @@ enum Cmd {
     Train(train_cmd::TrainArgs),
     /// List the built-in models.
     Models {
+        /// Print the registry as JSON (parameter counts, and in billions) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -91,6 +100,7 @@ enum Cmd {
         /// end of the 1.1–1.3 quoted for AI sites).
         #[arg(long)]
         pue: Option<f64>,
+        /// Print the summary as JSON (schema_version, units in key names) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -190,6 +200,83 @@ pub(crate) fn spinner(msg: &str) -> Option<indicatif::ProgressBar> {
     Some(pb)
 }
 
+/// The look of [`Progress`] once the total is known: done / total, percentage and ETA.
+const BAR_TEMPLATE: &str = "{spinner} {msg} [{bar:30}] {pos}/{len} {prefix} · {percent}% · ETA {eta}";
+
+/// Progress of a command whose work comes in countable pieces (rows of a CSV, candidate
+/// algorithms): a spinner until the total is known, then a bar with the count, percentage and
+/// ETA. Drawn on stderr only when it is a terminal; elsewhere every call does nothing.
+pub(crate) struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    /// What a piece is ("rows", "algorithms").
+    unit: &'static str,
+}
+
+impl Progress {
+    pub(crate) fn new(msg: &str, unit: &'static str) -> Self {
+        Progress {
+            bar: spinner(msg),
+            unit,
+        }
+    }
+
+    /// `done` of `total` pieces finished.
+    pub(crate) fn set(&mut self, done: usize, total: usize) {
+        let Some(pb) = &self.bar else { return };
+        if pb.length() != Some(total as u64) {
+            pb.set_length(total as u64);
+            pb.set_position(done as u64);
+            pb.set_prefix(self.unit);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(BAR_TEMPLATE) {
+                pb.set_style(style.progress_chars("=> "));
+            }
+        }
+        pb.set_position(done as u64);
+    }
+
+    /// A new message (the next part of the command), keeping the bar.
+    pub(crate) fn message(&self, msg: &str) {
+        if let Some(pb) = &self.bar {
+            pb.set_message(msg.to_string());
+        }
+    }
+
+    /// Clear the line (also done on drop, so an early error return leaves no bar behind).
+    pub(crate) fn finish(self) {}
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(pb) = &self.bar {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+/// A data set for `validate`: the file the user named, or `None` for the bundled one.
+struct DataText(Option<(String, String)>);
+
+impl DataText {
+    /// The data set to replay: the file's, or `bundled` when no file was named.
+    fn data_set<'a>(&'a self, bundled: fabricsim::validate::DataSet<'static>) -> fabricsim::validate::DataSet<'a> {
+        match &self.0 {
+            Some((path, text)) => fabricsim::validate::DataSet { name: path, text },
+            None => bundled,
+        }
+    }
+}
+
+/// Read the CSV of `flag`, or nothing when no file was given (the bundled one applies).
+fn read_data(flag: &str, path: Option<&str>) -> Result<DataText, UserError> {
+    Ok(DataText(match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| UserError(format!("{flag}: cannot read `{p}`: {e}")))?;
+            Some((p.to_string(), text))
+        }
+        None => None,
+    }))
+}
+
 fn run(cli: Cli) -> Result<u8, UserError> {
     match cli.cmd {
         Cmd::Presets { json } => {
@@ -220,6 +307,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             json,
         } => {
             use fabricsim::collective as fc;
+            let mut progress = Progress::new(&format!("building {cluster}"), "algorithms");
             let (_, f) = load_cluster(&cluster)?;
             let op: collective::Op = op.parse().map_err(|e| UserError(format!("--op: {e}")))?;
             let (algo, opts) = model.resolve()?;
@@ -245,7 +333,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             let limit = max_memory(max_mem.as_deref())?;
             let (est, largest) = fc::estimate_memory(&f, op, rank_list.len() as u32);
             check_memory(&est, &largest, limit)?;
-            let pb = spinner(&format!("simulating {} on {} ranks", op.name(), rank_list.len()));
+            progress.message(&format!("simulating {} on {} ranks", op.name(), rank_list.len()));
             let req = fc::Request {
                 cluster: &cluster,
                 op,
@@ -255,10 +343,8 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 opts,
                 placement: &placement,
             };
-            let r = fc::run(&f, &req);
-            if let Some(pb) = pb {
-                pb.finish_and_clear();
-            }
+            let r = fc::run_with_progress(&f, &req, &mut |done, total| progress.set(done, total));
+            progress.finish();
             let r = r?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
@@ -272,24 +358,30 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             training,
             json,
         } => {
-            if collectives.is_none() && training.is_none() {
-                return Err(UserError(
-                    "validate: give --collectives CSV and/or --training CSV".into(),
-                ));
-            }
+            use fabricsim::validate::DataSet;
+            // No flag at all: both bundled data sets.
+            let (collectives, training) = match (collectives, training) {
+                (None, None) => (Some(None), Some(None)),
+                given => given,
+            };
             let mut reports = Vec::new();
             if let Some(path) = collectives {
-                let text =
-                    std::fs::read_to_string(&path).map_err(|e| UserError(format!("cannot read `{path}`: {e}")))?;
-                let r = fabricsim::validate::collectives(&text, collective::Options::default())
-                    .map_err(|e| UserError(format!("{path}: {e}")))?;
-                reports.push(r);
+                let text = read_data("--collectives", path.as_deref())?;
+                let data = text.data_set(DataSet::BUNDLED_COLLECTIVES);
+                let mut progress = Progress::new("validating collectives", "rows");
+                let r = fabricsim::validate::collectives_from(data, collective::Options::default(), &mut |d, t| {
+                    progress.set(d, t)
+                });
+                progress.finish();
+                reports.push(r.map_err(|e| UserError(format!("{}: {e}", data.name)))?);
             }
             if let Some(path) = training {
-                let text =
-                    std::fs::read_to_string(&path).map_err(|e| UserError(format!("cannot read `{path}`: {e}")))?;
-                let r = fabricsim::validate_training::training(&text).map_err(|e| UserError(format!("{path}: {e}")))?;
-                reports.push(r);
+                let text = read_data("--training", path.as_deref())?;
+                let data = text.data_set(DataSet::BUNDLED_TRAINING);
+                let mut progress = Progress::new("validating training runs", "rows");
+                let r = fabricsim::validate_training::training_from(data, &mut |d, t| progress.set(d, t));
+                progress.finish();
+                reports.push(r.map_err(|e| UserError(format!("{}: {e}", data.name)))?);
             }
             if json {
                 if reports.len() == 1 {
@@ -299,8 +391,16 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                     println!("{}", serde_json::to_string_pretty(&out)?);
                 }
             } else {
-                for r in &reports {
-                    println!("== {}", r.kind);
+                for (i, r) in reports.iter().enumerate() {
+                    if i > 0 {
+                        println!();
+                    }
+                    println!(
+                        "== {} · {} ({} rows)",
+                        r.kind,
+                        r.data_set,
+                        r.summary.rows_compared + r.summary.rows_skipped
+                    );
                     print!("{}", fabricsim::validate::render(r));
                 }
             }
@@ -312,11 +412,26 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             }
         }
         Cmd::Models { json } => {
-            let all = workload::registry::all();
+            let mut all = workload::registry::all();
+            all.sort_by(|a, b| a.name.cmp(&b.name));
             if json {
                 let rows: Vec<serde_json::Value> = all
                     .iter()
-                    .map(|m| serde_json::json!({"name": m.name, "params": m.params(), "active_params": m.active_params(), "layers": m.layers, "hidden": m.hidden, "heads": m.heads, "kv_heads": m.kv_heads, "experts": m.moe.as_ref().map(|x| x.experts)}))
+                    .map(|m| {
+                        serde_json::json!({
+                            "name": m.name,
+                            "params": m.params().round() as u64,
+                            "active_params": m.active_params().round() as u64,
+                            "params_billions": m.params() / 1e9,
+                            "active_params_billions": m.active_params() / 1e9,
+                            "layers": m.layers,
+                            "hidden": m.hidden,
+                            "heads": m.heads,
+                            "kv_heads": m.kv_heads,
+                            "experts": m.moe.as_ref().map(|x| x.experts),
+                            "experts_per_token": m.moe.as_ref().map(|x| x.top_k),
+                        })
+                    })
                     .collect();
                 println!(
                     "{}",
@@ -325,21 +440,25 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                     )?
                 );
             } else {
+                let w = all.iter().map(|m| m.name.len()).max().unwrap_or(0);
+                println!(
+                    "{:<w$}  {:>10}  {:>10}  {:>6}  {:>6}  {:>7}  architecture",
+                    "model", "params", "active", "layers", "hidden", "heads"
+                );
                 for m in &all {
                     let moe = m
                         .moe
                         .as_ref()
-                        .map(|x| format!(" · MoE {} experts top-{}", x.experts, x.top_k))
-                        .unwrap_or_default();
+                        .map(|x| format!("MoE, {} experts, top-{}", x.experts, x.top_k))
+                        .unwrap_or_else(|| "dense".into());
                     println!(
-                        "{:<24} {:>8.1} B params ({:>6.1} B active) · {} layers · h {} · heads {}/{}{}",
+                        "{:<w$}  {:>8.1} B  {:>8.1} B  {:>6}  {:>6}  {:>7}  {}",
                         m.name,
                         m.params() / 1e9,
                         m.active_params() / 1e9,
                         m.layers,
                         m.hidden,
-                        m.heads,
-                        m.kv_heads,
+                        format!("{}/{}", m.heads, m.kv_heads),
                         moe
                     );
                 }
@@ -350,7 +469,12 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 .map(fabricsim::topo::Pue::new)
                 .transpose()
                 .map_err(|e| UserError(format!("--pue: {e}")))?;
-            let (cs, f) = load_cluster(&spec)?;
+            let pb = spinner(&format!("building {spec}"));
+            let built = load_cluster(&spec);
+            if let Some(pb) = pb {
+                pb.finish_and_clear();
+            }
+            let (cs, f) = built?;
             let r = fabricsim::topo::report(&cs, &f, &fabricsim::topo::TopoOptions { pue });
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
@@ -378,5 +502,77 @@ fn main() -> ExitCode {
             eprintln!("error: {m}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every argument of every subcommand, as `path --flag`, that has no help text.
+    fn without_help(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for a in cmd.get_arguments() {
+            let id = a.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            if a.get_help().is_none() && a.get_long_help().is_none() {
+                let name = match (a.get_long(), a.get_short()) {
+                    (Some(l), _) => format!("--{l}"),
+                    (None, Some(s)) => format!("-{s}"),
+                    (None, None) => id.to_uppercase(),
+                };
+                out.push(format!("{path} {name}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            without_help(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    /// The progress bar shows done / total, a percentage and an ETA, and its template parses.
+    #[test]
+    fn progress_bar_shows_percent_and_eta() {
+        for part in ["{pos}/{len}", "{percent}%", "{eta}"] {
+            assert!(super::BAR_TEMPLATE.contains(part), "{part}");
+        }
+        assert!(indicatif::ProgressStyle::with_template(super::BAR_TEMPLATE).is_ok());
+    }
+
+    /// `validate --training` with no value parses (the bundled file), and so does a value.
+    #[test]
+    fn validate_flags_take_an_optional_file() {
+        use clap::Parser;
+        let parse = |args: &[&str]| match Cli::try_parse_from(args).map(|c| c.cmd) {
+            Ok(super::Cmd::Validate {
+                collectives, training, ..
+            }) => (collectives, training),
+            _ => panic!("{args:?} did not parse as validate"),
+        };
+        assert_eq!(parse(&["fabricsim", "validate"]), (None, None));
+        assert_eq!(
+            parse(&["fabricsim", "validate", "--training", "--json"]),
+            (None, Some(None))
+        );
+        assert_eq!(
+            parse(&["fabricsim", "validate", "--collectives", "c.csv", "--training"]),
+            (Some(Some("c.csv".into())), Some(None))
+        );
+    }
+
+    /// Regression (issue "Reports a user can act on", point 8): `train --tp --pp --dp --cp --ep
+    /// --json` and others printed no help.
+    #[test]
+    fn every_argument_has_help() {
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        without_help(&cmd, "fabricsim", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "arguments without help text:\n  {}",
+            missing.join("\n  ")
+        );
     }
 }

@@ -89,6 +89,7 @@ pub struct Args {
     pub local_register: u32,
     #[command(flatten)]
     pub model: ModelFlags,
+    /// Print the report as JSON (schema_version, units in key names) instead of nccl-tests' table.
     #[arg(long)]
     pub json: bool,
 }

@@ -19,14 +19,23 @@ pub struct TrainArgs {
     /// Accelerators to use (DP = GPUs / (TP × PP × CP) when --dp is not given).
     #[arg(long)]
     pub gpus: Option<u32>,
+    /// Tensor-parallel size: accelerators that split every layer's matrices (default: the largest
+    /// power of two up to min(scale-up domain, 8) that divides the heads).
     #[arg(long)]
     pub tp: Option<u32>,
+    /// Pipeline-parallel stages, each a group of consecutive layers (default: the fewest, a power
+    /// of two, whose weights, gradients and optimizer states fit in a quarter of HBM, or the
+    /// most the layers and accelerators allow).
     #[arg(long)]
     pub pp: Option<u32>,
+    /// Data-parallel replicas (default: GPUs / (TP × PP × CP)).
     #[arg(long)]
     pub dp: Option<u32>,
+    /// Context-parallel size: accelerators that split each sequence (default 1).
     #[arg(long)]
     pub cp: Option<u32>,
+    /// Expert-parallel size: accelerators that split a mixture-of-experts layer's experts
+    /// (default 1).
     #[arg(long)]
     pub ep: Option<u32>,
     /// Virtual pipeline stages per rank (interleaved 1F1B).
@@ -56,6 +65,7 @@ pub struct TrainArgs {
     /// Simulate and report even if the plan does not fit in memory (exit 0).
     #[arg(long)]
     pub allow_oom: bool,
+    /// Print the report as JSON (schema_version, units in key names) instead of text.
     #[arg(long)]
     pub json: bool,
     /// Placement of the parallel dimensions over accelerators, innermost first

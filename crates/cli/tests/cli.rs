@@ -456,3 +456,213 @@ fn pue_out_of_range_exits_2() {
     ok(&["topo", "dgx-h100", "--pue", "1"]);
     ok(&["topo", "dgx-h100", "--pue", "3"]);
 }
+
+/// Run in `dir`, expect success, return (stdout, stderr).
+fn ok_in(dir: &std::path::Path, args: &[&str]) -> (String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_fabricsim"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run fabricsim");
+    assert!(o.status.success(), "{args:?} failed ({:?}): {}", o.status, stderr(&o));
+    (stdout(&o), stderr(&o))
+}
+
+/// Regression (issue "Reports a user can act on", point 8): `validate` needed a file. With no
+/// FILE it replays the bundled measurements, from any directory, and says which data set it
+/// used and how many rows it has.
+#[test]
+fn validate_without_a_file_uses_the_bundled_data() {
+    let dir = temp_dir("validate-bundled");
+    let (out, err) = ok_in(&dir, &["validate", "--training"]);
+    assert!(err.is_empty(), "progress or noise on a non-terminal stderr: {err:?}");
+    let head = out.lines().next().unwrap_or("");
+    assert!(
+        head.starts_with("== training · bundled testdata/training.csv ("),
+        "{head}"
+    );
+    // The row count is the file's: every data row is compared or skipped.
+    let (j, _) = ok_in(&dir, &["validate", "--training", "--json"]);
+    let v: Value = serde_json::from_str(&j).unwrap();
+    assert_eq!(v["data_set"], "bundled testdata/training.csv");
+    let n = v["summary"]["rows_compared"].as_u64().unwrap() + v["summary"]["rows_skipped"].as_u64().unwrap();
+    assert!(head.ends_with(&format!("({n} rows)")), "{head} vs {n} rows");
+    assert!(n >= 30, "{n}");
+
+    let (j, _) = ok_in(&dir, &["validate", "--collectives", "--json"]);
+    let v: Value = serde_json::from_str(&j).unwrap();
+    assert_eq!(v["kind"], "collectives");
+    assert_eq!(v["data_set"], "bundled testdata/collectives.csv");
+
+    // No flag: both data sets; the same rows as the files themselves.
+    let (j, _) = ok_in(&dir, &["validate", "--json"]);
+    let v: Value = serde_json::from_str(&j).unwrap();
+    let reports = v["reports"].as_array().unwrap();
+    let sets: Vec<&str> = reports.iter().map(|r| r["data_set"].as_str().unwrap()).collect();
+    assert_eq!(
+        sets,
+        ["bundled testdata/collectives.csv", "bundled testdata/training.csv"]
+    );
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/collectives.csv");
+    let from_file: Value = serde_json::from_str(&ok(&["validate", "--collectives", file, "--json"])).unwrap();
+    assert_eq!(from_file["data_set"], file);
+    assert_eq!(
+        from_file["rows"], reports[0]["rows"],
+        "bundled copy differs from testdata/"
+    );
+    let (text, _) = ok_in(&dir, &["validate"]);
+    assert!(
+        text.contains("== collectives · bundled testdata/collectives.csv ("),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Regression (issue "Reports a user can act on", point 8): `models` listed the registry in its
+/// own order. Sorted by name, with total and active parameters in billions, text and JSON.
+#[test]
+fn models_sorted_with_parameter_counts() {
+    let out = ok(&["models"]);
+    let mut lines = out.lines();
+    let header = lines.next().unwrap();
+    for col in ["model", "params", "active"] {
+        assert!(header.contains(col), "{header}");
+    }
+    let names: Vec<&str> = lines.clone().map(|l| l.split_whitespace().next().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    let mixtral = lines
+        .find(|l| l.starts_with("mixtral-8x7b "))
+        .expect("mixtral-8x7b listed");
+    assert!(mixtral.contains("46.7 B") && mixtral.contains("12.9 B"), "{mixtral}");
+
+    let v = json(&["models", "--json"]);
+    let models = v["models"].as_array().unwrap();
+    let jnames: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(jnames, names);
+    for m in models {
+        assert!(m["params"].is_u64() && m["active_params"].is_u64(), "{m}");
+        let (p, a) = (num(m, "params_billions"), num(m, "active_params_billions"));
+        assert!(close(p, num(m, "params") / 1e9), "{m}");
+        assert!(close(a, num(m, "active_params") / 1e9), "{m}");
+        assert!(a <= p && a > 0.0, "{m}");
+    }
+    let m = models.iter().find(|m| m["name"] == "deepseek-v3").unwrap();
+    assert_eq!(m["experts_per_token"], 8);
+}
+
+/// Every object key of `v`, with its path, that is not a snake_case identifier.
+fn bad_keys(v: &Value, path: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let snake = !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                if !snake {
+                    out.push(format!("{path}.{k}"));
+                }
+                bad_keys(x, &format!("{path}.{k}"), out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| bad_keys(x, &format!("{path}[]"), out)),
+        _ => {}
+    }
+}
+
+/// Regression (issue "Reports a user can act on", point 8): `topo --json` keyed counts by
+/// printed names (`"scale-up switch"`). Every JSON key is snake_case, except the two older maps
+/// kept for existing readers, whose snake_case twins carry the same counts.
+#[test]
+fn json_keys_are_snake_case() {
+    let old_maps = [".switches_by_tier.", ".cables_by_medium."];
+    let commands: &[&[&str]] = &[
+        &["presets", "--json"],
+        &["models", "--json"],
+        &["topo", "dgx-h100-superpod:su=1", "--json"],
+        &["topo", "tpu-v4-pod", "--json"],
+        &["topo", "multi-site:gpus=64", "--json"],
+        &[
+            "collective",
+            "--cluster",
+            "dgx-h100",
+            "--op",
+            "all_reduce",
+            "--size",
+            "1M",
+            "--json",
+        ],
+        &["nccl-tests", "all_reduce_perf", "-g", "8", "--json"],
+        &["validate", "--json"],
+        &["train", "--model", "llama-3-8b", "--cluster", "dgx-h100", "--json"],
+    ];
+    for args in commands {
+        let v = json(args);
+        let mut bad = Vec::new();
+        bad_keys(&v, "", &mut bad);
+        bad.retain(|k| !old_maps.iter().any(|m| k.contains(m)));
+        assert!(bad.is_empty(), "{args:?}: keys {bad:?}");
+    }
+    let v = json(&["topo", "tpu-v4-pod", "--json"]);
+    for (old, new) in [
+        ("switches_by_tier", "switch_count_by_tier"),
+        ("cables_by_medium", "cable_count_by_medium"),
+    ] {
+        let (o, n) = (v[old].as_object().unwrap(), v[new].as_object().unwrap());
+        assert_eq!(o.len(), n.len(), "{old} vs {new}");
+        let sum = |m: &serde_json::Map<String, Value>| m.values().map(|x| x.as_u64().unwrap()).sum::<u64>();
+        assert_eq!(sum(o), sum(n), "{old} vs {new}");
+    }
+    assert!(
+        v["cable_count_by_medium"]["scale_up_optical_ocs"].as_u64().unwrap() > 0,
+        "{v}"
+    );
+    let v = json(&["topo", "dgx-h100-superpod:su=1", "--json"]);
+    assert_eq!(
+        v["switch_count_by_tier"]["scale_up_switch"],
+        v["switches_by_tier"]["scale-up switch"]
+    );
+}
+
+/// Progress bars go to a terminal only: never into a pipe, a log or a test.
+#[test]
+fn no_progress_on_a_non_terminal_stderr() {
+    for args in [
+        &["validate", "--training"][..],
+        &["collective", "--cluster", "fat-tree:gpus=64", "--op", "all_reduce"][..],
+        &["topo", "dgx-h100-superpod:su=1"][..],
+    ] {
+        let o = run(args);
+        assert!(o.status.success(), "{args:?}");
+        assert!(o.stderr.is_empty(), "{args:?}: stderr {:?}", stderr(&o));
+    }
+}
+
+/// The shipped example runs Meta's published Llama 3 405B layout and fits; its comments quote
+/// this run, so a large move of the prediction shows here.
+#[test]
+fn llama3_example_runs_metas_layout() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/llama3-405b-16k.toml");
+    let v = json(&["train", path, "--json"]);
+    let p = &v["plan"];
+    for (k, want) in [
+        ("tp", 8),
+        ("pp", 16),
+        ("dp", 128),
+        ("cp", 1),
+        ("vp", 4),
+        ("mbs", 1),
+        ("gbs", 2048),
+        ("seq", 8192),
+    ] {
+        assert_eq!(p[k], want, "plan.{k}: {p}");
+    }
+    assert_eq!(v["cluster"], "meta-roce-24k");
+    assert_eq!(v["fits"], true);
+    let mfu = num(&v, "mfu");
+    assert!(
+        (0.30..0.50).contains(&mfu),
+        "MFU {mfu} far from the example's 39.6 % (Meta: 41 %)"
+    );
+}

@@ -166,6 +166,79 @@ fn placement_file_and_scattered() {
     assert_eq!(v["placement"], "scattered (seed 3)");
 }
 
+/// Regression (issue "Reports a user can act on", point 8): `--placement scattered` did not say
+/// what it shuffles. The text output and `--help` say: whole scale-up domains, in a seeded order.
+#[test]
+fn scattered_placement_says_what_it_shuffles() {
+    let text = ok(&[
+        "collective",
+        "--cluster",
+        "fat-tree:gpus=64",
+        "--op",
+        "all_reduce",
+        "--size",
+        "1M",
+        "--ranks",
+        "32",
+        "--placement",
+        "scattered:3",
+    ]);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("# assumed: placement:"))
+        .unwrap_or_else(|| panic!("no placement line in:\n{text}"));
+    for want in [
+        "whole scale-up domains of 8 accelerators",
+        "seed 3",
+        "ranks stay in order inside each domain",
+        "4 of the 8 domains used",
+    ] {
+        assert!(line.contains(want), "{line:?} lacks {want:?}");
+    }
+    let help = ok(&["collective", "--help"]);
+    for want in [
+        "scattered[:SEED]",
+        "whole scale-up domains",
+        "shuffled order",
+        "default 1",
+    ] {
+        assert!(help.contains(want), "collective --help lacks {want:?}:\n{help}");
+    }
+}
+
+/// Regression (issue "Reports a user can act on", point 8): `size_bytes` was written as a float
+/// (`1048576.0`); message sizes are whole bytes and JSON gives them as integers.
+#[test]
+fn json_sizes_are_integers() {
+    // A sweep, a zero-size row, an odd size and a one-rank local copy.
+    for args in [
+        &["--sizes", "1:8G"][..],
+        &["--size", "0"][..],
+        &["--size", "3"][..],
+        &["--size", "1M", "--ranks", "1"][..],
+    ] {
+        let mut a = vec!["collective", "--cluster", "dgx-h100", "--op", "all_gather", "--json"];
+        a.extend(args);
+        let v: Value = serde_json::from_str(&ok(&a)).unwrap();
+        for r in v["rows"].as_array().unwrap() {
+            assert!(
+                r["size_bytes"].is_u64(),
+                "{a:?}: size_bytes {} is not an integer",
+                r["size_bytes"]
+            );
+        }
+    }
+    let csv = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/collectives.csv");
+    let v: Value = serde_json::from_str(&ok(&["validate", "--collectives", csv, "--json"])).unwrap();
+    for r in v["rows"].as_array().unwrap() {
+        assert!(
+            r["size_bytes"].is_u64(),
+            "validate: size_bytes {} is not an integer",
+            r["size_bytes"]
+        );
+    }
+}
+
 #[test]
 fn bad_input_exits_2() {
     let base = ["collective", "--cluster", "dgx-h100"];
@@ -265,10 +338,13 @@ fn bad_input_exits_2() {
         &["no-such-preset"],
     );
     fails(&["collective", "--cluster", "dgx-h100"], &["--op"]);
-    fails(&["validate"], &["--collectives"]);
     fails(
         &["validate", "--collectives", "/nonexistent.csv"],
-        &["cannot read `/nonexistent.csv`"],
+        &["--collectives", "cannot read `/nonexistent.csv`"],
+    );
+    fails(
+        &["validate", "--collectives", "--training", "/nonexistent.csv"],
+        &["--training", "cannot read `/nonexistent.csv`"],
     );
 }
 

@@ -257,6 +257,21 @@ pub fn run_sizes(
     algo: Option<Algo>,
     opts: Options,
 ) -> Result<Vec<CollectiveResult>, CollectiveError> {
+    run_sizes_with_progress(f, ranks, op, sizes, algo, opts, &mut |_, _| {})
+}
+
+/// [`run_sizes`], telling `progress` (candidate algorithms done, candidates in all) after each
+/// candidate is simulated or ruled out: the simulations are where the time goes, pricing the
+/// sizes afterwards is instant.
+pub fn run_sizes_with_progress(
+    f: &Fabric,
+    ranks: &[u32],
+    op: Op,
+    sizes: &[f64],
+    algo: Option<Algo>,
+    opts: Options,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<CollectiveResult>, CollectiveError> {
     check_group(f, ranks)?;
     let caps = effective_capacities(f);
     let n = ranks.len() as u32;
@@ -264,10 +279,15 @@ pub fn run_sizes(
         Some(a) => vec![a],
         None => select::allowed_candidates(f, ranks, op, opts.in_network),
     };
+    let total = cands.len();
+    progress(0, total);
     // Evaluate candidates; skip one whose latency alone exceeds the best total at every size.
     let mut evals: Vec<Evaluated> = Vec::new();
     let mut last_err = None;
-    for a in cands {
+    for (i, a) in cands.into_iter().enumerate() {
+        if i > 0 {
+            progress(i, total);
+        }
         let plan_probe = lower(f, ranks, op, REF_SIZE, a, opts.channels);
         let plan = match plan_probe {
             Ok(p) => p,
@@ -295,6 +315,7 @@ pub fn run_sizes(
             Err(e) => last_err = Some(e),
         }
     }
+    progress(total, total);
     if evals.is_empty() {
         return Err(last_err.unwrap_or(CollectiveError::BadGroup("no algorithm applies".into())));
     }

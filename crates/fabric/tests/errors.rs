@@ -71,6 +71,29 @@ fn bad_value_types() {
     );
 }
 
+/// Regression (issue "Reports a user can act on", point 8): an unknown `switch=` did not say
+/// which switches exist. Every enum-like preset parameter lists its valid values.
+#[test]
+fn enum_like_parameters_list_their_values() {
+    let ids: Vec<&str> = fabric::catalogue::switch_chips().iter().map(|c| c.id).collect();
+    let mut want = vec!["switch", "nope", "known:"];
+    want.extend(&ids);
+    err("fat-tree:gpus=64,switch=nope", &want);
+    err("gb200-superpod:switch=nope", &want);
+    let mut want = vec!["node", "nope", "known:"];
+    want.extend(fabric::topology::nodes::NODE_TYPES);
+    err("fat-tree:node=nope", &want);
+    err("dgx-h100:node=nope", &want);
+    err("dgx-h100-superpod:node=nope", &want);
+    let mut want = vec!["gpu", "v100"];
+    want.extend(fabric::topology::nodes::HGX_GPUS);
+    err("hgx:gpu=v100", &want);
+    err("tpu-v4-pod:gen=v9", &["gen", "v9", "v4", "v5p", "v5e", "v6e", "v7"]);
+    err("tpu-v4-pod:twisted=maybe", &["twisted", "true or false"]);
+    // A part number is as good as the id.
+    assert!(presets::build_preset("fat-tree:gpus=64,switch=qm9700").is_ok());
+}
+
 #[test]
 fn out_of_range_values() {
     err(

@@ -2,7 +2,7 @@
 //! JSON schema.
 
 use collective::constants::{self, Protocol};
-use collective::simulate::{run_sizes, CollectiveResult, Options};
+use collective::simulate::{run_sizes_with_progress, CollectiveResult, Options};
 use collective::{Algo, AlgoRequest, CollectiveError, Op};
 use engine::Fidelity;
 use fabric::routing::splitmix64;
@@ -164,6 +164,8 @@ pub struct BottleneckRow {
 
 #[derive(Debug, Serialize)]
 pub struct Row {
+    /// The message size, always whole bytes (serialised as an integer).
+    #[serde(serialize_with = "crate::whole_bytes")]
     pub size_bytes: f64,
     pub count: u64,
     pub time_s: f64,
@@ -223,12 +225,21 @@ pub const NOTHING: &str = "none";
 /// ([`constants::one_rank_time`]) and the nccl-tests busbw factor (0 for all_reduce,
 /// reduce_scatter, all_gather and all_to_all).
 pub fn run(f: &Fabric, req: &Request) -> Result<Report, CollectiveError> {
+    run_with_progress(f, req, &mut |_, _| {})
+}
+
+/// [`run`], telling `progress` (candidate algorithms simulated, candidates in all) as it goes.
+pub fn run_with_progress(
+    f: &Fabric,
+    req: &Request,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Report, CollectiveError> {
     let n = req.ranks.len() as u32;
     let algo = req.algo.map(|a| a.algo);
     let hbm = hbm_bytes_per_s(f);
     let nonzero: Vec<f64> = req.sizes.iter().copied().filter(|&s| s > 0.0).collect();
     let simulated = if n > 1 && !nonzero.is_empty() {
-        run_sizes(f, req.ranks, req.op, &nonzero, algo, req.opts)?
+        run_sizes_with_progress(f, req.ranks, req.op, &nonzero, algo, req.opts, progress)?
     } else {
         if n > 1 {
             // Nothing to simulate, but a forced algorithm must still be able to run here.
@@ -483,8 +494,12 @@ fn assumptions(f: &Fabric, req: &Request, rows: &[Row], hbm: Option<f64>) -> Vec
         "placement: {}",
         match req.placement {
             Placement::Packed => "packed, rank r on accelerator r".to_string(),
-            Placement::Scattered { seed } =>
-                format!("scattered, whole scale-up domains in a shuffled order (seed {seed})"),
+            Placement::Scattered { seed } => format!(
+                "scattered: whole scale-up domains of {} accelerators taken in a shuffled order fixed by seed {seed} (--placement scattered:SEED for another); ranks stay in order inside each domain, so what moves is which domains are neighbours in rank order and which leaves they share; {} of the {} domains used",
+                f.domain_size,
+                collective::plan::by_domain(f, req.ranks).len(),
+                f.domain_count()
+            ),
             Placement::List(_) => "from the file, rank r on the r-th accelerator listed".to_string(),
         }
     ));

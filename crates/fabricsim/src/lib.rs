@@ -12,3 +12,15 @@ pub mod validate_training;
 
 /// Version of every JSON result this crate emits. Bump on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// Serialise a byte count held as `f64` as a JSON integer (`1048576`, not `1048576.0`).
+/// PRECONDITION: the value is a whole, non-negative number below 2^53 (message sizes are
+/// rounded to whole bytes when parsed); anything else is written as the float it is rather than
+/// silently rounded.
+pub(crate) fn whole_bytes<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.fract() == 0.0 && (0.0..9_007_199_254_740_992.0).contains(v) {
+        s.serialize_u64(*v as u64)
+    } else {
+        s.serialize_f64(*v)
+    }
+}

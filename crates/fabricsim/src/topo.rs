@@ -107,10 +107,19 @@ pub struct TopoReport {
     pub description: String,
     pub accelerators: Accelerators,
     pub switch_count: u64,
+    /// Switch chips per tier, keyed by the tier's name as printed (`"scale-up switch"`, spaces
+    /// included). Kept for existing readers; new readers take `switch_count_by_tier`.
     pub switches_by_tier: BTreeMap<String, u64>,
+    /// The same counts keyed by snake_case identifiers (`scale_up_switch`, `leaf`, `spine`).
+    pub switch_count_by_tier: BTreeMap<String, u64>,
     pub ocs_count: u32,
     pub optical_transceivers: Transceivers,
+    /// Links per medium, keyed by the medium's name as printed (`"scale-out optical"`). Kept
+    /// for existing readers; new readers take `cable_count_by_medium`.
     pub cables_by_medium: BTreeMap<String, u64>,
+    /// The same counts keyed by snake_case identifiers (`scale_out_optical`,
+    /// `scale_up_optical_ocs`).
+    pub cable_count_by_medium: BTreeMap<String, u64>,
     pub hosts: u32,
     pub cpus: u32,
     /// Racks in all: `compute_racks + network_racks + extra_racks` (always counted).
@@ -155,6 +164,29 @@ pub struct TopoReport {
     pub assumptions: Vec<String>,
 }
 
+/// A JSON key for a printed name: lowercase ASCII letters and digits, every other run of
+/// characters one `_` (`"scale-up optical (OCS)"` → `scale_up_optical_ocs`).
+pub fn snake_key(name: &str) -> String {
+    let mut k = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            k.push(c.to_ascii_lowercase());
+        } else if !k.is_empty() && !k.ends_with('_') {
+            k.push('_');
+        }
+    }
+    k.trim_end_matches('_').to_string()
+}
+
+/// A count map re-keyed by [`snake_key`] (names that meet on one key add up).
+fn snake_keys(m: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for (k, v) in m {
+        *out.entry(snake_key(k)).or_insert(0) += v;
+    }
+    out
+}
+
 pub fn report(spec: &ClusterSpec, f: &Fabric, opts: &TopoOptions) -> TopoReport {
     let b: Bom = bom::bom(f);
     let (pue, pue_basis) = match opts.pue {
@@ -193,6 +225,7 @@ pub fn report(spec: &ClusterSpec, f: &Fabric, opts: &TopoOptions) -> TopoReport 
         },
         switch_count: b.switch_count,
         switches_by_tier: b.switches_by_tier.clone(),
+        switch_count_by_tier: snake_keys(&b.switches_by_tier),
         ocs_count: f.extras.ocs,
         optical_transceivers: Transceivers {
             total: b.transceivers_scale_up + b.transceivers_scale_out + b.transceivers_long_haul,
@@ -201,6 +234,7 @@ pub fn report(spec: &ClusterSpec, f: &Fabric, opts: &TopoOptions) -> TopoReport 
             long_haul: b.transceivers_long_haul,
         },
         cables_by_medium: b.cables_by_medium.clone(),
+        cable_count_by_medium: snake_keys(&b.cables_by_medium),
         hosts: f.extras.hosts,
         cpus: f.extras.cpus,
         racks: b.racks.total(),

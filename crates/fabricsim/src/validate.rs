@@ -27,6 +27,8 @@ pub struct Compared {
     pub system: String,
     pub op: String,
     pub ranks: u32,
+    /// A message size, always whole bytes (serialised as an integer).
+    #[serde(serialize_with = "crate::whole_bytes")]
     pub size_bytes: f64,
     pub algorithm: String,
     pub metric: String,
@@ -53,6 +55,9 @@ pub struct Summary {
 pub struct Report {
     pub schema_version: u32,
     pub kind: String,
+    /// Where the rows came from: `bundled testdata/collectives.csv` (built into the binary) or
+    /// the path the user gave.
+    pub data_set: String,
     pub rows: Vec<Compared>,
     pub skipped: Vec<Skipped>,
     pub summary: Summary,
@@ -156,11 +161,41 @@ fn num(s: Option<&String>) -> Option<f64> {
         .filter(|v| v.is_finite() && *v > 0.0)
 }
 
+/// A measurements CSV and the name reports give it.
+#[derive(Debug, Clone, Copy)]
+pub struct DataSet<'a> {
+    /// `bundled testdata/collectives.csv`, or the path the user gave.
+    pub name: &'a str,
+    pub text: &'a str,
+}
+
+impl DataSet<'static> {
+    /// The collective measurements shipped with fabricsim (`testdata/collectives.csv`), built
+    /// into the library so that `validate` needs neither the source tree nor a working directory.
+    pub const BUNDLED_COLLECTIVES: DataSet<'static> = DataSet {
+        name: "bundled testdata/collectives.csv",
+        text: include_str!("../../../testdata/collectives.csv"),
+    };
+    /// The training measurements shipped with fabricsim (`testdata/training.csv`).
+    pub const BUNDLED_TRAINING: DataSet<'static> = DataSet {
+        name: "bundled testdata/training.csv",
+        text: include_str!("../../../testdata/training.csv"),
+    };
+}
+
+/// Told before the first row and after every row: (rows done, rows in all).
+pub type Progress<'a> = &'a mut dyn FnMut(usize, usize);
+
 /// Validate the collectives CSV `text`.
 pub fn collectives(text: &str, opts: Options) -> Result<Report, String> {
+    collectives_from(DataSet { name: "CSV text", text }, opts, &mut |_, _| {})
+}
+
+/// Validate a collectives data set, telling `progress` after every row.
+pub fn collectives_from(data: DataSet, opts: Options, progress: Progress) -> Result<Report, String> {
     let mut fabrics: HashMap<String, fabric::Fabric> = HashMap::new();
     replay(
-        text,
+        data,
         &[
             "row_id",
             "accelerator",
@@ -173,11 +208,10 @@ pub fn collectives(text: &str, opts: Options) -> Result<Report, String> {
         COLLECTIVE_COLUMNS,
         "collectives",
         |m| one(m, opts, &mut fabrics),
+        progress,
     )
 }
 
-/// Read a measurements CSV, compare every row with `compare` (or list it as skipped with the
-/// reason), and summarise the absolute errors.
 /// What a numeric column must hold when it is not empty.
 #[derive(Debug, Clone, Copy)]
 pub enum ColumnKind {
@@ -260,13 +294,17 @@ fn line_of(text: &str, at: usize) -> usize {
     b[..at].iter().filter(|&&c| c == b'\n').count() + 1
 }
 
+/// Read a measurements CSV, compare every row with `compare` (or list it as skipped with the
+/// reason), tell `progress` after each, and summarise the absolute errors.
 pub fn replay(
-    text: &str,
+    data: DataSet,
     required: &[&str],
     columns: &[(&str, ColumnKind)],
     kind: &str,
     mut compare: impl FnMut(&HashMap<String, String>) -> Result<Compared, String>,
+    progress: Progress,
 ) -> Result<Report, String> {
+    let text = data.text;
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
     let headers = rdr
         .headers()
@@ -279,7 +317,11 @@ pub fn replay(
     }
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
+    // All records first, so that progress knows the total; errors still surface in row order.
+    let records: Vec<_> = rdr.records().collect();
+    let total = records.len();
+    progress(0, total);
+    for (i, rec) in records.into_iter().enumerate() {
         let rec = rec.map_err(|e| format!("line {}: unreadable CSV record: {e}", i + 2))?;
         // The line the record starts on, counted from its byte offset (CRLF or LF alike).
         let line = rec
@@ -304,6 +346,7 @@ pub fn replay(
             Ok(c) => rows.push(Compared { row_id: id, ..c }),
             Err(reason) => skipped.push(Skipped { row_id: id, reason }),
         }
+        progress(i + 1, total);
     }
     let mut errs: Vec<f64> = rows.iter().map(|r| r.error_pct.abs()).collect();
     errs.sort_by(f64::total_cmp);
@@ -323,6 +366,7 @@ pub fn replay(
     Ok(Report {
         schema_version: crate::SCHEMA_VERSION,
         kind: kind.into(),
+        data_set: data.name.into(),
         rows,
         skipped,
         summary,

@@ -18,7 +18,7 @@
 //!   named non-GPT models (Llama, Nemotron).
 
 use crate::train::{simulate, TrainOptions};
-use crate::validate::{Compared, Report};
+use crate::validate::{Compared, DataSet, Progress, Report};
 use std::collections::HashMap;
 use workload::{ModelSpec, ParallelPlan, Precision, Recompute};
 
@@ -84,9 +84,15 @@ fn registry_model(name: &str) -> Option<ModelSpec> {
         })
 }
 
+/// Validate the training CSV `text`.
 pub fn training(text: &str) -> Result<Report, String> {
+    training_from(DataSet { name: "CSV text", text }, &mut |_, _| {})
+}
+
+/// Validate a training data set, telling `progress` after every row.
+pub fn training_from(data: DataSet, progress: Progress) -> Result<Report, String> {
     crate::validate::replay(
-        text,
+        data,
         &[
             "row_id",
             "accelerator",
@@ -100,6 +106,7 @@ pub fn training(text: &str) -> Result<Report, String> {
         crate::validate::TRAINING_COLUMNS,
         "training",
         one,
+        progress,
     )
 }
 

@@ -34,7 +34,17 @@ fn bad(p: &Params, key: &str, problem: String) -> FabricError {
 }
 
 fn chip(p: &Params, id: &str) -> Result<&'static SwitchChip> {
-    cat::switch_chip(id).ok_or_else(|| bad(p, "switch", format!("unknown switch chip `{id}`")))
+    cat::switch_chip(id).ok_or_else(|| {
+        let known: Vec<&str> = cat::switch_chips().iter().map(|c| c.id).collect();
+        bad(
+            p,
+            "switch",
+            format!(
+                "unknown switch chip `{id}` (known: {}; part numbers such as qm9700 or sn5600 work too)",
+                known.join(", ")
+            ),
+        )
+    })
 }
 
 /// Run generator `generator` with `p`.
@@ -42,7 +52,7 @@ pub fn generate(generator: &str, name: &str, description: &str, p: &Params) -> R
     let mut spec = match generator {
         "node" => single_node(p)?,
         "hgx" => {
-            let gpu = p.choice("gpu", "h100", &["a100", "h100", "h200", "h800", "b200", "b300"])?;
+            let gpu = p.choice("gpu", "h100", nodes::HGX_GPUS)?;
             single(nodes::hgx(&gpu)?)
         }
         "dgx-superpod" => dgx_superpod(p)?,
@@ -93,7 +103,13 @@ fn single_node(p: &Params) -> Result<ClusterSpec> {
 }
 
 fn node_param(p: &Params, id: &str) -> Result<NodeType> {
-    nodes::node_type(id).map_err(|_| bad(p, "node", format!("unknown node type `{id}` (known: dgx-h100, hgx-h100, hgx-h200, hgx-h800, dgx-a100, hgx-b200, hgx-b300, gb200-nvl72, gb300-nvl72, mi300x, gaudi3)")))
+    nodes::node_type(id).map_err(|_| {
+        bad(
+            p,
+            "node",
+            format!("unknown node type `{id}` (known: {})", nodes::NODE_TYPES.join(", ")),
+        )
+    })
 }
 
 /// Default scale-out switch for an endpoint port speed.

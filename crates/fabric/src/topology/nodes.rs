@@ -87,6 +87,29 @@ const NVLINK4: BytesPerSec = cat::NVLINK4.per_link;
 const NVLINK3: BytesPerSec = cat::NVLINK3.per_link;
 const NVLINK5: BytesPerSec = cat::NVLINK5.per_link;
 
+/// Every id [`node_type`] accepts, aliases included, in the order error messages list them.
+pub const NODE_TYPES: &[&str] = &[
+    "dgx-h100",
+    "hgx-h100",
+    "hgx-h200",
+    "hgx-h800",
+    "dgx-a100",
+    "hgx-a100",
+    "hgx-b200",
+    "dgx-b200",
+    "hgx-b300",
+    "dgx-b300",
+    "gb200-nvl72",
+    "gb300-nvl72",
+    "mi300x",
+    "mi300x-node",
+    "gaudi3",
+    "gaudi3-node",
+];
+
+/// Every GPU [`hgx`] accepts.
+pub const HGX_GPUS: &[&str] = &["a100", "h100", "h200", "h800", "b200", "b300"];
+
 /// The 8-GPU NVSwitch server of a generation (`hgx:gpu=...`), and the other named nodes.
 pub fn node_type(id: &str) -> Result<NodeType> {
     let star = |chips, chip, radix, lanes, lane| ScaleUpSpec::Star {
@@ -209,7 +232,14 @@ pub fn node_type(id: &str) -> Result<NodeType> {
             description: "GB200 NVL72 rack: 72 GPUs + 36 Grace, 18 NVLink5 switch chips, 1 × 400G per GPU",
             accel: "gb200",
             link_tech: Some("nvlink5"),
-            scale_up: ScaleUpSpec::Star { size: 72, chips: 18, chip: "nvlink5-switch", chip_radix: 72, lanes: 18, lane: NVLINK5 },
+            scale_up: ScaleUpSpec::Star {
+                size: 72,
+                chips: 18,
+                chip: "nvlink5-switch",
+                chip_radix: 72,
+                lanes: 18,
+                lane: NVLINK5,
+            },
             ports_per_accel: 1,
             port: cat::CX7_400G.port_speed,
             nic: "cx7-400g",
@@ -225,7 +255,14 @@ pub fn node_type(id: &str) -> Result<NodeType> {
             description: "GB300 NVL72 rack: 72 GPUs + 36 Grace, 18 NVLink5 switch chips, 1 × 800G per GPU",
             accel: "gb300",
             link_tech: Some("nvlink5"),
-            scale_up: ScaleUpSpec::Star { size: 72, chips: 18, chip: "nvlink5-switch", chip_radix: 72, lanes: 18, lane: NVLINK5 },
+            scale_up: ScaleUpSpec::Star {
+                size: 72,
+                chips: 18,
+                chip: "nvlink5-switch",
+                chip_radix: 72,
+                lanes: 18,
+                lane: NVLINK5,
+            },
             ports_per_accel: 1,
             port: cat::CX8_800G.port_speed,
             nic: "cx8-800g",
@@ -242,7 +279,11 @@ pub fn node_type(id: &str) -> Result<NodeType> {
             description: "8 × MI300X, full xGMI mesh (7 × 64 GB/s/dir per GPU), 8 × 400G",
             accel: "mi300x",
             link_tech: Some("xgmi3"),
-            scale_up: ScaleUpSpec::FullMesh { size: 8, lanes: 1, lane: cat::XGMI3.per_link },
+            scale_up: ScaleUpSpec::FullMesh {
+                size: 8,
+                lanes: 1,
+                lane: cat::XGMI3.per_link,
+            },
             ports_per_accel: 1,
             port: cat::CX7_400G.port_speed,
             nic: "cx7-400g",
@@ -259,7 +300,11 @@ pub fn node_type(id: &str) -> Result<NodeType> {
             description: "8 × Gaudi 3, RoCE full mesh (3 × 200G to each peer), 3 × 200G scale-out per chip",
             accel: "gaudi3",
             link_tech: Some("gaudi3-roce"),
-            scale_up: ScaleUpSpec::FullMesh { size: 8, lanes: 3, lane: cat::GAUDI3_ROCE.per_link },
+            scale_up: ScaleUpSpec::FullMesh {
+                size: 8,
+                lanes: 3,
+                lane: cat::GAUDI3_ROCE.per_link,
+            },
             ports_per_accel: 3,
             port: cat::GAUDI3_ONCHIP.port_speed,
             nic: "gaudi3-onchip-200g",
@@ -273,9 +318,7 @@ pub fn node_type(id: &str) -> Result<NodeType> {
             return Err(FabricError::BadParam {
                 context: "node".into(),
                 key: "node".into(),
-                problem: format!(
-                    "unknown node type `{id}` (known: dgx-h100, hgx-h100, hgx-h200, hgx-h800, dgx-a100, hgx-b200, hgx-b300, gb200-nvl72, gb300-nvl72, mi300x, gaudi3)"
-                ),
+                problem: format!("unknown node type `{id}` (known: {})", NODE_TYPES.join(", ")),
             })
         }
     };
@@ -285,11 +328,11 @@ pub fn node_type(id: &str) -> Result<NodeType> {
 /// The HGX node of a GPU generation (`hgx:gpu=...`).
 pub fn hgx(gpu: &str) -> Result<NodeType> {
     match gpu {
-        "a100" | "h100" | "h200" | "h800" | "b200" | "b300" => node_type(&format!("hgx-{gpu}")),
+        g if HGX_GPUS.contains(&g) => node_type(&format!("hgx-{gpu}")),
         _ => Err(FabricError::BadParam {
             context: "hgx".into(),
             key: "gpu".into(),
-            problem: format!("unknown GPU `{gpu}` (known: a100, h100, h200, h800, b200, b300)"),
+            problem: format!("unknown GPU `{gpu}` (known: {})", HGX_GPUS.join(", ")),
         }),
     }
 }
@@ -297,6 +340,22 @@ pub fn hgx(gpu: &str) -> Result<NodeType> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every listed id builds, and a wrong one lists them all (issue "Reports a user can act
+    /// on", point 8: enum-like preset parameters name their valid values).
+    #[test]
+    fn node_type_lists_are_complete() {
+        for id in NODE_TYPES {
+            assert!(node_type(id).is_ok(), "{id}");
+        }
+        for gpu in HGX_GPUS {
+            assert!(hgx(gpu).is_ok(), "{gpu}");
+        }
+        let e = node_type("dgx-z9").unwrap_err().to_string();
+        for id in NODE_TYPES {
+            assert!(e.contains(id), "{e} lacks {id}");
+        }
+    }
 
     /// Every node type names a catalogued host whose CPU is catalogued, with whole CPUs per host.
     #[test]

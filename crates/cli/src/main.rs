@@ -487,6 +487,13 @@ fn run(cli: Cli) -> Result<u8, UserError> {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe (`fabricsim models | head`) ends the process quietly, as for any Unix tool,
+    // instead of a panic in `println!`.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -121,7 +121,9 @@ pub fn precision(s: &str) -> Result<Precision, String> {
     match s.to_lowercase().as_str() {
         "bf16" => Ok(Precision::Bf16),
         "fp8" => Ok(Precision::Fp8),
-        o => Err(format!("precision `{o}`: expected bf16 or fp8")),
+        o => Err(format!(
+            "--precision (or `precision` in the scenario) `{o}`: expected bf16 or fp8"
+        )),
     }
 }
 
@@ -130,7 +132,9 @@ pub fn recompute(s: &str) -> Result<Recompute, String> {
         "none" => Ok(Recompute::None),
         "selective" => Ok(Recompute::Selective),
         "full" => Ok(Recompute::Full),
-        o => Err(format!("recompute `{o}`: expected none, selective or full")),
+        o => Err(format!(
+            "--recompute (or `recompute` in the scenario) `{o}`: expected none, selective or full"
+        )),
     }
 }
 

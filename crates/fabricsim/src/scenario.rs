@@ -133,7 +133,7 @@ pub fn recompute(s: &str) -> Result<Recompute, String> {
         "selective" => Ok(Recompute::Selective),
         "full" => Ok(Recompute::Full),
         o => Err(format!(
-            "--recompute (or `recompute` in the scenario) `{o}`: expected none, selective or full"
+            "--recompute `{o}` (or `recompute` in the scenario): expected none, selective or full"
         )),
     }
 }

@@ -122,7 +122,7 @@ pub fn precision(s: &str) -> Result<Precision, String> {
         "bf16" => Ok(Precision::Bf16),
         "fp8" => Ok(Precision::Fp8),
         o => Err(format!(
-            "--precision (or `precision` in the scenario) `{o}`: expected bf16 or fp8"
+            "--precision `{o}` (or `precision` in the scenario): expected bf16 or fp8"
         )),
     }
 }

@@ -10,12 +10,12 @@ use workload::schedule::{PipeOp, Span};
 
 /// Most events of the pipeline skeleton (compute, send, sync and optimizer slices and flow
 /// arrows): beyond it only the first micro-batches are drawn.
-pub const TRACE_MAX_SCHEDULE_EVENTS: usize = 400_000;
+pub const TRACE_MAX_SCHEDULE_EVENTS: usize = 250_000;
 /// Most per-layer events (blocks and their kernels / exposed-communication slices): beyond it
 /// only the first micro-batches are nested.
-pub const TRACE_MAX_LAYER_EVENTS: usize = 200_000;
+pub const TRACE_MAX_LAYER_EVENTS: usize = 150_000;
 /// Most link-utilisation counter events.
-pub const TRACE_MAX_COUNTER_EVENTS: usize = 50_000;
+pub const TRACE_MAX_COUNTER_EVENTS: usize = 25_000;
 
 /// Thread ids of a stage's tracks.
 const TID_COMPUTE: u32 = 0;
@@ -306,14 +306,18 @@ pub fn trace_json(r: &TrainReport) -> Value {
 
     // Gradient syncs, each with its exposed part (after the stage's last backward) nested.
     let dp_args = comm_args(d, CommKind::Dp);
+    let mut last_compute = vec![0.0f64; pp as usize];
+    for x in tl.spans.iter().filter(|x| x.stream == "compute") {
+        last_compute[x.stage as usize] = last_compute[x.stage as usize].max(x.end);
+    }
+    let tail: Vec<&Span> = tl
+        .spans
+        .iter()
+        .filter(|x| x.stream == "dp" || x.stream == "optimizer")
+        .collect();
     for s in 0..pp {
-        let last_b = tl
-            .spans
-            .iter()
-            .filter(|x| x.stage == s && x.stream == "compute")
-            .map(|x| x.end)
-            .fold(0.0, f64::max);
-        for sp in tl.spans.iter().filter(|x| x.stage == s && x.stream == "dp") {
+        let last_b = last_compute[s as usize];
+        for sp in tail.iter().filter(|x| x.stage == s && x.stream == "dp") {
             let mut args = dp_args.clone();
             args["exposed"] = json!(false);
             events.push(json!({
@@ -334,7 +338,7 @@ pub fn trace_json(r: &TrainReport) -> Value {
                 }
             }
         }
-        for sp in tl.spans.iter().filter(|x| x.stage == s && x.stream == "optimizer") {
+        for sp in tail.iter().filter(|x| x.stage == s && x.stream == "optimizer") {
             events.push(json!({
                 "name": sp.name, "cat": "optimizer", "ph": "X", "pid": s, "tid": TID_OPTIMIZER,
                 "ts": us(sp.start), "dur": us(sp.end - sp.start),

@@ -311,23 +311,21 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
     } else {
         0.0
     };
+    // Each stage's last forward/backward end and optimizer start, in one pass over the spans.
+    let mut last_b = vec![0.0f64; p.pp as usize];
+    let mut opt_start = vec![0.0f64; p.pp as usize];
+    for x in &tl.spans {
+        match x.stream {
+            "compute" => last_b[x.stage as usize] = last_b[x.stage as usize].max(x.end),
+            "optimizer" => opt_start[x.stage as usize] = opt_start[x.stage as usize].max(x.start),
+            _ => {}
+        }
+    }
     let stages: Vec<StageReport> = (0..p.pp)
         .map(|s| {
             let w = timings.stages[s as usize];
             let busy = tl.busy[s as usize];
-            let last_b = tl
-                .spans
-                .iter()
-                .filter(|x| x.stage == s && x.stream == "compute")
-                .map(|x| x.end)
-                .fold(0.0, f64::max);
-            let opt_start = tl
-                .spans
-                .iter()
-                .filter(|x| x.stage == s && x.stream == "optimizer")
-                .map(|x| x.start)
-                .fold(0.0, f64::max);
-            let dp_exposed = (opt_start - last_b).max(0.0);
+            let dp_exposed = (opt_start[s as usize] - last_b[s as usize]).max(0.0);
             let idle = (step - busy - dp_exposed - timings.optimizer_s).max(0.0);
             let pp_comm = pp_hops.min(idle);
             StageReport {

@@ -1,6 +1,7 @@
 //! `fabricsim train` and `fabricsim models`: argument merging over a scenario file or the
 //! built-in scenario.
 
+use crate::model_flags::Switch;
 use crate::UserError;
 use fabricsim::scenario::{self, ModelField, ScenarioFile};
 use fabricsim::train::{self, TrainOptions};
@@ -41,6 +42,11 @@ pub struct TrainArgs {
     /// Virtual pipeline stages per rank (interleaved 1F1B).
     #[arg(long)]
     pub vp: Option<u32>,
+    /// Layers of each pipeline stage, e.g. 3,4,4,…,4,2 (PP entries summing to the model's
+    /// layers; with --vp > 1, PP × VP chunk sizes in pipeline order, entry v on stage v mod PP).
+    /// Default: an even split, the first stages one layer more.
+    #[arg(long, allow_hyphen_values = true)]
+    pub layers_per_stage: Option<String>,
     /// Global batch size in sequences.
     #[arg(long)]
     pub gbs: Option<u32>,
@@ -87,6 +93,14 @@ pub struct TrainArgs {
     /// 1024; default 2G). Raise it on a machine with more memory.
     #[arg(long)]
     pub max_memory: Option<String>,
+    /// IB SHARP (CollNet) as a candidate for the step's all-reduces where the fabric has it
+    /// (on) or never (off).
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub sharp: Switch,
+    /// NVLink SHARP (NVLS) as a candidate for the step's all-reduces where the NVSwitch has it
+    /// (on) or never (off).
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub nvls: Switch,
 }
 
 pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {
@@ -118,6 +132,9 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     set!(sc.parallel.ep, a.ep);
     set!(sc.parallel.vp, a.vp);
     set!(sc.parallel.dp, a.dp);
+    if let Some(l) = &a.layers_per_stage {
+        sc.parallel.layers_per_stage = Some(scenario::parse_layers_per_stage(l).map_err(UserError)?);
+    }
     set!(sc.batch.gbs, a.gbs);
     set!(sc.batch.mbs, a.mbs);
     set!(sc.batch.seq, a.seq);
@@ -208,6 +225,10 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
             fidelity,
             allow_oom: a.allow_oom,
             full: a.full,
+            in_network: collective::InNetwork {
+                sharp: a.sharp == Switch::On,
+                nvls: a.nvls == Switch::On,
+            },
         },
         order,
     );

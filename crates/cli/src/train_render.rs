@@ -1,36 +1,384 @@
 //! Rendering of a training report: the human text report and the Chrome trace-event JSON.
 //! The library returns a typed [`TrainReport`]; everything a person or Perfetto reads is made here.
 
+use fabricsim::train::comm::{CommKind, PricedComm};
+use fabricsim::train::report::StepDetail;
+use fabricsim::train::timing::{Block, BlockTiming, PassTime};
 use fabricsim::train::TrainReport;
+use serde_json::{json, Value};
+use workload::schedule::{PipeOp, Span};
 
-/// Chrome trace-event JSON (opens in Perfetto): one process per pipeline stage, one thread per
-/// stream.
-pub fn trace_json(r: &TrainReport) -> serde_json::Value {
-    let mut events = Vec::new();
-    if let Some(tl) = &r.timeline {
-        let stages: u32 = tl.spans.iter().map(|s| s.stage + 1).max().unwrap_or(0);
-        for s in 0..stages {
-            events.push(serde_json::json!({"name": "process_name", "ph": "M", "pid": s, "tid": 0, "args": {"name": format!("pipeline stage {s}")}}));
-            for (tid, name) in [(0, "compute"), (1, "p2p"), (2, "dp"), (3, "optimizer")] {
-                events.push(
-                    serde_json::json!({"name": "thread_name", "ph": "M", "pid": s, "tid": tid, "args": {"name": name}}),
-                );
+/// Most events of the pipeline skeleton (compute, send, sync and optimizer slices and flow
+/// arrows): beyond it only the first micro-batches are drawn.
+pub const TRACE_MAX_SCHEDULE_EVENTS: usize = 250_000;
+/// Most per-layer events (blocks and their kernels / exposed-communication slices): beyond it
+/// only the first micro-batches are nested.
+pub const TRACE_MAX_LAYER_EVENTS: usize = 150_000;
+/// Most link-utilisation counter events.
+pub const TRACE_MAX_COUNTER_EVENTS: usize = 25_000;
+
+/// Thread ids of a stage's tracks.
+const TID_COMPUTE: u32 = 0;
+const TID_DP: u32 = 2;
+const TID_OPTIMIZER: u32 = 3;
+/// Pipeline sends: the first lane, further lanes from `TID_P2P_MORE` when sends overlap.
+const TID_P2P: u32 = 1;
+const TID_P2P_MORE: u32 = 10;
+
+/// µs, the trace's time unit.
+fn us(s: f64) -> f64 {
+    s * 1e6
+}
+
+fn block_name(b: &BlockTiming) -> String {
+    match b.block {
+        Block::Layer(l) if b.moe => format!("layer {l} (MoE)"),
+        Block::Layer(l) => format!("layer {l}"),
+        Block::Embedding => "embedding".into(),
+        Block::Output => "output layer + loss".into(),
+    }
+}
+
+/// The sub-slices of one block's pass, in drawing order: (name, category, seconds, kind).
+/// The order is conventional (gather, recompute, kernels, exposed communication), not the
+/// kernels' interleaving.
+fn parts(p: &PassTime) -> [(&'static str, &'static str, f64, Option<CommKind>); 6] {
+    [
+        ("ZeRO-3 all-gather (exposed)", "zero3", p.zero3_s, Some(CommKind::Zero3)),
+        ("recompute", "recompute", p.recompute_s, None),
+        ("kernels", "compute", p.compute_s, None),
+        ("TP collectives (exposed)", "tp", p.tp_s, Some(CommKind::Tp)),
+        ("EP dispatch + combine (exposed)", "ep", p.ep_s, Some(CommKind::Ep)),
+        ("CP K/V ring (exposed)", "cp", p.cp_s, Some(CommKind::Cp)),
+    ]
+}
+
+/// `args` describing the collectives of a kind: operation, bytes per occurrence per rank,
+/// algorithm, protocol, group size.
+fn comm_args(d: &StepDetail, kind: CommKind) -> Value {
+    let list: Vec<Value> = d
+        .collectives
+        .iter()
+        .filter(|c| c.kind == kind)
+        .map(|c: &PricedComm| {
+            json!({
+                "op": c.op.name(),
+                "bytes": c.bytes,
+                "algorithm": c.cost.algo.map(|a| a.name()).unwrap_or(""),
+                "protocol": c.cost.protocol.map(|p| p.name()).unwrap_or(""),
+                "group_size": c.group_size,
+                "groups_at_once": c.groups,
+                "seconds_each": c.cost.seconds,
+            })
+        })
+        .collect();
+    json!({ "collectives": list, "exposed": true })
+}
+
+/// Pipeline-send lanes: the first free lane of a stage (sends may overlap).
+fn lane(lanes: &mut Vec<f64>, start: f64, end: f64) -> u32 {
+    let i = lanes.iter().position(|&e| e <= start).unwrap_or_else(|| {
+        lanes.push(0.0);
+        lanes.len() - 1
+    });
+    lanes[i] = end;
+    if i == 0 {
+        TID_P2P
+    } else {
+        TID_P2P_MORE + i as u32 - 1
+    }
+}
+
+/// A counter's value changes (time, +/− utilisation).
+type Deltas = Vec<(f64, f64)>;
+
+/// Chrome trace-event JSON (opens in Perfetto): one process per pipeline stage with compute,
+/// pipeline-send, gradient-sync and optimizer threads; forward/backward slices with nested
+/// per-layer slices and their kernels and exposed TP/EP/CP/ZeRO-3 communication; sends with
+/// flow arrows from the sender's slice through the send to the receiver's slice; the exposed
+/// part of each gradient sync as a nested slice; and a "busiest links" process of utilisation
+/// counters. Bounded by [`TRACE_MAX_SCHEDULE_EVENTS`], [`TRACE_MAX_LAYER_EVENTS`] and
+/// [`TRACE_MAX_COUNTER_EVENTS`]: how many micro-batches are drawn and nested is in `otherData`.
+pub fn trace_json(r: &TrainReport) -> Value {
+    let mut events: Vec<Value> = Vec::new();
+    let mut other = json!({
+        "fabricsim_schema_version": r.schema_version,
+        "model": r.model,
+        "cluster": r.cluster,
+        "fidelity": r.fidelity,
+        "step_time_s": r.step_time_s,
+        "breakdown_stage": r.breakdown_stage,
+        "microbatches": r.plan.microbatches,
+    });
+    let (Some(tl), Some(d)) = (&r.timeline, &r.detail) else {
+        return json!({ "traceEvents": events, "displayTimeUnit": "ms", "otherData": other });
+    };
+    let pp = d.pp;
+    let m = r.plan.microbatches.max(1);
+    // Micro-batches drawn, and nested per layer, within the caps.
+    let sched_per_mb = 2 * (pp * d.vp) as usize * 6;
+    let drawn = ((TRACE_MAX_SCHEDULE_EVENTS / sched_per_mb.max(1)) as u32).clamp(1, m);
+    let layer_per_mb: usize = d
+        .blocks
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|b| {
+            [&b.forward, &b.backward]
+                .iter()
+                .map(|p| 1 + parts(p).iter().filter(|x| x.2 > 0.0).count())
+                .sum::<usize>()
+        })
+        .sum();
+    let nested = ((TRACE_MAX_LAYER_EVENTS / layer_per_mb.max(1)) as u32).clamp(1, drawn);
+    other["microbatches_drawn"] = json!(drawn);
+    other["layer_detail_microbatches"] = json!(nested);
+    other["event_caps"] = json!({
+        "schedule": TRACE_MAX_SCHEDULE_EVENTS,
+        "layers": TRACE_MAX_LAYER_EVENTS,
+        "counters": TRACE_MAX_COUNTER_EVENTS,
+    });
+    other["note"] = json!(format!(
+        "{drawn} of {m} micro-batches drawn, the first {nested} nested per layer (caps: {TRACE_MAX_SCHEDULE_EVENTS} schedule, {TRACE_MAX_LAYER_EVENTS} layer, {TRACE_MAX_COUNTER_EVENTS} counter events); \
+         sub-slices of a layer are in a conventional order (gather, recompute, kernels, exposed TP, EP, CP), not the kernels' interleaving; \
+         counters show each busiest link's utilisation while its communication runs on the stage of the accelerator it attaches to (the breakdown stage for switch-to-switch links), \
+         exact in nested micro-batches and averaged over the slice elsewhere"
+    ));
+    let shown = |op: &Option<PipeOp>| op.is_none_or(|o| o.micro < drawn);
+
+    for s in 0..pp {
+        events.push(json!({"name": "process_name", "ph": "M", "pid": s, "tid": 0, "args": {"name": format!("pipeline stage {s}")}}));
+        events.push(json!({"name": "process_sort_index", "ph": "M", "pid": s, "tid": 0, "args": {"sort_index": s}}));
+        for (tid, name) in [
+            (TID_COMPUTE, "compute"),
+            (TID_P2P, "pipeline sends"),
+            (TID_DP, "gradient sync"),
+            (TID_OPTIMIZER, "optimizer"),
+        ] {
+            events.push(json!({"name": "thread_name", "ph": "M", "pid": s, "tid": tid, "args": {"name": name}}));
+        }
+    }
+
+    // Compute slices and their layers; counter activity of each stage on the way.
+    let link_stage = |l: &fabricsim::train::report::LinkActivity| l.stage.unwrap_or(r.breakdown_stage);
+    let mut deltas: Vec<Deltas> = vec![Vec::new(); d.links.len()];
+    let mut compute_of: std::collections::HashMap<(u32, u32, u32, bool), (f64, f64)> = Default::default();
+    for sp in tl.spans.iter().filter(|x| x.stream == "compute" && shown(&x.op)) {
+        let Some(op) = sp.op else { continue };
+        compute_of.insert((sp.stage, op.chunk, op.micro, op.backward), (sp.start, sp.end));
+        let blocks = &d.blocks[sp.stage as usize][op.chunk as usize];
+        let pass = |b: &BlockTiming| if op.backward { b.backward } else { b.forward };
+        let flops: f64 = blocks.iter().map(|b| pass(b).flops).sum();
+        let layers: Vec<u32> = blocks
+            .iter()
+            .filter_map(|b| match b.block {
+                Block::Layer(l) => Some(l),
+                _ => None,
+            })
+            .collect();
+        let layer_range = match (layers.first(), layers.last()) {
+            (Some(a), Some(b)) => format!("{a}–{b}"),
+            _ => String::new(),
+        };
+        events.push(json!({
+            "name": sp.name, "cat": if op.backward { "backward" } else { "forward" }, "ph": "X",
+            "pid": sp.stage, "tid": TID_COMPUTE, "ts": us(sp.start), "dur": us(sp.end - sp.start),
+            "args": {"chunk": op.chunk, "micro_batch": op.micro, "layers": layer_range, "flops": flops},
+        }));
+        let detailed = op.micro < nested;
+        let mut t = sp.start;
+        for b in blocks {
+            let p = pass(b);
+            let b_end = (t + p.total()).min(sp.end);
+            if detailed && b_end > t {
+                let mut a = json!({"flops": p.flops});
+                if let Block::Layer(l) = b.block {
+                    a["layer"] = json!(l);
+                    a["moe"] = json!(b.moe);
+                }
+                events.push(json!({
+                    "name": block_name(b), "cat": "layer", "ph": "X", "pid": sp.stage, "tid": TID_COMPUTE,
+                    "ts": us(t), "dur": us(b_end - t), "args": a,
+                }));
+            }
+            let mut u = t;
+            for (name, cat, secs, kind) in parts(&p) {
+                if secs <= 0.0 {
+                    continue;
+                }
+                let e = (u + secs).min(b_end);
+                if detailed && e > u {
+                    let args = match kind {
+                        Some(k) => comm_args(d, k),
+                        None if cat == "compute" => json!({"flops": p.flops}),
+                        None => json!({}),
+                    };
+                    events.push(json!({
+                        "name": name, "cat": cat, "ph": "X", "pid": sp.stage, "tid": TID_COMPUTE,
+                        "ts": us(u), "dur": us(e - u), "args": args,
+                    }));
+                }
+                if let Some(k) = kind {
+                    for (i, l) in d.links.iter().enumerate() {
+                        if l.during == k && link_stage(l) == sp.stage && detailed {
+                            deltas[i].push((u, l.utilisation));
+                            deltas[i].push((e, -l.utilisation));
+                        }
+                    }
+                }
+                u = e;
+            }
+            t = b_end;
+        }
+        if !detailed {
+            // Slice-average utilisation of each link whose kind runs inside this slice.
+            let dur = sp.end - sp.start;
+            for (i, l) in d.links.iter().enumerate() {
+                if link_stage(l) != sp.stage || dur <= 0.0 {
+                    continue;
+                }
+                let busy: f64 = blocks
+                    .iter()
+                    .map(|b| {
+                        let p = pass(b);
+                        match l.during {
+                            CommKind::Tp => p.tp_s,
+                            CommKind::Ep => p.ep_s,
+                            CommKind::Cp => p.cp_s,
+                            CommKind::Zero3 => p.zero3_s,
+                            _ => 0.0,
+                        }
+                    })
+                    .sum();
+                if busy > 0.0 {
+                    let v = l.utilisation * busy / dur;
+                    deltas[i].push((sp.start, v));
+                    deltas[i].push((sp.end, -v));
+                }
             }
         }
-        for sp in &tl.spans {
-            let tid = match sp.stream {
-                "compute" => 0,
-                "p2p" => 1,
-                "dp" => 2,
-                _ => 3,
-            };
-            events.push(serde_json::json!({
-                "name": sp.name, "cat": sp.stream, "ph": "X", "pid": sp.stage, "tid": tid,
-                "ts": sp.start * 1e6, "dur": (sp.end - sp.start) * 1e6,
+    }
+
+    // Pipeline sends on the sender's send track, with flow arrows sender → send → receiver.
+    let mut lanes: Vec<Vec<f64>> = vec![Vec::new(); pp as usize];
+    let mut sends: Vec<&Span> = tl.spans.iter().filter(|x| x.stream == "p2p" && shown(&x.op)).collect();
+    sends.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let p2p_args = comm_args(d, CommKind::Pp);
+    let mut flow_id = 0u64;
+    let mut extra_lanes: Vec<(u32, u32)> = Vec::new();
+    for sp in sends {
+        let (Some(to_op), Some((from, from_op))) = (sp.op, sp.from) else {
+            continue;
+        };
+        let tid = lane(&mut lanes[from as usize], sp.start, sp.end);
+        if tid >= TID_P2P_MORE && !extra_lanes.contains(&(from, tid)) {
+            extra_lanes.push((from, tid));
+        }
+        let what = if to_op.backward { "grad" } else { "act" };
+        let mut args = p2p_args.clone();
+        args["to_stage"] = json!(sp.stage);
+        args["micro_batch"] = json!(to_op.micro);
+        events.push(json!({
+            "name": format!("send {what} mb{} → stage {}", to_op.micro, sp.stage), "cat": "pp", "ph": "X",
+            "pid": from, "tid": tid, "ts": us(sp.start), "dur": us(sp.end - sp.start), "args": args,
+        }));
+        if let Some(&(a, b)) = compute_of.get(&(from, from_op.chunk, from_op.micro, from_op.backward)) {
+            flow_id += 1;
+            let eps = ((b - a) * 0.01).min(1e-6);
+            events.push(json!({"name": "pipeline send", "cat": "pp", "ph": "s", "id": flow_id, "pid": from, "tid": TID_COMPUTE, "ts": us(b - eps)}));
+            events.push(json!({"name": "pipeline send", "cat": "pp", "ph": "f", "bp": "e", "id": flow_id, "pid": from, "tid": tid, "ts": us(sp.start)}));
+        }
+        if let Some(&(a, _)) = compute_of.get(&(sp.stage, to_op.chunk, to_op.micro, to_op.backward)) {
+            flow_id += 1;
+            events.push(json!({"name": "pipeline send", "cat": "pp", "ph": "s", "id": flow_id, "pid": from, "tid": tid, "ts": us(sp.start)}));
+            events.push(json!({"name": "pipeline send", "cat": "pp", "ph": "f", "bp": "e", "id": flow_id, "pid": sp.stage, "tid": TID_COMPUTE, "ts": us(a)}));
+        }
+        for (i, l) in d.links.iter().enumerate() {
+            if l.during == CommKind::Pp && link_stage(l) == from {
+                deltas[i].push((sp.start, l.utilisation));
+                deltas[i].push((sp.end, -l.utilisation));
+            }
+        }
+    }
+    for (s, tid) in extra_lanes {
+        events.push(json!({"name": "thread_name", "ph": "M", "pid": s, "tid": tid, "args": {"name": "pipeline sends (overlapping)"}}));
+    }
+
+    // Gradient syncs, each with its exposed part (after the stage's last backward) nested.
+    let dp_args = comm_args(d, CommKind::Dp);
+    let mut last_compute = vec![0.0f64; pp as usize];
+    for x in tl.spans.iter().filter(|x| x.stream == "compute") {
+        last_compute[x.stage as usize] = last_compute[x.stage as usize].max(x.end);
+    }
+    let tail: Vec<&Span> = tl
+        .spans
+        .iter()
+        .filter(|x| x.stream == "dp" || x.stream == "optimizer")
+        .collect();
+    for s in 0..pp {
+        let last_b = last_compute[s as usize];
+        for sp in tail.iter().filter(|x| x.stage == s && x.stream == "dp") {
+            let mut args = dp_args.clone();
+            args["exposed"] = json!(false);
+            events.push(json!({
+                "name": sp.name, "cat": "dp", "ph": "X", "pid": s, "tid": TID_DP,
+                "ts": us(sp.start), "dur": us(sp.end - sp.start), "args": args,
+            }));
+            let a = sp.start.max(last_b);
+            if sp.end > a {
+                events.push(json!({
+                    "name": "exposed gradient sync", "cat": "dp_exposed", "ph": "X", "pid": s, "tid": TID_DP,
+                    "ts": us(a), "dur": us(sp.end - a), "args": {"exposed": true},
+                }));
+            }
+            for (i, l) in d.links.iter().enumerate() {
+                if l.during == CommKind::Dp && link_stage(l) == s {
+                    deltas[i].push((sp.start, l.utilisation));
+                    deltas[i].push((sp.end, -l.utilisation));
+                }
+            }
+        }
+        for sp in tail.iter().filter(|x| x.stage == s && x.stream == "optimizer") {
+            events.push(json!({
+                "name": sp.name, "cat": "optimizer", "ph": "X", "pid": s, "tid": TID_OPTIMIZER,
+                "ts": us(sp.start), "dur": us(sp.end - sp.start),
             }));
         }
     }
-    serde_json::json!({ "traceEvents": events, "displayTimeUnit": "ms", "otherData": { "fabricsim_schema_version": r.schema_version, "model": r.model, "cluster": r.cluster } })
+
+    // Link-utilisation counters, in a process of their own.
+    if !d.links.is_empty() {
+        let pid = pp;
+        events
+            .push(json!({"name": "process_name", "ph": "M", "pid": pid, "tid": 0, "args": {"name": "busiest links"}}));
+        events
+            .push(json!({"name": "process_sort_index", "ph": "M", "pid": pid, "tid": 0, "args": {"sort_index": pid}}));
+        let per_link = TRACE_MAX_COUNTER_EVENTS / d.links.len();
+        for (i, l) in d.links.iter().enumerate() {
+            let mut ds = std::mem::take(&mut deltas[i]);
+            ds.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let name = format!("{} ({})", l.name, l.during.label());
+            let mut level = 0.0f64;
+            let mut n = 0usize;
+            events.push(json!({"name": name, "cat": "link", "ph": "C", "pid": pid, "tid": 0, "ts": 0.0, "args": {"utilisation": 0.0}}));
+            let mut k = 0;
+            while k < ds.len() && n < per_link {
+                let t = ds[k].0;
+                while k < ds.len() && ds[k].0 == t {
+                    level += ds[k].1;
+                    k += 1;
+                }
+                let v = if level.abs() < 1e-12 {
+                    0.0
+                } else {
+                    level.clamp(0.0, 1.0)
+                };
+                events.push(json!({"name": name, "cat": "link", "ph": "C", "pid": pid, "tid": 0, "ts": us(t), "args": {"utilisation": v}}));
+                n += 1;
+            }
+        }
+    }
+    json!({ "traceEvents": events, "displayTimeUnit": "ms", "otherData": other })
 }
 
 /// Human report.
@@ -98,10 +446,15 @@ pub fn render(r: &TrainReport) -> String {
         }
     );
     let b = &r.breakdown;
-    let _ = writeln!(
-        s,
-        "  (first pipeline stage; communication is what the schedule leaves exposed)"
-    );
+    if p.pp > 1 {
+        let _ = writeln!(
+            s,
+            "  (pipeline stage {} of {}, the slowest: the most busy time; communication is what the schedule leaves exposed)",
+            r.breakdown_stage, p.pp
+        );
+    } else {
+        let _ = writeln!(s, "  (communication is what the schedule leaves exposed)");
+    }
     for (name, v, note) in [
         ("compute", b.compute_s, "forward + backward kernels"),
         ("recompute", b.recompute_s, "activation recomputation"),
@@ -121,11 +474,14 @@ pub fn render(r: &TrainReport) -> String {
             let _ = writeln!(s, "  {:<18} {:>9}  {:>5.1} %   {}", name, si(v, "s"), pct(v), note);
         }
     }
+    if p.pp > 1 {
+        s.push_str(&stage_table(r));
+    }
     let g = 1073741824.0;
     let mm = &r.memory;
     let _ = writeln!(
         s,
-        "memory per accelerator  {:.1} GiB of {:.1} GiB{}  (weights {:.1} · grads {:.1} · optimizer {:.1} · activations {:.1} · buffers {:.1})",
+        "memory per accelerator  {:.1} GiB of {:.1} GiB{}  (weights {:.1} · grads {:.1} · optimizer {:.1} · activations {:.1} · buffers {:.1}){}",
         mm.total_bytes / g,
         mm.capacity_bytes / g,
         if r.fits { "" } else { "  — DOES NOT FIT" },
@@ -133,7 +489,8 @@ pub fn render(r: &TrainReport) -> String {
         mm.gradients_bytes / g,
         mm.optimizer_bytes / g,
         mm.activations_bytes / g,
-        mm.buffers_bytes / g
+        mm.buffers_bytes / g,
+        if p.pp > 1 { format!("  on stage {}, the heaviest", mm.stage) } else { String::new() }
     );
     if !r.busiest_links.is_empty() {
         let _ = writeln!(s, "busiest links (share of the step each is busy)");
@@ -155,6 +512,62 @@ pub fn render(r: &TrainReport) -> String {
     }
     for d in &r.derived {
         let _ = writeln!(s, "derived  {d}");
+    }
+    s
+}
+
+/// The per-stage table: one row per pipeline stage, columns that are zero on every stage left
+/// out, the slowest stage marked.
+fn stage_table(r: &TrainReport) -> String {
+    use std::fmt::Write;
+    use units::si;
+    type Col = (&'static str, fn(&fabricsim::train::report::StageReport) -> f64);
+    let all: [Col; 12] = [
+        ("busy", |x| x.busy_s),
+        ("compute", |x| x.compute_s),
+        ("recompute", |x| x.recompute_s),
+        ("TP", |x| x.tp_comm_s),
+        ("EP", |x| x.ep_comm_s),
+        ("CP", |x| x.cp_comm_s),
+        ("ZeRO-3", |x| x.zero3_comm_s),
+        ("PP", |x| x.pp_comm_s),
+        ("bubble", |x| x.bubble_s),
+        ("DP", |x| x.dp_comm_s),
+        ("optimizer", |x| x.optimizer_s),
+        ("memory", |x| x.memory_bytes),
+    ];
+    let cols: Vec<&Col> = all
+        .iter()
+        .filter(|(_, f)| r.stages.iter().any(|x| f(x) > 0.0))
+        .collect();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "pipeline stages (busy = compute + recompute + exposed TP/EP/CP/ZeRO-3; TP…DP exposed; busy + PP + bubble + DP + optimizer = step)"
+    );
+    let _ = write!(s, "  {:>5} {:>6}", "stage", "layers");
+    for (name, _) in &cols {
+        let _ = write!(s, " {:>9}", name);
+    }
+    let _ = writeln!(s, " {:>6}", "busy %");
+    for x in &r.stages {
+        let _ = write!(s, "  {:>5} {:>6}", x.stage, x.layers);
+        for (name, f) in &cols {
+            let v = f(x);
+            let cell = if v <= 0.0 {
+                "—".to_string()
+            } else if *name == "memory" {
+                format!("{:.1} GiB", v / 1073741824.0)
+            } else {
+                si(v, "s")
+            };
+            let _ = write!(s, " {:>9}", cell);
+        }
+        let _ = write!(s, " {:>5.1} %", x.busy_fraction * 100.0);
+        if x.stage == r.breakdown_stage {
+            s.push_str("  ◀ slowest");
+        }
+        s.push('\n');
     }
     s
 }

@@ -130,6 +130,24 @@ fn check_report(r: &Value) {
         );
     }
     assert!(num(r, "breakdown.compute_s") > 0.0);
+    // Every stage's accounting; the breakdown is the slowest stage's.
+    let stages = r["stages"].as_array().expect("stages array");
+    assert_eq!(stages.len() as f64, num(r, "plan.pp"));
+    let k = num(r, "breakdown_stage") as usize;
+    let busiest = stages.iter().map(|s| num(s, "busy_s")).fold(0.0, f64::max);
+    assert!(num(&stages[k], "busy_s") >= busiest * (1.0 - 1e-9));
+    for st in stages {
+        let sum: f64 = ["busy_s", "pp_comm_s", "bubble_s", "dp_comm_s", "optimizer_s"]
+            .iter()
+            .map(|key| num(st, key))
+            .sum();
+        assert!(
+            (sum / step - 1.0).abs() < 1e-9,
+            "stage lines sum to {sum}, step {step}: {st}"
+        );
+        assert!(num(st, "layers") >= 1.0 && num(st, "memory_bytes") > 0.0);
+    }
+    assert!(r["collectives"].is_array() && r["fidelity_checks"].is_array());
     assert_eq!(
         r["fits"].as_bool().unwrap(),
         num(r, "memory.total_bytes") <= num(r, "memory.capacity_bytes")
@@ -279,22 +297,30 @@ fn trace_is_chrome_trace_json() {
             }
             "M" => {
                 let name = e["name"].as_str().unwrap();
-                assert!(name == "process_name" || name == "thread_name", "{e}");
-                assert!(e["args"]["name"].is_string(), "{e}");
                 assert!(e["pid"].is_u64(), "{e}");
-                if name == "process_name" {
-                    procs += 1;
-                } else {
-                    assert!(e["tid"].is_u64(), "{e}");
-                    threads += 1;
+                match name {
+                    "process_name" => {
+                        assert!(e["args"]["name"].is_string(), "{e}");
+                        procs += 1;
+                    }
+                    "thread_name" => {
+                        assert!(e["args"]["name"].is_string(), "{e}");
+                        assert!(e["tid"].is_u64(), "{e}");
+                        threads += 1;
+                    }
+                    "process_sort_index" => assert!(e["args"]["sort_index"].is_u64(), "{e}"),
+                    _ => panic!("unexpected metadata {e}"),
                 }
             }
+            "s" | "f" => assert!(e["id"].is_u64() && e["ts"].is_number(), "{e}"),
+            "C" => assert!(e["args"]["utilisation"].is_number(), "{e}"),
             other => panic!("unexpected phase {other}: {e}"),
         }
     }
     // 4 stages × 2 · m · vp compute spans at least.
     assert!(x >= 4 * 2 * 8 * 2, "{x} complete events");
-    assert_eq!(procs, 4);
+    // One process per stage and one for the busiest links' counters.
+    assert_eq!(procs, 5);
     assert!(threads >= 4);
     assert_eq!(pids.len(), 4);
     // The last compute span ends with the step (within the optimizer step).
@@ -604,6 +630,42 @@ fn bad_input_exits_2_naming_the_problem() {
     // An unknown flag is clap's usage error (exit 2).
     let o = run(&["--no-such-flag"]);
     assert_eq!(o.status.code(), Some(2));
+    // Layer splits: not numbers, the wrong length, a zero, the wrong sum, interleaving.
+    fails(
+        &["--layers-per-stage", "20,x,20,20"],
+        &["--layers-per-stage `20,x,20,20`", "`x` is not a whole number"],
+    );
+    fails(
+        &["--layers-per-stage", "-20,20,20,20"],
+        &["--layers-per-stage", "`-20`"],
+    );
+    fails(
+        &["--pp", "4", "--layers-per-stage", "40,40"],
+        &["--layers-per-stage 40,40", "2 entries for PP 4"],
+    );
+    fails(
+        &["--layers-per-stage", "0,40,20,20"],
+        &["--layers-per-stage 0,40,20,20", "entry 0 is 0"],
+    );
+    fails(
+        &["--layers-per-stage", "20,20,20,21"],
+        &["sums to 81, but the model has 80 layers"],
+    );
+    fails(
+        &[
+            "--pp",
+            "4",
+            "--vp",
+            "2",
+            "--gbs",
+            "992",
+            "--layers-per-stage",
+            "20,20,20,20",
+        ],
+        &["with --vp 2 give PP × VP = 4 × 2 = 8"],
+    );
+    fails(&["--sharp", "maybe"], &["--sharp"]);
+    fails(&["--nvls", "1"], &["--nvls"]);
 }
 
 #[test]
@@ -686,6 +748,9 @@ fn restating_a_default_changes_nothing() {
         &["--zero", "1"],
         &["--precision", "bf16"],
         &["--fidelity", "flow"],
+        &["--sharp", "on"],
+        &["--nvls", "on"],
+        &["--layers-per-stage", "20,20,20,20"],
         &["--cp", "1"],
         &["--ep", "1"],
         &["--vp", "1"],
@@ -700,4 +765,398 @@ fn restating_a_default_changes_nothing() {
             "restating {args:?} changed the report"
         );
     }
+}
+
+/// The breakdown names the slowest stage (a middle one on DeepSeek-V3 with PP 16) in text and
+/// JSON, and the text report has an aligned per-stage table; `--layers-per-stage` moves layers.
+#[test]
+fn slowest_stage_and_stage_table() {
+    let args = [
+        "--cluster",
+        "fat-tree:gpus=2048,node=hgx-h800",
+        "--model",
+        "deepseek-v3",
+        "--tp",
+        "1",
+        "--pp",
+        "16",
+        "--ep",
+        "64",
+        "--seq",
+        "4096",
+        "--gbs",
+        "1024",
+        "--mbs",
+        "1",
+    ];
+    let r = json(&args);
+    check_report(&r);
+    let k = num(&r, "breakdown_stage") as u64;
+    assert!(k > 0 && k < 15, "slowest stage {k}");
+    let out = ok(&args);
+    assert!(
+        out.contains(&format!("(pipeline stage {k} of 16, the slowest")),
+        "{out}"
+    );
+    let table: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("pipeline stages"))
+        .skip(1)
+        .take(17)
+        .collect();
+    assert!(table[0].contains("stage") && table[0].contains("layers") && table[0].contains("busy"));
+    assert!(table[0].contains("EP") && !table[0].contains(" TP "), "{}", table[0]);
+    let width = table[1].chars().count();
+    for (i, row) in table[1..].iter().enumerate() {
+        assert!(row.trim_start().starts_with(&i.to_string()), "{row}");
+        let w = row.chars().count()
+            - if row.ends_with("◀ slowest") {
+                "  ◀ slowest".chars().count()
+            } else {
+                0
+            };
+        assert_eq!(w, width, "misaligned row {row:?}");
+    }
+    assert!(table[k as usize + 1].ends_with("◀ slowest"));
+    // An uneven split from the command line and from a scenario file: PP follows the list.
+    let split = "3,4,4,4,4,4,4,4,4,4,4,4,4,4,4,2";
+    let mut a = args.to_vec();
+    a.extend(["--layers-per-stage", split]);
+    let u = json(&a);
+    check_report(&u);
+    let layers: Vec<u64> = u["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["layers"].as_u64().unwrap())
+        .collect();
+    assert_eq!(layers, [3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2]);
+    let busy = |r: &Value, s: usize| num(&r["stages"][s], "busy_s");
+    assert!(busy(&u, 0) < busy(&r, 0) && busy(&u, 15) < busy(&r, 15) && busy(&u, 14) > busy(&r, 14));
+    let dir = temp_dir("layers");
+    let s = write(
+        &dir,
+        "ds.toml",
+        &format!(
+            "cluster = \"fat-tree:gpus=2048,node=hgx-h800\"\nmodel = \"deepseek-v3\"\n[parallel]\ntp = 1\nep = 64\nlayers_per_stage = [{split}]\n[batch]\ngbs = 1024\nseq = 4096\n"
+        ),
+    );
+    let f = json(&[&s]);
+    assert_eq!(f["plan"]["pp"], 16, "PP from the list");
+    assert_eq!(f["stages"], u["stages"]);
+    assert!(
+        f["derived"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d.as_str().unwrap().contains("--layers-per-stage entry")),
+        "{}",
+        f["derived"]
+    );
+    let bad = write(
+        &dir,
+        "bad.toml",
+        &format!("model = \"deepseek-v3\"\n[parallel]\npp = 16\nlayers_per_stage = [{split},1]\n"),
+    );
+    fails(&[&bad], &["--layers-per-stage", "17 entries for PP 16"]);
+    let neg = write(
+        &dir,
+        "neg.toml",
+        "model = \"deepseek-v3\"\n[parallel]\nlayers_per_stage = [-3, 64]\n",
+    );
+    fails(&[&neg], &["neg.toml", "layers_per_stage"]);
+}
+
+/// `--sharp off` and `--nvls off` remove the in-network reductions: the data-parallel
+/// all-reduce changes algorithm on an InfiniBand fat-tree and inside an NVSwitch node, and the
+/// assumptions say which reduction served which dimension.
+#[test]
+fn sharp_and_nvls_switches() {
+    let dp_algo = |r: &Value| -> String {
+        r["collectives"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["dimension"] == "DP" && c["op"] == "all_reduce")
+            .unwrap_or_else(|| panic!("no DP all-reduce in {}", r["collectives"]))["algorithm"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let said = |r: &Value, frag: &str| {
+        r["assumptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str().unwrap().contains(frag))
+    };
+    let ib = [
+        "--cluster",
+        "fat-tree:gpus=64",
+        "--model",
+        "llama-3.1-8b",
+        "--tp",
+        "2",
+        "--pp",
+        "1",
+        "--dp",
+        "32",
+        "--zero",
+        "0",
+        "--gbs",
+        "256",
+        "--allow-oom",
+    ];
+    let on = json(&ib);
+    let mut a = ib.to_vec();
+    a.extend(["--sharp", "off"]);
+    let off = json(&a);
+    assert_eq!(dp_algo(&on), "collnet");
+    assert_ne!(dp_algo(&off), "collnet");
+    assert!(said(&on, "SHARP (CollNet) used for DP all-reduce"));
+    assert!(said(&off, "SHARP (CollNet) off (--sharp off)"));
+    let node = [
+        "--cluster",
+        "hgx",
+        "--model",
+        "llama-3.1-8b",
+        "--tp",
+        "1",
+        "--pp",
+        "1",
+        "--dp",
+        "8",
+        "--zero",
+        "0",
+        "--gbs",
+        "64",
+        "--allow-oom",
+    ];
+    let on = json(&node);
+    let mut a = node.to_vec();
+    a.extend(["--nvls", "off"]);
+    let off = json(&a);
+    assert_eq!(dp_algo(&on), "nvls");
+    assert_ne!(dp_algo(&off), "nvls");
+    assert!(said(&on, "NVLS (NVLink SHARP) used for DP all-reduce"));
+    assert!(said(&off, "NVLS (NVLink SHARP) off (--nvls off)"));
+    let text = ok(&node);
+    assert!(
+        text.contains("assumed  in-network reduction: NVLS (NVLink SHARP) used for DP all-reduce"),
+        "{text}"
+    );
+}
+
+/// `--fidelity analytical` warns when contention it does not model matters (the pipeline
+/// stages' gradient syncs sharing an oversubscribed spine), naming the dimension and both times.
+#[test]
+fn analytical_warns_when_flow_disagrees() {
+    let args = [
+        "--cluster",
+        "fat-tree:gpus=1024,oversub=7",
+        "--model",
+        "llama-3.1-8b",
+        "--tp",
+        "4",
+        "--pp",
+        "4",
+        "--dp",
+        "64",
+        "--gbs",
+        "256",
+        "--seq",
+        "4096",
+    ];
+    let mut a = args.to_vec();
+    a.extend(["--fidelity", "analytical"]);
+    let out = ok(&a);
+    let w = out
+        .lines()
+        .find(|l| l.starts_with("warning  analytical fidelity: DP"))
+        .unwrap_or_else(|| panic!("no fidelity warning:\n{out}"));
+    assert!(
+        w.contains("ms") && w.contains("--fidelity flow") && w.contains("%"),
+        "{w}"
+    );
+    let r = json(&a);
+    let checks = r["fidelity_checks"].as_array().unwrap();
+    assert!(
+        checks.iter().any(|c| c["warned"] == true && c["dimension"] == "DP"),
+        "{checks:?}"
+    );
+    let flow = json(&args);
+    assert!(flow["fidelity_checks"].as_array().unwrap().is_empty());
+    assert!(num(&flow, "step_time_s") > 1.1 * num(&r, "step_time_s"));
+}
+
+/// The trace is the step's full story and agrees with the report: per (stage, chunk,
+/// micro-batch) slices with nested layers and their exposed TP/EP communication, pipeline sends
+/// with flow arrows, gradient syncs whose exposed parts are the report's DP time, link counters.
+#[test]
+fn trace_explains_the_step() {
+    let dir = temp_dir("trace-full");
+    let path = dir.join("moe.json");
+    let out = ok(&[
+        "--cluster",
+        "fat-tree:gpus=64",
+        "--model",
+        "mixtral-8x7b",
+        "--tp",
+        "2",
+        "--pp",
+        "2",
+        "--dp",
+        "16",
+        "--ep",
+        "4",
+        "--gbs",
+        "128",
+        "--json",
+        "--trace",
+        path.to_str().unwrap(),
+    ]);
+    let r: Value = serde_json::from_str(&out).unwrap();
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let ev = t["traceEvents"].as_array().unwrap();
+    let m = num(&r, "plan.microbatches");
+    assert_eq!(t["otherData"]["layer_detail_microbatches"].as_f64(), Some(m));
+    assert_eq!(t["otherData"]["microbatches_drawn"].as_f64(), Some(m));
+    let k = num(&r, "breakdown_stage") as u64;
+    let xs: Vec<&Value> = ev.iter().filter(|e| e["ph"] == "X").collect();
+    fn in_cat<'a>(xs: &'a [&'a Value], c: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        xs.iter().filter(move |e| e["cat"] == c).copied()
+    }
+    let cat = |c: &'static str| in_cat(&xs, c);
+    for c in [
+        "forward",
+        "backward",
+        "layer",
+        "compute",
+        "tp",
+        "ep",
+        "pp",
+        "dp",
+        "dp_exposed",
+        "optimizer",
+    ] {
+        assert!(cat(c).next().is_some(), "no `{c}` slices");
+    }
+    // Slices carry what they move or compute.
+    for e in cat("tp").chain(cat("ep")).chain(cat("pp")).chain(cat("dp")) {
+        let c = &e["args"]["collectives"][0];
+        assert!(
+            c["bytes"].as_f64().unwrap() > 0.0 && !c["algorithm"].as_str().unwrap().is_empty(),
+            "{e}"
+        );
+    }
+    // (The embedding is a lookup: no FLOPs.)
+    for e in cat("layer")
+        .filter(|e| e["args"]["layer"].is_u64())
+        .chain(cat("forward"))
+    {
+        assert!(e["args"]["flops"].as_f64().unwrap() > 0.0, "{e}");
+    }
+    // Layers nest inside a forward/backward slice of their stage.
+    for l in cat("layer") {
+        let (ts, end) = (
+            l["ts"].as_f64().unwrap(),
+            l["ts"].as_f64().unwrap() + l["dur"].as_f64().unwrap(),
+        );
+        assert!(
+            cat("forward").chain(cat("backward")).any(|p| p["pid"] == l["pid"]
+                && p["ts"].as_f64().unwrap() <= ts
+                && end <= p["ts"].as_f64().unwrap() + p["dur"].as_f64().unwrap() + 1e-6),
+            "{l} outside every pass"
+        );
+    }
+    // Slice sums on the breakdown stage are the report's breakdown.
+    let sum = |c: &'static str| -> f64 {
+        cat(c)
+            .filter(|e| e["pid"].as_u64() == Some(k))
+            .map(|e| e["dur"].as_f64().unwrap())
+            .sum::<f64>()
+            / 1e6
+    };
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.abs().max(1e-9);
+    for (c, key) in [
+        ("compute", "breakdown.compute_s"),
+        ("tp", "breakdown.tp_comm_s"),
+        ("ep", "breakdown.ep_comm_s"),
+        ("dp_exposed", "breakdown.dp_comm_s"),
+        ("optimizer", "breakdown.optimizer_s"),
+    ] {
+        assert!(
+            close(sum(c), num(&r, key)),
+            "{c}: slices {} vs {key} {}",
+            sum(c),
+            num(&r, key)
+        );
+    }
+    let busy = num(&r["stages"][k as usize], "busy_s");
+    assert!(close(sum("forward") + sum("backward"), busy));
+    // Flow arrows: each id starts once and finishes once, finishing on an enclosing slice.
+    let mut ids: std::collections::BTreeMap<u64, (u32, u32)> = Default::default();
+    for e in ev {
+        match e["ph"].as_str().unwrap() {
+            "s" => ids.entry(e["id"].as_u64().unwrap()).or_default().0 += 1,
+            "f" => {
+                assert_eq!(e["bp"], "e", "{e}");
+                ids.entry(e["id"].as_u64().unwrap()).or_default().1 += 1
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        ids.len() >= 2 * cat("pp").count(),
+        "{} flows for {} sends",
+        ids.len(),
+        cat("pp").count()
+    );
+    assert!(ids.values().all(|&v| v == (1, 1)));
+    // Counters: the busiest links' utilisation over the step, within [0, 1], some busy.
+    let counters: Vec<&Value> = ev.iter().filter(|e| e["ph"] == "C").collect();
+    let names: std::collections::BTreeSet<&str> = counters.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert!(!names.is_empty() && names.len() <= 5, "{names:?}");
+    assert!(counters
+        .iter()
+        .all(|e| (0.0..=1.0).contains(&e["args"]["utilisation"].as_f64().unwrap())));
+    assert!(counters
+        .iter()
+        .any(|e| e["args"]["utilisation"].as_f64().unwrap() > 0.0));
+}
+
+/// Big jobs keep the trace bounded: only the first micro-batches are nested per layer, and the
+/// trace says so.
+#[test]
+fn trace_is_bounded_on_big_jobs() {
+    let dir = temp_dir("trace-big");
+    let path = dir.join("big.json");
+    ok(&[
+        "--cluster",
+        "hgx",
+        "--model",
+        "llama-3.1-70b",
+        "--tp",
+        "8",
+        "--pp",
+        "1",
+        "--dp",
+        "1",
+        "--gbs",
+        "1024",
+        "--allow-oom",
+        "--trace",
+        path.to_str().unwrap(),
+    ]);
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let o = &t["otherData"];
+    let nested = o["layer_detail_microbatches"].as_u64().unwrap();
+    assert!((1..1024).contains(&nested), "{o}");
+    assert_eq!(o["microbatches_drawn"].as_u64(), Some(1024));
+    assert!(o["note"].as_str().unwrap().contains("nested per layer"));
+    let ev = t["traceEvents"].as_array().unwrap();
+    let layer = o["event_caps"]["layers"].as_u64().unwrap() as usize;
+    let layers = ev.iter().filter(|e| e["cat"] == "layer").count();
+    assert!(layers > 0 && layers <= layer, "{layers} layer slices, cap {layer}");
+    assert!(ev.len() < 400_000, "{} events", ev.len());
 }

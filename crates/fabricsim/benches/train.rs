@@ -48,11 +48,13 @@ fn bench(c: &Case, runs: usize) {
         precision: Precision::Bf16,
         sequence_parallel: c.tp > 1,
         tp_comm_overlap: false,
+        layers_per_stage: None,
     };
     let opts = TrainOptions {
         fidelity: Fidelity::Flow,
         allow_oom: true,
         full: false,
+        in_network: collective::InNetwork::default(),
     };
     let mut times = Vec::with_capacity(runs);
     let mut last = None;

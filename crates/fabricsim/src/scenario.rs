@@ -64,6 +64,8 @@ pub struct Parallel {
     pub gpus: Option<u32>,
     pub sequence_parallel: Option<bool>,
     pub tp_comm_overlap: Option<bool>,
+    /// Layers of each pipeline stage (PP entries, or PP × VP chunk sizes with interleaving).
+    pub layers_per_stage: Option<Vec<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -214,6 +216,7 @@ fn pp_default(s: &ScenarioFile, accels: u64, tp: u32, cp: u32, hbm: f64, model: 
             precision: Precision::Bf16,
             sequence_parallel: tp > 1,
             tp_comm_overlap: false,
+            layers_per_stage: None,
         };
         let m = crate::train::memory(model, &trial);
         let states = m.weights + m.gradients + m.optimizer;
@@ -302,13 +305,28 @@ pub fn plan(
         ));
     }
     let cp = p.cp.unwrap_or(1);
-    let (rule_pp, why) = pp_default(s, accels, tp, cp, hbm_bytes, model);
+    let vp = p.vp.unwrap_or(1);
+    // A layer split fixes PP: one stage per entry (per VP entries with interleaving). The
+    // memory rule's reason is kept when it gives the same PP (restating changes nothing).
+    let (rule_pp, why) = {
+        let (mem_pp, mem_why) = pp_default(s, accels, tp, cp, hbm_bytes, model);
+        match &p.layers_per_stage {
+            Some(list) if !list.is_empty() && list.len() as u32 % vp == 0 && list.len() as u32 / vp != mem_pp => (
+                list.len() as u32 / vp,
+                if vp > 1 {
+                    format!("the {} --layers-per-stage entries ÷ VP {vp}", list.len())
+                } else {
+                    format!("one pipeline stage per --layers-per-stage entry ({})", list.len())
+                },
+            ),
+            _ => (mem_pp, mem_why),
+        }
+    };
     let pp = p.pp.unwrap_or(rule_pp);
     if pp == rule_pp {
         derived.push(format!("PP {pp}: {why}"));
     }
     let ep = p.ep.unwrap_or(1);
-    let vp = p.vp.unwrap_or(1);
     let denom = tp as u64 * pp as u64 * cp as u64;
     if let Some(g) = p.gpus {
         if g as u64 > accels {
@@ -380,25 +398,38 @@ pub fn plan(
             DEFAULT_SEQ
         }
     };
-    Ok(ResolvedPlan {
-        plan: ParallelPlan {
-            tp,
-            pp,
-            dp,
-            cp,
-            ep,
-            vp,
-            mbs,
-            gbs,
-            seq,
-            zero: s.training.zero.unwrap_or(1),
-            recompute: recompute(s.training.recompute.as_deref().unwrap_or("selective"))?,
-            precision: precision(s.training.precision.as_deref().unwrap_or("bf16"))?,
-            sequence_parallel: p.sequence_parallel.unwrap_or(true) && tp > 1,
-            tp_comm_overlap: p.tp_comm_overlap.unwrap_or(false),
-        },
-        derived,
-    })
+    let plan = ParallelPlan {
+        tp,
+        pp,
+        dp,
+        cp,
+        ep,
+        vp,
+        mbs,
+        gbs,
+        seq,
+        zero: s.training.zero.unwrap_or(1),
+        recompute: recompute(s.training.recompute.as_deref().unwrap_or("selective"))?,
+        precision: precision(s.training.precision.as_deref().unwrap_or("bf16"))?,
+        sequence_parallel: p.sequence_parallel.unwrap_or(true) && tp > 1,
+        tp_comm_overlap: p.tp_comm_overlap.unwrap_or(false),
+        layers_per_stage: p.layers_per_stage.clone(),
+    };
+    plan.check_layers_per_stage(model.layers)?;
+    Ok(ResolvedPlan { plan, derived })
+}
+
+/// Parse `--layers-per-stage 7,8,8,…,7` (whole numbers separated by commas). The list is
+/// checked against the plan and model by [`ParallelPlan::check_layers_per_stage`].
+pub fn parse_layers_per_stage(s: &str) -> Result<Vec<u32>, String> {
+    s.split(',')
+        .map(str::trim)
+        .map(|x| {
+            x.parse::<u32>().map_err(|_| {
+                format!("--layers-per-stage `{s}`: `{x}` is not a whole number (give layer counts separated by commas, e.g. 7,8,8,7)")
+            })
+        })
+        .collect()
 }
 
 /// The model field of a scenario: a name or inline sizes, never both.

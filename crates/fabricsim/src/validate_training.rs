@@ -177,6 +177,7 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
         precision,
         sequence_parallel: tp > 1 && !field(m, "source_group").contains("SC21"),
         tp_comm_overlap: lower.contains("tp-comm-overlap"),
+        layers_per_stage: None,
     };
     let cm = crate::train::compute_model_for(f.accel_model)
         .ok_or_else(|| format!("no compute model for `{}`", f.accel_model))?;
@@ -190,6 +191,7 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
             fidelity: engine::Fidelity::Flow,
             allow_oom: true,
             full: false,
+            in_network: collective::InNetwork::default(),
         },
     )
     .map_err(|e| e.to_string())?;

@@ -24,12 +24,14 @@ fn step(cluster: &str, model: &str, tp: u32, pp: u32, dp: u32, vp: u32, gbs: u32
         precision: Precision::Bf16,
         sequence_parallel: tp > 1,
         tp_comm_overlap: false,
+        layers_per_stage: None,
     };
     let cm = compute_model_for(f.accel_model).unwrap();
     let opts = TrainOptions {
         fidelity: engine::Fidelity::Flow,
         allow_oom: true,
         full,
+        in_network: collective::InNetwork::default(),
     };
     simulate(cluster, &f, &m, &plan, &cm, &opts).unwrap().step_time_s
 }

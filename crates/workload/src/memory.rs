@@ -7,7 +7,8 @@
 //! - gradients: FP32 main gradients, 4 B (Megatron accumulates into fp32 `main_grad`);
 //! - optimizer: Adam in mixed precision, 12 B (fp32 master weights, m and v).
 //!
-//! The rank holds `layers/pp` layers (⌈ ⌉), 1/tp of each layer's parameters and, of the routed
+//! The rank holds its pipeline stage's layers (the plan's `layers_per_stage`, or an even split
+//! with the remainder on the first chunks; every stage is evaluated and the heaviest reported), 1/tp of each layer's parameters and, of the routed
 //! experts, 1/(ep·tp) (Megatron's default expert tensor parallelism = tp). ZeRO shards across
 //! the data-parallel group, which for dense parameters is DP × CP (Megatron's distributed
 //! optimizer shards over both) and for expert parameters DP × CP / EP: stage 1 shards the
@@ -33,10 +34,10 @@
 //! dropout masks. `MemoryOptions` can drop the dropout masks and the 5·a·s/h score term (flash
 //! attention keeps only fp32 softmax statistics); `memory_per_accel` uses the paper as is.
 //!
-//! In-flight micro-batches on the first pipeline stage: 1F1B holds min(pp, m) micro-batches of
-//! layers/pp layers; the interleaved schedule with v virtual stages holds 2·(pp−1) + (v−1)·pp + 1
-//! chunks of layers/(pp·v) layers (Megatron's warm-up), i.e. Korthikanti's factor
-//! 1 + (pp−1)/(pp·v). Plus the embedding output's dropout mask (s·b·h per in-flight micro-batch,
+//! In-flight micro-batches on pipeline stage i: 1F1B holds min(pp − i, m) micro-batches of the
+//! stage's layers; the interleaved schedule with v virtual stages holds 2·(pp−1−i) + (v−1)·pp + 1
+//! chunks (Megatron's warm-up) of, on average, a v-th of the stage's layers — on the first stage
+//! Korthikanti's factor 1 + (pp−1)/(pp·v) with an even split. Plus the embedding output's dropout mask (s·b·h per in-flight micro-batch,
 //! /t with SP) on the first stage and, on the last, the final norm and lm_head inputs
 //! (4·s·b·h, /t with SP) and the fp32 logits 4·s·b·V/t.
 //!
@@ -187,17 +188,15 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
     let first = stage == 0;
     let last = stage == pp - 1;
 
-    // Layers of this stage: an even split, the remainder on the first stages.
-    let per_stage = m.layers / pp;
-    let extra = m.layers % pp;
-    let n_layers = per_stage + u32::from(stage < extra);
-    let start = stage * per_stage + stage.min(extra);
+    // Layers of this stage: its chunks' layers as the schedule runs them (the plan's split, or
+    // an even one with the remainder on the first chunks).
+    let stage_layers = p.stage_layers(m.layers, stage);
 
     // Parameters held: dense (sharded by TP) and expert (by EP × TP).
     let mut dense = 0.0;
     let mut expert = 0.0;
     let mut largest_layer: f64 = 0.0;
-    for layer in start..start + n_layers {
+    for &layer in &stage_layers {
         let e = m.layer_expert_params(layer);
         let d = m.layer_params(layer) - e;
         dense += d / tp;
@@ -235,8 +234,9 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
     let sp = p.sequence_parallel;
     let microbatches = p.microbatches().max(1) as f64;
     let vp = p.vp.max(1);
-    let per_mb: f64 = (start..start + n_layers)
-        .map(|l| layer_activations(m, l, s, b, tp, p.recompute, sp, opts))
+    let per_mb: f64 = stage_layers
+        .iter()
+        .map(|&l| layer_activations(m, l, s, b, tp, p.recompute, sp, opts))
         .sum();
     // Micro-batches in flight on this stage (1F1B: pp − stage; interleaved: Megatron's warm-up).
     let in_flight_layers_factor = if vp > 1 && pp > 1 {
@@ -275,20 +275,27 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
     }
 }
 
-/// Memory of the most loaded rank (the larger total of the first and the last pipeline stage:
-/// the first holds the most in-flight activations, the last the output layer and logits), with
-/// Korthikanti et al.'s activation accounting (`MemoryOptions::default()`).
+/// Memory of the most loaded rank (the largest total over every pipeline stage: the first
+/// holds the most in-flight activations, the last the output layer and logits, and an uneven
+/// split or dense-then-MoE layers can make a middle stage the heaviest), with Korthikanti et
+/// al.'s activation accounting (`MemoryOptions::default()`).
 pub fn memory_per_accel(m: &ModelSpec, p: &ParallelPlan) -> MemoryBreakdown {
     memory_per_accel_with(m, p, &MemoryOptions::default())
 }
 
 /// `memory_per_accel` with explicit options.
 pub fn memory_per_accel_with(m: &ModelSpec, p: &ParallelPlan, opts: &MemoryOptions) -> MemoryBreakdown {
-    let first = memory_per_accel_stage(m, p, 0, opts);
-    let last = memory_per_accel_stage(m, p, p.pp.max(1) - 1, opts);
-    if last.total() > first.total() {
-        last
-    } else {
-        first
+    heaviest_stage(m, p, opts).1
+}
+
+/// The pipeline stage with the largest memory total (the first of equals) and its memory.
+pub fn heaviest_stage(m: &ModelSpec, p: &ParallelPlan, opts: &MemoryOptions) -> (u32, MemoryBreakdown) {
+    let mut best = (0, memory_per_accel_stage(m, p, 0, opts));
+    for s in 1..p.pp.max(1) {
+        let b = memory_per_accel_stage(m, p, s, opts);
+        if b.total() > best.1.total() {
+            best = (s, b);
+        }
     }
+    best
 }

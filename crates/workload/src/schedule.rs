@@ -96,12 +96,17 @@ pub struct StageTimes {
 /// A span on a stream, for traces.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Span {
+    /// The physical stage (for a p2p span, the receiving stage).
     pub stage: u32,
     /// "compute", "p2p", "dp", "optimizer".
     pub stream: &'static str,
     pub name: String,
     pub start: f64,
     pub end: f64,
+    /// Compute spans: the forward/backward run; p2p spans: the one the send feeds.
+    pub op: Option<PipeOp>,
+    /// p2p spans: the sending stage and the forward/backward whose output is sent.
+    pub from: Option<(u32, PipeOp)>,
 }
 
 /// The timeline of one step.
@@ -128,8 +133,8 @@ pub trait Hooks {
         dep: TaskId,
     ) -> Result<TaskId, String>;
     /// Add the data-parallel gradient synchronisation of `chunk` on physical `stage` (all
-    /// replicas together), after `deps`; return its last task.
-    fn dp(&mut self, e: &mut Engine, stage: u32, chunk: u32, deps: &[TaskId]) -> Result<TaskId, String>;
+    /// replicas together), after `deps`; return its first and last task.
+    fn dp(&mut self, e: &mut Engine, stage: u32, chunk: u32, deps: &[TaskId]) -> Result<(TaskId, TaskId), String>;
 }
 
 /// Communication as fixed durations: p2p as a delay, DP buckets on a per-stage stream.
@@ -156,7 +161,7 @@ impl Hooks for DelayHooks<'_> {
         )
         .map_err(|e| e.to_string())
     }
-    fn dp(&mut self, e: &mut Engine, stage: u32, chunk: u32, deps: &[TaskId]) -> Result<TaskId, String> {
+    fn dp(&mut self, e: &mut Engine, stage: u32, chunk: u32, deps: &[TaskId]) -> Result<(TaskId, TaskId), String> {
         let secs = self
             .times
             .dp
@@ -164,14 +169,16 @@ impl Hooks for DelayHooks<'_> {
             .and_then(|d| d.get(chunk as usize))
             .copied()
             .unwrap_or(0.0);
-        e.add_task(
-            Task::Compute {
-                resource: self.pp + stage,
-                seconds: secs,
-            },
-            deps,
-        )
-        .map_err(|e| e.to_string())
+        let id = e
+            .add_task(
+                Task::Compute {
+                    resource: self.pp + stage,
+                    seconds: secs,
+                },
+                deps,
+            )
+            .map_err(|e| e.to_string())?;
+        Ok((id, id))
     }
 }
 
@@ -202,7 +209,17 @@ pub fn simulate_with(
     let size = (replicas * nv * m) as usize;
     let mut f_task: Vec<Option<TaskId>> = vec![None; size];
     let mut b_task: Vec<Option<TaskId>> = vec![None; size];
-    let mut spans_meta: Vec<(u32, &'static str, String, TaskId)> = Vec::new();
+    // (stage, stream, name, first task, last task, op, sender).
+    type Meta = (
+        u32,
+        &'static str,
+        String,
+        TaskId,
+        TaskId,
+        Option<PipeOp>,
+        Option<(u32, PipeOp)>,
+    );
+    let mut spans_meta: Vec<Meta> = Vec::new();
     let err = |e: engine::EngineError| e.to_string();
     let mut last_on_stage: Vec<Option<TaskId>> = vec![None; (replicas * pp) as usize];
     for r in 0..replicas {
@@ -240,11 +257,20 @@ pub fn simulate_with(
                         if crosses {
                             let hop = hooks.p2p(&mut e, r, from, s, op.backward, d)?;
                             if r == 0 {
+                                let sender_v = if op.backward { v + 1 } else { v - 1 };
+                                let sender = PipeOp {
+                                    chunk: sender_v / pp,
+                                    micro: op.micro,
+                                    backward: op.backward,
+                                };
                                 spans_meta.push((
                                     s,
                                     "p2p",
                                     format!("recv {} mb{}", if op.backward { "grad" } else { "act" }, op.micro),
                                     hop,
+                                    hop,
+                                    Some(op),
+                                    Some((from, sender)),
                                 ));
                             }
                             deps.push(hop);
@@ -273,7 +299,7 @@ pub fn simulate_with(
                         .map_err(err)?;
                     if r == 0 {
                         let name = format!("{} c{} mb{}", if op.backward { "B" } else { "F" }, op.chunk, op.micro);
-                        spans_meta.push((s, "compute", name, id));
+                        spans_meta.push((s, "compute", name, id, id, Some(op), None));
                     }
                     if op.backward {
                         b_task[idx(r, v, op.micro)] = Some(id);
@@ -302,8 +328,8 @@ pub fn simulate_with(
                 .filter_map(|r| (0..m).filter_map(|mb| b_task[idx(r, v, mb)]).max())
                 .collect();
             deps.extend(prev_dp);
-            let id = hooks.dp(&mut e, s, c, &deps)?;
-            spans_meta.push((s, "dp", format!("grad sync c{c}"), id));
+            let (first, id) = hooks.dp(&mut e, s, c, &deps)?;
+            spans_meta.push((s, "dp", format!("grad sync c{c}"), first, id, None, None));
             prev_dp = Some(id);
         }
         for r in 0..replicas {
@@ -319,7 +345,7 @@ pub fn simulate_with(
                 )
                 .map_err(err)?;
             if r == 0 {
-                spans_meta.push((s, "optimizer", "optimizer step".into(), opt));
+                spans_meta.push((s, "optimizer", "optimizer step".into(), opt, opt, None, None));
             }
         }
     }
@@ -327,8 +353,8 @@ pub fn simulate_with(
     let mut busy = vec![0.0; pp as usize];
     let spans: Vec<Span> = spans_meta
         .into_iter()
-        .map(|(stage, stream, name, id)| {
-            let (a, b) = (rep.task_start_s[id.0 as usize], rep.task_end_s[id.0 as usize]);
+        .map(|(stage, stream, name, first, last, op, from)| {
+            let (a, b) = (rep.task_start_s[first.0 as usize], rep.task_end_s[last.0 as usize]);
             if stream == "compute" {
                 busy[stage as usize] += b - a;
             }
@@ -338,6 +364,8 @@ pub fn simulate_with(
                 name,
                 start: a,
                 end: b,
+                op,
+                from,
             }
         })
         .collect();

@@ -28,6 +28,7 @@ fn plan(tp: u32, pp: u32, dp: u32) -> ParallelPlan {
         precision: Precision::Bf16,
         sequence_parallel: true,
         tp_comm_overlap: false,
+        layers_per_stage: None,
     }
 }
 
@@ -294,6 +295,7 @@ prop_compose! {
             precision: if fp8 { Precision::Fp8 } else { Precision::Bf16 },
             sequence_parallel: sp,
             tp_comm_overlap: false,
+            layers_per_stage: None,
         }
     }
 }
@@ -311,5 +313,89 @@ proptest! {
             let more = memory_per_accel(&m, &ParallelPlan { zero: p.zero + 1, ..p.clone() });
             prop_assert!(more.weights + more.gradients + more.optimizer <= b.weights + b.gradients + b.optimizer + 1.0);
         }
+    }
+}
+
+/// The most loaded rank is the heaviest of every pipeline stage, not only the first or last:
+/// DeepSeek-V3's first stage holds its three dense layers, so a middle stage holds the most.
+/// A given layer split moves weights and activations with the layers.
+#[test]
+fn heaviest_stage_is_any_stage_and_follows_the_split() {
+    let m = lookup("deepseek-v3").unwrap();
+    // As `fabricsim train` runs it: FlashAttention, no dropout.
+    let opts = MemoryOptions {
+        flash_attention: true,
+        dropout: false,
+        ..MemoryOptions::default()
+    };
+    let p = ParallelPlan {
+        ep: 64,
+        gbs: 8 * 128,
+        seq: 4096,
+        zero: 1,
+        recompute: Recompute::None,
+        ..plan(1, 16, 128)
+    };
+    let per_stage: Vec<f64> = (0..16)
+        .map(|s| memory_per_accel_stage(&m, &p, s, &opts).total())
+        .collect();
+    let max = per_stage.iter().copied().fold(0.0, f64::max);
+    assert_eq!(memory_per_accel_with(&m, &p, &opts).total(), max);
+    let (stage, b) = workload::memory::heaviest_stage(&m, &p, &opts);
+    assert_eq!(b.total(), max);
+    assert!(stage > 0 && stage < 15, "heaviest stage {stage}");
+    assert!(per_stage[0] < max && per_stage[15] < max);
+    // Three layers instead of four on the first stage, five on the second (61 in all).
+    let mut split = vec![4u32; 16];
+    split[0] = 3;
+    split[1] = 5;
+    split[14] = 3;
+    split[15] = 2;
+    let q = ParallelPlan {
+        layers_per_stage: Some(split),
+        ..p.clone()
+    };
+    q.check_layers_per_stage(m.layers).unwrap();
+    let (a0, b0) = (
+        memory_per_accel_stage(&m, &p, 0, &opts),
+        memory_per_accel_stage(&m, &q, 0, &opts),
+    );
+    assert!(b0.weights < a0.weights && b0.activations < a0.activations);
+    let (a1, b1) = (
+        memory_per_accel_stage(&m, &p, 1, &opts),
+        memory_per_accel_stage(&m, &q, 1, &opts),
+    );
+    assert!(b1.weights > a1.weights && b1.activations > a1.activations);
+    assert_eq!(workload::memory::heaviest_stage(&m, &q, &opts).0, 1);
+}
+
+/// The even split and the given one agree with the schedule's chunk order: with interleaving a
+/// stage holds chunks v = c·PP + stage.
+#[test]
+fn stage_layers_follow_the_chunks() {
+    let p = ParallelPlan { vp: 2, ..plan(1, 4, 1) };
+    // 30 layers over 8 chunks: the first 6 take 4, the last 2 take 3.
+    assert_eq!(p.chunk_layers(30, 0), 0..4);
+    assert_eq!(p.chunk_layers(30, 7), 27..30);
+    assert_eq!(p.stage_layers(30, 1), [4, 5, 6, 7, 20, 21, 22, 23]);
+    assert_eq!(p.stage_layers(30, 3), [12, 13, 14, 15, 27, 28, 29]);
+    let q = ParallelPlan {
+        layers_per_stage: Some(vec![1, 4, 4, 4, 4, 4, 4, 5]),
+        ..p.clone()
+    };
+    assert!(q.check_layers_per_stage(30).is_ok());
+    assert_eq!(q.stage_layers(30, 0), [0, 13, 14, 15, 16]);
+    assert_eq!(q.stage_layers(30, 3), [9, 10, 11, 12, 25, 26, 27, 28, 29]);
+    for (list, frag) in [
+        (vec![4u32; 4], "with --vp 2 give PP × VP = 4 × 2 = 8"),
+        (vec![0, 5, 5, 4, 4, 4, 4, 4], "entry 0 is 0"),
+        (vec![4; 8], "sums to 32, but the model has 30 layers"),
+    ] {
+        let r = ParallelPlan {
+            layers_per_stage: Some(list),
+            ..p.clone()
+        };
+        let e = r.check_layers_per_stage(30).unwrap_err();
+        assert!(e.starts_with("--layers-per-stage ") && e.contains(frag), "{e}");
     }
 }

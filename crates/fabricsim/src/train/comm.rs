@@ -4,14 +4,28 @@
 //! of its dimension at once, so groups contend where they share links.
 //!
 //! The output, [`CommCosts`], holds durations per occurrence (per layer, per send, per step);
-//! how much of each is exposed is decided by the stage-timing and schedule stages.
+//! how much of each is exposed is decided by the stage-timing and schedule stages. Every priced
+//! collective is also listed ([`PricedComm`]: operation, bytes, algorithm) for reports and traces.
+//!
+//! In-network reductions (SHARP/CollNet, NVLS) compete in NCCL-like selection unless switched
+//! off ([`CommOptions::in_network`]).
+//!
+//! **Fidelity check.** The analytical fidelity prices a transfer by its own link loads and
+//! lets separate transfers ignore each other. When the step is priced analytically, the
+//! largest communications of the step (every kind whose per-step time on one rank is at least
+//! [`CHECK_SHARE`] of the largest kind's) are priced again under the flow fidelity (max-min fair
+//! sharing, all groups together: one flow solve per collective, no schedule), and the gradient
+//! synchronisation, which the analytical schedule runs stage by stage without contention
+//! between the pipeline stages' syncs, is compared with all stages' syncs together under flow.
+//! Each check that differs by more than [`CHECK_TOLERANCE`] becomes a [`FidelityCheck`] the
+//! report turns into a warning naming the dimension and both times.
 
 use super::layout::{Dim, Layout, Placement};
 use super::memory::param_split;
-use collective::constants::{LinkClass, Protocol};
+use collective::constants::{LinkClass, Protocol, NET_CHANNELS};
 use collective::plan::{Phase, Plan, PlanFlow};
 use collective::simulate::{latency, lower, run_plan, Options, REF_SIZE};
-use collective::{Algo, Op};
+use collective::{Algo, InNetwork, Op};
 use engine::Fidelity;
 use fabric::Fabric;
 use workload::ModelSpec;
@@ -26,6 +40,29 @@ pub struct CommCost {
     pub latency: f64,
 }
 
+/// How the comm stage prices collectives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommOptions {
+    pub fidelity: Fidelity,
+    /// In-network reductions selection may use (`--sharp`, `--nvls`; both on by default).
+    pub in_network: InNetwork,
+}
+
+impl From<Fidelity> for CommOptions {
+    /// `fidelity` with every in-network reduction allowed.
+    fn from(fidelity: Fidelity) -> Self {
+        CommOptions {
+            fidelity,
+            in_network: InNetwork::default(),
+        }
+    }
+}
+
+/// Kinds whose per-step time is at least this share of the largest kind's are fidelity-checked.
+pub const CHECK_SHARE: f64 = 0.1;
+/// A fidelity check warns when the two prices differ by more than this fraction.
+pub const CHECK_TOLERANCE: f64 = 0.1;
+
 /// The kind of communication a link load comes from (the `during` of a busiest link).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommKind {
@@ -34,6 +71,8 @@ pub enum CommKind {
     Cp,
     Pp,
     Dp,
+    /// ZeRO-3 parameter gathers.
+    Zero3,
 }
 
 impl CommKind {
@@ -44,6 +83,7 @@ impl CommKind {
             CommKind::Cp => "CP",
             CommKind::Pp => "PP",
             CommKind::Dp => "DP",
+            CommKind::Zero3 => "ZeRO-3",
         }
     }
 }
@@ -63,6 +103,50 @@ pub struct DpSync {
     pub op: Op,
     pub bytes: f64,
     pub cost: CommCost,
+}
+
+/// One priced collective (or send) of the step, every group of its dimension at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PricedComm {
+    pub kind: CommKind,
+    /// The dimension whose groups run it (`None` for pipeline sends).
+    pub dim: Option<Dim>,
+    pub op: Op,
+    /// Bytes of one occurrence per rank (the collective's message size).
+    pub bytes: f64,
+    /// Ranks per group and groups priced together.
+    pub group_size: u32,
+    pub groups: u32,
+    pub cost: CommCost,
+}
+
+/// What a fidelity check compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckScope {
+    /// The same collective, all groups together, analytical against flow.
+    AllGroups,
+    /// One pipeline stage's gradient sync alone (analytical, as the analytical schedule runs
+    /// it) against every stage's together under flow (they overlap at the end of the step).
+    StagesTogether,
+}
+
+/// An analytical price checked against the flow fidelity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FidelityCheck {
+    pub kind: CommKind,
+    pub op: Op,
+    pub scope: CheckScope,
+    pub analytical_s: f64,
+    pub flow_s: f64,
+    /// Pipeline stages whose syncs were priced together (`StagesTogether`).
+    pub stages: u32,
+}
+
+impl FidelityCheck {
+    /// Relative difference of the two prices.
+    pub fn difference(&self) -> f64 {
+        (self.flow_s - self.analytical_s).abs() / self.analytical_s.max(1e-300)
+    }
 }
 
 /// Every communication of one step, priced.
@@ -85,13 +169,26 @@ pub struct CommCosts {
     pub dp: Vec<DpSync>,
     /// Their summed time.
     pub dp_total: f64,
+    /// Every priced collective and send, in pricing order.
+    pub collectives: Vec<PricedComm>,
+    /// Analytical prices checked against the flow fidelity (analytical runs only; all checks,
+    /// within tolerance or not).
+    pub fidelity_checks: Vec<FidelityCheck>,
     /// Link utilisations while each kind of communication runs, in pricing order.
     pub link_loads: Vec<LinkLoad>,
     pub warnings: Vec<String>,
 }
 
+impl CommCosts {
+    /// The priced collectives of one kind.
+    pub fn of(&self, kind: CommKind) -> impl Iterator<Item = &PricedComm> {
+        self.collectives.iter().filter(move |c| c.kind == kind)
+    }
+}
+
 /// Price every communication of the step.
-pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, fidelity: Fidelity) -> Result<CommCosts, String> {
+pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<CommOptions>) -> Result<CommCosts, String> {
+    let opts: CommOptions = opts.into();
     let p = &pl.plan;
     let lay = &pl.layout;
     let caps = &pl.caps;
@@ -103,14 +200,41 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, fidelity: Fidelity) 
     let tp_groups = lay.groups(Dim::Tp);
     if p.tp > 1 {
         if p.sequence_parallel {
-            let (ag, l1) = concurrent(f, caps, &tp_groups, Op::AllGather, act_bytes, fidelity)?;
-            let (rs, _) = concurrent(f, caps, &tp_groups, Op::ReduceScatter, act_bytes, fidelity)?;
+            let (ag, l1) = concurrent(f, caps, &tp_groups, Op::AllGather, act_bytes, opts)?;
+            let (rs, _) = concurrent(f, caps, &tp_groups, Op::ReduceScatter, act_bytes, opts)?;
             load(l1, CommKind::Tp, &mut out);
+            record(
+                &mut out,
+                CommKind::Tp,
+                Dim::Tp,
+                Op::AllGather,
+                act_bytes,
+                &tp_groups,
+                ag,
+            );
+            record(
+                &mut out,
+                CommKind::Tp,
+                Dim::Tp,
+                Op::ReduceScatter,
+                act_bytes,
+                &tp_groups,
+                rs,
+            );
             out.tp_per_layer = 2.0 * (ag.seconds + rs.seconds);
             out.tp_algo = ag.algo;
         } else {
-            let (ar, l1) = concurrent(f, caps, &tp_groups, Op::AllReduce, act_bytes, fidelity)?;
+            let (ar, l1) = concurrent(f, caps, &tp_groups, Op::AllReduce, act_bytes, opts)?;
             load(l1, CommKind::Tp, &mut out);
+            record(
+                &mut out,
+                CommKind::Tp,
+                Dim::Tp,
+                Op::AllReduce,
+                act_bytes,
+                &tp_groups,
+                ar,
+            );
             out.tp_per_layer = 2.0 * ar.seconds;
             out.tp_algo = ar.algo;
         }
@@ -126,8 +250,10 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, fidelity: Fidelity) 
     if let Some(moe) = &model.moe {
         if p.ep > 1 {
             let bytes = tokens_mb as f64 / p.cp as f64 * moe.top_k as f64 * model.hidden as f64 * 2.0 / p.tp as f64;
-            let (a2a, l) = concurrent(f, caps, &lay.groups(Dim::Ep), Op::AllToAll, bytes, fidelity)?;
+            let groups = lay.groups(Dim::Ep);
+            let (a2a, l) = concurrent(f, caps, &groups, Op::AllToAll, bytes, opts)?;
             load(l, CommKind::Ep, &mut out);
+            record(&mut out, CommKind::Ep, Dim::Ep, Op::AllToAll, bytes, &groups, a2a);
             out.ep_per_moe_layer = 2.0 * a2a.seconds;
         }
     }
@@ -138,8 +264,10 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, fidelity: Fidelity) 
             * (p.mbs as u64 * p.seq / p.cp as u64) as f64
             * (model.kv_heads as f64 * model.head_dim as f64 / p.tp as f64)
             * 2.0;
-        let (c, l) = concurrent(f, caps, &lay.groups(Dim::Cp), Op::SendRecv, kv, fidelity)?;
+        let groups = lay.groups(Dim::Cp);
+        let (c, l) = concurrent(f, caps, &groups, Op::SendRecv, kv, opts)?;
         load(l, CommKind::Cp, &mut out);
+        record(&mut out, CommKind::Cp, Dim::Cp, Op::SendRecv, kv, &groups, c);
         out.cp_kv_round = c.seconds;
     }
 
@@ -147,15 +275,43 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, fidelity: Fidelity) 
     // forward and again before its backward.
     if p.zero == 3 && p.dp * p.cp > 1 {
         let layer_bytes = model.params() / model.layers as f64 / p.tp as f64 * 2.0;
-        let (c, _) = concurrent(f, caps, &lay.groups(Dim::Dp), Op::AllGather, layer_bytes, fidelity)?;
+        let groups = lay.groups(Dim::Dp);
+        let (c, l) = concurrent(f, caps, &groups, Op::AllGather, layer_bytes, opts)?;
+        load(l, CommKind::Zero3, &mut out);
+        record(
+            &mut out,
+            CommKind::Zero3,
+            Dim::Dp,
+            Op::AllGather,
+            layer_bytes,
+            &groups,
+            c,
+        );
         out.zero3_ag_per_layer = c.seconds;
     }
 
     // Pipeline sends.
     out.p2p_bytes = act_bytes / if p.sequence_parallel { p.tp as f64 } else { 1.0 };
-    let (p2p, l_pp) = p2p_cost(f, pl, out.p2p_bytes, fidelity)?;
+    let (p2p, l_pp) = p2p_cost(f, pl, out.p2p_bytes, opts.fidelity)?;
     out.p2p = p2p;
     load(l_pp, CommKind::Pp, &mut out);
+    if p.pp > 1 {
+        let pairs = lay.tp * lay.cp * lay.ep * lay.dpo * (lay.pp - 1);
+        out.collectives.push(PricedComm {
+            kind: CommKind::Pp,
+            dim: None,
+            op: Op::SendRecv,
+            bytes: out.p2p_bytes,
+            group_size: 2,
+            groups: pairs,
+            cost: CommCost {
+                seconds: p2p,
+                algo: Some(Algo::P2p),
+                protocol: Some(Protocol::Simple),
+                latency: 0.0,
+            },
+        });
+    }
 
     // Data-parallel gradient synchronisation of each stage's parameters (BF16 gradients;
     // dense parameters over DP × CP, routed experts over DPo × CP).
@@ -172,10 +328,11 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, fidelity: Fidelity) 
         let dp_groups = lay.groups(Dim::Dp);
         for (i, &op) in ops.iter().enumerate() {
             let bytes = dense_params * 2.0;
-            let (c, l) = concurrent(f, caps, &dp_groups, op, bytes, fidelity)?;
+            let (c, l) = concurrent(f, caps, &dp_groups, op, bytes, opts)?;
             if i == 0 {
                 load(l, CommKind::Dp, &mut out);
             }
+            record(&mut out, CommKind::Dp, Dim::Dp, op, bytes, &dp_groups, c);
             out.dp_total += c.seconds;
             out.dp.push(DpSync {
                 dim: Dim::Dp,
@@ -188,7 +345,8 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, fidelity: Fidelity) 
             let groups = lay.groups(Dim::DpExpert);
             for &op in &ops {
                 let bytes = expert_params * 2.0;
-                let (c, _) = concurrent(f, caps, &groups, op, bytes, fidelity)?;
+                let (c, _) = concurrent(f, caps, &groups, op, bytes, opts)?;
+                record(&mut out, CommKind::Dp, Dim::DpExpert, op, bytes, &groups, c);
                 out.dp_total += c.seconds;
                 out.dp.push(DpSync {
                     dim: Dim::DpExpert,
@@ -199,7 +357,129 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, fidelity: Fidelity) 
             }
         }
     }
+    if opts.fidelity == Fidelity::Analytical {
+        fidelity_checks(f, pl, model, &mut out)?;
+    }
     Ok(out)
+}
+
+fn record(out: &mut CommCosts, kind: CommKind, dim: Dim, op: Op, bytes: f64, groups: &[Vec<u32>], cost: CommCost) {
+    if cost.seconds <= 0.0 {
+        return;
+    }
+    out.collectives.push(PricedComm {
+        kind,
+        dim: Some(dim),
+        op,
+        bytes,
+        group_size: groups.first().map_or(0, |g| g.len() as u32),
+        groups: groups.len() as u32,
+        cost,
+    });
+}
+
+/// Seconds one rank spends in each kind of communication per step, unexposed (occurrences ×
+/// duration, on an average stage): what ranks the kinds for the fidelity check.
+fn per_step(pl: &Placement, model: &ModelSpec, c: &CommCosts, kind: CommKind) -> f64 {
+    let p = &pl.plan;
+    let m = pl.microbatches as f64;
+    let layers = model.layers as f64 / p.pp as f64;
+    let moe_layers = (0..model.layers).filter(|&l| model.layer_is_moe(l)).count() as f64 / p.pp as f64;
+    match kind {
+        CommKind::Tp => 2.0 * c.tp_per_layer * layers * m,
+        CommKind::Ep => 2.0 * c.ep_per_moe_layer * moe_layers * m,
+        CommKind::Cp => 2.0 * c.cp_kv_round * (p.cp.saturating_sub(1)) as f64 * layers * m,
+        CommKind::Zero3 => 2.0 * c.zero3_ag_per_layer * layers,
+        CommKind::Pp => 2.0 * c.p2p * m * p.vp as f64,
+        CommKind::Dp => c.dp_total,
+    }
+}
+
+/// Price the step's largest communications again under the flow fidelity (module notes).
+fn fidelity_checks(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &mut CommCosts) -> Result<(), String> {
+    use CommKind::*;
+    let lay = &pl.layout;
+    let kinds = [Tp, Ep, Cp, Zero3, Pp, Dp];
+    let largest = kinds.iter().map(|&k| per_step(pl, model, out, k)).fold(0.0, f64::max);
+    if largest <= 0.0 {
+        return Ok(());
+    }
+    let mut checks = Vec::new();
+    for &k in &kinds {
+        if per_step(pl, model, out, k) < CHECK_SHARE * largest {
+            continue;
+        }
+        if k == Pp {
+            let (t, _) = p2p_cost(f, pl, out.p2p_bytes, Fidelity::Flow)?;
+            checks.push(FidelityCheck {
+                kind: Pp,
+                op: Op::SendRecv,
+                scope: CheckScope::AllGroups,
+                analytical_s: out.p2p,
+                flow_s: t,
+                stages: 1,
+            });
+            continue;
+        }
+        for c in out.collectives.iter().filter(|c| c.kind == k) {
+            let (Some(algo), Some(dim)) = (c.cost.algo, c.dim) else {
+                continue;
+            };
+            let groups = lay.groups(dim);
+            let proto = c.cost.protocol.unwrap_or(Protocol::Simple);
+            let merged = merge_groups(f, &groups, c.op, REF_SIZE, algo, NET_CHANNELS)?;
+            let (flow, _) = time_merged(
+                f,
+                &pl.caps,
+                &merged,
+                &groups,
+                c.bytes,
+                proto,
+                c.cost.latency,
+                Fidelity::Flow,
+            )?;
+            checks.push(FidelityCheck {
+                kind: k,
+                op: c.op,
+                scope: CheckScope::AllGroups,
+                analytical_s: c.cost.seconds,
+                flow_s: flow,
+                stages: 1,
+            });
+            // The analytical schedule runs each stage's sync alone; the stages' syncs overlap.
+            if k == Dp && lay.pp > 1 {
+                let mut alone = merged.clone();
+                for ph in &mut alone.phases {
+                    ph.flows.retain(|fl| lay.stage_of(fl.src) == 0);
+                }
+                let stage0: Vec<Vec<u32>> = groups
+                    .iter()
+                    .filter(|g| g.first().is_some_and(|&r| lay.stage_of(r) == 0))
+                    .cloned()
+                    .collect();
+                let (a, _) = time_merged(
+                    f,
+                    &pl.caps,
+                    &alone,
+                    &stage0,
+                    c.bytes,
+                    proto,
+                    c.cost.latency,
+                    Fidelity::Analytical,
+                )?;
+                checks.push(FidelityCheck {
+                    kind: k,
+                    op: c.op,
+                    scope: CheckScope::StagesTogether,
+                    analytical_s: a,
+                    flow_s: flow,
+                    stages: lay.pp,
+                });
+            }
+        }
+    }
+    out.fidelity_checks = checks;
+    Ok(())
 }
 
 fn load(links: Vec<(u32, f64)>, during: CommKind, out: &mut CommCosts) {
@@ -212,32 +492,60 @@ fn load(links: Vec<(u32, f64)>, during: CommKind, out: &mut CommCosts) {
 }
 
 /// Price one collective of `size` bytes on all `groups` at once: the algorithm (and protocol)
-/// is the best for one group alone; then every group's flows run together on the fabric.
+/// is the best for one group alone (among those `opts.in_network` allows); then every group's
+/// flows run together on the fabric.
 pub fn concurrent(
     f: &Fabric,
     caps: &[f64],
     groups: &[Vec<u32>],
     op: Op,
     size: f64,
-    fidelity: Fidelity,
+    opts: impl Into<CommOptions>,
 ) -> Result<(CommCost, Vec<(u32, f64)>), String> {
+    let opts: CommOptions = opts.into();
     if groups.is_empty() || groups[0].len() < 2 || size <= 0.0 {
         return Ok((CommCost::default(), Vec::new()));
     }
-    let opts = Options {
-        fidelity,
+    let sim = Options {
+        fidelity: opts.fidelity,
+        in_network: opts.in_network,
         ..Default::default()
     };
-    let one = collective::simulate::run_sizes(f, &groups[0], op, &[size], None, opts).map_err(|e| e.to_string())?;
+    let one = collective::simulate::run_sizes(f, &groups[0], op, &[size], None, sim).map_err(|e| e.to_string())?;
     let algo = one[0].algo;
     let proto = one[0].protocol;
-    let merged = merge_groups(f, groups, op, REF_SIZE, algo, opts.channels)?;
+    let merged = merge_groups(f, groups, op, REF_SIZE, algo, sim.channels)?;
     let lat = latency(
-        &lower(f, &groups[0], op, REF_SIZE, algo, opts.channels).map_err(|e| e.to_string())?,
+        &lower(f, &groups[0], op, REF_SIZE, algo, sim.channels).map_err(|e| e.to_string())?,
         proto,
     )
     .unwrap_or(0.0);
-    let (t, busy) = run_plan(f, caps, &merged, fidelity).map_err(|e| e.to_string())?;
+    let (seconds, links) = time_merged(f, caps, &merged, groups, size, proto, lat, opts.fidelity)?;
+    Ok((
+        CommCost {
+            seconds,
+            algo: Some(algo),
+            protocol: Some(proto),
+            latency: lat,
+        },
+        links,
+    ))
+}
+
+/// Time of a merged plan (lowered at [`REF_SIZE`]) at `size`: latency, transfer scaled by the
+/// protocol's payload share, and NCCL's staging term; with the busy links.
+#[allow(clippy::too_many_arguments)]
+fn time_merged(
+    f: &Fabric,
+    caps: &[f64],
+    merged: &Plan,
+    groups: &[Vec<u32>],
+    size: f64,
+    proto: Protocol,
+    lat: f64,
+    fidelity: Fidelity,
+) -> Result<(f64, Vec<(u32, f64)>), String> {
+    let (t, busy) = run_plan(f, caps, merged, fidelity).map_err(|e| e.to_string())?;
     let mut transfer = t * size / REF_SIZE / proto.bandwidth_factor();
     if !merged.nvls {
         // NCCL's staging term, as for a single collective (collective::constants).
@@ -246,15 +554,9 @@ pub fn concurrent(
         let per_rank = merged.bytes() / ranks.max(1) as f64 * size / REF_SIZE;
         transfer += collective::constants::pipeline_fill(steps, transfer, per_rank);
     }
-    let links = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
     Ok((
-        CommCost {
-            seconds: lat + transfer,
-            algo: Some(algo),
-            protocol: Some(proto),
-            latency: lat,
-        },
-        links,
+        lat + transfer,
+        busy.into_iter().map(|b| (b.link, b.utilisation)).collect(),
     ))
 }
 

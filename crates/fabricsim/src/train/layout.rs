@@ -262,6 +262,7 @@ pub fn check_plan(f: &Fabric, model: &ModelSpec, p: &ParallelPlan) -> Result<(),
             p.pp * p.vp
         ));
     }
+    p.check_layers_per_stage(model.layers)?;
     if p.vp > 1 && p.pp < 2 {
         return Err(format!(
             "--vp {}: interleaving splits each pipeline stage's layers into virtual stages, which needs --pp 2 or more (PP is {})",

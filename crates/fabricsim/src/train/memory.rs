@@ -2,21 +2,30 @@
 //! the parameter split that data-parallel synchronisation and the optimizer read.
 
 use fabric::Fabric;
-use workload::memory::{memory_per_accel_with, MemoryBreakdown, MemoryOptions};
+use workload::memory::{heaviest_stage, memory_per_accel_stage, memory_per_accel_with, MemoryBreakdown, MemoryOptions};
 use workload::{ModelSpec, ParallelPlan, Recompute};
 
-/// Memory per accelerator of a plan, as `simulate` computes it. Modern kernels (FlashAttention /
-/// cuDNN) keep no attention scores; LLM recipes use no dropout.
+/// The memory model's options as `simulate` uses them: modern kernels (FlashAttention / cuDNN)
+/// keep no attention scores; LLM recipes use no dropout.
+const OPTIONS: MemoryOptions = MemoryOptions {
+    flash_attention: true,
+    dropout: false,
+    fixed_overhead: 1024.0 * 1024.0 * 1024.0,
+};
+
+/// Memory per accelerator of a plan, as `simulate` computes it: the heaviest pipeline stage's.
 pub fn memory(model: &ModelSpec, p: &ParallelPlan) -> MemoryBreakdown {
-    memory_per_accel_with(
-        model,
-        p,
-        &MemoryOptions {
-            flash_attention: true,
-            dropout: false,
-            ..Default::default()
-        },
-    )
+    memory_per_accel_with(model, p, &OPTIONS)
+}
+
+/// Memory of a rank of pipeline stage `stage`.
+pub fn stage_memory(model: &ModelSpec, p: &ParallelPlan, stage: u32) -> MemoryBreakdown {
+    memory_per_accel_stage(model, p, stage, &OPTIONS)
+}
+
+/// The pipeline stage with the most memory per accelerator (the first of equals).
+pub fn heaviest_memory_stage(model: &ModelSpec, p: &ParallelPlan) -> u32 {
+    heaviest_stage(model, p, &OPTIONS).0
 }
 
 /// HBM capacity of the fabric's accelerator in bytes (0 when the catalogue does not know it).

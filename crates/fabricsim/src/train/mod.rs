@@ -26,7 +26,7 @@ use fabric::Fabric;
 use workload::compute::ComputeModel;
 use workload::{ModelSpec, ParallelPlan};
 
-pub use comm::{concurrent, merge_groups, CommCost};
+pub use comm::{concurrent, merge_groups, CommCost, CommOptions};
 pub use layout::{check_plan, estimate_memory, parse_order, Layout, MemoryEstimate, DEFAULT_ORDER, ORDER_NAMES};
 pub use memory::{least_recompute_that_fits, memory};
 pub use report::{Breakdown, LinkReport, MemoryReport, PlanReport, TrainReport};
@@ -41,6 +41,21 @@ pub struct TrainOptions {
     /// synchronisation on the fabric as it happens (no symmetry shortcut). For small cases and
     /// for checking the shortcut.
     pub full: bool,
+    /// In-network reductions the collectives may use (`--sharp`, `--nvls`; both on by default
+    /// — NCCL_COLLNET_ENABLE and NCCL_NVLS_ENABLE).
+    pub in_network: collective::InNetwork,
+}
+
+impl TrainOptions {
+    /// `fidelity`, plan must fit, one representative pipeline, every in-network reduction on.
+    pub fn new(fidelity: Fidelity) -> TrainOptions {
+        TrainOptions {
+            fidelity,
+            allow_oom: false,
+            full: false,
+            in_network: collective::InNetwork::default(),
+        }
+    }
 }
 
 /// Simulate one step with the default placement order (TP, CP, EP, PP, DP, innermost first).
@@ -67,7 +82,15 @@ pub fn simulate_ordered(
     order: [usize; 5],
 ) -> Result<TrainReport, String> {
     let placement = layout::place(f, model, plan, order, opts.full)?;
-    let comm = comm::price(f, &placement, model, opts.fidelity)?;
+    let comm = comm::price(
+        f,
+        &placement,
+        model,
+        comm::CommOptions {
+            fidelity: opts.fidelity,
+            in_network: opts.in_network,
+        },
+    )?;
     let timings = timing::stage_timings(&placement, model, cm, &comm);
     let timeline = pipeline::run(f, &placement, &timings, &comm, opts.fidelity, opts.full)?;
     Ok(report::assemble(report::Inputs {
@@ -80,5 +103,6 @@ pub fn simulate_ordered(
         comm: &comm,
         timings: &timings,
         timeline,
+        in_network: opts.in_network,
     }))
 }

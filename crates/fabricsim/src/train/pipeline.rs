@@ -76,13 +76,15 @@ impl schedule::Hooks for FabricHooks<'_> {
         .map_err(|e| e.to_string())
     }
 
-    fn dp(&mut self, e: &mut Engine, stage: u32, _chunk: u32, deps: &[TaskId]) -> Result<TaskId, String> {
+    fn dp(&mut self, e: &mut Engine, stage: u32, _chunk: u32, deps: &[TaskId]) -> Result<(TaskId, TaskId), String> {
+        let mut first: Option<TaskId> = None;
         let mut last: Option<TaskId> = None;
         let mut first_deps: Vec<TaskId> = deps.to_vec();
         if self.dp.is_empty() {
-            return e
+            let id = e
                 .add_task(Task::Delay { seconds: 0.0 }, deps)
-                .map_err(|e| e.to_string());
+                .map_err(|e| e.to_string())?;
+            return Ok((id, id));
         }
         let fabric_links = self.f.links.len() as u32;
         for (k, (plan, lat, share)) in self.dp.iter().enumerate() {
@@ -122,13 +124,17 @@ impl schedule::Hooks for FabricHooks<'_> {
                     Some(t) => vec![t],
                     None => std::mem::take(&mut first_deps),
                 };
-                last = Some(
-                    e.add_task(Task::Transfer { latency, flows }, &d)
-                        .map_err(|e| e.to_string())?,
-                );
+                let id = e
+                    .add_task(Task::Transfer { latency, flows }, &d)
+                    .map_err(|e| e.to_string())?;
+                first.get_or_insert(id);
+                last = Some(id);
             }
         }
-        last.ok_or_else(|| "empty data-parallel plan".to_string())
+        match (first, last) {
+            (Some(a), Some(b)) => Ok((a, b)),
+            _ => Err("empty data-parallel plan".to_string()),
+        }
     }
 }
 

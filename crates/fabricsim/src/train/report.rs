@@ -1,13 +1,18 @@
 //! Stage 5 of a training step: **the report**. Turn the placement, communication costs, stage
 //! timings and the scheduled timeline into the `train --json` schema: step time, throughput,
-//! MFU/HFU, the breakdown of the first stage, memory, busiest links, warnings and assumptions.
+//! MFU/HFU, the breakdown of the slowest pipeline stage (the most busy time: the one that sets
+//! the pace), every stage's accounting, memory, busiest links, warnings and assumptions.
+//!
+//! Every stage's accounting closes: busy (compute + recompute + exposed TP/EP/CP/ZeRO-3) +
+//! exposed PP sends + bubble + exposed DP sync + optimizer = the step.
 //!
 //! Rendering (text, traces) is the CLI's; this module only builds the typed, serialisable result.
 
-use super::comm::CommCosts;
+use super::comm::{CheckScope, CommCosts, CommKind, PricedComm, CHECK_TOLERANCE};
 use super::layout::Placement;
-use super::memory::{capacity, memory};
-use super::timing::StageTimings;
+use super::memory::{capacity, heaviest_memory_stage, memory, stage_memory};
+use super::timing::{BlockTiming, StageTimings};
+use collective::{Algo, InNetwork, Op};
 use engine::Fidelity;
 use fabric::Fabric;
 use serde::Serialize;
@@ -17,7 +22,8 @@ use workload::memory::MemoryBreakdown;
 use workload::schedule::Timeline;
 use workload::ModelSpec;
 
-/// Where the time of one step goes (first pipeline stage; communication as exposed).
+/// Where the time of one step goes on the slowest pipeline stage (`TrainReport::breakdown_stage`;
+/// communication as exposed).
 #[derive(Debug, Clone, Serialize)]
 pub struct Breakdown {
     pub compute_s: f64,
@@ -31,6 +37,71 @@ pub struct Breakdown {
     pub optimizer_s: f64,
 }
 
+/// One pipeline stage's step: its lines add up to the step time.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageReport {
+    pub stage: u32,
+    /// Transformer layers the stage holds (all its virtual chunks).
+    pub layers: u32,
+    /// Compute stream busy: compute + recompute + exposed TP, EP, CP and ZeRO-3 communication.
+    pub busy_s: f64,
+    /// Forward + backward kernels (embedding and output layer included).
+    pub compute_s: f64,
+    pub recompute_s: f64,
+    pub tp_comm_s: f64,
+    pub ep_comm_s: f64,
+    pub cp_comm_s: f64,
+    pub zero3_comm_s: f64,
+    /// Exposed pipeline sends (the critical path's hops, bounded by the idle time).
+    pub pp_comm_s: f64,
+    /// Idle time that is neither sends, DP sync nor the optimizer.
+    pub bubble_s: f64,
+    /// Gradient synchronisation exposed after the stage's last backward.
+    pub dp_comm_s: f64,
+    pub optimizer_s: f64,
+    /// `busy_s` over the step.
+    pub busy_fraction: f64,
+    /// Memory per accelerator of the stage's ranks.
+    pub memory_bytes: f64,
+    /// FLOPs one rank of the stage executes in the step (recomputation included).
+    pub hardware_flops: f64,
+}
+
+/// One collective (or send) of the step as priced: every group of its dimension at once.
+#[derive(Debug, Clone, Serialize)]
+pub struct CollectiveReport {
+    /// TP, EP, CP, PP, DP or ZeRO-3.
+    pub dimension: String,
+    pub op: String,
+    /// Message size per rank of one occurrence.
+    pub size_bytes: f64,
+    /// The algorithm NCCL-like selection chose for one group (`collnet` is SHARP, `nvls` NVLink
+    /// SHARP) and its protocol.
+    pub algorithm: String,
+    pub protocol: String,
+    pub group_size: u32,
+    pub groups: u32,
+    /// One occurrence with every group at once.
+    pub time_s: f64,
+}
+
+/// An analytical price checked against the flow fidelity (`--fidelity analytical` only).
+#[derive(Debug, Clone, Serialize)]
+pub struct FidelityCheckReport {
+    /// TP, EP, CP, PP, DP or ZeRO-3.
+    pub dimension: String,
+    pub op: String,
+    /// `all_groups` (the collective with every group at once) or `stages_together` (one
+    /// pipeline stage's gradient sync alone, analytical, against every stage's at once, flow).
+    pub scope: String,
+    pub analytical_s: f64,
+    pub flow_s: f64,
+    /// |flow − analytical| / analytical.
+    pub difference_fraction: f64,
+    /// Whether the difference is beyond the tolerance (a warning is given).
+    pub warned: bool,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct MemoryReport {
     pub weights_bytes: f64,
@@ -40,6 +111,8 @@ pub struct MemoryReport {
     pub buffers_bytes: f64,
     pub total_bytes: f64,
     pub capacity_bytes: f64,
+    /// The pipeline stage these figures are for: the one with the most memory per accelerator.
+    pub stage: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -103,6 +176,14 @@ pub struct TrainReport {
     /// The dense peak `mfu` and `hfu` are against, FLOP/s per accelerator.
     pub peak_flops_per_s_per_accel: f64,
     pub breakdown: Breakdown,
+    /// The pipeline stage `breakdown` describes: the one with the most busy time.
+    pub breakdown_stage: u32,
+    /// Every pipeline stage's accounting, in stage order.
+    pub stages: Vec<StageReport>,
+    /// Every collective and send of the step as priced, in pricing order.
+    pub collectives: Vec<CollectiveReport>,
+    /// Analytical prices checked against the flow fidelity (empty at flow fidelity).
+    pub fidelity_checks: Vec<FidelityCheckReport>,
     pub memory_bytes_per_accel: f64,
     pub memory: MemoryReport,
     pub fits: bool,
@@ -113,6 +194,37 @@ pub struct TrainReport {
     pub derived: Vec<String>,
     #[serde(skip)]
     pub timeline: Option<Timeline>,
+    /// What traces draw inside the timeline's spans (not part of the JSON schema).
+    #[serde(skip)]
+    pub detail: Option<StepDetail>,
+}
+
+/// The typed detail behind the timeline, for traces: each (stage, chunk)'s blocks with their
+/// compute and exposed communication per micro-batch, the priced collectives, and the busiest
+/// links with what loads them.
+#[derive(Debug, Clone)]
+pub struct StepDetail {
+    /// [stage][chunk] → blocks in forward order (`timing::StageTimings::blocks`).
+    pub blocks: Vec<Vec<Vec<BlockTiming>>>,
+    /// Every priced collective and send (`comm::CommCosts::collectives`).
+    pub collectives: Vec<PricedComm>,
+    /// The busiest links (as in `busiest_links`), each with the utilisation while its
+    /// communication runs and the pipeline stage of the accelerator it attaches to (`None`
+    /// for switch-to-switch links).
+    pub links: Vec<LinkActivity>,
+    /// Pipeline stages and virtual stages per rank.
+    pub pp: u32,
+    pub vp: u32,
+}
+
+/// A link's load while one kind of communication runs.
+#[derive(Debug, Clone)]
+pub struct LinkActivity {
+    pub name: String,
+    /// Utilisation while `during` runs (not averaged over the step).
+    pub utilisation: f64,
+    pub during: CommKind,
+    pub stage: Option<u32>,
 }
 
 /// Everything the report reads, from the earlier stages.
@@ -126,6 +238,8 @@ pub struct Inputs<'a> {
     pub comm: &'a CommCosts,
     pub timings: &'a StageTimings,
     pub timeline: Timeline,
+    /// In-network reductions the comm stage allowed.
+    pub in_network: InNetwork,
 }
 
 /// Build the report.
@@ -140,6 +254,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         comm,
         timings,
         timeline: tl,
+        in_network,
     } = x;
     let p = &pl.plan;
     let m = pl.microbatches;
@@ -147,21 +262,29 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
     let step = tl.step_time;
     let mut warnings = comm.warnings.clone();
     let mut assumptions = Vec::new();
-    let stage0 = timings.stages[0];
+    let slowest = timings.slowest_stage();
+    let bs = timings.stages[slowest as usize];
 
     let layers = model.layers;
     let chunks = p.pp * p.vp;
-    if layers % chunks != 0 {
-        warnings.push(format!(
-            "{layers} layers do not split evenly over {chunks} pipeline chunks; the first {} chunks take one layer more",
+    match &p.layers_per_stage {
+        Some(_) if !p.uneven_split(layers) => {}
+        Some(list) => assumptions.push(format!(
+            "layers per {}: {} (given)",
+            if p.vp > 1 { "pipeline chunk" } else { "pipeline stage" },
+            list.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+        )),
+        None if layers % chunks != 0 => warnings.push(format!(
+            "{layers} layers do not split evenly over {chunks} pipeline chunks; the first {} chunks take one layer more (--layers-per-stage sets the split)",
             layers % chunks
-        ));
+        )),
+        None => {}
     }
     if p.zero == 3 && p.dp * p.cp > 1 {
         assumptions.push(format!(
-            "ZeRO-3: per-layer parameter all-gather {} prefetched one layer ahead (exposed {:.1} ms per step on the first stage)",
+            "ZeRO-3: per-layer parameter all-gather {} prefetched one layer ahead (exposed {:.1} ms per step on stage {slowest})",
             units::si(comm.zero3_ag_per_layer, "s"),
-            stage0.zero3_comm_s * 1e3
+            bs.zero3_comm_s * 1e3
         ));
     }
 
@@ -181,40 +304,60 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
     let ranks_per_stage = (p.tp * p.cp * p.dp) as f64;
     let hw_total: f64 = timings.stages.iter().map(|w| w.hardware_flops).sum::<f64>() * ranks_per_stage;
     let hfu = hw_total / (step * world as f64 * peak);
-    let busy0 = tl.busy[0];
-    // DP sync exposed on the first stage: from its last backward to its optimizer step.
-    let dp_exposed = {
-        let last_b = tl
-            .spans
-            .iter()
-            .filter(|s| s.stage == 0 && s.stream == "compute")
-            .map(|s| s.end)
-            .fold(0.0, f64::max);
-        let opt_start = tl
-            .spans
-            .iter()
-            .filter(|s| s.stage == 0 && s.stream == "optimizer")
-            .map(|s| s.start)
-            .fold(0.0, f64::max);
-        (opt_start - last_b).max(0.0)
-    };
+    // Each stage's step: busy, exposed DP sync (from its last backward to its optimizer step),
+    // the optimizer, and the idle rest split into the critical path's sends and bubble.
     let pp_hops = if p.pp > 1 {
         2.0 * (p.pp - 1) as f64 * comm.p2p
     } else {
         0.0
     };
-    let idle = (step - busy0 - dp_exposed - timings.optimizer_s).max(0.0);
-    let pp_comm = pp_hops.min(idle);
-    let bubble = idle - pp_comm;
+    // Each stage's last forward/backward end and optimizer start, in one pass over the spans.
+    let mut last_b = vec![0.0f64; p.pp as usize];
+    let mut opt_start = vec![0.0f64; p.pp as usize];
+    for x in &tl.spans {
+        match x.stream {
+            "compute" => last_b[x.stage as usize] = last_b[x.stage as usize].max(x.end),
+            "optimizer" => opt_start[x.stage as usize] = opt_start[x.stage as usize].max(x.start),
+            _ => {}
+        }
+    }
+    let stages: Vec<StageReport> = (0..p.pp)
+        .map(|s| {
+            let w = timings.stages[s as usize];
+            let busy = tl.busy[s as usize];
+            let dp_exposed = (opt_start[s as usize] - last_b[s as usize]).max(0.0);
+            let idle = (step - busy - dp_exposed - timings.optimizer_s).max(0.0);
+            let pp_comm = pp_hops.min(idle);
+            StageReport {
+                stage: s,
+                layers: w.layers,
+                busy_s: busy,
+                compute_s: w.compute_s(),
+                recompute_s: w.recompute_s,
+                tp_comm_s: w.tp_comm_s,
+                ep_comm_s: w.ep_comm_s,
+                cp_comm_s: w.cp_comm_s,
+                zero3_comm_s: w.zero3_comm_s,
+                pp_comm_s: pp_comm,
+                bubble_s: idle - pp_comm,
+                dp_comm_s: dp_exposed,
+                optimizer_s: timings.optimizer_s,
+                busy_fraction: busy / step,
+                memory_bytes: stage_memory(model, p, s).total(),
+                hardware_flops: w.hardware_flops,
+            }
+        })
+        .collect();
+    let st = &stages[slowest as usize];
     let breakdown = Breakdown {
-        compute_s: stage0.forward_s + stage0.backward_s,
-        recompute_s: stage0.recompute_s,
-        tp_comm_s: stage0.tp_comm_s,
-        cp_comm_s: stage0.cp_comm_s,
-        ep_comm_s: stage0.ep_comm_s,
-        pp_comm_s: pp_comm,
-        pipeline_bubble_s: bubble,
-        dp_comm_s: dp_exposed + stage0.zero3_comm_s,
+        compute_s: bs.forward_s + bs.backward_s,
+        recompute_s: bs.recompute_s,
+        tp_comm_s: bs.tp_comm_s,
+        cp_comm_s: bs.cp_comm_s,
+        ep_comm_s: bs.ep_comm_s,
+        pp_comm_s: st.pp_comm_s,
+        pipeline_bubble_s: st.bubble_s,
+        dp_comm_s: st.dp_comm_s + bs.zero3_comm_s,
         optimizer_s: timings.optimizer_s,
     };
 
@@ -241,41 +384,134 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
             "TP collectives: {a} (chosen like NCCL for one group, run for all groups at once)"
         ));
     }
-    assumptions.push(format!(
-        "compute model: {} peaks with the efficiency rule fitted to measured H100 kernels (docs/compute-model.md)",
-        cm.accel.name
-    ));
-    assumptions.push("NCCL latency constants (tuning.cc) and link efficiencies in docs/calibration.md".into());
+    assumptions.extend(in_network_lines(f, &comm.collectives, in_network));
+    let mut fidelity_checks = Vec::new();
+    // One warning per (dimension, scope) beyond the tolerance, its operations' times summed.
+    struct Flagged {
+        kind: CommKind,
+        scope: CheckScope,
+        stages: u32,
+        ops: Vec<&'static str>,
+        analytical_s: f64,
+        flow_s: f64,
+    }
+    let mut flagged: Vec<Flagged> = Vec::new();
+    for c in &comm.fidelity_checks {
+        let d = c.difference();
+        let warned = d > CHECK_TOLERANCE;
+        if warned {
+            match flagged.iter_mut().find(|x| x.kind == c.kind && x.scope == c.scope) {
+                Some(x) => {
+                    if !x.ops.contains(&op_words(c.op)) {
+                        x.ops.push(op_words(c.op));
+                    }
+                    x.analytical_s += c.analytical_s;
+                    x.flow_s += c.flow_s;
+                }
+                None => flagged.push(Flagged {
+                    kind: c.kind,
+                    scope: c.scope,
+                    stages: c.stages,
+                    ops: vec![op_words(c.op)],
+                    analytical_s: c.analytical_s,
+                    flow_s: c.flow_s,
+                }),
+            }
+        }
+        fidelity_checks.push(FidelityCheckReport {
+            dimension: c.kind.label().into(),
+            op: c.op.name().into(),
+            scope: match c.scope {
+                CheckScope::AllGroups => "all_groups",
+                CheckScope::StagesTogether => "stages_together",
+            }
+            .into(),
+            analytical_s: c.analytical_s,
+            flow_s: c.flow_s,
+            difference_fraction: d,
+            warned,
+        });
+    }
+    for x in flagged {
+        let Flagged {
+            kind,
+            scope,
+            stages,
+            ops,
+            analytical_s: an,
+            flow_s: fl,
+        } = x;
+        let what = format!("{} {}", kind.label(), ops.join(" + "));
+        let change = (fl / an - 1.0) * 100.0;
+        warnings.push(match scope {
+            CheckScope::AllGroups => format!(
+                "analytical fidelity: {what} takes {} with every group at once, but {} under flow contention ({change:+.0} %); rerun with --fidelity flow",
+                units::si(an, "s"),
+                units::si(fl, "s"),
+            ),
+            CheckScope::StagesTogether => format!(
+                "analytical fidelity: {what} takes {} for one pipeline stage alone, as the analytical schedule runs it, but the {stages} stages' syncs can overlap at the end of the step and take {} together under flow contention ({change:+.0} %); rerun with --fidelity flow",
+                units::si(an, "s"),
+                units::si(fl, "s"),
+            ),
+        });
+    }
 
     // A link's busy share of the step: its utilisation during the collective that loads it,
     // times the time that kind of communication takes per step on one rank.
-    let per_step = |d: super::comm::CommKind| -> f64 {
-        use super::comm::CommKind::*;
+    let per_step = |d: CommKind| -> f64 {
+        use CommKind::*;
         let t = match d {
-            Tp => stage0.tp_comm_s,
-            Ep => stage0.ep_comm_s,
-            Cp => stage0.cp_comm_s,
+            Tp => bs.tp_comm_s,
+            Ep => bs.ep_comm_s,
+            Cp => bs.cp_comm_s,
+            Zero3 => bs.zero3_comm_s,
             Pp => 2.0 * m as f64 * comm.p2p * (p.vp as f64),
             Dp => comm.dp_total,
         };
         (t / step).min(1.0)
     };
-    let mut busiest: Vec<(u32, f64, super::comm::CommKind)> = comm
+    // (link, share of the step, kind, utilisation while the kind runs)
+    let mut busiest: Vec<(u32, f64, CommKind, f64)> = comm
         .link_loads
         .iter()
-        .map(|l| (l.link, l.utilisation * per_step(l.during), l.during))
+        .map(|l| (l.link, l.utilisation * per_step(l.during), l.during, l.utilisation))
         .collect();
     busiest.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     busiest.dedup_by_key(|x| x.0);
+    busiest.truncate(5);
     let busiest_links = busiest
         .iter()
-        .take(5)
-        .map(|(l, u, d)| LinkReport {
+        .map(|(l, u, d, _)| LinkReport {
             name: collective::simulate::link_label(f, *l),
             utilisation: *u,
             during: d.label().into(),
         })
         .collect();
+    let link_stage = |l: u32| -> Option<u32> {
+        let link = f.links.get(l as usize)?;
+        [link.src, link.dst]
+            .into_iter()
+            .filter(|&n| f.node(n).kind == fabric::NodeKind::Accel)
+            .filter_map(|n| f.accels.iter().position(|&a| a == n))
+            .find(|&a| (a as u64) < world)
+            .map(|a| pl.layout.stage_of(a as u32))
+    };
+    let detail = StepDetail {
+        blocks: timings.blocks.clone(),
+        collectives: comm.collectives.clone(),
+        links: busiest
+            .iter()
+            .map(|&(l, _, d, u)| LinkActivity {
+                name: collective::simulate::link_label(f, l),
+                utilisation: u,
+                during: d,
+                stage: link_stage(l),
+            })
+            .collect(),
+        pp: p.pp,
+        vp: p.vp,
+    };
 
     let acc = fabric::catalogue::accelerator(f.accel_model);
     TrainReport {
@@ -323,18 +559,91 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         mfu_full_attention: model_flops_full / (step * world as f64 * peak),
         peak_flops_per_s_per_accel: peak,
         breakdown,
+        breakdown_stage: slowest,
+        stages,
+        collectives: comm
+            .collectives
+            .iter()
+            .map(|c| CollectiveReport {
+                dimension: c.kind.label().into(),
+                op: c.op.name().into(),
+                size_bytes: c.bytes,
+                algorithm: c.cost.algo.map(|a| a.name()).unwrap_or_default().into(),
+                protocol: c.cost.protocol.map(|p| p.name()).unwrap_or_default().into(),
+                group_size: c.group_size,
+                groups: c.groups,
+                time_s: c.cost.seconds,
+            })
+            .collect(),
+        fidelity_checks,
         memory_bytes_per_accel: mem.total(),
-        memory: mem_report(&mem, capacity),
+        memory: mem_report(&mem, capacity, heaviest_memory_stage(model, p)),
         fits,
         busiest_links,
         warnings,
         assumptions,
         derived: Vec::new(),
         timeline: Some(tl),
+        detail: Some(detail),
     }
 }
 
-fn mem_report(m: &MemoryBreakdown, capacity: f64) -> MemoryReport {
+/// An operation in words for messages: "all-to-all", "reduce-scatter".
+pub fn op_words(op: Op) -> &'static str {
+    match op {
+        Op::AllReduce => "all-reduce",
+        Op::ReduceScatter => "reduce-scatter",
+        Op::AllGather => "all-gather",
+        Op::AllToAll => "all-to-all",
+        Op::Broadcast => "broadcast",
+        Op::Reduce => "reduce",
+        Op::SendRecv => "send/receive",
+    }
+}
+
+/// Which in-network reduction (SHARP/CollNet, NVLS) each dimension's collectives use, and why
+/// one is not used anywhere (switched off, not in the fabric, or not chosen).
+fn in_network_lines(f: &Fabric, collectives: &[PricedComm], allowed: InNetwork) -> Vec<String> {
+    let mut out = Vec::new();
+    for (algo, name, flag, on, has) in [
+        (
+            Algo::CollNet,
+            "SHARP (CollNet)",
+            "--sharp",
+            allowed.sharp,
+            collective::hierarchical::sharp_supported(f),
+        ),
+        (
+            Algo::Nvls,
+            "NVLS (NVLink SHARP)",
+            "--nvls",
+            allowed.nvls,
+            collective::nvls::supported(f),
+        ),
+    ] {
+        let mut used: Vec<String> = Vec::new();
+        for c in collectives.iter().filter(|c| c.cost.algo == Some(algo)) {
+            let w = format!("{} {}", c.kind.label(), op_words(c.op));
+            if !used.contains(&w) {
+                used.push(w);
+            }
+        }
+        out.push(if !on {
+            format!("in-network reduction: {name} off ({flag} off): not a candidate for any dimension")
+        } else if !used.is_empty() {
+            format!("in-network reduction: {name} used for {} ({flag} on)", used.join(", "))
+        } else if !has {
+            format!("in-network reduction: {name} not available on this fabric")
+        } else {
+            format!(
+                "in-network reduction: {name} available ({flag} on) but chosen for no dimension (it runs all-reduce only; other algorithms were faster or the groups do not qualify)"
+            )
+        });
+    }
+    out
+}
+
+fn mem_report(m: &MemoryBreakdown, capacity: f64, stage: u32) -> MemoryReport {
     MemoryReport {
         weights_bytes: m.weights,
         gradients_bytes: m.gradients,
@@ -343,5 +652,6 @@ fn mem_report(m: &MemoryBreakdown, capacity: f64) -> MemoryReport {
         buffers_bytes: m.buffers,
         total_bytes: m.total(),
         capacity_bytes: capacity,
+        stage,
     }
 }

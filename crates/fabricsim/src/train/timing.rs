@@ -18,6 +18,8 @@ use workload::{ModelSpec, Precision, Recompute};
 /// on its compute stream and FLOPs of one of its ranks.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StageWork {
+    /// Transformer layers the stage holds (all its chunks).
+    pub layers: u32,
     /// Forward kernels (embedding and output layer included).
     pub forward_s: f64,
     /// Backward kernels.
@@ -49,16 +51,79 @@ impl StageWork {
     }
 }
 
+/// One pass (forward or backward) of one block for one micro-batch on one rank: kernel time and
+/// the communication the compute stream waits for.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PassTime {
+    /// Kernels of the pass.
+    pub compute_s: f64,
+    /// Recomputed forward (backward passes only).
+    pub recompute_s: f64,
+    /// Exposed tensor-parallel collectives (with full recompute, the recomputed forward's too).
+    pub tp_s: f64,
+    /// Exposed expert dispatch + combine.
+    pub ep_s: f64,
+    /// Exposed context-parallel K/V exchange.
+    pub cp_s: f64,
+    /// Exposed ZeRO-3 parameter gather.
+    pub zero3_s: f64,
+    /// FLOPs the pass's kernels execute (recomputation included).
+    pub flops: f64,
+}
+
+impl PassTime {
+    /// Time on the compute stream.
+    pub fn total(&self) -> f64 {
+        self.compute_s + self.recompute_s + self.tp_s + self.ep_s + self.cp_s + self.zero3_s
+    }
+}
+
+/// What a [`BlockTiming`] describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    /// Transformer layer (0-based).
+    Layer(u32),
+    /// Token (and position) embedding, on the first virtual stage.
+    Embedding,
+    /// Final norm, output layer and loss, on the last virtual stage.
+    Output,
+}
+
+/// Forward and backward of one block for one micro-batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlockTiming {
+    pub block: Block,
+    /// A mixture-of-experts layer (expert dispatch and combine).
+    pub moe: bool,
+    pub forward: PassTime,
+    pub backward: PassTime,
+}
+
 /// The durations the pipeline schedule runs.
 #[derive(Debug, Clone)]
 pub struct StageTimings {
     /// Forward and backward time of one micro-batch on [stage][chunk].
     pub fwd: Vec<Vec<f64>>,
     pub bwd: Vec<Vec<f64>>,
+    /// The blocks of [stage][chunk], in forward order: their passes sum to `fwd` and `bwd`.
+    pub blocks: Vec<Vec<Vec<BlockTiming>>>,
     /// Per pipeline stage, its work over the step.
     pub stages: Vec<StageWork>,
     /// Fused AdamW over one rank's (sharded) parameters.
     pub optimizer_s: f64,
+}
+
+impl StageTimings {
+    /// The stage with the most busy time (the first of equals): the one that sets the pace.
+    pub fn slowest_stage(&self) -> u32 {
+        let mut best = 0usize;
+        for (i, w) in self.stages.iter().enumerate() {
+            if w.busy_s() > self.stages[best].busy_s() {
+                best = i;
+            }
+        }
+        best as u32
+    }
 }
 
 fn sum_time(cm: &ComputeModel, ops: &[OpDesc], precision: Precision) -> f64 {
@@ -80,22 +145,14 @@ fn is_gemm(k: &OpKind) -> bool {
     matches!(k, OpKind::Gemm { .. })
 }
 
-/// Layers of virtual chunk `c` of `chunks` (an uneven split gives the first `layers % chunks`
-/// chunks one extra layer).
-fn chunk_layers(layers: u32, chunks: u32, c: u32) -> std::ops::Range<u32> {
-    let base = layers / chunks;
-    let extra = layers % chunks;
-    let start = c * base + c.min(extra);
-    start..start + base + u32::from(c < extra)
-}
-
-/// Forward/backward time of every (stage, chunk) and each stage's work.
+/// Forward/backward time of every (stage, chunk), its blocks, and each stage's work.
 pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm: &CommCosts) -> StageTimings {
     let p = &pl.plan;
     let m = pl.microbatches as f64;
     let chunks = p.pp * p.vp;
     let mut fwd = vec![vec![0.0; p.vp as usize]; p.pp as usize];
     let mut bwd = vec![vec![0.0; p.vp as usize]; p.pp as usize];
+    let mut blocks = vec![vec![Vec::new(); p.vp as usize]; p.pp as usize];
     let mut stages = vec![StageWork::default(); p.pp as usize];
     for s in 0..p.pp {
         let w = &mut stages[s as usize];
@@ -103,7 +160,33 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
             let v = c * p.pp + s;
             let mut tf = 0.0;
             let mut tb = 0.0;
-            for layer in chunk_layers(model.layers, chunks, v) {
+            let mut list: Vec<BlockTiming> = Vec::new();
+            // Embedding on the first virtual stage, output layer and loss on the last.
+            let edge = |ops: Vec<OpDesc>, block: Block| {
+                let back = flops::backward_ops(&ops);
+                BlockTiming {
+                    block,
+                    moe: false,
+                    forward: PassTime {
+                        compute_s: sum_time(cm, &ops, p.precision),
+                        flops: ops.iter().map(|o| o.flops).sum(),
+                        ..Default::default()
+                    },
+                    backward: PassTime {
+                        compute_s: sum_time(cm, &back, p.precision),
+                        flops: back.iter().map(|o| o.flops).sum(),
+                        ..Default::default()
+                    },
+                }
+            };
+            if v == 0 {
+                list.push(edge(
+                    flops::embedding_ops(model, p.mbs as u64, p.seq / p.cp as u64),
+                    Block::Embedding,
+                ));
+            }
+            for layer in p.chunk_layers(model.layers, v) {
+                w.layers += 1;
                 let ops = flops::layer_ops(model, layer, p.mbs as u64, p.seq, p.tp, p.cp, p.ep, p.sequence_parallel);
                 let back = flops::backward_ops(&ops);
                 let f_t = sum_time(cm, &ops, p.precision);
@@ -114,11 +197,8 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
                     Recompute::Selective => attn_f,
                     Recompute::Full => f_t,
                 };
-                let ep_t = if model.layer_is_moe(layer) {
-                    comm.ep_per_moe_layer
-                } else {
-                    0.0
-                };
+                let moe = model.layer_is_moe(layer);
+                let ep_t = if moe { comm.ep_per_moe_layer } else { 0.0 };
                 // Ring attention overlaps each K/V round with the attention of a block.
                 let cp_exposed = (comm.cp_kv_round * (p.cp - 1) as f64 - attn_f).max(0.0);
                 // With --tp-comm-overlap the collectives hide behind the layer's GEMMs.
@@ -135,46 +215,63 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
                 // ZeRO-3 gathers are prefetched one layer ahead.
                 let z3_f = (comm.zero3_ag_per_layer - f_t).max(0.0);
                 let z3_b = (comm.zero3_ag_per_layer - b_t).max(0.0);
-                tf += f_t + tp_f + ep_t + cp_exposed + z3_f;
-                tb += b_t + re + tp_b + tp_re + ep_t + cp_exposed + z3_b;
-
-                w.forward_s += f_t * m;
-                w.backward_s += b_t * m;
-                w.recompute_s += re * m;
-                w.tp_comm_s += (tp_f + tp_b + tp_re) * m;
-                w.ep_comm_s += 2.0 * ep_t * m;
-                w.cp_comm_s += 2.0 * cp_exposed * m;
-                w.zero3_comm_s += (z3_f + z3_b) * m;
-                let fl: f64 = ops.iter().map(|o| o.flops).sum::<f64>() + back.iter().map(|o| o.flops).sum::<f64>();
+                let fl_f: f64 = ops.iter().map(|o| o.flops).sum();
+                let fl_b: f64 = back.iter().map(|o| o.flops).sum();
                 let refl: f64 = match p.recompute {
                     Recompute::None => 0.0,
                     Recompute::Selective => ops.iter().filter(|o| is_attention(&o.kind)).map(|o| o.flops).sum(),
-                    Recompute::Full => ops.iter().map(|o| o.flops).sum(),
+                    Recompute::Full => fl_f,
                 };
-                w.hardware_flops += (fl + refl) * m;
-                w.executed_flops += fl * m;
-            }
-            // Embedding on the first virtual stage, output layer and loss on the last.
-            let mut edge: Vec<OpDesc> = Vec::new();
-            if v == 0 {
-                edge.extend(flops::embedding_ops(model, p.mbs as u64, p.seq / p.cp as u64));
+                list.push(BlockTiming {
+                    block: Block::Layer(layer),
+                    moe,
+                    forward: PassTime {
+                        compute_s: f_t,
+                        recompute_s: 0.0,
+                        tp_s: tp_f,
+                        ep_s: ep_t,
+                        cp_s: cp_exposed,
+                        zero3_s: z3_f,
+                        flops: fl_f,
+                    },
+                    backward: PassTime {
+                        compute_s: b_t,
+                        recompute_s: re,
+                        tp_s: tp_b + tp_re,
+                        ep_s: ep_t,
+                        cp_s: cp_exposed,
+                        zero3_s: z3_b,
+                        flops: fl_b + refl,
+                    },
+                });
+                w.hardware_flops += (fl_f + fl_b + refl) * m;
+                w.executed_flops += (fl_f + fl_b) * m;
             }
             if v == chunks - 1 {
-                edge.extend(flops::output_ops(model, p.mbs as u64, p.seq / p.cp as u64, p.tp));
+                list.push(edge(
+                    flops::output_ops(model, p.mbs as u64, p.seq / p.cp as u64, p.tp),
+                    Block::Output,
+                ));
             }
-            if !edge.is_empty() {
-                let back = flops::backward_ops(&edge);
-                let (ef, eb) = (sum_time(cm, &edge, p.precision), sum_time(cm, &back, p.precision));
-                tf += ef;
-                tb += eb;
-                let fl: f64 = edge.iter().chain(&back).map(|o| o.flops).sum();
-                w.hardware_flops += fl * m;
-                w.executed_flops += fl * m;
-                w.forward_s += ef * m;
-                w.backward_s += eb * m;
+            for b in &list {
+                let (f, bk) = (&b.forward, &b.backward);
+                tf += f.total();
+                tb += bk.total();
+                w.forward_s += f.compute_s * m;
+                w.backward_s += bk.compute_s * m;
+                w.recompute_s += bk.recompute_s * m;
+                w.tp_comm_s += (f.tp_s + bk.tp_s) * m;
+                w.ep_comm_s += (f.ep_s + bk.ep_s) * m;
+                w.cp_comm_s += (f.cp_s + bk.cp_s) * m;
+                w.zero3_comm_s += (f.zero3_s + bk.zero3_s) * m;
+                if !matches!(b.block, Block::Layer(_)) {
+                    w.hardware_flops += (f.flops + bk.flops) * m;
+                    w.executed_flops += (f.flops + bk.flops) * m;
+                }
             }
             fwd[s as usize][c as usize] = tf;
             bwd[s as usize][c as usize] = tb;
+            blocks[s as usize][c as usize] = list;
         }
     }
 
@@ -197,6 +294,7 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
     StageTimings {
         fwd,
         bwd,
+        blocks,
         stages,
         optimizer_s: cm.op_time(&opt_op, Precision::Bf16),
     }

@@ -160,11 +160,12 @@ proptest! {
             precision: if fp8 { Precision::Fp8 } else { Precision::Bf16 },
             sequence_parallel: tp > 1,
             tp_comm_overlap: false,
+            layers_per_stage: None,
         };
         let cm = train::compute_model_for(f.accel_model).unwrap();
         let mut steps = Vec::new();
         for fidelity in [Fidelity::Flow, Fidelity::Analytical] {
-            let opts = TrainOptions { fidelity, allow_oom: true, full: false };
+            let opts = TrainOptions { allow_oom: true, ..TrainOptions::new(fidelity) };
             let r = train::simulate(spec, f, &model, &plan, &cm, &opts).unwrap();
             prop_assert!(r.hfu <= 1.0 + 1e-9, "{plan:?}: HFU {}", r.hfu);
             prop_assert!(r.mfu <= r.hfu * (1.0 + 1e-9), "{plan:?}: MFU {} above HFU {}", r.mfu, r.hfu);

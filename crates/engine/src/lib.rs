@@ -25,6 +25,8 @@
 //! assert_eq!(r.task_end_s[t.0 as usize], 3.0); // 1 s latency + 200 B at 100 B/s
 //! ```
 
+mod bits;
+mod completions;
 mod engine;
 mod heap;
 pub mod maxmin;
@@ -58,6 +60,92 @@ pub struct Flow {
     /// Multiplicity: `weight` identical flows merged into one variable; each
     /// gets the same rate and each carries `bytes`. Must be at least 1.
     pub weight: u32,
+}
+
+/// The flows of one transfer in compact form: all paths in one array, no
+/// allocation per flow. The same as a `Vec<Flow>` for
+/// [`Engine::add_transfer`]; meant for transfers of millions of flows.
+///
+/// ```
+/// use engine::{Engine, Fidelity, FlowSet};
+/// let mut e = Engine::new(vec![100.0, 100.0], Fidelity::Flow).unwrap();
+/// let mut flows = FlowSet::new();
+/// flows.push(&[0, 1], 100.0, 1);
+/// flows.push(&[1], 100.0, 1);
+/// e.add_transfer(0.0, &flows, &[]).unwrap();
+/// assert_eq!(e.run().unwrap().makespan_s, 2.0);
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FlowSet {
+    /// End of each flow's path in `hops`.
+    end: Vec<u32>,
+    hops: Vec<u32>,
+    bytes: Vec<f64>,
+    weight: Vec<u32>,
+    /// More than `u32::MAX` hops were pushed ([`Engine::add_transfer`]
+    /// then fails with [`EngineError::TooLarge`]).
+    overflow: bool,
+}
+
+impl FlowSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty set with room for `flows` flows of `hops` hops in all.
+    pub fn with_capacity(flows: usize, hops: usize) -> Self {
+        Self {
+            end: Vec::with_capacity(flows),
+            hops: Vec::with_capacity(hops),
+            bytes: Vec::with_capacity(flows),
+            weight: Vec::with_capacity(flows),
+            overflow: false,
+        }
+    }
+
+    /// Appends `weight` identical flows of `bytes` each over `path` (see
+    /// [`Flow`]; checked when the set is added to an engine).
+    pub fn push(&mut self, path: &[u32], bytes: f64, weight: u32) {
+        self.hops.extend_from_slice(path);
+        let end = u32::try_from(self.hops.len()).unwrap_or_else(|_| {
+            self.overflow = true;
+            u32::MAX
+        });
+        self.end.push(end);
+        self.bytes.push(bytes);
+        self.weight.push(weight);
+    }
+
+    /// Number of flows (before merging).
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether no flow was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Total hops over all paths.
+    pub fn hops(&self) -> usize {
+        self.hops.len()
+    }
+
+    /// Removes every flow, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.end.clear();
+        self.hops.clear();
+        self.bytes.clear();
+        self.weight.clear();
+        self.overflow = false;
+    }
+
+    /// The path of flow `i`.
+    pub(crate) fn path(&self, i: usize) -> &[u32] {
+        let a = if i == 0 { 0 } else { self.end[i - 1] as usize };
+        &self.hops[a..self.end[i] as usize]
+    }
 }
 
 /// A unit of work in the task graph.

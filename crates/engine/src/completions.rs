@@ -58,6 +58,16 @@ impl Completions {
         }
     }
 
+    /// Makes room for `n` more [`Completions::set`] calls before the next
+    /// pop (exactly, so a solve of millions of flows does not double it).
+    pub(crate) fn reserve(&mut self, n: usize) {
+        if self.pending.is_empty() {
+            self.pending.reserve_exact(n);
+        } else {
+            self.pending.reserve(n);
+        }
+    }
+
     /// Schedules (or reschedules) flow `f` to complete at `t` (not NaN).
     #[inline]
     pub(crate) fn set(&mut self, f: u32, t: f64) {

@@ -53,7 +53,9 @@ pub struct Engine {
     hops: Vec<u32>,
     flow_bytes: Vec<f64>,
     flow_weight: Vec<u32>,
-    flow_task: Vec<u32>,
+    /// `(first flow, task)` of every transfer with flows, by first flow:
+    /// the flows of a transfer are the range up to the next one's first.
+    transfer_first: Vec<(u32, u32)>,
 }
 
 fn check_duration(seconds: f64) -> Result<(), EngineError> {
@@ -92,7 +94,7 @@ impl Engine {
             hops: Vec::new(),
             flow_bytes: Vec::new(),
             flow_weight: Vec::new(),
-            flow_task: Vec::new(),
+            transfer_first: Vec::new(),
         })
     }
 
@@ -114,6 +116,32 @@ impl Engine {
     /// Number of flow variables stored (after merging identical flows).
     pub fn num_flows(&self) -> usize {
         self.flow_bytes.len()
+    }
+
+    /// Bytes the stored flows of an engine take: `flows` flow variables over
+    /// `flow_hops` hops in all (see [`Engine::run_memory_estimate`]).
+    pub fn stored_memory_estimate(flows: u64, flow_hops: u64) -> u64 {
+        // flow_off, flow_bytes, flow_weight; one link id per hop.
+        (4 + 8 + 4) * flows + 4 * flow_hops
+    }
+
+    /// Bytes [`Engine::run`] allocates at its peak, on top of the stored flows,
+    /// for `links` links and `flows` flows over `flow_hops` hops: in flow
+    /// fidelity the state of a solve that holds every flow at once (the first
+    /// solve of one transfer of them all). Counted from the arrays the run
+    /// keeps, before allocator overhead; callers calibrate it against measured
+    /// peak memory (`collective::memory`).
+    pub fn run_memory_estimate(links: u64, flows: u64, flow_hops: u64, fidelity: Fidelity) -> u64 {
+        match fidelity {
+            // Per flow: rate, new rate, remaining bytes, last update, due time
+            // (8 B each), completion queue entry (16 B, plus 16 B while two
+            // runs merge), solve variables (4 B, up to 8 B while growing),
+            // three bit flags. Per hop: the link's flow list, and its rebuilt
+            // copy during a full solve. Per link: about 25 words of state.
+            Fidelity::Flow => 80 * flows + 8 * flow_hops + 200 * links,
+            // Per link: the task's load, statistics, busy intervals.
+            Fidelity::Analytical => 80 * links,
+        }
     }
 
     /// Adds a task that starts once all of `deps` have ended.
@@ -221,7 +249,6 @@ impl Engine {
         self.flow_off.reserve(merged.len());
         self.flow_bytes.reserve(merged.len());
         self.flow_weight.reserve(merged.len());
-        self.flow_task.reserve(merged.len());
         let first = self.flow_bytes.len() as u32;
         for &(i, w) in &merged {
             let (path, bytes, _) = flow(i as usize);
@@ -229,7 +256,9 @@ impl Engine {
             self.flow_off.push(self.hops.len() as u32);
             self.flow_bytes.push(bytes);
             self.flow_weight.push(w);
-            self.flow_task.push(id);
+        }
+        if !merged.is_empty() {
+            self.transfer_first.push((first, id));
         }
         Ok(Spec::Transfer {
             latency,
@@ -362,6 +391,8 @@ struct Sim<'e> {
     start: Vec<f64>,
     end: Vec<f64>,
     pending_flows: Vec<u32>,
+    /// `(first flow, end flow, task)` of the transfer last found by `task_of`.
+    last_task: (u32, u32, u32),
     queue: BinaryHeap<Reverse<Ev>>,
     seq: u64,
     resources: BTreeMap<u32, Resource>,
@@ -387,19 +418,19 @@ struct Sim<'e> {
     lhead: Vec<u32>,
     /// Per link of the current solve: end of its variable prefix.
     lstop: Vec<u32>,
-    /// Per link of the current solve: weight of its variable flows.
+    /// Per link of the current solve: weight of its variable flows, then in
+    /// a full solve a write cursor; in `start_flows`, a count. Zero outside
+    /// those two.
     lsum: Vec<u64>,
-    /// Per link, while a full solve rebuilds the lists: the list in
-    /// freezing order, and the rate class of its last flow (`UNSORTED` once
-    /// it is found out of order).
-    next_lists: Vec<Vec<u32>>,
+    /// While a full solve rebuilds the lists: one segment per link, filled
+    /// in reverse freezing order, and per link the rate class of the last
+    /// flow written (`UNSORTED` once the list is found out of order).
+    next: Vec<u32>,
     last_class: Vec<u64>,
     scratch: Vec<u32>,
     // --- links
     /// Alive flows (with multiplicity of occurrence, not weight) per link.
     link_alive: Vec<u32>,
-    /// Scratch per link: entries a starting transfer adds (zero between uses).
-    link_new: Vec<u32>,
     /// Whether the link carried a positive rate since `link_last`.
     link_busy: Vec<bool>,
     link_last: Vec<f64>,
@@ -447,6 +478,7 @@ impl<'e> Sim<'e> {
             start: vec![f64::NAN; nt],
             end: vec![f64::NAN; nt],
             pending_flows: vec![0; nt],
+            last_task: (0, 0, 0),
             queue: BinaryHeap::new(),
             seq: 0,
             resources: BTreeMap::new(),
@@ -469,11 +501,10 @@ impl<'e> Sim<'e> {
             lhead: vec![0; ll],
             lstop: vec![0; ll],
             lsum: vec![0; ll],
-            next_lists: vec![Vec::new(); ll],
+            next: Vec::new(),
             last_class: vec![0; ll],
             scratch: Vec::new(),
             link_alive: vec![0; ll],
-            link_new: vec![0; ll],
             link_busy: vec![false; ll],
             link_last: vec![0.0; ll],
             stats: vec![LinkStats::default(); nl],
@@ -693,14 +724,14 @@ impl<'e> Sim<'e> {
         self.scratch.clear();
         for f in (first..end).filter(|&f| carries(f)) {
             for &l in e.path(f) {
-                if self.link_new[l as usize] == 0 {
+                if self.lsum[l as usize] == 0 {
                     self.scratch.push(l);
                 }
-                self.link_new[l as usize] += 1;
+                self.lsum[l as usize] += 1;
             }
         }
         for &l in &self.scratch {
-            let add = std::mem::take(&mut self.link_new[l as usize]) as usize;
+            let add = std::mem::take(&mut self.lsum[l as usize]) as usize;
             self.link_flows[l as usize].reserve_exact(add);
         }
         self.scratch.clear();
@@ -742,11 +773,26 @@ impl<'e> Sim<'e> {
             self.link_alive[l as usize] -= 1;
         }
         self.roots.extend_from_slice(path);
-        let t = self.e.flow_task[fi];
+        let t = self.task_of(f);
         self.pending_flows[t as usize] -= 1;
         if self.pending_flows[t as usize] == 0 {
             self.task_end(t);
         }
+    }
+
+    /// The transfer task flow `f` belongs to (flows finish in bursts of one
+    /// transfer, so the last answer is tried first).
+    #[inline]
+    fn task_of(&mut self, f: u32) -> u32 {
+        let (first, end, t) = self.last_task;
+        if (first..end).contains(&f) {
+            return t;
+        }
+        let tf = &self.e.transfer_first;
+        let i = tf.partition_point(|&(first, _)| first <= f) - 1;
+        let end = tf.get(i + 1).map_or(u32::MAX, |&(next, _)| next);
+        self.last_task = (tf[i].0, end, tf[i].1);
+        tf[i].1
     }
 
     /// Re-solves the rates of the flows affected by the starts and finishes
@@ -861,15 +907,22 @@ impl<'e> Sim<'e> {
         }
         if full {
             // The lists are rebuilt in freezing order while water-filling
-            // reads the old ones (see `install_lists`).
+            // reads the old ones: each link gets a segment of `next` as long
+            // as its list, filled from its end (see `install_lists`); `lsum`
+            // becomes the segment's write cursor.
+            let mut end = 0u64;
             for &l in &self.var_links {
                 let li = l as usize;
-                self.next_lists[li] = Vec::with_capacity(self.link_flows[li].len());
+                end += self.link_flows[li].len() as u64;
+                self.lsum[li] = end;
                 self.last_class[li] = 0;
             }
+            self.next.clear();
+            self.next.resize(end as usize, 0);
         }
         let (lists, lhead, lstop) = (&self.link_flows, &self.lhead, &self.lstop);
-        let (next, last_class, unsorted) = (&mut self.next_lists, &mut self.last_class, &mut self.scratch);
+        let (next, cursor, last_class, unsorted) =
+            (&mut self.next, &mut self.lsum, &mut self.last_class, &mut self.scratch);
         unsorted.clear();
         self.wf.fill(
             |l| &lists[l][lhead[l] as usize..lstop[l] as usize],
@@ -884,7 +937,8 @@ impl<'e> Sim<'e> {
                 let c = rate_class(share);
                 for &m in path {
                     let mi = m as usize;
-                    next[mi].push(f);
+                    cursor[mi] -= 1;
+                    next[cursor[mi] as usize] = f;
                     let last = &mut last_class[mi];
                     if *last == UNSORTED {
                     } else if c < *last {
@@ -904,6 +958,7 @@ impl<'e> Sim<'e> {
             self.resolve();
             return;
         }
+        self.completions.reserve(self.wf.vars().len());
         for &f in self.wf.vars() {
             let fi = f as usize;
             let nr = self.new_rate[fi];
@@ -930,6 +985,9 @@ impl<'e> Sim<'e> {
                 self.resort(self.var_links[k] as usize);
             }
         }
+        for &l in &self.comp_links {
+            self.lsum[l as usize] = 0;
+        }
         self.started_any = false;
         self.finished_min_rate = f64::INFINITY;
     }
@@ -941,8 +999,11 @@ impl<'e> Sim<'e> {
     fn install_lists(&mut self) {
         for &l in &self.var_links {
             let li = l as usize;
-            self.link_flows[li] = std::mem::take(&mut self.next_lists[li]);
-            self.link_flows[li].reverse();
+            // The write cursor ended at the start of the link's segment.
+            let (start, list) = (self.lsum[li] as usize, &mut self.link_flows[li]);
+            let len = list.len();
+            list.clear();
+            list.extend_from_slice(&self.next[start..start + len]);
             self.lhead[li] = 0;
         }
         let rate = &self.rate;

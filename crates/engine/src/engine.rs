@@ -30,6 +30,19 @@ fn rate_class(rate: f64) -> u64 {
 /// rate class).
 const UNSORTED: u64 = u64::MAX;
 
+/// Whether flow `f` lies in one of the sorted, disjoint `ranges`.
+#[inline]
+fn is_started(ranges: &[(u32, u32)], f: u32) -> bool {
+    match ranges {
+        [] => false,
+        [(a, b)] => (*a..*b).contains(&f),
+        _ => {
+            let i = ranges.partition_point(|&(a, _)| a <= f);
+            i > 0 && f < ranges[i - 1].1
+        }
+    }
+}
+
 /// Stored form of a task.
 #[derive(Debug, Clone)]
 enum Spec {
@@ -53,6 +66,8 @@ pub struct Engine {
     hops: Vec<u32>,
     flow_bytes: Vec<f64>,
     flow_weight: Vec<u32>,
+    /// Whether every stored flow has weight 1 (then weights are not read).
+    unit_weights: bool,
     /// `(first flow, task)` of every transfer with flows, by first flow:
     /// the flows of a transfer are the range up to the next one's first.
     transfer_first: Vec<(u32, u32)>,
@@ -94,6 +109,7 @@ impl Engine {
             hops: Vec::new(),
             flow_bytes: Vec::new(),
             flow_weight: Vec::new(),
+            unit_weights: true,
             transfer_first: Vec::new(),
         })
     }
@@ -256,6 +272,7 @@ impl Engine {
             self.flow_off.push(self.hops.len() as u32);
             self.flow_bytes.push(bytes);
             self.flow_weight.push(w);
+            self.unit_weights &= w == 1;
         }
         if !merged.is_empty() {
             self.transfer_first.push((first, id));
@@ -285,6 +302,16 @@ impl Engine {
     /// left with zero rate); not expected in practice.
     pub fn run(&mut self) -> Result<RunReport, EngineError> {
         Sim::new(self).run()
+    }
+
+    /// The weight of flow `f`.
+    #[inline]
+    fn weight(&self, f: u32) -> u32 {
+        if self.unit_weights {
+            1
+        } else {
+            self.flow_weight[f as usize]
+        }
     }
 
     #[inline]
@@ -429,8 +456,11 @@ struct Sim<'e> {
     last_class: Vec<u64>,
     scratch: Vec<u32>,
     // --- links
-    /// Alive flows (with multiplicity of occurrence, not weight) per link.
-    link_alive: Vec<u32>,
+    /// Weight of the alive flows per link (a flow counted once per
+    /// occurrence on the link's path).
+    link_weight: Vec<u64>,
+    /// Flow ranges of the transfers started since the last solve, sorted.
+    started: Vec<(u32, u32)>,
     /// Whether the link carried a positive rate since `link_last`.
     link_busy: Vec<bool>,
     link_last: Vec<f64>,
@@ -504,7 +534,8 @@ impl<'e> Sim<'e> {
             next: Vec::new(),
             last_class: vec![0; ll],
             scratch: Vec::new(),
-            link_alive: vec![0; ll],
+            link_weight: vec![0; ll],
+            started: Vec::new(),
             link_busy: vec![false; ll],
             link_last: vec![0.0; ll],
             stats: vec![LinkStats::default(); nl],
@@ -742,11 +773,11 @@ impl<'e> Sim<'e> {
             if path.is_empty() || !carries(f) {
                 continue;
             }
-            let bytes = e.flow_bytes[fi];
-            let wb = bytes * f64::from(e.flow_weight[fi]);
+            let (bytes, w) = (e.flow_bytes[fi], e.weight(f));
+            let wb = bytes * f64::from(w);
             for &l in path {
                 self.link_flows[l as usize].push(f);
-                self.link_alive[l as usize] += 1;
+                self.link_weight[l as usize] += u64::from(w);
                 self.stats[l as usize].bytes += wb;
             }
             self.roots.extend_from_slice(path);
@@ -761,6 +792,7 @@ impl<'e> Sim<'e> {
         } else {
             self.pending_flows[t as usize] = pending;
             self.started_any = true;
+            self.started.push((first, end));
         }
     }
 
@@ -768,9 +800,9 @@ impl<'e> Sim<'e> {
         let fi = f as usize;
         self.alive.clear(f);
         self.finished_min_rate = self.finished_min_rate.min(self.rate[fi]);
-        let path = self.e.path(f);
+        let (path, w) = (self.e.path(f), u64::from(self.e.weight(f)));
         for &l in path {
-            self.link_alive[l as usize] -= 1;
+            self.link_weight[l as usize] -= w;
         }
         self.roots.extend_from_slice(path);
         let t = self.task_of(f);
@@ -834,6 +866,7 @@ impl<'e> Sim<'e> {
             }
         }
         self.roots.clear();
+        self.started.sort_unstable();
         // Breadth-first search over links and variable flows; `lsum` gets
         // the weight of each link's variable flows.
         let mut i = 0;
@@ -863,16 +896,24 @@ impl<'e> Sim<'e> {
             };
             self.lhead[l] = lo as u32;
             self.lstop[l] = hi as u32;
-            let mut n = 0u64;
+            // In a full solve every alive flow is variable: the link's weight
+            // is known, and flows started since the last solve need no
+            // exploring (their links are roots already).
+            let mut n = if full { self.link_weight[l] } else { 0 };
             for &f in &list[lo..hi] {
                 if !alive.get(f) {
                     continue;
                 }
-                n += u64::from(e.flow_weight[f as usize]);
+                if !full {
+                    n += u64::from(e.weight(f));
+                }
                 if self.wf.is_var(f) {
                     continue;
                 }
                 self.wf.mark_var(f);
+                if full && is_started(&self.started, f) {
+                    continue;
+                }
                 for &m in e.path(f) {
                     if self.lstamp[m as usize] != ep {
                         self.lstamp[m as usize] = ep;
@@ -889,7 +930,7 @@ impl<'e> Sim<'e> {
                 self.stats[li].busy_s += now - self.link_last[li];
             }
             self.link_last[li] = now;
-            self.link_busy[li] = self.link_alive[li] > 0;
+            self.link_busy[li] = self.link_weight[li] > 0;
             let n = self.lsum[li];
             if n == 0 {
                 // Nothing on this link changes rate (only finished flows
@@ -899,7 +940,7 @@ impl<'e> Sim<'e> {
             let mut fixed = 0.0;
             for &f in &self.link_flows[li][self.lstop[li] as usize..] {
                 if self.alive.get(f) {
-                    fixed += f64::from(e.flow_weight[f as usize]) * self.rate[f as usize];
+                    fixed += f64::from(e.weight(f)) * self.rate[f as usize];
                 }
             }
             self.wf.set_link(l, e.caps[li] - fixed, n, fixed);
@@ -928,7 +969,7 @@ impl<'e> Sim<'e> {
             |l| &lists[l][lhead[l] as usize..lstop[l] as usize],
             &e.flow_off,
             &e.hops,
-            &e.flow_weight,
+            |f| e.weight(f),
             &mut self.new_rate,
             |f, share, path| {
                 if !full {
@@ -957,6 +998,9 @@ impl<'e> Sim<'e> {
             self.started_any = true;
             self.resolve();
             return;
+        }
+        if full {
+            self.wf.sort_vars();
         }
         self.completions.reserve(self.wf.vars().len());
         for &f in self.wf.vars() {
@@ -988,6 +1032,7 @@ impl<'e> Sim<'e> {
         for &l in &self.comp_links {
             self.lsum[l as usize] = 0;
         }
+        self.started.clear();
         self.started_any = false;
         self.finished_min_rate = f64::INFINITY;
     }

@@ -80,9 +80,16 @@ impl WaterFill {
         self.var.get(f)
     }
 
-    /// The variables of the current problem, in the order they were marked.
+    /// The variables of the current problem, in the order they were marked
+    /// (or by id after [`WaterFill::sort_vars`]).
     pub(crate) fn vars(&self) -> &[u32] {
         &self.vars
+    }
+
+    /// Orders the variables by id, so that walking them reads per-flow
+    /// arrays in address order.
+    pub(crate) fn sort_vars(&mut self) {
+        self.vars.sort_unstable();
     }
 
     /// Declares link `l`: capacity left after fixed flows `rem`, total
@@ -112,7 +119,7 @@ impl WaterFill {
         link_flows: impl Fn(usize) -> &'a [u32],
         off: &[u32],
         hops: &[u32],
-        weight: &[u32],
+        weight: impl Fn(u32) -> u32,
         rate: &mut [f64],
         mut frozen: impl FnMut(u32, f64, &[u32]),
     ) {
@@ -126,7 +133,7 @@ impl WaterFill {
                 }
                 self.frozen.set(f);
                 rate[fi] = share;
-                let w = weight[fi];
+                let w = weight(f);
                 let ws = f64::from(w) * share;
                 let path = &hops[off[fi] as usize..off[fi + 1] as usize];
                 frozen(f, share, path);
@@ -213,7 +220,14 @@ pub fn try_solve(capacity: &[f64], flows: &[(&[u32], u32)]) -> Result<Vec<f64>, 
         wf.set_link(l as u32, capacity[l], n, 0.0);
     }
     let mut rate = vec![f64::INFINITY; flows.len()];
-    wf.fill(|l| &link_flows[l], &off, &hops, &weight, &mut rate, |_, _, _| {});
+    wf.fill(
+        |l| &link_flows[l],
+        &off,
+        &hops,
+        |f| weight[f as usize],
+        &mut rate,
+        |_, _, _| {},
+    );
     Ok(rate)
 }
 

@@ -123,28 +123,56 @@ impl WaterFill {
         rate: &mut [f64],
         mut frozen: impl FnMut(u32, f64, &[u32]),
     ) {
+        // Flows are frozen in chunks: first their ids (flag bits only), then
+        // the bounds and first hop of every path of the chunk, then the
+        // updates. The path loads of a chunk are independent of each other,
+        // so their cache misses overlap instead of queuing behind updates.
+        const CHUNK: usize = 32;
+        let mut batch = [0u32; CHUNK];
+        let mut span = [(0u32, 0u32); CHUNK];
         while let Some((l, _)) = self.heap.pop() {
             let li = l as usize;
             let share = self.rem[li].max(0.0) / self.n[li] as f64;
-            for &f in link_flows(li) {
-                let fi = f as usize;
-                if !self.var.get(f) || self.frozen.get(f) {
-                    continue;
+            let list = link_flows(li);
+            let mut i = 0;
+            while i < list.len() {
+                let mut k = 0;
+                while i < list.len() && k < CHUNK {
+                    let f = list[i];
+                    i += 1;
+                    if self.var.get(f) && !self.frozen.get(f) {
+                        self.frozen.set(f);
+                        batch[k] = f;
+                        k += 1;
+                    }
                 }
-                self.frozen.set(f);
-                rate[fi] = share;
-                let w = weight(f);
-                let ws = f64::from(w) * share;
-                let path = &hops[off[fi] as usize..off[fi + 1] as usize];
-                frozen(f, share, path);
-                for &m in path {
-                    let mi = m as usize;
-                    self.rem[mi] -= ws;
-                    self.n[mi] -= u64::from(w);
-                    self.used[mi] += ws;
-                    if !self.dirty[mi] {
-                        self.dirty[mi] = true;
-                        self.dirty_list.push(m);
+                for j in 0..k {
+                    let fi = batch[j] as usize;
+                    span[j] = (off[fi], off[fi + 1]);
+                }
+                let mut first = 0u32;
+                for &(a, b) in &span[..k] {
+                    if a < b {
+                        first ^= hops[a as usize];
+                    }
+                }
+                std::hint::black_box(first);
+                for j in 0..k {
+                    let f = batch[j];
+                    rate[f as usize] = share;
+                    let w = weight(f);
+                    let ws = f64::from(w) * share;
+                    let path = &hops[span[j].0 as usize..span[j].1 as usize];
+                    frozen(f, share, path);
+                    for &m in path {
+                        let mi = m as usize;
+                        self.rem[mi] -= ws;
+                        self.n[mi] -= u64::from(w);
+                        self.used[mi] += ws;
+                        if !self.dirty[mi] {
+                            self.dirty[mi] = true;
+                            self.dirty_list.push(m);
+                        }
                     }
                 }
             }

@@ -7,12 +7,15 @@
 //!     --size 1G --fidelity flow --json`);
 //! (b) all_to_all in EP groups of 64 on `fat-tree:gpus=8192`, all 128 groups at once in one
 //!     engine run (`run_groups`, direct algorithm: 128 × 64 × 63 = 516,096 flows);
-//! (c) the default size sweep (8 B … 8 GiB) of all_reduce on `fat-tree:gpus=1024`.
+//! (c) the default size sweep (8 B … 8 GiB) of all_reduce on `fat-tree:gpus=1024`;
+//! (d) one all_to_all over every GPU of `fat-tree:gpus=2048`, flow fidelity (= `fabricsim
+//!     collective --cluster fat-tree:gpus=2048 --op all_to_all --size 1M`: one phase of
+//!     4,192,256 flows), with the memory estimate of `collective::memory` beside it.
 //!
-//! `cargo bench -p collective -- b` runs only (b) (any of a, b, c).
+//! `cargo bench -p collective -- b` runs only (b) (any of a, b, c, d).
 
 use collective::simulate::run_sizes;
-use collective::{run_groups, simulate, Algo, Op, Options};
+use collective::{estimate_memory_bytes, run_groups, simulate, Algo, Op, Options};
 use fabric::presets::build_preset;
 use std::hint::black_box;
 use std::time::Instant;
@@ -40,13 +43,13 @@ fn main() {
     let picked: Vec<&str> = args
         .iter()
         .map(|s| s.as_str())
-        .filter(|a| matches!(*a, "a" | "b" | "c"))
+        .filter(|a| matches!(*a, "a" | "b" | "c" | "d"))
         .collect();
     let run = |k: &str| picked.is_empty() || picked.contains(&k);
-    let (gpus_a, gpus_b, gpus_c, reps) = if full {
-        (131072u32, 8192u32, 1024u32, 3)
+    let (gpus_a, gpus_b, gpus_c, gpus_d, reps) = if full {
+        (131072u32, 8192u32, 1024u32, 2048u32, 3)
     } else {
-        (1024, 512, 64, 1)
+        (1024, 512, 64, 256, 1)
     };
     let g = 1073741824.0;
 
@@ -59,6 +62,27 @@ fn main() {
     if run("c") {
         bench_c(gpus_c, reps);
     }
+    if run("d") {
+        bench_d(gpus_d, 1);
+    }
+}
+
+fn bench_d(gpus_d: u32, reps: usize) {
+    let spec = format!("fat-tree:gpus={gpus_d}");
+    let f = build_preset(&spec).unwrap().1;
+    let ranks: Vec<u32> = (0..gpus_d).collect();
+    let r = time(&format!("(d) all_to_all 1 MiB, {gpus_d} ranks, flow"), reps, || {
+        simulate(&f, &ranks, Op::AllToAll, 1048576.0, None, Options::default()).unwrap()
+    });
+    let mem = estimate_memory_bytes(&f, &ranks, Op::AllToAll, None, Options::default()).unwrap();
+    println!(
+        "    → {}: {:.1} µs, busbw {:.1} GB/s, {} flows, memory estimate {:.0} MB",
+        r.algo,
+        r.time_s * 1e6,
+        r.busbw_bytes_per_s / 1e9,
+        r.flows,
+        mem as f64 / 1e6
+    );
 }
 
 fn bench_a(gpus_a: u32, reps: usize, g: f64) {

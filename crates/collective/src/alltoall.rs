@@ -18,7 +18,10 @@ fn class(f: &Fabric, ranks: &[u32]) -> LinkClass {
 
 fn exchange(f: &Fabric, ranks: &[u32], bytes: f64) -> Phase {
     let n = ranks.len();
-    let mut ph = Phase::default();
+    let mut ph = Phase {
+        flows: Vec::with_capacity(n * n.saturating_sub(1)),
+        ..Phase::default()
+    };
     for i in 0..n {
         for j in 0..n {
             if i != j {
@@ -51,36 +54,47 @@ fn check_size(algo: Algo, op: Op, n: usize) -> Result<(), CollectiveError> {
     Ok(())
 }
 
+/// Flows per phase of `algo` (direct or pairwise) running `op` on `n` ranks, without lowering:
+/// the same checks and shape as [`direct`] and [`pairwise`] (an exchange of 4,000 ranks is 16
+/// million flows, too many to build only to count them).
+pub fn phase_flows(algo: Algo, op: Op, n: usize) -> Result<Vec<u64>, CollectiveError> {
+    check_size(algo, op, n)?;
+    let n = n as u64;
+    let exchange = n * n.saturating_sub(1);
+    match (algo, op) {
+        (Algo::Direct, Op::AllToAll | Op::ReduceScatter | Op::AllGather) => Ok(vec![exchange]),
+        (Algo::Direct, Op::AllReduce) => Ok(vec![exchange; 2]),
+        (Algo::Direct, _) => Err(CollectiveError::Unsupported {
+            algo,
+            op,
+            why: "serves all_to_all, reduce_scatter, all_gather, all_reduce".into(),
+        }),
+        (Algo::Pairwise, Op::AllToAll) => Ok(vec![n; n.saturating_sub(1) as usize]),
+        (Algo::Pairwise, _) => Err(CollectiveError::Unsupported {
+            algo,
+            op,
+            why: "serves all_to_all".into(),
+        }),
+        _ => Err(CollectiveError::Unsupported {
+            algo,
+            op,
+            why: "not an exchange algorithm".into(),
+        }),
+    }
+}
+
 pub fn direct(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, CollectiveError> {
-    check_size(Algo::Direct, op, ranks.len())?;
+    let phases = phase_flows(Algo::Direct, op, ranks.len())?.len();
     let n = ranks.len() as f64;
     let mut plan = Plan::new(op, Algo::Direct);
-    match op {
-        Op::AllToAll | Op::ReduceScatter | Op::AllGather => plan.phases.push(exchange(f, ranks, size / n)),
-        Op::AllReduce => {
-            plan.phases.push(exchange(f, ranks, size / n));
-            plan.phases.push(exchange(f, ranks, size / n));
-        }
-        _ => {
-            return Err(CollectiveError::Unsupported {
-                algo: Algo::Direct,
-                op,
-                why: "serves all_to_all, reduce_scatter, all_gather, all_reduce".into(),
-            })
-        }
+    for _ in 0..phases {
+        plan.phases.push(exchange(f, ranks, size / n));
     }
     Ok(plan)
 }
 
 pub fn pairwise(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, CollectiveError> {
-    check_size(Algo::Pairwise, op, ranks.len())?;
-    if op != Op::AllToAll {
-        return Err(CollectiveError::Unsupported {
-            algo: Algo::Pairwise,
-            op,
-            why: "serves all_to_all".into(),
-        });
-    }
+    phase_flows(Algo::Pairwise, op, ranks.len())?;
     let n = ranks.len();
     let mut plan = Plan::new(op, Algo::Pairwise);
     for k in 1..n {

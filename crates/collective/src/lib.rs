@@ -8,6 +8,7 @@ pub mod alltoall;
 pub mod constants;
 pub mod halving_doubling;
 pub mod hierarchical;
+pub mod memory;
 pub mod nvls;
 pub mod p2p;
 pub mod plan;
@@ -17,6 +18,7 @@ pub mod simulate;
 pub mod torus;
 pub mod tree;
 
+pub use memory::estimate_memory_bytes;
 pub use plan::{Phase, Plan, PlanFlow};
 pub use select::{select, InNetwork};
 pub use simulate::{run_groups, simulate, CollectiveResult, Options};

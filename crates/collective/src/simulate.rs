@@ -8,7 +8,7 @@ use crate::plan::{check_group, Plan};
 use crate::{
     alltoall, halving_doubling, hierarchical, nvls, p2p, ring, select, torus, tree, Algo, CollectiveError, Op,
 };
-use engine::{Engine, Fidelity, Flow, Task};
+use engine::{Engine, Fidelity, FlowSet};
 use fabric::{Fabric, Net, RouteOpts};
 
 /// Options of a collective run.
@@ -140,31 +140,31 @@ pub fn run_plan(
     let mut e = Engine::new(all.clone(), fidelity).map_err(|e| CollectiveError::Engine(e.to_string()))?;
     let mut prev = None;
     let mut buf = Vec::new();
+    // Routes go straight into one compact flow set per phase (no vector per flow): an
+    // all-to-all phase holds millions of flows.
+    let mut flows = FlowSet::new();
     for ph in &plan.phases {
-        let mut flows = Vec::with_capacity(ph.flows.len());
+        flows.clear();
         for pf in &ph.flows {
             let path = match &pf.path {
-                Some(p) => p.clone(),
+                Some(p) => p,
                 None => {
                     buf.clear();
                     f.route(pf.src, pf.dst, pf.channel as u64, RouteOpts { pxn: pf.pxn }, &mut buf)?;
-                    buf.clone()
+                    &buf
                 }
             };
             if pf.bytes > 0.0 && !path.is_empty() {
-                flows.push(Flow {
-                    path,
-                    bytes: pf.bytes,
-                    weight: 1,
-                });
+                flows.push(path, pf.bytes, 1);
             }
         }
         let deps: Vec<engine::TaskId> = prev.into_iter().collect();
         let id = e
-            .add_task(Task::Transfer { latency: 0.0, flows }, &deps)
+            .add_transfer(0.0, &flows, &deps)
             .map_err(|e| CollectiveError::Engine(e.to_string()))?;
         prev = Some(id);
     }
+    drop(flows);
     let rep = e.run().map_err(|e| CollectiveError::Engine(e.to_string()))?;
     let t = rep.makespan_s;
     let mut busy: Vec<Bottleneck> = rep
@@ -200,10 +200,22 @@ pub fn evaluate(
     opts: Options,
 ) -> Result<Evaluated, CollectiveError> {
     let plan = lower(f, ranks, op, REF_SIZE, algo, opts.channels)?;
-    let (t, bottlenecks) = run_plan(f, caps, &plan, opts.fidelity)?;
+    evaluate_plan(f, caps, ranks, algo, &plan, opts)
+}
+
+/// Simulate a plan lowered at the reference size for `ranks`.
+fn evaluate_plan(
+    f: &Fabric,
+    caps: &[f64],
+    ranks: &[u32],
+    algo: Algo,
+    plan: &Plan,
+    opts: Options,
+) -> Result<Evaluated, CollectiveError> {
+    let (t, bottlenecks) = run_plan(f, caps, plan, opts.fidelity)?;
     let mut latency = [None; 3];
     for (i, p) in Protocol::ALL.into_iter().enumerate() {
-        latency[i] = latency_of(&plan, p);
+        latency[i] = latency_of(plan, p);
     }
     let steps: u32 = plan.phases.iter().map(|ph| ph.steps_nvlink + ph.steps_net).sum();
     let pipeline = (!plan.nvls).then(|| (steps, plan.bytes() / ranks.len().max(1) as f64));
@@ -310,7 +322,7 @@ pub fn run_sizes_with_progress(
                 continue;
             }
         }
-        match evaluate(f, &caps, ranks, op, a, opts) {
+        match evaluate_plan(f, &caps, ranks, a, &plan, opts) {
             Ok(e) => evals.push(e),
             Err(e) => last_err = Some(e),
         }

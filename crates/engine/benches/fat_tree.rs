@@ -134,12 +134,25 @@ fn bench(name: &str, build: impl Fn() -> Engine) {
 
 fn main() {
     // Under `cargo test --benches` the harness gets no `--bench`; keep it small.
-    let quick = !std::env::args().any(|a| a == "--bench");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = !args.iter().any(|a| a == "--bench");
+    // `cargo bench -p engine -- ring` (or `all-to-all`) runs only the benchmarks whose name
+    // contains one of the words given.
+    let words: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let picked = |name: &str| words.is_empty() || words.iter().any(|w| name.contains(w));
     let (ring_n, a2a_n) = if quick { (2048, 1024) } else { (131_072, 8192) };
     for fid in [Fidelity::Flow, Fidelity::Analytical] {
-        bench(&format!("ring {ring_n} ranks ({fid:?})"), || ring(ring_n, fid));
-        bench(&format!("all-to-all {a2a_n} ranks, EP 64 ({fid:?})"), || {
-            all_to_all(a2a_n, 64, fid)
-        });
+        let name = format!("ring {ring_n} ranks ({fid:?})");
+        if picked(&name) {
+            bench(&name, || ring(ring_n, fid));
+        }
+        let name = format!("all-to-all {a2a_n} ranks, EP 64 ({fid:?})");
+        if picked(&name) {
+            bench(&name, || all_to_all(a2a_n, 64, fid));
+        }
     }
 }

@@ -1,11 +1,12 @@
 //! The discrete-event simulation itself.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 
-use crate::heap::IndexedMinHeap;
+use crate::bits::BitSet;
+use crate::completions::Completions;
 use crate::maxmin::WaterFill;
-use crate::{EngineError, Fidelity, LinkStats, RunReport, Task, TaskId};
+use crate::{EngineError, Fidelity, FlowSet, LinkStats, RunReport, Task, TaskId};
 
 /// Relative tolerance under which events are considered simultaneous.
 const BATCH_EPS: f64 = 1e-12;
@@ -15,6 +16,32 @@ const BATCH_EPS: f64 = 1e-12;
 /// (exact: in water-filling, removing a flow of rate `r` cannot change any
 /// rate below `r`). The margin only guards against rounding.
 const FIXED_MARGIN: f64 = 1e-9;
+
+/// The class of a rate (`>= 0`) for ordering flow lists: its bits with the
+/// low 22 of the mantissa dropped, so rates within a relative `2^-30` (about
+/// `FIXED_MARGIN`) usually share a class, and rounding differences between
+/// mathematically equal rates rarely reorder a list. Monotone in the rate.
+#[inline]
+fn rate_class(rate: f64) -> u64 {
+    rate.to_bits() >> 22
+}
+
+/// Marks a flow list found out of order while it is rebuilt (above every
+/// rate class).
+const UNSORTED: u64 = u64::MAX;
+
+/// Whether flow `f` lies in one of the sorted, disjoint `ranges`.
+#[inline]
+fn is_started(ranges: &[(u32, u32)], f: u32) -> bool {
+    match ranges {
+        [] => false,
+        [(a, b)] => (*a..*b).contains(&f),
+        _ => {
+            let i = ranges.partition_point(|&(a, _)| a <= f);
+            i > 0 && f < ranges[i - 1].1
+        }
+    }
+}
 
 /// Stored form of a task.
 #[derive(Debug, Clone)]
@@ -39,7 +66,11 @@ pub struct Engine {
     hops: Vec<u32>,
     flow_bytes: Vec<f64>,
     flow_weight: Vec<u32>,
-    flow_task: Vec<u32>,
+    /// Whether every stored flow has weight 1 (then weights are not read).
+    unit_weights: bool,
+    /// `(first flow, task)` of every transfer with flows, by first flow:
+    /// the flows of a transfer are the range up to the next one's first.
+    transfer_first: Vec<(u32, u32)>,
 }
 
 fn check_duration(seconds: f64) -> Result<(), EngineError> {
@@ -78,7 +109,8 @@ impl Engine {
             hops: Vec::new(),
             flow_bytes: Vec::new(),
             flow_weight: Vec::new(),
-            flow_task: Vec::new(),
+            unit_weights: true,
+            transfer_first: Vec::new(),
         })
     }
 
@@ -102,6 +134,32 @@ impl Engine {
         self.flow_bytes.len()
     }
 
+    /// Bytes the stored flows of an engine take: `flows` flow variables over
+    /// `flow_hops` hops in all (see [`Engine::run_memory_estimate`]).
+    pub fn stored_memory_estimate(flows: u64, flow_hops: u64) -> u64 {
+        // flow_off, flow_bytes, flow_weight; one link id per hop.
+        (4 + 8 + 4) * flows + 4 * flow_hops
+    }
+
+    /// Bytes [`Engine::run`] allocates at its peak, on top of the stored flows,
+    /// for `links` links and `flows` flows over `flow_hops` hops: in flow
+    /// fidelity the state of a solve that holds every flow at once (the first
+    /// solve of one transfer of them all). Counted from the arrays the run
+    /// keeps, before allocator overhead; callers calibrate it against measured
+    /// peak memory (`collective::memory`).
+    pub fn run_memory_estimate(links: u64, flows: u64, flow_hops: u64, fidelity: Fidelity) -> u64 {
+        match fidelity {
+            // Per flow: rate, new rate, remaining bytes, last update, due time
+            // (8 B each), completion queue entry (16 B, plus 16 B while two
+            // runs merge), solve variables (4 B, up to 8 B while growing),
+            // three bit flags. Per hop: the link's flow list, and its rebuilt
+            // copy during a full solve. Per link: about 25 words of state.
+            Fidelity::Flow => 80 * flows + 8 * flow_hops + 200 * links,
+            // Per link: the task's load, statistics, busy intervals.
+            Fidelity::Analytical => 80 * links,
+        }
+    }
+
     /// Adds a task that starts once all of `deps` have ended.
     ///
     /// Identical flows of a transfer (same path and bytes) are merged into
@@ -115,17 +173,7 @@ impl Engine {
     /// [`EngineError::WeightOverflow`] / [`EngineError::TooLarge`] when ids
     /// or weights overflow `u32`.
     pub fn add_task(&mut self, task: Task, deps: &[TaskId]) -> Result<TaskId, EngineError> {
-        let ntasks = self.specs.len() as u32;
-        let id = u32::try_from(self.specs.len())
-            .ok()
-            .filter(|&i| i < u32::MAX)
-            .ok_or(EngineError::TooLarge)?;
-        for &d in deps {
-            if d.0 >= ntasks {
-                return Err(EngineError::UnknownDependency { dep: d, tasks: ntasks });
-            }
-        }
-        let nl = self.caps.len() as u32;
+        let id = self.check_task(deps)?;
         let spec = match task {
             Task::Delay { seconds } => {
                 check_duration(seconds)?;
@@ -136,65 +184,109 @@ impl Engine {
                 Spec::Compute { resource, seconds }
             }
             Task::Transfer { latency, flows } => {
-                check_duration(latency)?;
-                for (i, f) in flows.iter().enumerate() {
-                    let fi = u32::try_from(i).map_err(|_| EngineError::TooLarge)?;
-                    if !(f.bytes.is_finite() && f.bytes >= 0.0) {
-                        return Err(EngineError::InvalidBytes {
-                            flow: fi,
-                            bytes: f.bytes,
-                        });
-                    }
-                    if f.weight == 0 {
-                        return Err(EngineError::InvalidWeight { flow: fi });
-                    }
-                    if let Some(&l) = f.path.iter().find(|&&l| l >= nl) {
-                        return Err(EngineError::InvalidLink { link: l, links: nl });
-                    }
-                }
-                // Merge identical flows (same path and bytes), keeping the
-                // order of first occurrence.
-                let mut index: HashMap<(&[u32], u64), usize> = HashMap::with_capacity(flows.len());
-                let mut merged: Vec<(usize, u32)> = Vec::with_capacity(flows.len());
-                for (i, f) in flows.iter().enumerate() {
-                    let key = (f.path.as_slice(), f.bytes.to_bits());
-                    match index.get(&key) {
-                        Some(&m) => {
-                            let w = &mut merged[m].1;
-                            *w = w.checked_add(f.weight).ok_or(EngineError::WeightOverflow)?;
-                        }
-                        None => {
-                            index.insert(key, merged.len());
-                            merged.push((i, f.weight));
-                        }
-                    }
-                }
-                let total_hops: usize =
-                    self.hops.len() + merged.iter().map(|&(i, _)| flows[i].path.len()).sum::<usize>();
-                let total_flows = self.flow_bytes.len() + merged.len();
-                if u32::try_from(total_hops).is_err() || total_flows >= u32::MAX as usize {
-                    return Err(EngineError::TooLarge);
-                }
-                let first = self.flow_bytes.len() as u32;
-                for &(i, w) in &merged {
+                let get = |i: usize| {
                     let f = &flows[i];
-                    self.hops.extend_from_slice(&f.path);
-                    self.flow_off.push(self.hops.len() as u32);
-                    self.flow_bytes.push(f.bytes);
-                    self.flow_weight.push(w);
-                    self.flow_task.push(id);
-                }
-                Spec::Transfer {
-                    latency,
-                    first,
-                    end: self.flow_bytes.len() as u32,
-                }
+                    (f.path.as_slice(), f.bytes, f.weight)
+                };
+                self.store_flows(id, latency, flows.len(), get)?
             }
         };
-        let total_deps = self.deps.len() + deps.len();
-        if u32::try_from(total_deps).is_err() {
+        self.push_task(spec, deps)
+    }
+
+    /// Adds a transfer whose flows are given in compact form (see
+    /// [`FlowSet`]); otherwise the same as [`Engine::add_task`] with
+    /// [`Task::Transfer`], including the merging of identical flows.
+    ///
+    /// # Errors
+    /// As [`Engine::add_task`].
+    pub fn add_transfer(&mut self, latency: f64, flows: &FlowSet, deps: &[TaskId]) -> Result<TaskId, EngineError> {
+        let id = self.check_task(deps)?;
+        if flows.overflow {
             return Err(EngineError::TooLarge);
         }
+        let spec = self.store_flows(id, latency, flows.len(), |i| {
+            (flows.path(i), flows.bytes[i], flows.weight[i])
+        })?;
+        self.push_task(spec, deps)
+    }
+
+    /// The id the next task gets, after checking its dependencies.
+    fn check_task(&self, deps: &[TaskId]) -> Result<u32, EngineError> {
+        let ntasks = self.specs.len() as u32;
+        let id = u32::try_from(self.specs.len())
+            .ok()
+            .filter(|&i| i < u32::MAX)
+            .ok_or(EngineError::TooLarge)?;
+        for &d in deps {
+            if d.0 >= ntasks {
+                return Err(EngineError::UnknownDependency { dep: d, tasks: ntasks });
+            }
+        }
+        if u32::try_from(self.deps.len() + deps.len()).is_err() {
+            return Err(EngineError::TooLarge);
+        }
+        Ok(id)
+    }
+
+    /// Checks the `n` flows of transfer `id` (`flow(i)` = path, bytes,
+    /// weight), merges identical ones and stores them. On error nothing is
+    /// stored.
+    fn store_flows<'a>(
+        &mut self,
+        id: u32,
+        latency: f64,
+        n: usize,
+        flow: impl Fn(usize) -> (&'a [u32], f64, u32),
+    ) -> Result<Spec, EngineError> {
+        check_duration(latency)?;
+        let nl = self.caps.len() as u32;
+        for i in 0..n {
+            let fi = u32::try_from(i).map_err(|_| EngineError::TooLarge)?;
+            let (path, bytes, weight) = flow(i);
+            if !(bytes.is_finite() && bytes >= 0.0) {
+                return Err(EngineError::InvalidBytes { flow: fi, bytes });
+            }
+            if weight == 0 {
+                return Err(EngineError::InvalidWeight { flow: fi });
+            }
+            if let Some(&l) = path.iter().find(|&&l| l >= nl) {
+                return Err(EngineError::InvalidLink { link: l, links: nl });
+            }
+        }
+        let merged = merge_identical(n, &flow)?;
+        let new_hops: usize = merged.iter().map(|&(i, _)| flow(i as usize).0.len()).sum();
+        let total_hops = self.hops.len() + new_hops;
+        let total_flows = self.flow_bytes.len() + merged.len();
+        if u32::try_from(total_hops).is_err() || total_flows >= u32::MAX as usize {
+            return Err(EngineError::TooLarge);
+        }
+        self.hops.reserve(new_hops);
+        self.flow_off.reserve(merged.len());
+        self.flow_bytes.reserve(merged.len());
+        self.flow_weight.reserve(merged.len());
+        let first = self.flow_bytes.len() as u32;
+        for &(i, w) in &merged {
+            let (path, bytes, _) = flow(i as usize);
+            self.hops.extend_from_slice(path);
+            self.flow_off.push(self.hops.len() as u32);
+            self.flow_bytes.push(bytes);
+            self.flow_weight.push(w);
+            self.unit_weights &= w == 1;
+        }
+        if !merged.is_empty() {
+            self.transfer_first.push((first, id));
+        }
+        Ok(Spec::Transfer {
+            latency,
+            first,
+            end: self.flow_bytes.len() as u32,
+        })
+    }
+
+    /// Appends a checked task (see [`Engine::check_task`]).
+    fn push_task(&mut self, spec: Spec, deps: &[TaskId]) -> Result<TaskId, EngineError> {
+        let id = self.specs.len() as u32;
         self.deps.extend(deps.iter().map(|d| d.0));
         self.dep_off.push(self.deps.len() as u32);
         self.specs.push(spec);
@@ -212,10 +304,70 @@ impl Engine {
         Sim::new(self).run()
     }
 
+    /// The weight of flow `f`.
+    #[inline]
+    fn weight(&self, f: u32) -> u32 {
+        if self.unit_weights {
+            1
+        } else {
+            self.flow_weight[f as usize]
+        }
+    }
+
     #[inline]
     fn path(&self, f: u32) -> &[u32] {
         &self.hops[self.flow_off[f as usize] as usize..self.flow_off[f as usize + 1] as usize]
     }
+}
+
+/// Merges identical flows among `n` (`flow(i)` = path, bytes, weight):
+/// returns `(first index, summed weight)` per distinct (path, bytes), in
+/// order of first occurrence.
+///
+/// An open-addressing table of `(index, hash tag)` slots with a fixed hash:
+/// 8–16 bytes per flow while it runs, paths compared only when tags match,
+/// and deterministic (no `RandomState`).
+fn merge_identical<'a>(
+    n: usize,
+    flow: &impl Fn(usize) -> (&'a [u32], f64, u32),
+) -> Result<Vec<(u32, u32)>, EngineError> {
+    const EMPTY: u32 = u32::MAX;
+    if u32::try_from(n).map_or(true, |n| n == u32::MAX) {
+        return Err(EngineError::TooLarge);
+    }
+    let size = (n + n / 2).max(8).next_power_of_two();
+    let mask = size - 1;
+    let mut table: Vec<(u32, u32)> = vec![(EMPTY, 0); size];
+    let mut merged: Vec<(u32, u32)> = Vec::with_capacity(n);
+    for i in 0..n {
+        let (path, bytes, w) = flow(i);
+        let mut h = bytes.to_bits() ^ (path.len() as u64).rotate_left(32);
+        for &l in path {
+            h = (h ^ u64::from(l)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            h ^= h >> 29;
+        }
+        let h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        let tag = (h >> 32) as u32;
+        let mut slot = h as usize & mask;
+        loop {
+            let (m, t) = table[slot];
+            if m == EMPTY {
+                table[slot] = (merged.len() as u32, tag);
+                merged.push((i as u32, w));
+                break;
+            }
+            if t == tag {
+                let (p, b, _) = flow(merged[m as usize].0 as usize);
+                if b.to_bits() == bytes.to_bits() && p == path {
+                    let mw = &mut merged[m as usize].1;
+                    *mw = mw.checked_add(w).ok_or(EngineError::WeightOverflow)?;
+                    break;
+                }
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+    Ok(merged)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -266,17 +418,21 @@ struct Sim<'e> {
     start: Vec<f64>,
     end: Vec<f64>,
     pending_flows: Vec<u32>,
+    /// Flows popped from `completions` in the current batch (scratch).
+    done: Vec<u32>,
+    /// `(first flow, end flow, task)` of the transfer last found by `task_of`.
+    last_task: (u32, u32, u32),
     queue: BinaryHeap<Reverse<Ev>>,
     seq: u64,
     resources: BTreeMap<u32, Resource>,
     dirty_resources: Vec<u32>,
     // --- flows
-    alive: Vec<bool>,
+    alive: BitSet,
     rate: Vec<f64>,
     new_rate: Vec<f64>,
     remaining: Vec<f64>,
     last: Vec<f64>,
-    completions: IndexedMinHeap,
+    completions: Completions,
     link_flows: Vec<Vec<u32>>,
     wf: WaterFill,
     lstamp: Vec<u32>,
@@ -285,9 +441,30 @@ struct Sim<'e> {
     started_any: bool,
     finished_min_rate: f64,
     comp_links: Vec<u32>,
-    comp_flows: Vec<u32>,
+    /// Links of the current solve that carry variable flows.
+    var_links: Vec<u32>,
+    /// Per link: first entry of `link_flows` that may be alive.
+    lhead: Vec<u32>,
+    /// Per link of the current solve: end of its variable prefix.
+    lstop: Vec<u32>,
+    /// Per link of the current solve: weight of its variable flows, then in
+    /// a full solve a write cursor; in `start_flows`, a count. Zero outside
+    /// those two.
+    lsum: Vec<u64>,
+    /// While a full solve rebuilds the lists: one segment per link, filled
+    /// in reverse freezing order, and per link the rate class of the last
+    /// flow written (`UNSORTED` once the list is found out of order).
+    next: Vec<u32>,
+    last_class: Vec<u64>,
+    scratch: Vec<u32>,
     // --- links
-    link_used: Vec<f64>,
+    /// Weight of the alive flows per link (a flow counted once per
+    /// occurrence on the link's path).
+    link_weight: Vec<u64>,
+    /// Flow ranges of the transfers started since the last solve, sorted.
+    started: Vec<(u32, u32)>,
+    /// Whether the link carried a positive rate since `link_last`.
+    link_busy: Vec<bool>,
     link_last: Vec<f64>,
     stats: Vec<LinkStats>,
     /// Analytical mode: `(link, start, end, rate)` busy intervals.
@@ -333,16 +510,18 @@ impl<'e> Sim<'e> {
             start: vec![f64::NAN; nt],
             end: vec![f64::NAN; nt],
             pending_flows: vec![0; nt],
+            done: Vec::new(),
+            last_task: (0, 0, 0),
             queue: BinaryHeap::new(),
             seq: 0,
             resources: BTreeMap::new(),
             dirty_resources: Vec::new(),
-            alive: vec![false; fl],
+            alive: BitSet::new(fl),
             rate: vec![0.0; fl],
             new_rate: vec![0.0; fl],
             remaining: vec![0.0; fl],
             last: vec![0.0; fl],
-            completions: IndexedMinHeap::new(fl),
+            completions: Completions::new(fl),
             link_flows: vec![Vec::new(); ll],
             wf: WaterFill::new(ll, fl),
             lstamp: vec![0; ll],
@@ -351,8 +530,16 @@ impl<'e> Sim<'e> {
             started_any: false,
             finished_min_rate: f64::INFINITY,
             comp_links: Vec::new(),
-            comp_flows: Vec::new(),
-            link_used: vec![0.0; ll],
+            var_links: Vec::new(),
+            lhead: vec![0; ll],
+            lstop: vec![0; ll],
+            lsum: vec![0; ll],
+            next: Vec::new(),
+            last_class: vec![0; ll],
+            scratch: Vec::new(),
+            link_weight: vec![0; ll],
+            started: Vec::new(),
+            link_busy: vec![false; ll],
             link_last: vec![0.0; ll],
             stats: vec![LinkStats::default(); nl],
             intervals: Vec::new(),
@@ -433,6 +620,7 @@ impl<'e> Sim<'e> {
                     EvKind::FlowsStart(t) => self.start_flows(t),
                 }
             }
+            let mut done = std::mem::take(&mut self.done);
             while let Some((f, k)) = self.completions.peek() {
                 if k > batch_end {
                     break;
@@ -440,8 +628,11 @@ impl<'e> Sim<'e> {
                 self.completions.pop();
                 self.n_events += 1;
                 progressed = true;
-                self.finish_flow(f);
+                done.push(f);
             }
+            self.finish_flows(&done);
+            done.clear();
+            self.done = done;
             if progressed || self.dispatch_compute() {
                 continue;
             }
@@ -565,21 +756,39 @@ impl<'e> Sim<'e> {
             return;
         };
         let e = self.e;
+        // Grow every link's list once, by exactly its new entries (a big
+        // transfer would otherwise leave lists up to twice their size).
+        let carries = |f: u32| e.flow_bytes[f as usize] > 0.0;
+        self.scratch.clear();
+        for f in (first..end).filter(|&f| carries(f)) {
+            for &l in e.path(f) {
+                if self.lsum[l as usize] == 0 {
+                    self.scratch.push(l);
+                }
+                self.lsum[l as usize] += 1;
+            }
+        }
+        for &l in &self.scratch {
+            let add = std::mem::take(&mut self.lsum[l as usize]) as usize;
+            self.link_flows[l as usize].reserve_exact(add);
+        }
+        self.scratch.clear();
         let mut pending = 0;
         for f in first..end {
             let fi = f as usize;
             let path = e.path(f);
-            let bytes = e.flow_bytes[fi];
-            if path.is_empty() || bytes <= 0.0 {
+            if path.is_empty() || !carries(f) {
                 continue;
             }
-            let wb = bytes * f64::from(e.flow_weight[fi]);
+            let (bytes, w) = (e.flow_bytes[fi], e.weight(f));
+            let wb = bytes * f64::from(w);
             for &l in path {
                 self.link_flows[l as usize].push(f);
+                self.link_weight[l as usize] += u64::from(w);
                 self.stats[l as usize].bytes += wb;
             }
             self.roots.extend_from_slice(path);
-            self.alive[fi] = true;
+            self.alive.set(f);
             self.remaining[fi] = bytes;
             self.rate[fi] = 0.0;
             self.last[fi] = self.now;
@@ -590,33 +799,87 @@ impl<'e> Sim<'e> {
         } else {
             self.pending_flows[t as usize] = pending;
             self.started_any = true;
+            self.started.push((first, end));
         }
     }
 
-    fn finish_flow(&mut self, f: u32) {
-        let fi = f as usize;
-        self.alive[fi] = false;
-        self.finished_min_rate = self.finished_min_rate.min(self.rate[fi]);
-        self.roots.extend_from_slice(self.e.path(f));
-        let t = self.e.flow_task[fi];
-        self.pending_flows[t as usize] -= 1;
-        if self.pending_flows[t as usize] == 0 {
-            self.task_end(t);
+    /// Flows `done` finished now, in this order. Processed in chunks whose
+    /// rates and path bounds are loaded first (independent cache misses,
+    /// which overlap), then applied flow by flow.
+    fn finish_flows(&mut self, done: &[u32]) {
+        const CHUNK: usize = 32;
+        let e = self.e;
+        let mut span = [(0u32, 0u32); CHUNK];
+        for chunk in done.chunks(CHUNK) {
+            let mut min_rate = self.finished_min_rate;
+            for (j, &f) in chunk.iter().enumerate() {
+                let fi = f as usize;
+                min_rate = min_rate.min(self.rate[fi]);
+                span[j] = (e.flow_off[fi], e.flow_off[fi + 1]);
+            }
+            self.finished_min_rate = min_rate;
+            let mut first = 0u32;
+            for &(a, b) in &span[..chunk.len()] {
+                if a < b {
+                    first ^= e.hops[a as usize];
+                }
+            }
+            std::hint::black_box(first);
+            for (j, &f) in chunk.iter().enumerate() {
+                self.alive.clear(f);
+                let path = &e.hops[span[j].0 as usize..span[j].1 as usize];
+                let w = u64::from(e.weight(f));
+                for &l in path {
+                    self.link_weight[l as usize] -= w;
+                }
+                self.roots.extend_from_slice(path);
+                let t = self.task_of(f);
+                self.pending_flows[t as usize] -= 1;
+                if self.pending_flows[t as usize] == 0 {
+                    self.task_end(t);
+                }
+            }
         }
+    }
+
+    /// The transfer task flow `f` belongs to (flows finish in bursts of one
+    /// transfer, so the last answer is tried first).
+    #[inline]
+    fn task_of(&mut self, f: u32) -> u32 {
+        let (first, end, t) = self.last_task;
+        if (first..end).contains(&f) {
+            return t;
+        }
+        let tf = &self.e.transfer_first;
+        let i = tf.partition_point(|&(first, _)| first <= f) - 1;
+        let end = tf.get(i + 1).map_or(u32::MAX, |&(next, _)| next);
+        self.last_task = (tf[i].0, end, tf[i].1);
+        tf[i].1
     }
 
     /// Re-solves the rates of the flows affected by the starts and finishes
     /// since the last solve: the connected component(s) of the touched
     /// links, and after pure finishes only the flows at or above the
     /// smallest finished rate.
+    ///
+    /// CORRECTNESS: between solves the alive entries of every link's flow
+    /// list (from `lhead`) are sorted by non-increasing rate, except entries
+    /// appended by a start, which always triggers a full solve of their
+    /// links. So after pure finishes the variable flows of a link (rate at
+    /// or above the threshold) are a prefix of its list, and a link whose
+    /// first alive flow is below the threshold is passed over in `O(1)`
+    /// without reading its other flows.
     fn resolve(&mut self) {
         self.n_solves += 1;
         let e = self.e;
         let now = self.now;
-        let threshold = if self.started_any {
-            f64::NEG_INFINITY
+        let full = self.started_any;
+        // Variable flows: those whose rate class reaches the threshold's
+        // (a superset of the flows at or above it: re-solving more is exact).
+        let threshold = if full {
+            0
         } else {
-            self.finished_min_rate * (1.0 - FIXED_MARGIN)
+            rate_class(self.finished_min_rate * (1.0 - FIXED_MARGIN))
         };
         self.wf.begin();
         if self.lepoch == u32::MAX {
@@ -626,7 +889,6 @@ impl<'e> Sim<'e> {
         self.lepoch += 1;
         let ep = self.lepoch;
         self.comp_links.clear();
-        self.comp_flows.clear();
         for &r in &self.roots {
             if self.lstamp[r as usize] != ep {
                 self.lstamp[r as usize] = ep;
@@ -634,19 +896,54 @@ impl<'e> Sim<'e> {
             }
         }
         self.roots.clear();
-        // Breadth-first search over links and variable flows.
+        self.started.sort_unstable();
+        // Breadth-first search over links and variable flows; `lsum` gets
+        // the weight of each link's variable flows.
         let mut i = 0;
         while i < self.comp_links.len() {
             let l = self.comp_links[i] as usize;
             i += 1;
             let alive = &self.alive;
-            self.link_flows[l].retain(|&f| alive[f as usize]);
-            for &f in &self.link_flows[l] {
-                if self.rate[f as usize] < threshold || self.wf.is_var(f) {
+            let list = &mut self.link_flows[l];
+            let (lo, hi) = if full {
+                list.drain(..self.lhead[l] as usize);
+                list.retain(|&f| alive.get(f));
+                (0, list.len())
+            } else {
+                let mut lo = self.lhead[l] as usize;
+                while lo < list.len() && !alive.get(list[lo]) {
+                    lo += 1;
+                }
+                let mut hi = lo;
+                while hi < list.len() {
+                    let f = list[hi];
+                    if alive.get(f) && rate_class(self.rate[f as usize]) < threshold {
+                        break;
+                    }
+                    hi += 1;
+                }
+                (lo, hi)
+            };
+            self.lhead[l] = lo as u32;
+            self.lstop[l] = hi as u32;
+            // In a full solve every alive flow is variable: the link's weight
+            // is known, and flows started since the last solve need no
+            // exploring (their links are roots already).
+            let mut n = if full { self.link_weight[l] } else { 0 };
+            for &f in &list[lo..hi] {
+                if !alive.get(f) {
+                    continue;
+                }
+                if !full {
+                    n += u64::from(e.weight(f));
+                }
+                if self.wf.is_var(f) {
                     continue;
                 }
                 self.wf.mark_var(f);
-                self.comp_flows.push(f);
+                if full && is_started(&self.started, f) {
+                    continue;
+                }
                 for &m in e.path(f) {
                     if self.lstamp[m as usize] != ep {
                         self.lstamp[m as usize] = ep;
@@ -654,33 +951,77 @@ impl<'e> Sim<'e> {
                     }
                 }
             }
+            self.lsum[l] = n;
         }
+        self.var_links.clear();
         for &l in &self.comp_links {
             let li = l as usize;
-            if self.link_used[li] > 0.0 {
+            if self.link_busy[li] {
                 self.stats[li].busy_s += now - self.link_last[li];
             }
             self.link_last[li] = now;
+            self.link_busy[li] = self.link_weight[li] > 0;
+            let n = self.lsum[li];
+            if n == 0 {
+                // Nothing on this link changes rate (only finished flows
+                // left it): its load can only have dropped.
+                continue;
+            }
             let mut fixed = 0.0;
-            let mut n = 0u64;
-            for &f in &self.link_flows[li] {
-                let w = e.flow_weight[f as usize];
-                if self.wf.is_var(f) {
-                    n += u64::from(w);
-                } else {
-                    fixed += f64::from(w) * self.rate[f as usize];
+            for &f in &self.link_flows[li][self.lstop[li] as usize..] {
+                if self.alive.get(f) {
+                    fixed += f64::from(e.weight(f)) * self.rate[f as usize];
                 }
             }
             self.wf.set_link(l, e.caps[li] - fixed, n, fixed);
+            self.var_links.push(l);
         }
+        if full {
+            // The lists are rebuilt in freezing order while water-filling
+            // reads the old ones: each link gets a segment of `next` as long
+            // as its list, filled from its end (see `install_lists`); `lsum`
+            // becomes the segment's write cursor.
+            let mut end = 0u64;
+            for &l in &self.var_links {
+                let li = l as usize;
+                end += self.link_flows[li].len() as u64;
+                self.lsum[li] = end;
+                self.last_class[li] = 0;
+            }
+            self.next.clear();
+            self.next.resize(end as usize, 0);
+        }
+        let (lists, lhead, lstop) = (&self.link_flows, &self.lhead, &self.lstop);
+        let (next, cursor, last_class, unsorted) =
+            (&mut self.next, &mut self.lsum, &mut self.last_class, &mut self.scratch);
+        unsorted.clear();
         self.wf.fill(
-            &self.link_flows,
+            |l| &lists[l][lhead[l] as usize..lstop[l] as usize],
             &e.flow_off,
             &e.hops,
-            &e.flow_weight,
+            |f| e.weight(f),
             &mut self.new_rate,
+            |f, share, path| {
+                if !full {
+                    return;
+                }
+                let c = rate_class(share);
+                for &m in path {
+                    let mi = m as usize;
+                    cursor[mi] -= 1;
+                    next[cursor[mi] as usize] = f;
+                    let last = &mut last_class[mi];
+                    if *last == UNSORTED {
+                    } else if c < *last {
+                        unsorted.push(m);
+                        *last = UNSORTED;
+                    } else {
+                        *last = c;
+                    }
+                }
+            },
         );
-        if threshold > f64::NEG_INFINITY && self.comp_flows.iter().any(|&f| self.new_rate[f as usize] <= 0.0) {
+        if !full && self.wf.vars().iter().any(|&f| self.new_rate[f as usize] <= 0.0) {
             // Rounding starved a re-solved flow next to fixed ones (not
             // expected in practice): fall back to solving whole components.
             self.roots.extend_from_slice(&self.comp_links);
@@ -688,7 +1029,11 @@ impl<'e> Sim<'e> {
             self.resolve();
             return;
         }
-        for &f in &self.comp_flows {
+        if full {
+            self.wf.sort_vars();
+        }
+        self.completions.reserve(self.wf.vars().len());
+        for &f in self.wf.vars() {
             let fi = f as usize;
             let nr = self.new_rate[fi];
             if nr != self.rate[fi] {
@@ -700,17 +1045,90 @@ impl<'e> Sim<'e> {
                 self.completions.set(f, done);
             }
         }
-        for &l in &self.comp_links {
+        for &l in &self.var_links {
             let li = l as usize;
-            let used = self.wf.used[li];
-            self.link_used[li] = used;
-            let u = used / e.caps[li];
+            let u = self.wf.used[li] / e.caps[li];
             if u > self.stats[li].peak_utilisation {
                 self.stats[li].peak_utilisation = u;
             }
         }
+        if full {
+            self.install_lists();
+        } else {
+            for k in 0..self.var_links.len() {
+                self.resort(self.var_links[k] as usize);
+            }
+        }
+        for &l in &self.comp_links {
+            self.lsum[l as usize] = 0;
+        }
+        self.started.clear();
         self.started_any = false;
         self.finished_min_rate = f64::INFINITY;
+    }
+
+    /// After a full solve: replaces the list of every link with variable
+    /// flows (all its alive flows) by the one built in freezing order, which
+    /// is non-decreasing rate up to rounding, reversed; a list that rounding
+    /// left out of order (rare: rates are compared by class) is sorted.
+    fn install_lists(&mut self) {
+        for &l in &self.var_links {
+            let li = l as usize;
+            // The write cursor ended at the start of the link's segment.
+            let (start, list) = (self.lsum[li] as usize, &mut self.link_flows[li]);
+            let len = list.len();
+            list.clear();
+            list.extend_from_slice(&self.next[start..start + len]);
+            self.lhead[li] = 0;
+        }
+        let rate = &self.rate;
+        for &m in &self.scratch {
+            self.link_flows[m as usize].sort_unstable_by_key(|&f| (Reverse(rate_class(rate[f as usize])), f));
+        }
+        self.scratch.clear();
+        debug_assert!(self.var_links.iter().all(|&l| self.list_sorted(l as usize)));
+    }
+
+    /// Whether the alive flows of `l`'s list (from `lhead`) are in order of
+    /// non-increasing rate class (the invariant of [`Sim::resolve`]).
+    fn list_sorted(&self, l: usize) -> bool {
+        let list = &self.link_flows[l][self.lhead[l] as usize..];
+        let classes = list
+            .iter()
+            .filter(|&&f| self.alive.get(f))
+            .map(|&f| rate_class(self.rate[f as usize]));
+        classes.clone().zip(classes.skip(1)).all(|(a, b)| a >= b)
+    }
+
+    /// Restores the order of link `l`'s flow list after a solve changed the
+    /// rates of the flows in `lhead..lstop` (all alive ones there were
+    /// variables; those after `lstop` kept their rates and are sorted).
+    fn resort(&mut self, l: usize) {
+        let rate = &self.rate;
+        let alive = &self.alive;
+        // Non-increasing rate; ties by flow id, so the order is deterministic.
+        let by_class = |&f: &u32| (Reverse(rate_class(rate[f as usize])), f);
+        let list = &mut self.link_flows[l];
+        let (lo, hi) = (self.lhead[l] as usize, self.lstop[l] as usize);
+        let scratch = &mut self.scratch;
+        scratch.clear();
+        scratch.extend(list[lo..hi].iter().copied().filter(|&f| alive.get(f)));
+        scratch.sort_unstable_by_key(by_class);
+        let tail_ok = match (scratch.last(), list[hi..].iter().find(|&&f| alive.get(f))) {
+            (Some(&a), Some(&b)) => rate_class(rate[a as usize]) >= rate_class(rate[b as usize]),
+            _ => true,
+        };
+        if tail_ok {
+            let start = hi - scratch.len();
+            list[start..hi].copy_from_slice(scratch);
+            self.lhead[l] = start as u32;
+        } else {
+            list.drain(..lo);
+            list.retain(|&f| alive.get(f));
+            list.sort_unstable_by_key(by_class);
+            self.lhead[l] = 0;
+        }
+        debug_assert!(self.list_sorted(l));
     }
 
     /// Analytical mode: turns the recorded busy intervals into busy time and

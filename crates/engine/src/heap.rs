@@ -44,12 +44,6 @@ impl IndexedMinHeap {
         ka < kb || (ka == kb && a < b)
     }
 
-    /// The minimum `(id, key)` without removing it.
-    #[inline]
-    pub(crate) fn peek(&self) -> Option<(u32, f64)> {
-        self.heap.first().map(|&id| (id, self.key[id as usize]))
-    }
-
     /// Inserts `id` with `key`, or changes its key if it is already present.
     /// `key` must not be NaN.
     pub(crate) fn set(&mut self, id: u32, key: f64) {

@@ -16,6 +16,38 @@
 //! bit-identical [`RunReport`]s. Simultaneous events (within a relative
 //! epsilon of `1e-12`) are batched and rates are re-solved once per batch.
 //!
+//! # Cost, and what keeps it low without approximation
+//!
+//! There is no approximation beyond the batching epsilon above: rates are
+//! those a from-scratch max-min solve of every active flow gives at every
+//! event (tested against one). What makes large transfers cheap:
+//!
+//! * **Partial re-solves.** A start re-solves the connected component it
+//!   touches. A batch of pure completions re-solves only flows whose rate is
+//!   at or above the smallest finished rate (less a relative `1e-9` margin):
+//!   removing a flow of rate `r` from a water-filling leaves every rate
+//!   below `r` unchanged.
+//! * **Flow lists sorted by rate.** Each link keeps its flows in order of
+//!   non-increasing rate class (the rate with the last 22 mantissa bits
+//!   dropped, so rounding noise between equal rates does not reorder
+//!   lists); the flows to re-solve on a link are then a prefix of its list,
+//!   and a link without any is passed over after reading one entry. In an
+//!   all-to-all of n(n−1) equal flows that start together the flows that
+//!   finish are the fastest of their links, so every re-solve after the
+//!   first is empty and costs O(hops of the finished flows).
+//! * **Lists rebuilt in freezing order.** Water-filling freezes flows in
+//!   order of non-decreasing rate, so a full solve writes every list anew,
+//!   reversed, without sorting.
+//! * **Completion times in sorted runs.** Each solve's reschedules are
+//!   sorted once and merged like a binomial heap; pops are sequential reads.
+//! * **Compact input.** [`FlowSet`] holds a transfer's paths in one array;
+//!   identical flows (same path and bytes) merge through a hash table of
+//!   8 bytes per slot with a fixed hash.
+//!
+//! [`Engine::stored_memory_estimate`] and [`Engine::run_memory_estimate`]
+//! give the bytes these structures take, for callers that must check a run
+//! fits before starting it.
+//!
 //! ```
 //! use engine::{Engine, Fidelity, Flow, Task};
 //! let mut e = Engine::new(vec![100.0], Fidelity::Flow).unwrap();
@@ -25,6 +57,8 @@
 //! assert_eq!(r.task_end_s[t.0 as usize], 3.0); // 1 s latency + 200 B at 100 B/s
 //! ```
 
+mod bits;
+mod completions;
 mod engine;
 mod heap;
 pub mod maxmin;
@@ -58,6 +92,92 @@ pub struct Flow {
     /// Multiplicity: `weight` identical flows merged into one variable; each
     /// gets the same rate and each carries `bytes`. Must be at least 1.
     pub weight: u32,
+}
+
+/// The flows of one transfer in compact form: all paths in one array, no
+/// allocation per flow. The same as a `Vec<Flow>` for
+/// [`Engine::add_transfer`]; meant for transfers of millions of flows.
+///
+/// ```
+/// use engine::{Engine, Fidelity, FlowSet};
+/// let mut e = Engine::new(vec![100.0, 100.0], Fidelity::Flow).unwrap();
+/// let mut flows = FlowSet::new();
+/// flows.push(&[0, 1], 100.0, 1);
+/// flows.push(&[1], 100.0, 1);
+/// e.add_transfer(0.0, &flows, &[]).unwrap();
+/// assert_eq!(e.run().unwrap().makespan_s, 2.0);
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FlowSet {
+    /// End of each flow's path in `hops`.
+    end: Vec<u32>,
+    hops: Vec<u32>,
+    bytes: Vec<f64>,
+    weight: Vec<u32>,
+    /// More than `u32::MAX` hops were pushed ([`Engine::add_transfer`]
+    /// then fails with [`EngineError::TooLarge`]).
+    overflow: bool,
+}
+
+impl FlowSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty set with room for `flows` flows of `hops` hops in all.
+    pub fn with_capacity(flows: usize, hops: usize) -> Self {
+        Self {
+            end: Vec::with_capacity(flows),
+            hops: Vec::with_capacity(hops),
+            bytes: Vec::with_capacity(flows),
+            weight: Vec::with_capacity(flows),
+            overflow: false,
+        }
+    }
+
+    /// Appends `weight` identical flows of `bytes` each over `path` (see
+    /// [`Flow`]; checked when the set is added to an engine).
+    pub fn push(&mut self, path: &[u32], bytes: f64, weight: u32) {
+        self.hops.extend_from_slice(path);
+        let end = u32::try_from(self.hops.len()).unwrap_or_else(|_| {
+            self.overflow = true;
+            u32::MAX
+        });
+        self.end.push(end);
+        self.bytes.push(bytes);
+        self.weight.push(weight);
+    }
+
+    /// Number of flows (before merging).
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether no flow was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Total hops over all paths.
+    pub fn hops(&self) -> usize {
+        self.hops.len()
+    }
+
+    /// Removes every flow, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.end.clear();
+        self.hops.clear();
+        self.bytes.clear();
+        self.weight.clear();
+        self.overflow = false;
+    }
+
+    /// The path of flow `i`.
+    pub(crate) fn path(&self, i: usize) -> &[u32] {
+        let a = if i == 0 { 0 } else { self.end[i - 1] as usize };
+        &self.hops[a..self.end[i] as usize]
+    }
 }
 
 /// A unit of work in the task graph.

@@ -13,6 +13,7 @@
 //! every link on their paths and re-key each touched link once per step.
 //! Cost `O(Σ|path| · log L)`.
 
+use crate::bits::BitSet;
 use crate::heap::IndexedMinHeap;
 use crate::EngineError;
 
@@ -32,9 +33,11 @@ pub(crate) struct WaterFill {
     heap: IndexedMinHeap,
     dirty: Vec<bool>,
     dirty_list: Vec<u32>,
-    /// `2·epoch` = variable and unfrozen, `2·epoch + 1` = frozen.
-    fstamp: Vec<u32>,
-    epoch: u32,
+    /// Variables of the current problem, as a set and in marking order.
+    var: BitSet,
+    vars: Vec<u32>,
+    /// Variables already frozen.
+    frozen: BitSet,
 }
 
 impl WaterFill {
@@ -47,31 +50,46 @@ impl WaterFill {
             heap: IndexedMinHeap::new(links),
             dirty: vec![false; links],
             dirty_list: Vec::new(),
-            fstamp: vec![0; flows],
-            epoch: 0,
+            var: BitSet::new(flows),
+            vars: Vec::new(),
+            frozen: BitSet::new(flows),
         }
     }
 
     /// Starts describing a new problem; forgets which flows were variable.
     pub(crate) fn begin(&mut self) {
         self.heap.clear();
-        if self.epoch >= u32::MAX / 2 - 1 {
-            self.fstamp.iter_mut().for_each(|s| *s = 0);
-            self.epoch = 0;
+        for &f in &self.vars {
+            self.var.clear(f);
+            self.frozen.clear(f);
         }
-        self.epoch += 1;
+        self.vars.clear();
     }
 
-    /// Marks `f` as a variable of the current problem.
+    /// Marks `f` as a variable of the current problem (at most once).
     #[inline]
     pub(crate) fn mark_var(&mut self, f: u32) {
-        self.fstamp[f as usize] = 2 * self.epoch;
+        debug_assert!(!self.var.get(f));
+        self.var.set(f);
+        self.vars.push(f);
     }
 
     /// Whether `f` is a variable of the current problem (frozen or not).
     #[inline]
     pub(crate) fn is_var(&self, f: u32) -> bool {
-        self.fstamp[f as usize] >> 1 == self.epoch
+        self.var.get(f)
+    }
+
+    /// The variables of the current problem, in the order they were marked
+    /// (or by id after [`WaterFill::sort_vars`]).
+    pub(crate) fn vars(&self) -> &[u32] {
+        &self.vars
+    }
+
+    /// Orders the variables by id, so that walking them reads per-flow
+    /// arrays in address order.
+    pub(crate) fn sort_vars(&mut self) {
+        self.vars.sort_unstable();
     }
 
     /// Declares link `l`: capacity left after fixed flows `rem`, total
@@ -90,38 +108,71 @@ impl WaterFill {
     }
 
     /// Water-fills the declared problem, writing the rate of every variable
-    /// flow into `rate`. `link_flows[l]` lists the flows through `l` (one
-    /// entry per occurrence; non-variable entries are skipped); the path of
-    /// flow `f` is `hops[off[f]..off[f + 1]]`.
-    pub(crate) fn fill(
+    /// flow into `rate`. `link_flows(l)` lists (at least) the variable flows
+    /// through `l` (one entry per occurrence; non-variable entries are
+    /// skipped); the path of flow `f` is `hops[off[f]..off[f + 1]]`.
+    /// `frozen(f, rate, path)` is called for every flow as it is frozen,
+    /// which is in order of non-decreasing rate up to rounding.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fill<'a>(
         &mut self,
-        link_flows: &[Vec<u32>],
+        link_flows: impl Fn(usize) -> &'a [u32],
         off: &[u32],
         hops: &[u32],
-        weight: &[u32],
+        weight: impl Fn(u32) -> u32,
         rate: &mut [f64],
+        mut frozen: impl FnMut(u32, f64, &[u32]),
     ) {
-        let var_tag = 2 * self.epoch;
+        // Flows are frozen in chunks: first their ids (flag bits only), then
+        // the bounds and first hop of every path of the chunk, then the
+        // updates. The path loads of a chunk are independent of each other,
+        // so their cache misses overlap instead of queuing behind updates.
+        const CHUNK: usize = 32;
+        let mut batch = [0u32; CHUNK];
+        let mut span = [(0u32, 0u32); CHUNK];
         while let Some((l, _)) = self.heap.pop() {
             let li = l as usize;
             let share = self.rem[li].max(0.0) / self.n[li] as f64;
-            for &f in &link_flows[li] {
-                let fi = f as usize;
-                if self.fstamp[fi] != var_tag {
-                    continue;
+            let list = link_flows(li);
+            let mut i = 0;
+            while i < list.len() {
+                let mut k = 0;
+                while i < list.len() && k < CHUNK {
+                    let f = list[i];
+                    i += 1;
+                    if self.var.get(f) && !self.frozen.get(f) {
+                        self.frozen.set(f);
+                        batch[k] = f;
+                        k += 1;
+                    }
                 }
-                self.fstamp[fi] = var_tag + 1;
-                rate[fi] = share;
-                let w = weight[fi];
-                let ws = f64::from(w) * share;
-                for &m in &hops[off[fi] as usize..off[fi + 1] as usize] {
-                    let mi = m as usize;
-                    self.rem[mi] -= ws;
-                    self.n[mi] -= u64::from(w);
-                    self.used[mi] += ws;
-                    if !self.dirty[mi] {
-                        self.dirty[mi] = true;
-                        self.dirty_list.push(m);
+                for j in 0..k {
+                    let fi = batch[j] as usize;
+                    span[j] = (off[fi], off[fi + 1]);
+                }
+                let mut first = 0u32;
+                for &(a, b) in &span[..k] {
+                    if a < b {
+                        first ^= hops[a as usize];
+                    }
+                }
+                std::hint::black_box(first);
+                for j in 0..k {
+                    let f = batch[j];
+                    rate[f as usize] = share;
+                    let w = weight(f);
+                    let ws = f64::from(w) * share;
+                    let path = &hops[span[j].0 as usize..span[j].1 as usize];
+                    frozen(f, share, path);
+                    for &m in path {
+                        let mi = m as usize;
+                        self.rem[mi] -= ws;
+                        self.n[mi] -= u64::from(w);
+                        self.used[mi] += ws;
+                        if !self.dirty[mi] {
+                            self.dirty[mi] = true;
+                            self.dirty_list.push(m);
+                        }
                     }
                 }
             }
@@ -197,7 +248,14 @@ pub fn try_solve(capacity: &[f64], flows: &[(&[u32], u32)]) -> Result<Vec<f64>, 
         wf.set_link(l as u32, capacity[l], n, 0.0);
     }
     let mut rate = vec![f64::INFINITY; flows.len()];
-    wf.fill(&link_flows, &off, &hops, &weight, &mut rate);
+    wf.fill(
+        |l| &link_flows[l],
+        &off,
+        &hops,
+        |f| weight[f as usize],
+        &mut rate,
+        |_, _, _| {},
+    );
     Ok(rate)
 }
 

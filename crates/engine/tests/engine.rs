@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{build, close, instance_strategy, reference_run};
-use engine::{Engine, EngineError, Fidelity, Flow, Task, TaskId};
+use common::{build, close, instance_strategy, medium_instance_strategy, reference_run};
+use engine::{Engine, EngineError, Fidelity, Flow, FlowSet, Task, TaskId};
 use proptest::prelude::*;
 
 fn flow(path: &[u32], bytes: f64) -> Flow {
@@ -362,6 +362,116 @@ proptest! {
             }
         }
     }
+}
+
+/// The same instance with every transfer given as a [`FlowSet`].
+fn build_with_flow_sets(caps: &[f64], tasks: &[common::Spec], fid: Fidelity) -> Engine {
+    let mut e = Engine::new(caps.to_vec(), fid).unwrap();
+    for (t, d) in tasks {
+        match t {
+            Task::Transfer { latency, flows } => {
+                let mut set = FlowSet::new();
+                for f in flows {
+                    set.push(&f.path, f.bytes, f.weight);
+                }
+                e.add_transfer(*latency, &set, d).unwrap();
+            }
+            other => {
+                e.add_task(other.clone(), d).unwrap();
+            }
+        }
+    }
+    e
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Bigger transfers than `incremental_equals_from_scratch`: many flows per
+    /// link, ties, transfers starting while others run.
+    #[test]
+    fn medium_instances_equal_from_scratch((caps, tasks) in medium_instance_strategy()) {
+        let r = build(&caps, &tasks, Fidelity::Flow).run().unwrap();
+        let (start, end) = reference_run(&caps, &tasks);
+        for i in 0..tasks.len() {
+            prop_assert!(close(r.task_end_s[i], end[i], 1e-9), "task {i}: end {} vs {}", r.task_end_s[i], end[i]);
+            prop_assert!(close(r.task_start_s[i], start[i], 1e-9), "task {i}: start {} vs {}", r.task_start_s[i], start[i]);
+        }
+        for (l, s) in r.links.iter().enumerate() {
+            prop_assert!(s.peak_utilisation <= 1.0 + 1e-9);
+            prop_assert!(s.bytes / caps[l] <= s.busy_s * (1.0 + 1e-9) + 1e-12);
+        }
+    }
+
+    /// `add_transfer` with a `FlowSet` is `add_task` with the same flows.
+    #[test]
+    fn flow_set_equals_flow_vec((caps, tasks) in instance_strategy()) {
+        for fid in [Fidelity::Flow, Fidelity::Analytical] {
+            let a = build(&caps, &tasks, fid);
+            let b = build_with_flow_sets(&caps, &tasks, fid);
+            prop_assert_eq!(a.num_flows(), b.num_flows());
+            let (ra, rb) = (a.clone().run().unwrap(), b.clone().run().unwrap());
+            prop_assert_eq!(format!("{ra:?}"), format!("{rb:?}"));
+        }
+    }
+}
+
+#[test]
+fn flow_set_errors_name_the_flow() {
+    let mut e = Engine::new(vec![1.0, 1.0], Fidelity::Flow).unwrap();
+    let mut set = FlowSet::with_capacity(3, 3);
+    set.push(&[0], 1.0, 1);
+    set.push(&[1], 1.0, 0);
+    assert_eq!(set.len(), 2);
+    assert_eq!(set.hops(), 2);
+    assert_eq!(
+        e.add_transfer(0.0, &set, &[]),
+        Err(EngineError::InvalidWeight { flow: 1 })
+    );
+    set.clear();
+    assert!(set.is_empty());
+    set.push(&[0, 7], 1.0, 1);
+    assert_eq!(
+        e.add_transfer(0.0, &set, &[]),
+        Err(EngineError::InvalidLink { link: 7, links: 2 })
+    );
+    set.clear();
+    set.push(&[0], f64::NAN, 1);
+    assert!(matches!(
+        e.add_transfer(0.0, &set, &[]),
+        Err(EngineError::InvalidBytes { flow: 0, .. })
+    ));
+    assert_eq!(
+        e.add_transfer(0.0, &FlowSet::new(), &[TaskId(3)]),
+        Err(EngineError::UnknownDependency {
+            dep: TaskId(3),
+            tasks: 0
+        })
+    );
+    assert_eq!(e.num_tasks(), 0);
+    assert_eq!(e.num_flows(), 0);
+}
+
+/// An all-to-all in miniature: equal flows that all start together. After
+/// the first solve every completion leaves the others' rates unchanged
+/// (the finished flows were the fastest on their links), so the engine
+/// re-solves nothing but the first time: the makespan is exact and each
+/// later solve is O(finished flows).
+#[test]
+fn equal_flows_started_together_match_reference() {
+    let caps = vec![10.0, 7.0, 5.0, 3.0, 10.0, 4.0];
+    let mut flows = Vec::new();
+    for a in 0..6u32 {
+        for b in 0..6u32 {
+            if a != b {
+                flows.push(flow(&[a, b, (a + b) % 6], 12.0));
+            }
+        }
+    }
+    let tasks = vec![(transfer(0.0, flows), vec![])];
+    let r = build(&caps, &tasks, Fidelity::Flow).run().unwrap();
+    let (_, end) = reference_run(&caps, &tasks);
+    assert!(close(r.makespan_s, end[0], 1e-12), "{} vs {}", r.makespan_s, end[0]);
 }
 
 /// Single-transfer instances: capacities, flows, a link to speed up and a

@@ -288,6 +288,46 @@ pub fn instance_strategy() -> impl Strategy<Value = (Vec<f64>, Vec<Spec>)> {
     })
 }
 
+/// Random medium instance: up to 12 links and a few transfers of up to 40
+/// flows each (some started later, behind a delay), with byte counts drawn
+/// from a short list so that many flows tie. Exercises the flow lists the
+/// engine keeps sorted by rate, their partial re-solves and their rebuilds.
+pub fn medium_instance_strategy() -> impl Strategy<Value = (Vec<f64>, Vec<Spec>)> {
+    (
+        prop::collection::vec(prop_oneof![Just(4.0), 1.0f64..10.0], 3..=12),
+        1usize..4,
+    )
+        .prop_flat_map(|(caps, transfers)| {
+            let l = caps.len() as u32;
+            let flow = (
+                prop::collection::vec(0..l, 1..=4),
+                prop_oneof![Just(8.0), Just(20.0), 1.0f64..40.0],
+                prop_oneof![3 => Just(1u32), 1 => 2u32..4],
+            )
+                .prop_map(|(path, bytes, weight)| Flow { path, bytes, weight });
+            let transfer = (
+                prop::collection::vec(flow, 1..40),
+                prop_oneof![Just(0.0), 0.0f64..3.0],
+                any::<bool>(),
+            );
+            (Just(caps), prop::collection::vec(transfer, transfers))
+        })
+        .prop_map(|(caps, ts)| {
+            let mut tasks: Vec<Spec> = Vec::new();
+            for (flows, delay, after_previous) in ts {
+                // Start behind a delay, or behind the previous transfer.
+                let dep = if after_previous && !tasks.is_empty() {
+                    TaskId(tasks.len() as u32 - 1)
+                } else {
+                    tasks.push((Task::Delay { seconds: delay }, Vec::new()));
+                    TaskId(tasks.len() as u32 - 1)
+                };
+                tasks.push((Task::Transfer { latency: 0.0, flows }, vec![dep]));
+            }
+            (caps, tasks)
+        })
+}
+
 /// Builds an engine from an instance.
 pub fn build(caps: &[f64], tasks: &[Spec], fidelity: engine::Fidelity) -> engine::Engine {
     let mut e = engine::Engine::new(caps.to_vec(), fidelity).expect("valid caps");

@@ -331,7 +331,8 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             let rank_list = fc::place(&f, n, &placement).map_err(|e| UserError(format!("{where_}{e}")))?;
             collective::plan::check_group(&f, &rank_list).map_err(|e| UserError(format!("{where_}{e}")))?;
             let limit = max_memory(max_mem.as_deref())?;
-            let (est, largest) = fc::estimate_memory(&f, op, rank_list.len() as u32);
+            let (est, largest) =
+                fc::estimate_memory(&f, &rank_list, op, algo.map(|a| a.algo), opts).map_err(UserError)?;
             check_memory(&est, &largest, limit)?;
             progress.message(&format!("simulating {} on {} ranks", op.name(), rank_list.len()));
             let req = fc::Request {

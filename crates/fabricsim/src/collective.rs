@@ -96,26 +96,23 @@ pub fn parse_placement(text: &str) -> Result<Vec<u32>, String> {
     Ok(v)
 }
 
-/// Memory a collective's simulation is expected to hold at its peak, and its largest part
-/// (constants and measurements in `train::layout`): the fabric and the flows of the largest
-/// candidate plan — an exchange's n(n−1) flows for all-to-all (and the direct algorithm on full
-/// meshes), a few per rank for rings, trees and in-network reduction.
-pub fn estimate_memory(f: &Fabric, op: Op, n: u32) -> (f64, String) {
-    use crate::train::layout::{BASE_BYTES, BYTES_PER_ACCELERATOR, BYTES_PER_FLOW};
-    let n = n as f64;
-    let exchange = n * (n - 1.0).max(0.0);
-    let (flows, what) = if op == Op::AllToAll || f.domain_size as f64 >= n && n <= 64.0 {
-        (
-            exchange,
-            format!("an exchange among {n:.0} ranks ({exchange:.0} flows)"),
-        )
+/// Memory a collective's simulation is expected to hold at its peak (the `collective` crate's
+/// estimate over every algorithm it would simulate: `collective::memory`), and what dominates it.
+pub fn estimate_memory(
+    f: &Fabric,
+    ranks: &[u32],
+    op: Op,
+    algo: Option<Algo>,
+    opts: Options,
+) -> Result<(f64, String), String> {
+    let bytes = collective::memory::estimate_memory_bytes(f, ranks, op, algo, opts).map_err(|e| e.to_string())?;
+    let n = ranks.len() as u64;
+    let what = if op == Op::AllToAll {
+        format!("an exchange among {n} ranks ({} flows)", n * n.saturating_sub(1))
     } else {
-        (n * 16.0, format!("ring/tree plans over {n:.0} ranks"))
+        format!("the candidate plans over {n} ranks")
     };
-    (
-        BASE_BYTES + f.accel_count() as f64 * BYTES_PER_ACCELERATOR + flows * BYTES_PER_FLOW,
-        what,
-    )
+    Ok((bytes as f64, what))
 }
 
 /// The accelerators of `n` ranks under a placement.

@@ -214,8 +214,8 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     let limit = crate::max_memory(a.max_memory.as_deref())?;
     let est = train::estimate_memory(&f, &model, &plan, a.full);
     crate::check_memory(&est.bytes, &est.largest, limit)?;
-    let pb = crate::spinner("simulating one training step");
-    let r = train::simulate_ordered(
+    let mut progress = crate::Progress::new("simulating one training step", "stages");
+    let r = train::simulate_with_progress(
         &cluster,
         &f,
         &model,
@@ -231,10 +231,12 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
             },
         },
         order,
+        &mut |done, total, next| {
+            progress.message(next);
+            progress.set(done, total);
+        },
     );
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
-    }
+    progress.finish();
     let r = r.map_err(UserError)?;
     let mut r = r;
     r.derived = derived;

@@ -81,7 +81,33 @@ pub fn simulate_ordered(
     opts: &TrainOptions,
     order: [usize; 5],
 ) -> Result<TrainReport, String> {
+    simulate_with_progress(cluster, f, model, plan, cm, opts, order, &mut |_, _, _| {})
+}
+
+/// The stages of a step, in order, as [`simulate_with_progress`] reports them.
+pub const STAGES: [&str; 4] = [
+    "pricing communication on the fabric",
+    "stage timings",
+    "running the pipeline schedule",
+    "writing the report",
+];
+
+/// As [`simulate_ordered`], calling `progress(done, total, next)` before each stage (the CLI
+/// draws a bar with an ETA from it).
+#[allow(clippy::too_many_arguments)]
+pub fn simulate_with_progress(
+    cluster: &str,
+    f: &Fabric,
+    model: &ModelSpec,
+    plan: &ParallelPlan,
+    cm: &ComputeModel,
+    opts: &TrainOptions,
+    order: [usize; 5],
+    progress: &mut dyn FnMut(usize, usize, &str),
+) -> Result<TrainReport, String> {
+    let n = STAGES.len();
     let placement = layout::place(f, model, plan, order, opts.full)?;
+    progress(0, n, STAGES[0]);
     let comm = comm::price(
         f,
         &placement,
@@ -91,8 +117,11 @@ pub fn simulate_ordered(
             in_network: opts.in_network,
         },
     )?;
+    progress(1, n, STAGES[1]);
     let timings = timing::stage_timings(&placement, model, cm, &comm);
+    progress(2, n, STAGES[2]);
     let timeline = pipeline::run(f, &placement, &timings, &comm, opts.fidelity, opts.full)?;
+    progress(3, n, STAGES[3]);
     Ok(report::assemble(report::Inputs {
         cluster,
         fabric: f,

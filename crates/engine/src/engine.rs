@@ -153,8 +153,10 @@ impl Engine {
             // (8 B each), completion queue entry (16 B, plus 16 B while two
             // runs merge), solve variables (4 B, up to 8 B while growing),
             // three bit flags. Per hop: the link's flow list, and its rebuilt
-            // copy during a full solve. Per link: about 25 words of state.
-            Fidelity::Flow => 80 * flows + 8 * flow_hops + 200 * links,
+            // copy during a full solve. Per link: its list header (24 B),
+            // water-filling state and heap slot (37 B), statistics (24 B) and
+            // eleven other words or flags.
+            Fidelity::Flow => 80 * flows + 8 * flow_hops + 176 * links,
             // Per link: the task's load, statistics, busy intervals.
             Fidelity::Analytical => 80 * links,
         }

@@ -12,26 +12,35 @@
 //!   ([`engine::Engine::stored_memory_estimate`]);
 //! * the larger of building the largest phase (its compact flow set, up to 32 B per flow and
 //!   8 B per flow-hop while it grows, and the table that merges identical flows, up to 32 B
-//!   per flow) and running it (flow fidelity: 80 B per flow, 8 B per flow-hop, 200 B per
+//!   per flow) and running it (flow fidelity: 80 B per flow, 8 B per flow-hop, 176 B per
 //!   link; [`engine::Engine::run_memory_estimate`]).
 //!
-//! For an all-to-all of n ranks that is about 200 B per flow of its n(n−1) flows (4 hops each
+//! For an all-to-all of n ranks that is about 210 B per flow of its n(n−1) flows (4 hops each
 //! on a two-tier fat-tree). Flow-hops are the flows times their average route length, measured
 //! on up to `HOP_SAMPLE` flows spread evenly over the plan; exchanges (direct, pairwise) are
 //! counted without being lowered ([`crate::alltoall::phase_flows`]).
 //!
 //! # Calibration
 //!
-//! Peak resident memory (`/usr/bin/time -f %M`, release build) of `fabricsim collective
-//! --cluster C --op OP --size 1M --json`, flow fidelity, against this estimate with
-//! `CALIBRATION = 1`:
+//! Peak resident memory (`/usr/bin/time -f %M`, release build, 2-core 24 GiB machine) of
+//! `fabricsim collective --cluster C --op OP --size 1M --json` (the all_reduce row: `--size
+//! 1G`), flow fidelity, against the estimate (`CALIBRATION = 1.1`):
 //!
-//! | cluster                   | op         | flows     | flow-hops  | measured  | estimate  |
-//! |---------------------------|------------|-----------|------------|-----------|-----------|
-//! | fat-tree:gpus=512         | all_to_all | 261,632   | 1.04 M     | 53.5 MB   | 56 MB     |
+//! | cluster                  | op         | flows      | hops/flow | measured | estimate | ratio |
+//! |--------------------------|------------|------------|-----------|----------|----------|-------|
+//! | fat-tree:gpus=512        | all_to_all | 261,632    | 3.98      | 53.5 MB  | 60.6 MB  | 1.13  |
+//! | fat-tree:gpus=1024       | all_to_all | 1,047,552  | 3.98      | 202 MB   | 227 MB   | 1.13  |
+//! | fat-tree:gpus=2048       | all_to_all | 4,192,256  | 3.98      | 795 MB   | 892 MB   | 1.12  |
+//! | fat-tree:gpus=4096       | all_to_all | 16,773,120 | 5.48      | 3.57 GB  | 3.88 GB  | 1.09  |
+//! | rail-optimized:gpus=1024 | all_to_all | 1,047,552  | 3.98      | 206 MB   | 227 MB   | 1.10  |
+//! | hpn7-pod:segments=1      | all_to_all | 1,047,552  | 3.75      | 199 MB   | 224 MB   | 1.13  |
+//! | fat-tree:gpus=131072     | all_reduce | 393 k–1.4 M| 2.0–4.7   | 424 MB   | 558 MB   | 1.31  |
 //!
-//! The estimate is 1.0–1.5× the measurement on every row (see `tests::MEASURED`), so
-//! `CALIBRATION` stays 1: it errs high, as a refused run is cheaper than a killed one.
+//! Without the calibration factor the estimate of the exchanges is 0.99–1.03× the measured
+//! peak; the factor of 1.1 keeps it above it (a refused run is cheaper than a killed one).
+//! The all_reduce row is the maximum over the four algorithms NCCL-like selection may
+//! simulate, and counts per-link arrays the allocator never touches (1.3 M links). The test
+//! `memory::tests::estimate_within_twice_the_measured_peak` pins every row within 2×.
 
 use crate::alltoall;
 use crate::plan::Plan;
@@ -44,7 +53,7 @@ use fabric::{Fabric, RouteOpts};
 pub const BASE_BYTES: u64 = 4 << 20;
 
 /// Measured peak RSS over the raw estimate (see the module docs).
-pub const CALIBRATION: f64 = 1.0;
+pub const CALIBRATION: f64 = 1.1;
 
 /// Flows routed to measure the average route length.
 pub const HOP_SAMPLE: u64 = 4096;
@@ -210,15 +219,18 @@ mod tests {
     use super::*;
     use fabric::presets::build_preset;
 
-    /// Peak RSS measured with `/usr/bin/time -f %M` (release build) of
-    /// `fabricsim collective --cluster C --op OP --size SIZE --json`, flow fidelity.
+    /// Peak RSS measured with `/usr/bin/time -f %M` (KiB, converted to bytes; release build)
+    /// of `fabricsim collective --cluster C --op OP --size 1M --json`, flow fidelity, at the
+    /// commit that added this table.
     const MEASURED: &[(&str, Op, f64)] = &[
-        ("fat-tree:gpus=512", Op::AllToAll, 53.5e6),
-        ("fat-tree:gpus=1024", Op::AllToAll, 201.3e6),
-        ("fat-tree:gpus=2048", Op::AllToAll, 793.0e6),
-        ("rail-optimized:gpus=1024", Op::AllToAll, 201.4e6),
-        ("hpn7-pod:segments=1", Op::AllToAll, 198.7e6),
-        ("fat-tree:gpus=131072", Op::AllReduce, 411.1e6),
+        ("fat-tree:gpus=512", Op::AllToAll, 53.51e6),
+        ("fat-tree:gpus=1024", Op::AllToAll, 201.88e6),
+        ("fat-tree:gpus=2048", Op::AllToAll, 794.90e6),
+        ("fat-tree:gpus=4096", Op::AllToAll, 3570.3e6),
+        ("rail-optimized:gpus=1024", Op::AllToAll, 205.93e6),
+        ("hpn7-pod:segments=1", Op::AllToAll, 198.93e6),
+        // `--size 1G`, as in `cargo bench -p collective` (a).
+        ("fat-tree:gpus=131072", Op::AllReduce, 424.24e6),
     ];
 
     #[test]

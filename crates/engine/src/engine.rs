@@ -153,8 +153,10 @@ impl Engine {
             // (8 B each), completion queue entry (16 B, plus 16 B while two
             // runs merge), solve variables (4 B, up to 8 B while growing),
             // three bit flags. Per hop: the link's flow list, and its rebuilt
-            // copy during a full solve. Per link: about 25 words of state.
-            Fidelity::Flow => 80 * flows + 8 * flow_hops + 200 * links,
+            // copy during a full solve. Per link: its list header (24 B),
+            // water-filling state and heap slot (37 B), statistics (24 B) and
+            // eleven other words or flags.
+            Fidelity::Flow => 80 * flows + 8 * flow_hops + 176 * links,
             // Per link: the task's load, statistics, busy intervals.
             Fidelity::Analytical => 80 * links,
         }
@@ -863,12 +865,12 @@ impl<'e> Sim<'e> {
     /// smallest finished rate.
     ///
     /// CORRECTNESS: between solves the alive entries of every link's flow
-    /// list (from `lhead`) are sorted by non-increasing rate, except entries
-    /// appended by a start, which always triggers a full solve of their
-    /// links. So after pure finishes the variable flows of a link (rate at
-    /// or above the threshold) are a prefix of its list, and a link whose
-    /// first alive flow is below the threshold is passed over in `O(1)`
-    /// without reading its other flows.
+    /// list (from `lhead`) are sorted by non-increasing rate class, except
+    /// entries appended by a start, which always triggers a full solve of
+    /// their links. So after pure finishes the variable flows of a link (rate
+    /// class at or above the threshold's) are a prefix of its list, and a
+    /// link whose first alive flow is below the threshold is passed over
+    /// after reading that one entry.
     fn resolve(&mut self) {
         self.n_solves += 1;
         let e = self.e;
@@ -1011,12 +1013,13 @@ impl<'e> Sim<'e> {
                     cursor[mi] -= 1;
                     next[cursor[mi] as usize] = f;
                     let last = &mut last_class[mi];
-                    if *last == UNSORTED {
-                    } else if c < *last {
-                        unsorted.push(m);
-                        *last = UNSORTED;
-                    } else {
-                        *last = c;
+                    if *last != UNSORTED {
+                        if c < *last {
+                            unsorted.push(m);
+                            *last = UNSORTED;
+                        } else {
+                            *last = c;
+                        }
                     }
                 }
             },
@@ -1106,7 +1109,8 @@ impl<'e> Sim<'e> {
     fn resort(&mut self, l: usize) {
         let rate = &self.rate;
         let alive = &self.alive;
-        // Non-increasing rate; ties by flow id, so the order is deterministic.
+        // Non-increasing rate class; ties by flow id, so the order is
+        // deterministic.
         let by_class = |&f: &u32| (Reverse(rate_class(rate[f as usize])), f);
         let list = &mut self.link_flows[l];
         let (lo, hi) = (self.lhead[l] as usize, self.lstop[l] as usize);

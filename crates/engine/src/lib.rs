@@ -40,6 +40,9 @@
 //!   reversed, without sorting.
 //! * **Completion times in sorted runs.** Each solve's reschedules are
 //!   sorted once and merged like a binomial heap; pops are sequential reads.
+//! * **Overlapped cache misses.** Water-filling and completions handle
+//!   flows in chunks of 32 whose path bounds are loaded before any update,
+//!   so the random reads of a chunk overlap.
 //! * **Compact input.** [`FlowSet`] holds a transfer's paths in one array;
 //!   identical flows (same path and bytes) merge through a hash table of
 //!   8 bytes per slot with a fixed hash.

@@ -92,6 +92,7 @@ enum Cmd {
         json: bool,
     },
     /// Summarise a cluster: tiers, counts, bandwidths, bisection, bill of materials, power, cost.
+    #[command(allow_negative_numbers = true)]
     Topo {
         /// A preset with parameters (`NAME:key=value,...`) or a path to a cluster TOML file
         /// (`FILE.toml[:key=value,...]`).
@@ -123,13 +124,22 @@ fn max_memory(arg: Option<&str>) -> Result<f64, UserError> {
     }
 }
 
+/// Bytes in GiB (or MiB below one GiB), as `--max-memory` takes them.
+fn binary_bytes(b: f64) -> String {
+    if b >= 1073741824.0 {
+        format!("{:.1} GiB", b / 1073741824.0)
+    } else {
+        format!("{:.0} MiB", b / 1048576.0)
+    }
+}
+
 /// Refuse up front a run whose estimated memory exceeds the limit, naming both.
 fn check_memory(estimate: &f64, largest: &str, limit: f64) -> Result<(), UserError> {
     if *estimate > limit {
         return Err(UserError(format!(
-            "the run would need about {:.1} GiB of memory (largest part: {largest}), above --max-memory {:.1} GiB: raise --max-memory on a machine that has it, or make the job smaller",
-            estimate / 1073741824.0,
-            limit / 1073741824.0
+            "the run would need about {} of memory (largest part: {largest}), above --max-memory {}: raise --max-memory on a machine that has it, or make the job smaller",
+            binary_bytes(*estimate),
+            binary_bytes(limit)
         )));
     }
     Ok(())

@@ -50,6 +50,10 @@ pub struct Args {
     /// Print the sweep this many times.
     #[arg(short = 'N', long = "run_cycles", default_value_t = 1)]
     pub run_cycles: u32,
+    /// Refuse a run whose estimated memory exceeds this (bytes, or with K, M, G: powers of
+    /// 1024; default 2G), as `collective` does.
+    #[arg(long)]
+    pub max_memory: Option<String>,
     /// Parallel init (accepted; prints nccl-tests' notice).
     #[arg(short = 'p', long = "parallel_init", default_value_t = 0)]
     pub parallel_init: u32,
@@ -131,6 +135,17 @@ pub fn run(args: Args) -> Result<(), UserError> {
     let settings = args.settings()?;
     let (algo, opts) = args.model.resolve()?;
     let (_, f) = crate::load_cluster(&args.cluster).map_err(|e| UserError(format!("--cluster: {}", e.0)))?;
+    // Memory is checked before the run, as for `collective`.
+    if let Ok(n) = nt::ranks(&f, &settings).map(|n| n.min(f.accel_count() as u32)) {
+        let ranks: Vec<u32> = (0..n).collect();
+        let limit = crate::max_memory(args.max_memory.as_deref())?;
+        let (est, largest) =
+            fabricsim::collective::estimate_memory(&f, &ranks, settings.binary.op(), algo.map(|a| a.algo), opts)
+                .map_err(UserError)?;
+        if n > 1 {
+            crate::check_memory(&est, &largest, limit)?;
+        }
+    }
     let pb = crate::spinner(&format!("simulating {}", settings.binary.name()));
     let r = nt::run(
         &f,

@@ -211,6 +211,9 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         }
         cm.table = table;
     }
+    // Plan errors (a batch too large to schedule, a layout that does not fit the cluster) are
+    // named as such before the memory estimate, which assumes a valid plan.
+    train::check_plan(&f, &model, &plan).map_err(UserError)?;
     let limit = crate::max_memory(a.max_memory.as_deref())?;
     let est = train::estimate_memory(&f, &model, &plan, a.full);
     crate::check_memory(&est.bytes, &est.largest, limit)?;

@@ -39,6 +39,47 @@ fn corpus() -> Corpus {
     toml::from_str(&text).expect("corpus.toml parses")
 }
 
+/// Run the binary; `None` if it is still running after `limit` (then it is killed).
+fn run_with_timeout(args: &[String], limit: std::time::Duration) -> Option<std::process::Output> {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fabricsim"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run fabricsim");
+    // Drain both pipes on threads so a chatty child never blocks on a full pipe.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    Some(std::process::Output {
+        status,
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+    })
+}
+
 #[test]
 fn every_bad_input_exits_2_naming_the_problem() {
     let corpus = corpus();
@@ -57,10 +98,11 @@ fn every_bad_input_exits_2_naming_the_problem() {
         }
         let d = dir.to_str().unwrap();
         let args: Vec<String> = c.args.iter().map(|a| a.replace("{dir}", d)).collect();
-        let o = Command::new(env!("CARGO_BIN_EXE_fabricsim"))
-            .args(&args)
-            .output()
-            .expect("run fabricsim");
+        let o = run_with_timeout(&args, std::time::Duration::from_secs(120));
+        let Some(o) = o else {
+            failures.push(format!("{}: still running after 120 s (a hang)", c.name));
+            continue;
+        };
         let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
         let mut why = Vec::new();
         if o.status.code() != Some(c.exit) {

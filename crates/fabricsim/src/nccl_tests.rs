@@ -419,6 +419,9 @@ pub fn ranks(f: &Fabric, s: &Settings) -> Result<u32, NcclTestsError> {
 }
 
 /// Run the sweep on the collective model and build the report.
+/// Most rows one run prints (all cycles, sizes, datatypes and ops).
+pub const MAX_ROWS: u64 = 100_000;
+
 pub fn run(f: &Fabric, req: &Request) -> Result<Report, NcclTestsError> {
     let s = req.settings;
     let n = ranks(f, s)?;
@@ -459,6 +462,21 @@ pub fn run(f: &Fabric, req: &Request) -> Result<Report, NcclTestsError> {
         .collect();
     all.sort_unstable();
     all.dedup();
+    // Every cycle prints every size of every datatype and op: bound the rows (≈ 400 B each) so the
+    // report stays within memory and the run within seconds.
+    let rows = sizes.len() as u64 * s.datatypes.len() as u64 * s.redops.len().max(1) as u64 * s.run_cycles as u64;
+    if rows > MAX_ROWS {
+        return Err(flag_err(
+            "-N",
+            format!(
+                "{} cycles × {} sizes × {} datatypes × {} ops is {rows} rows, beyond the {MAX_ROWS} this tool prints: lower -N or the sweep",
+                s.run_cycles,
+                sizes.len(),
+                s.datatypes.len(),
+                s.redops.len().max(1)
+            ),
+        ));
+    }
     let rank_list: Vec<u32> = (0..n).collect();
     let placement = Placement::Packed;
     let sizes_f: Vec<f64> = all.iter().map(|&b| b as f64).collect();

@@ -272,6 +272,13 @@ pub fn plan(
     hbm_bytes: f64,
     model: &ModelSpec,
 ) -> Result<ResolvedPlan, String> {
+    // `gpus` equal to the whole cluster (and no DP to check it against) restates the default
+    // (the whole cluster, rounded down to the layout), so it changes nothing.
+    let mut s = s.clone();
+    if s.parallel.gpus.map(u64::from) == Some(accels) && s.parallel.dp.is_none() {
+        s.parallel.gpus = None;
+    }
+    let s = &s;
     let p = &s.parallel;
     let mut derived = Vec::new();
     for (name, v) in [
@@ -330,7 +337,9 @@ pub fn plan(
     let denom = tp as u64 * pp as u64 * cp as u64;
     if let Some(g) = p.gpus {
         if g as u64 > accels {
-            return Err(format!("--gpus {g}: the cluster has {accels} accelerators"));
+            return Err(format!(
+                "--gpus {g} (or `gpus` in the scenario): the cluster has {accels} accelerators"
+            ));
         }
     }
     // The rule's DP (also when DP is given: a given value equal to the rule's is listed as
@@ -354,14 +363,14 @@ pub fn plan(
     let dp = match (p.dp, p.gpus) {
         (Some(d), Some(g)) if denom * d as u64 != g as u64 => {
             return Err(format!(
-                "--gpus {g} but TP × PP × CP × DP = {tp} × {pp} × {cp} × {d} = {}: give one of --gpus and --dp, or make them agree",
+                "--gpus {g} (or `gpus` in the scenario) but TP × PP × CP × DP = {tp} × {pp} × {cp} × {d} = {}: give one of gpus and dp (flag or scenario field), or make them agree",
                 denom * d as u64
             ));
         }
         (Some(d), _) => d,
         (None, Some(g)) if g as u64 % denom != 0 => {
             return Err(format!(
-                "--gpus {g}: not a multiple of TP × PP × CP = {tp} × {pp} × {cp} = {denom}"
+                "--gpus {g} (or `gpus` in the scenario): not a multiple of TP × PP × CP = {tp} × {pp} × {cp} = {denom}"
             ));
         }
         (None, _) => match &rule_dp {

@@ -742,7 +742,7 @@ impl Csv {
             return Err(self.bad(
                 line,
                 &self.header[col],
-                format!("{v} is not a fraction of the peak between 1e-6 and 1.5"),
+                format!("{v:e} is not a fraction of the peak between 1e-6 and 1.5"),
             ));
         }
         Ok(v)
@@ -796,13 +796,13 @@ fn parse_gemm(text: &str, context: &str) -> Result<Vec<GemmRow>, WorkloadError> 
         };
         let frac = csv.num(*line, f, cf)?;
         if frac > 1.5 {
-            return Err(csv.bad(*line, "frac_of_peak", format!("{frac} is above the peak")));
+            return Err(csv.bad(*line, "frac_of_peak", format!("{frac:e} is above the peak")));
         }
         if frac < 1e-6 {
             return Err(csv.bad(
                 *line,
                 "frac_of_peak",
-                format!("{frac} is below 1e-6 of the peak: not a measurement a GPU gives"),
+                format!("{frac:e} is below 1e-6 of the peak: not a measurement a GPU gives"),
             ));
         }
         rows.push(GemmRow {

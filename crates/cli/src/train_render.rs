@@ -63,7 +63,7 @@ fn comm_args(d: &StepDetail, kind: CommKind) -> Value {
         .map(|c: &PricedComm| {
             json!({
                 "op": c.op.name(),
-                "bytes": c.bytes,
+                "bytes": c.bytes.round() as u64,
                 "algorithm": c.cost.algo.map(|a| a.name()).unwrap_or(""),
                 "protocol": c.cost.protocol.map(|p| p.name()).unwrap_or(""),
                 "group_size": c.group_size,
@@ -276,6 +276,12 @@ pub fn trace_json(r: &TrainReport) -> Value {
         }
         let what = if to_op.backward { "grad" } else { "act" };
         let mut args = p2p_args.clone();
+        // A send runs beside compute; only the critical path's sends that leave a stage idle are
+        // exposed (the report's PP time), which a single slice cannot say.
+        args["exposed"] = json!(false);
+        args["note"] = json!(
+            "runs beside compute; the report's exposed PP time is the critical path's sends the schedule leaves idle"
+        );
         args["to_stage"] = json!(sp.stage);
         args["micro_batch"] = json!(to_op.micro);
         events.push(json!({

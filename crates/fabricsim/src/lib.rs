@@ -17,6 +17,16 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// PRECONDITION: the value is a whole, non-negative number below 2^53 (message sizes are
 /// rounded to whole bytes when parsed); anything else is written as the float it is rather than
 /// silently rounded.
+/// Serialise a modelled byte count (an estimate, possibly fractional) as a whole number of bytes.
+pub(crate) fn rounded_bytes<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    let r = v.round();
+    if (0.0..9_007_199_254_740_992.0).contains(&r) {
+        s.serialize_u64(r as u64)
+    } else {
+        s.serialize_f64(*v)
+    }
+}
+
 pub(crate) fn whole_bytes<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     if v.fract() == 0.0 && (0.0..9_007_199_254_740_992.0).contains(v) {
         s.serialize_u64(*v as u64)

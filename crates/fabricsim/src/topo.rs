@@ -107,15 +107,18 @@ pub struct TopoReport {
     pub description: String,
     pub accelerators: Accelerators,
     pub switch_count: u64,
-    /// Switch chips per tier, keyed by the tier's name as printed (`"scale-up switch"`, spaces
-    /// included). Kept for existing readers; new readers take `switch_count_by_tier`.
+    /// Switch chips per tier, keyed by the tier's name as printed (`"scale-up switch"`), for the
+    /// text report. Not in JSON since schema 1 of 2026-12-02 (its keys had spaces): JSON readers
+    /// take `switch_count_by_tier`.
+    #[serde(skip)]
     pub switches_by_tier: BTreeMap<String, u64>,
     /// The same counts keyed by snake_case identifiers (`scale_up_switch`, `leaf`, `spine`).
     pub switch_count_by_tier: BTreeMap<String, u64>,
     pub ocs_count: u32,
     pub optical_transceivers: Transceivers,
-    /// Links per medium, keyed by the medium's name as printed (`"scale-out optical"`). Kept
-    /// for existing readers; new readers take `cable_count_by_medium`.
+    /// Links per medium, keyed by the medium's name as printed (`"scale-out optical"`), for the
+    /// text report. Not in JSON (keys with spaces): JSON readers take `cable_count_by_medium`.
+    #[serde(skip)]
     pub cables_by_medium: BTreeMap<String, u64>,
     /// The same counts keyed by snake_case identifiers (`scale_out_optical`,
     /// `scale_up_optical_ocs`).

@@ -62,6 +62,7 @@ pub struct StageReport {
     /// `busy_s` over the step.
     pub busy_fraction: f64,
     /// Memory per accelerator of the stage's ranks.
+    #[serde(serialize_with = "crate::rounded_bytes")]
     pub memory_bytes: f64,
     /// FLOPs one rank of the stage executes in the step (recomputation included).
     pub hardware_flops: f64,
@@ -74,6 +75,7 @@ pub struct CollectiveReport {
     pub dimension: String,
     pub op: String,
     /// Message size per rank of one occurrence.
+    #[serde(serialize_with = "crate::rounded_bytes")]
     pub size_bytes: f64,
     /// The algorithm NCCL-like selection chose for one group (`collnet` is SHARP, `nvls` NVLink
     /// SHARP) and its protocol.
@@ -104,12 +106,19 @@ pub struct FidelityCheckReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MemoryReport {
+    #[serde(serialize_with = "crate::rounded_bytes")]
     pub weights_bytes: f64,
+    #[serde(serialize_with = "crate::rounded_bytes")]
     pub gradients_bytes: f64,
+    #[serde(serialize_with = "crate::rounded_bytes")]
     pub optimizer_bytes: f64,
+    #[serde(serialize_with = "crate::rounded_bytes")]
     pub activations_bytes: f64,
+    #[serde(serialize_with = "crate::rounded_bytes")]
     pub buffers_bytes: f64,
+    #[serde(serialize_with = "crate::rounded_bytes")]
     pub total_bytes: f64,
+    #[serde(serialize_with = "crate::rounded_bytes")]
     pub capacity_bytes: f64,
     /// The pipeline stage these figures are for: the one with the most memory per accelerator.
     pub stage: u32,
@@ -184,6 +193,7 @@ pub struct TrainReport {
     pub collectives: Vec<CollectiveReport>,
     /// Analytical prices checked against the flow fidelity (empty at flow fidelity).
     pub fidelity_checks: Vec<FidelityCheckReport>,
+    #[serde(serialize_with = "crate::rounded_bytes")]
     pub memory_bytes_per_accel: f64,
     pub memory: MemoryReport,
     pub fits: bool,

@@ -244,6 +244,23 @@ impl Progress {
         pb.set_position(done as u64);
     }
 
+    /// An observer for [`engine::progress::observe`]: the engine's events processed of those
+    /// expected drive the bar (percentage and ETA) of the run in progress.
+    pub(crate) fn engine_observer(&self) -> impl FnMut(u64, u64) + 'static {
+        let bar = self.bar.clone();
+        move |done, total| {
+            let Some(pb) = &bar else { return };
+            if pb.length() != Some(total) {
+                pb.set_length(total);
+                pb.set_prefix("events");
+                if let Ok(style) = indicatif::ProgressStyle::with_template(BAR_TEMPLATE) {
+                    pb.set_style(style.progress_chars("=> "));
+                }
+            }
+            pb.set_position(done);
+        }
+    }
+
     /// A new message (the next part of the command), keeping the bar.
     pub(crate) fn message(&self, msg: &str) {
         if let Some(pb) = &self.bar {
@@ -317,7 +334,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             json,
         } => {
             use fabricsim::collective as fc;
-            let mut progress = Progress::new(&format!("building {cluster}"), "algorithms");
+            let progress = Progress::new(&format!("building {cluster}"), "algorithms");
             let (_, f) = load_cluster(&cluster)?;
             let op: collective::Op = op.parse().map_err(|e| UserError(format!("--op: {e}")))?;
             let (algo, opts) = model.resolve()?;
@@ -354,7 +371,16 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 opts,
                 placement: &placement,
             };
-            let r = fc::run_with_progress(&f, &req, &mut |done, total| progress.set(done, total));
+            // Candidates set the message; inside each, the engine's events drive the bar and ETA.
+            let label = format!("simulating {} on {} ranks", op.name(), rank_list.len());
+            let observer = progress.engine_observer();
+            let r = engine::progress::observe(observer, || {
+                fc::run_with_progress(&f, &req, &mut |done, total| {
+                    if done < total {
+                        progress.message(&format!("{label}: algorithm {} of {total}", done + 1));
+                    }
+                })
+            });
             progress.finish();
             let r = r?;
             if json {

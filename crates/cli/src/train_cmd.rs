@@ -217,28 +217,28 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     let limit = crate::max_memory(a.max_memory.as_deref())?;
     let est = train::estimate_memory(&f, &model, &plan, a.full);
     crate::check_memory(&est.bytes, &est.largest, limit)?;
-    let mut progress = crate::Progress::new("simulating one training step", "stages");
-    let r = train::simulate_with_progress(
-        &cluster,
-        &f,
-        &model,
-        &plan,
-        &cm,
-        &TrainOptions {
-            fidelity,
-            allow_oom: a.allow_oom,
-            full: a.full,
-            in_network: collective::InNetwork {
-                sharp: a.sharp == Switch::On,
-                nvls: a.nvls == Switch::On,
+    let progress = crate::Progress::new("simulating one training step", "stages");
+    let observer = progress.engine_observer();
+    let r = engine::progress::observe(observer, || {
+        train::simulate_with_progress(
+            &cluster,
+            &f,
+            &model,
+            &plan,
+            &cm,
+            &TrainOptions {
+                fidelity,
+                allow_oom: a.allow_oom,
+                full: a.full,
+                in_network: collective::InNetwork {
+                    sharp: a.sharp == Switch::On,
+                    nvls: a.nvls == Switch::On,
+                },
             },
-        },
-        order,
-        &mut |done, total, next| {
-            progress.message(next);
-            progress.set(done, total);
-        },
-    );
+            order,
+            &mut |done, total, next| progress.message(&format!("{next} (stage {} of {total})", done + 1)),
+        )
+    });
     progress.finish();
     let r = r.map_err(UserError)?;
     let mut r = r;

@@ -566,9 +566,16 @@ impl<'e> Sim<'e> {
                 self.ready(t);
             }
         }
+        // Progress: every flow completes once and every task ends once.
+        let expected = self.e.flow_bytes.len() as u64 + self.e.specs.len() as u64;
+        let mut next_tick = 1u64 << 16;
         loop {
             let batch_end = self.now + self.now * BATCH_EPS;
             self.process_batch(batch_end);
+            if self.n_events >= next_tick {
+                crate::progress::tick(self.n_events.min(expected), expected);
+                next_tick = self.n_events + (1 << 16);
+            }
             let next_ev = self.queue.peek().map(|Reverse(ev)| ev.time);
             let next_fl = self.completions.peek().map(|(_, k)| k);
             let t0 = match (next_ev, next_fl) {

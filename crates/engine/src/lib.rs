@@ -65,6 +65,7 @@ mod completions;
 mod engine;
 mod heap;
 pub mod maxmin;
+pub mod progress;
 
 pub use engine::Engine;
 

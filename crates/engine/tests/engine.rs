@@ -576,3 +576,32 @@ fn flow_mode_is_not_monotone_in_general() {
     }
     assert!(rose, "expected a counterexample to monotonicity");
 }
+
+/// Progress observers see monotone counts that end at or below the expected total, and do not
+/// change the result.
+#[test]
+fn progress_observer_sees_the_run_without_changing_it() {
+    use std::sync::{Arc, Mutex};
+    let build = || {
+        // 100,000 independent flows (one link each), so the run is long in events, short in time.
+        let mut e = Engine::new(vec![1.0; 100_000], Fidelity::Flow).unwrap();
+        let flows: Vec<Flow> = (0..100_000u32)
+            .map(|i| Flow {
+                path: vec![i],
+                bytes: 1.0 + f64::from(i),
+                weight: 1,
+            })
+            .collect();
+        e.add_task(Task::Transfer { latency: 0.0, flows }, &[]).unwrap();
+        e
+    };
+    let plain = build().run().unwrap();
+    let seen: Arc<Mutex<Vec<(u64, u64)>>> = Arc::default();
+    let s2 = seen.clone();
+    let observed = engine::progress::observe(move |d, t| s2.lock().unwrap().push((d, t)), || build().run().unwrap());
+    assert_eq!(plain.makespan_s.to_bits(), observed.makespan_s.to_bits());
+    let seen = seen.lock().unwrap();
+    assert!(!seen.is_empty(), "a long run reports progress");
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0));
+    assert!(seen.iter().all(|&(d, t)| d <= t));
+}

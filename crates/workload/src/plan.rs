@@ -107,7 +107,7 @@ impl ParallelPlan {
         if list.len() != want {
             return Err(if self.vp > 1 {
                 format!(
-                    "--layers-per-stage {shown}: {} entries; with --vp {} give PP × VP = {} × {} = {want} chunk sizes in pipeline order (entry v runs on stage v mod PP)",
+                    "--layers-per-stage {shown} (or `layers_per_stage` in the scenario): {} entries; with --vp {} give PP × VP = {} × {} = {want} chunk sizes in pipeline order (entry v runs on stage v mod PP)",
                     list.len(),
                     self.vp,
                     self.pp,
@@ -115,7 +115,7 @@ impl ParallelPlan {
                 )
             } else {
                 format!(
-                    "--layers-per-stage {shown}: {} entries for PP {}; give one layer count per pipeline stage",
+                    "--layers-per-stage {shown} (or `layers_per_stage` in the scenario): {} entries for PP {}; give one layer count per pipeline stage",
                     list.len(),
                     self.pp
                 )
@@ -123,13 +123,13 @@ impl ParallelPlan {
         }
         if let Some(i) = list.iter().position(|&n| n == 0) {
             return Err(format!(
-                "--layers-per-stage {shown}: entry {i} is 0; every pipeline chunk needs at least one layer"
+                "--layers-per-stage {shown} (or `layers_per_stage` in the scenario): entry {i} is 0; every pipeline chunk needs at least one layer"
             ));
         }
         let sum: u64 = list.iter().map(|&n| n as u64).sum();
         if sum != layers as u64 {
             return Err(format!(
-                "--layers-per-stage {shown}: sums to {sum}, but the model has {layers} layers"
+                "--layers-per-stage {shown} (or `layers_per_stage` in the scenario): sums to {sum}, but the model has {layers} layers"
             ));
         }
         Ok(())

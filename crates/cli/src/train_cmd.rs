@@ -166,7 +166,7 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         "analytical" => engine::Fidelity::Analytical,
         o => return Err(UserError(format!("fidelity `{o}`: expected flow or analytical"))),
     };
-    let hbm = fabricsim::train::memory::capacity(&f);
+    let hbm = fabricsim::train::memory::physical_capacity(&f);
     let resolved = scenario::plan(&sc, f.accel_count() as u64, f.domain_size, hbm, &model).map_err(UserError)?;
     let mut plan = resolved.plan;
     // No recompute policy given: the least recomputation that fits memory (Megatron users

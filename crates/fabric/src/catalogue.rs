@@ -139,6 +139,30 @@ pub struct Accelerator {
     pub source: &'static str,
 }
 
+const MIB: f64 = 1_048_576.0;
+
+impl Accelerator {
+    /// HBM a process can allocate, as the driver reports the device's total (nvidia-smi's
+    /// Memory-Usage total; the CUDA context and library workspaces come out of it and are
+    /// counted by the memory model's fixed overhead). The marketing capacity `hbm` is in decimal
+    /// GB (80 GB = 80×10⁹ B) while the parts carry binary-sized stacks, so the usable figure is
+    /// larger: 74.5 GiB against ~79.6 GiB on H100. `hbm` stays the physical, bill-of-materials
+    /// figure; accelerators without a reported total fall back to it.
+    ///
+    /// - H100 SXM5 80GB: 81,559 MiB — `[S]` nvidia-smi on HGX/DGX H100 ("0MiB / 81559MiB",
+    ///   NVIDIA/nccl issue #1264; modal-labs/modal-client PR #2797 lists the totals nvidia-smi
+    ///   reports per GPU type). H800 keeps the H100 SXM5 memory (`[A]`, see [`H800`]).
+    /// - A100 SXM4 80GB: 81,920 MiB — `[S]` nvidia-smi total, same modal-labs/modal-client PR
+    ///   #2797 ("A100 80GB: 81920MiB"); A800-SXM4-80GB reports the same.
+    pub fn usable_hbm(&self) -> Bytes {
+        match self.id {
+            "h100" | "h800" => Bytes(81_559.0 * MIB), // [S] nvidia-smi, NVIDIA/nccl#1264
+            "a100" => Bytes(81_920.0 * MIB),          // [S] nvidia-smi, modal-client#2797
+            _ => self.hbm,
+        }
+    }
+}
+
 /// One scale-up link (NVLink, xGMI, ICI, UB, ...): the capacity of a single link.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScaleUpLink {
@@ -2082,6 +2106,26 @@ mod tests {
     fn close(what: &str, got: f64, want: f64) {
         let tol = want.abs().max(1e-30) * 1e-9;
         assert!((got - want).abs() <= tol, "{what}: got {got}, want {want}");
+    }
+
+    /// Usable HBM (the driver's reported total) pinned where sourced; physical `hbm` kept for
+    /// the bill of materials; other parts fall back to `hbm`.
+    #[test]
+    fn usable_hbm_is_the_reported_total() {
+        let h100 = accelerator("h100").unwrap();
+        close("h100 usable", h100.usable_hbm().0, 81_559.0 * 1_048_576.0);
+        close("h100 physical", h100.hbm.0, 80e9);
+        assert!((h100.usable_hbm().0 / GIB - 79.65).abs() < 0.01);
+        close(
+            "h800 usable",
+            accelerator("h800").unwrap().usable_hbm().0,
+            81_559.0 * 1_048_576.0,
+        );
+        let a100 = accelerator("a100").unwrap();
+        close("a100 usable", a100.usable_hbm().0, 81_920.0 * 1_048_576.0);
+        close("a100 physical", a100.hbm.0, 80e9);
+        let h200 = accelerator("h200").unwrap();
+        close("h200 falls back", h200.usable_hbm().0, h200.hbm.0);
     }
 
     /// Pins the headline figures of one accelerator.

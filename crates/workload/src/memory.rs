@@ -31,7 +31,9 @@
 //! store the MLP terms for the top_k copies of each token (router input and permuted tokens
 //! included) plus shared experts; MLA adds the compressed q/kv latents. The "10" (tensors
 //! replicated across TP without SP) is the 4 norm inputs, the 2 + 2 block inputs and the 2
-//! dropout masks. `MemoryOptions` can drop the dropout masks and the 5·a·s/h score term (flash
+//! dropout masks. In FP8 training the saved GEMM inputs (the two block inputs, the
+//! out-projection, fc2 and expert fc1 inputs) take 1 byte, as Transformer Engine saves their
+//! FP8 cast (`layer_activations_in`). `MemoryOptions` can drop the dropout masks and the 5·a·s/h score term (flash
 //! attention keeps only fp32 softmax statistics); `memory_per_accel` uses the paper as is.
 //!
 //! In-flight micro-batches on pipeline stage i: 1F1B holds min(pp − i, m) micro-batches of the
@@ -118,7 +120,8 @@ pub fn korthikanti_layer_activations(
 }
 
 /// Activation bytes layer `layer` stores for one micro-batch of `b` sequences of `s` tokens
-/// (per context-parallel rank: pass s/cp), generalising Korthikanti's terms (module notes).
+/// (per context-parallel rank: pass s/cp), generalising Korthikanti's terms (module notes), in
+/// BF16 training.
 #[allow(clippy::too_many_arguments)]
 pub fn layer_activations(
     m: &ModelSpec,
@@ -130,6 +133,29 @@ pub fn layer_activations(
     sequence_parallel: bool,
     opts: &MemoryOptions,
 ) -> f64 {
+    layer_activations_in(m, layer, s, b, tp, recompute, sequence_parallel, Precision::Bf16, opts)
+}
+
+/// `layer_activations` in the given precision. FP8 training (Transformer Engine) saves the
+/// inputs of the linear layers for their weight gradients in their FP8 cast, 1 byte per
+/// element instead of 2: the QKV input (first norm's output), the out-projection input, the
+/// fc1 input (second norm's output; for MoE the permuted token copies) and the fc2 input. The
+/// norm inputs, Q/K/V (the attention core's inputs), fc1's output (the activation function's
+/// input) and the layer input kept under full recompute stay BF16.
+#[allow(clippy::too_many_arguments)]
+pub fn layer_activations_in(
+    m: &ModelSpec,
+    layer: u32,
+    s: f64,
+    b: f64,
+    tp: f64,
+    recompute: Recompute,
+    sequence_parallel: bool,
+    precision: Precision,
+    opts: &MemoryOptions,
+) -> f64 {
+    // Bytes per element of a saved GEMM input.
+    let gemm_in = if precision == Precision::Fp8 { 1.0 } else { 2.0 };
     let t = tp.max(1.0);
     let h = m.hidden as f64;
     let sbh = s * b * h;
@@ -144,19 +170,19 @@ pub fn layer_activations(
     // Per-token bytes in units of h ("coefficients" of s·b·h).
     // Replicated across TP without SP: two norm inputs (4), the attention and MLP block inputs
     // (2 + 2), the dropout masks.
-    let replicated = 4.0 + 2.0 + 2.0 + 2.0 * dropout;
+    let replicated = 4.0 + gemm_in + gemm_in + 2.0 * dropout;
     // Inside the TP region (split t ways).
-    let mut split = 2.0 * (a * d_qk + a_kv * (d_qk + d_v)) / h + 2.0 * a * d_v / h;
+    let mut split = 2.0 * (a * d_qk + a_kv * (d_qk + d_v)) / h + gemm_in * a * d_v / h;
     if let Some(mla) = &m.mla {
         split += 2.0 * (mla.q_lora_rank + mla.kv_lora_rank + mla.qk_rope_head_dim) as f64 / h;
     }
     let up = if m.gated_mlp { 2.0 } else { 1.0 };
-    let mlp = |ffn: f64| 2.0 * up * ffn / h + 2.0 * ffn / h;
+    let mlp = |ffn: f64| 2.0 * up * ffn / h + gemm_in * ffn / h;
     match &m.moe {
         Some(moe) if m.layer_is_moe(layer) => {
             let k = moe.top_k as f64;
             // Permuted token copies (expert fc1 inputs) and the experts' intermediates.
-            split += 2.0 * k + k * mlp(moe.expert_ffn as f64);
+            split += gemm_in * k + k * mlp(moe.expert_ffn as f64);
             split += moe.shared_experts as f64 * mlp(moe.shared_ffn as f64);
         }
         _ => split += mlp(m.ffn as f64),
@@ -236,7 +262,7 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
     let vp = p.vp.max(1);
     let per_mb: f64 = stage_layers
         .iter()
-        .map(|&l| layer_activations(m, l, s, b, tp, p.recompute, sp, opts))
+        .map(|&l| layer_activations_in(m, l, s, b, tp, p.recompute, sp, p.precision, opts))
         .sum();
     // Micro-batches in flight on this stage (1F1B: pp − stage; interleaved: Megatron's warm-up).
     let in_flight_layers_factor = if vp > 1 && pp > 1 {

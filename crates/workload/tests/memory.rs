@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use workload::memory::{
-    korthikanti_layer_activations, layer_activations, memory_per_accel, memory_per_accel_stage, memory_per_accel_with,
-    MemoryOptions,
+    korthikanti_layer_activations, layer_activations, layer_activations_in, memory_per_accel, memory_per_accel_stage,
+    memory_per_accel_with, MemoryOptions,
 };
 use workload::registry::lookup;
 use workload::{ModelSpec, ParallelPlan, Precision, Recompute};
@@ -398,4 +398,46 @@ fn stage_layers_follow_the_chunks() {
         let e = r.check_layers_per_stage(30).unwrap_err();
         assert!(e.starts_with("--layers-per-stage ") && e.contains(frag), "{e}");
     }
+}
+
+#[test]
+fn fp8_saves_gemm_inputs_in_one_byte() {
+    // GPT layer (Korthikanti's 34 with dropout): of its per-token coefficients the saved GEMM
+    // inputs are the QKV input 2, the out-projection input 2, the fc1 input 2 and the fc2 input
+    // 8 (= 2·4h/h); FP8 (Transformer Engine) keeps them in 1 byte, halving 14 of the 34.
+    let m = lookup("gpt-3-175b").unwrap();
+    let opts = MemoryOptions::default();
+    let (s, b, h, t) = (2048.0, 1.0, 12288.0, 8.0);
+    let sbh = s * b * h;
+    let act = |prec, r, sp| layer_activations_in(&m, 0, s, b, t, r, sp, prec, &opts);
+    // Selective with SP: 34 → 27 (per t).
+    let bf16 = act(Precision::Bf16, Recompute::Selective, true);
+    assert!(rel(bf16, sbh * 34.0 / t) < 1e-12);
+    assert_eq!(
+        bf16,
+        layer_activations(&m, 0, s, b, t, Recompute::Selective, true, &opts)
+    );
+    assert!(rel(act(Precision::Fp8, Recompute::Selective, true), sbh * 27.0 / t) < 1e-12);
+    // Without SP: the replicated 10 loses the two norm outputs' bytes (10 → 8), the split 24 → 19.
+    let fp8_tp = act(Precision::Fp8, Recompute::Selective, false);
+    assert!(rel(fp8_tp, sbh * (8.0 + 19.0 / t)) < 1e-12);
+    // The attention scores are not GEMM inputs: no recompute keeps 5·a·s/h in full.
+    let fp8_none = act(Precision::Fp8, Recompute::None, true);
+    assert!(rel(fp8_none, sbh / t * (27.0 + 5.0 * 96.0 * s / h)) < 1e-12);
+    // Full recompute stores the BF16 layer input either way.
+    assert_eq!(
+        act(Precision::Fp8, Recompute::Full, true),
+        act(Precision::Bf16, Recompute::Full, true)
+    );
+    // The plan's precision reaches the per-rank breakdown.
+    let p = plan(8, 1, 1);
+    let fp8 = ParallelPlan {
+        precision: Precision::Fp8,
+        ..p.clone()
+    };
+    let (a, f) = (memory_per_accel(&m, &p), memory_per_accel(&m, &fp8));
+    let layers = 96.0;
+    let logits = 4.0 * s * b * h / t + 4.0 * s * b * 51_200.0 / t + s * b * h / t;
+    assert!(rel(a.activations - logits, layers * sbh * 34.0 / t) < 1e-9);
+    assert!(rel(f.activations - logits, layers * sbh * 27.0 / t) < 1e-9);
 }

@@ -28,8 +28,18 @@ pub fn heaviest_memory_stage(model: &ModelSpec, p: &ParallelPlan) -> u32 {
     heaviest_stage(model, p, &OPTIONS).0
 }
 
-/// HBM capacity of the fabric's accelerator in bytes (0 when the catalogue does not know it).
+/// HBM a training process can use on the fabric's accelerator, in bytes (the driver's reported
+/// total, `Accelerator::usable_hbm`; 0 when the catalogue does not know the part).
 pub fn capacity(f: &Fabric) -> f64 {
+    fabric::catalogue::accelerator(f.accel_model)
+        .map(|a| a.usable_hbm().0)
+        .unwrap_or(0.0)
+}
+
+/// Physical HBM of the fabric's accelerator in bytes (the catalogue's `hbm`, 0 when unknown):
+/// the figure the default pipeline depth's "quarter of HBM" rule reads, unchanged by the usable
+/// capacity the fit check uses.
+pub fn physical_capacity(f: &Fabric) -> f64 {
     fabric::catalogue::accelerator(f.accel_model)
         .map(|a| a.hbm.0)
         .unwrap_or(0.0)

@@ -11,6 +11,12 @@
 //! - plan: TP/PP/DP/CP/EP/VP from the row (DP = N/(TP·PP·CP) when empty), micro-batch 1 when
 //!   not stated, full recompute when the row says so, else selective; FP8 when the row says FP8;
 //!   `--tp-comm-overlap` honoured;
+//! - memory (the `fits`/`OOM` column only; the step is timed with the plan above): rows trained
+//!   with FSDP (`other_parallelism` says so: PyTorch FSDP/FSDP2, Megatron-FSDP) shard weights,
+//!   gradients and optimizer states over DP, i.e. ZeRO-3; NeMo 24.07 rows keep gradients in BF16
+//!   (the NeMo Framework Launcher's H100 recipes run `distributed_fused_adam` with
+//!   `grad_sync_dtype=bf16`, e.g. examples/training/llama/h100/llama3_8b_fp8.sh and
+//!   gpt/h100/175b_fp8_16node.sh); capacity is the usable HBM the driver reports;
 //! - metric, first available: step_time_s, tokens_per_s_per_accel, tflops_per_accel, mfu_pct,
 //!   hfu_pct. TFLOP/s use the row's accounting: Megatron SC'21 and BLOOM count hardware FLOPs
 //!   96·B·s·l·h²·(1 + s/6h + V/16lh); Korthikanti, Megatron-Core and NeMo count model FLOPs
@@ -110,6 +116,22 @@ pub fn training_from(data: DataSet, progress: Progress) -> Result<Report, String
     )
 }
 
+/// Whether the row's plan fits the accelerator's memory as the row's framework lays it out:
+/// FSDP (`other` names it) as ZeRO-3, NeMo (`group` names it) with BF16 gradients (mapping
+/// rules above).
+fn row_fits(f: &fabric::Fabric, model: &ModelSpec, plan: &ParallelPlan, other: &str, group: &str) -> bool {
+    let plan = ParallelPlan {
+        zero: if other.to_lowercase().contains("fsdp") {
+            3
+        } else {
+            plan.zero
+        },
+        ..plan.clone()
+    };
+    let grad_bytes = if group.contains("NeMo") { 2.0 } else { 4.0 };
+    crate::train::memory::memory_with_grad_bytes(model, &plan, grad_bytes).total() <= crate::train::memory::capacity(f)
+}
+
 fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
     let accel = field(m, "accelerator");
     let node =
@@ -179,6 +201,7 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
         tp_comm_overlap: lower.contains("tp-comm-overlap"),
         layers_per_stage: None,
     };
+    let fits = row_fits(&f, &model, &plan, &lower, field(m, "source_group"));
     let cm = crate::train::compute_model_for(f.accel_model)
         .ok_or_else(|| format!("no compute model for `{}`", f.accel_model))?;
     let r = simulate(
@@ -233,7 +256,7 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
         ),
         ranks: n,
         size_bytes: 0.0,
-        algorithm: if r.fits { "fits".into() } else { "OOM".into() },
+        algorithm: if fits { "fits".into() } else { "OOM".into() },
         metric: metric.into(),
         measured,
         predicted,

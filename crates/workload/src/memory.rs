@@ -4,7 +4,8 @@
 //! Model states (bytes per parameter held by the rank):
 //! - weights: BF16, 2 B (FP8 training adds a 1 B FP8 copy of the GEMM weights, as Transformer
 //!   Engine caches it; the BF16 weights stay);
-//! - gradients: FP32 main gradients, 4 B (Megatron accumulates into fp32 `main_grad`);
+//! - gradients: FP32 main gradients, 4 B (Megatron accumulates into fp32 `main_grad`; 2 B with
+//!   `MemoryOptions::grad_bytes` where a recipe keeps them in BF16);
 //! - optimizer: Adam in mixed precision, 12 B (fp32 master weights, m and v).
 //!
 //! The rank holds its pipeline stage's layers (the plan's `layers_per_stage`, or an even split
@@ -78,6 +79,10 @@ pub struct MemoryOptions {
     pub dropout: bool,
     /// Fixed overhead in bytes (CUDA context, library workspaces, communication buffers).
     pub fixed_overhead: f64,
+    /// Bytes per element of the gradient buffer and its communication bucket: 4 for Megatron's
+    /// fp32 `main_grad` (the default), 2 where the recipe accumulates and syncs gradients in
+    /// BF16 (NeMo's `distributed_fused_adam` with `grad_sync_dtype: bf16`).
+    pub grad_bytes: f64,
 }
 
 impl Default for MemoryOptions {
@@ -87,6 +92,7 @@ impl Default for MemoryOptions {
             flash_attention: false,
             dropout: true,
             fixed_overhead: 1024.0 * 1024.0 * 1024.0,
+            grad_bytes: GRAD_BYTES,
         }
     }
 }
@@ -250,7 +256,7 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
             0.0
         };
     let weights = weight_bytes * (dense / shard(3, dense_dp) + expert / shard(3, expert_dp));
-    let gradients = GRAD_BYTES * (dense / shard(2, dense_dp) + expert / shard(2, expert_dp));
+    let gradients = opts.grad_bytes * (dense / shard(2, dense_dp) + expert / shard(2, expert_dp));
     let optimizer = ADAM_BYTES * (dense / shard(1, dense_dp) + expert / shard(1, expert_dp));
 
     // Activations.
@@ -284,7 +290,7 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
     // Buffers: fixed + the largest transient.
     // One fp32 communication bucket (Megatron's default 40M elements); the gradient buffer
     // itself is counted in `gradients`.
-    let bucket = GRAD_BYTES * 40e6f64;
+    let bucket = opts.grad_bytes * 40e6f64;
     let zero3 = if p.zero >= 3 {
         2.0 * WEIGHT_BYTES * largest_layer
     } else {

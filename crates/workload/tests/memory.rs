@@ -441,3 +441,60 @@ fn fp8_saves_gemm_inputs_in_one_byte() {
     assert!(rel(a.activations - logits, layers * sbh * 34.0 / t) < 1e-9);
     assert!(rel(f.activations - logits, layers * sbh * 27.0 / t) < 1e-9);
 }
+
+#[test]
+fn bf16_gradients_and_the_full_breakdown_of_an_interleaved_fp8_plan() {
+    // NeMo's GPT-3 175B on 512 H100 (TP 4, PP 8, VP 6, DP 16, mbs 2, FP8, ZeRO-1): every term
+    // from first principles, on the first stage.
+    let m = lookup("gpt-3-175b").unwrap();
+    let p = ParallelPlan {
+        vp: 6,
+        mbs: 2,
+        gbs: 2048,
+        zero: 1,
+        precision: Precision::Fp8,
+        ..plan(4, 8, 16)
+    };
+    let opts = MemoryOptions {
+        flash_attention: true,
+        dropout: false,
+        grad_bytes: 2.0,
+        ..MemoryOptions::default()
+    };
+    let b = memory_per_accel_stage(&m, &p, 0, &opts);
+    let (h, v, s, mb) = (12288.0, 51_200.0, 2048.0, 2.0);
+    // Stage 0: 12 of the 96 layers plus the vocab-parallel embedding and position embedding.
+    let layer = m.layer_params(0);
+    let params = 12.0 * layer / 4.0 + v * h / 4.0 + 2048.0 * h;
+    assert!(rel(b.weights, 3.0 * params) < 1e-12, "BF16 + FP8 copy");
+    assert!(
+        rel(b.gradients, 2.0 * params) < 1e-12,
+        "BF16 gradients, unsharded at ZeRO-1"
+    );
+    assert!(rel(b.optimizer, 12.0 * params / 16.0) < 1e-12, "Adam sharded over DP");
+    // Activations: Korthikanti's SP-selective 34 without the two dropout masks (32), FP8 GEMM
+    // inputs (−7); selective recompute keeps no attention-core state; the interleaved first stage holds
+    // 2·(pp−1) + (v−1)·pp + 1 = 55 chunks of 2 layers.
+    let per_layer = s * mb * h / 4.0 * 25.0;
+    assert!(rel(b.activations, 55.0 * 2.0 * per_layer) < 1e-12);
+    // Buffers: 1 GiB fixed + a 40 M-element BF16 bucket.
+    assert!(rel(b.buffers, 1024.0_f64.powi(3) + 2.0 * 40e6) < 1e-12);
+    // FP32 gradients double the gradient term and the bucket, nothing else.
+    let f32 = memory_per_accel_stage(
+        &m,
+        &p,
+        0,
+        &MemoryOptions {
+            grad_bytes: 4.0,
+            ..opts
+        },
+    );
+    assert!(rel(f32.gradients, 2.0 * b.gradients) < 1e-12);
+    assert_eq!(
+        (f32.weights, f32.optimizer, f32.activations),
+        (b.weights, b.optimizer, b.activations)
+    );
+    // ZeRO-2 shards the BF16 gradients over DP as well.
+    let z2 = memory_per_accel_stage(&m, &ParallelPlan { zero: 2, ..p.clone() }, 0, &opts);
+    assert!(rel(z2.gradients, b.gradients / 16.0) < 1e-12);
+}

@@ -11,11 +11,18 @@ const OPTIONS: MemoryOptions = MemoryOptions {
     flash_attention: true,
     dropout: false,
     fixed_overhead: 1024.0 * 1024.0 * 1024.0,
+    grad_bytes: 4.0,
 };
 
 /// Memory per accelerator of a plan, as `simulate` computes it: the heaviest pipeline stage's.
 pub fn memory(model: &ModelSpec, p: &ParallelPlan) -> MemoryBreakdown {
     memory_per_accel_with(model, p, &OPTIONS)
+}
+
+/// `memory` with the gradient buffer in `grad_bytes` per element (4: fp32 `main_grad`, as
+/// `memory`; 2: gradients accumulated and synchronised in BF16).
+pub fn memory_with_grad_bytes(model: &ModelSpec, p: &ParallelPlan, grad_bytes: f64) -> MemoryBreakdown {
+    memory_per_accel_with(model, p, &MemoryOptions { grad_bytes, ..OPTIONS })
 }
 
 /// Memory of a rank of pipeline stage `stage`.

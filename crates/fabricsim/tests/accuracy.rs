@@ -3,8 +3,9 @@
 //! improves accuracy tightens them, work that worsens it fails here.
 //!
 //! Today (`fabricsim validate --collectives testdata/collectives.csv`,
-//! `fabricsim validate --training testdata/training.csv`): collectives 28 rows, 0 skipped, median
-//! |error| 3.6 %, max 48.1 %; training 31 rows, 3 skipped, median 8.0 %, max 34.1 %.
+//! `fabricsim validate --training testdata/training.csv`, the 41 and 48 rows of the 2026-12-02
+//! measurement set): collectives 32 compared, 9 skipped, median |error| 5.5 %, max 48.1 %;
+//! training 35 compared, 13 skipped, median 8.8 %, max 76.4 %.
 
 use fabricsim::validate::Report;
 
@@ -51,9 +52,9 @@ fn collectives_accuracy_gate() {
         "collectives",
         &r,
         Gate {
-            min_compared: 28,
-            max_skipped: 0,
-            median_pct: 4.0,
+            min_compared: 32,
+            max_skipped: 9,
+            median_pct: 6.0,
             max_pct: 50.0,
         },
     );
@@ -66,10 +67,10 @@ fn training_accuracy_gate() {
         "training",
         &r,
         Gate {
-            min_compared: 31,
-            max_skipped: 3,
+            min_compared: 35,
+            max_skipped: 13,
             median_pct: 9.0,
-            max_pct: 36.0,
+            max_pct: 78.0,
         },
     );
 }

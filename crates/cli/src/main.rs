@@ -81,6 +81,10 @@ enum Cmd {
         /// Print the report(s) as JSON (schema_version, units in key names) instead of tables.
         #[arg(long)]
         json: bool,
+        /// Under each row, print the scenario it became: cluster spec, model, plan, framework,
+        /// memory, and every assumption or default that filled a gap in the row.
+        #[arg(long)]
+        explain: bool,
     },
     /// Simulate one training step of an LLM (default: Llama 3.1 70B on dgx-h100-superpod:su=4).
     #[command(allow_negative_numbers = true)]
@@ -394,6 +398,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             collectives,
             training,
             json,
+            explain,
         } => {
             use fabricsim::validate::DataSet;
             // No flag at all: both bundled data sets.
@@ -401,7 +406,9 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 (None, None) => (Some(None), Some(None)),
                 given => given,
             };
-            let mut reports = Vec::new();
+            // (JSON, text) of each report, in the order asked.
+            let mut reports: Vec<(serde_json::Value, String)> = Vec::new();
+            let header = |kind: &str, set: &str, n: usize| format!("== {kind} · {set} ({n} rows)\n");
             if let Some(path) = collectives {
                 let text = read_data("--collectives", path.as_deref())?;
                 let data = text.data_set(DataSet::BUNDLED_COLLECTIVES);
@@ -410,7 +417,10 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                     progress.set(d, t)
                 });
                 progress.finish();
-                reports.push(r.map_err(|e| UserError(format!("{}: {e}", data.name)))?);
+                let r = r.map_err(|e| UserError(format!("{}: {e}", data.name)))?;
+                let t = header(&r.kind, &r.data_set, r.summary.rows_compared + r.summary.rows_skipped)
+                    + &fabricsim::validate::render_with(&r, explain);
+                reports.push((serde_json::to_value(&r)?, t));
             }
             if let Some(path) = training {
                 let text = read_data("--training", path.as_deref())?;
@@ -418,27 +428,25 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 let mut progress = Progress::new("validating training runs", "rows");
                 let r = fabricsim::validate_training::training_from(data, &mut |d, t| progress.set(d, t));
                 progress.finish();
-                reports.push(r.map_err(|e| UserError(format!("{}: {e}", data.name)))?);
+                let r = r.map_err(|e| UserError(format!("{}: {e}", data.name)))?;
+                let t = header(&r.kind, &r.data_set, r.summary.rows_compared + r.summary.rows_skipped)
+                    + &fabricsim::validate_training::render(&r, explain);
+                reports.push((serde_json::to_value(&r)?, t));
             }
             if json {
                 if reports.len() == 1 {
-                    println!("{}", serde_json::to_string_pretty(&reports[0])?);
+                    println!("{}", serde_json::to_string_pretty(&reports[0].0)?);
                 } else {
-                    let out = serde_json::json!({ "schema_version": fabricsim::SCHEMA_VERSION, "reports": reports });
+                    let all: Vec<_> = reports.into_iter().map(|(j, _)| j).collect();
+                    let out = serde_json::json!({ "schema_version": fabricsim::SCHEMA_VERSION, "reports": all });
                     println!("{}", serde_json::to_string_pretty(&out)?);
                 }
             } else {
-                for (i, r) in reports.iter().enumerate() {
+                for (i, (_, t)) in reports.iter().enumerate() {
                     if i > 0 {
                         println!();
                     }
-                    println!(
-                        "== {} · {} ({} rows)",
-                        r.kind,
-                        r.data_set,
-                        r.summary.rows_compared + r.summary.rows_skipped
-                    );
-                    print!("{}", fabricsim::validate::render(r));
+                    print!("{t}");
                 }
             }
         }

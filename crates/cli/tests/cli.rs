@@ -656,3 +656,33 @@ fn llama3_example_runs_metas_layout() {
         "MFU {mfu} far from the example's 39.6 % (Meta: 41 %)"
     );
 }
+
+/// Issue 8 part 7: `validate --explain` prints, under each row, the scenario it became — the
+/// cluster spec, model, plan, framework, memory — and every assumption that filled a gap.
+#[test]
+fn validate_explain_prints_each_rows_scenario() {
+    let out = ok(&["validate", "--training", "--explain"]);
+    let block: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("T020 "))
+        .take_while(|l| l.starts_with("T020 ") || l.starts_with("       "))
+        .collect();
+    let text = block.join("\n");
+    for want in [
+        "(assumed)",
+        "cluster: rail-optimized:gpus=96,node=dgx-h100",
+        "model: ",
+        "plan: TP8 PP6 DP2",
+        "framework: megatron",
+        "memory: ",
+        "assumed: layout not stated",
+        "T017",
+    ] {
+        assert!(text.contains(want), "`{want}` missing from:\n{text}");
+    }
+    assert!(out.contains("assumed rows (T020, T021, T026"), "{out}");
+    let out = ok(&["validate", "--collectives", "--explain"]);
+    assert!(out.contains("       cluster: "), "{out}");
+    // Without the flag, no scenario lines.
+    assert!(!ok(&["validate", "--training"]).contains("       cluster: "));
+}

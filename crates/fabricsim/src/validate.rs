@@ -21,9 +21,12 @@ use fabric::presets::params::Value;
 use serde::Serialize;
 use std::collections::HashMap;
 
-#[derive(Debug, Serialize, Clone)]
+#[derive(Debug, Serialize, Clone, Default)]
 pub struct Compared {
     pub row_id: String,
+    /// The row's `source_group` column, or the repository its `source` names first (the unit
+    /// `--cross-validate` holds out).
+    pub source_group: String,
     pub system: String,
     pub op: String,
     pub ranks: u32,
@@ -31,10 +34,49 @@ pub struct Compared {
     #[serde(serialize_with = "crate::whole_bytes")]
     pub size_bytes: f64,
     pub algorithm: String,
+    /// The cluster the row became (a preset spec), for `--explain`.
+    pub cluster: String,
     pub metric: String,
     pub measured: f64,
     pub predicted: f64,
     pub error_pct: f64,
+    /// What the row omits that a stated rule supplied; a row with any is an *assumed* row,
+    /// summarised on its own line and left out of the headline median.
+    pub assumptions: Vec<String>,
+    /// Details the row's system defines and the row does not repeat (standard NIC, flagship SKU
+    /// of a named architecture), said so but not making the row an assumed one.
+    pub defaults: Vec<String>,
+}
+
+/// What `replay` needs of a compared row, whatever its kind.
+pub trait ValidatedRow: Serialize {
+    fn set_id(&mut self, id: String);
+    fn id(&self) -> &str;
+    fn error_pct(&self) -> f64;
+    fn assumptions(&self) -> &[String];
+    fn source_group(&self) -> &str;
+    fn set_source_group(&mut self, g: String);
+}
+
+impl ValidatedRow for Compared {
+    fn set_id(&mut self, id: String) {
+        self.row_id = id;
+    }
+    fn id(&self) -> &str {
+        &self.row_id
+    }
+    fn error_pct(&self) -> f64 {
+        self.error_pct
+    }
+    fn assumptions(&self) -> &[String] {
+        &self.assumptions
+    }
+    fn source_group(&self) -> &str {
+        &self.source_group
+    }
+    fn set_source_group(&mut self, g: String) {
+        self.source_group = g;
+    }
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -43,24 +85,122 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// Errors of one `source_group`.
+#[derive(Debug, Serialize, Clone)]
+pub struct GroupSummary {
+    pub source_group: String,
+    pub rows: usize,
+    pub median_abs_error_pct: f64,
+    pub max_abs_error_pct: f64,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Summary {
     pub rows_compared: usize,
     pub rows_skipped: usize,
+    /// Headline: over the rows that state their setup (`rows_stated`).
     pub median_abs_error_pct: Option<f64>,
     pub max_abs_error_pct: Option<f64>,
+    pub rows_stated: usize,
+    /// Rows whose layout, batch or model dimensions came from a stated rule.
+    pub rows_assumed: usize,
+    pub assumed_rows: Vec<String>,
+    pub assumed_median_abs_error_pct: Option<f64>,
+    pub assumed_max_abs_error_pct: Option<f64>,
+    /// Over every compared row, stated and assumed.
+    pub all_median_abs_error_pct: Option<f64>,
+    pub all_max_abs_error_pct: Option<f64>,
+    /// Per `source_group`, in first-seen order.
+    pub by_source_group: Vec<GroupSummary>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Report {
+pub struct Report<R = Compared> {
     pub schema_version: u32,
     pub kind: String,
     /// Where the rows came from: `bundled testdata/collectives.csv` (built into the binary) or
     /// the path the user gave.
     pub data_set: String,
-    pub rows: Vec<Compared>,
+    pub rows: Vec<R>,
     pub skipped: Vec<Skipped>,
     pub summary: Summary,
+}
+
+/// Median of absolute values (`None` when empty).
+pub fn median_abs(v: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let mut e: Vec<f64> = v.into_iter().map(f64::abs).collect();
+    e.sort_by(f64::total_cmp);
+    let n = e.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(e[n / 2]),
+        _ => Some((e[n / 2 - 1] + e[n / 2]) / 2.0),
+    }
+}
+
+fn max_abs(v: impl IntoIterator<Item = f64>) -> Option<f64> {
+    v.into_iter().map(f64::abs).max_by(f64::total_cmp)
+}
+
+/// The summary of compared rows.
+pub fn summarise<R: ValidatedRow>(rows: &[R], skipped: usize) -> Summary {
+    let stated = || {
+        rows.iter()
+            .filter(|r| r.assumptions().is_empty())
+            .map(|r| r.error_pct())
+    };
+    let assumed = || {
+        rows.iter()
+            .filter(|r| !r.assumptions().is_empty())
+            .map(|r| r.error_pct())
+    };
+    let mut groups: Vec<(String, Vec<f64>)> = Vec::new();
+    for r in rows {
+        match groups.iter_mut().find(|(g, _)| g == r.source_group()) {
+            Some((_, v)) => v.push(r.error_pct()),
+            None => groups.push((r.source_group().to_string(), vec![r.error_pct()])),
+        }
+    }
+    Summary {
+        rows_compared: rows.len(),
+        rows_skipped: skipped,
+        median_abs_error_pct: median_abs(stated()),
+        max_abs_error_pct: max_abs(stated()),
+        rows_stated: stated().count(),
+        rows_assumed: assumed().count(),
+        assumed_rows: rows
+            .iter()
+            .filter(|r| !r.assumptions().is_empty())
+            .map(|r| r.id().to_string())
+            .collect(),
+        assumed_median_abs_error_pct: median_abs(assumed()),
+        assumed_max_abs_error_pct: max_abs(assumed()),
+        all_median_abs_error_pct: median_abs(rows.iter().map(|r| r.error_pct())),
+        all_max_abs_error_pct: max_abs(rows.iter().map(|r| r.error_pct())),
+        by_source_group: groups
+            .into_iter()
+            .map(|(g, v)| GroupSummary {
+                source_group: g,
+                rows: v.len(),
+                median_abs_error_pct: median_abs(v.iter().copied()).unwrap_or(0.0),
+                max_abs_error_pct: max_abs(v.iter().copied()).unwrap_or(0.0),
+            })
+            .collect(),
+    }
+}
+
+/// The group a row belongs to for per-group tables and `--cross-validate`: its
+/// `source_group` column, else the first word of its `source` (the repository or paper), with
+/// an issue number when the source is an issue thread.
+pub fn source_group_of(m: &HashMap<String, String>) -> String {
+    let g = m.get("source_group").map(|s| s.trim()).unwrap_or("");
+    if !g.is_empty() {
+        return g.to_string();
+    }
+    let src = m.get("source").map(|s| s.trim()).unwrap_or("");
+    let mut words = src.split_whitespace();
+    let first = words.next().unwrap_or("unknown").trim_end_matches([',', ';']);
+    first.to_string()
 }
 
 /// Accelerator-column prefix → the node type standing for it (first match wins, so GB300
@@ -79,11 +219,42 @@ const NODE_FOR: &[(&str, &str)] = &[
 
 /// The node type standing for an accelerator column.
 pub fn node_for(accel: &str) -> Option<&'static str> {
+    node_for_noted(accel).map(|(n, _)| n)
+}
+
+/// Architecture names (no SKU) → the flagship SXM part of that architecture
+/// (testdata/MEASUREMENTS.md, "Rows added on 2026-12-02").
+const ARCH_FLAGSHIP: &[(&str, &str, &str)] = &[
+    ("sm90", "dgx-h100", "H100 SXM5 80GB"),
+    ("hopper", "dgx-h100", "H100 SXM5 80GB"),
+    ("ampere", "dgx-a100", "A100 SXM4 80GB"),
+    ("sm80", "dgx-a100", "A100 SXM4 80GB"),
+    ("sm100", "hgx-b200", "B200"),
+    ("blackwell", "hgx-b200", "B200"),
+];
+
+/// The node type standing for an accelerator column, with a note when the column names an
+/// architecture rather than a part (mapped to the architecture's flagship SXM part).
+pub fn node_for_noted(accel: &str) -> Option<(&'static str, Option<String>)> {
     let a = accel.to_lowercase();
     if a.contains("gaudi") {
-        return Some("gaudi3");
+        return Some(("gaudi3", None));
     }
-    NODE_FOR.iter().find(|(p, _)| a.starts_with(p)).map(|(_, n)| *n)
+    if let Some(n) = NODE_FOR.iter().find(|(p, _)| a.starts_with(p)).map(|(_, n)| *n) {
+        return Some((n, None));
+    }
+    ARCH_FLAGSHIP
+        .iter()
+        .find(|(k, _, _)| a.contains(k))
+        .map(|(_, n, part)| {
+            (
+                *n,
+                Some(format!(
+                    "accelerator `{}` names an architecture, not a part: its flagship {part} assumed",
+                    accel.trim()
+                )),
+            )
+        })
 }
 
 /// Read "8x 400G ... per node" / "EFA 32x100 Gb/s per instance" → total Gb/s per node.
@@ -296,14 +467,14 @@ fn line_of(text: &str, at: usize) -> usize {
 
 /// Read a measurements CSV, compare every row with `compare` (or list it as skipped with the
 /// reason), tell `progress` after each, and summarise the absolute errors.
-pub fn replay(
+pub fn replay<R: ValidatedRow>(
     data: DataSet,
     required: &[&str],
     columns: &[(&str, ColumnKind)],
     kind: &str,
-    mut compare: impl FnMut(&HashMap<String, String>) -> Result<Compared, String>,
+    mut compare: impl FnMut(&HashMap<String, String>) -> Result<R, String>,
     progress: Progress,
-) -> Result<Report, String> {
+) -> Result<Report<R>, String> {
     let text = data.text;
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
     let headers = rdr
@@ -343,26 +514,16 @@ pub fn replay(
         check_columns(&m, columns, line)?;
         let id = m.get("row_id").cloned().unwrap_or_else(|| format!("line {line}"));
         match compare(&m) {
-            Ok(c) => rows.push(Compared { row_id: id, ..c }),
+            Ok(mut c) => {
+                c.set_id(id);
+                c.set_source_group(source_group_of(&m));
+                rows.push(c)
+            }
             Err(reason) => skipped.push(Skipped { row_id: id, reason }),
         }
         progress(i + 1, total);
     }
-    let mut errs: Vec<f64> = rows.iter().map(|r| r.error_pct.abs()).collect();
-    errs.sort_by(f64::total_cmp);
-    let median = if errs.is_empty() {
-        None
-    } else if errs.len() % 2 == 1 {
-        Some(errs[errs.len() / 2])
-    } else {
-        Some((errs[errs.len() / 2 - 1] + errs[errs.len() / 2]) / 2.0)
-    };
-    let summary = Summary {
-        rows_compared: rows.len(),
-        rows_skipped: skipped.len(),
-        median_abs_error_pct: median,
-        max_abs_error_pct: errs.last().copied(),
-    };
+    let summary = summarise(&rows, skipped.len());
     Ok(Report {
         schema_version: crate::SCHEMA_VERSION,
         kind: kind.into(),
@@ -383,7 +544,9 @@ fn one(
     if let Some(gen) = tpu_generation(&accel) {
         return one_tpu(m, gen, opts, cache);
     }
-    let node = node_for(&accel).ok_or_else(|| format!("accelerator `{accel}` has no standard system in fabricsim"))?;
+    let (node, arch_note) =
+        node_for_noted(&accel).ok_or_else(|| format!("accelerator `{accel}` has no standard system in fabricsim"))?;
+    let mut defaults: Vec<String> = arch_note.into_iter().collect();
     let op: Op = get("collective")
         .parse()
         .map_err(|e: collective::CollectiveError| e.to_string())?;
@@ -457,7 +620,28 @@ fn one(
         .take(ranks as usize)
         .collect();
     let res = run_sizes(f, &ranks_v, op, &sizes, algo, opts).map_err(|e| e.to_string())?;
-    compare(m, op, ranks, &res, get("system"))
+    let cluster = if nodes <= 1 {
+        format!("{node} (first {ranks} accelerators)")
+    } else {
+        let mut kv = overrides
+            .iter()
+            .map(|(k, v)| match v {
+                Value::Int(i) => format!("{k}={i}"),
+                Value::Float(x) => format!("{k}={x}"),
+                Value::Bool(b) => format!("{k}={b}"),
+                Value::Str(t) => format!("{k}={t}"),
+            })
+            .collect::<Vec<_>>();
+        kv.sort();
+        format!("{preset}:{} ({gpn} ranks on each of {nodes} nodes)", kv.join(","))
+    };
+    if get("message_bytes").to_lowercase().starts_with("large") {
+        defaults.push("message size \"large (not stated)\": 8 GiB, the top of nccl-tests' usual sweep".into());
+    }
+    let mut c = compare(m, op, ranks, &res, get("system"))?;
+    c.cluster = cluster;
+    c.defaults = defaults;
+    Ok(c)
 }
 
 /// The row's measured busbw against the best predicted busbw over its sizes.
@@ -480,7 +664,6 @@ fn compare(
         .ok_or("the row gives no bandwidth")?;
     let predicted = best.busbw_bytes_per_s / 1e9;
     Ok(Compared {
-        row_id: String::new(),
         system,
         op: op.name().into(),
         ranks,
@@ -490,79 +673,104 @@ fn compare(
         measured,
         predicted,
         error_pct: (predicted - measured) / measured * 100.0,
+        ..Default::default()
     })
 }
 
 /// Human table.
 pub fn render(r: &Report) -> String {
+    render_with(r, false)
+}
+
+/// Human table; with `explain`, each row is followed by the scenario it became.
+pub fn render_with(r: &Report, explain: bool) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let training = r.kind == "training";
-    if training {
-        let _ = writeln!(
-            s,
-            "{:<6} {:<40} {:<22} {:<24} {:>10} {:>10} {:>8}  memory",
-            "row", "run", "plan", "metric", "measured", "predicted", "error"
-        );
-    } else {
-        let _ = writeln!(
-            s,
-            "{:<6} {:<36} {:<15} {:>5} {:>12} {:<12} {:>10} {:>10} {:>8}",
-            "row", "system", "op", "ranks", "size", "algorithm", "measured", "predicted", "error"
-        );
-    }
+    let _ = writeln!(
+        s,
+        "{:<6} {:<36} {:<15} {:>5} {:>12} {:<12} {:>10} {:>10} {:>8}",
+        "row", "system", "op", "ranks", "size", "algorithm", "measured", "predicted", "error"
+    );
     for c in &r.rows {
-        if training {
-            let _ = writeln!(
-                s,
-                "{:<6} {:<40} {:<22} {:<24} {:>10.1} {:>10.1} {:>7.1}%  {}",
-                c.row_id,
-                c.system.chars().take(40).collect::<String>(),
-                c.op,
-                c.metric,
-                c.measured,
-                c.predicted,
-                c.error_pct,
-                c.algorithm
-            );
-        } else {
-            let _ = writeln!(
-                s,
-                "{:<6} {:<36} {:<15} {:>5} {:>12} {:<12} {:>10.1} {:>10.1} {:>7.1}%",
-                c.row_id,
-                c.system.chars().take(36).collect::<String>(),
-                c.op,
-                c.ranks,
-                units::si(c.size_bytes, "B"),
-                c.algorithm,
-                c.measured,
-                c.predicted,
-                c.error_pct
-            );
+        let _ = writeln!(
+            s,
+            "{:<6} {:<36} {:<15} {:>5} {:>12} {:<12} {:>10.1} {:>10.1} {:>7.1}%{}",
+            c.row_id,
+            c.system.chars().take(36).collect::<String>(),
+            c.op,
+            c.ranks,
+            units::si(c.size_bytes, "B"),
+            c.algorithm,
+            c.measured,
+            c.predicted,
+            c.error_pct,
+            if c.assumptions.is_empty() { "" } else { "  (assumed)" }
+        );
+        if explain {
+            s.push_str(&explain_lines(&c.cluster, &[], &c.assumptions, &c.defaults));
         }
     }
+    s.push_str(&render_footer(r, "   (busbw, GB/s)"));
+    s
+}
+
+/// The indented lines `--explain` prints under a row.
+pub fn explain_lines(cluster: &str, scenario: &[String], assumptions: &[String], defaults: &[String]) -> String {
+    let mut s = format!("       cluster: {cluster}\n");
+    for l in scenario {
+        s.push_str(&format!("       {l}\n"));
+    }
+    for a in assumptions {
+        s.push_str(&format!("       assumed: {a}\n"));
+    }
+    for d in defaults {
+        s.push_str(&format!("       default: {d}\n"));
+    }
+    s
+}
+
+/// Skipped rows, the per-group table and the summary lines of a report.
+pub fn render_footer<R>(r: &Report<R>, unit: &str) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
     for k in &r.skipped {
         let _ = writeln!(s, "{:<6} skipped: {}", k.row_id, k.reason);
+    }
+    let sm = &r.summary;
+    let pct = |v: Option<f64>| v.map(|e| format!("{e:.1} %")).unwrap_or_else(|| "n/a".into());
+    if sm.by_source_group.len() > 1 {
+        let _ = writeln!(s, "\n{:<60} {:>5} {:>9} {:>9}", "source group", "rows", "median", "max");
+        for g in &sm.by_source_group {
+            let _ = writeln!(
+                s,
+                "{:<60} {:>5} {:>8.1}% {:>8.1}%",
+                g.source_group.chars().take(60).collect::<String>(),
+                g.rows,
+                g.median_abs_error_pct,
+                g.max_abs_error_pct
+            );
+        }
     }
     let _ = writeln!(
         s,
         "\n{} rows compared, {} skipped · median |error| {} · max |error| {}{}",
-        r.summary.rows_compared,
-        r.summary.rows_skipped,
-        r.summary
-            .median_abs_error_pct
-            .map(|e| format!("{e:.1} %"))
-            .unwrap_or_else(|| "n/a".into()),
-        r.summary
-            .max_abs_error_pct
-            .map(|e| format!("{e:.1} %"))
-            .unwrap_or_else(|| "n/a".into()),
-        if training {
-            "   (each row on its own metric)"
-        } else {
-            "   (busbw, GB/s)"
-        }
+        sm.rows_compared,
+        sm.rows_skipped,
+        pct(sm.median_abs_error_pct),
+        pct(sm.max_abs_error_pct),
+        unit
     );
+    if sm.rows_assumed > 0 {
+        let _ = writeln!(
+            s,
+            "  headline over the {} rows that state their setup; {} assumed rows ({}): median |error| {} · max {}",
+            sm.rows_stated,
+            sm.rows_assumed,
+            sm.assumed_rows.join(", "),
+            pct(sm.assumed_median_abs_error_pct),
+            pct(sm.assumed_max_abs_error_pct)
+        );
+    }
     s
 }
 
@@ -639,5 +847,7 @@ fn one_tpu(
     let sizes = sizes_for(&get("message_bytes"))?;
     let ranks_v: Vec<u32> = (0..ranks).collect();
     let res = run_sizes(f, &ranks_v, op, &sizes, None, opts).map_err(|e| e.to_string())?;
-    compare(m, op, ranks, &res, format!("{} ({spec})", get("system")))
+    let mut c = compare(m, op, ranks, &res, format!("{} ({spec})", get("system")))?;
+    c.cluster = spec;
+    Ok(c)
 }

@@ -24,7 +24,8 @@
 //!   named non-GPT models (Llama, Nemotron).
 
 use crate::train::{simulate, TrainOptions};
-use crate::validate::{Compared, DataSet, Progress, Report};
+use crate::validate::{DataSet, Progress, Report};
+use serde::Serialize;
 use std::collections::HashMap;
 use workload::{ModelSpec, ParallelPlan, Precision, Recompute};
 
@@ -90,36 +91,147 @@ fn registry_model(name: &str) -> Option<ModelSpec> {
         })
 }
 
+/// The plan a training row became.
+#[derive(Debug, Serialize, Clone, Default)]
+pub struct RowPlan {
+    pub tp: u32,
+    pub pp: u32,
+    pub dp: u32,
+    pub cp: u32,
+    pub ep: u32,
+    pub vp: u32,
+    pub micro_batch: u32,
+    pub global_batch_seqs: u32,
+    pub seq_len: u64,
+    pub zero: u8,
+    pub recompute: String,
+    pub precision: String,
+    pub sequence_parallel: bool,
+    pub tp_comm_overlap: bool,
+}
+
+/// The model a training row became.
+#[derive(Debug, Serialize, Clone, Default)]
+pub struct RowModel {
+    pub name: String,
+    pub layers: u32,
+    pub hidden: u64,
+    pub heads: u32,
+    pub vocab: u64,
+    pub params: f64,
+}
+
+/// Memory of the row's plan as its framework lays it out (mapping rules above).
+#[derive(Debug, Serialize, Clone, Default)]
+pub struct RowMemory {
+    pub fits: bool,
+    #[serde(serialize_with = "crate::rounded_bytes")]
+    pub required_bytes: f64,
+    #[serde(serialize_with = "crate::rounded_bytes")]
+    pub capacity_bytes: f64,
+}
+
+/// One compared training row: the scenario it became (cluster, model, plan, framework, the
+/// assumptions that filled its gaps) and the error on the row's own metric.
+#[derive(Debug, Serialize, Clone, Default)]
+pub struct TrainingRow {
+    pub row_id: String,
+    pub source_group: String,
+    /// "model on N × accelerator", as the row names them.
+    pub run: String,
+    /// The cluster the row became (a preset spec).
+    pub cluster: String,
+    pub model: RowModel,
+    /// The framework whose behaviour the row is simulated with.
+    pub framework: String,
+    pub plan: RowPlan,
+    pub memory: RowMemory,
+    pub metric: String,
+    pub measured: f64,
+    pub predicted: f64,
+    pub error_pct: f64,
+    /// Layout, batch or model dimensions the row omits, taken by a stated rule: an assumed row.
+    pub assumptions: Vec<String>,
+    /// Details the system defines (standard NIC, flagship SKU, micro-batch 1): said, not assumed.
+    pub defaults: Vec<String>,
+}
+
+impl crate::validate::ValidatedRow for TrainingRow {
+    fn set_id(&mut self, id: String) {
+        self.row_id = id;
+    }
+    fn id(&self) -> &str {
+        &self.row_id
+    }
+    fn error_pct(&self) -> f64 {
+        self.error_pct
+    }
+    fn assumptions(&self) -> &[String] {
+        &self.assumptions
+    }
+    fn source_group(&self) -> &str {
+        &self.source_group
+    }
+    fn set_source_group(&mut self, g: String) {
+        self.source_group = g;
+    }
+}
+
+impl TrainingRow {
+    /// The plan in Megatron's short form: `TP8 PP4 DP32 VP2`.
+    pub fn plan_label(&self) -> String {
+        let p = &self.plan;
+        let mut s = format!("TP{} PP{} DP{}", p.tp, p.pp, p.dp);
+        for (k, v) in [("CP", p.cp), ("EP", p.ep), ("VP", p.vp)] {
+            if v > 1 {
+                s.push_str(&format!(" {k}{v}"));
+            }
+        }
+        s
+    }
+}
+
 /// Validate the training CSV `text`.
-pub fn training(text: &str) -> Result<Report, String> {
+pub fn training(text: &str) -> Result<Report<TrainingRow>, String> {
     training_from(DataSet { name: "CSV text", text }, &mut |_, _| {})
 }
 
+/// Every record of the CSV as column → value, read leniently (replay reports malformed ones):
+/// the sibling rows the assumption rules draw on.
+fn all_rows(text: &str) -> Vec<HashMap<String, String>> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let Ok(headers) = rdr.headers().cloned() else {
+        return Vec::new();
+    };
+    rdr.records()
+        .filter_map(Result::ok)
+        .map(|r| {
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
 /// Validate a training data set, telling `progress` after every row.
-pub fn training_from(data: DataSet, progress: Progress) -> Result<Report, String> {
+pub fn training_from(data: DataSet, progress: Progress) -> Result<Report<TrainingRow>, String> {
+    let rows = all_rows(data.text);
     crate::validate::replay(
         data,
-        &[
-            "row_id",
-            "accelerator",
-            "num_accel",
-            "layers",
-            "hidden",
-            "heads",
-            "seq_len",
-            "global_batch_seqs",
-        ],
+        &["row_id", "accelerator", "num_accel", "seq_len"],
         crate::validate::TRAINING_COLUMNS,
         "training",
-        one,
+        |m| one(m, &rows),
         progress,
     )
 }
 
 /// Whether the row's plan fits the accelerator's memory as the row's framework lays it out:
 /// FSDP (`other` names it) as ZeRO-3, NeMo (`group` names it) with BF16 gradients (mapping
-/// rules above).
-fn row_fits(f: &fabric::Fabric, model: &ModelSpec, plan: &ParallelPlan, other: &str, group: &str) -> bool {
+/// rules above). Returns (fits, required bytes, capacity bytes).
+fn row_memory(f: &fabric::Fabric, model: &ModelSpec, plan: &ParallelPlan, other: &str, group: &str) -> RowMemory {
     let plan = ParallelPlan {
         zero: if other.to_lowercase().contains("fsdp") {
             3
@@ -129,32 +241,152 @@ fn row_fits(f: &fabric::Fabric, model: &ModelSpec, plan: &ParallelPlan, other: &
         ..plan.clone()
     };
     let grad_bytes = if group.contains("NeMo") { 2.0 } else { 4.0 };
-    crate::train::memory::memory_with_grad_bytes(model, &plan, grad_bytes).total() <= crate::train::memory::capacity(f)
+    let required = crate::train::memory::memory_with_grad_bytes(model, &plan, grad_bytes).total();
+    let capacity = crate::train::memory::capacity(f);
+    RowMemory {
+        fits: required <= capacity,
+        required_bytes: required,
+        capacity_bytes: capacity,
+    }
 }
 
-fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
-    let accel = field(m, "accelerator");
-    let node =
-        crate::validate::node_for(accel).ok_or_else(|| format!("accelerator `{accel}` has no standard system"))?;
-    let n = num(m, "num_accel").ok_or("num_accel missing")? as u32;
-    let layers = num(m, "layers").ok_or("layers missing")? as u32;
-    let hidden = num(m, "hidden").ok_or("hidden missing")? as u64;
-    let heads = num(m, "heads").ok_or("heads missing")? as u32;
-    let seq = num(m, "seq_len").ok_or("seq_len missing")? as u64;
-    let gbs = num(m, "global_batch_seqs").ok_or("global_batch_seqs missing")? as u32;
-    let other = field(m, "other_parallelism");
-    let tp = num(m, "TP").map(|v| v as u32);
-    let pp = num(m, "PP").map(|v| v as u32);
-    let (Some(tp), Some(pp)) = (tp, pp) else {
-        return Err("the row does not state its parallel layout (TP/PP)".into());
+/// Words two source groups share at their start ("Megatron-LM README H100 weak scaling" and
+/// "Megatron-LM README H100 strong scaling" share 3).
+fn shared_prefix_words(a: &str, b: &str) -> usize {
+    a.split_whitespace()
+        .zip(b.split_whitespace())
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// The sibling of row `m` that a gap is filled from: another row of the same model (equal
+/// `layers`, `hidden`, `heads`) on the same accelerator family that has what `has` asks for;
+/// of the same `source_group` first, else of the group sharing the most leading words with it
+/// (at least two: the same source), ties to the earlier row.
+fn sibling<'a>(
+    rows: &'a [HashMap<String, String>],
+    m: &HashMap<String, String>,
+    has: impl Fn(&HashMap<String, String>) -> bool,
+) -> Option<&'a HashMap<String, String>> {
+    let same_model = |r: &HashMap<String, String>| {
+        ["layers", "hidden", "heads"]
+            .iter()
+            .all(|k| !field(r, k).is_empty() && field(r, k) == field(m, k))
+            && accel_family(field(r, "accelerator")) == accel_family(field(m, "accelerator"))
+            && field(r, "row_id") != field(m, "row_id")
     };
-    let cp = num(m, "CP").map(|v| v as u32).unwrap_or(1);
+    let group = field(m, "source_group");
+    rows.iter()
+        .filter(|r| same_model(r) && has(r))
+        .map(|r| (shared_prefix_words(field(r, "source_group"), group), r))
+        .filter(|(w, r)| *w >= 2 || field(r, "source_group") == group)
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, r)| r)
+}
+
+/// A100 / H100 / … : the part a row's accelerator column starts with, for sibling matching.
+fn accel_family(a: &str) -> String {
+    a.to_lowercase()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect()
+}
+
+/// The framework a row ran under, from its source group and parallelism text.
+pub fn framework_of(group: &str, other: &str) -> &'static str {
+    let g = format!("{group} {other}").to_lowercase();
+    if g.contains("maxtext") || g.contains("jax") {
+        "maxtext"
+    } else if g.contains("torchtitan") && g.contains("compile") && !g.contains("no compile") {
+        "torchtitan-compile"
+    } else if g.contains("torchtitan") {
+        "torchtitan"
+    } else if g.contains("megascale") {
+        "megascale"
+    } else {
+        "megatron"
+    }
+}
+
+fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<TrainingRow, String> {
+    let mut assumptions: Vec<String> = Vec::new();
+    let mut defaults: Vec<String> = Vec::new();
+    let accel = field(m, "accelerator");
+    let (node, arch_note) = crate::validate::node_for_noted(accel)
+        .ok_or_else(|| format!("accelerator `{accel}` has no standard system"))?;
+    defaults.extend(arch_note);
+    let n = num(m, "num_accel").ok_or("num_accel missing")? as u32;
+    let seq = num(m, "seq_len").ok_or("seq_len missing")? as u64;
+    let mut other = field(m, "other_parallelism").to_string();
+    let group = field(m, "source_group");
+
+    // Layout: the row's, else its sibling's (same model and source) with DP = N / (TP·PP·CP).
+    let (tp, pp, mut vp, mut cp, mut mbs_given) = (
+        num(m, "TP").map(|v| v as u32),
+        num(m, "PP").map(|v| v as u32),
+        num(m, "VP").map(|v| v as u32),
+        num(m, "CP").map(|v| v as u32),
+        num(m, "micro_batch").map(|v| v as u32),
+    );
+    let (tp, pp) = match (tp, pp) {
+        (Some(tp), Some(pp)) => (tp, pp),
+        _ => {
+            let s = sibling(rows, m, |r| num(r, "TP").is_some() && num(r, "PP").is_some())
+                .ok_or("the row does not state its parallel layout (TP/PP) and has no sibling row of the same model and source that does")?;
+            let (tp, pp) = (num(s, "TP").unwrap_or(1.0) as u32, num(s, "PP").unwrap_or(1.0) as u32);
+            vp = vp.or(num(s, "VP").map(|v| v as u32));
+            cp = cp.or(num(s, "CP").map(|v| v as u32));
+            mbs_given = mbs_given.or(num(s, "micro_batch").map(|v| v as u32));
+            let sib_other = field(s, "other_parallelism");
+            assumptions.push(format!(
+                "layout not stated: TP {tp} · PP {pp}{} and the options `{sib_other}` of sibling row {} ({}), the published recipe of this model; DP = GPUs ÷ (TP·PP·CP)",
+                vp.filter(|&v| v > 1).map(|v| format!(" · VP {v}")).unwrap_or_default(),
+                field(s, "row_id"),
+                field(s, "source_group"),
+            ));
+            other = format!("{other}; {sib_other}");
+            (tp, pp)
+        }
+    };
+    let cp = cp.unwrap_or(1);
     let ep = num(m, "EP").map(|v| v as u32).unwrap_or(1);
-    let vp = num(m, "VP").map(|v| v as u32).unwrap_or(1);
-    let dp = num(m, "DP").map(|v| v as u32).unwrap_or(n / (tp * pp * cp).max(1));
-    let mbs = num(m, "micro_batch").map(|v| v as u32).unwrap_or(1);
+    let vp = vp.unwrap_or(1);
+    if tp == 0 || pp == 0 || cp == 0 || n % (tp * pp * cp) != 0 {
+        return Err(format!(
+            "{n} accelerators are not a multiple of TP·PP·CP = {}",
+            tp * pp * cp
+        ));
+    }
+    let dp = num(m, "DP").map(|v| v as u32).unwrap_or(n / (tp * pp * cp));
+    let mbs = mbs_given.unwrap_or_else(|| {
+        defaults.push("micro-batch not stated: 1".into());
+        1
+    });
+
+    // Global batch: the row's, else the sibling's batch per data-parallel replica × DP.
+    let gbs = match num(m, "global_batch_seqs") {
+        Some(g) => g as u32,
+        None => {
+            let s = sibling(rows, m, |r| num(r, "global_batch_seqs").is_some())
+                .ok_or("global_batch_seqs missing, and no sibling row of the same model and source states one")?;
+            let sg = num(s, "global_batch_seqs").unwrap_or(1.0);
+            let sdp = num(s, "DP").unwrap_or_else(|| {
+                let n = num(s, "num_accel").unwrap_or(1.0);
+                n / (num(s, "TP").unwrap_or(1.0) * num(s, "PP").unwrap_or(1.0) * num(s, "CP").unwrap_or(1.0))
+            });
+            let per_replica = (sg / sdp.max(1.0)).round().max(1.0);
+            let g = (per_replica * dp as f64) as u32;
+            assumptions.push(format!(
+                "global batch not stated: {g} sequences, the {per_replica} per data-parallel replica of sibling row {} ({} sequences on DP {sdp}) × DP {dp}",
+                field(s, "row_id"),
+                sg
+            ));
+            g
+        }
+    };
+
     let lower = other.to_lowercase();
-    let recompute = if lower.contains("full activation") {
+    let recompute = if lower.contains("full activation") || lower.contains("full ac") {
         Recompute::Full
     } else if lower.contains("no recompute") {
         Recompute::None
@@ -169,10 +401,13 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
     let model_name = field(m, "model");
     let named = registry_model(model_name);
     let gpt_style = named.is_none();
-    let vocab = vocab_of(other).unwrap_or(51200);
+    let vocab = vocab_of(&other).unwrap_or(51200);
     let model = match named {
         Some(mm) => mm,
         None => {
+            let layers = num(m, "layers").ok_or("layers missing")? as u32;
+            let hidden = num(m, "hidden").ok_or("hidden missing")? as u64;
+            let heads = num(m, "heads").ok_or("heads missing")? as u32;
             let mm = ModelSpec::gpt(model_name, layers, hidden, heads, vocab, seq);
             mm.validate(model_name).map_err(|e| e.to_string())?;
             mm
@@ -181,7 +416,18 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
     let gpn = 8u32;
     let nodes = n.div_ceil(gpn).max(1);
     let node_t = fabric::topology::nodes::node_type(node).map_err(|e| e.to_string())?;
-    let port = port_gbit(field(m, "system_interconnect"), gpn).unwrap_or(node_t.port.as_gbit());
+    let port = match port_gbit(field(m, "system_interconnect"), gpn) {
+        Some(p) => p,
+        None => {
+            let p = node_t.port.as_gbit();
+            if nodes > 1 {
+                defaults.push(format!(
+                    "inter-node speed not stated: the system's standard, {p} Gb/s per GPU"
+                ));
+            }
+            p
+        }
+    };
     let spec = format!("rail-optimized:gpus={},node={node},port_gbit={port}", nodes * gpn);
     let (_, f) = fabric::presets::build_preset(&spec).map_err(|e| e.to_string())?;
     let plan = ParallelPlan {
@@ -197,11 +443,11 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
         zero: 1,
         recompute,
         precision,
-        sequence_parallel: tp > 1 && !field(m, "source_group").contains("SC21"),
+        sequence_parallel: tp > 1 && !group.contains("SC21"),
         tp_comm_overlap: lower.contains("tp-comm-overlap"),
         layers_per_stage: None,
     };
-    let fits = row_fits(&f, &model, &plan, &lower, field(m, "source_group"));
+    let memory = row_memory(&f, &model, &plan, &lower, group);
     let cm = crate::train::compute_model_for(f.accel_model)
         .ok_or_else(|| format!("no compute model for `{}`", f.accel_model))?;
     let r = simulate(
@@ -219,8 +465,13 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
     )
     .map_err(|e| e.to_string())?;
     let world = plan.world() as f64;
-    let (b, s, l, h, v) = (gbs as f64, seq as f64, layers as f64, hidden as f64, model.vocab as f64);
-    let group = field(m, "source_group");
+    let (b, s, l, h, v) = (
+        gbs as f64,
+        seq as f64,
+        model.layers as f64,
+        model.hidden as f64,
+        model.vocab as f64,
+    );
     let hw_formula = 96.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (16.0 * l * h));
     let model_formula = if gpt_style {
         72.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (12.0 * h * l))
@@ -243,23 +494,116 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
         let peak = cm.accel.peak_bf16;
         ("hfu_pct", x, hw_formula / step / world / peak * 100.0)
     } else {
-        return Err("the row gives no comparable metric".into());
+        return Err("the row gives no comparable metric (step_time_s, tokens_per_s_per_accel, tflops_per_accel, mfu_pct or hfu_pct)".into());
     };
-    Ok(Compared {
-        row_id: String::new(),
-        system: format!("{} on {} × {}", model_name, n, accel),
-        op: format!(
-            "TP{tp} PP{pp} DP{dp}{}{}{}",
-            if cp > 1 { format!(" CP{cp}") } else { String::new() },
-            if ep > 1 { format!(" EP{ep}") } else { String::new() },
-            if vp > 1 { format!(" VP{vp}") } else { String::new() }
-        ),
-        ranks: n,
-        size_bytes: 0.0,
-        algorithm: if fits { "fits".into() } else { "OOM".into() },
+    Ok(TrainingRow {
+        run: format!("{} on {} × {}", model_name, n, accel),
+        cluster: spec,
+        model: RowModel {
+            name: model.name.clone(),
+            layers: model.layers,
+            hidden: model.hidden,
+            heads: model.heads,
+            vocab: model.vocab,
+            params: model.params(),
+        },
+        framework: framework_of(group, &other).into(),
+        plan: RowPlan {
+            tp,
+            pp,
+            dp,
+            cp,
+            ep,
+            vp,
+            micro_batch: mbs,
+            global_batch_seqs: gbs,
+            seq_len: seq,
+            zero: plan.zero,
+            recompute: format!("{:?}", plan.recompute).to_lowercase(),
+            precision: format!("{:?}", plan.precision).to_lowercase(),
+            sequence_parallel: plan.sequence_parallel,
+            tp_comm_overlap: plan.tp_comm_overlap,
+        },
+        memory,
         metric: metric.into(),
         measured,
         predicted,
         error_pct: (predicted - measured) / measured * 100.0,
+        assumptions,
+        defaults,
+        ..Default::default()
     })
+}
+
+/// Human table of a training validation; with `explain`, each row is followed by the scenario it
+/// became (cluster, model, plan, framework, memory, assumptions).
+pub fn render(r: &Report<TrainingRow>, explain: bool) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<6} {:<40} {:<22} {:<24} {:>10} {:>10} {:>8}  memory",
+        "row", "run", "plan", "metric", "measured", "predicted", "error"
+    );
+    for c in &r.rows {
+        let _ = writeln!(
+            s,
+            "{:<6} {:<40} {:<22} {:<24} {:>10.1} {:>10.1} {:>7.1}%  {}{}",
+            c.row_id,
+            c.run.chars().take(40).collect::<String>(),
+            c.plan_label(),
+            c.metric,
+            c.measured,
+            c.predicted,
+            c.error_pct,
+            if c.memory.fits { "fits" } else { "OOM" },
+            if c.assumptions.is_empty() { "" } else { "  (assumed)" }
+        );
+        if explain {
+            let p = &c.plan;
+            let md = &c.model;
+            let scenario = vec![
+                format!(
+                    "model: {} ({} layers, hidden {}, {} heads, vocab {}, {:.2}B parameters)",
+                    md.name,
+                    md.layers,
+                    md.hidden,
+                    md.heads,
+                    md.vocab,
+                    md.params / 1e9
+                ),
+                format!(
+                    "plan: {} · micro-batch {} · global batch {} × {} tokens · ZeRO-{} · recompute {} · {}{}{}",
+                    c.plan_label(),
+                    p.micro_batch,
+                    p.global_batch_seqs,
+                    p.seq_len,
+                    p.zero,
+                    p.recompute,
+                    p.precision,
+                    if p.sequence_parallel {
+                        " · sequence parallel"
+                    } else {
+                        ""
+                    },
+                    if p.tp_comm_overlap { " · TP comm overlap" } else { "" }
+                ),
+                format!("framework: {}", c.framework),
+                format!(
+                    "memory: {} of {} ({})",
+                    units::si(c.memory.required_bytes, "B"),
+                    units::si(c.memory.capacity_bytes, "B"),
+                    if c.memory.fits { "fits" } else { "does not fit" }
+                ),
+            ];
+            s.push_str(&crate::validate::explain_lines(
+                &c.cluster,
+                &scenario,
+                &c.assumptions,
+                &c.defaults,
+            ));
+        }
+    }
+    s.push_str(&crate::validate::render_footer(r, "   (each row on its own metric)"));
+    s
 }

@@ -5,7 +5,8 @@
 //! Today (`fabricsim validate --collectives testdata/collectives.csv`,
 //! `fabricsim validate --training testdata/training.csv`, the 41 and 48 rows of the 2026-12-02
 //! measurement set): collectives 32 compared, 9 skipped, median |error| 5.5 %, max 48.1 %;
-//! training 35 compared, 13 skipped, median 8.8 %, max 76.4 %.
+//! training 40 compared (37 state their setup, 3 assumed), 8 skipped, headline median 8.0 %, max
+//! 76.4 %.
 
 use fabricsim::validate::Report;
 
@@ -16,7 +17,7 @@ struct Gate {
     max_pct: f64,
 }
 
-fn check(name: &str, r: &Report, g: Gate) {
+fn check<R>(name: &str, r: &Report<R>, g: Gate) {
     let s = &r.summary;
     let (median, max) = (s.median_abs_error_pct.unwrap(), s.max_abs_error_pct.unwrap());
     eprintln!(
@@ -67,8 +68,8 @@ fn training_accuracy_gate() {
         "training",
         &r,
         Gate {
-            min_compared: 35,
-            max_skipped: 13,
+            min_compared: 40,
+            max_skipped: 8,
             median_pct: 9.0,
             max_pct: 78.0,
         },

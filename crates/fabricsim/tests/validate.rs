@@ -120,3 +120,111 @@ fn helpers() {
     assert_eq!(parse_inter_node("EFA 32x100 Gb/s per instance"), Some(3200.0));
     assert_eq!(parse_inter_node("n/a"), None);
 }
+
+/// Issue 8 part 7: rows that omit their layout or batch are compared by a stated rule (a sibling
+/// row of the same model and source), reported as assumed, and kept out of the headline.
+#[test]
+fn rows_without_layout_or_batch_take_their_siblings_and_are_assumed() {
+    let r = fabricsim::validate_training::training(include_str!("../../../testdata/training.csv")).unwrap();
+    let row = |id: &str| {
+        r.rows
+            .iter()
+            .find(|c| c.row_id == id)
+            .unwrap_or_else(|| panic!("{id} not compared"))
+    };
+    // T020/T021: Megatron-LM README strong scaling states no layout; T017 (same 177B model,
+    // weak-scaling table of the same README) runs TP 8 · PP 6.
+    for (id, dp) in [("T020", 2), ("T021", 96)] {
+        let c = row(id);
+        assert_eq!((c.plan.tp, c.plan.pp, c.plan.dp), (8, 6, dp), "{id}");
+        assert!(
+            c.assumptions.iter().any(|a| a.contains("T017")),
+            "{id}: {:?}",
+            c.assumptions
+        );
+        assert_eq!(c.model.vocab, 131_072, "{id}: the sibling's vocabulary");
+        assert!(c.plan.tp_comm_overlap, "{id}: the sibling's options");
+    }
+    // T026: Korthikanti's 530B on 2240 GPUs gives no batch; T024 (same model, 280 GPUs) runs
+    // 280 sequences on DP 1, i.e. 280 per replica → 2240 on DP 8.
+    let c = row("T026");
+    assert_eq!(c.plan.global_batch_seqs, 2240);
+    assert!(c.assumptions.iter().any(|a| a.contains("T024")), "{:?}", c.assumptions);
+    // Architecture names map to the flagship part and say so, without making the row assumed.
+    let c = row("T037");
+    assert!(c.cluster.contains("dgx-a100"), "{}", c.cluster);
+    assert!(c.assumptions.is_empty());
+    assert!(c.defaults.iter().any(|d| d.contains("flagship")), "{:?}", c.defaults);
+    // The headline covers the stated rows only; the assumed rows have their own figures.
+    let s = &r.summary;
+    assert_eq!(s.rows_stated + s.rows_assumed, s.rows_compared);
+    for id in ["T020", "T021", "T026"] {
+        assert!(s.assumed_rows.iter().any(|a| a == id), "{id}");
+    }
+    let stated: Vec<f64> = r
+        .rows
+        .iter()
+        .filter(|c| c.assumptions.is_empty())
+        .map(|c| c.error_pct)
+        .collect();
+    assert_eq!(s.median_abs_error_pct, fabricsim::validate::median_abs(stated));
+    let assumed: Vec<f64> = r
+        .rows
+        .iter()
+        .filter(|c| !c.assumptions.is_empty())
+        .map(|c| c.error_pct)
+        .collect();
+    assert_eq!(s.assumed_median_abs_error_pct, fabricsim::validate::median_abs(assumed));
+    // Per source group: every compared row in exactly one group.
+    assert_eq!(s.by_source_group.iter().map(|g| g.rows).sum::<usize>(), s.rows_compared);
+}
+
+/// Training rows have their own JSON schema: the plan, the model and the memory in bytes.
+#[test]
+fn training_rows_have_their_own_schema() {
+    let r = fabricsim::validate_training::training(include_str!("../../../testdata/training.csv")).unwrap();
+    let j = serde_json::to_value(&r).unwrap();
+    let row = &j["rows"][0];
+    for k in [
+        "row_id",
+        "source_group",
+        "run",
+        "cluster",
+        "framework",
+        "metric",
+        "measured",
+        "predicted",
+        "error_pct",
+    ] {
+        assert!(row.get(k).is_some(), "{k} missing: {row}");
+    }
+    for k in [
+        "tp",
+        "pp",
+        "dp",
+        "cp",
+        "ep",
+        "vp",
+        "micro_batch",
+        "global_batch_seqs",
+        "seq_len",
+        "zero",
+        "recompute",
+        "precision",
+    ] {
+        assert!(row["plan"].get(k).is_some(), "plan.{k} missing");
+    }
+    assert!(row["memory"]["fits"].is_boolean());
+    assert!(row["memory"]["required_bytes"].is_u64());
+    assert!(row["memory"]["capacity_bytes"].is_u64());
+    assert!(row.get("algorithm").is_none() && row.get("size_bytes").is_none());
+    for k in [
+        "rows_stated",
+        "rows_assumed",
+        "assumed_rows",
+        "assumed_median_abs_error_pct",
+        "by_source_group",
+    ] {
+        assert!(j["summary"].get(k).is_some(), "summary.{k} missing");
+    }
+}

@@ -85,6 +85,11 @@ enum Cmd {
         /// memory, and every assumption or default that filled a gap in the row.
         #[arg(long)]
         explain: bool,
+        /// Also refit every fitted constant without each source group in turn and predict that
+        /// group with the refit (leave-one-group-out); prints the held-out error per group and
+        /// overall (JSON: `cross_validation`).
+        #[arg(long)]
+        cross_validate: bool,
     },
     /// Simulate one training step of an LLM (default: Llama 3.1 70B on dgx-h100-superpod:su=4).
     #[command(allow_negative_numbers = true)]
@@ -399,6 +404,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             training,
             json,
             explain,
+            cross_validate,
         } => {
             use fabricsim::validate::DataSet;
             // No flag at all: both bundled data sets.
@@ -418,9 +424,17 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 });
                 progress.finish();
                 let r = r.map_err(|e| UserError(format!("{}: {e}", data.name)))?;
-                let t = header(&r.kind, &r.data_set, r.summary.rows_compared + r.summary.rows_skipped)
+                let mut t = header(&r.kind, &r.data_set, r.summary.rows_compared + r.summary.rows_skipped)
                     + &fabricsim::validate::render_with(&r, explain);
-                reports.push((serde_json::to_value(&r)?, t));
+                let mut j = serde_json::to_value(&r)?;
+                if cross_validate {
+                    let cv =
+                        fabricsim::calibration::cross_validate(fabricsim::calibration::DataKind::Collectives, data)
+                            .map_err(|e| UserError(format!("{}: {e}", data.name)))?;
+                    t = t + "\n" + &fabricsim::calibration::render(&cv);
+                    j["cross_validation"] = serde_json::to_value(&cv)?;
+                }
+                reports.push((j, t));
             }
             if let Some(path) = training {
                 let text = read_data("--training", path.as_deref())?;
@@ -429,9 +443,16 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 let r = fabricsim::validate_training::training_from(data, &mut |d, t| progress.set(d, t));
                 progress.finish();
                 let r = r.map_err(|e| UserError(format!("{}: {e}", data.name)))?;
-                let t = header(&r.kind, &r.data_set, r.summary.rows_compared + r.summary.rows_skipped)
+                let mut t = header(&r.kind, &r.data_set, r.summary.rows_compared + r.summary.rows_skipped)
                     + &fabricsim::validate_training::render(&r, explain);
-                reports.push((serde_json::to_value(&r)?, t));
+                let mut j = serde_json::to_value(&r)?;
+                if cross_validate {
+                    let cv = fabricsim::calibration::cross_validate(fabricsim::calibration::DataKind::Training, data)
+                        .map_err(|e| UserError(format!("{}: {e}", data.name)))?;
+                    t = t + "\n" + &fabricsim::calibration::render(&cv);
+                    j["cross_validation"] = serde_json::to_value(&cv)?;
+                }
+                reports.push((j, t));
             }
             if json {
                 if reports.len() == 1 {

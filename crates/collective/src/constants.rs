@@ -88,8 +88,10 @@ pub fn base_lat(tree: bool, p: Protocol) -> f64 {
     BASE_LAT_US[tree as usize][p.idx()] * 1e-6
 }
 
-/// Base latency of NVLS (NVLink SHARP), Simple protocol only. Not in the reference table:
-pub const NVLS_BASE_LAT_S: f64 = 45e-6;
+/// Base latency of NVLS (NVLink SHARP), Simple protocol only. Not in NCCL's ≈2.7 tuning table:
+/// fitted by least squares in ln(time) over the single-node H100 NVLS rows below 1 GiB (C001–C003),
+/// bandwidth fixed by `ETA_NVLS`; the refit (`fabricsim::calibration`) gives 42.3 µs.
+pub const NVLS_BASE_LAT_S: f64 = 42e-6;
 
 /// Fraction of NVLink-class bandwidth NCCL's ring/direct data path reaches. Calibrated: median
 /// of the H100 large-message ring-class rows (C033 370, C040 360, C041 360, C042 350 GB/s busbw
@@ -112,6 +114,22 @@ pub const NET_CHANNELS: u32 = 2;
 
 /// In-network reduction (IB SHARP) rate as a fraction of the port bandwidth [A].
 pub const ETA_SHARP: f64 = 0.90;
+
+/// `ETA_SCALE_UP` as the model reads it: the shipped value, or a refit's during
+/// `validate --cross-validate` (`units::calibration`).
+pub fn eta_scale_up() -> f64 {
+    units::calibration::get("ETA_SCALE_UP", ETA_SCALE_UP)
+}
+
+/// `ETA_NVLS` as the model reads it (see [`eta_scale_up`]).
+pub fn eta_nvls() -> f64 {
+    units::calibration::get("ETA_NVLS", ETA_NVLS)
+}
+
+/// `NVLS_BASE_LAT_S` as the model reads it (see [`eta_scale_up`]).
+pub fn nvls_base_lat_s() -> f64 {
+    units::calibration::get("NVLS_BASE_LAT_S", NVLS_BASE_LAT_S)
+}
 
 /// Pipeline granule: NCCL moves each step through a staging buffer of `NCCL_BUFFSIZE` (4 MiB by
 /// default, per NCCL's documentation), split into `NCCL_STEPS` (8) slots per connection.

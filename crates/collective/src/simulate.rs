@@ -3,7 +3,7 @@
 //! depend on it), so each algorithm is simulated once, at a reference size, and every size of
 //! a sweep is priced from that run plus its latency under the best protocol.
 
-use crate::constants::{self, LinkClass, Protocol, ETA_NET, ETA_SCALE_UP, NVLS_BASE_LAT_S};
+use crate::constants::{self, LinkClass, Protocol, ETA_NET};
 use crate::plan::{check_group, Plan};
 use crate::{
     alltoall, halving_doubling, hierarchical, nvls, p2p, ring, select, torus, tree, Algo, CollectiveError, Op,
@@ -99,12 +99,13 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, algo: Algo, channels:
 
 /// Effective capacity of every fabric link (NCCL's achievable fraction by link class).
 pub fn effective_capacities(f: &Fabric) -> Vec<f64> {
+    let eta_up = constants::eta_scale_up();
     f.links
         .iter()
         .map(|l| {
             l.capacity.0
                 * match l.net {
-                    Net::ScaleUp => ETA_SCALE_UP,
+                    Net::ScaleUp => eta_up,
                     _ => ETA_NET,
                 }
         })
@@ -114,7 +115,7 @@ pub fn effective_capacities(f: &Fabric) -> Vec<f64> {
 /// Latency of a plan under protocol `p` (`None` if the plan cannot use `p`).
 pub fn latency(plan: &Plan, p: Protocol) -> Option<f64> {
     if plan.nvls {
-        return (p == Protocol::Simple).then_some(NVLS_BASE_LAT_S);
+        return (p == Protocol::Simple).then_some(constants::nvls_base_lat_s());
     }
     let t = plan.tree_latency;
     let steps: f64 = plan

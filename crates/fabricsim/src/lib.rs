@@ -1,6 +1,7 @@
 //! fabricsim's library boundary: scenarios in, versioned results out. The serialisable result
 //! schemas live here (`schema_version`), not in the inner crates.
 
+pub mod calibration;
 pub mod cluster;
 pub mod collective;
 pub mod nccl_tests;

@@ -155,3 +155,62 @@ mod tests {
         assert_eq!(si(3.5e-6, "s"), "3.50 µs");
     }
 }
+
+/// Fitted constants, overridable for one computation on this thread.
+///
+/// fabricsim's fitted constants (e.g. the share of NVLink bandwidth NCCL reaches) are `const`s
+/// with their rule in docs/calibration.md. `fabricsim validate --cross-validate` refits them
+/// without one group of measured rows and predicts that group: it runs the model with the
+/// refitted values through [`calibration::with`], and the model reads each constant through
+/// [`calibration::get`]. Outside `with`, `get` returns the shipped value. Thread-local and
+/// scoped, so results stay deterministic and nothing leaks between runs.
+pub mod calibration {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static OVERRIDES: RefCell<Vec<(&'static str, f64)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// The value of the fitted constant `name`: the innermost override, else `shipped`.
+    pub fn get(name: &str, shipped: f64) -> f64 {
+        OVERRIDES.with(|o| {
+            let o = o.borrow();
+            if o.is_empty() {
+                return shipped;
+            }
+            o.iter().rev().find(|(n, _)| *n == name).map_or(shipped, |(_, v)| *v)
+        })
+    }
+
+    /// Run `f` with `values` overriding the named constants (restored afterwards, also on panic).
+    pub fn with<T>(values: &[(&'static str, f64)], f: impl FnOnce() -> T) -> T {
+        struct Restore(usize);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                OVERRIDES.with(|o| o.borrow_mut().truncate(self.0));
+            }
+        }
+        let before = OVERRIDES.with(|o| {
+            let mut o = o.borrow_mut();
+            let n = o.len();
+            o.extend_from_slice(values);
+            n
+        });
+        let _restore = Restore(before);
+        f()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn overrides_are_scoped_and_nest() {
+            assert_eq!(super::get("X", 1.0), 1.0);
+            let v = super::with(&[("X", 2.0)], || {
+                let inner = super::with(&[("X", 3.0)], || super::get("X", 1.0));
+                (inner, super::get("X", 1.0), super::get("Y", 5.0))
+            });
+            assert_eq!(v, (3.0, 2.0, 5.0));
+            assert_eq!(super::get("X", 1.0), 1.0);
+        }
+    }
+}

@@ -435,8 +435,13 @@ pub fn render(r: &TrainReport) -> String {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "step  {:>9}   tokens/s {}   per accelerator {:.0}   model TFLOP/s per accelerator {:.0}   MFU {:.1} %   HFU {:.1} %{}",
+        "step  {:>9}{}   tokens/s {}   per accelerator {:.0}   model TFLOP/s per accelerator {:.0}   MFU {:.1} %   HFU {:.1} %{}",
         si(r.step_time_s, "s"),
+        if r.expected_error_pct.is_finite() {
+            format!(" ± {:.0} %", r.expected_error_pct)
+        } else {
+            String::new()
+        },
         si(r.tokens_per_s, ""),
         r.tokens_per_s_per_accel,
         r.model_tflops_per_accel,
@@ -518,6 +523,13 @@ pub fn render(r: &TrainReport) -> String {
     }
     for d in &r.derived {
         let _ = writeln!(s, "derived  {d}");
+    }
+    if r.expected_error_pct.is_finite() {
+        let _ = writeln!(
+            s,
+            "accuracy ± {:.1} % expected: the {}",
+            r.expected_error_pct, r.expected_error_basis
+        );
     }
     s
 }

@@ -686,3 +686,44 @@ fn validate_explain_prints_each_rows_scenario() {
     // Without the flag, no scenario lines.
     assert!(!ok(&["validate", "--training"]).contains("       cluster: "));
 }
+
+/// Issue 8 part 10: `expected_error_pct` in the JSON of `train` and `collective`, a ± on the text.
+#[test]
+fn predictions_carry_their_expected_error() {
+    let v: Value = serde_json::from_str(&ok(&["train", "--json"])).unwrap();
+    let e = v["expected_error_pct"].as_f64().expect("train expected_error_pct");
+    assert!(e > 0.0 && e < 100.0, "{e}");
+    assert!(v["expected_error_basis"]
+        .as_str()
+        .unwrap()
+        .contains("validated training rows"));
+    let text = ok(&["train"]);
+    assert!(
+        text.lines().any(|l| l.starts_with("step") && l.contains(" ± ")),
+        "{text}"
+    );
+    let v: Value = serde_json::from_str(&ok(&[
+        "collective",
+        "--cluster",
+        "dgx-h100",
+        "--op",
+        "all_reduce",
+        "--sizes",
+        "1M:1G",
+        "--json",
+    ]))
+    .unwrap();
+    for row in v["rows"].as_array().unwrap() {
+        assert!(row["expected_error_pct"].as_f64().is_some(), "{row}");
+    }
+    let text = ok(&[
+        "collective",
+        "--cluster",
+        "dgx-h100",
+        "--op",
+        "all_reduce",
+        "--size",
+        "1G",
+    ]);
+    assert!(text.contains("# expected error ± "), "{text}");
+}

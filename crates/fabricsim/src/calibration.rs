@@ -50,7 +50,7 @@ pub struct Fitted {
     pub rule: Rule,
 }
 
-fn col<'a>(m: &'a HashMap<String, String>, k: &str) -> String {
+fn col(m: &HashMap<String, String>, k: &str) -> String {
     m.get(k).map(|s| s.trim().to_lowercase()).unwrap_or_default()
 }
 
@@ -116,8 +116,8 @@ pub fn fitted() -> Vec<Fitted> {
         Fitted {
             name: "NVLS_BASE_LAT_S",
             shipped: c::NVLS_BASE_LAT_S,
-            prior: 8.4e-6,
-            prior_source: "NCCL tuning model's Simple ring base latency (src/graph/tuning.cc, ≈2.7); NCCL gives no NVLS figure there",
+            prior: 23e-6,
+            prior_source: "NCCL's tuning model, NVLS Simple base latency 23 µs (src/graph/tuning.cc of NCCL 2.18–2.19, as mirrored in astra-sim's MockNccl)",
             data: DataKind::Collectives,
             rows: "single-node H100 NVLS all_reduce rows below 1 GiB",
             select: |m| h100_single_node(m) && nvls(m) && size_of(m) < (1u64 << 30) as f64,

@@ -173,6 +173,11 @@ pub struct Row {
     pub latency_s: f64,
     pub transfer_s: f64,
     pub bottleneck_links: Vec<BottleneckRow>,
+    /// The error fabricsim showed on the nearest class of published collective rows (same
+    /// part, scale-up or scale-out, size band), % (`crate::expected_error`); null for rows
+    /// where nothing ran.
+    pub expected_error_pct: Option<f64>,
+    pub expected_error_basis: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -258,6 +263,20 @@ pub fn run_with_progress(
             row(sim.next().expect("one simulated result per non-zero size"))
         });
     }
+    let acc_name = fabric::catalogue::accelerator(f.accel_model).map_or(f.accel_model, |a| a.name);
+    let scope = if req.ranks.iter().any(|&r| f.domain_of(r) != f.domain_of(req.ranks[0])) {
+        "scale-out"
+    } else {
+        "scale-up"
+    };
+    for row in rows
+        .iter_mut()
+        .filter(|r| r.algorithm != NOTHING && r.algorithm != LOCAL_COPY)
+    {
+        let e = crate::expected_error::collective(acc_name, scope, row.size_bytes);
+        row.expected_error_pct = e.expected_error_pct.is_finite().then_some(e.expected_error_pct);
+        row.expected_error_basis = e.expected_error_basis;
+    }
     let flows = simulated.iter().map(|r| r.flows).max().unwrap_or(0);
     Ok(Report {
         schema_version: crate::SCHEMA_VERSION,
@@ -297,6 +316,8 @@ fn row(r: &CollectiveResult) -> Row {
                 utilisation: b.utilisation,
             })
             .collect(),
+        expected_error_pct: None,
+        expected_error_basis: String::new(),
     }
 }
 
@@ -312,6 +333,8 @@ fn zero_row(size: f64) -> Row {
         latency_s: 0.0,
         transfer_s: 0.0,
         bottleneck_links: Vec::new(),
+        expected_error_pct: None,
+        expected_error_basis: String::new(),
     }
 }
 
@@ -330,6 +353,8 @@ fn one_rank_row(op: Op, size: f64, hbm: f64) -> Row {
         latency_s: latency,
         transfer_s: time - latency,
         bottleneck_links: Vec::new(),
+        expected_error_pct: None,
+        expected_error_basis: String::new(),
     }
 }
 
@@ -553,6 +578,26 @@ pub fn render(r: &Report) -> String {
                 );
             }
         }
+    }
+    // One line per distinct expected error (it changes with the size band).
+    let mut seen: Vec<(f64, &str, f64, f64)> = Vec::new();
+    for row in &r.rows {
+        let Some(e) = row.expected_error_pct else { continue };
+        match seen
+            .iter_mut()
+            .find(|(p, b, _, _)| *p == e && *b == row.expected_error_basis)
+        {
+            Some(x) => x.3 = row.size_bytes,
+            None => seen.push((e, &row.expected_error_basis, row.size_bytes, row.size_bytes)),
+        }
+    }
+    for (e, basis, lo, hi) in seen {
+        let sizes = if lo == hi {
+            format!("{} B", lo as u64)
+        } else {
+            format!("{}–{} B", lo as u64, hi as u64)
+        };
+        let _ = writeln!(s, "# expected error ± {e:.1} % at {sizes}: the {basis}");
     }
     for a in &r.assumptions {
         let _ = writeln!(s, "# assumed: {a}");

@@ -130,3 +130,21 @@ fn cross_validated_accuracy_gate() {
         assert_eq!(ids.len(), n);
     }
 }
+
+/// The evidence behind `expected_error_pct` is the current validation, not a stale copy:
+/// rebuilt from the bundled data, it must equal the compiled table. With FABRICSIM_BLESS=1 the
+/// test rewrites crates/fabricsim/src/expected_error_table.rs instead.
+#[test]
+fn expected_error_table_is_current() {
+    use fabricsim::expected_error::{build, table_owned, table_source};
+    let rows = build().unwrap();
+    if std::env::var_os("FABRICSIM_BLESS").is_some() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/expected_error_table.rs");
+        std::fs::write(path, table_source(&rows)).unwrap();
+        return;
+    }
+    assert!(
+        table_owned() == rows,
+        "the expected-error table is stale: run FABRICSIM_BLESS=1 cargo test -p fabricsim --test accuracy expected_error_table"
+    );
+}

@@ -202,6 +202,12 @@ pub struct TrainReport {
     pub assumptions: Vec<String>,
     /// Plan values that were derived rather than given, each with its rule.
     pub derived: Vec<String>,
+    /// The error fabricsim showed on the nearest class of published training rows (same
+    /// accelerator, framework and scale band, else the nearest wider class), % — the ± on the
+    /// step time (`crate::expected_error`).
+    pub expected_error_pct: f64,
+    /// That class in words, with its row count.
+    pub expected_error_basis: String,
     #[serde(skip)]
     pub timeline: Option<Timeline>,
     /// What traces draw inside the timeline's spans (not part of the JSON schema).
@@ -524,6 +530,11 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
     };
 
     let acc = fabric::catalogue::accelerator(f.accel_model);
+    let expected = crate::expected_error::training(
+        acc.map(|a| a.name).unwrap_or(f.accel_model),
+        crate::expected_error::default_framework(f.accel_model),
+        p.world(),
+    );
     TrainReport {
         schema_version: crate::SCHEMA_VERSION,
         fidelity: crate::collective::fidelity_name(fidelity).into(),
@@ -593,6 +604,8 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         warnings,
         assumptions,
         derived: Vec::new(),
+        expected_error_pct: expected.expected_error_pct,
+        expected_error_basis: expected.expected_error_basis,
         timeline: Some(tl),
         detail: Some(detail),
     }

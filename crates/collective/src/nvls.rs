@@ -2,7 +2,7 @@
 //! switch and receives the reduced result: one flow per GPU over its up-link, a virtual link
 //! standing for the switch's reduction rate at that port, and its down-link.
 
-use crate::constants::{LinkClass, ETA_NVLS};
+use crate::constants::{eta_nvls, LinkClass};
 use crate::plan::{single_domain, Phase, Plan, PlanFlow};
 use crate::{Algo, CollectiveError, Op};
 use fabric::{Fabric, ScaleUpKind};
@@ -45,7 +45,7 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, Colle
         };
         let bw = f.links[up as usize].capacity.0;
         let v = base + plan.virtual_links.len() as u32;
-        plan.virtual_links.push(ETA_NVLS * bw);
+        plan.virtual_links.push(eta_nvls(f.accel_model) * bw);
         let mut pf = PlanFlow::new(r, r, size);
         pf.path = Some(vec![up, v, up ^ 1]);
         phase.flows.push(pf);

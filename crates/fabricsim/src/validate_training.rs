@@ -182,7 +182,9 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
     let nodes = n.div_ceil(gpn).max(1);
     let node_t = fabric::topology::nodes::node_type(node).map_err(|e| e.to_string())?;
     let port = port_gbit(field(m, "system_interconnect"), gpn).unwrap_or(node_t.port.as_gbit());
-    let spec = format!("rail-optimized:gpus={},node={node},port_gbit={port}", nodes * gpn);
+    let spec = crate::validate_nvl72::training_scenario(node, n)
+        .map(|s| s.spec)
+        .unwrap_or_else(|| format!("rail-optimized:gpus={},node={node},port_gbit={port}", nodes * gpn));
     let (_, f) = fabric::presets::build_preset(&spec).map_err(|e| e.to_string())?;
     let plan = ParallelPlan {
         tp,

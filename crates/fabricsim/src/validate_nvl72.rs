@@ -42,11 +42,7 @@ fn is_rack(node: &str) -> bool {
 /// The standard scale-out NIC of a rack type, as the assumption states it.
 fn standard_nic(node: &str) -> String {
     match fabric::topology::nodes::node_type(node) {
-        Ok(n) => format!(
-            "{} ({:.0}G per GPU, one per GPU)",
-            n.nic,
-            n.port.as_gbit()
-        ),
+        Ok(n) => format!("{} ({:.0}G per GPU, one per GPU)", n.nic, n.port.as_gbit()),
         Err(_) => "the rack's standard NIC".into(),
     }
 }
@@ -113,8 +109,8 @@ pub fn collective_scenario(
         ));
         format!("gb200-superpod:node={node},racks={nodes},per_rack={gpn}")
     } else {
-        let (racks, per) = spread(ranks)
-            .ok_or_else(|| format!("{ranks} ranks do not spread evenly over the fewest NVL72 racks"))?;
+        let (racks, per) =
+            spread(ranks).ok_or_else(|| format!("{ranks} ranks do not spread evenly over the fewest NVL72 racks"))?;
         assumptions.push(format!(
             "{ranks} ranks on {racks} `{node}` racks, {per} per rack (spread evenly, as CoreWeave's multi-rack job places them)"
         ));
@@ -184,7 +180,10 @@ mod tests {
             ("num_nodes", "32"),
             ("gpus_per_node", "4"),
             ("system", "CoreWeave GB200 NVL72, 2 racks"),
-            ("intra_node_fabric", "GB200 NVL72 rack: NVLink5 across 72 GPUs (MNNVL, NCCL_MNNVL_ENABLE=1)"),
+            (
+                "intra_node_fabric",
+                "GB200 NVL72 rack: NVLink5 across 72 GPUs (MNNVL, NCCL_MNNVL_ENABLE=1)",
+            ),
             ("inter_node_fabric", "InfiniBand between racks (speed not stated)"),
             ("algorithm", "NCCL default (not stated)"),
         ]);
@@ -192,19 +191,31 @@ mod tests {
         assert_eq!(s.spec, "gb200-superpod:node=gb200-nvl72,gpus=128");
         assert_eq!(s.algo, Some(Algo::Ring));
         assert_eq!(s.ranks.len(), 128);
-        assert!(s.assumptions.iter().any(|a| a.contains("cx7-400g (400G per GPU")), "{:?}", s.assumptions);
+        assert!(
+            s.assumptions.iter().any(|a| a.contains("cx7-400g (400G per GPU")),
+            "{:?}",
+            s.assumptions
+        );
         let parts = row(&[
             ("num_ranks", "12"),
             ("num_nodes", "3"),
             ("gpus_per_node", "4"),
             ("system", "GB200 NVL72, 3 NVL4 partitions on different racks (12 GPUs)"),
-            ("inter_node_fabric", "InfiniBand only between partitions (different racks)"),
+            (
+                "inter_node_fabric",
+                "InfiniBand only between partitions (different racks)",
+            ),
             ("algorithm", "ring (default) with NCCL_NVLS_ENABLE=0"),
         ]);
-        let s = collective_scenario("gb200-nvl72", &parts, Some(Algo::Nvls)).unwrap().unwrap();
+        let s = collective_scenario("gb200-nvl72", &parts, Some(Algo::Nvls))
+            .unwrap()
+            .unwrap();
         assert_eq!(s.spec, "gb200-superpod:node=gb200-nvl72,racks=3,per_rack=4");
         assert_eq!(s.algo, Some(Algo::Ring));
-        let single = row(&[("num_ranks", "72"), ("inter_node_fabric", "(all within one NVLink domain)")]);
+        let single = row(&[
+            ("num_ranks", "72"),
+            ("inter_node_fabric", "(all within one NVLink domain)"),
+        ]);
         assert_eq!(collective_scenario("gb200-nvl72", &single, None), Ok(None));
         assert_eq!(collective_scenario("dgx-h100", &racks, None), Ok(None));
         let t = training_scenario("gb300-nvl72", 64).unwrap();

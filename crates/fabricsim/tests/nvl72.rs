@@ -45,12 +45,20 @@ fn nvl72_rows_are_compared() {
     let c = fabricsim::validate::collectives(include_str!("../../../testdata/collectives.csv"), Options::default())
         .unwrap();
     for id in ["C019", "C021", "C024", "C044", "C046"] {
-        let row = c.rows.iter().find(|r| r.row_id == id).unwrap_or_else(|| panic!("{id} not compared"));
+        let row = c
+            .rows
+            .iter()
+            .find(|r| r.row_id == id)
+            .unwrap_or_else(|| panic!("{id} not compared"));
         assert!(row.error_pct.abs() < 40.0, "{id}: {} %", row.error_pct);
     }
     let t = fabricsim::validate_training::training(include_str!("../../../testdata/training.csv")).unwrap();
     for id in ["T053", "T056", "T058", "T059"] {
-        let row = t.rows.iter().find(|r| r.row_id == id).unwrap_or_else(|| panic!("{id} not compared"));
+        let row = t
+            .rows
+            .iter()
+            .find(|r| r.row_id == id)
+            .unwrap_or_else(|| panic!("{id} not compared"));
         assert!(row.error_pct.abs() < 20.0, "{id}: {} %", row.error_pct);
     }
 }

@@ -1223,3 +1223,40 @@ fn solve(mut a: Vec<f64>, mut b: Vec<f64>) -> Option<Vec<f64>> {
     }
     Some(x)
 }
+
+#[cfg(test)]
+mod blackwell_tests {
+    use super::*;
+
+    /// The Blackwell compute model's one fitted parameter, and what it touches: tensor-core
+    /// efficiencies only, never the peaks (MFU denominators) or HBM-bound ops.
+    #[test]
+    fn blackwell_tensor_fraction_scales_tensor_efficiency_only() {
+        assert_eq!(BLACKWELL_TENSOR_FRACTION, 0.81);
+        for a in ["b200", "b300", "gb200", "gb300"] {
+            assert_eq!(sustained_tensor_fraction(a), 0.81, "{a}");
+        }
+        for a in ["h100", "h200", "a100", "mi300x"] {
+            assert_eq!(sustained_tensor_fraction(a), 1.0, "{a}");
+        }
+        let base = ComputeModel::from_peaks("gb200", 2.5e15, Some(5e15), 8e12);
+        let bw = base.clone().with_tensor_fraction(0.81);
+        assert_eq!(bw.accel, base.accel);
+        let gemm = OpDesc {
+            name: "fc1",
+            kind: OpKind::Gemm {
+                m: 16384,
+                n: 4096,
+                k: 4096,
+                pass: crate::flops::Pass::Fwd,
+            },
+            flops: 2.0 * 16384.0 * 4096.0 * 4096.0,
+            bytes: 0.0,
+        };
+        for p in [Precision::Bf16, Precision::Fp8] {
+            let r = bw.efficiency(&gemm, p) / base.efficiency(&gemm, p);
+            assert!((r - 0.81).abs() < 1e-12, "{p:?}: {r}");
+        }
+        assert_eq!(bw.table.memory, base.table.memory);
+    }
+}

@@ -541,7 +541,10 @@ fn gb200_superpod(p: &Params) -> Result<ClusterSpec> {
     Ok(ClusterSpec {
         name: String::new(),
         description: if notes.is_empty() && node.id == "gb200-nvl72" {
-            format!("DGX SuperPOD with {racks} GB200 NVL72 racks ({} GPUs), NDR fat-tree", endpoints)
+            format!(
+                "DGX SuperPOD with {racks} GB200 NVL72 racks ({} GPUs), NDR fat-tree",
+                endpoints
+            )
         } else {
             format!(
                 "{endpoints} GPUs on {racks} {} rack(s), {per_rack} per rack, {:.0}G fat-tree",
@@ -551,7 +554,12 @@ fn gb200_superpod(p: &Params) -> Result<ClusterSpec> {
         },
         node,
         domains: racks,
-        scale_out: Some(ClosSpec { tiers, order: LeafOrder::Sequential, planes: 1, endpoint_medium: Medium::Optical }),
+        scale_out: Some(ClosSpec {
+            tiers,
+            order: LeafOrder::Sequential,
+            planes: 1,
+            endpoint_medium: Medium::Optical,
+        }),
         sites: None,
         assumptions: {
             let mut a = vec![if chip.id == "quantum2-qm9700" {

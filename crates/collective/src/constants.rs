@@ -103,6 +103,29 @@ pub const ETA_SCALE_UP: f64 = 0.80;
 /// → algbw 273.6, 274.3 GB/s against 450 GB/s) = 0.609.
 pub const ETA_NVLS: f64 = 0.609;
 
+/// NCCL's own NVLS efficiency per GPU architecture (`nvlsEfficiency[]`: Hopper 0.85, Blackwell
+/// 0.74, in NVIDIA/nccl's tuning model, src/graph/tuning.cc of NCCL 2.2x, moved to
+/// src/tuning/ in 2.29): NVIDIA's measured NVLS busbw per channel relative to the NVLink
+/// bandwidth, i.e. Blackwell's NVLink SHARP reduces at a smaller share of its (doubled) NVLink
+/// bandwidth than Hopper's. Only the ratio is used: [`eta_nvls`] scales the H100-calibrated
+/// [`ETA_NVLS`] by it, so nothing is fitted on Blackwell rows.
+pub const NCCL_NVLS_EFFICIENCY_HOPPER: f64 = 0.85;
+pub const NCCL_NVLS_EFFICIENCY_BLACKWELL: f64 = 0.74;
+
+/// NVLS reduction rate per GPU port as a fraction of its NVLink bandwidth, for the catalogue
+/// accelerator `accel`: [`ETA_NVLS`] (H100 rows) on Hopper, × 0.74 / 0.85 (NCCL's ratio) on
+/// Blackwell (B200, B300, GB200, GB300) = 0.530. Checked, not fitted, against the Blackwell NVLS
+/// rows: C036 8 × B300 483 GB/s algbw (0.537 of 900), C037 8 × B200 474 (0.527).
+pub fn eta_nvls(accel: &str) -> f64 {
+    // Read through `units::calibration` so `validate --cross-validate` can refit ETA_NVLS.
+    let eta = units::calibration::get("ETA_NVLS", ETA_NVLS);
+    if matches!(accel, "b200" | "b300" | "gb200" | "gb300") {
+        eta * NCCL_NVLS_EFFICIENCY_BLACKWELL / NCCL_NVLS_EFFICIENCY_HOPPER
+    } else {
+        eta
+    }
+}
+
 /// Fraction of a scale-out port's bandwidth NCCL reaches over IB/RoCE. [A] assumption, not
 /// calibrated (the measurements file has no multi-node rows): 0.92, the usual ratio of
 /// nccl-tests busbw to line rate on 400G NDR (≈ 46 of 50 GB/s).
@@ -119,11 +142,6 @@ pub const ETA_SHARP: f64 = 0.90;
 /// `validate --cross-validate` (`units::calibration`).
 pub fn eta_scale_up() -> f64 {
     units::calibration::get("ETA_SCALE_UP", ETA_SCALE_UP)
-}
-
-/// `ETA_NVLS` as the model reads it (see [`eta_scale_up`]).
-pub fn eta_nvls() -> f64 {
-    units::calibration::get("ETA_NVLS", ETA_NVLS)
 }
 
 /// `NVLS_BASE_LAT_S` as the model reads it (see [`eta_scale_up`]).
@@ -186,6 +204,17 @@ mod tests {
         }
         let e = "LL64".parse::<Protocol>().unwrap_err().to_string();
         assert!(e.contains("`LL64`") && e.contains("LL128"), "{e}");
+    }
+
+    /// NCCL's NVLS efficiencies (tuning model) and what they give on Blackwell.
+    #[test]
+    fn nvls_efficiency_by_architecture() {
+        assert_eq!(NCCL_NVLS_EFFICIENCY_HOPPER, 0.85);
+        assert_eq!(NCCL_NVLS_EFFICIENCY_BLACKWELL, 0.74);
+        assert_eq!(eta_nvls("h100"), ETA_NVLS);
+        for a in ["b200", "b300", "gb200", "gb300"] {
+            assert!((eta_nvls(a) - 0.5302).abs() < 1e-3, "{a}: {}", eta_nvls(a));
+        }
     }
 
     #[test]

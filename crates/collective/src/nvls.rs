@@ -45,7 +45,7 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, Colle
         };
         let bw = f.links[up as usize].capacity.0;
         let v = base + plan.virtual_links.len() as u32;
-        plan.virtual_links.push(eta_nvls() * bw);
+        plan.virtual_links.push(eta_nvls(f.accel_model) * bw);
         let mut pf = PlanFlow::new(r, r, size);
         pf.path = Some(vec![up, v, up ^ 1]);
         phase.flows.push(pf);

@@ -31,14 +31,17 @@ pub fn rings(f: &Fabric, ranks: &[u32]) -> (Vec<Vec<u32>>, bool) {
         }
         return (vec![ranks.to_vec()], false);
     }
+    // One ring per position of the smallest domain: ring `c` enters each domain at its member
+    // `c` and leaves from the member before it, so the rings leave every domain on different
+    // rails (NICs), as NCCL's channels do. Uneven domains (a partly used rack beside whole
+    // ones) get as many rings as the smallest holds; each still visits every member.
     let g = doms.iter().map(|d| d.len()).min().unwrap_or(1);
-    let uniform = doms.iter().all(|d| d.len() == g);
-    if !uniform {
-        // Uneven domains: one ring over the members grouped by domain.
-        return (vec![doms.concat()], true);
-    }
     let rings = (0..g)
-        .map(|c| doms.iter().flat_map(|d| (0..g).map(move |i| d[(c + i) % g])).collect())
+        .map(|c| {
+            doms.iter()
+                .flat_map(|d| (0..d.len()).map(move |i| d[(c + i) % d.len()]))
+                .collect()
+        })
         .collect();
     (rings, true)
 }

@@ -123,6 +123,19 @@ pub fn fitted() -> Vec<Fitted> {
             select: |m| h100_single_node(m) && nvls(m) && size_of(m) < (1u64 << 30) as f64,
             rule: Rule::LogLeastSquares { lo: 1e-6, hi: 1e-3 },
         },
+        Fitted {
+            name: "BLACKWELL_TENSOR_FRACTION",
+            shipped: workload::compute::BLACKWELL_TENSOR_FRACTION,
+            prior: 1.0,
+            prior_source: "the H100 kernel table scaled by the datasheet peak (no calibration)",
+            data: DataKind::Training,
+            rows: "training rows on Blackwell parts (B200, B300, GB200, GB300)",
+            select: |m| {
+                let p = crate::expected_error::part_of(&col(m, "accelerator"));
+                crate::expected_error::generation_of(p) == "blackwell"
+            },
+            rule: Rule::MedianRatio,
+        },
     ]
 }
 

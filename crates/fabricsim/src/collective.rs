@@ -473,7 +473,7 @@ fn assumptions(f: &Fabric, req: &Request, rows: &[Row], hbm: Option<f64>) -> Vec
         if let Some(w) = where_chosen(rows, Algo::Nvls.name()) {
             a.push(format!(
                 "NVLS (NVLink SHARP) chosen {w}: reduction and multicast in the NVSwitch {nvswitches} at {:.1} % of NVLink bandwidth per port, base latency {:.0} µs, Simple protocol only",
-                constants::ETA_NVLS * 100.0,
+                constants::eta_nvls(f.accel_model) * 100.0,
                 constants::NVLS_BASE_LAT_S * 1e6
             ));
         } else if req.op == Op::AllReduce && collective::nvls::supported(f) {

@@ -11,6 +11,7 @@ pub mod scenario;
 pub mod topo;
 pub mod train;
 pub mod validate;
+pub mod validate_nvl72;
 pub mod validate_training;
 
 /// Version of every JSON result this crate emits. Bump on incompatible changes.

@@ -560,6 +560,15 @@ fn one(
     }
     let sizes = sizes_for(&get("message_bytes"))?;
     let mut algo = algo_for(&get("algorithm"));
+    // Several NVL72 racks or NVL4/NVL8 partitions: crate::validate_nvl72's mapping.
+    if let Some(sc) = crate::validate_nvl72::collective_scenario(node, m, algo)? {
+        if !cache.contains_key(&sc.spec) {
+            let f = fabric::presets::build_preset(&sc.spec).map_err(|e| e.to_string())?.1;
+            cache.insert(sc.spec.clone(), f);
+        }
+        let res = run_sizes(&cache[&sc.spec], &sc.ranks, op, &sizes, sc.algo, opts).map_err(|e| e.to_string())?;
+        return compare(m, op, ranks, &res, get("system"));
+    }
     let node_t = fabric::topology::nodes::node_type(node).map_err(|e| e.to_string())?;
     let domain = node_t.scale_up.size();
     // Trays of one NVLink rack (GB200 NVL72: "nodes" of 4 GPUs joined by NVLink, not by a NIC

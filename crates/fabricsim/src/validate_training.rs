@@ -420,7 +420,7 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
         Some(p) => p,
         None => {
             let p = node_t.port.as_gbit();
-            if nodes > 1 {
+            if nodes > 1 && !crate::validate_nvl72::is_rack(node) {
                 defaults.push(format!(
                     "inter-node speed not stated: the system's standard, {p} Gb/s per GPU"
                 ));
@@ -428,7 +428,15 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
             p
         }
     };
-    let spec = format!("rail-optimized:gpus={},node={node},port_gbit={port}", nodes * gpn);
+    // NVL72 racks (whole or partial, NVL4/NVL8 partitions): the rack scenario and what the row
+    // leaves to the system's definition.
+    let spec = match crate::validate_nvl72::training_scenario(node, n) {
+        Some(sc) => {
+            defaults.extend(sc.assumptions);
+            sc.spec
+        }
+        None => format!("rail-optimized:gpus={},node={node},port_gbit={port}", nodes * gpn),
+    };
     let (_, f) = fabric::presets::build_preset(&spec).map_err(|e| e.to_string())?;
     let plan = ParallelPlan {
         tp,

@@ -423,6 +423,29 @@ pub fn error_stats(errors: impl IntoIterator<Item = f64>) -> ErrorStats {
     }
 }
 
+/// Blackwell's sustained tensor-core throughput as a share of its datasheet dense peak, relative
+/// to the H100's (whose kernel efficiencies the default table holds): the one fitted parameter
+/// of the Blackwell compute model (docs/calibration.md, "NVL72 racks"). Rule: the value that
+/// zeroes the median signed error of `validate --training` over the Blackwell rows T053 (GB300),
+/// T056, T058, T059 (GB200) of the Megatron-Bridge 25.11 performance summary — 1 parameter on 4
+/// rows. Its physical reading: the datasheet peaks (GB200 2.5 / 5 PF dense BF16 / FP8, NVIDIA's
+/// NVL72 page ÷ 72) are at boost clock, and a GB200 held at its 1,200 W cap (GB300 1,400 W) runs
+/// dense GEMMs below it, more so than an H100 at 700 W; the same-recipe Megatron-Bridge rows
+/// show it: Llama-3-8B FP8 runs 2.18× an H100's tokens/s per GPU (T056 31,508 vs NeMo's H100
+/// figures) where the peaks differ 2.53×.
+pub const BLACKWELL_TENSOR_FRACTION: f64 = 0.81;
+
+/// [`BLACKWELL_TENSOR_FRACTION`] for the Blackwell catalogue ids, 1 for every other accelerator
+/// (their tables apply as calibrated, or as the H100 rule scaled by peak).
+pub fn sustained_tensor_fraction(accel_id: &str) -> f64 {
+    if matches!(accel_id, "b200" | "b300" | "gb200" | "gb300") {
+        // Read through `units::calibration` so `validate --cross-validate` can refit it.
+        units::calibration::get("BLACKWELL_TENSOR_FRACTION", BLACKWELL_TENSOR_FRACTION)
+    } else {
+        1.0
+    }
+}
+
 /// An accelerator's peaks: dense FLOP/s and HBM bytes/s.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Accel {
@@ -483,6 +506,30 @@ impl ComputeModel {
             },
             EfficiencyTable::default_h100(),
         )
+    }
+
+    /// The same model with every tensor-core efficiency (GEMMs at both precisions, attention)
+    /// scaled by `fraction` — the sustained share of the datasheet tensor peak relative to the
+    /// H100 on which the table was measured ([`sustained_tensor_fraction`]). Peaks, and so MFU
+    /// denominators, are unchanged; memory-bound ops are unchanged (HBM bandwidth is its own
+    /// figure).
+    pub fn with_tensor_fraction(mut self, fraction: f64) -> ComputeModel {
+        let t = &mut self.table;
+        for e in t.bf16.e_max.iter_mut() {
+            *e *= fraction;
+        }
+        if let Some(r) = t.fp8.as_mut() {
+            for e in r.e_max.iter_mut() {
+                *e *= fraction;
+            }
+        }
+        t.attention.fwd.e_max *= fraction;
+        t.attention.bwd.e_max *= fraction;
+        if let Some(a) = t.attention_alt.as_mut() {
+            a.fwd.e_max *= fraction;
+            a.bwd.e_max *= fraction;
+        }
+        self
     }
 
     /// Whether a GEMM at `precision` runs on the FP8 path (needs an FP8 peak and an FP8 rule).
@@ -1176,4 +1223,41 @@ fn solve(mut a: Vec<f64>, mut b: Vec<f64>) -> Option<Vec<f64>> {
         x[i] = (b[i] - s) / a[i * n + i];
     }
     Some(x)
+}
+
+#[cfg(test)]
+mod blackwell_tests {
+    use super::*;
+
+    /// The Blackwell compute model's one fitted parameter, and what it touches: tensor-core
+    /// efficiencies only, never the peaks (MFU denominators) or HBM-bound ops.
+    #[test]
+    fn blackwell_tensor_fraction_scales_tensor_efficiency_only() {
+        assert_eq!(BLACKWELL_TENSOR_FRACTION, 0.81);
+        for a in ["b200", "b300", "gb200", "gb300"] {
+            assert_eq!(sustained_tensor_fraction(a), 0.81, "{a}");
+        }
+        for a in ["h100", "h200", "a100", "mi300x"] {
+            assert_eq!(sustained_tensor_fraction(a), 1.0, "{a}");
+        }
+        let base = ComputeModel::from_peaks("gb200", 2.5e15, Some(5e15), 8e12);
+        let bw = base.clone().with_tensor_fraction(0.81);
+        assert_eq!(bw.accel, base.accel);
+        let gemm = OpDesc {
+            name: "fc1",
+            kind: OpKind::Gemm {
+                m: 16384,
+                n: 4096,
+                k: 4096,
+                pass: crate::flops::Pass::Fwd,
+            },
+            flops: 2.0 * 16384.0 * 4096.0 * 4096.0,
+            bytes: 0.0,
+        };
+        for p in [Precision::Bf16, Precision::Fp8] {
+            let r = bw.efficiency(&gemm, p) / base.efficiency(&gemm, p);
+            assert!((r - 0.81).abs() < 1e-12, "{p:?}: {r}");
+        }
+        assert_eq!(bw.table.memory, base.table.memory);
+    }
 }

@@ -505,11 +505,25 @@ fn dgx_superpod(p: &Params) -> Result<ClusterSpec> {
 }
 
 /// `gb200-superpod:racks=N` — DGX SuperPOD with GB200 NVL72 racks (8 racks = 576 GPUs per SU,
-/// up to 128 racks = 9,216 GPUs), NDR fat-tree over one 400G NIC per GPU.
+/// up to 128 racks = 9,216 GPUs), NDR fat-tree over one 400G NIC per GPU (800G XDR on a
+/// `node=gb300-nvl72` rack, on Quantum-X800 switches by default).
+///
+/// Jobs on part of a rack (see [`rack_share`]): `gpus=N` spreads N GPUs evenly over the fewest
+/// racks that hold them (4 → one rack's 4, 256 → 4 racks × 64, 1,440 → 20 whole racks);
+/// `racks=R,per_rack=K` takes K GPUs of each of R racks (NVL4 / NVL8 partitions: `per_rack=4`
+/// or `8`). Each rack's share is one NVLink domain of K GPUs (NVLink does not leave a rack, or a
+/// partition); racks talk over the InfiniBand fat-tree, one NIC per GPU.
 fn gb200_superpod(p: &Params) -> Result<ClusterSpec> {
-    let racks = p.uint("racks", 8, 1, 128)?;
-    let node = node_param(p, &p.string("node", "gb200-nvl72")?)?;
-    let chip = chip(p, &p.string("switch", "quantum2-qm9700")?)?;
+    let mut node = node_param(p, &p.string("node", "gb200-nvl72")?)?;
+    let (racks, per_rack) = rack_share(p, node.scale_up.size())?;
+    let mut notes = Vec::new();
+    if per_rack < node.scale_up.size() {
+        shrink_domain(&mut node, per_rack);
+        notes.push(format!(
+            "{per_rack} GPUs of each of {racks} rack(s): each rack's share is one NVLink domain of {per_rack} (an NVL{per_rack} partition when the rest of the rack runs other jobs); the rest of each rack is not modelled (its GPUs, trays and NICs are not counted)"
+        ));
+    }
+    let chip = chip(p, &p.string("switch", default_switch(node.port))?)?;
     let names: &[&str] = &["leaf", "spine", "core"];
     let endpoints = racks as u64 * node.scale_up.size() as u64;
     let f = FatTree {
@@ -526,19 +540,97 @@ fn gb200_superpod(p: &Params) -> Result<ClusterSpec> {
     let tiers = fat_tree_tiers(p, endpoints, &f)?;
     Ok(ClusterSpec {
         name: String::new(),
-        description: format!("DGX SuperPOD with {racks} GB200 NVL72 racks ({} GPUs), NDR fat-tree", endpoints),
+        description: if notes.is_empty() && node.id == "gb200-nvl72" {
+            format!(
+                "DGX SuperPOD with {racks} GB200 NVL72 racks ({} GPUs), NDR fat-tree",
+                endpoints
+            )
+        } else {
+            format!(
+                "{endpoints} GPUs on {racks} {} rack(s), {per_rack} per rack, {:.0}G fat-tree",
+                node.id,
+                node.port.as_gbit()
+            )
+        },
         node,
         domains: racks,
-        scale_out: Some(ClosSpec { tiers, order: LeafOrder::Sequential, planes: 1, endpoint_medium: Medium::Optical }),
+        scale_out: Some(ClosSpec {
+            tiers,
+            order: LeafOrder::Sequential,
+            planes: 1,
+            endpoint_medium: Medium::Optical,
+        }),
         sites: None,
-        assumptions: vec![
-            "GB200 RA leaf/spine counts not public: fewest 64-port NDR switches for a full-bisection fat-tree (1 SU: 18 leaves, 9 spines)".into(),
-        ],
+        assumptions: {
+            let mut a = vec![if chip.id == "quantum2-qm9700" {
+                "GB200 RA leaf/spine counts not public: fewest 64-port NDR switches for a full-bisection fat-tree (1 SU: 18 leaves, 9 spines)".to_string()
+            } else {
+                format!(
+                    "leaf/spine counts not public: fewest {}-port {} switches for a full-bisection fat-tree",
+                    chip.radix, chip.name
+                )
+            }];
+            a.extend(notes);
+            a
+        },
         racks: RackSpec::default(),
         ocs: 0,
         scale_up_transceiver: None,
         scale_out_transceiver: None,
     })
+}
+
+/// Racks and GPUs per rack of a job on NVL racks of `size` GPUs: `gpus=N` alone spreads N
+/// evenly over the fewest racks that hold it (the rule CoreWeave's 128-GPU GB200 job states:
+/// "32 workers across 2 NVL72 racks with only 16 workers per rack", topology spread with
+/// `maxSkew: 1` "prevents uneven splits"; coreweave/nccl-tests
+/// mpi-operator/nccl-test-distributed-gb200-128-multirack-mpijob.yaml); `gpus=N,racks=R` splits
+/// N over R racks; `racks=R,per_rack=K` takes K of each rack; `racks=R` alone, whole racks.
+pub fn rack_share(p: &Params, size: u32) -> Result<(u32, u32)> {
+    let max_racks = 128;
+    let gpus = p.opt_uint("gpus", 1, max_racks * size)?;
+    let racks = p.opt_uint("racks", 1, max_racks)?;
+    let per_rack = p.opt_uint("per_rack", 1, size)?;
+    match (gpus, racks, per_rack) {
+        (Some(_), Some(_), Some(_)) => Err(bad(
+            p,
+            "per_rack",
+            "give two of gpus, racks and per_rack, not all three".into(),
+        )),
+        (Some(g), r, k) => {
+            let r = match (r, k) {
+                (Some(r), _) => r,
+                (None, Some(k)) => g.div_ceil(k),
+                (None, None) => g.div_ceil(size),
+            };
+            if g % r != 0 || g / r > size || g < r {
+                return Err(bad(
+                    p,
+                    "gpus",
+                    format!(
+                        "{g} GPUs do not spread evenly over {r} rack(s) of {size} (give racks=R,per_rack=K, e.g. racks={},per_rack={})",
+                        g.div_ceil(size),
+                        (g / g.div_ceil(size)).max(1)
+                    ),
+                ));
+            }
+            Ok((r, g / r))
+        }
+        (None, r, k) => Ok((r.unwrap_or(8), k.unwrap_or(size))),
+    }
+}
+
+/// A domain of `k` GPUs of an NVL rack: the same NVLink per GPU, its trays (4 GPUs each for
+/// NVL72 racks: 18 trays of 72) and their CPUs.
+fn shrink_domain(node: &mut NodeType, k: u32) {
+    let full = node.scale_up.size().max(1);
+    if let ScaleUpSpec::Star { size, .. } = &mut node.scale_up {
+        *size = k;
+    }
+    let per_host = (full / node.hosts.max(1)).max(1);
+    let cpus_per_host = node.cpus / node.hosts.max(1);
+    node.hosts = k.div_ceil(per_host);
+    node.cpus = node.hosts * cpus_per_host;
 }
 
 /// `tpu-pod:gen=v4|v5p|v5e|v6e|v7,slice=AxBxC` — TPU pods: 3D tori of 4×4×4 cubes joined by OCS

@@ -307,10 +307,8 @@ pub fn compute_model_for(accel: &str) -> Option<ComputeModel> {
         return Some(ComputeModel::h100());
     }
     let a = fabric::catalogue::accelerator(accel)?;
-    Some(ComputeModel::from_peaks(
-        a.name,
-        a.bf16_dense.0,
-        a.fp8_dense.map(|x| x.0),
-        a.hbm_bw.0,
-    ))
+    Some(
+        ComputeModel::from_peaks(a.name, a.bf16_dense.0, a.fp8_dense.map(|x| x.0), a.hbm_bw.0)
+            .with_tensor_fraction(workload::compute::sustained_tensor_fraction(a.id)),
+    )
 }

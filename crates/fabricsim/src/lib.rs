@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod collective;
 pub mod nccl_tests;
+pub mod routing;
 pub mod scenario;
 pub mod topo;
 pub mod train;

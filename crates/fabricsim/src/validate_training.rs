@@ -183,7 +183,8 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
     let node_t = fabric::topology::nodes::node_type(node).map_err(|e| e.to_string())?;
     let port = port_gbit(field(m, "system_interconnect"), gpn).unwrap_or(node_t.port.as_gbit());
     let spec = format!("rail-optimized:gpus={},node={node},port_gbit={port}", nodes * gpn);
-    let (_, f) = fabric::presets::build_preset(&spec).map_err(|e| e.to_string())?;
+    let (_, mut f) = fabric::presets::build_preset(&spec).map_err(|e| e.to_string())?;
+    f.routing = crate::routing::for_interconnect(field(m, "system_interconnect"));
     let plan = ParallelPlan {
         tp,
         pp,

@@ -546,14 +546,39 @@ impl Fabric {
         // Plane choice: the hash picks one of the source's ports; the destination port must be
         // in the same plane.
         let h = ecmp_hash(src, dst, flow, 0);
+        let plane_of = |l: u32| self.nodes[self.links[l as usize].dst.0 as usize].plane;
         let i = match ch {
             Choice::Port(k) => k % pa.len(),
-            _ => choose(pa.len(), h, ch, |k| pa[k]),
+            // Adaptive: the port (and so the plane) is chosen at the ends, for the flow's whole
+            // path: a port scores the larger of its own load and that of the least-loaded
+            // destination port in its plane (a plane cannot be left on the way).
+            Choice::Least(load) if pa.len() > 1 => {
+                let score = |k: usize| {
+                    let p = plane_of(pa[k]);
+                    let dst_load = pb
+                        .iter()
+                        .filter(|&&l| plane_of(l) == p)
+                        .map(|&l| load[(l ^ 1) as usize])
+                        .fold(f64::INFINITY, f64::min);
+                    load[pa[k] as usize].max(dst_load)
+                };
+                let start = pick(pa.len(), h);
+                let mut best = start;
+                let mut best_score = score(start);
+                for k in 1..pa.len() {
+                    let c = (start + k) % pa.len();
+                    let v = score(c);
+                    if v < best_score {
+                        best = c;
+                        best_score = v;
+                    }
+                }
+                best
+            }
+            _ => pick(pa.len(), h),
         };
-        let plane = self.nodes[self.links[pa[i] as usize].dst.0 as usize].plane;
-        let same: Vec<usize> = (0..pb.len())
-            .filter(|&j| self.nodes[self.links[pb[j] as usize].dst.0 as usize].plane == plane)
-            .collect();
+        let plane = plane_of(pa[i]);
+        let same: Vec<usize> = (0..pb.len()).filter(|&j| plane_of(pb[j]) == plane).collect();
         if same.is_empty() {
             return Err(FabricError::NoRoute {
                 src,
@@ -564,9 +589,7 @@ impl Fabric {
         let j = match ch {
             // Spray: the destination port of the same rank within the plane.
             Choice::Port(_) => {
-                let rank = (0..i)
-                    .filter(|&x| self.nodes[self.links[pa[x] as usize].dst.0 as usize].plane == plane)
-                    .count();
+                let rank = (0..i).filter(|&x| plane_of(pa[x]) == plane).count();
                 same[rank % same.len()]
             }
             // The destination port's load is on its leaf → accelerator link.

@@ -672,7 +672,15 @@ fn routing_mode_is_shown_and_reproducible() {
     let mut busbw = Vec::new();
     for m in ["ecmp", "adaptive", "spray"] {
         let args = [
-            "collective", "--cluster", "fat-tree:gpus=256", "--op", "all_to_all", "--size", "256M", "--routing", m,
+            "collective",
+            "--cluster",
+            "fat-tree:gpus=256",
+            "--op",
+            "all_to_all",
+            "--size",
+            "256M",
+            "--routing",
+            m,
             "--json",
         ];
         let a = ok(&args);

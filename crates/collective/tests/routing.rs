@@ -39,7 +39,10 @@ fn all_to_all_ordering_and_closed_form() {
     let spec = "fat-tree:gpus=256";
     let [ecmp, adaptive, spray] = busbw(spec, Op::AllToAll, Algo::Direct);
     assert!(ecmp < 0.97 * spray, "ECMP should collide: {ecmp} vs {spray}");
-    assert!(ecmp <= adaptive && adaptive <= spray * (1.0 + 1e-12), "{ecmp} ≤ {adaptive} ≤ {spray}");
+    assert!(
+        ecmp <= adaptive && adaptive <= spray * (1.0 + 1e-12),
+        "{ecmp} ≤ {adaptive} ≤ {spray}"
+    );
 
     // Closed form: each GPU sends (n − d)/n of its buffer over its NIC (d GPUs share its
     // NVLink domain), at NCCL's achievable fraction of the port; no link is shared beyond that.
@@ -98,7 +101,10 @@ fn ecmp_router_is_the_static_hash() {
     let mut r = Router::new(&f);
     for (s, d, ch) in [(0u32, 255u32, 0u64), (3, 77, 1), (128, 9, 5), (17, 18, 0)] {
         let want = f.route_vec(s, d, ch, RouteOpts::default()).unwrap();
-        assert_eq!(r.route_vec(s, d, ch, RouteOpts::default(), 1.0).unwrap(), vec![(want, 1.0)]);
+        assert_eq!(
+            r.route_vec(s, d, ch, RouteOpts::default(), 1.0).unwrap(),
+            vec![(want, 1.0)]
+        );
     }
 }
 

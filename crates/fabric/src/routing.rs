@@ -229,7 +229,8 @@ impl<'f> Router<'f> {
                 };
                 for i in 0..ports {
                     self.buf.clear();
-                    self.f.route_with(src, dst, flow, opts, Choice::Port(i), &mut self.buf)?;
+                    self.f
+                        .route_with(src, dst, flow, opts, Choice::Port(i), &mut self.buf)?;
                     for l in &mut self.buf {
                         *l = self.trunk[*l as usize];
                     }
@@ -241,7 +242,14 @@ impl<'f> Router<'f> {
     }
 
     /// Convenience: the paths of one flow as `(path, bytes)` pairs.
-    pub fn route_vec(&mut self, src: u32, dst: u32, flow: u64, opts: RouteOpts, bytes: f64) -> Result<Vec<(Vec<u32>, f64)>> {
+    pub fn route_vec(
+        &mut self,
+        src: u32,
+        dst: u32,
+        flow: u64,
+        opts: RouteOpts,
+        bytes: f64,
+    ) -> Result<Vec<(Vec<u32>, f64)>> {
         let mut out = Vec::new();
         self.route(src, dst, flow, opts, bytes, &mut |p, b| out.push((p.to_vec(), b)))?;
         Ok(out)
@@ -391,15 +399,7 @@ impl Fabric {
         self.route_with(src, dst, flow, opts, Choice::Hash, out)
     }
 
-    fn route_with(
-        &self,
-        src: u32,
-        dst: u32,
-        flow: u64,
-        opts: RouteOpts,
-        ch: Choice,
-        out: &mut Vec<u32>,
-    ) -> Result<()> {
+    fn route_with(&self, src: u32, dst: u32, flow: u64, opts: RouteOpts, ch: Choice, out: &mut Vec<u32>) -> Result<()> {
         let n = self.accels.len() as u32;
         if src >= n || dst >= n {
             return Err(FabricError::NoRoute {
@@ -660,7 +660,11 @@ impl Fabric {
                     why: "no down-link toward the destination".into(),
                 });
             }
-            let l = downs[lo + choose(hi - lo, ecmp_hash(src, dst, flow, 16 + k as u32), ch, |x| downs[lo + x].1)].1;
+            let l = downs[lo
+                + choose(hi - lo, ecmp_hash(src, dst, flow, 16 + k as u32), ch, |x| {
+                    downs[lo + x].1
+                })]
+            .1;
             out.push(l);
             cur = self.links[l as usize].dst;
         }

@@ -1207,5 +1207,8 @@ fn routing_defaults_follow_their_sources() {
     assert_eq!(presets::from_toml(text, "c.toml", &[]).unwrap().1.routing, Spray);
     let bad = "generator = \"fat-tree\"\nrouting = \"foo\"\n[params]\ngpus = 16\n";
     let e = presets::from_toml(bad, "c.toml", &[]).unwrap_err().to_string();
-    assert!(e.contains("c.toml") && e.contains("`routing`") && e.contains("`foo`") && e.contains("ecmp, adaptive, spray"), "{e}");
+    assert!(
+        e.contains("c.toml") && e.contains("`routing`") && e.contains("`foo`") && e.contains("ecmp, adaptive, spray"),
+        "{e}"
+    );
 }

@@ -113,7 +113,13 @@ impl schedule::Hooks for FabricHooks<'_> {
                         )],
                         None => self
                             .router
-                            .route_vec(fl.src, fl.dst, fl.channel as u64, fabric::RouteOpts { pxn: fl.pxn }, bytes)
+                            .route_vec(
+                                fl.src,
+                                fl.dst,
+                                fl.channel as u64,
+                                fabric::RouteOpts { pxn: fl.pxn },
+                                bytes,
+                            )
                             .map_err(|e| e.to_string())?,
                     };
                     for (path, bytes) in paths {

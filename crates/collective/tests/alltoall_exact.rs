@@ -23,7 +23,13 @@ fn reference(f: &Fabric, caps: &[f64], ranks: &[u32]) -> f64 {
     let caps = caps.as_slice();
     for pf in &plan.phases[0].flows {
         for (p, bytes) in router
-            .route_vec(pf.src, pf.dst, u64::from(pf.channel), RouteOpts { pxn: pf.pxn }, pf.bytes)
+            .route_vec(
+                pf.src,
+                pf.dst,
+                u64::from(pf.channel),
+                RouteOpts { pxn: pf.pxn },
+                pf.bytes,
+            )
             .unwrap()
         {
             if !p.is_empty() {

@@ -110,6 +110,8 @@ enum Cmd {
         /// end of the 1.1–1.3 quoted for AI sites).
         #[arg(long)]
         pue: Option<f64>,
+        #[command(flatten)]
+        routing: model_flags::RoutingFlag,
         /// Print the summary as JSON (schema_version, units in key names) instead of text.
         #[arg(long)]
         json: bool,
@@ -344,7 +346,8 @@ fn run(cli: Cli) -> Result<u8, UserError> {
         } => {
             use fabricsim::collective as fc;
             let progress = Progress::new(&format!("building {cluster}"), "algorithms");
-            let (_, f) = load_cluster(&cluster)?;
+            let (_, mut f) = load_cluster(&cluster)?;
+            model.routing.apply(&mut f)?;
             let op: collective::Op = op.parse().map_err(|e| UserError(format!("--op: {e}")))?;
             let (algo, opts) = model.resolve()?;
             let sizes = match (size, sizes) {
@@ -530,7 +533,12 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 }
             }
         }
-        Cmd::Topo { spec, pue, json } => {
+        Cmd::Topo {
+            spec,
+            pue,
+            routing,
+            json,
+        } => {
             let pue = pue
                 .map(fabricsim::topo::Pue::new)
                 .transpose()
@@ -540,7 +548,8 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             if let Some(pb) = pb {
                 pb.finish_and_clear();
             }
-            let (cs, f) = built?;
+            let (cs, mut f) = built?;
+            routing.apply(&mut f)?;
             let r = fabricsim::topo::report(&cs, &f, &fabricsim::topo::TopoOptions { pue });
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);

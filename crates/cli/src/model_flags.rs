@@ -1,5 +1,6 @@
 //! Flags shared by `collective` and `nccl-tests`: how the collective model chooses and prices
-//! an algorithm (NCCL_ALGO, NCCL_PROTO, NCCL_COLLNET_ENABLE, NCCL_NVLS_ENABLE in NCCL's terms).
+//! an algorithm (NCCL_ALGO, NCCL_PROTO, NCCL_COLLNET_ENABLE, NCCL_NVLS_ENABLE in NCCL's terms),
+//! and `--routing` (also on `train` and `topo`).
 
 use crate::UserError;
 use collective::constants::{Protocol, NET_CHANNELS};
@@ -10,6 +11,34 @@ use collective::{Algo, AlgoRequest, InNetwork, Options};
 pub enum Switch {
     On,
     Off,
+}
+
+/// `--routing`, on every command that takes a cluster (`collective`, `nccl-tests`, `train`,
+/// `topo`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RoutingFlag {
+    /// How the scale-out network spreads flows over equal-cost paths: ecmp (static hash per
+    /// flow; flows collide), adaptive (least-loaded link per flow at every switch, as InfiniBand
+    /// adaptive routing), spray (every flow split evenly over all paths, as Spectrum-X)
+    /// (default: the cluster's own, e.g. adaptive on the InfiniBand SuperPODs, ecmp on a
+    /// generic fat-tree).
+    #[arg(long)]
+    pub routing: Option<String>,
+}
+
+impl RoutingFlag {
+    /// Set the fabric's routing mode when the flag is given, or an error naming the flag.
+    pub fn apply(&self, f: &mut fabric::Fabric) -> Result<(), UserError> {
+        if let Some(r) = self.routing.as_deref() {
+            f.routing = fabric::RoutingMode::parse(r).ok_or_else(|| {
+                UserError(format!(
+                    "--routing: unknown routing mode `{r}` (known: {})",
+                    fabric::RoutingMode::names()
+                ))
+            })?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -35,6 +64,8 @@ pub struct ModelFlags {
     /// Flows per ring edge on the scale-out network (NCCL channels, 1..=64; default 2).
     #[arg(long)]
     pub channels: Option<u32>,
+    #[command(flatten)]
+    pub routing: RoutingFlag,
 }
 
 impl ModelFlags {

@@ -134,7 +134,8 @@ impl Args {
 pub fn run(args: Args) -> Result<(), UserError> {
     let settings = args.settings()?;
     let (algo, opts) = args.model.resolve()?;
-    let (_, f) = crate::load_cluster(&args.cluster).map_err(|e| UserError(format!("--cluster: {}", e.0)))?;
+    let (_, mut f) = crate::load_cluster(&args.cluster).map_err(|e| UserError(format!("--cluster: {}", e.0)))?;
+    args.model.routing.apply(&mut f)?;
     // Memory is checked before the run, as for `collective`.
     if let Ok(n) = nt::ranks(&f, &settings).map(|n| n.min(f.accel_count() as u32)) {
         let ranks: Vec<u32> = (0..n).collect();

@@ -101,6 +101,8 @@ pub struct TrainArgs {
     /// (on) or never (off).
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub nvls: Switch,
+    #[command(flatten)]
+    pub routing: crate::model_flags::RoutingFlag,
 }
 
 pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {
@@ -143,7 +145,8 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     set!(sc.training.zero, a.zero);
     set!(sc.fidelity, a.fidelity.clone());
     let cluster = sc.cluster.clone().unwrap_or_else(|| scenario::DEFAULT_CLUSTER.into());
-    let f = load_cluster(&cluster)?;
+    let mut f = load_cluster(&cluster)?;
+    a.routing.apply(&mut f)?;
     let file_model = scenario::model_field(&sc, &context).map_err(UserError)?;
     let model = match &a.model {
         Some(m) if m.ends_with(".json") => {

@@ -727,3 +727,38 @@ fn predictions_carry_their_expected_error() {
     ]);
     assert!(text.contains("# expected error ± "), "{text}");
 }
+
+/// `--routing` is a property of the cluster: `topo` shows the preset's default and the flag's
+/// choice, in text and JSON; `collective` reports it, and its output is byte-identical from run
+/// to run in every mode.
+#[test]
+fn routing_mode_is_shown_and_reproducible() {
+    let v = json(&["topo", "fat-tree:gpus=64", "--json"]);
+    assert_eq!(v["routing"], "ecmp");
+    let v = json(&["topo", "dgx-h100-superpod:su=1", "--json"]);
+    assert_eq!(v["routing"], "adaptive");
+    let v = json(&["topo", "fat-tree:gpus=64", "--routing", "spray", "--json"]);
+    assert_eq!(v["routing"], "spray");
+    assert!(ok(&["topo", "fat-tree:gpus=64", "--routing", "adaptive"]).contains("routing adaptive"));
+    let mut busbw = Vec::new();
+    for m in ["ecmp", "adaptive", "spray"] {
+        let args = [
+            "collective",
+            "--cluster",
+            "fat-tree:gpus=256",
+            "--op",
+            "all_to_all",
+            "--size",
+            "256M",
+            "--routing",
+            m,
+            "--json",
+        ];
+        let a = ok(&args);
+        assert_eq!(a, ok(&args), "--routing {m}: same input, same bytes");
+        let v: Value = serde_json::from_str(&a).unwrap();
+        assert_eq!(v["routing"], m);
+        busbw.push(v["rows"][0]["busbw_bytes_per_s"].as_f64().unwrap());
+    }
+    assert!(busbw[0] < busbw[1] && busbw[1] <= busbw[2], "{busbw:?}");
+}

@@ -111,6 +111,12 @@ fn command(kind: usize, picks: &[usize]) -> Vec<String> {
                     pick(&["packed", "scattered", "scattered:7", "scattered:x"], next()).into(),
                 ]);
             }
+            if next() % 3 == 0 {
+                a.extend([
+                    "--routing".into(),
+                    pick(&["ecmp", "adaptive", "spray", "Spray"], next()).into(),
+                ]);
+            }
         }
         2 => {
             a.extend([

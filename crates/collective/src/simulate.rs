@@ -9,7 +9,7 @@ use crate::{
     alltoall, halving_doubling, hierarchical, nvls, p2p, ring, select, torus, tree, Algo, CollectiveError, Op,
 };
 use engine::{Engine, Fidelity, FlowSet};
-use fabric::{Fabric, Net, RouteOpts};
+use fabric::{Fabric, Net, RouteOpts, Router};
 
 /// Options of a collective run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -136,27 +136,41 @@ pub fn run_plan(
     plan: &Plan,
     fidelity: Fidelity,
 ) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {
+    // The fabric's routing mode: ECMP hashing, adaptive (least-loaded per flow, within a
+    // phase: phases do not run together) or spraying (trunks of summed capacity).
+    let mut router = Router::new(f);
     let mut all = caps.to_vec();
+    router.merge_capacities(&mut all);
     all.extend_from_slice(&plan.virtual_links);
     let mut e = Engine::new(all.clone(), fidelity).map_err(|e| CollectiveError::Engine(e.to_string()))?;
     let mut prev = None;
-    let mut buf = Vec::new();
     // Routes go straight into one compact flow set per phase (no vector per flow): an
     // all-to-all phase holds millions of flows.
     let mut flows = FlowSet::new();
     for ph in &plan.phases {
         flows.clear();
+        router.new_phase();
         for pf in &ph.flows {
-            let path = match &pf.path {
-                Some(p) => p,
-                None => {
-                    buf.clear();
-                    f.route(pf.src, pf.dst, pf.channel as u64, RouteOpts { pxn: pf.pxn }, &mut buf)?;
-                    &buf
+            match &pf.path {
+                Some(p) => {
+                    if pf.bytes > 0.0 && !p.is_empty() {
+                        flows.push(p, pf.bytes, 1);
+                    }
                 }
-            };
-            if pf.bytes > 0.0 && !path.is_empty() {
-                flows.push(path, pf.bytes, 1);
+                None => {
+                    router.route(
+                        pf.src,
+                        pf.dst,
+                        pf.channel as u64,
+                        RouteOpts { pxn: pf.pxn },
+                        pf.bytes,
+                        &mut |path, bytes| {
+                            if bytes > 0.0 && !path.is_empty() {
+                                flows.push(path, bytes, 1);
+                            }
+                        },
+                    )?;
+                }
             }
         }
         let deps: Vec<engine::TaskId> = prev.into_iter().collect();
@@ -173,7 +187,10 @@ pub fn run_plan(
         .into_iter()
         .map(|(l, u)| Bottleneck {
             link: l,
-            name: link_label(f, l),
+            name: match router.trunk_size(l) {
+                1 => link_label(f, l),
+                k => format!("{} (+{} links sprayed as one trunk)", link_label(f, l), k - 1),
+            },
             utilisation: u,
         })
         .collect();

@@ -292,6 +292,7 @@ impl FabricBuilder {
             bisection: self.bisection,
             bisection_method: self.bisection_method,
             assumptions: self.assumptions,
+            routing: crate::routing::RoutingMode::default(),
             out_start,
             out_links,
             up_start,

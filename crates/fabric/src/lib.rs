@@ -13,4 +13,4 @@ pub mod topology;
 pub use builder::{FabricBuilder, SwitchSpec};
 pub use error::{FabricError, Result};
 pub use model::*;
-pub use routing::RouteOpts;
+pub use routing::{RouteOpts, Router, RoutingMode};

@@ -188,6 +188,9 @@ pub struct Fabric {
     pub bisection_method: String,
     /// Assumptions the generator made (shown to the user).
     pub assumptions: Vec<String>,
+    /// How the scale-out network spreads flows over equal-cost paths (the preset's default,
+    /// or the user's `--routing`); see [`crate::routing::RoutingMode`].
+    pub routing: crate::routing::RoutingMode,
     // --- routing structure, built by the builder ---
     pub(crate) out_start: Vec<u32>,
     /// Out-links of each node, sorted by destination node id.

@@ -10,9 +10,304 @@
 //! - When the scale-out network cannot join two accelerators (rail-only networks across rails),
 //!   or when PXN is asked for, the route first moves over the scale-up domain to the
 //!   accelerator on the destination's rail, as NCCL's PXN does.
+//!
+//! How the scale-out network spreads flows over its equal-cost paths is the fabric's
+//! [`RoutingMode`] (static ECMP, adaptive routing or packet spraying), applied by a [`Router`];
+//! [`Fabric::route`] itself is static ECMP. Scale-up networks keep their own routing in every
+//! mode (NVSwitch planes are already folded into one logical switch).
 
 use crate::error::{FabricError, Result};
 use crate::model::*;
+use std::collections::BTreeMap;
+
+/// How the scale-out network spreads flows over equal-cost paths: a property of the fabric
+/// (each preset's default, with its source, is in its TOML file: `routing = "..."`), and of
+/// the user's `--routing`.
+///
+/// The three modes, and the degree to which each avoids collisions, in the flow model:
+/// - **`ecmp`** — static hashing: every flow (a (source, destination, channel) triple, i.e.
+///   one NCCL connection / QP) takes one path chosen by the fixed hash [`ecmp_hash`] at every
+///   decision point, whatever the load. Independent flows collide on up-links and down-links
+///   (RFC 2992's hash-threshold ECMP; Meta's RoCE fabric with E-ECMP and QP scaling,
+///   Gangidi et al., SIGCOMM 2024, "Routing": the hash includes the QP, so NCCL's channels are the
+///   flows). Reproducible: the same input gives the same paths.
+/// - **`adaptive`** — load-aware choice per flow: at every decision point the flow takes the
+///   least-loaded candidate link (bytes already placed on it by the concurrent flows of the
+///   same phase, earlier flows first; ties go to the hashed choice), on its whole route:
+///   NIC port, every up-link, every parallel down-link. A flow is not split, so indivisible
+///   flows can still leave some imbalance, and a switch sees only its own links, so two flows
+///   that leave different leaves on different spines can still meet on a spine's down-link.
+///   This is InfiniBand adaptive routing as the subnet manager sets it up on a fat-tree
+///   (NVIDIA InfiniBand Cluster Bring-up Procedure, "Adaptive Routing": the switch selects the
+///   output port by the port's load among the ports with minimal hops to the destination —
+///   the `TREE` AR group — and AR is enabled by default in opensm.conf, `routing_engine
+///   ar_updn`), taken at flow(let) granularity; IB makes the choice per packet, which lies
+///   between this and `spray`. It is also Alibaba HPN's precise path selection, which picks a
+///   path with room for each elephant flow (Qian et al., SIGCOMM 2024).
+/// - **`spray`** — every flow is split evenly over all equal-cost paths, per packet
+///   (Spectrum-X: per-packet adaptive routing with out-of-order placement at the SuperNIC; the
+///   fluid limit of spraying over equal-capacity paths). Modelled exactly for the fluid model:
+///   the links that spraying loads equally — a switch tier's up-links out of one scope, its
+///   down-links into one scope, an accelerator's ports in one plane — become one trunk whose
+///   capacity is their sum, and a flow with several NIC ports sends an equal share through
+///   each. No collisions; the reordering cost is left out (the NIC places out-of-order packets
+///   directly: NVIDIA DOCA "Out-of-order Data Placement").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum RoutingMode {
+    /// Static ECMP hashing per flow (the historical behaviour).
+    #[default]
+    Ecmp,
+    /// Least-loaded path choice per flow at every decision point.
+    Adaptive,
+    /// Each flow split evenly over every equal-cost path.
+    Spray,
+}
+
+impl RoutingMode {
+    /// Every mode, in order of increasing spreading.
+    pub const ALL: [RoutingMode; 3] = [RoutingMode::Ecmp, RoutingMode::Adaptive, RoutingMode::Spray];
+
+    /// The name used by `--routing`, cluster files and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            RoutingMode::Ecmp => "ecmp",
+            RoutingMode::Adaptive => "adaptive",
+            RoutingMode::Spray => "spray",
+        }
+    }
+
+    /// Parse a name (`ecmp`, `adaptive`, `spray`).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == s)
+    }
+
+    /// The valid names, comma-separated (for error messages).
+    pub fn names() -> String {
+        Self::ALL.map(|m| m.name()).join(", ")
+    }
+
+    /// One line for a report's assumptions.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RoutingMode::Ecmp => "static ECMP: each flow (source, destination, channel) hashed onto one of the equal-cost paths; flows can collide",
+            RoutingMode::Adaptive => "adaptive: each flow takes the least-loaded link at every decision point (flow granularity, switch-local); residual collisions on down-links",
+            RoutingMode::Spray => "packet spraying: each flow split evenly over all equal-cost paths (trunks of equally loaded links); no collisions, reordering cost not modelled",
+        }
+    }
+}
+
+/// How a route chooses among equal candidates.
+#[derive(Clone, Copy)]
+enum Choice<'a> {
+    /// Static ECMP: the fixed hash.
+    Hash,
+    /// Adaptive: the least-loaded candidate (bytes placed so far), ties to the hashed one.
+    Least(&'a [f64]),
+    /// Spray: leave through source port `i` (one share per port); the rest by hash (the
+    /// candidates are one trunk).
+    Port(usize),
+}
+
+/// Index among `n` candidates: the hashed one, or with [`Choice::Least`] the least-loaded,
+/// scanning from the hashed one so that ties keep the hash's choice.
+fn choose(n: usize, h: u64, ch: Choice, link: impl Fn(usize) -> u32) -> usize {
+    let start = pick(n, h);
+    match ch {
+        Choice::Least(load) if n > 1 => {
+            let mut best = start;
+            let mut best_load = load[link(start) as usize];
+            for k in 1..n {
+                let i = (start + k) % n;
+                let v = load[link(i) as usize];
+                if v < best_load {
+                    best = i;
+                    best_load = v;
+                }
+            }
+            best
+        }
+        _ => start,
+    }
+}
+
+/// Routes flows under a fabric's [`RoutingMode`], keeping what the mode needs: the load
+/// placed so far (adaptive) or the trunk of every link (spray). One router serves one
+/// simulation; call [`Router::new_phase`] between sets of flows that do not run together.
+pub struct Router<'f> {
+    f: &'f Fabric,
+    mode: RoutingMode,
+    /// Adaptive: bytes placed on each link by the flows of the current phase.
+    load: Vec<f64>,
+    /// Adaptive: links with a non-zero load (to clear them).
+    touched: Vec<u32>,
+    /// Spray: the representative link of each link's trunk (itself when alone).
+    trunk: Vec<u32>,
+    /// Spray: number of links in the trunk a representative stands for.
+    trunk_size: Vec<u32>,
+    buf: Vec<u32>,
+}
+
+impl<'f> Router<'f> {
+    /// A router under the fabric's own mode.
+    pub fn new(f: &'f Fabric) -> Self {
+        Self::with_mode(f, f.routing)
+    }
+
+    /// A router under `mode`.
+    pub fn with_mode(f: &'f Fabric, mode: RoutingMode) -> Self {
+        let n = f.links.len();
+        let (load, trunk, trunk_size) = match mode {
+            RoutingMode::Ecmp => (Vec::new(), Vec::new(), Vec::new()),
+            RoutingMode::Adaptive => (vec![0.0; n], Vec::new(), Vec::new()),
+            RoutingMode::Spray => {
+                let (t, s) = trunks(f);
+                (Vec::new(), t, s)
+            }
+        };
+        Self {
+            f,
+            mode,
+            load,
+            touched: Vec::new(),
+            trunk,
+            trunk_size,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn mode(&self) -> RoutingMode {
+        self.mode
+    }
+
+    /// Forget the load placed so far (adaptive): the next flows do not run with the earlier ones.
+    pub fn new_phase(&mut self) {
+        for &l in &self.touched {
+            self.load[l as usize] = 0.0;
+        }
+        self.touched.clear();
+    }
+
+    /// Route `bytes` from accelerator `src` to `dst` (channel `flow`), calling `emit` with each
+    /// path and its bytes: one path, or under `spray` one equal share per NIC port of the
+    /// source when the route leaves the scale-up domain. Paths under `spray` use each trunk's
+    /// representative link (see [`Router::merge_capacities`]).
+    pub fn route(
+        &mut self,
+        src: u32,
+        dst: u32,
+        flow: u64,
+        opts: RouteOpts,
+        bytes: f64,
+        emit: &mut dyn FnMut(&[u32], f64),
+    ) -> Result<()> {
+        self.buf.clear();
+        match self.mode {
+            RoutingMode::Ecmp => {
+                self.f.route(src, dst, flow, opts, &mut self.buf)?;
+                emit(&self.buf, bytes);
+            }
+            RoutingMode::Adaptive => {
+                self.f
+                    .route_with(src, dst, flow, opts, Choice::Least(&self.load), &mut self.buf)?;
+                if bytes > 0.0 {
+                    for &l in &self.buf {
+                        let v = &mut self.load[l as usize];
+                        if *v == 0.0 {
+                            self.touched.push(l);
+                        }
+                        *v += bytes;
+                    }
+                }
+                emit(&self.buf, bytes);
+            }
+            RoutingMode::Spray => {
+                let n = self.f.accels.len() as u32;
+                let ports = if src < n && dst < n && self.f.domain_of(src) != self.f.domain_of(dst) {
+                    self.f.scale_out_ports(src).len().max(1)
+                } else {
+                    1
+                };
+                for i in 0..ports {
+                    self.buf.clear();
+                    self.f
+                        .route_with(src, dst, flow, opts, Choice::Port(i), &mut self.buf)?;
+                    for l in &mut self.buf {
+                        *l = self.trunk[*l as usize];
+                    }
+                    emit(&self.buf, bytes / ports as f64);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Convenience: the paths of one flow as `(path, bytes)` pairs.
+    pub fn route_vec(
+        &mut self,
+        src: u32,
+        dst: u32,
+        flow: u64,
+        opts: RouteOpts,
+        bytes: f64,
+    ) -> Result<Vec<(Vec<u32>, f64)>> {
+        let mut out = Vec::new();
+        self.route(src, dst, flow, opts, bytes, &mut |p, b| out.push((p.to_vec(), b)))?;
+        Ok(out)
+    }
+
+    /// Under `spray`, give each trunk's representative the summed capacity of its links
+    /// (`caps` indexed by fabric link id; entries past the fabric's links are left alone).
+    /// The other links of a trunk keep theirs and carry nothing.
+    pub fn merge_capacities(&self, caps: &mut [f64]) {
+        if self.trunk.is_empty() {
+            return;
+        }
+        let n = self.trunk.len().min(caps.len());
+        for l in 0..n {
+            let r = self.trunk[l] as usize;
+            if r != l {
+                caps[r] += caps[l];
+            }
+        }
+    }
+
+    /// Number of links the trunk of representative `link` stands for (1 outside `spray`).
+    pub fn trunk_size(&self, link: u32) -> u32 {
+        self.trunk_size.get(link as usize).copied().unwrap_or(1)
+    }
+}
+
+/// Spray trunks: links that uniform spraying loads equally share a representative (the
+/// lowest id). Up-links are grouped by (tier, scope) of their lower end and the plane of their
+/// upper end, down-links by (tier, scope) of their lower end and the plane of their upper end:
+/// in a Clos every switch of one scope reaches the same accelerators, and spraying at each
+/// tier splits a flow evenly over them. Scale-up links are never grouped.
+fn trunks(f: &Fabric) -> (Vec<u32>, Vec<u32>) {
+    let n = f.links.len();
+    let mut rep: Vec<u32> = (0..n as u32).collect();
+    let mut size = vec![1u32; n];
+    let mut first: BTreeMap<(u8, u8, u32, u32), u32> = BTreeMap::new();
+    for (l, link) in f.links.iter().enumerate() {
+        if link.net == Net::ScaleUp {
+            continue;
+        }
+        let a = &f.nodes[link.src.0 as usize];
+        let b = &f.nodes[link.dst.0 as usize];
+        let key = if a.tier < b.tier {
+            (0u8, a.tier, a.scope, b.plane)
+        } else if a.tier > b.tier {
+            (1u8, b.tier, b.scope, a.plane)
+        } else {
+            continue;
+        };
+        let r = *first.entry(key).or_insert(l as u32);
+        if r as usize != l {
+            rep[l] = r;
+            size[r as usize] += 1;
+        }
+    }
+    (rep, size)
+}
 
 /// Options of a route.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -101,6 +396,10 @@ impl Fabric {
     /// Route one flow from accelerator `src` to accelerator `dst`, appending link ids to `out`.
     /// `flow` distinguishes parallel flows of one pair (NCCL channels); it feeds the ECMP hash.
     pub fn route(&self, src: u32, dst: u32, flow: u64, opts: RouteOpts, out: &mut Vec<u32>) -> Result<()> {
+        self.route_with(src, dst, flow, opts, Choice::Hash, out)
+    }
+
+    fn route_with(&self, src: u32, dst: u32, flow: u64, opts: RouteOpts, ch: Choice, out: &mut Vec<u32>) -> Result<()> {
         let n = self.accels.len() as u32;
         if src >= n || dst >= n {
             return Err(FabricError::NoRoute {
@@ -119,16 +418,16 @@ impl Fabric {
         let relay = self.domain_of(src) * ds + dst % ds;
         if opts.pxn && ds > 1 && relay != src && self.shares_leaf(relay, dst) && !self.shares_leaf(src, dst) {
             self.route_scale_up(src, relay, flow, out)?;
-            return self.route_scale_out(relay, dst, flow, out);
+            return self.route_scale_out(relay, dst, flow, ch, out);
         }
         let mark = out.len();
-        match self.route_scale_out(src, dst, flow, out) {
+        match self.route_scale_out(src, dst, flow, ch, out) {
             Ok(()) => Ok(()),
             Err(e) => {
                 out.truncate(mark);
                 if ds > 1 && relay != src {
                     self.route_scale_up(src, relay, flow, out)?;
-                    self.route_scale_out(relay, dst, flow, out)
+                    self.route_scale_out(relay, dst, flow, ch, out)
                 } else {
                     Err(e)
                 }
@@ -187,7 +486,7 @@ impl Fabric {
                 let i = pick(pa.len(), h);
                 // Ports are made in the same order on every accelerator (one per scale-up plane).
                 let j = i.min(pb.len() - 1);
-                self.clos(src, dst, flow, pa[i], pb[j], out)
+                self.clos(src, dst, flow, Choice::Hash, pa[i], pb[j], out)
             }
             ScaleUpKind::Torus { dims, wrap, twist } => {
                 let ds = self.domain_size;
@@ -234,7 +533,7 @@ impl Fabric {
         }
     }
 
-    fn route_scale_out(&self, src: u32, dst: u32, flow: u64, out: &mut Vec<u32>) -> Result<()> {
+    fn route_scale_out(&self, src: u32, dst: u32, flow: u64, ch: Choice, out: &mut Vec<u32>) -> Result<()> {
         let pa = self.scale_out_ports(src);
         let pb = self.scale_out_ports(dst);
         if pa.is_empty() || pb.is_empty() {
@@ -247,11 +546,39 @@ impl Fabric {
         // Plane choice: the hash picks one of the source's ports; the destination port must be
         // in the same plane.
         let h = ecmp_hash(src, dst, flow, 0);
-        let i = pick(pa.len(), h);
-        let plane = self.nodes[self.links[pa[i] as usize].dst.0 as usize].plane;
-        let same: Vec<usize> = (0..pb.len())
-            .filter(|&j| self.nodes[self.links[pb[j] as usize].dst.0 as usize].plane == plane)
-            .collect();
+        let plane_of = |l: u32| self.nodes[self.links[l as usize].dst.0 as usize].plane;
+        let i = match ch {
+            Choice::Port(k) => k % pa.len(),
+            // Adaptive: the port (and so the plane) is chosen at the ends, for the flow's whole
+            // path: a port scores the larger of its own load and that of the least-loaded
+            // destination port in its plane (a plane cannot be left on the way).
+            Choice::Least(load) if pa.len() > 1 => {
+                let score = |k: usize| {
+                    let p = plane_of(pa[k]);
+                    let dst_load = pb
+                        .iter()
+                        .filter(|&&l| plane_of(l) == p)
+                        .map(|&l| load[(l ^ 1) as usize])
+                        .fold(f64::INFINITY, f64::min);
+                    load[pa[k] as usize].max(dst_load)
+                };
+                let start = pick(pa.len(), h);
+                let mut best = start;
+                let mut best_score = score(start);
+                for k in 1..pa.len() {
+                    let c = (start + k) % pa.len();
+                    let v = score(c);
+                    if v < best_score {
+                        best = c;
+                        best_score = v;
+                    }
+                }
+                best
+            }
+            _ => pick(pa.len(), h),
+        };
+        let plane = plane_of(pa[i]);
+        let same: Vec<usize> = (0..pb.len()).filter(|&j| plane_of(pb[j]) == plane).collect();
         if same.is_empty() {
             return Err(FabricError::NoRoute {
                 src,
@@ -259,13 +586,22 @@ impl Fabric {
                 why: format!("destination has no port in plane {plane}"),
             });
         }
-        let j = same[pick(same.len(), ecmp_hash(dst, src, flow, 40))];
-        self.clos(src, dst, flow, pa[i], pb[j], out)
+        let j = match ch {
+            // Spray: the destination port of the same rank within the plane.
+            Choice::Port(_) => {
+                let rank = (0..i).filter(|&x| plane_of(pa[x]) == plane).count();
+                same[rank % same.len()]
+            }
+            // The destination port's load is on its leaf → accelerator link.
+            _ => same[choose(same.len(), ecmp_hash(dst, src, flow, 40), ch, |k| pb[same[k]] ^ 1)],
+        };
+        self.clos(src, dst, flow, ch, pa[i], pb[j], out)
     }
 
     /// Up-down route from port link `pa` (src → first switch) to port link `pb` (dst → first
     /// switch); the last hop is `pb`'s reverse.
-    fn clos(&self, src: u32, dst: u32, flow: u64, pa: u32, pb: u32, out: &mut Vec<u32>) -> Result<()> {
+    #[allow(clippy::too_many_arguments)]
+    fn clos(&self, src: u32, dst: u32, flow: u64, ch: Choice, pa: u32, pb: u32, out: &mut Vec<u32>) -> Result<()> {
         let leaf_a = self.links[pa as usize].dst;
         let leaf_b = self.links[pb as usize].dst;
         // Scope chain of the destination, tier 1 upward.
@@ -307,7 +643,7 @@ impl Fabric {
                     why: "switch has no up-link".into(),
                 });
             }
-            let l = ups[pick(ups.len(), ecmp_hash(src, dst, flow, 1 + k as u32))];
+            let l = ups[choose(ups.len(), ecmp_hash(src, dst, flow, 1 + k as u32), ch, |x| ups[x])];
             out.push(l);
             cur = self.links[l as usize].dst;
         }
@@ -324,7 +660,11 @@ impl Fabric {
                     why: "no down-link toward the destination".into(),
                 });
             }
-            let l = downs[lo + pick(hi - lo, ecmp_hash(src, dst, flow, 16 + k as u32))].1;
+            let l = downs[lo
+                + choose(hi - lo, ecmp_hash(src, dst, flow, 16 + k as u32), ch, |x| {
+                    downs[lo + x].1
+                })]
+            .1;
             out.push(l);
             cur = self.links[l as usize].dst;
         }

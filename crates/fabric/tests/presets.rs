@@ -1184,3 +1184,31 @@ fn cloudmatrix_power() {
         &[(F::Power(559e3, 0.15), "§4 Power: about 559 kW per system [S]")],
     );
 }
+
+/// Each preset's routing mode is its source's (the TOML files cite them): InfiniBand
+/// SuperPODs run adaptive routing, HPN picks a path per flow, Meta's RoCE fabric and a generic
+/// fat-tree hash (ECMP). A cluster file may name its own; an unknown name is an error naming
+/// the field.
+#[test]
+fn routing_defaults_follow_their_sources() {
+    use fabric::RoutingMode::*;
+    for (spec, want) in [
+        ("dgx-h100-superpod:su=1", Adaptive),
+        ("gb200-superpod:racks=8", Adaptive),
+        ("hpn7-pod:segments=1", Adaptive),
+        ("meta-roce-24k:pods=1", Ecmp),
+        ("fat-tree:gpus=64", Ecmp),
+        ("rail-optimized:gpus=64", Ecmp),
+    ] {
+        let f = presets::build_preset(spec).unwrap_or_else(|e| panic!("{spec}: {e}")).1;
+        assert_eq!(f.routing, want, "{spec}");
+    }
+    let text = "generator = \"fat-tree\"\nrouting = \"spray\"\n[params]\ngpus = 16\n";
+    assert_eq!(presets::from_toml(text, "c.toml", &[]).unwrap().1.routing, Spray);
+    let bad = "generator = \"fat-tree\"\nrouting = \"foo\"\n[params]\ngpus = 16\n";
+    let e = presets::from_toml(bad, "c.toml", &[]).unwrap_err().to_string();
+    assert!(
+        e.contains("c.toml") && e.contains("`routing`") && e.contains("`foo`") && e.contains("ecmp, adaptive, spray"),
+        "{e}"
+    );
+}

@@ -188,6 +188,8 @@ pub struct Report {
     pub ranks: u32,
     pub fidelity: String,
     pub placement: String,
+    /// The fabric's routing mode (`ecmp`, `adaptive`, `spray`; `fabric::RoutingMode`).
+    pub routing: String,
     pub flows: usize,
     pub rows: Vec<Row>,
     /// What the model assumed (in-network reduction, NVLS, latency constants, channels,
@@ -285,6 +287,7 @@ pub fn run_with_progress(
         ranks: n,
         fidelity: fidelity_name(req.opts.fidelity).into(),
         placement: req.placement.name(),
+        routing: f.routing.name().into(),
         flows,
         assumptions: assumptions(f, req, &rows, hbm),
         rows,
@@ -468,6 +471,9 @@ fn assumptions(f: &Fabric, req: &Request, rows: &[Row], hbm: Option<f64>) -> Vec
             } else {
                 format!("in-network reduction: IB SHARP on {sharp_switches} is available but never the fastest here")
             });
+        }
+        if multi {
+            a.push(format!("routing: {} ({})", f.routing.name(), f.routing.describe()));
         }
         let nvswitches = switches(f, "nvswitch");
         if let Some(w) = where_chosen(rows, Algo::Nvls.name()) {

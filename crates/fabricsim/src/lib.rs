@@ -7,6 +7,7 @@ pub mod collective;
 pub mod expected_error;
 mod expected_error_table;
 pub mod nccl_tests;
+pub mod routing;
 pub mod scenario;
 pub mod topo;
 pub mod train;

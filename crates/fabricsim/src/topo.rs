@@ -142,6 +142,9 @@ pub struct TopoReport {
     pub scale_up_aggregate_bytes_per_s: f64,
     pub scale_out_bytes_per_s_per_accel: f64,
     pub scale_out_planes: u32,
+    /// How the scale-out network spreads flows over equal-cost paths: `ecmp`, `adaptive` or
+    /// `spray` (`fabric::RoutingMode`: the preset's default or `--routing`).
+    pub routing: String,
     pub bisection_bytes_per_s: f64,
     pub bisection_method: String,
     pub tiers: Vec<Tier>,
@@ -261,6 +264,7 @@ pub fn report(spec: &ClusterSpec, f: &Fabric, opts: &TopoOptions) -> TopoReport 
             f.extras.scale_out_per_accel.0
         },
         scale_out_planes: f.planes,
+        routing: f.routing.name().into(),
         bisection_bytes_per_s: f.bisection.0,
         bisection_method: f.bisection_method.clone(),
         tiers,
@@ -326,9 +330,10 @@ pub fn render(r: &TopoReport) -> String {
     );
     let _ = writeln!(
         s,
-        "scale-out      {} per accelerator per direction, {} plane(s)",
+        "scale-out      {} per accelerator per direction, {} plane(s), routing {}",
         si(r.scale_out_bytes_per_s_per_accel, "B/s"),
-        r.scale_out_planes
+        r.scale_out_planes,
+        r.routing
     );
     let _ = writeln!(
         s,

@@ -608,10 +608,12 @@ fn one(
             "rail-optimized",
         )
     };
+    let routing = crate::routing::for_interconnect(&get("inter_node_fabric"));
+    let key = format!("{key}/{}", routing.name());
     if !cache.contains_key(&key) {
         let text =
             fabric::presets::preset_text(if nodes <= 1 { "dgx-h100" } else { preset }).ok_or("preset missing")?;
-        let f = if nodes <= 1 {
+        let mut f = if nodes <= 1 {
             fabric::presets::from_toml(text, node, &overrides)
                 .map_err(|e| e.to_string())?
                 .1
@@ -620,6 +622,7 @@ fn one(
                 .map_err(|e| e.to_string())?
                 .1
         };
+        f.routing = routing;
         cache.insert(key.clone(), f);
     }
     let f = &cache[&key];

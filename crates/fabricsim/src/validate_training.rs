@@ -437,7 +437,11 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
         }
         None => format!("rail-optimized:gpus={},node={node},port_gbit={port}", nodes * gpn),
     };
-    let (_, f) = fabric::presets::build_preset(&spec).map_err(|e| e.to_string())?;
+    let (_, mut f) = fabric::presets::build_preset(&spec).map_err(|e| e.to_string())?;
+    if !crate::validate_nvl72::is_rack(node) {
+        // The routing the row's network implies (InfiniBand adaptive, EFA spray, else ECMP).
+        f.routing = crate::routing::for_interconnect(field(m, "system_interconnect"));
+    }
     let plan = ParallelPlan {
         tp,
         pp,

@@ -7,6 +7,7 @@ pub mod params;
 
 use crate::error::{FabricError, Result};
 use crate::model::Fabric;
+use crate::routing::RoutingMode;
 use crate::topology::clos::{self, ClusterSpec};
 use params::{Params, Value};
 use serde::Deserialize;
@@ -46,6 +47,9 @@ struct ClusterFile {
     name: Option<String>,
     description: Option<String>,
     generator: String,
+    /// How the scale-out network spreads flows: `ecmp` (default), `adaptive` or `spray`
+    /// (`routing::RoutingMode`); each preset states its source.
+    routing: Option<String>,
     #[serde(default)]
     params: BTreeMap<String, toml::Value>,
 }
@@ -100,8 +104,17 @@ pub fn from_toml(text: &str, context: &str, overrides: &[(String, Value)]) -> Re
         let o: Vec<String> = overrides.iter().map(|(k, v)| format!("{k}={}", display(v))).collect();
         shown = format!("{name}:{}", o.join(","));
     }
+    let routing = match file.routing.as_deref() {
+        None => RoutingMode::default(),
+        Some(r) => RoutingMode::parse(r).ok_or_else(|| FabricError::BadField {
+            context: context.to_string(),
+            field: "routing".into(),
+            problem: format!("unknown routing mode `{r}` (known: {})", RoutingMode::names()),
+        })?,
+    };
     let spec = generators::generate(&file.generator, &shown, file.description.as_deref().unwrap_or(""), &p)?;
-    let fabric = clos::build(&spec)?;
+    let mut fabric = clos::build(&spec)?;
+    fabric.routing = routing;
     Ok((spec, fabric))
 }
 

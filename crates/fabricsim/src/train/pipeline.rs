@@ -19,6 +19,8 @@ use workload::schedule::{self, StageTimes, Timeline};
 /// Communication as real flow transfers on the fabric.
 struct FabricHooks<'a> {
     f: &'a Fabric,
+    /// Routes under the fabric's routing mode.
+    router: fabric::Router<'a>,
     lay: &'a Layout,
     p2p_bytes: f64,
     p2p_latency: f64,
@@ -49,20 +51,19 @@ impl schedule::Hooks for FabricHooks<'_> {
         }
         let (ep, dpo) = (replica % self.lay.ep, replica / self.lay.ep);
         let mut flows = Vec::new();
+        self.router.new_phase();
         for tp in 0..self.lay.tp {
             for cp in 0..self.lay.cp {
                 let a = self.lay.rank(tp, cp, ep, from, dpo);
                 let b = self.lay.rank(tp, cp, ep, to, dpo);
-                let path = self
-                    .f
-                    .route_vec(a, b, 0, fabric::RouteOpts { pxn: true })
-                    .map_err(|e| e.to_string())?;
-                if !path.is_empty() && self.p2p_bytes > 0.0 {
-                    flows.push(engine::Flow {
-                        path,
-                        bytes: self.p2p_bytes,
-                        weight: 1,
-                    });
+                for (path, bytes) in self
+                    .router
+                    .route_vec(a, b, 0, fabric::RouteOpts { pxn: true }, self.p2p_bytes)
+                    .map_err(|e| e.to_string())?
+                {
+                    if !path.is_empty() && bytes > 0.0 {
+                        flows.push(engine::Flow { path, bytes, weight: 1 });
+                    }
                 }
             }
         }
@@ -90,33 +91,41 @@ impl schedule::Hooks for FabricHooks<'_> {
         for (k, (plan, lat, share)) in self.dp.iter().enumerate() {
             for (i, ph) in plan.phases.iter().enumerate() {
                 let mut flows = Vec::new();
+                self.router.new_phase();
                 for fl in &ph.flows {
                     // Only this stage's groups: the flow's source sits on `stage`.
                     if self.lay.stage_of(fl.src) != stage {
                         continue;
                     }
-                    let path = match &fl.path {
-                        Some(p) => p
-                            .iter()
-                            .map(|&l| {
-                                if l < fabric_links {
-                                    l
-                                } else {
-                                    l - fabric_links + self.virtual_base[k]
-                                }
-                            })
-                            .collect(),
+                    let bytes = fl.bytes / self.vp as f64 / share;
+                    let paths = match &fl.path {
+                        Some(p) => vec![(
+                            p.iter()
+                                .map(|&l| {
+                                    if l < fabric_links {
+                                        l
+                                    } else {
+                                        l - fabric_links + self.virtual_base[k]
+                                    }
+                                })
+                                .collect(),
+                            bytes,
+                        )],
                         None => self
-                            .f
-                            .route_vec(fl.src, fl.dst, fl.channel as u64, fabric::RouteOpts { pxn: fl.pxn })
+                            .router
+                            .route_vec(
+                                fl.src,
+                                fl.dst,
+                                fl.channel as u64,
+                                fabric::RouteOpts { pxn: fl.pxn },
+                                bytes,
+                            )
                             .map_err(|e| e.to_string())?,
                     };
-                    if !path.is_empty() && fl.bytes > 0.0 {
-                        flows.push(engine::Flow {
-                            path,
-                            bytes: fl.bytes / self.vp as f64 / share,
-                            weight: 1,
-                        });
+                    for (path, bytes) in paths {
+                        if !path.is_empty() && bytes > 0.0 {
+                            flows.push(engine::Flow { path, bytes, weight: 1 });
+                        }
                     }
                 }
                 let latency = if i == 0 { *lat } else { 0.0 };
@@ -157,7 +166,9 @@ pub fn run(
         dp: vec![vec![comm.dp_total / p.vp as f64; p.vp as usize]; p.pp as usize],
         optimizer: vec![timings.optimizer_s; p.pp as usize],
     };
+    let router = fabric::Router::new(f);
     let mut all_caps = pl.caps.clone();
+    router.merge_capacities(&mut all_caps);
     let mut dp = Vec::new();
     let mut virtual_base = Vec::new();
     for sync in &comm.dp {
@@ -178,6 +189,7 @@ pub fn run(
     let replicas = if full { p.dp } else { 1 };
     let mut hooks = FabricHooks {
         f,
+        router,
         lay,
         p2p_bytes: comm.p2p_bytes,
         p2p_latency,

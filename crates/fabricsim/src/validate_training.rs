@@ -184,7 +184,7 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
     let port = port_gbit(field(m, "system_interconnect"), gpn).unwrap_or(node_t.port.as_gbit());
     let spec = format!("rail-optimized:gpus={},node={node},port_gbit={port}", nodes * gpn);
     let (_, f) = fabric::presets::build_preset(&spec).map_err(|e| e.to_string())?;
-    let plan = ParallelPlan {
+    let mut plan = ParallelPlan {
         tp,
         pp,
         dp,
@@ -200,10 +200,13 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
         sequence_parallel: tp > 1 && !field(m, "source_group").contains("SC21"),
         tp_comm_overlap: lower.contains("tp-comm-overlap"),
         layers_per_stage: None,
+        hsdp_shard: None,
     };
-    let fits = row_fits(&f, &model, &plan, &lower, field(m, "source_group"));
-    let cm = crate::train::compute_model_for(f.accel_model)
+    let mut cm = crate::train::compute_model_for(f.accel_model)
         .ok_or_else(|| format!("no compute model for `{}`", f.accel_model))?;
+    let rf = crate::validate_framework::row_framework(field(m, "source_group"), other, field(m, "precision"), accel);
+    crate::validate_framework::apply(&rf, &mut plan, &mut cm);
+    let fits = row_fits(&f, &model, &plan, &lower, field(m, "source_group"));
     let r = simulate(
         &spec,
         &f,

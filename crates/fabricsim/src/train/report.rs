@@ -35,6 +35,10 @@ pub struct Breakdown {
     pub pipeline_bubble_s: f64,
     pub dp_comm_s: f64,
     pub optimizer_s: f64,
+    /// Exposed ZeRO-3/FSDP communication (per-layer parameter all-gathers, gradient
+    /// reduce-scatters and HSDP replica all-reduces beyond what the layers' compute hides);
+    /// already part of `dp_comm_s`.
+    pub fsdp_comm_s: f64,
 }
 
 /// One pipeline stage's step: its lines add up to the step time.
@@ -291,12 +295,39 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         None => {}
     }
     if p.zero == 3 && p.dp * p.cp > 1 {
+        let overlap = if cm.framework.overlap_comm {
+            "prefetched one layer ahead, gradient reduce-scatter overlapped with the backward"
+        } else {
+            "not overlapped with compute"
+        };
+        let hsdp = if p.shard_replicas() > 1 {
+            format!(
+                "; HSDP: sharded over {} DP ranks, {} replicas all-reduce {} per layer ({})",
+                p.shard_group(),
+                p.shard_replicas(),
+                units::si(comm.hsdp_ar_bytes_per_layer, "B"),
+                units::si(comm.zero3_ar_per_layer, "s")
+            )
+        } else {
+            String::new()
+        };
         assumptions.push(format!(
-            "ZeRO-3: per-layer parameter all-gather {} prefetched one layer ahead (exposed {:.1} ms per step on stage {slowest})",
+            "ZeRO-3/FSDP: per-layer parameter all-gather {} and gradient reduce-scatter {} ({overlap}; resharded after the forward, gathered again for the backward){hsdp}; exposed {:.1} ms per step on stage {slowest}",
             units::si(comm.zero3_ag_per_layer, "s"),
+            units::si(comm.zero3_rs_per_layer, "s"),
             bs.zero3_comm_s * 1e3
         ));
     }
+    assumptions.push(format!(
+        "framework: {} (fused norm {}, fused RoPE {}, fused activation {}, attention {:?}, {} optimizer, host dispatch floor {} per kernel)",
+        cm.framework.framework.name(),
+        yes_no(cm.framework.fused_norm),
+        yes_no(cm.framework.fused_rope),
+        yes_no(cm.framework.fused_activation),
+        cm.framework.attention,
+        if cm.framework.fused_optimizer { "fused" } else { "foreach" },
+        units::si(cm.framework.host_dispatch_s, "s")
+    ));
 
     // Accounting.
     let tokens = p.gbs as f64 * p.seq as f64;
@@ -369,6 +400,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         pipeline_bubble_s: st.bubble_s,
         dp_comm_s: st.dp_comm_s + bs.zero3_comm_s,
         optimizer_s: timings.optimizer_s,
+        fsdp_comm_s: bs.zero3_comm_s,
     };
 
     // Memory.
@@ -663,5 +695,13 @@ fn mem_report(m: &MemoryBreakdown, capacity: f64, stage: u32) -> MemoryReport {
         total_bytes: m.total(),
         capacity_bytes: capacity,
         stage,
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
     }
 }

@@ -178,6 +178,8 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
             mm
         }
     };
+    let rf = crate::validate_framework::row_framework(field(m, "source_group"), other, field(m, "precision"), accel);
+    let node = rf.node.unwrap_or(node);
     let gpn = 8u32;
     let nodes = n.div_ceil(gpn).max(1);
     let node_t = fabric::topology::nodes::node_type(node).map_err(|e| e.to_string())?;
@@ -204,7 +206,6 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
     };
     let mut cm = crate::train::compute_model_for(f.accel_model)
         .ok_or_else(|| format!("no compute model for `{}`", f.accel_model))?;
-    let rf = crate::validate_framework::row_framework(field(m, "source_group"), other, field(m, "precision"), accel);
     crate::validate_framework::apply(&rf, &mut plan, &mut cm);
     let fits = row_fits(&f, &model, &plan, &lower, field(m, "source_group"));
     let r = simulate(

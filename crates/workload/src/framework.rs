@@ -212,6 +212,7 @@ impl FrameworkProfile {
             // fusing norms, RoPE, SwiGLU and float8 casts into Triton kernels; SDPA and matmuls
             // stay library calls; optimizer as above.
             Framework::TorchtitanCompile => FrameworkProfile {
+                framework,
                 fused_norm: true,
                 fused_rope: true,
                 fused_activation: true,

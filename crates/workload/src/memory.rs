@@ -245,7 +245,8 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
         }
         dense += m.norm_params(m.hidden);
     }
-    let dense_dp = dp * cp;
+    // HSDP (ZeRO-3 inside shard groups, replicated across them) shards over the shard group.
+    let dense_dp = p.shard_group() as f64 * cp;
     let expert_dp = (dp * cp / ep).max(1.0);
     let shard = |stage_needed: u8, group: f64| if p.zero >= stage_needed { group } else { 1.0 };
 
@@ -291,8 +292,10 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
     // One fp32 communication bucket (Megatron's default 40M elements); the gradient buffer
     // itself is counted in `gradients`.
     let bucket = opts.grad_bytes * 40e6f64;
+    // ZeRO-3/FSDP: the gathered layer computing and the next one prefetched (prefetch depth 1),
+    // and one layer's unsharded gradient waiting for its reduce-scatter.
     let zero3 = if p.zero >= 3 {
-        2.0 * WEIGHT_BYTES * largest_layer
+        (2.0 * WEIGHT_BYTES + opts.grad_bytes) * largest_layer
     } else {
         0.0
     };

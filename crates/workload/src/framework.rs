@@ -58,7 +58,7 @@ impl Framework {
             "torchtitan-compile" => Ok(Framework::TorchtitanCompile),
             "maxtext" => Ok(Framework::Maxtext),
             other => Err(format!(
-                "--framework: unknown framework `{other}` (valid: {})",
+                "--framework (or `framework` in the scenario's [training]): unknown framework `{other}` (valid: {})",
                 FRAMEWORK_NAMES.join(", ")
             )),
         }

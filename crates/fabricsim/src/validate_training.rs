@@ -119,7 +119,14 @@ pub fn training_from(data: DataSet, progress: Progress) -> Result<Report, String
 /// Whether the row's plan fits the accelerator's memory as the row's framework lays it out:
 /// FSDP (`other` names it) as ZeRO-3, NeMo (`group` names it) with BF16 gradients (mapping
 /// rules above).
-fn row_fits(f: &fabric::Fabric, model: &ModelSpec, plan: &ParallelPlan, other: &str, group: &str) -> bool {
+fn row_fits(
+    f: &fabric::Fabric,
+    model: &ModelSpec,
+    plan: &ParallelPlan,
+    other: &str,
+    group: &str,
+    framework: &workload::FrameworkProfile,
+) -> bool {
     let plan = ParallelPlan {
         zero: if other.to_lowercase().contains("fsdp") {
             3
@@ -129,7 +136,7 @@ fn row_fits(f: &fabric::Fabric, model: &ModelSpec, plan: &ParallelPlan, other: &
         ..plan.clone()
     };
     let grad_bytes = if group.contains("NeMo") { 2.0 } else { 4.0 };
-    crate::train::memory::memory_with_grad_bytes(model, &plan, grad_bytes).total() <= crate::train::memory::capacity(f)
+    crate::train::memory::memory_for_framework(model, &plan, framework, grad_bytes).total() <= crate::train::memory::capacity(f)
 }
 
 fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
@@ -207,7 +214,7 @@ fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
     let mut cm = crate::train::compute_model_for(f.accel_model)
         .ok_or_else(|| format!("no compute model for `{}`", f.accel_model))?;
     crate::validate_framework::apply(&rf, &mut plan, &mut cm);
-    let fits = row_fits(&f, &model, &plan, &lower, field(m, "source_group"));
+    let fits = row_fits(&f, &model, &plan, &lower, field(m, "source_group"), &cm.framework);
     let r = simulate(
         &spec,
         &f,

@@ -10,7 +10,7 @@
 
 use super::comm::{CheckScope, CommCosts, CommKind, PricedComm, CHECK_TOLERANCE};
 use super::layout::Placement;
-use super::memory::{capacity, heaviest_memory_stage, memory, stage_memory};
+use super::memory::{capacity, heaviest_memory_stage, stage_memory};
 use super::timing::{BlockTiming, StageTimings};
 use collective::{Algo, InNetwork, Op};
 use engine::Fidelity;
@@ -403,8 +403,8 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         fsdp_comm_s: bs.zero3_comm_s,
     };
 
-    // Memory.
-    let mem = memory(model, p);
+    // Memory (as the framework saves activations).
+    let mem = super::memory::memory_for_framework(model, p, &cm.framework, 4.0);
     let capacity = capacity(f);
     let fits = mem.total() <= capacity;
     if !fits {

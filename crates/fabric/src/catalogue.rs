@@ -413,11 +413,11 @@ pub const H100_96GB: Accelerator = Accelerator {
     id: "h100-96gb",
     name: "NVIDIA H100 96GB HBM2e (500 W, Grand Teton)",
     vendor: "NVIDIA",
-    bf16_dense: FlopsPerSec(912.45e12),       // [E] midpoint SXM 989.4 / NVL 835.5
-    fp8_dense: Some(FlopsPerSec(1824.7e12)),  // [E] midpoint SXM 1978.9 / NVL 1670.5
-    hbm: Bytes(96e9),                         // [S] torchtitan benchmark, Hardware
-    hbm_bw: BytesPerSec(2.4e12),              // [S] torchtitan benchmark, Hardware
-    tdp: Watts(500.0),                        // [S] torchtitan benchmark, "default 500W power limit"
+    bf16_dense: FlopsPerSec(912.45e12),      // [E] midpoint SXM 989.4 / NVL 835.5
+    fp8_dense: Some(FlopsPerSec(1824.7e12)), // [E] midpoint SXM 1978.9 / NVL 1670.5
+    hbm: Bytes(96e9),                        // [S] torchtitan benchmark, Hardware
+    hbm_bw: BytesPerSec(2.4e12),             // [S] torchtitan benchmark, Hardware
+    tdp: Watts(500.0),                       // [S] torchtitan benchmark, "default 500W power limit"
     price: Price::Unpriced {
         reason: "Meta Grand Teton part; not sold separately",
     },
@@ -437,11 +437,11 @@ pub const H20: Accelerator = Accelerator {
     id: "h20",
     name: "NVIDIA H20 96GB",
     vendor: "NVIDIA",
-    bf16_dense: FlopsPerSec(148e12),        // [C] product brief (SemiAnalysis; willitrunai)
-    fp8_dense: Some(FlopsPerSec(296e12)),   // [C] product brief
-    hbm: Bytes(96e9),                       // [C] 96 GB HBM3
-    hbm_bw: BytesPerSec(4.0e12),            // [C] 4.0 TB/s
-    tdp: Watts(400.0),                      // [C] 400 W
+    bf16_dense: FlopsPerSec(148e12),      // [C] product brief (SemiAnalysis; willitrunai)
+    fp8_dense: Some(FlopsPerSec(296e12)), // [C] product brief
+    hbm: Bytes(96e9),                     // [C] 96 GB HBM3
+    hbm_bw: BytesPerSec(4.0e12),          // [C] 4.0 TB/s
+    tdp: Watts(400.0),                    // [C] 400 W
     price: Price::Unpriced {
         reason: "China-market variant; no public unit price found",
     },
@@ -2659,7 +2659,10 @@ mod tests {
         assert_eq!((t.hbm.0, t.hbm_bw.0, t.tdp.0), (96e9, 2.4e12, 500.0));
         assert!(t.bf16_dense.0 < H100.bf16_dense.0 && t.bf16_dense.0 > 835.5e12);
         let h20 = accelerator("h20").unwrap();
-        assert_eq!((h20.bf16_dense.0, h20.hbm.0, h20.hbm_bw.0, h20.tdp.0), (148e12, 96e9, 4.0e12, 400.0));
+        assert_eq!(
+            (h20.bf16_dense.0, h20.hbm.0, h20.hbm_bw.0, h20.tdp.0),
+            (148e12, 96e9, 4.0e12, 400.0)
+        );
         assert_eq!(h20.fp8_dense.map(|x| x.0), Some(296e12));
         // H800: H100 compute, NVLink cut to 8 links (400 GB/s bidir) in its node type.
         assert_eq!(accelerator("h800").unwrap().bf16_dense.0, H100.bf16_dense.0);

@@ -96,11 +96,24 @@ mod tests {
         assert_eq!(t.framework, Framework::TorchtitanCompile);
         assert!(t.fsdp && t.async_tp && t.full_ac);
         assert_eq!(t.accelerator, Some("h100-96gb"));
-        let e = row_framework("torchtitan Llama 3.1 benchmarks", "FSDP 8; selective AC, no compile", "bf16", "H100");
+        let e = row_framework(
+            "torchtitan Llama 3.1 benchmarks",
+            "FSDP 8; selective AC, no compile",
+            "bf16",
+            "H100",
+        );
         assert_eq!(e.framework, Framework::Torchtitan);
-        let m = row_framework("NVIDIA Megatron-Bridge 25.11 performance summary", "FSDP", "FP8-CS", "H100-SXM5-80GB");
+        let m = row_framework(
+            "NVIDIA Megatron-Bridge 25.11 performance summary",
+            "FSDP",
+            "FP8-CS",
+            "H100-SXM5-80GB",
+        );
         assert_eq!(m.framework, Framework::Megatron);
         assert!(m.fsdp && !m.async_tp && m.accelerator.is_none());
-        assert_eq!(row_framework("MaxText", "", "bf16", "TPU v5p").framework, Framework::Maxtext);
+        assert_eq!(
+            row_framework("MaxText", "", "bf16", "TPU v5p").framework,
+            Framework::Maxtext
+        );
     }
 }

@@ -136,7 +136,8 @@ fn row_fits(
         ..plan.clone()
     };
     let grad_bytes = if group.contains("NeMo") { 2.0 } else { 4.0 };
-    crate::train::memory::memory_for_framework(model, &plan, framework, grad_bytes).total() <= crate::train::memory::capacity(f)
+    crate::train::memory::memory_for_framework(model, &plan, framework, grad_bytes).total()
+        <= crate::train::memory::capacity(f)
 }
 
 fn one(m: &HashMap<String, String>) -> Result<Compared, String> {

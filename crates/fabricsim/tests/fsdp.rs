@@ -43,7 +43,11 @@ fn rel(a: f64, b: f64) -> f64 {
 }
 
 /// What the stages price for one plan: comm costs, stage timings and the report.
-fn run(spec: &str, m: &ModelSpec, p: &ParallelPlan) -> (train::comm::CommCosts, train::timing::StageTimings, train::TrainReport) {
+fn run(
+    spec: &str,
+    m: &ModelSpec,
+    p: &ParallelPlan,
+) -> (train::comm::CommCosts, train::timing::StageTimings, train::TrainReport) {
     let f = cluster(spec);
     let cm = train::compute_model_for(f.accel_model).unwrap();
     let pl = train::layout::place(&f, m, p, train::DEFAULT_ORDER, false).unwrap();
@@ -102,7 +106,10 @@ fn fsdp_hidden_when_compute_exceeds_the_gather_exposed_otherwise() {
             );
             assert!(rel(b.forward.zero3_s, f) < 1e-12 || (f == 0.0 && b.forward.zero3_s == 0.0));
             assert!(rel(b.backward.zero3_s, bk) < 1e-12 || (bk == 0.0 && b.backward.zero3_s == 0.0));
-            assert!(comm.zero3_ag_per_layer > b.forward.compute_s, "the gather outlasts the layer");
+            assert!(
+                comm.zero3_ag_per_layer > b.forward.compute_s,
+                "the gather outlasts the layer"
+            );
             expect += f + bk;
             exposed_layers += 1;
         }
@@ -110,7 +117,12 @@ fn fsdp_hidden_when_compute_exceeds_the_gather_exposed_otherwise() {
     assert_eq!(exposed_layers, 32);
     let micro = (p.gbs / (p.dp * p.mbs)) as f64;
     assert!(r.breakdown.fsdp_comm_s > 0.0);
-    assert!(rel(r.breakdown.fsdp_comm_s, expect * micro) < 1e-9, "{} vs {}", r.breakdown.fsdp_comm_s, expect * micro);
+    assert!(
+        rel(r.breakdown.fsdp_comm_s, expect * micro) < 1e-9,
+        "{} vs {}",
+        r.breakdown.fsdp_comm_s,
+        expect * micro
+    );
     // Gradients are reduced per layer: no dense DP sync at the end of the step.
     assert!(comm.dp.is_empty());
 }
@@ -131,7 +143,11 @@ fn hsdp_replica_all_reduce_bytes_and_memory() {
         .filter(|c| c.op == collective::Op::AllReduce)
         .collect();
     assert_eq!(ar.len(), 1);
-    assert_eq!((ar[0].group_size, ar[0].groups), (2, 8), "8 replica pairs across the two nodes");
+    assert_eq!(
+        (ar[0].group_size, ar[0].groups),
+        (2, 8),
+        "8 replica pairs across the two nodes"
+    );
     let ag: Vec<_> = comm
         .of(train::comm::CommKind::Zero3)
         .filter(|c| c.op == collective::Op::AllGather)
@@ -141,7 +157,12 @@ fn hsdp_replica_all_reduce_bytes_and_memory() {
     // Weights, gradients and optimizer states are sharded over the shard group.
     let full = train::memory(&m, &fsdp_plan(16, 1, 4096));
     let hsdp = train::memory(&m, &p);
-    assert!(rel(hsdp.optimizer, 2.0 * full.optimizer) < 0.01, "{} {}", hsdp.optimizer, full.optimizer);
+    assert!(
+        rel(hsdp.optimizer, 2.0 * full.optimizer) < 0.01,
+        "{} {}",
+        hsdp.optimizer,
+        full.optimizer
+    );
     // A shard group that does not divide DP is refused.
     p.hsdp_shard = Some(5);
     let f = cluster("rail-optimized:gpus=16,node=dgx-h100");
@@ -161,10 +182,31 @@ fn framework_profiles_order_the_step() {
     let step = |fw: Framework| {
         let mut cm = train::compute_model_for(f.accel_model).unwrap();
         cm.framework = fw.profile();
-        let r = train::simulate(spec, &f, &m, &p, &cm, &TrainOptions { allow_oom: true, ..TrainOptions::new(Fidelity::Flow) }).unwrap();
-        assert!(r.assumptions.iter().any(|a| a.contains(&format!("framework: {}", fw.name()))), "{:?}", r.assumptions);
+        let r = train::simulate(
+            spec,
+            &f,
+            &m,
+            &p,
+            &cm,
+            &TrainOptions {
+                allow_oom: true,
+                ..TrainOptions::new(Fidelity::Flow)
+            },
+        )
+        .unwrap();
+        assert!(
+            r.assumptions
+                .iter()
+                .any(|a| a.contains(&format!("framework: {}", fw.name()))),
+            "{:?}",
+            r.assumptions
+        );
         r.step_time_s
     };
-    let (meg, tt, ttc) = (step(Framework::Megatron), step(Framework::Torchtitan), step(Framework::TorchtitanCompile));
+    let (meg, tt, ttc) = (
+        step(Framework::Megatron),
+        step(Framework::Torchtitan),
+        step(Framework::TorchtitanCompile),
+    );
     assert!(tt > ttc && ttc > meg, "megatron {meg} torchtitan {tt} compile {ttc}");
 }

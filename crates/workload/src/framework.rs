@@ -241,32 +241,56 @@ impl FrameworkProfile {
     /// The forward kernels the framework runs for a layer's forward op list (`flops::layer_ops`
     /// counts fused kernels): eager norms and activations repriced, rotary embedding added for
     /// models without learned positions, FP8 casts added for FP8 GEMMs. `tp` as in the list.
-    pub fn forward_ops(&self, model: &ModelSpec, ops: &[OpDesc], precision: Precision, cm: &ComputeModel) -> Vec<OpDesc> {
+    pub fn forward_ops(
+        &self,
+        model: &ModelSpec,
+        ops: &[OpDesc],
+        precision: Precision,
+        cm: &ComputeModel,
+    ) -> Vec<OpDesc> {
         let mut out = Vec::with_capacity(ops.len() + 4);
         for op in ops {
             match (&op.kind, op.name) {
                 (OpKind::Memory { what: MemoryOp::Norm }, _) if !self.fused_norm => {
                     // Eager norm: six elementwise kernels moving 36 B/element instead of 4.
-                    let per_kernel = op.bytes * EAGER_NORM_BYTES_PER_ELEMENT / FUSED_NORM_BYTES_PER_ELEMENT / EAGER_NORM_KERNELS;
+                    let per_kernel =
+                        op.bytes * EAGER_NORM_BYTES_PER_ELEMENT / FUSED_NORM_BYTES_PER_ELEMENT / EAGER_NORM_KERNELS;
                     for _ in 0..EAGER_NORM_KERNELS as usize {
                         out.push(memory(op.name, MemoryOp::Elementwise, per_kernel));
                     }
                 }
-                (OpKind::Memory { what: MemoryOp::Elementwise }, "act" | "expert_act" | "shared_act")
-                    if !self.fused_activation && model.gated_mlp =>
-                {
+                (
+                    OpKind::Memory {
+                        what: MemoryOp::Elementwise,
+                    },
+                    "act" | "expert_act" | "shared_act",
+                ) if !self.fused_activation && model.gated_mlp => {
                     // Eager SwiGLU at its measured fraction of HBM, as bytes at the
                     // elementwise fraction.
                     let scale = cm.table.memory.elementwise / EAGER_SWIGLU_HBM_FRACTION;
                     out.push(memory(op.name, MemoryOp::Elementwise, op.bytes * scale / 2.0));
                     out.push(memory(op.name, MemoryOp::Elementwise, op.bytes * scale / 2.0));
                 }
-                (OpKind::Attention { batch, heads, kv_heads, seq_q, head_dim_qk, .. }, _) => {
+                (
+                    OpKind::Attention {
+                        batch,
+                        heads,
+                        kv_heads,
+                        seq_q,
+                        head_dim_qk,
+                        ..
+                    },
+                    _,
+                ) => {
                     if model.pos_embeddings == 0 && model.mla.is_none() {
                         // Rotary embedding on the rank's query and key heads.
                         let elems = (*batch * *seq_q * (*heads + *kv_heads) * *head_dim_qk) as f64;
                         if self.fused_rope {
-                            out.push(memory("rope", MemoryOp::Elementwise, elems * FUSED_ROPE_BYTES_PER_ELEMENT));
+                            out.push(memory(
+                                "rope",
+                                MemoryOp::Elementwise,
+                                elems * FUSED_ROPE_BYTES_PER_ELEMENT,
+                            ));
                         } else {
                             let per = elems * EAGER_ROPE_BYTES_PER_ELEMENT / EAGER_ROPE_KERNELS;
                             for _ in 0..EAGER_ROPE_KERNELS as usize {
@@ -280,7 +304,11 @@ impl FrameworkProfile {
                     // The GEMM's input cast (the norm-fed qkv/fc1 inputs come out of the
                     // fused norm in FP8 already, as Transformer Engine's LayerNormLinear does).
                     if !matches!(name, "qkv" | "fc1" | "q_down" | "q_proj" | "kv_down" | "router") {
-                        out.push(memory("fp8_cast", MemoryOp::Copy, (*m * *k) as f64 * FP8_CAST_BYTES_PER_ELEMENT));
+                        out.push(memory(
+                            "fp8_cast",
+                            MemoryOp::Copy,
+                            (*m * *k) as f64 * FP8_CAST_BYTES_PER_ELEMENT,
+                        ));
                     }
                     out.push(op.clone());
                 }
@@ -311,7 +339,9 @@ impl FrameworkProfile {
     /// (on Hopper), the compute model otherwise, never below the host dispatch floor.
     pub fn op_time(&self, cm: &ComputeModel, op: &OpDesc, precision: Precision) -> f64 {
         let t = match (&op.kind, self.attention, &cm.table.attention_alt) {
-            (OpKind::Attention { .. }, AttentionBackend::Flash, Some(alt)) if alt.backend == "flash" && is_hopper(&cm.accel.name) => {
+            (OpKind::Attention { .. }, AttentionBackend::Flash, Some(alt))
+                if alt.backend == "flash" && is_hopper(&cm.accel.name) =>
+            {
                 let mut c = cm.clone();
                 c.table.attention = alt.clone();
                 c.op_time(op, precision)
@@ -319,6 +349,19 @@ impl FrameworkProfile {
             _ => cm.op_time(op, precision),
         };
         t.max(self.host_dispatch_s)
+    }
+
+    /// How the profile was set (the report's `assumed` line): documented behaviour only; a
+    /// framework whose validation rows come from a single source says so (docs/calibration.md).
+    pub fn provenance(&self) -> &'static str {
+        match self.framework {
+            Framework::Megatron => "documented profile, nothing fitted",
+            Framework::Torchtitan => "documented profile, nothing fitted (rows from two sources)",
+            Framework::TorchtitanCompile => {
+                "rows from a single source (torchtitan Dec-2024 benchmarks): documented defaults, nothing fitted"
+            }
+            Framework::Maxtext => "documented defaults, nothing fitted",
+        }
     }
 
     /// Bytes the optimizer step moves per parameter.
@@ -386,13 +429,19 @@ mod tests {
         let cm = ComputeModel::h100();
         let m = crate::registry::lookup("llama-3.1-8b").unwrap();
         let ops = crate::flops::layer_ops(&m, 0, 1, 8192, 1, 1, 1, false);
-        let fused = Framework::Megatron.profile().forward_ops(&m, &ops, Precision::Bf16, &cm);
-        let eager = Framework::Torchtitan.profile().forward_ops(&m, &ops, Precision::Bf16, &cm);
+        let fused = Framework::Megatron
+            .profile()
+            .forward_ops(&m, &ops, Precision::Bf16, &cm);
+        let eager = Framework::Torchtitan
+            .profile()
+            .forward_ops(&m, &ops, Precision::Bf16, &cm);
         let bytes = |l: &[OpDesc], name: &str| -> f64 { l.iter().filter(|o| o.name == name).map(|o| o.bytes).sum() };
         assert!((bytes(&eager, "norm_attn") / bytes(&fused, "norm_attn") - 9.0).abs() < 1e-12);
         assert!((bytes(&eager, "rope") / bytes(&fused, "rope") - 5.0).abs() < 1e-12);
         // Compile fuses them back.
-        let compiled = Framework::TorchtitanCompile.profile().forward_ops(&m, &ops, Precision::Bf16, &cm);
+        let compiled = Framework::TorchtitanCompile
+            .profile()
+            .forward_ops(&m, &ops, Precision::Bf16, &cm);
         assert_eq!(bytes(&compiled, "norm_attn"), bytes(&fused, "norm_attn"));
     }
 }

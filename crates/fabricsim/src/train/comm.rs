@@ -286,16 +286,40 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
         let (shard, replicas) = fsdp_groups(lay, p.shard_group() * p.cp);
         let (c, l) = concurrent(f, caps, &shard, Op::AllGather, layer_bytes, opts)?;
         load(l, CommKind::Zero3, &mut out);
-        record(&mut out, CommKind::Zero3, Dim::Dp, Op::AllGather, layer_bytes, &shard, c);
+        record(
+            &mut out,
+            CommKind::Zero3,
+            Dim::Dp,
+            Op::AllGather,
+            layer_bytes,
+            &shard,
+            c,
+        );
         out.zero3_ag_per_layer = c.seconds;
         let (rs, _) = concurrent(f, caps, &shard, Op::ReduceScatter, layer_bytes, opts)?;
-        record(&mut out, CommKind::Zero3, Dim::Dp, Op::ReduceScatter, layer_bytes, &shard, rs);
+        record(
+            &mut out,
+            CommKind::Zero3,
+            Dim::Dp,
+            Op::ReduceScatter,
+            layer_bytes,
+            &shard,
+            rs,
+        );
         out.zero3_rs_per_layer = rs.seconds;
         let shard_size = shard.first().map_or(1, |g| g.len()) as f64;
         let ar_bytes = layer_bytes / shard_size;
         let (ar, l) = concurrent(f, caps, &replicas, Op::AllReduce, ar_bytes, opts)?;
         load(l, CommKind::Zero3, &mut out);
-        record(&mut out, CommKind::Zero3, Dim::Dp, Op::AllReduce, ar_bytes, &replicas, ar);
+        record(
+            &mut out,
+            CommKind::Zero3,
+            Dim::Dp,
+            Op::AllReduce,
+            ar_bytes,
+            &replicas,
+            ar,
+        );
         out.zero3_ar_per_layer = ar.seconds;
         out.hsdp_ar_bytes_per_layer = if replicas.first().is_some_and(|g| g.len() > 1) {
             ar_bytes

@@ -319,14 +319,15 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         ));
     }
     assumptions.push(format!(
-        "framework: {} (fused norm {}, fused RoPE {}, fused activation {}, attention {:?}, {} optimizer, host dispatch floor {} per kernel)",
+        "framework: {} (fused norm {}, fused RoPE {}, fused activation {}, attention {:?}, {} optimizer, host dispatch floor {} per kernel; {})",
         cm.framework.framework.name(),
         yes_no(cm.framework.fused_norm),
         yes_no(cm.framework.fused_rope),
         yes_no(cm.framework.fused_activation),
         cm.framework.attention,
         if cm.framework.fused_optimizer { "fused" } else { "foreach" },
-        units::si(cm.framework.host_dispatch_s, "s")
+        units::si(cm.framework.host_dispatch_s, "s"),
+        cm.framework.provenance()
     ));
 
     // Accounting.

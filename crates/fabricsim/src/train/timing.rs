@@ -140,7 +140,12 @@ fn kind_time(cm: &ComputeModel, ops: &[OpDesc], precision: Precision, pick: fn(&
 
 /// Forward and backward kernels of a forward op list as the framework runs them (unfused
 /// elementwise ops, rotary embedding, FP8 casts: `workload::framework`).
-fn framework_ops(cm: &ComputeModel, model: &ModelSpec, ops: &[OpDesc], precision: Precision) -> (Vec<OpDesc>, Vec<OpDesc>) {
+fn framework_ops(
+    cm: &ComputeModel,
+    model: &ModelSpec,
+    ops: &[OpDesc],
+    precision: Precision,
+) -> (Vec<OpDesc>, Vec<OpDesc>) {
     let fwd = cm.framework.forward_ops(model, ops, precision, cm);
     // A forward FP8 cast has no backward of its own (the output-gradient casts are added).
     let kept: Vec<OpDesc> = fwd.iter().filter(|o| o.name != "fp8_cast").cloned().collect();

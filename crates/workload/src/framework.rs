@@ -339,12 +339,38 @@ impl FrameworkProfile {
     /// (on Hopper), the compute model otherwise, never below the host dispatch floor.
     pub fn op_time(&self, cm: &ComputeModel, op: &OpDesc, precision: Precision) -> f64 {
         let t = match (&op.kind, self.attention, &cm.table.attention_alt) {
-            (OpKind::Attention { .. }, AttentionBackend::Flash, Some(alt))
-                if alt.backend == "flash" && is_hopper(&cm.accel.name) =>
-            {
-                let mut c = cm.clone();
-                c.table.attention = alt.clone();
-                c.op_time(op, precision)
+            (
+                OpKind::Attention {
+                    batch,
+                    heads,
+                    seq_q,
+                    seq_kv,
+                    head_dim_qk,
+                    head_dim_v,
+                    backward,
+                    ..
+                },
+                AttentionBackend::Flash,
+                Some(alt),
+            ) if alt.backend == "flash" && is_hopper(&cm.accel.name) => {
+                // As `ComputeModel::op_time` for attention, with the FlashAttention-2 rule.
+                let rule = if *backward { &alt.bwd } else { &alt.fwd };
+                let eff = rule.efficiency(
+                    *batch as f64,
+                    *heads as f64,
+                    *seq_q as f64,
+                    *seq_kv as f64,
+                    *head_dim_qk as f64,
+                    *head_dim_v as f64,
+                );
+                let compute = if op.flops <= 0.0 {
+                    0.0
+                } else if eff > 0.0 {
+                    op.flops / (cm.accel.peak_bf16 * eff)
+                } else {
+                    f64::INFINITY
+                };
+                compute.max(op.bytes.max(0.0) / cm.accel.hbm_bw) + cm.kernel_overhead_s
             }
             _ => cm.op_time(op, precision),
         };
@@ -443,5 +469,29 @@ mod tests {
             .profile()
             .forward_ops(&m, &ops, Precision::Bf16, &cm);
         assert_eq!(bytes(&compiled, "norm_attn"), bytes(&fused, "norm_attn"));
+    }
+
+    /// FlashAttention-2 is priced with its own measured rule on Hopper, the same as pricing with
+    /// a table whose primary rule is FA2; elsewhere the primary rule stands.
+    #[test]
+    fn flash_attention_rule_on_hopper_only() {
+        let m = crate::registry::lookup("llama-3.1-8b").unwrap();
+        let ops = crate::flops::layer_ops(&m, 0, 1, 8192, 1, 1, 1, false);
+        let attn = ops.iter().find(|o| o.name == "attention").unwrap();
+        let cm = ComputeModel::h100();
+        let mut fa2 = cm.clone();
+        fa2.table.attention = cm.table.attention_alt.clone().unwrap();
+        let tt = Framework::Torchtitan.profile();
+        let t = tt.op_time(&cm, attn, Precision::Bf16);
+        assert!((t / fa2.op_time(attn, Precision::Bf16) - 1.0).abs() < 1e-12);
+        assert!(
+            t > cm.op_time(attn, Precision::Bf16) * 1.5,
+            "FA2 is slower than cuDNN on H100"
+        );
+        let a100 = ComputeModel::from_peaks("NVIDIA A100 SXM4 80GB", 312e12, None, 2.039e12);
+        assert_eq!(
+            tt.op_time(&a100, attn, Precision::Bf16),
+            a100.op_time(attn, Precision::Bf16)
+        );
     }
 }

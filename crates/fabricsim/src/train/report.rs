@@ -141,6 +141,10 @@ pub struct PlanReport {
     pub seq: u64,
     pub microbatches: u32,
     pub zero: u8,
+    /// ZeRO-3/FSDP: DP ranks one shard spans (the HSDP shard group, else DP); 0 below ZeRO-3.
+    pub fsdp_shard_group: u32,
+    /// HSDP replicas (DP / shard group); 1 without HSDP, 0 below ZeRO-3.
+    pub hsdp_replicas: u32,
     pub recompute: String,
     pub precision: String,
     pub sequence_parallel: bool,
@@ -206,6 +210,8 @@ pub struct TrainReport {
     pub assumptions: Vec<String>,
     /// Plan values that were derived rather than given, each with its rule.
     pub derived: Vec<String>,
+    /// The training framework whose profile priced the kernels (`--framework`).
+    pub framework: String,
     #[serde(skip)]
     pub timeline: Option<Timeline>,
     /// What traces draw inside the timeline's spans (not part of the JSON schema).
@@ -578,6 +584,8 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
             seq: p.seq,
             microbatches: m,
             zero: p.zero,
+            fsdp_shard_group: if p.zero == 3 { p.shard_group() } else { 0 },
+            hsdp_replicas: if p.zero == 3 { p.shard_replicas() } else { 0 },
             recompute: format!("{:?}", p.recompute).to_lowercase(),
             precision: format!("{:?}", p.precision).to_lowercase(),
             sequence_parallel: p.sequence_parallel,
@@ -626,6 +634,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         warnings,
         assumptions,
         derived: Vec::new(),
+        framework: cm.framework.framework.name().into(),
         timeline: Some(tl),
         detail: Some(detail),
     }

@@ -487,7 +487,17 @@ fn fidelity_checks(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &mut Comm
             let (Some(algo), Some(dim)) = (c.cost.algo, c.dim) else {
                 continue;
             };
-            let groups = lay.groups(dim);
+            let groups = if k == Zero3 {
+                // FSDP/HSDP collectives run on the shard (or replica) groups, not whole DP groups.
+                let (shard, replicas) = fsdp_groups(lay, pl.plan.shard_group() * pl.plan.cp);
+                if c.op == Op::AllReduce {
+                    replicas
+                } else {
+                    shard
+                }
+            } else {
+                lay.groups(dim)
+            };
             let proto = c.cost.protocol.unwrap_or(Protocol::Simple);
             let merged = merge_groups(f, &groups, c.op, REF_SIZE, algo, NET_CHANNELS)?;
             let (flow, _) = time_merged(

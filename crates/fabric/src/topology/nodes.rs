@@ -394,6 +394,31 @@ mod tests {
         }
     }
 
+    /// The Hopper variants' scale-up (issue 8, part 5): H800 8 NVLink4 links (400 GB/s bidir),
+    /// H20 and the Grand Teton H100 96GB the full 18 (900 GB/s bidir), 400G per GPU.
+    #[test]
+    fn hopper_variant_nodes() {
+        for (id, accel, links) in [
+            ("hgx-h800", "h800", 8),
+            ("hgx-h20", "h20", 18),
+            ("grand-teton-h100", "h100-96gb", 18),
+        ] {
+            let n = node_type(id).unwrap();
+            assert_eq!(n.accel, accel);
+            match n.scale_up {
+                ScaleUpSpec::Star { lanes, lane, .. } => {
+                    assert_eq!(lanes, links, "{id}");
+                    assert!(
+                        (2.0 * lanes as f64 * lane.0 - links as f64 * 50e9).abs() < 1.0,
+                        "{id}: bidir GB/s"
+                    );
+                }
+                _ => panic!("{id}: not an NVSwitch star"),
+            }
+            assert_eq!(n.port.as_gbit(), 400.0);
+        }
+    }
+
     /// Every node type names a catalogued host whose CPU is catalogued, with whole CPUs per host.
     #[test]
     fn every_node_type_has_a_catalogued_host() {

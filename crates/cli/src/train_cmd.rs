@@ -65,6 +65,21 @@ pub struct TrainArgs {
     /// ZeRO stage 0–3.
     #[arg(long)]
     pub zero: Option<u8>,
+    /// FSDP: ZeRO-3 over the whole data-parallel group (same as --zero 3): per-layer parameter
+    /// all-gathers prefetched one layer ahead, gradient reduce-scatters overlapped with the
+    /// backward, parameters resharded after the forward.
+    #[arg(long)]
+    pub fsdp: bool,
+    /// HSDP: shard parameters, gradients and optimizer states inside groups of N consecutive
+    /// data-parallel ranks and replicate across the groups (gradients all-reduced across the
+    /// DP / N replicas). Implies ZeRO-3; N must divide DP.
+    #[arg(long)]
+    pub hsdp_shard: Option<u32>,
+    /// Training framework whose kernels, fusions, optimizer and overlap price the step:
+    /// megatron, torchtitan, torchtitan-compile or maxtext (default: maxtext on TPUs, megatron
+    /// elsewhere).
+    #[arg(long)]
+    pub framework: Option<String>,
     /// flow or analytical.
     #[arg(long)]
     pub fidelity: Option<String>,
@@ -143,6 +158,19 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     set!(sc.training.precision, a.precision.clone());
     set!(sc.training.recompute, a.recompute.clone());
     set!(sc.training.zero, a.zero);
+    if a.fsdp || a.hsdp_shard.is_some() {
+        match a.zero {
+            Some(z) if z != 3 => {
+                return Err(UserError(format!(
+                    "--{} with --zero {z}: FSDP/HSDP is ZeRO-3; drop --zero or give --zero 3",
+                    if a.fsdp { "fsdp" } else { "hsdp-shard" }
+                )))
+            }
+            _ => sc.training.zero = Some(3),
+        }
+    }
+    set!(sc.training.hsdp_shard, a.hsdp_shard);
+    set!(sc.training.framework, a.framework.clone());
     set!(sc.fidelity, a.fidelity.clone());
     let cluster = sc.cluster.clone().unwrap_or_else(|| scenario::DEFAULT_CLUSTER.into());
     let mut f = load_cluster(&cluster)?;
@@ -192,6 +220,11 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     };
     let mut cm = fabricsim::train::compute_model_for(f.accel_model)
         .ok_or_else(|| UserError(format!("no compute model for accelerator `{}`", f.accel_model)))?;
+    cm.framework = match &sc.training.framework {
+        Some(name) => workload::Framework::parse(name).map_err(UserError)?,
+        None => workload::Framework::default_for(f.accel_model),
+    }
+    .profile();
     if let Some(dir) = &a.calibration {
         let read = |name: &str, required: bool| -> Result<Option<String>, UserError> {
             let path = std::path::Path::new(dir).join(name);

@@ -479,11 +479,19 @@ pub fn render(r: &TrainReport) -> String {
             b.dp_comm_s,
             "gradient sync after the last backward (+ ZeRO-3 gathers)",
         ),
-        ("optimizer", b.optimizer_s, "fused AdamW"),
+        ("optimizer", b.optimizer_s, "AdamW step"),
     ] {
         if v > 0.0 {
             let _ = writeln!(s, "  {:<18} {:>9}  {:>5.1} %   {}", name, si(v, "s"), pct(v), note);
         }
+    }
+    if b.fsdp_comm_s > 0.0 {
+        let _ = writeln!(
+            s,
+            "    of which FSDP   {:>9}  {:>5.1} %   per-layer gathers / reduce-scatters beyond the layers' compute",
+            si(b.fsdp_comm_s, "s"),
+            pct(b.fsdp_comm_s)
+        );
     }
     if p.pp > 1 {
         s.push_str(&stage_table(r));

@@ -81,6 +81,23 @@ fn command(kind: usize, picks: &[usize]) -> Vec<String> {
                 ]);
             }
             a.push("--allow-oom".into());
+            // Issue 8, parts 4–5 (drawn last, so the earlier draws of a command are unchanged).
+            if next() % 3 == 0 {
+                a.extend([
+                    "--framework".into(),
+                    pick(
+                        &["megatron", "torchtitan", "torchtitan-compile", "maxtext", "jax"],
+                        next(),
+                    )
+                    .into(),
+                ]);
+            }
+            if next() % 4 == 0 {
+                a.extend(["--hsdp-shard".into(), num(next())]);
+            }
+            if next() % 5 == 0 {
+                a.push("--fsdp".into());
+            }
         }
         1 => {
             a.extend(["collective".into(), "--cluster".into(), pick(CLUSTERS, next()).into()]);

@@ -395,6 +395,60 @@ pub const H800: Accelerator = Accelerator {
              = 8 NVLink4 links (NVIDIA H800 product information as widely reported)",
 };
 
+/// NVIDIA H100 96GB HBM2e at 500 W: the Meta Grand Teton part of the torchtitan benchmarks
+/// (rows T067, T071).
+///
+/// - `hbm` 96 GB HBM2e, `hbm_bw` 2.4 TB/s, `tdp` 500 W — `[S]` pytorch/torchtitan
+///   benchmarks/llama3_h100_202412_torchtitan.md, "Hardware": "Each H100 GPU is equipped with
+///   96GB HBM2e with 2.4 TB/sec peak memory bandwidth"; "We used the default 500W power limit".
+/// - `bf16_dense`, `fp8_dense` — `[E]` the same benchmark's footnote 2: "the actual peak TFLOPs
+///   number is between SXM and NVL, and we don't know its exact value": the midpoint of H100 SXM
+///   (989.4 / 1,978.9 TFLOP/s dense, datasheet) and H100 NVL (1,671 / 3,341 TFLOP/s with
+///   sparsity, i.e. 835.5 / 1,670.5 dense, NVIDIA H100 datasheet) — a lower sustained clock at
+///   the 500 W cap.
+/// - NVLink: 18 NVLink4 links, as H100 SXM (Grand Teton: "8 NVIDIA H100 GPUs fully connected
+///   with NVLink"); the RDMA network gives 400 Gb/s per GPU.
+/// - `price` unpriced — not sold separately (Meta-specific SKU).
+pub const H100_96GB: Accelerator = Accelerator {
+    id: "h100-96gb",
+    name: "NVIDIA H100 96GB HBM2e (500 W, Grand Teton)",
+    vendor: "NVIDIA",
+    bf16_dense: FlopsPerSec(912.45e12),      // [E] midpoint SXM 989.4 / NVL 835.5
+    fp8_dense: Some(FlopsPerSec(1824.7e12)), // [E] midpoint SXM 1978.9 / NVL 1670.5
+    hbm: Bytes(96e9),                        // [S] torchtitan benchmark, Hardware
+    hbm_bw: BytesPerSec(2.4e12),             // [S] torchtitan benchmark, Hardware
+    tdp: Watts(500.0),                       // [S] torchtitan benchmark, "default 500W power limit"
+    price: Price::Unpriced {
+        reason: "Meta Grand Teton part; not sold separately",
+    },
+    source: "[S] pytorch/torchtitan benchmarks/llama3_h100_202412_torchtitan.md (96GB HBM2e, 2.4 TB/s, \
+             500 W; peak 'between SXM and NVL'); [E] midpoint of the H100 SXM and NVL datasheet peaks",
+};
+
+/// NVIDIA H20: the China-market Hopper with cut compute and full memory and NVLink.
+///
+/// - `bf16_dense` 148 TFLOP/s, `fp8_dense` 296 TFLOP/s, `hbm` 96 GB HBM3, `hbm_bw` 4.0 TB/s,
+///   `tdp` 400 W, NVLink 900 GB/s bidirectional (18 NVLink4 links) — `[C]` NVIDIA H20 product
+///   brief as reported by SemiAnalysis ("Nvidia's New China AI Chips Circumvent US
+///   Restrictions", 2023-11-09) and willitrunai.com/gpus/h20-96gb ("96 GB HBM3 — 4,000 GB/s",
+///   "148 TFLOPS FP16", "NVLink 4.0 (900 GB/s)", "400W TDP").
+/// - `price` unpriced — China-market part; no list price published.
+pub const H20: Accelerator = Accelerator {
+    id: "h20",
+    name: "NVIDIA H20 96GB",
+    vendor: "NVIDIA",
+    bf16_dense: FlopsPerSec(148e12),      // [C] product brief (SemiAnalysis; willitrunai)
+    fp8_dense: Some(FlopsPerSec(296e12)), // [C] product brief
+    hbm: Bytes(96e9),                     // [C] 96 GB HBM3
+    hbm_bw: BytesPerSec(4.0e12),          // [C] 4.0 TB/s
+    tdp: Watts(400.0),                    // [C] 400 W
+    price: Price::Unpriced {
+        reason: "China-market variant; no public unit price found",
+    },
+    source: "[C] NVIDIA H20 product brief as reported by SemiAnalysis (2023-11-09) and \
+             willitrunai.com (148 TFLOP/s BF16, 296 FP8, 96 GB HBM3, 4.0 TB/s, NVLink 900 GB/s, 400 W)",
+};
+
 /// NVIDIA H200 SXM 141GB (Hopper with HBM3e).
 ///
 /// - `bf16_dense`, `fp8_dense` — `[A]` NVIDIA H200 datasheet: same tensor throughput as H100 SXM
@@ -737,6 +791,8 @@ pub static ACCELERATORS: &[Accelerator] = &[
     A100,
     H100,
     H800,
+    H100_96GB,
+    H20,
     H200,
     B200,
     GB200,
@@ -763,6 +819,9 @@ static ACCELERATOR_ALIASES: &[(&str, &str)] = &[
     ("h100-sxm", "h100"),
     ("h100-80gb", "h100"),
     ("h100-sxm-80gb", "h100"),
+    ("h100-96gb-hbm2e", "h100-96gb"),
+    ("h100-hbm2e", "h100-96gb"),
+    ("h20-96gb", "h20"),
     ("h800-sxm5-80gb", "h800"),
     ("h800-sxm5", "h800"),
     ("h800-sxm", "h800"),
@@ -2591,6 +2650,22 @@ mod tests {
             assert!(!seen.contains(alias), "alias {alias} shadows an id");
             assert!(seen.contains(id), "alias {alias} points to unknown id {id}");
         }
+    }
+
+    /// The SKUs that differ from H100 SXM in power, memory or compute (issue 8, part 5).
+    #[test]
+    fn hopper_variant_pins() {
+        let t = accelerator("h100-96gb").unwrap();
+        assert_eq!((t.hbm.0, t.hbm_bw.0, t.tdp.0), (96e9, 2.4e12, 500.0));
+        assert!(t.bf16_dense.0 < H100.bf16_dense.0 && t.bf16_dense.0 > 835.5e12);
+        let h20 = accelerator("h20").unwrap();
+        assert_eq!(
+            (h20.bf16_dense.0, h20.hbm.0, h20.hbm_bw.0, h20.tdp.0),
+            (148e12, 96e9, 4.0e12, 400.0)
+        );
+        assert_eq!(h20.fp8_dense.map(|x| x.0), Some(296e12));
+        // H800: H100 compute, NVLink cut to 8 links (400 GB/s bidir) in its node type.
+        assert_eq!(accelerator("h800").unwrap().bf16_dense.0, H100.bf16_dense.0);
     }
 
     #[test]

@@ -49,6 +49,7 @@ fn bench(c: &Case, runs: usize) {
         sequence_parallel: c.tp > 1,
         tp_comm_overlap: false,
         layers_per_stage: None,
+        hsdp_shard: None,
     };
     let opts = TrainOptions {
         fidelity: Fidelity::Flow,

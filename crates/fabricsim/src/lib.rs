@@ -12,6 +12,7 @@ pub mod scenario;
 pub mod topo;
 pub mod train;
 pub mod validate;
+pub mod validate_framework;
 pub mod validate_nvl72;
 pub mod validate_training;
 

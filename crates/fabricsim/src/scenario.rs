@@ -82,6 +82,11 @@ pub struct Training {
     pub precision: Option<String>,
     pub recompute: Option<String>,
     pub zero: Option<u8>,
+    /// HSDP shard group size (ZeRO-3 inside groups of this many DP ranks, replicated across).
+    pub hsdp_shard: Option<u32>,
+    /// Training framework (`megatron`, `torchtitan`, `torchtitan-compile`, `maxtext`; default by
+    /// accelerator).
+    pub framework: Option<String>,
 }
 
 /// The built-in scenario run by a bare `fabricsim train`. The layout is not given: it follows
@@ -217,6 +222,7 @@ fn pp_default(s: &ScenarioFile, accels: u64, tp: u32, cp: u32, hbm: f64, model: 
             sequence_parallel: tp > 1,
             tp_comm_overlap: false,
             layers_per_stage: None,
+            hsdp_shard: s.training.hsdp_shard,
         };
         let m = crate::train::memory(model, &trial);
         let states = m.weights + m.gradients + m.optimizer;
@@ -423,6 +429,7 @@ pub fn plan(
         sequence_parallel: p.sequence_parallel.unwrap_or(true) && tp > 1,
         tp_comm_overlap: p.tp_comm_overlap.unwrap_or(false),
         layers_per_stage: p.layers_per_stage.clone(),
+        hsdp_shard: s.training.hsdp_shard,
     };
     plan.check_layers_per_stage(model.layers)?;
     Ok(ResolvedPlan { plan, derived })

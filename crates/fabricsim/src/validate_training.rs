@@ -231,7 +231,14 @@ pub fn training_from(data: DataSet, progress: Progress) -> Result<Report<Trainin
 /// Whether the row's plan fits the accelerator's memory as the row's framework lays it out:
 /// FSDP (`other` names it) as ZeRO-3, NeMo (`group` names it) with BF16 gradients (mapping
 /// rules above). Returns (fits, required bytes, capacity bytes).
-fn row_memory(f: &fabric::Fabric, model: &ModelSpec, plan: &ParallelPlan, other: &str, group: &str) -> RowMemory {
+fn row_memory(
+    f: &fabric::Fabric,
+    model: &ModelSpec,
+    plan: &ParallelPlan,
+    other: &str,
+    group: &str,
+    framework: &workload::FrameworkProfile,
+) -> RowMemory {
     let plan = ParallelPlan {
         zero: if other.to_lowercase().contains("fsdp") {
             3
@@ -241,7 +248,7 @@ fn row_memory(f: &fabric::Fabric, model: &ModelSpec, plan: &ParallelPlan, other:
         ..plan.clone()
     };
     let grad_bytes = if group.contains("NeMo") { 2.0 } else { 4.0 };
-    let required = crate::train::memory::memory_with_grad_bytes(model, &plan, grad_bytes).total();
+    let required = crate::train::memory::memory_for_framework(model, &plan, framework, grad_bytes).total();
     let capacity = crate::train::memory::capacity(f);
     RowMemory {
         fits: required <= capacity,
@@ -292,19 +299,16 @@ fn accel_family(a: &str) -> String {
         .collect()
 }
 
-/// The framework a row ran under, from its source group and parallelism text.
+/// The framework a row ran under, from its source group and parallelism text (the profile
+/// `validate_framework::row_framework` picks; MaxText rows by name).
 pub fn framework_of(group: &str, other: &str) -> &'static str {
     let g = format!("{group} {other}").to_lowercase();
     if g.contains("maxtext") || g.contains("jax") {
         "maxtext"
-    } else if g.contains("torchtitan") && g.contains("compile") && !g.contains("no compile") {
-        "torchtitan-compile"
-    } else if g.contains("torchtitan") {
-        "torchtitan"
-    } else if g.contains("megascale") {
-        "megascale"
     } else {
-        "megatron"
+        crate::validate_framework::row_framework(group, other, "", "")
+            .framework
+            .name()
     }
 }
 
@@ -413,6 +417,8 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
             mm
         }
     };
+    let rf = crate::validate_framework::row_framework(group, &other, field(m, "precision"), accel);
+    let node = rf.node.unwrap_or(node);
     let gpn = 8u32;
     let nodes = n.div_ceil(gpn).max(1);
     let node_t = fabric::topology::nodes::node_type(node).map_err(|e| e.to_string())?;
@@ -442,7 +448,7 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
         // The routing the row's network implies (InfiniBand adaptive, EFA spray, else ECMP).
         f.routing = crate::routing::for_interconnect(field(m, "system_interconnect"));
     }
-    let plan = ParallelPlan {
+    let mut plan = ParallelPlan {
         tp,
         pp,
         dp,
@@ -458,10 +464,12 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
         sequence_parallel: tp > 1 && !group.contains("SC21"),
         tp_comm_overlap: lower.contains("tp-comm-overlap"),
         layers_per_stage: None,
+        hsdp_shard: None,
     };
-    let memory = row_memory(&f, &model, &plan, &lower, group);
-    let cm = crate::train::compute_model_for(f.accel_model)
+    let mut cm = crate::train::compute_model_for(f.accel_model)
         .ok_or_else(|| format!("no compute model for `{}`", f.accel_model))?;
+    crate::validate_framework::apply(&rf, &mut plan, &mut cm);
+    let memory = row_memory(&f, &model, &plan, &lower, group, &cm.framework);
     let r = simulate(
         &spec,
         &f,
@@ -519,7 +527,7 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
             vocab: model.vocab,
             params: model.params(),
         },
-        framework: framework_of(group, &other).into(),
+        framework: cm.framework.framework.name().into(),
         plan: RowPlan {
             tp,
             pp,

@@ -161,6 +161,7 @@ proptest! {
             sequence_parallel: tp > 1,
             tp_comm_overlap: false,
             layers_per_stage: None,
+            hsdp_shard: None,
         };
         let cm = train::compute_model_for(f.accel_model).unwrap();
         let mut steps = Vec::new();

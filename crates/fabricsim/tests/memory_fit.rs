@@ -90,6 +90,7 @@ fn plan(tp: u32, pp: u32, dp: u32, zero: u8, recompute: Recompute) -> ParallelPl
         sequence_parallel: tp > 1,
         tp_comm_overlap: false,
         layers_per_stage: None,
+        hsdp_shard: None,
     }
 }
 

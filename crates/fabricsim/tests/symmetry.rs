@@ -25,6 +25,7 @@ fn step(cluster: &str, model: &str, tp: u32, pp: u32, dp: u32, vp: u32, gbs: u32
         sequence_parallel: tp > 1,
         tp_comm_overlap: false,
         layers_per_stage: None,
+        hsdp_shard: None,
     };
     let cm = compute_model_for(f.accel_model).unwrap();
     let opts = TrainOptions {

@@ -35,6 +35,7 @@ fn plan(tp: u32, pp: u32, dp: u32, gbs: u32, seq: u64) -> ParallelPlan {
         sequence_parallel: tp > 1,
         tp_comm_overlap: false,
         layers_per_stage: None,
+        hsdp_shard: None,
     }
 }
 

@@ -477,6 +477,9 @@ pub struct ComputeModel {
     /// the calibration times are of back-to-back kernels, so GPU-side per-kernel gaps are already in
     /// the fitted efficiencies and host launch cost is hidden as in a training stream.
     pub kernel_overhead_s: f64,
+    /// The training framework's kernels, fusions and overlap (`--framework`; Megatron by
+    /// default): see `crate::framework`.
+    pub framework: crate::framework::FrameworkProfile,
 }
 
 impl ComputeModel {
@@ -491,6 +494,7 @@ impl ComputeModel {
             accel,
             table,
             kernel_overhead_s: 0.0,
+            framework: crate::framework::Framework::Megatron.profile(),
         }
     }
 

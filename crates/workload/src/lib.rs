@@ -4,6 +4,7 @@
 
 pub mod compute;
 pub mod flops;
+pub mod framework;
 pub mod hf;
 pub mod memory;
 pub mod model;
@@ -11,6 +12,7 @@ pub mod plan;
 pub mod registry;
 pub mod schedule;
 
+pub use framework::{Framework, FrameworkProfile};
 pub use model::{Mla, ModelSpec, Moe};
 pub use plan::{ParallelPlan, Precision, Recompute};
 

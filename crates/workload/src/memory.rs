@@ -83,6 +83,11 @@ pub struct MemoryOptions {
     /// fp32 `main_grad` (the default), 2 where the recipe accumulates and syncs gradients in
     /// BF16 (NeMo's `distributed_fused_adam` with `grad_sync_dtype: bf16`).
     pub grad_bytes: f64,
+    /// Selective recomputation is torchtitan's op-level policy (`selective_ac_option = "op"`):
+    /// the block input and the outputs of every matmul but every second one and of SDPA are
+    /// saved, everything else recomputed (`crate::framework::SelectiveAc::EveryOtherMatmul`),
+    /// instead of Korthikanti's attention-core recomputation.
+    pub op_level_selective: bool,
 }
 
 impl Default for MemoryOptions {
@@ -93,6 +98,7 @@ impl Default for MemoryOptions {
             dropout: true,
             fixed_overhead: 1024.0 * 1024.0 * 1024.0,
             grad_bytes: GRAD_BYTES,
+            op_level_selective: false,
         }
     }
 }
@@ -172,6 +178,24 @@ pub fn layer_activations_in(
     let a_kv = m.kv_heads as f64;
     let d_qk = m.qk_head_dim() as f64;
     let d_v = m.v_head_dim() as f64;
+    if recompute == Recompute::Selective && opts.op_level_selective {
+        // torchtitan op-level SAC, per token in units of h: the block input (2, replicated),
+        // wq's output, wv's output, SDPA's output and fp32 log-sum-exp, w1's output, and w2's
+        // output when it is an odd (saved) matmul — gated: wq wk wv wo w1 w3 w2, w2 7th; ungated
+        // w1 5th and w2 6th (recomputed).
+        let ffn = match &m.moe {
+            Some(moe) if m.layer_is_moe(layer) => moe.top_k as f64 * moe.expert_ffn as f64,
+            _ => m.ffn as f64,
+        };
+        let w2_out = if m.gated_mlp { 2.0 } else { 0.0 };
+        let split = (2.0 * a * d_qk + 2.0 * a_kv * d_v + 2.0 * a * d_v + 4.0 * a + 2.0 * ffn) / h + w2_out;
+        let coeff = if sequence_parallel {
+            (2.0 + split) / t
+        } else {
+            2.0 + split / t
+        };
+        return sbh * coeff;
+    }
     let dropout = if opts.dropout { 1.0 } else { 0.0 };
     // Per-token bytes in units of h ("coefficients" of s·b·h).
     // Replicated across TP without SP: two norm inputs (4), the attention and MLP block inputs
@@ -245,7 +269,8 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
         }
         dense += m.norm_params(m.hidden);
     }
-    let dense_dp = dp * cp;
+    // HSDP (ZeRO-3 inside shard groups, replicated across them) shards over the shard group.
+    let dense_dp = p.shard_group() as f64 * cp;
     let expert_dp = (dp * cp / ep).max(1.0);
     let shard = |stage_needed: u8, group: f64| if p.zero >= stage_needed { group } else { 1.0 };
 
@@ -291,8 +316,10 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
     // One fp32 communication bucket (Megatron's default 40M elements); the gradient buffer
     // itself is counted in `gradients`.
     let bucket = opts.grad_bytes * 40e6f64;
+    // ZeRO-3/FSDP: the gathered layer computing and the next one prefetched (prefetch depth 1),
+    // and one layer's unsharded gradient waiting for its reduce-scatter.
     let zero3 = if p.zero >= 3 {
-        2.0 * WEIGHT_BYTES * largest_layer
+        (2.0 * WEIGHT_BYTES + opts.grad_bytes) * largest_layer
     } else {
         0.0
     };

@@ -46,12 +46,25 @@ pub struct ParallelPlan {
     /// Megatron's `--decoder-first/last-pipeline-num-layers` and Llama 3's uneven split do.
     /// Checked by [`ParallelPlan::check_layers_per_stage`].
     pub layers_per_stage: Option<Vec<u32>>,
+    /// HSDP with ZeRO-3: parameters, gradients and optimizer states sharded inside groups of
+    /// this many consecutive data-parallel ranks and replicated across the groups (gradients
+    /// all-reduced across replicas); `None` shards over the whole DP group (FSDP). PyTorch
+    /// FSDP2 `HSDP` mesh (replicate, shard), Megatron-FSDP `--num-distributed-optimizer-instances`.
+    pub hsdp_shard: Option<u32>,
 }
 
 impl ParallelPlan {
     /// Accelerators the plan occupies: TP × CP × PP × DP (EP folds into DP × CP × TP).
     pub fn world(&self) -> u64 {
         self.tp as u64 * self.cp as u64 * self.pp as u64 * self.dp as u64
+    }
+    /// Data-parallel ranks one ZeRO/FSDP shard spans: the HSDP shard group, else DP.
+    pub fn shard_group(&self) -> u32 {
+        self.hsdp_shard.unwrap_or(self.dp).clamp(1, self.dp.max(1))
+    }
+    /// HSDP replicas: DP / shard group (1 for plain FSDP).
+    pub fn shard_replicas(&self) -> u32 {
+        (self.dp.max(1) / self.shard_group()).max(1)
     }
     /// Micro-batches per step per pipeline: GBS / (DP × MBS).
     pub fn microbatches(&self) -> u32 {

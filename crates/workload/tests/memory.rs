@@ -29,6 +29,7 @@ fn plan(tp: u32, pp: u32, dp: u32) -> ParallelPlan {
         sequence_parallel: true,
         tp_comm_overlap: false,
         layers_per_stage: None,
+        hsdp_shard: None,
     }
 }
 
@@ -296,6 +297,7 @@ prop_compose! {
             sequence_parallel: sp,
             tp_comm_overlap: false,
             layers_per_stage: None,
+            hsdp_shard: None,
         }
     }
 }

@@ -93,6 +93,8 @@ pub const NODE_TYPES: &[&str] = &[
     "hgx-h100",
     "hgx-h200",
     "hgx-h800",
+    "hgx-h20",
+    "grand-teton-h100",
     "dgx-a100",
     "hgx-a100",
     "hgx-b200",
@@ -108,7 +110,7 @@ pub const NODE_TYPES: &[&str] = &[
 ];
 
 /// Every GPU [`hgx`] accepts.
-pub const HGX_GPUS: &[&str] = &["a100", "h100", "h200", "h800", "b200", "b300"];
+pub const HGX_GPUS: &[&str] = &["a100", "h100", "h200", "h800", "h20", "b200", "b300"];
 
 /// The 8-GPU NVSwitch server of a generation (`hgx:gpu=...`), and the other named nodes.
 pub fn node_type(id: &str) -> Result<NodeType> {
@@ -172,6 +174,41 @@ pub fn node_type(id: &str) -> Result<NodeType> {
             cpus: 2,
             host: "hgx-h800",
             source: "NVIDIA H800 NVLink 400 GB/s (public spec) [A]",
+        },
+        // HGX H20: the H100 baseboard (NVSwitch gen3, 18 NVLink4 links, 900 GB/s bidir) with
+        // H20 GPUs; 8 × 400G as HGX H100 [A]. Source: the catalogue's `H20` entry.
+        "hgx-h20" => NodeType {
+            id: "hgx-h20",
+            description: "8 × H20, 4 NVSwitch gen3, 18 × NVLink4 per GPU (900 GB/s bidir), 8 × 400G",
+            accel: "h20",
+            link_tech: Some("nvlink4"),
+            scale_up: star(4, "nvswitch3", 64, 18, NVLINK4),
+            ports_per_accel: 1,
+            port: cat::CX7_400G.port_speed,
+            nic: "cx7-400g",
+            nics_per_accel: 1,
+            hosts: 1,
+            cpus: 2,
+            host: "dgx-h100",
+            source: "NVIDIA H20 product brief (NVLink 900 GB/s) [C]; HGX H100 baseboard and NICs [A]",
+        },
+        // Meta Grand Teton: 8 × H100 96GB HBM2e at 500 W, fully connected by NVLink (the HGX
+        // baseboard), 400 Gb/s RDMA per GPU. Source: pytorch/torchtitan
+        // benchmarks/llama3_h100_202412_torchtitan.md, "Hardware" [S]; host as DGX H100 [A].
+        "grand-teton-h100" => NodeType {
+            id: "grand-teton-h100",
+            description: "Meta Grand Teton: 8 × H100 96GB HBM2e (500 W), NVSwitch gen3, 18 × NVLink4 per GPU, 8 × 400G",
+            accel: "h100-96gb",
+            link_tech: Some("nvlink4"),
+            scale_up: star(4, "nvswitch3", 64, 18, NVLINK4),
+            ports_per_accel: 1,
+            port: cat::CX7_400G.port_speed,
+            nic: "cx7-400g",
+            nics_per_accel: 1,
+            hosts: 1,
+            cpus: 2,
+            host: "dgx-h100",
+            source: "torchtitan llama3_h100_202412 benchmark, Hardware (Grand Teton) [S]",
         },
         // DGX A100: 8 × A100, 6 NVSwitch gen2, 12 NVLink3 links per GPU at 25 GB/s/dir
         // (600 GB/s bidir), 8 × 200G HDR (Selene: "8x 200Gb/s HDR InfiniBand HCAs per node",
@@ -354,6 +391,31 @@ mod tests {
         let e = node_type("dgx-z9").unwrap_err().to_string();
         for id in NODE_TYPES {
             assert!(e.contains(id), "{e} lacks {id}");
+        }
+    }
+
+    /// The Hopper variants' scale-up (issue 8, part 5): H800 8 NVLink4 links (400 GB/s bidir),
+    /// H20 and the Grand Teton H100 96GB the full 18 (900 GB/s bidir), 400G per GPU.
+    #[test]
+    fn hopper_variant_nodes() {
+        for (id, accel, links) in [
+            ("hgx-h800", "h800", 8),
+            ("hgx-h20", "h20", 18),
+            ("grand-teton-h100", "h100-96gb", 18),
+        ] {
+            let n = node_type(id).unwrap();
+            assert_eq!(n.accel, accel);
+            match n.scale_up {
+                ScaleUpSpec::Star { lanes, lane, .. } => {
+                    assert_eq!(lanes, links, "{id}");
+                    assert!(
+                        (2.0 * lanes as f64 * lane.0 - links as f64 * 50e9).abs() < 1.0,
+                        "{id}: bidir GB/s"
+                    );
+                }
+                _ => panic!("{id}: not an NVSwitch star"),
+            }
+            assert_eq!(n.port.as_gbit(), 400.0);
         }
     }
 

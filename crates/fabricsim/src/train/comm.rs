@@ -159,8 +159,14 @@ pub struct CommCosts {
     pub ep_per_moe_layer: f64,
     /// One round of the context-parallel K/V ring.
     pub cp_kv_round: f64,
-    /// ZeRO-3 all-gather of one layer's parameters.
+    /// ZeRO-3 all-gather of one layer's parameters (over the shard group).
     pub zero3_ag_per_layer: f64,
+    /// ZeRO-3 reduce-scatter of one layer's gradients (over the shard group).
+    pub zero3_rs_per_layer: f64,
+    /// HSDP: all-reduce of one layer's gradient shard across the replicas (0 without HSDP).
+    pub zero3_ar_per_layer: f64,
+    /// HSDP: bytes of that all-reduce per rank (0 without HSDP).
+    pub hsdp_ar_bytes_per_layer: f64,
     /// One activation (or gradient) send between consecutive stages, every pair at once.
     pub p2p: f64,
     /// Bytes of one such send per rank.
@@ -271,12 +277,14 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
         out.cp_kv_round = c.seconds;
     }
 
-    // ZeRO-3 / FSDP: each layer's parameters are all-gathered over the DP group before its
-    // forward and again before its backward.
+    // ZeRO-3 / FSDP: each layer's parameters are all-gathered over its shard group before its
+    // forward and again before its backward (resharded after the forward); its gradients are
+    // reduce-scattered over the shard group during the backward and, with HSDP, the shards
+    // all-reduced across the replicas (BF16 gradients).
     if p.zero == 3 && p.dp * p.cp > 1 {
         let layer_bytes = model.params() / model.layers as f64 / p.tp as f64 * 2.0;
-        let groups = lay.groups(Dim::Dp);
-        let (c, l) = concurrent(f, caps, &groups, Op::AllGather, layer_bytes, opts)?;
+        let (shard, replicas) = fsdp_groups(lay, p.shard_group() * p.cp);
+        let (c, l) = concurrent(f, caps, &shard, Op::AllGather, layer_bytes, opts)?;
         load(l, CommKind::Zero3, &mut out);
         record(
             &mut out,
@@ -284,10 +292,40 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
             Dim::Dp,
             Op::AllGather,
             layer_bytes,
-            &groups,
+            &shard,
             c,
         );
         out.zero3_ag_per_layer = c.seconds;
+        let (rs, _) = concurrent(f, caps, &shard, Op::ReduceScatter, layer_bytes, opts)?;
+        record(
+            &mut out,
+            CommKind::Zero3,
+            Dim::Dp,
+            Op::ReduceScatter,
+            layer_bytes,
+            &shard,
+            rs,
+        );
+        out.zero3_rs_per_layer = rs.seconds;
+        let shard_size = shard.first().map_or(1, |g| g.len()) as f64;
+        let ar_bytes = layer_bytes / shard_size;
+        let (ar, l) = concurrent(f, caps, &replicas, Op::AllReduce, ar_bytes, opts)?;
+        load(l, CommKind::Zero3, &mut out);
+        record(
+            &mut out,
+            CommKind::Zero3,
+            Dim::Dp,
+            Op::AllReduce,
+            ar_bytes,
+            &replicas,
+            ar,
+        );
+        out.zero3_ar_per_layer = ar.seconds;
+        out.hsdp_ar_bytes_per_layer = if replicas.first().is_some_and(|g| g.len() > 1) {
+            ar_bytes
+        } else {
+            0.0
+        };
     }
 
     // Pipeline sends.
@@ -320,6 +358,8 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
         let per_rank = model.params() / (p.tp as f64 * p.pp as f64);
         let dense_params = per_rank * dense_share;
         let expert_params = per_rank * expert_share / p.ep as f64;
+        // ZeRO-3 reduces the dense gradients layer by layer in the backward (above).
+        let dense_params = if p.zero == 3 { 0.0 } else { dense_params };
         let ops: Vec<Op> = if p.zero == 0 {
             vec![Op::AllReduce]
         } else {
@@ -327,6 +367,9 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
         };
         let dp_groups = lay.groups(Dim::Dp);
         for (i, &op) in ops.iter().enumerate() {
+            if dense_params <= 0.0 {
+                break;
+            }
             let bytes = dense_params * 2.0;
             let (c, l) = concurrent(f, caps, &dp_groups, op, bytes, opts)?;
             if i == 0 {
@@ -363,6 +406,25 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
     Ok(out)
 }
 
+/// FSDP/HSDP groups: every DP group (DP × CP ranks, CP innermost) cut into shard groups of
+/// `shard` consecutive ranks, and the replica groups joining the ranks at the same position of
+/// each shard group (one group of one rank each without HSDP).
+pub fn fsdp_groups(lay: &Layout, shard: u32) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
+    let shard = shard.max(1) as usize;
+    let mut shards = Vec::new();
+    let mut replicas = Vec::new();
+    for g in lay.groups(Dim::Dp) {
+        let n = g.len().div_ceil(shard);
+        for c in g.chunks(shard) {
+            shards.push(c.to_vec());
+        }
+        for i in 0..shard.min(g.len()) {
+            replicas.push((0..n).filter_map(|k| g.get(k * shard + i).copied()).collect());
+        }
+    }
+    (shards, replicas)
+}
+
 fn record(out: &mut CommCosts, kind: CommKind, dim: Dim, op: Op, bytes: f64, groups: &[Vec<u32>], cost: CommCost) {
     if cost.seconds <= 0.0 {
         return;
@@ -389,7 +451,7 @@ fn per_step(pl: &Placement, model: &ModelSpec, c: &CommCosts, kind: CommKind) ->
         CommKind::Tp => 2.0 * c.tp_per_layer * layers * m,
         CommKind::Ep => 2.0 * c.ep_per_moe_layer * moe_layers * m,
         CommKind::Cp => 2.0 * c.cp_kv_round * (p.cp.saturating_sub(1)) as f64 * layers * m,
-        CommKind::Zero3 => 2.0 * c.zero3_ag_per_layer * layers,
+        CommKind::Zero3 => (2.0 * c.zero3_ag_per_layer + c.zero3_rs_per_layer + c.zero3_ar_per_layer) * layers * m,
         CommKind::Pp => 2.0 * c.p2p * m * p.vp as f64,
         CommKind::Dp => c.dp_total,
     }
@@ -425,7 +487,17 @@ fn fidelity_checks(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &mut Comm
             let (Some(algo), Some(dim)) = (c.cost.algo, c.dim) else {
                 continue;
             };
-            let groups = lay.groups(dim);
+            let groups = if k == Zero3 {
+                // FSDP/HSDP collectives run on the shard (or replica) groups, not whole DP groups.
+                let (shard, replicas) = fsdp_groups(lay, pl.plan.shard_group() * pl.plan.cp);
+                if c.op == Op::AllReduce {
+                    replicas
+                } else {
+                    shard
+                }
+            } else {
+                lay.groups(dim)
+            };
             let proto = c.cost.protocol.unwrap_or(Protocol::Simple);
             let merged = merge_groups(f, &groups, c.op, REF_SIZE, algo, NET_CHANNELS)?;
             let (flow, _) = time_merged(

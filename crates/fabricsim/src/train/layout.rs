@@ -279,6 +279,20 @@ pub fn check_plan(f: &Fabric, model: &ModelSpec, p: &ParallelPlan) -> Result<(),
     if p.zero > 3 {
         return Err(format!("--zero {}: must be 0, 1, 2 or 3", p.zero));
     }
+    if let Some(g) = p.hsdp_shard {
+        if p.zero != 3 {
+            return Err(format!(
+                "--hsdp-shard {g}: HSDP shards parameters (ZeRO-3); give --fsdp or --zero 3 (the plan has ZeRO-{})",
+                p.zero
+            ));
+        }
+        if g == 0 || p.dp % g != 0 {
+            return Err(format!(
+                "--hsdp-shard {g}: must be at least 1 and divide DP {} (shard groups of {g} consecutive DP ranks, DP / {g} replicas)",
+                p.dp
+            ));
+        }
+    }
     if p.precision == Precision::Fp8
         && fabric::catalogue::accelerator(f.accel_model)
             .and_then(|a| a.fp8_dense)

@@ -12,6 +12,7 @@ const OPTIONS: MemoryOptions = MemoryOptions {
     dropout: false,
     fixed_overhead: 1024.0 * 1024.0 * 1024.0,
     grad_bytes: 4.0,
+    op_level_selective: false,
 };
 
 /// Memory per accelerator of a plan, as `simulate` computes it: the heaviest pipeline stage's.
@@ -23,6 +24,26 @@ pub fn memory(model: &ModelSpec, p: &ParallelPlan) -> MemoryBreakdown {
 /// `memory`; 2: gradients accumulated and synchronised in BF16).
 pub fn memory_with_grad_bytes(model: &ModelSpec, p: &ParallelPlan, grad_bytes: f64) -> MemoryBreakdown {
     memory_per_accel_with(model, p, &MemoryOptions { grad_bytes, ..OPTIONS })
+}
+
+/// `memory_with_grad_bytes` as `framework` saves activations (torchtitan's op-level selective
+/// checkpointing keeps matmul outputs, not Korthikanti's set).
+pub fn memory_for_framework(
+    model: &ModelSpec,
+    p: &ParallelPlan,
+    framework: &workload::FrameworkProfile,
+    grad_bytes: f64,
+) -> MemoryBreakdown {
+    let op_level_selective = framework.selective_ac == workload::framework::SelectiveAc::EveryOtherMatmul;
+    memory_per_accel_with(
+        model,
+        p,
+        &MemoryOptions {
+            grad_bytes,
+            op_level_selective,
+            ..OPTIONS
+        },
+    )
 }
 
 /// Memory of a rank of pipeline stage `stage`.

@@ -10,7 +10,7 @@
 
 use super::comm::{CheckScope, CommCosts, CommKind, PricedComm, CHECK_TOLERANCE};
 use super::layout::Placement;
-use super::memory::{capacity, heaviest_memory_stage, memory, stage_memory};
+use super::memory::{capacity, heaviest_memory_stage, stage_memory};
 use super::timing::{BlockTiming, StageTimings};
 use collective::{Algo, InNetwork, Op};
 use engine::Fidelity;
@@ -35,6 +35,10 @@ pub struct Breakdown {
     pub pipeline_bubble_s: f64,
     pub dp_comm_s: f64,
     pub optimizer_s: f64,
+    /// Exposed ZeRO-3/FSDP communication (per-layer parameter all-gathers, gradient
+    /// reduce-scatters and HSDP replica all-reduces beyond what the layers' compute hides);
+    /// already part of `dp_comm_s`.
+    pub fsdp_comm_s: f64,
 }
 
 /// One pipeline stage's step: its lines add up to the step time.
@@ -137,6 +141,10 @@ pub struct PlanReport {
     pub seq: u64,
     pub microbatches: u32,
     pub zero: u8,
+    /// ZeRO-3/FSDP: DP ranks one shard spans (the HSDP shard group, else DP); 0 below ZeRO-3.
+    pub fsdp_shard_group: u32,
+    /// HSDP replicas (DP / shard group); 1 without HSDP, 0 below ZeRO-3.
+    pub hsdp_replicas: u32,
     pub recompute: String,
     pub precision: String,
     pub sequence_parallel: bool,
@@ -208,6 +216,8 @@ pub struct TrainReport {
     pub expected_error_pct: f64,
     /// That class in words, with its row count.
     pub expected_error_basis: String,
+    /// The training framework whose profile priced the kernels (`--framework`).
+    pub framework: String,
     #[serde(skip)]
     pub timeline: Option<Timeline>,
     /// What traces draw inside the timeline's spans (not part of the JSON schema).
@@ -297,12 +307,40 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         None => {}
     }
     if p.zero == 3 && p.dp * p.cp > 1 {
+        let overlap = if cm.framework.overlap_comm {
+            "prefetched one layer ahead, gradient reduce-scatter overlapped with the backward"
+        } else {
+            "not overlapped with compute"
+        };
+        let hsdp = if p.shard_replicas() > 1 {
+            format!(
+                "; HSDP: sharded over {} DP ranks, {} replicas all-reduce {} per layer ({})",
+                p.shard_group(),
+                p.shard_replicas(),
+                units::si(comm.hsdp_ar_bytes_per_layer, "B"),
+                units::si(comm.zero3_ar_per_layer, "s")
+            )
+        } else {
+            String::new()
+        };
         assumptions.push(format!(
-            "ZeRO-3: per-layer parameter all-gather {} prefetched one layer ahead (exposed {:.1} ms per step on stage {slowest})",
+            "ZeRO-3/FSDP: per-layer parameter all-gather {} and gradient reduce-scatter {} ({overlap}; resharded after the forward, gathered again for the backward){hsdp}; exposed {:.1} ms per step on stage {slowest}",
             units::si(comm.zero3_ag_per_layer, "s"),
+            units::si(comm.zero3_rs_per_layer, "s"),
             bs.zero3_comm_s * 1e3
         ));
     }
+    assumptions.push(format!(
+        "framework: {} (fused norm {}, fused RoPE {}, fused activation {}, attention {:?}, {} optimizer, host dispatch floor {} per kernel; {})",
+        cm.framework.framework.name(),
+        yes_no(cm.framework.fused_norm),
+        yes_no(cm.framework.fused_rope),
+        yes_no(cm.framework.fused_activation),
+        cm.framework.attention,
+        if cm.framework.fused_optimizer { "fused" } else { "foreach" },
+        units::si(cm.framework.host_dispatch_s, "s"),
+        cm.framework.provenance()
+    ));
 
     // Accounting.
     let tokens = p.gbs as f64 * p.seq as f64;
@@ -375,10 +413,11 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         pipeline_bubble_s: st.bubble_s,
         dp_comm_s: st.dp_comm_s + bs.zero3_comm_s,
         optimizer_s: timings.optimizer_s,
+        fsdp_comm_s: bs.zero3_comm_s,
     };
 
-    // Memory.
-    let mem = memory(model, p);
+    // Memory (as the framework saves activations).
+    let mem = super::memory::memory_for_framework(model, p, &cm.framework, 4.0);
     let capacity = capacity(f);
     let fits = mem.total() <= capacity;
     if !fits {
@@ -532,7 +571,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
     let acc = fabric::catalogue::accelerator(f.accel_model);
     let expected = crate::expected_error::training(
         acc.map(|a| a.name).unwrap_or(f.accel_model),
-        crate::expected_error::default_framework(f.accel_model),
+        cm.framework.framework.name(),
         p.world(),
     );
     TrainReport {
@@ -556,6 +595,8 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
             seq: p.seq,
             microbatches: m,
             zero: p.zero,
+            fsdp_shard_group: if p.zero == 3 { p.shard_group() } else { 0 },
+            hsdp_replicas: if p.zero == 3 { p.shard_replicas() } else { 0 },
             recompute: format!("{:?}", p.recompute).to_lowercase(),
             precision: format!("{:?}", p.precision).to_lowercase(),
             sequence_parallel: p.sequence_parallel,
@@ -606,6 +647,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         derived: Vec::new(),
         expected_error_pct: expected.expected_error_pct,
         expected_error_basis: expected.expected_error_basis,
+        framework: cm.framework.framework.name().into(),
         timeline: Some(tl),
         detail: Some(detail),
     }
@@ -676,5 +718,13 @@ fn mem_report(m: &MemoryBreakdown, capacity: f64, stage: u32) -> MemoryReport {
         total_bytes: m.total(),
         capacity_bytes: capacity,
         stage,
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
     }
 }

@@ -126,15 +126,60 @@ impl StageTimings {
     }
 }
 
+/// Kernel time of `ops` under the compute model's framework (attention backend, host floor).
 fn sum_time(cm: &ComputeModel, ops: &[OpDesc], precision: Precision) -> f64 {
-    ops.iter().map(|o| cm.op_time(o, precision)).sum()
+    ops.iter().map(|o| cm.framework.op_time(cm, o, precision)).sum()
 }
 
 fn kind_time(cm: &ComputeModel, ops: &[OpDesc], precision: Precision, pick: fn(&OpKind) -> bool) -> f64 {
     ops.iter()
         .filter(|o| pick(&o.kind))
-        .map(|o| cm.op_time(o, precision))
+        .map(|o| cm.framework.op_time(cm, o, precision))
         .sum()
+}
+
+/// Forward and backward kernels of a forward op list as the framework runs them (unfused
+/// elementwise ops, rotary embedding, FP8 casts: `workload::framework`).
+fn framework_ops(
+    cm: &ComputeModel,
+    model: &ModelSpec,
+    ops: &[OpDesc],
+    precision: Precision,
+) -> (Vec<OpDesc>, Vec<OpDesc>) {
+    let fwd = cm.framework.forward_ops(model, ops, precision, cm);
+    // A forward FP8 cast has no backward of its own (the output-gradient casts are added).
+    let kept: Vec<OpDesc> = fwd.iter().filter(|o| o.name != "fp8_cast").cloned().collect();
+    let mut back = flops::backward_ops(&kept);
+    back.extend(cm.framework.backward_extra(ops, precision));
+    (fwd, back)
+}
+
+/// Recomputed forward time and FLOPs of a layer under selective checkpointing: the attention
+/// core (Megatron), or torchtitan's op policy (every op but the saved matmul outputs and SDPA;
+/// every second matmul recomputed).
+fn selective_recompute(cm: &ComputeModel, model: &ModelSpec, ops: &[OpDesc], precision: Precision) -> (f64, f64) {
+    use workload::framework::{FrameworkProfile, SelectiveAc};
+    match cm.framework.selective_ac {
+        SelectiveAc::AttentionCore => (
+            kind_time(cm, ops, precision, is_attention),
+            ops.iter().filter(|o| is_attention(&o.kind)).map(|o| o.flops).sum(),
+        ),
+        SelectiveAc::EveryOtherMatmul => {
+            let (mut t, mut fl) = (0.0, 0.0);
+            for o in ops {
+                let share = match o.kind {
+                    OpKind::Gemm { .. } => FrameworkProfile::op_ac_gemm_share(model, o.name).unwrap_or(0.0),
+                    OpKind::Attention { .. } => 0.0,
+                    OpKind::Memory { .. } => 1.0,
+                };
+                if share > 0.0 {
+                    t += share * cm.framework.op_time(cm, o, precision);
+                    fl += share * o.flops;
+                }
+            }
+            (t, fl)
+        }
+    }
 }
 
 fn is_attention(k: &OpKind) -> bool {
@@ -163,7 +208,7 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
             let mut list: Vec<BlockTiming> = Vec::new();
             // Embedding on the first virtual stage, output layer and loss on the last.
             let edge = |ops: Vec<OpDesc>, block: Block| {
-                let back = flops::backward_ops(&ops);
+                let (ops, back) = framework_ops(cm, model, &ops, p.precision);
                 BlockTiming {
                     block,
                     moe: false,
@@ -187,14 +232,15 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
             }
             for layer in p.chunk_layers(model.layers, v) {
                 w.layers += 1;
-                let ops = flops::layer_ops(model, layer, p.mbs as u64, p.seq, p.tp, p.cp, p.ep, p.sequence_parallel);
-                let back = flops::backward_ops(&ops);
+                let plain = flops::layer_ops(model, layer, p.mbs as u64, p.seq, p.tp, p.cp, p.ep, p.sequence_parallel);
+                let (ops, back) = framework_ops(cm, model, &plain, p.precision);
                 let f_t = sum_time(cm, &ops, p.precision);
                 let b_t = sum_time(cm, &back, p.precision);
                 let attn_f = kind_time(cm, &ops, p.precision, is_attention);
+                let (sel_t, sel_fl) = selective_recompute(cm, model, &ops, p.precision);
                 let re = match p.recompute {
                     Recompute::None => 0.0,
-                    Recompute::Selective => attn_f,
+                    Recompute::Selective => sel_t,
                     Recompute::Full => f_t,
                 };
                 let moe = model.layer_is_moe(layer);
@@ -203,7 +249,7 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
                 let cp_exposed = (comm.cp_kv_round * (p.cp - 1) as f64 - attn_f).max(0.0);
                 // With --tp-comm-overlap the collectives hide behind the layer's GEMMs.
                 let gemm_f = kind_time(cm, &ops, p.precision, is_gemm);
-                let (tp_f, tp_b) = if p.tp_comm_overlap {
+                let (tp_f, tp_b) = if p.tp_comm_overlap || cm.framework.tp_comm_overlap {
                     (
                         (comm.tp_per_layer - gemm_f).max(0.0),
                         (comm.tp_per_layer - 2.0 * gemm_f).max(0.0),
@@ -212,14 +258,13 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
                     (comm.tp_per_layer, comm.tp_per_layer)
                 };
                 let tp_re = if p.recompute == Recompute::Full { tp_f } else { 0.0 };
-                // ZeRO-3 gathers are prefetched one layer ahead.
-                let z3_f = (comm.zero3_ag_per_layer - f_t).max(0.0);
-                let z3_b = (comm.zero3_ag_per_layer - b_t).max(0.0);
+                // ZeRO-3/FSDP (see `fsdp_exposed`).
+                let (z3_f, z3_b) = fsdp_exposed(comm, f_t, b_t + re, cm.framework.overlap_comm);
                 let fl_f: f64 = ops.iter().map(|o| o.flops).sum();
                 let fl_b: f64 = back.iter().map(|o| o.flops).sum();
                 let refl: f64 = match p.recompute {
                     Recompute::None => 0.0,
-                    Recompute::Selective => ops.iter().filter(|o| is_attention(&o.kind)).map(|o| o.flops).sum(),
+                    Recompute::Selective => sel_fl,
                     Recompute::Full => fl_f,
                 };
                 list.push(BlockTiming {
@@ -275,14 +320,16 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
         }
     }
 
-    // Optimizer: fused AdamW over this rank's (sharded) parameters, 28 bytes moved per
-    // parameter (FP32 master, two moments, BF16 gradient and weight).
+    // Optimizer: AdamW over this rank's (sharded) parameters: fused, 28 bytes moved per
+    // parameter (FP32 master, two moments, BF16 gradient and weight), or the framework's
+    // foreach passes at the same achieved bandwidth.
     let params_rank = params_per_rank(model, p);
     let opt_params = if p.zero >= 1 {
-        params_rank / (p.dp * p.cp) as f64
+        params_rank / (p.shard_group() * p.cp) as f64
     } else {
         params_rank
-    };
+    } * cm.framework.optimizer_bytes_per_param()
+        / workload::framework::FUSED_ADAMW_BYTES_PER_PARAM;
     let opt_op = OpDesc {
         name: "adamw",
         kind: OpKind::Memory {
@@ -297,6 +344,22 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
         blocks,
         stages,
         optimizer_s: cm.op_time(&opt_op, Precision::Bf16),
+    }
+}
+
+/// Exposed ZeRO-3/FSDP communication of one layer for one micro-batch, `(forward, backward)`.
+/// With overlap (prefetch), the layer's parameter all-gather runs during the previous layer's
+/// forward (`forward_s`, the layers being alike) and is exposed only beyond it; in the backward
+/// the next all-gather (resharded after the forward), this layer's gradient reduce-scatter and,
+/// with HSDP, the replicas' all-reduce share the network while the layer's backward
+/// (`backward_s`, recompute included) runs. Without overlap all of it waits.
+pub fn fsdp_exposed(comm: &CommCosts, forward_s: f64, backward_s: f64, overlap: bool) -> (f64, f64) {
+    let ag = comm.zero3_ag_per_layer;
+    let back = ag + comm.zero3_rs_per_layer + comm.zero3_ar_per_layer;
+    if overlap {
+        ((ag - forward_s).max(0.0), (back - backward_s).max(0.0))
+    } else {
+        (ag, back)
     }
 }
 

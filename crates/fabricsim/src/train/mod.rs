@@ -20,6 +20,7 @@ pub mod memory;
 pub mod pipeline;
 pub mod report;
 pub mod timing;
+pub mod tpu;
 
 use engine::Fidelity;
 use fabric::Fabric;

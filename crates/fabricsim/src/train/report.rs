@@ -395,6 +395,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         ));
     }
     assumptions.extend(in_network_lines(f, &comm.collectives, in_network));
+    assumptions.extend(cm.notes.iter().cloned());
     let mut fidelity_checks = Vec::new();
     // One warning per (dimension, scope) beyond the tolerance, its operations' times summed.
     struct Flagged {

@@ -301,12 +301,16 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
 }
 
 /// The compute model of a catalogue accelerator: its own peaks with the H100-fitted efficiency
-/// rule (measured H100 kernels; other accelerators are an assumption, docs/compute-model.md).
+/// rule (measured H100 kernels; other accelerators are an assumption, docs/compute-model.md);
+/// TPUs get their own rule (`train::tpu`).
 pub fn compute_model_for(accel: &str) -> Option<ComputeModel> {
     if accel == "h100" {
         return Some(ComputeModel::h100());
     }
     let a = fabric::catalogue::accelerator(accel)?;
+    if let Some(t) = fabric::catalogue::tpu_core(a.id) {
+        return Some(super::tpu::compute_model(a, t));
+    }
     Some(ComputeModel::from_peaks(
         a.name,
         a.bf16_dense.0,

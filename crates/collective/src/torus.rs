@@ -90,17 +90,34 @@ pub fn sub_torus(f: &Fabric, ranks: &[u32]) -> Option<SubTorus> {
     Some(st)
 }
 
-/// The chip a ring along `d` sends to from `c`, forward or backward (module notes).
-fn ring_next(st: &SubTorus, c: [u32; 3], d: usize, forward: bool) -> [u32; 3] {
+/// The chip a ring along `d` sends to from `c`, forward or backward, and the explicit path
+/// (link ids) when the ring closes along the line instead of over a wrap link (module notes).
+fn ring_next(f: &Fabric, st: &SubTorus, c: [u32; 3], d: usize, forward: bool) -> ([u32; 3], Option<Vec<u32>>) {
     if let Some(n) = torus_step(c, d, forward, st.dims, st.wrap, st.twist) {
         if st.contains(n) {
-            return n;
+            return (n, None);
         }
     }
-    let mut n = c;
+    // No wrap link to a member: the ring closes back along the line (a mesh line's ring).
     let len = st.dims[d];
+    let mut n = c;
     n[d] = if forward { (c[d] + 1) % len } else { (c[d] + len - 1) % len };
-    n
+    let mut path = Vec::new();
+    let mut cur = c;
+    let step_fwd = n[d] > c[d];
+    while cur[d] != n[d] {
+        let Some(next) = torus_step(cur, d, step_fwd, st.dims, [false; 3], [0; 3]) else {
+            return (n, None);
+        };
+        let a = f.accels[(st.base + torus_index(cur, st.dims)) as usize];
+        let b = f.accels[(st.base + torus_index(next, st.dims)) as usize];
+        match f.link_between(a, b) {
+            Some(l) => path.push(l.0),
+            None => return (n, None),
+        }
+        cur = next;
+    }
+    (n, Some(path))
 }
 
 pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, CollectiveError> {
@@ -144,12 +161,14 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, Colle
                     if two && !fwd {
                         continue;
                     }
-                    let n = ring_next(&st, c, d, fwd);
-                    ph.flows.push(PlanFlow::new(
+                    let (n, path) = ring_next(f, &st, c, d, fwd);
+                    let mut fl = PlanFlow::new(
                         st.base + torus_index(c, st.dims),
                         st.base + torus_index(n, st.dims),
                         bytes,
-                    ));
+                    );
+                    fl.path = path;
+                    ph.flows.push(fl);
                 }
             }
         }

@@ -9,6 +9,7 @@ pub mod topo;
 pub mod train;
 pub mod validate;
 pub mod validate_training;
+pub mod validate_tpu;
 
 /// Version of every JSON result this crate emits. Bump on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -315,6 +315,9 @@ pub fn plan_on(
         s.parallel.pp.get_or_insert(1);
         s.training.zero.get_or_insert(3);
     }
+    // XLA overlaps tensor-parallel collectives with the matmuls (async collective fusion,
+    // collective matmul; MaxText's scripts turn them on).
+    s.parallel.tp_comm_overlap.get_or_insert(true);
     let mut r = plan(&s, accels, f.domain_size, hbm_bytes, model)?;
     r.derived.splice(0..0, notes);
     Ok(r)

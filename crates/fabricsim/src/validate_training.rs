@@ -133,6 +133,10 @@ fn row_fits(f: &fabric::Fabric, model: &ModelSpec, plan: &ParallelPlan, other: &
 }
 
 fn one(m: &HashMap<String, String>) -> Result<Compared, String> {
+    // TPU rows under MaxText: their own mapping (validate_tpu.rs).
+    if let Some(r) = crate::validate_tpu::compare(m) {
+        return r;
+    }
     let accel = field(m, "accelerator");
     let node =
         crate::validate::node_for(accel).ok_or_else(|| format!("accelerator `{accel}` has no standard system"))?;

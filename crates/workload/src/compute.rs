@@ -450,7 +450,7 @@ impl Accel {
 /// testdata/training.csv (rule: the median over those rows of the fraction that makes each
 /// row's predicted throughput equal its measurement, with every other parameter physical);
 /// docs/calibration.md, "TPU training as XLA runs it".
-pub const TPU_ATTAINED_FRACTION: f64 = 0.79;
+pub const TPU_ATTAINED_FRACTION: f64 = 0.80;
 
 /// The TPU efficiency rule (not the H100 rule): every operation runs at
 /// [`TPU_ATTAINED_FRACTION`] of its roofline, times the MXU tile occupancy of its shape — XLA

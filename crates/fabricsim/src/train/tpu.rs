@@ -17,9 +17,8 @@
 //!   DCN; DP groups stay inside a slice ([`slice_dp`]) and [`Dim::Dcn`] joins the slices: each
 //!   chip all-reduces the gradient shard the in-slice reduce-scatter left it, over its share of
 //!   its host's DCN NICs ([`price_dcn`]). The closed form is gradient bytes × 2(S−1)/S ÷ DCN
-//!   bandwidth per chip; the schedule runs it with the in-slice gradient sync after the last
-//!   backward (XLA's per-layer overlap of the DCN all-reduce with the backward pass is not
-//!   modelled: the DCN time is exposed in full, an upper bound).
+//!   bandwidth per chip; what the backward pass does not hide of it (and of the in-slice
+//!   reduce-scatter) is exposed at the end of the step ([`overlap_gradient_sync`]).
 //! - **Compute** ([`compute_model`]): the TPU efficiency rule (`workload::compute::TpuRule`),
 //!   never the H100-fitted one.
 
@@ -145,6 +144,48 @@ pub fn price_dcn(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: CommOption
         cost: c,
     });
     Ok(())
+}
+
+/// What the schedule leaves exposed of a TPU step's gradient synchronisation: XLA reduces each
+/// layer's gradients as soon as its backward finishes, asynchronously, while the earlier
+/// layers' backward runs (MaxText's scripts set `xla_tpu_enable_data_parallel_all_reduce_opt`
+/// and async collective fusion). All syncs of the step (in-slice reduce-scatter, DCN
+/// all-reduce) share the overlap window `W` = the slowest stage's backward (recompute included)
+/// less one layer's; exposed = max(T − W, T / L) where T is their summed time and L the layers
+/// (the first layer's gradients arrive last). With FSDP (ZeRO-3) the parameters are re-gathered
+/// layer by layer in the next step, so the end-of-step all-gather is dropped. The priced
+/// collectives keep their full times; `CommCosts::dp` and `dp_total` carry the exposed part the
+/// schedule runs. Nothing changes on a fabric that is not a TPU torus.
+pub fn overlap_gradient_sync(
+    f: &Fabric,
+    pl: &Placement,
+    model: &ModelSpec,
+    timings: &super::timing::StageTimings,
+    comm: &mut CommCosts,
+) {
+    if !is_tpu(f) || comm.dp.is_empty() {
+        return;
+    }
+    if pl.plan.zero == 3 {
+        comm.dp.retain(|s| s.op != Op::AllGather);
+    }
+    let total: f64 = comm.dp.iter().map(|s| s.cost.seconds).sum();
+    if total <= 0.0 {
+        comm.dp_total = 0.0;
+        return;
+    }
+    let w = &timings.stages[timings.slowest_stage() as usize];
+    let layers = w.layers.max(1) as f64;
+    let backward = w.backward_s + w.recompute_s;
+    let window = backward * (1.0 - 1.0 / layers);
+    let exposed = (total - window).max(total / model.layers.max(1) as f64);
+    let k = (exposed / total).min(1.0);
+    for s in &mut comm.dp {
+        s.bytes *= k;
+        s.cost.seconds *= k;
+        s.cost.latency *= k;
+    }
+    comm.dp_total = comm.dp.iter().map(|s| s.cost.seconds).sum();
 }
 
 /// The DCN all-reduce's closed form: `bytes` × 2(S−1)/S ÷ the DCN bandwidth per chip.

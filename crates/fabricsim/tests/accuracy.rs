@@ -5,7 +5,8 @@
 //! Today (`fabricsim validate --collectives testdata/collectives.csv`,
 //! `fabricsim validate --training testdata/training.csv`, the 41 and 48 rows of the 2026-12-02
 //! measurement set): collectives 32 compared, 9 skipped, median |error| 5.5 %, max 48.1 %;
-//! training 35 compared, 13 skipped, median 8.8 %, max 76.4 %.
+//! training 39 compared, 9 skipped, median 8.9 %, max 76.4 % (the four TPU rows now run, each
+//! within ±13 %: 8.8 % over the 35 others, unchanged).
 
 use fabricsim::validate::Report;
 
@@ -67,8 +68,8 @@ fn training_accuracy_gate() {
         "training",
         &r,
         Gate {
-            min_compared: 35,
-            max_skipped: 13,
+            min_compared: 39,
+            max_skipped: 9,
             median_pct: 9.0,
             max_pct: 78.0,
         },

@@ -242,7 +242,7 @@ impl ResolvedMesh {
 }
 
 /// Fill the `-1` axes of one group (`what` names the flags) so their product is `total`.
-fn fill(axes: &mut [(&str, i64)], total: u64, what: &str) -> Result<(), String> {
+fn fill(axes: &mut [(&str, i64)], total: u64, group: &str, what: &str) -> Result<(), String> {
     for (name, v) in axes.iter() {
         if *v == 0 || *v < -1 {
             return Err(format!("--{name} {v}: must be a positive size or -1 (the rest)"));
@@ -251,7 +251,7 @@ fn fill(axes: &mut [(&str, i64)], total: u64, what: &str) -> Result<(), String> 
     let unknown: Vec<usize> = (0..axes.len()).filter(|&i| axes[i].1 == -1).collect();
     if unknown.len() > 1 {
         return Err(format!(
-            "--{} and --{} are both -1: at most one {what} axis may take the rest",
+            "--{} and --{} are both -1: at most one {group} axis may take the rest",
             axes[unknown[0]].0, axes[unknown[1]].0
         ));
     }
@@ -270,7 +270,7 @@ fn fill(axes: &mut [(&str, i64)], total: u64, what: &str) -> Result<(), String> 
             axes[i].1 = (total / known) as i64;
         }
         None if known != total => {
-            return Err(format!("{} = {known}, but the cluster has {total} {what}", shown()));
+            return Err(format!("{} = {known}, but the job has {total} {what}", shown()));
         }
         None => {}
     }
@@ -288,9 +288,9 @@ impl MaxTextMesh {
             ("ici-sequence", self.ici_sequence),
             ("ici-tensor", self.ici_tensor),
         ];
-        fill(&mut ici, chips, "chips of a slice")?;
+        fill(&mut ici, chips, "ICI", "chips in a slice")?;
         let mut dcn = [("dcn-data", self.dcn_data), ("dcn-fsdp", self.dcn_fsdp)];
-        fill(&mut dcn, slices, "slices")?;
+        fill(&mut dcn, slices, "DCN", "slices")?;
         let u = |v: i64| v as u32;
         Ok(ResolvedMesh {
             ici_data: u(ici[0].1),

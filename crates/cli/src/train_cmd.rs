@@ -186,24 +186,37 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         o => return Err(UserError(format!("fidelity `{o}`: expected flow or analytical"))),
     };
     let hbm = fabricsim::train::memory::physical_capacity(&f);
-    let mesh = [a.ici_data, a.ici_fsdp, a.ici_tensor, a.ici_sequence, a.dcn_data, a.dcn_fsdp]
-        .iter()
-        .any(Option::is_some)
-        .then(|| {
-            let d = train::tpu::MaxTextMesh::default();
-            train::tpu::MaxTextMesh {
-                // Axes not given: 1, except fsdp and dcn data, which take the rest unless
-                // another axis of their group does (MaxText's base.yml defaults).
-                ici_data: a.ici_data.unwrap_or(1),
-                ici_tensor: a.ici_tensor.unwrap_or(1),
-                ici_sequence: a.ici_sequence.unwrap_or(1),
-                ici_fsdp: a.ici_fsdp.unwrap_or(
-                    if [a.ici_data, a.ici_tensor, a.ici_sequence].contains(&Some(-1)) { 1 } else { d.ici_fsdp },
-                ),
-                dcn_fsdp: a.dcn_fsdp.unwrap_or(1),
-                dcn_data: a.dcn_data.unwrap_or(if a.dcn_fsdp == Some(-1) { 1 } else { d.dcn_data }),
-            }
-        });
+    let mesh = [
+        a.ici_data,
+        a.ici_fsdp,
+        a.ici_tensor,
+        a.ici_sequence,
+        a.dcn_data,
+        a.dcn_fsdp,
+    ]
+    .iter()
+    .any(Option::is_some)
+    .then(|| {
+        let d = train::tpu::MaxTextMesh::default();
+        train::tpu::MaxTextMesh {
+            // Axes not given: 1, except fsdp and dcn data, which take the rest unless
+            // another axis of their group does (MaxText's base.yml defaults).
+            ici_data: a.ici_data.unwrap_or(1),
+            ici_tensor: a.ici_tensor.unwrap_or(1),
+            ici_sequence: a.ici_sequence.unwrap_or(1),
+            ici_fsdp: a
+                .ici_fsdp
+                .unwrap_or(if [a.ici_data, a.ici_tensor, a.ici_sequence].contains(&Some(-1)) {
+                    1
+                } else {
+                    d.ici_fsdp
+                }),
+            dcn_fsdp: a.dcn_fsdp.unwrap_or(1),
+            dcn_data: a
+                .dcn_data
+                .unwrap_or(if a.dcn_fsdp == Some(-1) { 1 } else { d.dcn_data }),
+        }
+    });
     let resolved = scenario::plan_on(&sc, &f, hbm, &model, mesh).map_err(UserError)?;
     let mut plan = resolved.plan;
     // No recompute policy given: the least recomputation that fits memory (Megatron users

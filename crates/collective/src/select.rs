@@ -12,7 +12,8 @@ use fabric::{Fabric, ScaleUpKind};
 pub fn candidates(f: &Fabric, ranks: &[u32], op: Op) -> Vec<Algo> {
     let single = single_domain(f, ranks);
     // A whole slice or a sub-torus of one (whole dimensions): the TPU runtime's rings per dimension.
-    let whole_torus = matches!(f.scale_up, ScaleUpKind::Torus { .. }) && single && crate::torus::sub_torus(f, ranks).is_some();
+    let whole_torus =
+        matches!(f.scale_up, ScaleUpKind::Torus { .. }) && single && crate::torus::sub_torus(f, ranks).is_some();
     let mesh = matches!(f.scale_up, ScaleUpKind::FullMesh) && single;
     let multi = !single;
     let doms = crate::plan::by_domain(f, ranks);

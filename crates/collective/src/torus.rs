@@ -101,7 +101,11 @@ fn ring_next(f: &Fabric, st: &SubTorus, c: [u32; 3], d: usize, forward: bool) ->
     // No wrap link to a member: the ring closes back along the line (a mesh line's ring).
     let len = st.dims[d];
     let mut n = c;
-    n[d] = if forward { (c[d] + 1) % len } else { (c[d] + len - 1) % len };
+    n[d] = if forward {
+        (c[d] + 1) % len
+    } else {
+        (c[d] + len - 1) % len
+    };
     let mut path = Vec::new();
     let mut cur = c;
     let step_fwd = n[d] > c[d];
@@ -132,14 +136,10 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, Colle
     if !matches!(op, Op::AllReduce | Op::ReduceScatter | Op::AllGather) {
         return Err(unsupported("serves all_reduce, reduce_scatter, all_gather"));
     }
-    let st = sub_torus(f, ranks).ok_or_else(|| {
-        unsupported("the group must be a whole slice or a sub-torus (whole dimensions of one slice)")
-    })?;
+    let st = sub_torus(f, ranks)
+        .ok_or_else(|| unsupported("the group must be a whole slice or a sub-torus (whole dimensions of one slice)"))?;
     let k = st.spans.len();
-    let mut members: Vec<[u32; 3]> = ranks
-        .iter()
-        .map(|&r| torus_coord(r - st.base, st.dims))
-        .collect();
+    let mut members: Vec<[u32; 3]> = ranks.iter().map(|&r| torus_coord(r - st.base, st.dims)).collect();
     members.sort_unstable_by_key(|&c| torus_index(c, st.dims));
     // Phase i: part j reduces along dimension spans[(i + j) % k], on the shard the dimensions
     // it visited before left it.

@@ -8,8 +8,8 @@ pub mod scenario;
 pub mod topo;
 pub mod train;
 pub mod validate;
-pub mod validate_training;
 pub mod validate_tpu;
+pub mod validate_training;
 
 /// Version of every JSON result this crate emits. Bump on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;

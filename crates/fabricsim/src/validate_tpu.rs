@@ -115,11 +115,14 @@ fn generation(accel: &str) -> Option<&'static str> {
     if !l.contains("tpu") {
         return None;
     }
-    ["v5p", "v5e", "v6e", "v4", "v7"].into_iter().find(|g| l.contains(g)).or_else(|| {
-        (l.contains("trillium"))
-            .then_some("v6e")
-            .or_else(|| l.contains("ironwood").then_some("v7"))
-    })
+    ["v5p", "v5e", "v6e", "v4", "v7"]
+        .into_iter()
+        .find(|g| l.contains(g))
+        .or_else(|| {
+            (l.contains("trillium"))
+                .then_some("v6e")
+                .or_else(|| l.contains("ironwood").then_some("v7"))
+        })
 }
 
 /// The standard slice shape of `n` chips (Cloud TPU docs' slice tables), with the slice count
@@ -166,7 +169,9 @@ fn scenario_of(m: &HashMap<String, String>, gen: &'static str) -> Result<TpuRow,
     let other = format!("{} {}", field(m, "other_parallelism"), field(m, "system_interconnect"));
     let slices = slices_stated(&other).unwrap_or(1).max(1);
     if n % slices != 0 {
-        return Err(format!("num_accel {n} is not a multiple of the {slices} slices the row states"));
+        return Err(format!(
+            "num_accel {n} is not a multiple of the {slices} slices the row states"
+        ));
     }
     let per_slice = n / slices;
     let shape = slice_shape(gen, per_slice)
@@ -177,11 +182,15 @@ fn scenario_of(m: &HashMap<String, String>, gen: &'static str) -> Result<TpuRow,
     let cluster = format!(
         "tpu-{gen}-pod:slice={shape}{}{}",
         if twistable { ",twisted=false" } else { "" },
-        if slices > 1 { format!(",slices={slices}") } else { String::new() }
+        if slices > 1 {
+            format!(",slices={slices}")
+        } else {
+            String::new()
+        }
     );
     let model_name = field(m, "model");
-    let model = workload::registry::lookup(model_name)
-        .ok_or_else(|| format!("model `{model_name}` is not in the registry"))?;
+    let model =
+        workload::registry::lookup(model_name).ok_or_else(|| format!("model `{model_name}` is not in the registry"))?;
     let recipe = RECIPES
         .iter()
         .find(|r| r.gen == gen && workload::registry::lookup(r.model).is_some_and(|x| x.name == model.name))
@@ -277,7 +286,11 @@ fn compare_row(m: &HashMap<String, String>, row: &TpuRow) -> Result<Compared, St
             p.tp,
             p.dp,
             p.zero,
-            if p.cp > 1 { format!(" CP{}", p.cp) } else { String::new() }
+            if p.cp > 1 {
+                format!(" CP{}", p.cp)
+            } else {
+                String::new()
+            }
         ),
         ranks: p.world() as u32,
         size_bytes: 0.0,

@@ -57,13 +57,23 @@ fn v5p_default_plan_is_maxtext_fsdp() {
     assert!(r.mfu > 0.45 && r.mfu < 0.75, "MFU {:.1} %", r.mfu * 100.0);
     assert!(r.fits);
     // The FSDP collectives run as the TPU runtime's torus rings.
-    assert!(r.collectives.iter().all(|c| c.algorithm == "torus"), "{:?}", r.collectives);
+    assert!(
+        r.collectives.iter().all(|c| c.algorithm == "torus"),
+        "{:?}",
+        r.collectives
+    );
 }
 
 /// Generations without a measured row say so; calibrated ones do not.
 #[test]
 fn uncalibrated_generations_say_so() {
-    for (gen, calibrated) in [("v4", false), ("v7", false), ("v5p", true), ("v5e", true), ("v6e", true)] {
+    for (gen, calibrated) in [
+        ("v4", false),
+        ("v7", false),
+        ("v5p", true),
+        ("v5e", true),
+        ("v6e", true),
+    ] {
         let f = cluster(&format!("tpu-{gen}-pod:slice=4x4x4"));
         let cm = train::compute_model_for(f.accel_model).unwrap();
         assert!(cm.tpu.is_some(), "{gen}: TPU rule, not the H100 one");
@@ -138,15 +148,28 @@ fn torus_runs_all_dimensions_at_once() {
     let f = cluster("tpu-v4-pod:slice=4x4x4");
     let ranks: Vec<u32> = (0..64).collect();
     let size = 1u64 << 30;
-    let plan = collective::simulate::lower(&f, &ranks, collective::Op::ReduceScatter, size as f64, collective::Algo::Torus, 1)
-        .unwrap();
+    let plan = collective::simulate::lower(
+        &f,
+        &ranks,
+        collective::Op::ReduceScatter,
+        size as f64,
+        collective::Algo::Torus,
+        1,
+    )
+    .unwrap();
     assert_eq!(plan.phases.len(), 3);
     // Every phase uses all three dimensions.
     for ph in &plan.phases {
         let mut dims = std::collections::BTreeSet::new();
         for fl in &ph.flows {
             let d = (fl.dst as i64 - fl.src as i64).unsigned_abs();
-            dims.insert(if d % 16 == 0 { 2 } else if d % 4 == 0 { 1 } else { 0 });
+            dims.insert(if d % 16 == 0 {
+                2
+            } else if d % 4 == 0 {
+                1
+            } else {
+                0
+            });
         }
         assert_eq!(dims.len(), 3);
     }
@@ -173,7 +196,11 @@ fn two_slice_dcn_time_matches_closed_form() {
         assert_eq!(pl.layout.groups(Dim::Dcn).len(), 256);
         assert!(pl.layout.groups(Dim::Dp).iter().all(|g| g.len() == 256));
         let mut comm = train::comm::price(&f, &pl, &m, Fidelity::Flow).unwrap();
-        let priced = comm.collectives.iter().find(|c| c.dim == Some(Dim::Dcn)).expect("DCN all-reduce");
+        let priced = comm
+            .collectives
+            .iter()
+            .find(|c| c.dim == Some(Dim::Dcn))
+            .expect("DCN all-reduce");
         let bytes = tpu::dcn_bytes(&pl, &m);
         assert!((bytes - m.params() * 2.0 / 256.0).abs() < 1.0, "{bytes}");
         // The DCN port at the efficiency the collective layer gives every network link
@@ -181,8 +208,15 @@ fn two_slice_dcn_time_matches_closed_form() {
         // staging term, a few per cent at this size.
         let closed = tpu::dcn_closed_form(bytes, 2, dcn * collective::constants::ETA_NET);
         let t = priced.cost.seconds;
-        assert!(t >= closed && (t - closed) / closed < 0.08, "DCN {t} s vs closed form {closed} s");
-        eprintln!("seq {seq}: DCN all-reduce {:.2} ms, closed form {:.2} ms", t * 1e3, closed * 1e3);
+        assert!(
+            t >= closed && (t - closed) / closed < 0.08,
+            "DCN {t} s vs closed form {closed} s"
+        );
+        eprintln!(
+            "seq {seq}: DCN all-reduce {:.2} ms, closed form {:.2} ms",
+            t * 1e3,
+            closed * 1e3
+        );
         // Exposure.
         let cm = train::compute_model_for(f.accel_model).unwrap();
         let timings = train::timing::stage_timings(&pl, &m, &cm, &comm);
@@ -196,7 +230,11 @@ fn two_slice_dcn_time_matches_closed_form() {
         let window = (w.backward_s + w.recompute_s) * (1.0 - 1.0 / w.layers as f64);
         tpu::overlap_gradient_sync(&f, &pl, &m, &timings, &mut comm);
         let want = (total - window).max(total / m.layers as f64);
-        assert!((comm.dp_total - want).abs() < 1e-12 * want.max(1.0), "{} vs {want}", comm.dp_total);
+        assert!(
+            (comm.dp_total - want).abs() < 1e-12 * want.max(1.0),
+            "{} vs {want}",
+            comm.dp_total
+        );
         let dcn_exposed = comm.dp.iter().find(|s| s.dim == Dim::Dcn).unwrap().cost.seconds;
         assert!((dcn_exposed - t * want / total).abs() <= 1e-12 * t);
         eprintln!(

@@ -478,15 +478,15 @@ impl TpuRule {
     /// Efficiency of `op` under this rule.
     pub fn efficiency(&self, op: &OpDesc) -> f64 {
         match op.kind {
-            OpKind::Gemm { m, n, k, .. } => {
-                self.attained * self.occupancy(m as u64) * self.occupancy(n as u64) * self.occupancy(k as u64)
-            }
+            OpKind::Gemm { m, n, k, .. } => self.attained * self.occupancy(m) * self.occupancy(n) * self.occupancy(k),
             OpKind::Attention {
-                head_dim_qk, head_dim_v, ..
+                head_dim_qk,
+                head_dim_v,
+                ..
             } => {
-                let d = head_dim_qk as u64 + head_dim_v as u64;
-                let padded = (head_dim_qk as u64).div_ceil(self.mxu as u64) * self.mxu as u64
-                    + (head_dim_v as u64).div_ceil(self.mxu as u64) * self.mxu as u64;
+                let d = head_dim_qk + head_dim_v;
+                let padded = head_dim_qk.div_ceil(self.mxu as u64) * self.mxu as u64
+                    + head_dim_v.div_ceil(self.mxu as u64) * self.mxu as u64;
                 self.attained * d as f64 / padded.max(1) as f64
             }
             OpKind::Memory { .. } => self.attained,
@@ -529,7 +529,14 @@ impl ComputeModel {
     /// A TPU generation from its peaks with the TPU rule ([`TpuRule`]); `calibrated` says whether
     /// the generation has measured rows in the rule's fit (v5e, v5p, v6e) — when not (v4,
     /// Ironwood) the model notes it is uncalibrated.
-    pub fn tpu(name: &str, peak_bf16: f64, peak_fp8: Option<f64>, hbm_bw: f64, mxu: u32, calibrated: bool) -> ComputeModel {
+    pub fn tpu(
+        name: &str,
+        peak_bf16: f64,
+        peak_fp8: Option<f64>,
+        hbm_bw: f64,
+        mxu: u32,
+        calibrated: bool,
+    ) -> ComputeModel {
         let mut cm = ComputeModel::from_peaks(name, peak_bf16, peak_fp8, hbm_bw);
         cm.tpu = Some(TpuRule {
             mxu,

@@ -99,22 +99,34 @@ const ENTRIES: &[Entry] = &[
     // v5p/v5e README tables and training.csv name them.
     Entry {
         name: "maxtext-32b",
-        aliases: &["MaxText synthetic 32B (global_parameter_scale)", "MaxText synthetic 32B"],
+        aliases: &[
+            "MaxText synthetic 32B (global_parameter_scale)",
+            "MaxText synthetic 32B",
+        ],
         build: |n| maxtext_scaled(n, 32),
     },
     Entry {
         name: "maxtext-64b",
-        aliases: &["MaxText synthetic 64B (global_parameter_scale)", "MaxText synthetic 64B"],
+        aliases: &[
+            "MaxText synthetic 64B (global_parameter_scale)",
+            "MaxText synthetic 64B",
+        ],
         build: |n| maxtext_scaled(n, 64),
     },
     Entry {
         name: "maxtext-128b",
-        aliases: &["MaxText synthetic 128B (global_parameter_scale)", "MaxText synthetic 128B"],
+        aliases: &[
+            "MaxText synthetic 128B (global_parameter_scale)",
+            "MaxText synthetic 128B",
+        ],
         build: |n| maxtext_scaled(n, 128),
     },
     Entry {
         name: "maxtext-1024b",
-        aliases: &["MaxText synthetic 1024B (global_parameter_scale)", "MaxText synthetic 1024B"],
+        aliases: &[
+            "MaxText synthetic 1024B (global_parameter_scale)",
+            "MaxText synthetic 1024B",
+        ],
         build: |n| maxtext_scaled(n, 1024),
     },
     // GPT-3 175B: Brown et al. 2020 (arXiv:2005.14165) Table 2.1: 96 layers, d_model 12288, 96

@@ -104,7 +104,11 @@ fn every_training_csv_model_resolves_with_its_shape_and_size() {
         let decimals = params_b.split('.').nth(1).map_or(0, str::len) as i32;
         // MaxText's synthetic models are named by their nominal scale (1024B = 1024 × the ~1B
         // base), not their count: pyconfig's doubling cycle lands within 3 % of it.
-        let share = if model.contains("global_parameter_scale") { 0.03 } else { 0.02 };
+        let share = if model.contains("global_parameter_scale") {
+            0.03
+        } else {
+            0.02
+        };
         let tol = (share * adv).max(0.5 * 10f64.powi(-decimals));
         let p = m.params() / 1e9;
         assert!((p - adv).abs() <= tol, "{id} {model}: {p:.3}B vs {adv}B");

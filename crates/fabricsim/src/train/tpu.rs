@@ -116,7 +116,13 @@ pub fn dcn_bytes(pl: &Placement, model: &ModelSpec) -> f64 {
 
 /// Price the gradient all-reduce across slices over the DCN (module notes) and add it to the
 /// step's data-parallel synchronisation. Nothing when the job has one slice.
-pub fn price_dcn(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: CommOptions, out: &mut CommCosts) -> Result<(), String> {
+pub fn price_dcn(
+    f: &Fabric,
+    pl: &Placement,
+    model: &ModelSpec,
+    opts: CommOptions,
+    out: &mut CommCosts,
+) -> Result<(), String> {
     let lay = &pl.layout;
     if lay.slices() < 2 {
         return Ok(());

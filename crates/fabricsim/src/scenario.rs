@@ -320,6 +320,17 @@ pub fn plan_on(
     s.parallel.tp_comm_overlap.get_or_insert(true);
     let mut r = plan(&s, accels, f.domain_size, hbm_bytes, model)?;
     r.derived.splice(0..0, notes);
+    // MaxText runs each step's batch at once (`per_device_batch_size`; gradient accumulation
+    // is opt-in): one micro-batch of GBS / DP unless a micro-batch above 1 or pipelining is
+    // asked for (the built-in scenario's MBS 1 is a GPU default).
+    let p = &mut r.plan;
+    if p.pp == 1 && p.mbs == 1 && p.gbs > p.dp && p.gbs % p.dp == 0 {
+        p.mbs = p.gbs / p.dp;
+        r.derived.push(format!(
+            "MBS {}: GBS {} ÷ DP {}, one micro-batch per step as MaxText runs per_device_batch_size (no gradient accumulation)",
+            p.mbs, p.gbs, p.dp
+        ));
+    }
     Ok(r)
 }
 

@@ -108,6 +108,25 @@ pub struct TrainArgs {
     /// 1024; default 2G). Raise it on a machine with more memory.
     #[arg(long)]
     pub max_memory: Option<String>,
+    /// TPU (MaxText mesh): data-parallel axis inside a slice (-1: the rest of the slice).
+    #[arg(long, allow_hyphen_values = true)]
+    pub ici_data: Option<i64>,
+    /// TPU (MaxText mesh): FSDP axis inside a slice, ZeRO-3 sharding (-1: the rest; MaxText's
+    /// default).
+    #[arg(long, allow_hyphen_values = true)]
+    pub ici_fsdp: Option<i64>,
+    /// TPU (MaxText mesh): tensor-parallel axis inside a slice (-1: the rest).
+    #[arg(long, allow_hyphen_values = true)]
+    pub ici_tensor: Option<i64>,
+    /// TPU (MaxText mesh): sequence (context) parallel axis inside a slice (-1: the rest).
+    #[arg(long, allow_hyphen_values = true)]
+    pub ici_sequence: Option<i64>,
+    /// TPU (MaxText mesh): data parallelism across slices over the DCN (-1: the rest; default).
+    #[arg(long, allow_hyphen_values = true)]
+    pub dcn_data: Option<i64>,
+    /// TPU (MaxText mesh): FSDP across slices over the DCN (-1: the rest).
+    #[arg(long, allow_hyphen_values = true)]
+    pub dcn_fsdp: Option<i64>,
     /// IB SHARP (CollNet) as a candidate for the step's all-reduces where the fabric has it
     /// (on) or never (off).
     #[arg(long, value_enum, default_value_t = Switch::On)]
@@ -198,7 +217,38 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         o => return Err(UserError(format!("fidelity `{o}`: expected flow or analytical"))),
     };
     let hbm = fabricsim::train::memory::physical_capacity(&f);
-    let resolved = scenario::plan(&sc, f.accel_count() as u64, f.domain_size, hbm, &model).map_err(UserError)?;
+    let mesh = [
+        a.ici_data,
+        a.ici_fsdp,
+        a.ici_tensor,
+        a.ici_sequence,
+        a.dcn_data,
+        a.dcn_fsdp,
+    ]
+    .iter()
+    .any(Option::is_some)
+    .then(|| {
+        let d = train::tpu::MaxTextMesh::default();
+        train::tpu::MaxTextMesh {
+            // Axes not given: 1, except fsdp and dcn data, which take the rest unless
+            // another axis of their group does (MaxText's base.yml defaults).
+            ici_data: a.ici_data.unwrap_or(1),
+            ici_tensor: a.ici_tensor.unwrap_or(1),
+            ici_sequence: a.ici_sequence.unwrap_or(1),
+            ici_fsdp: a
+                .ici_fsdp
+                .unwrap_or(if [a.ici_data, a.ici_tensor, a.ici_sequence].contains(&Some(-1)) {
+                    1
+                } else {
+                    d.ici_fsdp
+                }),
+            dcn_fsdp: a.dcn_fsdp.unwrap_or(1),
+            dcn_data: a
+                .dcn_data
+                .unwrap_or(if a.dcn_fsdp == Some(-1) { 1 } else { d.dcn_data }),
+        }
+    });
+    let resolved = scenario::plan_on(&sc, &f, hbm, &model, mesh).map_err(UserError)?;
     let mut plan = resolved.plan;
     // No recompute policy given: the least recomputation that fits memory (Megatron users
     // choose it the same way), listed with the derived values.

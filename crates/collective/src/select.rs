@@ -2,7 +2,7 @@
 //! fabric is a candidate, and the one with the lowest modelled time (latency + transfer, best
 //! protocol) wins, per message size. The candidate list depends on the fabric: NVLS inside an
 //! NVSwitch domain that supports it, CollNet where the network has SHARP, the bucket algorithm
-//! on a whole torus, direct exchanges on full meshes.
+//! on a whole torus or a sub-torus of one, direct exchanges on full meshes.
 
 use crate::plan::single_domain;
 use crate::{hierarchical, nvls, Algo, Op};
@@ -11,7 +11,9 @@ use fabric::{Fabric, ScaleUpKind};
 /// Candidate algorithms for `op` on `ranks`, cheapest-latency first.
 pub fn candidates(f: &Fabric, ranks: &[u32], op: Op) -> Vec<Algo> {
     let single = single_domain(f, ranks);
-    let whole_torus = matches!(f.scale_up, ScaleUpKind::Torus { .. }) && single && ranks.len() as u32 == f.domain_size;
+    // A whole slice or a sub-torus of one (whole dimensions): the TPU runtime's rings per dimension.
+    let whole_torus =
+        matches!(f.scale_up, ScaleUpKind::Torus { .. }) && single && crate::torus::sub_torus(f, ranks).is_some();
     let mesh = matches!(f.scale_up, ScaleUpKind::FullMesh) && single;
     let multi = !single;
     let doms = crate::plan::by_domain(f, ranks);

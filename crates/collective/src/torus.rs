@@ -1,12 +1,128 @@
-//! Torus (bucket) algorithm: reduce-scatter along x, then y, then z over bidirectional rings
-//! (half the data each way), then all-gather in reverse order; each dimension works on the
-//! shard left by the previous one.
+//! Torus algorithm as the TPU runtime runs it: reduce-scatter over bidirectional rings (half the
+//! data each way) along every dimension the group spans, then all-gather in reverse order; each
+//! dimension works on the shard left by the previous one.
+//!
+//! **All dimensions at once.** The data is split into one part per spanned dimension and part
+//! `j` visits the dimensions in an order rotated by `j` (x→y→z, y→z→x, z→x→y), so every phase
+//! keeps the links of all spanned dimensions busy at the same time — the multi-dimensional ring
+//! the TPU runtime uses on a 2D/3D slice, instead of the textbook bucket algorithm that leaves
+//! two dimensions idle while the third works.
+//!
+//! **Groups.** Either a whole slice (every chip of the torus) or a *sub-torus*: the chips that
+//! share their coordinates on some dimensions and span the others completely (a TP group along
+//! x, an FSDP group over y × z). A group that covers only part of a dimension is not a
+//! sub-torus; selection then falls back to rings.
+//!
+//! **Wrap-around.** Each ring flow goes to the chip's physical neighbour (`torus_step`): where
+//! the slice closes the dimension (a full dimension of a cube-built slice, through the OCS) that
+//! is one hop; where it does not (a partial dimension of a v5e/v6e slice, a slice under one
+//! cube), the ring closes through the fabric's route back along the line, sharing those links —
+//! which is what a ring on a mesh line costs. On a twisted torus the wrap link of a short
+//! dimension lands `k` chips along the long one; the ring follows it (same bytes per link as an
+//! untwisted ring) when that chip is in the group.
 
 use crate::constants::LinkClass;
 use crate::plan::{Phase, Plan, PlanFlow};
 use crate::{Algo, CollectiveError, Op};
-use fabric::routing::{torus_coord, torus_index};
+use fabric::routing::{torus_coord, torus_index, torus_step};
 use fabric::{Fabric, ScaleUpKind};
+
+/// A group laid out as a sub-torus of a slice: the slice's first rank, the torus shape, the
+/// dimensions the group spans (each completely) and the coordinates it fixes on the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubTorus {
+    pub base: u32,
+    pub dims: [u32; 3],
+    pub wrap: [bool; 3],
+    pub twist: [u32; 3],
+    /// Spanned dimensions (length > 1), in x, y, z order.
+    pub spans: Vec<usize>,
+    /// Coordinates of the group's first chip (those of the spanned dimensions are 0).
+    pub fixed: [u32; 3],
+}
+
+impl SubTorus {
+    /// Whether `c` (slice coordinates) belongs to the group.
+    fn contains(&self, c: [u32; 3]) -> bool {
+        (0..3).all(|d| self.spans.contains(&d) || c[d] == self.fixed[d])
+    }
+}
+
+/// The sub-torus `ranks` form on `f`, if they do (module notes).
+pub fn sub_torus(f: &Fabric, ranks: &[u32]) -> Option<SubTorus> {
+    let ScaleUpKind::Torus { dims, wrap, twist } = f.scale_up else {
+        return None;
+    };
+    if ranks.len() < 2 {
+        return None;
+    }
+    let dom = f.domain_of(ranks[0]);
+    let base = dom * f.domain_size;
+    if ranks.iter().any(|&r| f.domain_of(r) != dom) {
+        return None;
+    }
+    let coords: Vec<[u32; 3]> = ranks.iter().map(|&r| torus_coord(r - base, dims)).collect();
+    let first = coords[0];
+    let spans: Vec<usize> = (0..3).filter(|&d| coords.iter().any(|c| c[d] != first[d])).collect();
+    let expect: u64 = spans.iter().map(|&d| dims[d] as u64).product();
+    if expect != ranks.len() as u64 {
+        return None;
+    }
+    let mut fixed = first;
+    for &d in &spans {
+        fixed[d] = 0;
+    }
+    let st = SubTorus {
+        base,
+        dims,
+        wrap,
+        twist,
+        spans,
+        fixed,
+    };
+    // Every rank in the sub-torus, none twice.
+    let mut seen = std::collections::BTreeSet::new();
+    for &c in &coords {
+        if !st.contains(c) || !seen.insert(torus_index(c, dims)) {
+            return None;
+        }
+    }
+    Some(st)
+}
+
+/// The chip a ring along `d` sends to from `c`, forward or backward, and the explicit path
+/// (link ids) when the ring closes along the line instead of over a wrap link (module notes).
+fn ring_next(f: &Fabric, st: &SubTorus, c: [u32; 3], d: usize, forward: bool) -> ([u32; 3], Option<Vec<u32>>) {
+    if let Some(n) = torus_step(c, d, forward, st.dims, st.wrap, st.twist) {
+        if st.contains(n) {
+            return (n, None);
+        }
+    }
+    // No wrap link to a member: the ring closes back along the line (a mesh line's ring).
+    let len = st.dims[d];
+    let mut n = c;
+    n[d] = if forward {
+        (c[d] + 1) % len
+    } else {
+        (c[d] + len - 1) % len
+    };
+    let mut path = Vec::new();
+    let mut cur = c;
+    let step_fwd = n[d] > c[d];
+    while cur[d] != n[d] {
+        let Some(next) = torus_step(cur, d, step_fwd, st.dims, [false; 3], [0; 3]) else {
+            return (n, None);
+        };
+        let a = f.accels[(st.base + torus_index(cur, st.dims)) as usize];
+        let b = f.accels[(st.base + torus_index(next, st.dims)) as usize];
+        match f.link_between(a, b) {
+            Some(l) => path.push(l.0),
+            None => return (n, None),
+        }
+        cur = next;
+    }
+    (n, Some(path))
+}
 
 pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, CollectiveError> {
     let unsupported = |why: &str| CollectiveError::Unsupported {
@@ -14,48 +130,52 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, Colle
         op,
         why: why.into(),
     };
-    let ScaleUpKind::Torus { dims, .. } = f.scale_up else {
+    if !matches!(f.scale_up, ScaleUpKind::Torus { .. }) {
         return Err(unsupported("the fabric is not a torus"));
-    };
+    }
     if !matches!(op, Op::AllReduce | Op::ReduceScatter | Op::AllGather) {
         return Err(unsupported("serves all_reduce, reduce_scatter, all_gather"));
     }
-    let n: u32 = dims.iter().product();
-    let base = f.domain_of(ranks[0]) * f.domain_size;
-    let mut sorted = ranks.to_vec();
-    sorted.sort_unstable();
-    if ranks.len() as u32 != n || sorted.iter().enumerate().any(|(i, &r)| r != base + i as u32) {
-        return Err(unsupported("the group must be a whole torus (every chip of the slice)"));
-    }
-    let mut plan = Plan::new(op, Algo::Torus);
-    let active: Vec<usize> = (0..3).filter(|&d| dims[d] > 1).collect();
+    let st = sub_torus(f, ranks)
+        .ok_or_else(|| unsupported("the group must be a whole slice or a sub-torus (whole dimensions of one slice)"))?;
+    let k = st.spans.len();
+    let mut members: Vec<[u32; 3]> = ranks.iter().map(|&r| torus_coord(r - st.base, st.dims)).collect();
+    members.sort_unstable_by_key(|&c| torus_index(c, st.dims));
+    // Phase i: part j reduces along dimension spans[(i + j) % k], on the shard the dimensions
+    // it visited before left it.
     let mut rs_phases = Vec::new();
-    let mut cur = size;
-    for &d in &active {
-        let len = dims[d] as f64;
+    for i in 0..k {
         let mut ph = Phase::default();
-        for local in 0..n {
-            let c = torus_coord(local, dims);
-            for fwd in [true, false] {
-                let mut nc = c;
-                nc[d] = if fwd {
-                    (c[d] + 1) % dims[d]
-                } else {
-                    (c[d] + dims[d] - 1) % dims[d]
-                };
-                if dims[d] == 2 && !fwd {
-                    continue;
+        let mut steps = 0;
+        for j in 0..k {
+            let d = st.spans[(i + j) % k];
+            let done: f64 = (0..i).map(|q| st.dims[st.spans[(q + j) % k]] as f64).product();
+            let cur = size / k as f64 / done;
+            let len = st.dims[d] as f64;
+            steps = steps.max(st.dims[d] - 1);
+            let two = st.dims[d] == 2;
+            let share = if two { 1.0 } else { 0.5 };
+            let bytes = (len - 1.0) / len * cur * share;
+            for &c in &members {
+                for fwd in [true, false] {
+                    if two && !fwd {
+                        continue;
+                    }
+                    let (n, path) = ring_next(f, &st, c, d, fwd);
+                    let mut fl = PlanFlow::new(
+                        st.base + torus_index(c, st.dims),
+                        st.base + torus_index(n, st.dims),
+                        bytes,
+                    );
+                    fl.path = path;
+                    ph.flows.push(fl);
                 }
-                let share = if dims[d] == 2 { 1.0 } else { 0.5 };
-                let bytes = (len - 1.0) / len * cur * share;
-                ph.flows
-                    .push(PlanFlow::new(base + local, base + torus_index(nc, dims), bytes));
             }
         }
-        ph.steps(LinkClass::NvLink, dims[d] - 1);
+        ph.steps(LinkClass::NvLink, steps);
         rs_phases.push(ph);
-        cur /= len;
     }
+    let mut plan = Plan::new(op, Algo::Torus);
     if op != Op::AllGather {
         plan.phases.extend(rs_phases.iter().cloned());
     }

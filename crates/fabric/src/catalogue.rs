@@ -757,6 +757,95 @@ pub const TPU_V7: Accelerator = Accelerator {
              Hot Chips 2025 coverage; power assumed",
 };
 
+/// What a TPU generation's training model needs beyond [`Accelerator`]: the MXU systolic
+/// array's side (XLA pads matrix dimensions to it), chips per host and the host's data-center
+/// network (DCN) bandwidth, over which multislice jobs reach other slices.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TpuCore {
+    /// Catalogue id of the accelerator.
+    pub accel: &'static str,
+    /// MXU side (elements): a `mxu × mxu` systolic array.
+    pub mxu: u32,
+    /// TPU chips per host (VM host of a multi-host slice).
+    pub chips_per_host: u32,
+    /// DCN bandwidth per host, per direction.
+    pub dcn_per_host: BytesPerSec,
+    /// Whether the generation has measured training rows in the TPU compute rule's fit.
+    pub calibrated: bool,
+    pub source: &'static str,
+}
+
+impl TpuCore {
+    /// DCN bandwidth per chip: the host's NICs shared evenly by its chips.
+    pub fn dcn_per_chip(&self) -> BytesPerSec {
+        BytesPerSec(self.dcn_per_host.0 / self.chips_per_host as f64)
+    }
+}
+
+/// TPU generations (see [`TpuCore`]).
+///
+/// - v4: MXU 128×128 (4 MXUs per TensorCore) — systems.md §3.1 `[P]`, Jouppi et al. ISCA 2023; 4
+///   chips per host (a tray is 4 chips + 1 host, §3.1 `[S]`); DCN `[A]` not published for v4 —
+///   taken as v5p's 50 Gb/s per chip.
+/// - v5e: MXU 128×128 (four per TensorCore), 8 chips per host, "2 x 100 Gbps NIC" per host and
+///   "6.4 Tbps" DCN per 256-chip pod (= 25 Gb/s per chip, consistent) — `[P]` Cloud TPU v5e docs
+///   <https://cloud.google.com/tpu/docs/v5e>, system architecture table.
+/// - v5p: MXU 128×128 (four per TensorCore, two TensorCores), 4 chips per host ("4-chip VM"),
+///   "Data center network (DCN) bandwidth per chip 50 Gbps" → 200 Gb/s per host — `[P]` Cloud TPU
+///   v5p docs <https://cloud.google.com/tpu/docs/v5p>.
+/// - v6e: "two 256x256 matrix-multiply units", 8 chips per host — `[P]` Cloud TPU v6e docs
+///   <https://cloud.google.com/tpu/docs/v6e>; "4 × 200 Gbps" NIC per host and 25.6 Tbps DCN per
+///   256-chip pod `[S]` (a summary of the same page; consistent: 100 Gb/s per chip).
+/// - Ironwood (TPU7x): MXU 256×256 and 4 chips per host `[A]` (as v6e's MXU and v5p's host);
+///   DCN `[A]` taken as v6e's 100 Gb/s per chip. Not calibrated (no measured row).
+pub const TPU_CORES: &[TpuCore] = &[
+    TpuCore {
+        accel: "tpu-v4",
+        mxu: 128,
+        chips_per_host: 4,
+        dcn_per_host: gbit!(200.0), // [A] 4 × 50 Gb/s, as v5p
+        calibrated: false,
+        source: "[P] Cloud TPU v4 docs (MXU 128x128, 4 chips per host); DCN [A] as v5p",
+    },
+    TpuCore {
+        accel: "tpu-v5e",
+        mxu: 128,
+        chips_per_host: 8,
+        dcn_per_host: gbit!(200.0), // [P] 2 × 100 Gbps NIC per host
+        calibrated: true,
+        source: "[P] Cloud TPU v5e docs https://cloud.google.com/tpu/docs/v5e (8 chips per host, 2 x 100 Gbps NIC, 6.4 Tbps DCN per pod)",
+    },
+    TpuCore {
+        accel: "tpu-v5p",
+        mxu: 128,
+        chips_per_host: 4,
+        dcn_per_host: gbit!(4.0 * 50.0), // [P] 50 Gbps per chip
+        calibrated: true,
+        source: "[P] Cloud TPU v5p docs https://cloud.google.com/tpu/docs/v5p (DCN 50 Gbps per chip, 4-chip VM)",
+    },
+    TpuCore {
+        accel: "tpu-v6e",
+        mxu: 256,
+        chips_per_host: 8,
+        dcn_per_host: gbit!(4.0 * 200.0), // [S] 4 × 200 Gbps per host
+        calibrated: true,
+        source: "[P] Cloud TPU v6e docs https://cloud.google.com/tpu/docs/v6e (two 256x256 MXUs, 8 chips per host); [S] 4 x 200 Gbps NIC per host",
+    },
+    TpuCore {
+        accel: "tpu-v7",
+        mxu: 256,
+        chips_per_host: 4,
+        dcn_per_host: gbit!(4.0 * 100.0), // [A] as v6e per chip
+        calibrated: false,
+        source: "[A] Ironwood: MXU as v6e, host as v5p, DCN per chip as v6e (not published)",
+    },
+];
+
+/// The TPU figures of accelerator `id` (`"tpu-v5p"`), if it is a TPU.
+pub fn tpu_core(id: &str) -> Option<&'static TpuCore> {
+    TPU_CORES.iter().find(|t| t.accel == id)
+}
+
 /// Huawei Ascend 910C (two dies per package), as in CloudMatrix384.
 ///
 /// - `bf16_dense` 752 TFLOP/s — systems.md §4 `[S]` (paper, arXiv 2506.12708, via emergentmind and
@@ -2185,6 +2274,22 @@ mod tests {
         close("a100 physical", a100.hbm.0, 80e9);
         let h200 = accelerator("h200").unwrap();
         close("h200 falls back", h200.usable_hbm().0, h200.hbm.0);
+    }
+
+    /// TPU MXU sides and DCN bandwidth per chip (Cloud TPU docs: v5e 2 × 100 Gb/s per 8-chip
+    /// host, v5p 50 Gb/s per chip, v6e 4 × 200 Gb/s per 8-chip host).
+    #[test]
+    fn tpu_cores_headline_figures() {
+        let per_chip_gbit = |id: &str| tpu_core(id).unwrap().dcn_per_chip().0 * 8.0 / 1e9;
+        close("v5e dcn", per_chip_gbit("tpu-v5e"), 25.0);
+        close("v5p dcn", per_chip_gbit("tpu-v5p"), 50.0);
+        close("v6e dcn", per_chip_gbit("tpu-v6e"), 100.0);
+        assert_eq!(tpu_core("tpu-v5p").unwrap().mxu, 128);
+        assert_eq!(tpu_core("tpu-v6e").unwrap().mxu, 256);
+        for t in TPU_CORES {
+            assert!(accelerator(t.accel).is_some(), "{} is not an accelerator", t.accel);
+        }
+        assert!(!tpu_core("tpu-v4").unwrap().calibrated && !tpu_core("tpu-v7").unwrap().calibrated);
     }
 
     /// Pins the headline figures of one accelerator.

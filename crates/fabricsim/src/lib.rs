@@ -14,6 +14,7 @@ pub mod train;
 pub mod validate;
 pub mod validate_framework;
 pub mod validate_nvl72;
+pub mod validate_tpu;
 pub mod validate_training;
 
 /// Version of every JSON result this crate emits. Bump on incompatible changes.

@@ -256,6 +256,90 @@ pub struct ResolvedPlan {
     pub derived: Vec<String>,
 }
 
+/// As [`plan`], on the cluster `f`. On a TPU cluster the defaults are MaxText's
+/// (`train::tpu`): the mesh `mesh` (MaxText's `base.yml` default when `None`: FSDP over every
+/// chip of a slice, `ici_fsdp_parallelism: -1`, data parallelism over the slices,
+/// `dcn_data_parallelism: -1`, no tensor or pipeline parallelism) — not the Megatron recipe.
+/// Values the scenario gives (`--tp`, `--pp`, …) still win over the default mesh; a
+/// mesh given explicitly cannot be combined with `--tp`, `--cp` or `--dp`.
+pub fn plan_on(
+    s: &ScenarioFile,
+    f: &fabric::Fabric,
+    hbm_bytes: f64,
+    model: &ModelSpec,
+    mesh: Option<crate::train::tpu::MaxTextMesh>,
+) -> Result<ResolvedPlan, String> {
+    let accels = f.accel_count() as u64;
+    if !crate::train::tpu::is_tpu(f) {
+        if mesh.is_some() {
+            return Err(format!(
+                "--ici-*/--dcn-* (MaxText mesh axes) need a TPU cluster; `{}` is not one",
+                f.accel_model
+            ));
+        }
+        return plan(s, accels, f.domain_size, hbm_bytes, model);
+    }
+    let mut s = s.clone();
+    let mut notes = Vec::new();
+    let given = mesh.is_some();
+    let m = mesh.unwrap_or_default();
+    let p = &s.parallel;
+    if given {
+        for (name, v) in [("tp", p.tp), ("cp", p.cp), ("dp", p.dp), ("gpus", p.gpus)] {
+            if v.is_some() {
+                return Err(format!(
+                    "--{name} with --ici-*/--dcn-* mesh axes: give the plan one way (the mesh sets TP, CP and DP)"
+                ));
+            }
+        }
+    }
+    let uses_default = !given && p.tp.is_none() && p.cp.is_none() && p.dp.is_none() && p.gpus.is_none();
+    if given || uses_default {
+        let r = m.resolve(f)?;
+        let (tp, cp, dp, zero) = r.plan_sizes();
+        s.parallel.tp = Some(tp);
+        s.parallel.cp = Some(cp);
+        s.parallel.dp = Some(dp);
+        s.parallel.pp.get_or_insert(1);
+        // The mesh decides the sharding: an fsdp axis is ZeRO-3, pure data parallelism none.
+        s.training.zero = Some(zero);
+        notes.push(format!(
+            "{}: ici data {} · fsdp {} · sequence {} · tensor {}, dcn data {} · fsdp {} → TP {tp} · CP {cp} · DP {dp} · {}",
+            if given { "MaxText mesh" } else { "MaxText's default mesh (base.yml: ici_fsdp -1, dcn_data -1; FSDP over the slice, DP over slices)" },
+            r.ici_data,
+            r.ici_fsdp,
+            r.ici_sequence,
+            r.ici_tensor,
+            r.dcn_data,
+            r.dcn_fsdp,
+            if zero == 3 { "ZeRO-3 (FSDP)" } else { "no sharding" }
+        ));
+        notes.extend(crate::train::tpu::placement_notes(f, &r));
+    } else {
+        // Some of TP/CP/DP given: MaxText's defaults for the rest (no TP, no PP, FSDP).
+        s.parallel.tp.get_or_insert(1);
+        s.parallel.pp.get_or_insert(1);
+        s.training.zero.get_or_insert(3);
+    }
+    // XLA overlaps tensor-parallel collectives with the matmuls (async collective fusion,
+    // collective matmul; MaxText's scripts turn them on).
+    s.parallel.tp_comm_overlap.get_or_insert(true);
+    let mut r = plan(&s, accels, f.domain_size, hbm_bytes, model)?;
+    r.derived.splice(0..0, notes);
+    // MaxText runs each step's batch at once (`per_device_batch_size`; gradient accumulation
+    // is opt-in): one micro-batch of GBS / DP unless a micro-batch above 1 or pipelining is
+    // asked for (the built-in scenario's MBS 1 is a GPU default).
+    let p = &mut r.plan;
+    if p.pp == 1 && p.mbs == 1 && p.gbs > p.dp && p.gbs % p.dp == 0 {
+        p.mbs = p.gbs / p.dp;
+        r.derived.push(format!(
+            "MBS {}: GBS {} ÷ DP {}, one micro-batch per step as MaxText runs per_device_batch_size (no gradient accumulation)",
+            p.mbs, p.gbs, p.dp
+        ));
+    }
+    Ok(r)
+}
+
 /// Largest power of two ≤ `cap` that divides `heads` (at least 1).
 fn tp_default(cap: u32, heads: u32) -> u32 {
     let mut t = 1u32;

@@ -313,6 +313,10 @@ pub fn framework_of(group: &str, other: &str) -> &'static str {
 }
 
 fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<TrainingRow, String> {
+    // TPU rows under MaxText: their own mapping (validate_tpu.rs).
+    if let Some(r) = crate::validate_tpu::compare(m) {
+        return r;
+    }
     let mut assumptions: Vec<String> = Vec::new();
     let mut defaults: Vec<String> = Vec::new();
     let accel = field(m, "accelerator");

@@ -31,12 +31,24 @@ T073,torchtitan FSDP2 on A100 (2024),Llama 3 8B,8,,32,4096,32,8192,64,1,bf16,A10
 /// T059 (DeepSeek-V3, MoE memory).
 const NVL72_MISFITS: &[&str] = &["T053", "T058", "T059"];
 
+// TPU rows that ran but that the memory model does not yet fit (issue 8 part 6): MaxText's
+// `minimal` remat keeps only the matmul outputs (less than Korthikanti's selective count)
+// and the Trillium recipe offloads the layer inputs to host memory; neither is modelled.
+// T081 (32B on v5e-256, 16 GB chips) exceeds by 0.7 GB since FSDP counts two gathered layers
+// and an unsharded layer gradient as PyTorch FSDP keeps them (XLA's scan keeps less).
+// They were skipped before issue 8 part 1; the list may only shrink.
+const PENDING_TPU: [&str; 3] = ["T077", "T081", "T085"];
+
 fn assert_all_fit(csv: &str, at_least: usize) {
     let r = fabricsim::validate_training::training(csv).unwrap();
     assert!(r.rows.len() >= at_least, "{} rows compared", r.rows.len());
     for row in &r.rows {
-        if NVL72_MISFITS.contains(&row.row_id.as_str()) {
-            assert!(!row.memory.fits, "{} fits now: drop it from NVL72_MISFITS", row.row_id);
+        if NVL72_MISFITS.contains(&row.row_id.as_str()) || PENDING_TPU.contains(&row.row_id.as_str()) {
+            assert!(
+                !row.memory.fits,
+                "{} fits now: drop it from its misfit list",
+                row.row_id
+            );
             continue;
         }
         assert!(

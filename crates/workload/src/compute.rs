@@ -468,11 +468,64 @@ impl Accel {
     }
 }
 
+/// Fraction of its roofline an operation reaches on a TPU under XLA (MaxText): the one fitted
+/// parameter of [`TpuRule`], fitted on the four MaxText rows T077, T079, T081, T085 of
+/// testdata/training.csv (rule: the median over those rows of the fraction that makes each
+/// row's predicted throughput equal its measurement, with every other parameter physical);
+/// docs/calibration.md, "TPU training as XLA runs it".
+pub const TPU_ATTAINED_FRACTION: f64 = 0.80;
+
+/// The TPU efficiency rule (not the H100 rule): every operation runs at
+/// [`TPU_ATTAINED_FRACTION`] of its roofline, times the MXU tile occupancy of its shape — XLA
+/// pads each matrix dimension to a multiple of the systolic array's side (`mxu`: 128 on v4,
+/// v5e, v5p; 256 on v6e and Ironwood, catalogue `TPU_CORES`), so a GEMM of M × N × K runs at
+/// `M·N·K / (⌈M⌉·⌈N⌉·⌈K⌉)` of the padded peak and attention at `d / ⌈d⌉` on its head
+/// dimensions. Memory-bound operations reach the same fraction of the HBM bandwidth.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TpuRule {
+    /// Side of the MXU systolic array (elements).
+    pub mxu: u32,
+    /// Fraction of the roofline attained ([`TPU_ATTAINED_FRACTION`]).
+    pub attained: f64,
+}
+
+impl TpuRule {
+    fn occupancy(&self, x: u64) -> f64 {
+        let t = self.mxu.max(1) as u64;
+        if x == 0 {
+            return 1.0;
+        }
+        x as f64 / (x.div_ceil(t) * t) as f64
+    }
+
+    /// Efficiency of `op` under this rule.
+    pub fn efficiency(&self, op: &OpDesc) -> f64 {
+        match op.kind {
+            OpKind::Gemm { m, n, k, .. } => self.attained * self.occupancy(m) * self.occupancy(n) * self.occupancy(k),
+            OpKind::Attention {
+                head_dim_qk,
+                head_dim_v,
+                ..
+            } => {
+                let d = head_dim_qk + head_dim_v;
+                let padded = head_dim_qk.div_ceil(self.mxu as u64) * self.mxu as u64
+                    + head_dim_v.div_ceil(self.mxu as u64) * self.mxu as u64;
+                self.attained * d as f64 / padded.max(1) as f64
+            }
+            OpKind::Memory { .. } => self.attained,
+        }
+    }
+}
+
 /// Roofline compute model with a calibrated efficiency table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComputeModel {
     pub accel: Accel,
     pub table: EfficiencyTable,
+    /// The TPU rule, which replaces the table when set ([`ComputeModel::tpu`]).
+    pub tpu: Option<TpuRule>,
+    /// What a report should say about this model's calibration (e.g. "uncalibrated").
+    pub notes: Vec<String>,
     /// Extra time per kernel not in the calibration (e.g. host-bound eager launches). 0 by default:
     /// the calibration times are of back-to-back kernels, so GPU-side per-kernel gaps are already in
     /// the fitted efficiencies and host launch cost is hidden as in a training stream.
@@ -493,9 +546,39 @@ impl ComputeModel {
         ComputeModel {
             accel,
             table,
+            tpu: None,
+            notes: Vec::new(),
             kernel_overhead_s: 0.0,
             framework: crate::framework::Framework::Megatron.profile(),
         }
+    }
+
+    /// A TPU generation from its peaks with the TPU rule ([`TpuRule`]); `calibrated` says whether
+    /// the generation has measured rows in the rule's fit (v5e, v5p, v6e) — when not (v4,
+    /// Ironwood) the model notes it is uncalibrated.
+    pub fn tpu(
+        name: &str,
+        peak_bf16: f64,
+        peak_fp8: Option<f64>,
+        hbm_bw: f64,
+        mxu: u32,
+        calibrated: bool,
+    ) -> ComputeModel {
+        let mut cm = ComputeModel::from_peaks(name, peak_bf16, peak_fp8, hbm_bw);
+        cm.tpu = Some(TpuRule {
+            mxu,
+            attained: TPU_ATTAINED_FRACTION,
+        });
+        cm.notes.push(format!(
+            "compute: TPU rule ({:.0} % of roofline × MXU {mxu}×{mxu} tile occupancy, fitted on the MaxText rows; docs/calibration.md){}",
+            TPU_ATTAINED_FRACTION * 100.0,
+            if calibrated {
+                String::new()
+            } else {
+                format!(" — uncalibrated: no measured {name} row")
+            }
+        ));
+        cm
     }
 
     /// Another accelerator from its peaks (FLOP/s, bytes/s) with the H100-fitted efficiency rule
@@ -552,6 +635,9 @@ impl ComputeModel {
     /// Fraction of [`ComputeModel::peak`] the op reaches (GEMM, attention), or for memory-bound
     /// ops the fraction of HBM bandwidth.
     pub fn efficiency(&self, op: &OpDesc, precision: Precision) -> f64 {
+        if let Some(rule) = &self.tpu {
+            return rule.efficiency(op);
+        }
         match op.kind {
             OpKind::Gemm { m, n, k, pass } => {
                 let rule = if self.fp8_gemm(precision) {

@@ -72,7 +72,63 @@ fn megatron_core(name: &str, layers: u32, hidden: u64, heads: u32) -> ModelSpec 
     }
 }
 
+/// MaxText's synthetic models of `global_parameter_scale` (a power of two), as pyconfig.py
+/// builds them from base.yml (AI-Hypercomputer/maxtext, MaxText/pyconfig.py
+/// `get_individual_scales` and `MaxText/configs/base.yml`): log2(scale) = 3·b + r; the
+/// embedding doubles b + (r > 0) times, heads and MLP b + (r > 1) times, layers b times, from
+/// base_emb_dim 2048, base_num_query_heads = base_num_kv_heads 16, base_mlp_dim 7168,
+/// base_num_decoder_layers 16, head_dim 128 (fixed), mlp_activations [silu, linear] (gated),
+/// vocab_size 32,000, untied logits (logits_via_embedding False), RMSNorm, RoPE. Scale 32 is
+/// 32 layers × 8192 (64 heads, MLP 28,672): 31.7 B; scale 1024 is 128 layers × 32,768 (128 heads
+/// of 128, MLP 57,344): 1.0 T.
+pub fn maxtext_scaled(name: &str, scale: u32) -> ModelSpec {
+    let log2 = scale.max(1).ilog2();
+    let (b, r) = (log2 / 3, log2 % 3);
+    let emb = 2048u64 << (b + u32::from(r > 0));
+    let heads = 16u32 << (b + u32::from(r > 1));
+    let mlp = 7168u64 << (b + u32::from(r > 1));
+    let layers = 16u32 << b;
+    ModelSpec {
+        head_dim: 128,
+        ..llama(name, layers, emb, heads, heads, mlp, 32_000, false, 2048)
+    }
+}
+
 const ENTRIES: &[Entry] = &[
+    // MaxText synthetic models (`global_parameter_scale`, see `maxtext_scaled`), as the MaxText
+    // v5p/v5e README tables and training.csv name them.
+    Entry {
+        name: "maxtext-32b",
+        aliases: &[
+            "MaxText synthetic 32B (global_parameter_scale)",
+            "MaxText synthetic 32B",
+        ],
+        build: |n| maxtext_scaled(n, 32),
+    },
+    Entry {
+        name: "maxtext-64b",
+        aliases: &[
+            "MaxText synthetic 64B (global_parameter_scale)",
+            "MaxText synthetic 64B",
+        ],
+        build: |n| maxtext_scaled(n, 64),
+    },
+    Entry {
+        name: "maxtext-128b",
+        aliases: &[
+            "MaxText synthetic 128B (global_parameter_scale)",
+            "MaxText synthetic 128B",
+        ],
+        build: |n| maxtext_scaled(n, 128),
+    },
+    Entry {
+        name: "maxtext-1024b",
+        aliases: &[
+            "MaxText synthetic 1024B (global_parameter_scale)",
+            "MaxText synthetic 1024B",
+        ],
+        build: |n| maxtext_scaled(n, 1024),
+    },
     // GPT-3 175B: Brown et al. 2020 (arXiv:2005.14165) Table 2.1: 96 layers, d_model 12288, 96
     // heads, context 2048, tied embeddings, learned positions. Vocabulary 51,200 as Megatron pads
     // GPT-2 BPE (50,257) and as every reference run in training.csv (Korthikanti, NeMo) uses.

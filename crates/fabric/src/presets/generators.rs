@@ -633,7 +633,7 @@ fn shrink_domain(node: &mut NodeType, k: u32) {
     node.cpus = node.hosts * cpus_per_host;
 }
 
-/// `tpu-pod:gen=v4|v5p|v5e|v6e|v7,slice=AxBxC` — TPU pods: 3D tori of 4×4×4 cubes joined by OCS
+/// `tpu-pod:gen=v4|v5p|v5e|v6e|v7,slice=AxBxC,slices=N` — TPU pods: 3D tori of 4×4×4 cubes joined by OCS
 /// (v4, v5p, v7) or 16×16 2D tori (v5e, v6e).
 fn tpu_pod(p: &Params) -> Result<ClusterSpec> {
     let gen = p.choice("gen", "v4", &["v4", "v5p", "v5e", "v6e", "v7"])?;
@@ -717,8 +717,18 @@ fn tpu_pod(p: &Params) -> Result<ClusterSpec> {
             }
         }
     }
-    // Slices at or above one cube get wraparound (OCS); smaller slices are meshes.
-    let wrap_all = n >= 64 || cube.is_none();
+    // Wrap-around only where the slice closes a ring: slices of whole 4×4×4 cubes close every
+    // dimension through the OCS (smaller ones are meshes); on v5e/v6e (no OCS) only a dimension
+    // as long as the pod's (16) closes, a partial one is a mesh line.
+    let wrap: [bool; 3] = match cube {
+        Some(_) => [n >= 64; 3],
+        None => [dims[0] == full[0], dims[1] == full[1], dims[2] == full[2]],
+    };
+    // Multislice: `slices` identical slices joined by the data-center network (DCN), each chip
+    // with its share of its host's DCN NICs (catalogue `TPU_CORES`).
+    let slices = p.uint("slices", 1, 1, 64)?;
+    let core = cat::tpu_core(accel).ok_or_else(|| bad(p, "gen", format!("no TPU figures for {accel}")))?;
+    let dcn_port = core.dcn_per_chip();
     let node = NodeType {
         id: "tpu",
         description: "TPU chips on ICI",
@@ -726,13 +736,13 @@ fn tpu_pod(p: &Params) -> Result<ClusterSpec> {
         link_tech: Some(link.id),
         scale_up: ScaleUpSpec::Torus {
             dims,
-            wrap: [wrap_all; 3],
+            wrap,
             twist,
             lane: link.per_link,
             cube,
         },
-        ports_per_accel: 0,
-        port: BytesPerSec::ZERO,
+        ports_per_accel: u32::from(slices > 1),
+        port: if slices > 1 { dcn_port } else { BytesPerSec::ZERO },
         nic: "none",
         nics_per_accel: 0,
         hosts: n.div_ceil(4),
@@ -751,18 +761,52 @@ fn tpu_pod(p: &Params) -> Result<ClusterSpec> {
     if !is_full && ocs > 0 {
         assumptions.push("a slice borrows ports of its pod's OCS; OCS are counted only for a full pod".into());
     }
+    let scale_out = if slices > 1 {
+        assumptions.push(format!(
+            "multislice: {slices} slices over the data-center network, {:.0} Gb/s per chip ({:.0} Gb/s per {}-chip host, {}); DCN as a non-blocking Tomahawk-5 fat-tree [A] (Jupiter's switches are not public), NICs counted with the host",
+            dcn_port.0 * 8.0 / 1e9,
+            core.dcn_per_host.0 * 8.0 / 1e9,
+            core.chips_per_host,
+            core.source
+        ));
+        let f = FatTree {
+            per_rail: 1,
+            top_reserved: 0,
+            chip: &cat::TOMAHAWK5,
+            port: dcn_port,
+            tiers: None,
+            oversub: 1.0,
+            oversub_at: 1,
+            names: &["DCN leaf", "DCN spine", "DCN core"],
+            medium: Medium::Optical,
+        };
+        let tiers = fat_tree_tiers(p, slices as u64 * n as u64, &f)?;
+        Some(ClosSpec {
+            tiers,
+            order: LeafOrder::Sequential,
+            planes: 1,
+            endpoint_medium: Medium::Optical,
+        })
+    } else {
+        None
+    };
     Ok(ClusterSpec {
         name: String::new(),
         description: format!(
-            "TPU {gen} {}x{}x{} ({n} chips){}",
+            "TPU {gen} {}x{}x{} ({n} chips){}{}",
             dims[0],
             dims[1],
             dims[2],
-            if twist_on { ", twisted" } else { "" }
+            if twist_on { ", twisted" } else { "" },
+            if slices > 1 {
+                format!(", {slices} slices over DCN")
+            } else {
+                String::new()
+            }
         ),
         node,
-        domains: 1,
-        scale_out: None,
+        domains: slices,
+        scale_out,
         sites: None,
         assumptions,
         racks: RackSpec::default(),

@@ -400,6 +400,8 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
             }
         }
     }
+    // Multislice TPU jobs: the gradient shards' all-reduce across slices over the DCN.
+    super::tpu::price_dcn(f, pl, model, opts, &mut out)?;
     if opts.fidelity == Fidelity::Analytical {
         fidelity_checks(f, pl, model, &mut out)?;
     }

@@ -19,6 +19,10 @@ pub struct Layout {
     pub dpo: u32,
     /// Stride of each coordinate (tp, cp, ep, pp, dpo).
     pub strides: [u32; 5],
+    /// DPo ranks inside one TPU slice when the job spans several slices over the data-center
+    /// network (`train::tpu::slice_dp`): DP groups then stay inside a slice and [`Dim::Dcn`]
+    /// joins the slices. Equal to `dpo` otherwise.
+    pub slice_dp: u32,
 }
 
 /// The names `--order` accepts, in coordinate order.
@@ -40,6 +44,9 @@ pub enum Dim {
     Dp,
     /// Expert gradients: reduced over DPo × CP.
     DpExpert,
+    /// Data parallel across TPU slices over the data-center network: the ranks at the same
+    /// place of every slice (multislice; empty groups when the job has one slice).
+    Dcn,
 }
 
 impl Layout {
@@ -59,7 +66,13 @@ impl Layout {
             pp,
             dpo,
             strides,
+            slice_dp: dpo,
         }
+    }
+
+    /// Slices the DP dimension spans (1 unless [`Layout::slice_dp`] splits it).
+    pub fn slices(&self) -> u32 {
+        (self.dpo / self.slice_dp.max(1)).max(1)
     }
 
     pub fn rank(&self, tp: u32, cp: u32, ep: u32, pp: u32, dpo: u32) -> u32 {
@@ -74,6 +87,12 @@ impl Layout {
 
     /// Every group of `vary`, each a list of ranks.
     pub fn groups(&self, vary: Dim) -> Vec<Vec<u32>> {
+        if self.slices() > 1 && matches!(vary, Dim::Dp | Dim::Dcn) {
+            return super::tpu::slice_groups(self, vary);
+        }
+        if vary == Dim::Dcn {
+            return Vec::new();
+        }
         let mut out = Vec::new();
         let (t, c, e, p, d) = (self.tp, self.cp, self.ep, self.pp, self.dpo);
         for dpo in 0..d {
@@ -87,6 +106,7 @@ impl Layout {
                                 Dim::Ep => ep == 0,
                                 Dim::Dp => cp == 0 && ep == 0 && dpo == 0,
                                 Dim::DpExpert => cp == 0 && dpo == 0,
+                                Dim::Dcn => false,
                             };
                             if !is_base {
                                 continue;
@@ -103,6 +123,7 @@ impl Layout {
                                     .flat_map(|y| (0..c).map(move |z| (z, y)))
                                     .map(|(z, y)| self.rank(tp, z, ep, pp, y))
                                     .collect(),
+                                Dim::Dcn => Vec::new(),
                             };
                             out.push(g);
                         }
@@ -155,9 +176,11 @@ pub fn place(
             p.dp,
         ));
     }
+    let mut layout = Layout::new(p.tp, p.cp, p.ep, p.pp, p.dp / p.ep, order);
+    layout.slice_dp = super::tpu::slice_dp(f, &layout);
     Ok(Placement {
         plan: p.clone(),
-        layout: Layout::new(p.tp, p.cp, p.ep, p.pp, p.dp / p.ep, order),
+        layout,
         microbatches: m,
         world: p.world(),
         caps: collective::simulate::effective_capacities(f),

@@ -20,6 +20,7 @@ pub mod memory;
 pub mod pipeline;
 pub mod report;
 pub mod timing;
+pub mod tpu;
 
 use engine::Fidelity;
 use fabric::Fabric;
@@ -108,7 +109,7 @@ pub fn simulate_with_progress(
     let n = STAGES.len();
     let placement = layout::place(f, model, plan, order, opts.full)?;
     progress(0, n, STAGES[0]);
-    let comm = comm::price(
+    let mut comm = comm::price(
         f,
         &placement,
         model,
@@ -119,6 +120,8 @@ pub fn simulate_with_progress(
     )?;
     progress(1, n, STAGES[1]);
     let timings = timing::stage_timings(&placement, model, cm, &comm);
+    // TPU: XLA overlaps the gradient synchronisation with the backward pass.
+    tpu::overlap_gradient_sync(f, &placement, model, &timings, &mut comm);
     progress(2, n, STAGES[2]);
     let timeline = pipeline::run(f, &placement, &timings, &comm, opts.fidelity, opts.full)?;
     progress(3, n, STAGES[3]);

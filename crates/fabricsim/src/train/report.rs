@@ -75,7 +75,7 @@ pub struct StageReport {
 /// One collective (or send) of the step as priced: every group of its dimension at once.
 #[derive(Debug, Clone, Serialize)]
 pub struct CollectiveReport {
-    /// TP, EP, CP, PP, DP or ZeRO-3.
+    /// TP, EP, CP, PP, DP, DP (DCN) (across TPU slices) or ZeRO-3.
     pub dimension: String,
     pub op: String,
     /// Message size per rank of one occurrence.
@@ -440,6 +440,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         ));
     }
     assumptions.extend(in_network_lines(f, &comm.collectives, in_network));
+    assumptions.extend(cm.notes.iter().cloned());
     let mut fidelity_checks = Vec::new();
     // One warning per (dimension, scope) beyond the tolerance, its operations' times summed.
     struct Flagged {
@@ -627,7 +628,12 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
             .collectives
             .iter()
             .map(|c| CollectiveReport {
-                dimension: c.kind.label().into(),
+                // The gradient all-reduce across TPU slices is DP over the data-center network.
+                dimension: if c.dim == Some(super::layout::Dim::Dcn) {
+                    "DP (DCN)".into()
+                } else {
+                    c.kind.label().into()
+                },
                 op: c.op.name().into(),
                 size_bytes: c.bytes,
                 algorithm: c.cost.algo.map(|a| a.name()).unwrap_or_default().into(),

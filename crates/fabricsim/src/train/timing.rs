@@ -364,12 +364,16 @@ pub fn fsdp_exposed(comm: &CommCosts, forward_s: f64, backward_s: f64, overlap: 
 }
 
 /// The compute model of a catalogue accelerator: its own peaks with the H100-fitted efficiency
-/// rule (measured H100 kernels; other accelerators are an assumption, docs/compute-model.md).
+/// rule (measured H100 kernels; other accelerators are an assumption, docs/compute-model.md);
+/// TPUs get their own rule (`train::tpu`).
 pub fn compute_model_for(accel: &str) -> Option<ComputeModel> {
     if accel == "h100" {
         return Some(ComputeModel::h100());
     }
     let a = fabric::catalogue::accelerator(accel)?;
+    if let Some(t) = fabric::catalogue::tpu_core(a.id) {
+        return Some(super::tpu::compute_model(a, t));
+    }
     Some(
         ComputeModel::from_peaks(a.name, a.bf16_dense.0, a.fp8_dense.map(|x| x.0), a.hbm_bw.0)
             .with_tensor_fraction(workload::compute::sustained_tensor_fraction(a.id)),

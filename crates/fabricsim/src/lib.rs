@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod collective;
+pub mod moe;
 pub mod nccl_tests;
 pub mod scenario;
 pub mod topo;

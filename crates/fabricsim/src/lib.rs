@@ -9,6 +9,7 @@ pub mod scenario;
 pub mod topo;
 pub mod train;
 pub mod validate;
+pub mod validate_moe;
 pub mod validate_training;
 
 /// Version of every JSON result this crate emits. Bump on incompatible changes.

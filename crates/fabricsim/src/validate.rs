@@ -383,6 +383,9 @@ fn one(
     if let Some(gen) = tpu_generation(&accel) {
         return one_tpu(m, gen, opts, cache);
     }
+    if let Some(r) = crate::validate_moe::compare_row(m, cache) {
+        return r.map(|(c, _assumed)| c); // MoE rows: DeepEP's kernels (validate_moe.rs)
+    }
     let node = node_for(&accel).ok_or_else(|| format!("accelerator `{accel}` has no standard system in fabricsim"))?;
     let op: Op = get("collective")
         .parse()

@@ -608,4 +608,34 @@ mod tests {
         assert!(MoeKernel::parse("fast").unwrap_err().contains("normal, low-latency"));
         assert!(s.check(8).is_ok());
     }
+
+    #[test]
+    fn constants_pinned() {
+        assert_eq!(DEEPSEEK_V3_MAX_NODES, 4);
+        assert_eq!(FP8_SCALE_BLOCK, 128);
+        assert_eq!(LL_MESSAGE_HEADER_BYTES, 16.0);
+        assert_eq!(LL_KERNEL_LATENCY_S, 35e-6);
+    }
+
+    /// DeepEP's published H800 table (docs/legacy.md) on an HGX H800 and a fat-tree of them:
+    /// the model stays within 15 % of each figure it is checked on.
+    #[test]
+    fn deepep_h800_table() {
+        let one = fabric::presets::build_preset("hgx:gpu=h800").unwrap().1;
+        let four = fabric::presets::build_preset("fat-tree:gpus=32,node=hgx-h800").unwrap().1;
+        let g = |n: u32| vec![(0..n).collect::<Vec<u32>>()];
+        for (f, n, kernel, op, tokens, gbps) in [
+            (&one, 8, MoeKernel::Normal, MoeOp::Dispatch, 4096, 153.0),
+            (&one, 8, MoeKernel::Normal, MoeOp::Combine, 4096, 158.0),
+            (&four, 32, MoeKernel::Normal, MoeOp::Dispatch, 4096, 58.0),
+            (&four, 32, MoeKernel::Normal, MoeOp::Combine, 4096, 57.0),
+            (&one, 8, MoeKernel::LowLatency, MoeOp::Dispatch, 128, 98.0),
+            (&four, 32, MoeKernel::LowLatency, MoeOp::Combine, 128, 53.0),
+        ] {
+            let s = v3(op, kernel, tokens);
+            let r = run(f, &g(n), &s, Fidelity::Flow).unwrap();
+            let got = r.bottleneck_bytes_per_s / 1e9;
+            assert!((got / gbps - 1.0).abs() < 0.15, "{n} {kernel:?} {op:?}: {got:.1} vs {gbps}");
+        }
+    }
 }

@@ -44,6 +44,7 @@ fn opts(fidelity: Fidelity) -> TrainOptions {
         allow_oom: true,
         full: false,
         in_network: collective::InNetwork::default(),
+        moe_imbalance: 1.0,
     }
 }
 

@@ -430,6 +430,8 @@ pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) 
     // One virtual copy-ingress link per GPU that has NVLink peers in its group.
     let mut vlink: std::collections::BTreeMap<u32, u32> = Default::default();
     let mut virtual_links = Vec::new();
+    // The real NVLink down-link each virtual copy-ingress link stands for.
+    let mut real_links: Vec<u32> = Vec::new();
     let mut flows = Vec::new();
     let mut acc = None;
     for g in groups {
@@ -461,19 +463,20 @@ pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) 
                     // The GPU's NVLink ingress: the last link of a route from a domain peer.
                     let d = f.domain_of(dst);
                     let peer = (0..f.accel_count() as u32).find(|&p| p != dst && f.domain_of(p) == d);
-                    let cap = match peer {
+                    let last = match peer {
                         Some(p) => {
                             buf.clear();
                             f.route(p, dst, 0, RouteOpts { pxn: false }, &mut buf)?;
-                            buf.last().map(|&l| caps[l as usize])
+                            buf.last().copied()
                         }
                         None => None,
                     };
-                    let Some(cap) = cap else {
+                    let Some(last) = last else {
                         continue;
                     };
                     let id = base + virtual_links.len() as u32;
-                    virtual_links.push(cap);
+                    virtual_links.push(caps[last as usize]);
+                    real_links.push(last);
                     vlink.insert(dst, id);
                     id
                 }
@@ -490,10 +493,11 @@ pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) 
     plan.virtual_links = virtual_links;
     plan.phases.push(phase);
     let (transfer, mut bottlenecks) = run_plan(f, &caps, &plan, fidelity)?;
+    // A copy-ingress bottleneck is reported as the GPU's NVLink down-link it stands for.
     for bn in &mut bottlenecks {
-        if bn.link >= base {
-            let gpu = vlink.iter().find(|(_, &id)| id == bn.link).map(|(&g, _)| g).unwrap_or(0);
-            bn.name = format!("copy ingress of accelerator {gpu} (NVLink, virtual)");
+        if let Some(&real) = bn.link.checked_sub(base).and_then(|v| real_links.get(v as usize)) {
+            bn.link = real;
+            bn.name = format!("{} (copies into the GPU)", f.link_name(fabric::LinkId(real)));
         }
     }
     let latency = match spec.kernel {

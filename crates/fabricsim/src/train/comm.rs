@@ -416,6 +416,9 @@ fn fidelity_checks(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &mut Comm
             });
             continue;
         }
+        if k == Ep {
+            checks.extend(super::moe::fidelity_check(f, pl, model, out)?); // DeepEP kernels
+        }
         for c in out.collectives.iter().filter(|c| c.kind == k) {
             let (Some(algo), Some(dim)) = (c.cost.algo, c.dim) else {
                 continue;

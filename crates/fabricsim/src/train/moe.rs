@@ -27,7 +27,7 @@
 //! **Grouped GEMMs** are the per-expert GEMMs of `workload::flops` at the per-expert token count
 //! (`tokens × EP × top-k / experts`), priced by the compute model's shape-dependent efficiency.
 
-use super::comm::{CommCost, CommCosts, CommKind, LinkLoad, PricedComm};
+use super::comm::{CheckScope, CommCost, CommCosts, CommKind, FidelityCheck, LinkLoad, PricedComm};
 use super::layout::{Dim, Placement};
 use collective::moe::{self, MoeDtype, MoeKernel, MoeOp, MoeSpec};
 use collective::Op;
@@ -146,6 +146,40 @@ pub fn price(
     out.ep_per_moe_layer = ep.forward_s();
     out.moe = Some(ep);
     Ok(())
+}
+
+/// At analytical fidelity: the forward dispatch priced again under the flow model, all EP groups
+/// together (the comm stage's fidelity check for the EP dimension).
+pub fn fidelity_check(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &CommCosts) -> Result<Option<FidelityCheck>, String> {
+    let (Some(ep), Some(m)) = (&out.moe, &model.moe) else {
+        return Ok(None);
+    };
+    let p = &pl.plan;
+    let groups = pl.layout.groups(Dim::Ep);
+    let s = MoeSpec {
+        dtype: ep.dispatch_dtype,
+        imbalance: ep.imbalance,
+        ..MoeSpec::new(MoeOp::Dispatch, MoeKernel::Normal, ep.tokens_per_rank, model.hidden, m.top_k, m.experts)
+    };
+    let flow = moe::run(f, &groups, &s, Fidelity::Flow).map_err(|e| format!("--ep {}: {e}", p.ep))?;
+    Ok(Some(FidelityCheck {
+        kind: CommKind::Ep,
+        op: Op::AllToAll,
+        scope: CheckScope::AllGroups,
+        analytical_s: ep.dispatch_fwd_s,
+        flow_s: flow.time_s,
+        stages: 1,
+    }))
+}
+
+/// Seconds per step the EP links carry dispatch/combine on an average stage, hidden or not
+/// (what a link's busy share counts); 0 without DeepEP pricing.
+pub fn link_busy_s(comm: &CommCosts, pl: &Placement, model: &ModelSpec) -> f64 {
+    let Some(ep) = &comm.moe else { return 0.0 };
+    let p = &pl.plan;
+    let re = if p.recompute == workload::Recompute::Full { ep.forward_s() } else { 0.0 };
+    let layers = model.moe_layers() as f64 / p.pp as f64;
+    (ep.forward_s() + ep.backward_s() + re) * layers * pl.microbatches as f64
 }
 
 /// Share of a stage's passes that have a partner pass to overlap with (module notes): all but

@@ -473,7 +473,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         use CommKind::*;
         let t = match d {
             Tp => bs.tp_comm_s,
-            Ep => bs.ep_comm_s,
+            Ep => super::moe::link_busy_s(comm, pl, model).max(bs.ep_comm_s), // hidden EP too
             Cp => bs.cp_comm_s,
             Zero3 => bs.zero3_comm_s,
             Pp => 2.0 * m as f64 * comm.p2p * (p.vp as f64),

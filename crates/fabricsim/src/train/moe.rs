@@ -182,6 +182,53 @@ pub fn link_busy_s(comm: &CommCosts, pl: &Placement, model: &ModelSpec) -> f64 {
     (ep.forward_s() + ep.backward_s() + re) * layers * pl.microbatches as f64
 }
 
+/// The forward ops of the multi-token-prediction modules (DeepSeek-V3 §2.2: per module, RMSNorm
+/// of the hidden state and of the next token's embedding, a projection 2h → h, one transformer
+/// layer, the shared output head and its loss), run after the output layer on the last stage.
+pub fn mtp_ops(model: &ModelSpec, p: &workload::ParallelPlan) -> Vec<OpDesc> {
+    let mut ops = Vec::new();
+    let t = p.mbs as u64 * p.seq / p.cp as u64;
+    let h = model.hidden;
+    let n = h.div_ceil(p.tp as u64);
+    for _ in 0..model.mtp_layers {
+        ops.push(OpDesc {
+            name: "mtp_proj",
+            kind: OpKind::Gemm {
+                m: t,
+                n,
+                k: 2 * h,
+                pass: workload::flops::Pass::Fwd,
+            },
+            flops: 2.0 * t as f64 * n as f64 * 2.0 * h as f64,
+            bytes: 2.0 * (t as f64 * 2.0 * h as f64 + 2.0 * h as f64 * n as f64 + t as f64 * n as f64),
+        });
+        let last = model.layers.saturating_sub(1);
+        ops.extend(workload::flops::layer_ops(
+            model,
+            last,
+            p.mbs as u64,
+            p.seq,
+            p.tp,
+            p.cp,
+            p.ep,
+            p.sequence_parallel,
+        ));
+        ops.extend(workload::flops::output_ops(model, p.mbs as u64, t, p.tp));
+    }
+    ops
+}
+
+/// The EP dispatch/combine of the MTP modules' MoE layers, exposed as a layer's are (added to
+/// the output block of the last stage).
+pub fn mtp_exposed(block: &mut super::timing::BlockTiming, comm: &CommCosts, pl: &Placement, stage: u32, model: &ModelSpec) {
+    if model.mtp_layers == 0 || !model.layer_is_moe(model.layers.saturating_sub(1)) {
+        return;
+    }
+    let (f, b) = layer_exposed(comm, pl, stage, true, block.forward.compute_s, block.backward.compute_s);
+    block.forward.ep_s += f * model.mtp_layers as f64;
+    block.backward.ep_s += b * model.mtp_layers as f64;
+}
+
 /// Share of a stage's passes that have a partner pass to overlap with (module notes): all but
 /// `max(1, pp − 1 − stage)` of its `m` forwards (and as many backwards).
 pub fn paired_fraction(m: u32, pp: u32, stage: u32) -> f64 {

@@ -252,10 +252,12 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
                 w.executed_flops += (fl_f + fl_b) * m;
             }
             if v == chunks - 1 {
-                list.push(edge(
-                    flops::output_ops(model, p.mbs as u64, p.seq / p.cp as u64, p.tp),
-                    Block::Output,
-                ));
+                // The output layer, and the MTP modules after it (train/moe.rs).
+                let mut out_ops = flops::output_ops(model, p.mbs as u64, p.seq / p.cp as u64, p.tp);
+                out_ops.extend(super::moe::mtp_ops(model, p));
+                let mut out = edge(out_ops, Block::Output);
+                super::moe::mtp_exposed(&mut out, comm, pl, s, model);
+                list.push(out);
             }
             for b in &list {
                 let (f, bk) = (&b.forward, &b.backward);

@@ -38,6 +38,8 @@ pub struct MoeReport {
     pub nvlink_bytes_per_rank: f64,
     pub rdma_bytes_per_rank: f64,
     pub rdma_wire_bytes_per_rank: f64,
+    /// Low-latency kernels: tokens × top-k × message bytes (every selection, no dedup).
+    pub message_bytes_per_rank: f64,
     pub time_s: f64,
     pub transfer_s: f64,
     pub latency_s: f64,
@@ -119,6 +121,7 @@ fn report(cluster: &str, r: &MoeResult, fidelity: Fidelity) -> MoeReport {
         nvlink_bytes_per_rank: b.nvlink_bytes,
         rdma_bytes_per_rank: b.rdma_bytes,
         rdma_wire_bytes_per_rank: b.rdma_wire_bytes,
+        message_bytes_per_rank: b.ll_bytes,
         time_s: r.time_s,
         transfer_s: r.transfer_s,
         latency_s: r.latency_s,
@@ -163,15 +166,23 @@ pub fn render(r: &MoeReport) -> String {
         r.bottleneck_bandwidth_bytes_per_s / 1e9,
         r.bottleneck_domain
     );
-    let _ = writeln!(
-        s,
-        "  per rank: NVLink {:.2} MB ({:.1} GB/s), RDMA {:.2} MB ({:.1} GB/s; {:.2} MB on the wire)",
+    if r.kernel == moe::MoeKernel::LowLatency.name() {
+        let _ = writeln!(
+            s,
+            "  per rank: {:.2} MB of (token, expert) messages, no dedup",
+            r.message_bytes_per_rank / 1e6
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "  per rank: NVLink {:.2} MB ({:.1} GB/s), RDMA {:.2} MB ({:.1} GB/s; {:.2} MB on the wire)",
         r.nvlink_bytes_per_rank / 1e6,
         r.nvlink_bandwidth_bytes_per_s / 1e9,
         r.rdma_bytes_per_rank / 1e6,
         r.rdma_bandwidth_bytes_per_s / 1e9,
         r.rdma_wire_bytes_per_rank / 1e6
-    );
+        );
+    }
     for b in &r.bottleneck_links {
         let _ = writeln!(s, "#   {:<60} {:>5.1} % of the transfer time", b.name, b.utilisation * 100.0);
     }

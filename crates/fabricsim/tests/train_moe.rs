@@ -46,7 +46,7 @@ fn dispatch_and_combine_are_deepep_kernels_on_the_fabric() {
     assert_eq!(ep.len(), 2, "dispatch and combine: {:?}", r.collectives);
     // BF16 training: 4096 tokens × top-8 × 2 × 7168 B per rank per kernel.
     assert_eq!(ep[0].size_bytes, 4096.0 * 8.0 * 14336.0);
-    assert!(ep.iter().all(|c| c.algorithm.is_empty() && c.time_s > 0.0));
+    assert!(ep.iter().all(|c| c.algorithm == "deepep-normal" && c.time_s > 0.0));
     // The same dispatch as `collective --op moe_dispatch` on one EP group of 8 nodes alone
     // is no slower than all 32 groups together.
     let (_, f) = fabric::presets::build_preset(CLUSTER).unwrap();

@@ -229,6 +229,16 @@ pub fn mtp_exposed(block: &mut super::timing::BlockTiming, comm: &CommCosts, pl:
     block.backward.ep_s += b * model.mtp_layers as f64;
 }
 
+/// The algorithm name of a priced collective: NCCL's, or `deepep-normal` for the EP dispatch
+/// and combine priced here.
+pub fn algorithm_name(c: &PricedComm) -> &'static str {
+    match c.cost.algo {
+        Some(a) => a.name(),
+        None if c.kind == CommKind::Ep => "deepep-normal",
+        None => "",
+    }
+}
+
 /// Share of a stage's passes that have a partner pass to overlap with (module notes): all but
 /// `max(1, pp − 1 − stage)` of its `m` forwards (and as many backwards).
 pub fn paired_fraction(m: u32, pp: u32, stage: u32) -> f64 {

@@ -578,7 +578,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
                 dimension: c.kind.label().into(),
                 op: c.op.name().into(),
                 size_bytes: c.bytes,
-                algorithm: c.cost.algo.map(|a| a.name()).unwrap_or_default().into(),
+                algorithm: super::moe::algorithm_name(c).into(),
                 protocol: c.cost.protocol.map(|p| p.name()).unwrap_or_default().into(),
                 group_size: c.group_size,
                 groups: c.groups,

@@ -345,7 +345,15 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 let placement = parse_placement(&placement)?;
                 let n = ranks.unwrap_or(f.accel_count() as u32);
                 let rank_list = fc::place(&f, n, &placement).map_err(UserError)?;
-                let r = moe_flags::run(&f, &cluster, &rank_list, mop, &moe, &model, size.is_some() || sizes.is_some())?;
+                let r = moe_flags::run(
+                    &f,
+                    &cluster,
+                    &rank_list,
+                    mop,
+                    &moe,
+                    &model,
+                    size.is_some() || sizes.is_some(),
+                )?;
                 if json {
                     println!("{}", serde_json::to_string_pretty(&r)?);
                 } else {

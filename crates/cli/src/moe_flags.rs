@@ -79,7 +79,14 @@ impl MoeFlags {
                 256u32.div_ceil(r).saturating_mul(r)
             }
         };
-        let mut spec = MoeSpec::new(op, kernel, tokens, self.hidden.unwrap_or(7168), self.topk.unwrap_or(8), experts);
+        let mut spec = MoeSpec::new(
+            op,
+            kernel,
+            tokens,
+            self.hidden.unwrap_or(7168),
+            self.topk.unwrap_or(8),
+            experts,
+        );
         spec.dtype = dtype;
         spec.check(ranks as usize).map_err(UserError)?;
         Ok(spec)

@@ -606,8 +606,18 @@ mod tests {
     fn checks_name_the_flag() {
         let s = v3(MoeOp::Dispatch, MoeKernel::Normal, 4096);
         assert!(MoeSpec { topk: 0, ..s }.check(8).unwrap_err().contains("--topk"));
-        assert!(MoeSpec { topk: 300, ..s }.check(8).unwrap_err().contains("--topk 300 exceeds --experts 256"));
-        assert!(MoeSpec { experts: 100, topk: 8, ..s }.check(8).unwrap_err().contains("multiple"));
+        assert!(MoeSpec { topk: 300, ..s }
+            .check(8)
+            .unwrap_err()
+            .contains("--topk 300 exceeds --experts 256"));
+        assert!(MoeSpec {
+            experts: 100,
+            topk: 8,
+            ..s
+        }
+        .check(8)
+        .unwrap_err()
+        .contains("multiple"));
         assert!(MoeSpec { imbalance: 0.5, ..s }.check(8).is_err());
         assert!(MoeKernel::parse("fast").unwrap_err().contains("normal, low-latency"));
         assert!(s.check(8).is_ok());
@@ -626,7 +636,9 @@ mod tests {
     #[test]
     fn deepep_h800_table() {
         let one = fabric::presets::build_preset("hgx:gpu=h800").unwrap().1;
-        let four = fabric::presets::build_preset("fat-tree:gpus=32,node=hgx-h800").unwrap().1;
+        let four = fabric::presets::build_preset("fat-tree:gpus=32,node=hgx-h800")
+            .unwrap()
+            .1;
         let g = |n: u32| vec![(0..n).collect::<Vec<u32>>()];
         for (f, n, kernel, op, tokens, gbps) in [
             (&one, 8, MoeKernel::Normal, MoeOp::Dispatch, 4096, 153.0),
@@ -639,7 +651,10 @@ mod tests {
             let s = v3(op, kernel, tokens);
             let r = run(f, &g(n), &s, Fidelity::Flow).unwrap();
             let got = r.bottleneck_bytes_per_s / 1e9;
-            assert!((got / gbps - 1.0).abs() < 0.15, "{n} {kernel:?} {op:?}: {got:.1} vs {gbps}");
+            assert!(
+                (got / gbps - 1.0).abs() < 0.15,
+                "{n} {kernel:?} {op:?}: {got:.1} vs {gbps}"
+            );
         }
     }
 }

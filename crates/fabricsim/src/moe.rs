@@ -176,15 +176,20 @@ pub fn render(r: &MoeReport) -> String {
         let _ = writeln!(
             s,
             "  per rank: NVLink {:.2} MB ({:.1} GB/s), RDMA {:.2} MB ({:.1} GB/s; {:.2} MB on the wire)",
-        r.nvlink_bytes_per_rank / 1e6,
-        r.nvlink_bandwidth_bytes_per_s / 1e9,
-        r.rdma_bytes_per_rank / 1e6,
-        r.rdma_bandwidth_bytes_per_s / 1e9,
-        r.rdma_wire_bytes_per_rank / 1e6
+            r.nvlink_bytes_per_rank / 1e6,
+            r.nvlink_bandwidth_bytes_per_s / 1e9,
+            r.rdma_bytes_per_rank / 1e6,
+            r.rdma_bandwidth_bytes_per_s / 1e9,
+            r.rdma_wire_bytes_per_rank / 1e6
         );
     }
     for b in &r.bottleneck_links {
-        let _ = writeln!(s, "#   {:<60} {:>5.1} % of the transfer time", b.name, b.utilisation * 100.0);
+        let _ = writeln!(
+            s,
+            "#   {:<60} {:>5.1} % of the transfer time",
+            b.name,
+            b.utilisation * 100.0
+        );
     }
     for a in &r.assumptions {
         let _ = writeln!(s, "# assumed: {a}");

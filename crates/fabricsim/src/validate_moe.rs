@@ -32,7 +32,7 @@ pub struct Batch {
 
 /// A number with an optional K/M suffix ("4096", "8K").
 fn count(w: &str) -> Option<u64> {
-    let w = w.trim().trim_end_matches(|c: char| c == ',' || c == ';');
+    let w = w.trim().trim_end_matches([',', ';']);
     let (num, mult) = match w.chars().last()? {
         'k' | 'K' => (&w[..w.len() - 1], 1024),
         'm' | 'M' => (&w[..w.len() - 1], 1024 * 1024),
@@ -124,10 +124,14 @@ fn measured(s: &str) -> Result<Vec<(Option<MoeOp>, f64)>, String> {
         let p = part.trim().to_lowercase();
         let mut it = p.split_whitespace();
         let (Some(name), Some(v)) = (it.next(), it.next()) else {
-            return Err(format!("other_bw_GBps `{s}` is not a number or `dispatch A / combine B`"));
+            return Err(format!(
+                "other_bw_GBps `{s}` is not a number or `dispatch A / combine B`"
+            ));
         };
         let op = MoeOp::parse(name).ok_or_else(|| format!("other_bw_GBps `{s}`: `{name}` is not dispatch/combine"))?;
-        let v: f64 = v.parse().map_err(|_| format!("other_bw_GBps `{s}`: `{v}` is not a number"))?;
+        let v: f64 = v
+            .parse()
+            .map_err(|_| format!("other_bw_GBps `{s}`: `{v}` is not a number"))?;
         out.push((Some(op), v));
     }
     Ok(out)
@@ -159,7 +163,11 @@ fn compare(
         "moe_dispatch" => vec![MoeOp::Dispatch],
         "moe_combine" => vec![MoeOp::Combine],
         "moe_dispatch+combine" | "moe_dispatch_combine" => vec![MoeOp::Dispatch, MoeOp::Combine],
-        _ => return Err(format!("collective `{coll}` is not moe_dispatch, moe_combine or moe_dispatch+combine")),
+        _ => {
+            return Err(format!(
+                "collective `{coll}` is not moe_dispatch, moe_combine or moe_dispatch+combine"
+            ))
+        }
     };
     let batch = parse_batch(&get("message_bytes"))?;
     let kernel = if get("algorithm").to_lowercase().contains("low-latency") {
@@ -168,7 +176,8 @@ fn compare(
         MoeKernel::Normal
     };
     let accel = get("accelerator");
-    let node = crate::validate::node_for(&accel).ok_or_else(|| format!("accelerator `{accel}` has no standard system in fabricsim"))?;
+    let node = crate::validate::node_for(&accel)
+        .ok_or_else(|| format!("accelerator `{accel}` has no standard system in fabricsim"))?;
     let ranks: u32 = get("num_ranks")
         .parse()
         .map_err(|_| "num_ranks is not a number".to_string())?;
@@ -232,7 +241,7 @@ fn compare(
             MoeOp::Combine => batch.combine,
         };
         s.dtype = dt.unwrap_or(op.default_dtype());
-        let r = moe::run(f, &[group.clone()], &s, Fidelity::Flow).map_err(|e| e.to_string())?;
+        let r = moe::run(f, std::slice::from_ref(&group), &s, Fidelity::Flow).map_err(|e| e.to_string())?;
         pred.push(r.bottleneck_bytes_per_s / 1e9);
         let v = figures
             .iter()
@@ -242,7 +251,8 @@ fn compare(
         meas.push(v);
     }
     if ops.len() > 1 {
-        assumed.push("dispatch+combine row: the mean of the two bandwidths against the mean of both predictions".into());
+        assumed
+            .push("dispatch+combine row: the mean of the two bandwidths against the mean of both predictions".into());
     }
     let measured = meas.iter().sum::<f64>() / meas.len() as f64;
     let predicted = pred.iter().sum::<f64>() / pred.len() as f64;
@@ -290,7 +300,10 @@ mod tests {
             vec![(Some(MoeOp::Dispatch), 90.0), (Some(MoeOp::Combine), 81.0)]
         );
         assert!(measured("fast").is_err());
-        assert_eq!(per_gpu_gbit("1x CX7 InfiniBand 400 Gb/s per GPU (~50 GB/s)"), Some(400.0));
+        assert_eq!(
+            per_gpu_gbit("1x CX7 InfiniBand 400 Gb/s per GPU (~50 GB/s)"),
+            Some(400.0)
+        );
         assert_eq!(per_gpu_gbit("CX7 RDMA"), None);
     }
 }

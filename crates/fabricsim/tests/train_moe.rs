@@ -60,7 +60,12 @@ fn dispatch_and_combine_are_deepep_kernels_on_the_fabric() {
     );
     s.dtype = collective::moe::MoeDtype::Bf16;
     let one = collective::moe::run(&f, &[(0..64).collect()], &s, Fidelity::Flow).unwrap();
-    assert!(one.time_s <= ep[0].time_s * (1.0 + 1e-9), "{} vs {}", one.time_s, ep[0].time_s);
+    assert!(
+        one.time_s <= ep[0].time_s * (1.0 + 1e-9),
+        "{} vs {}",
+        one.time_s,
+        ep[0].time_s
+    );
     assert!(r.busiest_links.iter().any(|l| l.during == "EP"));
 }
 
@@ -69,7 +74,12 @@ fn imbalance_slows_the_hottest_rank() {
     let p = plan();
     let even = run(1.0, &p);
     let hot = run(2.0, &p);
-    assert!(hot.step_time_s > even.step_time_s * 1.05, "{} vs {}", hot.step_time_s, even.step_time_s);
+    assert!(
+        hot.step_time_s > even.step_time_s * 1.05,
+        "{} vs {}",
+        hot.step_time_s,
+        even.step_time_s
+    );
     assert!(hot.stages[5].compute_s > even.stages[5].compute_s * 1.1);
     // Model FLOPs do not change; MFU falls.
     assert_eq!(hot.model_flops_per_step, even.model_flops_per_step);
@@ -83,12 +93,21 @@ fn overlap_hides_most_of_the_all_to_all() {
     // 120 micro-batches: all but the 1F1B warm-up and cool-down passes are paired.
     let p = ParallelPlan { gbs: 15360, ..plan() };
     let r = run(1.0, &p);
-    let ep_per_kernel: f64 = r.collectives.iter().filter(|c| c.dimension == "EP").map(|c| c.time_s).sum();
+    let ep_per_kernel: f64 = r
+        .collectives
+        .iter()
+        .filter(|c| c.dimension == "EP")
+        .map(|c| c.time_s)
+        .sum();
     // Unhidden, a middle stage (4 MoE layers) would carry 2 passes × (dispatch + combine) per
     // layer and micro-batch.
     let m = (15360 / 128) as f64;
     let unhidden = 2.0 * ep_per_kernel * 4.0 * m;
-    assert!(r.breakdown.ep_comm_s < 0.5 * unhidden, "{} vs {unhidden}", r.breakdown.ep_comm_s);
+    assert!(
+        r.breakdown.ep_comm_s < 0.5 * unhidden,
+        "{} vs {unhidden}",
+        r.breakdown.ep_comm_s
+    );
     assert!(r.breakdown.ep_comm_s > 0.0);
 }
 
@@ -111,7 +130,12 @@ fn the_mtp_module_loads_the_last_stage() {
     };
     let without = train::simulate(CLUSTER, &f, &m, &p, &cm, &o).unwrap();
     let last = |r: &TrainReport| r.stages[15].compute_s;
-    assert!(last(&with) > last(&without) * 1.3, "{} vs {}", last(&with), last(&without));
+    assert!(
+        last(&with) > last(&without) * 1.3,
+        "{} vs {}",
+        last(&with),
+        last(&without)
+    );
     assert!(with.stages[15].ep_comm_s > without.stages[15].ep_comm_s);
     for s in 0..15 {
         assert_eq!(with.stages[s].compute_s, without.stages[s].compute_s, "stage {s}");

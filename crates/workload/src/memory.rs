@@ -294,8 +294,7 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
         activations += 4.0 * s * b * h / sp_div + 4.0 * s * b * m.vocab as f64 / tp;
         // MTP modules: their layer's activations and a second set of logits.
         let l = m.layers.saturating_sub(1);
-        let mtp = layer_activations_in(m, l, s, b, tp, p.recompute, sp, p.precision, opts)
-            * in_flight_layers_factor
+        let mtp = layer_activations_in(m, l, s, b, tp, p.recompute, sp, p.precision, opts) * in_flight_layers_factor
             + 4.0 * s * b * m.vocab as f64 / tp;
         activations += m.mtp_layers as f64 * mtp;
     }

@@ -105,16 +105,12 @@ pub fn price(
     };
     let n_links = f.links.len() as u32;
     for (r, dtype) in [(&d_f, dispatch_dtype), (&c_f, MoeDtype::Bf16)] {
-        out.link_loads.extend(
-            r.bottlenecks
-                .iter()
-                .filter(|b| b.link < n_links)
-                .map(|b| LinkLoad {
-                    link: b.link,
-                    utilisation: b.utilisation,
-                    during: CommKind::Ep,
-                }),
-        );
+        out.link_loads
+            .extend(r.bottlenecks.iter().filter(|b| b.link < n_links).map(|b| LinkLoad {
+                link: b.link,
+                utilisation: b.utilisation,
+                during: CommKind::Ep,
+            }));
         out.collectives.push(PricedComm {
             kind: CommKind::Ep,
             dim: Some(Dim::Ep),
@@ -150,7 +146,12 @@ pub fn price(
 
 /// At analytical fidelity: the forward dispatch priced again under the flow model, all EP groups
 /// together (the comm stage's fidelity check for the EP dimension).
-pub fn fidelity_check(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &CommCosts) -> Result<Option<FidelityCheck>, String> {
+pub fn fidelity_check(
+    f: &Fabric,
+    pl: &Placement,
+    model: &ModelSpec,
+    out: &CommCosts,
+) -> Result<Option<FidelityCheck>, String> {
     let (Some(ep), Some(m)) = (&out.moe, &model.moe) else {
         return Ok(None);
     };
@@ -159,7 +160,14 @@ pub fn fidelity_check(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &CommC
     let s = MoeSpec {
         dtype: ep.dispatch_dtype,
         imbalance: ep.imbalance,
-        ..MoeSpec::new(MoeOp::Dispatch, MoeKernel::Normal, ep.tokens_per_rank, model.hidden, m.top_k, m.experts)
+        ..MoeSpec::new(
+            MoeOp::Dispatch,
+            MoeKernel::Normal,
+            ep.tokens_per_rank,
+            model.hidden,
+            m.top_k,
+            m.experts,
+        )
     };
     let flow = moe::run(f, &groups, &s, Fidelity::Flow).map_err(|e| format!("--ep {}: {e}", p.ep))?;
     Ok(Some(FidelityCheck {
@@ -177,7 +185,11 @@ pub fn fidelity_check(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &CommC
 pub fn link_busy_s(comm: &CommCosts, pl: &Placement, model: &ModelSpec) -> f64 {
     let Some(ep) = &comm.moe else { return 0.0 };
     let p = &pl.plan;
-    let re = if p.recompute == workload::Recompute::Full { ep.forward_s() } else { 0.0 };
+    let re = if p.recompute == workload::Recompute::Full {
+        ep.forward_s()
+    } else {
+        0.0
+    };
     let layers = model.moe_layers() as f64 / p.pp as f64;
     (ep.forward_s() + ep.backward_s() + re) * layers * pl.microbatches as f64
 }
@@ -220,7 +232,13 @@ pub fn mtp_ops(model: &ModelSpec, p: &workload::ParallelPlan) -> Vec<OpDesc> {
 
 /// The EP dispatch/combine of the MTP modules' MoE layers, exposed as a layer's are (added to
 /// the output block of the last stage).
-pub fn mtp_exposed(block: &mut super::timing::BlockTiming, comm: &CommCosts, pl: &Placement, stage: u32, model: &ModelSpec) {
+pub fn mtp_exposed(
+    block: &mut super::timing::BlockTiming,
+    comm: &CommCosts,
+    pl: &Placement,
+    stage: u32,
+    model: &ModelSpec,
+) {
     if model.mtp_layers == 0 || !model.layer_is_moe(model.layers.saturating_sub(1)) {
         return;
     }
@@ -361,7 +379,10 @@ mod tests {
         let (_, b) = exposed(&ep(1.0, 1.0), true, 0.0, 0.0, 0.0);
         assert_eq!(b, 2.0);
         // Overlap off: as with no partner.
-        let off = MoeEp { overlap: false, ..ep(1.0, 1.0) };
+        let off = MoeEp {
+            overlap: false,
+            ..ep(1.0, 1.0)
+        };
         assert_eq!(exposed(&off, false, 3.0, 6.0, 1.0), (1.0, 1.0));
     }
 

@@ -114,6 +114,19 @@ fn per_gpu_gbit(s: &str) -> Option<f64> {
     None
 }
 
+/// An architecture name ("SM90 (Hopper)") → its flagship SKU and the node standing for it
+/// (issue 8: "architecture names map to the flagship SKU").
+fn flagship(accel: &str) -> Option<(&'static str, &'static str)> {
+    let a = accel.to_lowercase();
+    if a.contains("hopper") || a.contains("sm90") {
+        Some(("H100 SXM5", "dgx-h100"))
+    } else if a.contains("blackwell") || a.contains("sm100") {
+        Some(("B200", "hgx-b200"))
+    } else {
+        None
+    }
+}
+
 /// The measured figures of `other_bw_GBps`: one number, or "dispatch A / combine B".
 fn measured(s: &str) -> Result<Vec<(Option<MoeOp>, f64)>, String> {
     if let Ok(v) = s.trim().parse::<f64>() {
@@ -176,8 +189,17 @@ fn compare(
         MoeKernel::Normal
     };
     let accel = get("accelerator");
-    let node = crate::validate::node_for(&accel)
-        .ok_or_else(|| format!("accelerator `{accel}` has no standard system in fabricsim"))?;
+    let node = match crate::validate::node_for(&accel) {
+        Some(n) => n,
+        None => {
+            let (sku, node) =
+                flagship(&accel).ok_or_else(|| format!("accelerator `{accel}` has no standard system in fabricsim"))?;
+            assumed.push(format!(
+                "accelerator `{accel}` names an architecture: its flagship SKU {sku} ({node})"
+            ));
+            node
+        }
+    };
     let ranks: u32 = get("num_ranks")
         .parse()
         .map_err(|_| "num_ranks is not a number".to_string())?;
@@ -290,6 +312,12 @@ mod tests {
         assert!(parse_batch("7168 hidden, top-8").unwrap_err().contains("token count"));
         assert!(parse_batch("4096 tokens, top-8").unwrap_err().contains("hidden"));
         assert!(parse_batch("4096 tokens x 7168 hidden").unwrap_err().contains("top-k"));
+    }
+
+    #[test]
+    fn architecture_names_map_to_the_flagship() {
+        assert_eq!(flagship("SM90 (Hopper)"), Some(("H100 SXM5", "dgx-h100")));
+        assert_eq!(flagship("TPU v5p"), None);
     }
 
     #[test]

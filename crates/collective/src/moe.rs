@@ -415,6 +415,21 @@ fn group_flows(f: &Fabric, group: &[u32], spec: &MoeSpec, out: &mut Vec<Flow>) -
     acc
 }
 
+/// Flows one group's dispatch creates, without building them (low-latency: every pair; normal:
+/// RDMA between nodes on each rail plus NVLink inside each node).
+pub fn flow_count(f: &Fabric, group: &[u32], kernel: MoeKernel) -> u64 {
+    let n = group.len() as u64;
+    match kernel {
+        MoeKernel::LowLatency => n * n,
+        MoeKernel::Normal => {
+            let doms = by_domain(f, group);
+            let nodes = doms.len() as u64;
+            let inside: u64 = doms.iter().map(|d| (d.len() as u64).pow(2)).sum();
+            n * nodes.saturating_sub(1) + inside
+        }
+    }
+}
+
 /// Run one dispatch or combine on every group at once (groups contend for shared links). The
 /// result's byte accounting and bandwidths are those of the first group.
 pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) -> Result<MoeResult, CollectiveError> {
@@ -424,6 +439,15 @@ pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) 
     for g in groups {
         check_group(f, g)?;
         spec.check(g.len()).map_err(CollectiveError::BadGroup)?;
+    }
+    let count: u64 = groups.iter().map(|g| flow_count(f, g, spec.kernel)).sum();
+    if count > crate::alltoall::MAX_EXCHANGE_FLOWS {
+        return Err(CollectiveError::BadGroup(format!(
+            "{} over {} ranks is {count} flows, beyond the limit of {}: use smaller EP groups (e.g. --ranks 256)",
+            spec.op.name(),
+            groups.iter().map(|g| g.len()).sum::<usize>(),
+            crate::alltoall::MAX_EXCHANGE_FLOWS
+        )));
     }
     let caps = effective_capacities(f);
     let base = f.links.len() as u32;
@@ -621,6 +645,18 @@ mod tests {
         assert!(MoeSpec { imbalance: 0.5, ..s }.check(8).is_err());
         assert!(MoeKernel::parse("fast").unwrap_err().contains("normal, low-latency"));
         assert!(s.check(8).is_ok());
+    }
+
+    #[test]
+    fn too_many_flows_is_an_error() {
+        let f = fabric::presets::build_preset("fat-tree:gpus=8192").unwrap().1;
+        let g = vec![(0..8192).collect::<Vec<u32>>()];
+        let s = MoeSpec::new(MoeOp::Dispatch, MoeKernel::LowLatency, 128, 7168, 8, 8192);
+        assert_eq!(flow_count(&f, &g[0], MoeKernel::LowLatency), 8192 * 8192);
+        let e = run(&f, &g, &s, Fidelity::Flow).unwrap_err().to_string();
+        assert!(e.contains("beyond the limit") && e.contains("--ranks"), "{e}");
+        // Normal kernels: 1,024 nodes × 1,023 per rank + 64 per node.
+        assert_eq!(flow_count(&f, &g[0], MoeKernel::Normal), 8192 * 1023 + 1024 * 64);
     }
 
     #[test]

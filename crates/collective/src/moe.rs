@@ -58,6 +58,13 @@ pub const LL_MESSAGE_HEADER_BYTES: f64 = 16.0;
 /// The EP8 rows (C056) are held out.
 pub const LL_KERNEL_LATENCY_S: f64 = 35e-6;
 
+/// Most experts accepted (as the model registry's `workload::model::MAX_EXPERTS`).
+pub const MAX_EXPERTS: u32 = 1 << 16;
+/// Widest hidden size accepted (as `workload::model::MAX_WIDTH`).
+pub const MAX_HIDDEN: u64 = 1 << 20;
+/// Most tokens per rank accepted (2^24: far beyond any published batch; bounds the byte counts).
+pub const MAX_TOKENS: u64 = 1 << 24;
+
 /// Dispatch (tokens to experts) or combine (expert outputs back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MoeOp {
@@ -195,6 +202,18 @@ impl MoeSpec {
         }
         if self.experts == 0 {
             return Err("--experts must be at least 1".into());
+        }
+        if self.experts > MAX_EXPERTS {
+            return Err(format!(
+                "--experts {} is beyond {MAX_EXPERTS} (the most experts per MoE layer fabricsim accepts)",
+                self.experts
+            ));
+        }
+        if self.hidden > MAX_HIDDEN {
+            return Err(format!("--hidden {} is beyond {MAX_HIDDEN}", self.hidden));
+        }
+        if self.tokens > MAX_TOKENS {
+            return Err(format!("--tokens {} is beyond {MAX_TOKENS} per rank", self.tokens));
         }
         if self.topk > self.experts {
             return Err(format!(
@@ -643,6 +662,18 @@ mod tests {
         .unwrap_err()
         .contains("multiple"));
         assert!(MoeSpec { imbalance: 0.5, ..s }.check(8).is_err());
+        assert!(MoeSpec { experts: 1 << 20, ..s }
+            .check(8)
+            .unwrap_err()
+            .contains("--experts"));
+        assert!(MoeSpec { hidden: 1 << 30, ..s }
+            .check(8)
+            .unwrap_err()
+            .contains("--hidden"));
+        assert!(MoeSpec { tokens: 1 << 30, ..s }
+            .check(8)
+            .unwrap_err()
+            .contains("--tokens"));
         assert!(MoeKernel::parse("fast").unwrap_err().contains("normal, low-latency"));
         assert!(s.check(8).is_ok());
     }

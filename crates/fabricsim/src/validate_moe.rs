@@ -314,6 +314,25 @@ mod tests {
         assert!(parse_batch("4096 tokens x 7168 hidden").unwrap_err().contains("top-k"));
     }
 
+    /// DeepEP's rows of the bundled measurements are compared, each within ±15 %.
+    #[test]
+    fn deepep_rows_within_fifteen_percent() {
+        let r = crate::validate::collectives(
+            include_str!("../../../testdata/collectives.csv"),
+            collective::simulate::Options::default(),
+        )
+        .unwrap();
+        for id in ["C048", "C049", "C052", "C056", "C060"] {
+            let row = r
+                .rows
+                .iter()
+                .find(|c| c.row_id == id)
+                .unwrap_or_else(|| panic!("{id} not compared: {:?}", r.skipped));
+            assert!(row.error_pct.abs() <= 15.0, "{id}: {:+.1} %", row.error_pct);
+            assert_eq!(row.metric, "other_bw_GBps");
+        }
+    }
+
     #[test]
     fn architecture_names_map_to_the_flagship() {
         assert_eq!(flagship("SM90 (Hopper)"), Some(("H100 SXM5", "dgx-h100")));

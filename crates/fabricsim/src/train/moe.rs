@@ -257,6 +257,43 @@ pub fn algorithm_name(c: &PricedComm) -> &'static str {
     }
 }
 
+/// What the step assumed about expert parallelism and MTP, one sentence each.
+pub fn assumptions(comm: &CommCosts, model: &ModelSpec) -> Vec<String> {
+    let mut a = Vec::new();
+    if let Some(ep) = &comm.moe {
+        a.push(format!(
+            "EP: dispatch and combine as DeepEP's normal kernels ({}; {} tokens per rank, {} dispatch, BF16 combine, BF16 in the backward; {:.2} + {:.2} ms forward per MoE layer)",
+            if ep.cross_node {
+                "RDMA once per node on the same rail, NVLink forwarding, at most 4 nodes per token"
+            } else {
+                "inside one NVLink domain"
+            },
+            ep.tokens_per_rank,
+            ep.dispatch_dtype.name().to_uppercase(),
+            ep.dispatch_fwd_s * 1e3,
+            ep.combine_fwd_s * 1e3
+        ));
+        a.push(format!(
+            "EP overlap: a paired forward and backward of two micro-batches (DualPipe, 1F1B A2A overlap) hide each other's dispatch/combine; the kernels hold {COMM_SMS:.0} of {GPU_SMS:.0} SMs while overlapping; the 1F1B warm-up and cool-down passes expose theirs"
+        ));
+        a.push(if ep.imbalance > 1.0 {
+            format!(
+                "routing imbalance {}: the hottest rank's expert GEMMs and dispatch carry {}× the mean (--moe-imbalance)",
+                ep.imbalance, ep.imbalance
+            )
+        } else {
+            "routing balanced (max/mean expert load 1, as benchmarks force it; --moe-imbalance sets it)".into()
+        });
+    }
+    if model.mtp_layers > 0 {
+        a.push(format!(
+            "MTP: {} multi-token-prediction module(s) after the output layer on the last stage (projection, one layer, the output head again); outside model FLOPs",
+            model.mtp_layers
+        ));
+    }
+    a
+}
+
 /// Share of a stage's passes that have a partner pass to overlap with (module notes): all but
 /// `max(1, pp − 1 − stage)` of its `m` forwards (and as many backwards).
 pub fn paired_fraction(m: u32, pp: u32, stage: u32) -> f64 {

@@ -271,7 +271,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
     let world = pl.world;
     let step = tl.step_time;
     let mut warnings = comm.warnings.clone();
-    let mut assumptions = Vec::new();
+    let mut assumptions = super::moe::assumptions(comm, model); // EP as DeepEP runs it, MTP
     let slowest = timings.slowest_stage();
     let bs = timings.stages[slowest as usize];
 

@@ -326,7 +326,8 @@ const ENTRIES: &[Entry] = &[
     // moe_intermediate 2048, 256 routed + 1 shared experts, top-8, first_k_dense_replace 3,
     // q_lora 1536, kv_lora 512, qk_nope 128, qk_rope 64, v_head 128, vocab 129280,
     // max_position 163840, untied. One multi-token-prediction module (num_nextn_predict_layers 1;
-    // arXiv:2412.19437 §2.2, D = 1), outside the paper's 671B total / 37B active.
+    // arXiv:2412.19437 §2.2, D = 1; Megatron-Bridge's deepseek_v3 recipe: use_mtp True,
+    // mtp_num_layers 1), outside the paper's 671B total / 37B active.
     Entry {
         name: "deepseek-v3",
         aliases: &["deepseek-v3-671b"],

@@ -306,7 +306,8 @@ pub fn bytes(spec: &MoeSpec, nodes: u32, ranks: u32) -> MoeBytes {
         p_rank,
         nodes_hit_per_token: p_node * n as f64,
         ranks_hit_per_token: p_rank * r,
-        rdma_bytes: t * p_node * n as f64 * b,
+        // One node runs the intranode kernel: no RDMA at all.
+        rdma_bytes: if n > 1 { t * p_node * n as f64 * b } else { 0.0 },
         rdma_wire_bytes: t * p_node * (n - 1) as f64 * b,
         nvlink_bytes: t * p_rank * r * b,
         ll_bytes: t * k as f64 * b,
@@ -617,7 +618,7 @@ mod tests {
         // Dedup: fewer copies than selections (5.3 distinct ranks for 8 experts).
         assert!(a.ranks_hit_per_token < 8.0 && a.ranks_hit_per_token > 5.0);
         assert!((a.nvlink_bytes - 4096.0 * a.ranks_hit_per_token * 7392.0).abs() < 1e-6);
-        assert_eq!(a.rdma_wire_bytes, 0.0);
+        assert_eq!((a.rdma_wire_bytes, a.rdma_bytes), (0.0, 0.0));
         // Low-latency: every selection is a message, no dedup.
         let ll = bytes(&v3(MoeOp::Dispatch, MoeKernel::LowLatency, 128), 1, 8);
         assert_eq!(ll.ll_bytes, 128.0 * 8.0 * 7408.0);

@@ -2,6 +2,7 @@
 //! the library crates.
 
 mod model_flags;
+mod moe_flags;
 mod nccl_tests;
 mod train_cmd;
 mod train_render;
@@ -35,9 +36,13 @@ enum Cmd {
         /// Cluster: preset with parameters or a TOML file.
         #[arg(long)]
         cluster: String,
-        /// all_reduce, reduce_scatter, all_gather, all_to_all, broadcast, reduce, send_recv.
+        /// all_reduce, reduce_scatter, all_gather, all_to_all, broadcast, reduce, send_recv; or
+        /// moe_dispatch, moe_combine (DeepEP's expert-parallel kernels: --tokens, --hidden,
+        /// --topk, --experts, --dtype, --kernel).
         #[arg(long)]
         op: String,
+        #[command(flatten)]
+        moe: moe_flags::MoeFlags,
         /// Ranks (default: every accelerator of the cluster; 1 = a local copy, no fabric).
         #[arg(long)]
         ranks: Option<u32>,
@@ -336,6 +341,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
         Cmd::Collective {
             cluster,
             op,
+            moe,
             ranks,
             size,
             sizes,
@@ -345,6 +351,28 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             json,
         } => {
             use fabricsim::collective as fc;
+            if let Some(mop) = collective::moe::MoeOp::parse(&op) {
+                let (_, f) = load_cluster(&cluster)?;
+                let placement = parse_placement(&placement)?;
+                let n = ranks.unwrap_or(f.accel_count() as u32);
+                let rank_list = fc::place(&f, n, &placement).map_err(UserError)?;
+                let r = moe_flags::run(
+                    &f,
+                    &cluster,
+                    &rank_list,
+                    mop,
+                    &moe,
+                    &model,
+                    size.is_some() || sizes.is_some(),
+                )?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&r)?);
+                } else {
+                    print!("{}", fabricsim::moe::render(&r));
+                }
+                return Ok(0);
+            }
+            moe.reject_without_moe()?;
             let progress = Progress::new(&format!("building {cluster}"), "algorithms");
             let (_, mut f) = load_cluster(&cluster)?;
             model.routing.apply(&mut f)?;

@@ -137,9 +137,19 @@ pub struct TrainArgs {
     pub nvls: Switch,
     #[command(flatten)]
     pub routing: crate::model_flags::RoutingFlag,
+    /// MoE routing imbalance: max/mean expert load (≥ 1; default 1 = balanced, as benchmarks
+    /// force it). Scales the hottest rank's expert GEMMs and what its dispatch receives.
+    #[arg(long)]
+    pub moe_imbalance: Option<f64>,
 }
 
 pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {
+    let moe_imbalance = a.moe_imbalance.unwrap_or(1.0);
+    if !(moe_imbalance.is_finite() && moe_imbalance >= 1.0) {
+        return Err(UserError(format!(
+            "--moe-imbalance {moe_imbalance}: must be ≥ 1 (max/mean expert load; 1 = balanced)"
+        )));
+    }
     let (mut sc, context): (ScenarioFile, String) = match &a.scenario {
         Some(path) => {
             let text =
@@ -320,6 +330,7 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
                     sharp: a.sharp == Switch::On,
                     nvls: a.nvls == Switch::On,
                 },
+                moe_imbalance,
             },
             order,
             &mut |done, total, next| progress.message(&format!("{next} (stage {} of {total})", done + 1)),

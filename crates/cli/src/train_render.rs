@@ -64,7 +64,7 @@ fn comm_args(d: &StepDetail, kind: CommKind) -> Value {
             json!({
                 "op": c.op.name(),
                 "bytes": c.bytes.round() as u64,
-                "algorithm": c.cost.algo.map(|a| a.name()).unwrap_or(""),
+                "algorithm": fabricsim::train::moe::algorithm_name(c),
                 "protocol": c.cost.protocol.map(|p| p.name()).unwrap_or(""),
                 "group_size": c.group_size,
                 "groups_at_once": c.groups,

@@ -604,3 +604,93 @@ fn sharp_and_nvls_switches() {
     ]);
     assert!(text.contains("# assumed: NVLS (NVLink SHARP) chosen"), "{text}");
 }
+
+/// `--op moe_dispatch|moe_combine` with DeepEP's flags: the JSON keys, the defaults (FP8 dispatch,
+/// BF16 combine, normal kernels), the bandwidth domain DeepEP quotes, and the flags' errors.
+#[test]
+fn moe_dispatch_and_combine_flags() {
+    let args = [
+        "collective",
+        "--json",
+        "--cluster",
+        "hgx:gpu=h800",
+        "--op",
+        "moe_dispatch",
+        "--tokens",
+        "4096",
+        "--hidden",
+        "7168",
+        "--topk",
+        "8",
+        "--experts",
+        "256",
+    ];
+    let a = ok(&args);
+    assert_eq!(a, ok(&args), "same input, same bytes");
+    let v: Value = serde_json::from_str(&a).unwrap();
+    assert_eq!(v["op"], "moe_dispatch");
+    assert_eq!(v["kernel"], "normal");
+    assert_eq!(v["dtype"], "fp8");
+    assert_eq!(v["bottleneck_domain"], "nvlink");
+    assert_eq!(v["token_bytes"], 7392.0);
+    for k in [
+        "time_s",
+        "bottleneck_bandwidth_bytes_per_s",
+        "nvlink_bytes_per_rank",
+        "rdma_bandwidth_bytes_per_s",
+    ] {
+        assert!(v[k].as_f64().unwrap() >= 0.0, "{k}");
+    }
+    let c: Value = serde_json::from_str(&ok(&[
+        "collective",
+        "--json",
+        "--cluster",
+        "fat-tree:gpus=32,node=hgx-h800",
+        "--op",
+        "moe_combine",
+    ]))
+    .unwrap();
+    assert_eq!(c["dtype"], "bf16");
+    assert_eq!(c["bottleneck_domain"], "rdma");
+    assert_eq!(c["nodes"], 4);
+    let ll: Value = serde_json::from_str(&ok(&[
+        "collective",
+        "--json",
+        "--cluster",
+        "hgx:gpu=h800",
+        "--op",
+        "moe_dispatch",
+        "--kernel",
+        "low-latency",
+        "--dtype",
+        "bf16",
+    ]))
+    .unwrap();
+    assert_eq!(ll["kernel"], "low-latency");
+    assert_eq!(ll["tokens_per_rank"], 128);
+    assert_eq!(ll["dtype"], "bf16");
+    assert!(ll["latency_s"].as_f64().unwrap() > 0.0);
+    let base = ["collective", "--cluster", "hgx:gpu=h800", "--op", "moe_dispatch"];
+    let with = |extra: &[&'static str]| [&base[..], extra].concat();
+    fails(&with(&["--topk", "0"]), &["--topk"]);
+    fails(
+        &with(&["--topk", "300", "--experts", "256"]),
+        &["--topk 300 exceeds --experts 256"],
+    );
+    fails(&with(&["--kernel", "fast"]), &["--kernel", "normal, low-latency"]);
+    fails(&with(&["--dtype", "fp4"]), &["--dtype", "fp8, bf16"]);
+    fails(&with(&["--experts", "100"]), &["--experts 100", "multiple"]);
+    fails(&with(&["--size", "1M"]), &["--size"]);
+    fails(
+        &[
+            "collective",
+            "--cluster",
+            "hgx:gpu=h800",
+            "--op",
+            "all_to_all",
+            "--topk",
+            "8",
+        ],
+        &["--topk", "moe_dispatch"],
+    );
+}

@@ -103,9 +103,31 @@ fn command(kind: usize, picks: &[usize]) -> Vec<String> {
             a.extend(["collective".into(), "--cluster".into(), pick(CLUSTERS, next()).into()]);
             a.extend([
                 "--op".into(),
-                pick(&["all_reduce", "all_to_all", "all_gather", "broadcast", "nope"], next()).into(),
+                pick(
+                    &[
+                        "all_reduce",
+                        "all_to_all",
+                        "all_gather",
+                        "broadcast",
+                        "nope",
+                        "moe_dispatch",
+                        "moe_combine",
+                    ],
+                    next(),
+                )
+                .into(),
             ]);
-            flags(&mut a, &["--ranks", "--channels"], &mut next);
+            flags(
+                &mut a,
+                &["--ranks", "--channels", "--tokens", "--topk", "--experts", "--hidden"],
+                &mut next,
+            );
+            if next() % 3 == 0 {
+                a.extend([
+                    "--kernel".into(),
+                    pick(&["normal", "low-latency", "fast"], next()).into(),
+                ]);
+            }
             a.extend([
                 "--size".into(),
                 pick(&["1M", "0", "8", "1Q", "-1", "64G"], next()).into(),

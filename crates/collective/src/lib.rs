@@ -9,6 +9,7 @@ pub mod constants;
 pub mod halving_doubling;
 pub mod hierarchical;
 pub mod memory;
+pub mod moe;
 pub mod nvls;
 pub mod p2p;
 pub mod plan;

@@ -56,6 +56,7 @@ fn bench(c: &Case, runs: usize) {
         allow_oom: true,
         full: false,
         in_network: collective::InNetwork::default(),
+        moe_imbalance: 1.0,
     };
     let mut times = Vec::with_capacity(runs);
     let mut last = None;

@@ -42,7 +42,7 @@ pub const TABLE: &[Evidence] = &[
     Evidence { row_id: "T053", training: true, part: "gb300", class: "megatron", band: "9-64", abs_error_pct: 18.2 },
     Evidence { row_id: "T056", training: true, part: "gb200", class: "megatron", band: "1-8", abs_error_pct: 18.4 },
     Evidence { row_id: "T058", training: true, part: "gb200", class: "megatron", band: "65-512", abs_error_pct: 9.9 },
-    Evidence { row_id: "T059", training: true, part: "gb200", class: "megatron", band: "65-512", abs_error_pct: 32.7 },
+    Evidence { row_id: "T059", training: true, part: "gb200", class: "megatron", band: "65-512", abs_error_pct: 33.2 },
     Evidence { row_id: "T064", training: true, part: "h100", class: "megatron", band: "1-8", abs_error_pct: 3.1 },
     Evidence { row_id: "T067", training: true, part: "h100", class: "torchtitan", band: "1-8", abs_error_pct: 12.2 },
     Evidence { row_id: "T071", training: true, part: "h100", class: "torchtitan", band: "65-512", abs_error_pct: 6.4 },
@@ -87,4 +87,9 @@ pub const TABLE: &[Evidence] = &[
     Evidence { row_id: "C043", training: false, part: "h100", class: "scale-up", band: ">16MiB", abs_error_pct: 6.6 },
     Evidence { row_id: "C044", training: false, part: "gb200", class: "scale-out", band: ">16MiB", abs_error_pct: 6.6 },
     Evidence { row_id: "C046", training: false, part: "gb200", class: "scale-out", band: ">16MiB", abs_error_pct: 6.8 },
+    Evidence { row_id: "C048", training: false, part: "h800", class: "moe", band: ">16MiB", abs_error_pct: 5.0 },
+    Evidence { row_id: "C049", training: false, part: "h800", class: "moe", band: ">16MiB", abs_error_pct: 1.6 },
+    Evidence { row_id: "C052", training: false, part: "h800", class: "moe", band: ">16MiB", abs_error_pct: 5.7 },
+    Evidence { row_id: "C056", training: false, part: "h800", class: "moe", band: "<=16MiB", abs_error_pct: 5.9 },
+    Evidence { row_id: "C060", training: false, part: "h100", class: "moe", band: ">16MiB", abs_error_pct: 7.6 },
 ];

@@ -544,6 +544,10 @@ fn one(
     if let Some(gen) = tpu_generation(&accel) {
         return one_tpu(m, gen, opts, cache);
     }
+    if let Some(r) = crate::validate_moe::compare_row(m, cache) {
+        // MoE rows: DeepEP's kernels (validate_moe.rs); what the row leaves to DeepEP's benchmark.
+        return r.map(|(c, assumed)| Compared { defaults: assumed, ..c });
+    }
     let (node, arch_note) =
         node_for_noted(&accel).ok_or_else(|| format!("accelerator `{accel}` has no standard system in fabricsim"))?;
     let mut defaults: Vec<String> = arch_note.into_iter().collect();

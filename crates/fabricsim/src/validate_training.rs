@@ -485,6 +485,7 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
             allow_oom: true,
             full: false,
             in_network: collective::InNetwork::default(),
+            moe_imbalance: 1.0,
         },
     )
     .map_err(|e| e.to_string())?;

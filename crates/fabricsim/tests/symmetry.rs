@@ -33,6 +33,7 @@ fn step(cluster: &str, model: &str, tp: u32, pp: u32, dp: u32, vp: u32, gbs: u32
         allow_oom: true,
         full,
         in_network: collective::InNetwork::default(),
+        moe_imbalance: 1.0,
     };
     simulate(cluster, &f, &m, &plan, &cm, &opts).unwrap().step_time_s
 }

@@ -247,8 +247,11 @@ fn two_slice_dcn_time_matches_closed_form() {
         // The step carries the exposed part (the schedule runs it as flows: within 5 %; the
         // breakdown's DP line also holds the exposed ZeRO-3 gathers, the stage's does not).
         let r = run(spec, &f, &m, &p);
+        // Since FSDP reduce-scatters per layer during the backward (issue 8 part 4), only the
+        // DCN all-reduce is left for the end of the step and the backward hides all but its
+        // last layer's share (T / L, under a millisecond): 5 % or 0.1 ms, whichever is larger.
         let got = r.stages[0].dp_comm_s;
-        assert!((got - want).abs() <= 0.05 * want, "{got} vs {want}");
+        assert!((got - want).abs() <= (0.05 * want).max(1e-4), "{got} vs {want}");
     }
 }
 

@@ -45,6 +45,7 @@ fn opts(fidelity: Fidelity) -> TrainOptions {
         allow_oom: true,
         full: false,
         in_network: collective::InNetwork::default(),
+        moe_imbalance: 1.0,
     }
 }
 
@@ -597,12 +598,15 @@ fn stages_close(r: &TrainReport) {
     }
 }
 
-/// The breakdown describes the stage with the most busy time. On DeepSeek-V3 with PP 16 the
-/// first stage holds the three dense layers and is light; a middle stage sets the pace, and the
-/// breakdown is that stage's line by line.
+/// The breakdown describes the stage with the most busy time. On DeepSeek-V3 with PP 16 (its
+/// MTP module left out: it makes the last stage the slowest, see train_moe.rs) the first stage
+/// holds the three dense layers and is light; a middle stage sets the pace, and the breakdown is
+/// that stage's line by line.
 #[test]
 fn the_slowest_stage_sets_the_breakdown() {
-    let r = sim(DSV3_CLUSTER, &model("deepseek-v3"), &dsv3_plan(1024));
+    let mut m = model("deepseek-v3");
+    m.mtp_layers = 0;
+    let r = sim(DSV3_CLUSTER, &m, &dsv3_plan(1024));
     sane(&r);
     stages_close(&r);
     let k = r.breakdown_stage as usize;

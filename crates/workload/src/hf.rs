@@ -9,8 +9,9 @@
 //!
 //! Settings that do not change FLOPs or memory materially are accepted and ignored:
 //! `rope_scaling`/`rope_theta`, `hidden_act`, routing details (`n_group`, `topk_group`,
-//! `scoring_func`, `norm_topk_prob`, ...), `quantization_config`, DeepSeek's multi-token
-//! prediction head (`num_nextn_predict_layers`), Qwen3's per-head q/k norms.
+//! `scoring_func`, `norm_topk_prob`, ...), `quantization_config`, Qwen3's per-head q/k norms.
+//! DeepSeek's multi-token-prediction modules (`num_nextn_predict_layers`) become
+//! `ModelSpec::mtp_layers`: outside the parameter count, priced in the training step.
 
 use serde_json::{Map, Value};
 
@@ -208,6 +209,7 @@ pub fn from_hf_config(json: &str, context: &str) -> Result<ModelSpec, WorkloadEr
         tied_embeddings: tied,
         moe: None,
         mla: None,
+        mtp_layers: 0,
         max_seq,
         pos_embeddings: 0,
         linear_bias: false,
@@ -268,6 +270,8 @@ pub fn from_hf_config(json: &str, context: &str) -> Result<ModelSpec, WorkloadEr
                     dense_layers: c.opt_u32("first_k_dense_replace")?.unwrap_or(0),
                 });
             }
+            // DeepSeek-V3's multi-token-prediction modules (priced by the training step).
+            spec.mtp_layers = c.opt_u32("num_nextn_predict_layers")?.unwrap_or(0);
         }
     }
 

@@ -268,6 +268,13 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
             dense += m.vocab as f64 * m.hidden as f64 / tp;
         }
         dense += m.norm_params(m.hidden);
+        // Multi-token-prediction modules (DeepSeek-V3): a layer like the last, a 2h → h
+        // projection and two norms each; embedding and output head shared.
+        let l = m.layers.saturating_sub(1);
+        let (e, d) = (m.layer_expert_params(l), m.layer_params(l) - m.layer_expert_params(l));
+        let proj = 2.0 * m.hidden as f64 * m.hidden as f64 + 2.0 * m.norm_params(m.hidden);
+        dense += m.mtp_layers as f64 * (d + proj) / tp;
+        expert += m.mtp_layers as f64 * e / (ep * tp);
     }
     // HSDP (ZeRO-3 inside shard groups, replicated across them) shards over the shard group.
     let dense_dp = p.shard_group() as f64 * cp;
@@ -310,6 +317,11 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
     let logits_bf16 = if last { 2.0 * s * b * m.vocab as f64 / tp } else { 0.0 };
     if last {
         activations += 4.0 * s * b * h / sp_div + 4.0 * s * b * m.vocab as f64 / tp;
+        // MTP modules: their layer's activations and a second set of logits.
+        let l = m.layers.saturating_sub(1);
+        let mtp = layer_activations_in(m, l, s, b, tp, p.recompute, sp, p.precision, opts) * in_flight_layers_factor
+            + 4.0 * s * b * m.vocab as f64 / tp;
+        activations += m.mtp_layers as f64 * mtp;
     }
 
     // Buffers: fixed + the largest transient.

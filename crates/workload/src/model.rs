@@ -59,6 +59,11 @@ pub struct ModelSpec {
     pub tied_embeddings: bool,
     pub moe: Option<Moe>,
     pub mla: Option<Mla>,
+    /// Multi-token-prediction modules (DeepSeek-V3: 1, `num_nextn_predict_layers`), each a
+    /// projection of 2h → h, one transformer layer like the last and the shared output head
+    /// again. Outside `params()` (DeepSeek-V3's 671B / 37B active exclude them); priced on the
+    /// last pipeline stage (`fabricsim::train::moe`).
+    pub mtp_layers: u32,
     /// Longest trained context (informational).
     pub max_seq: u64,
     /// Learned absolute position embeddings (rows of the table; 0 = RoPE/ALiBi, no parameters).
@@ -86,6 +91,7 @@ impl Default for ModelSpec {
             tied_embeddings: false,
             moe: None,
             mla: None,
+            mtp_layers: 0,
             max_seq: 0,
             pos_embeddings: 0,
             linear_bias: false,
@@ -136,6 +142,7 @@ impl ModelSpec {
             tied_embeddings: false,
             moe: None,
             mla: None,
+            mtp_layers: 0,
             max_seq: seq,
             pos_embeddings: seq,
             linear_bias: true,

@@ -42,6 +42,7 @@ fn llama(
         tied_embeddings: tied,
         moe: None,
         mla: None,
+        mtp_layers: 0,
         max_seq,
         pos_embeddings: 0,
         linear_bias: false,
@@ -380,8 +381,9 @@ const ENTRIES: &[Entry] = &[
     // deepseek-ai/DeepSeek-V3 config.json: 61 layers, 7168, 128 heads, intermediate 18432,
     // moe_intermediate 2048, 256 routed + 1 shared experts, top-8, first_k_dense_replace 3,
     // q_lora 1536, kv_lora 512, qk_nope 128, qk_rope 64, v_head 128, vocab 129280,
-    // max_position 163840, untied. The multi-token-prediction module (num_nextn_predict_layers 1)
-    // is not modelled (it is outside the paper's 671B total / 37B active; arXiv:2412.19437).
+    // max_position 163840, untied. One multi-token-prediction module (num_nextn_predict_layers 1;
+    // arXiv:2412.19437 §2.2, D = 1; Megatron-Bridge's deepseek_v3 recipe: use_mtp True,
+    // mtp_num_layers 1), outside the paper's 671B total / 37B active.
     Entry {
         name: "deepseek-v3",
         aliases: &["deepseek-v3-671b"],
@@ -404,6 +406,7 @@ const ENTRIES: &[Entry] = &[
                 qk_rope_head_dim: 64,
                 v_head_dim: 128,
             }),
+            mtp_layers: 1,
             ..llama(n, 61, 7168, 128, 128, 18432, 129_280, false, 163_840)
         },
     },

@@ -355,6 +355,7 @@ fn heaviest_stage_is_any_stage_and_follows_the_split() {
     split[15] = 2;
     let q = ParallelPlan {
         layers_per_stage: Some(split),
+        hsdp_shard: None,
         ..p.clone()
     };
     q.check_layers_per_stage(m.layers).unwrap();
@@ -383,6 +384,7 @@ fn stage_layers_follow_the_chunks() {
     assert_eq!(p.stage_layers(30, 3), [12, 13, 14, 15, 27, 28, 29]);
     let q = ParallelPlan {
         layers_per_stage: Some(vec![1, 4, 4, 4, 4, 4, 4, 5]),
+        hsdp_shard: None,
         ..p.clone()
     };
     assert!(q.check_layers_per_stage(30).is_ok());
@@ -395,6 +397,7 @@ fn stage_layers_follow_the_chunks() {
     ] {
         let r = ParallelPlan {
             layers_per_stage: Some(list),
+            hsdp_shard: None,
             ..p.clone()
         };
         let e = r.check_layers_per_stage(30).unwrap_err();

@@ -41,11 +41,13 @@ pub struct CommCost {
 }
 
 /// How the comm stage prices collectives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CommOptions {
     pub fidelity: Fidelity,
     /// In-network reductions selection may use (`--sharp`, `--nvls`; both on by default).
     pub in_network: InNetwork,
+    /// Max/mean expert load (`--moe-imbalance`, ≥ 1; 1 = balanced).
+    pub moe_imbalance: f64,
 }
 
 impl From<Fidelity> for CommOptions {
@@ -54,6 +56,7 @@ impl From<Fidelity> for CommOptions {
         CommOptions {
             fidelity,
             in_network: InNetwork::default(),
+            moe_imbalance: 1.0,
         }
     }
 }
@@ -157,6 +160,8 @@ pub struct CommCosts {
     pub tp_algo: Option<Algo>,
     /// Expert dispatch + combine of one MoE layer in one direction.
     pub ep_per_moe_layer: f64,
+    /// DeepEP's dispatch/combine of one MoE layer, forward and backward (train/moe.rs).
+    pub moe: Option<super::moe::MoeEp>,
     /// One round of the context-parallel K/V ring.
     pub cp_kv_round: f64,
     /// ZeRO-3 all-gather of one layer's parameters (over the shard group).
@@ -199,7 +204,6 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
     let lay = &pl.layout;
     let caps = &pl.caps;
     let mut out = CommCosts::default();
-    let tokens_mb = p.mbs as u64 * p.seq;
     let act_bytes = (p.mbs as u64 * p.seq / p.cp as u64) as f64 * model.hidden as f64 * 2.0;
 
     // Tensor parallel: per layer, forward 2 × (AG + RS) with SP or 2 all-reduces; backward the same.
@@ -252,17 +256,8 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
         }
     }
 
-    // Expert parallel: dispatch + combine all-to-all per MoE layer.
-    if let Some(moe) = &model.moe {
-        if p.ep > 1 {
-            let bytes = tokens_mb as f64 / p.cp as f64 * moe.top_k as f64 * model.hidden as f64 * 2.0 / p.tp as f64;
-            let groups = lay.groups(Dim::Ep);
-            let (a2a, l) = concurrent(f, caps, &groups, Op::AllToAll, bytes, opts)?;
-            load(l, CommKind::Ep, &mut out);
-            record(&mut out, CommKind::Ep, Dim::Ep, Op::AllToAll, bytes, &groups, a2a);
-            out.ep_per_moe_layer = 2.0 * a2a.seconds;
-        }
-    }
+    // Expert parallel: DeepEP dispatch + combine per MoE layer (train/moe.rs).
+    super::moe::price(f, pl, model, opts.fidelity, opts.moe_imbalance, &mut out)?;
 
     // Context parallel: ring attention passes K/V around the CP ring.
     if p.cp > 1 {
@@ -484,6 +479,9 @@ fn fidelity_checks(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &mut Comm
                 stages: 1,
             });
             continue;
+        }
+        if k == Ep {
+            checks.extend(super::moe::fidelity_check(f, pl, model, out)?); // DeepEP kernels
         }
         for c in out.collectives.iter().filter(|c| c.kind == k) {
             let (Some(algo), Some(dim)) = (c.cost.algo, c.dim) else {

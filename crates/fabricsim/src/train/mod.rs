@@ -17,6 +17,7 @@
 pub mod comm;
 pub mod layout;
 pub mod memory;
+pub mod moe;
 pub mod pipeline;
 pub mod report;
 pub mod timing;
@@ -45,6 +46,8 @@ pub struct TrainOptions {
     /// In-network reductions the collectives may use (`--sharp`, `--nvls`; both on by default
     /// — NCCL_COLLNET_ENABLE and NCCL_NVLS_ENABLE).
     pub in_network: collective::InNetwork,
+    /// Max/mean expert load of MoE layers (`--moe-imbalance`, ≥ 1; 1 = balanced).
+    pub moe_imbalance: f64,
 }
 
 impl TrainOptions {
@@ -55,6 +58,7 @@ impl TrainOptions {
             allow_oom: false,
             full: false,
             in_network: collective::InNetwork::default(),
+            moe_imbalance: 1.0,
         }
     }
 }
@@ -116,6 +120,7 @@ pub fn simulate_with_progress(
         comm::CommOptions {
             fidelity: opts.fidelity,
             in_network: opts.in_network,
+            moe_imbalance: opts.moe_imbalance,
         },
     )?;
     progress(1, n, STAGES[1]);

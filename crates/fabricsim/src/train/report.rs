@@ -287,7 +287,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
     let world = pl.world;
     let step = tl.step_time;
     let mut warnings = comm.warnings.clone();
-    let mut assumptions = Vec::new();
+    let mut assumptions = super::moe::assumptions(comm, model); // EP as DeepEP runs it, MTP
     let slowest = timings.slowest_stage();
     let bs = timings.stages[slowest as usize];
 
@@ -519,7 +519,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         use CommKind::*;
         let t = match d {
             Tp => bs.tp_comm_s,
-            Ep => bs.ep_comm_s,
+            Ep => super::moe::link_busy_s(comm, pl, model).max(bs.ep_comm_s), // hidden EP too
             Cp => bs.cp_comm_s,
             Zero3 => bs.zero3_comm_s,
             Pp => 2.0 * m as f64 * comm.p2p * (p.vp as f64),
@@ -636,7 +636,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
                 },
                 op: c.op.name().into(),
                 size_bytes: c.bytes,
-                algorithm: c.cost.algo.map(|a| a.name()).unwrap_or_default().into(),
+                algorithm: super::moe::algorithm_name(c).into(),
                 protocol: c.cost.protocol.map(|p| p.name()).unwrap_or_default().into(),
                 group_size: c.group_size,
                 groups: c.groups,

@@ -234,8 +234,12 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
                 w.layers += 1;
                 let plain = flops::layer_ops(model, layer, p.mbs as u64, p.seq, p.tp, p.cp, p.ep, p.sequence_parallel);
                 let (ops, back) = framework_ops(cm, model, &plain, p.precision);
-                let f_t = sum_time(cm, &ops, p.precision);
-                let b_t = sum_time(cm, &back, p.precision);
+                // The hottest rank's expert GEMMs under routing imbalance (train/moe.rs).
+                let hot = super::moe::hottest_ops(&ops, comm, model.layer_is_moe(layer));
+                let (f_t, b_t) = match &hot {
+                    Some((o, bk)) => (sum_time(cm, o, p.precision), sum_time(cm, bk, p.precision)),
+                    None => (sum_time(cm, &ops, p.precision), sum_time(cm, &back, p.precision)),
+                };
                 let attn_f = kind_time(cm, &ops, p.precision, is_attention);
                 let (sel_t, sel_fl) = selective_recompute(cm, model, &ops, p.precision);
                 let re = match p.recompute {
@@ -244,7 +248,7 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
                     Recompute::Full => f_t,
                 };
                 let moe = model.layer_is_moe(layer);
-                let ep_t = if moe { comm.ep_per_moe_layer } else { 0.0 };
+                let (ep_f, ep_b) = super::moe::layer_exposed(comm, pl, s, moe, f_t, b_t + re);
                 // Ring attention overlaps each K/V round with the attention of a block.
                 let cp_exposed = (comm.cp_kv_round * (p.cp - 1) as f64 - attn_f).max(0.0);
                 // With --tp-comm-overlap the collectives hide behind the layer's GEMMs.
@@ -274,7 +278,7 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
                         compute_s: f_t,
                         recompute_s: 0.0,
                         tp_s: tp_f,
-                        ep_s: ep_t,
+                        ep_s: ep_f,
                         cp_s: cp_exposed,
                         zero3_s: z3_f,
                         flops: fl_f,
@@ -283,7 +287,7 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
                         compute_s: b_t,
                         recompute_s: re,
                         tp_s: tp_b + tp_re,
-                        ep_s: ep_t,
+                        ep_s: ep_b,
                         cp_s: cp_exposed,
                         zero3_s: z3_b,
                         flops: fl_b + refl,
@@ -293,10 +297,12 @@ pub fn stage_timings(pl: &Placement, model: &ModelSpec, cm: &ComputeModel, comm:
                 w.executed_flops += (fl_f + fl_b) * m;
             }
             if v == chunks - 1 {
-                list.push(edge(
-                    flops::output_ops(model, p.mbs as u64, p.seq / p.cp as u64, p.tp),
-                    Block::Output,
-                ));
+                // The output layer, and the MTP modules after it (train/moe.rs).
+                let mut out_ops = flops::output_ops(model, p.mbs as u64, p.seq / p.cp as u64, p.tp);
+                out_ops.extend(super::moe::mtp_ops(model, p));
+                let mut out = edge(out_ops, Block::Output);
+                super::moe::mtp_exposed(&mut out, comm, pl, s, model);
+                list.push(out);
             }
             for b in &list {
                 let (f, bk) = (&b.forward, &b.backward);

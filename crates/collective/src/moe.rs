@@ -1,0 +1,728 @@
+//! MoE expert-parallel dispatch and combine as DeepEP runs them (github.com/deepseek-ai/DeepEP,
+//! V1 kernels, `docs/legacy.md`, `csrc/kernels/internode.cu`, `intranode.cu`,
+//! `internode_ll.cu`, and the benchmarks `tests/test_intranode.py`, `tests/test_internode.py`,
+//! `tests/test_low_latency.py`).
+//!
+//! **Normal kernels** (training, prefill). Inside one scale-up domain (the intranode kernel)
+//! every rank writes each token once into the buffer of every *rank* that hosts one of the
+//! token's experts, over NVLink. Across domains (the internode kernel) a token goes once to
+//! every *node* that hosts one of its experts, over RDMA to the GPU of the same local index
+//! (same rail), and that GPU forwards it over NVLink to the node's ranks that need it (token
+//! dedup per node, then per rank). Routing is node-limited: each token picks at most
+//! `max_nodes` nodes (DeepSeek-V3: 4; the benchmark scores the nodes by their best expert and
+//! takes the top `num_topk_groups = min(nodes, 4)`), then its top-k experts among those nodes.
+//!
+//! **Low-latency kernels** (decoding). One message per (token, selected expert), no dedup:
+//! NVLink to ranks of the same domain, RDMA from the sender's own NIC (IBGDA) to the others;
+//! no node limit (the benchmark takes a plain top-k).
+//!
+//! **Routing** is uniform random over experts, as the benchmarks draw it (balanced). Byte
+//! counts are expectations: a token hits a given rank (node) with the hypergeometric
+//! probability that at least one of its k experts lies there. `imbalance` (max/mean load) scales
+//! what the hottest rank of each group receives (dispatch) or sends (combine).
+//!
+//! **Local copies.** DeepEP's warps write every token copy — the rank's own included — into the
+//! receiver's buffer, so a GPU's ingress (remote and local copies together) is capped by its
+//! NVLink ingress. Modelled as one virtual link per GPU with the capacity of its NVLink down-link
+//! that every NVLink-class flow into the GPU (and its own copies) crosses.
+//!
+//! **Bandwidth as DeepEP defines it** ("bottleneck bandwidth", the benchmarks' print-out):
+//! NVLink = the bytes a rank receives (every distinct token, its own included) / kernel time;
+//! RDMA = tokens × distinct nodes hit (its own node included) × token bytes / kernel time;
+//! low-latency = tokens × top-k × message bytes / kernel time. Single-domain normal kernels quote
+//! NVLink, multi-domain ones RDMA, low-latency ones RDMA.
+
+use crate::plan::{by_domain, check_group, Phase, Plan};
+use crate::simulate::{effective_capacities, run_plan, Bottleneck};
+use crate::{Algo, CollectiveError, Op};
+use engine::Fidelity;
+use fabric::{Fabric, RouteOpts};
+use std::fmt;
+
+/// DeepSeek-V3's node limit: each token is sent to at most 4 nodes (arXiv:2412.19437 §2.1.2,
+/// "node-limited routing ... M = 4"); DeepEP's benchmarks use `num_topk_groups = 4`.
+pub const DEEPSEEK_V3_MAX_NODES: u32 = 4;
+
+/// FP8 payload: one byte per element plus one FP32 scale per 128 elements (DeepEP's per-token
+/// cast, `fp8_factor = (1 + 4/128) / 2` of BF16 in tests/test_internode.py).
+pub const FP8_SCALE_BLOCK: u64 = 128;
+
+/// Low-latency messages carry 16 bytes of metadata besides the payload
+/// (`num_fp8_bytes = hidden + hidden / 128 * 4 + 16`, tests/test_low_latency.py).
+pub const LL_MESSAGE_HEADER_BYTES: f64 = 16.0;
+
+/// Fixed time of one low-latency kernel (launch, per-expert count signals and the receiver's
+/// wait for every sender), seconds. **Fitted** (docs/calibration.md, "MoE dispatch/combine"): the
+/// median over DeepEP V1's published low-latency rows EP16–EP256, dispatch and combine (10
+/// figures, docs/legacy.md), of measured latency minus the modelled transfer time (29–37 µs).
+/// The EP8 rows (C056) are held out.
+pub const LL_KERNEL_LATENCY_S: f64 = 35e-6;
+
+/// Most experts accepted (as the model registry's `workload::model::MAX_EXPERTS`).
+pub const MAX_EXPERTS: u32 = 1 << 16;
+/// Widest hidden size accepted (as `workload::model::MAX_WIDTH`).
+pub const MAX_HIDDEN: u64 = 1 << 20;
+/// Most tokens per rank accepted (2^24: far beyond any published batch; bounds the byte counts).
+pub const MAX_TOKENS: u64 = 1 << 24;
+
+/// Dispatch (tokens to experts) or combine (expert outputs back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoeOp {
+    Dispatch,
+    Combine,
+}
+
+impl MoeOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            MoeOp::Dispatch => "moe_dispatch",
+            MoeOp::Combine => "moe_combine",
+        }
+    }
+    /// `moe_dispatch` / `moe_combine` (also without the prefix); `None` for any other name.
+    pub fn parse(s: &str) -> Option<MoeOp> {
+        match s.trim().to_lowercase().replace('-', "_").as_str() {
+            "moe_dispatch" | "dispatch" => Some(MoeOp::Dispatch),
+            "moe_combine" | "combine" => Some(MoeOp::Combine),
+            _ => None,
+        }
+    }
+    /// The payload DeepEP's benchmarks use: FP8 dispatch, BF16 combine.
+    pub fn default_dtype(self) -> MoeDtype {
+        match self {
+            MoeOp::Dispatch => MoeDtype::Fp8,
+            MoeOp::Combine => MoeDtype::Bf16,
+        }
+    }
+}
+
+/// DeepEP's kernel family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoeKernel {
+    Normal,
+    LowLatency,
+}
+
+impl MoeKernel {
+    pub fn name(self) -> &'static str {
+        match self {
+            MoeKernel::Normal => "normal",
+            MoeKernel::LowLatency => "low-latency",
+        }
+    }
+    pub fn parse(s: &str) -> Result<MoeKernel, String> {
+        match s.trim().to_lowercase().as_str() {
+            "normal" => Ok(MoeKernel::Normal),
+            "low-latency" | "low_latency" | "ll" => Ok(MoeKernel::LowLatency),
+            _ => Err(format!("unknown kernel `{s}` (known: normal, low-latency)")),
+        }
+    }
+}
+
+/// Payload type of the tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoeDtype {
+    Fp8,
+    Bf16,
+}
+
+impl MoeDtype {
+    pub fn name(self) -> &'static str {
+        match self {
+            MoeDtype::Fp8 => "fp8",
+            MoeDtype::Bf16 => "bf16",
+        }
+    }
+    pub fn parse(s: &str) -> Result<MoeDtype, String> {
+        match s.trim().to_lowercase().as_str() {
+            "fp8" | "e4m3" => Ok(MoeDtype::Fp8),
+            "bf16" | "bfloat16" => Ok(MoeDtype::Bf16),
+            _ => Err(format!("unknown dtype `{s}` (known: fp8, bf16)")),
+        }
+    }
+}
+
+/// One dispatch or combine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MoeSpec {
+    pub op: MoeOp,
+    pub kernel: MoeKernel,
+    /// Tokens per rank (the batch each rank dispatches).
+    pub tokens: u64,
+    pub hidden: u64,
+    pub topk: u32,
+    /// Routed experts over the whole group (a multiple of the ranks).
+    pub experts: u32,
+    pub dtype: MoeDtype,
+    /// Node-limited routing: most nodes a token goes to (normal kernels; 0 = no limit).
+    pub max_nodes: u32,
+    /// Max/mean expert load (≥ 1): the hottest rank of each group receives this many times the
+    /// mean (dispatch) and sends as much back (combine).
+    pub imbalance: f64,
+}
+
+impl MoeSpec {
+    /// DeepEP's benchmark setting for `op` with `kernel` (payload by op, node limit 4, balanced).
+    pub fn new(op: MoeOp, kernel: MoeKernel, tokens: u64, hidden: u64, topk: u32, experts: u32) -> Self {
+        MoeSpec {
+            op,
+            kernel,
+            tokens,
+            hidden,
+            topk,
+            experts,
+            dtype: op.default_dtype(),
+            max_nodes: DEEPSEEK_V3_MAX_NODES,
+            imbalance: 1.0,
+        }
+    }
+
+    /// Bytes of one token copy (normal kernels) or one message (low-latency).
+    pub fn token_bytes(&self) -> f64 {
+        let payload = match self.dtype {
+            MoeDtype::Fp8 => (self.hidden + self.hidden.div_ceil(FP8_SCALE_BLOCK) * 4) as f64,
+            MoeDtype::Bf16 => 2.0 * self.hidden as f64,
+        };
+        match (self.kernel, self.dtype) {
+            (MoeKernel::LowLatency, MoeDtype::Fp8) => payload + LL_MESSAGE_HEADER_BYTES,
+            _ => payload,
+        }
+    }
+
+    /// Check the spec against a group of `ranks` ranks (clear errors naming the flag).
+    pub fn check(&self, ranks: usize) -> Result<(), String> {
+        if self.tokens == 0 {
+            return Err("--tokens must be at least 1".into());
+        }
+        if self.hidden == 0 {
+            return Err("--hidden must be at least 1".into());
+        }
+        if self.topk == 0 {
+            return Err("--topk must be at least 1 (experts each token is routed to)".into());
+        }
+        if self.experts == 0 {
+            return Err("--experts must be at least 1".into());
+        }
+        if self.experts > MAX_EXPERTS {
+            return Err(format!(
+                "--experts {} is beyond {MAX_EXPERTS} (the most experts per MoE layer fabricsim accepts)",
+                self.experts
+            ));
+        }
+        if self.hidden > MAX_HIDDEN {
+            return Err(format!("--hidden {} is beyond {MAX_HIDDEN}", self.hidden));
+        }
+        if self.tokens > MAX_TOKENS {
+            return Err(format!("--tokens {} is beyond {MAX_TOKENS} per rank", self.tokens));
+        }
+        if self.topk > self.experts {
+            return Err(format!(
+                "--topk {} exceeds --experts {}: a token cannot pick more experts than exist",
+                self.topk, self.experts
+            ));
+        }
+        if ranks > 0 && self.experts as usize % ranks != 0 {
+            return Err(format!(
+                "--experts {} is not a multiple of the {ranks} ranks (DeepEP places experts evenly: num_experts % num_ranks == 0)",
+                self.experts
+            ));
+        }
+        if !(self.imbalance.is_finite() && self.imbalance >= 1.0) {
+            return Err(format!(
+                "imbalance {} must be ≥ 1 (max/mean expert load; 1 = balanced)",
+                self.imbalance
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Probability that none of `k` experts drawn without replacement from `pool` lands among
+/// `hit` given ones (hypergeometric zero class).
+pub fn p_miss(pool: f64, hit: f64, k: u32) -> f64 {
+    let mut p = 1.0;
+    for i in 0..k {
+        let i = i as f64;
+        let num = pool - hit - i;
+        if num <= 0.0 {
+            return 0.0;
+        }
+        p *= num / (pool - i);
+    }
+    p
+}
+
+/// Expected byte accounting of one rank (balanced routing), DeepEP's definitions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MoeBytes {
+    /// Nodes (scale-up domains) and ranks of the group.
+    pub nodes: u32,
+    pub ranks: u32,
+    /// Nodes a token may go to (node-limited routing; all nodes for low-latency).
+    pub nodes_per_token: u32,
+    /// Bytes of one token copy or message.
+    pub token_bytes: f64,
+    /// Probability a token goes to a given node / rank.
+    pub p_node: f64,
+    pub p_rank: f64,
+    /// Distinct nodes a token is sent to, its own included (DeepEP's `num_rdma_token_sent` per
+    /// token).
+    pub nodes_hit_per_token: f64,
+    /// Distinct ranks a token is sent to.
+    pub ranks_hit_per_token: f64,
+    /// DeepEP's RDMA bytes of one rank: tokens × nodes hit (own included) × token bytes.
+    pub rdma_bytes: f64,
+    /// Of those, what crosses the network (other nodes only).
+    pub rdma_wire_bytes: f64,
+    /// DeepEP's NVLink bytes of one rank: every distinct token it receives (own included).
+    pub nvlink_bytes: f64,
+    /// Low-latency: tokens × top-k × message bytes (every selection, no dedup).
+    pub ll_bytes: f64,
+}
+
+/// The expected bytes of one rank for `spec` on `nodes` nodes of `ranks / nodes` ranks.
+pub fn bytes(spec: &MoeSpec, nodes: u32, ranks: u32) -> MoeBytes {
+    let n = nodes.max(1);
+    let r = ranks.max(1) as f64;
+    let e = spec.experts as f64;
+    let k = spec.topk;
+    let limit = match spec.kernel {
+        MoeKernel::Normal if spec.max_nodes > 0 => spec.max_nodes.min(n),
+        _ => n,
+    };
+    // A token picks `limit` nodes uniformly, then k experts among theirs.
+    let pool = limit as f64 * e / n as f64;
+    let chosen = limit as f64 / n as f64;
+    let p_node = chosen * (1.0 - p_miss(pool, e / n as f64, k));
+    let p_rank = chosen * (1.0 - p_miss(pool, e / r, k));
+    let b = spec.token_bytes();
+    let t = spec.tokens as f64;
+    MoeBytes {
+        nodes: n,
+        ranks: ranks.max(1),
+        nodes_per_token: limit,
+        token_bytes: b,
+        p_node,
+        p_rank,
+        nodes_hit_per_token: p_node * n as f64,
+        ranks_hit_per_token: p_rank * r,
+        // One node runs the intranode kernel: no RDMA at all.
+        rdma_bytes: if n > 1 { t * p_node * n as f64 * b } else { 0.0 },
+        rdma_wire_bytes: t * p_node * (n - 1) as f64 * b,
+        nvlink_bytes: t * p_rank * r * b,
+        ll_bytes: t * k as f64 * b,
+    }
+}
+
+/// Which link class DeepEP quotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Domain {
+    NvLink,
+    Rdma,
+}
+
+impl Domain {
+    pub fn name(self) -> &'static str {
+        match self {
+            Domain::NvLink => "nvlink",
+            Domain::Rdma => "rdma",
+        }
+    }
+}
+
+/// One dispatch or combine on the fabric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MoeResult {
+    pub spec: MoeSpec,
+    /// Ranks of the (largest) group.
+    pub ranks: u32,
+    pub bytes: MoeBytes,
+    /// Kernel time = transfer + fixed latency.
+    pub time_s: f64,
+    pub transfer_s: f64,
+    pub latency_s: f64,
+    /// DeepEP's bandwidths of the run (bytes as in [`MoeBytes`] / kernel time).
+    pub bottleneck_domain: Domain,
+    pub bottleneck_bytes_per_s: f64,
+    pub rdma_bytes_per_s: f64,
+    pub nvlink_bytes_per_s: f64,
+    pub bottlenecks: Vec<Bottleneck>,
+    pub flows: usize,
+}
+
+struct Flow {
+    src: u32,
+    dst: u32,
+    bytes: f64,
+    /// NVLink-class (crosses the receiver's copy-ingress virtual link) or RDMA.
+    nvlink: bool,
+}
+
+/// Dispatch flows of one group (combine reverses them).
+fn group_flows(f: &Fabric, group: &[u32], spec: &MoeSpec, out: &mut Vec<Flow>) -> MoeBytes {
+    let doms = by_domain(f, group);
+    let n = doms.len() as u32;
+    let acc = bytes(spec, n, group.len() as u32);
+    let t = spec.tokens as f64;
+    let b = acc.token_bytes;
+    let hot = group.iter().copied().min().unwrap_or(0);
+    let w = |dst: u32| if dst == hot { spec.imbalance } else { 1.0 };
+    match spec.kernel {
+        MoeKernel::LowLatency => {
+            let per = t * spec.topk as f64 / group.len() as f64 * b;
+            for &s in group {
+                for &d in group {
+                    let same = f.domain_of(s) == f.domain_of(d);
+                    out.push(Flow {
+                        src: s,
+                        dst: d,
+                        bytes: per * w(d),
+                        nvlink: same,
+                    });
+                }
+            }
+        }
+        MoeKernel::Normal if n == 1 => {
+            let per = t * acc.p_rank * b;
+            for &s in group {
+                for &d in group {
+                    out.push(Flow {
+                        src: s,
+                        dst: d,
+                        bytes: per * w(d),
+                        nvlink: true,
+                    });
+                }
+            }
+        }
+        MoeKernel::Normal => {
+            // RDMA: once per destination node, to the GPU of the same local index.
+            let rdma = t * acc.p_node * b;
+            for (a, da) in doms.iter().enumerate() {
+                for (bi, db) in doms.iter().enumerate() {
+                    if a == bi {
+                        continue; // the own node's tokens are copied into the local buffer
+                    }
+                    for (i, &s) in da.iter().enumerate() {
+                        let d = db[i % db.len()];
+                        let hot_node = db.contains(&hot);
+                        out.push(Flow {
+                            src: s,
+                            dst: d,
+                            bytes: rdma * if hot_node { spec.imbalance } else { 1.0 },
+                            nvlink: false,
+                        });
+                    }
+                }
+            }
+            // NVLink forwarding: forwarder (b, i) carries, for every source node, the tokens of
+            // source (·, i) that hit rank (b, j).
+            let fwd = n as f64 * t * acc.p_rank * b;
+            for db in &doms {
+                for &s in db {
+                    for &d in db {
+                        out.push(Flow {
+                            src: s,
+                            dst: d,
+                            bytes: fwd * w(d),
+                            nvlink: true,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    acc
+}
+
+/// Flows one group's dispatch creates, without building them (low-latency: every pair; normal:
+/// RDMA between nodes on each rail plus NVLink inside each node).
+pub fn flow_count(f: &Fabric, group: &[u32], kernel: MoeKernel) -> u64 {
+    let n = group.len() as u64;
+    match kernel {
+        MoeKernel::LowLatency => n * n,
+        MoeKernel::Normal => {
+            let doms = by_domain(f, group);
+            let nodes = doms.len() as u64;
+            let inside: u64 = doms.iter().map(|d| (d.len() as u64).pow(2)).sum();
+            n * nodes.saturating_sub(1) + inside
+        }
+    }
+}
+
+/// Run one dispatch or combine on every group at once (groups contend for shared links). The
+/// result's byte accounting and bandwidths are those of the first group.
+pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) -> Result<MoeResult, CollectiveError> {
+    let first = groups
+        .first()
+        .ok_or_else(|| CollectiveError::BadGroup("no groups given".into()))?;
+    for g in groups {
+        check_group(f, g)?;
+        spec.check(g.len()).map_err(CollectiveError::BadGroup)?;
+    }
+    let count: u64 = groups.iter().map(|g| flow_count(f, g, spec.kernel)).sum();
+    if count > crate::alltoall::MAX_EXCHANGE_FLOWS {
+        return Err(CollectiveError::BadGroup(format!(
+            "{} over {} ranks is {count} flows, beyond the limit of {}: use smaller EP groups (e.g. --ranks 256)",
+            spec.op.name(),
+            groups.iter().map(|g| g.len()).sum::<usize>(),
+            crate::alltoall::MAX_EXCHANGE_FLOWS
+        )));
+    }
+    let caps = effective_capacities(f);
+    let base = f.links.len() as u32;
+    // One virtual copy-ingress link per GPU that has NVLink peers in its group.
+    let mut vlink: std::collections::BTreeMap<u32, u32> = Default::default();
+    let mut virtual_links = Vec::new();
+    // The real NVLink down-link each virtual copy-ingress link stands for.
+    let mut real_links: Vec<u32> = Vec::new();
+    let mut flows = Vec::new();
+    let mut acc = None;
+    for g in groups {
+        let a = group_flows(f, g, spec, &mut flows);
+        acc.get_or_insert(a);
+    }
+    let acc = acc.expect("at least one group");
+    let mut buf = Vec::new();
+    let mut plan = Plan::new(Op::AllToAll, Algo::Direct);
+    let mut phase = Phase::default();
+    for fl in &flows {
+        let (src, dst) = match spec.op {
+            MoeOp::Dispatch => (fl.src, fl.dst),
+            MoeOp::Combine => (fl.dst, fl.src),
+        };
+        if fl.bytes <= 0.0 {
+            continue;
+        }
+        let mut path = Vec::new();
+        if src != dst {
+            buf.clear();
+            f.route(src, dst, 0, RouteOpts { pxn: false }, &mut buf)?;
+            path.extend_from_slice(&buf);
+        }
+        if fl.nvlink && f.domain_size > 1 {
+            let id = match vlink.get(&dst) {
+                Some(&id) => id,
+                None => {
+                    // The GPU's NVLink ingress: the last link of a route from a domain peer.
+                    let d = f.domain_of(dst);
+                    let peer = (0..f.accel_count() as u32).find(|&p| p != dst && f.domain_of(p) == d);
+                    let last = match peer {
+                        Some(p) => {
+                            buf.clear();
+                            f.route(p, dst, 0, RouteOpts { pxn: false }, &mut buf)?;
+                            buf.last().copied()
+                        }
+                        None => None,
+                    };
+                    let Some(last) = last else {
+                        continue;
+                    };
+                    let id = base + virtual_links.len() as u32;
+                    virtual_links.push(caps[last as usize]);
+                    real_links.push(last);
+                    vlink.insert(dst, id);
+                    id
+                }
+            };
+            path.push(id);
+        }
+        if path.is_empty() {
+            continue; // a local copy with no NVLink peers: HBM speed, not modelled
+        }
+        let mut pf = crate::PlanFlow::new(src, dst, fl.bytes);
+        pf.path = Some(path);
+        phase.flows.push(pf);
+    }
+    plan.virtual_links = virtual_links;
+    plan.phases.push(phase);
+    let (transfer, mut bottlenecks) = run_plan(f, &caps, &plan, fidelity)?;
+    // A copy-ingress bottleneck is reported as the GPU's NVLink down-link it stands for.
+    for bn in &mut bottlenecks {
+        if let Some(&real) = bn.link.checked_sub(base).and_then(|v| real_links.get(v as usize)) {
+            bn.link = real;
+            bn.name = format!("{} (copies into the GPU)", f.link_name(fabric::LinkId(real)));
+        }
+    }
+    let latency = match spec.kernel {
+        MoeKernel::LowLatency => LL_KERNEL_LATENCY_S,
+        MoeKernel::Normal => 0.0,
+    };
+    let time = transfer + latency;
+    let per_s = |b: f64| if time > 0.0 { b / time } else { 0.0 };
+    let (domain, rdma_b, nvl_b) = match spec.kernel {
+        MoeKernel::LowLatency => (Domain::Rdma, acc.ll_bytes, acc.ll_bytes),
+        MoeKernel::Normal if acc.nodes == 1 => (Domain::NvLink, 0.0, acc.nvlink_bytes),
+        MoeKernel::Normal => (Domain::Rdma, acc.rdma_bytes, acc.nvlink_bytes),
+    };
+    let bottleneck = match domain {
+        Domain::Rdma => rdma_b,
+        Domain::NvLink => nvl_b,
+    };
+    Ok(MoeResult {
+        spec: *spec,
+        ranks: first.len() as u32,
+        bytes: acc,
+        time_s: time,
+        transfer_s: transfer,
+        latency_s: latency,
+        bottleneck_domain: domain,
+        bottleneck_bytes_per_s: per_s(bottleneck),
+        rdma_bytes_per_s: per_s(rdma_b),
+        nvlink_bytes_per_s: per_s(nvl_b),
+        bottlenecks,
+        flows: plan.flow_count(),
+    })
+}
+
+impl fmt::Display for MoeResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}) on {} ranks: {:.1} µs, {:.1} GB/s ({})",
+            self.spec.op.name(),
+            self.spec.kernel.name(),
+            self.ranks,
+            self.time_s * 1e6,
+            self.bottleneck_bytes_per_s / 1e9,
+            self.bottleneck_domain.name()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v3(op: MoeOp, kernel: MoeKernel, tokens: u64) -> MoeSpec {
+        MoeSpec::new(op, kernel, tokens, 7168, 8, 256)
+    }
+
+    #[test]
+    fn token_bytes_follow_deepep_benchmarks() {
+        // FP8: 7168 + 56 scales × 4 B = 7392; BF16 2 × 7168; low-latency FP8 adds 16 B.
+        assert_eq!(v3(MoeOp::Dispatch, MoeKernel::Normal, 1).token_bytes(), 7392.0);
+        assert_eq!(v3(MoeOp::Combine, MoeKernel::Normal, 1).token_bytes(), 14336.0);
+        assert_eq!(v3(MoeOp::Dispatch, MoeKernel::LowLatency, 1).token_bytes(), 7408.0);
+    }
+
+    #[test]
+    fn dedup_counts_distinct_ranks_and_nodes() {
+        // One node of 8: each rank hosts 32 of 256 experts; a token misses a rank with
+        // probability C(224, 8) / C(256, 8).
+        let s = v3(MoeOp::Dispatch, MoeKernel::Normal, 4096);
+        let a = bytes(&s, 1, 8);
+        let miss: f64 = (0..8).map(|i| (224.0 - i as f64) / (256.0 - i as f64)).product();
+        assert!((a.p_rank - (1.0 - miss)).abs() < 1e-12);
+        assert!((a.ranks_hit_per_token - 8.0 * (1.0 - miss)).abs() < 1e-12);
+        // Dedup: fewer copies than selections (5.3 distinct ranks for 8 experts).
+        assert!(a.ranks_hit_per_token < 8.0 && a.ranks_hit_per_token > 5.0);
+        assert!((a.nvlink_bytes - 4096.0 * a.ranks_hit_per_token * 7392.0).abs() < 1e-6);
+        assert_eq!((a.rdma_wire_bytes, a.rdma_bytes), (0.0, 0.0));
+        // Low-latency: every selection is a message, no dedup.
+        let ll = bytes(&v3(MoeOp::Dispatch, MoeKernel::LowLatency, 128), 1, 8);
+        assert_eq!(ll.ll_bytes, 128.0 * 8.0 * 7408.0);
+    }
+
+    #[test]
+    fn node_limited_routing_caps_the_nodes_a_token_reaches() {
+        let s = v3(MoeOp::Dispatch, MoeKernel::Normal, 4096);
+        // 8 nodes, at most 4 per token: 4 nodes chosen, 8 experts among their 128.
+        let a = bytes(&s, 8, 64);
+        assert_eq!(a.nodes_per_token, 4);
+        let miss: f64 = (0..8).map(|i| (96.0 - i as f64) / (128.0 - i as f64)).product();
+        assert!((a.nodes_hit_per_token - 4.0 * (1.0 - miss)).abs() < 1e-12);
+        assert!(a.nodes_hit_per_token <= 4.0);
+        // Without the limit a token reaches more nodes.
+        let free = bytes(&MoeSpec { max_nodes: 0, ..s }, 8, 64);
+        assert!(free.nodes_hit_per_token > a.nodes_hit_per_token + 1.0);
+        // RDMA once per node, not per rank: wire bytes = tokens × other nodes hit × bytes.
+        assert!((a.rdma_wire_bytes - 4096.0 * a.p_node * 7.0 * 7392.0).abs() < 1e-6);
+        assert!(a.rdma_bytes > a.rdma_wire_bytes);
+        // Two nodes: the limit of 4 does not bind.
+        assert_eq!(bytes(&s, 2, 16).nodes_per_token, 2);
+        // Whole-group sums: what ranks receive equals what they send (p_rank over all ranks).
+        let sent = a.ranks_hit_per_token * 4096.0;
+        assert!((a.nvlink_bytes / 7392.0 - sent).abs() < 1e-6);
+    }
+
+    #[test]
+    fn checks_name_the_flag() {
+        let s = v3(MoeOp::Dispatch, MoeKernel::Normal, 4096);
+        assert!(MoeSpec { topk: 0, ..s }.check(8).unwrap_err().contains("--topk"));
+        assert!(MoeSpec { topk: 300, ..s }
+            .check(8)
+            .unwrap_err()
+            .contains("--topk 300 exceeds --experts 256"));
+        assert!(MoeSpec {
+            experts: 100,
+            topk: 8,
+            ..s
+        }
+        .check(8)
+        .unwrap_err()
+        .contains("multiple"));
+        assert!(MoeSpec { imbalance: 0.5, ..s }.check(8).is_err());
+        assert!(MoeSpec { experts: 1 << 20, ..s }
+            .check(8)
+            .unwrap_err()
+            .contains("--experts"));
+        assert!(MoeSpec { hidden: 1 << 30, ..s }
+            .check(8)
+            .unwrap_err()
+            .contains("--hidden"));
+        assert!(MoeSpec { tokens: 1 << 30, ..s }
+            .check(8)
+            .unwrap_err()
+            .contains("--tokens"));
+        assert!(MoeKernel::parse("fast").unwrap_err().contains("normal, low-latency"));
+        assert!(s.check(8).is_ok());
+    }
+
+    #[test]
+    fn too_many_flows_is_an_error() {
+        let f = fabric::presets::build_preset("fat-tree:gpus=8192").unwrap().1;
+        let g = vec![(0..8192).collect::<Vec<u32>>()];
+        let s = MoeSpec::new(MoeOp::Dispatch, MoeKernel::LowLatency, 128, 7168, 8, 8192);
+        assert_eq!(flow_count(&f, &g[0], MoeKernel::LowLatency), 8192 * 8192);
+        let e = run(&f, &g, &s, Fidelity::Flow).unwrap_err().to_string();
+        assert!(e.contains("beyond the limit") && e.contains("--ranks"), "{e}");
+        // Normal kernels: 1,024 nodes × 1,023 per rank + 64 per node.
+        assert_eq!(flow_count(&f, &g[0], MoeKernel::Normal), 8192 * 1023 + 1024 * 64);
+    }
+
+    #[test]
+    fn constants_pinned() {
+        assert_eq!(DEEPSEEK_V3_MAX_NODES, 4);
+        assert_eq!(FP8_SCALE_BLOCK, 128);
+        assert_eq!(LL_MESSAGE_HEADER_BYTES, 16.0);
+        assert_eq!(LL_KERNEL_LATENCY_S, 35e-6);
+    }
+
+    /// DeepEP's published H800 table (docs/legacy.md) on an HGX H800 and a fat-tree of them:
+    /// the model stays within 15 % of each figure it is checked on.
+    #[test]
+    fn deepep_h800_table() {
+        let one = fabric::presets::build_preset("hgx:gpu=h800").unwrap().1;
+        let four = fabric::presets::build_preset("fat-tree:gpus=32,node=hgx-h800")
+            .unwrap()
+            .1;
+        let g = |n: u32| vec![(0..n).collect::<Vec<u32>>()];
+        for (f, n, kernel, op, tokens, gbps) in [
+            (&one, 8, MoeKernel::Normal, MoeOp::Dispatch, 4096, 153.0),
+            (&one, 8, MoeKernel::Normal, MoeOp::Combine, 4096, 158.0),
+            (&four, 32, MoeKernel::Normal, MoeOp::Dispatch, 4096, 58.0),
+            (&four, 32, MoeKernel::Normal, MoeOp::Combine, 4096, 57.0),
+            (&one, 8, MoeKernel::LowLatency, MoeOp::Dispatch, 128, 98.0),
+            (&four, 32, MoeKernel::LowLatency, MoeOp::Combine, 128, 53.0),
+        ] {
+            let s = v3(op, kernel, tokens);
+            let r = run(f, &g(n), &s, Fidelity::Flow).unwrap();
+            let got = r.bottleneck_bytes_per_s / 1e9;
+            assert!(
+                (got / gbps - 1.0).abs() < 0.15,
+                "{n} {kernel:?} {op:?}: {got:.1} vs {gbps}"
+            );
+        }
+    }
+}

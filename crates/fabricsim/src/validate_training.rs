@@ -473,6 +473,7 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
     let mut cm = crate::train::compute_model_for(f.accel_model)
         .ok_or_else(|| format!("no compute model for `{}`", f.accel_model))?;
     crate::validate_framework::apply(&rf, &mut plan, &mut cm);
+    crate::validate_era::apply(group, &mut cm);
     let memory = row_memory(&f, &model, &plan, &lower, group, &cm.framework);
     let r = simulate(
         &spec,
@@ -490,6 +491,9 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
     )
     .map_err(|e| e.to_string())?;
     let world = plan.world() as f64;
+    if std::env::var("TA_DEBUG").is_ok() {
+        eprintln!("DBG {} step {:.4} {:?} mb {}", field(m, "row_id"), r.step_time_s, r.breakdown, r.plan.microbatches);
+    }
     let (b, s, l, h, v) = (
         gbs as f64,
         seq as f64,

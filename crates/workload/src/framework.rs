@@ -95,6 +95,11 @@ pub enum AttentionBackend {
     Cudnn,
     /// FlashAttention-2 (PyTorch SDPA's flash backend).
     Flash,
+    /// Megatron-LM's core attention before FlashAttention (2021–2022: `CoreAttention` in
+    /// megatron/model/transformer.py): `baddbmm` Q·Kᵀ writing the full s×s scores, the fused
+    /// `scaled_upper_triang_masked_softmax` kernel, attention dropout, `bmm` with V. The scores
+    /// go through HBM and the causal half is computed, not skipped ([`unfused_attention_ops`]).
+    Unfused,
 }
 
 /// What selective activation checkpointing recomputes.
@@ -166,6 +171,14 @@ pub const FP8_CAST_BYTES_PER_ELEMENT: f64 = 4.0;
 pub const FOREACH_ADAMW_BYTES_PER_PARAM: f64 = 80.0;
 /// HBM bytes per parameter of the fused AdamW step (the measured `adamw_fused_fp32_step`).
 pub const FUSED_ADAMW_BYTES_PER_PARAM: f64 = 28.0;
+/// HBM bytes per attention score element of unfused attention's memory-bound kernels, FP16/BF16
+/// scores (Megatron-LM `CoreAttention`, 2021–2022). Forward: fused scale-mask-softmax reads and
+/// writes the scores (2 + 2), dropout reads them and writes its output and a one-byte mask
+/// (2 + 2 + 1) = 9 B. Backward: dropout backward reads the gradient and the mask and writes
+/// (2 + 1 + 2), softmax backward reads the gradient and the saved probabilities and writes
+/// (2 + 2 + 2) = 11 B. The batched GEMMs' own reads and writes of the scores are in their bytes.
+pub const UNFUSED_ATTENTION_FWD_BYTES_PER_SCORE: f64 = 9.0;
+pub const UNFUSED_ATTENTION_BWD_BYTES_PER_SCORE: f64 = 11.0;
 
 impl FrameworkProfile {
     /// The documented profile of `framework`.
@@ -372,6 +385,10 @@ impl FrameworkProfile {
                 };
                 compute.max(op.bytes.max(0.0) / cm.accel.hbm_bw) + cm.kernel_overhead_s
             }
+            (OpKind::Attention { .. }, AttentionBackend::Unfused, _) => unfused_attention_ops(&op.kind)
+                .iter()
+                .map(|o| cm.op_time(o, precision).max(self.host_dispatch_s))
+                .sum(),
             _ => cm.op_time(op, precision),
         };
         t.max(self.host_dispatch_s)
@@ -416,6 +433,62 @@ impl FrameworkProfile {
             "fc2" => Some(if model.gated_mlp { 0.0 } else { 1.0 }),
             _ => None,
         }
+    }
+}
+
+/// The kernels unfused attention runs for one attention op ([`AttentionBackend::Unfused`]): the
+/// batched GEMMs over every (batch, head) — full s_q × s_kv scores, the causal mask applied after
+/// Q·Kᵀ — as GEMMs of M = batch·heads·rows, and the memory-bound softmax and dropout passes over
+/// the scores. Forward: S = Q·Kᵀ, softmax + dropout, O = P·V. Backward: dP = dO·Vᵀ, dV = Pᵀ·dO,
+/// dropout and softmax backward, dQ = dS·K, dK = dSᵀ·Q. Empty for other ops.
+pub fn unfused_attention_ops(kind: &OpKind) -> Vec<OpDesc> {
+    use crate::flops::Pass;
+    let OpKind::Attention {
+        batch,
+        heads,
+        seq_q,
+        seq_kv,
+        head_dim_qk,
+        head_dim_v,
+        backward,
+        ..
+    } = *kind
+    else {
+        return Vec::new();
+    };
+    let bh = batch * heads;
+    let g = |name: &'static str, m: u64, n: u64, k: u64, pass: Pass| {
+        let (mf, nf, kf) = (m as f64, n as f64, k as f64);
+        OpDesc {
+            name,
+            kind: OpKind::Gemm { m, n, k, pass },
+            flops: 2.0 * mf * nf * kf,
+            bytes: 2.0 * (mf * kf + kf * nf + mf * nf),
+        }
+    };
+    let scores = (bh * seq_q * seq_kv) as f64;
+    if !backward {
+        vec![
+            g("attn_scores", bh * seq_q, seq_kv, head_dim_qk, Pass::Fwd),
+            memory(
+                "attn_softmax_dropout",
+                MemoryOp::Elementwise,
+                UNFUSED_ATTENTION_FWD_BYTES_PER_SCORE * scores,
+            ),
+            g("attn_context", bh * seq_q, head_dim_v, seq_kv, Pass::Fwd),
+        ]
+    } else {
+        vec![
+            g("attn_dprobs", bh * seq_q, seq_kv, head_dim_v, Pass::Dgrad),
+            g("attn_dv", bh * seq_kv, head_dim_v, seq_q, Pass::Wgrad),
+            memory(
+                "attn_softmax_dropout_bwd",
+                MemoryOp::Elementwise,
+                UNFUSED_ATTENTION_BWD_BYTES_PER_SCORE * scores,
+            ),
+            g("attn_dq", bh * seq_q, head_dim_qk, seq_kv, Pass::Dgrad),
+            g("attn_dk", bh * seq_kv, head_dim_qk, seq_q, Pass::Wgrad),
+        ]
     }
 }
 

@@ -1,0 +1,47 @@
+//! The software era of a published training row, where it changes how a kernel ran
+//! (docs/calibration.md, "Training accuracy: pre-FlashAttention rows").
+//!
+//! Rows measured with Megatron-LM or Megatron-DeepSpeed before FlashAttention reached them ran
+//! attention unfused ([`workload::framework::AttentionBackend::Unfused`]): FlashAttention was
+//! published in May 2022 (Dao et al., arXiv:2205.14135) and Megatron-LM took it in 2023
+//! (`--use-flash-attn`). Rule, by source group:
+//!
+//! - "Megatron-LM SC21" (Narayanan et al., SC'21, arXiv:2104.04473, measured in 2021);
+//! - "Korthikanti" (arXiv:2205.05198, May 2022; its selective recomputation recomputes exactly
+//!   the unfused softmax/dropout of the s×s scores, which a fused kernel would not store);
+//! - "BLOOM" (BLOOM-176B trained March–July 2022 on bigscience Megatron-DeepSpeed, fused
+//!   scale-mask-softmax kernels, no FlashAttention).
+//!
+//! Every later row (Megatron-Core, NeMo, Megatron-Bridge, torchtitan, MaxText, MegaScale)
+//! keeps its framework's fused attention. Nothing is fitted.
+
+use workload::compute::ComputeModel;
+use workload::framework::AttentionBackend;
+
+/// Whether a row of `source_group` ran attention unfused (module notes).
+pub fn unfused_attention(group: &str) -> bool {
+    let g = group.to_lowercase();
+    g.contains("sc21") || g.contains("korthikanti") || g.contains("bloom")
+}
+
+/// Price the row's attention as its era ran it.
+pub fn apply(group: &str, cm: &mut ComputeModel) {
+    if unfused_attention(group) {
+        cm.framework.attention = AttentionBackend::Unfused;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eras_by_source_group() {
+        assert!(unfused_attention("Megatron-LM SC21 weak scaling"));
+        assert!(unfused_attention("Korthikanti et al. 2022 (seq-parallel + selective recompute)"));
+        assert!(unfused_attention("BLOOM-176B training log"));
+        assert!(!unfused_attention("Megatron-LM README H100 weak scaling (Megatron-Core r0.8.0)"));
+        assert!(!unfused_attention("NVIDIA NeMo 24.07 performance summary"));
+        assert!(!unfused_attention("MegaScale (ByteDance) 175B strong scaling"));
+    }
+}

@@ -13,10 +13,17 @@
 //!   scale-mask-softmax kernels, no FlashAttention).
 //!
 //! Every later row (Megatron-Core, NeMo, Megatron-Bridge, torchtitan, MaxText, MegaScale)
-//! keeps its framework's fused attention. Nothing is fitted.
+//! keeps its framework's fused attention.
+//!
+//! A row whose text says its communication was overlapped in all three dimensions ("3D comm
+//! overlap": MegaScale, Jiang et al., NSDI'24, arXiv:2402.15627, §3.2 — tensor-parallel
+//! all-gather / reduce-scatter fused with the adjacent GEMMs and overlapped with them) runs its
+//! tensor-parallel collectives as `--tp-comm-overlap` does: hidden behind the layer's GEMMs.
+//! Nothing is fitted.
 
 use workload::compute::ComputeModel;
 use workload::framework::AttentionBackend;
+use workload::ParallelPlan;
 
 /// Whether a row of `source_group` ran attention unfused (module notes).
 pub fn unfused_attention(group: &str) -> bool {
@@ -24,11 +31,19 @@ pub fn unfused_attention(group: &str) -> bool {
     g.contains("sc21") || g.contains("korthikanti") || g.contains("bloom")
 }
 
-/// Price the row's attention as its era ran it.
-pub fn apply(group: &str, cm: &mut ComputeModel) {
+/// Whether a row's `other_parallelism` text says the tensor-parallel communication was
+/// overlapped with the GEMMs (module notes).
+pub fn tp_comm_overlap(other: &str) -> bool {
+    let o = other.to_lowercase();
+    o.contains("tp-comm-overlap") || o.contains("3d comm overlap")
+}
+
+/// Price the row's attention and its tensor-parallel overlap as its era and text say.
+pub fn apply(group: &str, other: &str, plan: &mut ParallelPlan, cm: &mut ComputeModel) {
     if unfused_attention(group) {
         cm.framework.attention = AttentionBackend::Unfused;
     }
+    plan.tp_comm_overlap |= tp_comm_overlap(other);
 }
 
 #[cfg(test)]
@@ -43,5 +58,10 @@ mod tests {
         assert!(!unfused_attention("Megatron-LM README H100 weak scaling (Megatron-Core r0.8.0)"));
         assert!(!unfused_attention("NVIDIA NeMo 24.07 performance summary"));
         assert!(!unfused_attention("MegaScale (ByteDance) 175B strong scaling"));
+        assert!(tp_comm_overlap(
+            "MegaScale: parallel transformer block, sliding-window attn, LAMB, 3D comm overlap"
+        ));
+        assert!(tp_comm_overlap("--overlap-grad-reduce --overlap-param-gather --tp-comm-overlap"));
+        assert!(!tp_comm_overlap("Megatron-LM (commit 285068c8) baseline"));
     }
 }

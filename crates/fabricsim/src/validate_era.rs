@@ -19,6 +19,10 @@
 //! overlap": MegaScale, Jiang et al., NSDI'24, arXiv:2402.15627, §3.2 — tensor-parallel
 //! all-gather / reduce-scatter fused with the adjacent GEMMs and overlapped with them) runs its
 //! tensor-parallel collectives as `--tp-comm-overlap` does: hidden behind the layer's GEMMs.
+//!
+//! The SC'21 rows predate Megatron-LM's distributed optimizer (`--use-distributed-optimizer`,
+//! docs/distrib_optimizer.md, 2022): the gradients were all-reduced over the data-parallel group
+//! and every rank stepped the optimizer over all of its parameters (ZeRO 0), not a 1/DP shard.
 //! Nothing is fitted.
 
 use workload::compute::ComputeModel;
@@ -38,12 +42,21 @@ pub fn tp_comm_overlap(other: &str) -> bool {
     o.contains("tp-comm-overlap") || o.contains("3d comm overlap")
 }
 
-/// Price the row's attention and its tensor-parallel overlap as its era and text say.
+/// Whether a row ran without the distributed optimizer (module notes): the SC'21 rows.
+pub fn no_distributed_optimizer(group: &str) -> bool {
+    group.to_lowercase().contains("sc21")
+}
+
+/// Price the row's attention, its tensor-parallel overlap and its optimizer sharding as its era
+/// and text say.
 pub fn apply(group: &str, other: &str, plan: &mut ParallelPlan, cm: &mut ComputeModel) {
     if unfused_attention(group) {
         cm.framework.attention = AttentionBackend::Unfused;
     }
     plan.tp_comm_overlap |= tp_comm_overlap(other);
+    if no_distributed_optimizer(group) {
+        plan.zero = 0;
+    }
 }
 
 #[cfg(test)]
@@ -63,5 +76,7 @@ mod tests {
         ));
         assert!(tp_comm_overlap("--overlap-grad-reduce --overlap-param-gather --tp-comm-overlap"));
         assert!(!tp_comm_overlap("Megatron-LM (commit 285068c8) baseline"));
+        assert!(no_distributed_optimizer("Megatron-LM SC21 weak scaling"));
+        assert!(!no_distributed_optimizer("Korthikanti et al. 2022 (seq-parallel + selective recompute)"));
     }
 }

@@ -491,9 +491,6 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
     )
     .map_err(|e| e.to_string())?;
     let world = plan.world() as f64;
-    if std::env::var("TA_DEBUG").is_ok() {
-        eprintln!("DBG {} step {:.4} {:?} mb {}", field(m, "row_id"), r.step_time_s, r.breakdown, r.plan.microbatches);
-    }
     let (b, s, l, h, v) = (
         gbs as f64,
         seq as f64,

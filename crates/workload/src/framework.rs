@@ -546,6 +546,37 @@ mod tests {
 
     /// FlashAttention-2 is priced with its own measured rule on Hopper, the same as pricing with
     /// a table whose primary rule is FA2; elsewhere the primary rule stands.
+    /// Unfused attention (Megatron-LM before FlashAttention): full s×s score GEMMs and the
+    /// softmax/dropout passes through HBM, slower than the fused kernel, more so at small
+    /// hidden sizes.
+    #[test]
+    fn unfused_attention_materialises_the_scores() {
+        let m = crate::registry::lookup("llama-3.1-8b").unwrap();
+        let ops = crate::flops::layer_ops(&m, 0, 1, 2048, 1, 1, 1, false);
+        let attn = ops.iter().find(|o| o.name == "attention").unwrap();
+        let f = unfused_attention_ops(&attn.kind);
+        assert_eq!(f.len(), 3);
+        // Q·Kᵀ and P·V over all s² scores: 4·heads·s²·d, twice the causal count.
+        let gemm_flops: f64 = f.iter().map(|o| o.flops).sum();
+        assert!((gemm_flops / (4.0 * 32.0 * 2048.0 * 2048.0 * 128.0) - 1.0).abs() < 1e-12);
+        let sm = f.iter().find(|o| o.name == "attn_softmax_dropout").unwrap();
+        assert_eq!(sm.bytes, UNFUSED_ATTENTION_FWD_BYTES_PER_SCORE * 32.0 * 2048.0 * 2048.0);
+        let back = crate::flops::backward_ops(&ops);
+        let battn = back.iter().find(|o| matches!(o.kind, OpKind::Attention { .. })).unwrap();
+        assert_eq!(unfused_attention_ops(&battn.kind).len(), 5);
+        let qkv = ops.iter().find(|o| o.name == "qkv").unwrap();
+        assert!(unfused_attention_ops(&qkv.kind).is_empty());
+        let a100 = ComputeModel::from_peaks("NVIDIA A100 SXM4 80GB", 312e12, None, 2.039e12);
+        let fused = Framework::Megatron.profile();
+        let unfused = FrameworkProfile {
+            attention: AttentionBackend::Unfused,
+            ..fused
+        };
+        for op in [attn, battn] {
+            assert!(unfused.op_time(&a100, op, Precision::Bf16) > 1.5 * fused.op_time(&a100, op, Precision::Bf16));
+        }
+    }
+
     #[test]
     fn flash_attention_rule_on_hopper_only() {
         let m = crate::registry::lookup("llama-3.1-8b").unwrap();

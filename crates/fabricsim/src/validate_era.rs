@@ -48,15 +48,25 @@ pub fn no_distributed_optimizer(group: &str) -> bool {
 }
 
 /// Price the row's attention, its tensor-parallel overlap and its optimizer sharding as its era
-/// and text say.
-pub fn apply(group: &str, other: &str, plan: &mut ParallelPlan, cm: &mut ComputeModel) {
+/// and text say; returns what was applied, for the row's `default:` lines (`--explain`): the era fills a gap
+/// the row leaves, it does not make the row an assumed one.
+pub fn apply(group: &str, other: &str, plan: &mut ParallelPlan, cm: &mut ComputeModel) -> Vec<String> {
+    let mut notes = Vec::new();
     if unfused_attention(group) {
         cm.framework.attention = AttentionBackend::Unfused;
+        notes.push("attention unfused (Megatron before FlashAttention: s×s scores through HBM)".to_string());
     }
-    plan.tp_comm_overlap |= tp_comm_overlap(other);
+    if tp_comm_overlap(other) && !plan.tp_comm_overlap {
+        plan.tp_comm_overlap = true;
+        notes.push("tensor-parallel communication overlapped with the GEMMs (row: 3D comm overlap)".to_string());
+    }
     if no_distributed_optimizer(group) {
         plan.zero = 0;
+        notes.push(
+            "no distributed optimizer (2021): gradients all-reduced, full optimizer step on every rank".to_string(),
+        );
     }
+    notes
 }
 
 #[cfg(test)]
@@ -66,17 +76,25 @@ mod tests {
     #[test]
     fn eras_by_source_group() {
         assert!(unfused_attention("Megatron-LM SC21 weak scaling"));
-        assert!(unfused_attention("Korthikanti et al. 2022 (seq-parallel + selective recompute)"));
+        assert!(unfused_attention(
+            "Korthikanti et al. 2022 (seq-parallel + selective recompute)"
+        ));
         assert!(unfused_attention("BLOOM-176B training log"));
-        assert!(!unfused_attention("Megatron-LM README H100 weak scaling (Megatron-Core r0.8.0)"));
+        assert!(!unfused_attention(
+            "Megatron-LM README H100 weak scaling (Megatron-Core r0.8.0)"
+        ));
         assert!(!unfused_attention("NVIDIA NeMo 24.07 performance summary"));
         assert!(!unfused_attention("MegaScale (ByteDance) 175B strong scaling"));
         assert!(tp_comm_overlap(
             "MegaScale: parallel transformer block, sliding-window attn, LAMB, 3D comm overlap"
         ));
-        assert!(tp_comm_overlap("--overlap-grad-reduce --overlap-param-gather --tp-comm-overlap"));
+        assert!(tp_comm_overlap(
+            "--overlap-grad-reduce --overlap-param-gather --tp-comm-overlap"
+        ));
         assert!(!tp_comm_overlap("Megatron-LM (commit 285068c8) baseline"));
         assert!(no_distributed_optimizer("Megatron-LM SC21 weak scaling"));
-        assert!(!no_distributed_optimizer("Korthikanti et al. 2022 (seq-parallel + selective recompute)"));
+        assert!(!no_distributed_optimizer(
+            "Korthikanti et al. 2022 (seq-parallel + selective recompute)"
+        ));
     }
 }

@@ -15,7 +15,9 @@
 //! - **attention backend**: cuDNN fused attention (Transformer Engine on Hopper) or
 //!   FlashAttention-2 (`F.scaled_dot_product_attention`'s default on H100 in PyTorch 2.5/2.6),
 //!   each with its measured rule; on accelerators other than Hopper the primary rule is kept
-//!   (FlashAttention-2 is Ampere-tuned: 50–73 % of A100 peak, Dao 2023, §4.1);
+//!   (FlashAttention-2 is Ampere-tuned: 50–73 % of A100 peak, Dao 2023, §4.1); or, for rows
+//!   measured before FlashAttention (`validate --training`, fabricsim's `validate_era`),
+//!   unfused attention: the score GEMMs and softmax/dropout passes ([`unfused_attention_ops`]);
 //! - **host dispatch floor**: an eager kernel takes at least the host's per-call dispatch time
 //!   ([`EAGER_HOST_DISPATCH_S`], measured); XLA launches one compiled program (no floor);
 //! - **FP8 casts**: every FP8 GEMM input and output-gradient is cast (and transposed) by a
@@ -562,7 +564,10 @@ mod tests {
         let sm = f.iter().find(|o| o.name == "attn_softmax_dropout").unwrap();
         assert_eq!(sm.bytes, UNFUSED_ATTENTION_FWD_BYTES_PER_SCORE * 32.0 * 2048.0 * 2048.0);
         let back = crate::flops::backward_ops(&ops);
-        let battn = back.iter().find(|o| matches!(o.kind, OpKind::Attention { .. })).unwrap();
+        let battn = back
+            .iter()
+            .find(|o| matches!(o.kind, OpKind::Attention { .. }))
+            .unwrap();
         assert_eq!(unfused_attention_ops(&battn.kind).len(), 5);
         let qkv = ops.iter().find(|o| o.name == "qkv").unwrap();
         assert!(unfused_attention_ops(&qkv.kind).is_empty());

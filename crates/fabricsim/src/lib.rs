@@ -13,6 +13,7 @@ pub mod scenario;
 pub mod topo;
 pub mod train;
 pub mod validate;
+pub mod validate_era;
 pub mod validate_framework;
 pub mod validate_moe;
 pub mod validate_nvl72;

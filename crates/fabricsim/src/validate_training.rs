@@ -479,6 +479,7 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
     let mut cm = crate::train::compute_model_for(f.accel_model)
         .ok_or_else(|| format!("no compute model for `{}`", f.accel_model))?;
     crate::validate_framework::apply(&rf, &mut plan, &mut cm);
+    defaults.extend(crate::validate_era::apply(group, &other, &mut plan, &mut cm));
     let memory = row_memory(&f, &model, &plan, &lower, group, &cm.framework);
     let r = simulate(
         &spec,

@@ -5,8 +5,8 @@
 //! Today (`fabricsim validate --collectives testdata/collectives.csv`,
 //! `fabricsim validate --training testdata/training.csv`, the 41 and 48 rows of the 2026-12-02
 //! measurement set): collectives 41 compared, 0 skipped, median |error| 5.5 %, max 48.1 %;
-//! training 48 compared (41 state their setup, 7 assumed), 0 skipped, headline median 7.3 %, max
-//! 33.9 %. Leave-one-group-out (`validate --cross-validate`): collectives 5.7 %, training 8.7 %.
+//! training 48 compared (41 state their setup, 7 assumed), 0 skipped, headline median 4.7 %, max
+//! 20.9 %. Leave-one-group-out (`validate --cross-validate`): collectives 5.7 %, training 5.25 %.
 
 use fabricsim::validate::Report;
 
@@ -70,8 +70,8 @@ fn training_accuracy_gate() {
         Gate {
             min_compared: 48,
             max_skipped: 0,
-            median_pct: 7.5,
-            max_pct: 35.0,
+            median_pct: 5.0,
+            max_pct: 21.5,
         },
     );
 }
@@ -105,14 +105,14 @@ fn refit_on_all_rows_gives_the_shipped_constants() {
 }
 
 /// The leave-one-group-out figures are gates too (issue 8, part 11): today collectives 5.7 %,
-/// training 8.7 %.
+/// training 5.25 %.
 #[test]
 fn cross_validated_accuracy_gate() {
     use fabricsim::calibration::{cross_validate, DataKind};
     use fabricsim::validate::DataSet;
     for (kind, data, gate) in [
         (DataKind::Collectives, DataSet::BUNDLED_COLLECTIVES, 6.0),
-        (DataKind::Training, DataSet::BUNDLED_TRAINING, 9.0),
+        (DataKind::Training, DataSet::BUNDLED_TRAINING, 5.5),
     ] {
         let cv = cross_validate(kind, data).unwrap();
         let m = cv.median_abs_error_pct.unwrap();

@@ -15,7 +15,9 @@
 //! - **attention backend**: cuDNN fused attention (Transformer Engine on Hopper) or
 //!   FlashAttention-2 (`F.scaled_dot_product_attention`'s default on H100 in PyTorch 2.5/2.6),
 //!   each with its measured rule; on accelerators other than Hopper the primary rule is kept
-//!   (FlashAttention-2 is Ampere-tuned: 50–73 % of A100 peak, Dao 2023, §4.1);
+//!   (FlashAttention-2 is Ampere-tuned: 50–73 % of A100 peak, Dao 2023, §4.1); or, for rows
+//!   measured before FlashAttention (`validate --training`, fabricsim's `validate_era`),
+//!   unfused attention: the score GEMMs and softmax/dropout passes ([`unfused_attention_ops`]);
 //! - **host dispatch floor**: an eager kernel takes at least the host's per-call dispatch time
 //!   ([`EAGER_HOST_DISPATCH_S`], measured); XLA launches one compiled program (no floor);
 //! - **FP8 casts**: every FP8 GEMM input and output-gradient is cast (and transposed) by a
@@ -95,6 +97,11 @@ pub enum AttentionBackend {
     Cudnn,
     /// FlashAttention-2 (PyTorch SDPA's flash backend).
     Flash,
+    /// Megatron-LM's core attention before FlashAttention (2021–2022: `CoreAttention` in
+    /// megatron/model/transformer.py): `baddbmm` Q·Kᵀ writing the full s×s scores, the fused
+    /// `scaled_upper_triang_masked_softmax` kernel, attention dropout, `bmm` with V. The scores
+    /// go through HBM and the causal half is computed, not skipped ([`unfused_attention_ops`]).
+    Unfused,
 }
 
 /// What selective activation checkpointing recomputes.
@@ -166,6 +173,14 @@ pub const FP8_CAST_BYTES_PER_ELEMENT: f64 = 4.0;
 pub const FOREACH_ADAMW_BYTES_PER_PARAM: f64 = 80.0;
 /// HBM bytes per parameter of the fused AdamW step (the measured `adamw_fused_fp32_step`).
 pub const FUSED_ADAMW_BYTES_PER_PARAM: f64 = 28.0;
+/// HBM bytes per attention score element of unfused attention's memory-bound kernels, FP16/BF16
+/// scores (Megatron-LM `CoreAttention`, 2021–2022). Forward: fused scale-mask-softmax reads and
+/// writes the scores (2 + 2), dropout reads them and writes its output and a one-byte mask
+/// (2 + 2 + 1) = 9 B. Backward: dropout backward reads the gradient and the mask and writes
+/// (2 + 1 + 2), softmax backward reads the gradient and the saved probabilities and writes
+/// (2 + 2 + 2) = 11 B. The batched GEMMs' own reads and writes of the scores are in their bytes.
+pub const UNFUSED_ATTENTION_FWD_BYTES_PER_SCORE: f64 = 9.0;
+pub const UNFUSED_ATTENTION_BWD_BYTES_PER_SCORE: f64 = 11.0;
 
 impl FrameworkProfile {
     /// The documented profile of `framework`.
@@ -372,6 +387,10 @@ impl FrameworkProfile {
                 };
                 compute.max(op.bytes.max(0.0) / cm.accel.hbm_bw) + cm.kernel_overhead_s
             }
+            (OpKind::Attention { .. }, AttentionBackend::Unfused, _) => unfused_attention_ops(&op.kind)
+                .iter()
+                .map(|o| cm.op_time(o, precision).max(self.host_dispatch_s))
+                .sum(),
             _ => cm.op_time(op, precision),
         };
         t.max(self.host_dispatch_s)
@@ -416,6 +435,62 @@ impl FrameworkProfile {
             "fc2" => Some(if model.gated_mlp { 0.0 } else { 1.0 }),
             _ => None,
         }
+    }
+}
+
+/// The kernels unfused attention runs for one attention op ([`AttentionBackend::Unfused`]): the
+/// batched GEMMs over every (batch, head) — full s_q × s_kv scores, the causal mask applied after
+/// Q·Kᵀ — as GEMMs of M = batch·heads·rows, and the memory-bound softmax and dropout passes over
+/// the scores. Forward: S = Q·Kᵀ, softmax + dropout, O = P·V. Backward: dP = dO·Vᵀ, dV = Pᵀ·dO,
+/// dropout and softmax backward, dQ = dS·K, dK = dSᵀ·Q. Empty for other ops.
+pub fn unfused_attention_ops(kind: &OpKind) -> Vec<OpDesc> {
+    use crate::flops::Pass;
+    let OpKind::Attention {
+        batch,
+        heads,
+        seq_q,
+        seq_kv,
+        head_dim_qk,
+        head_dim_v,
+        backward,
+        ..
+    } = *kind
+    else {
+        return Vec::new();
+    };
+    let bh = batch * heads;
+    let g = |name: &'static str, m: u64, n: u64, k: u64, pass: Pass| {
+        let (mf, nf, kf) = (m as f64, n as f64, k as f64);
+        OpDesc {
+            name,
+            kind: OpKind::Gemm { m, n, k, pass },
+            flops: 2.0 * mf * nf * kf,
+            bytes: 2.0 * (mf * kf + kf * nf + mf * nf),
+        }
+    };
+    let scores = (bh * seq_q * seq_kv) as f64;
+    if !backward {
+        vec![
+            g("attn_scores", bh * seq_q, seq_kv, head_dim_qk, Pass::Fwd),
+            memory(
+                "attn_softmax_dropout",
+                MemoryOp::Elementwise,
+                UNFUSED_ATTENTION_FWD_BYTES_PER_SCORE * scores,
+            ),
+            g("attn_context", bh * seq_q, head_dim_v, seq_kv, Pass::Fwd),
+        ]
+    } else {
+        vec![
+            g("attn_dprobs", bh * seq_q, seq_kv, head_dim_v, Pass::Dgrad),
+            g("attn_dv", bh * seq_kv, head_dim_v, seq_q, Pass::Wgrad),
+            memory(
+                "attn_softmax_dropout_bwd",
+                MemoryOp::Elementwise,
+                UNFUSED_ATTENTION_BWD_BYTES_PER_SCORE * scores,
+            ),
+            g("attn_dq", bh * seq_q, head_dim_qk, seq_kv, Pass::Dgrad),
+            g("attn_dk", bh * seq_kv, head_dim_qk, seq_q, Pass::Wgrad),
+        ]
     }
 }
 
@@ -473,6 +548,40 @@ mod tests {
 
     /// FlashAttention-2 is priced with its own measured rule on Hopper, the same as pricing with
     /// a table whose primary rule is FA2; elsewhere the primary rule stands.
+    /// Unfused attention (Megatron-LM before FlashAttention): full s×s score GEMMs and the
+    /// softmax/dropout passes through HBM, slower than the fused kernel, more so at small
+    /// hidden sizes.
+    #[test]
+    fn unfused_attention_materialises_the_scores() {
+        let m = crate::registry::lookup("llama-3.1-8b").unwrap();
+        let ops = crate::flops::layer_ops(&m, 0, 1, 2048, 1, 1, 1, false);
+        let attn = ops.iter().find(|o| o.name == "attention").unwrap();
+        let f = unfused_attention_ops(&attn.kind);
+        assert_eq!(f.len(), 3);
+        // Q·Kᵀ and P·V over all s² scores: 4·heads·s²·d, twice the causal count.
+        let gemm_flops: f64 = f.iter().map(|o| o.flops).sum();
+        assert!((gemm_flops / (4.0 * 32.0 * 2048.0 * 2048.0 * 128.0) - 1.0).abs() < 1e-12);
+        let sm = f.iter().find(|o| o.name == "attn_softmax_dropout").unwrap();
+        assert_eq!(sm.bytes, UNFUSED_ATTENTION_FWD_BYTES_PER_SCORE * 32.0 * 2048.0 * 2048.0);
+        let back = crate::flops::backward_ops(&ops);
+        let battn = back
+            .iter()
+            .find(|o| matches!(o.kind, OpKind::Attention { .. }))
+            .unwrap();
+        assert_eq!(unfused_attention_ops(&battn.kind).len(), 5);
+        let qkv = ops.iter().find(|o| o.name == "qkv").unwrap();
+        assert!(unfused_attention_ops(&qkv.kind).is_empty());
+        let a100 = ComputeModel::from_peaks("NVIDIA A100 SXM4 80GB", 312e12, None, 2.039e12);
+        let fused = Framework::Megatron.profile();
+        let unfused = FrameworkProfile {
+            attention: AttentionBackend::Unfused,
+            ..fused
+        };
+        for op in [attn, battn] {
+            assert!(unfused.op_time(&a100, op, Precision::Bf16) > 1.5 * fused.op_time(&a100, op, Precision::Bf16));
+        }
+    }
+
     #[test]
     fn flash_attention_rule_on_hopper_only() {
         let m = crate::registry::lookup("llama-3.1-8b").unwrap();

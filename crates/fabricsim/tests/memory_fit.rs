@@ -29,7 +29,7 @@ T073,torchtitan FSDP2 on A100 (2024),Llama 3 8B,8,,32,4096,32,8192,64,1,bf16,A10
 /// scripts/performance/configs/llama/llama3_workload_base_configs.py — not modelled), T058
 /// (405B TP4 PP16 VP4 on GB200: 191 of 173 GiB, the interleaved first stage's activations),
 /// T059 (DeepSeek-V3, MoE memory).
-const NVL72_MISFITS: &[&str] = &["T053", "T058", "T059"];
+const NVL72_MISFITS: &[&str] = &[];
 
 // TPU rows that ran but that the memory model does not yet fit (issue 8 part 6): MaxText's
 // `minimal` remat keeps only the matmul outputs (less than Korthikanti's selective count)

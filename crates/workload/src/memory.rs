@@ -88,6 +88,17 @@ pub struct MemoryOptions {
     /// saved, everything else recomputed (`crate::framework::SelectiveAc::EveryOtherMatmul`),
     /// instead of Korthikanti's attention-core recomputation.
     pub op_level_selective: bool,
+    /// Layers of each pipeline stage whose saved activations are offloaded to host memory
+    /// during the forward pass and fetched back for the backward (Megatron-Core
+    /// `cpu_offloading_num_layers`, Transformer Engine's `get_cpu_offload_context`; the first
+    /// N layers of the stage): their activation bytes leave the device. TE double-buffers the
+    /// copies (the layer being copied out overlaps the next layer's compute, the reload of
+    /// layer i−1 overlaps layer i's backward), so the peak holds the other layers' activations.
+    pub offload_activation_layers: u32,
+    /// MLA's up-projections are recomputed in the backward pass (Megatron-Core
+    /// `recompute_modules=["mla_up_proj"]`): the up-projected Q, K and V are not kept, only
+    /// the compressed latents (counted anyway) — for models with MLA only.
+    pub recompute_mla_up_proj: bool,
 }
 
 impl Default for MemoryOptions {
@@ -99,6 +110,8 @@ impl Default for MemoryOptions {
             fixed_overhead: 1024.0 * 1024.0 * 1024.0,
             grad_bytes: GRAD_BYTES,
             op_level_selective: false,
+            offload_activation_layers: 0,
+            recompute_mla_up_proj: false,
         }
     }
 }
@@ -201,8 +214,14 @@ pub fn layer_activations_in(
     // Replicated across TP without SP: two norm inputs (4), the attention and MLP block inputs
     // (2 + 2), the dropout masks.
     let replicated = 4.0 + gemm_in + gemm_in + 2.0 * dropout;
-    // Inside the TP region (split t ways).
-    let mut split = 2.0 * (a * d_qk + a_kv * (d_qk + d_v)) / h + gemm_in * a * d_v / h;
+    // Inside the TP region (split t ways): Q, K, V (recomputed from the latents when MLA's
+    // up-projection is recomputed) and the out-projection input.
+    let qkv = if opts.recompute_mla_up_proj && m.mla.is_some() {
+        0.0
+    } else {
+        2.0 * (a * d_qk + a_kv * (d_qk + d_v)) / h
+    };
+    let mut split = qkv + gemm_in * a * d_v / h;
     if let Some(mla) = &m.mla {
         split += 2.0 * (mla.q_lora_rank + mla.kv_lora_rank + mla.qk_rope_head_dim) as f64 / h;
     }
@@ -298,14 +317,28 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
     let sp = p.sequence_parallel;
     let microbatches = p.microbatches().max(1) as f64;
     let vp = p.vp.max(1);
-    let per_mb: f64 = stage_layers
-        .iter()
-        .map(|&l| layer_activations_in(m, l, s, b, tp, p.recompute, sp, p.precision, opts))
-        .sum();
-    // Micro-batches in flight on this stage (1F1B: pp − stage; interleaved: Megatron's warm-up).
+    let layer_bytes = |l: u32| layer_activations_in(m, l, s, b, tp, p.recompute, sp, p.precision, opts);
+    // The first `offload_activation_layers` layers of the stage keep nothing on the device.
+    let offloaded = opts.offload_activation_layers as usize;
+    let kept = |l: &u32| stage_layers.iter().position(|x| x == l).is_none_or(|i| i >= offloaded);
+    let per_mb: f64 = stage_layers.iter().filter(|l| kept(l)).map(|&l| layer_bytes(l)).sum();
+    // Micro-batches in flight on this stage (1F1B: pp − stage; interleaved: Megatron's
+    // warm-up, chunk by chunk).
     let in_flight_layers_factor = if vp > 1 && pp > 1 {
-        let chunks = 2.0 * (pp - 1 - stage) as f64 + (vp - 1) as f64 * pp as f64 + 1.0;
-        (chunks / vp as f64).min(microbatches)
+        let chunk_bytes: Vec<f64> = (0..vp)
+            .map(|c| {
+                p.chunk_layers(m.layers, c * pp + stage)
+                    .filter(|l| kept(l))
+                    .map(layer_bytes)
+                    .sum()
+            })
+            .collect();
+        let peak = interleaved_peak(pp, vp, stage, p.microbatches().max(1), &chunk_bytes);
+        if per_mb > 0.0 {
+            peak / per_mb
+        } else {
+            0.0
+        }
     } else {
         ((pp - stage) as f64).min(microbatches)
     };
@@ -344,6 +377,31 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
         activations,
         buffers,
     }
+}
+
+/// Peak activation bytes that Megatron's interleaved 1F1B schedule holds on pipeline stage
+/// `stage` with `vp` model chunks of `chunk_bytes[c]` bytes per micro-batch each, over `m`
+/// micro-batches: the rank runs min(2·(pp−1−stage) + (vp−1)·pp, m·vp) warm-up forwards, then
+/// one forward and one backward at a time, then the cool-down backwards
+/// (`forward_backward_pipelining_with_interleaving`). Forward unit k runs chunk
+/// (k mod pp·vp) / pp, backward unit j chunk vp − 1 − (j mod pp·vp) / pp. With equal chunks
+/// the peak is (warm-up + 1) chunks, Korthikanti's 1 + (pp−1)/(pp·v) stages' worth on the first.
+pub fn interleaved_peak(pp: u32, vp: u32, stage: u32, m: u32, chunk_bytes: &[f64]) -> f64 {
+    let (pp, vp) = (pp.max(1) as u64, vp.max(1) as u64);
+    let total = m.max(1) as u64 * vp;
+    let warmup = (2 * (pp - 1 - (stage as u64).min(pp - 1)) + (vp - 1) * pp).min(total);
+    let fwd = |k: u64| chunk_bytes[((k % (pp * vp)) / pp) as usize];
+    let bwd = |j: u64| chunk_bytes[(vp - 1 - (j % (pp * vp)) / pp) as usize];
+    let mut held: f64 = (0..warmup).map(fwd).sum();
+    let mut peak = held;
+    // The composition repeats with period pp·vp: two periods past the warm-up see the peak.
+    let steady = (total - warmup).min(2 * pp * vp + 1);
+    for i in 0..steady {
+        held += fwd(warmup + i);
+        peak = peak.max(held);
+        held -= bwd(i);
+    }
+    peak
 }
 
 /// Memory of the most loaded rank (the largest total over every pipeline stage: the first

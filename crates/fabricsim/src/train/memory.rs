@@ -13,6 +13,8 @@ const OPTIONS: MemoryOptions = MemoryOptions {
     fixed_overhead: 1024.0 * 1024.0 * 1024.0,
     grad_bytes: 4.0,
     op_level_selective: false,
+    offload_activation_layers: 0,
+    recompute_mla_up_proj: false,
 };
 
 /// Memory per accelerator of a plan, as `simulate` computes it: the heaviest pipeline stage's.
@@ -41,6 +43,38 @@ pub fn memory_for_framework(
         &MemoryOptions {
             grad_bytes,
             op_level_selective,
+            ..OPTIONS
+        },
+    )
+}
+
+/// What a published recipe sets beyond the plan that changes memory: activation offload to
+/// the host and recomputed modules (`validate` reads them from the recipe files).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RecipeMemory {
+    /// Megatron-Core `cpu_offloading_num_layers` (`MemoryOptions::offload_activation_layers`).
+    pub offload_activation_layers: u32,
+    /// Megatron-Core `recompute_modules` containing `mla_up_proj`.
+    pub recompute_mla_up_proj: bool,
+}
+
+/// `memory_for_framework` with a recipe's offload and recompute settings.
+pub fn memory_for_recipe(
+    model: &ModelSpec,
+    p: &ParallelPlan,
+    framework: &workload::FrameworkProfile,
+    grad_bytes: f64,
+    recipe: &RecipeMemory,
+) -> MemoryBreakdown {
+    let op_level_selective = framework.selective_ac == workload::framework::SelectiveAc::EveryOtherMatmul;
+    memory_per_accel_with(
+        model,
+        p,
+        &MemoryOptions {
+            grad_bytes,
+            op_level_selective,
+            offload_activation_layers: recipe.offload_activation_layers,
+            recompute_mla_up_proj: recipe.recompute_mla_up_proj,
             ..OPTIONS
         },
     )

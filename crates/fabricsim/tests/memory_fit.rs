@@ -22,13 +22,11 @@ T071,torchtitan Llama 3.1 benchmarks (Dec 2024),Llama 3.1 70B,70,,80,8192,64,819
 T073,torchtitan FSDP2 on A100 (2024),Llama 3 8B,8,,32,4096,32,8192,64,1,bf16,A100-80GB,64,1,1,64,,,,FSDP2 (1D); selective op AC,not stated,,58.2,,2973,,,,"pytorch/torchtitan docs/performance.md (stored version, commit 04133643)",Llama 3 performance numbers table,high (value); medium (system details absent),WPS in source = tokens/s per GPU.
 "#;
 
-/// Blackwell rows compared since NVL72 racks run (issue 8, part 2) whose published plans the
-/// memory model does not fit yet — open memory work, listed so that the guard stays on every
-/// other row and fails here once they fit: T053 (Llama-3-70B FSDP on GB300: the Megatron-Bridge
-/// recipe offloads 20 layers' activations to Grace, `cpu_offloading_num_layers=20` in
-/// scripts/performance/configs/llama/llama3_workload_base_configs.py — not modelled), T058
-/// (405B TP4 PP16 VP4 on GB200: 191 of 173 GiB, the interleaved first stage's activations),
-/// T059 (DeepSeek-V3, MoE memory).
+/// Blackwell rows whose published plans the memory model does not fit yet. Empty since the
+/// Megatron-Bridge recipes' settings are read (`validate_recipes`): T053 offloads 20 layers'
+/// activations to Grace, T058 splits the pipeline with embedding and loss in a layer's slot
+/// (and GB200's usable HBM is the driver's 189,471 MiB), T059 recomputes MLA's up-projections.
+/// The list may only shrink.
 const NVL72_MISFITS: &[&str] = &[];
 
 // TPU rows that ran but that the memory model does not yet fit (issue 8 part 6): MaxText's

@@ -44,6 +44,12 @@
 //! /t with SP) on the first stage and, on the last, the final norm and lm_head inputs
 //! (4·s·b·h, /t with SP) and the fp32 logits 4·s·b·V/t.
 //!
+//! Recipes move memory too (`MemoryOptions`): activation offload to the host
+//! (`offload_activation_layers`: Megatron's `cpu_offloading_num_layers`, MaxText's `offload`
+//! remat names), MLA up-projection recomputation, and JAX/XLA's own layout under MaxText
+//! (`MemoryOptions::maxtext`: fp32 parameters with optax Adam, the `minimal` remat policy, BF16
+//! FSDP buffers).
+//!
 //! Buffers: a fixed 1 GiB (CUDA context, cuBLAS/cuDNN workspaces, NCCL buffers) plus the largest
 //! transient tensor among: the data-parallel gradient bucket (fp32, max(40 M, 1 M·dp)
 //! parameters — Megatron's default bucket), ZeRO-3's gathered BF16 weights of two layers (the
@@ -99,6 +105,15 @@ pub struct MemoryOptions {
     /// `recompute_modules=["mla_up_proj"]`): the up-projected Q, K and V are not kept, only
     /// the compressed latents (counted anyway) — for models with MLA only.
     pub recompute_mla_up_proj: bool,
+    /// JAX/XLA as MaxText trains (`MemoryOptions::maxtext`): fp32 parameters updated in place
+    /// by optax Adam (4 B weights + 8 B for mu and nu, no separate master copy or BF16 weight
+    /// copy: layers cast to BF16 where used); selective recomputation is MaxText's `minimal`
+    /// remat policy (`jax.checkpoint_policies.checkpoint_dots_with_no_batch_dims`: the outputs
+    /// of the weight matmuls are saved, everything else recomputed); under FSDP the gathered
+    /// BF16 weights of two layers (the scan body's and the next, prefetched) and one layer's
+    /// BF16 partial weight gradient before its reduce-scatter (the dot's output in the
+    /// activations' dtype; the cast to fp32 follows on the shard).
+    pub xla: bool,
 }
 
 impl Default for MemoryOptions {
@@ -112,6 +127,19 @@ impl Default for MemoryOptions {
             op_level_selective: false,
             offload_activation_layers: 0,
             recompute_mla_up_proj: false,
+            xla: false,
+        }
+    }
+}
+
+impl MemoryOptions {
+    /// MaxText on TPU: flash attention (splash kernel), no dropout, XLA's accounting (`xla`).
+    pub fn maxtext() -> Self {
+        MemoryOptions {
+            flash_attention: true,
+            dropout: false,
+            xla: true,
+            ..MemoryOptions::default()
         }
     }
 }
@@ -121,6 +149,9 @@ const WEIGHT_BYTES: f64 = 2.0;
 const FP8_COPY_BYTES: f64 = 1.0;
 const GRAD_BYTES: f64 = 4.0;
 const ADAM_BYTES: f64 = 12.0;
+/// fp32 parameters under JAX/optax (MaxText `weight_dtype: float32`), which are also Adam's
+/// master weights: of the 12 B of Adam's states 4 are the parameters themselves.
+const XLA_PARAM_BYTES: f64 = 4.0;
 
 /// Korthikanti et al.'s per-layer activation bytes for a GPT layer (the paper's closed form),
 /// for `s` tokens, `b` sequences, hidden `h`, `a` heads, TP `t`.
@@ -208,6 +239,20 @@ pub fn layer_activations_in(
             2.0 + split / t
         };
         return sbh * coeff;
+    }
+    if recompute == Recompute::Selective && opts.xla {
+        // MaxText `minimal`, per token in units of h: the layer input (the scan carry), the
+        // Q, K, V projections, the out-projection's output (with the carry, it recomputes the
+        // second norm's input) and the MLP's input projections (wi_0, wi_1 when gated); the
+        // attention core, norms, activation function and wo's output (not needed by the
+        // backward) are not kept. MaxText shards all of them over the tensor axis.
+        let ffn = match &m.moe {
+            Some(moe) if m.layer_is_moe(layer) => moe.top_k as f64 * moe.expert_ffn as f64,
+            _ => m.ffn as f64,
+        };
+        let up = if m.gated_mlp { 2.0 } else { 1.0 };
+        let coeff = 2.0 + 2.0 * (a * d_qk + a_kv * (d_qk + d_v)) / h + 2.0 + 2.0 * up * ffn / h;
+        return sbh * coeff / t;
     }
     let dropout = if opts.dropout { 1.0 } else { 0.0 };
     // Per-token bytes in units of h ("coefficients" of s·b·h).
@@ -306,9 +351,14 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
         } else {
             0.0
         };
+    let (weight_bytes, adam_bytes) = if opts.xla {
+        (XLA_PARAM_BYTES, ADAM_BYTES - XLA_PARAM_BYTES)
+    } else {
+        (weight_bytes, ADAM_BYTES)
+    };
     let weights = weight_bytes * (dense / shard(3, dense_dp) + expert / shard(3, expert_dp));
     let gradients = opts.grad_bytes * (dense / shard(2, dense_dp) + expert / shard(2, expert_dp));
-    let optimizer = ADAM_BYTES * (dense / shard(1, dense_dp) + expert / shard(1, expert_dp));
+    let optimizer = adam_bytes * (dense / shard(1, dense_dp) + expert / shard(1, expert_dp));
 
     // Activations.
     let s = (p.seq as f64 / cp).ceil();
@@ -363,7 +413,9 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
     let bucket = opts.grad_bytes * 40e6f64;
     // ZeRO-3/FSDP: the gathered layer computing and the next one prefetched (prefetch depth 1),
     // and one layer's unsharded gradient waiting for its reduce-scatter.
-    let zero3 = if p.zero >= 3 {
+    let zero3 = if p.zero >= 3 && opts.xla {
+        (2.0 * WEIGHT_BYTES + WEIGHT_BYTES) * largest_layer
+    } else if p.zero >= 3 {
         (2.0 * WEIGHT_BYTES + opts.grad_bytes) * largest_layer
     } else {
         0.0

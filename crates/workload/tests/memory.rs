@@ -597,3 +597,46 @@ fn interleaved_peak_follows_the_schedule_chunk_by_chunk() {
     assert_eq!(interleaved_peak(16, 4, 0, 2, &[1.0; 4]), 8.0);
     assert_eq!(interleaved_peak(16, 4, 0, 384, &[1.0, 2.0, 2.0, 2.0]), 31.0 + 96.0);
 }
+
+/// MaxText on TPU (`MemoryOptions::maxtext`): the `minimal` remat policy keeps the layer input
+/// and the weight matmuls' outputs needed by the backward (Q, K, V, the out-projection, the
+/// MLP's input projections), sharded over the tensor axis; fp32 parameters with optax Adam
+/// (16 B per parameter with the gradient, against Megatron's 18); FSDP holds two gathered BF16
+/// layers and one BF16 partial gradient (6 B per layer parameter, against 8).
+#[test]
+fn maxtext_accounting_counts_what_xla_keeps() {
+    let m = lookup("maxtext-32b").unwrap();
+    let (h, a, d, ffn) = (m.hidden as f64, m.heads as f64, 128.0, m.ffn as f64);
+    assert!(m.gated_mlp && m.kv_heads == m.heads);
+    let x = MemoryOptions::maxtext();
+    let (s, b, t) = (2048.0, 28.0, 4.0);
+    let got = layer_activations(&m, 0, s, b, t, Recompute::Selective, true, &x);
+    let want = s * b * (2.0 * h + 2.0 * 3.0 * a * d + 2.0 * h + 2.0 * 2.0 * ffn) / t;
+    assert!(rel(got, want) < 1e-12, "{got} vs {want}");
+    // Less than Korthikanti's selective set, more than full recomputation.
+    let mega = layer_activations(&m, 0, s, b, t, Recompute::Selective, true, &MemoryOptions::default());
+    assert!(got < mega);
+    assert!(got > layer_activations(&m, 0, s, b, t, Recompute::Full, true, &x));
+    // Full remat is the scan carry alone, as elsewhere.
+    assert_eq!(
+        layer_activations(&m, 0, s, b, t, Recompute::Full, true, &x),
+        2.0 * s * b * h / t
+    );
+    // Model states and FSDP buffers over 256 chips.
+    let p = ParallelPlan {
+        zero: 3,
+        mbs: 4,
+        gbs: 1024,
+        recompute: Recompute::Full,
+        sequence_parallel: false,
+        ..plan(1, 1, 256)
+    };
+    let xm = memory_per_accel_with(&m, &p, &x);
+    let n = m.params() / 256.0;
+    assert!(rel(xm.weights + xm.gradients + xm.optimizer, 16.0 * n) < 1e-9);
+    let gm = memory_per_accel_with(&m, &p, &MemoryOptions { xla: false, ..x });
+    assert!(rel(gm.weights + gm.gradients + gm.optimizer, 18.0 * n) < 1e-9);
+    let layer = m.layer_params(0);
+    assert!(rel(xm.buffers - x.fixed_overhead, 6.0 * layer) < 1e-9);
+    assert!(rel(gm.buffers - x.fixed_overhead, 8.0 * layer) < 1e-9);
+}

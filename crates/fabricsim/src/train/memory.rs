@@ -15,6 +15,7 @@ const OPTIONS: MemoryOptions = MemoryOptions {
     op_level_selective: false,
     offload_activation_layers: 0,
     recompute_mla_up_proj: false,
+    xla: false,
 };
 
 /// Memory per accelerator of a plan, as `simulate` computes it: the heaviest pipeline stage's.
@@ -78,6 +79,30 @@ pub fn memory_for_recipe(
             ..OPTIONS
         },
     )
+}
+
+/// Memory of a plan as MaxText runs it on TPU (`MemoryOptions::maxtext`: fp32 parameters and
+/// optax Adam, the `minimal` remat policy for selective recomputation, XLA's FSDP buffers),
+/// with the saved activations of `offload_layers` layers offloaded to host memory.
+pub fn maxtext_memory(model: &ModelSpec, p: &ParallelPlan, offload_layers: u32) -> MemoryBreakdown {
+    memory_per_accel_with(
+        model,
+        p,
+        &MemoryOptions {
+            offload_activation_layers: offload_layers,
+            ..MemoryOptions::maxtext()
+        },
+    )
+}
+
+/// Memory per accelerator as `simulate` reports it on `f`: MaxText's accounting on a TPU
+/// cluster, else `memory_for_framework` with fp32 gradients.
+pub fn memory_on(f: &Fabric, model: &ModelSpec, p: &ParallelPlan, framework: &workload::FrameworkProfile) -> MemoryBreakdown {
+    if super::tpu::is_tpu(f) {
+        maxtext_memory(model, p, 0)
+    } else {
+        memory_for_framework(model, p, framework, 4.0)
+    }
 }
 
 /// Memory of a rank of pipeline stage `stage`.

@@ -2279,7 +2279,11 @@ mod tests {
         close("a100 physical", a100.hbm.0, 80e9);
         let h200 = accelerator("h200").unwrap();
         close("h200 falls back", h200.usable_hbm().0, h200.hbm.0);
-        close("gb200 usable", accelerator("gb200").unwrap().usable_hbm().0, 189_471.0 * 1_048_576.0);
+        close(
+            "gb200 usable",
+            accelerator("gb200").unwrap().usable_hbm().0,
+            189_471.0 * 1_048_576.0,
+        );
     }
 
     /// TPU MXU sides and DCN bandwidth per chip (Cloud TPU docs: v5e 2 × 100 Gb/s per 8-chip

@@ -47,7 +47,9 @@ const LLAMA3_70B_OFFLOAD: &[(&str, Precision, u32)] = &[
 /// The GPU family of a row's accelerator text (`GB300 (Blackwell Ultra)` → `gb300`).
 fn gpu(accel: &str) -> Option<&'static str> {
     let l = accel.to_lowercase();
-    ["gb300", "gb200", "b300", "b200", "h100"].into_iter().find(|g| l.contains(g))
+    ["gb300", "gb200", "b300", "b200", "h100"]
+        .into_iter()
+        .find(|g| l.contains(g))
 }
 
 /// The settings of the Megatron-Bridge recipe a row ran, for rows of that source.

@@ -173,3 +173,30 @@ fn plans_that_cannot_fit_do_not() {
         assert!(row.memory.required_bytes > row.memory.capacity_bytes);
     }
 }
+
+/// The accounting that fits the MaxText rows still refuses what cannot fit: Llama 3.1 70B
+/// replicated (no FSDP) on v5e chips (fp32 parameters alone are 282 GB), and 70B with FSDP over
+/// 256 v6e chips at 16 sequences of 8192 per chip without offload (the saved layer inputs alone
+/// are 80 × 2 × 8192 × 16 × 8192 B = 172 GB).
+#[test]
+fn maxtext_accounting_keeps_misfits_out() {
+    let m70 = workload::registry::lookup("llama-3.1-70b").unwrap();
+    let v5e = capacity(&cluster("tpu-v5e-pod:slice=16x16"));
+    let replicated = ParallelPlan {
+        zero: 0,
+        ..plan(1, 1, 256, 0, Recompute::Full)
+    };
+    let mem = fabricsim::train::memory::maxtext_memory(&m70, &replicated, 0);
+    assert!(mem.weights > v5e && mem.total() > v5e, "{mem:?}");
+    let v6e = capacity(&cluster("tpu-v6e-pod:slice=16x16"));
+    let fsdp = ParallelPlan {
+        mbs: 16,
+        gbs: 4096,
+        ..plan(1, 1, 256, 3, Recompute::Full)
+    };
+    let mem = fabricsim::train::memory::maxtext_memory(&m70, &fsdp, 0);
+    assert!(mem.activations > v6e && mem.total() > v6e, "{mem:?}");
+    // Offloading every layer takes the saved layer inputs off the chip.
+    let off = fabricsim::train::memory::maxtext_memory(&m70, &fsdp, m70.layers);
+    assert!(off.activations < mem.activations);
+}

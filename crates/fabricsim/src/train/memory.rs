@@ -97,7 +97,12 @@ pub fn maxtext_memory(model: &ModelSpec, p: &ParallelPlan, offload_layers: u32) 
 
 /// Memory per accelerator as `simulate` reports it on `f`: MaxText's accounting on a TPU
 /// cluster, else `memory_for_framework` with fp32 gradients.
-pub fn memory_on(f: &Fabric, model: &ModelSpec, p: &ParallelPlan, framework: &workload::FrameworkProfile) -> MemoryBreakdown {
+pub fn memory_on(
+    f: &Fabric,
+    model: &ModelSpec,
+    p: &ParallelPlan,
+    framework: &workload::FrameworkProfile,
+) -> MemoryBreakdown {
     if super::tpu::is_tpu(f) {
         maxtext_memory(model, p, 0)
     } else {

@@ -402,8 +402,8 @@ pub fn render(r: &TrainReport) -> String {
     );
     let _ = writeln!(
         s,
-        "cluster  {} · {} × {}",
-        r.cluster, r.accelerators_in_cluster, r.accelerator
+        "cluster  {} · {} × {} · routing {}",
+        r.cluster, r.accelerators_in_cluster, r.accelerator, r.routing
     );
     let _ = writeln!(
         s,

@@ -182,22 +182,12 @@ pub fn predict(kind: DataKind, text: &str, values: &[(&'static str, f64)]) -> Re
 
 /// The header and the records of `text` that `keep` accepts, as CSV text.
 pub fn filter_csv(text: &str, keep: impl Fn(&HashMap<String, String>) -> bool) -> Result<String, String> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-    let headers = rdr
-        .headers()
-        .map_err(|e| format!("cannot read the CSV header: {e}"))?
-        .clone();
+    let (headers, rows) = crate::validate::records(text)?;
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(&headers).map_err(|e| e.to_string())?;
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| e.to_string())?;
-        let m: HashMap<String, String> = headers
-            .iter()
-            .zip(rec.iter())
-            .map(|(h, v)| (h.to_string(), v.to_string()))
-            .collect();
-        if keep(&m) {
-            w.write_record(&rec).map_err(|e| e.to_string())?;
+    for (m, rec) in &rows {
+        if keep(m) {
+            w.write_record(rec).map_err(|e| e.to_string())?;
         }
     }
     String::from_utf8(w.into_inner().map_err(|e| e.to_string())?).map_err(|e| e.to_string())
@@ -346,23 +336,10 @@ pub struct CrossValidation {
 pub fn cross_validate(kind: DataKind, data: DataSet) -> Result<CrossValidation, String> {
     let text = data.text;
     let mut groups: Vec<String> = Vec::new();
-    {
-        let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-        let headers = rdr
-            .headers()
-            .map_err(|e| format!("cannot read the CSV header: {e}"))?
-            .clone();
-        for rec in rdr.records() {
-            let rec = rec.map_err(|e| e.to_string())?;
-            let m: HashMap<String, String> = headers
-                .iter()
-                .zip(rec.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect();
-            let g = source_group_of(&m);
-            if !groups.contains(&g) {
-                groups.push(g);
-            }
+    for (m, _) in crate::validate::records(text)?.1 {
+        let g = source_group_of(&m);
+        if !groups.contains(&g) {
+            groups.push(g);
         }
     }
     let params: Vec<Fitted> = fitted().into_iter().filter(|p| p.data == kind).collect();

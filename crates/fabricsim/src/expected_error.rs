@@ -284,17 +284,7 @@ pub fn build() -> Result<Vec<OwnedEvidence>, String> {
         } else {
             HashMap::new()
         };
-        let mut rdr = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(data.text.as_bytes());
-        let headers = rdr.headers().map_err(|e| e.to_string())?.clone();
-        for rec in rdr.records() {
-            let rec = rec.map_err(|e| e.to_string())?;
-            let m: HashMap<String, String> = headers
-                .iter()
-                .zip(rec.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect();
+        for (m, _) in crate::validate::records(data.text)?.1 {
             let id = m.get("row_id").cloned().unwrap_or_default();
             let Some(&e) = err.get(id.as_str()) else { continue };
             let get = |k: &str| m.get(k).map(|s| s.trim().to_string()).unwrap_or_default();

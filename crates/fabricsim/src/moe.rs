@@ -51,6 +51,10 @@ pub struct MoeReport {
     pub flows: usize,
     pub bottleneck_links: Vec<BottleneckRow>,
     pub assumptions: Vec<String>,
+    /// The error fabricsim showed on the nearest class of published dispatch/combine rows, %
+    /// (`crate::expected_error`).
+    pub expected_error_pct: Option<f64>,
+    pub expected_error_basis: String,
 }
 
 /// Run `spec` over the accelerators `ranks` (one EP group).
@@ -60,7 +64,12 @@ pub fn run(f: &Fabric, cluster: &str, ranks: &[u32], spec: &MoeSpec, fidelity: F
         return Err("--ranks: a dispatch or combine needs at least 2 ranks".into());
     }
     let r = moe::run(f, &[ranks.to_vec()], spec, fidelity).map_err(|e| e.to_string())?;
-    Ok(report(cluster, &r, fidelity))
+    let mut rep = report(cluster, &r, fidelity);
+    let accel = fabric::catalogue::accelerator(f.accel_model).map_or(f.accel_model, |a| a.name);
+    let e = crate::expected_error::collective(accel, "moe", (spec.tokens * spec.hidden) as f64);
+    rep.expected_error_pct = e.expected_error_pct.is_finite().then_some(e.expected_error_pct);
+    rep.expected_error_basis = e.expected_error_basis;
+    Ok(rep)
 }
 
 fn report(cluster: &str, r: &MoeResult, fidelity: Fidelity) -> MoeReport {
@@ -140,6 +149,8 @@ fn report(cluster: &str, r: &MoeResult, fidelity: Fidelity) -> MoeReport {
             })
             .collect(),
         assumptions: a,
+        expected_error_pct: None,
+        expected_error_basis: String::new(),
     }
 }
 
@@ -190,6 +201,9 @@ pub fn render(r: &MoeReport) -> String {
             b.name,
             b.utilisation * 100.0
         );
+    }
+    if let Some(e) = r.expected_error_pct {
+        let _ = writeln!(s, "# expected error ± {e:.1} %: the {}", r.expected_error_basis);
     }
     for a in &r.assumptions {
         let _ = writeln!(s, "# assumed: {a}");

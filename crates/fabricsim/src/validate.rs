@@ -58,25 +58,55 @@ pub trait ValidatedRow: Serialize {
     fn set_source_group(&mut self, g: String);
 }
 
-impl ValidatedRow for Compared {
-    fn set_id(&mut self, id: String) {
-        self.row_id = id;
+/// `ValidatedRow` for a row struct with `row_id`, `source_group`, `error_pct` and `assumptions`.
+#[macro_export]
+macro_rules! impl_validated_row {
+    ($t:ty) => {
+        impl $crate::validate::ValidatedRow for $t {
+            fn set_id(&mut self, id: String) {
+                self.row_id = id;
+            }
+            fn id(&self) -> &str {
+                &self.row_id
+            }
+            fn error_pct(&self) -> f64 {
+                self.error_pct
+            }
+            fn assumptions(&self) -> &[String] {
+                &self.assumptions
+            }
+            fn source_group(&self) -> &str {
+                &self.source_group
+            }
+            fn set_source_group(&mut self, g: String) {
+                self.source_group = g;
+            }
+        }
+    };
+}
+impl_validated_row!(Compared);
+
+/// A measurements CSV's header and its records, each also as column → value.
+pub type Records = (csv::StringRecord, Vec<(HashMap<String, String>, csv::StringRecord)>);
+
+/// Read a measurements CSV into [`Records`] (no column checks: `replay` does those).
+pub fn records(text: &str) -> Result<Records, String> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let headers = rdr
+        .headers()
+        .map_err(|e| format!("cannot read the CSV header: {e}"))?
+        .clone();
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| e.to_string())?;
+        let m = headers
+            .iter()
+            .zip(rec.iter())
+            .map(|(h, v)| (h.to_string(), v.to_string()))
+            .collect();
+        out.push((m, rec));
     }
-    fn id(&self) -> &str {
-        &self.row_id
-    }
-    fn error_pct(&self) -> f64 {
-        self.error_pct
-    }
-    fn assumptions(&self) -> &[String] {
-        &self.assumptions
-    }
-    fn source_group(&self) -> &str {
-        &self.source_group
-    }
-    fn set_source_group(&mut self, g: String) {
-        self.source_group = g;
-    }
+    Ok((headers, out))
 }
 
 #[derive(Debug, Serialize, Clone)]

@@ -295,31 +295,9 @@ fn compare_row(m: &HashMap<String, String>, row: &TpuRow) -> Result<TrainingRow,
     Ok(TrainingRow {
         run: format!("{} on {} × {}", get("model"), p.world(), get("accelerator")),
         cluster: row.cluster.clone(),
-        model: RowModel {
-            name: md.name.clone(),
-            layers: md.layers,
-            hidden: md.hidden,
-            heads: md.heads,
-            vocab: md.vocab,
-            params: md.params(),
-        },
+        model: RowModel::from_model(md),
         framework: cm.framework.framework.name().into(),
-        plan: RowPlan {
-            tp: p.tp,
-            pp: p.pp,
-            dp: p.dp,
-            cp: p.cp,
-            ep: p.ep,
-            vp: p.vp,
-            micro_batch: p.mbs,
-            global_batch_seqs: p.gbs,
-            seq_len: p.seq,
-            zero: p.zero,
-            recompute: format!("{:?}", p.recompute).to_lowercase(),
-            precision: format!("{:?}", p.precision).to_lowercase(),
-            sequence_parallel: p.sequence_parallel,
-            tp_comm_overlap: p.tp_comm_overlap,
-        },
+        plan: RowPlan::from_plan(p),
         memory: {
             // As XLA lays the step out (`MemoryOptions::maxtext`), with the recipe's offload.
             let offload = if row.host_offload { md.layers } else { 0 };

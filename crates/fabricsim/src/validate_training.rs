@@ -110,6 +110,42 @@ pub struct RowPlan {
     pub tp_comm_overlap: bool,
 }
 
+impl RowPlan {
+    /// The plan as a row reports it.
+    pub fn from_plan(p: &ParallelPlan) -> Self {
+        RowPlan {
+            tp: p.tp,
+            pp: p.pp,
+            dp: p.dp,
+            cp: p.cp,
+            ep: p.ep,
+            vp: p.vp,
+            micro_batch: p.mbs,
+            global_batch_seqs: p.gbs,
+            seq_len: p.seq,
+            zero: p.zero,
+            recompute: format!("{:?}", p.recompute).to_lowercase(),
+            precision: format!("{:?}", p.precision).to_lowercase(),
+            sequence_parallel: p.sequence_parallel,
+            tp_comm_overlap: p.tp_comm_overlap,
+        }
+    }
+}
+
+impl RowModel {
+    /// The model as a row reports it.
+    pub fn from_model(m: &ModelSpec) -> Self {
+        RowModel {
+            name: m.name.clone(),
+            layers: m.layers,
+            hidden: m.hidden,
+            heads: m.heads,
+            vocab: m.vocab,
+            params: m.params(),
+        }
+    }
+}
+
 /// The model a training row became.
 #[derive(Debug, Serialize, Clone, Default)]
 pub struct RowModel {
@@ -156,26 +192,7 @@ pub struct TrainingRow {
     pub defaults: Vec<String>,
 }
 
-impl crate::validate::ValidatedRow for TrainingRow {
-    fn set_id(&mut self, id: String) {
-        self.row_id = id;
-    }
-    fn id(&self) -> &str {
-        &self.row_id
-    }
-    fn error_pct(&self) -> f64 {
-        self.error_pct
-    }
-    fn assumptions(&self) -> &[String] {
-        &self.assumptions
-    }
-    fn source_group(&self) -> &str {
-        &self.source_group
-    }
-    fn set_source_group(&mut self, g: String) {
-        self.source_group = g;
-    }
-}
+crate::impl_validated_row!(TrainingRow);
 
 impl TrainingRow {
     /// The plan in Megatron's short form: `TP8 PP4 DP32 VP2`.
@@ -199,20 +216,9 @@ pub fn training(text: &str) -> Result<Report<TrainingRow>, String> {
 /// Every record of the CSV as column → value, read leniently (replay reports malformed ones):
 /// the sibling rows the assumption rules draw on.
 fn all_rows(text: &str) -> Vec<HashMap<String, String>> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-    let Ok(headers) = rdr.headers().cloned() else {
-        return Vec::new();
-    };
-    rdr.records()
-        .filter_map(Result::ok)
-        .map(|r| {
-            headers
-                .iter()
-                .zip(r.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
+    crate::validate::records(text)
+        .map(|(_, r)| r.into_iter().map(|(m, _)| m).collect())
+        .unwrap_or_default()
 }
 
 /// Validate a training data set, telling `progress` after every row.
@@ -528,31 +534,9 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
     Ok(TrainingRow {
         run: format!("{} on {} × {}", model_name, n, accel),
         cluster: spec,
-        model: RowModel {
-            name: model.name.clone(),
-            layers: model.layers,
-            hidden: model.hidden,
-            heads: model.heads,
-            vocab: model.vocab,
-            params: model.params(),
-        },
+        model: RowModel::from_model(&model),
         framework: cm.framework.framework.name().into(),
-        plan: RowPlan {
-            tp,
-            pp,
-            dp,
-            cp,
-            ep,
-            vp,
-            micro_batch: mbs,
-            global_batch_seqs: gbs,
-            seq_len: seq,
-            zero: plan.zero,
-            recompute: format!("{:?}", plan.recompute).to_lowercase(),
-            precision: format!("{:?}", plan.precision).to_lowercase(),
-            sequence_parallel: plan.sequence_parallel,
-            tp_comm_overlap: plan.tp_comm_overlap,
-        },
+        plan: RowPlan::from_plan(&plan),
         memory,
         metric: metric.into(),
         measured,

@@ -167,6 +167,8 @@ pub struct TrainReport {
     pub cluster: String,
     pub accelerator: String,
     pub accelerators_in_cluster: u64,
+    /// The scale-out routing mode the step ran under (`ecmp`, `adaptive`, `spray`; `--routing`).
+    pub routing: String,
     pub model: String,
     pub model_params: f64,
     pub model_active_params: f64,
@@ -581,6 +583,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         cluster: cluster.to_string(),
         accelerator: acc.map(|a| a.name.to_string()).unwrap_or_default(),
         accelerators_in_cluster: f.accel_count() as u64,
+        routing: f.routing.name().into(),
         model: model.name.clone(),
         model_params: model.params(),
         model_active_params: model.active_params(),

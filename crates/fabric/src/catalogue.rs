@@ -154,10 +154,15 @@ impl Accelerator {
     ///   reports per GPU type). H800 keeps the H100 SXM5 memory (`[A]`, see [`H800`]).
     /// - A100 SXM4 80GB: 81,920 MiB — `[S]` nvidia-smi total, same modal-labs/modal-client PR
     ///   #2797 ("A100 80GB: 81920MiB"); A800-SXM4-80GB reports the same.
+    /// - GB200 (NVL72 compute tray): 189,471 MiB (198.7 GB, 185.0 GiB) — `[S]` nvidia-smi on
+    ///   GB200 trays ("0MiB / 189471MiB", the same in every public tray listing found, e.g. an
+    ///   OpenShift-on-GB200 install guide's listing, driver 580.126.09); the marketing 186 GB
+    ///   is 13.4 TB / 72.
     pub fn usable_hbm(&self) -> Bytes {
         match self.id {
             "h100" | "h800" => Bytes(81_559.0 * MIB), // [S] nvidia-smi, NVIDIA/nccl#1264
             "a100" => Bytes(81_920.0 * MIB),          // [S] nvidia-smi, modal-client#2797
+            "gb200" => Bytes(189_471.0 * MIB),        // [S] nvidia-smi on GB200 trays
             _ => self.hbm,
         }
     }
@@ -2274,6 +2279,11 @@ mod tests {
         close("a100 physical", a100.hbm.0, 80e9);
         let h200 = accelerator("h200").unwrap();
         close("h200 falls back", h200.usable_hbm().0, h200.hbm.0);
+        close(
+            "gb200 usable",
+            accelerator("gb200").unwrap().usable_hbm().0,
+            189_471.0 * 1_048_576.0,
+        );
     }
 
     /// TPU MXU sides and DCN bandwidth per chip (Cloud TPU docs: v5e 2 × 100 Gb/s per 8-chip

@@ -41,7 +41,7 @@ pub const TABLE: &[Evidence] = &[
     Evidence { row_id: "T052", training: true, part: "h100", class: "megatron", band: "65-512", abs_error_pct: 3.6 },
     Evidence { row_id: "T053", training: true, part: "gb300", class: "megatron", band: "9-64", abs_error_pct: 18.2 },
     Evidence { row_id: "T056", training: true, part: "gb200", class: "megatron", band: "1-8", abs_error_pct: 18.4 },
-    Evidence { row_id: "T058", training: true, part: "gb200", class: "megatron", band: "65-512", abs_error_pct: 9.9 },
+    Evidence { row_id: "T058", training: true, part: "gb200", class: "megatron", band: "65-512", abs_error_pct: 9.8 },
     Evidence { row_id: "T059", training: true, part: "gb200", class: "megatron", band: "65-512", abs_error_pct: 33.2 },
     Evidence { row_id: "T064", training: true, part: "h100", class: "megatron", band: "1-8", abs_error_pct: 3.1 },
     Evidence { row_id: "T067", training: true, part: "h100", class: "torchtitan", band: "1-8", abs_error_pct: 12.2 },

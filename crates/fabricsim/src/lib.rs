@@ -17,6 +17,7 @@ pub mod validate_era;
 pub mod validate_framework;
 pub mod validate_moe;
 pub mod validate_nvl72;
+pub mod validate_recipes;
 pub mod validate_tpu;
 pub mod validate_training;
 

@@ -31,6 +31,10 @@ pub struct Recipe {
     pub per_device_batch: u32,
     pub seq: u64,
     pub recompute: Recompute,
+    /// The recipe offloads every layer's saved tensors (its `custom` remat policy: the
+    /// decoder layer input and the q/k/v/out projections `offload`ed to host memory), so the
+    /// device keeps no per-layer activations.
+    pub host_offload: bool,
     /// The script, for the assumption line.
     pub source: &'static str,
 }
@@ -59,6 +63,7 @@ pub const RECIPES: &[Recipe] = &[
         per_device_batch: 7,
         seq: 2048,
         recompute: Recompute::Selective,
+        host_offload: false,
         source: "MaxText/configs/v5p/32b.sh (per_device_batch_size=7, ici_fsdp -1, ici_tensor 4, remat minimal, seq 2048)",
     },
     Recipe {
@@ -68,6 +73,7 @@ pub const RECIPES: &[Recipe] = &[
         per_device_batch: 2,
         seq: 2048,
         recompute: Recompute::Full,
+        host_offload: false,
         source: "MaxText/configs/v5p/1024b.sh (per_device_batch_size=2, ici_fsdp -1, ici_tensor 8, ici_data 16, remat full, seq 2048)",
     },
     Recipe {
@@ -77,6 +83,7 @@ pub const RECIPES: &[Recipe] = &[
         per_device_batch: 4,
         seq: 2048,
         recompute: Recompute::Full,
+        host_offload: false,
         source: "MaxText/configs/v5e/32b.sh (per_device_batch_size=4, base.yml mesh: ici_fsdp -1, remat full, seq 2048)",
     },
     Recipe {
@@ -86,6 +93,7 @@ pub const RECIPES: &[Recipe] = &[
         per_device_batch: 4,
         seq: 8192,
         recompute: Recompute::Full,
+        host_offload: true,
         source: "benchmarks/maxtext_trillium_model_configs.py llama3_1_8b_8192 (per_device_batch_size=4, ici_fsdp -1, remat custom with offload, seq 8192)",
     },
 ];
@@ -99,6 +107,8 @@ pub struct TpuRow {
     pub plan: ParallelPlan,
     /// How the row's missing setup was taken (empty when the row states it all).
     pub assumptions: Vec<String>,
+    /// The recipe's host offload of every layer's saved tensors ([`Recipe::host_offload`]).
+    pub host_offload: bool,
 }
 
 fn field<'a>(m: &'a HashMap<String, String>, k: &str) -> &'a str {
@@ -244,6 +254,7 @@ fn scenario_of(m: &HashMap<String, String>, gen: &'static str) -> Result<TpuRow,
         mesh: recipe.mesh,
         plan,
         assumptions,
+        host_offload: recipe.host_offload,
     })
 }
 
@@ -287,10 +298,16 @@ fn compare_row(m: &HashMap<String, String>, row: &TpuRow) -> Result<TrainingRow,
         model: RowModel::from_model(md),
         framework: cm.framework.framework.name().into(),
         plan: RowPlan::from_plan(p),
-        memory: RowMemory {
-            fits: r.fits,
-            required_bytes: r.memory_bytes_per_accel,
-            capacity_bytes: crate::train::memory::capacity(&f),
+        memory: {
+            // As XLA lays the step out (`MemoryOptions::maxtext`), with the recipe's offload.
+            let offload = if row.host_offload { md.layers } else { 0 };
+            let required = crate::train::memory::maxtext_memory(md, p, offload).total();
+            let capacity = crate::train::memory::capacity(&f);
+            RowMemory {
+                fits: required <= capacity,
+                required_bytes: required,
+                capacity_bytes: capacity,
+            }
         },
         metric: metric.into(),
         measured,

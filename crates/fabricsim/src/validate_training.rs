@@ -244,6 +244,7 @@ fn row_memory(
     other: &str,
     group: &str,
     framework: &workload::FrameworkProfile,
+    recipe: &crate::train::memory::RecipeMemory,
 ) -> RowMemory {
     let plan = ParallelPlan {
         zero: if other.to_lowercase().contains("fsdp") {
@@ -254,7 +255,7 @@ fn row_memory(
         ..plan.clone()
     };
     let grad_bytes = if group.contains("NeMo") { 2.0 } else { 4.0 };
-    let required = crate::train::memory::memory_for_framework(model, &plan, framework, grad_bytes).total();
+    let required = crate::train::memory::memory_for_recipe(model, &plan, framework, grad_bytes, recipe).total();
     let capacity = crate::train::memory::capacity(f);
     RowMemory {
         fits: required <= capacity,
@@ -480,7 +481,10 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
         .ok_or_else(|| format!("no compute model for `{}`", f.accel_model))?;
     crate::validate_framework::apply(&rf, &mut plan, &mut cm);
     defaults.extend(crate::validate_era::apply(group, &other, &mut plan, &mut cm));
-    let memory = row_memory(&f, &model, &plan, &lower, group, &cm.framework);
+    let recipe = crate::validate_recipes::megatron_bridge(group, &model, accel, &plan);
+    plan.layers_per_stage = recipe.layers_per_stage.clone().or(plan.layers_per_stage);
+    defaults.extend(recipe.notes);
+    let memory = row_memory(&f, &model, &plan, &lower, group, &cm.framework, &recipe.memory);
     let r = simulate(
         &spec,
         &f,

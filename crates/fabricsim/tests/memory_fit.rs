@@ -22,22 +22,21 @@ T071,torchtitan Llama 3.1 benchmarks (Dec 2024),Llama 3.1 70B,70,,80,8192,64,819
 T073,torchtitan FSDP2 on A100 (2024),Llama 3 8B,8,,32,4096,32,8192,64,1,bf16,A100-80GB,64,1,1,64,,,,FSDP2 (1D); selective op AC,not stated,,58.2,,2973,,,,"pytorch/torchtitan docs/performance.md (stored version, commit 04133643)",Llama 3 performance numbers table,high (value); medium (system details absent),WPS in source = tokens/s per GPU.
 "#;
 
-/// Blackwell rows compared since NVL72 racks run (issue 8, part 2) whose published plans the
-/// memory model does not fit yet — open memory work, listed so that the guard stays on every
-/// other row and fails here once they fit: T053 (Llama-3-70B FSDP on GB300: the Megatron-Bridge
-/// recipe offloads 20 layers' activations to Grace, `cpu_offloading_num_layers=20` in
-/// scripts/performance/configs/llama/llama3_workload_base_configs.py — not modelled), T058
-/// (405B TP4 PP16 VP4 on GB200: 191 of 173 GiB, the interleaved first stage's activations),
-/// T059 (DeepSeek-V3, MoE memory).
-const NVL72_MISFITS: &[&str] = &["T053", "T058", "T059"];
+/// Blackwell rows whose published plans the memory model does not fit yet. Empty since the
+/// Megatron-Bridge recipes' settings are read (`validate_recipes`): T053 offloads 20 layers'
+/// activations to Grace, T058 splits the pipeline with embedding and loss in a layer's slot
+/// (and GB200's usable HBM is the driver's 189,471 MiB), T059 recomputes MLA's up-projections.
+/// The list may only shrink.
+const NVL72_MISFITS: &[&str] = &[];
 
-// TPU rows that ran but that the memory model does not yet fit (issue 8 part 6): MaxText's
-// `minimal` remat keeps only the matmul outputs (less than Korthikanti's selective count)
-// and the Trillium recipe offloads the layer inputs to host memory; neither is modelled.
-// T081 (32B on v5e-256, 16 GB chips) exceeds by 0.7 GB since FSDP counts two gathered layers
-// and an unsharded layer gradient as PyTorch FSDP keeps them (XLA's scan keeps less).
-// They were skipped before issue 8 part 1; the list may only shrink.
-const PENDING_TPU: [&str; 3] = ["T077", "T081", "T085"];
+// TPU rows that ran but that the memory model does not yet fit (issue 8 part 6). T081 and
+// T085 fit since MaxText's memory is counted as XLA lays it out (`MemoryOptions::maxtext`:
+// fp32 parameters with optax Adam, BF16 gathered layers and partial gradient under FSDP) and
+// the Trillium recipe's host offload of every layer's saved tensors is read. T077 (32B on
+// v5p-64, `minimal` remat, 28 sequences of 2048 per TP group) comes to 103 GB of 102 GB: the
+// saved matmul outputs (24·s·b·h/4 per layer) are 90 GB of it; not closed. The list may only
+// shrink.
+const PENDING_TPU: [&str; 1] = ["T077"];
 
 fn assert_all_fit(csv: &str, at_least: usize) {
     let r = fabricsim::validate_training::training(csv).unwrap();
@@ -173,4 +172,31 @@ fn plans_that_cannot_fit_do_not() {
         assert!(!row.memory.fits, "{} {}", row.row_id, row.plan_label());
         assert!(row.memory.required_bytes > row.memory.capacity_bytes);
     }
+}
+
+/// The accounting that fits the MaxText rows still refuses what cannot fit: Llama 3.1 70B
+/// replicated (no FSDP) on v5e chips (fp32 parameters alone are 282 GB), and 70B with FSDP over
+/// 256 v6e chips at 16 sequences of 8192 per chip without offload (the saved layer inputs alone
+/// are 80 × 2 × 8192 × 16 × 8192 B = 172 GB).
+#[test]
+fn maxtext_accounting_keeps_misfits_out() {
+    let m70 = workload::registry::lookup("llama-3.1-70b").unwrap();
+    let v5e = capacity(&cluster("tpu-v5e-pod:slice=16x16"));
+    let replicated = ParallelPlan {
+        zero: 0,
+        ..plan(1, 1, 256, 0, Recompute::Full)
+    };
+    let mem = fabricsim::train::memory::maxtext_memory(&m70, &replicated, 0);
+    assert!(mem.weights > v5e && mem.total() > v5e, "{mem:?}");
+    let v6e = capacity(&cluster("tpu-v6e-pod:slice=16x16"));
+    let fsdp = ParallelPlan {
+        mbs: 16,
+        gbs: 4096,
+        ..plan(1, 1, 256, 3, Recompute::Full)
+    };
+    let mem = fabricsim::train::memory::maxtext_memory(&m70, &fsdp, 0);
+    assert!(mem.activations > v6e && mem.total() > v6e, "{mem:?}");
+    // Offloading every layer takes the saved layer inputs off the chip.
+    let off = fabricsim::train::memory::maxtext_memory(&m70, &fsdp, m70.layers);
+    assert!(off.activations < mem.activations);
 }

@@ -44,6 +44,12 @@
 //! /t with SP) on the first stage and, on the last, the final norm and lm_head inputs
 //! (4·s·b·h, /t with SP) and the fp32 logits 4·s·b·V/t.
 //!
+//! Recipes move memory too (`MemoryOptions`): activation offload to the host
+//! (`offload_activation_layers`: Megatron's `cpu_offloading_num_layers`, MaxText's `offload`
+//! remat names), MLA up-projection recomputation, and JAX/XLA's own layout under MaxText
+//! (`MemoryOptions::maxtext`: fp32 parameters with optax Adam, the `minimal` remat policy, BF16
+//! FSDP buffers).
+//!
 //! Buffers: a fixed 1 GiB (CUDA context, cuBLAS/cuDNN workspaces, NCCL buffers) plus the largest
 //! transient tensor among: the data-parallel gradient bucket (fp32, max(40 M, 1 M·dp)
 //! parameters — Megatron's default bucket), ZeRO-3's gathered BF16 weights of two layers (the
@@ -88,6 +94,26 @@ pub struct MemoryOptions {
     /// saved, everything else recomputed (`crate::framework::SelectiveAc::EveryOtherMatmul`),
     /// instead of Korthikanti's attention-core recomputation.
     pub op_level_selective: bool,
+    /// Layers of each pipeline stage whose saved activations are offloaded to host memory
+    /// during the forward pass and fetched back for the backward (Megatron-Core
+    /// `cpu_offloading_num_layers`, Transformer Engine's `get_cpu_offload_context`; the first
+    /// N layers of the stage): their activation bytes leave the device. TE double-buffers the
+    /// copies (the layer being copied out overlaps the next layer's compute, the reload of
+    /// layer i−1 overlaps layer i's backward), so the peak holds the other layers' activations.
+    pub offload_activation_layers: u32,
+    /// MLA's up-projections are recomputed in the backward pass (Megatron-Core
+    /// `recompute_modules=["mla_up_proj"]`): the up-projected Q, K and V are not kept, only
+    /// the compressed latents (counted anyway) — for models with MLA only.
+    pub recompute_mla_up_proj: bool,
+    /// JAX/XLA as MaxText trains (`MemoryOptions::maxtext`): fp32 parameters updated in place
+    /// by optax Adam (4 B weights + 8 B for mu and nu, no separate master copy or BF16 weight
+    /// copy: layers cast to BF16 where used); selective recomputation is MaxText's `minimal`
+    /// remat policy (`jax.checkpoint_policies.checkpoint_dots_with_no_batch_dims`: the outputs
+    /// of the weight matmuls are saved, everything else recomputed); under FSDP the gathered
+    /// BF16 weights of two layers (the scan body's and the next, prefetched) and one layer's
+    /// BF16 partial weight gradient before its reduce-scatter (the dot's output in the
+    /// activations' dtype; the cast to fp32 follows on the shard).
+    pub xla: bool,
 }
 
 impl Default for MemoryOptions {
@@ -99,6 +125,21 @@ impl Default for MemoryOptions {
             fixed_overhead: 1024.0 * 1024.0 * 1024.0,
             grad_bytes: GRAD_BYTES,
             op_level_selective: false,
+            offload_activation_layers: 0,
+            recompute_mla_up_proj: false,
+            xla: false,
+        }
+    }
+}
+
+impl MemoryOptions {
+    /// MaxText on TPU: flash attention (splash kernel), no dropout, XLA's accounting (`xla`).
+    pub fn maxtext() -> Self {
+        MemoryOptions {
+            flash_attention: true,
+            dropout: false,
+            xla: true,
+            ..MemoryOptions::default()
         }
     }
 }
@@ -108,6 +149,9 @@ const WEIGHT_BYTES: f64 = 2.0;
 const FP8_COPY_BYTES: f64 = 1.0;
 const GRAD_BYTES: f64 = 4.0;
 const ADAM_BYTES: f64 = 12.0;
+/// fp32 parameters under JAX/optax (MaxText `weight_dtype: float32`), which are also Adam's
+/// master weights: of the 12 B of Adam's states 4 are the parameters themselves.
+const XLA_PARAM_BYTES: f64 = 4.0;
 
 /// Korthikanti et al.'s per-layer activation bytes for a GPT layer (the paper's closed form),
 /// for `s` tokens, `b` sequences, hidden `h`, `a` heads, TP `t`.
@@ -196,13 +240,33 @@ pub fn layer_activations_in(
         };
         return sbh * coeff;
     }
+    if recompute == Recompute::Selective && opts.xla {
+        // MaxText `minimal`, per token in units of h: the layer input (the scan carry), the
+        // Q, K, V projections, the out-projection's output (with the carry, it recomputes the
+        // second norm's input) and the MLP's input projections (wi_0, wi_1 when gated); the
+        // attention core, norms, activation function and wo's output (not needed by the
+        // backward) are not kept. MaxText shards all of them over the tensor axis.
+        let ffn = match &m.moe {
+            Some(moe) if m.layer_is_moe(layer) => moe.top_k as f64 * moe.expert_ffn as f64,
+            _ => m.ffn as f64,
+        };
+        let up = if m.gated_mlp { 2.0 } else { 1.0 };
+        let coeff = 2.0 + 2.0 * (a * d_qk + a_kv * (d_qk + d_v)) / h + 2.0 + 2.0 * up * ffn / h;
+        return sbh * coeff / t;
+    }
     let dropout = if opts.dropout { 1.0 } else { 0.0 };
     // Per-token bytes in units of h ("coefficients" of s·b·h).
     // Replicated across TP without SP: two norm inputs (4), the attention and MLP block inputs
     // (2 + 2), the dropout masks.
     let replicated = 4.0 + gemm_in + gemm_in + 2.0 * dropout;
-    // Inside the TP region (split t ways).
-    let mut split = 2.0 * (a * d_qk + a_kv * (d_qk + d_v)) / h + gemm_in * a * d_v / h;
+    // Inside the TP region (split t ways): Q, K, V (recomputed from the latents when MLA's
+    // up-projection is recomputed) and the out-projection input.
+    let qkv = if opts.recompute_mla_up_proj && m.mla.is_some() {
+        0.0
+    } else {
+        2.0 * (a * d_qk + a_kv * (d_qk + d_v)) / h
+    };
+    let mut split = qkv + gemm_in * a * d_v / h;
     if let Some(mla) = &m.mla {
         split += 2.0 * (mla.q_lora_rank + mla.kv_lora_rank + mla.qk_rope_head_dim) as f64 / h;
     }
@@ -287,9 +351,14 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
         } else {
             0.0
         };
+    let (weight_bytes, adam_bytes) = if opts.xla {
+        (XLA_PARAM_BYTES, ADAM_BYTES - XLA_PARAM_BYTES)
+    } else {
+        (weight_bytes, ADAM_BYTES)
+    };
     let weights = weight_bytes * (dense / shard(3, dense_dp) + expert / shard(3, expert_dp));
     let gradients = opts.grad_bytes * (dense / shard(2, dense_dp) + expert / shard(2, expert_dp));
-    let optimizer = ADAM_BYTES * (dense / shard(1, dense_dp) + expert / shard(1, expert_dp));
+    let optimizer = adam_bytes * (dense / shard(1, dense_dp) + expert / shard(1, expert_dp));
 
     // Activations.
     let s = (p.seq as f64 / cp).ceil();
@@ -298,14 +367,28 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
     let sp = p.sequence_parallel;
     let microbatches = p.microbatches().max(1) as f64;
     let vp = p.vp.max(1);
-    let per_mb: f64 = stage_layers
-        .iter()
-        .map(|&l| layer_activations_in(m, l, s, b, tp, p.recompute, sp, p.precision, opts))
-        .sum();
-    // Micro-batches in flight on this stage (1F1B: pp − stage; interleaved: Megatron's warm-up).
+    let layer_bytes = |l: u32| layer_activations_in(m, l, s, b, tp, p.recompute, sp, p.precision, opts);
+    // The first `offload_activation_layers` layers of the stage keep nothing on the device.
+    let offloaded = opts.offload_activation_layers as usize;
+    let kept = |l: &u32| stage_layers.iter().position(|x| x == l).is_none_or(|i| i >= offloaded);
+    let per_mb: f64 = stage_layers.iter().filter(|l| kept(l)).map(|&l| layer_bytes(l)).sum();
+    // Micro-batches in flight on this stage (1F1B: pp − stage; interleaved: Megatron's
+    // warm-up, chunk by chunk).
     let in_flight_layers_factor = if vp > 1 && pp > 1 {
-        let chunks = 2.0 * (pp - 1 - stage) as f64 + (vp - 1) as f64 * pp as f64 + 1.0;
-        (chunks / vp as f64).min(microbatches)
+        let chunk_bytes: Vec<f64> = (0..vp)
+            .map(|c| {
+                p.chunk_layers(m.layers, c * pp + stage)
+                    .filter(|l| kept(l))
+                    .map(layer_bytes)
+                    .sum()
+            })
+            .collect();
+        let peak = interleaved_peak(pp, vp, stage, p.microbatches().max(1), &chunk_bytes);
+        if per_mb > 0.0 {
+            peak / per_mb
+        } else {
+            0.0
+        }
     } else {
         ((pp - stage) as f64).min(microbatches)
     };
@@ -330,7 +413,9 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
     let bucket = opts.grad_bytes * 40e6f64;
     // ZeRO-3/FSDP: the gathered layer computing and the next one prefetched (prefetch depth 1),
     // and one layer's unsharded gradient waiting for its reduce-scatter.
-    let zero3 = if p.zero >= 3 {
+    let zero3 = if p.zero >= 3 && opts.xla {
+        (2.0 * WEIGHT_BYTES + WEIGHT_BYTES) * largest_layer
+    } else if p.zero >= 3 {
         (2.0 * WEIGHT_BYTES + opts.grad_bytes) * largest_layer
     } else {
         0.0
@@ -344,6 +429,31 @@ pub fn memory_per_accel_stage(m: &ModelSpec, p: &ParallelPlan, stage: u32, opts:
         activations,
         buffers,
     }
+}
+
+/// Peak activation bytes that Megatron's interleaved 1F1B schedule holds on pipeline stage
+/// `stage` with `vp` model chunks of `chunk_bytes[c]` bytes per micro-batch each, over `m`
+/// micro-batches: the rank runs min(2·(pp−1−stage) + (vp−1)·pp, m·vp) warm-up forwards, then
+/// one forward and one backward at a time, then the cool-down backwards
+/// (`forward_backward_pipelining_with_interleaving`). Forward unit k runs chunk
+/// (k mod pp·vp) / pp, backward unit j chunk vp − 1 − (j mod pp·vp) / pp. With equal chunks
+/// the peak is (warm-up + 1) chunks, Korthikanti's 1 + (pp−1)/(pp·v) stages' worth on the first.
+pub fn interleaved_peak(pp: u32, vp: u32, stage: u32, m: u32, chunk_bytes: &[f64]) -> f64 {
+    let (pp, vp) = (pp.max(1) as u64, vp.max(1) as u64);
+    let total = m.max(1) as u64 * vp;
+    let warmup = (2 * (pp - 1 - (stage as u64).min(pp - 1)) + (vp - 1) * pp).min(total);
+    let fwd = |k: u64| chunk_bytes[((k % (pp * vp)) / pp) as usize];
+    let bwd = |j: u64| chunk_bytes[(vp - 1 - (j % (pp * vp)) / pp) as usize];
+    let mut held: f64 = (0..warmup).map(fwd).sum();
+    let mut peak = held;
+    // The composition repeats with period pp·vp: two periods past the warm-up see the peak.
+    let steady = (total - warmup).min(2 * pp * vp + 1);
+    for i in 0..steady {
+        held += fwd(warmup + i);
+        peak = peak.max(held);
+        held -= bwd(i);
+    }
+    peak
 }
 
 /// Memory of the most loaded rank (the largest total over every pipeline stage: the first

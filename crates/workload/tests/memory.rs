@@ -505,3 +505,140 @@ fn bf16_gradients_and_the_full_breakdown_of_an_interleaved_fp8_plan() {
     let z2 = memory_per_accel_stage(&m, &ParallelPlan { zero: 2, ..p.clone() }, 0, &opts);
     assert!(rel(z2.gradients, b.gradients / 16.0) < 1e-12);
 }
+
+/// Offloading N layers' activations to the host (Megatron `cpu_offloading_num_layers`) removes
+/// exactly those N layers' activation bytes from the device and nothing else.
+#[test]
+fn offloading_n_layers_removes_their_activations() {
+    let m = lookup("llama-3-70b").unwrap();
+    let p = ParallelPlan {
+        mbs: 2,
+        seq: 8192,
+        zero: 3,
+        dp: 64,
+        gbs: 256,
+        precision: Precision::Fp8,
+        sequence_parallel: false,
+        ..plan(1, 1, 64)
+    };
+    let opts = MemoryOptions {
+        flash_attention: true,
+        dropout: false,
+        ..MemoryOptions::default()
+    };
+    let base = memory_per_accel_with(&m, &p, &opts);
+    let layer = layer_activations_in(&m, 0, 8192.0, 2.0, 1.0, p.recompute, false, p.precision, &opts);
+    for n in [1u32, 20, 40] {
+        let off = memory_per_accel_with(
+            &m,
+            &p,
+            &MemoryOptions {
+                offload_activation_layers: n,
+                ..opts
+            },
+        );
+        assert!(rel(base.activations - off.activations, n as f64 * layer) < 1e-9, "{n}");
+        assert_eq!(
+            (off.weights, off.gradients, off.optimizer, off.buffers),
+            (base.weights, base.gradients, base.optimizer, base.buffers)
+        );
+    }
+    // All layers offloaded: only the last stage's output-layer activations stay.
+    let all = memory_per_accel_with(
+        &m,
+        &p,
+        &MemoryOptions {
+            offload_activation_layers: m.layers,
+            ..opts
+        },
+    );
+    assert!(rel(base.activations - all.activations, m.layers as f64 * layer) < 1e-9);
+}
+
+/// Recomputing MLA's up-projections keeps no Q, K, V: 2·(a·d_qk + a·(d_qk + d_v)) bytes per
+/// token less per layer (DeepSeek-V3: a = 128, d_qk = 192, d_v = 128), nothing for models
+/// without MLA.
+#[test]
+fn mla_up_proj_recompute_drops_q_k_v() {
+    let ds = lookup("deepseek-v3").unwrap();
+    let opts = MemoryOptions {
+        flash_attention: true,
+        dropout: false,
+        ..MemoryOptions::default()
+    };
+    let up = MemoryOptions {
+        recompute_mla_up_proj: true,
+        ..opts
+    };
+    let (s, b) = (4096.0, 1.0);
+    for layer in [0, 10] {
+        let kept = layer_activations(&ds, layer, s, b, 1.0, Recompute::Selective, false, &opts);
+        let dropped = layer_activations(&ds, layer, s, b, 1.0, Recompute::Selective, false, &up);
+        let qkv = 2.0 * (128.0 * 192.0 + 128.0 * (192.0 + 128.0)) * s * b;
+        assert!(rel(kept - dropped, qkv) < 1e-9, "layer {layer}: {kept} − {dropped}");
+    }
+    let llama = lookup("llama-3-70b").unwrap();
+    assert_eq!(
+        layer_activations(&llama, 0, s, b, 1.0, Recompute::Selective, false, &opts),
+        layer_activations(&llama, 0, s, b, 1.0, Recompute::Selective, false, &up)
+    );
+}
+
+/// Megatron's interleaved schedule holds warm-up + 1 chunks at its peak when the chunks are
+/// equal (Korthikanti's factor); with Llama 3.1 405B's embedding/loss-aware split (1-layer
+/// first chunk) the first stage of PP 16 × VP 4 holds 31 one-layer and 48 two-layer chunks.
+#[test]
+fn interleaved_peak_follows_the_schedule_chunk_by_chunk() {
+    use workload::memory::interleaved_peak;
+    for (pp, vp, stage) in [(16u32, 4u32, 0u32), (16, 4, 1), (8, 2, 7), (4, 4, 0)] {
+        let warm = 2 * (pp - 1 - stage) + (vp - 1) * pp;
+        let peak = interleaved_peak(pp, vp, stage, 384, &vec![1.0; vp as usize]);
+        assert_eq!(peak, (warm + 1) as f64, "pp {pp} vp {vp} stage {stage}");
+    }
+    // Fewer micro-batches than the warm-up: all of them.
+    assert_eq!(interleaved_peak(16, 4, 0, 2, &[1.0; 4]), 8.0);
+    assert_eq!(interleaved_peak(16, 4, 0, 384, &[1.0, 2.0, 2.0, 2.0]), 31.0 + 96.0);
+}
+
+/// MaxText on TPU (`MemoryOptions::maxtext`): the `minimal` remat policy keeps the layer input
+/// and the weight matmuls' outputs needed by the backward (Q, K, V, the out-projection, the
+/// MLP's input projections), sharded over the tensor axis; fp32 parameters with optax Adam
+/// (16 B per parameter with the gradient, against Megatron's 18); FSDP holds two gathered BF16
+/// layers and one BF16 partial gradient (6 B per layer parameter, against 8).
+#[test]
+fn maxtext_accounting_counts_what_xla_keeps() {
+    let m = lookup("maxtext-32b").unwrap();
+    let (h, a, d, ffn) = (m.hidden as f64, m.heads as f64, 128.0, m.ffn as f64);
+    assert!(m.gated_mlp && m.kv_heads == m.heads);
+    let x = MemoryOptions::maxtext();
+    let (s, b, t) = (2048.0, 28.0, 4.0);
+    let got = layer_activations(&m, 0, s, b, t, Recompute::Selective, true, &x);
+    let want = s * b * (2.0 * h + 2.0 * 3.0 * a * d + 2.0 * h + 2.0 * 2.0 * ffn) / t;
+    assert!(rel(got, want) < 1e-12, "{got} vs {want}");
+    // Less than Korthikanti's selective set, more than full recomputation.
+    let mega = layer_activations(&m, 0, s, b, t, Recompute::Selective, true, &MemoryOptions::default());
+    assert!(got < mega);
+    assert!(got > layer_activations(&m, 0, s, b, t, Recompute::Full, true, &x));
+    // Full remat is the scan carry alone, as elsewhere.
+    assert_eq!(
+        layer_activations(&m, 0, s, b, t, Recompute::Full, true, &x),
+        2.0 * s * b * h / t
+    );
+    // Model states and FSDP buffers over 256 chips.
+    let p = ParallelPlan {
+        zero: 3,
+        mbs: 4,
+        gbs: 1024,
+        recompute: Recompute::Full,
+        sequence_parallel: false,
+        ..plan(1, 1, 256)
+    };
+    let xm = memory_per_accel_with(&m, &p, &x);
+    let n = m.params() / 256.0;
+    assert!(rel(xm.weights + xm.gradients + xm.optimizer, 16.0 * n) < 1e-9);
+    let gm = memory_per_accel_with(&m, &p, &MemoryOptions { xla: false, ..x });
+    assert!(rel(gm.weights + gm.gradients + gm.optimizer, 18.0 * n) < 1e-9);
+    let layer = m.layer_params(0);
+    assert!(rel(xm.buffers - x.fixed_overhead, 6.0 * layer) < 1e-9);
+    assert!(rel(gm.buffers - x.fixed_overhead, 8.0 * layer) < 1e-9);
+}

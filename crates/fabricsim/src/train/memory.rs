@@ -13,6 +13,9 @@ const OPTIONS: MemoryOptions = MemoryOptions {
     fixed_overhead: 1024.0 * 1024.0 * 1024.0,
     grad_bytes: 4.0,
     op_level_selective: false,
+    offload_activation_layers: 0,
+    recompute_mla_up_proj: false,
+    xla: false,
 };
 
 /// Memory per accelerator of a plan, as `simulate` computes it: the heaviest pipeline stage's.
@@ -44,6 +47,67 @@ pub fn memory_for_framework(
             ..OPTIONS
         },
     )
+}
+
+/// What a published recipe sets beyond the plan that changes memory: activation offload to
+/// the host and recomputed modules (`validate` reads them from the recipe files).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RecipeMemory {
+    /// Megatron-Core `cpu_offloading_num_layers` (`MemoryOptions::offload_activation_layers`).
+    pub offload_activation_layers: u32,
+    /// Megatron-Core `recompute_modules` containing `mla_up_proj`.
+    pub recompute_mla_up_proj: bool,
+}
+
+/// `memory_for_framework` with a recipe's offload and recompute settings.
+pub fn memory_for_recipe(
+    model: &ModelSpec,
+    p: &ParallelPlan,
+    framework: &workload::FrameworkProfile,
+    grad_bytes: f64,
+    recipe: &RecipeMemory,
+) -> MemoryBreakdown {
+    let op_level_selective = framework.selective_ac == workload::framework::SelectiveAc::EveryOtherMatmul;
+    memory_per_accel_with(
+        model,
+        p,
+        &MemoryOptions {
+            grad_bytes,
+            op_level_selective,
+            offload_activation_layers: recipe.offload_activation_layers,
+            recompute_mla_up_proj: recipe.recompute_mla_up_proj,
+            ..OPTIONS
+        },
+    )
+}
+
+/// Memory of a plan as MaxText runs it on TPU (`MemoryOptions::maxtext`: fp32 parameters and
+/// optax Adam, the `minimal` remat policy for selective recomputation, XLA's FSDP buffers),
+/// with the saved activations of `offload_layers` layers offloaded to host memory.
+pub fn maxtext_memory(model: &ModelSpec, p: &ParallelPlan, offload_layers: u32) -> MemoryBreakdown {
+    memory_per_accel_with(
+        model,
+        p,
+        &MemoryOptions {
+            offload_activation_layers: offload_layers,
+            ..MemoryOptions::maxtext()
+        },
+    )
+}
+
+/// Memory per accelerator as `simulate` reports it on `f`: MaxText's accounting on a TPU
+/// cluster, else `memory_for_framework` with fp32 gradients.
+pub fn memory_on(
+    f: &Fabric,
+    model: &ModelSpec,
+    p: &ParallelPlan,
+    framework: &workload::FrameworkProfile,
+) -> MemoryBreakdown {
+    if super::tpu::is_tpu(f) {
+        maxtext_memory(model, p, 0)
+    } else {
+        memory_for_framework(model, p, framework, 4.0)
+    }
 }
 
 /// Memory of a rank of pipeline stage `stage`.

@@ -419,7 +419,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
     };
 
     // Memory (as the framework saves activations).
-    let mem = super::memory::memory_for_framework(model, p, &cm.framework, 4.0);
+    let mem = super::memory::memory_on(f, model, p, &cm.framework);
     let capacity = capacity(f);
     let fits = mem.total() <= capacity;
     if !fits {

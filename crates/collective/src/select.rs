@@ -31,7 +31,8 @@ pub fn candidates(f: &Fabric, ranks: &[u32], op: Op) -> Vec<Algo> {
                 c.push(Algo::Direct);
             }
             if op == Op::AllReduce {
-                if single && nvls::supported(f) {
+                // NVLS inside one domain; NVLSTree across uniform domains.
+                if (single || uniform) && nvls::supported(f) {
                     c.push(Algo::Nvls);
                 }
                 if multi && uniform && hierarchical::sharp_supported(f) {

@@ -86,7 +86,7 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, algo: Algo, channels:
     match algo {
         Algo::Ring => ring::lower(f, ranks, op, size, channels),
         Algo::Tree => tree::lower(f, ranks, op, size, channels),
-        Algo::Nvls => nvls::lower(f, ranks, op, size),
+        Algo::Nvls => nvls::lower(f, ranks, op, size, channels),
         Algo::CollNet => hierarchical::lower(f, ranks, op, size, channels, true),
         Algo::Hierarchical => hierarchical::lower(f, ranks, op, size, channels, false),
         Algo::HalvingDoubling => halving_doubling::lower(f, ranks, op, size),
@@ -115,7 +115,11 @@ pub fn effective_capacities(f: &Fabric) -> Vec<f64> {
 /// Latency of a plan under protocol `p` (`None` if the plan cannot use `p`).
 pub fn latency(plan: &Plan, p: Protocol) -> Option<f64> {
     if plan.nvls {
-        return (p == Protocol::Simple).then_some(constants::nvls_base_lat_s());
+        // NVLS runs Simple only; across domains (NVLSTree) each network step adds NCCL's NET
+        // per-step latency.
+        let net: u32 = plan.phases.iter().map(|ph| ph.steps_net).sum();
+        return (p == Protocol::Simple)
+            .then(|| constants::nvls_base_lat_s() + net as f64 * constants::hw_lat(LinkClass::Net, false, p));
     }
     let t = plan.tree_latency;
     let steps: f64 = plan

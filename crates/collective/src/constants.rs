@@ -65,14 +65,14 @@ pub enum LinkClass {
 
 /// NCCL hwLat, µs per step, [link][algo: ring=0, tree=1][protocol], systems.md §9.1 [P].
 const HW_LAT_US: [[[f64; 3]; 2]; 2] = [
-    // NVLink: Ring 0.47 / 1.9 / 3.4; Tree 0.52 / 1.2 / 28
-    [[0.47, 1.9, 3.4], [0.52, 1.2, 28.0]],
-    // NET: Ring 2.7 / 4.0 / 9.6; Tree 5.0 / 8.5 / 50
-    [[2.7, 4.0, 9.6], [5.0, 8.5, 50.0]],
+    // NVLink: Ring 0.6 / 1.9 / 3.4; Tree 0.6 / 1.25 / 4.0
+    [[0.6, 1.9, 3.4], [0.6, 1.25, 4.0]],
+    // NET: Ring 2.7 / 4.0 / 14.0; Tree 5.0 / 8.5 / 14.0
+    [[2.7, 4.0, 14.0], [5.0, 8.5, 14.0]],
 ];
 
-/// NCCL baseLat, µs, [algo: ring=0, tree=1][protocol], systems.md §9.1 [P].
-const BASE_LAT_US: [[f64; 3]; 2] = [[3.6, 10.0, 8.4], [4.4, 4.4, 0.0]];
+/// NCCL baseLat, µs, [algo: ring=0, tree=1][protocol] (NVIDIA/nccl v2.26.2 src/graph/tuning.cc).
+const BASE_LAT_US: [[f64; 3]; 2] = [[6.6, 14.0, 8.4], [6.8, 14.0, 8.4]];
 
 /// Per-step latency in seconds for ring-like (`tree = false`) or tree-like algorithms.
 pub fn hw_lat(link: LinkClass, tree: bool, p: Protocol) -> f64 {
@@ -124,6 +124,24 @@ pub fn eta_nvls(accel: &str) -> f64 {
     } else {
         eta
     }
+}
+
+/// NCCL's cap on the LL protocol's bus bandwidth inside one node (`llMaxBws[arch][N1]` in
+/// NVIDIA/nccl src/graph/tuning.cc, GB/s): Volta 39.0, Ampere 87.7, Hopper 141.0 (87.7 up to
+/// NCCL 2.20), Blackwell 2 × 141.0. LL moves 8-byte lines (4 bytes of data + a flag) with one
+/// thread block per channel, and this is the most NVIDIA's tuning model lets it reach: ring
+/// busBw = min(llMaxBw, nChannels × bw / 4). Applied to ring and tree LL inside one NVLink
+/// domain (across nodes NCCL indexes the table by CPU vendor, which fabricsim does not model).
+/// Bytes/s of bus bandwidth; `None` for accelerators NCCL's table does not cover.
+pub fn ll_max_busbw(accel: &str) -> Option<f64> {
+    let gbps = match accel {
+        "v100" => 39.0,
+        "a100" | "a800" => 87.7,
+        "h100" | "h200" | "h800" | "h20" => 141.0,
+        "b200" | "b300" | "gb200" | "gb300" => 2.0 * 141.0,
+        _ => return None,
+    };
+    Some(gbps * 1e9)
 }
 
 /// Fraction of a scale-out port's bandwidth NCCL reaches over IB/RoCE. [A] assumption, not

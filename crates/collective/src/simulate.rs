@@ -76,6 +76,9 @@ pub struct Evaluated {
     /// Latency steps of the plan and the bytes each rank sends at `REF_SIZE`, for the pipeline
     /// fill term (`None` for algorithms that are not step-pipelined, like NVLS).
     pub pipeline: Option<(u32, f64)>,
+    /// Least seconds per byte of message under LL (NCCL's `llMaxBw` bus-bandwidth cap, see
+    /// [`constants::ll_max_busbw`]); 0 where no cap applies.
+    pub ll_s_per_byte: f64,
 }
 
 /// Reference size of the single simulation per algorithm (1 GiB).
@@ -248,7 +251,20 @@ fn evaluate_plan(
         bottlenecks,
         flows: plan.flow_count(),
         pipeline,
+        ll_s_per_byte: ll_s_per_byte(f, ranks, plan),
     })
+}
+
+/// Seconds per message byte NCCL's LL cap imposes on ring and tree inside one NVLink domain:
+/// busbw factor of the op ÷ `llMaxBw` (0 where it does not apply).
+fn ll_s_per_byte(f: &Fabric, ranks: &[u32], plan: &Plan) -> f64 {
+    if !matches!(plan.algo, Algo::Ring | Algo::Tree) || !crate::plan::single_domain(f, ranks) {
+        return 0.0;
+    }
+    match constants::ll_max_busbw(f.accel_model) {
+        Some(cap) => plan.op.busbw_factor(ranks.len() as u32) / cap,
+        None => 0.0,
+    }
 }
 
 fn latency_of(plan: &Plan, p: Protocol) -> Option<f64> {
@@ -266,6 +282,9 @@ impl Evaluated {
             }
             let Some(lat) = self.latency[i] else { continue };
             let mut tr = transfer / p.bandwidth_factor();
+            if p == Protocol::Ll {
+                tr = tr.max(size * self.ll_s_per_byte);
+            }
             if let Some((steps, per_rank_ref)) = self.pipeline {
                 tr += constants::pipeline_fill(steps, tr, per_rank_ref * size / REF_SIZE);
             }
@@ -483,6 +502,7 @@ pub fn run_groups(
         bottlenecks,
         flows: plan.flow_count(),
         pipeline,
+        ll_s_per_byte: ll_s_per_byte(f, first, &plan),
     };
     let (time, lat, tr, p) = ev.time(size, opts.protocol).ok_or(CollectiveError::Unsupported {
         algo,

@@ -91,7 +91,44 @@ pub fn base_lat(tree: bool, p: Protocol) -> f64 {
 /// Base latency of NVLS (NVLink SHARP), Simple protocol only. Not in NCCL's ≈2.7 tuning table:
 /// fitted by least squares in ln(time) over the single-node H100 NVLS rows below 1 GiB (C001–C003),
 /// bandwidth fixed by `ETA_NVLS`; the refit (`fabricsim::calibration`) gives 42.3 µs.
-pub const NVLS_BASE_LAT_S: f64 = 42e-6;
+pub const NVLS_BASE_LAT_S: f64 = 31e-6;
+
+/// NVLS channels NCCL runs (`NCCL_NVLS_NCHANNELS`, default 16: "NVLS should not need more than
+/// 16 channels to get peak BW", NVIDIA/nccl src/enqueue.cc).
+pub const NVLS_CHANNELS: f64 = 16.0;
+
+/// Stages of NCCL's NVLS all_reduce kernel: scatter warps copy the input into the NVLS buffer,
+/// reduce warps reduce through the switch (multimem ld_reduce) and multicast the result, gather
+/// warps copy it out (`RunWorkElement<AllReduce, NVLS, SIMPLE>` in NVIDIA/nccl
+/// src/collectives/device/all_reduce.h). A chunk passes the three in turn, so the pipeline fills
+/// over `stages − 1` rounds of chunks.
+pub const NVLS_PIPELINE_STAGES: f64 = 3.0;
+
+/// NCCL's NVLS chunk size for a message of `size` bytes with `ops` chunks in flight per round
+/// (NVLS channels × NVLS heads, the ranks of the NVLink domain): 128 KiB, halved to 64 KiB below
+/// 64 rounds, to 32 KiB below 8 rounds and to 16 KiB below 2 rounds (src/enqueue.cc,
+/// `NCCL_ALGO_NVLS` chunk size, NCCL 2.18–2.2x).
+pub fn nvls_chunk_bytes(size: f64, ops: f64) -> f64 {
+    let mut c: f64 = 131072.0;
+    if size < 64.0 * ops * c && c > 65536.0 {
+        c = 65536.0;
+    }
+    if size < 8.0 * ops * c && c > 32768.0 {
+        c = 32768.0;
+    }
+    if size < 2.0 * ops * c && c > 16384.0 {
+        c = 16384.0;
+    }
+    c
+}
+
+/// Bytes whose transfer time NVLS's pipeline fill adds for a message of `size` bytes on a domain
+/// of `heads` ranks: (stages − 1) rounds of `NVLS_CHANNELS × heads` chunks, a round never more
+/// than the message. Nothing fitted: NCCL's channel count, chunk rule and kernel stages.
+pub fn nvls_fill_bytes(size: f64, heads: u32) -> f64 {
+    let ops = NVLS_CHANNELS * heads.max(1) as f64;
+    (NVLS_PIPELINE_STAGES - 1.0) * (ops * nvls_chunk_bytes(size, ops)).min(size)
+}
 
 /// Fraction of NVLink-class bandwidth NCCL's ring/direct data path reaches. Calibrated: median
 /// of the H100 large-message ring-class rows (C033 370, C040 360, C041 360, C042 350 GB/s busbw
@@ -101,7 +138,7 @@ pub const ETA_SCALE_UP: f64 = 0.80;
 /// NVLS: the switch's reduction/multicast rate per GPU port as a fraction of the GPU's NVLink
 /// bandwidth. Calibrated: median of the H100 large NVLS rows (C005 478.87, C034 480 GB/s busbw
 /// → algbw 273.6, 274.3 GB/s against 450 GB/s) = 0.609.
-pub const ETA_NVLS: f64 = 0.609;
+pub const ETA_NVLS: f64 = 0.612;
 
 /// NCCL's own NVLS efficiency per GPU architecture (`nvlsEfficiency[]`: Hopper 0.85, Blackwell
 /// 0.74, in NVIDIA/nccl's tuning model, src/graph/tuning.cc of NCCL 2.2x, moved to

@@ -79,6 +79,9 @@ pub struct Evaluated {
     /// Least seconds per byte of message under LL (NCCL's `llMaxBw` bus-bandwidth cap, see
     /// [`constants::ll_max_busbw`]); 0 where no cap applies.
     pub ll_s_per_byte: f64,
+    /// NVLS plans: ranks per NVLink domain (NVLS heads), for the pipeline fill
+    /// ([`constants::nvls_fill_bytes`]).
+    pub nvls_heads: Option<u32>,
 }
 
 /// Reference size of the single simulation per algorithm (1 GiB).
@@ -252,6 +255,7 @@ fn evaluate_plan(
         flows: plan.flow_count(),
         pipeline,
         ll_s_per_byte: ll_s_per_byte(f, ranks, plan),
+        nvls_heads: nvls_heads(f, ranks, plan),
     })
 }
 
@@ -265,6 +269,12 @@ fn ll_s_per_byte(f: &Fabric, ranks: &[u32], plan: &Plan) -> f64 {
         Some(cap) => plan.op.busbw_factor(ranks.len() as u32) / cap,
         None => 0.0,
     }
+}
+
+/// NVLS heads of an NVLS plan: the ranks of the (first) NVLink domain.
+fn nvls_heads(f: &Fabric, ranks: &[u32], plan: &Plan) -> Option<u32> {
+    plan.nvls
+        .then(|| crate::plan::by_domain(f, ranks).first().map_or(1, |d| d.len() as u32))
 }
 
 fn latency_of(plan: &Plan, p: Protocol) -> Option<f64> {
@@ -284,6 +294,9 @@ impl Evaluated {
             let mut tr = transfer / p.bandwidth_factor();
             if p == Protocol::Ll {
                 tr = tr.max(size * self.ll_s_per_byte);
+            }
+            if let Some(heads) = self.nvls_heads {
+                tr += constants::nvls_fill_bytes(size, heads) * self.transfer_ref_s / REF_SIZE;
             }
             if let Some((steps, per_rank_ref)) = self.pipeline {
                 tr += constants::pipeline_fill(steps, tr, per_rank_ref * size / REF_SIZE);
@@ -503,6 +516,7 @@ pub fn run_groups(
         flows: plan.flow_count(),
         pipeline,
         ll_s_per_byte: ll_s_per_byte(f, first, &plan),
+        nvls_heads: nvls_heads(f, first, &plan),
     };
     let (time, lat, tr, p) = ev.time(size, opts.protocol).ok_or(CollectiveError::Unsupported {
         algo,

@@ -307,17 +307,21 @@ fn bad_input_exits_2() {
         ],
         &["nvls cannot run all_reduce", "NVLink SHARP"],
     );
+    // Across NVLink domains NVLS is NCCL's NVLSTree (NVLS in each domain, a ring per rail
+    // between them); it needs the same number of ranks in every domain.
     fails(
         &[
             "collective",
             "--cluster",
             "fat-tree:gpus=64",
+            "--ranks",
+            "12",
             "--op",
             "all_reduce",
             "--algo",
             "nvls",
         ],
-        &["nvls cannot run all_reduce", "one NVLink domain"],
+        &["nvls cannot run all_reduce", "same number of members"],
     );
     fails(
         &[
@@ -500,7 +504,7 @@ fn nccl_algorithm_and_protocol_names() {
         .iter()
         .any(|a| a.contains("approximate") && a.contains("CollnetChain")));
     let nvlstree = with(&["--algo", "nvlstree"]);
-    assert_eq!(rows(&nvlstree)[0]["algorithm"], "hierarchical");
+    assert_eq!(rows(&nvlstree)[0]["algorithm"], "nvls");
     assert!(assumptions(&nvlstree)
         .iter()
         .any(|a| a.contains("approximate") && a.contains("NVLSTree")));

@@ -1,7 +1,7 @@
 //! Latency and efficiency constants, one documented table.
 //!
-//! Latency: NCCL's own tuning model (src/graph/tuning.cc, NCCL ≈ 2.7, as compiled in the
-//! reference table systems.md §9.1 [P]): time = base latency + steps × per-step hardware
+//! Latency: NCCL's own tuning model (src/graph/tuning.cc of NVIDIA/nccl v2.26.2, the tables
+//! NCCL 2.18–2.27 ship; the measured rows run NCCL 2.18–2.30): time = base latency + steps × per-step hardware
 //! latency + bytes / (bandwidth × protocol factor), choosing the fastest protocol.
 //!
 //! Efficiency: the fraction of a link's bandwidth NCCL's data path achieves. Calibrated by one
@@ -63,7 +63,8 @@ pub enum LinkClass {
     Net,
 }
 
-/// NCCL hwLat, µs per step, [link][algo: ring=0, tree=1][protocol], systems.md §9.1 [P].
+/// NCCL hwLat, µs per step, [link][algo: ring=0, tree=1][protocol] (NVIDIA/nccl v2.26.2
+/// src/graph/tuning.cc; NCCL ≈ 2.7 had NVLink ring 0.47 / 1.9 / 3.4, systems.md §9.1).
 const HW_LAT_US: [[[f64; 3]; 2]; 2] = [
     // NVLink: Ring 0.6 / 1.9 / 3.4; Tree 0.6 / 1.25 / 4.0
     [[0.6, 1.9, 3.4], [0.6, 1.25, 4.0]],
@@ -88,9 +89,11 @@ pub fn base_lat(tree: bool, p: Protocol) -> f64 {
     BASE_LAT_US[tree as usize][p.idx()] * 1e-6
 }
 
-/// Base latency of NVLS (NVLink SHARP), Simple protocol only. Not in NCCL's ≈2.7 tuning table:
-/// fitted by least squares in ln(time) over the single-node H100 NVLS rows below 1 GiB (C001–C003),
-/// bandwidth fixed by `ETA_NVLS`; the refit (`fabricsim::calibration`) gives 42.3 µs.
+/// Base latency of NVLS (NVLink SHARP), Simple protocol only. NCCL's tuning model puts 23 µs
+/// (2.18) or 25 µs (2.26) (tuning.cc, NVLS Simple); here fitted by least squares in ln(time)
+/// over the single-node H100 NVLS rows below 1 GiB (C001–C003), bandwidth fixed by `ETA_NVLS`
+/// and NCCL's NVLS pipeline fill ([`nvls_fill_bytes`]) in force; the refit
+/// (`fabricsim::calibration`) gives 30.9 µs.
 pub const NVLS_BASE_LAT_S: f64 = 31e-6;
 
 /// NVLS channels NCCL runs (`NCCL_NVLS_NCHANNELS`, default 16: "NVLS should not need more than
@@ -136,8 +139,9 @@ pub fn nvls_fill_bytes(size: f64, heads: u32) -> f64 {
 pub const ETA_SCALE_UP: f64 = 0.80;
 
 /// NVLS: the switch's reduction/multicast rate per GPU port as a fraction of the GPU's NVLink
-/// bandwidth. Calibrated: median of the H100 large NVLS rows (C005 478.87, C034 480 GB/s busbw
-/// → algbw 273.6, 274.3 GB/s against 450 GB/s) = 0.609.
+/// bandwidth. Calibrated: median ratio over the H100 large NVLS rows (C005 478.87, C034 480 GB/s
+/// busbw → algbw 273.6, 274.3 GB/s against 450 GB/s), with the NVLS pipeline fill in force
+/// (it adds 0.2 % at 8 GiB) = 0.612.
 pub const ETA_NVLS: f64 = 0.612;
 
 /// NCCL's own NVLS efficiency per GPU architecture (`nvlsEfficiency[]`: Hopper 0.85, Blackwell
@@ -151,7 +155,7 @@ pub const NCCL_NVLS_EFFICIENCY_BLACKWELL: f64 = 0.74;
 
 /// NVLS reduction rate per GPU port as a fraction of its NVLink bandwidth, for the catalogue
 /// accelerator `accel`: [`ETA_NVLS`] (H100 rows) on Hopper, × 0.74 / 0.85 (NCCL's ratio) on
-/// Blackwell (B200, B300, GB200, GB300) = 0.530. Checked, not fitted, against the Blackwell NVLS
+/// Blackwell (B200, B300, GB200, GB300) = 0.533. Checked, not fitted, against the Blackwell NVLS
 /// rows: C036 8 × B300 483 GB/s algbw (0.537 of 900), C037 8 × B200 474 (0.527).
 pub fn eta_nvls(accel: &str) -> f64 {
     // Read through `units::calibration` so `validate --cross-validate` can refit ETA_NVLS.
@@ -229,7 +233,7 @@ pub fn pipeline_fill(steps: u32, transfer: f64, per_rank_bytes: f64) -> f64 {
 }
 
 /// One-rank collectives touch no link: NCCL copies the buffer on the device (out-of-place) and
-/// returns. Modelled as the smallest NCCL base latency (Ring/LL, 3.6 µs, taken as the floor of
+/// returns. Modelled as the smallest NCCL base latency (Ring/LL, 6.6 µs, taken as the floor of
 /// any launched NCCL call) plus a device-to-device copy that reads and writes every byte once
 /// at the accelerator's HBM bandwidth [A]. Size 0 costs nothing (NCCL returns without
 /// launching).
@@ -268,7 +272,7 @@ mod tests {
         assert_eq!(NCCL_NVLS_EFFICIENCY_BLACKWELL, 0.74);
         assert_eq!(eta_nvls("h100"), ETA_NVLS);
         for a in ["b200", "b300", "gb200", "gb300"] {
-            assert!((eta_nvls(a) - 0.5302).abs() < 1e-3, "{a}: {}", eta_nvls(a));
+            assert!((eta_nvls(a) - 0.5328).abs() < 1e-3, "{a}: {}", eta_nvls(a));
         }
     }
 
@@ -276,6 +280,6 @@ mod tests {
     fn one_rank_time_is_floor_plus_copy() {
         assert_eq!(one_rank_time(0.0, 3.35e12), 0.0);
         let t = one_rank_time(3.35e9, 3.35e12);
-        assert!((t - (3.6e-6 + 2e-3)).abs() < 1e-12, "{t}");
+        assert!((t - (6.6e-6 + 2e-3)).abs() < 1e-12, "{t}");
     }
 }

@@ -495,7 +495,7 @@ fn assumptions(f: &Fabric, req: &Request, rows: &[Row], hbm: Option<f64>) -> Vec
             });
         }
         a.push(format!(
-            "latency: NCCL's tuning model (tuning.cc, NCCL ≈ 2.7): baseLat + steps × hwLat per link class (NVLink / network), {}; plus NCCL's pipeline fill (4 MiB buffer, 8 steps)",
+            "latency: NCCL's tuning model (tuning.cc, NCCL 2.2x): baseLat + steps × hwLat per link class (NVLink / network), {}; plus NCCL's pipeline fill (4 MiB buffer, 8 steps)",
             match req.opts.protocol {
                 Some(p) => format!("protocol forced to {} (--proto)", p.name()),
                 None => "the fastest of LL, LL128 and Simple per size".into(),

@@ -478,17 +478,17 @@ fn assumptions(f: &Fabric, req: &Request, rows: &[Row], hbm: Option<f64>) -> Vec
         let nvswitches = switches(f, "nvswitch");
         if let Some(w) = where_chosen(rows, Algo::Nvls.name()) {
             a.push(format!(
-                "NVLS (NVLink SHARP) chosen {w}: reduction and multicast in the NVSwitch {nvswitches} at {:.1} % of NVLink bandwidth per port, base latency {:.0} µs, Simple protocol only",
+                "NVLS (NVLink SHARP) chosen {w}: reduction and multicast in the NVSwitch {nvswitches} at {:.1} % of NVLink bandwidth per port, base latency {:.0} µs, pipeline fill of NCCL's NVLS chunks, Simple protocol only{}",
                 constants::eta_nvls(f.accel_model) * 100.0,
-                constants::NVLS_BASE_LAT_S * 1e6
+                constants::nvls_base_lat_s() * 1e6,
+                if multi {
+                    format!("; across the {} domains NCCL's NVLSTree: each rank's 1/g shard all-reduced over the domains by a ring per rail", doms.len())
+                } else {
+                    String::new()
+                }
             ));
         } else if req.op == Op::AllReduce && collective::nvls::supported(f) {
-            a.push(if multi {
-                format!(
-                    "NVLS (NVLink SHARP) not used: it reduces inside one NVLink domain and the ranks span {} domains",
-                    doms.len()
-                )
-            } else if !req.opts.in_network.nvls {
+            a.push(if !req.opts.in_network.nvls {
                 "NVLS (NVLink SHARP) switched off (--nvls off)".into()
             } else {
                 "NVLS (NVLink SHARP) is available but never the fastest here".into()

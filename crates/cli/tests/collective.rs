@@ -559,10 +559,10 @@ fn sharp_and_nvls_switches() {
             .any(|x| x.contains("IB SHARP (CollNet) chosen") && x.contains("quantum2")),
         "{a:?}"
     );
-    // Across the 8 domains NVLS runs as NCCL's NVLSTree.
+    // Across the 8 domains with SHARP on, NVLS runs with CollNet (collnet stands for it).
     assert!(
         a.iter()
-            .any(|x| x.contains("NVLS (NVLink SHARP) chosen") && x.contains("8 domains") && x.contains("NVLSTree")),
+            .any(|x| x.contains("NVLS (NVLink SHARP) across the 8 domains") && x.contains("CollNet")),
         "{a:?}"
     );
     assert!(a.iter().any(|x| x.starts_with("latency: NCCL's tuning model")), "{a:?}");
@@ -573,6 +573,11 @@ fn sharp_and_nvls_switches() {
     );
     let off = ok(&fat.iter().copied().chain(["--sharp", "off"]).collect::<Vec<_>>());
     assert!(!algos(&off).contains(&"collnet".to_string()), "{off}");
+    // Without SHARP, NVLS across domains is NCCL's NVLSTree and a candidate.
+    assert!(algos(&off).contains(&"nvls".to_string()), "{off}");
+    assert!(assumptions(&off)
+        .iter()
+        .any(|x| x.contains("NVLS (NVLink SHARP) chosen") && x.contains("NVLSTree")));
     assert!(assumptions(&off)
         .iter()
         .any(|x| x.contains("switched off (--sharp off)")));

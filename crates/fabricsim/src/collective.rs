@@ -490,6 +490,11 @@ fn assumptions(f: &Fabric, req: &Request, rows: &[Row], hbm: Option<f64>) -> Vec
         } else if req.op == Op::AllReduce && collective::nvls::supported(f) {
             a.push(if !req.opts.in_network.nvls {
                 "NVLS (NVLink SHARP) switched off (--nvls off)".into()
+            } else if multi && req.opts.in_network.sharp && collective::hierarchical::sharp_supported(f) {
+                format!(
+                    "NVLS (NVLink SHARP) across the {} domains: with IB SHARP on, NCCL runs NVLS together with CollNet, which collnet stands for (NVLSTree is the candidate with --sharp off)",
+                    doms.len()
+                )
             } else {
                 "NVLS (NVLink SHARP) is available but never the fastest here".into()
             });

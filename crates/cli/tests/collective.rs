@@ -307,17 +307,21 @@ fn bad_input_exits_2() {
         ],
         &["nvls cannot run all_reduce", "NVLink SHARP"],
     );
+    // Across NVLink domains NVLS is NCCL's NVLSTree (NVLS in each domain, a ring per rail
+    // between them); it needs the same number of ranks in every domain.
     fails(
         &[
             "collective",
             "--cluster",
             "fat-tree:gpus=64",
+            "--ranks",
+            "12",
             "--op",
             "all_reduce",
             "--algo",
             "nvls",
         ],
-        &["nvls cannot run all_reduce", "one NVLink domain"],
+        &["nvls cannot run all_reduce", "same number of members"],
     );
     fails(
         &[
@@ -500,7 +504,7 @@ fn nccl_algorithm_and_protocol_names() {
         .iter()
         .any(|a| a.contains("approximate") && a.contains("CollnetChain")));
     let nvlstree = with(&["--algo", "nvlstree"]);
-    assert_eq!(rows(&nvlstree)[0]["algorithm"], "hierarchical");
+    assert_eq!(rows(&nvlstree)[0]["algorithm"], "nvls");
     assert!(assumptions(&nvlstree)
         .iter()
         .any(|a| a.contains("approximate") && a.contains("NVLSTree")));
@@ -555,9 +559,10 @@ fn sharp_and_nvls_switches() {
             .any(|x| x.contains("IB SHARP (CollNet) chosen") && x.contains("quantum2")),
         "{a:?}"
     );
+    // Across the 8 domains with SHARP on, NVLS runs with CollNet (collnet stands for it).
     assert!(
         a.iter()
-            .any(|x| x.contains("NVLS (NVLink SHARP) not used") && x.contains("8 domains")),
+            .any(|x| x.contains("NVLS (NVLink SHARP) across the 8 domains") && x.contains("CollNet")),
         "{a:?}"
     );
     assert!(a.iter().any(|x| x.starts_with("latency: NCCL's tuning model")), "{a:?}");
@@ -568,6 +573,11 @@ fn sharp_and_nvls_switches() {
     );
     let off = ok(&fat.iter().copied().chain(["--sharp", "off"]).collect::<Vec<_>>());
     assert!(!algos(&off).contains(&"collnet".to_string()), "{off}");
+    // Without SHARP, NVLS across domains is NCCL's NVLSTree and a candidate.
+    assert!(algos(&off).contains(&"nvls".to_string()), "{off}");
+    assert!(assumptions(&off)
+        .iter()
+        .any(|x| x.contains("NVLS (NVLink SHARP) chosen") && x.contains("NVLSTree")));
     assert!(assumptions(&off)
         .iter()
         .any(|x| x.contains("switched off (--sharp off)")));

@@ -1,7 +1,7 @@
 //! Latency and efficiency constants, one documented table.
 //!
-//! Latency: NCCL's own tuning model (src/graph/tuning.cc, NCCL ≈ 2.7, as compiled in the
-//! reference table systems.md §9.1 [P]): time = base latency + steps × per-step hardware
+//! Latency: NCCL's own tuning model (src/graph/tuning.cc of NVIDIA/nccl v2.26.2, the tables
+//! NCCL 2.18–2.27 ship; the measured rows run NCCL 2.18–2.30): time = base latency + steps × per-step hardware
 //! latency + bytes / (bandwidth × protocol factor), choosing the fastest protocol.
 //!
 //! Efficiency: the fraction of a link's bandwidth NCCL's data path achieves. Calibrated by one
@@ -63,16 +63,17 @@ pub enum LinkClass {
     Net,
 }
 
-/// NCCL hwLat, µs per step, [link][algo: ring=0, tree=1][protocol], systems.md §9.1 [P].
+/// NCCL hwLat, µs per step, [link][algo: ring=0, tree=1][protocol] (NVIDIA/nccl v2.26.2
+/// src/graph/tuning.cc; NCCL ≈ 2.7 had NVLink ring 0.47 / 1.9 / 3.4, systems.md §9.1).
 const HW_LAT_US: [[[f64; 3]; 2]; 2] = [
-    // NVLink: Ring 0.47 / 1.9 / 3.4; Tree 0.52 / 1.2 / 28
-    [[0.47, 1.9, 3.4], [0.52, 1.2, 28.0]],
-    // NET: Ring 2.7 / 4.0 / 9.6; Tree 5.0 / 8.5 / 50
-    [[2.7, 4.0, 9.6], [5.0, 8.5, 50.0]],
+    // NVLink: Ring 0.6 / 1.9 / 3.4; Tree 0.6 / 1.25 / 4.0
+    [[0.6, 1.9, 3.4], [0.6, 1.25, 4.0]],
+    // NET: Ring 2.7 / 4.0 / 14.0; Tree 5.0 / 8.5 / 14.0
+    [[2.7, 4.0, 14.0], [5.0, 8.5, 14.0]],
 ];
 
-/// NCCL baseLat, µs, [algo: ring=0, tree=1][protocol], systems.md §9.1 [P].
-const BASE_LAT_US: [[f64; 3]; 2] = [[3.6, 10.0, 8.4], [4.4, 4.4, 0.0]];
+/// NCCL baseLat, µs, [algo: ring=0, tree=1][protocol] (NVIDIA/nccl v2.26.2 src/graph/tuning.cc).
+const BASE_LAT_US: [[f64; 3]; 2] = [[6.6, 14.0, 8.4], [6.8, 14.0, 8.4]];
 
 /// Per-step latency in seconds for ring-like (`tree = false`) or tree-like algorithms.
 pub fn hw_lat(link: LinkClass, tree: bool, p: Protocol) -> f64 {
@@ -88,10 +89,49 @@ pub fn base_lat(tree: bool, p: Protocol) -> f64 {
     BASE_LAT_US[tree as usize][p.idx()] * 1e-6
 }
 
-/// Base latency of NVLS (NVLink SHARP), Simple protocol only. Not in NCCL's ≈2.7 tuning table:
-/// fitted by least squares in ln(time) over the single-node H100 NVLS rows below 1 GiB (C001–C003),
-/// bandwidth fixed by `ETA_NVLS`; the refit (`fabricsim::calibration`) gives 42.3 µs.
-pub const NVLS_BASE_LAT_S: f64 = 42e-6;
+/// Base latency of NVLS (NVLink SHARP), Simple protocol only. NCCL's tuning model puts 23 µs
+/// (2.18) or 25 µs (2.26) (tuning.cc, NVLS Simple); here fitted by least squares in ln(time)
+/// over the single-node H100 NVLS rows below 1 GiB (C001–C003), bandwidth fixed by `ETA_NVLS`
+/// and NCCL's NVLS pipeline fill ([`nvls_fill_bytes`]) in force; the refit
+/// (`fabricsim::calibration`) gives 30.9 µs.
+pub const NVLS_BASE_LAT_S: f64 = 31e-6;
+
+/// NVLS channels NCCL runs (`NCCL_NVLS_NCHANNELS`, default 16: "NVLS should not need more than
+/// 16 channels to get peak BW", NVIDIA/nccl src/enqueue.cc).
+pub const NVLS_CHANNELS: f64 = 16.0;
+
+/// Stages of NCCL's NVLS all_reduce kernel: scatter warps copy the input into the NVLS buffer,
+/// reduce warps reduce through the switch (multimem ld_reduce) and multicast the result, gather
+/// warps copy it out (`RunWorkElement<AllReduce, NVLS, SIMPLE>` in NVIDIA/nccl
+/// src/collectives/device/all_reduce.h). A chunk passes the three in turn, so the pipeline fills
+/// over `stages − 1` rounds of chunks.
+pub const NVLS_PIPELINE_STAGES: f64 = 3.0;
+
+/// NCCL's NVLS chunk size for a message of `size` bytes with `ops` chunks in flight per round
+/// (NVLS channels × NVLS heads, the ranks of the NVLink domain): 128 KiB, halved to 64 KiB below
+/// 64 rounds, to 32 KiB below 8 rounds and to 16 KiB below 2 rounds (src/enqueue.cc,
+/// `NCCL_ALGO_NVLS` chunk size, NCCL 2.18–2.2x).
+pub fn nvls_chunk_bytes(size: f64, ops: f64) -> f64 {
+    let mut c: f64 = 131072.0;
+    if size < 64.0 * ops * c && c > 65536.0 {
+        c = 65536.0;
+    }
+    if size < 8.0 * ops * c && c > 32768.0 {
+        c = 32768.0;
+    }
+    if size < 2.0 * ops * c && c > 16384.0 {
+        c = 16384.0;
+    }
+    c
+}
+
+/// Bytes whose transfer time NVLS's pipeline fill adds for a message of `size` bytes on a domain
+/// of `heads` ranks: (stages − 1) rounds of `NVLS_CHANNELS × heads` chunks, a round never more
+/// than the message. Nothing fitted: NCCL's channel count, chunk rule and kernel stages.
+pub fn nvls_fill_bytes(size: f64, heads: u32) -> f64 {
+    let ops = NVLS_CHANNELS * heads.max(1) as f64;
+    (NVLS_PIPELINE_STAGES - 1.0) * (ops * nvls_chunk_bytes(size, ops)).min(size)
+}
 
 /// Fraction of NVLink-class bandwidth NCCL's ring/direct data path reaches. Calibrated: median
 /// of the H100 large-message ring-class rows (C033 370, C040 360, C041 360, C042 350 GB/s busbw
@@ -99,9 +139,10 @@ pub const NVLS_BASE_LAT_S: f64 = 42e-6;
 pub const ETA_SCALE_UP: f64 = 0.80;
 
 /// NVLS: the switch's reduction/multicast rate per GPU port as a fraction of the GPU's NVLink
-/// bandwidth. Calibrated: median of the H100 large NVLS rows (C005 478.87, C034 480 GB/s busbw
-/// → algbw 273.6, 274.3 GB/s against 450 GB/s) = 0.609.
-pub const ETA_NVLS: f64 = 0.609;
+/// bandwidth. Calibrated: median ratio over the H100 large NVLS rows (C005 478.87, C034 480 GB/s
+/// busbw → algbw 273.6, 274.3 GB/s against 450 GB/s), with the NVLS pipeline fill in force
+/// (it adds 0.2 % at 8 GiB) = 0.612.
+pub const ETA_NVLS: f64 = 0.612;
 
 /// NCCL's own NVLS efficiency per GPU architecture (`nvlsEfficiency[]`: Hopper 0.85, Blackwell
 /// 0.74, in NVIDIA/nccl's tuning model, src/graph/tuning.cc of NCCL 2.2x, moved to
@@ -114,7 +155,7 @@ pub const NCCL_NVLS_EFFICIENCY_BLACKWELL: f64 = 0.74;
 
 /// NVLS reduction rate per GPU port as a fraction of its NVLink bandwidth, for the catalogue
 /// accelerator `accel`: [`ETA_NVLS`] (H100 rows) on Hopper, × 0.74 / 0.85 (NCCL's ratio) on
-/// Blackwell (B200, B300, GB200, GB300) = 0.530. Checked, not fitted, against the Blackwell NVLS
+/// Blackwell (B200, B300, GB200, GB300) = 0.533. Checked, not fitted, against the Blackwell NVLS
 /// rows: C036 8 × B300 483 GB/s algbw (0.537 of 900), C037 8 × B200 474 (0.527).
 pub fn eta_nvls(accel: &str) -> f64 {
     // Read through `units::calibration` so `validate --cross-validate` can refit ETA_NVLS.
@@ -124,6 +165,24 @@ pub fn eta_nvls(accel: &str) -> f64 {
     } else {
         eta
     }
+}
+
+/// NCCL's cap on the LL protocol's bus bandwidth inside one node (`llMaxBws[arch][N1]` in
+/// NVIDIA/nccl src/graph/tuning.cc, GB/s): Volta 39.0, Ampere 87.7, Hopper 141.0 (87.7 up to
+/// NCCL 2.20), Blackwell 2 × 141.0. LL moves 8-byte lines (4 bytes of data + a flag) with one
+/// thread block per channel, and this is the most NVIDIA's tuning model lets it reach: ring
+/// busBw = min(llMaxBw, nChannels × bw / 4). Applied to ring and tree LL inside one NVLink
+/// domain (across nodes NCCL indexes the table by CPU vendor, which fabricsim does not model).
+/// Bytes/s of bus bandwidth; `None` for accelerators NCCL's table does not cover.
+pub fn ll_max_busbw(accel: &str) -> Option<f64> {
+    let gbps = match accel {
+        "v100" => 39.0,
+        "a100" | "a800" => 87.7,
+        "h100" | "h200" | "h800" | "h20" => 141.0,
+        "b200" | "b300" | "gb200" | "gb300" => 2.0 * 141.0,
+        _ => return None,
+    };
+    Some(gbps * 1e9)
 }
 
 /// Fraction of a scale-out port's bandwidth NCCL reaches over IB/RoCE. [A] assumption, not
@@ -174,7 +233,7 @@ pub fn pipeline_fill(steps: u32, transfer: f64, per_rank_bytes: f64) -> f64 {
 }
 
 /// One-rank collectives touch no link: NCCL copies the buffer on the device (out-of-place) and
-/// returns. Modelled as the smallest NCCL base latency (Ring/LL, 3.6 µs, taken as the floor of
+/// returns. Modelled as the smallest NCCL base latency (Ring/LL, 6.6 µs, taken as the floor of
 /// any launched NCCL call) plus a device-to-device copy that reads and writes every byte once
 /// at the accelerator's HBM bandwidth [A]. Size 0 costs nothing (NCCL returns without
 /// launching).
@@ -213,7 +272,7 @@ mod tests {
         assert_eq!(NCCL_NVLS_EFFICIENCY_BLACKWELL, 0.74);
         assert_eq!(eta_nvls("h100"), ETA_NVLS);
         for a in ["b200", "b300", "gb200", "gb300"] {
-            assert!((eta_nvls(a) - 0.5302).abs() < 1e-3, "{a}: {}", eta_nvls(a));
+            assert!((eta_nvls(a) - 0.5328).abs() < 1e-3, "{a}: {}", eta_nvls(a));
         }
     }
 
@@ -221,6 +280,6 @@ mod tests {
     fn one_rank_time_is_floor_plus_copy() {
         assert_eq!(one_rank_time(0.0, 3.35e12), 0.0);
         let t = one_rank_time(3.35e9, 3.35e12);
-        assert!((t - (3.6e-6 + 2e-3)).abs() < 1e-12, "{t}");
+        assert!((t - (6.6e-6 + 2e-3)).abs() < 1e-12, "{t}");
     }
 }

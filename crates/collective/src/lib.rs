@@ -196,10 +196,9 @@ pub fn parse_algo(s: &str) -> Result<AlgoRequest, CollectiveError> {
              collnet (CollnetDirect: every GPU reduce-scatters in the node and uses its own NIC)",
         ),
         "nvlstree" | "nvls_tree" => approx(
-            Algo::Hierarchical,
+            Algo::Nvls,
             "NCCL's NVLSTree reduces in the NVSwitch, then runs a tree across nodes; modelled as \
-             hierarchical (intra-domain ring reduce-scatter, a ring per rail across domains, \
-             intra-domain all-gather)",
+             nvls across domains (NVLS in each domain, a ring per rail between domains, pipelined)",
         ),
         "pat" => approx(
             Algo::HalvingDoubling,
@@ -272,8 +271,8 @@ mod tests {
             ("CollnetDirect", Algo::CollNet, false),
             ("collnet_direct", Algo::CollNet, false),
             ("CollnetChain", Algo::CollNet, true),
-            ("NVLSTree", Algo::Hierarchical, true),
-            ("nvls-tree", Algo::Hierarchical, true),
+            ("NVLSTree", Algo::Nvls, true),
+            ("nvls-tree", Algo::Nvls, true),
             ("PAT", Algo::HalvingDoubling, true),
         ] {
             let r = parse_algo(s).unwrap_or_else(|e| panic!("{s}: {e}"));

@@ -1,10 +1,19 @@
 //! NVLS (NVLink SHARP): the NVSwitch reduces and multicasts. Each GPU pushes its buffer into the
 //! switch and receives the reduced result: one flow per GPU over its up-link, a virtual link
 //! standing for the switch's reduction rate at that port, and its down-link.
+//!
+//! Across several NVLink domains NCCL runs NVLSTree (NCCL >= 2.18, `NCCL_ALGO=NVLSTree`; the
+//! all_reduce candidate on multi-node NVLS systems without CollNet, `src/enqueue.cc`): NVLS
+//! reduces inside each domain, the shards cross the network between members at the same
+//! position (NCCL: a tree of nodes, each node's NVLS heads on their own NICs), and NVLS
+//! multicasts the result back. Modelled as one pipelined phase: the in-domain NVLS flows and a
+//! ring per position (rail) across domains carrying each member's 1/g shard, as
+//! `hierarchical` does; latency: NVLS base latency plus NCCL's 2(nNodes - 1) network steps
+//! (tuning.cc: `2*(nNodes-1)*hwLat[NET][NVLS_TREE]`).
 
 use crate::constants::{eta_nvls, LinkClass};
-use crate::plan::{single_domain, Phase, Plan, PlanFlow};
-use crate::{Algo, CollectiveError, Op};
+use crate::plan::{by_domain, single_domain, Phase, Plan, PlanFlow};
+use crate::{ring, Algo, CollectiveError, Op};
 use fabric::{Fabric, ScaleUpKind};
 
 /// Accelerators whose NVSwitch generation supports NVLink SHARP (NVSwitch gen3 and later).
@@ -16,7 +25,7 @@ pub fn supported(f: &Fabric) -> bool {
         )
 }
 
-pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, CollectiveError> {
+pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, channels: u32) -> Result<Plan, CollectiveError> {
     let unsupported = |why: &str| CollectiveError::Unsupported {
         algo: Algo::Nvls,
         op,
@@ -28,9 +37,12 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, Colle
     if !supported(f) {
         return Err(unsupported("needs an NVSwitch with NVLink SHARP (gen3 or later)"));
     }
-    if !single_domain(f, ranks) {
+    let doms = by_domain(f, ranks);
+    let multi = !single_domain(f, ranks);
+    let g = doms[0].len();
+    if multi && (g < 2 || doms.iter().any(|d| d.len() != g)) {
         return Err(unsupported(
-            "NVLS reduces inside one NVLink domain; use hierarchical or collnet across domains",
+            "across NVLink domains (NVLSTree) every domain needs the same number of members, two or more",
         ));
     }
     let mut plan = Plan::new(op, Algo::Nvls);
@@ -51,6 +63,19 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, Colle
         phase.flows.push(pf);
     }
     phase.steps(LinkClass::NvLink, 0);
+    if multi {
+        // The shards between domains, a ring per position (rail), pipelined with the NVLS stages.
+        let mut net_steps = 0;
+        for pos in 0..g {
+            let members: Vec<u32> = doms.iter().map(|d| d[pos]).collect();
+            let p = ring::lower(f, &members, Op::AllReduce, size / g as f64, channels)?;
+            for ph in p.phases {
+                net_steps = net_steps.max(ph.steps_net + ph.steps_nvlink);
+                phase.flows.extend(ph.flows);
+            }
+        }
+        phase.steps(LinkClass::Net, net_steps);
+    }
     plan.phases.push(phase);
     Ok(plan)
 }

@@ -31,7 +31,8 @@ pub fn candidates(f: &Fabric, ranks: &[u32], op: Op) -> Vec<Algo> {
                 c.push(Algo::Direct);
             }
             if op == Op::AllReduce {
-                if single && nvls::supported(f) {
+                // NVLS inside one domain; NVLSTree across uniform domains.
+                if (single || uniform) && nvls::supported(f) {
                     c.push(Algo::Nvls);
                 }
                 if multi && uniform && hierarchical::sharp_supported(f) {
@@ -86,6 +87,12 @@ impl InNetwork {
 pub fn allowed_candidates(f: &Fabric, ranks: &[u32], op: Op, allowed: InNetwork) -> Vec<Algo> {
     let mut c = candidates(f, ranks, op);
     c.retain(|&a| allowed.allows(a));
+    // Where IB SHARP is on, NCCL runs NVLS together with CollNet across nodes (NVLS + SHARP),
+    // which collnet stands for here; NVLSTree is the multi-domain NVLS where CollNet is not.
+    // (It also keeps the selection on large SHARP fabrics at its former cost.)
+    if c.contains(&Algo::CollNet) && !single_domain(f, ranks) {
+        c.retain(|&a| a != Algo::Nvls);
+    }
     c
 }
 

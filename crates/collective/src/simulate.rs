@@ -76,6 +76,12 @@ pub struct Evaluated {
     /// Latency steps of the plan and the bytes each rank sends at `REF_SIZE`, for the pipeline
     /// fill term (`None` for algorithms that are not step-pipelined, like NVLS).
     pub pipeline: Option<(u32, f64)>,
+    /// Least seconds per byte of message under LL (NCCL's `llMaxBw` bus-bandwidth cap, see
+    /// [`constants::ll_max_busbw`]); 0 where no cap applies.
+    pub ll_s_per_byte: f64,
+    /// NVLS plans: ranks per NVLink domain (NVLS heads), for the pipeline fill
+    /// ([`constants::nvls_fill_bytes`]).
+    pub nvls_heads: Option<u32>,
 }
 
 /// Reference size of the single simulation per algorithm (1 GiB).
@@ -86,7 +92,7 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, algo: Algo, channels:
     match algo {
         Algo::Ring => ring::lower(f, ranks, op, size, channels),
         Algo::Tree => tree::lower(f, ranks, op, size, channels),
-        Algo::Nvls => nvls::lower(f, ranks, op, size),
+        Algo::Nvls => nvls::lower(f, ranks, op, size, channels),
         Algo::CollNet => hierarchical::lower(f, ranks, op, size, channels, true),
         Algo::Hierarchical => hierarchical::lower(f, ranks, op, size, channels, false),
         Algo::HalvingDoubling => halving_doubling::lower(f, ranks, op, size),
@@ -115,7 +121,11 @@ pub fn effective_capacities(f: &Fabric) -> Vec<f64> {
 /// Latency of a plan under protocol `p` (`None` if the plan cannot use `p`).
 pub fn latency(plan: &Plan, p: Protocol) -> Option<f64> {
     if plan.nvls {
-        return (p == Protocol::Simple).then_some(constants::nvls_base_lat_s());
+        // NVLS runs Simple only; across domains (NVLSTree) each network step adds NCCL's NET
+        // per-step latency.
+        let net: u32 = plan.phases.iter().map(|ph| ph.steps_net).sum();
+        return (p == Protocol::Simple)
+            .then(|| constants::nvls_base_lat_s() + net as f64 * constants::hw_lat(LinkClass::Net, false, p));
     }
     let t = plan.tree_latency;
     let steps: f64 = plan
@@ -244,7 +254,27 @@ fn evaluate_plan(
         bottlenecks,
         flows: plan.flow_count(),
         pipeline,
+        ll_s_per_byte: ll_s_per_byte(f, ranks, plan),
+        nvls_heads: nvls_heads(f, ranks, plan),
     })
+}
+
+/// Seconds per message byte NCCL's LL cap imposes on ring and tree inside one NVLink domain:
+/// busbw factor of the op ÷ `llMaxBw` (0 where it does not apply).
+fn ll_s_per_byte(f: &Fabric, ranks: &[u32], plan: &Plan) -> f64 {
+    if !matches!(plan.algo, Algo::Ring | Algo::Tree) || !crate::plan::single_domain(f, ranks) {
+        return 0.0;
+    }
+    match constants::ll_max_busbw(f.accel_model) {
+        Some(cap) => plan.op.busbw_factor(ranks.len() as u32) / cap,
+        None => 0.0,
+    }
+}
+
+/// NVLS heads of an NVLS plan: the ranks of the (first) NVLink domain.
+fn nvls_heads(f: &Fabric, ranks: &[u32], plan: &Plan) -> Option<u32> {
+    plan.nvls
+        .then(|| crate::plan::by_domain(f, ranks).first().map_or(1, |d| d.len() as u32))
 }
 
 fn latency_of(plan: &Plan, p: Protocol) -> Option<f64> {
@@ -262,6 +292,12 @@ impl Evaluated {
             }
             let Some(lat) = self.latency[i] else { continue };
             let mut tr = transfer / p.bandwidth_factor();
+            if p == Protocol::Ll {
+                tr = tr.max(size * self.ll_s_per_byte);
+            }
+            if let Some(heads) = self.nvls_heads {
+                tr += constants::nvls_fill_bytes(size, heads) * self.transfer_ref_s / REF_SIZE;
+            }
             if let Some((steps, per_rank_ref)) = self.pipeline {
                 tr += constants::pipeline_fill(steps, tr, per_rank_ref * size / REF_SIZE);
             }
@@ -479,6 +515,8 @@ pub fn run_groups(
         bottlenecks,
         flows: plan.flow_count(),
         pipeline,
+        ll_s_per_byte: ll_s_per_byte(f, first, &plan),
+        nvls_heads: nvls_heads(f, first, &plan),
     };
     let (time, lat, tr, p) = ev.time(size, opts.protocol).ok_or(CollectiveError::Unsupported {
         algo,

@@ -35,7 +35,11 @@ fn ring_formula(op: Op, n: u32, s: f64, link_bw: f64, p: Protocol) -> f64 {
         Op::ReduceScatter | Op::AllGather => ((nf - 1.0) / nf * s, n - 1),
         _ => unreachable!(),
     };
-    let transfer = edge_bytes / (ETA_SCALE_UP * link_bw * p.bandwidth_factor());
+    let mut transfer = edge_bytes / (ETA_SCALE_UP * link_bw * p.bandwidth_factor());
+    if p == Protocol::Ll {
+        // NCCL's LL cap inside one node: bus bandwidth at most llMaxBw (Hopper 141 GB/s).
+        transfer = transfer.max(edge_bytes / collective::constants::ll_max_busbw("h100").unwrap());
+    }
     base_lat(false, p)
         + steps as f64 * hw_lat(LinkClass::NvLink, false, p)
         + transfer

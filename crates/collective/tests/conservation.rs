@@ -57,7 +57,14 @@ fn textbook(f: &Fabric, ranks: &[u32], op: Op, algo: Algo, s: f64) -> f64 {
         // As hierarchical, but the middle is one S/g push per rank into the SHARP tree.
         (Algo::CollNet, _) => 2.0 * m * g * (g - 1.0) / g * s + n * (s / g),
         // Every GPU pushes S into the switch and gets the reduced S back (one flow through it).
-        (Algo::Nvls, _) => n * s,
+        // Each rank through the switch once; across m domains (NVLSTree) a ring per rail
+        // all-reduces the 1/g shards: 2(m − 1)/m × S/g per edge, m edges, g rails.
+        (Algo::Nvls, _) => {
+            let mut doms: Vec<u32> = ranks.iter().map(|&r| f.domain_of(r)).collect();
+            doms.sort_unstable();
+            doms.dedup();
+            n * s + 2.0 * (doms.len() as f64 - 1.0) * s
+        }
         // Per dimension of length L, every chip sends (L−1)/L of the current shard (half each
         // way round its ring); the shard shrinks by L per dimension: telescopes to (N−1)·S.
         (Algo::Torus, _) => {

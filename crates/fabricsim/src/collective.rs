@@ -478,24 +478,29 @@ fn assumptions(f: &Fabric, req: &Request, rows: &[Row], hbm: Option<f64>) -> Vec
         let nvswitches = switches(f, "nvswitch");
         if let Some(w) = where_chosen(rows, Algo::Nvls.name()) {
             a.push(format!(
-                "NVLS (NVLink SHARP) chosen {w}: reduction and multicast in the NVSwitch {nvswitches} at {:.1} % of NVLink bandwidth per port, base latency {:.0} µs, Simple protocol only",
+                "NVLS (NVLink SHARP) chosen {w}: reduction and multicast in the NVSwitch {nvswitches} at {:.1} % of NVLink bandwidth per port, base latency {:.0} µs, pipeline fill of NCCL's NVLS chunks, Simple protocol only{}",
                 constants::eta_nvls(f.accel_model) * 100.0,
-                constants::NVLS_BASE_LAT_S * 1e6
+                constants::nvls_base_lat_s() * 1e6,
+                if multi {
+                    format!("; across the {} domains NCCL's NVLSTree: each rank's 1/g shard all-reduced over the domains by a ring per rail", doms.len())
+                } else {
+                    String::new()
+                }
             ));
         } else if req.op == Op::AllReduce && collective::nvls::supported(f) {
-            a.push(if multi {
+            a.push(if !req.opts.in_network.nvls {
+                "NVLS (NVLink SHARP) switched off (--nvls off)".into()
+            } else if multi && req.opts.in_network.sharp && collective::hierarchical::sharp_supported(f) {
                 format!(
-                    "NVLS (NVLink SHARP) not used: it reduces inside one NVLink domain and the ranks span {} domains",
+                    "NVLS (NVLink SHARP) across the {} domains: with IB SHARP on, NCCL runs NVLS together with CollNet, which collnet stands for (NVLSTree is the candidate with --sharp off)",
                     doms.len()
                 )
-            } else if !req.opts.in_network.nvls {
-                "NVLS (NVLink SHARP) switched off (--nvls off)".into()
             } else {
                 "NVLS (NVLink SHARP) is available but never the fastest here".into()
             });
         }
         a.push(format!(
-            "latency: NCCL's tuning model (tuning.cc, NCCL ≈ 2.7): baseLat + steps × hwLat per link class (NVLink / network), {}; plus NCCL's pipeline fill (4 MiB buffer, 8 steps)",
+            "latency: NCCL's tuning model (tuning.cc, NCCL 2.2x): baseLat + steps × hwLat per link class (NVLink / network), {}; plus NCCL's pipeline fill (4 MiB buffer, 8 steps)",
             match req.opts.protocol {
                 Some(p) => format!("protocol forced to {} (--proto)", p.name()),
                 None => "the fastest of LL, LL128 and Simple per size".into(),

@@ -25,9 +25,23 @@ pub fn for_interconnect(text: &str) -> RoutingMode {
     }
 }
 
+/// Whether in-network reduction (IB SHARP, NCCL's CollNet) can exist on the network `text`
+/// describes: not on AWS EFA, an Ethernet fabric with no in-switch reduction (SRD transport;
+/// NCCL reaches it through the aws-ofi-nccl plugin, which offers no CollNet) — CollNet is then
+/// removed from the candidates, like `NCCL_COLLNET_ENABLE=0`.
+pub fn has_sharp(text: &str) -> bool {
+    !text.to_lowercase().contains("efa")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn efa_has_no_sharp() {
+        assert!(!has_sharp("EFA 32x100 Gb/s (3200 Gb/s) per instance"));
+        assert!(has_sharp("8x 400G NDR InfiniBand per node with SHARP"));
+    }
 
     #[test]
     fn technologies_map_to_their_routing() {

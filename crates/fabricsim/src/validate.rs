@@ -665,6 +665,8 @@ fn one(
         .flat_map(|d| (0..gpn).map(move |k| d * domain + k))
         .take(ranks as usize)
         .collect();
+    let mut opts = opts;
+    opts.in_network.sharp &= crate::routing::has_sharp(&get("inter_node_fabric"));
     let res = run_sizes(f, &ranks_v, op, &sizes, algo, opts).map_err(|e| e.to_string())?;
     let cluster = if nodes <= 1 {
         format!("{node} (first {ranks} accelerators)")

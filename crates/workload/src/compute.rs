@@ -433,7 +433,7 @@ pub fn error_stats(errors: impl IntoIterator<Item = f64>) -> ErrorStats {
 /// dense GEMMs below it, more so than an H100 at 700 W; the same-recipe Megatron-Bridge rows
 /// show it: Llama-3-8B FP8 runs 2.18× an H100's tokens/s per GPU (T056 31,508 vs NeMo's H100
 /// figures) where the peaks differ 2.53×.
-pub const BLACKWELL_TENSOR_FRACTION: f64 = 0.81;
+pub const BLACKWELL_TENSOR_FRACTION: f64 = 0.82;
 
 /// The A100's achievable tensor-core share of its datasheet dense peak relative to the H100's,
 /// measured, not fitted: the best BF16 `matmul` over a shape scan (Maximum Achievable Matmul
@@ -1335,9 +1335,9 @@ mod blackwell_tests {
     /// efficiencies only, never the peaks (MFU denominators) or HBM-bound ops.
     #[test]
     fn blackwell_tensor_fraction_scales_tensor_efficiency_only() {
-        assert_eq!(BLACKWELL_TENSOR_FRACTION, 0.81);
+        assert_eq!(BLACKWELL_TENSOR_FRACTION, 0.82);
         for a in ["b200", "b300", "gb200", "gb300"] {
-            assert_eq!(sustained_tensor_fraction(a), 0.81, "{a}");
+            assert_eq!(sustained_tensor_fraction(a), 0.82, "{a}");
         }
         for a in ["h100", "h200", "mi300x"] {
             assert_eq!(sustained_tensor_fraction(a), 1.0, "{a}");

@@ -136,6 +136,19 @@ pub fn fitted() -> Vec<Fitted> {
             },
             rule: Rule::MedianRatio,
         },
+        Fitted {
+            name: "TPU_ATTAINED_FRACTION",
+            shipped: workload::compute::TPU_ATTAINED_FRACTION,
+            prior: 1.0,
+            prior_source: "the roofline times MXU occupancy, nothing lost (no calibration)",
+            data: DataKind::Training,
+            rows: "training rows on TPUs (MaxText)",
+            select: |m| {
+                let p = crate::expected_error::part_of(&col(m, "accelerator"));
+                crate::expected_error::generation_of(p) == "tpu"
+            },
+            rule: Rule::MedianRatio,
+        },
     ]
 }
 

@@ -579,7 +579,8 @@ impl ComputeModel {
         let mut cm = ComputeModel::from_peaks(name, peak_bf16, peak_fp8, hbm_bw);
         cm.tpu = Some(TpuRule {
             mxu,
-            attained: TPU_ATTAINED_FRACTION,
+            // Read through `units::calibration` so `validate --cross-validate` can refit it.
+            attained: units::calibration::get("TPU_ATTAINED_FRACTION", TPU_ATTAINED_FRACTION),
         });
         cm.notes.push(format!(
             "compute: TPU rule ({:.0} % of roofline × MXU {mxu}×{mxu} tile occupancy, fitted on the MaxText rows; docs/calibration.md){}",

@@ -68,6 +68,11 @@ impl MoeFlags {
             Some(d) => MoeDtype::parse(d).map_err(|e| UserError(format!("--dtype: {e}")))?,
             None => op.default_dtype(),
         };
+        if op == MoeOp::Combine && dtype == MoeDtype::Fp8 {
+            return Err(UserError(
+                "--dtype fp8: DeepEP's combine sends BF16 only (FP8 is a dispatch payload)".into(),
+            ));
+        }
         let tokens = self.tokens.unwrap_or(match kernel {
             MoeKernel::Normal => 4096,
             MoeKernel::LowLatency => 128,

@@ -310,6 +310,21 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     // Plan errors (a batch too large to schedule, a layout that does not fit the cluster) are
     // named as such before the memory estimate, which assumes a valid plan.
     train::check_plan(&f, &model, &plan).map_err(UserError)?;
+    if a.moe_imbalance.is_some() && moe_imbalance != 1.0 {
+        if model.moe.is_none() {
+            return Err(UserError(format!(
+                "--moe-imbalance {moe_imbalance}: model `{}` has no experts",
+                model.name
+            )));
+        }
+        // The hottest rank holds at most every token's experts: max/mean load ≤ EP.
+        if moe_imbalance > plan.ep.max(1) as f64 {
+            return Err(UserError(format!(
+                "--moe-imbalance {moe_imbalance}: the max/mean expert load of a rank cannot exceed EP {} (every token on one rank)",
+                plan.ep
+            )));
+        }
+    }
     let limit = crate::max_memory(a.max_memory.as_deref())?;
     let est = train::estimate_memory(&f, &model, &plan, a.full);
     crate::check_memory(&est.bytes, &est.largest, limit)?;

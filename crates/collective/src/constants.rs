@@ -91,10 +91,10 @@ pub fn base_lat(tree: bool, p: Protocol) -> f64 {
 
 /// Base latency of NVLS (NVLink SHARP), Simple protocol only. NCCL's tuning model puts 23 µs
 /// (2.18) or 25 µs (2.26) (tuning.cc, NVLS Simple); here fitted by least squares in ln(time)
-/// over the single-node H100 NVLS rows below 1 GiB (C001–C003), bandwidth fixed by `ETA_NVLS`
-/// and NCCL's NVLS pipeline fill ([`nvls_fill_bytes`]) in force; the refit
-/// (`fabricsim::calibration`) gives 30.9 µs.
-pub const NVLS_BASE_LAT_S: f64 = 31e-6;
+/// over the single-node H100/H200 NVLS rows below 1 GiB (C001–C003, C006–C008), bandwidth fixed
+/// by `ETA_NVLS` and NCCL's NVLS pipeline fill ([`nvls_fill_bytes`]) in force; the refit
+/// (`fabricsim::calibration`) gives 27.2 µs.
+pub const NVLS_BASE_LAT_S: f64 = 27e-6;
 
 /// NVLS channels NCCL runs (`NCCL_NVLS_NCHANNELS`, default 16: "NVLS should not need more than
 /// 16 channels to get peak BW", NVIDIA/nccl src/enqueue.cc).

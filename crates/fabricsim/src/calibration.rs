@@ -54,6 +54,12 @@ fn col(m: &HashMap<String, String>, k: &str) -> String {
     m.get(k).map(|s| s.trim().to_lowercase()).unwrap_or_default()
 }
 
+/// A single-node H100 or H200 (Hopper with 18 NVLinks, not the H800) collective row.
+fn hopper_single_node(m: &HashMap<String, String>) -> bool {
+    let a = col(m, "accelerator");
+    (a.starts_with("h100") || a.starts_with("h200")) && col(m, "num_nodes").parse::<u32>().unwrap_or(1) <= 1
+}
+
 /// A single-node H100 (not H200/H800) collective row.
 fn h100_single_node(m: &HashMap<String, String>) -> bool {
     let a = col(m, "accelerator");
@@ -109,8 +115,8 @@ pub fn fitted() -> Vec<Fitted> {
             prior: 1.0,
             prior_source: "wire speed (no calibration)",
             data: DataKind::Collectives,
-            rows: "single-node H100 NVLS all_reduce rows above 2 GiB",
-            select: |m| h100_single_node(m) && nvls(m) && size_of(m) > 2.0 * (1u64 << 30) as f64,
+            rows: "single-node H100/H200 NVLS all_reduce rows above 2 GiB",
+            select: |m| hopper_single_node(m) && nvls(m) && size_of(m) > 2.0 * (1u64 << 30) as f64,
             rule: Rule::MedianRatio,
         },
         Fitted {
@@ -119,8 +125,8 @@ pub fn fitted() -> Vec<Fitted> {
             prior: 23e-6,
             prior_source: "NCCL's tuning model, NVLS Simple base latency 23 µs (src/graph/tuning.cc of NCCL 2.18–2.19, as mirrored in astra-sim's MockNccl)",
             data: DataKind::Collectives,
-            rows: "single-node H100 NVLS all_reduce rows below 1 GiB",
-            select: |m| h100_single_node(m) && nvls(m) && size_of(m) < (1u64 << 30) as f64,
+            rows: "single-node H100/H200 NVLS all_reduce rows below 1 GiB",
+            select: |m| hopper_single_node(m) && nvls(m) && size_of(m) < (1u64 << 30) as f64,
             rule: Rule::LogLeastSquares { lo: 1e-6, hi: 1e-3 },
         },
         Fitted {

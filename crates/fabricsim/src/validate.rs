@@ -601,7 +601,11 @@ fn one(
             cache.insert(sc.spec.clone(), f);
         }
         let res = run_sizes(&cache[&sc.spec], &sc.ranks, op, &sizes, sc.algo, opts).map_err(|e| e.to_string())?;
-        return compare(m, op, ranks, &res, get("system"));
+        let mut c = compare(m, op, ranks, &res, get("system"))?;
+        c.cluster = format!("{} ({ranks} ranks)", sc.spec);
+        defaults.extend(sc.assumptions);
+        c.defaults = defaults;
+        return Ok(c);
     }
     let node_t = fabric::topology::nodes::node_type(node).map_err(|e| e.to_string())?;
     let domain = node_t.scale_up.size();

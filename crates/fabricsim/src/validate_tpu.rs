@@ -269,8 +269,10 @@ pub fn compare(m: &HashMap<String, String>) -> Option<Result<TrainingRow, String
 
 fn compare_row(m: &HashMap<String, String>, row: &TpuRow) -> Result<TrainingRow, String> {
     let (_, f) = fabric::presets::build_preset(&row.cluster).map_err(|e| e.to_string())?;
-    let cm = crate::train::compute_model_for(f.accel_model)
+    let mut cm = crate::train::compute_model_for(f.accel_model)
         .ok_or_else(|| format!("no compute model for `{}`", f.accel_model))?;
+    // The rows ran under MaxText (JAX/XLA), as `train` prices a TPU cluster by default.
+    cm.framework = workload::Framework::Maxtext.profile();
     let opts = TrainOptions {
         allow_oom: true,
         ..TrainOptions::new(engine::Fidelity::Flow)

@@ -74,7 +74,8 @@ fn uncalibrated_generations_say_so() {
         ("v5e", true),
         ("v6e", true),
     ] {
-        let f = cluster(&format!("tpu-{gen}-pod:slice=4x4x4"));
+        let slice = if matches!(gen, "v5e" | "v6e") { "8x8" } else { "4x4x4" };
+        let f = cluster(&format!("tpu-{gen}-pod:slice={slice}"));
         let cm = train::compute_model_for(f.accel_model).unwrap();
         assert!(cm.tpu.is_some(), "{gen}: TPU rule, not the H100 one");
         let said = cm.notes.iter().any(|n| n.contains("uncalibrated"));

@@ -659,6 +659,22 @@ fn tpu_pod(p: &Params) -> Result<ClusterSpec> {
         if parts.len() < 2 || parts.len() > 3 {
             return Err(bad(p, "slice", format!("`{slice}` is not AxB or AxBxC")));
         }
+        // A 2D torus (v5e, v6e) takes AxB slices; a 3D one (v4, v5p, Ironwood) AxBxC.
+        let want = if full[2] == 1 { 2 } else { 3 };
+        if parts.len() != want {
+            return Err(bad(
+                p,
+                "slice",
+                format!(
+                    "`{slice}`: a TPU {gen} pod is a {want}D torus, give {}",
+                    if want == 2 {
+                        "AxB (e.g. 8x16)"
+                    } else {
+                        "AxBxC (e.g. 4x4x8)"
+                    }
+                ),
+            ));
+        }
         let mut d = [1u32; 3];
         for (i, s) in parts.iter().enumerate() {
             d[i] = s

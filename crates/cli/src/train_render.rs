@@ -535,7 +535,7 @@ pub fn render(r: &TrainReport) -> String {
     if r.expected_error_pct.is_finite() {
         let _ = writeln!(
             s,
-            "accuracy ± {:.1} % expected: the {}",
+            "accuracy ± {:.1} % expected: {}",
             r.expected_error_pct, r.expected_error_basis
         );
     }

@@ -608,7 +608,7 @@ pub fn render(r: &Report) -> String {
         } else {
             format!("{}–{} B", lo as u64, hi as u64)
         };
-        let _ = writeln!(s, "# expected error ± {e:.1} % at {sizes}: the {basis}");
+        let _ = writeln!(s, "# expected error ± {e:.1} % at {sizes}: {basis}");
     }
     for a in &r.assumptions {
         let _ = writeln!(s, "# assumed: {a}");

@@ -9,7 +9,8 @@
 //! rewrites it).
 //!
 //! The class of a prediction, nearest first — the first level with at least [`MIN_ROWS`] rows
-//! gives the median |error| of its rows:
+//! gives the 90th percentile of its rows' |error| (the largest, and "uncalibrated here", when
+//! no row of the class is on the prediction's accelerator generation):
 //! - training: accelerator part + framework + scale band; part + framework; generation +
 //!   framework; generation; framework; every training row;
 //! - collectives: part + scope (one scale-up domain or several; NCCL collective or MoE
@@ -127,33 +128,39 @@ pub fn size_band(bytes: f64) -> &'static str {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 /// The nearest class of `table` rows among `levels` (each a predicate and its description).
 type Level<'a> = (String, Box<dyn Fn(&Evidence) -> bool + 'a>);
 
-fn nearest(table: &[Evidence], training: bool, levels: &[Level]) -> Expected {
+/// The 90th percentile (nearest rank) of `v`: the bar covers nine predictions in ten of the
+/// class, not just the typical one.
+fn p90(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let k = ((0.9 * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[k - 1]
+}
+
+/// The nearest class of `table` rows among `levels` (each a predicate and its description).
+/// `own` tells whether a row is of the prediction's own accelerator generation: a class
+/// without any says so, and its bar is the class's largest error, not its 90th percentile.
+fn nearest(table: &[Evidence], training: bool, levels: &[Level], own: &dyn Fn(&Evidence) -> bool) -> Expected {
     for (what, pred) in levels {
-        let v: Vec<f64> = table
-            .iter()
-            .filter(|e| e.training == training && pred(e))
-            .map(|e| e.abs_error_pct)
-            .collect();
-        if v.len() >= MIN_ROWS {
-            let n = v.len();
+        let rows: Vec<&Evidence> = table.iter().filter(|e| e.training == training && pred(e)).collect();
+        if rows.len() >= MIN_ROWS {
+            let n = rows.len();
+            let kind = if training { "training" } else { "collective" };
+            let v: Vec<f64> = rows.iter().map(|e| e.abs_error_pct).collect();
+            if rows.iter().any(|e| own(e)) {
+                return Expected {
+                    expected_error_pct: p90(v),
+                    expected_error_basis: format!(
+                        "the 90th percentile of the leave-one-group-out |error| of the {n} validated {kind} rows {what}"
+                    ),
+                };
+            }
             return Expected {
-                expected_error_pct: median(v),
+                expected_error_pct: v.iter().copied().fold(0.0, f64::max),
                 expected_error_basis: format!(
-                    "median leave-one-group-out |error| of the {n} validated {} rows {what}",
-                    if training { "training" } else { "collective" }
+                    "uncalibrated here: no validated {kind} row on this accelerator generation; the largest leave-one-group-out |error| of the {n} rows {what}"
                 ),
             };
         }
@@ -198,7 +205,7 @@ pub fn training_in(table: &[Evidence], accel: &str, framework: &str, accels: u64
         ),
         ("of every system".into(), Box::new(|_: &Evidence| true)),
     ];
-    nearest(table, true, &levels)
+    nearest(table, true, &levels, &|e: &Evidence| generation_of(e.part) == gen)
 }
 
 /// Expected error of a collective prediction: `scope` is `single-node`, `multi-node` or `moe`.
@@ -231,7 +238,7 @@ pub fn collective_in(table: &[Evidence], accel: &str, scope: &str, bytes: f64) -
         (scope.to_string(), Box::new(move |e: &Evidence| e.class == scope)),
         ("of every system".into(), Box::new(|_: &Evidence| true)),
     ];
-    nearest(table, false, &levels)
+    nearest(table, false, &levels, &|e: &Evidence| generation_of(e.part) == gen)
 }
 
 /// The scope of a collective row of the measurements: `moe` for dispatch/combine, else

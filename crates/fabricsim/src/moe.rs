@@ -203,7 +203,7 @@ pub fn render(r: &MoeReport) -> String {
         );
     }
     if let Some(e) = r.expected_error_pct {
-        let _ = writeln!(s, "# expected error ± {e:.1} %: the {}", r.expected_error_basis);
+        let _ = writeln!(s, "# expected error ± {e:.1} %: {}", r.expected_error_basis);
     }
     for a in &r.assumptions {
         let _ = writeln!(s, "# assumed: {a}");

@@ -303,6 +303,12 @@ pub fn plan_on(
         s.parallel.pp.get_or_insert(1);
         // The mesh decides the sharding: an fsdp axis is ZeRO-3, pure data parallelism none.
         s.training.zero = Some(zero);
+        // ici data × ici fsdp inside one slice is HSDP: parameters sharded over the fsdp axis
+        // (the inner one in MaxText's mesh order), replicated over data, gradients
+        // all-reduced across the replicas. Across slices the DCN handles the replicas.
+        if r.ici_data > 1 && r.ici_fsdp > 1 && r.dcn_data * r.dcn_fsdp == 1 {
+            s.training.hsdp_shard = Some(r.ici_fsdp);
+        }
         notes.push(format!(
             "{}: ici data {} · fsdp {} · sequence {} · tensor {}, dcn data {} · fsdp {} → TP {tp} · CP {cp} · DP {dp} · {}",
             if given { "MaxText mesh" } else { "MaxText's default mesh (base.yml: ici_fsdp -1, dcn_data -1; FSDP over the slice, DP over slices)" },

@@ -341,13 +341,31 @@ pub fn placement_notes(f: &Fabric, m: &ResolvedMesh) -> Vec<String> {
             ));
         }
     }
+    if m.ici_data > 1 && m.ici_fsdp > 1 && m.dcn_data * m.dcn_fsdp == 1 {
+        // Under HSDP the fsdp axis alone is a collective group: say when it splits a dimension.
+        let lo = m.ici_tensor as u64 * m.ici_sequence as u64;
+        let hi = lo * m.ici_fsdp as u64;
+        if !cuts.contains(&lo) || !cuts.contains(&hi) {
+            out.push(format!(
+                "mesh axis fsdp ({}) splits a torus dimension of the {}x{}x{} slice: its all-gathers and reduce-scatters run as rings over the sub-block, not as the sub-torus XLA would use (not modelled yet): expect them slower than measured",
+                m.ici_fsdp, dims[0], dims[1], dims[2]
+            ));
+        }
+    }
     if m.ici_data > 1 && m.ici_fsdp > 1 {
-        out.push(format!(
-            "ici data {} × fsdp {}: priced as one ZeRO-3 group of {} (sharding over data as well as fsdp)",
-            m.ici_data,
-            m.ici_fsdp,
-            m.ici_data * m.ici_fsdp
-        ));
+        out.push(if m.dcn_data * m.dcn_fsdp == 1 {
+            format!(
+                "ici data {} × fsdp {}: HSDP, parameters sharded over the {} chips of each fsdp group and replicated over {} data groups (gradient all-reduce across them)",
+                m.ici_data, m.ici_fsdp, m.ici_fsdp, m.ici_data
+            )
+        } else {
+            format!(
+                "ici data {} × fsdp {}: priced as one ZeRO-3 group of {} (sharding over data as well as fsdp) on a multislice job",
+                m.ici_data,
+                m.ici_fsdp,
+                m.ici_data * m.ici_fsdp
+            )
+        });
     }
     if m.dcn_fsdp > 1 {
         out.push(format!(

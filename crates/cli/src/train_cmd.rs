@@ -258,11 +258,30 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
                 .unwrap_or(if a.dcn_fsdp == Some(-1) { 1 } else { d.dcn_data }),
         }
     });
+    // torchtitan shards with FSDP2 always (its parallelism is FSDP with TP/PP/CP on top): with
+    // no --zero, --fsdp or --hsdp-shard, a torchtitan run is ZeRO-3.
+    let zero_unset =
+        a.zero.is_none() && !a.fsdp && a.hsdp_shard.is_none() && (a.scenario.is_none() || sc.training.zero.is_none());
+    let torchtitan_fsdp = zero_unset
+        && sc
+            .training
+            .framework
+            .as_deref()
+            .is_some_and(|fw| fw.trim().to_lowercase().starts_with("torchtitan"));
+    if torchtitan_fsdp {
+        sc.training.zero = Some(3);
+    }
     let resolved = scenario::plan_on(&sc, &f, hbm, &model, mesh).map_err(UserError)?;
     let mut plan = resolved.plan;
     // No recompute policy given: the least recomputation that fits memory (Megatron users
     // choose it the same way), listed with the derived values.
     let mut derived = resolved.derived;
+    if torchtitan_fsdp {
+        derived.push(
+            "ZeRO-3 (FSDP2): torchtitan shards parameters, gradients and optimizer states with FSDP2 in every run"
+                .into(),
+        );
+    }
     if let Some(r) = train::least_recompute_that_fits(&f, &model, &plan) {
         if sc.training.recompute.is_none() {
             plan.recompute = r;

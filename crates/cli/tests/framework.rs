@@ -64,3 +64,31 @@ fn framework_fsdp_and_hsdp_flags_reach_the_report() {
         .expect("the replicas' all-reduce");
     assert_eq!(ar["group_size"], 2);
 }
+
+/// torchtitan always shards with FSDP2: with no --zero, --fsdp or --hsdp-shard its runs are
+/// ZeRO-3 (said in `derived`); an explicit --zero still wins.
+#[test]
+fn torchtitan_defaults_to_fsdp() {
+    let base = [
+        "--cluster",
+        "dgx-h100",
+        "--model",
+        "llama-3.1-8b",
+        "--tp",
+        "1",
+        "--framework",
+        "torchtitan",
+    ];
+    let v = json(&base);
+    assert_eq!(v["plan"]["zero"], 3, "{}", v["plan"]);
+    assert!(v["derived"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d.as_str().unwrap().contains("FSDP2")));
+    let mut with_zero = base.to_vec();
+    with_zero.extend(["--zero", "1"]);
+    assert_eq!(json(&with_zero)["plan"]["zero"], 1);
+    let mega = json(&["--cluster", "dgx-h100", "--model", "llama-3.1-8b", "--tp", "1"]);
+    assert_eq!(mega["plan"]["zero"], 1, "megatron keeps the scenario's ZeRO-1");
+}

@@ -8,10 +8,12 @@
 //! the TPU runtime uses on a 2D/3D slice, instead of the textbook bucket algorithm that leaves
 //! two dimensions idle while the third works.
 //!
-//! **Groups.** Either a whole slice (every chip of the torus) or a *sub-torus*: the chips that
-//! share their coordinates on some dimensions and span the others completely (a TP group along
-//! x, an FSDP group over y × z). A group that covers only part of a dimension is not a
-//! sub-torus; selection then falls back to rings.
+//! **Groups.** Either a whole slice (every chip of the torus) or a *box* of it: the chips that
+//! share their coordinates on some dimensions and span a contiguous range of the others (a TP
+//! group along x, an FSDP group over y × z, or 8 of a 16-long dimension when a mesh axis splits
+//! it). A spanned dimension covered completely keeps its wrap-around; a partial one is a line
+//! whose ring closes back along it (below). Any other group is not a box; selection then falls
+//! back to rings.
 //!
 //! **Wrap-around.** Each ring flow goes to the chip's physical neighbour (`torus_step`): where
 //! the slice closes the dimension (a full dimension of a cube-built slice, through the OCS) that
@@ -37,14 +39,16 @@ pub struct SubTorus {
     pub twist: [u32; 3],
     /// Spanned dimensions (length > 1), in x, y, z order.
     pub spans: Vec<usize>,
-    /// Coordinates of the group's first chip (those of the spanned dimensions are 0).
+    /// The box's lowest coordinate on every dimension (the fixed one on unspanned dimensions).
     pub fixed: [u32; 3],
+    /// The box's extent on every dimension (1 where not spanned).
+    pub ext: [u32; 3],
 }
 
 impl SubTorus {
     /// Whether `c` (slice coordinates) belongs to the group.
     fn contains(&self, c: [u32; 3]) -> bool {
-        (0..3).all(|d| self.spans.contains(&d) || c[d] == self.fixed[d])
+        (0..3).all(|d| c[d] >= self.fixed[d] && c[d] < self.fixed[d] + self.ext[d])
     }
 }
 
@@ -62,15 +66,19 @@ pub fn sub_torus(f: &Fabric, ranks: &[u32]) -> Option<SubTorus> {
         return None;
     }
     let coords: Vec<[u32; 3]> = ranks.iter().map(|&r| torus_coord(r - base, dims)).collect();
-    let first = coords[0];
-    let spans: Vec<usize> = (0..3).filter(|&d| coords.iter().any(|c| c[d] != first[d])).collect();
-    let expect: u64 = spans.iter().map(|&d| dims[d] as u64).product();
+    let mut lo = coords[0];
+    let mut hi = coords[0];
+    for c in &coords {
+        for d in 0..3 {
+            lo[d] = lo[d].min(c[d]);
+            hi[d] = hi[d].max(c[d]);
+        }
+    }
+    let ext = [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1];
+    let spans: Vec<usize> = (0..3).filter(|&d| ext[d] > 1).collect();
+    let expect: u64 = ext.iter().map(|&e| e as u64).product();
     if expect != ranks.len() as u64 {
         return None;
-    }
-    let mut fixed = first;
-    for &d in &spans {
-        fixed[d] = 0;
     }
     let st = SubTorus {
         base,
@@ -78,7 +86,8 @@ pub fn sub_torus(f: &Fabric, ranks: &[u32]) -> Option<SubTorus> {
         wrap,
         twist,
         spans,
-        fixed,
+        fixed: lo,
+        ext,
     };
     // Every rank in the sub-torus, none twice.
     let mut seen = std::collections::BTreeSet::new();
@@ -99,13 +108,14 @@ fn ring_next(f: &Fabric, st: &SubTorus, c: [u32; 3], d: usize, forward: bool) ->
         }
     }
     // No wrap link to a member: the ring closes back along the line (a mesh line's ring).
-    let len = st.dims[d];
+    let (lo, len) = (st.fixed[d], st.ext[d]);
     let mut n = c;
-    n[d] = if forward {
-        (c[d] + 1) % len
-    } else {
-        (c[d] + len - 1) % len
-    };
+    n[d] = lo
+        + if forward {
+            (c[d] - lo + 1) % len
+        } else {
+            (c[d] - lo + len - 1) % len
+        };
     let mut path = Vec::new();
     let mut cur = c;
     let step_fwd = n[d] > c[d];
@@ -136,8 +146,9 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, Colle
     if !matches!(op, Op::AllReduce | Op::ReduceScatter | Op::AllGather) {
         return Err(unsupported("serves all_reduce, reduce_scatter, all_gather"));
     }
-    let st = sub_torus(f, ranks)
-        .ok_or_else(|| unsupported("the group must be a whole slice or a sub-torus (whole dimensions of one slice)"))?;
+    let st = sub_torus(f, ranks).ok_or_else(|| {
+        unsupported("the group must be a whole slice or a box of one (contiguous ranges of its dimensions)")
+    })?;
     let k = st.spans.len();
     let mut members: Vec<[u32; 3]> = ranks.iter().map(|&r| torus_coord(r - st.base, st.dims)).collect();
     members.sort_unstable_by_key(|&c| torus_index(c, st.dims));
@@ -149,11 +160,11 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64) -> Result<Plan, Colle
         let mut steps = 0;
         for j in 0..k {
             let d = st.spans[(i + j) % k];
-            let done: f64 = (0..i).map(|q| st.dims[st.spans[(q + j) % k]] as f64).product();
+            let done: f64 = (0..i).map(|q| st.ext[st.spans[(q + j) % k]] as f64).product();
             let cur = size / k as f64 / done;
-            let len = st.dims[d] as f64;
-            steps = steps.max(st.dims[d] - 1);
-            let two = st.dims[d] == 2;
+            let len = st.ext[d] as f64;
+            steps = steps.max(st.ext[d] - 1);
+            let two = st.ext[d] == 2;
             let share = if two { 1.0 } else { 0.5 };
             let bytes = (len - 1.0) / len * cur * share;
             for &c in &members {

@@ -113,7 +113,8 @@ fn maxtext_mesh_resolves() {
 }
 
 /// Groups on whole torus dimensions are sub-tori: TP along x, FSDP over y × z, the whole slice;
-/// a partial dimension is not.
+/// a contiguous part of a dimension is a box (a line without its wrap-around); a strided group
+/// is neither.
 #[test]
 fn torus_groups_are_sub_tori() {
     let f = cluster("tpu-v5p-pod:slice=4x4x4");
@@ -123,7 +124,17 @@ fn torus_groups_are_sub_tori() {
     assert_eq!(collective::torus::sub_torus(&f, &yz).unwrap().spans, vec![1, 2]);
     let all: Vec<u32> = (0..64).collect();
     assert_eq!(collective::torus::sub_torus(&f, &all).unwrap().spans, vec![0, 1, 2]);
-    assert!(collective::torus::sub_torus(&f, &[0, 1]).is_none());
+    let half = collective::torus::sub_torus(&f, &[0, 1]).unwrap();
+    assert_eq!((half.spans.clone(), half.ext), (vec![0], [2, 1, 1]));
+    assert!(collective::torus::sub_torus(&f, &[0, 2]).is_none());
+    // 8 of a 16-long dimension (a mesh axis that splits it): all-gather bytes as any ring's.
+    let f16 = cluster("tpu-v5p-pod:slice=4x4x16");
+    let box_ranks: Vec<u32> = (0..128).collect();
+    let st = collective::torus::sub_torus(&f16, &box_ranks).unwrap();
+    assert_eq!(st.ext, [4, 4, 8]);
+    let plan = collective::torus::lower(&f16, &box_ranks, collective::Op::AllGather, 128e6).unwrap();
+    let sent: f64 = plan.phases.iter().flat_map(|p| &p.flows).map(|f| f.bytes).sum::<f64>() / 128.0;
+    assert!((sent / (128e6 * 127.0 / 128.0) - 1.0).abs() < 1e-9, "{sent}");
     // The TP 4 plan's TP groups are x rings priced with the torus algorithm; no TP flow leaves
     // its x line (the busiest TP links join neighbours 1 apart).
     let m = model("maxtext-32b");

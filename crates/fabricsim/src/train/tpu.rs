@@ -336,7 +336,7 @@ pub fn placement_notes(f: &Fabric, m: &ResolvedMesh) -> Vec<String> {
         inner *= size as u64;
         if !cuts.contains(&lo) || !cuts.contains(&inner) {
             out.push(format!(
-                "mesh axis {name} ({size}) splits a torus dimension of the {}x{}x{} slice: its collectives run as rings, not per-dimension tori",
+                "mesh axis {name} ({size}) splits a torus dimension of the {}x{}x{} slice: its groups use part of that dimension (a line without wrap-around where contiguous, rings where strided)",
                 dims[0], dims[1], dims[2]
             ));
         }
@@ -347,7 +347,7 @@ pub fn placement_notes(f: &Fabric, m: &ResolvedMesh) -> Vec<String> {
         let hi = lo * m.ici_fsdp as u64;
         if !cuts.contains(&lo) || !cuts.contains(&hi) {
             out.push(format!(
-                "mesh axis fsdp ({}) splits a torus dimension of the {}x{}x{} slice: its all-gathers and reduce-scatters run as rings over the sub-block, not as the sub-torus XLA would use (not modelled yet): expect them slower than measured",
+                "mesh axis fsdp ({}) splits a torus dimension of the {}x{}x{} slice: its all-gathers and reduce-scatters use part of that dimension (a line without wrap-around where contiguous, rings where strided)",
                 m.ici_fsdp, dims[0], dims[1], dims[2]
             ));
         }

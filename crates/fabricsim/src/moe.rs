@@ -6,12 +6,8 @@ use engine::Fidelity;
 use fabric::Fabric;
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
-pub struct BottleneckRow {
-    pub link: u32,
-    pub name: String,
-    pub utilisation: f64,
-}
+/// The same row as `collective`'s report.
+pub use crate::collective::BottleneckRow;
 
 /// The report of one dispatch or combine.
 #[derive(Debug, Serialize)]

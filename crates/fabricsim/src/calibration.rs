@@ -216,6 +216,8 @@ pub fn filter_csv(text: &str, keep: impl Fn(&HashMap<String, String>) -> bool) -
 #[derive(Debug, Clone, Serialize)]
 pub struct FitResult {
     pub name: String,
+    /// The unit of `value` and `shipped`: `s` for latencies, `fraction` for efficiencies.
+    pub unit: &'static str,
     pub value: f64,
     pub shipped: f64,
     /// The rows it was fitted on (empty: the prior was used).
@@ -238,6 +240,7 @@ pub fn fit(p: &Fitted, text: &str, held_out: Option<&str>, base: &[(&'static str
     if rows.is_empty() {
         return Ok(FitResult {
             name: p.name.into(),
+            unit: unit_of(p.name),
             value: p.prior,
             shipped: p.shipped,
             fit_rows: Vec::new(),
@@ -290,11 +293,21 @@ pub fn fit(p: &Fitted, text: &str, held_out: Option<&str>, base: &[(&'static str
     };
     Ok(FitResult {
         name: p.name.into(),
+        unit: unit_of(p.name),
         value,
         shipped: p.shipped,
         fit_rows,
         from_prior: false,
     })
+}
+
+/// The unit of a fitted constant, from its name (`…_S` are seconds; the rest are fractions).
+fn unit_of(name: &str) -> &'static str {
+    if name.ends_with("_S") {
+        "s"
+    } else {
+        "fraction"
+    }
 }
 
 fn median(v: impl IntoIterator<Item = f64>) -> f64 {

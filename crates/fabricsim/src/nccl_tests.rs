@@ -329,6 +329,9 @@ pub struct NcclRow {
     pub in_place: Timing,
     pub algorithm: String,
     pub protocol: String,
+    /// The error fabricsim showed on the nearest class of published collective rows, %
+    /// (`crate::expected_error`, as `collective` reports it).
+    pub expected_error_pct: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -523,6 +526,7 @@ pub fn run(f: &Fabric, req: &Request) -> Result<Report, NcclTestsError> {
                         in_place: timing(r, s.binary.checks_in_place()),
                         algorithm: r.algorithm.clone(),
                         protocol: r.protocol.clone(),
+                        expected_error_pct: r.expected_error_pct,
                     });
                 }
             }

@@ -280,3 +280,15 @@ fn maxtext_rows_compare() {
         assert!(row.error_pct.abs() <= 15.0, "{id}: {:.1} %", row.error_pct);
     }
 }
+
+/// A multislice job shards inside each slice and replicates across slices: the report's FSDP
+/// shard group is the in-slice data parallelism, the replicas the slices.
+#[test]
+fn multislice_reports_in_slice_shard_groups() {
+    let spec = "tpu-v5e-pod:slices=2";
+    let f = cluster(spec);
+    let m = model("llama-3.1-8b");
+    let p = default_plan(&f, &m, 2048, 512, None);
+    let r = run(spec, &f, &m, &p);
+    assert_eq!((r.plan.fsdp_shard_group, r.plan.hsdp_replicas), (256, 2));
+}

@@ -599,8 +599,18 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
             seq: p.seq,
             microbatches: m,
             zero: p.zero,
-            fsdp_shard_group: if p.zero == 3 { p.shard_group() } else { 0 },
-            hsdp_replicas: if p.zero == 3 { p.shard_replicas() } else { 0 },
+            // A multislice TPU job shards inside each slice and replicates across the slices
+            // (the DCN all-reduce): the shard group is the in-slice part of DP.
+            fsdp_shard_group: match (p.zero, p.hsdp_shard) {
+                (3, None) => p.shard_group() / pl.layout.slices().max(1),
+                (3, Some(_)) => p.shard_group(),
+                _ => 0,
+            },
+            hsdp_replicas: match (p.zero, p.hsdp_shard) {
+                (3, None) => p.shard_replicas() * pl.layout.slices().max(1),
+                (3, Some(_)) => p.shard_replicas(),
+                _ => 0,
+            },
             recompute: format!("{:?}", p.recompute).to_lowercase(),
             precision: format!("{:?}", p.precision).to_lowercase(),
             sequence_parallel: p.sequence_parallel,

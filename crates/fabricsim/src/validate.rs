@@ -803,26 +803,31 @@ pub fn render_footer<R>(r: &Report<R>, unit: &str) -> String {
             );
         }
     }
-    let _ = writeln!(
-        s,
-        "\n{} rows compared, {} skipped · median |error| {} · max |error| {}{}",
-        sm.rows_compared,
-        sm.rows_skipped,
-        pct(sm.median_abs_error_pct),
-        pct(sm.max_abs_error_pct),
-        unit
-    );
     if sm.rows_assumed > 0 {
         let _ = writeln!(
             s,
-            "  headline over the {} rows that state their setup; {} assumed rows ({}): median |error| {} · max {}",
-            sm.rows_stated,
+            "\n{} assumed rows ({}), their setup taken by a stated rule: median |error| {} · max {} (not in the headline below)",
             sm.rows_assumed,
             sm.assumed_rows.join(", "),
             pct(sm.assumed_median_abs_error_pct),
             pct(sm.assumed_max_abs_error_pct)
         );
     }
+    let stated = if sm.rows_assumed > 0 {
+        format!(" ({} state their setup)", sm.rows_stated)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        s,
+        "{}{} rows compared{stated}, {} skipped · median |error| {} · max |error| {}{}",
+        if sm.rows_assumed > 0 { "" } else { "\n" },
+        sm.rows_compared,
+        sm.rows_skipped,
+        pct(sm.median_abs_error_pct),
+        pct(sm.max_abs_error_pct),
+        unit
+    );
     s
 }
 

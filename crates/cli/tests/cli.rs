@@ -762,3 +762,44 @@ fn routing_mode_is_shown_and_reproducible() {
     }
     assert!(busbw[0] < busbw[1] && busbw[1] <= busbw[2], "{busbw:?}");
 }
+
+/// Issue 8 part 2: whole NVL72 racks plus a partial one — 256 GPUs on 4 racks fill them in
+/// order (72 + 72 + 72 + 40), for `train --gpus` and `collective --ranks` alike.
+#[test]
+fn whole_racks_plus_a_partial_one() {
+    let v = json(&[
+        "train",
+        "--cluster",
+        "gb200-superpod:racks=4",
+        "--gpus",
+        "256",
+        "--model",
+        "llama-3.1-8b",
+        "--seq",
+        "4096",
+        "--json",
+    ]);
+    assert_eq!(
+        v["plan"]["tp"].as_u64().unwrap() * v["plan"]["pp"].as_u64().unwrap() * v["plan"]["dp"].as_u64().unwrap(),
+        256
+    );
+    assert!(v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().contains("256 of the cluster's 288")));
+    let c = json(&[
+        "collective",
+        "--cluster",
+        "gb200-superpod:racks=4",
+        "--ranks",
+        "256",
+        "--op",
+        "all_reduce",
+        "--size",
+        "1G",
+        "--json",
+    ]);
+    assert_eq!(c["ranks"], 256);
+    assert!(c["rows"][0]["busbw_bytes_per_s"].as_f64().unwrap() > 0.0);
+}

@@ -159,6 +159,16 @@ pub struct BottleneckRow {
     pub utilisation: f64,
 }
 
+impl From<&collective::simulate::Bottleneck> for BottleneckRow {
+    fn from(b: &collective::simulate::Bottleneck) -> Self {
+        BottleneckRow {
+            link: b.link,
+            name: b.name.clone(),
+            utilisation: b.utilisation,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Row {
     /// The message size, always whole bytes (serialised as an integer).
@@ -310,15 +320,7 @@ fn row(r: &CollectiveResult) -> Row {
         protocol: r.protocol.name().into(),
         latency_s: r.latency_s,
         transfer_s: r.transfer_s,
-        bottleneck_links: r
-            .bottlenecks
-            .iter()
-            .map(|b| BottleneckRow {
-                link: b.link,
-                name: b.name.clone(),
-                utilisation: b.utilisation,
-            })
-            .collect(),
+        bottleneck_links: r.bottlenecks.iter().map(BottleneckRow::from).collect(),
         expected_error_pct: None,
         expected_error_basis: String::new(),
     }

@@ -135,15 +135,7 @@ fn report(cluster: &str, r: &MoeResult, fidelity: Fidelity) -> MoeReport {
         rdma_bandwidth_bytes_per_s: r.rdma_bytes_per_s,
         nvlink_bandwidth_bytes_per_s: r.nvlink_bytes_per_s,
         flows: r.flows,
-        bottleneck_links: r
-            .bottlenecks
-            .iter()
-            .map(|b| BottleneckRow {
-                link: b.link,
-                name: b.name.clone(),
-                utilisation: b.utilisation,
-            })
-            .collect(),
+        bottleneck_links: r.bottlenecks.iter().map(BottleneckRow::from).collect(),
         assumptions: a,
         expected_error_pct: None,
         expected_error_basis: String::new(),

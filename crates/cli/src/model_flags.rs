@@ -114,6 +114,7 @@ impl ModelFlags {
             channels,
             protocol,
             in_network,
+            ..Options::default()
         };
         Ok((algo, opts))
     }

@@ -21,6 +21,13 @@ pub struct Options {
     pub protocol: Option<Protocol>,
     /// In-network reductions selection may use (forcing an algorithm ignores this).
     pub in_network: select::InNetwork,
+    /// Whether LL128 may run on algorithms whose steps cross the scale-out network. NCCL
+    /// enables LL128 only where the GPU reaches its NIC through a PCIe switch (or PXN): on
+    /// Grace-attached NICs (GB200/GB300: GPU → C2C → CPU → PCIe → NIC, path type PHB) NCCL
+    /// ≤ 2.26 turns it off, and 2.27 turns it on (the path becomes `PATH_P2C`,
+    /// `NCCL_LL128_C2C=1`; NVIDIA/nccl v2.26.2 and v2.27.3 src/graph/tuning.cc, paths.cc).
+    /// Default `true` (today's NCCL).
+    pub ll128_over_network: bool,
 }
 
 impl Default for Options {
@@ -30,6 +37,7 @@ impl Default for Options {
             channels: constants::NET_CHANNELS,
             protocol: None,
             in_network: select::InNetwork::default(),
+            ll128_over_network: true,
         }
     }
 }
@@ -241,10 +249,7 @@ fn evaluate_plan(
     opts: Options,
 ) -> Result<Evaluated, CollectiveError> {
     let (t, bottlenecks) = run_plan(f, caps, plan, opts.fidelity)?;
-    let mut latency = [None; 3];
-    for (i, p) in Protocol::ALL.into_iter().enumerate() {
-        latency[i] = latency_of(plan, p);
-    }
+    let latency = latencies(plan, opts);
     let steps: u32 = plan.phases.iter().map(|ph| ph.steps_nvlink + ph.steps_net).sum();
     let pipeline = (!plan.nvls).then(|| (steps, plan.bytes() / ranks.len().max(1) as f64));
     Ok(Evaluated {
@@ -277,8 +282,18 @@ fn nvls_heads(f: &Fabric, ranks: &[u32], plan: &Plan) -> Option<u32> {
         .then(|| crate::plan::by_domain(f, ranks).first().map_or(1, |d| d.len() as u32))
 }
 
-fn latency_of(plan: &Plan, p: Protocol) -> Option<f64> {
-    latency(plan, p)
+/// Latency of `plan` under each protocol of [`Protocol::ALL`] (`None` where it does not run):
+/// LL128 is left out of plans that cross the network when `opts` forbids it there.
+fn latencies(plan: &Plan, opts: Options) -> [Option<f64>; 3] {
+    let crosses_network = plan.phases.iter().any(|ph| ph.steps_net > 0);
+    let mut out = [None; 3];
+    for (i, p) in Protocol::ALL.into_iter().enumerate() {
+        if p == Protocol::Ll128 && crosses_network && !opts.ll128_over_network {
+            continue;
+        }
+        out[i] = latency(plan, p);
+    }
+    out
 }
 
 impl Evaluated {
@@ -501,10 +516,7 @@ pub fn run_groups(
     let plan = merged.expect("at least one group");
     let caps = effective_capacities(f);
     let (t, bottlenecks) = run_plan(f, &caps, &plan, opts.fidelity)?;
-    let mut lat = [None; 3];
-    for (i, p) in Protocol::ALL.into_iter().enumerate() {
-        lat[i] = latency(&plan, p);
-    }
+    let lat = latencies(&plan, opts);
     let steps: u32 = plan.phases.iter().map(|ph| ph.steps_nvlink + ph.steps_net).sum();
     let all_ranks: usize = groups.iter().map(|g| g.len()).sum();
     let pipeline = (!plan.nvls).then(|| (steps, plan.bytes() / all_ranks.max(1) as f64));

@@ -600,6 +600,10 @@ fn one(
             let f = fabric::presets::build_preset(&sc.spec).map_err(|e| e.to_string())?.1;
             cache.insert(sc.spec.clone(), f);
         }
+        let opts = Options {
+            ll128_over_network: sc.ll128_over_network,
+            ..opts
+        };
         let res = run_sizes(&cache[&sc.spec], &sc.ranks, op, &sizes, sc.algo, opts).map_err(|e| e.to_string())?;
         let mut c = compare(m, op, ranks, &res, get("system"))?;
         c.cluster = format!("{} ({ranks} ranks)", sc.spec);

@@ -17,7 +17,15 @@
 //!   full-bisection fat-tree (GB200 SuperPOD RA), reported as an assumption;
 //! - `algorithm` "NCCL_NVLS_ENABLE=0" means NVLS off: ring when the row says ring; an unstated
 //!   algorithm on racks joined with NCCL_MNNVL_ENABLE=1 (the row's intra-node fabric says
-//!   MNNVL) is the ring, as NCCL 2.2x's tuner treats an MNNVL system as one node.
+//!   MNNVL) is the ring: the measured sweeps carry the ring's signature, a latency that grows
+//!   with the 2(n−1) steps (≈ 0.8 ms on 128 ranks, ≈ 5 ms on 1,440). NCCL 2.26 fuses each MNNVL
+//!   clique (a rack) into one topology "node" (src/graph/topo.cc, "MNNVL clique support"), so
+//!   its tuner sees as many nodes as racks;
+//! - LL128 across racks follows the row's NCCL version: a GB200/GB300 GPU reaches its NIC
+//!   through Grace (C2C, then the CPU's PCIe: NCCL path type PHB), where NCCL ≤ 2.26 leaves
+//!   LL128 off (`typeInter <= PATH_PXN` in src/graph/tuning.cc, v2.26.2) and 2.27 turns it on
+//!   (`PATH_P2C` and `NCCL_LL128_C2C=1`, v2.27.3); an unstated version is taken as current
+//!   (LL128 on).
 
 use collective::Algo;
 use std::collections::HashMap;
@@ -33,6 +41,18 @@ pub struct Nvl72Scenario {
     pub algo: Option<Algo>,
     /// What the mapping assumed, one line each, for the report.
     pub assumptions: Vec<String>,
+    /// Whether LL128 may cross the network (`collective::simulate::Options::ll128_over_network`).
+    pub ll128_over_network: bool,
+}
+
+/// Whether NCCL `version` (e.g. "2.26.2") runs LL128 over a Grace-attached NIC: from 2.27 on
+/// (an unreadable or missing version is taken as current).
+pub fn ll128_over_c2c_nic(version: &str) -> bool {
+    let mut it = version.trim().split('.').map(|p| p.trim().parse::<u32>());
+    match (it.next(), it.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) => (major, minor) >= (2, 27),
+        _ => true,
+    }
 }
 
 pub fn is_rack(node: &str) -> bool {
@@ -74,6 +94,7 @@ pub fn training_scenario(node: &str, n: u32) -> Option<Nvl72Scenario> {
         ranks: (0..n).collect(),
         algo: None,
         assumptions,
+        ll128_over_network: true,
     })
 }
 
@@ -131,12 +152,11 @@ pub fn collective_scenario(
             None
         }
     } else if algo.is_none() && !partition && get("intra_node_fabric").contains("mnnvl") {
-        // NCCL_MNNVL_ENABLE=1 across racks: NCCL 2.2x's tuner treats a multi-node NVLink system
-        // as one node (src/graph/tuning.cc: `nNodes = comm->MNNVL ? 1 : comm->nNodes`), which
-        // leaves tree, NVLS-tree and CollNet out: the ring. The measured sweeps carry the ring's
-        // signature, a fixed 2(n−1)-step latency (≈ 0.8 ms on 128 ranks, ≈ 5 ms on 1,440).
+        // NCCL_MNNVL_ENABLE=1 across racks, algorithm not stated: the ring, whose signature the
+        // measured sweeps carry (a latency growing with the 2(n−1) steps: ≈ 0.8 ms on 128
+        // ranks, ≈ 5 ms on 1,440).
         assumptions.push(
-            "NCCL_MNNVL_ENABLE=1 across racks: NCCL's tuner treats the NVLink system as one node, so the ring (tuning.cc)"
+            "NCCL_MNNVL_ENABLE=1 across racks, algorithm not stated: the ring (the sweep's latency grows with its 2(n−1) steps)"
                 .into(),
         );
         Some(Algo::Ring)
@@ -146,11 +166,19 @@ pub fn collective_scenario(
     } else {
         algo
     };
+    let version = get("nccl_version");
+    let ll128_over_network = ll128_over_c2c_nic(&version);
+    if !ll128_over_network {
+        assumptions.push(format!(
+            "NCCL {version}: no LL128 across racks (Grace-attached NIC, path PHB; LL128 over C2C arrives in NCCL 2.27)"
+        ));
+    }
     Ok(Some(Nvl72Scenario {
         spec,
         ranks: (0..ranks).collect(),
         algo,
         assumptions,
+        ll128_over_network,
     }))
 }
 
@@ -160,6 +188,16 @@ mod tests {
 
     fn row(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn ll128_over_grace_nics_arrives_with_nccl_2_27() {
+        assert!(!ll128_over_c2c_nic("2.26.2"));
+        assert!(!ll128_over_c2c_nic("2.18"));
+        assert!(ll128_over_c2c_nic("2.27.3"));
+        assert!(ll128_over_c2c_nic("2.28"));
+        assert!(ll128_over_c2c_nic(""));
+        assert!(ll128_over_c2c_nic("not stated"));
     }
 
     #[test]

@@ -56,8 +56,8 @@ fn collectives_accuracy_gate() {
         Gate {
             min_compared: 41,
             max_skipped: 0,
-            median_pct: 3.5,
-            max_pct: 38.0,
+            median_pct: 4.0,
+            max_pct: 15.5,
         },
     );
 }
@@ -105,14 +105,14 @@ fn refit_on_all_rows_gives_the_shipped_constants() {
     }
 }
 
-/// The leave-one-group-out figures are gates too (issue 8, part 11): today collectives 3.7 %,
+/// The leave-one-group-out figures are gates too (issue 8, part 11): today collectives 4.2 %,
 /// training 5.25 %.
 #[test]
 fn cross_validated_accuracy_gate() {
     use fabricsim::calibration::{cross_validate, DataKind};
     use fabricsim::validate::DataSet;
     for (kind, data, gate) in [
-        (DataKind::Collectives, DataSet::BUNDLED_COLLECTIVES, 4.2),
+        (DataKind::Collectives, DataSet::BUNDLED_COLLECTIVES, 4.5),
         (DataKind::Training, DataSet::BUNDLED_TRAINING, 5.5),
     ] {
         let cv = cross_validate(kind, data).unwrap();

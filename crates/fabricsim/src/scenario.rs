@@ -232,9 +232,9 @@ fn pp_default(s: &ScenarioFile, accels: u64, tp: u32, cp: u32, hbm: f64, model: 
         if states <= budget || !room {
             let why = if states <= budget {
                 format!(
-                    "the smallest power of two whose model states ({:.1} GiB) fit in a quarter of the {:.1} GiB of HBM",
+                    "the smallest power of two whose model states ({:.1} GiB) fit in a quarter of the {:.0} GB of HBM (the datasheet figure)",
                     gib(states),
-                    gib(hbm)
+                    hbm / 1e9
                 )
             } else {
                 format!(

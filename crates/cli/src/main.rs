@@ -1,6 +1,7 @@
 //! The `fabricsim` command line: argument parsing, files, output formats. All modelling lives in
 //! the library crates.
 
+mod html_out;
 mod model_flags;
 mod moe_flags;
 mod nccl_tests;

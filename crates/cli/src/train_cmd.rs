@@ -104,6 +104,10 @@ pub struct TrainArgs {
     /// Write a Chrome trace-event JSON of the step (open in Perfetto).
     #[arg(long)]
     pub trace: Option<String>,
+    /// Write a self-contained HTML report (inline SVG, no network needed): the step's
+    /// breakdown, every pipeline stage's, memory per accelerator and the busiest links.
+    #[arg(long)]
+    pub html: Option<String>,
     /// Refuse a run whose estimated memory exceeds this (bytes, or with K, M, G: powers of
     /// 1024; default 2G). Raise it on a machine with more memory.
     #[arg(long)]
@@ -378,6 +382,9 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         let t = crate::train_render::trace_json(&r);
         std::fs::write(path, serde_json::to_string(&t)?)
             .map_err(|e| UserError(format!("cannot write trace `{path}`: {e}")))?;
+    }
+    if let Some(path) = &a.html {
+        crate::html_out::write(path, &crate::train_render::html_page(&r))?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);

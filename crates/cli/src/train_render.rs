@@ -597,3 +597,169 @@ fn stage_table(r: &TrainReport) -> String {
     }
     s
 }
+
+/// The HTML report of a training step (`train --html`): setup and headline numbers, the step's
+/// breakdown (the slowest stage's, as the text report), every pipeline stage's breakdown when
+/// PP > 1, memory per accelerator against HBM, and the busiest links.
+pub fn html_page(r: &TrainReport) -> fabricsim::html::Page {
+    use fabricsim::html::{
+        BarChart, BarMetric, BarRow, Better, Guide, Page, StackedChart, StackedRow, StepParts, Unit,
+    };
+    use units::si;
+    let p = &r.plan;
+    let mut page = Page::new(format!("fabricsim train · {} on {}", r.model, r.cluster));
+    let g = 1073741824.0;
+    page.facts([
+        (
+            "cluster",
+            format!(
+                "{} · {} × {} · routing {}",
+                r.cluster, r.accelerators_in_cluster, r.accelerator, r.routing
+            ),
+        ),
+        (
+            "model",
+            format!(
+                "{} · {:.1} B parameters ({:.1} B active) · seq {} · {}",
+                r.model,
+                r.model_params / 1e9,
+                r.model_active_params / 1e9,
+                p.seq,
+                p.precision.to_uppercase()
+            ),
+        ),
+        (
+            "plan",
+            format!(
+                "TP {} · PP {} · DP {} · CP {} · EP {} ({} accelerators) · mbs {} · GBS {} ({} micro-batches) · {} · ZeRO-{} · recompute {}",
+                p.tp, p.pp, p.dp, p.cp, p.ep, p.accelerators_used, p.mbs, p.gbs, p.microbatches, p.schedule, p.zero, p.recompute
+            ),
+        ),
+        ("framework · fidelity", format!("{} · {}", r.framework, r.fidelity)),
+        (
+            "step time",
+            if r.expected_error_pct.is_finite() {
+                format!("{} ± {:.0} %", si(r.step_time_s, "s"), r.expected_error_pct)
+            } else {
+                si(r.step_time_s, "s")
+            },
+        ),
+        (
+            "throughput",
+            format!(
+                "{} tokens/s · {:.0} per accelerator",
+                si(r.tokens_per_s, ""),
+                r.tokens_per_s_per_accel
+            ),
+        ),
+        ("MFU · HFU", format!("{:.1} % · {:.1} %", r.mfu * 100.0, r.hfu * 100.0)),
+        (
+            "memory per accelerator",
+            format!(
+                "{:.1} GiB of {:.1} GiB{}",
+                r.memory.total_bytes / g,
+                r.memory.capacity_bytes / g,
+                if r.fits { "" } else { " — does not fit" }
+            ),
+        ),
+    ]);
+    page.heading("Where the step goes");
+    let step_label = if p.pp > 1 {
+        format!("stage {} (slowest)", r.breakdown_stage)
+    } else {
+        "step".to_string()
+    };
+    let mut step = StackedChart::step_breakdown(
+        "Step breakdown (communication as exposed)",
+        [(step_label, StepParts::from_breakdown(&r.breakdown))],
+    );
+    step.guides.push(Guide {
+        label: format!("step {}", si(r.step_time_s, "s")),
+        value: r.step_time_s,
+    });
+    page.chart(step);
+    if p.pp > 1 {
+        page.text(
+            "Every pipeline stage's step: busy time (compute, recompute, exposed TP/CP/EP/ZeRO-3) \
+             plus exposed sends, bubble, exposed DP sync and the optimizer add up to the step.",
+        );
+        page.chart(StackedChart::step_breakdown(
+            "Pipeline stages",
+            r.stages.iter().map(|x| {
+                (
+                    format!(
+                        "stage {} · {} layers{}",
+                        x.stage,
+                        x.layers,
+                        if x.stage == r.breakdown_stage {
+                            " ◀ slowest"
+                        } else {
+                            ""
+                        }
+                    ),
+                    StepParts::from_stage(x),
+                )
+            }),
+        ));
+    }
+    let mm = &r.memory;
+    page.heading("Memory per accelerator");
+    page.chart(StackedChart {
+        title: if p.pp > 1 {
+            format!("Memory per accelerator (stage {}, the heaviest)", mm.stage)
+        } else {
+            "Memory per accelerator".into()
+        },
+        unit: Unit::Bytes,
+        parts: ["weights", "gradients", "optimizer states", "activations", "buffers"]
+            .map(String::from)
+            .to_vec(),
+        rows: vec![StackedRow {
+            label: r.accelerator.clone(),
+            values: vec![
+                mm.weights_bytes,
+                mm.gradients_bytes,
+                mm.optimizer_bytes,
+                mm.activations_bytes,
+                mm.buffers_bytes,
+            ],
+        }],
+        guides: vec![Guide {
+            label: format!("capacity {:.0} GiB", mm.capacity_bytes / g),
+            value: mm.capacity_bytes,
+        }],
+    });
+    if !r.busiest_links.is_empty() {
+        page.heading("Busiest links");
+        page.chart(BarChart {
+            title: "Busiest links: share of the step each is busy".into(),
+            metrics: vec![BarMetric {
+                label: "busy share of the step".into(),
+                unit: Unit::Fraction,
+                better: Better::Neither,
+            }],
+            rows: r
+                .busiest_links
+                .iter()
+                .map(|l| BarRow {
+                    label: format!("{} · during {}", l.name, l.during),
+                    values: vec![l.utilisation],
+                })
+                .collect(),
+        });
+    }
+    let notes: Vec<String> = r
+        .warnings
+        .iter()
+        .map(|w| format!("warning: {w}"))
+        .chain(r.assumptions.iter().map(|a| format!("assumed: {a}")))
+        .chain(r.derived.iter().map(|d| format!("derived: {d}")))
+        .collect();
+    if !notes.is_empty() {
+        page.heading("Notes");
+        for n in notes {
+            page.text(n);
+        }
+    }
+    page
+}

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod collective;
 pub mod expected_error;
 mod expected_error_table;
+pub mod html;
 pub mod moe;
 pub mod nccl_tests;
 pub mod routing;

@@ -20,6 +20,12 @@ fi
 "$venv/bin/python" -m pip install -q --upgrade pip
 "$venv/bin/python" -m pip install -q "maturin>=1.5,<2" pytest pandas ray
 echo "python-tests: venv ready in $(( $(date +%s) - t0 )) s"
+# The crate is outside the root workspace, so `cargo fmt --all` and the workspace clippy do not
+# see it: lint it here (PyO3's build script asks the venv's Python for its configuration).
+cargo fmt --manifest-path crates/python/Cargo.toml -- --check
+PYO3_PYTHON="$venv/bin/python" CARGO_TARGET_DIR="$build" \
+    cargo clippy --manifest-path crates/python/Cargo.toml --all-targets -- -D warnings
+echo "python-tests: crates/python formatted and clippy-clean in $(( $(date +%s) - t0 )) s"
 # The documented install (`pip install ./crates/python`), without build isolation so that the
 # maturin above and the cargo target directory (crates compiled by `cargo build --release`)
 # are reused.

@@ -46,7 +46,8 @@ def _frame(rows: list):
         import pandas as pd
     except ImportError:
         return rows
-    return pd.DataFrame(rows)
+    # Nullable dtypes: integer columns with empty cells (gpus of collective rows) stay integers.
+    return pd.DataFrame(rows).convert_dtypes()
 
 
 def topo(cluster: str, *, pue: Optional[float] = None, routing: Optional[str] = None) -> dict:

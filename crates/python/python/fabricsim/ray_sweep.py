@@ -68,5 +68,5 @@ def ray_sweep(
 
         import pandas as pd
 
-        return pd.read_csv(io.StringIO(merged))
+        return pd.read_csv(io.StringIO(merged)).convert_dtypes()
     return merged

@@ -5,6 +5,7 @@ mod html_out;
 mod model_flags;
 mod moe_flags;
 mod nccl_tests;
+mod sweep_cmd;
 mod train_cmd;
 mod train_render;
 
@@ -122,10 +123,15 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Run a grid of training and collective points (fabrics × models × plans × sizes) on every
+    /// core, or one share of it (`--shard i/n`), as CSV or JSON, one row per point.
+    Sweep(sweep_cmd::SweepArgs),
+    /// Join the outputs of every shard of a sweep into the output of the unsharded run.
+    Merge(sweep_cmd::MergeArgs),
 }
 
 /// Default `--max-memory`: what a workstation can give one run.
-const DEFAULT_MAX_MEMORY: f64 = 2.0 * 1073741824.0;
+const DEFAULT_MAX_MEMORY: f64 = fabricsim::job::DEFAULT_MAX_MEMORY_BYTES;
 
 /// `--max-memory` in bytes (K, M, G: powers of 1024).
 fn max_memory(arg: Option<&str>) -> Result<f64, UserError> {
@@ -431,6 +437,8 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             }
         }
         Cmd::NcclTests(args) => nccl_tests::run(args)?,
+        Cmd::Sweep(args) => return sweep_cmd::run_sweep(args),
+        Cmd::Merge(args) => return sweep_cmd::run_merge(args),
         Cmd::Validate {
             collectives,
             training,

@@ -1,0 +1,164 @@
+//! `fabricsim._native`: the Rust side of the Python package. Each function is a thin wrapper
+//! over one library function of `fabricsim` (`job::topo`, `job::collective`, `job::train`,
+//! `sweep::run`, `sweep::merge`): inputs come as the JSON of the library's input struct, results
+//! go back as the JSON the CLI prints with `--json` (the Python side parses both). A new command
+//! (`plan`, once its library function exists) is one more such wrapper here and one more
+//! function in `python/fabricsim/__init__.py`.
+//!
+//! This crate is an outer room: it reads files (cluster TOML files named by a spec), the
+//! library does not.
+
+use fabric::topology::clos::ClusterSpec;
+use fabric::Fabric;
+use fabricsim::cluster::{self, Source};
+use fabricsim::job;
+use fabricsim::sweep::{self, Grid, Shard};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+/// A cluster from a preset spec or a cluster TOML file (`FILE.toml[:key=value,...]`), as the
+/// CLI's `--cluster` takes it.
+fn load(spec: &str) -> Result<(ClusterSpec, Fabric), String> {
+    if cluster::looks_like_path(spec) {
+        let (path, overrides) = match spec.split_once(".toml:") {
+            Some((p, o)) => (format!("{p}.toml"), o.to_string()),
+            None => (spec.to_string(), String::new()),
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read cluster file `{path}`: {e}"))?;
+        cluster::load(Source::File {
+            path: &path,
+            text: &text,
+            overrides: &overrides,
+        })
+        .map_err(|e| e.to_string())
+    } else {
+        cluster::load(Source::Preset(spec)).map_err(|e| e.to_string())
+    }
+}
+
+fn user_error(e: String) -> PyErr {
+    PyValueError::new_err(e)
+}
+
+/// The library's input struct from its JSON; an unknown or ill-typed key is named.
+fn inputs<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> PyResult<T> {
+    serde_json::from_str(json).map_err(|e| user_error(format!("{what}: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> PyResult<String> {
+    serde_json::to_string(v).map_err(|e| user_error(e.to_string()))
+}
+
+/// `fabricsim topo --json` (inputs: `job::TopoInputs` as JSON).
+#[pyfunction]
+fn topo_json(py: Python<'_>, inputs_json: &str) -> PyResult<String> {
+    let x: job::TopoInputs = inputs(inputs_json, "topo")?;
+    let r = py.allow_threads(|| job::topo(&x, &load)).map_err(user_error)?;
+    to_json(&r)
+}
+
+/// `fabricsim collective --json` (inputs: `job::CollectiveInputs` as JSON).
+#[pyfunction]
+fn collective_json(py: Python<'_>, inputs_json: &str) -> PyResult<String> {
+    let x: job::CollectiveInputs = inputs(inputs_json, "collective")?;
+    let r = py.allow_threads(|| job::collective(&x, &load)).map_err(user_error)?;
+    to_json(&r)
+}
+
+/// `fabricsim train [SCENARIO] --json` (inputs: `job::TrainInputs` as JSON; the scenario file's
+/// text and name, if any).
+#[pyfunction]
+#[pyo3(signature = (inputs_json, scenario_text=None, scenario_name=None))]
+fn train_json(
+    py: Python<'_>,
+    inputs_json: &str,
+    scenario_text: Option<&str>,
+    scenario_name: Option<&str>,
+) -> PyResult<String> {
+    let x: job::TrainInputs = inputs(inputs_json, "train")?;
+    let sc = scenario_text.map(|text| job::ScenarioText {
+        text,
+        name: scenario_name.unwrap_or("scenario"),
+    });
+    let r = py.allow_threads(|| job::train(sc, &x, &load)).map_err(user_error)?;
+    to_json(&r)
+}
+
+/// The exact text `fabricsim sweep FILE [--shard i/n] [--json]` writes, from the grid file's
+/// text and name, on `threads` threads (default: every core).
+#[pyfunction]
+#[pyo3(signature = (grid_text, grid_name, shard=None, json=false, threads=None))]
+fn sweep_text(
+    py: Python<'_>,
+    grid_text: &str,
+    grid_name: &str,
+    shard: Option<&str>,
+    json: bool,
+    threads: Option<usize>,
+) -> PyResult<String> {
+    let grid = Grid::parse(grid_text, grid_name).map_err(user_error)?;
+    let shard = match shard {
+        Some(s) => Shard::parse(s).map_err(|e| user_error(format!("shard {e}")))?,
+        None => Shard::ALL,
+    };
+    py.allow_threads(|| {
+        let go = || {
+            let r = sweep::run(&grid, shard, &load, &|_, _| {});
+            if json {
+                Ok(sweep::to_json(&r))
+            } else {
+                sweep::to_csv(&r)
+            }
+        };
+        match threads {
+            Some(n) => rayon::ThreadPoolBuilder::new()
+                .num_threads(n.max(1))
+                .build()
+                .map_err(|e| e.to_string())?
+                .install(go),
+            None => go(),
+        }
+    })
+    .map_err(user_error)
+}
+
+/// Points of a grid and its fingerprint (what `fabricsim sweep --count` prints).
+#[pyfunction]
+fn grid_points(grid_text: &str, grid_name: &str) -> PyResult<(usize, String)> {
+    let grid = Grid::parse(grid_text, grid_name).map_err(user_error)?;
+    Ok((grid.points.len(), grid.fingerprint))
+}
+
+/// `fabricsim merge`: the shares' texts (with names for messages) joined into the unsharded
+/// run's text.
+#[pyfunction]
+fn merge_texts(names: Vec<String>, texts: Vec<String>) -> PyResult<String> {
+    if names.len() != texts.len() {
+        return Err(user_error(format!("{} names for {} texts", names.len(), texts.len())));
+    }
+    let shares: Vec<sweep::Share> = names
+        .iter()
+        .zip(&texts)
+        .map(|(name, text)| sweep::Share { name, text })
+        .collect();
+    sweep::merge(&shares).map_err(|e| user_error(format!("merge: {e}")))
+}
+
+/// A size in bytes from `8`, `64K`, `1M`, `2G` (powers of 1024), as `--size` takes it.
+#[pyfunction]
+fn parse_size(s: &str) -> PyResult<f64> {
+    fabricsim::collective::parse_size(s).map_err(user_error)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(topo_json, m)?)?;
+    m.add_function(wrap_pyfunction!(collective_json, m)?)?;
+    m.add_function(wrap_pyfunction!(train_json, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_text, m)?)?;
+    m.add_function(wrap_pyfunction!(grid_points, m)?)?;
+    m.add_function(wrap_pyfunction!(merge_texts, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_size, m)?)?;
+    m.add("SCHEMA_VERSION", fabricsim::SCHEMA_VERSION)?;
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! The `fabricsim` command line: argument parsing, files, output formats. All modelling lives in
 //! the library crates.
 
+mod compare_cmd;
 mod model_flags;
 mod moe_flags;
 mod nccl_tests;
@@ -99,6 +100,11 @@ enum Cmd {
     /// Simulate one training step of an LLM (default: Llama 3.1 70B on dgx-h100-superpod:su=4).
     #[command(allow_negative_numbers = true)]
     Train(train_cmd::TrainArgs),
+    /// Run one job (a training step or a collective) over several fabrics or plans and show
+    /// them side by side: speed, exposed communication, bill of materials, cost, power, tokens
+    /// per dollar and per joule.
+    #[command(allow_negative_numbers = true)]
+    Compare(compare_cmd::CompareArgs),
     /// List the built-in models.
     Models {
         /// Print the registry as JSON (parameter counts, and in billions) instead of text.
@@ -508,6 +514,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 return Ok(code);
             }
         }
+        Cmd::Compare(args) => return compare_cmd::run(args, load_cluster),
         Cmd::Models { json } => {
             let mut all = workload::registry::all();
             all.sort_by(|a, b| a.name.cmp(&b.name));

@@ -144,7 +144,8 @@ pub fn run(
         Some(op) => {
             if specs.iter().any(|s| s.file.as_ref().is_some_and(has_plan)) {
                 return Err(UserError(
-                    "--op: a collective has no plan; [[fabric]] rows of the file may not set tp, pp, … with --op".into(),
+                    "--op: a collective has no plan; [[fabric]] rows of the file may not set tp, pp, … with --op"
+                        .into(),
                 ));
             }
             collective_report(&a, op, &job_args, &specs, &load_cluster, &topo_opts, &mut progress)?
@@ -174,8 +175,7 @@ fn has_plan(r: &cmp::FileRow) -> bool {
         || r.zero.is_some()
 }
 
-type Loader<'a> =
-    &'a dyn Fn(&str) -> Result<(fabric::topology::clos::ClusterSpec, fabric::Fabric), UserError>;
+type Loader<'a> = &'a dyn Fn(&str) -> Result<(fabric::topology::clos::ClusterSpec, fabric::Fabric), UserError>;
 
 /// Load a row's fabric, with `--routing` applied, naming the row in errors.
 fn load(
@@ -183,7 +183,8 @@ fn load(
     job: &JobArgs,
     load_cluster: Loader,
 ) -> Result<(fabric::topology::clos::ClusterSpec, fabric::Fabric), UserError> {
-    let (cs, mut f) = load_cluster(&spec.cluster).map_err(|e| UserError(format!("fabric `{}`: {}", spec.label, e.0)))?;
+    let (cs, mut f) =
+        load_cluster(&spec.cluster).map_err(|e| UserError(format!("fabric `{}`: {}", spec.label, e.0)))?;
     job.routing.apply(&mut f)?;
     Ok((cs, f))
 }
@@ -349,6 +350,9 @@ mod tests {
             "hpn7-pod,fat-tree:gpus=15360,oversub=3,rail-only:gpus=64",
             &["hpn7-pod", "fat-tree:gpus=15360,oversub=3", "rail-only:gpus=64"],
         );
-        check("x.toml:gpus=8,tiers=2,meta-roce-24k", &["x.toml:gpus=8,tiers=2", "meta-roce-24k"]);
+        check(
+            "x.toml:gpus=8,tiers=2,meta-roce-24k",
+            &["x.toml:gpus=8,tiers=2", "meta-roce-24k"],
+        );
     }
 }

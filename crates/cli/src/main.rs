@@ -2,6 +2,7 @@
 //! the library crates.
 
 mod compare_cmd;
+mod design_cmd;
 mod model_flags;
 mod moe_flags;
 mod nccl_tests;
@@ -105,6 +106,11 @@ enum Cmd {
     /// per dollar and per joule.
     #[command(allow_negative_numbers = true)]
     Compare(compare_cmd::CompareArgs),
+    /// Search fabric designs for fixed accelerators, node type and workloads: the Pareto front
+    /// of cost and power against step time, and the cheapest design within a slowdown of
+    /// non-blocking, confirmed at flow fidelity.
+    #[command(allow_negative_numbers = true)]
+    Design(design_cmd::DesignArgs),
     /// List the built-in models.
     Models {
         /// Print the registry as JSON (parameter counts, and in billions) instead of text.
@@ -515,6 +521,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             }
         }
         Cmd::Compare(args) => return compare_cmd::run(args, load_cluster),
+        Cmd::Design(args) => return design_cmd::run(args),
         Cmd::Models { json } => {
             let mut all = workload::registry::all();
             all.sort_by(|a, b| a.name.cmp(&b.name));

@@ -91,14 +91,19 @@ fn a_larger_fabric_takes_the_job_on_part_of_itself_and_pays_that_share() {
     assert_eq!(big["share"]["share_fraction"], 0.5);
     let notes = big["notes"].as_array().unwrap();
     assert!(
-        notes.iter().any(|n| n.as_str().unwrap().contains("first 64 of the fabric's 128")),
+        notes
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("first 64 of the fabric's 128")),
         "{notes:?}"
     );
     assert!(rows[0]["notes"].as_array().unwrap().is_empty());
     // The text report says so too, and states its rules.
     let text = ok(JOB);
     assert!(text.contains("64/128") && text.contains("the job's share"), "{text}");
-    assert!(text.contains("tokens per dollar = ") && text.contains("tokens per joule = "), "{text}");
+    assert!(
+        text.contains("tokens per dollar = ") && text.contains("tokens per joule = "),
+        "{text}"
+    );
 }
 
 #[test]
@@ -167,7 +172,13 @@ fn csv_has_one_line_per_fabric_and_a_fixed_header() {
     assert_eq!(lines.len(), 4, "{out}");
     let header = &lines[0];
     assert_eq!(header[0], "label");
-    for want in ["step_time_s", "tokens_per_s", "capital_cost_usd", "tokens_per_usd", "tokens_per_j"] {
+    for want in [
+        "step_time_s",
+        "tokens_per_s",
+        "capital_cost_usd",
+        "tokens_per_usd",
+        "tokens_per_j",
+    ] {
         assert!(header.iter().any(|h| h == want), "{want}");
     }
     for rec in &lines[1..] {

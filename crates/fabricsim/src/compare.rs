@@ -34,7 +34,9 @@ pub enum CompareError {
     TooFewAccelerators { label: String, has: u64, needs: u64 },
     #[error("fabric `{label}`: the plan uses {used} accelerators, not the {needs} every row runs on (give the same TP × PP × DP × CP on every row)")]
     PlanSizeDiffers { label: String, used: u64, needs: u64 },
-    #[error("no fabric to compare: give --clusters A,B (or --cluster A --cluster B, or a --file with [[fabric]] rows)")]
+    #[error(
+        "no fabric to compare: give --clusters A,B (or --cluster A --cluster B, or a --file with [[fabric]] rows)"
+    )]
     NoFabrics,
     #[error("--amortization-years {0}: must be a number of years above 0 and at most 30")]
     BadAmortization(f64),
@@ -499,16 +501,7 @@ pub fn render(r: &CompareReport) -> String {
     let _ = writeln!(
         s,
         "{:<w$}  {:>9}  {:>8}  {:>6}  {:>10}  {:>9}  {:>9}  {:>11}  {:>9}  {:>9}",
-        "fabric",
-        "switches",
-        "optics",
-        "NICs",
-        "capital $",
-        "IT power",
-        "facility",
-        "tok/s/M$",
-        "tokens/$",
-        "tokens/J"
+        "fabric", "switches", "optics", "NICs", "capital $", "IT power", "facility", "tok/s/M$", "tokens/$", "tokens/J"
     );
     for x in &r.rows {
         let c = &x.cost_power;
@@ -545,7 +538,13 @@ pub fn render(r: &CompareReport) -> String {
     }
     for x in &r.rows {
         if let Some(t) = &x.training {
-            let _ = writeln!(s, "\n{}: {}{}", x.label, t.plan, if t.fits { "" } else { " (does NOT fit memory)" });
+            let _ = writeln!(
+                s,
+                "\n{}: {}{}",
+                x.label,
+                t.plan,
+                if t.fits { "" } else { " (does NOT fit memory)" }
+            );
         } else if !x.notes.is_empty() {
             let _ = writeln!(s, "\n{}:", x.label);
         }
@@ -662,7 +661,10 @@ mod tests {
         assert!((s.share_fraction - 15360.0 / 15864.0).abs() < 1e-12);
         assert_eq!(share("same", 64, 64).unwrap().share_fraction, 1.0);
         let e = share("small", 1024, 15360).unwrap_err();
-        assert!(e.to_string().contains("`small`") && e.to_string().contains("1024"), "{e}");
+        assert!(
+            e.to_string().contains("`small`") && e.to_string().contains("1024"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -180,6 +180,10 @@ pub struct DesignPoint {
     pub slowdown_fraction: Vec<f64>,
     /// The objective: the worst (or mean) of `slowdown_fraction`.
     pub objective_slowdown_fraction: f64,
+    /// Set only on the reference when another design matches or beats it on cost, power and
+    /// objective (a blocking network as fast for these workloads): it is listed on the front
+    /// as the reference, not as a non-dominated design.
+    pub dominated: bool,
 }
 
 /// A design that could not be built or run, and why (a ratio no tier takes, a plan that does
@@ -251,7 +255,7 @@ pub struct DesignReport {
     /// times), the cheapest of equals.
     pub reference: DesignPoint,
     /// Pareto front of (capital cost, facility power, objective slowdown), sorted by cost, the
-    /// reference included.
+    /// reference always included (flagged `dominated` when another design matches or beats it).
     pub front: Vec<DesignPoint>,
     /// The cheapest design within `max_slowdown_fraction` at analytical fidelity, and its flow
     /// check; `null` when none is.
@@ -393,6 +397,7 @@ pub fn search(space: &Space, eval: &Evaluator, opts: &SearchOptions) -> Result<D
                 step_time_s: steps,
                 slowdown_fraction: Vec::new(),
                 objective_slowdown_fraction: 0.0,
+                dominated: false,
             }),
             (Err(e), _) | (_, Err(e)) => rejected.push(Rejected { spec, reason: e }),
         }
@@ -432,8 +437,9 @@ pub fn search(space: &Space, eval: &Evaluator, opts: &SearchOptions) -> Result<D
         .collect();
     let mut front_i = pareto(&coords);
     if !front_i.contains(&reference_i) {
-        // Only possible when a blocking design is faster than every non-blocking one; the
-        // reference is still shown, at its place by cost.
+        // A blocking design matches or beats the reference on all three (as fast for these
+        // workloads, and cheaper): the reference is still shown, at its place by cost, flagged.
+        points[reference_i].dominated = true;
         front_i.push(reference_i);
         front_i.sort_by(|&a, &b| coords[a].0.total_cmp(&coords[b].0).then(a.cmp(&b)));
     }
@@ -513,7 +519,7 @@ pub fn search(space: &Space, eval: &Evaluator, opts: &SearchOptions) -> Result<D
             match opts.objective { Objective::Worst => "worst", Objective::Mean => "mean (equal weights)" }
         ),
         "non-blocking reference: the fastest design with full bisection at every tier (oversub 1, not rail-only), the cheapest (then least power) of equals".into(),
-        "front: no other design has lower-or-equal cost, facility power and objective with one strictly lower; sorted by cost".into(),
+        "front: no other design has lower-or-equal cost, facility power and objective with one strictly lower; sorted by cost; the reference is always listed (flagged when dominated)".into(),
         format!(
             "cheapest within {:.1} %: the lowest-cost (then least power) design whose analytical objective is within it, re-run with the reference at flow fidelity (the next cheapest tried if the flow run exceeds it, at most 3)",
             100.0 * opts.max_slowdown

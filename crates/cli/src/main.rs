@@ -1,6 +1,8 @@
 //! The `fabricsim` command line: argument parsing, files, output formats. All modelling lives in
 //! the library crates.
 
+mod compare_cmd;
+mod design_cmd;
 mod html_out;
 mod model_flags;
 mod moe_flags;
@@ -101,6 +103,16 @@ enum Cmd {
     /// Simulate one training step of an LLM (default: Llama 3.1 70B on dgx-h100-superpod:su=4).
     #[command(allow_negative_numbers = true)]
     Train(train_cmd::TrainArgs),
+    /// Run one job (a training step or a collective) over several fabrics or plans and show
+    /// them side by side: speed, exposed communication, bill of materials, cost, power, tokens
+    /// per dollar and per joule.
+    #[command(allow_negative_numbers = true)]
+    Compare(compare_cmd::CompareArgs),
+    /// Search fabric designs for fixed accelerators, node type and workloads: the Pareto front
+    /// of cost and power against step time, and the cheapest design within a slowdown of
+    /// non-blocking, confirmed at flow fidelity.
+    #[command(allow_negative_numbers = true)]
+    Design(design_cmd::DesignArgs),
     /// List the built-in models.
     Models {
         /// Print the registry as JSON (parameter counts, and in billions) instead of text.
@@ -517,6 +529,8 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 return Ok(code);
             }
         }
+        Cmd::Compare(args) => return compare_cmd::run(args, load_cluster),
+        Cmd::Design(args) => return design_cmd::run(args),
         Cmd::Models { json } => {
             let mut all = workload::registry::all();
             all.sort_by(|a, b| a.name.cmp(&b.name));

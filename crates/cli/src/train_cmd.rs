@@ -6,14 +6,34 @@ use crate::UserError;
 use fabricsim::scenario::{self, ModelField, ScenarioFile};
 use fabricsim::train::{self, TrainOptions};
 
-/// Flags of `fabricsim train`.
+/// Flags of `fabricsim train`: the job ([`JobArgs`], shared with `compare` and `design`), the
+/// cluster it runs on and the outputs.
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
-    /// A scenario TOML file (default: the built-in Llama 3.1 70B on dgx-h100-superpod:su=4).
-    pub scenario: Option<String>,
+    #[command(flatten)]
+    pub job: JobArgs,
     /// Cluster: preset with parameters or a cluster TOML file.
     #[arg(long)]
     pub cluster: Option<String>,
+    /// Print the report as JSON (schema_version, units in key names) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Write a Chrome trace-event JSON of the step (open in Perfetto).
+    #[arg(long)]
+    pub trace: Option<String>,
+    /// Write a self-contained HTML report (inline SVG, no network needed): the step's
+    /// breakdown, every pipeline stage's, memory per accelerator and the busiest links.
+    #[arg(long)]
+    pub html: Option<String>,
+}
+
+/// The flags that describe a training job (scenario file, model, plan, batch, framework,
+/// fidelity, options), without the cluster it runs on or the output format: `train`,
+/// `compare` and `design` read the same job the same way.
+#[derive(clap::Args, Debug, Clone)]
+pub struct JobArgs {
+    /// A scenario TOML file (default: the built-in Llama 3.1 70B on dgx-h100-superpod:su=4).
+    pub scenario: Option<String>,
     /// Model: registry name or alias, or a Hugging Face config.json path.
     #[arg(long)]
     pub model: Option<String>,
@@ -86,9 +106,6 @@ pub struct TrainArgs {
     /// Simulate and report even if the plan does not fit in memory (exit 0).
     #[arg(long)]
     pub allow_oom: bool,
-    /// Print the report as JSON (schema_version, units in key names) instead of text.
-    #[arg(long)]
-    pub json: bool,
     /// Placement of the parallel dimensions over accelerators, innermost first
     /// (default tp,cp,ep,pp,dp: TP inside the scale-up domain).
     #[arg(long)]
@@ -101,13 +118,6 @@ pub struct TrainArgs {
     /// fabric as they happen (no symmetry shortcut; slower, for checking it).
     #[arg(long)]
     pub full: bool,
-    /// Write a Chrome trace-event JSON of the step (open in Perfetto).
-    #[arg(long)]
-    pub trace: Option<String>,
-    /// Write a self-contained HTML report (inline SVG, no network needed): the step's
-    /// breakdown, every pipeline stage's, memory per accelerator and the busiest links.
-    #[arg(long)]
-    pub html: Option<String>,
     /// Refuse a run whose estimated memory exceeds this (bytes, or with K, M, G: powers of
     /// 1024; default 2G). Raise it on a machine with more memory.
     #[arg(long)]
@@ -147,7 +157,34 @@ pub struct TrainArgs {
     pub moe_imbalance: Option<f64>,
 }
 
-pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {
+/// A training job read from its flags and scenario file, before any cluster: what `train`,
+/// `compare` and `design` share. [`prepare_on`] turns it into a plan on one fabric.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The flags as given (options the plan does not hold: order, calibration, MoE imbalance…).
+    pub args: JobArgs,
+    /// The scenario with the flags merged into it.
+    pub scenario: ScenarioFile,
+    pub model: workload::ModelSpec,
+    pub fidelity: engine::Fidelity,
+    pub moe_imbalance: f64,
+    mesh: Option<train::tpu::MaxTextMesh>,
+    torchtitan_fsdp: bool,
+}
+
+/// A job laid out on one fabric: everything `train::simulate_with_progress` takes.
+pub struct Prepared {
+    pub plan: workload::ParallelPlan,
+    pub cm: workload::compute::ComputeModel,
+    pub order: [usize; 5],
+    pub options: TrainOptions,
+    /// The values derived rather than given, one line each (the report's `derived`).
+    pub derived: Vec<String>,
+}
+
+/// Read the scenario (or the built-in one) and merge the flags into it; `cluster` (the
+/// `--cluster` flag of `train`) overrides the scenario's.
+pub fn job(a: &JobArgs, cluster: Option<&str>) -> Result<Job, UserError> {
     let moe_imbalance = a.moe_imbalance.unwrap_or(1.0);
     if !(moe_imbalance.is_finite() && moe_imbalance >= 1.0) {
         return Err(UserError(format!(
@@ -174,7 +211,7 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
             }
         };
     }
-    set!(sc.cluster, a.cluster.clone());
+    set!(sc.cluster, cluster.map(str::to_string));
     set!(sc.parallel.gpus, a.gpus);
     set!(sc.parallel.tp, a.tp);
     set!(sc.parallel.pp, a.pp);
@@ -205,9 +242,6 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     set!(sc.training.hsdp_shard, a.hsdp_shard);
     set!(sc.training.framework, a.framework.clone());
     set!(sc.fidelity, a.fidelity.clone());
-    let cluster = sc.cluster.clone().unwrap_or_else(|| scenario::DEFAULT_CLUSTER.into());
-    let mut f = load_cluster(&cluster)?;
-    a.routing.apply(&mut f)?;
     let file_model = scenario::model_field(&sc, &context).map_err(UserError)?;
     let model = match &a.model {
         Some(m) if m.ends_with(".json") => {
@@ -230,7 +264,6 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
         "analytical" => engine::Fidelity::Analytical,
         o => return Err(UserError(format!("fidelity `{o}`: expected flow or analytical"))),
     };
-    let hbm = fabricsim::train::memory::physical_capacity(&f);
     let mesh = [
         a.ici_data,
         a.ici_fsdp,
@@ -275,18 +308,47 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     if torchtitan_fsdp {
         sc.training.zero = Some(3);
     }
-    let resolved = scenario::plan_on(&sc, &f, hbm, &model, mesh).map_err(UserError)?;
+    Ok(Job {
+        args: a.clone(),
+        scenario: sc,
+        model,
+        fidelity,
+        moe_imbalance,
+        mesh,
+        torchtitan_fsdp,
+    })
+}
+
+impl Job {
+    /// The cluster the job names (its scenario's, or `train`'s default).
+    pub fn cluster(&self) -> String {
+        self.scenario
+            .cluster
+            .clone()
+            .unwrap_or_else(|| scenario::DEFAULT_CLUSTER.into())
+    }
+}
+
+/// Lay `job` out on fabric `f`: resolve the plan (defaults derived on this fabric), the least
+/// recomputation that fits, the compute model and its calibration, and check the plan.
+pub fn prepare_on(job: &Job, f: &fabric::Fabric) -> Result<Prepared, UserError> {
+    let a = &job.args;
+    let sc = &job.scenario;
+    let model = &job.model;
+    let moe_imbalance = job.moe_imbalance;
+    let hbm = fabricsim::train::memory::physical_capacity(f);
+    let resolved = scenario::plan_on(sc, f, hbm, model, job.mesh).map_err(UserError)?;
     let mut plan = resolved.plan;
     // No recompute policy given: the least recomputation that fits memory (Megatron users
     // choose it the same way), listed with the derived values.
     let mut derived = resolved.derived;
-    if torchtitan_fsdp {
+    if job.torchtitan_fsdp {
         derived.push(
             "ZeRO-3 (FSDP2): torchtitan shards parameters, gradients and optimizer states with FSDP2 in every run"
                 .into(),
         );
     }
-    if let Some(r) = train::least_recompute_that_fits(&f, &model, &plan) {
+    if let Some(r) = train::least_recompute_that_fits(f, model, &plan) {
         if sc.training.recompute.is_none() {
             plan.recompute = r;
         }
@@ -332,7 +394,7 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     }
     // Plan errors (a batch too large to schedule, a layout that does not fit the cluster) are
     // named as such before the memory estimate, which assumes a valid plan.
-    train::check_plan(&f, &model, &plan).map_err(UserError)?;
+    train::check_plan(f, model, &plan).map_err(UserError)?;
     if a.moe_imbalance.is_some() && moe_imbalance != 1.0 {
         if model.moe.is_none() {
             return Err(UserError(format!(
@@ -348,50 +410,70 @@ pub fn run(a: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
             )));
         }
     }
-    let limit = crate::max_memory(a.max_memory.as_deref())?;
-    let est = train::estimate_memory(&f, &model, &plan, a.full);
-    crate::check_memory(&est.bytes, &est.largest, limit)?;
+    let options = TrainOptions {
+        fidelity: job.fidelity,
+        allow_oom: a.allow_oom,
+        full: a.full,
+        in_network: collective::InNetwork {
+            sharp: a.sharp == Switch::On,
+            nvls: a.nvls == Switch::On,
+        },
+        moe_imbalance,
+    };
+    Ok(Prepared {
+        plan,
+        cm,
+        order,
+        options,
+        derived,
+    })
+}
+
+/// Refuse up front a job whose estimated memory exceeds `--max-memory` on fabric `f`.
+pub fn check_memory_on(job: &Job, p: &Prepared, f: &fabric::Fabric) -> Result<(), UserError> {
+    let limit = crate::max_memory(job.args.max_memory.as_deref())?;
+    let est = train::estimate_memory(f, &job.model, &p.plan, job.args.full);
+    crate::check_memory(&est.bytes, &est.largest, limit)
+}
+
+pub fn run(t: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {
+    let job = job(&t.job, t.cluster.as_deref())?;
+    let cluster = job.cluster();
+    let mut f = load_cluster(&cluster)?;
+    job.args.routing.apply(&mut f)?;
+    let p = prepare_on(&job, &f)?;
+    check_memory_on(&job, &p, &f)?;
     let progress = crate::Progress::new("simulating one training step", "stages");
     let observer = progress.engine_observer();
     let r = engine::progress::observe(observer, || {
         train::simulate_with_progress(
             &cluster,
             &f,
-            &model,
-            &plan,
-            &cm,
-            &TrainOptions {
-                fidelity,
-                allow_oom: a.allow_oom,
-                full: a.full,
-                in_network: collective::InNetwork {
-                    sharp: a.sharp == Switch::On,
-                    nvls: a.nvls == Switch::On,
-                },
-                moe_imbalance,
-            },
-            order,
+            &job.model,
+            &p.plan,
+            &p.cm,
+            &p.options,
+            p.order,
             &mut |done, total, next| progress.message(&format!("{next} (stage {} of {total})", done + 1)),
         )
     });
     progress.finish();
-    let r = r.map_err(UserError)?;
-    let mut r = r;
-    r.derived = derived;
-    if let Some(path) = &a.trace {
-        let t = crate::train_render::trace_json(&r);
-        std::fs::write(path, serde_json::to_string(&t)?)
+    let mut r = r.map_err(UserError)?;
+    r.derived = p.derived;
+    if let Some(path) = &t.trace {
+        let tr = crate::train_render::trace_json(&r);
+        std::fs::write(path, serde_json::to_string(&tr)?)
             .map_err(|e| UserError(format!("cannot write trace `{path}`: {e}")))?;
     }
-    if let Some(path) = &a.html {
+    if let Some(path) = &t.html {
         crate::html_out::write(path, &crate::train_render::html_page(&r))?;
     }
-    if a.json {
+    if t.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         print!("{}", crate::train_render::render(&r));
     }
-    if !r.fits && !a.allow_oom {
+    if !r.fits && !job.args.allow_oom {
         eprintln!(
             "error: the plan does not fit in accelerator memory (see the memory line); pass --allow-oom to accept"
         );

@@ -1212,3 +1212,36 @@ fn routing_defaults_follow_their_sources() {
         "{e}"
     );
 }
+
+/// `optics=` on the generic fat-trees puts the named catalogue module on every scale-out optical
+/// link: the BOM's count is unchanged, its model, power and price follow the module, and a
+/// module of another speed (or an unknown one) is refused with the modules that fit.
+#[test]
+fn generic_fat_tree_takes_its_optics() {
+    let optics = |spec: &str| {
+        let (_, f) = presets::build_preset(spec).unwrap();
+        let b = bom::bom(&f);
+        let line = b
+            .lines
+            .iter()
+            .find(|l| l.item == "optical transceiver: scale-out")
+            .expect("scale-out optics line")
+            .clone();
+        (line.model, line.count, line.unit_power.0)
+    };
+    let (dr4, n, w_dr4) = optics("fat-tree:gpus=256");
+    assert!(dr4.contains("DR4"), "{dr4}");
+    let (sr4, n2, w_sr4) = optics("fat-tree:gpus=256,optics=osfp-400g-sr4");
+    assert!(sr4.contains("SR4"), "{sr4}");
+    assert_eq!(n, n2);
+    assert!(w_sr4 < w_dr4, "SR4 draws less than DR4 (catalogue §9.2)");
+    let (lpo, _, _) = optics("rail-optimized:gpus=256,optics=lpo-400g");
+    assert!(lpo.contains("LPO"), "{lpo}");
+    for (spec, want) in [
+        ("fat-tree:gpus=256,optics=osfp-800g-2x400g-dr4", "800G module"),
+        ("fat-tree:gpus=256,optics=no-such", "unknown optical module"),
+    ] {
+        let e = presets::build_preset(spec).unwrap_err().to_string();
+        assert!(e.contains(want) && e.contains("osfp-400g-dr4"), "{spec}: {e}");
+    }
+}

@@ -4,6 +4,8 @@
 pub mod calibration;
 pub mod cluster;
 pub mod collective;
+pub mod compare;
+pub mod design;
 pub mod expected_error;
 mod expected_error_table;
 pub mod html;

@@ -272,6 +272,7 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
             ),
         ));
     }
+    let optics = optics_param(p, node.port)?;
     let oversub = p.float("oversub", 1.0, 1.0, 64.0)?;
     let tiers = p.opt_uint("tiers", 1, 4)?;
     let oversub_at_given = p.opt_uint("oversub_at", 1, 3)?;
@@ -407,8 +408,43 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
         racks: RackSpec::default(),
         ocs: 0,
         scale_up_transceiver: None,
-        scale_out_transceiver: None,
+        scale_out_transceiver: optics,
     })
+}
+
+/// `optics=ID`: the catalogue's optical module on every scale-out optical link (default: chosen
+/// by port speed when the fabric is built, a 400G DR4 at 400G). The BOM counts one module per
+/// link end, so only single-port modules of the port's speed are accepted.
+fn optics_param(p: &Params, port: BytesPerSec) -> Result<Option<&'static str>> {
+    let id = p.string("optics", "")?;
+    if id.is_empty() {
+        return Ok(None);
+    }
+    let fits = |t: &cat::Transceiver| (t.speed.0 - port.0).abs() <= 1e-9 * port.0;
+    let known: Vec<&str> = cat::transceivers().iter().filter(|t| fits(t)).map(|t| t.id).collect();
+    match cat::transceiver(&id) {
+        Some(t) if fits(t) => Ok(Some(t.id)),
+        Some(t) => Err(bad(
+            p,
+            "optics",
+            format!(
+                "`{}` is a {:.0}G module, but the scale-out ports run at {:.0}G (modules of that speed: {})",
+                t.id,
+                t.speed.as_gbit(),
+                port.as_gbit(),
+                known.join(", ")
+            ),
+        )),
+        None => Err(bad(
+            p,
+            "optics",
+            format!(
+                "unknown optical module `{id}` (modules of the {:.0}G port speed: {})",
+                port.as_gbit(),
+                known.join(", ")
+            ),
+        )),
+    }
 }
 
 /// `dgx-superpod:su=N` — NVIDIA DGX SuperPOD (H100 RA): SU = 32 node slots (31 nodes + UFM),

@@ -592,10 +592,7 @@ impl Fabric {
             if same_len == pb.len() {
                 k
             } else {
-                (0..pb.len())
-                    .filter(|&j| plane_of(pb[j]) == plane)
-                    .nth(k)
-                    .unwrap_or(0)
+                (0..pb.len()).filter(|&j| plane_of(pb[j]) == plane).nth(k).unwrap_or(0)
             }
         };
         let j = match ch {

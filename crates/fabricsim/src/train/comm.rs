@@ -23,14 +23,14 @@
 use super::layout::{Dim, Layout, Placement};
 use super::memory::param_split;
 use collective::constants::{LinkClass, Protocol, NET_CHANNELS};
-use collective::plan::{Phase, Plan, PlanFlow};
 use collective::moe::{MoeResult, MoeSpec};
+use collective::plan::{Phase, Plan, PlanFlow};
 use collective::simulate::{latency, lower, run_plan, Options, REF_SIZE};
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use collective::{Algo, InNetwork, Op};
 use engine::Fidelity;
 use fabric::Fabric;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use workload::ModelSpec;
 
 /// Communication time of one collective on all groups of a dimension at once.
@@ -206,23 +206,45 @@ impl CommCosts {
 /// DeepEP dispatch/combine runs (the same groups, spec and fidelity). The engine is
 /// deterministic, so a reused result is the one a new run would give, bit for bit.
 ///
-/// A memo serves **one fabric** and its effective capacities (`Placement::caps`); keys hold
-/// everything else a result depends on. [`price`] keeps one per step (an analytical step
+/// A memo serves **one fabric** (its topology and routing mode) and its effective capacities
+/// (`Placement::caps`, checked: other capacities empty it); keys hold everything else a
+/// result depends on. [`price`] keeps one per step (an analytical step
 /// prices the same plan again in its fidelity checks, and reduce-scatter and all-gather
 /// often lower to the same flows); [`super::Evaluator`] keeps one across the plans it
 /// evaluates on its fabric.
 #[derive(Default)]
 pub struct Memo {
-    merged: BTreeMap<(Vec<Vec<u32>>, Op, Algo, u32), Arc<Plan>>,
-    /// (plan, fidelity) → (transfer time at the plan's size, busy links).
-    runs: Vec<(Arc<Plan>, Fidelity, f64, Vec<(u32, f64)>)>,
-    moe: Vec<(Vec<Vec<u32>>, MoeSpec, Fidelity, Arc<MoeResult>)>,
+    /// The effective capacities the results were computed with (they follow the calibration
+    /// constants in force: a change empties the memo).
+    caps: Vec<f64>,
+    merged: BTreeMap<MergeKey, Arc<Plan>>,
+    runs: Vec<MemoRun>,
+    moe: Vec<MemoMoe>,
 }
+
+/// The groups, operation, algorithm and channels of a merged plan.
+type MergeKey = (Vec<Vec<u32>>, Op, Algo, u32);
+
+/// A simulated plan: the plan, its fidelity, its transfer time and busy links.
+type MemoRun = (Arc<Plan>, Fidelity, f64, Vec<(u32, f64)>);
+
+/// A DeepEP run: groups, spec, fidelity, result.
+type MemoMoe = (Vec<Vec<u32>>, MoeSpec, Fidelity, Arc<MoeResult>);
 
 impl Memo {
     /// An empty memo.
     pub fn new() -> Memo {
         Memo::default()
+    }
+
+    /// Forget everything unless it was computed with these capacities.
+    fn for_caps(&mut self, caps: &[f64]) {
+        if self.caps.as_slice() != caps {
+            *self = Memo {
+                caps: caps.to_vec(),
+                ..Memo::default()
+            };
+        }
     }
 
     /// [`merge_groups`] at [`REF_SIZE`], once per (groups, op, algo, channels).
@@ -251,9 +273,8 @@ impl Memo {
         plan: &Arc<Plan>,
         fidelity: Fidelity,
     ) -> Result<(f64, Vec<(u32, f64)>), String> {
-        let same = |p: &Arc<Plan>| {
-            Arc::ptr_eq(p, plan) || (p.virtual_links == plan.virtual_links && p.phases == plan.phases)
-        };
+        let same =
+            |p: &Arc<Plan>| Arc::ptr_eq(p, plan) || (p.virtual_links == plan.virtual_links && p.phases == plan.phases);
         if let Some((_, _, t, busy)) = self.runs.iter().find(|(p, fi, ..)| *fi == fidelity && same(p)) {
             return Ok((*t, busy.clone()));
         }
@@ -287,13 +308,7 @@ impl Memo {
 /// Two specs that price alike (the imbalance compared bit for bit).
 fn same_spec(a: &MoeSpec, b: &MoeSpec) -> bool {
     a.imbalance.to_bits() == b.imbalance.to_bits()
-        && MoeSpec {
-            imbalance: 0.0,
-            ..*a
-        } == MoeSpec {
-            imbalance: 0.0,
-            ..*b
-        }
+        && MoeSpec { imbalance: 0.0, ..*a } == MoeSpec { imbalance: 0.0, ..*b }
 }
 
 /// Price every communication of the step.
@@ -309,6 +324,7 @@ pub fn price_with(
     opts: impl Into<CommOptions>,
     memo: &mut Memo,
 ) -> Result<CommCosts, String> {
+    memo.for_caps(&pl.caps);
     let opts: CommOptions = opts.into();
     let p = &pl.plan;
     let lay = &pl.layout;
@@ -597,7 +613,8 @@ fn fidelity_checks(
             continue;
         }
         if k == Ep {
-            checks.extend(super::moe::fidelity_check(f, pl, model, out, memo)?); // DeepEP kernels
+            checks.extend(super::moe::fidelity_check(f, pl, model, out, memo)?);
+            // DeepEP kernels
         }
         for c in out.collectives.iter().filter(|c| c.kind == k) {
             let (Some(algo), Some(dim)) = (c.cost.algo, c.dim) else {
@@ -706,6 +723,7 @@ pub fn concurrent_with(
     size: f64,
     opts: impl Into<CommOptions>,
 ) -> Result<(CommCost, Vec<(u32, f64)>), String> {
+    memo.for_caps(caps);
     let opts: CommOptions = opts.into();
     if groups.is_empty() || groups[0].len() < 2 || size <= 0.0 {
         return Ok((CommCost::default(), Vec::new()));

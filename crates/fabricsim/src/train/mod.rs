@@ -110,7 +110,17 @@ pub fn simulate_with_progress(
     order: [usize; 5],
     progress: &mut dyn FnMut(usize, usize, &str),
 ) -> Result<TrainReport, String> {
-    simulate_memo(cluster, f, model, plan, cm, opts, order, progress, &mut comm::Memo::new())
+    simulate_memo(
+        cluster,
+        f,
+        model,
+        plan,
+        cm,
+        opts,
+        order,
+        progress,
+        &mut comm::Memo::new(),
+    )
 }
 
 /// Evaluates many plans one after another on one fabric, reusing what earlier evaluations

@@ -505,8 +505,12 @@ pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) 
                 Some(&id) => id,
                 None => {
                     // The GPU's NVLink ingress: the last link of a route from a domain peer.
-                    let d = f.domain_of(dst);
-                    let peer = (0..f.accel_count() as u32).find(|&p| p != dst && f.domain_of(p) == d);
+                    // The lowest-numbered other accelerator of its domain (domains are
+                    // contiguous rank ranges: `Fabric::domain_of`).
+                    let first = f.domain_of(dst) * f.domain_size;
+                    let peer = [first, first + 1]
+                        .into_iter()
+                        .find(|&p| p != dst && (p as usize) < f.accel_count() && f.domain_of(p) == f.domain_of(dst));
                     let last = match peer {
                         Some(p) => {
                             buf.clear();

@@ -89,23 +89,30 @@ impl Plan {
 /// The ranks of a group bucketed by scale-up domain, in order of first appearance; members of a
 /// domain sorted by accelerator index.
 pub fn by_domain(f: &Fabric, ranks: &[u32]) -> Vec<Vec<u32>> {
-    let mut order: Vec<u32> = Vec::new();
-    let mut buckets: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
-    for &r in ranks {
-        let d = f.domain_of(r);
-        let b = buckets.entry(d).or_default();
-        if b.is_empty() {
-            order.push(d);
+    // (domain, rank, position) sorted by domain then rank: each domain's members in a run,
+    // sorted; the runs then ordered by their first position in `ranks`.
+    let mut keyed: Vec<(u32, u32, u32)> = ranks
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| (f.domain_of(r), r, i as u32))
+        .collect();
+    keyed.sort_unstable();
+    let mut runs: Vec<(u32, usize, usize)> = Vec::new(); // (first position, start, end)
+    let mut start = 0;
+    while start < keyed.len() {
+        let d = keyed[start].0;
+        let mut end = start;
+        let mut first = u32::MAX;
+        while end < keyed.len() && keyed[end].0 == d {
+            first = first.min(keyed[end].2);
+            end += 1;
         }
-        b.push(r);
+        runs.push((first, start, end));
+        start = end;
     }
-    order
-        .into_iter()
-        .map(|d| {
-            let mut v = buckets.remove(&d).unwrap_or_default();
-            v.sort_unstable();
-            v
-        })
+    runs.sort_unstable();
+    runs.into_iter()
+        .map(|(_, a, b)| keyed[a..b].iter().map(|k| k.1).collect())
         .collect()
 }
 
@@ -115,6 +122,20 @@ pub fn check_group(f: &Fabric, ranks: &[u32]) -> Result<(), CollectiveError> {
         return Err(CollectiveError::BadGroup("the group is empty".into()));
     }
     let n = f.accel_count() as u32;
+    if ranks.len() <= 64 {
+        // Small groups (most of a training step's): no table over the whole fabric.
+        for (i, &r) in ranks.iter().enumerate() {
+            if r >= n {
+                return Err(CollectiveError::BadGroup(format!(
+                    "accelerator {r} does not exist (the fabric has {n})"
+                )));
+            }
+            if ranks[..i].contains(&r) {
+                return Err(CollectiveError::BadGroup(format!("accelerator {r} appears twice")));
+            }
+        }
+        return Ok(());
+    }
     let mut seen = vec![false; n as usize];
     for &r in ranks {
         if r >= n {

@@ -1145,24 +1145,38 @@ impl<'e> Sim<'e> {
     /// Analytical mode: turns the recorded busy intervals into busy time and
     /// peak utilisation per link.
     fn sweep_intervals(&mut self) {
-        // (link, time, kind: 0 = end, 1 = start, rate)
-        let mut pts: Vec<(u32, f64, u8, f64)> = Vec::with_capacity(self.intervals.len() * 2);
+        // The points of each link in one segment (a counting sort by link: links are dense
+        // ids), each segment then sorted by (time, kind: 0 = end, 1 = start).
+        let nl = self.stats.len();
+        let mut seg = vec![0u32; nl + 1];
+        for &(l, ..) in &self.intervals {
+            seg[l as usize + 1] += 2;
+        }
+        for l in 0..nl {
+            seg[l + 1] += seg[l];
+        }
+        let mut fill = seg.clone();
+        let mut pts: Vec<(f64, u8, f64)> = vec![(0.0, 0, 0.0); self.intervals.len() * 2];
         for &(l, s, t, r) in &self.intervals {
-            pts.push((l, s, 1, r));
-            pts.push((l, t, 0, r));
+            let at = &mut fill[l as usize];
+            pts[*at as usize] = (s, 1, r);
+            pts[*at as usize + 1] = (t, 0, r);
+            *at += 2;
         }
         self.intervals = Vec::new();
-        pts.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
-        let mut i = 0;
-        while i < pts.len() {
-            let l = pts[i].0;
-            let cap = self.e.caps[l as usize];
+        for l in 0..nl {
+            let (a, b) = (seg[l] as usize, seg[l + 1] as usize);
+            if a == b {
+                continue;
+            }
+            let pts = &mut pts[a..b];
+            pts.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+            let cap = self.e.caps[l];
             let mut active = 0usize;
             let mut used = 0.0;
-            let mut prev = pts[i].1;
-            let st = &mut self.stats[l as usize];
-            while i < pts.len() && pts[i].0 == l {
-                let (_, t, kind, r) = pts[i];
+            let mut prev = pts[0].0;
+            let st = &mut self.stats[l];
+            for &(t, kind, r) in pts.iter() {
                 if active > 0 {
                     st.busy_s += t - prev;
                 }
@@ -1175,7 +1189,6 @@ impl<'e> Sim<'e> {
                     active -= 1;
                     used = if active == 0 { 0.0 } else { used - r };
                 }
-                i += 1;
             }
         }
     }

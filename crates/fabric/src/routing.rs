@@ -578,22 +578,31 @@ impl Fabric {
             _ => pick(pa.len(), h),
         };
         let plane = plane_of(pa[i]);
-        let same: Vec<usize> = (0..pb.len()).filter(|&j| plane_of(pb[j]) == plane).collect();
-        if same.is_empty() {
+        // The destination's ports in the plane, counted and indexed without a vector (this runs
+        // once per routed flow).
+        let same_len = pb.iter().filter(|&&l| plane_of(l) == plane).count();
+        if same_len == 0 {
             return Err(FabricError::NoRoute {
                 src,
                 dst,
                 why: format!("destination has no port in plane {plane}"),
             });
         }
+        let same = |k: usize| -> usize {
+            if same_len == pb.len() {
+                k
+            } else {
+                (0..pb.len()).filter(|&j| plane_of(pb[j]) == plane).nth(k).unwrap_or(0)
+            }
+        };
         let j = match ch {
             // Spray: the destination port of the same rank within the plane.
             Choice::Port(_) => {
                 let rank = (0..i).filter(|&x| plane_of(pa[x]) == plane).count();
-                same[rank % same.len()]
+                same(rank % same_len)
             }
             // The destination port's load is on its leaf → accelerator link.
-            _ => same[choose(same.len(), ecmp_hash(dst, src, flow, 40), ch, |k| pb[same[k]] ^ 1)],
+            _ => same(choose(same_len, ecmp_hash(dst, src, flow, 40), ch, |k| pb[same(k)] ^ 1)),
         };
         self.clos(src, dst, flow, ch, pa[i], pb[j], out)
     }

@@ -1,9 +1,24 @@
-//! `fabricsim train` at scale: Llama 3.1 405B, TP 8 · PP 16, seq 8192, MBS 1, flow fidelity, on
-//! a 16,384-GPU fat-tree (DP 128, GBS 2048) and a 131,072-GPU fat-tree (DP 1024, GBS 16384).
-//! These plans do not fit in 80 GB, so the CLI exits 2 without `--allow-oom`; the library call
-//! simulates regardless. Run with `cargo bench -p fabricsim --bench train`; prints the median
-//! wall time of 3 runs (fabric construction timed separately). Under `cargo test --benches`
-//! (no `--bench` argument) only a tiny case runs.
+//! `fabricsim train` at scale.
+//!
+//! **Flow fidelity**: Llama 3.1 405B, TP 8 · PP 16, seq 8192, MBS 1, on a 16,384-GPU fat-tree
+//! (DP 128, GBS 2048) and a 131,072-GPU fat-tree (DP 1024, GBS 16384). These plans do not fit
+//! in 80 GB, so the CLI exits 2 without `--allow-oom`; the library call simulates regardless.
+//! Prints the median wall time of 3 runs (fabric construction timed separately).
+//!
+//! **Analytical fidelity** (the planner's inner loop, issue 10): SimAI 1.6's analytical example
+//! job (`testdata/benchmarks/simai-example-moe.json`, 9,216 H100, TP 2 · PP 12 · EP 16 · DP 384,
+//! GBS 9216, seq 4096), two figures:
+//! - *process*: what `fabricsim train … --fidelity analytical` does, as library calls — build
+//!   the fabric, read the model file, the compute model, simulate (median of 3);
+//! - *planner*: one step evaluation with the fabric, model and compute model built, as
+//!   `train::simulate_ordered` (median of 3, nothing reused), and a sweep of 8 distinct plans
+//!   through one `train::Evaluator` (twice: the second pass finds every collective memoised).
+//!
+//! The regression figure is the instruction count of the CLI run under callgrind
+//! (`scripts/callgrind-analytical.sh`), repeatable on a loaded machine; these are wall times.
+//!
+//! Run with `cargo bench -p fabricsim --bench train` (all) or `… -- analytical` / `… -- flow`.
+//! Under `cargo test --benches` (no `--bench` argument) only tiny cases run.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -87,10 +102,122 @@ fn bench(c: &Case, runs: usize) {
     );
 }
 
+/// The SimAI example job's model file (relative to this crate).
+const SIMAI_MOE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../testdata/benchmarks/simai-example-moe.json"
+);
+
+/// A plan of the SimAI job: `train`'s defaults for it (ZeRO-1, no recompute — the least that
+/// fits —, BF16, sequence parallel).
+fn moe_plan(tp: u32, pp: u32, ep: u32, mbs: u32) -> ParallelPlan {
+    ParallelPlan {
+        tp,
+        pp,
+        dp: 9216 / (tp * pp),
+        cp: 1,
+        ep,
+        vp: 1,
+        mbs,
+        gbs: 9216,
+        seq: 4096,
+        zero: 1,
+        recompute: Recompute::None,
+        precision: Precision::Bf16,
+        sequence_parallel: tp > 1,
+        tp_comm_overlap: false,
+        layers_per_stage: None,
+        hsdp_shard: None,
+    }
+}
+
+fn analytical_opts() -> TrainOptions {
+    TrainOptions {
+        allow_oom: true,
+        ..TrainOptions::new(Fidelity::Analytical)
+    }
+}
+
+/// The CLI run as library calls, from nothing: fabric, model file, compute model, step.
+fn analytical_process(cluster: &str, runs: usize, p: &ParallelPlan) {
+    let mut times = Vec::new();
+    let mut step = 0.0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let (_, f) = fabricsim::cluster::load(fabricsim::cluster::Source::Preset(cluster)).expect("cluster");
+        let text = std::fs::read_to_string(SIMAI_MOE).expect("model file");
+        let model = workload::hf::from_hf_config(&text, SIMAI_MOE).expect("model");
+        let cm = train::compute_model_for(f.accel_model).expect("compute model");
+        let r = train::simulate(cluster, &f, &model, p, &cm, &analytical_opts()).expect("simulate");
+        times.push(t.elapsed());
+        step = black_box(r).step_time_s;
+    }
+    println!(
+        "analytical process ({cluster}, SimAI MoE TP {} PP {} EP {}): median {:.1} ms of {runs} (min {:.1} ms) · step {step:.4} s",
+        p.tp,
+        p.pp,
+        p.ep,
+        median(times.clone()).as_secs_f64() * 1e3,
+        times.iter().min().unwrap().as_secs_f64() * 1e3,
+    );
+}
+
+/// One planner-style evaluation (everything built), then a sweep through one `Evaluator`.
+fn analytical_planner(cluster: &str, runs: usize, plans: &[ParallelPlan]) {
+    let (_, f) = fabricsim::cluster::load(fabricsim::cluster::Source::Preset(cluster)).expect("cluster");
+    let text = std::fs::read_to_string(SIMAI_MOE).expect("model file");
+    let model = workload::hf::from_hf_config(&text, SIMAI_MOE).expect("model");
+    let cm = train::compute_model_for(f.accel_model).expect("compute model");
+    let opts = analytical_opts();
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let r = train::simulate_ordered(cluster, &f, &model, &plans[0], &cm, &opts, train::DEFAULT_ORDER)
+            .expect("simulate");
+        times.push(t.elapsed());
+        black_box(r);
+    }
+    let one = median(times.clone()).as_secs_f64();
+    println!(
+        "analytical step evaluation, prebuilt ({cluster}): median {:.1} ms of {runs} (min {:.1} ms) · {:.1} plans/s",
+        one * 1e3,
+        times.iter().min().unwrap().as_secs_f64() * 1e3,
+        1.0 / one
+    );
+    let mut ev = train::Evaluator::new(&f);
+    for pass in ["first", "second"] {
+        let t = Instant::now();
+        for p in plans {
+            black_box(
+                ev.simulate_ordered(cluster, &model, p, &cm, &opts, train::DEFAULT_ORDER)
+                    .expect("simulate"),
+            );
+        }
+        let per = t.elapsed().as_secs_f64() / plans.len() as f64;
+        println!(
+            "analytical sweep through one Evaluator, {} plans, {pass} pass: {:.1} ms per plan · {:.1} plans/s",
+            plans.len(),
+            per * 1e3,
+            1.0 / per
+        );
+    }
+}
+
 fn main() {
     // Under `cargo test --benches` the harness gets no `--bench`; keep it tiny.
     let full = std::env::args().any(|a| a == "--bench");
+    let only = |name: &str| {
+        let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+        filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()))
+    };
     if !full {
+        let small = |tp, pp, ep| ParallelPlan {
+            dp: 64 / (tp * pp),
+            gbs: 64,
+            ..moe_plan(tp, pp, ep, 1)
+        };
+        analytical_process("fat-tree:gpus=64", 1, &small(2, 4, 8));
+        analytical_planner("fat-tree:gpus=64", 1, &[small(2, 4, 8), small(2, 2, 16)]);
         bench(
             &Case {
                 cluster: "fat-tree:gpus=64",
@@ -103,6 +230,23 @@ fn main() {
             },
             1,
         );
+        return;
+    }
+    if only("analytical") {
+        analytical_process("fat-tree:gpus=9216", 3, &moe_plan(2, 12, 16, 1));
+        let plans = [
+            moe_plan(2, 12, 16, 1),
+            moe_plan(2, 12, 16, 2),
+            moe_plan(2, 12, 8, 1),
+            moe_plan(4, 12, 16, 1),
+            moe_plan(2, 24, 16, 1),
+            moe_plan(4, 6, 16, 1),
+            moe_plan(8, 12, 16, 1),
+            moe_plan(2, 8, 16, 1),
+        ];
+        analytical_planner("fat-tree:gpus=9216", 3, &plans);
+    }
+    if !only("flow") {
         return;
     }
     for c in [

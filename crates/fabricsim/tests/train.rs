@@ -417,6 +417,48 @@ fn deterministic() {
     assert_eq!(a, b);
 }
 
+/// A planner's evaluator reuses merged plans, their runs and DeepEP runs across plans: every
+/// report is byte-identical to a fresh `simulate_ordered` of the same plan, at both fidelities,
+/// for plans that share groups, repeat, or change only the batch.
+#[test]
+fn evaluator_matches_fresh_simulations() {
+    let m = model("mixtral-8x7b");
+    let f = cluster("fat-tree:gpus=64");
+    let cm = train::compute_model_for(f.accel_model).expect("compute model");
+    let moe = |tp: u32, pp: u32, dp: u32, ep: u32, mbs: u32| ParallelPlan {
+        ep,
+        mbs,
+        ..plan(tp, pp, dp, 128, 4096)
+    };
+    let plans = [
+        moe(2, 2, 16, 4, 1),
+        moe(2, 2, 16, 4, 2),
+        moe(2, 2, 16, 8, 1),
+        moe(4, 2, 8, 4, 1),
+        moe(2, 4, 8, 4, 1),
+        moe(2, 2, 16, 4, 1),
+        ParallelPlan {
+            zero: 3,
+            ..moe(2, 2, 16, 4, 1)
+        },
+    ];
+    for fidelity in [Fidelity::Analytical, Fidelity::Flow] {
+        let mut ev = train::Evaluator::new(&f);
+        for p in &plans {
+            let o = opts(fidelity);
+            let fresh = train::simulate_ordered("fat-tree:gpus=64", &f, &m, p, &cm, &o, train::DEFAULT_ORDER).unwrap();
+            let reused = ev
+                .simulate_ordered("fat-tree:gpus=64", &m, p, &cm, &o, train::DEFAULT_ORDER)
+                .unwrap();
+            assert_eq!(
+                serde_json::to_string(&fresh).unwrap(),
+                serde_json::to_string(&reused).unwrap(),
+                "{fidelity:?} {p:?}"
+            );
+        }
+    }
+}
+
 /// The trace's compute spans stay inside the step; the step is the last span's end.
 #[test]
 fn timeline_matches_the_step() {

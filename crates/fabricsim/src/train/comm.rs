@@ -23,11 +23,14 @@
 use super::layout::{Dim, Layout, Placement};
 use super::memory::param_split;
 use collective::constants::{LinkClass, Protocol, NET_CHANNELS};
+use collective::moe::{MoeResult, MoeSpec};
 use collective::plan::{Phase, Plan, PlanFlow};
 use collective::simulate::{latency, lower, run_plan, Options, REF_SIZE};
 use collective::{Algo, InNetwork, Op};
 use engine::Fidelity;
 use fabric::Fabric;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use workload::ModelSpec;
 
 /// Communication time of one collective on all groups of a dimension at once.
@@ -197,8 +200,131 @@ impl CommCosts {
     }
 }
 
+/// Results already computed while pricing, reused when the same computation comes again:
+/// the merged plan of a collective on a set of groups (lowered at [`REF_SIZE`]), the
+/// simulation of a merged plan (the same phases and virtual links at the same fidelity), and
+/// DeepEP dispatch/combine runs (the same groups, spec and fidelity). The engine is
+/// deterministic, so a reused result is the one a new run would give, bit for bit.
+///
+/// A memo serves **one fabric** (its topology and routing mode) and its effective capacities
+/// (`Placement::caps`, checked: other capacities empty it); keys hold everything else a
+/// result depends on. [`price`] keeps one per step (an analytical step
+/// prices the same plan again in its fidelity checks, and reduce-scatter and all-gather
+/// often lower to the same flows); [`super::Evaluator`] keeps one across the plans it
+/// evaluates on its fabric.
+#[derive(Default)]
+pub struct Memo {
+    /// The effective capacities the results were computed with (they follow the calibration
+    /// constants in force: a change empties the memo).
+    caps: Vec<f64>,
+    merged: BTreeMap<MergeKey, Arc<Plan>>,
+    runs: Vec<MemoRun>,
+    moe: Vec<MemoMoe>,
+}
+
+/// The groups, operation, algorithm and channels of a merged plan.
+type MergeKey = (Vec<Vec<u32>>, Op, Algo, u32);
+
+/// A simulated plan: the plan, its fidelity, its transfer time and busy links.
+type MemoRun = (Arc<Plan>, Fidelity, f64, Vec<(u32, f64)>);
+
+/// A DeepEP run: groups, spec, fidelity, result.
+type MemoMoe = (Vec<Vec<u32>>, MoeSpec, Fidelity, Arc<MoeResult>);
+
+impl Memo {
+    /// An empty memo.
+    pub fn new() -> Memo {
+        Memo::default()
+    }
+
+    /// Forget everything unless it was computed with these capacities.
+    fn for_caps(&mut self, caps: &[f64]) {
+        if self.caps.as_slice() != caps {
+            *self = Memo {
+                caps: caps.to_vec(),
+                ..Memo::default()
+            };
+        }
+    }
+
+    /// [`merge_groups`] at [`REF_SIZE`], once per (groups, op, algo, channels).
+    fn merged(
+        &mut self,
+        f: &Fabric,
+        groups: &[Vec<u32>],
+        op: Op,
+        algo: Algo,
+        channels: u32,
+    ) -> Result<Arc<Plan>, String> {
+        let key = (groups.to_vec(), op, algo, channels);
+        if let Some(p) = self.merged.get(&key) {
+            return Ok(p.clone());
+        }
+        let plan = Arc::new(merge_groups(f, groups, op, REF_SIZE, algo, channels)?);
+        self.merged.insert(key, plan.clone());
+        Ok(plan)
+    }
+
+    /// `run_plan` of `plan` on the fabric with `caps` at `fidelity`, once per distinct plan.
+    fn run(
+        &mut self,
+        f: &Fabric,
+        caps: &[f64],
+        plan: &Arc<Plan>,
+        fidelity: Fidelity,
+    ) -> Result<(f64, Vec<(u32, f64)>), String> {
+        let same =
+            |p: &Arc<Plan>| Arc::ptr_eq(p, plan) || (p.virtual_links == plan.virtual_links && p.phases == plan.phases);
+        if let Some((_, _, t, busy)) = self.runs.iter().find(|(p, fi, ..)| *fi == fidelity && same(p)) {
+            return Ok((*t, busy.clone()));
+        }
+        let (t, busy) = run_plan(f, caps, plan, fidelity).map_err(|e| e.to_string())?;
+        let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
+        self.runs.push((plan.clone(), fidelity, t, busy.clone()));
+        Ok((t, busy))
+    }
+
+    /// `collective::moe::run`, once per (groups, spec, fidelity).
+    pub(crate) fn moe(
+        &mut self,
+        f: &Fabric,
+        groups: &[Vec<u32>],
+        spec: &MoeSpec,
+        fidelity: Fidelity,
+    ) -> Result<Arc<MoeResult>, collective::CollectiveError> {
+        if let Some((.., r)) = self
+            .moe
+            .iter()
+            .find(|(g, s, fi, _)| *fi == fidelity && same_spec(s, spec) && g.as_slice() == groups)
+        {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(collective::moe::run(f, groups, spec, fidelity)?);
+        self.moe.push((groups.to_vec(), *spec, fidelity, r.clone()));
+        Ok(r)
+    }
+}
+
+/// Two specs that price alike (the imbalance compared bit for bit).
+fn same_spec(a: &MoeSpec, b: &MoeSpec) -> bool {
+    a.imbalance.to_bits() == b.imbalance.to_bits()
+        && MoeSpec { imbalance: 0.0, ..*a } == MoeSpec { imbalance: 0.0, ..*b }
+}
+
 /// Price every communication of the step.
 pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<CommOptions>) -> Result<CommCosts, String> {
+    price_with(f, pl, model, opts, &mut Memo::new())
+}
+
+/// [`price`] with results of earlier pricing on the same fabric reused from `memo`.
+pub fn price_with(
+    f: &Fabric,
+    pl: &Placement,
+    model: &ModelSpec,
+    opts: impl Into<CommOptions>,
+    memo: &mut Memo,
+) -> Result<CommCosts, String> {
+    memo.for_caps(&pl.caps);
     let opts: CommOptions = opts.into();
     let p = &pl.plan;
     let lay = &pl.layout;
@@ -210,8 +336,8 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
     let tp_groups = lay.groups(Dim::Tp);
     if p.tp > 1 {
         if p.sequence_parallel {
-            let (ag, l1) = concurrent(f, caps, &tp_groups, Op::AllGather, act_bytes, opts)?;
-            let (rs, _) = concurrent(f, caps, &tp_groups, Op::ReduceScatter, act_bytes, opts)?;
+            let (ag, l1) = concurrent_with(memo, f, caps, &tp_groups, Op::AllGather, act_bytes, opts)?;
+            let (rs, _) = concurrent_with(memo, f, caps, &tp_groups, Op::ReduceScatter, act_bytes, opts)?;
             load(l1, CommKind::Tp, &mut out);
             record(
                 &mut out,
@@ -234,7 +360,7 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
             out.tp_per_layer = 2.0 * (ag.seconds + rs.seconds);
             out.tp_algo = ag.algo;
         } else {
-            let (ar, l1) = concurrent(f, caps, &tp_groups, Op::AllReduce, act_bytes, opts)?;
+            let (ar, l1) = concurrent_with(memo, f, caps, &tp_groups, Op::AllReduce, act_bytes, opts)?;
             load(l1, CommKind::Tp, &mut out);
             record(
                 &mut out,
@@ -257,7 +383,7 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
     }
 
     // Expert parallel: DeepEP dispatch + combine per MoE layer (train/moe.rs).
-    super::moe::price(f, pl, model, opts.fidelity, opts.moe_imbalance, &mut out)?;
+    super::moe::price(f, pl, model, opts.fidelity, opts.moe_imbalance, &mut out, memo)?;
 
     // Context parallel: ring attention passes K/V around the CP ring.
     if p.cp > 1 {
@@ -266,7 +392,7 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
             * (model.kv_heads as f64 * model.head_dim as f64 / p.tp as f64)
             * 2.0;
         let groups = lay.groups(Dim::Cp);
-        let (c, l) = concurrent(f, caps, &groups, Op::SendRecv, kv, opts)?;
+        let (c, l) = concurrent_with(memo, f, caps, &groups, Op::SendRecv, kv, opts)?;
         load(l, CommKind::Cp, &mut out);
         record(&mut out, CommKind::Cp, Dim::Cp, Op::SendRecv, kv, &groups, c);
         out.cp_kv_round = c.seconds;
@@ -279,7 +405,7 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
     if p.zero == 3 && p.dp * p.cp > 1 {
         let layer_bytes = model.params() / model.layers as f64 / p.tp as f64 * 2.0;
         let (shard, replicas) = fsdp_groups(lay, p.shard_group() * p.cp);
-        let (c, l) = concurrent(f, caps, &shard, Op::AllGather, layer_bytes, opts)?;
+        let (c, l) = concurrent_with(memo, f, caps, &shard, Op::AllGather, layer_bytes, opts)?;
         load(l, CommKind::Zero3, &mut out);
         record(
             &mut out,
@@ -291,7 +417,7 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
             c,
         );
         out.zero3_ag_per_layer = c.seconds;
-        let (rs, _) = concurrent(f, caps, &shard, Op::ReduceScatter, layer_bytes, opts)?;
+        let (rs, _) = concurrent_with(memo, f, caps, &shard, Op::ReduceScatter, layer_bytes, opts)?;
         record(
             &mut out,
             CommKind::Zero3,
@@ -304,7 +430,7 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
         out.zero3_rs_per_layer = rs.seconds;
         let shard_size = shard.first().map_or(1, |g| g.len()) as f64;
         let ar_bytes = layer_bytes / shard_size;
-        let (ar, l) = concurrent(f, caps, &replicas, Op::AllReduce, ar_bytes, opts)?;
+        let (ar, l) = concurrent_with(memo, f, caps, &replicas, Op::AllReduce, ar_bytes, opts)?;
         load(l, CommKind::Zero3, &mut out);
         record(
             &mut out,
@@ -325,7 +451,7 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
 
     // Pipeline sends.
     out.p2p_bytes = act_bytes / if p.sequence_parallel { p.tp as f64 } else { 1.0 };
-    let (p2p, l_pp) = p2p_cost(f, pl, out.p2p_bytes, opts.fidelity)?;
+    let (p2p, l_pp) = p2p_cost(f, pl, out.p2p_bytes, opts.fidelity, memo)?;
     out.p2p = p2p;
     load(l_pp, CommKind::Pp, &mut out);
     if p.pp > 1 {
@@ -366,7 +492,7 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
                 break;
             }
             let bytes = dense_params * 2.0;
-            let (c, l) = concurrent(f, caps, &dp_groups, op, bytes, opts)?;
+            let (c, l) = concurrent_with(memo, f, caps, &dp_groups, op, bytes, opts)?;
             if i == 0 {
                 load(l, CommKind::Dp, &mut out);
             }
@@ -383,7 +509,7 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
             let groups = lay.groups(Dim::DpExpert);
             for &op in &ops {
                 let bytes = expert_params * 2.0;
-                let (c, _) = concurrent(f, caps, &groups, op, bytes, opts)?;
+                let (c, _) = concurrent_with(memo, f, caps, &groups, op, bytes, opts)?;
                 record(&mut out, CommKind::Dp, Dim::DpExpert, op, bytes, &groups, c);
                 out.dp_total += c.seconds;
                 out.dp.push(DpSync {
@@ -398,7 +524,7 @@ pub fn price(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: impl Into<Comm
     // Multislice TPU jobs: the gradient shards' all-reduce across slices over the DCN.
     super::tpu::price_dcn(f, pl, model, opts, &mut out)?;
     if opts.fidelity == Fidelity::Analytical {
-        fidelity_checks(f, pl, model, &mut out)?;
+        fidelity_checks(f, pl, model, &mut out, memo)?;
     }
     Ok(out)
 }
@@ -455,7 +581,13 @@ fn per_step(pl: &Placement, model: &ModelSpec, c: &CommCosts, kind: CommKind) ->
 }
 
 /// Price the step's largest communications again under the flow fidelity (module notes).
-fn fidelity_checks(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &mut CommCosts) -> Result<(), String> {
+fn fidelity_checks(
+    f: &Fabric,
+    pl: &Placement,
+    model: &ModelSpec,
+    out: &mut CommCosts,
+    memo: &mut Memo,
+) -> Result<(), String> {
     use CommKind::*;
     let lay = &pl.layout;
     let kinds = [Tp, Ep, Cp, Zero3, Pp, Dp];
@@ -469,7 +601,7 @@ fn fidelity_checks(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &mut Comm
             continue;
         }
         if k == Pp {
-            let (t, _) = p2p_cost(f, pl, out.p2p_bytes, Fidelity::Flow)?;
+            let (t, _) = p2p_cost(f, pl, out.p2p_bytes, Fidelity::Flow, memo)?;
             checks.push(FidelityCheck {
                 kind: Pp,
                 op: Op::SendRecv,
@@ -481,7 +613,8 @@ fn fidelity_checks(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &mut Comm
             continue;
         }
         if k == Ep {
-            checks.extend(super::moe::fidelity_check(f, pl, model, out)?); // DeepEP kernels
+            checks.extend(super::moe::fidelity_check(f, pl, model, out, memo)?);
+            // DeepEP kernels
         }
         for c in out.collectives.iter().filter(|c| c.kind == k) {
             let (Some(algo), Some(dim)) = (c.cost.algo, c.dim) else {
@@ -499,8 +632,9 @@ fn fidelity_checks(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &mut Comm
                 lay.groups(dim)
             };
             let proto = c.cost.protocol.unwrap_or(Protocol::Simple);
-            let merged = merge_groups(f, &groups, c.op, REF_SIZE, algo, NET_CHANNELS)?;
+            let merged = memo.merged(f, &groups, c.op, algo, NET_CHANNELS)?;
             let (flow, _) = time_merged(
+                memo,
                 f,
                 &pl.caps,
                 &merged,
@@ -520,16 +654,18 @@ fn fidelity_checks(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &mut Comm
             });
             // The analytical schedule runs each stage's sync alone; the stages' syncs overlap.
             if k == Dp && lay.pp > 1 {
-                let mut alone = merged.clone();
+                let mut alone = Plan::clone(&merged);
                 for ph in &mut alone.phases {
                     ph.flows.retain(|fl| lay.stage_of(fl.src) == 0);
                 }
+                let alone = Arc::new(alone);
                 let stage0: Vec<Vec<u32>> = groups
                     .iter()
                     .filter(|g| g.first().is_some_and(|&r| lay.stage_of(r) == 0))
                     .cloned()
                     .collect();
                 let (a, _) = time_merged(
+                    memo,
                     f,
                     &pl.caps,
                     &alone,
@@ -574,6 +710,20 @@ pub fn concurrent(
     size: f64,
     opts: impl Into<CommOptions>,
 ) -> Result<(CommCost, Vec<(u32, f64)>), String> {
+    concurrent_with(&mut Memo::new(), f, caps, groups, op, size, opts)
+}
+
+/// [`concurrent`] with merged plans and their runs reused from `memo` (same fabric).
+pub fn concurrent_with(
+    memo: &mut Memo,
+    f: &Fabric,
+    caps: &[f64],
+    groups: &[Vec<u32>],
+    op: Op,
+    size: f64,
+    opts: impl Into<CommOptions>,
+) -> Result<(CommCost, Vec<(u32, f64)>), String> {
+    memo.for_caps(caps);
     let opts: CommOptions = opts.into();
     if groups.is_empty() || groups[0].len() < 2 || size <= 0.0 {
         return Ok((CommCost::default(), Vec::new()));
@@ -586,13 +736,13 @@ pub fn concurrent(
     let one = collective::simulate::run_sizes(f, &groups[0], op, &[size], None, sim).map_err(|e| e.to_string())?;
     let algo = one[0].algo;
     let proto = one[0].protocol;
-    let merged = merge_groups(f, groups, op, REF_SIZE, algo, sim.channels)?;
+    let merged = memo.merged(f, groups, op, algo, sim.channels)?;
     let lat = latency(
         &lower(f, &groups[0], op, REF_SIZE, algo, sim.channels).map_err(|e| e.to_string())?,
         proto,
     )
     .unwrap_or(0.0);
-    let (seconds, links) = time_merged(f, caps, &merged, groups, size, proto, lat, opts.fidelity)?;
+    let (seconds, links) = time_merged(memo, f, caps, &merged, groups, size, proto, lat, opts.fidelity)?;
     Ok((
         CommCost {
             seconds,
@@ -608,16 +758,17 @@ pub fn concurrent(
 /// protocol's payload share, and NCCL's staging term; with the busy links.
 #[allow(clippy::too_many_arguments)]
 fn time_merged(
+    memo: &mut Memo,
     f: &Fabric,
     caps: &[f64],
-    merged: &Plan,
+    merged: &Arc<Plan>,
     groups: &[Vec<u32>],
     size: f64,
     proto: Protocol,
     lat: f64,
     fidelity: Fidelity,
 ) -> Result<(f64, Vec<(u32, f64)>), String> {
-    let (t, busy) = run_plan(f, caps, merged, fidelity).map_err(|e| e.to_string())?;
+    let (t, busy) = memo.run(f, caps, merged, fidelity)?;
     let mut transfer = t * size / REF_SIZE / proto.bandwidth_factor();
     if !merged.nvls {
         // NCCL's staging term, as for a single collective (collective::constants).
@@ -626,10 +777,7 @@ fn time_merged(
         let per_rank = merged.bytes() / ranks.max(1) as f64 * size / REF_SIZE;
         transfer += collective::constants::pipeline_fill(steps, transfer, per_rank);
     }
-    Ok((
-        lat + transfer,
-        busy.into_iter().map(|b| (b.link, b.utilisation)).collect(),
-    ))
+    Ok((lat + transfer, busy))
 }
 
 /// The plans of `op` on every group, merged phase by phase into one plan (virtual links
@@ -678,7 +826,13 @@ pub fn merge_groups(
 
 /// Time of point-to-point sends between consecutive pipeline stages, every pair of every
 /// replica at once in both directions (the 1F1B steady state).
-fn p2p_cost(f: &Fabric, pl: &Placement, bytes: f64, fidelity: Fidelity) -> Result<(f64, Vec<(u32, f64)>), String> {
+fn p2p_cost(
+    f: &Fabric,
+    pl: &Placement,
+    bytes: f64,
+    fidelity: Fidelity,
+    memo: &mut Memo,
+) -> Result<(f64, Vec<(u32, f64)>), String> {
     let lay: &Layout = &pl.layout;
     if lay.pp < 2 || bytes <= 0.0 {
         return Ok((0.0, Vec::new()));
@@ -706,11 +860,8 @@ fn p2p_cost(f: &Fabric, pl: &Placement, bytes: f64, fidelity: Fidelity) -> Resul
     let mut plan = Plan::new(Op::SendRecv, Algo::P2p);
     plan.phases.push(ph);
     let lat = latency(&plan, Protocol::Simple).unwrap_or(0.0);
-    let (t, busy) = run_plan(f, &pl.caps, &plan, fidelity).map_err(|e| e.to_string())?;
-    Ok((
-        lat + t * bytes / REF_SIZE,
-        busy.into_iter().map(|b| (b.link, b.utilisation)).collect(),
-    ))
+    let (t, busy) = memo.run(f, &pl.caps, &Arc::new(plan), fidelity)?;
+    Ok((lat + t * bytes / REF_SIZE, busy))
 }
 
 /// The link class pipeline sends travel on: scale-up when consecutive stages share a domain.

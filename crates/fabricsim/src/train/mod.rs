@@ -110,10 +110,89 @@ pub fn simulate_with_progress(
     order: [usize; 5],
     progress: &mut dyn FnMut(usize, usize, &str),
 ) -> Result<TrainReport, String> {
+    simulate_memo(
+        cluster,
+        f,
+        model,
+        plan,
+        cm,
+        opts,
+        order,
+        progress,
+        &mut comm::Memo::new(),
+    )
+}
+
+/// Evaluates many plans one after another on one fabric, reusing what earlier evaluations
+/// computed (a planner's inner loop).
+///
+/// [`simulate_ordered`] prices every collective from scratch; an `Evaluator` keeps a
+/// [`comm::Memo`] for its fabric: merged plans of a collective on a set of groups, their
+/// simulations at each fidelity, and DeepEP dispatch/combine runs. Plans that share groups
+/// (the same TP, the same layout with another micro-batch, recompute or ZeRO stage) then skip
+/// those simulations. Every report is identical to [`simulate_ordered`]'s for the same
+/// arguments (the reused results are those the engine would compute again; tested).
+/// Memory grows with the distinct collectives seen; drop the evaluator to free it. One per
+/// thread (it is `Send`, not shared).
+pub struct Evaluator<'f> {
+    fabric: &'f Fabric,
+    memo: comm::Memo,
+}
+
+impl<'f> Evaluator<'f> {
+    /// An evaluator for plans on `fabric`.
+    pub fn new(fabric: &'f Fabric) -> Evaluator<'f> {
+        Evaluator {
+            fabric,
+            memo: comm::Memo::new(),
+        }
+    }
+
+    /// The fabric it evaluates on.
+    pub fn fabric(&self) -> &'f Fabric {
+        self.fabric
+    }
+
+    /// [`simulate_ordered`] on the evaluator's fabric.
+    pub fn simulate_ordered(
+        &mut self,
+        cluster: &str,
+        model: &ModelSpec,
+        plan: &ParallelPlan,
+        cm: &ComputeModel,
+        opts: &TrainOptions,
+        order: [usize; 5],
+    ) -> Result<TrainReport, String> {
+        simulate_memo(
+            cluster,
+            self.fabric,
+            model,
+            plan,
+            cm,
+            opts,
+            order,
+            &mut |_, _, _| {},
+            &mut self.memo,
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn simulate_memo(
+    cluster: &str,
+    f: &Fabric,
+    model: &ModelSpec,
+    plan: &ParallelPlan,
+    cm: &ComputeModel,
+    opts: &TrainOptions,
+    order: [usize; 5],
+    progress: &mut dyn FnMut(usize, usize, &str),
+    memo: &mut comm::Memo,
+) -> Result<TrainReport, String> {
     let n = STAGES.len();
     let placement = layout::place(f, model, plan, order, opts.full)?;
     progress(0, n, STAGES[0]);
-    let mut comm = comm::price(
+    let mut comm = comm::price_with(
         f,
         &placement,
         model,
@@ -122,6 +201,7 @@ pub fn simulate_with_progress(
             in_network: opts.in_network,
             moe_imbalance: opts.moe_imbalance,
         },
+        memo,
     )?;
     progress(1, n, STAGES[1]);
     let timings = timing::stage_timings(&placement, model, cm, &comm);

@@ -29,7 +29,7 @@
 
 use super::comm::{CheckScope, CommCost, CommCosts, CommKind, FidelityCheck, LinkLoad, PricedComm};
 use super::layout::{Dim, Placement};
-use collective::moe::{self, MoeDtype, MoeKernel, MoeOp, MoeSpec};
+use collective::moe::{MoeDtype, MoeKernel, MoeOp, MoeSpec};
 use collective::Op;
 use engine::Fidelity;
 use fabric::Fabric;
@@ -78,6 +78,7 @@ pub fn price(
     fidelity: Fidelity,
     imbalance: f64,
     out: &mut CommCosts,
+    memo: &mut super::comm::Memo,
 ) -> Result<(), String> {
     let p = &pl.plan;
     let Some(m) = &model.moe else { return Ok(()) };
@@ -95,7 +96,10 @@ pub fn price(
         imbalance,
         ..MoeSpec::new(op, MoeKernel::Normal, tokens, model.hidden, m.top_k, m.experts)
     };
-    let run = |s: MoeSpec| moe::run(f, &groups, &s, fidelity).map_err(|e| format!("--ep {}: {e}", p.ep));
+    let mut run = |s: MoeSpec| {
+        memo.moe(f, &groups, &s, fidelity)
+            .map_err(|e| format!("--ep {}: {e}", p.ep))
+    };
     let d_f = run(spec(MoeOp::Dispatch, dispatch_dtype))?;
     let c_f = run(spec(MoeOp::Combine, MoeDtype::Bf16))?;
     let d_b = if dispatch_dtype == MoeDtype::Bf16 {
@@ -104,7 +108,7 @@ pub fn price(
         run(spec(MoeOp::Dispatch, MoeDtype::Bf16))?
     };
     let n_links = f.links.len() as u32;
-    for (r, dtype) in [(&d_f, dispatch_dtype), (&c_f, MoeDtype::Bf16)] {
+    for (r, dtype) in [(&*d_f, dispatch_dtype), (&*c_f, MoeDtype::Bf16)] {
         out.link_loads
             .extend(r.bottlenecks.iter().filter(|b| b.link < n_links).map(|b| LinkLoad {
                 link: b.link,
@@ -151,6 +155,7 @@ pub fn fidelity_check(
     pl: &Placement,
     model: &ModelSpec,
     out: &CommCosts,
+    memo: &mut super::comm::Memo,
 ) -> Result<Option<FidelityCheck>, String> {
     let (Some(ep), Some(m)) = (&out.moe, &model.moe) else {
         return Ok(None);
@@ -169,7 +174,9 @@ pub fn fidelity_check(
             m.experts,
         )
     };
-    let flow = moe::run(f, &groups, &s, Fidelity::Flow).map_err(|e| format!("--ep {}: {e}", p.ep))?;
+    let flow = memo
+        .moe(f, &groups, &s, Fidelity::Flow)
+        .map_err(|e| format!("--ep {}: {e}", p.ep))?;
     Ok(Some(FidelityCheck {
         kind: CommKind::Ep,
         op: Op::AllToAll,

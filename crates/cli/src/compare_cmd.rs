@@ -46,6 +46,9 @@ pub struct CompareArgs {
     /// Print the comparison as CSV (one line per fabric; units in column names).
     #[arg(long)]
     pub csv: bool,
+    /// Write a self-contained HTML report (inline SVG, no network needed) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<String>,
 }
 
 /// One row to run: a fabric and the plan values it changes.
@@ -153,6 +156,9 @@ pub fn run(
         None => training_report(&job_args, &specs, &load_cluster, &topo_opts, &econ, &mut progress)?,
     };
     progress.finish();
+    if let Some(path) = &a.html {
+        crate::html_out::write(path, &fabricsim::html::compare_page(&report))?;
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if a.csv {

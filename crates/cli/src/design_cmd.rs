@@ -51,6 +51,9 @@ pub struct DesignArgs {
     /// confirmation; units in key names).
     #[arg(long)]
     pub json: bool,
+    /// Write a self-contained HTML report (inline SVG, no network needed) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<String>,
 }
 
 /// `5%` or `0.05` as a fraction.
@@ -214,6 +217,9 @@ pub fn run(a: DesignArgs) -> Result<u8, UserError> {
     )
     .map_err(UserError)?;
     drop(progress);
+    if let Some(path) = &a.html {
+        crate::html_out::write(path, &fabricsim::html::design_page(&r))?;
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {

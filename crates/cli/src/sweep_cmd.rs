@@ -22,6 +22,9 @@ pub struct SweepArgs {
     /// Only list the number of points (and of this share's) and the grid's fingerprint.
     #[arg(long)]
     pub count: bool,
+    /// Write a self-contained HTML report (inline SVG, no network needed) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<String>,
 }
 
 /// Flags of `fabricsim merge`.
@@ -87,6 +90,9 @@ pub fn run_sweep(a: SweepArgs) -> Result<u8, UserError> {
         }
     });
     progress.finish();
+    if let Some(path) = &a.html {
+        crate::html_out::write(path, &fabricsim::html::sweep_page(&report))?;
+    }
     let out = if a.json {
         sweep::to_json(&report)
     } else {

@@ -517,3 +517,143 @@ fn train_html_to_an_unwritable_path_is_a_user_error() {
     );
     assert!(!e.contains("panicked"));
 }
+
+/// `compare --html`: one bar per fabric per metric (seven metrics for a training job), counted
+/// by the browser against the rows of the same run's `--json`.
+#[test]
+fn compare_html_renders_in_chromium() {
+    let s = Scratch::new("compare");
+    let file = s.path("compare.html");
+    let o = fabricsim(&[
+        "compare",
+        "--clusters",
+        "fat-tree:gpus=64,rail-optimized:gpus=64,fat-tree:gpus=128,oversub=3",
+        "--model",
+        "llama-3.1-8b",
+        "--gpus",
+        "64",
+        "--tp",
+        "1",
+        "--pp",
+        "1",
+        "--seq",
+        "4096",
+        "--gbs",
+        "64",
+        "--fidelity",
+        "analytical",
+        "--json",
+        "--html",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).expect("compare --json");
+    let rows = r["rows"].as_array().unwrap().len();
+    assert_eq!(rows, 3);
+    let want = BTreeMap::from([("bar".to_string(), rows * 7)]);
+    check_in_browser(&file, &s, 1, &want);
+}
+
+/// `design --html`: one point per design on the front (the reference included), the front's
+/// step line, and the ring around the cheapest design within the slowdown.
+#[test]
+fn design_html_renders_in_chromium() {
+    let s = Scratch::new("design");
+    let file = s.path("design.html");
+    let o = fabricsim(&[
+        "design",
+        "--gpus",
+        "256",
+        "--node",
+        "dgx-h100",
+        "--model",
+        "llama-3.1-8b",
+        "--tp",
+        "1",
+        "--pp",
+        "1",
+        "--seq",
+        "4096",
+        "--gbs",
+        "256",
+        "--json",
+        "--html",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).expect("design --json");
+    let front = r["front"].as_array().unwrap();
+    let dominated = front.iter().filter(|d| d["dominated"].as_bool() == Some(true)).count();
+    let on_front = front.len() - dominated;
+    let mut want = BTreeMap::from([("pareto-point".to_string(), on_front)]);
+    if dominated > 0 {
+        want.insert("point".into(), dominated);
+    }
+    if on_front >= 2 {
+        want.insert("pareto-line".into(), 1);
+    }
+    if let Some(c) = r["cheapest_within"].as_object() {
+        want.insert("highlight".into(), 1);
+        let spec = c["spec"].as_str().unwrap();
+        if !front.iter().any(|d| d["spec"].as_str() == Some(spec)) {
+            *want.entry("point".into()).or_insert(0) += 1;
+        }
+    }
+    assert!(on_front >= 1, "{r}");
+    check_in_browser(&file, &s, 1, &want);
+}
+
+/// `sweep --html`: one line point per training point of the bundled example grid, one line per
+/// series with two or more points.
+#[test]
+fn sweep_html_renders_in_chromium() {
+    let s = Scratch::new("sweep");
+    let file = s.path("sweep.html");
+    let out = s.path("sweep.json");
+    let grid = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/sweep.toml");
+    let o = fabricsim(&[
+        "sweep",
+        grid,
+        "--json",
+        "-o",
+        out.to_str().unwrap(),
+        "--html",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).expect("sweep --json");
+    let mut series: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut charts = BTreeMap::new();
+    for row in r["rows"].as_array().unwrap() {
+        if !row["error"].is_null() {
+            continue;
+        }
+        let key = if row["kind"] == "train" {
+            if row["step_time_s"].is_null() || (row["accelerators_used"].is_null() && row["gpus"].is_null()) {
+                continue;
+            }
+            charts.insert("train", ());
+            format!("t {} {} {}", row["cluster"], row["model"], row["plan"])
+        } else {
+            if row["busbw_bytes_per_s"].is_null() {
+                continue;
+            }
+            charts.insert("coll", ());
+            let ranks = if row["ranks"].is_null() {
+                &row["ranks_used"]
+            } else {
+                &row["ranks"]
+            };
+            format!("c {} {} {}", row["cluster"], row["op"], ranks)
+        };
+        *series.entry((key, String::new())).or_insert(0) += 1;
+    }
+    let points: usize = series.values().sum();
+    let lines = series.values().filter(|n| **n >= 2).count();
+    assert!(points > 0);
+    let mut want = BTreeMap::from([("line-point".to_string(), points)]);
+    if lines > 0 {
+        want.insert("line".into(), lines);
+    }
+    check_in_browser(&file, &s, charts.len(), &want);
+}

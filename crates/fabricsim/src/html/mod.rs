@@ -23,6 +23,7 @@
 //! report (`step.rs`); callers turn their results into the chart inputs.
 
 mod charts;
+mod reports;
 mod scale;
 mod step;
 #[cfg(test)]
@@ -32,6 +33,7 @@ pub use charts::{
     pareto_front, Axis, BarChart, BarMetric, BarRow, Better, Guide, LineChart, ScatterChart, ScatterPoint, Series,
     StackedChart, StackedRow,
 };
+pub use reports::{compare_page, design_page, sweep_page};
 pub use scale::Unit;
 pub use step::{StepParts, STEP_PART_NAMES};
 

@@ -49,6 +49,12 @@ pub fn vp_choices(pp: u32, layers: u32) -> Vec<u32> {
 /// The recompute policies, least first.
 pub const RECOMPUTE: [Recompute; 3] = [Recompute::None, Recompute::Selective, Recompute::Full];
 
+/// [`Candidate::key`]: TP, CP, PP, EP, VP, micro-batch, ZeRO, recompute rank, order, MaxText
+/// mesh, DP.
+pub type CandidateKey = (u32, u32, u32, u32, u32, u32, u8, u8, [usize; 5], [u32; 6], u32);
+/// [`Candidate::key_without_recompute`].
+pub type BaseKey = (u32, u32, u32, u32, u32, u32, u8, [usize; 5], [u32; 6], u32);
+
 /// One point of the plan space.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
@@ -72,7 +78,7 @@ impl Candidate {
     /// A total order on candidates (ties between equal step times are broken by it).
     /// Among equal step times the simplest plan comes first: smaller TP, CP, PP, EP, VP, then
     /// micro-batch, sharding, recompute, order, mesh and DP.
-    pub fn key(&self) -> (u32, u32, u32, u32, u32, u32, u8, u8, [usize; 5], [u32; 6], u32) {
+    pub fn key(&self) -> CandidateKey {
         let p = &self.plan;
         let mesh = self.mesh.map_or([0; 6], |m| {
             [
@@ -100,7 +106,7 @@ impl Candidate {
     }
 
     /// [`Candidate::key`] without the recompute policy: candidates equal here differ only in it.
-    pub fn key_without_recompute(&self) -> (u32, u32, u32, u32, u32, u32, u8, [usize; 5], [u32; 6], u32) {
+    pub fn key_without_recompute(&self) -> BaseKey {
         let k = self.key();
         (k.0, k.1, k.2, k.3, k.4, k.5, k.6, k.8, k.9, k.10)
     }

@@ -8,6 +8,7 @@ mod model_flags;
 mod moe_flags;
 mod nccl_tests;
 mod sweep_cmd;
+mod plan_cmd;
 mod train_cmd;
 mod train_render;
 
@@ -99,6 +100,10 @@ enum Cmd {
         /// overall (JSON: `cross_validation`).
         #[arg(long)]
         cross_validate: bool,
+        /// Run the plan search on every training row that states its plan (the --training data
+        /// set) and compare its best plan with the published one under the same model.
+        #[arg(long)]
+        planner: bool,
     },
     /// Simulate one training step of an LLM (default: Llama 3.1 70B on dgx-h100-superpod:su=4).
     #[command(allow_negative_numbers = true)]
@@ -113,6 +118,11 @@ enum Cmd {
     /// non-blocking, confirmed at flow fidelity.
     #[command(allow_negative_numbers = true)]
     Design(design_cmd::DesignArgs),
+    /// Search the fastest parallel plan for a training job on a cluster: TP, PP, DP, CP, EP,
+    /// virtual stages, micro-batch, recompute, ZeRO/FSDP and placement order (MaxText meshes on
+    /// TPUs), pruned by memory and a lower bound, re-ranked at flow fidelity.
+    #[command(allow_negative_numbers = true)]
+    Plan(plan_cmd::PlanArgs),
     /// List the built-in models.
     Models {
         /// Print the registry as JSON (parameter counts, and in billions) instead of text.
@@ -457,7 +467,38 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             json,
             explain,
             cross_validate,
+            planner,
         } => {
+            if planner {
+                let path = training.clone().flatten();
+                let text = read_data("--training", path.as_deref())?;
+                let data = text.data_set(DataSet::BUNDLED_TRAINING);
+                let mut progress = Progress::new("planning training rows", "rows");
+                let (rows, skipped) = fabricsim::plan::published::compare(
+                    data.text,
+                    None,
+                    &fabricsim::plan::SearchOptions::default(),
+                    &mut |d, t| progress.set(d, t),
+                );
+                progress.finish();
+                if json {
+                    let skipped: Vec<_> = skipped
+                        .iter()
+                        .map(|(id, why)| serde_json::json!({"row_id": id, "reason": why}))
+                        .collect();
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&serde_json::json!({
+                            "schema_version": fabricsim::SCHEMA_VERSION,
+                            "rows": rows,
+                            "skipped": skipped,
+                        }))?
+                    );
+                } else {
+                    print!("{}", fabricsim::plan::published::render(&rows, &skipped));
+                }
+                return Ok(0);
+            }
             use fabricsim::validate::DataSet;
             // No flag at all: both bundled data sets.
             let (collectives, training) = match (collectives, training) {
@@ -521,6 +562,12 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                     }
                     print!("{t}");
                 }
+            }
+        }
+        Cmd::Plan(args) => {
+            let code = plan_cmd::run(args, |spec| load_cluster(spec).map(|(_, f)| f))?;
+            if code != 0 {
+                return Ok(code);
             }
         }
         Cmd::Train(args) => {

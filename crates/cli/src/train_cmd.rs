@@ -157,6 +157,32 @@ pub struct JobArgs {
     pub moe_imbalance: Option<f64>,
 }
 
+/// The model `--model` names: a registry name or alias, or a Hugging Face config.json path.
+pub(crate) fn model_arg(m: &str) -> Result<workload::ModelSpec, UserError> {
+    if m.ends_with(".json") {
+        let text = std::fs::read_to_string(m).map_err(|e| UserError(format!("cannot read model config `{m}`: {e}")))?;
+        workload::hf::from_hf_config(&text, m).map_err(|e| UserError(e.to_string()))
+    } else {
+        scenario::model(&ModelField::Name(m.to_string()), "--model").map_err(UserError)
+    }
+}
+
+/// The compute model of `f`'s accelerator with `framework`'s profile (the accelerator's default
+/// framework when `None`), as `train` prices kernels.
+pub(crate) fn compute_model(
+    f: &fabric::Fabric,
+    framework: Option<&str>,
+) -> Result<(workload::compute::ComputeModel, workload::Framework), UserError> {
+    let mut cm = fabricsim::train::compute_model_for(f.accel_model)
+        .ok_or_else(|| UserError(format!("no compute model for accelerator `{}`", f.accel_model)))?;
+    let fw = match framework {
+        Some(name) => workload::Framework::parse(name).map_err(UserError)?,
+        None => workload::Framework::default_for(f.accel_model),
+    };
+    cm.framework = fw.profile();
+    Ok((cm, fw))
+}
+
 /// A training job read from its flags and scenario file, before any cluster: what `train`,
 /// `compare` and `design` share. [`prepare_on`] turns it into a plan on one fabric.
 #[derive(Debug, Clone)]
@@ -244,12 +270,7 @@ pub fn job(a: &JobArgs, cluster: Option<&str>) -> Result<Job, UserError> {
     set!(sc.fidelity, a.fidelity.clone());
     let file_model = scenario::model_field(&sc, &context).map_err(UserError)?;
     let model = match &a.model {
-        Some(m) if m.ends_with(".json") => {
-            let text =
-                std::fs::read_to_string(m).map_err(|e| UserError(format!("cannot read model config `{m}`: {e}")))?;
-            workload::hf::from_hf_config(&text, m).map_err(|e| UserError(e.to_string()))?
-        }
-        Some(m) => scenario::model(&ModelField::Name(m.clone()), "--model").map_err(UserError)?,
+        Some(m) => model_arg(m)?,
         None => match &file_model {
             Some(field) => scenario::model(field, &context).map_err(UserError)?,
             None => {
@@ -359,17 +380,11 @@ pub fn prepare_on(job: &Job, f: &fabric::Fabric) -> Result<Prepared, UserError> 
             ));
         }
     }
-    let order = match &a.order {
+    let order = match a.order.as_ref().or(sc.parallel.order.as_ref()) {
         Some(o) => train::parse_order(o).map_err(UserError)?,
         None => train::DEFAULT_ORDER,
     };
-    let mut cm = fabricsim::train::compute_model_for(f.accel_model)
-        .ok_or_else(|| UserError(format!("no compute model for accelerator `{}`", f.accel_model)))?;
-    cm.framework = match &sc.training.framework {
-        Some(name) => workload::Framework::parse(name).map_err(UserError)?,
-        None => workload::Framework::default_for(f.accel_model),
-    }
-    .profile();
+    let (mut cm, _) = compute_model(&f, sc.training.framework.as_deref())?;
     if let Some(dir) = &a.calibration {
         let read = |name: &str, required: bool| -> Result<Option<String>, UserError> {
             let path = std::path::Path::new(dir).join(name);

@@ -12,6 +12,7 @@ pub mod html;
 pub mod job;
 pub mod moe;
 pub mod nccl_tests;
+pub mod plan;
 pub mod routing;
 pub mod scenario;
 pub mod sweep;
@@ -34,6 +35,14 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// rounded to whole bytes when parsed); anything else is written as the float it is rather than
 /// silently rounded.
 /// Serialise a modelled byte count (an estimate, possibly fractional) as a whole number of bytes.
+/// [`rounded_bytes`] of an optional value (`null` when absent).
+pub(crate) fn rounded_bytes_opt<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => rounded_bytes(v, s),
+        None => s.serialize_none(),
+    }
+}
+
 pub(crate) fn rounded_bytes<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     let r = v.round();
     if (0.0..9_007_199_254_740_992.0).contains(&r) {

@@ -66,6 +66,9 @@ pub struct Parallel {
     pub tp_comm_overlap: Option<bool>,
     /// Layers of each pipeline stage (PP entries, or PP × VP chunk sizes with interleaving).
     pub layers_per_stage: Option<Vec<u32>>,
+    /// Placement of the parallel dimensions, innermost first (`train --order`'s form,
+    /// `tp,cp,ep,pp,dp`); the flag wins over it.
+    pub order: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]

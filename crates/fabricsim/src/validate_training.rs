@@ -319,11 +319,136 @@ pub fn framework_of(group: &str, other: &str) -> &'static str {
     }
 }
 
+/// The scenario a (GPU) training row becomes under the mapping rules (module notes): what
+/// `validate --training` simulates and `validate --planner` plans for.
+#[derive(Debug, Clone)]
+pub struct RowScenario {
+    /// The cluster as a preset spec.
+    pub spec: String,
+    pub fabric: fabric::Fabric,
+    pub model: ModelSpec,
+    /// The row's model column.
+    pub model_name: String,
+    /// The row names no registry model: GPT-style sizes (the row's FLOP accounting).
+    pub gpt_style: bool,
+    /// The published plan.
+    pub plan: ParallelPlan,
+    /// The compute model with the row's framework and era applied.
+    pub cm: workload::compute::ComputeModel,
+    pub accelerators: u32,
+    pub accelerator: String,
+    pub memory: RowMemory,
+    /// Whether the row states its own TP and PP (not taken from a sibling row).
+    pub layout_stated: bool,
+    pub assumptions: Vec<String>,
+    pub defaults: Vec<String>,
+}
+
+/// Every row of a training CSV as its id and the scenario it becomes; TPU rows (MaxText,
+/// `validate_tpu`'s own mapping) and rows the mapping cannot build carry an error.
+pub fn row_scenarios(text: &str) -> Vec<(String, Result<RowScenario, String>)> {
+    let rows = all_rows(text);
+    rows.iter()
+        .map(|m| {
+            let id = field(m, "row_id").to_string();
+            if crate::validate_tpu::compare(m).is_some() {
+                return (id, Err("a TPU row (MaxText mapping, validate_tpu)".into()));
+            }
+            (id, row_scenario(m, &rows))
+        })
+        .collect()
+}
+
 fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<TrainingRow, String> {
     // TPU rows under MaxText: their own mapping (validate_tpu.rs).
     if let Some(r) = crate::validate_tpu::compare(m) {
         return r;
     }
+    let RowScenario {
+        spec,
+        fabric: f,
+        model,
+        model_name,
+        gpt_style,
+        plan,
+        cm,
+        accelerators: n,
+        accelerator: accel,
+        memory,
+        layout_stated: _,
+        assumptions,
+        defaults,
+    } = row_scenario(m, rows)?;
+    let group = field(m, "source_group");
+    let (gbs, seq) = (plan.gbs, plan.seq);
+    let model_name = model_name.as_str();
+    let accel = accel.as_str();
+    let r = simulate(
+        &spec,
+        &f,
+        &model,
+        &plan,
+        &cm,
+        &TrainOptions {
+            fidelity: engine::Fidelity::Flow,
+            allow_oom: true,
+            full: false,
+            in_network: collective::InNetwork::default(),
+            moe_imbalance: 1.0,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let world = plan.world() as f64;
+    let (b, s, l, h, v) = (
+        gbs as f64,
+        seq as f64,
+        model.layers as f64,
+        model.hidden as f64,
+        model.vocab as f64,
+    );
+    let hw_formula = 96.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (16.0 * l * h));
+    let model_formula = if gpt_style {
+        72.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (12.0 * h * l))
+    } else {
+        r.model_flops_per_step
+    };
+    let uses_hw = group.contains("SC21") || group.contains("BLOOM");
+    let step = r.step_time_s;
+    let (metric, measured, predicted) = if let Some(x) = num(m, "step_time_s") {
+        ("step_time_s", x, step)
+    } else if let Some(x) = num(m, "tokens_per_s_per_accel") {
+        ("tokens_per_s_per_accel", x, r.tokens_per_s_per_accel)
+    } else if let Some(x) = num(m, "tflops_per_accel") {
+        let flops = if uses_hw { hw_formula } else { model_formula };
+        ("tflops_per_accel", x, flops / step / world / 1e12)
+    } else if let Some(x) = num(m, "mfu_pct") {
+        let peak = cm.accel.peak_bf16;
+        ("mfu_pct", x, model_formula / step / world / peak * 100.0)
+    } else if let Some(x) = num(m, "hfu_pct") {
+        let peak = cm.accel.peak_bf16;
+        ("hfu_pct", x, hw_formula / step / world / peak * 100.0)
+    } else {
+        return Err("the row gives no comparable metric (step_time_s, tokens_per_s_per_accel, tflops_per_accel, mfu_pct or hfu_pct)".into());
+    };
+    Ok(TrainingRow {
+        run: format!("{} on {} × {}", model_name, n, accel),
+        cluster: spec,
+        model: RowModel::from_model(&model),
+        framework: cm.framework.framework.name().into(),
+        plan: RowPlan::from_plan(&plan),
+        memory,
+        metric: metric.into(),
+        measured,
+        predicted,
+        error_pct: (predicted - measured) / measured * 100.0,
+        assumptions,
+        defaults,
+        ..Default::default()
+    })
+}
+
+/// The scenario of GPU training row `m` (mapping rules in the module notes).
+pub fn row_scenario(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<RowScenario, String> {
     let mut assumptions: Vec<String> = Vec::new();
     let mut defaults: Vec<String> = Vec::new();
     let accel = field(m, "accelerator");
@@ -343,6 +468,7 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
         num(m, "CP").map(|v| v as u32),
         num(m, "micro_batch").map(|v| v as u32),
     );
+    let layout_stated = tp.is_some() && pp.is_some();
     let (tp, pp) = match (tp, pp) {
         (Some(tp), Some(pp)) => (tp, pp),
         _ => {
@@ -485,67 +611,20 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
     plan.layers_per_stage = recipe.layers_per_stage.clone().or(plan.layers_per_stage);
     defaults.extend(recipe.notes);
     let memory = row_memory(&f, &model, &plan, &lower, group, &cm.framework, &recipe.memory);
-    let r = simulate(
-        &spec,
-        &f,
-        &model,
-        &plan,
-        &cm,
-        &TrainOptions {
-            fidelity: engine::Fidelity::Flow,
-            allow_oom: true,
-            full: false,
-            in_network: collective::InNetwork::default(),
-            moe_imbalance: 1.0,
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    let world = plan.world() as f64;
-    let (b, s, l, h, v) = (
-        gbs as f64,
-        seq as f64,
-        model.layers as f64,
-        model.hidden as f64,
-        model.vocab as f64,
-    );
-    let hw_formula = 96.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (16.0 * l * h));
-    let model_formula = if gpt_style {
-        72.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (12.0 * h * l))
-    } else {
-        r.model_flops_per_step
-    };
-    let uses_hw = group.contains("SC21") || group.contains("BLOOM");
-    let step = r.step_time_s;
-    let (metric, measured, predicted) = if let Some(x) = num(m, "step_time_s") {
-        ("step_time_s", x, step)
-    } else if let Some(x) = num(m, "tokens_per_s_per_accel") {
-        ("tokens_per_s_per_accel", x, r.tokens_per_s_per_accel)
-    } else if let Some(x) = num(m, "tflops_per_accel") {
-        let flops = if uses_hw { hw_formula } else { model_formula };
-        ("tflops_per_accel", x, flops / step / world / 1e12)
-    } else if let Some(x) = num(m, "mfu_pct") {
-        let peak = cm.accel.peak_bf16;
-        ("mfu_pct", x, model_formula / step / world / peak * 100.0)
-    } else if let Some(x) = num(m, "hfu_pct") {
-        let peak = cm.accel.peak_bf16;
-        ("hfu_pct", x, hw_formula / step / world / peak * 100.0)
-    } else {
-        return Err("the row gives no comparable metric (step_time_s, tokens_per_s_per_accel, tflops_per_accel, mfu_pct or hfu_pct)".into());
-    };
-    Ok(TrainingRow {
-        run: format!("{} on {} × {}", model_name, n, accel),
-        cluster: spec,
-        model: RowModel::from_model(&model),
-        framework: cm.framework.framework.name().into(),
-        plan: RowPlan::from_plan(&plan),
+    Ok(RowScenario {
+        spec,
+        fabric: f,
+        model,
+        model_name: model_name.to_string(),
+        gpt_style,
+        plan,
+        cm,
+        accelerators: n,
+        accelerator: accel.to_string(),
         memory,
-        metric: metric.into(),
-        measured,
-        predicted,
-        error_pct: (predicted - measured) / measured * 100.0,
+        layout_stated,
         assumptions,
         defaults,
-        ..Default::default()
     })
 }
 

@@ -7,8 +7,8 @@ mod html_out;
 mod model_flags;
 mod moe_flags;
 mod nccl_tests;
-mod sweep_cmd;
 mod plan_cmd;
+mod sweep_cmd;
 mod train_cmd;
 mod train_render;
 

@@ -384,7 +384,7 @@ pub fn prepare_on(job: &Job, f: &fabric::Fabric) -> Result<Prepared, UserError> 
         Some(o) => train::parse_order(o).map_err(UserError)?,
         None => train::DEFAULT_ORDER,
     };
-    let (mut cm, _) = compute_model(&f, sc.training.framework.as_deref())?;
+    let (mut cm, _) = compute_model(f, sc.training.framework.as_deref())?;
     if let Some(dir) = &a.calibration {
         let read = |name: &str, required: bool| -> Result<Option<String>, UserError> {
             let path = std::path::Path::new(dir).join(name);

@@ -1,9 +1,9 @@
 //! `fabricsim._native`: the Rust side of the Python package. Each function is a thin wrapper
 //! over one library function of `fabricsim` (`job::topo`, `job::collective`, `job::train`,
 //! `sweep::run`, `sweep::merge`): inputs come as the JSON of the library's input struct, results
-//! go back as the JSON the CLI prints with `--json` (the Python side parses both). A new command
-//! (`plan`, once its library function exists) is one more such wrapper here and one more
-//! function in `python/fabricsim/__init__.py`.
+//! go back as the JSON the CLI prints with `--json` (the Python side parses both); `plan` wraps
+//! `plan::search` and `plan::report::json`. A new command is one more such wrapper here and one
+//! more function in `python/fabricsim/__init__.py`.
 //!
 //! This crate is an outer room: it reads files (cluster TOML files named by a spec), the
 //! library does not.
@@ -150,11 +150,72 @@ fn parse_size(s: &str) -> PyResult<f64> {
     fabricsim::collective::parse_size(s).map_err(user_error)
 }
 
+/// `fabricsim plan --cluster PRESET --model M --seq S --gbs B [--framework F] [--gpus N]
+/// [--fix k=v ...] [--max-tp T] [--top K] [--fidelity F] [--precision P] --json`: the same search and
+/// the same JSON document (presets and registry models only).
+#[pyfunction]
+#[pyo3(signature = (cluster, model, seq, gbs, framework=None, gpus=None, fix=Vec::new(), max_tp=None, top=5, fidelity="flow", precision=None))]
+#[allow(clippy::too_many_arguments)]
+fn plan_json(
+    py: Python<'_>,
+    cluster: &str,
+    model: &str,
+    seq: u64,
+    gbs: u32,
+    framework: Option<&str>,
+    gpus: Option<u64>,
+    fix: Vec<String>,
+    max_tp: Option<u32>,
+    top: usize,
+    fidelity: &str,
+    precision: Option<&str>,
+) -> PyResult<String> {
+    use fabricsim::plan::{self, Constraints, Job, SearchOptions};
+    let mut job = Job::for_preset(cluster, model, seq, gbs, framework).map_err(user_error)?;
+    if let Some(n) = gpus {
+        if n == 0 || n > job.fabric.accel_count() as u64 {
+            return Err(user_error(format!(
+                "gpus {n}: the cluster has {} accelerators",
+                job.fabric.accel_count()
+            )));
+        }
+        job.accelerators = n;
+    }
+    if let Some(p) = precision {
+        job.precision = fabricsim::scenario::precision(p).map_err(user_error)?;
+    }
+    let mut cons = Constraints {
+        max_tp,
+        ..Default::default()
+    };
+    for item in &fix {
+        cons.fix(item).map_err(user_error)?;
+    }
+    if top == 0 {
+        return Err(user_error("top 0: must be at least 1".into()));
+    }
+    let mut opts = SearchOptions {
+        top,
+        rerank: top.max(8),
+        ..Default::default()
+    };
+    opts.fidelity = match fidelity {
+        "flow" => opts.fidelity,
+        "analytical" => engine::Fidelity::Analytical,
+        o => return Err(user_error(format!("fidelity `{o}`: expected flow or analytical"))),
+    };
+    let out = py
+        .allow_threads(|| plan::search(&job, &cons, &opts, &|_, _, _| {}))
+        .map_err(user_error)?;
+    to_json(&plan::report::json(&job, &cons, &out))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(topo_json, m)?)?;
     m.add_function(wrap_pyfunction!(collective_json, m)?)?;
     m.add_function(wrap_pyfunction!(train_json, m)?)?;
+    m.add_function(wrap_pyfunction!(plan_json, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_text, m)?)?;
     m.add_function(wrap_pyfunction!(grid_points, m)?)?;
     m.add_function(wrap_pyfunction!(merge_texts, m)?)?;

@@ -77,3 +77,20 @@ def test_sweep_frame_text_and_merge(grid_file):
             fabricsim.merge(parts[:3])
         if CLI:
             assert cli("sweep", str(grid_file), *(["--json"] if as_json else [])) == whole
+
+
+def test_plan_is_the_cli_json():
+    r = fabricsim.plan("fat-tree:gpus=64", "llama-3.1-8b", seq=4096, gbs=64, fidelity="analytical", top=3)
+    assert r["schema_version"] == fabricsim.SCHEMA_VERSION
+    assert 1 <= len(r["plans"]) <= 3
+    best = r["plans"][0]
+    assert best["step_time_s"] > 0 and 0 < best["mfu"] < 1
+    assert best["plan"]["tp"] * best["plan"]["pp"] * best["plan"]["dp"] * best["plan"]["cp"] == 64
+    times = [p["step_time_s"] for p in r["plans"]]
+    assert times == sorted(times)
+    if CLI:
+        c = json.loads(cli("plan", "--cluster", "fat-tree:gpus=64", "--model", "llama-3.1-8b", "--seq", "4096",
+                           "--gbs", "64", "--fidelity", "analytical", "--top", "3", "--json"))
+        assert r == c
+    with pytest.raises(ValueError):
+        fabricsim.plan("fat-tree:gpus=64", "no-such-model", seq=4096, gbs=64)

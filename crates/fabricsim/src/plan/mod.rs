@@ -23,6 +23,7 @@ pub mod bound;
 pub mod families;
 pub mod launch;
 pub mod published;
+pub mod report;
 pub mod space;
 
 use crate::train::{self, Breakdown, TrainOptions, TrainReport};

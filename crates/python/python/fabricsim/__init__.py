@@ -25,6 +25,7 @@ __all__ = [
     "topo",
     "collective",
     "train",
+    "plan",
     "sweep",
     "sweep_text",
     "merge",
@@ -128,6 +129,12 @@ def grid_points(grid_file: Union[str, _Path]) -> tuple:
     return _native.grid_points(_Path(grid_file).read_text(), str(grid_file))
 
 
-# `plan` joins the list above once `fabricsim plan` has a library function: one wrapper in
-# src/lib.rs (plan_json over the library's plan inputs) and here
-#     def plan(**flags): return _call(_native.plan_json, flags)
+def plan(cluster: str, model: str, *, seq: int, gbs: int, framework: Optional[str] = None,
+         gpus: Optional[int] = None, fix: Sequence[str] = (), max_tp: Optional[int] = None, top: int = 5,
+         fidelity: str = "flow", precision: Optional[str] = None) -> dict:
+    """``fabricsim plan ... --json``: the best plans, best first, under ``plans`` (each with the
+    ``plan`` object ``train`` prints, ``step_time_s``, ``mfu``, ``memory_bytes_per_accel``,
+    ``fidelity``, ``scenario_toml`` and ``launch``), and why each rejected family loses. Presets
+    and registry models only; ``fix`` takes ``--fix`` items such as ``"tp=8"``."""
+    return _json.loads(_native.plan_json(cluster, model, seq, gbs, framework, gpus, list(fix), max_tp, top,
+                                         fidelity, precision))

@@ -64,6 +64,10 @@ pub struct PlanArgs {
     /// plan-N.launch.txt (the framework's arguments) into this directory.
     #[arg(long)]
     pub out_dir: Option<String>,
+    /// Write a self-contained HTML report (inline SVG, no network needed): the top plans' step
+    /// breakdowns, stacked.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<String>,
 }
 
 /// Run `fabricsim plan`.
@@ -168,6 +172,9 @@ pub fn run(a: PlanArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, Us
             let path = std::path::Path::new(dir).join(format!("plan-{n}.launch.txt"));
             std::fs::write(&path, text).map_err(|e| UserError(format!("cannot write `{}`: {e}", path.display())))?;
         }
+    }
+    if let Some(path) = &a.html {
+        crate::html_out::write(path, &fabricsim::html::plan_page(&job, &out))?;
     }
     if a.json {
         println!(

@@ -657,3 +657,51 @@ fn sweep_html_renders_in_chromium() {
     }
     check_in_browser(&file, &s, charts.len(), &want);
 }
+
+/// `plan --html`: one stacked bar per plan shown, one segment per non-zero part of its step —
+/// the breakdowns of the same run's `--json`.
+#[test]
+fn plan_html_renders_in_chromium() {
+    let s = Scratch::new("plan");
+    let file = s.path("plan.html");
+    let o = fabricsim(&[
+        "plan",
+        "--cluster",
+        "fat-tree:gpus=64",
+        "--model",
+        "llama-3.1-8b",
+        "--seq",
+        "4096",
+        "--gbs",
+        "64",
+        "--fidelity",
+        "analytical",
+        "--top",
+        "3",
+        "--json",
+        "--html",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).expect("plan --json");
+    let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"));
+    let mut segments = 0;
+    for p in r["plans"].as_array().unwrap() {
+        let b = &p["breakdown"];
+        segments += positive(&[
+            f(b, "compute_s"),
+            f(b, "recompute_s"),
+            f(b, "tp_comm_s"),
+            f(b, "cp_comm_s"),
+            f(b, "ep_comm_s"),
+            f(b, "fsdp_comm_s"),
+            f(b, "pp_comm_s"),
+            f(b, "pipeline_bubble_s"),
+            (f(b, "dp_comm_s") - f(b, "fsdp_comm_s")).max(0.0),
+            f(b, "optimizer_s"),
+        ]);
+    }
+    assert!(segments >= 3);
+    let want = BTreeMap::from([("segment".to_string(), segments)]);
+    check_in_browser(&file, &s, 1, &want);
+}

@@ -33,7 +33,7 @@ pub use charts::{
     pareto_front, Axis, BarChart, BarMetric, BarRow, Better, Guide, LineChart, ScatterChart, ScatterPoint, Series,
     StackedChart, StackedRow,
 };
-pub use reports::{compare_page, design_page, sweep_page};
+pub use reports::{compare_page, design_page, plan_page, sweep_page};
 pub use scale::Unit;
 pub use step::{StepParts, STEP_PART_NAMES};
 

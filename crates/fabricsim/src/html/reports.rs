@@ -5,6 +5,7 @@
 use super::{
     Axis, BarChart, BarMetric, BarRow, Better, Guide, LineChart, Page, ScatterChart, ScatterPoint, Series, Unit,
 };
+use super::{StackedChart, StepParts};
 use crate::compare::CompareReport;
 use crate::design::DesignReport;
 use crate::sweep::SweepReport;
@@ -250,5 +251,30 @@ pub fn sweep_page(r: &SweepReport) -> Page {
             page.text(f);
         }
     }
+    page
+}
+
+/// `fabricsim plan --html`: the top plans' step breakdowns (each its slowest stage's), stacked,
+/// best first.
+pub fn plan_page(job: &crate::plan::Job, out: &crate::plan::Outcome) -> Page {
+    let mut page = Page::new(format!("fabricsim plan · {} on {}", job.model.name, job.cluster));
+    page.facts([
+        ("model".to_string(), job.model.name.clone()),
+        (
+            "cluster".to_string(),
+            format!("{} ({} accelerators)", job.cluster, job.accelerators),
+        ),
+        ("batch".to_string(), format!("{} × {} tokens", job.gbs, job.seq)),
+        ("plans shown".to_string(), out.ranked.len().to_string()),
+    ]);
+    page.chart(StackedChart::step_breakdown(
+        "Where each plan's step goes (best first)",
+        out.ranked.iter().enumerate().map(|(i, r)| {
+            (
+                format!("#{} {}", i + 1, r.candidate.label()),
+                StepParts::from_breakdown(&r.report.breakdown),
+            )
+        }),
+    ));
     page
 }

@@ -8,6 +8,7 @@ mod model_flags;
 mod moe_flags;
 mod nccl_tests;
 mod plan_cmd;
+mod serve_cmd;
 mod sweep_cmd;
 mod train_cmd;
 mod train_render;
@@ -123,6 +124,11 @@ enum Cmd {
     /// TPUs), pruned by memory and a lower bound, re-ranked at flow fidelity.
     #[command(allow_negative_numbers = true)]
     Plan(plan_cmd::PlanArgs),
+    /// Simulate LLM serving on a cluster: continuous batching, chunked prefill, paged KV cache
+    /// with prefix caching and tiers, expert parallelism, prefill/decode disaggregation, SLOs
+    /// (default: DeepSeek-R1 on a GB200 NVL72 rack, disaggregated).
+    #[command(allow_negative_numbers = true)]
+    Serve(serve_cmd::ServeArgs),
     /// List the built-in models.
     Models {
         /// Print the registry as JSON (parameter counts, and in billions) instead of text.
@@ -578,6 +584,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
         }
         Cmd::Compare(args) => return compare_cmd::run(args, load_cluster),
         Cmd::Design(args) => return design_cmd::run(args),
+        Cmd::Serve(args) => return serve_cmd::run(args, |spec| load_cluster(spec).map(|(_, f)| f)),
         Cmd::Models { json } => {
             let mut all = workload::registry::all();
             all.sort_by(|a, b| a.name.cmp(&b.name));

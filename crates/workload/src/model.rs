@@ -335,6 +335,34 @@ impl ModelSpec {
         self.sum_layers(|l| self.attention_params() + self.ffn_params(l, true)) + self.norm_params(self.hidden)
     }
 
+    /// Values one token leaves in the KV cache of one layer: GQA/MHA keep a key and a value per
+    /// KV head (`2 · kv_heads · head_dim`); MLA keeps the compressed latent and the decoupled RoPE
+    /// key (`kv_lora_rank + qk_rope_head_dim`: 576 for DeepSeek-V3).
+    pub fn kv_values_per_token_layer(&self) -> u64 {
+        match &self.mla {
+            Some(mla) => mla.kv_lora_rank + mla.qk_rope_head_dim,
+            None => 2 * self.kv_heads as u64 * self.head_dim,
+        }
+    }
+
+    /// KV-cache bytes of one token over all layers at `dtype_bytes` per value (DeepSeek-V3 in
+    /// BF16: 61 · 576 · 2 = 70,272 B). MTP modules are not counted (they keep no cache of their
+    /// own across steps in SGLang / vLLM).
+    pub fn kv_bytes_per_token(&self, dtype_bytes: f64) -> f64 {
+        self.layers as f64 * self.kv_values_per_token_layer() as f64 * dtype_bytes
+    }
+
+    /// KV values of one token in one layer held by one of `tp` tensor-parallel ranks: GQA
+    /// splits the KV heads (each rank keeps at least one head, replicated when `tp` exceeds the
+    /// KV heads); MLA's latent is not split by heads, so every TP rank keeps all of it.
+    pub fn kv_values_per_token_layer_per_rank(&self, tp: u32) -> u64 {
+        let tp = tp.max(1) as u64;
+        match &self.mla {
+            Some(_) => self.kv_values_per_token_layer(),
+            None => 2 * (self.kv_heads as u64).div_ceil(tp) * self.head_dim,
+        }
+    }
+
     /// Checks sizes and consistency; `context` names the source in the error (a file, a
     /// registry entry).
     pub fn validate(&self, context: &str) -> Result<(), WorkloadError> {

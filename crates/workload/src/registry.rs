@@ -334,7 +334,9 @@ const ENTRIES: &[Entry] = &[
     // meta-llama/Llama-3.1-70B config.json.
     Entry {
         name: "llama-3.1-70b",
-        aliases: &[],
+        // Llama 3.3 70B keeps Llama 3.1 70B's architecture (meta-llama/Llama-3.3-70B-Instruct
+        // config.json: the same sizes; only the weights differ).
+        aliases: &["llama-3.3-70b"],
         build: |n| llama(n, 80, 8192, 64, 8, 28672, 128_256, false, 131_072),
     },
     // meta-llama/Llama-3.1-405B config.json: 126 layers, 16384, 128 heads, 8 KV, ffn 53248;
@@ -386,7 +388,9 @@ const ENTRIES: &[Entry] = &[
     // mtp_num_layers 1), outside the paper's 671B total / 37B active.
     Entry {
         name: "deepseek-v3",
-        aliases: &["deepseek-v3-671b"],
+        // DeepSeek-R1 is a post-trained DeepSeek-V3 (deepseek-ai/DeepSeek-R1 config.json: the
+        // same architecture), so serving it is serving this network.
+        aliases: &["deepseek-v3-671b", "deepseek-r1", "deepseek-r1-0528"],
         build: |n| ModelSpec {
             heads: 128,
             kv_heads: 128,

@@ -1,0 +1,565 @@
+//! `fabricsim serve`: LLM serving on a fabric (request-level simulation).
+
+use fabricsim::serve::{self, inputs::ServeInputs, ServeReport};
+use serde::Serialize;
+
+use crate::UserError;
+
+/// `fabricsim serve` arguments (every value also a key of `--scenario FILE.toml`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// Scenario TOML with the same keys as these flags (snake_case: `dp_attn`, `input_len`);
+    /// flags given here win.
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// A preset with parameters or a cluster TOML file (default: gb200-nvl72).
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Model: a built-in name (`fabricsim models`; deepseek-r1, llama-3.1-405b, ...) or a
+    /// Hugging Face config.json (default: deepseek-r1).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Weight precision of the GEMMs: bf16, fp8, fp4, int8 (default fp8).
+    #[arg(long)]
+    pub precision: Option<String>,
+    /// Tensor parallelism of a colocated instance.
+    #[arg(long)]
+    pub tp: Option<u32>,
+    /// Expert parallelism (1, or tp × dp-attn).
+    #[arg(long)]
+    pub ep: Option<u32>,
+    /// Data-parallel attention ranks per instance.
+    #[arg(long = "dp-attn")]
+    pub dp_attn: Option<u32>,
+    /// Pipeline stages per instance.
+    #[arg(long)]
+    pub pp: Option<u32>,
+    /// Colocated instances.
+    #[arg(long)]
+    pub replicas: Option<u32>,
+    /// Most running requests per attention rank (default 256).
+    #[arg(long = "max-running")]
+    pub max_running: Option<u32>,
+    /// Chunked-prefill token budget per rank and step (default 8192).
+    #[arg(long)]
+    pub chunk: Option<u32>,
+    /// Disaggregated prefill instances: `tp=1,ep=32,dp-attn=32,instances=4`.
+    #[arg(long)]
+    pub prefill: Option<String>,
+    /// Disaggregated decode instances: `tp=1,ep=144,dp-attn=144,instances=1`.
+    #[arg(long)]
+    pub decode: Option<String>,
+    /// One phase alone, the other assumed unlimited (as per-phase benchmarks run): prefill or
+    /// decode (the instance from --prefill / --decode or the colocated flags).
+    #[arg(long)]
+    pub phase: Option<String>,
+    /// Workload kind: synthetic (default), agent (multi-turn sessions), trace.
+    #[arg(long)]
+    pub workload: Option<String>,
+    /// Prompt tokens: `1024` or `512..2048` (agent: the first turn's).
+    #[arg(long = "input-len")]
+    pub input_len: Option<String>,
+    /// Output tokens: `1024` or `256..1024`.
+    #[arg(long = "output-len")]
+    pub output_len: Option<String>,
+    /// Poisson arrivals per second (requests, or sessions for agents).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Closed loop: users each sending the next request when the last one ends (default 2048).
+    #[arg(long)]
+    pub concurrency: Option<u32>,
+    /// Tokens of a system prompt shared by every request (prefix-cached).
+    #[arg(long = "shared-prefix")]
+    pub shared_prefix: Option<u32>,
+    /// Agent sessions: turns per session (`8` or `4..12`).
+    #[arg(long)]
+    pub turns: Option<String>,
+    /// Agent sessions: new tokens per later turn (tool result, next message).
+    #[arg(long = "turn-input")]
+    pub turn_input: Option<String>,
+    /// Agent sessions: mean tool-call pause between turns (`2s`, `500ms`).
+    #[arg(long = "tool-pause")]
+    pub tool_pause: Option<String>,
+    /// Trace CSV: arrival_s,input_tokens,output_tokens[,session].
+    #[arg(long)]
+    pub trace: Option<String>,
+    /// Latency targets: `ttft=2s,tpot=50ms,pct=90` (default MLPerf's DeepSeek-R1 server: 2 s,
+    /// 80 ms, p99).
+    #[arg(long)]
+    pub slo: Option<String>,
+    /// KV-cache dtype: bf16 or fp8 (default bf16; fp8 with --precision fp4).
+    #[arg(long = "kv-dtype")]
+    pub kv_dtype: Option<String>,
+    /// MTP / speculative draft tokens per step (0 = off).
+    #[arg(long)]
+    pub mtp: Option<u32>,
+    /// Acceptance probability of each draft token (default 0.85).
+    #[arg(long = "mtp-acceptance")]
+    pub mtp_acceptance: Option<f64>,
+    /// Two-batch overlap of communication with compute.
+    #[arg(long)]
+    pub tbo: Option<bool>,
+    /// Redundant expert slots of EPLB (default 32 for MoE models under EP).
+    #[arg(long = "redundant-experts")]
+    pub redundant_experts: Option<u32>,
+    /// Expert-load skew EPLB does not remove, max/mean (default 1: balanced).
+    #[arg(long = "expert-skew")]
+    pub expert_skew: Option<f64>,
+    /// Prefix caching on or off (default true).
+    #[arg(long = "prefix-cache")]
+    pub prefix_cache: Option<bool>,
+    /// Share of usable HBM for weights and KV (default 0.9).
+    #[arg(long = "mem-fraction")]
+    pub mem_fraction: Option<f64>,
+    /// Simulated window (`60s`, `10min`; default 60 s).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Leading part of the window left out of the statistics (default duration / 6).
+    #[arg(long)]
+    pub warmup: Option<String>,
+    /// Seed of arrivals and lengths (default 1).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Sweep the load: `concurrency=1,4,16,64` or `rate=0.5,1,2`; prints the curve of output
+    /// tokens/s per accelerator against tokens/s per user.
+    #[arg(long)]
+    pub sweep: Option<String>,
+    /// With --sweep: print the curve as CSV.
+    #[arg(long)]
+    pub csv: bool,
+    /// Print JSON (schema_version, units in key names).
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ServeArgs {
+    fn inputs(&self) -> ServeInputs {
+        ServeInputs {
+            cluster: self.cluster.clone(),
+            model: self.model.clone(),
+            precision: self.precision.clone(),
+            tp: self.tp,
+            ep: self.ep,
+            dp_attn: self.dp_attn,
+            pp: self.pp,
+            replicas: self.replicas,
+            max_running: self.max_running,
+            chunk: self.chunk,
+            prefill: self.prefill.clone(),
+            decode: self.decode.clone(),
+            phase: self.phase.clone(),
+            workload: self.workload.clone(),
+            input_len: self.input_len.clone(),
+            output_len: self.output_len.clone(),
+            rate: self.rate,
+            concurrency: self.concurrency,
+            shared_prefix: self.shared_prefix,
+            turns: self.turns.clone(),
+            turn_input: self.turn_input.clone(),
+            tool_pause: self.tool_pause.clone(),
+            trace: self.trace.clone(),
+            slo: self.slo.clone(),
+            kv_dtype: self.kv_dtype.clone(),
+            mtp: self.mtp,
+            mtp_acceptance: self.mtp_acceptance,
+            tbo: self.tbo,
+            redundant_experts: self.redundant_experts,
+            expert_skew: self.expert_skew,
+            prefix_cache: self.prefix_cache,
+            mem_fraction: self.mem_fraction,
+            duration: self.duration.clone(),
+            warmup: self.warmup.clone(),
+            seed: self.seed,
+        }
+    }
+}
+
+/// One point of a `--sweep` curve.
+#[derive(Debug, Serialize)]
+pub struct CurvePoint {
+    pub load: String,
+    pub output_tokens_per_s_per_accel: f64,
+    pub output_tokens_per_s_per_user: f64,
+    pub input_tokens_per_s_per_accel: f64,
+    pub ttft_p50_s: f64,
+    pub ttft_p90_s: f64,
+    pub tpot_p50_s: f64,
+    pub tpot_p90_s: f64,
+    pub slo_attainment_fraction: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct SweepJson<'a> {
+    schema_version: u32,
+    sweep: &'a str,
+    curve: Vec<CurvePoint>,
+    points: Vec<ServeReport>,
+}
+
+/// Resolve a model name or a config.json path.
+pub fn resolve_model(name: &str) -> Result<workload::ModelSpec, UserError> {
+    if name.ends_with(".json") {
+        let text =
+            std::fs::read_to_string(name).map_err(|e| UserError(format!("--model: cannot read `{name}`: {e}")))?;
+        let stem = std::path::Path::new(name)
+            .file_stem()
+            .map_or("model".to_string(), |s| s.to_string_lossy().into_owned());
+        return workload::hf::from_hf_config(&text, &stem).map_err(|e| UserError(format!("--model {name}: {e}")));
+    }
+    workload::registry::get(name).map_err(|e| UserError(format!("--model: {e}")))
+}
+
+/// Resolve inputs (file under flags) into a scenario, reading the trace when one is named.
+pub fn scenario(inputs: &ServeInputs) -> Result<serve::ServeScenario, UserError> {
+    let model = resolve_model(inputs.model.as_deref().unwrap_or(serve::inputs::DEFAULT_MODEL))?;
+    let trace_text = match &inputs.trace {
+        Some(path) => {
+            Some(std::fs::read_to_string(path).map_err(|e| UserError(format!("--trace: cannot read `{path}`: {e}")))?)
+        }
+        None => None,
+    };
+    inputs.scenario(model, trace_text.as_deref()).map_err(UserError)
+}
+
+pub fn run(a: ServeArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {
+    let mut inputs = a.inputs();
+    if let Some(path) = &a.scenario {
+        let text = std::fs::read_to_string(path).map_err(|e| UserError(format!("cannot read `{path}`: {e}")))?;
+        let mut file = ServeInputs::from_toml(&text, path).map_err(UserError)?;
+        // A trace named in the file is relative to the file.
+        if let Some(t) = &file.trace {
+            let base = std::path::Path::new(path).parent().unwrap_or(std::path::Path::new(""));
+            file.trace = Some(base.join(t).to_string_lossy().into_owned());
+        }
+        inputs = inputs.over(file);
+    }
+    let s = scenario(&inputs)?;
+    let f = load_cluster(&s.cluster)?;
+    match &a.sweep {
+        None => {
+            let r = serve::run(&s, &f).map_err(UserError)?;
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&r).map_err(|e| UserError(e.to_string()))?
+                );
+            } else {
+                print!("{}", render(&r));
+            }
+            Ok(0)
+        }
+        Some(sweep) => {
+            let (key, values) = sweep
+                .split_once('=')
+                .ok_or_else(|| UserError(format!("--sweep: `{sweep}` is not key=v1,v2,...")))?;
+            let values: Vec<&str> = values.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
+            if values.is_empty() || values.len() > 1000 {
+                return Err(UserError("--sweep: give 1 to 1000 values".into()));
+            }
+            let mut points = Vec::new();
+            for v in &values {
+                let mut p = inputs.clone();
+                match key.trim() {
+                    "concurrency" => {
+                        p.rate = None;
+                        p.concurrency = Some(
+                            v.parse()
+                                .map_err(|_| UserError(format!("--sweep concurrency: `{v}` is not a whole number")))?,
+                        );
+                    }
+                    "rate" => {
+                        p.concurrency = None;
+                        p.rate = Some(
+                            v.parse()
+                                .map_err(|_| UserError(format!("--sweep rate: `{v}` is not a number")))?,
+                        );
+                    }
+                    other => {
+                        return Err(UserError(format!(
+                            "--sweep: unknown key `{other}` (known: concurrency, rate)"
+                        )))
+                    }
+                }
+                points.push((v.to_string(), scenario(&p)?));
+            }
+            let scenarios: Vec<serve::ServeScenario> = points.iter().map(|(_, s)| s.clone()).collect();
+            let reports = serve::run_many(&scenarios, &f);
+            let mut reps = Vec::new();
+            for r in reports {
+                reps.push(r.map_err(UserError)?);
+            }
+            let curve: Vec<CurvePoint> = points
+                .iter()
+                .zip(&reps)
+                .map(|((v, _), r)| CurvePoint {
+                    load: format!("{}={v}", key.trim()),
+                    output_tokens_per_s_per_accel: r.output_tokens_per_s_per_accel,
+                    output_tokens_per_s_per_user: r.output_tokens_per_s_per_user,
+                    input_tokens_per_s_per_accel: r.input_tokens_per_s_per_accel,
+                    ttft_p50_s: r.ttft_s.p50,
+                    ttft_p90_s: r.ttft_s.p90,
+                    tpot_p50_s: r.tpot_s.p50,
+                    tpot_p90_s: r.tpot_s.p90,
+                    slo_attainment_fraction: r.slo_attainment_fraction,
+                })
+                .collect();
+            if a.json {
+                let j = SweepJson {
+                    schema_version: fabricsim::SCHEMA_VERSION,
+                    sweep,
+                    curve,
+                    points: reps,
+                };
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&j).map_err(|e| UserError(e.to_string()))?
+                );
+            } else if a.csv {
+                println!("load,output_tokens_per_s_per_accel,output_tokens_per_s_per_user,input_tokens_per_s_per_accel,ttft_p50_s,ttft_p90_s,tpot_p50_s,tpot_p90_s,slo_attainment_fraction");
+                for c in &curve {
+                    println!(
+                        "{},{:.3},{:.3},{:.3},{:.6},{:.6},{:.6},{:.6},{:.4}",
+                        c.load,
+                        c.output_tokens_per_s_per_accel,
+                        c.output_tokens_per_s_per_user,
+                        c.input_tokens_per_s_per_accel,
+                        c.ttft_p50_s,
+                        c.ttft_p90_s,
+                        c.tpot_p50_s,
+                        c.tpot_p90_s,
+                        c.slo_attainment_fraction
+                    );
+                }
+            } else {
+                if let Some(r) = reps.first() {
+                    println!(
+                        "{} on {} ({}), {}",
+                        r.model, r.cluster, r.accelerator, r.deployment_text
+                    );
+                }
+                println!(
+                    "{:>16}  {:>12}  {:>11}  {:>11}  {:>9}  {:>9}  {:>9}",
+                    "load", "out tok/s/acc", "tok/s/user", "in tok/s/acc", "TTFT p50", "TPOT p50", "SLO met"
+                );
+                for c in &curve {
+                    println!(
+                        "{:>16}  {:>12.1}  {:>11.1}  {:>11.1}  {:>9}  {:>9}  {:>8.1}%",
+                        c.load,
+                        c.output_tokens_per_s_per_accel,
+                        c.output_tokens_per_s_per_user,
+                        c.input_tokens_per_s_per_accel,
+                        dur(c.ttft_p50_s),
+                        dur(c.tpot_p50_s),
+                        c.slo_attainment_fraction * 100.0
+                    );
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn dur(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.2} s")
+    } else {
+        format!("{:.1} ms", s * 1e3)
+    }
+}
+
+fn gb(b: f64) -> String {
+    format!("{:.1} GB", b / 1e9)
+}
+
+/// The readable report.
+pub fn render(r: &ServeReport) -> String {
+    let mut o = String::new();
+    let w = |o: &mut String, s: String| {
+        o.push_str(&s);
+        o.push('\n');
+    };
+    w(
+        &mut o,
+        format!(
+            "serve: {} ({}) on {} — {} accelerators ({})",
+            r.model, r.precision, r.cluster, r.accelerators, r.accelerator
+        ),
+    );
+    w(&mut o, format!("deployment: {}", r.deployment_text));
+    w(&mut o, format!("workload:   {}", r.workload));
+    w(
+        &mut o,
+        format!(
+            "window:     {:.0} s measured (after {:.0} s warm-up), {:.0} s simulated, {} requests ({} unfinished), seed {}",
+            r.window_s,
+            r.warmup_s,
+            r.simulated_s,
+            r.requests_arrived,
+            r.requests_unfinished,
+            r.seed
+        ),
+    );
+    o.push('\n');
+    w(&mut o, "throughput".into());
+    w(
+        &mut o,
+        format!(
+            "  output tokens/s per accelerator  {:>10.1}",
+            r.output_tokens_per_s_per_accel
+        ),
+    );
+    w(
+        &mut o,
+        format!(
+            "  input tokens/s per accelerator   {:>10.1}",
+            r.input_tokens_per_s_per_accel
+        ),
+    );
+    w(
+        &mut o,
+        format!(
+            "  output tokens/s per user         {:>10.1}",
+            r.output_tokens_per_s_per_user
+        ),
+    );
+    w(
+        &mut o,
+        format!(
+            "  cached input                     {:>9.1} %   (KV hit {:.1} % of cacheable)",
+            r.cached_input_fraction * 100.0,
+            r.kv_cache_hit_fraction * 100.0
+        ),
+    );
+    o.push('\n');
+    w(
+        &mut o,
+        format!(
+            "latency          {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "mean", "p10", "p50", "p90", "p99"
+        ),
+    );
+    for (name, d) in [("TTFT", &r.ttft_s), ("TPOT", &r.tpot_s), ("end-to-end", &r.e2e_s)] {
+        w(
+            &mut o,
+            format!(
+                "  {name:<14} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                dur(d.mean),
+                dur(d.p10),
+                dur(d.p50),
+                dur(d.p90),
+                dur(d.p99)
+            ),
+        );
+    }
+    w(
+        &mut o,
+        format!(
+            "  SLO (TTFT ≤ {}, TPOT ≤ {}): {:.1} % of requests within, target {:.0} % — {}",
+            dur(r.slo.ttft_s),
+            dur(r.slo.tpot_s),
+            r.slo_attainment_fraction * 100.0,
+            r.slo.attainment_target_fraction * 100.0,
+            if r.slo_met { "met" } else { "MISSED" }
+        ),
+    );
+    if r.kv_transfer_bytes > 0.0 {
+        w(
+            &mut o,
+            format!(
+                "  KV transfer prefill → decode: mean {}, p99 {} ({:.2} TB moved)",
+                dur(r.kv_transfer_s.mean),
+                dur(r.kv_transfer_s.p99),
+                r.kv_transfer_bytes / 1e12
+            ),
+        );
+    }
+    o.push('\n');
+    for role in &r.roles {
+        w(
+            &mut o,
+            format!(
+                "{} instances: {} × ({}) = {} accelerators",
+                role.role, role.instances, role.layout, role.accelerators
+            ),
+        );
+        w(
+            &mut o,
+            format!(
+                "  memory per GPU: weights {}, KV pool {} of {} usable; KV {:.0} B/token ({:.0} B on each GPU), {} tokens per rank",
+                gb(role.weights_bytes_per_accel),
+                gb(role.kv_pool_bytes_per_accel),
+                gb(role.hbm_usable_bytes_per_accel),
+                role.kv_bytes_per_token,
+                role.kv_bytes_per_token_per_accel,
+                role.kv_capacity_tokens_per_rank
+            ),
+        );
+        for t in &role.kv_tiers {
+            w(
+                &mut o,
+                format!(
+                    "  KV tier {}: {} per GPU at {:.0} GB/s",
+                    t.name,
+                    gb(t.capacity_bytes_per_accel),
+                    t.bandwidth_bytes_per_s_per_accel / 1e9
+                ),
+            );
+        }
+        w(
+            &mut o,
+            format!(
+                "  steps {} (mean {}), busy {:.0} %, decode batch {:.1} per rank, KV occupancy mean {:.0} % / peak {:.0} %, preemptions {}",
+                role.steps,
+                dur(role.mean_step_s),
+                role.busy_fraction * 100.0,
+                role.mean_decode_batch_per_rank,
+                role.kv_occupancy_mean_fraction * 100.0,
+                role.kv_occupancy_peak_fraction * 100.0,
+                role.preemptions
+            ),
+        );
+        let b = &role.step_breakdown;
+        w(
+            &mut o,
+            format!(
+                "  step time: GEMMs {:.0} %, attention {:.0} %, routed experts {:.0} %, other {:.0} %, exposed comm {:.0} % (TP {:.0} %, EP {:.0} %, PP {:.0} % before overlap)",
+                b.gemm_fraction * 100.0,
+                b.attention_fraction * 100.0,
+                b.moe_experts_fraction * 100.0,
+                b.other_compute_fraction * 100.0,
+                b.comm_exposed_fraction * 100.0,
+                b.tp_comm_fraction * 100.0,
+                b.ep_comm_fraction * 100.0,
+                b.pp_comm_fraction * 100.0
+            ),
+        );
+        w(
+            &mut o,
+            format!(
+                "  per accelerator: input {:.1} tokens/s, output {:.1} tokens/s",
+                role.input_tokens_per_s_per_accel, role.output_tokens_per_s_per_accel
+            ),
+        );
+    }
+    o.push('\n');
+    w(
+        &mut o,
+        format!(
+            "energy: {:.2} J per output token (accelerators at TDP while busy)",
+            r.accel_energy_j_per_output_token
+        ),
+    );
+    w(
+        &mut o,
+        format!(
+            "Little's law: L = {:.1} requests in the system, λ·W = {:.1}",
+            r.littles_law.mean_in_system,
+            r.littles_law.arrival_rate_per_s * r.littles_law.mean_time_in_system_s
+        ),
+    );
+    w(&mut o, "assumptions:".into());
+    for a in &r.assumptions {
+        w(&mut o, format!("  - {a}"));
+    }
+    o
+}

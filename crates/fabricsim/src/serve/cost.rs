@@ -104,6 +104,26 @@ impl SizeTable {
         })
     }
 
+    /// Replace each grid point below [`CUSTOM_AR_MAX_BYTES`] by the custom all-reduce's time when
+    /// it is faster: one-shot (every GPU reads the other `n − 1` buffers: `(n−1)·S` bytes in, one
+    /// step) or two-shot (reduce-scatter then all-gather through peer memory: `2(n−1)/n·S`, two
+    /// steps). Latency: NCCL's LL ring base latency plus one NVLink hop per step
+    /// (`collective::constants`, tuning.cc) — the same flag-synchronised single-kernel protocol.
+    fn take_custom_allreduce(&mut self, n: u32, bw: f64) {
+        use collective::constants::{base_lat, hw_lat, LinkClass, Protocol};
+        let n = n as f64;
+        let hop = hw_lat(LinkClass::NvLink, false, Protocol::Ll);
+        let base = base_lat(false, Protocol::Ll);
+        for (s, t) in self.sizes.iter().zip(self.times.iter_mut()) {
+            if *s > CUSTOM_AR_MAX_BYTES {
+                continue;
+            }
+            let one = base + hop + (n - 1.0) * s / bw;
+            let two = base + 2.0 * hop + 2.0 * (n - 1.0) / n * s / bw;
+            *t = t.min(one).min(two);
+        }
+    }
+
     /// Seconds for a message of `bytes`.
     pub fn time(&self, bytes: f64) -> f64 {
         if bytes <= 0.0 {
@@ -331,7 +351,16 @@ impl RoleCost {
         // --- communication tables on the first instance's groups (all instances alike) ---
         let first = &instances[0];
         let tp_ar = if tp > 1 {
-            Some(SizeTable::build(f, &first[..tp as usize], Op::AllReduce)?)
+            let mut t = SizeTable::build(f, &first[..tp as usize], Op::AllReduce)?;
+            if let Some(bw) = custom_allreduce_bw(f, &first[..tp as usize]) {
+                t.take_custom_allreduce(tp, bw);
+                notes.push(format!(
+                    "TP all-reduce: the faster of NCCL and the serving engines' custom one-shot / two-shot all-reduce below {} MiB inside the NVLink domain ({:.0} GB/s per GPU)",
+                    CUSTOM_AR_MAX_BYTES / 1_048_576.0,
+                    bw / 1e9
+                ));
+            }
+            Some(t)
         } else {
             None
         };
@@ -768,4 +797,26 @@ pub fn tiers_for(f: &Fabric, gpus: u32) -> Vec<KvTier> {
 fn fp4_dense(a: &fabric::catalogue::Accelerator) -> Option<units::FlopsPerSec> {
     let _ = a;
     None
+}
+
+/// Largest message the serving engines' custom all-reduce takes (vLLM `CustomAllreduce`
+/// `max_size = 8192 * 1024`, vllm/distributed/device_communicators/custom_all_reduce.py; larger
+/// messages go to NCCL). TensorRT-LLM's one-shot / two-shot AllReduce strategies play the same
+/// part.
+pub const CUSTOM_AR_MAX_BYTES: f64 = 8.0 * 1_048_576.0;
+
+/// Per-GPU NVLink bandwidth (one direction, at the scale-up efficiency `ETA_SCALE_UP`) when the
+/// whole group sits in one scale-up domain; `None` otherwise (the custom all-reduce needs peer
+/// memory access).
+fn custom_allreduce_bw(f: &Fabric, group: &[u32]) -> Option<f64> {
+    let d = f.domain_of(*group.first()?);
+    if group.iter().any(|&r| f.domain_of(r) != d) {
+        return None;
+    }
+    let bw: f64 = f
+        .scale_up_ports(group[0])
+        .iter()
+        .map(|&l| f.link(fabric::LinkId(l)).capacity.0)
+        .sum();
+    (bw > 0.0).then(|| bw * collective::constants::eta_scale_up())
 }

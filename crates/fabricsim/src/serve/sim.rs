@@ -751,8 +751,9 @@ impl<'a> Sim<'a> {
         let is_decode = rc.role == Role::Decode;
         self.reqs[r].rank = k;
         if is_decode {
-            // KV arrives complete: hold blocks for the context and the next tokens.
-            let ctx = self.reqs[r].done as u64;
+            // KV arrives complete: hold blocks for the context (prompt and the first token, fed
+            // back in the first decode step) and the next tokens.
+            let ctx = self.reqs[r].spec.input as u64 + self.reqs[r].generated.max(1.0).floor() as u64;
             if !self.grow(r, ctx + per_dec as u64) {
                 return false;
             }

@@ -209,7 +209,18 @@ pub struct RoleCost {
     pub tokens_per_decode: u32,
     /// Expected tokens generated per decode step and request.
     pub accepted_per_step: f64,
+    /// The links that bound the role's expert-parallel all-to-alls (from the priced runs).
+    pub busiest_links: Vec<BusyLink>,
     pub notes: Vec<String>,
+}
+
+/// A busy link of a role's communication.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BusyLink {
+    pub link: String,
+    pub during: String,
+    /// Share of the operation's transfer time the link is busy.
+    pub busy_fraction_of_transfer: f64,
 }
 
 /// The deployment priced on the fabric: each role, and the P→D send of disaggregated serving.
@@ -370,10 +381,11 @@ impl RoleCost {
         } else {
             None
         };
-        let ep = if spec.ep > 1 && m.is_moe() {
-            Some(ep_costs(f, m, &spec, &instances, &feat)?)
+        let (ep, busiest_links) = if spec.ep > 1 && m.is_moe() {
+            let (c, l) = ep_costs(f, m, &spec, &instances, &feat)?;
+            (Some(c), l)
         } else {
-            None
+            (None, Vec::new())
         };
         let tokens_per_decode = 1 + feat.mtp_draft_tokens;
         let mut accepted = 1.0;
@@ -406,6 +418,7 @@ impl RoleCost {
             ep,
             tokens_per_decode,
             accepted_per_step: accepted,
+            busiest_links,
             notes,
         })
     }
@@ -752,7 +765,7 @@ fn ep_costs(
     spec: &InstanceSpec,
     instances: &[Vec<u32>],
     feat: &Features,
-) -> Result<EpCosts, String> {
+) -> Result<(EpCosts, Vec<BusyLink>), String> {
     let moe = m.moe.as_ref().expect("MoE model");
     let ep = spec.ep as usize;
     let groups: Vec<Vec<u32>> = instances
@@ -766,24 +779,33 @@ fn ep_costs(
     } else {
         slots.div_ceil(spec.ep) * spec.ep
     };
-    let price = |op: MoeOp, kernel: MoeKernel, tokens: u64| -> Result<EpKernel, String> {
+    let mut links: Vec<BusyLink> = Vec::new();
+    let mut price = |op: MoeOp, kernel: MoeKernel, tokens: u64| -> Result<EpKernel, String> {
         let mut sp = MoeSpec::new(op, kernel, tokens, m.hidden, moe.top_k, experts);
         sp.dtype = match op {
             MoeOp::Dispatch if feat.dispatch_bytes <= 1.0 => MoeDtype::Fp8,
             _ => MoeDtype::Bf16,
         };
         let r = collective::moe::run(f, &groups, &sp, Fidelity::Analytical).map_err(|e| e.to_string())?;
+        for b in r.bottlenecks.iter().take(3) {
+            links.push(BusyLink {
+                link: b.name.clone(),
+                during: format!("EP {} ({} kernels)", op.name(), kernel.name()),
+                busy_fraction_of_transfer: b.utilisation,
+            });
+        }
         Ok(EpKernel {
             latency_s: r.latency_s,
             transfer_per_token_s: r.transfer_s / tokens as f64,
         })
     };
-    Ok(EpCosts {
+    let costs = EpCosts {
         ll_dispatch: price(MoeOp::Dispatch, MoeKernel::LowLatency, 128)?,
         ll_combine: price(MoeOp::Combine, MoeKernel::LowLatency, 128)?,
         normal_dispatch: price(MoeOp::Dispatch, MoeKernel::Normal, 4096)?,
         normal_combine: price(MoeOp::Combine, MoeKernel::Normal, 4096)?,
-    })
+    };
+    Ok((costs, links))
 }
 
 /// KV tiers below HBM for one attention rank of `gpus` accelerators, from the catalogue's host

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::cost::{KvTier, Priced};
+use super::cost::{BusyLink, KvTier, Priced};
 use super::sim::{Record, SimOut};
 use super::{Features, Layout, ServeScenario, Slo};
 
@@ -66,6 +66,8 @@ pub struct RoleReport {
     pub input_tokens_per_s_per_accel: f64,
     pub output_tokens_per_s_per_accel: f64,
     pub preemptions: u64,
+    /// Links that bound the role's EP dispatch/combine.
+    pub busiest_links: Vec<BusyLink>,
 }
 
 /// Fractions of step time.
@@ -128,7 +130,7 @@ pub struct ServeReport {
     pub preemptions: u64,
     pub kv_transfer_bytes: f64,
     pub kv_transfer_s: Dist,
-    pub kv_evictions_to_host: u64,
+    pub kv_demotions_below_hbm: u64,
     pub roles: Vec<RoleReport>,
     pub littles_law: LittlesLaw,
     /// Accelerator energy per output token at TDP while busy (an upper bound; `topo` has the
@@ -240,6 +242,7 @@ pub fn assemble(s: &ServeScenario, priced: &Priced, out: &SimOut) -> ServeReport
             input_tokens_per_s_per_accel: role_in / window_s / gpus as f64,
             output_tokens_per_s_per_accel: st.window_output_tokens / window_s / gpus as f64,
             preemptions: st.preemptions,
+            busiest_links: rc.busiest_links.clone(),
         });
     }
     let arrived = recs.len() as f64;
@@ -285,7 +288,7 @@ pub fn assemble(s: &ServeScenario, priced: &Priced, out: &SimOut) -> ServeReport
                 .map(|r| r.kv_transfer_s)
                 .collect(),
         ),
-        kv_evictions_to_host: out.evictions_to_host,
+        kv_demotions_below_hbm: out.demotions_below_hbm,
         roles,
         littles_law: LittlesLaw {
             mean_in_system: out.in_system_integral / window_s,

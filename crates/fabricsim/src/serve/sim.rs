@@ -1,6 +1,6 @@
 //! The request-level event loop: arrivals and sessions, routing, continuous batching with
 //! chunked prefill, paged KV blocks with recompute preemption, a prefix cache per attention rank
-//! in HBM with a host tier below, and the KV hand-off of disaggregated serving.
+//! in HBM with tiers below it (host DRAM, pooled memory, SSD), and the KV hand-off of disaggregated serving.
 //!
 //! Events are ordered by `(time, sequence)`; every choice (routing, ranks, eviction) breaks ties
 //! by index, so a scenario and seed give the same records bit for bit.
@@ -88,7 +88,7 @@ pub struct SimOut {
     /// ∫ (requests in the system) dt over the window, for Little's law.
     pub in_system_integral: f64,
     pub kv_transfer_bytes: f64,
-    pub evictions_to_host: u64,
+    pub demotions_below_hbm: u64,
     pub events: u64,
 }
 
@@ -118,7 +118,7 @@ struct Req {
     /// Shared-prefix tokens that live in the rank's pinned blocks, not in `blocks`.
     pinned: u32,
     ready_at: f64,
-    /// Tokens fetched from the host tier, counted as cached at admission.
+    /// Tokens fetched from a tier below HBM, counted as cached at admission.
     fetched: u32,
     admitted_seq: u64,
 }
@@ -141,9 +141,9 @@ struct Rank {
     /// Shared system prompt computed on this rank (blocks pinned).
     shared_blocks: u64,
     shared_tokens: u32,
-    /// Contexts demoted to the host tier (bytes).
-    host: Vec<CacheEntry>,
-    host_bytes: f64,
+    /// Contexts demoted to the tiers below HBM (host DRAM, pooled memory, SSD: the role's
+    /// `tiers` in order), each with the bytes it holds per GPU.
+    tiers: Vec<(Vec<CacheEntry>, f64)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -243,7 +243,7 @@ pub fn run<'a>(
             end_s: 0.0,
             in_system_integral: 0.0,
             kv_transfer_bytes: 0.0,
-            evictions_to_host: 0,
+            demotions_below_hbm: 0,
             events: 0,
         },
         in_system: 0,
@@ -473,8 +473,8 @@ impl<'a> Sim<'a> {
         best
     }
 
-    /// A session turn whose context was demoted to the host tier is fetched back before it can
-    /// be scheduled: `ready_at` = now + bytes / the tier's bandwidth.
+    /// A session turn whose context was demoted below HBM is fetched back before it can be
+    /// scheduled: `ready_at` = now + bytes / the bandwidth of the tier that holds it.
     fn fetch_from_host(&mut self, r: usize) {
         if !self.s.features.prefix_cache {
             return;
@@ -487,17 +487,51 @@ impl<'a> Sim<'a> {
             return;
         }
         let rc = &self.roles[role];
-        let Some(tier) = rc.tiers.first() else { return };
         let rank = &mut self.insts[role][inst].ranks[hrank];
-        if let Some(pos) = rank.host.iter().position(|e| e.session == session) {
-            let e = rank.host.remove(pos);
-            let tok = e.tokens.min(self.reqs[r].spec.prefix);
-            let bytes = e.tokens as f64 * rc.kv_bytes_per_token_per_gpu;
-            rank.host_bytes -= bytes;
-            let q = &mut self.reqs[r];
-            q.fetched = tok;
-            q.ready_at = self.now + bytes / tier.bandwidth_bytes_per_s_per_accel;
-            q.rank = hrank;
+        for (ti, (entries, bytes_held)) in rank.tiers.iter_mut().enumerate() {
+            if let Some(pos) = entries.iter().position(|e| e.session == session) {
+                let e = entries.remove(pos);
+                let bytes = e.tokens as f64 * rc.kv_bytes_per_token_per_gpu;
+                *bytes_held -= bytes;
+                let q = &mut self.reqs[r];
+                q.fetched = e.tokens.min(q.spec.prefix);
+                q.ready_at = self.now + bytes / rc.tiers[ti].bandwidth_bytes_per_s_per_accel;
+                q.rank = hrank;
+                return;
+            }
+        }
+    }
+
+    /// Put an entry evicted from tier `ti − 1` (or HBM for 0) into tier `ti`, pushing that
+    /// tier's oldest entries further down when it is full; entries that fit nowhere are dropped.
+    fn demote(&mut self, role: usize, inst: usize, rank: usize, ti: usize, e: CacheEntry) {
+        let rc = &self.roles[role];
+        let Some(tier) = rc.tiers.get(ti) else { return };
+        let per_token = rc.kv_bytes_per_token_per_gpu;
+        let bytes = e.tokens as f64 * per_token;
+        let cap = tier.capacity_bytes_per_accel;
+        if bytes > cap {
+            return self.demote(role, inst, rank, ti + 1, e);
+        }
+        let ntiers = rc.tiers.len();
+        let rk = &mut self.insts[role][inst].ranks[rank];
+        if rk.tiers.len() < ntiers {
+            rk.tiers.resize(ntiers, (Vec::new(), 0.0));
+        }
+        let mut pushed_down = Vec::new();
+        {
+            let (entries, held) = &mut rk.tiers[ti];
+            while *held + bytes > cap && !entries.is_empty() {
+                let old = entries.remove(0);
+                *held -= old.tokens as f64 * per_token;
+                pushed_down.push(old);
+            }
+            *held += bytes;
+            entries.push(e);
+        }
+        self.out.demotions_below_hbm += 1;
+        for old in pushed_down {
+            self.demote(role, inst, rank, ti + 1, old);
         }
     }
 
@@ -527,21 +561,7 @@ impl<'a> Sim<'a> {
                 .expect("non-empty");
             let e = rk.hbm.remove(lru);
             rk.cached_blocks -= e.blocks;
-            let rc = &self.roles[role];
-            if let Some(tier) = rc.tiers.first() {
-                let bytes = e.tokens as f64 * rc.kv_bytes_per_token_per_gpu;
-                let cap = tier.capacity_bytes_per_accel;
-                let rk = &mut self.insts[role][inst].ranks[rank];
-                while rk.host_bytes + bytes > cap && !rk.host.is_empty() {
-                    let old = rk.host.remove(0);
-                    rk.host_bytes -= old.tokens as f64 * rc.kv_bytes_per_token_per_gpu;
-                }
-                if rk.host_bytes + bytes <= cap {
-                    rk.host_bytes += bytes;
-                    rk.host.push(e);
-                    self.out.evictions_to_host += 1;
-                }
-            }
+            self.demote(role, inst, rank, 0, e);
         }
     }
 

@@ -72,6 +72,14 @@
 
 use units::{Bytes, BytesPerSec, FlopsPerSec, Usd, Watts};
 
+mod host_side;
+pub use host_side::{
+    host_side, host_sides, kv_tiers, HostLinkKind, HostSide, KvTier, KvTierKind, LocalSsd, NicPlacement, PcieTopology,
+    PoolKind, PooledMemory, A_NVME_GEN4_READ, CLOUDMATRIX_SIDE, DGX_A100_SIDE, DGX_H100_SIDE, GAUDI3_SIDE,
+    GB200_NVL72_SIDE, GB300_NVL72_SIDE, HGX_B200_SIDE, HGX_B300_SIDE, HGX_H200_SIDE, HGX_H800_SIDE, HOST_SIDES,
+    MI300X_SIDE, PCIE_GEN4_X16, PCIE_GEN4_X4, PCIE_GEN5_X16,
+};
+
 // ---------------------------------------------------------------------------------------------
 // Types
 // ---------------------------------------------------------------------------------------------

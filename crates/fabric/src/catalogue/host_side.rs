@@ -40,6 +40,8 @@ pub const PCIE_GEN4_X4: BytesPerSec = BytesPerSec(16e9 * 4.0 * 128.0 / 130.0 / 8
 /// 7 GB/s, the rating of that class (e.g. Samsung PM1733 "up to 7,000 MB/s"), just under the
 /// Gen4 x4 link ([`PCIE_GEN4_X4`]). No system guide found names its drive model or speed.
 pub const A_NVME_GEN4_READ: BytesPerSec = BytesPerSec(7e9);
+// CORRECTNESS: the assumed drive read fits its Gen4 x4 link (checked at compile time).
+const _: () = assert!(A_NVME_GEN4_READ.0 < PCIE_GEN4_X4.0);
 
 /// `[A]` DDR5-4400, one 64-bit channel: 4,400 MT/s × 8 B = 35.2 GB/s — the rate Sapphire and
 /// Emerald Rapids Xeons run with two DIMMs per channel (Intel ARK; DGX B200's "2 TB using
@@ -739,8 +741,6 @@ mod tests {
         for id in ["gb200-nvl72", "gb300-nvl72"] {
             assert_eq!(side(id).ssd.unwrap().drives, 4, "{id}");
         }
-        // The [A] drive read sits under its Gen4 x4 link.
-        assert!(A_NVME_GEN4_READ.0 < PCIE_GEN4_X4.0);
         for id in ["mi300x-node", "gaudi3-node", "cloudmatrix-node"] {
             assert!(side(id).ssd.is_none(), "{id}: unpublished");
         }

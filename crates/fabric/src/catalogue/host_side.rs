@@ -250,7 +250,7 @@ const HGX_GEN5_PCIE: PcieTopology = PcieTopology {
     basis: "switches [A]: 4, each with 2 GPUs and 2 compute NICs, as Meta's Grand Teton HGX H100 host \
             (systems.md §6.1 [S] '4 PCIe Gen5 switches, each with 2 × 400G backend NICs'); systems.md \
             §1.3 draws the DGX H100 GPU-to-NIC path 'via PCIe switches'; lane arithmetic [D]: 8 GPUs + 8 \
-            NICs at x16 = 256 lanes against 2 × 80 CPU lanes needs switches. NVIDIA does not publish \
+            NICs at x16 = 256 lanes against 2 × 80 CPU lanes ([A] Intel ARK) needs switches. NVIDIA does not publish \
             the DGX count. Uplink [A]: one Gen5 x16 per switch (not published), so two GPUs share it. \
             Retimers [A]: one per GPU x16 path between the GPU baseboard and the CPU tray, which \
             crosses connectors and cables beyond PCIe Gen5's unretimed reach; no count is published",

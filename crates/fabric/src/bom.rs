@@ -11,6 +11,11 @@
 //! Cost adds the lines with a unit price. A line paid for within another (the NVSwitch chips of
 //! an HGX board, in its host line) adds nothing; a line without a public price adds nothing and
 //! is listed in [`Bom::unpriced`] with the catalogue's reason.
+//!
+//! A host's PCIe tree (switches and retimers, where `catalogue::host_side` counts them) is listed
+//! on lines of its own for the record, at zero power and `Included` in the host line: the host's
+//! overhead and price are already what the system's published power and price leave after the
+//! other lines, so the totals do not change.
 
 use crate::catalogue::{self as cat, Housing, Price};
 use crate::model::*;
@@ -159,6 +164,31 @@ pub fn bom(f: &Fabric) -> Bom {
                 price: h.price,
                 part: Part::System,
                 basis: h.source.to_string(),
+            });
+        }
+    }
+    // The PCIe tree of each host (switches, retimers), where the catalogue counts it: paid for
+    // and powered within the host line, so the lines add nothing to the totals.
+    if let Some(side) = f.host_side().filter(|_| f.extras.hosts > 0) {
+        let p = &side.pcie;
+        for (item, per_host) in [("PCIe switch", p.switches), ("PCIe retimer", p.retimers)] {
+            let Some(n) = per_host.filter(|n| *n > 0) else {
+                continue;
+            };
+            lines.push(BomLine {
+                item: item.into(),
+                model: format!("{} {} (model not published)", p.generation, &item[5..]),
+                count: n as u64 * f.extras.hosts as u64,
+                unit_power: Watts::ZERO,
+                price: Price::Included {
+                    within: "the host line",
+                },
+                part: Part::System,
+                basis: format!(
+                    "{n} per host; price and power within the host line (its overhead and price are \
+                     what the system's published figures leave after the listed parts); {}",
+                    p.basis
+                ),
             });
         }
     }

@@ -72,6 +72,14 @@
 
 use units::{Bytes, BytesPerSec, FlopsPerSec, Usd, Watts};
 
+mod host_side;
+pub use host_side::{
+    host_side, host_sides, kv_tiers, HostLinkKind, HostSide, KvTier, KvTierKind, LocalSsd, NicPlacement, PcieTopology,
+    PoolKind, PooledMemory, A_NVME_GEN4_READ, CLOUDMATRIX_SIDE, DGX_A100_SIDE, DGX_H100_SIDE, GAUDI3_SIDE,
+    GB200_NVL72_SIDE, GB300_NVL72_SIDE, HGX_B200_SIDE, HGX_B300_SIDE, HGX_H200_SIDE, HGX_H800_SIDE, HOST_SIDES,
+    MI300X_SIDE, PCIE_GEN4_X16, PCIE_GEN4_X4, PCIE_GEN5_X16,
+};
+
 // ---------------------------------------------------------------------------------------------
 // Types
 // ---------------------------------------------------------------------------------------------
@@ -127,6 +135,10 @@ pub struct Accelerator {
     pub bf16_dense: FlopsPerSec,
     /// Peak dense FP8 tensor throughput; `None` where the chip has no FP8 path.
     pub fp8_dense: Option<FlopsPerSec>,
+    /// Peak dense (no sparsity) FP4 tensor throughput (NVFP4 / MXFP4 on Blackwell); `None`
+    /// where the chip has no FP4 tensor path (Hopper, Ampere, CDNA 3, Gaudi 3, TPUs, Ascend
+    /// 910C). Uncalibrated: no measured FP4 kernel is in the compute model's data.
+    pub fp4_dense: Option<FlopsPerSec>,
     /// HBM capacity.
     pub hbm: Bytes,
     /// HBM bandwidth.
@@ -335,6 +347,7 @@ pub const A100: Accelerator = Accelerator {
     vendor: "NVIDIA",
     bf16_dense: FlopsPerSec(312e12), // [A] A100 datasheet
     fp8_dense: None,                 // no FP8 on Ampere
+    fp4_dense: None,                 // no FP4 on Ampere
     hbm: Bytes(80e9),                // [A] A100 datasheet
     hbm_bw: BytesPerSec(2.039e12),   // [A] A100 datasheet
     tdp: Watts(400.0),               // [A] A100 datasheet
@@ -366,6 +379,7 @@ pub const H100: Accelerator = Accelerator {
     vendor: "NVIDIA",
     bf16_dense: FlopsPerSec(989.4e12),       // [A] datasheet; [D] §1.1 cross-check
     fp8_dense: Some(FlopsPerSec(1978.9e12)), // [A] datasheet; [D] §1.1 32 PF sparse / 8 / 2
+    fp4_dense: None,                         // no FP4 on Hopper
     hbm: Bytes(80e9),                        // [P] §1.1
     hbm_bw: BytesPerSec(3.35e12),            // [A] datasheet; [C] §1.1 node 24 TB/s / 8 = 3.0
     tdp: Watts(700.0),                       // [S] §1.1, §9.3
@@ -390,6 +404,7 @@ pub const H800: Accelerator = Accelerator {
     vendor: "NVIDIA",
     bf16_dense: FlopsPerSec(989.4e12),       // [A] same as H100
     fp8_dense: Some(FlopsPerSec(1978.9e12)), // [A] same as H100
+    fp4_dense: None,                         // no FP4 on Hopper
     hbm: Bytes(80e9),                        // [A] same as H100
     hbm_bw: BytesPerSec(3.35e12),            // [A] same as H100
     tdp: Watts(700.0),                       // [A] same as H100
@@ -420,6 +435,7 @@ pub const H100_96GB: Accelerator = Accelerator {
     vendor: "NVIDIA",
     bf16_dense: FlopsPerSec(912.45e12),      // [E] midpoint SXM 989.4 / NVL 835.5
     fp8_dense: Some(FlopsPerSec(1824.7e12)), // [E] midpoint SXM 1978.9 / NVL 1670.5
+    fp4_dense: None,                         // no FP4 on Hopper
     hbm: Bytes(96e9),                        // [S] torchtitan benchmark, Hardware
     hbm_bw: BytesPerSec(2.4e12),             // [S] torchtitan benchmark, Hardware
     tdp: Watts(500.0),                       // [S] torchtitan benchmark, "default 500W power limit"
@@ -444,6 +460,7 @@ pub const H20: Accelerator = Accelerator {
     vendor: "NVIDIA",
     bf16_dense: FlopsPerSec(148e12),      // [C] product brief (SemiAnalysis; willitrunai)
     fp8_dense: Some(FlopsPerSec(296e12)), // [C] product brief
+    fp4_dense: None,                      // no FP4 on Hopper
     hbm: Bytes(96e9),                     // [C] 96 GB HBM3
     hbm_bw: BytesPerSec(4.0e12),          // [C] 4.0 TB/s
     tdp: Watts(400.0),                    // [C] 400 W
@@ -471,6 +488,7 @@ pub const H200: Accelerator = Accelerator {
     vendor: "NVIDIA",
     bf16_dense: FlopsPerSec(989.4e12),       // [A] H200 datasheet
     fp8_dense: Some(FlopsPerSec(1978.9e12)), // [A] H200 datasheet
+    fp4_dense: None,                         // no FP4 on Hopper
     hbm: Bytes(141e9),                       // [P] §1.1 MLCommons "H200-SXM-141GBx8"
     hbm_bw: BytesPerSec(4.8e12),             // [A] H200 datasheet
     tdp: Watts(700.0),                       // [S] §1.1, §9.3 "H200 TGP 700W"
@@ -487,6 +505,10 @@ pub const H200: Accelerator = Accelerator {
 ///   36 PF FP16/BF16 per 8 GPUs, quoted with sparsity; ÷ 8 ÷ 2). Lower than the GB200 GPU
 ///   (2.5 PF) because the HGX part runs at 1,000 W instead of 1,200 W.
 /// - `hbm` 180 GB, `hbm_bw` 8 TB/s — `[A]` DGX B200 spec: 1,440 GB and 64 TB/s HBM3e per 8 GPUs.
+/// - `fp4_dense` 9 PF — `[S]` glennklockwood.com B200 page, HGX variant at 1,000 W: FP4 matrix
+///   9,000 TFLOP/s dense, 18,000 sparse. Cross-check `[D]`: the DGX B200 spec page's "144 PF"
+///   FP4 inference per 8 GPUs (with sparsity) / 8 / 2 = 9 PF. Uncalibrated (no measured FP4
+///   kernel).
 /// - `price` $35k — `[E]` the midpoint of "between $30,000 and $40,000 per unit" for Blackwell
 ///   (Jensen Huang to CNBC, as reported 2024-10-03, briefbriefing.com). `[C]` aiinframap.com's
 ///   mid-2026 survey says ≈ $40k. systems.md §9.4 `[U]` has no B200 or DGX B200 price.
@@ -498,13 +520,15 @@ pub const B200: Accelerator = Accelerator {
     vendor: "NVIDIA",
     bf16_dense: FlopsPerSec(2.25e15),     // [A] DGX B200 spec 36 PF sparse / 8 / 2
     fp8_dense: Some(FlopsPerSec(4.5e15)), // [A] DGX B200 spec 72 PF sparse / 8 / 2
-    hbm: Bytes(180e9),                    // [A] DGX B200 spec 1,440 GB / 8
-    hbm_bw: BytesPerSec(8e12),            // [A] DGX B200 spec 64 TB/s / 8
-    tdp: Watts(1000.0),                   // [S] §2.1, §9.3
-    price: Price::Usd(BLACKWELL_USD),     // [E] Huang/CNBC $30-40k midpoint
+    fp4_dense: Some(FlopsPerSec(9e15)), // [S] glennklockwood B200 HGX 9,000 TF dense; [D] DGX B200 144 PF sparse / 8 / 2
+    hbm: Bytes(180e9),                  // [A] DGX B200 spec 1,440 GB / 8
+    hbm_bw: BytesPerSec(8e12),          // [A] DGX B200 spec 64 TB/s / 8
+    tdp: Watts(1000.0),                 // [S] §2.1, §9.3
+    price: Price::Usd(BLACKWELL_USD),   // [E] Huang/CNBC $30-40k midpoint
     source: "systems.md §2.1/§9.3 [S] 1,000 W (glennklockwood.com B200 page; Vultr HGX B200 doc); \
              [A] NVIDIA DGX B200 spec page for compute and memory (per-system figures / 8, sparsity halved); \
-             [E] $35k: Blackwell $30-40k per unit (Jensen Huang to CNBC, 2024)",
+             [E] $35k: Blackwell $30-40k per unit (Jensen Huang to CNBC, 2024); \
+             [S] FP4 9 PF dense (glennklockwood.com B200 page; DGX B200 144 PF sparse / 8 / 2 [D])",
 };
 
 /// The Blackwell GPU of a GB200 superchip (GB200 NVL72), per GPU.
@@ -512,6 +536,8 @@ pub const B200: Accelerator = Accelerator {
 /// - `bf16_dense` 2.5 PF — `[D]` systems.md §2.1 rack "BF16 360 / 180" PF sparse/dense `[P(S)]`
 ///   (NVIDIA GB200 NVL72 product page via AIPS-Boom wiki): 180 PF / 72.
 /// - `fp8_dense` 5 PF — `[D]` same row, FP8 dense 360 PF / 72.
+/// - `fp4_dense` 10 PF — `[D]` same row, "NVFP4 1,440 / 720 PF (sparse/dense)" per rack: 720 PF /
+///   72. Uncalibrated (no measured FP4 kernel).
 /// - `hbm` ≈ 186 GB — `[D]` §2.1 "13.4 TB HBM3e" `[P(S)]` / 72. `[C]` older and third-party figures
 ///   say 13.5 or 13.8 TB per rack.
 /// - `hbm_bw` 8 TB/s — `[D]` §2.1 "576 TB/s" / 72.
@@ -528,6 +554,7 @@ pub const GB200: Accelerator = Accelerator {
     vendor: "NVIDIA",
     bf16_dense: FlopsPerSec(180e15 / 72.0),      // [D] §2.1 180 PF dense / 72
     fp8_dense: Some(FlopsPerSec(360e15 / 72.0)), // [D] §2.1 360 PF dense / 72
+    fp4_dense: Some(FlopsPerSec(720e15 / 72.0)), // [D] §2.1 NVFP4 720 PF dense / 72
     hbm: Bytes(13.4e12 / 72.0),                  // [D] §2.1 13.4 TB / 72; [C] 13.5/13.8 TB
     hbm_bw: BytesPerSec(576e12 / 72.0),          // [D] §2.1 576 TB/s / 72
     tdp: Watts(1200.0),                          // [S] §2.1, §9.3
@@ -546,6 +573,11 @@ pub const GB200: Accelerator = Accelerator {
 ///   BF16/FP8). Recalled, not verified against the page.
 /// - `hbm` 288 GB, `hbm_bw` 8 TB/s — `[A]` NVIDIA Blackwell Ultra: 288 GB HBM3e (12-high stacks),
 ///   same 8 TB/s as B200. Recalled, not verified.
+/// - `fp4_dense` 13.5 PF — `[C]` three figures: NVIDIA HGX B300 spec "FP4 Tensor Core 144 /
+///   108 PFLOPS" (sparse / dense) per 8 GPUs `[A]` (recalled) → 13.5 PF; glennklockwood.com B300
+///   page `[S]` "13 PF on B300 vs. 9.0 PF on B200" (13,125 TFLOP/s in its table); verda.com
+///   "GB300 NVL72 architecture" `[S]` 14 PF. The middle one is taken. Blackwell Ultra raised
+///   dense FP4 only (its sparse FP4 equals Blackwell's). Uncalibrated.
 /// - `tdp` 1,100 W — `[A]` widely reported HGX B300 rating. Consistent with systems.md §9.3 `[P]`
 ///   "about 56 kW per rack of 4 DGX B300" (B300 XDR RA) = 14 kW per 8-GPU system `[D]`.
 /// - `price` unpriced — no public per-GPU estimate was found for Blackwell Ultra.
@@ -555,6 +587,7 @@ pub const B300: Accelerator = Accelerator {
     vendor: "NVIDIA",
     bf16_dense: FlopsPerSec(2.25e15),    // [A] HGX B300 spec (as B200)
     fp8_dense: Some(FlopsPerSec(4.5e15)), // [A] HGX B300 spec (as B200)
+    fp4_dense: Some(FlopsPerSec(13.5e15)), // [C] HGX B300 108 PF dense / 8 [A]; 13.1 [S]; 14 [S]
     hbm: Bytes(288e9),                   // [A] Blackwell Ultra 288 GB
     hbm_bw: BytesPerSec(8e12),           // [A] as B200
     tdp: Watts(1100.0),                  // [A] reported; [D] §9.3 14 kW per DGX B300
@@ -562,6 +595,7 @@ pub const B300: Accelerator = Accelerator {
         reason: "no public per-GPU estimate found for Blackwell Ultra",
     },
     source: "[A] NVIDIA HGX B300 / Blackwell Ultra public specs (not in systems.md, unverified); \
+             [C] FP4 dense 13.5 PF (HGX B300 108 PF / 8 [A]; glennklockwood.com 13.1 [S]; verda.com 14 [S]); \
              systems.md §9.3 [P] DGX B300 about 56 kW per rack of 4 (B300 XDR RA, \
              https://docs.nvidia.com/dgx-superpod/reference-architecture/scalable-infrastructure-b300-xdr/latest/dgx-superpod-architecture.html)",
 };
@@ -573,6 +607,10 @@ pub const B300: Accelerator = Accelerator {
 /// - `bf16_dense` 2.5 PF, `fp8_dense` 5 PF — `[A]` same as [`GB200`]: NVIDIA's GB300 NVL72 page
 ///   lists the same FP16/BF16 (360 PF) and FP8 (720 PF) rack figures as GB200, sparse.
 /// - `hbm` 288 GB — `[A]` Blackwell Ultra 288 GB HBM3e per GPU (about 20.7 TB per rack).
+/// - `fp4_dense` 15 PF — `[S]` GB300 NVL72 "FP4 Tensor Core sparse 1,440 PFLOPS, dense 1,080
+///   PFLOPS" per rack (vendordeep.com report of NVIDIA's GTC announcement; verda.com's rack
+///   aggregate 1,080 PF; glennklockwood.com "1.1 EF dense FP4") / 72; Tom's Hardware's Hot Chips
+///   2025 table gives 15 PF per Blackwell Ultra package. Uncalibrated.
 /// - `hbm_bw` 8 TB/s — `[A]` as GB200 (rack 576 TB/s / 72).
 /// - `tdp` 1,400 W — `[A]` widely reported GB300 GPU rating. Upper-bound check: systems.md §2.1 /
 ///   §9.3 `[P]` "Full rack requiring up to 142 kW" (NVIDIA Enterprise RA NVL72) = 1.97 kW per GPU
@@ -584,13 +622,15 @@ pub const GB300: Accelerator = Accelerator {
     vendor: "NVIDIA",
     bf16_dense: FlopsPerSec(2.5e15),    // [A] as GB200
     fp8_dense: Some(FlopsPerSec(5e15)), // [A] as GB200
+    fp4_dense: Some(FlopsPerSec(1080e15 / 72.0)), // [S] GB300 NVL72 1,080 PF dense / 72
     hbm: Bytes(288e9),                  // [A] Blackwell Ultra 288 GB
     hbm_bw: BytesPerSec(8e12),          // [A] as GB200
     tdp: Watts(1400.0),                 // [A] reported; [D] §2.1 142 kW / 72 upper bound
     price: Price::Unpriced {
         reason: "no public per-GPU or GB300 NVL72 rack estimate found",
     },
-    source: "[A] NVIDIA GB300 NVL72 public specs (not in systems.md, unverified); systems.md §2.1/§9.3 \
+    source: "[A] NVIDIA GB300 NVL72 public specs (not in systems.md, unverified); [S] FP4 15 PF dense \
+             (GB300 NVL72 1,080 PF dense / 72: vendordeep.com, verda.com; Tom's Hardware Hot Chips 2025); systems.md §2.1/§9.3 \
              [P] GB300 NVL72 rack up to 142 kW (NVIDIA Enterprise RA NVL72, \
              https://docs.nvidia.com/enterprise-reference-architectures/nvl72-ai-factory/latest/components.html)",
 };
@@ -613,6 +653,7 @@ pub const MI300X: Accelerator = Accelerator {
     vendor: "AMD",
     bf16_dense: FlopsPerSec(1.3e15),      // [S] §7.1
     fp8_dense: Some(FlopsPerSec(2.6e15)), // [C] §7.1 labelled "with sparsity"; dense per CDNA 3 2x rule
+    fp4_dense: None,                      // no FP4 on CDNA 3
     hbm: Bytes(192e9),                    // [S/P] §7.1 MLCommons JSON
     hbm_bw: BytesPerSec(5.3e12),          // [S] §7.1
     tdp: Watts(750.0),                    // [S] §7.1, §9.3 MLCommons JSON name
@@ -634,6 +675,7 @@ pub const GAUDI3: Accelerator = Accelerator {
     vendor: "Intel",
     bf16_dense: FlopsPerSec(1835e12),        // [S] §7.2
     fp8_dense: Some(FlopsPerSec(1835e12)),   // [S] §7.2 same MME rate
+    fp4_dense: None,                         // no FP4 on Gaudi 3
     hbm: Bytes(128e9),                       // [S] §7.2
     hbm_bw: BytesPerSec(3.7e12),             // [S] §7.2
     tdp: Watts(900.0),                       // [S] §7.2, §9.3
@@ -661,6 +703,7 @@ pub const TPU_V4: Accelerator = Accelerator {
     vendor: "Google",
     bf16_dense: FlopsPerSec(275e12), // [P] §3.1
     fp8_dense: None,                 // no FP8
+    fp4_dense: None,                 // no FP4
     hbm: Bytes(32.0 * GIB),          // [P] §3.1 32 GiB
     hbm_bw: BytesPerSec(1200e9),     // [P] §3.1
     tdp: Watts(192.0),               // [P] §3.1/§9.3 measured max
@@ -684,6 +727,7 @@ pub const TPU_V5E: Accelerator = Accelerator {
     vendor: "Google",
     bf16_dense: FlopsPerSec(197e12), // [A] Cloud TPU v5e docs
     fp8_dense: None,                 // no FP8
+    fp4_dense: None,                 // no FP4
     hbm: Bytes(16e9),                // [A] Cloud TPU v5e docs
     hbm_bw: BytesPerSec(819e9),      // [A] Cloud TPU v5e docs
     tdp: Watts(140.0),               // [A] v4 efficiency rule: 197e12 / TPU_V4_FLOPS_PER_W ≈ 138 W
@@ -707,6 +751,7 @@ pub const TPU_V5P: Accelerator = Accelerator {
     vendor: "Google",
     bf16_dense: FlopsPerSec(459e12),      // [P] §3.2
     fp8_dense: Some(FlopsPerSec(459e12)), // [P] §3.2 "FP8 also listed as 459"
+    fp4_dense: None,                      // no FP4
     hbm: Bytes(95.0 * GIB),               // [P] §3.2 95 GiB
     hbm_bw: BytesPerSec(2765e9),          // [P] §3.2
     tdp: Watts(320.0),                    // [A] v4 efficiency rule
@@ -730,6 +775,7 @@ pub const TPU_V6E: Accelerator = Accelerator {
     vendor: "Google",
     bf16_dense: FlopsPerSec(918e12), // [P/S] §3.3
     fp8_dense: None,                 // no FP8
+    fp4_dense: None,                 // no FP4
     hbm: Bytes(32.0 * GIB),          // [P/S] §3.3 32 GiB
     hbm_bw: BytesPerSec(1640e9),     // [A] Cloud TPU v6e docs
     tdp: Watts(385.0),               // [A] v4 efficiency × 1.67 (Google Trillium claim)
@@ -754,6 +800,7 @@ pub const TPU_V7: Accelerator = Accelerator {
     vendor: "Google",
     bf16_dense: FlopsPerSec(2307e12),      // [P/S] §3.3
     fp8_dense: Some(FlopsPerSec(4614e12)), // [P/S] §3.3
+    fp4_dense: None,                       // [P/S] §3.3 lists BF16 and FP8 only
     hbm: Bytes(192.0 * GIB),               // [P/S] §3.3 192 GiB
     hbm_bw: BytesPerSec(7.37e12),          // [P/S] §3.3
     tdp: Watts(1000.0),                    // [A] B200-class efficiency
@@ -871,6 +918,7 @@ pub const ASCEND_910C: Accelerator = Accelerator {
     vendor: "Huawei",
     bf16_dense: FlopsPerSec(752e12),        // [S] §4 paper; [C] 780 SemiAnalysis
     fp8_dense: None,                        // [A] no FP8
+    fp4_dense: None,                        // [A] no FP4
     hbm: Bytes(128e9),                      // [S] §4
     hbm_bw: BytesPerSec(3.2e12),            // [S] §4
     tdp: Watts(800.0),                      // [A] 2 × 910B-class die
@@ -2352,6 +2400,47 @@ mod tests {
         acc("tpu-v7", 2307e12, Some(4614e12), 192.0 * 1073741824.0, 7.37e12, 1000.0);
         // Ascend 910C: §4 "752 TFLOPS BF16 dense per package (paper); 128 GB HBM; 3.2 TB/s" [S].
         acc("ascend-910c", 752e12, None, 128e9, 3.2e12, 800.0);
+    }
+
+    /// Dense FP4 peaks: Blackwell only, each from its source; every other chip has no FP4 path.
+    #[test]
+    fn fp4_headline_figures() {
+        let fp4 = |id: &str| accelerator(id).unwrap().fp4_dense.map(|f| f.0);
+        // [S] glennklockwood.com B200 (HGX, 1,000 W) 9,000 TFLOP/s dense; DGX B200 144 PF sparse / 16.
+        close("b200 fp4", fp4("b200").unwrap(), 9e15);
+        close("b200 fp4 vs DGX B200 sparse", fp4("b200").unwrap() * 8.0 * 2.0, 144e15);
+        // [D] §2.1 "NVFP4 1,440 / 720 PF (sparse/dense)" per 72-GPU rack.
+        close("gb200 fp4", fp4("gb200").unwrap(), 10e15);
+        close("gb200 rack fp4 sparse", fp4("gb200").unwrap() * 72.0 * 2.0, 1_440e15);
+        // [C] HGX B300 108 PF dense per 8 GPUs (13.1 and 14 PF in the other sources).
+        close("b300 fp4", fp4("b300").unwrap(), 13.5e15);
+        // [S] GB300 NVL72 1,080 PF dense per rack.
+        close("gb300 fp4", fp4("gb300").unwrap(), 15e15);
+        close("gb300 rack fp4", fp4("gb300").unwrap() * 72.0, 1_080e15);
+        for id in [
+            "a100",
+            "h100",
+            "h800",
+            "h100-96gb",
+            "h20",
+            "h200",
+            "mi300x",
+            "gaudi3",
+            "tpu-v4",
+            "tpu-v5e",
+            "tpu-v5p",
+            "tpu-v6e",
+            "tpu-v7",
+            "ascend-910c",
+        ] {
+            assert_eq!(fp4(id), None, "{id} has no FP4 tensor path");
+        }
+        // FP4 is at least twice FP8 wherever both exist (Blackwell: 2× on B200/GB200, 3× on Ultra).
+        for a in accelerators() {
+            if let (Some(f4), Some(f8)) = (a.fp4_dense, a.fp8_dense) {
+                assert!(f4.0 >= 2.0 * f8.0, "{}: fp4 {} < 2 × fp8 {}", a.id, f4.0, f8.0);
+            }
+        }
     }
 
     #[test]

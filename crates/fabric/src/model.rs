@@ -211,6 +211,25 @@ pub struct Fabric {
 }
 
 impl Fabric {
+    /// Catalogue id of the fabric's host type (`"dgx-h100"`, `"gb200-nvl72"`,
+    /// `"cloudmatrix-node"`), the key of `catalogue::host`, `catalogue::host_side` and
+    /// `catalogue::kv_tiers`; `None` where the node type names no host.
+    pub fn host_id(&self) -> Option<&'static str> {
+        self.extras.host
+    }
+
+    /// The host side of the fabric's servers (accelerator–CPU link, host DRAM, SSD, pooled
+    /// memory, PCIe tree), where the catalogue has one.
+    pub fn host_side(&self) -> Option<&'static crate::catalogue::HostSide> {
+        self.host_id().and_then(crate::catalogue::host_side)
+    }
+
+    /// The KV-cache tiers below HBM of one accelerator, in order (host DRAM, pooled memory,
+    /// local SSD); empty where the catalogue has no host side for the fabric's host.
+    pub fn kv_tiers(&self) -> Vec<crate::catalogue::KvTier> {
+        self.host_id().map(crate::catalogue::kv_tiers).unwrap_or_default()
+    }
+
     pub fn accel_count(&self) -> usize {
         self.accels.len()
     }

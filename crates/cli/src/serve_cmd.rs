@@ -540,6 +540,23 @@ pub fn render(r: &ServeReport) -> String {
                 role.input_tokens_per_s_per_accel, role.output_tokens_per_s_per_accel
             ),
         );
+        // One line per operation: its busiest link.
+        let mut seen = Vec::new();
+        for l in &role.busiest_links {
+            if seen.contains(&&l.during) {
+                continue;
+            }
+            seen.push(&l.during);
+            w(
+                &mut o,
+                format!(
+                    "  busiest in {}: {} ({:.0} % of the transfer)",
+                    l.during,
+                    l.link,
+                    l.busy_fraction_of_transfer * 100.0
+                ),
+            );
+        }
     }
     o.push('\n');
     w(

@@ -278,7 +278,9 @@ impl RoleCost {
         let cm = crate::train::timing::compute_model_for(accel.id)
             .ok_or_else(|| format!("no compute model for `{}`", accel.id))?;
         let mut notes = vec![ROOFLINE_RULE.to_string()];
-        let fp4_peak = fp4_dense(accel).map(|x| x.0 * workload::compute::sustained_tensor_fraction(accel.id));
+        let fp4_peak = accel
+            .fp4_dense
+            .map(|x| x.0 * workload::compute::sustained_tensor_fraction(accel.id));
         if s.precision == WeightPrecision::Fp4 {
             match fp4_peak {
                 Some(_) => notes.push(format!(
@@ -394,7 +396,7 @@ impl RoleCost {
             p *= feat.mtp_acceptance;
             accepted += p;
         }
-        let tiers = crate::serve::cost::tiers_for(f, spec.tp * spec.pp);
+        let tiers = tiers_for(f);
         Ok(RoleCost {
             role,
             spec,
@@ -808,17 +810,20 @@ fn ep_costs(
     Ok((costs, links))
 }
 
-/// KV tiers below HBM for one attention rank of `gpus` accelerators, from the catalogue's host
-/// side of the fabric's servers.
-pub fn tiers_for(f: &Fabric, gpus: u32) -> Vec<KvTier> {
-    let _ = (f, gpus);
-    Vec::new()
-}
-
-/// Dense FP4 peak of an accelerator (none until the catalogue carries one).
-fn fp4_dense(a: &fabric::catalogue::Accelerator) -> Option<units::FlopsPerSec> {
-    let _ = a;
-    None
+/// KV tiers below HBM, per accelerator, from the catalogue's host side of the fabric's servers
+/// (`fabric::catalogue::kv_tiers`: host DRAM over PCIe or NVLink-C2C, a pooled memory, local
+/// SSD), in order.
+pub fn tiers_for(f: &Fabric) -> Vec<KvTier> {
+    f.kv_tiers()
+        .into_iter()
+        .filter(|t| t.capacity_per_accel.0 > 0.0 && t.bandwidth_per_accel.0 > 0.0)
+        .map(|t| KvTier {
+            name: t.name,
+            capacity_bytes_per_accel: t.capacity_per_accel.0,
+            bandwidth_bytes_per_s_per_accel: t.bandwidth_per_accel.0,
+            source: t.source,
+        })
+        .collect()
 }
 
 /// Largest message the serving engines' custom all-reduce takes (vLLM `CustomAllreduce`

@@ -382,3 +382,31 @@ fn trace_replay_keeps_sessions() {
     // The second turn of session 7 reuses the first turn's 1,050 tokens.
     assert!(r.cached_input_fraction > 0.3, "{}", r.cached_input_fraction);
 }
+
+/// When HBM cannot keep every session's context, contexts move down to host DRAM and come back
+/// from there (at the tier's bandwidth) instead of being recomputed.
+#[test]
+fn contexts_spill_to_host_memory_and_come_back() {
+    let f = fabric("hgx:gpu=h100");
+    let s = scenario(ServeInputs {
+        workload: Some("agent".into()),
+        turns: Some("8".into()),
+        input_len: Some("8000".into()),
+        turn_input: Some("500".into()),
+        output_len: Some("100".into()),
+        tool_pause: Some("5s".into()),
+        concurrency: Some(64),
+        duration: Some("120s".into()),
+        mem_fraction: Some(0.35),
+        ..llama8b_one_gpu()
+    });
+    let r = serve::run(&s, &f).unwrap();
+    let tiers = &r.roles[0].kv_tiers;
+    assert!(!tiers.is_empty(), "the DGX H100 host side has tiers");
+    assert!(r.kv_demotions_below_hbm > 0, "HBM overflows");
+    assert!(
+        r.cached_from_lower_tiers_fraction > 0.0,
+        "some contexts come back from host DRAM"
+    );
+    assert!(r.kv_cache_hit_fraction > 0.8, "hit {}", r.kv_cache_hit_fraction);
+}

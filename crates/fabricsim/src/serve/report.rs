@@ -131,6 +131,8 @@ pub struct ServeReport {
     pub kv_transfer_bytes: f64,
     pub kv_transfer_s: Dist,
     pub kv_demotions_below_hbm: u64,
+    /// Of the cached prompt tokens, the share fetched back from a tier below HBM.
+    pub cached_from_lower_tiers_fraction: f64,
     pub roles: Vec<RoleReport>,
     pub littles_law: LittlesLaw,
     /// Accelerator energy per output token at TDP while busy (an upper bound; `topo` has the
@@ -289,6 +291,11 @@ pub fn assemble(s: &ServeScenario, priced: &Priced, out: &SimOut) -> ServeReport
                 .collect(),
         ),
         kv_demotions_below_hbm: out.demotions_below_hbm,
+        cached_from_lower_tiers_fraction: if cached > 0.0 {
+            recs.iter().map(|r| r.fetched as f64).sum::<f64>() / cached
+        } else {
+            0.0
+        },
         roles,
         littles_law: LittlesLaw {
             mean_in_system: out.in_system_integral / window_s,

@@ -211,7 +211,12 @@ pub fn resolve_model(name: &str) -> Result<workload::ModelSpec, UserError> {
 
 /// Resolve inputs (file under flags) into a scenario, reading the trace when one is named.
 pub fn scenario(inputs: &ServeInputs) -> Result<serve::ServeScenario, UserError> {
-    let model = resolve_model(inputs.model.as_deref().unwrap_or(serve::inputs::DEFAULT_MODEL))?;
+    let name = inputs.model.as_deref().unwrap_or(serve::inputs::DEFAULT_MODEL);
+    let mut model = resolve_model(name)?;
+    // An alias (deepseek-r1 → the DeepSeek-V3 network) keeps the name the user asked for.
+    if !name.ends_with(".json") {
+        model.name = name.to_ascii_lowercase();
+    }
     let trace_text = match &inputs.trace {
         Some(path) => {
             Some(std::fs::read_to_string(path).map_err(|e| UserError(format!("--trace: cannot read `{path}`: {e}")))?)

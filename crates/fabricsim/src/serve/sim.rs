@@ -434,6 +434,10 @@ impl<'a> Sim<'a> {
                 self.try_step(role, inst);
             }
             Ev::TransferDone(r) => {
+                let rec = self.reqs[r].rec;
+                if self.out.records[rec].first_token_s.is_nan() {
+                    self.out.records[rec].first_token_s = self.now;
+                }
                 // Free the prefill copy (kept as the session's prefix cache there).
                 let (role, inst, rank) = (self.reqs[r].role, self.reqs[r].inst, self.reqs[r].rank);
                 self.release_blocks(r, true);
@@ -890,7 +894,13 @@ impl<'a> Sim<'a> {
                 let rec = self.reqs[r].rec;
                 if first {
                     self.reqs[r].generated = 1.0;
-                    self.out.records[rec].first_token_s = self.now;
+                    // Disaggregated: the first token reaches the user through the decode
+                    // instance, with the KV cache (SGLang PD, Dynamo), so TTFT includes the
+                    // transfer; it is stamped when the transfer ends.
+                    let handed_off = rc.role == Role::Prefill && !self.prefill_only && self.reqs[r].spec.output > 1;
+                    if !handed_off {
+                        self.out.records[rec].first_token_s = self.now;
+                    }
                     if in_window {
                         self.out.roles[role].window_output_tokens += 1.0;
                     }

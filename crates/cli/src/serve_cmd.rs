@@ -211,19 +211,19 @@ pub fn resolve_model(name: &str) -> Result<workload::ModelSpec, UserError> {
 
 /// Resolve inputs (file under flags) into a scenario, reading the trace when one is named.
 pub fn scenario(inputs: &ServeInputs) -> Result<serve::ServeScenario, UserError> {
-    let name = inputs.model.as_deref().unwrap_or(serve::inputs::DEFAULT_MODEL);
-    let mut model = resolve_model(name)?;
-    // An alias (deepseek-r1 → the DeepSeek-V3 network) keeps the name the user asked for.
-    if !name.ends_with(".json") {
-        model.name = name.to_ascii_lowercase();
-    }
     let trace_text = match &inputs.trace {
         Some(path) => {
             Some(std::fs::read_to_string(path).map_err(|e| UserError(format!("--trace: cannot read `{path}`: {e}")))?)
         }
         None => None,
     };
-    inputs.scenario(model, trace_text.as_deref()).map_err(UserError)
+    match inputs.model.as_deref() {
+        Some(name) if name.ends_with(".json") => {
+            let model = resolve_model(name)?;
+            inputs.scenario(model, trace_text.as_deref()).map_err(UserError)
+        }
+        _ => inputs.scenario_from_registry(trace_text.as_deref()).map_err(UserError),
+    }
 }
 
 pub fn run(a: ServeArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {

@@ -49,6 +49,22 @@ fn to_json<T: serde::Serialize>(v: &T) -> PyResult<String> {
     serde_json::to_string(v).map_err(|e| user_error(e.to_string()))
 }
 
+/// `fabricsim serve --json` (inputs: `serve::inputs::ServeInputs` as JSON — the keys of a serve
+/// scenario TOML; the trace CSV's text when `trace` names one).
+#[pyfunction]
+#[pyo3(signature = (inputs_json, trace_text=None))]
+fn serve_json(py: Python<'_>, inputs_json: &str, trace_text: Option<&str>) -> PyResult<String> {
+    let x: fabricsim::serve::inputs::ServeInputs = inputs(inputs_json, "serve")?;
+    let r = py
+        .allow_threads(|| -> Result<_, String> {
+            let s = x.scenario_from_registry(trace_text)?;
+            let (_, f) = load(&s.cluster)?;
+            fabricsim::serve::run(&s, &f)
+        })
+        .map_err(user_error)?;
+    to_json(&r)
+}
+
 /// `fabricsim topo --json` (inputs: `job::TopoInputs` as JSON).
 #[pyfunction]
 fn topo_json(py: Python<'_>, inputs_json: &str) -> PyResult<String> {
@@ -215,6 +231,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(topo_json, m)?)?;
     m.add_function(wrap_pyfunction!(collective_json, m)?)?;
     m.add_function(wrap_pyfunction!(train_json, m)?)?;
+    m.add_function(wrap_pyfunction!(serve_json, m)?)?;
     m.add_function(wrap_pyfunction!(plan_json, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_text, m)?)?;
     m.add_function(wrap_pyfunction!(grid_points, m)?)?;

@@ -94,3 +94,17 @@ def test_plan_is_the_cli_json():
         assert r == c
     with pytest.raises(ValueError):
         fabricsim.plan("fat-tree:gpus=64", "no-such-model", seq=4096, gbs=64)
+
+
+def test_serve_is_the_cli_json():
+    args = dict(cluster="hgx:gpu=h100", model="llama-3.1-8b", tp=1, concurrency=8, duration="5s")
+    r = fabricsim.serve(**args)
+    assert r["schema_version"] == fabricsim.SCHEMA_VERSION
+    assert r["output_tokens_per_s_per_accel"] > 0
+    assert set(r["ttft_s"]) == {"mean", "p10", "p50", "p90", "p99"}
+    if CLI:
+        c = json.loads(cli("serve", "--cluster", "hgx:gpu=h100", "--model", "llama-3.1-8b", "--tp", "1",
+                           "--concurrency", "8", "--duration", "5s", "--json"))
+        assert r == c
+    with pytest.raises(ValueError, match="unknown field `tpp`"):
+        fabricsim.serve(tpp=2)

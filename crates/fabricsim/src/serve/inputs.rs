@@ -125,6 +125,16 @@ impl ServeInputs {
             || self.decode.is_some()
     }
 
+    /// Resolve with the model from the registry (an alias keeps the name asked for, e.g.
+    /// `deepseek-r1` for the DeepSeek-V3 network) — what the CLI does for a registry name and
+    /// what the Python binding does.
+    pub fn scenario_from_registry(&self, trace: Option<&str>) -> Result<ServeScenario, String> {
+        let name = self.model.as_deref().unwrap_or(DEFAULT_MODEL);
+        let mut model = workload::registry::get(name).map_err(|e| format!("--model: {e}"))?;
+        model.name = name.to_ascii_lowercase();
+        self.scenario(model, trace)
+    }
+
     /// Resolve into a scenario. `model` is the resolved model (registry or file); `trace` the
     /// text of `self.trace` when given. Errors name the flag / key.
     pub fn scenario(&self, model: workload::ModelSpec, trace: Option<&str>) -> Result<ServeScenario, String> {

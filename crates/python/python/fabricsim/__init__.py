@@ -25,6 +25,7 @@ __all__ = [
     "topo",
     "collective",
     "train",
+    "serve",
     "plan",
     "sweep",
     "sweep_text",
@@ -98,6 +99,27 @@ def train(scenario: Optional[Union[str, _Path]] = None, **flags: Any) -> dict:
         return _call(_native.train_json, flags)
     text = _Path(scenario).read_text()
     return _call(_native.train_json, flags, text, str(scenario))
+
+
+def serve(scenario: Optional[Union[str, _Path]] = None, **flags: Any) -> dict:
+    """``fabricsim serve [--scenario FILE] --json``: LLM serving on a cluster.
+
+    Flags (the keys of a serve scenario TOML): cluster, model, precision, tp, ep, dp_attn, pp,
+    replicas, max_running, chunk, prefill, decode, phase, workload, input_len, output_len,
+    rate, concurrency, shared_prefix, turns, turn_input, tool_pause, trace (a CSV path), slo,
+    kv_dtype, mtp, mtp_acceptance, tbo, redundant_experts, expert_skew, prefix_cache,
+    mem_fraction, duration, warmup, seed. Flags win over the scenario file's values.
+    """
+    given = {k: v for k, v in flags.items() if v is not None}
+    if scenario is not None:
+        import tomllib
+
+        base = tomllib.loads(_Path(scenario).read_text())
+        if "trace" in base:
+            base["trace"] = str(_Path(scenario).parent / base["trace"])
+        given = {**base, **given}
+    trace = _Path(given["trace"]).read_text() if "trace" in given else None
+    return _json.loads(_native.serve_json(_json.dumps(given), trace))
 
 
 def sweep_text(grid_file: Union[str, _Path], *, shard: Optional[str] = None, json: bool = False,

@@ -119,25 +119,20 @@ fn littles_law_holds() {
 #[test]
 fn kv_capacity_bounds_the_batch_and_preemption_recovers() {
     let f = fabric("hgx:gpu=h100");
-    let base = scenario(ServeInputs {
+    let load = ServeInputs {
         input_len: Some("2000".into()),
         output_len: Some("500".into()),
         concurrency: Some(100),
         duration: Some("40s".into()),
         warmup: Some("0s".into()),
         ..llama8b_one_gpu()
-    });
-    let roomy = serve::run(&base, &f).unwrap();
+    };
+    let roomy = serve::run(&scenario(load.clone()), &f).unwrap();
     // 8B BF16 weights ≈ 16 GB; a memory fraction of 0.3 leaves ~7 GB of KV: ~55k tokens for a
     // demand of 100 × 2,500 (the default 0.9 holds all of it).
     let tight_s = scenario(ServeInputs {
-        input_len: Some("2000".into()),
-        output_len: Some("500".into()),
-        concurrency: Some(100),
-        duration: Some("40s".into()),
-        warmup: Some("0s".into()),
         mem_fraction: Some(0.3),
-        ..llama8b_one_gpu()
+        ..load
     });
     let tight = serve::run(&tight_s, &f).unwrap();
     let role = &tight.roles[0];
@@ -155,10 +150,8 @@ fn kv_capacity_bounds_the_batch_and_preemption_recovers() {
     assert!(tight.requests_finished > 0);
 }
 
-#[test]
-fn agent_sessions_reuse_their_prefix() {
-    let f = fabric("hgx:gpu=h100");
-    let s = scenario(ServeInputs {
+fn agent_sessions() -> ServeInputs {
+    ServeInputs {
         workload: Some("agent".into()),
         turns: Some("6".into()),
         input_len: Some("2000".into()),
@@ -168,21 +161,18 @@ fn agent_sessions_reuse_their_prefix() {
         concurrency: Some(16),
         duration: Some("60s".into()),
         ..llama8b_one_gpu()
-    });
-    let r = serve::run(&s, &f).unwrap();
+    }
+}
+
+#[test]
+fn agent_sessions_reuse_their_prefix() {
+    let f = fabric("hgx:gpu=h100");
+    let r = serve::run(&scenario(agent_sessions()), &f).unwrap();
     assert!(r.kv_cache_hit_fraction > 0.9, "hit {}", r.kv_cache_hit_fraction);
     assert!(r.cached_input_fraction > 0.5, "cached {}", r.cached_input_fraction);
     let off = scenario(ServeInputs {
         prefix_cache: Some(false),
-        workload: Some("agent".into()),
-        turns: Some("6".into()),
-        input_len: Some("2000".into()),
-        turn_input: Some("200".into()),
-        output_len: Some("100".into()),
-        tool_pause: Some("1s".into()),
-        concurrency: Some(16),
-        duration: Some("60s".into()),
-        ..llama8b_one_gpu()
+        ..agent_sessions()
     });
     let r2 = serve::run(&off, &f).unwrap();
     assert_eq!(r2.cached_input_fraction, 0.0);

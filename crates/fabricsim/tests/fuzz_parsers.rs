@@ -225,3 +225,18 @@ fn calibration_csvs() {
             .map_err(|e| e.to_string())
     });
 }
+
+#[test]
+fn serve_scenario_toml() {
+    fuzz("serve scenario TOML", &["serve-scenario.toml"], 300, |text| {
+        let i = fabricsim::serve::inputs::ServeInputs::from_toml(text, "s.toml")?;
+        i.scenario_from_registry(None).map(|_| ())
+    });
+}
+
+#[test]
+fn serve_trace_csv() {
+    fuzz("serve trace CSV", &["serve-trace.csv"], 300, |text| {
+        fabricsim::serve::requests::parse_trace(text, "t.csv").map(|_| ())
+    });
+}

@@ -401,3 +401,59 @@ fn contexts_spill_to_host_memory_and_come_back() {
     );
     assert!(r.kv_cache_hit_fraction > 0.8, "hit {}", r.kv_cache_hit_fraction);
 }
+
+mod random_scenarios {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+        /// Any small scenario runs to an answer (or a clear error): no panic, the KV pool never
+        /// over-full, finished ≤ arrived, distributions ordered.
+        #[test]
+        fn small_scenarios_keep_the_invariants(
+            tp in prop::sample::select(vec![1u32, 2, 4, 8]),
+            users in 1u32..48,
+            input in 1u32..6000,
+            output in 1u32..300,
+            chunk in 1u32..9000,
+            max_running in 1u32..300,
+            mem in 0.2f64..0.95,
+            agent in any::<bool>(),
+            seed in 0u64..1000,
+        ) {
+            let f = fabric("hgx:gpu=h100");
+            let i = ServeInputs {
+                tp: Some(tp),
+                replicas: Some(8 / tp),
+                concurrency: Some(users),
+                input_len: Some(format!("1..{input}")),
+                output_len: Some(format!("1..{output}")),
+                chunk: Some(chunk),
+                max_running: Some(max_running),
+                mem_fraction: Some(mem),
+                workload: Some(if agent { "agent" } else { "synthetic" }.into()),
+                turn_input: Some("1..200".into()),
+                turns: Some("1..4".into()),
+                duration: Some("3s".into()),
+                warmup: Some("0s".into()),
+                seed: Some(seed),
+                ..llama8b_one_gpu()
+            };
+            let s = scenario(i);
+            match serve::run(&s, &f) {
+                Ok(r) => {
+                    prop_assert!(r.requests_finished <= r.requests_arrived);
+                    for role in &r.roles {
+                        prop_assert!(role.kv_occupancy_peak_fraction <= 1.0 + 1e-12);
+                    }
+                    for d in [r.ttft_s, r.tpot_s, r.e2e_s] {
+                        prop_assert!(d.p10 <= d.p50 && d.p50 <= d.p90 && d.p90 <= d.p99);
+                    }
+                    prop_assert!(r.output_tokens_per_s_per_accel >= 0.0);
+                }
+                Err(e) => prop_assert!(!e.is_empty()),
+            }
+        }
+    }
+}

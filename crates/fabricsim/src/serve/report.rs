@@ -149,7 +149,8 @@ fn in_window(r: &Record, w: (f64, f64)) -> bool {
 /// Turn the simulation's records into the report.
 pub fn assemble(s: &ServeScenario, priced: &Priced, out: &SimOut) -> ServeReport {
     let w = out.window;
-    let window_s = (w.1 - w.0).max(1e-9);
+    // A run that ends before the window does (a short trace) is measured up to its end.
+    let window_s = (w.1.min(out.end_s) - w.0).max(1e-9);
     let recs: Vec<&Record> = out.records.iter().filter(|r| in_window(r, w)).collect();
     let finished: Vec<&&Record> = recs.iter().filter(|r| r.finished()).collect();
     let accels = s.layout.gpus();

@@ -251,7 +251,7 @@ pub fn assemble(s: &ServeScenario, priced: &Priced, out: &SimOut) -> ServeReport
     let arrived = recs.len() as f64;
     let mut assumptions: Vec<String> = priced.roles.iter().flat_map(|r| r.notes.clone()).collect();
     assumptions.dedup();
-    assumptions.push("communication inside a step is priced on the role's real groups at set-up (analytical fidelity); P→D KV transfers are priced per request on the path between the first prefill and decode GPUs, without contention from other transfers".into());
+    assumptions.push("communication inside a step is priced on the role's real groups at set-up (analytical fidelity); P→D KV transfers are priced per request on the path between the first prefill and decode GPUs and queue on their sending rank, without contention elsewhere on the fabric".into());
     let tdp = priced.roles.first().map_or(0.0, |r| r.tdp_w);
     ServeReport {
         schema_version: crate::SCHEMA_VERSION,

@@ -144,6 +144,8 @@ struct Rank {
     /// Contexts demoted to the tiers below HBM (host DRAM, pooled memory, SSD: the role's
     /// `tiers` in order), each with the bytes it holds per GPU.
     tiers: Vec<(Vec<CacheEntry>, f64)>,
+    /// When the rank's outgoing KV transfers (disaggregated prefill) are done.
+    egress_free_s: f64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -942,9 +944,14 @@ impl<'a> Sim<'a> {
             None => 0.0,
         };
         self.out.kv_transfer_bytes += self.reqs[r].spec.input as f64 * rc.kv_bytes_per_token;
+        // The rank's network ports carry one hand-off at a time: a transfer starts when the
+        // rank's previous one has left (queueing on the sender; the receivers are not modelled).
+        let rk = &mut self.insts[role][inst].ranks[rank];
+        let start = self.now.max(rk.egress_free_s);
+        rk.egress_free_s = start + t;
         let rec = self.reqs[r].rec;
-        self.out.records[rec].kv_transfer_s = t;
-        self.push(self.now + t, Ev::TransferDone(r));
+        self.out.records[rec].kv_transfer_s = start + t - self.now;
+        self.push(start + t, Ev::TransferDone(r));
     }
 
     fn finish(&mut self, r: usize) {

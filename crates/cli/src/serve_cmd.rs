@@ -836,6 +836,34 @@ pub fn render_comparison(c: &serve::compare::FabricComparison) -> String {
         }
         o.push('\n');
     }
+    o.push_str(&format!(
+        "\nwhere the step goes near {:.0} tokens/s per user (the envelope point closest to it)\n",
+        serve::compare::INFERENCEX_AT_PER_USER
+    ));
+    for f in &c.fabrics {
+        let near = f.search.envelope.iter().min_by(|a, b| {
+            let d = |p: &serve::search::SearchPoint| {
+                (p.output_tokens_per_s_per_user - serve::compare::INFERENCEX_AT_PER_USER).abs()
+            };
+            d(a).total_cmp(&d(b))
+        });
+        if let Some(p) = near {
+            let b = &p.batch_role_step_breakdown;
+            o.push_str(&format!(
+                "  {:<15} {:.0} tok/s/user, {}: step {}: GEMMs {:.0} %, attention {:.0} %, routed experts {:.0} %, exposed comm {:.0} % (EP {:.0} %, TP {:.0} % before overlap)\n",
+                f.label,
+                p.output_tokens_per_s_per_user,
+                p.deployment_text,
+                dur(p.batch_role_mean_step_s),
+                b.gemm_fraction * 100.0,
+                b.attention_fraction * 100.0,
+                b.moe_experts_fraction * 100.0,
+                b.comm_exposed_fraction * 100.0,
+                b.ep_comm_fraction * 100.0,
+                b.tp_comm_fraction * 100.0
+            ));
+        }
+    }
     if let Some(x) = &c.inferencex {
         o.push('\n');
         o.push_str(&format!("InferenceX check ({} / {}): {}\n", x.numerator, x.denominator, x.statement));

@@ -99,6 +99,13 @@ pub struct SearchPoint {
     pub slo_attainment_fraction: f64,
     pub slo_met: bool,
     pub preemptions: u64,
+    /// Requests that arrived in the measured window, and of them those that finished.
+    pub requests_arrived: u64,
+    pub requests_finished: u64,
+    /// Mean step and where it goes, of the role that holds the running batch (decode or
+    /// colocated).
+    pub batch_role_mean_step_s: f64,
+    pub batch_role_step_breakdown: super::report::Breakdown,
     /// The screen's static-batch estimate of the same point.
     pub screen_output_tokens_per_s_per_accel: f64,
     pub screen_output_tokens_per_s_per_user: f64,
@@ -136,6 +143,7 @@ pub struct SearchReport {
     pub deployments_screened: u64,
     pub deployments_simulated: u64,
     pub simulations: u64,
+    /// Simulations that errored or in which no request finished (left out of the points).
     pub simulations_failed: u64,
     /// Non-dominated points, by increasing output tokens/s per user.
     pub envelope: Vec<SearchPoint>,
@@ -368,6 +376,17 @@ fn layout_of(c: &Cand, ps: &[PricedShape], b: u32, chunk: u32) -> Layout {
     }
 }
 
+/// Closed-loop users of a searched scenario's workload.
+fn b_users(w: &Workload) -> u32 {
+    match w {
+        Workload::Synthetic {
+            arrivals: Arrivals::Concurrency { users },
+            ..
+        } => *users,
+        _ => 0,
+    }
+}
+
 /// Attention ranks that hold the running batch (decode or colocated role).
 fn batch_ranks(layout: &Layout) -> u32 {
     match layout {
@@ -571,18 +590,23 @@ pub fn search(base: &ServeScenario, f: &Fabric, opts: &SearchOptions) -> Result<
     let mut notes = Vec::new();
     for ((job, s), r) in jobs.iter().zip(&scenarios).zip(reports) {
         match r {
+            Ok(r) if r.requests_finished == 0 || r.output_tokens_per_s_per_user <= 0.0 => {
+                failed += 1;
+                if notes.len() < 8 {
+                    notes.push(format!(
+                        "{} at {} users: no request finished inside the simulated time ({} s window); left out",
+                        s.layout.describe(),
+                        b_users(&s.workload),
+                        s.duration_s
+                    ));
+                }
+            }
             Ok(r) => points.push(SearchPoint {
                 deployment: s.layout.clone(),
                 deployment_text: s.layout.describe(),
                 accelerators: s.layout.gpus(),
                 max_running_per_rank: opts.levels[job.1],
-                concurrency: match s.workload {
-                    Workload::Synthetic {
-                        arrivals: Arrivals::Concurrency { users },
-                        ..
-                    } => users,
-                    _ => 0,
-                },
+                concurrency: b_users(&s.workload),
                 output_tokens_per_s_per_accel: r.output_tokens_per_s_per_accel,
                 output_tokens_per_s_per_user: r.output_tokens_per_s_per_user,
                 input_tokens_per_s_per_accel: r.input_tokens_per_s_per_accel,
@@ -591,6 +615,10 @@ pub fn search(base: &ServeScenario, f: &Fabric, opts: &SearchOptions) -> Result<
                 slo_attainment_fraction: r.slo_attainment_fraction,
                 slo_met: r.slo_met,
                 preemptions: r.preemptions,
+                requests_arrived: r.requests_arrived,
+                requests_finished: r.requests_finished,
+                batch_role_mean_step_s: r.roles.last().map_or(0.0, |x| x.mean_step_s),
+                batch_role_step_breakdown: r.roles.last().map(|x| x.step_breakdown).unwrap_or_default(),
                 screen_output_tokens_per_s_per_accel: job.3,
                 screen_output_tokens_per_s_per_user: job.2,
                 window_s: s.duration_s,
@@ -605,7 +633,7 @@ pub fn search(base: &ServeScenario, f: &Fabric, opts: &SearchOptions) -> Result<
     }
     if points.is_empty() {
         return Err(format!(
-            "every simulation of the search failed{}",
+            "no simulation of the search gave a measurement{}",
             notes.first().map(|n| format!(" ({n})")).unwrap_or_default()
         ));
     }

@@ -689,7 +689,10 @@ fn run_search(
         }
         let c = serve::compare::compare(&runs, &opts).map_err(UserError)?;
         if a.json {
-            println!("{}", serde_json::to_string_pretty(&c).map_err(|e| UserError(e.to_string()))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&c).map_err(|e| UserError(e.to_string()))?
+            );
         } else if a.csv {
             println!("{}", ENVELOPE_CSV_HEADER_FABRIC);
             for fr in &c.fabrics {
@@ -707,7 +710,10 @@ fn run_search(
     let f = load_cluster(&s.cluster)?;
     let r = serve::search::search(&s, &f, &opts).map_err(UserError)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r).map_err(|e| UserError(e.to_string()))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&r).map_err(|e| UserError(e.to_string()))?
+        );
     } else if a.csv {
         println!("{}", ENVELOPE_CSV_HEADER);
         for p in &r.envelope {
@@ -866,7 +872,10 @@ pub fn render_comparison(c: &serve::compare::FabricComparison) -> String {
     }
     if let Some(x) = &c.inferencex {
         o.push('\n');
-        o.push_str(&format!("InferenceX check ({} / {}): {}\n", x.numerator, x.denominator, x.statement));
+        o.push_str(&format!(
+            "InferenceX check ({} / {}): {}\n",
+            x.numerator, x.denominator, x.statement
+        ));
         o.push_str(&match x.first_above_2x_output_tokens_per_s_per_user {
             Some(u) => format!(
                 "  the ratio first reaches 2× at {u:.0} tokens/s per user (published: between {:.0} and {:.0})\n",

@@ -77,14 +77,16 @@ fn search_json_keys_and_determinism() {
     }
     assert!(env[0]["ttft_s"]["p99"].is_f64());
     assert!(v["chosen"]["statement"].is_string());
-    assert!(v["configs"]["sglang"].as_array().unwrap().iter().any(|l| l
-        .as_str()
+    assert!(v["configs"]["sglang"]
+        .as_array()
         .unwrap()
-        .starts_with("python -m sglang.launch_server")));
-    assert!(v["configs"]["vllm"].as_array().unwrap().iter().any(|l| l
-        .as_str()
+        .iter()
+        .any(|l| l.as_str().unwrap().starts_with("python -m sglang.launch_server")));
+    assert!(v["configs"]["vllm"]
+        .as_array()
         .unwrap()
-        .starts_with("vllm serve")));
+        .iter()
+        .any(|l| l.as_str().unwrap().starts_with("vllm serve")));
 }
 
 #[test]
@@ -93,7 +95,10 @@ fn search_csv_and_text() {
     args.push("--csv");
     let csv = ok(&args);
     let mut lines = csv.lines();
-    assert!(lines.next().unwrap().starts_with("deployment,accelerators,max_running_per_rank"));
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("deployment,accelerators,max_running_per_rank"));
     assert!(lines.next().is_some(), "no envelope row:\n{csv}");
     let text = ok(SMALL);
     assert!(text.contains("Pareto envelope"), "{text}");
@@ -124,7 +129,12 @@ fn search_refuses_what_it_chooses_itself() {
         &["fits no deployment", "short by"],
     );
     fails(
-        &["--compare-fabrics", "hgx-h100-ib,no-such-preset", "--model", "llama-3.1-8b"],
+        &[
+            "--compare-fabrics",
+            "hgx-h100-ib,no-such-preset",
+            "--model",
+            "llama-3.1-8b",
+        ],
         &["no-such-preset"],
     );
 }

@@ -95,7 +95,12 @@ fn impossible_slo_gets_the_best_achievable_point() {
     // The closest miss: no simulated point misses by less.
     for p in &r.points {
         let m = (p.ttft_s.p99 / 1e-3).max(p.tpot_s.p99 / 1e-4);
-        assert!(m >= c.miss_factor * (1.0 - 1e-12), "{} misses by {m} < {}", p.deployment_text, c.miss_factor);
+        assert!(
+            m >= c.miss_factor * (1.0 - 1e-12),
+            "{} misses by {m} < {}",
+            p.deployment_text,
+            c.miss_factor
+        );
     }
     // A lenient SLO is met, by the point with most output per accelerator among those meeting it.
     let r = small(Some("ttft=60s,tpot=1s,pct=50"));
@@ -204,7 +209,10 @@ fn config_writer_emits_the_documented_flags() {
         .iter()
         .find(|l| l.contains("--disaggregation-mode prefill"))
         .expect("prefill server");
-    assert!(prefill.contains("--tp-size 8 --dp-size 8 --enable-dp-attention"), "{prefill}");
+    assert!(
+        prefill.contains("--tp-size 8 --dp-size 8 --enable-dp-attention"),
+        "{prefill}"
+    );
     assert!(prefill.contains("--nnodes 2"), "{prefill}");
     let router = c.sglang.iter().find(|l| l.contains("sglang_router")).expect("router");
     assert!(router.contains("--pd-disaggregation"), "{router}");
@@ -253,12 +261,23 @@ fn config_writer_emits_the_documented_flags() {
     let sg = c.sglang.join("\n");
     assert!(sg.contains("--tp-size 8 --pp-size 2"), "{sg}");
     assert!(sg.contains("--max-running-requests 32"), "{sg}");
-    assert!(sg.contains("--worker-urls http://$INSTANCE_0:30000 http://$INSTANCE_1:30000"), "{sg}");
-    for absent in ["--enable-dp-attention", "--ep-size", "--disaggregation-mode", "--quantization"] {
+    assert!(
+        sg.contains("--worker-urls http://$INSTANCE_0:30000 http://$INSTANCE_1:30000"),
+        "{sg}"
+    );
+    for absent in [
+        "--enable-dp-attention",
+        "--ep-size",
+        "--disaggregation-mode",
+        "--quantization",
+    ] {
         assert!(!sg.contains(absent), "`{absent}` in\n{sg}");
     }
     let vl = c.vllm.join("\n");
-    assert!(vl.contains("--tensor-parallel-size 8 --pipeline-parallel-size 2"), "{vl}");
+    assert!(
+        vl.contains("--tensor-parallel-size 8 --pipeline-parallel-size 2"),
+        "{vl}"
+    );
     assert!(!vl.contains("--enable-expert-parallel"), "{vl}");
 }
 
@@ -331,7 +350,10 @@ fn fabric_lists_and_ratio() {
     );
     let (label, spec) = compare::resolve("hgx-b200-roce");
     assert_eq!(label, "hgx-b200-roce");
-    assert!(spec.contains("node=hgx-b200") && spec.contains("port_gbit=400"), "{spec}");
+    assert!(
+        spec.contains("node=hgx-b200") && spec.contains("port_gbit=400"),
+        "{spec}"
+    );
     // Every named fabric builds.
     for f in compare::FABRICS {
         fabric::presets::build_preset(f.spec).unwrap_or_else(|e| panic!("{}: {e}", f.name));
@@ -360,6 +382,10 @@ fn fabric_lists_and_ratio() {
     // 4000−40d … found on the 1 token/s grid.
     let u2 = x.first_above_2x_output_tokens_per_s_per_user.unwrap();
     assert!((50.0..=100.0).contains(&u2), "{u2}");
-    let before = x.curve.iter().find(|p| p.output_tokens_per_s_per_user == u2 - 1.0).unwrap();
+    let before = x
+        .curve
+        .iter()
+        .find(|p| p.output_tokens_per_s_per_user == u2 - 1.0)
+        .unwrap();
     assert!(before.ratio < 2.0);
 }

@@ -286,12 +286,17 @@ pub fn write(layout: &Layout, c: &ConfigInputs) -> EngineConfigs {
         }
     }
     if c.precision == WeightPrecision::Fp8 {
-        notes.push("FP8: load an FP8 checkpoint (SGLang and vLLM detect it; no flag), or add --quantization fp8 on a BF16 one".into());
+        notes.push(
+            "FP8: load an FP8 checkpoint (SGLang and vLLM detect it; no flag), or add --quantization fp8 on a BF16 one"
+                .into(),
+        );
     }
     if c.precision == WeightPrecision::Fp4 {
         notes.push("FP4: --model-path must be an NVFP4 (ModelOpt) checkpoint of the model".into());
     }
-    notes.push("$NODE_RANK, $MASTER_ADDR, $HEAD_ADDR, $PREFILL_i, $DECODE_i, $INSTANCE_i are the hosts of your cluster".into());
+    notes.push(
+        "$NODE_RANK, $MASTER_ADDR, $HEAD_ADDR, $PREFILL_i, $DECODE_i, $INSTANCE_i are the hosts of your cluster".into(),
+    );
     EngineConfigs {
         sglang: sg,
         vllm: vl,

@@ -445,7 +445,9 @@ pub fn search(base: &ServeScenario, f: &Fabric, opts: &SearchOptions) -> Result<
     pre_order.sort_by(|&a, &b| {
         let ra = ps[a].prefill_req_per_s / ps[a].shape.gpus() as f64;
         let rb = ps[b].prefill_req_per_s / ps[b].shape.gpus() as f64;
-        rb.total_cmp(&ra).then(ps[a].shape.gpus().cmp(&ps[b].shape.gpus())).then(a.cmp(&b))
+        rb.total_cmp(&ra)
+            .then(ps[a].shape.gpus().cmp(&ps[b].shape.gpus()))
+            .then(a.cmp(&b))
     });
     pre_order.truncate(4);
     for &p in &pre_order {
@@ -640,12 +642,8 @@ pub fn search(base: &ServeScenario, f: &Fabric, opts: &SearchOptions) -> Result<
     let envelope = thin(&pareto(&points));
     let chosen = choose(&points, &base.slo);
     let accel = ps[0].rc.accel_name.clone();
-    let mut ci = super::deploy_config::ConfigInputs::from_scenario(
-        base,
-        &chosen.point.deployment,
-        f.domain_size,
-        f.accel_model,
-    );
+    let mut ci =
+        super::deploy_config::ConfigInputs::from_scenario(base, &chosen.point.deployment, f.domain_size, f.accel_model);
     if let Some(p) = &opts.model_path {
         ci.model_path = p.clone();
     }
@@ -709,7 +707,10 @@ pub fn pareto(points: &[SearchPoint]) -> Vec<SearchPoint> {
         let (pa, pb) = (&points[a], &points[b]);
         pb.output_tokens_per_s_per_user
             .total_cmp(&pa.output_tokens_per_s_per_user)
-            .then(pb.output_tokens_per_s_per_accel.total_cmp(&pa.output_tokens_per_s_per_accel))
+            .then(
+                pb.output_tokens_per_s_per_accel
+                    .total_cmp(&pa.output_tokens_per_s_per_accel),
+            )
             .then(a.cmp(&b))
     });
     let mut best = f64::NEG_INFINITY;
@@ -809,7 +810,10 @@ pub fn choose(points: &[SearchPoint], slo: &Slo) -> Chosen {
             miss(a)
                 .0
                 .total_cmp(&miss(b).0)
-                .then(b.output_tokens_per_s_per_accel.total_cmp(&a.output_tokens_per_s_per_accel))
+                .then(
+                    b.output_tokens_per_s_per_accel
+                        .total_cmp(&a.output_tokens_per_s_per_accel),
+                )
                 .then(ia.cmp(ib))
         })
         .expect("at least one point");

@@ -146,7 +146,7 @@ pub struct ServeArgs {
     /// Blackwell, int8 on Ascend, fp8 elsewhere.
     #[arg(long = "compare-fabrics", num_args = 0..=1, default_missing_value = serve::compare::DEFAULT_FABRICS)]
     pub compare_fabrics: Option<String>,
-    /// Model path written into the engine configs of --search (default: the model's name).
+    /// Model path written into the engine configs of --search (default: --model as given).
     #[arg(long = "model-path")]
     pub model_path: Option<String>,
     /// Print JSON (schema_version, units in key names).
@@ -630,7 +630,11 @@ fn search_options(a: &ServeArgs, inputs: &ServeInputs) -> Result<serve::search::
         }
         o.chunk_tokens = c;
     }
-    o.model_path = a.model_path.clone();
+    // The configs name the model as the user gave it (an alias such as deepseek-r1 stays).
+    o.model_path = a
+        .model_path
+        .clone()
+        .or_else(|| Some(inputs.model.clone().unwrap_or_else(|| serve::inputs::DEFAULT_MODEL.to_string())));
     Ok(o)
 }
 

@@ -631,10 +631,14 @@ fn search_options(a: &ServeArgs, inputs: &ServeInputs) -> Result<serve::search::
         o.chunk_tokens = c;
     }
     // The configs name the model as the user gave it (an alias such as deepseek-r1 stays).
-    o.model_path = a
-        .model_path
-        .clone()
-        .or_else(|| Some(inputs.model.clone().unwrap_or_else(|| serve::inputs::DEFAULT_MODEL.to_string())));
+    o.model_path = a.model_path.clone().or_else(|| {
+        Some(
+            inputs
+                .model
+                .clone()
+                .unwrap_or_else(|| serve::inputs::DEFAULT_MODEL.to_string()),
+        )
+    });
     Ok(o)
 }
 

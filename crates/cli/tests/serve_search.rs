@@ -114,7 +114,8 @@ fn search_refuses_what_it_chooses_itself() {
     args.extend(["--concurrency", "8"]);
     fails(&args, &["--concurrency"]);
     let mut args = SMALL.to_vec();
-    args[args.iter().position(|a| *a == "1,16").unwrap()] = "0";
+    let i = args.iter().position(|a| *a == "1,16").unwrap();
+    args[i] = "0";
     fails(&args, &["--search-levels"]);
     fails(
         &[

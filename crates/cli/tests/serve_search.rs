@@ -139,3 +139,40 @@ fn search_refuses_what_it_chooses_itself() {
         &["no-such-preset"],
     );
 }
+
+#[test]
+fn compare_fabrics_json() {
+    let args = [
+        "--compare-fabrics",
+        "hgx:gpu=h100;hgx:gpu=b200",
+        "--model",
+        "llama-3.1-8b",
+        "--input-len",
+        "512",
+        "--output-len",
+        "128",
+        "--search-levels",
+        "1,16",
+        "--search-survivors",
+        "3",
+        "--duration",
+        "10s",
+        "--warmup",
+        "2s",
+        "--json",
+    ];
+    let a = ok(&args);
+    assert_eq!(a, ok(&args), "same flags, different JSON");
+    let v: Value = serde_json::from_str(&a).unwrap();
+    let f = v["fabrics"].as_array().unwrap();
+    assert_eq!(f.len(), 2);
+    assert_eq!(f[0]["label"], "hgx:gpu=h100");
+    assert_eq!(f[0]["precision"], "fp8");
+    assert_eq!(
+        f[1]["precision"], "fp4",
+        "Blackwell serves in FP4 unless --precision is given"
+    );
+    assert!(!f[1]["search"]["envelope"].as_array().unwrap().is_empty());
+    // No GB200 fabric in the list: no InferenceX check.
+    assert!(v["inferencex"].is_null());
+}

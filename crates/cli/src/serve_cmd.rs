@@ -124,9 +124,31 @@ pub struct ServeArgs {
     /// tokens/s per accelerator against tokens/s per user.
     #[arg(long)]
     pub sweep: Option<String>,
-    /// With --sweep: print the curve as CSV.
+    /// With --sweep: print the curve as CSV; with --search / --compare-fabrics: the envelope.
     #[arg(long)]
     pub csv: bool,
+    /// Search deployments (TP, TP×PP, DP attention + EP, prefill/decode splits and instance
+    /// counts, batch limits) for the cluster, model, precision and workload; print the Pareto
+    /// envelope of output tokens/s per accelerator against tokens/s per user, the deployment the
+    /// --slo picks, and its SGLang / vLLM launch commands.
+    #[arg(long)]
+    pub search: bool,
+    /// With --search: batch limits to try, most running requests per attention rank
+    /// (default 1,2,4,8,16,32,64,128,256).
+    #[arg(long = "search-levels")]
+    pub search_levels: Option<String>,
+    /// With --search: most deployments simulated after the screen (default 24).
+    #[arg(long = "search-survivors")]
+    pub search_survivors: Option<usize>,
+    /// Search the same load on several fabrics and compare their envelopes: names
+    /// (hgx-h100-ib, hgx-b200-roce, gb200-nvl72, cloudmatrix384) or cluster specs, separated by
+    /// `,` or `;` (default: those four). Precision per fabric unless --precision is given: fp4 on
+    /// Blackwell, int8 on Ascend, fp8 elsewhere.
+    #[arg(long = "compare-fabrics", num_args = 0..=1, default_missing_value = serve::compare::DEFAULT_FABRICS)]
+    pub compare_fabrics: Option<String>,
+    /// Model path written into the engine configs of --search (default: --model as given).
+    #[arg(long = "model-path")]
+    pub model_path: Option<String>,
     /// Print JSON (schema_version, units in key names).
     #[arg(long)]
     pub json: bool,
@@ -237,6 +259,9 @@ pub fn run(a: ServeArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
             file.trace = Some(base.join(t).to_string_lossy().into_owned());
         }
         inputs = inputs.over(file);
+    }
+    if a.search || a.compare_fabrics.is_some() {
+        return run_search(&a, &inputs, &load_cluster);
     }
     let s = scenario(&inputs)?;
     let f = load_cluster(&s.cluster)?;
@@ -582,6 +607,312 @@ pub fn render(r: &ServeReport) -> String {
     w(&mut o, "assumptions:".into());
     for a in &r.assumptions {
         w(&mut o, format!("  - {a}"));
+    }
+    o
+}
+
+/// Search options from the flags (`--duration` / `--warmup` fix the simulated window).
+fn search_options(a: &ServeArgs, inputs: &ServeInputs) -> Result<serve::search::SearchOptions, UserError> {
+    let mut o = serve::search::SearchOptions::default();
+    if let Some(l) = &a.search_levels {
+        let mut v = Vec::new();
+        for x in l.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+            let n: u32 = x
+                .parse()
+                .map_err(|_| UserError(format!("--search-levels: `{x}` is not a whole number")))?;
+            if n == 0 || n > 65_536 {
+                return Err(UserError(format!("--search-levels: {n} must be in 1–65536")));
+            }
+            v.push(n);
+        }
+        if v.is_empty() || v.len() > 32 {
+            return Err(UserError("--search-levels: give 1 to 32 batch limits".into()));
+        }
+        v.sort_unstable();
+        v.dedup();
+        o.levels = v;
+    }
+    if let Some(n) = a.search_survivors {
+        if n == 0 || n > 1000 {
+            return Err(UserError(format!("--search-survivors: {n} must be in 1–1000")));
+        }
+        o.max_survivors = n;
+        o.max_simulations = o.max_simulations.max(n * 2);
+    }
+    if let Some(d) = &inputs.duration {
+        o.window_s = Some(serve::parse_duration(d).map_err(|e| UserError(format!("--duration: {e}")))?);
+    }
+    if let Some(w) = &inputs.warmup {
+        o.warmup_s = Some(serve::parse_duration(w).map_err(|e| UserError(format!("--warmup: {e}")))?);
+    }
+    o.redundant_experts = inputs.redundant_experts;
+    if let Some(c) = inputs.chunk {
+        if c == 0 {
+            return Err(UserError("--chunk: must be at least 1".into()));
+        }
+        o.chunk_tokens = c;
+    }
+    // The configs name the model as the user gave it (an alias such as deepseek-r1 stays).
+    o.model_path = a.model_path.clone().or_else(|| {
+        Some(
+            inputs
+                .model
+                .clone()
+                .unwrap_or_else(|| serve::inputs::DEFAULT_MODEL.to_string()),
+        )
+    });
+    Ok(o)
+}
+
+/// `--search` and `--compare-fabrics`.
+fn run_search(
+    a: &ServeArgs,
+    inputs: &ServeInputs,
+    load_cluster: &impl Fn(&str) -> Result<fabric::Fabric, UserError>,
+) -> Result<u8, UserError> {
+    let what = if a.search { "--search" } else { "--compare-fabrics" };
+    for (given, flag) in [
+        (inputs.tp.is_some(), "--tp"),
+        (inputs.ep.is_some(), "--ep"),
+        (inputs.dp_attn.is_some(), "--dp-attn"),
+        (inputs.pp.is_some(), "--pp"),
+        (inputs.replicas.is_some(), "--replicas"),
+        (inputs.prefill.is_some(), "--prefill"),
+        (inputs.decode.is_some(), "--decode"),
+        (inputs.phase.is_some(), "--phase"),
+        (inputs.max_running.is_some(), "--max-running (use --search-levels)"),
+        (inputs.rate.is_some(), "--rate"),
+        (inputs.concurrency.is_some(), "--concurrency"),
+        (a.sweep.is_some(), "--sweep"),
+    ] {
+        if given {
+            return Err(UserError(format!(
+                "{what} chooses the deployment and the load itself; drop {flag}"
+            )));
+        }
+    }
+    if a.search && a.compare_fabrics.is_some() {
+        return Err(UserError("--search and --compare-fabrics exclude each other".into()));
+    }
+    let opts = search_options(a, inputs)?;
+    let t0 = std::time::Instant::now();
+    if let Some(list) = &a.compare_fabrics {
+        let entries = serve::compare::split_list(list);
+        if entries.is_empty() || entries.len() > 16 {
+            return Err(UserError("--compare-fabrics: give 1 to 16 fabrics".into()));
+        }
+        let mut runs = Vec::new();
+        for e in &entries {
+            let (label, spec) = serve::compare::resolve(e);
+            let f = load_cluster(&spec)?;
+            let mut p = inputs.clone();
+            p.cluster = Some(spec.clone());
+            if p.precision.is_none() {
+                p.precision = Some(serve::compare::native_precision(f.accel_model).name().to_string());
+            }
+            let s = scenario(&p)?;
+            runs.push(serve::compare::FabricRun {
+                label,
+                scenario: s,
+                fabric: f,
+            });
+        }
+        let c = serve::compare::compare(&runs, &opts).map_err(UserError)?;
+        if a.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&c).map_err(|e| UserError(e.to_string()))?
+            );
+        } else if a.csv {
+            println!("{}", ENVELOPE_CSV_HEADER_FABRIC);
+            for fr in &c.fabrics {
+                for p in &fr.search.envelope {
+                    println!("{},{}", fr.label, envelope_csv_row(p));
+                }
+            }
+        } else {
+            print!("{}", render_comparison(&c));
+            eprintln!("({:.1} s wall)", t0.elapsed().as_secs_f64());
+        }
+        return Ok(0);
+    }
+    let s = scenario(inputs)?;
+    let f = load_cluster(&s.cluster)?;
+    let r = serve::search::search(&s, &f, &opts).map_err(UserError)?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&r).map_err(|e| UserError(e.to_string()))?
+        );
+    } else if a.csv {
+        println!("{}", ENVELOPE_CSV_HEADER);
+        for p in &r.envelope {
+            println!("{}", envelope_csv_row(p));
+        }
+    } else {
+        print!("{}", render_search(&r));
+        eprintln!("({:.1} s wall)", t0.elapsed().as_secs_f64());
+    }
+    Ok(0)
+}
+
+const ENVELOPE_CSV_HEADER: &str = "deployment,accelerators,max_running_per_rank,concurrency,output_tokens_per_s_per_accel,output_tokens_per_s_per_user,input_tokens_per_s_per_accel,ttft_p50_s,ttft_p99_s,tpot_p50_s,tpot_p99_s,slo_attainment_fraction,slo_met";
+const ENVELOPE_CSV_HEADER_FABRIC: &str = "fabric,deployment,accelerators,max_running_per_rank,concurrency,output_tokens_per_s_per_accel,output_tokens_per_s_per_user,input_tokens_per_s_per_accel,ttft_p50_s,ttft_p99_s,tpot_p50_s,tpot_p99_s,slo_attainment_fraction,slo_met";
+
+fn envelope_csv_row(p: &serve::search::SearchPoint) -> String {
+    format!(
+        "\"{}\",{},{},{},{:.3},{:.3},{:.3},{:.6},{:.6},{:.6},{:.6},{:.4},{}",
+        p.deployment_text,
+        p.accelerators,
+        p.max_running_per_rank,
+        p.concurrency,
+        p.output_tokens_per_s_per_accel,
+        p.output_tokens_per_s_per_user,
+        p.input_tokens_per_s_per_accel,
+        p.ttft_s.p50,
+        p.ttft_s.p99,
+        p.tpot_s.p50,
+        p.tpot_s.p99,
+        p.slo_attainment_fraction,
+        p.slo_met
+    )
+}
+
+fn envelope_table(o: &mut String, env: &[serve::search::SearchPoint]) {
+    o.push_str(&format!(
+        "  {:>10}  {:>12}  {:>9}  {:>9}  {:>4}  {:>6}  deployment\n",
+        "tok/s/user", "out tok/s/acc", "TTFT p99", "TPOT p99", "SLO", "users"
+    ));
+    for p in env {
+        o.push_str(&format!(
+            "  {:>10.1}  {:>12.1}  {:>9}  {:>9}  {:>4}  {:>6}  {} (max-running {})\n",
+            p.output_tokens_per_s_per_user,
+            p.output_tokens_per_s_per_accel,
+            dur(p.ttft_s.p99),
+            dur(p.tpot_s.p99),
+            if p.slo_met { "met" } else { "—" },
+            p.concurrency,
+            p.deployment_text,
+            p.max_running_per_rank
+        ));
+    }
+}
+
+/// The readable search report.
+pub fn render_search(r: &serve::search::SearchReport) -> String {
+    let mut o = String::new();
+    o.push_str(&format!(
+        "serve --search: {} ({}) on {} — {} × {}\n",
+        r.model, r.precision, r.cluster, r.cluster_accelerators, r.accelerator
+    ));
+    o.push_str(&format!("workload: {}\n", r.workload));
+    o.push_str(&format!(
+        "searched: {} instance shapes ({} fit in memory), {} deployments screened, {} simulated at {} loads ({} failed)\n\n",
+        r.shapes_tried, r.shapes_fitting, r.deployments_screened, r.deployments_simulated, r.simulations, r.simulations_failed
+    ));
+    o.push_str("Pareto envelope (output tokens/s per accelerator against tokens/s per user)\n");
+    envelope_table(&mut o, &r.envelope);
+    o.push('\n');
+    o.push_str(&format!(
+        "{}: {}\n\n",
+        if r.chosen.slo_met { "chosen" } else { "SLO MISSED" },
+        r.chosen.statement
+    ));
+    o.push_str("SGLang:\n");
+    for l in &r.configs.sglang {
+        o.push_str(&format!("  {l}\n"));
+    }
+    o.push_str("vLLM:\n");
+    for l in &r.configs.vllm {
+        o.push_str(&format!("  {l}\n"));
+    }
+    for n in &r.configs.notes {
+        o.push_str(&format!("  note: {n}\n"));
+    }
+    o.push_str("notes:\n");
+    for n in &r.notes {
+        o.push_str(&format!("  - {n}\n"));
+    }
+    o
+}
+
+/// The readable fabric comparison.
+pub fn render_comparison(c: &serve::compare::FabricComparison) -> String {
+    let mut o = String::new();
+    o.push_str(&format!("serve --compare-fabrics: {} — {}\n\n", c.model, c.workload));
+    for f in &c.fabrics {
+        let r = &f.search;
+        o.push_str(&format!(
+            "{} = {} ({} × {}, {}): {} shapes fit, {} deployments screened, {} simulations\n",
+            f.label,
+            f.cluster,
+            r.cluster_accelerators,
+            r.accelerator,
+            f.precision,
+            r.shapes_fitting,
+            r.deployments_screened,
+            r.simulations
+        ));
+        envelope_table(&mut o, &r.envelope);
+        o.push('\n');
+    }
+    o.push_str("output tokens/s per accelerator along the envelopes\n");
+    o.push_str(&format!("  {:>10}", "tok/s/user"));
+    for f in &c.fabrics {
+        o.push_str(&format!("  {:>14}", f.label));
+    }
+    o.push('\n');
+    for u in [25.0, 50.0, 75.0, 100.0, 125.0, 150.0, 175.0, 200.0, 250.0, 300.0] {
+        o.push_str(&format!("  {u:>10.0}"));
+        for f in &c.fabrics {
+            match serve::search::per_accel_at(&f.search.envelope, u) {
+                Some(y) => o.push_str(&format!("  {y:>14.0}")),
+                None => o.push_str(&format!("  {:>14}", "—")),
+            }
+        }
+        o.push('\n');
+    }
+    o.push_str(&format!(
+        "\nwhere the step goes near {:.0} tokens/s per user (the envelope point closest to it)\n",
+        serve::compare::INFERENCEX_AT_PER_USER
+    ));
+    for f in &c.fabrics {
+        let near = f.search.envelope.iter().min_by(|a, b| {
+            let d = |p: &serve::search::SearchPoint| {
+                (p.output_tokens_per_s_per_user - serve::compare::INFERENCEX_AT_PER_USER).abs()
+            };
+            d(a).total_cmp(&d(b))
+        });
+        if let Some(p) = near {
+            let b = &p.batch_role_step_breakdown;
+            o.push_str(&format!(
+                "  {:<15} {:.0} tok/s/user, {}: step {}: GEMMs {:.0} %, attention {:.0} %, routed experts {:.0} %, exposed comm {:.0} % (EP {:.0} %, TP {:.0} % before overlap)\n",
+                f.label,
+                p.output_tokens_per_s_per_user,
+                p.deployment_text,
+                dur(p.batch_role_mean_step_s),
+                b.gemm_fraction * 100.0,
+                b.attention_fraction * 100.0,
+                b.moe_experts_fraction * 100.0,
+                b.comm_exposed_fraction * 100.0,
+                b.ep_comm_fraction * 100.0,
+                b.tp_comm_fraction * 100.0
+            ));
+        }
+    }
+    if let Some(x) = &c.inferencex {
+        o.push('\n');
+        o.push_str(&format!(
+            "InferenceX check ({} / {}): {}\n",
+            x.numerator, x.denominator, x.statement
+        ));
+        o.push_str(&match x.first_above_2x_output_tokens_per_s_per_user {
+            Some(u) => format!(
+                "  the ratio first reaches 2× at {u:.0} tokens/s per user (published: between {:.0} and {:.0})\n",
+                x.published_first_above_2x_band.0, x.published_first_above_2x_band.1
+            ),
+            None => "  the ratio never reaches 2× along the common range of the envelopes\n".into(),
+        });
     }
     o
 }

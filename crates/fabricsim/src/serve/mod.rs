@@ -21,10 +21,13 @@
 //! request on the path between a prefill and a decode instance. Neither contends live with the
 //! other instances' traffic (see docs/serving.md, "What is not modelled").
 
+pub mod compare;
 pub mod cost;
+pub mod deploy_config;
 pub mod inputs;
 pub mod report;
 pub mod requests;
+pub mod search;
 pub mod sim;
 
 use fabric::Fabric;

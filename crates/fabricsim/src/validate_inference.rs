@@ -1129,7 +1129,7 @@ pub fn render(r: &InferenceReport, explain: bool) -> String {
             if c.assumptions.is_empty() { "" } else { "  (assumed)" }
         );
         if explain {
-            let mut lines = vec![format!("model: {} · deployment: {}", c.model, c.deployment)];
+            let mut lines = vec![format!("deployment: {}", c.deployment)];
             lines.extend(c.scenario.iter().cloned());
             s.push_str(&crate::validate::explain_lines(
                 &c.cluster,

@@ -567,8 +567,15 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 progress.finish();
                 let r = r.map_err(|e| UserError(format!("{}: {e}", data.name)))?;
                 let n = r.rows.len() + r.inputs.len() + r.not_compared.len();
-                let t = header(&r.kind, &r.data_set, n) + &fabricsim::validate_inference::render(&r, explain);
-                reports.push((serde_json::to_value(&r)?, t));
+                let mut t = header(&r.kind, &r.data_set, n) + &fabricsim::validate_inference::render(&r, explain);
+                let mut j = serde_json::to_value(&r)?;
+                if cross_validate {
+                    let cv = fabricsim::calibration::cross_validate(fabricsim::calibration::DataKind::Inference, data)
+                        .map_err(|e| UserError(format!("{}: {e}", data.name)))?;
+                    t = t + "\n" + &fabricsim::calibration::render(&cv);
+                    j["cross_validation"] = serde_json::to_value(&cv)?;
+                }
+                reports.push((j, t));
             }
             if json {
                 if reports.len() == 1 {

@@ -796,8 +796,10 @@ fn map_row(m: &Row, all: &[Row], production: bool) -> Result<Mapped, String> {
                 "MTP with one draft token accepted at {MTP_ACCEPTANCE} (DeepSeek-V3 report; the row states no acceptance)"
             ));
         }
+        // Windows long enough for many steps (a prefill step of a 16K-token chunk per rank
+        // takes seconds: a short window would count whole steps only).
         let (duration_s, warmup_s) = match phase {
-            Phase::Prefill => (20.0, 5.0),
+            Phase::Prefill => (120.0, 20.0),
             Phase::Decode => (30.0, 5.0),
             Phase::Colocated => {
                 if users <= 4 {
@@ -1060,6 +1062,8 @@ fn iso_interactivity_row(
     let users = 8 * (serve::DEFAULT_CHUNK_TOKENS.div_ceil(input) + 1) * 2;
     let mut s = base(Layout::PrefillOnly { instance: spec }, users, 1, &pre_cluster);
     s.features.mtp_draft_tokens = 0;
+    s.duration_s = 120.0;
+    s.warmup_s = 20.0;
     let pre = serve::run(&s, &fp)?.input_tokens_per_s_per_accel;
     if !(pre > 0.0 && dec > 0.0) {
         return Err("the modelled prefill or decode produced no tokens".into());

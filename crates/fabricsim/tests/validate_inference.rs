@@ -67,3 +67,15 @@ fn a_bad_line_is_named() {
     let e = inference("row_id,metric,value\nA,b,1\n").unwrap_err();
     assert!(e.contains("column"), "{e}");
 }
+
+/// The fitted serving constant comes from its rule: refitting it on the bundled rows gives the
+/// shipped value (within 2 %), and it is fitted on the rows docs/serving.md names.
+#[test]
+fn refit_gives_the_shipped_serving_constant() {
+    use fabricsim::calibration::{refit_all, DataKind};
+    let fits = refit_all(DataKind::Inference, DataSet::BUNDLED_INFERENCE.text).unwrap();
+    assert_eq!(fits.len(), 1);
+    let r = &fits[0];
+    assert_eq!(r.fit_rows, ["I010", "I018"]);
+    assert!((r.value / r.shipped - 1.0).abs() < 0.02, "refit {} vs shipped {}", r.value, r.shipped);
+}

@@ -2165,6 +2165,23 @@ fn lookup<T: Entry>(table: &'static [T], aliases: &[(&str, &str)], key: &str) ->
         .or_else(|| table.iter().find(|e| normalise(e.name()) == key))
 }
 
+/// Dense FP4 (NVFP4) tensor peak of an accelerator by catalogue id; `None` where the part has no
+/// FP4 tensor path or the catalogue has no sourced figure.
+///
+/// - B200 (HGX/DGX): 9 PFLOP/s — [A] DGX B200 spec, 144 PF FP4 sparse / 8 GPUs / 2 (the same
+///   spec sheet as the FP8 and BF16 figures of [`B200`]).
+/// - GB200 (NVL72): 10 PFLOP/s — [P(S)] NVIDIA GB200 NVL72 product page, 1,440 PF FP4 sparse per
+///   rack (720 PF dense) / 72 GPUs, the page [`GB200`]'s figures come from.
+///
+/// B300 / GB300 (Blackwell Ultra raised FP4) have no sourced figure here yet: `None`.
+pub fn fp4_dense(id: &str) -> Option<FlopsPerSec> {
+    match id {
+        "b200" => Some(FlopsPerSec(9e15)),
+        "gb200" => Some(FlopsPerSec(720e15 / 72.0)),
+        _ => None,
+    }
+}
+
 /// An accelerator by id (`"h100"`), alias (`"H100-SXM5-80GB"`, `"ironwood"`, `"910c"`) or full
 /// name, case-insensitively.
 pub fn accelerator(id: &str) -> Option<&'static Accelerator> {

@@ -780,8 +780,7 @@ pub fn tiers_for(f: &Fabric, gpus: u32) -> Vec<KvTier> {
     Vec::new()
 }
 
-/// Dense FP4 peak of an accelerator (none until the catalogue carries one).
+/// Dense FP4 peak of an accelerator (the catalogue's sourced figure, B200 and GB200 today).
 fn fp4_dense(a: &fabric::catalogue::Accelerator) -> Option<units::FlopsPerSec> {
-    let _ = a;
-    None
+    fabric::catalogue::fp4_dense(a.id)
 }

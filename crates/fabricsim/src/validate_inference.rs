@@ -350,25 +350,25 @@ enum Phase {
 /// How a predicted throughput is normalised.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Unit {
-    PerNode,
-    PerAccel,
-    PerInstance,
+    Node,
+    Accel,
+    Instance,
     /// Output tokens over one request's end-to-end latency.
-    PerRequest,
+    Request,
 }
 
 fn unit_of(metric: &str) -> Unit {
     let l = metric.to_lowercase();
     if l.contains("per_node") {
-        Unit::PerNode
+        Unit::Node
     } else if l.contains("per_gpu") || l.contains("per_npu") || l.contains("per_accel") {
-        Unit::PerAccel
+        Unit::Accel
     } else if l.contains("tp group") || l.starts_with("total_output") {
-        Unit::PerInstance
+        Unit::Instance
     } else if l.contains("benchmark_latency") {
-        Unit::PerRequest
+        Unit::Request
     } else {
-        Unit::PerAccel
+        Unit::Accel
     }
 }
 
@@ -412,10 +412,7 @@ fn cluster_for(accel: &str, gpus: u32) -> Result<(String, Vec<String>), String> 
     }
 }
 
-fn fabric_for<'a>(
-    spec: &str,
-    cache: &'a mut HashMap<String, fabric::Fabric>,
-) -> Result<&'a fabric::Fabric, String> {
+fn fabric_for<'a>(spec: &str, cache: &'a mut HashMap<String, fabric::Fabric>) -> Result<&'a fabric::Fabric, String> {
     if !cache.contains_key(spec) {
         let f = fabric::presets::build_preset(spec).map_err(|e| e.to_string())?.1;
         cache.insert(spec.to_string(), f);
@@ -518,7 +515,12 @@ fn in_out(s: &ServeScenario) -> (u32, u32) {
 fn finish(m: &Row, mapped: Mapped, measured: f64, predicted: f64, what: String) -> InferenceRow {
     let s = &mapped.scenario;
     let mut scenario = vec![
-        format!("model: {} {}, KV {}", s.model.name, s.precision.name(), kv_name(s.features.kv_dtype_bytes)),
+        format!(
+            "model: {} {}, KV {}",
+            s.model.name,
+            s.precision.name(),
+            kv_name(s.features.kv_dtype_bytes)
+        ),
         format!("workload: {}", s.workload.describe()),
         format!("features: {}", features_text(&s.features)),
         format!("compared: {what}"),
@@ -555,7 +557,10 @@ fn features_text(f: &Features) -> String {
         v.push(format!("{} redundant experts", f.redundant_experts));
     }
     if f.mtp_draft_tokens > 0 {
-        v.push(format!("MTP {} draft(s) at {:.2} acceptance", f.mtp_draft_tokens, f.mtp_acceptance));
+        v.push(format!(
+            "MTP {} draft(s) at {:.2} acceptance",
+            f.mtp_draft_tokens, f.mtp_acceptance
+        ));
     }
     if v.is_empty() {
         "none".into()
@@ -571,16 +576,20 @@ fn read_metric(r: &ServeReport, mapped: &Mapped) -> (f64, String) {
         _ => (r.output_tokens_per_s_per_accel, "output tokens/s per accelerator"),
     };
     match mapped.unit {
-        Unit::PerNode => (per_accel * GPUS_PER_NODE, format!("{name} × {GPUS_PER_NODE} per node")),
-        Unit::PerAccel => (per_accel, name.to_string()),
-        Unit::PerInstance => (
+        Unit::Node => (per_accel * GPUS_PER_NODE, format!("{name} × {GPUS_PER_NODE} per node")),
+        Unit::Accel => (per_accel, name.to_string()),
+        Unit::Instance => (
             per_accel * mapped.gpus_per_instance as f64,
             format!("{name} × {} accelerators of the instance", mapped.gpus_per_instance),
         ),
-        Unit::PerRequest => {
+        Unit::Request => {
             let (_, o) = in_out(&mapped.scenario);
             (
-                if r.e2e_s.mean > 0.0 { o as f64 / r.e2e_s.mean } else { 0.0 },
+                if r.e2e_s.mean > 0.0 {
+                    o as f64 / r.e2e_s.mean
+                } else {
+                    0.0
+                },
                 format!("{o} output tokens over the mean end-to-end latency"),
             )
         }
@@ -602,7 +611,8 @@ fn map_row(m: &Row, all: &[Row], production: bool) -> Result<Mapped, String> {
             defaults.push("a disaggregated system's prefill figure: its prefill instances alone, decode unlimited (the per-phase measurement the sources describe)".into());
             Phase::Prefill
         } else if metric.contains("decode") {
-            defaults.push("a disaggregated system's decode figure: its decode instances alone, prefill unlimited".into());
+            defaults
+                .push("a disaggregated system's decode figure: its decode instances alone, prefill unlimited".into());
             Phase::Decode
         } else {
             return Err("a disaggregated figure that names neither phase".into());
@@ -619,7 +629,10 @@ fn map_row(m: &Row, all: &[Row], production: bool) -> Result<Mapped, String> {
     let mut ranks = first_number(&ep_text).map(|x| x as u32);
     let accel = field(m, "accelerator");
     let num_accel = field(m, "num_accel").to_lowercase();
-    if moe && (accel.to_lowercase().contains("910c") || accel.to_lowercase().contains("ascend")) && num_accel.contains("die") {
+    if moe
+        && (accel.to_lowercase().contains("910c") || accel.to_lowercase().contains("ascend"))
+        && num_accel.contains("die")
+    {
         // EP over dies of dual-die packages: fabricsim's accelerator is the package.
         if let Some(n) = first_number(&num_accel) {
             defaults.push(format!(
@@ -636,7 +649,11 @@ fn map_row(m: &Row, all: &[Row], production: bool) -> Result<Mapped, String> {
     let tp_col = first_number(&col("tp")).map(|x| x as u32);
     let pp = first_number(field(m, "pp")).map(|x| x as u32).unwrap_or(1).max(1);
     let options: Vec<u32> = if ep_text.to_lowercase().contains(" or ") {
-        numbers(&ep_text).into_iter().map(|x| x as u32).filter(|x| *x > 0).collect()
+        numbers(&ep_text)
+            .into_iter()
+            .map(|x| x as u32)
+            .filter(|x| *x > 0)
+            .collect()
     } else {
         ranks.into_iter().collect()
     };
@@ -657,7 +674,9 @@ fn map_row(m: &Row, all: &[Row], production: bool) -> Result<Mapped, String> {
         || precision == WeightPrecision::Fp4
         || precision_text.contains("modelopt");
     if precision_text.contains("modelopt") {
-        defaults.push("FP8 KV cache: NVIDIA's ModelOpt checkpoints quantise the KV cache to FP8 (`kv_cache_quant_algo`)".into());
+        defaults.push(
+            "FP8 KV cache: NVIDIA's ModelOpt checkpoints quantise the KV cache to FP8 (`kv_cache_quant_algo`)".into(),
+        );
     } else if !kv_fp8 {
         defaults.push("KV cache in BF16 (the row states no KV dtype)".into());
     }
@@ -711,7 +730,8 @@ fn map_row(m: &Row, all: &[Row], production: bool) -> Result<Mapped, String> {
     };
     let output = if phase == Phase::Prefill { 1 } else { output };
     let tokens_per_device = batch_text.contains("token");
-    let per_device = batch_text.contains("per device") || batch_text.contains("per npu") || batch_text.contains("per gpu");
+    let per_device =
+        batch_text.contains("per device") || batch_text.contains("per npu") || batch_text.contains("per gpu");
     let mut try_ranks = options.clone();
     if try_ranks.is_empty() {
         try_ranks.push(tp_col.unwrap_or(1) * pp);
@@ -725,7 +745,11 @@ fn map_row(m: &Row, all: &[Row], production: bool) -> Result<Mapped, String> {
     let mut last_err = String::new();
     for (k, &n) in try_ranks.iter().enumerate() {
         let ep_moe = moe && n > 1 && !options.is_empty();
-        let (tp, dp) = if ep_moe { (1, n) } else { (tp_col.unwrap_or(n).max(1), 1) };
+        let (tp, dp) = if ep_moe {
+            (1, n)
+        } else {
+            (tp_col.unwrap_or(n).max(1), 1)
+        };
         let ep = if ep_moe { n } else { 1 };
         let gpus = tp * dp * pp;
         let (cluster, sys_defaults) = cluster_for(accel, gpus)?;
@@ -868,9 +892,7 @@ fn production_decode(
 ) -> Result<InferenceRow, String> {
     let speed = all
         .iter()
-        .find(|r| {
-            field(r, "system") == field(m, "system") && field(r, "metric").to_lowercase().contains("per_user")
-        })
+        .find(|r| field(r, "system") == field(m, "system") && field(r, "metric").to_lowercase().contains("per_user"))
         .and_then(|r| parse_value(field(r, "value")).ok())
         .and_then(|v| v.first().copied())
         .ok_or("the production per-user speed is not among the rows")?;
@@ -903,7 +925,10 @@ fn production_decode(
         mapped.scenario = s;
     }
     let (b, r) = best.ok_or_else(|| {
-        format!("no decode batch meets the production TPOT of {:.1} ms", target_tpot * 1e3)
+        format!(
+            "no decode batch meets the production TPOT of {:.1} ms",
+            target_tpot * 1e3
+        )
     })?;
     let (predicted, what) = read_metric(&r, &mapped);
     let mut row = finish(m, mapped, measured, predicted, what);
@@ -951,7 +976,14 @@ fn dispatch_row(m: &Row, measured: f64, fabrics: &mut HashMap<String, fabric::Fa
         slots.div_ceil(ep) * ep
     };
     let groups = vec![(0..ep).collect::<Vec<u32>>()];
-    let mut sp = MoeSpec::new(MoeOp::Dispatch, MoeKernel::LowLatency, tokens, model.hidden, moe.top_k, experts);
+    let mut sp = MoeSpec::new(
+        MoeOp::Dispatch,
+        MoeKernel::LowLatency,
+        tokens,
+        model.hidden,
+        moe.top_k,
+        experts,
+    );
     sp.dtype = MoeDtype::Fp8;
     if ascend {
         defaults.push("INT8 dispatch payload, priced as the 1-byte FP8 payload plus its scales".into());
@@ -960,7 +992,10 @@ fn dispatch_row(m: &Row, measured: f64, fabrics: &mut HashMap<String, fabric::Fa
     Ok(InferenceRow {
         cluster,
         model: model.name.clone(),
-        deployment: format!("low-latency dispatch, EP{ep}, {experts} expert slots, top-{}", moe.top_k),
+        deployment: format!(
+            "low-latency dispatch, EP{ep}, {experts} expert slots, top-{}",
+            moe.top_k
+        ),
         scenario: vec![format!(
             "compared: dispatch kernel time (latency {:.1} µs + transfer {:.1} µs)",
             r.latency_s * 1e6,
@@ -1070,7 +1105,11 @@ fn iso_interactivity_row(
     }
     let ratio = input as f64 / output as f64;
     let gpus_per_out = 1.0 / dec + ratio / pre;
-    let tokens = if ISO_INTERACTIVITY_COUNTS_INPUT { 1.0 + ratio } else { 1.0 };
+    let tokens = if ISO_INTERACTIVITY_COUNTS_INPUT {
+        1.0 + ratio
+    } else {
+        1.0
+    };
     let predicted = tokens / gpus_per_out;
     assumptions.retain(|a| !a.is_empty());
     Ok(InferenceRow {
@@ -1087,7 +1126,10 @@ fn iso_interactivity_row(
                 "decode at {target} tok/s/user: {dec:.0} output tok/s per GPU (between batches {b_lo} and {} per rank)",
                 b_lo * 2
             ),
-            format!("prefill: {pre:.0} input tok/s per GPU; P:D GPUs {:.2}", (ratio / pre) / (1.0 / dec)),
+            format!(
+                "prefill: {pre:.0} input tok/s per GPU; P:D GPUs {:.2}",
+                (ratio / pre) / (1.0 / dec)
+            ),
             "compared: (input + output) tokens/s per GPU of prefill and decode together".into(),
         ],
         measured,
@@ -1214,7 +1256,10 @@ mod tests {
 
     #[test]
     fn phases_split() {
-        assert_eq!(first_number(&phase_part("prefill 32 / decode 144", Phase::Decode)), Some(144.0));
+        assert_eq!(
+            first_number(&phase_part("prefill 32 / decode 144", Phase::Decode)),
+            Some(144.0)
+        );
         assert_eq!(first_number(&phase_part("32 (P) / 72 (D)", Phase::Prefill)), Some(32.0));
     }
 }

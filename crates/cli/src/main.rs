@@ -89,6 +89,11 @@ enum Cmd {
         /// (built into fabricsim: works from any directory).
         #[arg(long, value_name = "FILE", num_args = 0..=1)]
         training: Option<Option<String>>,
+        /// A CSV in the format of testdata/inference.csv (published serving measurements); with
+        /// no FILE, that file as shipped. Input rows (workload and fleet descriptions) are
+        /// listed, predictions compared, the rest listed with the reason.
+        #[arg(long, value_name = "FILE", num_args = 0..=1)]
+        inference: Option<Option<String>>,
         /// Print the report(s) as JSON (schema_version, units in key names) instead of tables.
         #[arg(long)]
         json: bool,
@@ -470,6 +475,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
         Cmd::Validate {
             collectives,
             training,
+            inference,
             json,
             explain,
             cross_validate,
@@ -506,10 +512,10 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 return Ok(0);
             }
             use fabricsim::validate::DataSet;
-            // No flag at all: both bundled data sets.
-            let (collectives, training) = match (collectives, training) {
-                (None, None) => (Some(None), Some(None)),
-                given => given,
+            // No flag at all: both bundled data sets (collectives and training).
+            let (collectives, training) = match (collectives, training, &inference) {
+                (None, None, None) => (Some(None), Some(None)),
+                (c, t, _) => (c, t),
             };
             // (JSON, text) of each report, in the order asked.
             let mut reports: Vec<(serde_json::Value, String)> = Vec::new();
@@ -547,6 +553,24 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 let mut j = serde_json::to_value(&r)?;
                 if cross_validate {
                     let cv = fabricsim::calibration::cross_validate(fabricsim::calibration::DataKind::Training, data)
+                        .map_err(|e| UserError(format!("{}: {e}", data.name)))?;
+                    t = t + "\n" + &fabricsim::calibration::render(&cv);
+                    j["cross_validation"] = serde_json::to_value(&cv)?;
+                }
+                reports.push((j, t));
+            }
+            if let Some(path) = inference {
+                let text = read_data("--inference", path.as_deref())?;
+                let data = text.data_set(DataSet::BUNDLED_INFERENCE);
+                let mut progress = Progress::new("validating serving rows", "rows");
+                let r = fabricsim::validate_inference::inference_from(data, &mut |d, t| progress.set(d, t));
+                progress.finish();
+                let r = r.map_err(|e| UserError(format!("{}: {e}", data.name)))?;
+                let n = r.rows.len() + r.inputs.len() + r.not_compared.len();
+                let mut t = header(&r.kind, &r.data_set, n) + &fabricsim::validate_inference::render(&r, explain);
+                let mut j = serde_json::to_value(&r)?;
+                if cross_validate {
+                    let cv = fabricsim::calibration::cross_validate(fabricsim::calibration::DataKind::Inference, data)
                         .map_err(|e| UserError(format!("{}: {e}", data.name)))?;
                     t = t + "\n" + &fabricsim::calibration::render(&cv);
                     j["cross_validation"] = serde_json::to_value(&cv)?;

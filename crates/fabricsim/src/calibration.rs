@@ -22,6 +22,8 @@ use std::collections::HashMap;
 pub enum DataKind {
     Collectives,
     Training,
+    /// Serving measurements (`validate --inference`).
+    Inference,
 }
 
 /// How a constant is fitted to its rows.
@@ -155,6 +157,21 @@ pub fn fitted() -> Vec<Fitted> {
             },
             rule: Rule::MedianRatio,
         },
+        Fitted {
+            name: "SERVE_EP_DECODE_TOKEN_OVERHEAD_S",
+            shipped: crate::serve::cost::EP_DECODE_TOKEN_OVERHEAD_S,
+            prior: 0.0,
+            prior_source: "nothing beyond the kernel models (no calibration)",
+            data: DataKind::Inference,
+            rows: "decode-only throughput rows on Hopper (H100, H800) with expert parallelism",
+            select: |m| {
+                let a = col(m, "accelerator");
+                (a.contains("h100") || a.contains("h800"))
+                    && col(m, "serving_mode").contains("decode-only")
+                    && col(m, "metric").contains("tokens_per_s")
+            },
+            rule: Rule::LogLeastSquares { lo: 1e-9, hi: 1e-5 },
+        },
     ]
 }
 
@@ -194,6 +211,10 @@ pub fn predict(kind: DataKind, text: &str, values: &[(&'static str, f64)]) -> Re
         }
         DataKind::Training => {
             let r = crate::validate_training::training(text)?;
+            Ok(rows_of(&r.rows, |c| (c.measured, c.predicted)))
+        }
+        DataKind::Inference => {
+            let r = crate::validate_inference::inference(text)?;
             Ok(rows_of(&r.rows, |c| (c.measured, c.predicted)))
         }
     })
@@ -419,6 +440,7 @@ pub fn render(cv: &CrossValidation) -> String {
     let kind = match cv.kind {
         DataKind::Collectives => "collectives",
         DataKind::Training => "training",
+        DataKind::Inference => "inference",
     };
     let _ = writeln!(
         s,

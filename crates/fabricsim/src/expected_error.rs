@@ -305,6 +305,8 @@ pub fn build() -> Result<Vec<OwnedEvidence>, String> {
                     row_scope(&m).to_string(),
                     size_band(sizes.get(&id).copied().unwrap_or(0.0)).to_string(),
                 ),
+                // Serving rows carry no error bar yet (only training and collectives are built).
+                DataKind::Inference => continue,
             };
             out.push(OwnedEvidence {
                 row_id: id,

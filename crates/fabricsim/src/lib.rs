@@ -22,6 +22,7 @@ pub mod train;
 pub mod validate;
 pub mod validate_era;
 pub mod validate_framework;
+pub mod validate_inference;
 pub mod validate_moe;
 pub mod validate_nvl72;
 pub mod validate_recipes;

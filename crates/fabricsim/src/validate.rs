@@ -382,6 +382,11 @@ impl DataSet<'static> {
         name: "bundled testdata/training.csv",
         text: include_str!("../../../testdata/training.csv"),
     };
+    /// The serving measurements shipped with fabricsim (`testdata/inference.csv`).
+    pub const BUNDLED_INFERENCE: DataSet<'static> = DataSet {
+        name: "bundled testdata/inference.csv",
+        text: include_str!("../../../testdata/inference.csv"),
+    };
 }
 
 /// Told before the first row and after every row: (rows done, rows in all).

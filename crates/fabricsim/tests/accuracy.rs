@@ -86,6 +86,7 @@ fn refit_on_all_rows_gives_the_shipped_constants() {
         let text = match kind {
             DataKind::Collectives => include_str!("../../../testdata/collectives.csv"),
             DataKind::Training => include_str!("../../../testdata/training.csv"),
+            DataKind::Inference => include_str!("../../../testdata/inference.csv"),
         };
         for r in refit_all(kind, text).unwrap() {
             eprintln!(

@@ -339,6 +339,28 @@ fn bad_inputs_are_clear_errors() {
 }
 
 #[test]
+fn one_phase_alone_takes_its_instance_flag() {
+    let model = workload::registry::get("deepseek-r1").unwrap();
+    for phase in ["prefill", "decode"] {
+        let mut i = ServeInputs {
+            cluster: Some("gb200-nvl72".into()),
+            phase: Some(phase.into()),
+            ..ServeInputs::default()
+        };
+        let spec = "tp=1,ep=16,dp-attn=16,instances=2".to_string();
+        if phase == "prefill" {
+            i.prefill = Some(spec);
+        } else {
+            i.decode = Some(spec);
+        }
+        let s = i.scenario(model.clone(), None).unwrap();
+        let (role, inst) = s.layout.roles()[0];
+        assert_eq!(format!("{role:?}").to_lowercase(), phase);
+        assert_eq!((inst.ep, inst.dp_attn, inst.instances), (16, 16, 2));
+    }
+}
+
+#[test]
 fn an_unmeetable_slo_is_reported_missed_with_the_figures() {
     let f = fabric("hgx:gpu=h100");
     let s = scenario(ServeInputs {

@@ -40,6 +40,15 @@ use super::{Features, InstanceSpec, Role, ServeScenario, WeightPrecision};
 /// report).
 pub const ROOFLINE_RULE: &str = "decode kernels (GEMM M < 256, decode attention, grouped expert GEMMs) are outside the measured H100 table: roofline — compute at the fitted GEMM/attention efficiency extrapolated to the shape, memory at the measured copy fraction of HBM bandwidth — not measured on the device";
 
+/// Time per token of the busiest rank, per MoE layer, of a decode step under expert parallelism
+/// (the steps that run DeepEP's low-latency kernels) that the kernel models do not hold: the
+/// token permutation into and out of the expert layout, the combine's weighted reduction, the
+/// receivers' busy-wait SGLang reports (its combine is 2× DeepSeek's). Fitted (calibration.rs,
+/// `SERVE_EP_DECODE_TOKEN_OVERHEAD_S`; docs/serving.md) on the Hopper decode-only throughput
+/// rows of testdata/inference.csv by least squares of ln(predicted / measured); the other rows
+/// check it. Prior 0 (nothing beyond the kernels); the fit on I010 and I018 gives 1.022 µs.
+pub const EP_DECODE_TOKEN_OVERHEAD_S: f64 = 1.02e-6;
+
 /// Activation and workspace memory an engine keeps outside the KV pool per GPU: CUDA graphs,
 /// NCCL/DeepEP buffers and the step's activations ([A] assumption: 2 GiB fixed, plus the
 /// activations of one chunked-prefill step, 4 hidden-sized BF16 tensors per token).
@@ -514,7 +523,14 @@ impl RoleCost {
         let dense_compute = attn_gemm + attn_core + dense_ffn + other;
         let moe_compute = attn_gemm + attn_core + shared_ffn + routed_s + other;
         let dense_layer = overlap(dense_compute, tp_ar);
-        let moe_layer = overlap(moe_compute, tp_ar + ep_s);
+        // Per-token time per MoE layer of a decode step under EP that no kernel model holds
+        // (fitted; see `EP_DECODE_TOKEN_OVERHEAD_S`).
+        let ep_sync = if self.ep.is_some() && !any_prefill {
+            units::calibration::get("SERVE_EP_DECODE_TOKEN_OVERHEAD_S", EP_DECODE_TOKEN_OVERHEAD_S) * max_tokens as f64
+        } else {
+            0.0
+        };
+        let moe_layer = overlap(moe_compute, tp_ar + ep_s) + ep_sync;
         let mut total = dense_layers * dense_layer + moe_layers * moe_layer;
         // Output layer on the rank with most sequences producing logits (once per step).
         let logits_max = loads

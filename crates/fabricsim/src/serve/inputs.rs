@@ -171,7 +171,7 @@ impl ServeInputs {
                 prefill: with_limits(InstanceSpec::parse(p, "--prefill")?),
                 decode: with_limits(InstanceSpec::parse(d, "--decode")?),
             },
-            (Some(_), None, _) | (None, Some(_), None) => {
+            (Some(_), None, None) | (None, Some(_), None) => {
                 return Err("--prefill and --decode go together (a disaggregated deployment needs both)".into())
             }
             (None, None, None) if builtin => Layout::Disaggregated {

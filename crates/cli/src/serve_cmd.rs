@@ -558,9 +558,9 @@ pub fn render(r: &ServeReport) -> String {
                 b.moe_experts_fraction * 100.0,
                 b.other_compute_fraction * 100.0,
                 b.comm_exposed_fraction * 100.0,
-                b.tp_comm_fraction * 100.0,
-                b.ep_comm_fraction * 100.0,
-                b.pp_comm_fraction * 100.0
+                b.tp_comm_ratio * 100.0,
+                b.ep_comm_ratio * 100.0,
+                b.pp_comm_ratio * 100.0
             ),
         );
         w(
@@ -583,7 +583,7 @@ pub fn render(r: &ServeReport) -> String {
                     "  busiest in {}: {} ({:.0} % of the transfer)",
                     l.during,
                     l.link,
-                    l.busy_fraction_of_transfer * 100.0
+                    l.transfer_busy_fraction * 100.0
                 ),
             );
         }
@@ -895,8 +895,8 @@ pub fn render_comparison(c: &serve::compare::FabricComparison) -> String {
                 b.attention_fraction * 100.0,
                 b.moe_experts_fraction * 100.0,
                 b.comm_exposed_fraction * 100.0,
-                b.ep_comm_fraction * 100.0,
-                b.tp_comm_fraction * 100.0
+                b.ep_comm_ratio * 100.0,
+                b.tp_comm_ratio * 100.0
             ));
         }
     }

@@ -202,7 +202,8 @@ pub struct RoleCost {
     pub kv_bytes_per_token: f64,
     /// Tokens one attention rank's KV pool holds.
     pub kv_capacity_tokens_per_rank: u64,
-    /// KV tiers below HBM, per attention rank (capacity summed over the rank's GPUs).
+    /// KV tiers below HBM, per accelerator (each GPU of a rank keeps its own shard of a
+    /// context in its share of the tier).
     pub tiers: Vec<KvTier>,
     pub accel_name: String,
     pub tdp_w: f64,
@@ -229,7 +230,7 @@ pub struct BusyLink {
     pub link: String,
     pub during: String,
     /// Share of the operation's transfer time the link is busy.
-    pub busy_fraction_of_transfer: f64,
+    pub transfer_busy_fraction: f64,
 }
 
 /// The deployment priced on the fabric: each role, and the P→D send of disaggregated serving.
@@ -694,7 +695,9 @@ impl RoleCost {
             } else {
                 0.0
             };
-            let kv_bytes = (new + ctx) as f64 * m.kv_values_per_token_layer_per_rank(self.spec.tp) as f64 * 2.0;
+            let kv_bytes = (new + ctx) as f64
+                * m.kv_values_per_token_layer_per_rank(self.spec.tp) as f64
+                * self.features.kv_dtype_bytes;
             s += compute.max(kv_bytes / self.cm.accel.hbm_bw);
         }
         if l.decode_reqs > 0 {
@@ -809,7 +812,7 @@ fn ep_costs(
             links.push(BusyLink {
                 link: b.name.clone(),
                 during: format!("EP {} ({} kernels)", op.name(), kernel.name()),
-                busy_fraction_of_transfer: b.utilisation,
+                transfer_busy_fraction: b.utilisation,
             });
         }
         Ok(EpKernel {

@@ -357,6 +357,7 @@ pub struct Features {
     /// Draft tokens per step of MTP / speculative decoding (0 = off).
     pub mtp_draft_tokens: u32,
     /// Probability that each draft token is accepted (given the ones before it were).
+    #[serde(rename = "mtp_acceptance_fraction")]
     pub mtp_acceptance: f64,
     /// Two-batch overlap: the batch split in two so one half's communication hides under the
     /// other's compute (SGLang `--enable-two-batch-overlap`).
@@ -444,6 +445,23 @@ pub fn run(s: &ServeScenario, f: &Fabric) -> Result<ServeReport, String> {
         ));
     }
     let priced = cost::price_roles(s, f)?;
+    // A request whose KV cache cannot fit one rank's pool could never run: say so now.
+    let (prompt, context) = s.workload.max_tokens();
+    for rc in &priced.roles {
+        let need = if rc.role == Role::Prefill { prompt } else { context };
+        let cap = rc.kv_capacity_tokens_per_rank;
+        if need > cap {
+            let per = rc.kv_bytes_per_token_per_gpu;
+            return Err(format!(
+                "a request of up to {need} tokens (the workload's longest {}) needs {:.1} GB of KV cache per GPU; the KV pool of one {} rank holds {cap} tokens ({:.1} GB) — short by {:.1} GB per GPU (more TP / EP to shrink the weights per GPU, --kv-dtype fp8, or shorter requests)",
+                if rc.role == Role::Prefill { "prompt" } else { "prompt + output" },
+                need as f64 * per / 1e9,
+                format!("{:?}", rc.role).to_lowercase(),
+                cap as f64 * per / 1e9,
+                (need - cap) as f64 * per / 1e9
+            ));
+        }
+    }
     let gen = requests::generate(&s.workload, s.duration_s, s.seed)?;
     let send = priced.kv_send.as_ref().map(|t| move |b: f64| t.time(b));
     let send_ref: Option<&dyn Fn(f64) -> f64> = send.as_ref().map(|f| f as &dyn Fn(f64) -> f64);

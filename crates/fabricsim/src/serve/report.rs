@@ -17,11 +17,18 @@ pub struct Dist {
 }
 
 impl Dist {
-    /// Nearest-rank percentiles of `v` (zeros when empty).
+    /// Nearest-rank percentiles of `v`; with no value every field is NaN, which JSON writes as
+    /// `null` (no request finished: there is no latency to report, not a latency of 0).
     pub fn of(mut v: Vec<f64>) -> Dist {
         v.retain(|x| x.is_finite());
         if v.is_empty() {
-            return Dist::default();
+            return Dist {
+                mean: f64::NAN,
+                p10: f64::NAN,
+                p50: f64::NAN,
+                p90: f64::NAN,
+                p99: f64::NAN,
+            };
         }
         v.sort_by(f64::total_cmp);
         let n = v.len();
@@ -78,10 +85,11 @@ pub struct Breakdown {
     pub moe_experts_fraction: f64,
     pub other_compute_fraction: f64,
     pub comm_exposed_fraction: f64,
-    /// Communication before overlap, as a fraction of step time (can exceed the exposed share).
-    pub tp_comm_fraction: f64,
-    pub ep_comm_fraction: f64,
-    pub pp_comm_fraction: f64,
+    /// Communication before overlap over step time (a ratio: with overlap it can exceed the
+    /// exposed share, and 1).
+    pub tp_comm_ratio: f64,
+    pub ep_comm_ratio: f64,
+    pub pp_comm_ratio: f64,
 }
 
 /// Little's law on the simulated queue: L (time-averaged requests in the system) against λ·W.
@@ -135,8 +143,8 @@ pub struct ServeReport {
     pub cached_from_lower_tiers_fraction: f64,
     pub roles: Vec<RoleReport>,
     pub littles_law: LittlesLaw,
-    /// Accelerator energy per output token at TDP while busy (an upper bound; `topo` has the
-    /// cluster's power).
+    /// Accelerator energy per output token: the accelerators at TDP while their instance steps
+    /// (idle accelerators, hosts and network left out; `topo` has the cluster's power).
     pub accel_energy_j_per_output_token: f64,
     pub events: u64,
     pub assumptions: Vec<String>,
@@ -238,9 +246,9 @@ pub fn assemble(s: &ServeScenario, priced: &Priced, out: &SimOut) -> ServeReport
                 moe_experts_fraction: st.cost.moe_s / total,
                 other_compute_fraction: st.cost.other_s / total,
                 comm_exposed_fraction: st.cost.comm_exposed_s / total,
-                tp_comm_fraction: st.cost.tp_comm_s / total,
-                ep_comm_fraction: st.cost.ep_comm_s / total,
-                pp_comm_fraction: st.cost.pp_comm_s / total,
+                tp_comm_ratio: st.cost.tp_comm_s / total,
+                ep_comm_ratio: st.cost.ep_comm_s / total,
+                pp_comm_ratio: st.cost.pp_comm_s / total,
             },
             input_tokens_per_s_per_accel: role_in / window_s / gpus as f64,
             output_tokens_per_s_per_accel: st.window_output_tokens / window_s / gpus as f64,

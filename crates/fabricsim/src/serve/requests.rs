@@ -162,6 +162,31 @@ impl Workload {
         }
     }
 
+    /// Longest prompt and longest context (prompt + output) one request can reach.
+    pub fn max_tokens(&self) -> (u64, u64) {
+        match self {
+            Workload::Synthetic { input, output, .. } => (input.max() as u64, input.max() as u64 + output.max() as u64),
+            Workload::Agent {
+                turns,
+                first_input,
+                turn_input,
+                output,
+                ..
+            } => {
+                let t = turns.max().max(1) as u64;
+                let prompt = first_input.max() as u64 + (t - 1) * (turn_input.max() as u64 + output.max() as u64);
+                (prompt, prompt + output.max() as u64)
+            }
+            Workload::Trace { rows } => (
+                rows.iter().map(|r| r.input_tokens as u64).max().unwrap_or(0),
+                rows.iter()
+                    .map(|r| r.input_tokens as u64 + r.output_tokens as u64)
+                    .max()
+                    .unwrap_or(0),
+            ),
+        }
+    }
+
     /// Check the parameters.
     pub fn check(&self) -> Result<(), String> {
         let arr = |a: &Arrivals| -> Result<(), String> {
@@ -241,6 +266,9 @@ pub struct RequestSpec {
     pub shared_prefix: bool,
     /// Pause between the previous turn's end and this turn's release (0 for a first turn).
     pub pause_s: f64,
+    /// A trace turn's own arrival: it is released then, or when the previous turn ends if that
+    /// is later (a turn cannot be sent before the answer it follows).
+    pub at_s: Option<f64>,
 }
 
 /// A session: one or more turns, released one after the other.
@@ -271,7 +299,6 @@ pub fn generate(w: &Workload, duration_s: f64, seed: u64) -> Result<Generator, S
     let mut trace_sessions = Vec::new();
     if let Workload::Trace { rows } = w {
         let mut index: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
-        let mut last_end_guess: Vec<f64> = Vec::new();
         for (i, r) in rows.iter().enumerate() {
             let key = r.session.unwrap_or(u64::MAX - i as u64);
             match index.get(&key) {
@@ -279,22 +306,19 @@ pub fn generate(w: &Workload, duration_s: f64, seed: u64) -> Result<Generator, S
                     let sess: &mut Session = &mut trace_sessions[s];
                     let prev = sess.turns.last().expect("a session has a turn");
                     let prefix = (prev.input + prev.output).min(r.input_tokens);
-                    // The row's arrival is when the turn was sent; the pause is counted from the
-                    // previous row's arrival (the trace has no end times), so a turn is released
-                    // at the later of that and the previous turn's end.
-                    let pause = (r.arrival_s - last_end_guess[s]).max(0.0);
-                    last_end_guess[s] = r.arrival_s;
+                    // The row's arrival is when the turn was sent: it is released then, or when
+                    // the previous turn ends if that is later.
                     sess.turns.push(RequestSpec {
                         input: r.input_tokens,
                         output: r.output_tokens,
                         prefix,
                         shared_prefix: false,
-                        pause_s: pause,
+                        pause_s: 0.0,
+                        at_s: Some(r.arrival_s),
                     });
                 }
                 _ => {
                     index.insert(key, trace_sessions.len());
-                    last_end_guess.push(r.arrival_s);
                     trace_sessions.push(Session {
                         id: trace_sessions.len() as u64,
                         arrival_s: Some(r.arrival_s),
@@ -304,6 +328,7 @@ pub fn generate(w: &Workload, duration_s: f64, seed: u64) -> Result<Generator, S
                             prefix: 0,
                             shared_prefix: false,
                             pause_s: 0.0,
+                            at_s: None,
                         }],
                     });
                 }
@@ -363,6 +388,7 @@ impl Generator {
                     prefix: shared_prefix_tokens,
                     shared_prefix: shared_prefix_tokens > 0,
                     pause_s: 0.0,
+                    at_s: None,
                 };
                 self.next_id += 1;
                 Some(Session {
@@ -402,6 +428,7 @@ impl Generator {
                         prefix: context.min(input),
                         shared_prefix: false,
                         pause_s: pause,
+                        at_s: None,
                     });
                     context = input.saturating_add(out).min(MAX_TOKENS);
                 }

@@ -121,6 +121,8 @@ struct Req {
     /// Tokens fetched from a tier below HBM, counted as cached at admission.
     fetched: u32,
     admitted_seq: u64,
+    /// Most prompt tokens ever prefilled (cached ones included), for counting input once.
+    prompt_high: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -146,6 +148,8 @@ struct Rank {
     tiers: Vec<(Vec<CacheEntry>, f64)>,
     /// When the rank's outgoing KV transfers (disaggregated prefill) are done.
     egress_free_s: f64,
+    /// When the rank's fetches from the tiers below HBM are done.
+    fetch_free_s: f64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -386,6 +390,7 @@ impl<'a> Sim<'a> {
             ready_at: t,
             fetched: 0,
             admitted_seq: 0,
+            prompt_high: 0,
         });
         self.push(t, Ev::Arrive(r, session));
     }
@@ -499,9 +504,13 @@ impl<'a> Sim<'a> {
                 let e = entries.remove(pos);
                 let bytes = e.tokens as f64 * rc.kv_bytes_per_token_per_gpu;
                 *bytes_held -= bytes;
+                // Fetches from the rank's tiers share its host link: one at a time.
+                let start = self.now.max(rank.fetch_free_s);
+                let done = start + bytes / rc.tiers[ti].bandwidth_bytes_per_s_per_accel;
+                rank.fetch_free_s = done;
                 let q = &mut self.reqs[r];
                 q.fetched = e.tokens.min(q.spec.prefix);
-                q.ready_at = self.now + bytes / rc.tiers[ti].bandwidth_bytes_per_s_per_accel;
+                q.ready_at = done;
                 q.rank = hrank;
                 return;
             }
@@ -622,9 +631,21 @@ impl<'a> Sim<'a> {
         q.done = 0;
         q.pinned = 0;
         q.target = q.spec.input + q.generated.floor() as u32;
+        // A decode instance cannot recompute: the context comes back from the prefill side as
+        // a new hand-off before the request can run again.
+        if self.roles[role].role == Role::Decode {
+            if let (Some(send), Some(p)) = (self.kv_send, self.roles.iter().find(|x| x.role == Role::Prefill)) {
+                let dtp = self.roles[role].spec.tp;
+                q.ready_at = self.now + p.kv_transfer_s(send, q.target, dtp);
+            }
+        }
         self.out.records[q.rec].preemptions += 1;
         self.out.roles[role].preemptions += 1;
         self.insts[role][inst].queue.push_front(r);
+        let ready = self.reqs[r].ready_at;
+        if ready > self.now {
+            self.push(ready, Ev::Ready(r));
+        }
     }
 
     /// Start the next step of an idle instance if it has work.
@@ -686,7 +707,30 @@ impl<'a> Sim<'a> {
                 }
                 let left = self.reqs[r].target - self.reqs[r].done;
                 let c = left.min(budgets[k] as u32);
-                if c == 0 || !self.grow(r, (self.reqs[r].done + c) as u64) {
+                if c == 0 {
+                    continue;
+                }
+                // A chunk that finds no blocks preempts the newest prefilling request of the
+                // rank (possibly this one), so a pool full of half-prefilled prompts cannot
+                // stall the instance.
+                let mut fits = self.grow(r, (self.reqs[r].done + c) as u64);
+                while !fits {
+                    let newest = self.insts[role][inst].ranks[k]
+                        .running
+                        .iter()
+                        .copied()
+                        .filter(|&x| self.reqs[x].phase == Phase::Prefill && !work.iter().any(|w| w.0 == x))
+                        .max_by_key(|&x| self.reqs[x].admitted_seq);
+                    match newest {
+                        Some(n) if n != r => {
+                            self.preempt(n);
+                            fits = self.grow(r, (self.reqs[r].done + c) as u64);
+                        }
+                        _ => break,
+                    }
+                }
+                if !fits {
+                    self.preempt(r);
                     continue;
                 }
                 loads[k].prefill.push((c, self.reqs[r].done));
@@ -805,6 +849,7 @@ impl<'a> Sim<'a> {
         }
         // Prefix hits: the session's context cached on this rank, or the shared prompt.
         let mut cached = 0u32;
+        let mut taken: Option<CacheEntry> = None;
         let spec = self.reqs[r].spec.clone();
         if self.s.features.prefix_cache && spec.prefix > 0 && self.reqs[r].target == spec.input {
             if spec.shared_prefix {
@@ -825,6 +870,7 @@ impl<'a> Sim<'a> {
                     rk.used_blocks += e.blocks;
                     self.reqs[r].blocks = e.blocks;
                     cached = e.tokens.min(spec.prefix);
+                    taken = Some(e);
                 }
             }
         }
@@ -832,10 +878,17 @@ impl<'a> Sim<'a> {
         let target = self.reqs[r].target;
         cached = cached.min(target.saturating_sub(1));
         self.reqs[r].done = cached;
+        self.reqs[r].prompt_high = self.reqs[r].prompt_high.max(cached.min(spec.input));
         let c = (target - cached).min((*budget).max(0) as u32);
         if c == 0 || !self.grow(r, (cached + c) as u64) {
-            // Undo: give back whatever it took.
-            if self.reqs[r].blocks > 0 {
+            // Undo: a cached context it took goes back to the cache; nothing else was taken.
+            if let Some(e) = taken {
+                let rk = &mut self.insts[role][inst].ranks[k];
+                rk.used_blocks -= e.blocks;
+                rk.cached_blocks += e.blocks;
+                rk.hbm.push(e);
+                self.reqs[r].blocks = 0;
+            } else if self.reqs[r].blocks > 0 {
                 self.release_blocks(r, false);
             }
             self.reqs[r].done = 0;
@@ -875,9 +928,15 @@ impl<'a> Sim<'a> {
             }
             if chunk > 0 {
                 let q = &mut self.reqs[r];
+                // Input throughput counts each prompt token once: tokens recomputed after a
+                // preemption (and regenerated output) are not input.
+                let fresh = (q.done + chunk)
+                    .min(q.spec.input)
+                    .saturating_sub(q.done.max(q.prompt_high));
+                q.prompt_high = q.prompt_high.max((q.done + chunk).min(q.spec.input));
                 q.done += chunk;
                 if in_window {
-                    self.out.roles[role].window_prefill_tokens += chunk as f64;
+                    self.out.roles[role].window_prefill_tokens += fresh as f64;
                 }
                 // The shared prompt, once computed on a rank, stays pinned there.
                 if q.spec.shared_prefix && q.pinned == 0 && q.done >= q.spec.prefix {
@@ -969,8 +1028,11 @@ impl<'a> Sim<'a> {
         let session = self.reqs[r].session;
         let st = &self.sessions[session];
         if st.next < st.turns.len() {
-            let pause = st.turns[st.next].pause_s;
-            let t = self.now + pause;
+            let next = &st.turns[st.next];
+            let t = match next.at_s {
+                Some(at) => at.max(self.now),
+                None => self.now + next.pause_s,
+            };
             if t <= self.s.duration_s {
                 self.release_turn(session, t);
                 // `release_turn` pushed the arrival at `t` directly.

@@ -258,14 +258,23 @@ pub fn explain(entries: &[Entry], best: &Ranked, best_index: usize, capacity: f6
             r.cause = if db > dc { "bubble" } else { "compute" }.into();
             r.best_member = Some(entries[i].candidate.label());
             r.reason = format!(
-                "{}: even with free communication its best plan ({}) needs at least {}{}, above the plans kept; the best plan takes {}",
+                "{}: even with free communication beyond its TP collectives its best plan ({}) needs at least {}{}, above the plans kept; the best plan takes {}",
                 if db > dc { "pipeline bubble" } else { "compute (kernels and recomputation)" },
                 entries[i].candidate.label(),
                 secs(b.step_s),
-                if b.bubble_s > 0.0 {
-                    format!(" (compute {} + pipeline fill and drain {})", secs(b.compute_s), secs(b.bubble_s))
-                } else {
-                    String::new()
+                {
+                    let mut parts = vec![format!("compute {}", secs(b.compute_s))];
+                    if b.tp_comm_s > 0.0 {
+                        parts.push(format!("TP collectives {}", secs(b.tp_comm_s)));
+                    }
+                    if b.bubble_s > 0.0 {
+                        parts.push(format!("pipeline fill and drain {}", secs(b.bubble_s)));
+                    }
+                    if parts.len() > 1 {
+                        format!(" ({})", parts.join(" + "))
+                    } else {
+                        String::new()
+                    }
                 },
                 secs(best.report.step_time_s)
             );

@@ -192,6 +192,7 @@ proptest! {
         let cm = train::compute_model_for(f.accel_model).unwrap();
         let b = bound::lower_bound(&model, &cm, &plan);
         let order = if dp_order { [0, 1, 2, 4, 3] } else { train::DEFAULT_ORDER };
+        let mut ev = train::Evaluator::new(&f);
         for fidelity in [Fidelity::Flow, Fidelity::Analytical] {
             let mut opts = TrainOptions::new(fidelity);
             opts.allow_oom = true;
@@ -201,6 +202,27 @@ proptest! {
                 "bound {} s > {:?} step {} s for {:?}",
                 b.step_s, fidelity, r.step_time_s, plan
             );
+            // With the TP collectives priced at this fidelity (the planner prices them
+            // analytically and compares with analytical steps).
+            let tp = ev
+                .tp_per_layer(&model, &plan, order, fidelity, collective::InNetwork::default())
+                .unwrap();
+            let bt = bound::lower_bound_with(&model, &cm, &plan, tp);
+            prop_assert!(bt.step_s >= b.step_s * (1.0 - 1e-12), "TP price lowered the bound");
+            prop_assert!(
+                bt.step_s <= r.step_time_s * (1.0 + 1e-12),
+                "bound with TP {} s > {:?} step {} s for {:?}",
+                bt.step_s, fidelity, r.step_time_s, plan
+            );
+            if plan.tp > 1 {
+                prop_assert!(tp > 0.0);
+            }
+            // Evaluations without the fidelity checks give the same step.
+            ev.set_fidelity_checks(false);
+            let r2 = ev.simulate_ordered(cluster, &model, &plan, &cm, &opts, order).unwrap();
+            ev.set_fidelity_checks(true);
+            prop_assert_eq!(r2.step_time_s.to_bits(), r.step_time_s.to_bits());
+            prop_assert_eq!(r2.mfu.to_bits(), r.mfu.to_bits());
         }
     }
 }

@@ -251,21 +251,44 @@ pub fn explain(entries: &[Entry], best: &Ranked, best_index: usize, capacity: f6
         {
             let b = entries[i].bound.unwrap_or_default();
             let wb = &best.report.breakdown;
-            let (dc, db) = (
-                b.compute_s - (wb.compute_s + wb.recompute_s),
-                b.bubble_s - wb.pipeline_bubble_s,
-            );
-            r.cause = if db > dc { "bubble" } else { "compute" }.into();
+            let parts = [
+                (
+                    "compute",
+                    "compute (kernels and recomputation)",
+                    b.compute_s - (wb.compute_s + wb.recompute_s),
+                ),
+                ("bubble", "pipeline bubble", b.bubble_s - wb.pipeline_bubble_s),
+                (
+                    "exposed_tp_comm",
+                    "exposed TP communication",
+                    b.tp_comm_s - wb.tp_comm_s,
+                ),
+            ];
+            // The largest excess (the first of equals).
+            let (cause, words, _) = parts
+                .iter()
+                .copied()
+                .fold(parts[0], |a, x| if x.2 > a.2 { x } else { a });
+            r.cause = cause.into();
             r.best_member = Some(entries[i].candidate.label());
             r.reason = format!(
-                "{}: even with free communication its best plan ({}) needs at least {}{}, above the plans kept; the best plan takes {}",
-                if db > dc { "pipeline bubble" } else { "compute (kernels and recomputation)" },
+                "{}: even with free communication beyond its TP collectives its best plan ({}) needs at least {}{}, above the plans kept; the best plan takes {}",
+                words,
                 entries[i].candidate.label(),
                 secs(b.step_s),
-                if b.bubble_s > 0.0 {
-                    format!(" (compute {} + pipeline fill and drain {})", secs(b.compute_s), secs(b.bubble_s))
-                } else {
-                    String::new()
+                {
+                    let mut parts = vec![format!("compute {}", secs(b.compute_s))];
+                    if b.tp_comm_s > 0.0 {
+                        parts.push(format!("TP collectives {}", secs(b.tp_comm_s)));
+                    }
+                    if b.bubble_s > 0.0 {
+                        parts.push(format!("pipeline fill and drain {}", secs(b.bubble_s)));
+                    }
+                    if parts.len() > 1 {
+                        format!(" ({})", parts.join(" + "))
+                    } else {
+                        String::new()
+                    }
                 },
                 secs(best.report.step_time_s)
             );

@@ -6,8 +6,9 @@
 //!     │ train::check_plan       drop plans the simulator rejects
 //!     │ memory                  drop plans that do not fit HBM (train's own memory model), and
 //!     │                         (pruned search) plans that recompute more than they need to fit
-//!     │ bound::lower_bound      compute-only critical path, ≤ the simulated step time
+//!     │ bound::lower_bound_with critical path of compute + TP collectives, ≤ the simulated step
 //!     │ analytical, best first  candidates in bound order until the bound passes the K-th best
+//!     │                         (no fidelity checks: they only warn; one memo per thread)
 //!     │ re-rank at flow         the K best again at flow fidelity
 //!     ▼ families::explain       why each family the winner is not in loses
 //! ```
@@ -351,6 +352,50 @@ fn train_options(job: &Job, fidelity: Fidelity) -> TrainOptions {
     }
 }
 
+/// One [`train::Evaluator`] per worker thread of the search: the memo of merged collective
+/// plans and their runs is shared by the candidates a thread evaluates (reports are identical to
+/// fresh simulations; `tests/train.rs`). A thread only ever locks its own slot.
+struct Pool<'f> {
+    slots: Vec<std::sync::Mutex<train::Evaluator<'f>>>,
+}
+
+impl<'f> Pool<'f> {
+    fn new(f: &'f Fabric, fidelity_checks: bool) -> Pool<'f> {
+        let n = rayon::current_num_threads().max(1) + 1;
+        Pool {
+            slots: (0..n)
+                .map(|_| {
+                    let mut ev = train::Evaluator::new(f);
+                    ev.set_fidelity_checks(fidelity_checks);
+                    std::sync::Mutex::new(ev)
+                })
+                .collect(),
+        }
+    }
+
+    /// Run `work` with the calling thread's evaluator (the last slot for a thread outside the
+    /// pool).
+    fn with<T>(&self, work: impl FnOnce(&mut train::Evaluator<'f>) -> T) -> T {
+        let i = rayon::current_thread_index().map_or(self.slots.len() - 1, |i| i % (self.slots.len() - 1));
+        let mut ev = self.slots[i].lock().unwrap_or_else(|e| e.into_inner());
+        work(&mut ev)
+    }
+}
+
+/// [`evaluate`] through an evaluator (the same report, analytical fidelity checks as set).
+fn evaluate_in(ev: &mut train::Evaluator, job: &Job, c: &Candidate, fidelity: Fidelity) -> Result<TrainReport, String> {
+    let mut r = ev.simulate_ordered(
+        &job.cluster,
+        &job.model,
+        &c.plan,
+        &job.cm,
+        &train_options(job, fidelity),
+        c.order,
+    )?;
+    r.timeline = None;
+    Ok(r)
+}
+
 /// Simulate `c` as `train` would (`train::simulate_ordered`).
 pub fn evaluate(job: &Job, c: &Candidate, fidelity: Fidelity) -> Result<TrainReport, String> {
     let mut r = train::simulate_ordered(
@@ -428,14 +473,47 @@ pub fn search(job: &Job, cons: &Constraints, opts: &SearchOptions, progress: Pro
     // Bounds of the live candidates (one per plan; the order does not change it).
     let live: Vec<usize> = (0..entries.len()).filter(|&i| fits(&entries[i])).collect();
     progress("bounding", 0, live.len());
-    let bounds: Vec<Bound> = live
+    // Analytical fidelity checks only add warnings, and the analytical pass only ranks.
+    let pool = Pool::new(f, false);
+    // The TP price depends on the TP groups (the layout) and the activation size only: price
+    // each distinct one once (a representative candidate of each), then bound every candidate.
+    let tp_key = |c: &Candidate| {
+        let p = &c.plan;
+        (p.tp, p.cp, p.ep, p.pp, p.dp, c.order, p.mbs, p.seq, p.sequence_parallel)
+    };
+    let mut reps: std::collections::BTreeMap<_, usize> = std::collections::BTreeMap::new();
+    for &i in &live {
+        reps.entry(tp_key(&entries[i].candidate)).or_insert(i);
+    }
+    let reps: Vec<(_, usize)> = reps.into_iter().collect();
+    let prices: Vec<Result<f64, String>> = reps
         .par_iter()
-        .map(|&i| bound::lower_bound(&job.model, &job.cm, &entries[i].candidate.plan))
+        .map(|&(_, i)| {
+            let c = &entries[i].candidate;
+            pool.with(|ev| ev.tp_per_layer(&job.model, &c.plan, c.order, Fidelity::Analytical, job.in_network))
+        })
+        .collect();
+    let tp_price: std::collections::BTreeMap<_, Result<f64, String>> =
+        reps.into_iter().map(|(k, _)| k).zip(prices).collect();
+    let bounds: Vec<Result<Bound, String>> = live
+        .par_iter()
+        .map(|&i| {
+            let c = &entries[i].candidate;
+            let tp = tp_price[&tp_key(c)].clone()?;
+            Ok(bound::lower_bound_with(&job.model, &job.cm, &c.plan, tp))
+        })
         .collect();
     for (&i, b) in live.iter().zip(bounds) {
-        entries[i].bound = Some(b);
+        match b {
+            Ok(b) => entries[i].bound = Some(b),
+            Err(m) => entries[i].status = Status::Failed(m),
+        }
     }
+    let live: Vec<usize> = live.into_iter().filter(|&i| fits(&entries[i])).collect();
     let final_fidelity = opts.fidelity;
+    // Reports of the re-ranked plans (flow fidelity: no fidelity checks to add), reused for the
+    // plans shown instead of simulating them again.
+    let mut kept: std::collections::BTreeMap<usize, TrainReport> = std::collections::BTreeMap::new();
     if opts.exhaustive {
         let total = live.len();
         let mut done = 0;
@@ -443,7 +521,7 @@ pub fn search(job: &Job, cons: &Constraints, opts: &SearchOptions, progress: Pro
             progress("simulating every candidate", done, total);
             let evals: Vec<Result<TrainReport, String>> = chunk
                 .par_iter()
-                .map(|&i| evaluate(job, &entries[i].candidate, final_fidelity))
+                .map(|&i| pool.with(|ev| evaluate_in(ev, job, &entries[i].candidate, final_fidelity)))
                 .collect();
             for (&i, r) in chunk.iter().zip(evals) {
                 record(&mut entries[i], r, final_fidelity);
@@ -480,7 +558,7 @@ pub fn search(job: &Job, cons: &Constraints, opts: &SearchOptions, progress: Pro
             progress("simulating (analytical, best bound first)", next, order.len());
             let evals: Vec<Result<TrainReport, String>> = batch
                 .par_iter()
-                .map(|&i| evaluate(job, &entries[i].candidate, Fidelity::Analytical))
+                .map(|&i| pool.with(|ev| evaluate_in(ev, job, &entries[i].candidate, Fidelity::Analytical)))
                 .collect();
             for (&i, r) in batch.iter().zip(evals) {
                 record(&mut entries[i], r, Fidelity::Analytical);
@@ -517,9 +595,12 @@ pub fn search(job: &Job, cons: &Constraints, opts: &SearchOptions, progress: Pro
             progress("re-ranking at flow fidelity", 0, done.len());
             let evals: Vec<Result<TrainReport, String>> = done
                 .par_iter()
-                .map(|&i| evaluate(job, &entries[i].candidate, final_fidelity))
+                .map(|&i| pool.with(|ev| evaluate_in(ev, job, &entries[i].candidate, final_fidelity)))
                 .collect();
             for (&i, r) in done.iter().zip(evals) {
+                if let Ok(rep) = &r {
+                    kept.insert(i, rep.clone());
+                }
                 record(&mut entries[i], r, final_fidelity);
             }
         }
@@ -555,8 +636,12 @@ pub fn search(job: &Job, cons: &Constraints, opts: &SearchOptions, progress: Pro
     // Reports of the plans shown (at the final fidelity; the evaluations kept only summaries).
     let reports: Vec<Result<TrainReport, String>> = ranked_idx
         .par_iter()
-        .map(|&i| evaluate(job, &entries[i].candidate, final_fidelity))
+        .map(|&i| match kept.get(&i) {
+            Some(r) => Ok(r.clone()),
+            None => evaluate(job, &entries[i].candidate, final_fidelity),
+        })
         .collect();
+    drop(kept);
     let mut ranked = Vec::new();
     for (&i, r) in ranked_idx.iter().zip(reports) {
         let e = &entries[i];

@@ -51,6 +51,10 @@ pub struct CommOptions {
     pub in_network: InNetwork,
     /// Max/mean expert load (`--moe-imbalance`, ≥ 1; 1 = balanced).
     pub moe_imbalance: f64,
+    /// Run the analytical fidelity checks (module notes; on by default). They only add
+    /// warnings: switching them off changes no time, only drops [`CommCosts::fidelity_checks`].
+    /// The planner's analytical pass switches them off (its survivors are re-ranked at flow).
+    pub fidelity_checks: bool,
 }
 
 impl From<Fidelity> for CommOptions {
@@ -60,6 +64,7 @@ impl From<Fidelity> for CommOptions {
             fidelity,
             in_network: InNetwork::default(),
             moe_imbalance: 1.0,
+            fidelity_checks: true,
         }
     }
 }
@@ -523,10 +528,39 @@ pub fn price_with(
     }
     // Multislice TPU jobs: the gradient shards' all-reduce across slices over the DCN.
     super::tpu::price_dcn(f, pl, model, opts, &mut out)?;
-    if opts.fidelity == Fidelity::Analytical {
+    if opts.fidelity == Fidelity::Analytical && opts.fidelity_checks {
         fidelity_checks(f, pl, model, &mut out, memo)?;
     }
     Ok(out)
+}
+
+/// The tensor-parallel collectives of one layer's forward, as [`price_with`] prices them
+/// (`CommCosts::tp_per_layer`, the same calls, so the same value bit for bit), without pricing
+/// anything else: what the planner's lower bound adds to the compute (`plan::bound`).
+pub fn tp_per_layer_with(
+    f: &Fabric,
+    pl: &Placement,
+    model: &ModelSpec,
+    opts: impl Into<CommOptions>,
+    memo: &mut Memo,
+) -> Result<f64, String> {
+    memo.for_caps(&pl.caps);
+    let opts: CommOptions = opts.into();
+    let p = &pl.plan;
+    if p.tp <= 1 {
+        return Ok(0.0);
+    }
+    let caps = &pl.caps;
+    let act_bytes = (p.mbs as u64 * p.seq / p.cp as u64) as f64 * model.hidden as f64 * 2.0;
+    let tp_groups = pl.layout.groups(Dim::Tp);
+    Ok(if p.sequence_parallel {
+        let (ag, _) = concurrent_with(memo, f, caps, &tp_groups, Op::AllGather, act_bytes, opts)?;
+        let (rs, _) = concurrent_with(memo, f, caps, &tp_groups, Op::ReduceScatter, act_bytes, opts)?;
+        2.0 * (ag.seconds + rs.seconds)
+    } else {
+        let (ar, _) = concurrent_with(memo, f, caps, &tp_groups, Op::AllReduce, act_bytes, opts)?;
+        2.0 * ar.seconds
+    })
 }
 
 /// FSDP/HSDP groups: every DP group (DP × CP ranks, CP innermost) cut into shard groups of

@@ -120,6 +120,7 @@ pub fn simulate_with_progress(
         order,
         progress,
         &mut comm::Memo::new(),
+        true,
     )
 }
 
@@ -137,6 +138,7 @@ pub fn simulate_with_progress(
 pub struct Evaluator<'f> {
     fabric: &'f Fabric,
     memo: comm::Memo,
+    fidelity_checks: bool,
 }
 
 impl<'f> Evaluator<'f> {
@@ -145,7 +147,40 @@ impl<'f> Evaluator<'f> {
         Evaluator {
             fabric,
             memo: comm::Memo::new(),
+            fidelity_checks: true,
         }
+    }
+
+    /// Run the analytical fidelity checks (on by default; [`CommOptions::fidelity_checks`]).
+    /// Off, analytical reports have the same times and no fidelity-check warnings: for a
+    /// planner whose survivors are simulated at flow fidelity anyway.
+    pub fn set_fidelity_checks(&mut self, on: bool) {
+        self.fidelity_checks = on;
+    }
+
+    /// `CommCosts::tp_per_layer` of `plan` placed in `order` at `fidelity`, as a simulation
+    /// of it would price it (the same value), without pricing the rest of the step.
+    pub fn tp_per_layer(
+        &mut self,
+        model: &ModelSpec,
+        plan: &ParallelPlan,
+        order: [usize; 5],
+        fidelity: Fidelity,
+        in_network: collective::InNetwork,
+    ) -> Result<f64, String> {
+        let placement = layout::place(self.fabric, model, plan, order, false)?;
+        comm::tp_per_layer_with(
+            self.fabric,
+            &placement,
+            model,
+            comm::CommOptions {
+                fidelity,
+                in_network,
+                moe_imbalance: 1.0,
+                fidelity_checks: false,
+            },
+            &mut self.memo,
+        )
     }
 
     /// The fabric it evaluates on.
@@ -173,6 +208,7 @@ impl<'f> Evaluator<'f> {
             order,
             &mut |_, _, _| {},
             &mut self.memo,
+            self.fidelity_checks,
         )
     }
 }
@@ -188,6 +224,7 @@ fn simulate_memo(
     order: [usize; 5],
     progress: &mut dyn FnMut(usize, usize, &str),
     memo: &mut comm::Memo,
+    fidelity_checks: bool,
 ) -> Result<TrainReport, String> {
     let n = STAGES.len();
     let placement = layout::place(f, model, plan, order, opts.full)?;
@@ -200,6 +237,7 @@ fn simulate_memo(
             fidelity: opts.fidelity,
             in_network: opts.in_network,
             moe_imbalance: opts.moe_imbalance,
+            fidelity_checks,
         },
         memo,
     )?;

@@ -32,6 +32,13 @@ struct FabricHooks<'a> {
     vp: u32,
     /// Where each DP plan's virtual links start in the engine's link list.
     virtual_base: Vec<u32>,
+    /// Per DP plan and phase, the indices of its flows whose source sits on each stage (in
+    /// flow order): [plan][phase][stage].
+    by_stage: Vec<Vec<Vec<Vec<u32>>>>,
+    /// The routed flows of (plan, phase, stage): every chunk of a stage syncs the same flows
+    /// with the same bytes (a phase is routed from a fresh router state), so the later chunks
+    /// reuse the first chunk's routes.
+    routed: std::collections::BTreeMap<(usize, usize, u32), Vec<engine::Flow>>,
 }
 
 impl schedule::Hooks for FabricHooks<'_> {
@@ -90,44 +97,55 @@ impl schedule::Hooks for FabricHooks<'_> {
         let fabric_links = self.f.links.len() as u32;
         for (k, (plan, lat, share)) in self.dp.iter().enumerate() {
             for (i, ph) in plan.phases.iter().enumerate() {
-                let mut flows = Vec::new();
-                self.router.new_phase();
-                for fl in &ph.flows {
-                    // Only this stage's groups: the flow's source sits on `stage`.
-                    if self.lay.stage_of(fl.src) != stage {
-                        continue;
-                    }
-                    let bytes = fl.bytes / self.vp as f64 / share;
-                    let paths = match &fl.path {
-                        Some(p) => vec![(
-                            p.iter()
-                                .map(|&l| {
-                                    if l < fabric_links {
-                                        l
-                                    } else {
-                                        l - fabric_links + self.virtual_base[k]
-                                    }
-                                })
-                                .collect(),
-                            bytes,
-                        )],
-                        None => self
-                            .router
-                            .route_vec(
-                                fl.src,
-                                fl.dst,
-                                fl.channel as u64,
-                                fabric::RouteOpts { pxn: fl.pxn },
+                let key = (k, i, stage);
+                let cached = self.routed.get(&key).cloned();
+                let flows = if let Some(flows) = cached {
+                    flows
+                } else {
+                    let mut flows = Vec::new();
+                    self.router.new_phase();
+                    // Only this stage's groups: the flows whose source sits on `stage`.
+                    for &fi in self.by_stage[k][i]
+                        .get(stage as usize)
+                        .map_or(&[][..], |v| v.as_slice())
+                    {
+                        let fl = &ph.flows[fi as usize];
+                        let bytes = fl.bytes / self.vp as f64 / share;
+                        let paths = match &fl.path {
+                            Some(p) => vec![(
+                                p.iter()
+                                    .map(|&l| {
+                                        if l < fabric_links {
+                                            l
+                                        } else {
+                                            l - fabric_links + self.virtual_base[k]
+                                        }
+                                    })
+                                    .collect(),
                                 bytes,
-                            )
-                            .map_err(|e| e.to_string())?,
-                    };
-                    for (path, bytes) in paths {
-                        if !path.is_empty() && bytes > 0.0 {
-                            flows.push(engine::Flow { path, bytes, weight: 1 });
+                            )],
+                            None => self
+                                .router
+                                .route_vec(
+                                    fl.src,
+                                    fl.dst,
+                                    fl.channel as u64,
+                                    fabric::RouteOpts { pxn: fl.pxn },
+                                    bytes,
+                                )
+                                .map_err(|e| e.to_string())?,
+                        };
+                        for (path, bytes) in paths {
+                            if !path.is_empty() && bytes > 0.0 {
+                                flows.push(engine::Flow { path, bytes, weight: 1 });
+                            }
                         }
                     }
-                }
+                    if self.vp > 1 {
+                        self.routed.insert(key, flows.clone());
+                    }
+                    flows
+                };
                 let latency = if i == 0 { *lat } else { 0.0 };
                 let d: Vec<TaskId> = match last {
                     Some(t) => vec![t],
@@ -187,6 +205,23 @@ pub fn run(
     let p2p_latency = base_lat(false, Protocol::Simple) + hw_lat(class, false, Protocol::Simple);
     let p2p_delay = if full { None } else { Some(comm.p2p) };
     let replicas = if full { p.dp } else { 1 };
+    let by_stage = dp
+        .iter()
+        .map(|(plan, _, _): &(Plan, f64, f64)| {
+            plan.phases
+                .iter()
+                .map(|ph| {
+                    let mut v: Vec<Vec<u32>> = vec![Vec::new(); lay.pp as usize];
+                    for (fi, fl) in ph.flows.iter().enumerate() {
+                        if let Some(b) = v.get_mut(lay.stage_of(fl.src) as usize) {
+                            b.push(fi as u32);
+                        }
+                    }
+                    v
+                })
+                .collect()
+        })
+        .collect();
     let mut hooks = FabricHooks {
         f,
         router,
@@ -197,6 +232,8 @@ pub fn run(
         dp,
         vp: p.vp,
         virtual_base,
+        by_stage,
+        routed: std::collections::BTreeMap::new(),
     };
     schedule::simulate_with(p.pp, p.vp, pl.microbatches, replicas, &st, e, &mut hooks)
 }

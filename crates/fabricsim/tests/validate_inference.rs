@@ -40,7 +40,7 @@ fn bundled_file_validates_within_the_gate() {
     let median = r.summary.median_abs_error_pct.expect("a median");
     assert!(median <= 15.0, "median |error| {median:.1} %");
     let all = r.summary.all_median_abs_error_pct.expect("a median");
-    assert!(all <= 16.0, "median |error| over all rows {all:.1} %");
+    assert!(all <= 15.0, "median |error| over all rows {all:.1} %");
     // The JSON carries the other validations' summary keys plus inputs and not_compared.
     let j = serde_json::to_value(&r).unwrap();
     for k in [

@@ -48,6 +48,9 @@ pub const ROOFLINE_RULE: &str = "decode kernels (GEMM M < 256, decode attention,
 /// rows of testdata/inference.csv by least squares of ln(predicted / measured); the other rows
 /// check it. Prior 0 (nothing beyond the kernels); the fit on I010 and I018 gives 1.022 µs.
 pub const EP_DECODE_TOKEN_OVERHEAD_S: f64 = 1.02e-6;
+/// HBM bandwidth of the accelerators `EP_DECODE_TOKEN_OVERHEAD_S` is fitted on (H100 SXM and
+/// H800: 3.35 TB/s, catalogue); on another accelerator the overhead scales by this over its own.
+pub const FIT_HBM_BYTES_PER_S: f64 = 3.35e12;
 
 /// Activation and workspace memory an engine keeps outside the KV pool per GPU: CUDA graphs,
 /// NCCL/DeepEP buffers and the step's activations ([A] assumption: 2 GiB fixed, plus the
@@ -527,7 +530,12 @@ impl RoleCost {
         // Per-token time per MoE layer of a decode step under EP that no kernel model holds
         // (fitted; see `EP_DECODE_TOKEN_OVERHEAD_S`).
         let ep_sync = if self.ep.is_some() && !any_prefill {
-            units::calibration::get("SERVE_EP_DECODE_TOKEN_OVERHEAD_S", EP_DECODE_TOKEN_OVERHEAD_S) * max_tokens as f64
+            // The work is memory-bound GPU work (permutation, the combine's reduction): fitted on
+            // H100/H800 (3.35 TB/s), it runs at this accelerator's HBM bandwidth, as every
+            // memory-bound op of the compute model does.
+            units::calibration::get("SERVE_EP_DECODE_TOKEN_OVERHEAD_S", EP_DECODE_TOKEN_OVERHEAD_S)
+                * (FIT_HBM_BYTES_PER_S / self.cm.accel.hbm_bw)
+                * max_tokens as f64
         } else {
             0.0
         };

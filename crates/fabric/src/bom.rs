@@ -286,7 +286,10 @@ pub fn bom(f: &Fabric) -> Bom {
     };
     add_optics(t_up, f.extras.scale_up_transceiver, "scale-up");
     add_optics(t_out, f.extras.scale_out_transceiver, "scale-out");
-    add_optics(t_long, Some("osfp-400g-dr4"), "long-haul (DCI, counted as 400G-class)");
+    match f.extras.long_haul_transceiver {
+        Some(id) => add_optics(t_long, Some(id), "long-haul (DCI)"),
+        None => add_optics(t_long, Some("osfp-400g-dr4"), "long-haul (DCI, counted as 400G-class)"),
+    }
     if f.extras.nics > 0 {
         let nic = f.extras.nic_model.and_then(cat::nic);
         lines.push(BomLine {

@@ -145,6 +145,20 @@ impl FabricBuilder {
         id
     }
 
+    /// A link from switch `low` up to switch `high` that skips tiers: `high` is more than one
+    /// tier above, in the same net, and its scope is the parent of `low`'s. Joined sites of
+    /// different depths meet their DCI router and the WAN meeting point this way
+    /// (`topology::sites`); within one Clos every up-link climbs exactly one tier.
+    fn skips_up(&self, low: &Node, high: &Node) -> bool {
+        low.kind == NodeKind::Switch
+            && high.kind == NodeKind::Switch
+            && low.net == high.net
+            && high.tier > low.tier + 1
+            && low.scope != NONE
+            && high.scope != NONE
+            && self.scope_parent.get(low.scope as usize) == Some(&high.scope)
+    }
+
     /// Finish: build the routing structure and validate.
     pub fn build(self) -> Result<Fabric> {
         let ctx = self.name.clone();
@@ -236,7 +250,9 @@ impl FabricBuilder {
                 for &l in &out_links[out_start[i] as usize..out_start[i + 1] as usize] {
                     let link = &self.links[l as usize];
                     let other = &self.nodes[link.dst.0 as usize];
-                    if other.kind == NodeKind::Switch && other.net == me.net && other.tier == me.tier + 1 {
+                    if other.kind == NodeKind::Switch && other.net == me.net && other.tier == me.tier + 1
+                        || self.skips_up(me, other)
+                    {
                         up_links.push(l);
                     }
                 }
@@ -244,7 +260,9 @@ impl FabricBuilder {
                 for &l in &out_links[out_start[i] as usize..out_start[i + 1] as usize] {
                     let link = &self.links[l as usize];
                     let other = &self.nodes[link.dst.0 as usize];
-                    if other.tier + 1 == me.tier && (other.kind == NodeKind::Accel || other.net == me.net) {
+                    if other.tier + 1 == me.tier && (other.kind == NodeKind::Accel || other.net == me.net)
+                        || self.skips_up(other, me)
+                    {
                         down_links.push((other.scope, l));
                     }
                 }

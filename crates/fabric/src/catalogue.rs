@@ -1650,6 +1650,82 @@ pub const QSFP56_200G: Transceiver = Transceiver {
     source: "[A] HDR 200G QSFP56 SR4 class module (NVIDIA LinkX HDR optics); power and price [A]",
 };
 
+// Long-haul (DCI) coherent modules: one at each end of every long-haul link, plugged into the
+// DCI router of each site. Reach is in `DCI_REACH_KM`.
+
+/// 400ZR coherent DWDM module (QSFP-DD), OIF 400ZR implementation agreement.
+///
+/// - 400 Gb/s, DP-16QAM; reach ~120 km over amplified DWDM, 80 km single span unamplified —
+///   `[P]` OIF 400ZR IA (precisionot.com "400G ZRx Part 1": "400GbE DCIs on DWDM amplified
+///   links up to 120km"; Huawei 400G QSFP-DD 80 km module data sheet: single span).
+/// - `power` 15 W — `[A]` the 400ZR IA's QSFP-DD power target (≤ 15 W); shipping modules
+///   quote 15–20 W.
+/// - `price` $4,000 — `[A]` order of magnitude for a 400ZR pluggable (~$10 per Gb/s, eight
+///   times a DR4), no public list price.
+pub const QSFP_DD_400ZR: Transceiver = Transceiver {
+    id: "qsfp-dd-400zr",
+    name: "400ZR coherent QSFP-DD (OIF 400ZR, ~120 km)",
+    speed: gbit!(400.0),             // [P] OIF 400ZR
+    power: Watts(15.0),              // [A] IA target
+    price: Price::Usd(Usd(4_000.0)), // [A]
+    source: "[P] OIF 400ZR implementation agreement (400GbE over amplified DWDM up to 120 km; \
+             https://www.precisionot.com/400g-zrx-explore-the-possibilities/); power ≤ 15 W QSFP-DD \
+             target [A]; price [A]",
+};
+
+/// 400G ZR+ (OpenZR+) coherent module (QSFP-DD, high-power variant): metro and long haul.
+///
+/// - 400 Gb/s, DP-16QAM with oFEC; hundreds of km to ~1,000+ km with in-line amplification —
+///   `[P]` OpenZR+ MSA (f-tone 400G QSFP-DD ZR+ data sheet: "IP over Metro or Long Haul DWDM").
+/// - `power` 22.5 W — `[P]` the same data sheet: "typical power consumption 21W (400GbE),
+///   maximum power consumption 22.5W"; the maximum is taken, as for every nameplate line.
+/// - `price` $6,000 — `[A]` order of magnitude (1.5× a 400ZR), no public list price.
+pub const QSFP_DD_400ZR_PLUS: Transceiver = Transceiver {
+    id: "qsfp-dd-400zr-plus",
+    name: "400G ZR+ coherent QSFP-DD (OpenZR+, long haul)",
+    speed: gbit!(400.0),             // [P] OpenZR+
+    power: Watts(22.5),              // [P] data sheet maximum
+    price: Price::Usd(Usd(6_000.0)), // [A]
+    source: "[P] OpenZR+ MSA 400G QSFP-DD ZR+ data sheet (typical 21 W, max 22.5 W; \
+             https://www.f-tone.com/?p=1727); price [A]",
+};
+
+/// 800G ZR+ coherent module (OSFP / QSFP-DD800), OIF 800ZR / OpenZR+ 800G class.
+///
+/// - 800 Gb/s; ~120 km (800ZR) to several hundred km (ZR+) with amplification — `[A]` OIF
+///   800ZR work and vendor announcements of 800G ZR+ pluggables (no data sheet in the
+///   reference set).
+/// - `power` 30 W — `[A]` announced 800G ZR/ZR+ pluggables quote 25–30 W; the top is taken.
+/// - `price` $10,000 — `[A]` order of magnitude, no public list price.
+pub const OSFP_800ZR_PLUS: Transceiver = Transceiver {
+    id: "osfp-800zr-plus",
+    name: "800G ZR+ coherent OSFP (OIF 800ZR / OpenZR+ class)",
+    speed: gbit!(800.0),              // [A]
+    power: Watts(30.0),               // [A]
+    price: Price::Usd(Usd(10_000.0)), // [A]
+    source: "[A] OIF 800ZR / 800G ZR+ pluggables (vendor announcements: 25–30 W); price [A]",
+};
+
+/// Reach of the long-haul (DCI) modules, km, without regeneration: the distance a site pair
+/// may be apart before the model warns that the optics would need amplifiers or a transport
+/// system. 400ZR: 120 km amplified (OIF 400ZR IA) [P]; 400G ZR+: ~1,000 km with in-line
+/// amplification (OpenZR+ class, metro/long haul) [A]; 800G ZR+: ~600 km [A].
+pub const DCI_REACH_KM: &[(&str, f64)] = &[
+    ("qsfp-dd-400zr", 120.0),        // [P] OIF 400ZR
+    ("qsfp-dd-400zr-plus", 1_000.0), // [A] OpenZR+ long haul
+    ("osfp-800zr-plus", 600.0),      // [A]
+];
+
+/// Reach of a long-haul module, km, where the catalogue gives one (see [`DCI_REACH_KM`]).
+pub fn dci_reach_km(id: &str) -> Option<f64> {
+    let t = transceiver(id)?;
+    DCI_REACH_KM.iter().find(|(i, _)| *i == t.id).map(|(_, km)| *km)
+}
+
+/// The DCI router of each site: a deep-buffer modular chassis (Jericho2 class) whose ports take
+/// the ZR/ZR+ modules; the catalogue's Arista 7800R3 (`arista-7800`).
+pub const DCI_ROUTER: &str = "arista-7800";
+
 /// Every transceiver in the catalogue.
 pub static TRANSCEIVERS: &[Transceiver] = &[
     OSFP_400G_DR4,
@@ -1658,6 +1734,9 @@ pub static TRANSCEIVERS: &[Transceiver] = &[
     OSFP_400G_SR4,
     LPO_400G,
     QSFP56_200G,
+    QSFP_DD_400ZR,
+    QSFP_DD_400ZR_PLUS,
+    OSFP_800ZR_PLUS,
 ];
 
 static TRANSCEIVER_ALIASES: &[(&str, &str)] = &[
@@ -1669,6 +1748,12 @@ static TRANSCEIVER_ALIASES: &[(&str, &str)] = &[
     ("mma4z00-ns400-t", "osfp-400g-sr4"),
     ("lpo", "lpo-400g"),
     ("hdr-200g", "qsfp56-200g"),
+    ("zr", "qsfp-dd-400zr"),
+    ("400zr", "qsfp-dd-400zr"),
+    ("zr+", "qsfp-dd-400zr-plus"),
+    ("400zr+", "qsfp-dd-400zr-plus"),
+    ("zr+800", "osfp-800zr-plus"),
+    ("800zr+", "osfp-800zr-plus"),
 ];
 
 // ---------------------------------------------------------------------------------------------

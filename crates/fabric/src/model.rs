@@ -158,6 +158,9 @@ pub struct Extras {
     /// Catalogue ids of the transceivers used on scale-up and scale-out optical links.
     pub scale_up_transceiver: Option<&'static str>,
     pub scale_out_transceiver: Option<&'static str>,
+    /// Catalogue id of the long-haul (DCI) coherent module at each end of a long-haul link
+    /// (`None`: counted as a 400G-class module, the historical default).
+    pub long_haul_transceiver: Option<&'static str>,
     /// Nominal scale-out bandwidth per accelerator (its NIC ports), per direction, even when no
     /// scale-out switch is modelled (a single node).
     pub scale_out_per_accel: units::BytesPerSec,
@@ -265,6 +268,27 @@ impl Fabric {
         let i = r as usize;
         &self.su_ports[self.su_port_start[i] as usize..self.su_port_start[i + 1] as usize]
     }
+    /// Number of sites (buildings or campuses) the accelerators sit in: 1 unless sites were
+    /// joined over a data-centre interconnect (`topology::sites`).
+    pub fn site_count(&self) -> u32 {
+        self.accels
+            .iter()
+            .map(|&a| self.node(a).site)
+            .filter(|&s| s != NONE)
+            .max()
+            .map_or(1, |s| s + 1)
+    }
+
+    /// Site of accelerator `r` (0 when there is one site).
+    pub fn site_of(&self, rank: u32) -> u32 {
+        let s = self.node(self.accels[rank as usize]).site;
+        if s == NONE {
+            0
+        } else {
+            s
+        }
+    }
+
     /// Scale-up domain of accelerator `r`.
     pub fn domain_of(&self, r: u32) -> u32 {
         r / self.domain_size

@@ -294,9 +294,16 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
         LeafOrder::Sequential => 1,
         _ => (ds / crate::topology::clos::rail_count(ds)) as u64,
     };
+    // `dci_gbit`: this cluster is one site of a DCI join (`multi-site:`, `[[site]]` files):
+    // its top tier keeps ports for that much long-haul capacity, as `multi-site` always did.
+    let dci_gbit = if multi_site {
+        0.0
+    } else {
+        p.float("dci_gbit", 0.0, 0.0, 1e9)?
+    };
     let f = FatTree {
         per_rail,
-        top_reserved: u32::from(multi_site),
+        top_reserved: u32::from(multi_site || dci_gbit > 0.0),
         chip,
         port: node.port,
         tiers,
@@ -380,6 +387,12 @@ fn generic(p: &Params, order: LeafOrder, multi_site: bool) -> Result<ClusterSpec
             count: sites,
             distance_km: km / 2.0,
             bandwidth: BytesPerSec::from_gbit(wan_gbit),
+        })
+    } else if dci_gbit > 0.0 {
+        Some(SitesSpec {
+            count: 1,
+            distance_km: 0.0,
+            bandwidth: BytesPerSec::from_gbit(dci_gbit),
         })
     } else {
         None

@@ -65,6 +65,22 @@ impl Params {
         self.values.contains_key(key)
     }
 
+    /// The parameters not read so far, in key order (a generator that forwards the rest to
+    /// another preset takes them; they then count as used).
+    pub fn take_unused(&self) -> Vec<(String, Value)> {
+        let mut used = self.used.borrow_mut();
+        let rest: Vec<(String, Value)> = self
+            .values
+            .iter()
+            .filter(|(k, _)| !used.contains(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (k, _) in &rest {
+            used.insert(k.clone());
+        }
+        rest
+    }
+
     fn err(&self, key: &str, problem: String) -> FabricError {
         FabricError::BadParam {
             context: self.context.clone(),

@@ -54,7 +54,8 @@ pub enum LeafOrder {
     RailOnly,
 }
 
-/// Long-haul join of several sites.
+/// Long-haul join of several sites. With `count` 1 the cluster is one site whose top tier
+/// reserves ports for `bandwidth` of DCI capacity (the join itself is `topology::sites`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SitesSpec {
     pub count: u32,
@@ -449,9 +450,10 @@ fn build_tree(
                     ));
                 }
                 let mut sw = need.div_ceil(free).max(1);
-                // Multi-site: the top tier also carries the site's long-haul capacity, split
-                // evenly over its switches; add switches until each has ports for its share.
-                let sites = spec.sites.as_ref().filter(|s| s.count > 1 && t + 1 == so.tiers.len());
+                // Multi-site (or one site built for a DCI join, `count` 1): the top tier also
+                // carries the site's long-haul capacity, split evenly over its switches; add
+                // switches until each has ports for its share.
+                let sites = spec.sites.as_ref().filter(|_| t + 1 == so.tiers.len());
                 if let Some(st) = sites {
                     let wan_ports = (st.bandwidth.0 / tier.port_speed.0).ceil().max(1.0) as u64;
                     let radix = tier.radix * tier.chips as u64;

@@ -622,27 +622,28 @@ impl Fabric {
             depth_b += 1;
             s = self.scope_parent[s as usize];
         }
-        // Find the lowest common tier.
+        // Find the lowest common scope: `up` steps above the source's leaf, `down` steps above
+        // the destination's. Within one Clos both are equal; sites of different depths joined
+        // over a DCI (`topology::sites`) climb a different number of steps on each side.
         let mut sa = self.nodes[leaf_a.0 as usize].scope;
-        let mut top = None;
-        for (k, &sb) in chain_b.iter().enumerate().take(depth_b) {
-            if sa == sb {
-                top = Some(k);
-                break;
-            }
-            if sa == NONE {
+        let mut meet = None;
+        let mut up = 0;
+        while sa != NONE && up < 8 {
+            if let Some(k) = chain_b[..depth_b].iter().position(|&sb| sb == sa) {
+                meet = Some((up, k));
                 break;
             }
             sa = self.scope_parent[sa as usize];
+            up += 1;
         }
-        let top = top.ok_or_else(|| FabricError::NoRoute {
+        let (up, top) = meet.ok_or_else(|| FabricError::NoRoute {
             src,
             dst,
             why: "the two accelerators share no switch tier (different planes or rails)".into(),
         })?;
         out.push(pa);
         let mut cur = leaf_a;
-        for k in 0..top {
+        for k in 0..up {
             let u = cur.0 as usize;
             let ups = &self.up_links[self.up_start[u] as usize..self.up_start[u + 1] as usize];
             if ups.is_empty() {

@@ -144,10 +144,9 @@ pub fn from_toml(text: &str, context: &str, overrides: &[(String, Value)]) -> Re
     if !file.site.is_empty() || !file.dci.is_empty() {
         return sites_file(&file, context, &name, overrides, file.routing.as_ref().map(|_| routing));
     }
-    let generator = file.generator.as_deref().ok_or_else(|| FabricError::BadField {
+    let generator = file.generator.as_deref().ok_or_else(|| FabricError::Toml {
         context: context.to_string(),
-        field: "generator".into(),
-        problem: "missing: name a generator, or give `[[site]]` and `[[dci]]` tables".into(),
+        problem: "missing field `generator` (name a generator, or give `[[site]]` and `[[dci]]` tables)".into(),
     })?;
     if generator == "multi-site" {
         let (spec, mut fabric) = multi_site(&p, &shown, &description)?;
@@ -226,7 +225,9 @@ fn multi_site(p: &Params, shown: &str, description: &str) -> Result<(ClusterSpec
     })?;
     let mut extra = p.take_unused();
     p.finish()?;
+    let mut per_site = String::new();
     if let Some(g) = gpus {
+        per_site = format!(" with {} accelerators per site (gpus={g} over sites={count})", g / count);
         if g % count != 0 {
             return Err(FabricError::BadParam {
                 context: p.context.clone(),
@@ -238,6 +239,22 @@ fn multi_site(p: &Params, shown: &str, description: &str) -> Result<(ClusterSpec
     }
     if generic {
         extra.push(("dci_gbit".into(), Value::Float(wan)));
+        // Whole scale-up domains per site (a site preset would only say its share is not a
+        // multiple of a domain).
+        let node = extra.iter().find(|(k, _)| k == "node").map(|(_, v)| display(v));
+        let ds = crate::topology::nodes::node_type(node.as_deref().unwrap_or("dgx-h100"))
+            .map(|n| n.scale_up.size())
+            .unwrap_or(1);
+        if let Some(g) = gpus.filter(|g| g % ds == 0) {
+            let domains = g / ds;
+            if domains % count != 0 {
+                return Err(FabricError::BadParam {
+                    context: p.context.clone(),
+                    key: "sites".into(),
+                    problem: format!("{domains} domains do not split evenly over {count} sites"),
+                });
+            }
+        }
     }
     let mut sites = Vec::new();
     let mut first = None;
@@ -245,7 +262,7 @@ fn multi_site(p: &Params, shown: &str, description: &str) -> Result<(ClusterSpec
         let (spec, fabric) = build_site(&site, &extra).map_err(|e| FabricError::BadParam {
             context: p.context.clone(),
             key: "site".into(),
-            problem: format!("site `{site}`: {e}"),
+            problem: format!("site `{site}`{per_site}: {e}"),
         })?;
         first.get_or_insert(spec);
         sites.push(Site {

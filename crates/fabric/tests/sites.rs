@@ -14,7 +14,9 @@ fn build(spec: &str) -> Fabric {
 }
 
 fn file(text: &str) -> Result<Fabric, String> {
-    presets::from_toml(text, "sites.toml", &[]).map(|x| x.1).map_err(|e| e.to_string())
+    presets::from_toml(text, "sites.toml", &[])
+        .map(|x| x.1)
+        .map_err(|e| e.to_string())
 }
 
 fn close(a: f64, b: f64, rel: f64) -> bool {
@@ -23,14 +25,21 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 
 /// Long-haul links (one direction each) with their lanes.
 fn long_haul(f: &Fabric) -> Vec<fabric::Link> {
-    f.links.iter().step_by(2).filter(|l| l.net == Net::LongHaul).copied().collect()
+    f.links
+        .iter()
+        .step_by(2)
+        .filter(|l| l.net == Net::LongHaul)
+        .copied()
+        .collect()
 }
 
 fn line<'a>(b: &'a Bom, item: &str) -> &'a bom::BomLine {
-    b.lines
-        .iter()
-        .find(|l| l.item == item)
-        .unwrap_or_else(|| panic!("no `{item}` line: {:?}", b.lines.iter().map(|l| &l.item).collect::<Vec<_>>()))
+    b.lines.iter().find(|l| l.item == item).unwrap_or_else(|| {
+        panic!(
+            "no `{item}` line: {:?}",
+            b.lines.iter().map(|l| &l.item).collect::<Vec<_>>()
+        )
+    })
 }
 
 #[test]
@@ -40,20 +49,43 @@ fn link_counts_follow_the_capacity() {
     for (spec, per_site, module) in [
         ("multi-site:gpus=512,wan_gbit=100", 1u32, "qsfp-dd-400zr"),
         ("multi-site:gpus=512,wan_gbit=51200", 128, "qsfp-dd-400zr"),
-        ("multi-site:gpus=512,wan_gbit=51200,optics=zr+800", 64, "osfp-800zr-plus"),
+        (
+            "multi-site:gpus=512,wan_gbit=51200,optics=zr+800",
+            64,
+            "osfp-800zr-plus",
+        ),
         ("multi-site:gpus=512,wan_gbit=1000,optics=zr+", 3, "qsfp-dd-400zr-plus"),
     ] {
         let f = build(spec);
         let lh = long_haul(&f);
         assert_eq!(lh.len(), 2, "{spec}: one leg per site");
-        assert!(lh.iter().all(|l| l.lanes == per_site && l.medium == Medium::LongHaul), "{spec}: {lh:?}");
+        assert!(
+            lh.iter().all(|l| l.lanes == per_site && l.medium == Medium::LongHaul),
+            "{spec}: {lh:?}"
+        );
         assert_eq!(f.extras.long_haul_transceiver, Some(module), "{spec}");
         let b = bom::bom(&f);
-        assert_eq!(b.transceivers_long_haul, 2 * 2 * per_site as u64, "{spec}: 2 modules per wavelength");
+        assert_eq!(
+            b.transceivers_long_haul,
+            2 * 2 * per_site as u64,
+            "{spec}: 2 modules per wavelength"
+        );
         // The capacity per site is the stated one, whatever the modules round up to.
-        let gbit: f64 = spec.split("wan_gbit=").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+        let gbit: f64 = spec
+            .split("wan_gbit=")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(lh.iter().all(|l| close(l.capacity.as_gbit(), gbit, 1e-12)), "{spec}");
-        assert!(close(f.bisection.as_gbit(), gbit, 1e-12), "{spec}: bisection {}", f.bisection.as_gbit());
+        assert!(
+            close(f.bisection.as_gbit(), gbit, 1e-12),
+            "{spec}: bisection {}",
+            f.bisection.as_gbit()
+        );
     }
 }
 
@@ -83,7 +115,11 @@ fn two_site_file_bom_and_routes() {
     for (src, dst) in [(0u32, 16_383u32), (5, 9_000), (8_191, 8_192)] {
         for flow in 0..4 {
             let route = f.route_vec(src, dst, flow, RouteOpts::default()).unwrap();
-            let lh: Vec<_> = route.iter().map(|&l| f.links[l as usize]).filter(|l| l.net == Net::LongHaul).collect();
+            let lh: Vec<_> = route
+                .iter()
+                .map(|&l| f.links[l as usize])
+                .filter(|l| l.net == Net::LongHaul)
+                .collect();
             assert_eq!(lh.len(), 2, "{src} → {dst}: site → WAN point → site");
             let t: f64 = lh.iter().map(|l| l.latency.0).sum();
             assert!(close(t, 4.9e-6 * 30.0, 1e-9), "30 km × 4.9 µs/km: {t}");
@@ -142,7 +178,11 @@ optics = "zr+"
     // 400 km is within ZR+ reach: no warning; 400ZR at 400 km is flagged.
     assert!(!f.assumptions.iter().any(|a| a.contains("beyond the")));
     let g = file(&text.replace("\"zr+\"", "\"zr\"")).unwrap();
-    assert!(g.assumptions.iter().any(|a| a.contains("beyond the ~120 km")), "{:?}", g.assumptions);
+    assert!(
+        g.assumptions.iter().any(|a| a.contains("beyond the ~120 km")),
+        "{:?}",
+        g.assumptions
+    );
 }
 
 #[test]
@@ -152,7 +192,11 @@ fn multi_site_headline_figures() {
     let b = bom::bom(&f);
     assert_eq!(f.accel_count(), 16_384);
     assert_eq!(f.site_count(), 2);
-    assert_eq!(b.switches_by_tier.get("core"), Some(&262), "131 core switches per site (one DCI port each)");
+    assert_eq!(
+        b.switches_by_tier.get("core"),
+        Some(&262),
+        "131 core switches per site (one DCI port each)"
+    );
     assert_eq!(b.switches_by_tier.get("DCI router"), Some(&2));
     assert_eq!(b.transceivers_long_haul, 512);
     assert!(close(f.bisection.as_gbit(), 51_200.0, 1e-12));
@@ -162,12 +206,22 @@ fn multi_site_headline_figures() {
     assert!(close(b.power.0, 22.5e6, 0.005), "power {}", b.power.0);
     assert!(close(b.cost.0, 638.7e6, 0.005), "cost {}", b.cost.0);
     // Other site presets join the same way.
-    for (spec, n) in [("multi-site:site=dgx-h100-superpod:su=4", 2_032), ("multi-site:site=fat-tree,gpus=1024,sites=4", 1_024)] {
+    for (spec, n) in [
+        ("multi-site:site=dgx-h100-superpod:su=4", 2_032),
+        ("multi-site:site=fat-tree,gpus=1024,sites=4", 1_024),
+    ] {
         let f = build(spec);
         assert_eq!(f.accel_count(), n, "{spec}");
         let last = n as u32 - 1;
         let route = f.route_vec(0, last, 0, RouteOpts::default()).unwrap();
-        assert_eq!(route.iter().filter(|&&l| f.links[l as usize].net == Net::LongHaul).count(), 2, "{spec}");
+        assert_eq!(
+            route
+                .iter()
+                .filter(|&&l| f.links[l as usize].net == Net::LongHaul)
+                .count(),
+            2,
+            "{spec}"
+        );
     }
 }
 
@@ -213,7 +267,10 @@ fn bad_sites_are_clear_errors() {
         ("multi-site:site=dgx-h100", "no scale-out network"),
         ("multi-site:gpus=1000,sites=3", "do not split evenly"),
     ] {
-        let e = presets::build_preset(spec).err().unwrap_or_else(|| panic!("{spec} accepted")).to_string();
+        let e = presets::build_preset(spec)
+            .err()
+            .unwrap_or_else(|| panic!("{spec} accepted"))
+            .to_string();
         assert!(e.contains(frag), "{spec}: {e}");
     }
 }

@@ -227,7 +227,10 @@ fn multi_site(p: &Params, shown: &str, description: &str) -> Result<(ClusterSpec
     p.finish()?;
     let mut per_site = String::new();
     if let Some(g) = gpus {
-        per_site = format!(" with {} accelerators per site (gpus={g} over sites={count})", g / count);
+        per_site = format!(
+            " with {} accelerators per site (gpus={g} over sites={count})",
+            g / count
+        );
         if g % count != 0 {
             return Err(FabricError::BadParam {
                 context: p.context.clone(),
@@ -341,7 +344,8 @@ fn sites_file(
     if !overrides.is_empty() {
         return Err(field(
             overrides[0].0.clone(),
-            "key=value overrides do not apply to a cluster of `[[site]]` tables (override each site's `cluster` spec)".into(),
+            "key=value overrides do not apply to a cluster of `[[site]]` tables (override each site's `cluster` spec)"
+                .into(),
         ));
     }
     if file.generator.is_some() {
@@ -359,13 +363,21 @@ fn sites_file(
     if file.site.len() < 2 {
         return Err(field(
             "site".into(),
-            format!("{} `[[site]]` table(s): a multi-site cluster needs at least 2", file.site.len()),
+            format!(
+                "{} `[[site]]` table(s): a multi-site cluster needs at least 2",
+                file.site.len()
+            ),
         ));
     }
     if file.dci.is_empty() {
         return Err(field("dci".into(), "no `[[dci]]` table joins the sites".into()));
     }
-    let index: BTreeMap<&str, usize> = file.site.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = file
+        .site
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
     for (i, s) in file.site.iter().enumerate() {
         if s.name.trim().is_empty() {
             return Err(field(format!("site[{i}].name"), "empty".into()));
@@ -416,26 +428,31 @@ fn sites_file(
                 let a = lookup(format!("dci[{i}].between"), &b[0])?;
                 let c = lookup(format!("dci[{i}].between"), &b[1])?;
                 if a == c {
-                    return Err(field(format!("dci[{i}].between"), format!("joins `{}` to itself", b[0])));
+                    return Err(field(
+                        format!("dci[{i}].between"),
+                        format!("joins `{}` to itself", b[0]),
+                    ));
                 }
                 pairs.push((a, c, km, gbit));
             }
             (None, Some(s)) if !pair_form => {
                 let a = lookup(format!("dci[{i}].site"), s)?;
                 if legs[a].is_some() {
-                    return Err(field(format!("dci[{i}].site"), format!("`{s}` has two legs to the meeting point")));
+                    return Err(field(
+                        format!("dci[{i}].site"),
+                        format!("`{s}` has two legs to the meeting point"),
+                    ));
                 }
                 legs[a] = Some(DciLeg {
                     distance_km: km,
                     capacity: units::BytesPerSec::from_gbit(gbit),
                 });
             }
-            (Some(_), Some(_)) | (None, None) => {
-                return Err(field(
-                    format!("dci[{i}]"),
-                    "give either `between = [\"a\", \"b\"]` (two sites) or `site = \"a\"` (a leg to the WAN meeting point)".into(),
-                ))
-            }
+            (Some(_), Some(_)) | (None, None) => return Err(field(
+                format!("dci[{i}]"),
+                "give either `between = [\"a\", \"b\"]` (two sites) or `site = \"a\"` (a leg to the WAN meeting point)"
+                    .into(),
+            )),
             _ => {
                 return Err(field(
                     format!("dci[{i}]"),
@@ -534,7 +551,11 @@ fn sites_file(
         format!(
             "{} sites ({}) joined by a data-centre interconnect",
             n,
-            file.site.iter().map(|s| s.cluster.as_str()).collect::<Vec<_>>().join(" + ")
+            file.site
+                .iter()
+                .map(|s| s.cluster.as_str())
+                .collect::<Vec<_>>()
+                .join(" + ")
         )
     });
     let mut fabric = sites::join(name, &description, context, &sites, &dci)?;

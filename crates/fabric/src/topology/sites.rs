@@ -97,7 +97,10 @@ fn tops(context: &str, name: &str, f: &Fabric) -> Result<(Vec<NodeId>, u8)> {
     if out.is_empty() {
         return Err(err(
             context,
-            format!("site `{name}` ({}) has no scale-out network to attach to the DCI", f.name),
+            format!(
+                "site `{name}` ({}) has no scale-out network to attach to the DCI",
+                f.name
+            ),
         ));
     }
     if scopes.len() > 1 {
@@ -116,7 +119,10 @@ fn tops(context: &str, name: &str, f: &Fabric) -> Result<(Vec<NodeId>, u8)> {
 /// in errors.
 pub fn join(name: &str, description: &str, context: &str, sites: &[Site], dci: &DciSpec) -> Result<Fabric> {
     if sites.len() < 2 {
-        return Err(err(context, format!("{} site(s): a multi-site cluster needs at least 2", sites.len())));
+        return Err(err(
+            context,
+            format!("{} site(s): a multi-site cluster needs at least 2", sites.len()),
+        ));
     }
     if dci.legs.len() != sites.len() {
         return Err(err(
@@ -126,8 +132,8 @@ pub fn join(name: &str, description: &str, context: &str, sites: &[Site], dci: &
     }
     let optics = cat::transceiver(dci.optics)
         .ok_or_else(|| err(context, format!("unknown long-haul module `{}`", dci.optics)))?;
-    let router = cat::switch_chip(dci.router)
-        .ok_or_else(|| err(context, format!("unknown DCI router `{}`", dci.router)))?;
+    let router =
+        cat::switch_chip(dci.router).ok_or_else(|| err(context, format!("unknown DCI router `{}`", dci.router)))?;
     let first = &sites[0].fabric;
     let mut top_sets = Vec::new();
     for (s, site) in sites.iter().enumerate() {
@@ -152,10 +158,16 @@ pub fn join(name: &str, description: &str, context: &str, sites: &[Site], dci: &
         }
         let leg = &dci.legs[s];
         if !(leg.capacity.0.is_finite() && leg.capacity.0 > 0.0) {
-            return Err(err(context, format!("site `{}`: DCI capacity must be positive", site.name)));
+            return Err(err(
+                context,
+                format!("site `{}`: DCI capacity must be positive", site.name),
+            ));
         }
         if !(leg.distance_km.is_finite() && leg.distance_km >= 0.0) {
-            return Err(err(context, format!("site `{}`: DCI distance must be ≥ 0 km", site.name)));
+            return Err(err(
+                context,
+                format!("site `{}`: DCI distance must be ≥ 0 km", site.name),
+            ));
         }
         top_sets.push(tops(context, &site.name, f)?);
     }
@@ -237,7 +249,14 @@ pub fn join(name: &str, description: &str, context: &str, sites: &[Site], dci: &
             .filter_map(|t| port_speed(f, f.node(*t).model))
             .fold(f64::INFINITY, f64::min)
             .min(router.port_speed.0);
-        let side_lanes = (share / top_port * (1.0 - 1e-9)).ceil().max(1.0) as u32;
+        // Site-side links run at whole ports, so the long-haul leg, not the site side, is
+        // what holds the site to its stated capacity.
+        let (side_lanes, side_cap) = if top_port.is_finite() {
+            let lanes = (share / top_port * (1.0 - 1e-9)).ceil().max(1.0);
+            (lanes as u32, lanes * top_port)
+        } else {
+            (1, share)
+        };
         let modules = (leg.capacity.0 / optics.speed.0 * (1.0 - 1e-9)).ceil().max(1.0) as u64;
         let router_ports_lh = (leg.capacity.0 / router.port_speed.0 * (1.0 - 1e-9))
             .ceil()
@@ -261,7 +280,7 @@ pub fn join(name: &str, description: &str, context: &str, sites: &[Site], dci: &
             b.cable(
                 NodeId(t.0 + node_off),
                 r,
-                BytesPerSec(share),
+                BytesPerSec(side_cap),
                 SCALE_OUT_HOP,
                 Medium::Optical,
                 Net::ScaleOut,
@@ -356,7 +375,7 @@ pub fn join(name: &str, description: &str, context: &str, sites: &[Site], dci: &
             "each DCI leg is one trunk of its stated capacity: the {lh_modules} wavelengths ({}) share flows evenly, as a spraying or well-hashed DCI would; 2 modules per wavelength, one at each end",
             optics.name
         ),
-        "site-side links: each top-tier switch carries an equal share of its site's DCI capacity to the DCI router (its ports for them are assumed free where the site was built without a reservation)".into(),
+        "site-side links: each top-tier switch has whole ports to its DCI router for an equal share of the site's DCI capacity (generic-family sites reserve them; other presets' top tiers are assumed to have them free)".into(),
     ];
     all.extend(assumptions);
     b.assumptions = all;

@@ -274,3 +274,22 @@ fn bad_sites_are_clear_errors() {
         assert!(e.contains(frag), "{spec}: {e}");
     }
 }
+
+#[test]
+fn dci_modules_in_the_catalogue() {
+    use fabric::catalogue as cat;
+    for (alias, id, gbit, watts, reach) in [
+        ("zr", "qsfp-dd-400zr", 400.0, 15.0, 120.0),
+        ("zr+", "qsfp-dd-400zr-plus", 400.0, 22.5, 1_000.0),
+        ("zr+800", "osfp-800zr-plus", 800.0, 30.0, 600.0),
+    ] {
+        let t = cat::transceiver(alias).unwrap_or_else(|| panic!("{alias}"));
+        assert_eq!(t.id, id);
+        assert!(close(t.speed.as_gbit(), gbit, 1e-12), "{id}");
+        assert!(close(t.power.0, watts, 1e-12), "{id}");
+        assert!(t.price.cost().0 > 0.0, "{id}");
+        assert_eq!(cat::dci_reach_km(id), Some(reach), "{id}");
+    }
+    assert_eq!(cat::dci_reach_km("osfp-400g-dr4"), None, "a DR4 is no DCI module");
+    assert!(cat::switch_chip(cat::DCI_ROUTER).is_some());
+}

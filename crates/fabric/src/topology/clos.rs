@@ -1,6 +1,7 @@
 //! Scale-out networks: folded Clos of 1–4 tiers built bottom-up from leaves, with rail-optimized
 //! or sequential leaf assignment, one or two planes (dual-ToR), rail-only (each rail its own
-//! tree), and multi-site joins over long-haul links through a WAN meeting point.
+//! tree). A site of a multi-site cluster reserves top-tier ports for its DCI share; the join
+//! itself is `topology::sites`.
 //!
 //! Wiring rule (tier t ≥ 2): consecutive tier-(t−1) blocks are grouped `fanin` at a time into a
 //! tier-t block with `switches` switches; up-link `v` of the switch with index `s` in a sub-block
@@ -118,6 +119,14 @@ pub fn build(spec: &ClusterSpec) -> Result<Fabric> {
         ));
     }
     let sites = spec.sites.as_ref().map(|s| s.count).unwrap_or(1).max(1);
+    if sites > 1 {
+        // Sites are built one by one and joined by `topology::sites::join` (the `multi-site`
+        // preset and `[[site]]` files do this); a spec of several sites is a description only.
+        return Err(ctx_err(
+            &spec.name,
+            format!("{sites} sites: build each site and join them with topology::sites::join"),
+        ));
+    }
     if spec.domains % sites != 0 {
         return Err(ctx_err(
             &spec.name,
@@ -138,7 +147,6 @@ pub fn build(spec: &ClusterSpec) -> Result<Fabric> {
         let a = scaleup::add_domain(&mut b, &node.scale_up, models, d, NONE, site);
         site_accels[site as usize].extend(a);
     }
-    let mut top_switches: Vec<Vec<(NodeId, u32)>> = Vec::new();
     let mut so_bisection = f64::INFINITY;
     if let Some(so) = &spec.scale_out {
         let tier_models: Vec<u32> = so
@@ -148,8 +156,7 @@ pub fn build(spec: &ClusterSpec) -> Result<Fabric> {
             .collect();
         let mut up_cap = vec![0.0f64; so.tiers.len() + 1];
         for (site, accels) in site_accels.iter().enumerate() {
-            let tops = build_site(&mut b, spec, so, &tier_models, accels, site as u32, &mut up_cap)?;
-            top_switches.push(tops);
+            build_site(&mut b, spec, so, &tier_models, accels, site as u32, &mut up_cap)?;
         }
         // Bisection across whole tier blocks: half of the capacity leaving each tier
         // (tier 0 = accelerator injection); the minimum over tiers is the worst balanced cut.
@@ -164,49 +171,6 @@ pub fn build(spec: &ClusterSpec) -> Result<Fabric> {
         };
         b.extras.nics = spec.domains * ds * node.nics_per_accel;
         b.extras.nic_model = Some(node.nic);
-    }
-    if let Some(st) = &spec.sites {
-        if sites > 1 {
-            let so = spec
-                .scale_out
-                .as_ref()
-                .ok_or_else(|| ctx_err(&spec.name, "a multi-site cluster needs a scale-out network".into()))?;
-            let wan_model = b.switch_model("wan", "WAN", 0, BytesPerSec::ZERO);
-            let hub_scope = b.scope(NONE);
-            let top_tier = so.tiers.len() as u8 + 1;
-            let hub = b.switch(SwitchSpec {
-                net: Net::ScaleOut,
-                tier: top_tier,
-                chips: 0,
-                model: wan_model,
-                domain: NONE,
-                plane: 0,
-                pod: NONE,
-                site: NONE,
-                scope: hub_scope,
-            });
-            let latency = units::FIBRE_DELAY_PER_KM * st.distance_km;
-            for tops in &top_switches {
-                let n = tops.len().max(1) as f64;
-                for &(t, scope) in tops {
-                    b.set_scope_parent(scope, hub_scope);
-                    b.cable(t, hub, st.bandwidth / n, latency, Medium::LongHaul, Net::LongHaul, 1);
-                }
-            }
-            so_bisection = so_bisection.min(st.bandwidth.0 * (sites / 2) as f64);
-            if so.planes > 1 || so.order == LeafOrder::RailOnly {
-                return Err(ctx_err(
-                    &spec.name,
-                    "multi-site joins are modelled for single-plane Clos networks only".into(),
-                ));
-            }
-            b.assumptions.push(format!(
-                "sites meet at one WAN point {:.0} km from each site ({:.1} µs one way per site); long-haul capacity {} per site",
-                st.distance_km,
-                latency.as_us(),
-                st.bandwidth
-            ));
-        }
     }
     // Scale-up bisection of one domain.
     let su_bisection = scale_up_bisection(&node.scale_up);

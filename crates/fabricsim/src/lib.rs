@@ -7,6 +7,7 @@ pub mod collective;
 pub mod compare;
 pub mod design;
 pub mod expected_error;
+pub mod goodput;
 mod expected_error_table;
 pub mod html;
 pub mod job;

@@ -24,7 +24,8 @@ pub struct GoodputArgs {
     /// Monte Carlo trials (campaigns simulated).
     #[arg(long, default_value_t = 200)]
     pub trials: u32,
-    /// Planned maintenance stops per day (an input of its own: Llama 3 had 47 in 54 days, 0.87).
+    /// Planned maintenance stops per day of wall clock, an input of its own (Llama 3: 47 in 54
+    /// days, 0.87); one that falls while the job is already down is done then, not counted.
     #[arg(long, default_value_t = 0.0)]
     pub maintenance_per_day: f64,
     /// Seconds of training between checkpoints (default: Young–Daly, √(2·(MTBI+MTTR)·C), in
@@ -43,6 +44,14 @@ pub struct GoodputArgs {
     /// RSC-1 measurements; central: the central rates only (Poisson noise alone).
     #[arg(long, default_value = "spread")]
     pub rates: String,
+    /// Seconds before an unexpected stop is noticed (default 600: PyTorch's NCCL watchdog
+    /// timeout).
+    #[arg(long)]
+    pub detect_s: Option<f64>,
+    /// Seconds to re-queue, start and initialise the restarted job (default 600, an
+    /// assumption: the MTTR of the Young–Daly worked example).
+    #[arg(long)]
+    pub restart_s: Option<f64>,
     /// Print the report as JSON (schema_version, units in key names) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -55,7 +64,10 @@ pub fn run(a: GoodputArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric,
         o => return Err(UserError(format!("--rates `{o}`: expected spread or central"))),
     };
     if !(a.days.is_finite() && a.days > 0.0) {
-        return Err(UserError(format!("--days {}: must be a positive number of days", a.days)));
+        return Err(UserError(format!(
+            "--days {}: must be a positive number of days",
+            a.days
+        )));
     }
     let job = train_cmd::job(&a.job, a.cluster.as_deref())?;
     let cluster = job.cluster();
@@ -121,6 +133,8 @@ pub fn run(a: GoodputArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric,
         in_memory_checkpoint: a.in_memory_checkpoint,
         hot_spares: a.hot_spares,
         rate_spread,
+        detect_s: a.detect_s.unwrap_or(fabric::catalogue::failures::DETECT_S),
+        restart_s: a.restart_s.unwrap_or(fabric::catalogue::failures::RESTART_S),
     };
     let rep = goodput::run(&inputs).map_err(UserError)?;
     if a.json {

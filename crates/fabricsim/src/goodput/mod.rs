@@ -83,6 +83,10 @@ pub struct GoodputInputs {
     pub in_memory_checkpoint: bool,
     pub hot_spares: u64,
     pub rate_spread: bool,
+    /// Detection time of an unexpected stop (default `failures::DETECT_S`).
+    pub detect_s: f64,
+    /// Re-queue, start and initialisation of a restart (default `failures::RESTART_S`).
+    pub restart_s: f64,
 }
 
 /// A distribution over the trials.
@@ -320,7 +324,14 @@ pub fn check(inp: &GoodputInputs) -> Result<(), String> {
     }
     if let Some(x) = inp.checkpoint_interval_s {
         if !(x.is_finite() && x > 0.0) {
-            return Err(format!("--checkpoint-interval-s {x}: must be a positive number of seconds"));
+            return Err(format!(
+                "--checkpoint-interval-s {x}: must be a positive number of seconds"
+            ));
+        }
+    }
+    for (flag, v) in [("--detect-s", inp.detect_s), ("--restart-s", inp.restart_s)] {
+        if !(v.is_finite() && (0.0..=86_400.0).contains(&v)) {
+            return Err(format!("{flag} {v}: must be 0–86400 seconds"));
         }
     }
     if !(inp.step_time_s.is_finite() && inp.step_time_s > 0.0) {
@@ -498,9 +509,7 @@ pub fn counts_from_fabric(f: &fabric::Fabric, job_accels: u64) -> (ComponentCoun
         .iter()
         .step_by(2)
         .filter(|l| {
-            l.net != Net::ScaleUp
-                && f.node(l.src).kind == NodeKind::Switch
-                && f.node(l.dst).kind == NodeKind::Switch
+            l.net != Net::ScaleUp && f.node(l.src).kind == NodeKind::Switch && f.node(l.dst).kind == NodeKind::Switch
         })
         .map(|l| l.lanes.max(1) as f64)
         .sum::<f64>();
@@ -528,7 +537,9 @@ pub fn run(inp: &GoodputInputs) -> Result<GoodputReport, String> {
     let horizon = inp.days * 86_400.0;
     let gpus = inp.counts.accelerators;
     let per_gpu_bytes = inp.checkpoint_bytes / gpus;
-    let persistent_bw = inp.storage_bytes_per_s.min(inp.scale_out_bytes_per_s_per_accel.max(1.0) * gpus);
+    let persistent_bw = inp
+        .storage_bytes_per_s
+        .min(inp.scale_out_bytes_per_s_per_accel.max(1.0) * gpus);
     let (write_s, read_s) = if inp.in_memory_checkpoint {
         // GEMINI-style: a snapshot to host DRAM blocks the step; the copy to a peer's memory
         // and the read on restart go over the scale-out network.
@@ -537,13 +548,20 @@ pub fn run(inp: &GoodputInputs) -> Result<GoodputReport, String> {
             per_gpu_bytes / inp.scale_out_bytes_per_s_per_accel.max(1.0),
         )
     } else {
-        (inp.checkpoint_bytes / persistent_bw, inp.checkpoint_bytes / persistent_bw)
+        (
+            inp.checkpoint_bytes / persistent_bw,
+            inp.checkpoint_bytes / persistent_bw,
+        )
     };
     let ocs_s = if inp.traits.ocs { fc::OCS_RECONFIG_S } else { 0.0 };
-    let restart_unexpected = fc::DETECT_S + fc::RESTART_S + read_s + ocs_s;
-    let restart_planned = fc::RESTART_S + read_s;
+    let restart_unexpected = inp.detect_s + inp.restart_s + read_s + ocs_s;
+    let restart_planned = inp.restart_s + read_s;
     let stop_per_s: f64 = src.iter().filter(|s| s.effect == Effect::Stop).map(|s| s.per_s).sum();
-    let mtbi_s = if stop_per_s > 0.0 { 1.0 / stop_per_s } else { f64::INFINITY };
+    let mtbi_s = if stop_per_s > 0.0 {
+        1.0 / stop_per_s
+    } else {
+        f64::INFINITY
+    };
     let (tau, rule) = match inp.checkpoint_interval_s {
         Some(x) => (x, "given"),
         None => {
@@ -593,17 +611,19 @@ pub fn run(inp: &GoodputInputs) -> Result<GoodputReport, String> {
             inp.storage_bytes_per_s / 1e9
         ),
         format!(
-            "restart after an unexpected stop: detection {:.0} s (PyTorch NCCL watchdog default) + re-queue and init {:.0} s (assumption, O052's MTTR) + checkpoint read {:.1} s",
-            fc::DETECT_S,
-            fc::RESTART_S,
+            "restart after an unexpected stop: detection {:.0} s (default: PyTorch NCCL watchdog, 600 s) + re-queue and init {:.0} s (default: 600 s, O052's MTTR, an assumption) + checkpoint read {:.1} s",
+            inp.detect_s,
+            inp.restart_s,
             read_s
         ),
+        "planned maintenance arrives at --maintenance-per-day of wall clock; one that falls while the job is already down is done then and is not an interruption".into(),
         "a hardware stop takes a spare node from the cluster's idle hosts and the hot spares; a failed node returns after 24 h (assumption); with none left the job waits".into(),
         "software failure rate is an assumption (15 % of the node hardware rate per host): no source other than Llama 3 gives one".into(),
         "a degraded NIC (dual-plane / dual-ToR) slows every step by the exposed scale-out communication share until the job's next stop".into(),
     ];
     if inp.traits.ocs {
-        assumptions.push("OCS fabric: a failed cube is routed around in ~10 s instead of waiting for a spare node".into());
+        assumptions
+            .push("OCS fabric: a failed cube is routed around in ~10 s instead of waiting for a spare node".into());
     }
     if inp.in_memory_checkpoint {
         assumptions.push(
@@ -632,7 +652,7 @@ pub fn run(inp: &GoodputInputs) -> Result<GoodputReport, String> {
         storage_bytes_per_s: inp.storage_bytes_per_s,
         hot_spares: inp.hot_spares,
         idle_hosts: inp.traits.idle_hosts,
-        detect_s: fc::DETECT_S,
+        detect_s: inp.detect_s,
         restart_s: restart_unexpected,
         degraded_step_slowdown_fraction: slow - 1.0,
         maintenance_per_day: inp.maintenance_per_day,
@@ -692,8 +712,8 @@ pub fn render(r: &GoodputReport) -> String {
     );
     let _ = writeln!(
         s,
-        "MTBI {:.1} h (central rates) · mean interval between interruptions {:.1} min · spares: {} idle hosts + {} hot",
-        r.mtbi_s / 3600.0,
+        "MTBI {:.1} min (running time between stopping failures, central rates) · mean wall-clock interval between interruptions {:.1} min · spares: {} idle hosts + {} hot",
+        r.mtbi_s / 60.0,
         r.mean_interval_between_interruptions_s / 60.0,
         r.idle_hosts,
         r.hot_spares
@@ -710,7 +730,12 @@ pub fn render(r: &GoodputReport) -> String {
     for (k, v) in &r.interruptions_by_class {
         let _ = writeln!(s, "{:<34} {}", format!("    {k}"), d(v, 1.0, 1));
     }
-    let _ = writeln!(s, "{:<34} {}", "degradations (job continues)", d(&r.degradations, 1.0, 1));
+    let _ = writeln!(
+        s,
+        "{:<34} {}",
+        "degradations (job continues)",
+        d(&r.degradations, 1.0, 1)
+    );
     let _ = writeln!(
         s,
         "{:<34} {}",
@@ -793,6 +818,8 @@ mod tests {
             in_memory_checkpoint: false,
             hot_spares: 1000,
             rate_spread: false,
+            detect_s: fc::DETECT_S,
+            restart_s: fc::RESTART_S,
         }
     }
 

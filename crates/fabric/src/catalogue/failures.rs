@@ -3,7 +3,7 @@
 //! checkpointing and restart (`fabricsim goodput`).
 //!
 //! Llama 3 405B's 54-day campaign (16,384 H100, 466 interruptions: 419 unexpected, 47 planned;
-//! > 90 % effective training time; Llama 3 paper, arXiv 2407.21783, Table 5) is the *check*
+//! more than 90 % effective training time; Llama 3 paper, arXiv 2407.21783, Table 5) is the *check*
 //! of this catalogue, never its fit: no rate below is taken from it.
 //!
 //! ## Derivations

@@ -203,7 +203,7 @@ struct Rng(u64);
 
 impl Rng {
     fn new(seed: u64, trial: u64) -> Rng {
-        let mut r = Rng(seed ^ 0x600D_9u64.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut r = Rng(seed ^ 0x0006_00D9_u64.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         r.0 ^= fabric::routing::splitmix64(trial.wrapping_add(1));
         r
     }

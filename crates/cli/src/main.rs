@@ -3,6 +3,7 @@
 
 mod compare_cmd;
 mod design_cmd;
+mod goodput_cmd;
 mod html_out;
 mod model_flags;
 mod moe_flags;
@@ -134,6 +135,11 @@ enum Cmd {
     /// (default: DeepSeek-R1 on a GB200 NVL72 rack, disaggregated).
     #[command(allow_negative_numbers = true)]
     Serve(serve_cmd::ServeArgs),
+    /// A training campaign under failures: component failures per class (rates with sources),
+    /// checkpoints, restarts, Young–Daly interval, in-memory checkpoints and hot spares; a seeded
+    /// Monte Carlo of interruptions, effective training time and lost GPU-hours.
+    #[command(allow_negative_numbers = true)]
+    Goodput(goodput_cmd::GoodputArgs),
     /// List the built-in models.
     Models {
         /// Print the registry as JSON (parameter counts, and in billions) instead of text.
@@ -609,6 +615,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
         Cmd::Compare(args) => return compare_cmd::run(args, load_cluster),
         Cmd::Design(args) => return design_cmd::run(args),
         Cmd::Serve(args) => return serve_cmd::run(args, |spec| load_cluster(spec).map(|(_, f)| f)),
+        Cmd::Goodput(args) => return goodput_cmd::run(args, |spec| load_cluster(spec).map(|(_, f)| f)),
         Cmd::Models { json } => {
             let mut all = workload::registry::all();
             all.sort_by(|a, b| a.name.cmp(&b.name));

@@ -72,6 +72,7 @@
 
 use units::{Bytes, BytesPerSec, FlopsPerSec, Usd, Watts};
 
+pub mod failures;
 mod host_side;
 pub use host_side::{
     host_side, host_sides, kv_tiers, HostLinkKind, HostSide, KvTier, KvTierKind, LocalSsd, NicPlacement, PcieTopology,

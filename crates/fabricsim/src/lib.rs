@@ -8,6 +8,7 @@ pub mod compare;
 pub mod design;
 pub mod expected_error;
 mod expected_error_table;
+pub mod goodput;
 pub mod html;
 pub mod job;
 pub mod moe;

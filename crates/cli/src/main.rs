@@ -8,6 +8,7 @@ mod model_flags;
 mod moe_flags;
 mod nccl_tests;
 mod plan_cmd;
+mod schedule_cmd;
 mod serve_cmd;
 mod sweep_cmd;
 mod train_cmd;
@@ -134,6 +135,10 @@ enum Cmd {
     /// (default: DeepSeek-R1 on a GB200 NVL72 rack, disaggregated).
     #[command(allow_negative_numbers = true)]
     Serve(serve_cmd::ServeArgs),
+    /// Many tenants on one cluster: a job trace (Acme, Helios) or synthetic jobs fitted to the
+    /// published Acme summaries, under a policy (fifo, backfill, sjf, priority) and a placement
+    /// (packed, scattered), with GPU failures and slowdown from shared links.
+    Schedule(schedule_cmd::ScheduleArgs),
     /// List the built-in models.
     Models {
         /// Print the registry as JSON (parameter counts, and in billions) instead of text.
@@ -609,6 +614,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
         Cmd::Compare(args) => return compare_cmd::run(args, load_cluster),
         Cmd::Design(args) => return design_cmd::run(args),
         Cmd::Serve(args) => return serve_cmd::run(args, |spec| load_cluster(spec).map(|(_, f)| f)),
+        Cmd::Schedule(args) => return schedule_cmd::run(args, |spec| load_cluster(spec).map(|(_, f)| f)),
         Cmd::Models { json } => {
             let mut all = workload::registry::all();
             all.sort_by(|a, b| a.name.cmp(&b.name));

@@ -138,6 +138,7 @@ enum Cmd {
     /// Many tenants on one cluster: a job trace (Acme, Helios) or synthetic jobs fitted to the
     /// published Acme summaries, under a policy (fifo, backfill, sjf, priority) and a placement
     /// (packed, scattered), with GPU failures and slowdown from shared links.
+    #[command(allow_negative_numbers = true)]
     Schedule(schedule_cmd::ScheduleArgs),
     /// List the built-in models.
     Models {

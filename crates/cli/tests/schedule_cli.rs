@@ -37,7 +37,7 @@ fn traces_in_both_formats_run() {
     assert_eq!(v["jobs"], 7);
     assert_eq!(v["cpu_jobs_skipped"], 1);
     assert_eq!(v["unfinished_jobs"], 0);
-    let v = json(&["--cluster", SMALL, "--trace", "testdata/traces/kalos-sample.csv", "--format", "acme", "--policy", "priority"]);
+    let v = json(&["--cluster", "fat-tree:gpus=384,oversub=3", "--trace", "testdata/traces/kalos-sample.csv", "--format", "acme", "--policy", "priority"]);
     assert_eq!(v["jobs"], 4);
     let v = json(&["--cluster", SMALL, "--trace", "testdata/traces/helios-sample.csv", "--format", "helios", "--policy", "backfill"]);
     assert_eq!(v["jobs"], 5);

@@ -33,6 +33,11 @@ pub struct ScheduleArgs {
     /// arrival rate).
     #[arg(long, default_value_t = 0.8)]
     pub load: f64,
+    /// How synthetic jobs grow with a cluster larger than the published one: sizes (× the
+    /// power of two nearest below the size ratio, capped at the cluster) or arrivals (published
+    /// sizes, a higher arrival rate at the same load).
+    #[arg(long, default_value = "sizes")]
+    pub scale: String,
     /// fifo, backfill (EASY), sjf (shortest first) or priority (with preemption).
     #[arg(long, default_value = "fifo")]
     pub policy: String,
@@ -57,8 +62,12 @@ pub struct ScheduleArgs {
 }
 
 pub fn run(args: ScheduleArgs, load: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {
-    let policy = Policy::parse(&args.policy)
-        .ok_or_else(|| UserError(format!("--policy `{}`: use fifo, backfill, sjf or priority", args.policy)))?;
+    let policy = Policy::parse(&args.policy).ok_or_else(|| {
+        UserError(format!(
+            "--policy `{}`: use fifo, backfill, sjf or priority",
+            args.policy
+        ))
+    })?;
     let placement = Placement::parse(&args.placement)
         .ok_or_else(|| UserError(format!("--placement `{}`: use packed or scattered", args.placement)))?;
     let opts = Options {
@@ -80,8 +89,8 @@ pub fn run(args: ScheduleArgs, load: impl Fn(&str) -> Result<fabric::Fabric, Use
                 .format
                 .as_deref()
                 .ok_or_else(|| UserError("--trace needs --format acme or --format helios".into()))?;
-            let format = trace::Format::parse(fmt)
-                .ok_or_else(|| UserError(format!("--format `{fmt}`: use acme or helios")))?;
+            let format =
+                trace::Format::parse(fmt).ok_or_else(|| UserError(format!("--format `{fmt}`: use acme or helios")))?;
             let text =
                 std::fs::read_to_string(path).map_err(|e| UserError(format!("--trace: cannot read `{path}`: {e}")))?;
             let t = trace::read(path, &text, format).map_err(UserError)?;
@@ -101,7 +110,10 @@ pub fn run(args: ScheduleArgs, load: impl Fn(&str) -> Result<fabric::Fabric, Use
             // The summary row first, so an unknown name fails before the fabric is built.
             schedule::synthetic::summary(name).map_err(UserError)?;
             let f = load(&args.cluster)?;
-            let (jobs, src) = schedule::synthetic_jobs(&f, name, args.jobs, args.load, args.seed).map_err(UserError)?;
+            let scale = schedule::synthetic::Scale::parse(&args.scale)
+                .ok_or_else(|| UserError(format!("--scale `{}`: use sizes or arrivals", args.scale)))?;
+            let (jobs, src) =
+                schedule::synthetic_jobs(&f, name, args.jobs, args.load, scale, args.seed).map_err(UserError)?;
             (jobs, src, f)
         }
     };

@@ -145,7 +145,11 @@ impl View {
         for (l, &p) in leaf_pod.iter().enumerate() {
             pod_leaves[p as usize].push(l as u32);
         }
-        let gpu_bw = if n > 0 { f.accel_bandwidth(0, Net::ScaleOut).0 } else { 0.0 };
+        let gpu_bw = if n > 0 {
+            f.accel_bandwidth(0, Net::ScaleOut).0
+        } else {
+            0.0
+        };
         View {
             gpus: n,
             domain_size: ds,
@@ -310,19 +314,28 @@ mod tests {
         // Two 48-GPU jobs (6 domains each), symmetric: sharing two leaves half and half;
         // spread over all four leaves; each in a leaf of its own.
         let cases: Vec<(&str, Vec<Vec<u32>>)> = vec![
-            ("two leaves shared", vec![doms(&v, &[0, 2, 4, 6, 8, 10]), doms(&v, &[1, 3, 5, 7, 9, 11])]),
+            (
+                "two leaves shared",
+                vec![doms(&v, &[0, 2, 4, 6, 8, 10]), doms(&v, &[1, 3, 5, 7, 9, 11])],
+            ),
             (
                 "four leaves shared",
                 vec![doms(&v, &[0, 6, 12, 18, 2, 8]), doms(&v, &[1, 7, 13, 19, 3, 9])],
             ),
-            ("own leaves", vec![doms(&v, &[0, 1, 2, 3, 4, 5]), doms(&v, &[6, 7, 8, 9, 10, 11])]),
+            (
+                "own leaves",
+                vec![doms(&v, &[0, 1, 2, 3, 4, 5]), doms(&v, &[6, 7, 8, 9, 10, 11])],
+            ),
         ];
         for (name, jobs) in cases {
             let flow = flow_stretch(&f, &jobs);
             let alone = kappas(&v, &jobs[..1])[0];
             let model = kappas(&v, &jobs)[0] / alone;
             eprintln!("{name}: flow {flow:.3} model {model:.3}");
-            assert!((model / flow - 1.0).abs() < 0.15, "{name}: flow {flow:.3} model {model:.3}");
+            assert!(
+                (model / flow - 1.0).abs() < 0.15,
+                "{name}: flow {flow:.3} model {model:.3}"
+            );
         }
     }
 

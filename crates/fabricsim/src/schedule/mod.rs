@@ -19,7 +19,6 @@ pub mod trace;
 
 pub use report::{render, Report};
 
-
 use fabric::routing::splitmix64;
 
 /// How a job ended in its trace (or was drawn to end).
@@ -152,20 +151,36 @@ impl Default for Options {
 /// Where the jobs came from (for the report).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
-    Trace { file: String, format: String, cpu_jobs_skipped: u64 },
-    Synthetic { summary: synthetic::Summary, load: f64, size_mean: f64 },
+    Trace {
+        file: String,
+        format: String,
+        cpu_jobs_skipped: u64,
+    },
+    Synthetic {
+        summary: synthetic::Summary,
+        load: f64,
+        size_mean: f64,
+        scale: synthetic::Scale,
+        size_scale: u32,
+    },
 }
 
 /// Bad options (the CLI turns them into exit 2).
 pub fn check_options(opts: &Options) -> Result<(), String> {
-    if !(opts.failures_per_gpu_hour.is_finite() && opts.failures_per_gpu_hour >= 0.0 && opts.failures_per_gpu_hour < 1.0) {
+    if !(opts.failures_per_gpu_hour.is_finite()
+        && opts.failures_per_gpu_hour >= 0.0
+        && opts.failures_per_gpu_hour < 1.0)
+    {
         return Err(format!(
             "--failures-per-gpu-hour {}: give a rate in [0, 1) (default {DEFAULT_FAILURES_PER_GPU_HOUR})",
             opts.failures_per_gpu_hour
         ));
     }
     if !(opts.comm_fraction.is_finite() && (0.0..=1.0).contains(&opts.comm_fraction)) {
-        return Err(format!("--comm-fraction {}: give a share in [0, 1]", opts.comm_fraction));
+        return Err(format!(
+            "--comm-fraction {}: give a share in [0, 1]",
+            opts.comm_fraction
+        ));
     }
     Ok(())
 }
@@ -224,7 +239,14 @@ pub fn run(f: &fabric::Fabric, cluster: &str, jobs: &[Job], source: &Source, opt
 }
 
 /// Synthetic jobs for `f` fitted to the published summary of `cluster` (see [`synthetic`]).
-pub fn synthetic_jobs(f: &fabric::Fabric, cluster: &str, n: usize, load: f64, seed: u64) -> Result<(Vec<Job>, Source), String> {
+pub fn synthetic_jobs(
+    f: &fabric::Fabric,
+    cluster: &str,
+    n: usize,
+    load: f64,
+    scale: synthetic::Scale,
+    seed: u64,
+) -> Result<(Vec<Job>, Source), String> {
     if n == 0 || n > 10_000_000 {
         return Err(format!("--jobs {n}: give 1 … 10,000,000 jobs"));
     }
@@ -233,13 +255,17 @@ pub fn synthetic_jobs(f: &fabric::Fabric, cluster: &str, n: usize, load: f64, se
     }
     let s = synthetic::summary(cluster)?;
     let mut rng = Rng::new(seed);
-    let (jobs, sizes) = synthetic::generate(&s, n, f.accel_count() as u32, load, &mut rng);
+    let gpus = f.accel_count() as u32;
+    let k = synthetic::size_scale(cluster, gpus, scale);
+    let (jobs, sizes) = synthetic::generate(&s, n, gpus, load, k, &mut rng);
     Ok((
         jobs,
         Source::Synthetic {
             summary: s,
             load,
             size_mean: sizes.mean(),
+            scale,
+            size_scale: k,
         },
     ))
 }
@@ -264,7 +290,7 @@ mod tests {
     #[test]
     fn same_seed_same_json_and_another_seed_differs() {
         let f = small();
-        let (jobs, src) = synthetic_jobs(&f, "kalos", 400, 0.9, 5).unwrap();
+        let (jobs, src) = synthetic_jobs(&f, "kalos", 400, 0.9, synthetic::Scale::Sizes, 5).unwrap();
         let o = opts(Policy::Backfill, Placement::Scattered);
         let a = serde_json::to_string(&run(&f, "small", &jobs, &src, &o).unwrap()).unwrap();
         let b = serde_json::to_string(&run(&f, "small", &jobs, &src, &o).unwrap()).unwrap();
@@ -276,7 +302,7 @@ mod tests {
     #[test]
     fn backfill_never_delays_the_head_reservation() {
         let f = small();
-        let (jobs, _) = synthetic_jobs(&f, "kalos", 400, 1.2, 9).unwrap();
+        let (jobs, _) = synthetic_jobs(&f, "kalos", 400, 1.2, synthetic::Scale::Sizes, 9).unwrap();
         let o = Options {
             failures_per_gpu_hour: 0.0,
             comm_fraction: 0.0,
@@ -288,18 +314,41 @@ mod tests {
         for (j, o) in out.jobs.iter().enumerate() {
             if let Some(r) = o.reservation_s {
                 reserved += 1;
-                assert!(o.first_start_s <= r + 1e-6 * r.max(1.0), "job {j}: start {} > reservation {r}", o.first_start_s);
+                assert!(
+                    o.first_start_s <= r + 1e-6 * r.max(1.0),
+                    "job {j}: start {} > reservation {r}",
+                    o.first_start_s
+                );
             }
         }
         assert!(reserved > 10, "{reserved} reservations: the case must block heads");
         // Backfill starts jobs earlier on average than FIFO on the same jobs.
-        let fifo = sim::simulate(&v, &jobs, &Options { policy: Policy::Fifo, ..o.clone() });
+        let fifo = sim::simulate(
+            &v,
+            &jobs,
+            &Options {
+                policy: Policy::Fifo,
+                ..o.clone()
+            },
+        );
         let mean_q = |s: &sim::SimOut| -> f64 {
-            s.jobs.iter().zip(&jobs).map(|(o, j)| o.first_start_s - j.submit_s).sum::<f64>() / jobs.len() as f64
+            s.jobs
+                .iter()
+                .zip(&jobs)
+                .map(|(o, j)| o.first_start_s - j.submit_s)
+                .sum::<f64>()
+                / jobs.len() as f64
         };
         assert!(mean_q(&out) < mean_q(&fifo), "{} vs {}", mean_q(&out), mean_q(&fifo));
         // Shortest-first beats FIFO on mean queueing delay too.
-        let sjf = sim::simulate(&v, &jobs, &Options { policy: Policy::Sjf, ..o.clone() });
+        let sjf = sim::simulate(
+            &v,
+            &jobs,
+            &Options {
+                policy: Policy::Sjf,
+                ..o.clone()
+            },
+        );
         assert!(mean_q(&sjf) < mean_q(&fifo));
     }
 
@@ -321,7 +370,18 @@ mod tests {
             comm_fraction: 0.0,
             ..opts(Policy::Priority, Placement::Packed)
         };
-        let r = run(&f, "small", &jobs, &Source::Trace { file: "t".into(), format: "acme".into(), cpu_jobs_skipped: 0 }, &o).unwrap();
+        let r = run(
+            &f,
+            "small",
+            &jobs,
+            &Source::Trace {
+                file: "t".into(),
+                format: "acme".into(),
+                cpu_jobs_skipped: 0,
+            },
+            &o,
+        )
+        .unwrap();
         assert_eq!(r.preemptions, 1);
         assert_eq!(r.queue_delay_s.p10, 0.0);
         // The preempted job keeps its progress: it ends at 1000 + 100 (its 10 s done, 990 left
@@ -332,10 +392,15 @@ mod tests {
     #[test]
     fn packed_placement_slows_jobs_less_than_scattered() {
         let f = small();
-        let (jobs, src) = synthetic_jobs(&f, "kalos", 300, 0.9, 2).unwrap();
+        let (jobs, src) = synthetic_jobs(&f, "kalos", 300, 0.9, synthetic::Scale::Sizes, 2).unwrap();
         let p = run(&f, "s", &jobs, &src, &opts(Policy::Fifo, Placement::Packed)).unwrap();
         let s = run(&f, "s", &jobs, &src, &opts(Policy::Fifo, Placement::Scattered)).unwrap();
-        assert!(p.slowdown.mean < s.slowdown.mean, "{} vs {}", p.slowdown.mean, s.slowdown.mean);
+        assert!(
+            p.slowdown.mean < s.slowdown.mean,
+            "{} vs {}",
+            p.slowdown.mean,
+            s.slowdown.mean
+        );
         assert!(s.slowdown.p99 > 1.0);
         assert!(p.utilisation_fraction > 0.0 && p.utilisation_fraction <= 1.0);
         assert_eq!(p.unfinished_jobs, 0);
@@ -344,14 +409,27 @@ mod tests {
     #[test]
     fn failures_interrupt_and_requeue_jobs() {
         let f = small();
-        let (jobs, src) = synthetic_jobs(&f, "seren", 300, 0.9, 2).unwrap();
+        let (jobs, src) = synthetic_jobs(&f, "seren", 300, 0.9, synthetic::Scale::Sizes, 2).unwrap();
         let o = Options {
             failures_per_gpu_hour: 0.01,
             ..opts(Policy::Fifo, Placement::Packed)
         };
         let r = run(&f, "s", &jobs, &src, &o).unwrap();
-        assert!(r.failures > 0 && r.interruptions > 0, "{} {}", r.failures, r.interruptions);
+        assert!(
+            r.failures > 0 && r.interruptions > 0,
+            "{} {}",
+            r.failures,
+            r.interruptions
+        );
         assert_eq!(r.unfinished_jobs, 0);
-        assert!(check(&jobs, 192, &Options { failures_per_gpu_hour: -1.0, ..o }).is_err());
+        assert!(check(
+            &jobs,
+            192,
+            &Options {
+                failures_per_gpu_hour: -1.0,
+                ..o
+            }
+        )
+        .is_err());
     }
 }

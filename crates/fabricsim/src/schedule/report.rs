@@ -57,6 +57,9 @@ pub struct Report {
     pub cpu_jobs_skipped: Option<u64>,
     /// Synthetic jobs: the GPU-time offered per GPU-time available.
     pub offered_load_fraction: Option<f64>,
+    /// Synthetic jobs: the scaling rule (`sizes`, `arrivals`) and the size multiplier applied.
+    pub scale_rule: Option<String>,
+    pub size_scale: Option<u32>,
     pub policy: String,
     pub placement: String,
     pub seed: u64,
@@ -148,7 +151,11 @@ fn series(out: &SimOut, gpus: u32) -> Vec<SeriesPoint> {
 }
 
 pub(crate) fn build(cluster: &str, v: &View, jobs: &[Job], source: &Source, opts: &Options, out: &SimOut) -> Report {
-    let done: Vec<(&Job, &super::sim::JobOut)> = jobs.iter().zip(&out.jobs).filter(|(_, o)| o.end_s.is_finite()).collect();
+    let done: Vec<(&Job, &super::sim::JobOut)> = jobs
+        .iter()
+        .zip(&out.jobs)
+        .filter(|(_, o)| o.end_s.is_finite())
+        .collect();
     let q = Dist::of(done.iter().map(|(j, o)| o.first_start_s - j.submit_s).collect());
     let jct = Dist::of(done.iter().map(|(j, o)| o.end_s - j.submit_s).collect());
     let run = Dist::of(done.iter().map(|(_, o)| o.end_s - o.first_start_s).collect());
@@ -164,12 +171,22 @@ pub(crate) fn build(cluster: &str, v: &View, jobs: &[Job], source: &Source, opts
     let neigh = Dist::of(
         with_run
             .iter()
-            .map(|(_, o)| if o.alone_wall_s > 0.0 { o.busy_wall_s / o.alone_wall_s } else { 1.0 })
+            .map(|(_, o)| {
+                if o.alone_wall_s > 0.0 {
+                    o.busy_wall_s / o.alone_wall_s
+                } else {
+                    1.0
+                }
+            })
             .collect(),
     );
     let span = out.makespan_s;
     let gpus = v.gpus as f64;
-    let util = if span > 0.0 { out.busy_gpu_s / (gpus * span) } else { 0.0 };
+    let util = if span > 0.0 {
+        out.busy_gpu_s / (gpus * span)
+    } else {
+        0.0
+    };
     // Busy GPU-seconds up to the last arrival, from the step function.
     let arr = out.last_arrival_s;
     let mut busy_arr = 0.0;
@@ -181,6 +198,10 @@ pub(crate) fn build(cluster: &str, v: &View, jobs: &[Job], source: &Source, opts
     }
     let util_arr = if arr > 0.0 { busy_arr / (gpus * arr) } else { util };
     let completion = shares(jobs);
+    let (rule, k) = match source {
+        Source::Synthetic { scale, size_scale, .. } => (Some(scale.name().to_string()), Some(*size_scale)),
+        Source::Trace { .. } => (None, None),
+    };
     let (src, cpu, load) = match source {
         Source::Trace {
             file,
@@ -238,6 +259,8 @@ pub(crate) fn build(cluster: &str, v: &View, jobs: &[Job], source: &Source, opts
         jobs: jobs.len() as u64,
         cpu_jobs_skipped: cpu,
         offered_load_fraction: load,
+        scale_rule: rule,
+        size_scale: k,
         policy: opts.policy.name().into(),
         placement: opts.placement.name().into(),
         seed: opts.seed,
@@ -256,7 +279,11 @@ pub(crate) fn build(cluster: &str, v: &View, jobs: &[Job], source: &Source, opts
         spanning_jobs,
         neighbour_slowdown: neigh,
         fragmentation: Fragmentation {
-            stranded_free_gpu_fraction: if span > 0.0 { out.stranded_gpu_s / (gpus * span) } else { 0.0 },
+            stranded_free_gpu_fraction: if span > 0.0 {
+                out.stranded_gpu_s / (gpus * span)
+            } else {
+                0.0
+            },
             partial_domain_fraction: if span > 0.0 { out.partial_domain_s / span } else { 0.0 },
         },
         completion,
@@ -296,6 +323,9 @@ pub fn render(r: &Report) -> String {
             .map(|l| format!(", offered load {l}"))
             .unwrap_or_default()
     );
+    if let (Some(rule), Some(k)) = (&r.scale_rule, r.size_scale) {
+        let _ = writeln!(s, "scaled by {rule}: job sizes × {k}");
+    }
     let _ = writeln!(
         s,
         "makespan {:.0} s; utilisation {:.1} % (while jobs arrive {:.1} %)",

@@ -463,7 +463,13 @@ impl Sim<'_> {
             .running
             .iter()
             .filter(|&&j| self.jobs[j as usize].priority < prio)
-            .map(|&j| (self.jobs[j as usize].priority, Reverse(self.rt[j as usize].started_seq), j))
+            .map(|&j| {
+                (
+                    self.jobs[j as usize].priority,
+                    Reverse(self.rt[j as usize].started_seq),
+                    j,
+                )
+            })
             .collect();
         let avail: u64 = victims.iter().map(|v| self.jobs[v.2 as usize].gpus as u64).sum();
         if avail + (self.pool.free_count() as u64) < self.jobs[head as usize].gpus as u64 {

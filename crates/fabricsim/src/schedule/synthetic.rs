@@ -21,9 +21,13 @@
 //! - *Priority*: a share `HIGH_PRIORITY_FRACTION` of jobs is high priority (the summary gives
 //!   no priorities).
 //!
-//! **Scaling to 100k GPUs** (the stated rule): the size and run-time distributions are those
-//! published (max 1,024 GPUs, capped at the cluster); the arrival rate grows with the cluster's
-//! GPUs so the offered load stays `load` — more jobs, not bigger ones.
+//! **Scaling to 100k GPUs** (the stated rules, [`Scale`]): `sizes` (the default) multiplies
+//! every drawn size by `2^⌊log2(GPUs / published GPUs)⌋` (the published clusters: Seren 2,288,
+//! Kalos 2,416 A100; 1 for the other rows and for clusters no larger than the published one),
+//! capped at the cluster, and the arrival rate follows from the load — the tenants of a 43×
+//! larger cluster run 32× larger jobs; `arrivals` keeps the published sizes (max 1,024) and
+//! lets the arrival rate grow with the cluster's GPUs at the same load — more jobs, not
+//! bigger ones. Run times are those published under both rules.
 
 use super::{Job, JobState, Rng};
 
@@ -36,6 +40,47 @@ pub const ONE_GPU_FRACTION: f64 = 0.6;
 
 /// Share of high-priority jobs in a synthetic trace. Assumption [A] (no priorities published).
 pub const HIGH_PRIORITY_FRACTION: f64 = 0.1;
+
+/// How synthetic jobs are scaled to a cluster larger than the published one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    Sizes,
+    Arrivals,
+}
+
+impl Scale {
+    pub fn parse(s: &str) -> Option<Scale> {
+        match s {
+            "sizes" => Some(Scale::Sizes),
+            "arrivals" => Some(Scale::Arrivals),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Scale::Sizes => "sizes",
+            Scale::Arrivals => "arrivals",
+        }
+    }
+}
+
+/// GPUs of the published cluster (traces README; Hu et al., NSDI'24, Table 1: Seren 2,288 and
+/// Kalos 2,416 A100); `None` where the summary's cluster size is not given here.
+pub fn published_gpus(cluster: &str) -> Option<u32> {
+    match cluster.to_lowercase().as_str() {
+        "seren" => Some(2288),
+        "kalos" => Some(2416),
+        _ => None,
+    }
+}
+
+/// The size multiplier of [`Scale::Sizes`] for a cluster of `gpus`.
+pub fn size_scale(cluster: &str, gpus: u32, scale: Scale) -> u32 {
+    match (scale, published_gpus(cluster)) {
+        (Scale::Sizes, Some(p)) if gpus >= 2 * p => 1 << (gpus / p).ilog2(),
+        _ => 1,
+    }
+}
 
 /// The published figures of one cluster's GPU jobs.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,8 +209,18 @@ pub fn fit_sizes(mean: f64, max_gpus: f64, cap: u32) -> SizeDist {
 }
 
 /// Generate `n` jobs for a cluster of `gpus` at offered `load`.
-pub fn generate(s: &Summary, n: usize, gpus: u32, load: f64, rng: &mut Rng) -> (Vec<Job>, SizeDist) {
-    let sizes = fit_sizes(s.avg_gpus, s.max_gpus, gpus);
+/// Sizes are multiplied by `scale` (then capped at the cluster).
+pub fn generate(s: &Summary, n: usize, gpus: u32, load: f64, scale: u32, rng: &mut Rng) -> (Vec<Job>, SizeDist) {
+    let mut sizes = fit_sizes(s.avg_gpus, s.max_gpus, u32::MAX);
+    let mut capped: Vec<(u32, f64)> = Vec::new();
+    for &(g, p) in &sizes.pmf {
+        let g = g.saturating_mul(scale).min(gpus.max(1));
+        match capped.last_mut() {
+            Some(last) if last.0 == g => last.1 += p,
+            _ => capped.push((g, p)),
+        }
+    }
+    sizes.pmf = capped;
     let mu = s.med_run_s.max(1e-3).ln();
     let sigma = (2.0 * (s.avg_run_s / s.med_run_s).max(1.0).ln()).sqrt();
     let rate = load * gpus as f64 / (sizes.mean() * s.avg_run_s);
@@ -214,10 +269,17 @@ mod tests {
         for name in ["seren", "kalos"] {
             let s = summary(name).unwrap();
             let d = fit_sizes(s.avg_gpus, s.max_gpus, 1 << 20);
-            assert!((d.mean() - s.avg_gpus).abs() < 1e-6 * s.avg_gpus, "{name}: {}", d.mean());
+            assert!(
+                (d.mean() - s.avg_gpus).abs() < 1e-6 * s.avg_gpus,
+                "{name}: {}",
+                d.mean()
+            );
             assert_eq!(d.pmf.last().unwrap().0, 1024);
             assert!(d.pmf[0].1 >= 0.5);
         }
+        assert_eq!(size_scale("Seren", 98304, Scale::Sizes), 32);
+        assert_eq!(size_scale("seren", 2288, Scale::Sizes), 1);
+        assert_eq!(size_scale("seren", 98304, Scale::Arrivals), 1);
         // Capped at a small cluster: the largest size is the cluster.
         let d = fit_sizes(26.77, 1024.0, 64);
         assert_eq!(d.pmf.last().unwrap().0, 64);
@@ -228,7 +290,7 @@ mod tests {
     fn drawn_run_times_follow_the_published_median() {
         let s = summary("Seren").unwrap();
         let mut rng = Rng::new(7);
-        let (jobs, _) = generate(&s, 20_000, 2288, 0.7, &mut rng);
+        let (jobs, _) = generate(&s, 20_000, 2288, 0.7, 1, &mut rng);
         let mut r: Vec<f64> = jobs.iter().map(|j| j.run_s).collect();
         r.sort_by(f64::total_cmp);
         let med = r[r.len() / 2];

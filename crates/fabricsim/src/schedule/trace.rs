@@ -196,7 +196,12 @@ pub fn read(file: &str, text: &str, format: Format) -> Result<Trace, String> {
             "COMPLETED" => JobState::Completed,
             "CANCELLED" => JobState::Cancelled,
             "FAILED" | "TIMEOUT" | "NODE_FAIL" => JobState::Failed,
-            _ => return Err(bad("state", "is not COMPLETED, CANCELLED, FAILED, TIMEOUT or NODE_FAIL")),
+            _ => {
+                return Err(bad(
+                    "state",
+                    "is not COMPLETED, CANCELLED, FAILED, TIMEOUT or NODE_FAIL",
+                ))
+            }
         };
         let submit = parse_timestamp(get("submit_time"))
             .ok_or_else(|| bad("submit_time", "is not an ISO timestamp (2023-03-01 08:00:05+08:00)"))?;
@@ -311,12 +316,25 @@ mod tests {
     fn a_bad_line_is_named_with_its_field() {
         let text = include_str!("../../../../testdata/traces/seren-sample.csv");
         let mut lines: Vec<String> = text.lines().map(String::from).collect();
-        lines[3] = lines[3].replacen("COMPLETED", "DONE", 1).replacen("CANCELLED", "DONE", 1).replacen("FAILED", "DONE", 1);
+        lines[3] = lines[3]
+            .replacen("COMPLETED", "DONE", 1)
+            .replacen("CANCELLED", "DONE", 1)
+            .replacen("FAILED", "DONE", 1);
         let e = read("t.csv", &lines.join("\n"), Format::Acme).unwrap_err();
         assert!(e.starts_with("t.csv:4: field `state`"), "{e}");
-        let e = read("t.csv", &text.replacen("2023-03-01 08:02:10+08:00", "2023-03-01 8h", 1), Format::Acme).unwrap_err();
+        let e = read(
+            "t.csv",
+            &text.replacen("2023-03-01 08:02:10+08:00", "2023-03-01 8h", 1),
+            Format::Acme,
+        )
+        .unwrap_err();
         assert!(e.contains(":3: field `submit_time`"), "{e}");
-        let e = read("h.csv", include_str!("../../../../testdata/traces/seren-sample.csv"), Format::Helios).unwrap_err();
+        let e = read(
+            "h.csv",
+            include_str!("../../../../testdata/traces/seren-sample.csv"),
+            Format::Helios,
+        )
+        .unwrap_err();
         assert!(e.contains("h.csv:1: column `type`"), "{e}");
     }
 }

@@ -7,6 +7,12 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
 const FREE: u32 = u32::MAX;
+const NO_UNIT: u32 = u32::MAX;
+
+/// A leaf's or pod's stretch is re-published to its jobs when it moves by more than this
+/// share (or returns to 1): rates lag the exact loads by at most 1 %, and a scattered job's
+/// start no longer re-prices every job in every pod it touches.
+pub(crate) const PUBLISH_TOLERANCE: f64 = 0.01;
 
 /// What happened to one job.
 #[derive(Debug, Clone, PartialEq)]
@@ -240,6 +246,9 @@ struct Rt {
     version: u32,
     running: bool,
     started_seq: u64,
+    /// Communication stretch and the unit where it is reached (`NO_UNIT`: none above 1).
+    kappa: f64,
+    argmax: u32,
 }
 
 /// Event kinds in tie order: finishes free GPUs before failures and arrivals are seen.
@@ -263,6 +272,9 @@ struct Sim<'a> {
     heap: BinaryHeap<Event>,
     leaf_load: Vec<f64>,
     pod_load: Vec<f64>,
+    /// The stretch `max(1, ρ)` each unit has published to its jobs.
+    pub_leaf: Vec<f64>,
+    pub_pod: Vec<f64>,
     leaf_jobs: Vec<BTreeSet<u32>>,
     pod_jobs: Vec<BTreeSet<u32>>,
     now: f64,
@@ -303,51 +315,122 @@ impl Sim<'_> {
         r.last = now;
     }
 
-    /// Loads change by `sign` × the footprint of `j`; jobs whose stretch may change get new
-    /// rates (`j` itself included when it starts).
+    /// The stretch a job sees on unit `u` (leaves first, then pods), as published.
+    fn published(&self, u: u32) -> f64 {
+        let nl = self.leaf_load.len() as u32;
+        if u < nl {
+            self.pub_leaf[u as usize]
+        } else {
+            self.pub_pod[(u - nl) as usize]
+        }
+    }
+
+    /// `κ` of job `a` over every unit it uses, and the unit where it is reached.
+    fn full_kappa(&self, a: u32) -> (f64, u32) {
+        let fp = &self.rt[a as usize].fp;
+        let nl = self.leaf_load.len() as u32;
+        let mut best = (1.0, NO_UNIT);
+        for u in fp.leaves.iter().map(|x| x.0).chain(fp.pods.iter().map(|x| x.0 + nl)) {
+            let k = self.published(u);
+            if k > best.0 {
+                best = (k, u);
+            }
+        }
+        best
+    }
+
+    /// Loads change by `sign` × the footprint of `j`. A unit's stretch `max(1, ρ)` is
+    /// published to its jobs when it moves by more than [`PUBLISH_TOLERANCE`] (or returns to
+    /// 1); a job's `κ` follows increases at once and is recomputed when the unit holding its
+    /// maximum falls; jobs whose `κ` changed get new rates (`j` itself when it starts).
     fn apply(&mut self, j: u32, sign: f64) {
         let fp = std::mem::take(&mut self.rt[j as usize].fp);
-        let mut affected = BTreeSet::new();
+        let nl = self.leaf_load.len() as u32;
+        let mut changed: Vec<(u32, f64, f64)> = Vec::new();
         for &(l, d) in &fp.leaves {
-            let l = l as usize;
-            let before = self.leaf_load[l] / self.v.leaf_up[l];
-            self.leaf_load[l] = (self.leaf_load[l] + sign * d).max(0.0);
+            let li = l as usize;
+            self.leaf_load[li] = (self.leaf_load[li] + sign * d).max(0.0);
             if sign > 0.0 {
-                self.leaf_jobs[l].insert(j);
+                self.leaf_jobs[li].insert(j);
             } else {
-                self.leaf_jobs[l].remove(&j);
+                self.leaf_jobs[li].remove(&j);
             }
-            let after = self.leaf_load[l] / self.v.leaf_up[l];
-            if before.max(1.0) != after.max(1.0) {
-                affected.extend(self.leaf_jobs[l].iter().copied());
+            let c = (self.leaf_load[li] / self.v.leaf_up[li]).max(1.0);
+            let old = self.pub_leaf[li];
+            if (c - old).abs() > PUBLISH_TOLERANCE * old || (c == 1.0 && old != 1.0) {
+                self.pub_leaf[li] = c;
+                changed.push((l, old, c));
             }
         }
         for &(p, d) in &fp.pods {
-            let p = p as usize;
-            let before = self.pod_load[p] / self.v.pod_up[p];
-            self.pod_load[p] = (self.pod_load[p] + sign * d).max(0.0);
+            let pi = p as usize;
+            self.pod_load[pi] = (self.pod_load[pi] + sign * d).max(0.0);
             if sign > 0.0 {
-                self.pod_jobs[p].insert(j);
+                self.pod_jobs[pi].insert(j);
             } else {
-                self.pod_jobs[p].remove(&j);
+                self.pod_jobs[pi].remove(&j);
             }
-            let after = self.pod_load[p] / self.v.pod_up[p];
-            if before.max(1.0) != after.max(1.0) {
-                affected.extend(self.pod_jobs[p].iter().copied());
+            let c = (self.pod_load[pi] / self.v.pod_up[pi]).max(1.0);
+            let old = self.pub_pod[pi];
+            if (c - old).abs() > PUBLISH_TOLERANCE * old || (c == 1.0 && old != 1.0) {
+                self.pub_pod[pi] = c;
+                changed.push((p + nl, old, c));
             }
         }
         self.rt[j as usize].fp = fp;
+        let mut update = BTreeSet::new();
+        let mut recompute = BTreeSet::new();
+        for &(u, old, new) in &changed {
+            let jobs = if u < nl {
+                &self.leaf_jobs[u as usize]
+            } else {
+                &self.pod_jobs[(u - nl) as usize]
+            };
+            for &a in jobs {
+                let r = &self.rt[a as usize];
+                if new >= r.kappa {
+                    update.insert(a);
+                } else if new < old && r.argmax == u {
+                    recompute.insert(a);
+                }
+            }
+        }
+        for &(u, _, new) in &changed {
+            let jobs = if u < nl {
+                &self.leaf_jobs[u as usize]
+            } else {
+                &self.pod_jobs[(u - nl) as usize]
+            };
+            for &a in jobs {
+                let r = &mut self.rt[a as usize];
+                if new > r.kappa {
+                    r.kappa = new;
+                    r.argmax = u;
+                }
+            }
+        }
+        for a in recompute {
+            let (k, u) = self.full_kappa(a);
+            let r = &mut self.rt[a as usize];
+            r.kappa = k;
+            r.argmax = u;
+            update.insert(a);
+        }
         if sign > 0.0 {
-            affected.insert(j);
+            let (k, u) = self.full_kappa(j);
+            let r = &mut self.rt[j as usize];
+            r.kappa = k;
+            r.argmax = u;
+            update.insert(j);
         } else {
-            affected.remove(&j);
+            update.remove(&j);
         }
         let c = self.opts.comm_fraction;
-        for a in affected {
-            self.settle(a);
+        for a in update {
+            let rate = 1.0 / slowdown(self.rt[a as usize].kappa, c);
             let r = &self.rt[a as usize];
-            let rate = 1.0 / slowdown(r.fp.kappa(self.v, &self.leaf_load, &self.pod_load), c);
             if a == j || (rate - r.rate).abs() > 1e-12 * r.rate {
+                self.settle(a);
                 let r = &mut self.rt[a as usize];
                 r.rate = rate;
                 r.version += 1;
@@ -394,7 +477,10 @@ impl Sim<'_> {
         self.rt[j as usize].version += 1;
         self.running.remove(&j);
         self.apply(j, -1.0);
-        self.rt[j as usize].fp = Footprint::default();
+        let r = &mut self.rt[j as usize];
+        r.fp = Footprint::default();
+        r.kappa = 1.0;
+        r.argmax = NO_UNIT;
     }
 
     fn requeue(&mut self, j: u32) {
@@ -556,6 +642,8 @@ pub(crate) fn simulate(v: &View, jobs: &[Job], opts: &Options) -> SimOut {
                 version: 0,
                 running: false,
                 started_seq: 0,
+                kappa: 1.0,
+                argmax: NO_UNIT,
             })
             .collect(),
         out: vec![
@@ -577,6 +665,8 @@ pub(crate) fn simulate(v: &View, jobs: &[Job], opts: &Options) -> SimOut {
         heap: BinaryHeap::new(),
         leaf_load: vec![0.0; v.leaves()],
         pod_load: vec![0.0; v.pods()],
+        pub_leaf: vec![1.0; v.leaves()],
+        pub_pod: vec![1.0; v.pods()],
         leaf_jobs: vec![BTreeSet::new(); v.leaves()],
         pod_jobs: vec![BTreeSet::new(); v.pods()],
         now: 0.0,

@@ -9,6 +9,7 @@ mod model_flags;
 mod moe_flags;
 mod nccl_tests;
 mod plan_cmd;
+mod schedule_cmd;
 mod serve_cmd;
 mod sweep_cmd;
 mod train_cmd;
@@ -140,6 +141,11 @@ enum Cmd {
     /// Monte Carlo of interruptions, effective training time and lost GPU-hours.
     #[command(allow_negative_numbers = true)]
     Goodput(goodput_cmd::GoodputArgs),
+    /// Many tenants on one cluster: a job trace (Acme, Helios) or synthetic jobs fitted to the
+    /// published Acme summaries, under a policy (fifo, backfill, sjf, priority) and a placement
+    /// (packed, scattered), with GPU failures and slowdown from shared links.
+    #[command(allow_negative_numbers = true)]
+    Schedule(schedule_cmd::ScheduleArgs),
     /// List the built-in models.
     Models {
         /// Print the registry as JSON (parameter counts, and in billions) instead of text.
@@ -616,6 +622,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
         Cmd::Design(args) => return design_cmd::run(args),
         Cmd::Serve(args) => return serve_cmd::run(args, |spec| load_cluster(spec).map(|(_, f)| f)),
         Cmd::Goodput(args) => return goodput_cmd::run(args, |spec| load_cluster(spec).map(|(_, f)| f)),
+        Cmd::Schedule(args) => return schedule_cmd::run(args, |spec| load_cluster(spec).map(|(_, f)| f)),
         Cmd::Models { json } => {
             let mut all = workload::registry::all();
             all.sort_by(|a, b| a.name.cmp(&b.name));

@@ -16,6 +16,7 @@ pub mod nccl_tests;
 pub mod plan;
 pub mod routing;
 pub mod scenario;
+pub mod schedule;
 pub mod serve;
 pub mod sweep;
 pub mod topo;

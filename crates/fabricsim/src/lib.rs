@@ -13,6 +13,7 @@ pub mod job;
 pub mod moe;
 pub mod nccl_tests;
 pub mod plan;
+pub mod power;
 pub mod routing;
 pub mod scenario;
 pub mod serve;

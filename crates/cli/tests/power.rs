@@ -57,7 +57,7 @@ fn topo_reports_energy_at_a_stated_load() {
 const TRAIN: &[&str] = &[
     "train",
     "--cluster",
-    "dgx-h100-superpod:su=1",
+    "fat-tree:gpus=64",
     "--model",
     "llama-3.1-8b",
     "--tp",

@@ -578,7 +578,8 @@ mod tests {
     fn ramp_envelope_limits_slope_and_burns_energy() {
         let w = square(10.0, 10.0, 0.0, 0.5).bins(1000);
         let dt = 0.01;
-        // 10 W in 5 s at 2 W/s: a triangle above the low half, 2·(½·5·10)/2 … exactly 25 J.
+        // The low half (5–10 s) is filled by a fall from 10 W after 5 s and a rise to 10 W at
+        // 10 s, both at 2 W/s, meeting at 7.5 s and 5 W: 2 × ∫₀^2.5 (10 − 2u) du = 2 × 18.75 J.
         let q = ramp_envelope(&w, dt, 2.0);
         for i in 0..q.len() {
             let d = (q[(i + 1) % q.len()] - q[i]).abs();
@@ -586,7 +587,7 @@ mod tests {
             assert!(q[i] >= w[i]);
         }
         let extra: f64 = q.iter().zip(&w).map(|(a, b)| (a - b) * dt).sum();
-        assert!((extra - 25.0).abs() < 0.5, "{extra}");
+        assert!((extra - 37.5).abs() < 0.2, "{extra}");
         // A loose limit changes nothing.
         let q = ramp_envelope(&w, dt, 1e6);
         assert_eq!(q, w);
@@ -596,7 +597,7 @@ mod tests {
     fn storage_caps_the_peak_down_to_the_mean() {
         let w = square(10.0, 10.0, 0.0, 0.5).bins(1000);
         let dt = 0.01;
-        assert_eq!(storage_cap(&w, dt, 0.0), 10.0);
+        assert!((storage_cap(&w, dt, 0.0) - 10.0).abs() < 1e-9);
         // 5 s above the mean of 5 W by 5 W: 25 J holds the demand at the mean.
         assert!((storage_cap(&w, dt, 25.0) - 5.0).abs() < 1e-6);
         // 10 J: 5 s × (10 − g) ≤ 10 → g = 8.

@@ -271,7 +271,8 @@ pub fn run(a: ServeArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     match &a.sweep {
         None => {
             let mut r = serve::run(&s, &f).map_err(UserError)?;
-            r.energy = Some(fabricsim::power::serve_energy(&r, &f, &power).map_err(|e| UserError(e.to_string()))?);
+            // The options were checked above; no TDP in the catalogue, no energy keys.
+            r.energy = fabricsim::power::serve_energy(&r, &f, &power).ok();
             if a.json {
                 println!(
                     "{}",

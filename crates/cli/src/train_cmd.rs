@@ -478,7 +478,8 @@ pub fn run(t: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     progress.finish();
     let mut r = r.map_err(UserError)?;
     r.derived = p.derived;
-    r.energy = Some(fabricsim::power::train_energy(&r, &f, &power).map_err(|e| UserError(e.to_string()))?);
+    // The options were checked above; an accelerator without a catalogued TDP has no energy keys.
+    r.energy = fabricsim::power::train_energy(&r, &f, &power).ok();
     if let Some(path) = &t.trace {
         let tr = crate::train_render::trace_json(&r);
         std::fs::write(path, serde_json::to_string(&tr)?)

@@ -40,7 +40,12 @@ fn fails(args: &[&str], fragment: &str) {
 #[test]
 fn topo_reports_energy_at_a_stated_load() {
     let v = json(&["topo", "gb200-superpod:racks=8"]);
-    for k in ["it_power_w", "facility_power_w", "energy_kwh_per_day", "it_power_at_load_w"] {
+    for k in [
+        "it_power_w",
+        "facility_power_w",
+        "energy_kwh_per_day",
+        "it_power_at_load_w",
+    ] {
         assert!(f(&v, k) > 0.0, "{k}");
     }
     assert_eq!(f(&v, "load_fraction"), 0.8);
@@ -73,7 +78,14 @@ const TRAIN: &[&str] = &[
 #[test]
 fn train_carries_energy_and_smoothing() {
     let mut a = TRAIN.to_vec();
-    a.extend(["--power-floor", "0.3", "--ramp-limit-mw-s", "0.05", "--rack-storage-kj", "500"]);
+    a.extend([
+        "--power-floor",
+        "0.3",
+        "--ramp-limit-mw-s",
+        "0.05",
+        "--rack-storage-kj",
+        "500",
+    ]);
     let v = json(&a);
     for k in [
         "it_power_w",
@@ -116,7 +128,12 @@ fn train_carries_energy_and_smoothing() {
 #[test]
 fn serve_carries_energy() {
     let v = json(&["serve", "--duration", "10s"]);
-    for k in ["it_power_w", "facility_power_w", "energy_kwh_per_day", "energy_j_per_output_token"] {
+    for k in [
+        "it_power_w",
+        "facility_power_w",
+        "energy_kwh_per_day",
+        "energy_j_per_output_token",
+    ] {
         assert!(f(&v, k) > 0.0, "{k}");
     }
     // All-in energy per token (hosts, network, idle time, PUE) is above the accelerators' alone.

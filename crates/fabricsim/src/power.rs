@@ -183,7 +183,11 @@ impl Waveform {
         self.pieces.iter().map(|(a, b, w)| (b - a) * w).sum::<f64>() / self.period_s
     }
     pub fn peak(&self) -> f64 {
-        self.pieces.iter().map(|p| p.2).fold(f64::NEG_INFINITY, f64::max).max(0.0)
+        self.pieces
+            .iter()
+            .map(|p| p.2)
+            .fold(f64::NEG_INFINITY, f64::max)
+            .max(0.0)
     }
     pub fn trough(&self) -> f64 {
         let m = self.pieces.iter().map(|p| p.2).fold(f64::INFINITY, f64::min);
@@ -268,7 +272,10 @@ pub fn train_waveform(tl: &Timeline, pp: u32, jp: &JobPower, low: f64) -> Wavefo
     if period > t || pieces.is_empty() {
         pieces.push((t, period.max(t), level(n)));
     }
-    Waveform { period_s: period, pieces }
+    Waveform {
+        period_s: period,
+        pieces,
+    }
 }
 
 /// Bins for ramp and storage: fine enough that a step of tens of seconds is cut into ms.
@@ -306,7 +313,11 @@ pub fn ramp_envelope(w: &[f64], dt: f64, r: f64) -> Vec<f64> {
 /// without loss) holds the periodic demand `w` (bins of `dt` s) under.
 pub fn storage_cap(w: &[f64], dt: f64, s: f64) -> f64 {
     let peak = w.iter().copied().fold(0.0, f64::max);
-    let mean = if w.is_empty() { 0.0 } else { w.iter().sum::<f64>() / w.len() as f64 };
+    let mean = if w.is_empty() {
+        0.0
+    } else {
+        w.iter().sum::<f64>() / w.len() as f64
+    };
     let feasible = |g: f64| {
         let mut level = s;
         for _ in 0..3 {
@@ -443,7 +454,9 @@ pub fn train_energy(r: &TrainReport, f: &Fabric, opts: &PowerOptions) -> Result<
     let jp = job_power(f, r.plan.accelerators_used, opts.pue)?;
     let pp = r.plan.pp.max(1);
     let base = train_waveform(tl, pp, &jp, ACCEL_LOW_TDP_FRACTION);
-    let low = opts.floor.map_or(ACCEL_LOW_TDP_FRACTION, |x| x.max(ACCEL_LOW_TDP_FRACTION));
+    let low = opts
+        .floor
+        .map_or(ACCEL_LOW_TDP_FRACTION, |x| x.max(ACCEL_LOW_TDP_FRACTION));
     let w = if opts.floor.is_some() {
         train_waveform(tl, pp, &jp, low)
     } else {
@@ -500,7 +513,11 @@ pub fn train_energy(r: &TrainReport, f: &Fabric, opts: &PowerOptions) -> Result<
         it_power_w: it,
         facility_power_w: fac,
         energy_kwh_per_day: kwh_per_day(fac),
-        energy_j_per_token: if r.tokens_per_step > 0.0 { fac * step / r.tokens_per_step } else { 0.0 },
+        energy_j_per_token: if r.tokens_per_step > 0.0 {
+            fac * step / r.tokens_per_step
+        } else {
+            0.0
+        },
         it_power_peak_w: w.peak(),
         it_power_trough_w: w.trough(),
         power_swing_w: w.swing(),
@@ -522,7 +539,9 @@ pub fn train_energy(r: &TrainReport, f: &Fabric, opts: &PowerOptions) -> Result<
 pub fn serve_energy(r: &ServeReport, f: &Fabric, opts: &PowerOptions) -> Result<ServeEnergy, PowerError> {
     opts.validate()?;
     let jp = job_power(f, r.accelerators, opts.pue)?;
-    let low = opts.floor.map_or(ACCEL_LOW_TDP_FRACTION, |x| x.max(ACCEL_LOW_TDP_FRACTION));
+    let low = opts
+        .floor
+        .map_or(ACCEL_LOW_TDP_FRACTION, |x| x.max(ACCEL_LOW_TDP_FRACTION));
     let mut accel_w = 0.0;
     let mut counted = 0.0;
     for role in &r.roles {

@@ -37,7 +37,12 @@ fn gb200_scalable_unit_is_within_10_percent_of_1_2_mw() {
     assert_eq!(r.accelerators.count, 576);
     assert_eq!(r.it_power_at_load_w, r.it_power_w, "load 1.0 is nameplate");
     let e = rel(r.it_power_at_load_w, GB200_SU_TDP_W);
-    assert!(e <= 0.10, "SU IT {} W vs 1.2 MW: {:.1} %", r.it_power_at_load_w, e * 100.0);
+    assert!(
+        e <= 0.10,
+        "SU IT {} W vs 1.2 MW: {:.1} %",
+        r.it_power_at_load_w,
+        e * 100.0
+    );
 }
 
 /// Meta: 150 MW of site power for ~83k GB200 (~1.81 kW per GPU, facility, at site capacity).
@@ -45,10 +50,18 @@ fn gb200_scalable_unit_is_within_10_percent_of_1_2_mw() {
 /// hyperscale PUE (1.1, the low end of operations.md's 1.1–1.3): within the issue's ±15 %.
 #[test]
 fn gb200_all_in_per_gpu_is_within_15_percent_of_meta() {
-    let r = topo_at("fat-tree:gpus=82944,node=gb200-nvl72", ACCEL_COMPUTE_TDP_FRACTION, Some(1.1));
+    let r = topo_at(
+        "fat-tree:gpus=82944,node=gb200-nvl72",
+        ACCEL_COMPUTE_TDP_FRACTION,
+        Some(1.1),
+    );
     let per_gpu = r.facility_power_at_load_w / r.accelerators.count as f64;
     let e = rel(per_gpu, META_GB200_FACILITY_W_PER_GPU);
-    assert!(e <= 0.15, "GB200 all-in {per_gpu:.0} W/GPU vs 1.81 kW: {:.1} %", e * 100.0);
+    assert!(
+        e <= 0.15,
+        "GB200 all-in {per_gpu:.0} W/GPU vs 1.81 kW: {:.1} %",
+        e * 100.0
+    );
 }
 
 /// ~3 M kWh/day per 100k cards (O065, low confidence): 100k H100 at the default load and PUE
@@ -59,7 +72,11 @@ fn hundred_thousand_cards_per_day() {
     let h = topo_at("fat-tree:gpus=100000", 0.8, None);
     let g = topo_at("fat-tree:gpus=100008,node=gb200-nvl72", 0.8, None);
     let ratio = h.energy_kwh_per_day / SEED_KWH_PER_DAY_PER_100K_CARDS;
-    assert!((0.8..=1.5).contains(&ratio), "100k H100: {} kWh/day", h.energy_kwh_per_day);
+    assert!(
+        (0.8..=1.5).contains(&ratio),
+        "100k H100: {} kWh/day",
+        h.energy_kwh_per_day
+    );
     assert!(g.energy_kwh_per_day > h.energy_kwh_per_day);
     // kWh/day is the facility power over 24 h.
     assert!((h.energy_kwh_per_day - h.facility_power_at_load_w * 24.0 / 1000.0).abs() < 1e-6 * h.energy_kwh_per_day);

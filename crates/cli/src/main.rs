@@ -10,6 +10,7 @@ mod moe_flags;
 mod nccl_tests;
 mod plan_cmd;
 mod schedule_cmd;
+mod power_flags;
 mod serve_cmd;
 mod sweep_cmd;
 mod train_cmd;
@@ -162,6 +163,10 @@ enum Cmd {
         /// end of the 1.1–1.3 quoted for AI sites).
         #[arg(long)]
         pue: Option<f64>,
+        /// The fraction of TDP the accelerators average for the energy line, 0–1 (default 0.8);
+        /// printed with the figure.
+        #[arg(long)]
+        load: Option<f64>,
         #[command(flatten)]
         routing: model_flags::RoutingFlag,
         /// Print the summary as JSON (schema_version, units in key names) instead of text.
@@ -679,6 +684,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
         Cmd::Topo {
             spec,
             pue,
+            load,
             routing,
             json,
         } => {
@@ -686,6 +692,10 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 .map(fabricsim::topo::Pue::new)
                 .transpose()
                 .map_err(|e| UserError(format!("--pue: {e}")))?;
+            let load = load
+                .map(fabricsim::power::Load::new)
+                .transpose()
+                .map_err(|e| UserError(format!("--load: {e}")))?;
             let pb = spinner(&format!("building {spec}"));
             let built = load_cluster(&spec);
             if let Some(pb) = pb {
@@ -693,7 +703,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
             }
             let (cs, mut f) = built?;
             routing.apply(&mut f)?;
-            let r = fabricsim::topo::report(&cs, &f, &fabricsim::topo::TopoOptions { pue });
+            let r = fabricsim::topo::report_at(&cs, &f, &fabricsim::topo::TopoOptions { pue }, load);
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {

@@ -152,6 +152,8 @@ pub struct ServeArgs {
     /// Print JSON (schema_version, units in key names).
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub power: crate::power_flags::ServePowerFlags,
 }
 
 impl ServeArgs {
@@ -263,11 +265,14 @@ pub fn run(a: ServeArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     if a.search || a.compare_fabrics.is_some() {
         return run_search(&a, &inputs, &load_cluster);
     }
+    let power = a.power.options()?;
     let s = scenario(&inputs)?;
     let f = load_cluster(&s.cluster)?;
     match &a.sweep {
         None => {
-            let r = serve::run(&s, &f).map_err(UserError)?;
+            let mut r = serve::run(&s, &f).map_err(UserError)?;
+            // The options were checked above; no TDP in the catalogue, no energy keys.
+            r.energy = fabricsim::power::serve_energy(&r, &f, &power).ok();
             if a.json {
                 println!(
                     "{}",
@@ -596,6 +601,9 @@ pub fn render(r: &ServeReport) -> String {
             r.accel_energy_j_per_output_token
         ),
     );
+    if let Some(e) = &r.energy {
+        o.push_str(&crate::power_flags::render_serve(e));
+    }
     w(
         &mut o,
         format!(

@@ -25,6 +25,8 @@ pub struct TrainArgs {
     /// breakdown, every pipeline stage's, memory per accelerator and the busiest links.
     #[arg(long)]
     pub html: Option<String>,
+    #[command(flatten)]
+    pub power: crate::power_flags::TrainPowerFlags,
 }
 
 /// The flags that describe a training job (scenario file, model, plan, batch, framework,
@@ -452,6 +454,7 @@ pub fn check_memory_on(job: &Job, p: &Prepared, f: &fabric::Fabric) -> Result<()
 }
 
 pub fn run(t: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {
+    let power = t.power.options()?;
     let job = job(&t.job, t.cluster.as_deref())?;
     let cluster = job.cluster();
     let mut f = load_cluster(&cluster)?;
@@ -475,6 +478,8 @@ pub fn run(t: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     progress.finish();
     let mut r = r.map_err(UserError)?;
     r.derived = p.derived;
+    // The options were checked above; an accelerator without a catalogued TDP has no energy keys.
+    r.energy = fabricsim::power::train_energy(&r, &f, &power).ok();
     if let Some(path) = &t.trace {
         let tr = crate::train_render::trace_json(&r);
         std::fs::write(path, serde_json::to_string(&tr)?)

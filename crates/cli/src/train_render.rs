@@ -511,6 +511,9 @@ pub fn render(r: &TrainReport) -> String {
         mm.buffers_bytes / g,
         if p.pp > 1 { format!("  on stage {}, the heaviest", mm.stage) } else { String::new() }
     );
+    if let Some(e) = &r.energy {
+        s.push_str(&crate::power_flags::render_train(e));
+    }
     if !r.busiest_links.is_empty() {
         let _ = writeln!(s, "busiest links (share of the step each is busy)");
         for l in &r.busiest_links {

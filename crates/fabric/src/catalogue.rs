@@ -74,6 +74,7 @@ use units::{Bytes, BytesPerSec, FlopsPerSec, Usd, Watts};
 
 pub mod failures;
 mod host_side;
+pub mod power;
 pub use host_side::{
     host_side, host_sides, kv_tiers, HostLinkKind, HostSide, KvTier, KvTierKind, LocalSsd, NicPlacement, PcieTopology,
     PoolKind, PooledMemory, A_NVME_GEN4_READ, CLOUDMATRIX_SIDE, DGX_A100_SIDE, DGX_H100_SIDE, GAUDI3_SIDE,

@@ -262,6 +262,9 @@ pub fn train(scenario_file: Option<ScenarioText>, x: &TrainInputs, load: &LoadCl
         order,
     )?;
     r.derived = derived;
+    // Energy at the default power options (the CLI's without its power flags); none for an
+    // accelerator without a TDP in the catalogue.
+    r.energy = crate::power::train_energy(&r, &f, &crate::power::PowerOptions::default()).ok();
     Ok(r)
 }
 

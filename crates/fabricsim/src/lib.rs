@@ -14,6 +14,7 @@ pub mod job;
 pub mod moe;
 pub mod nccl_tests;
 pub mod plan;
+pub mod power;
 pub mod routing;
 pub mod scenario;
 pub mod schedule;

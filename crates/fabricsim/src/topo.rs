@@ -168,6 +168,15 @@ pub struct TopoReport {
     pub unpriced_items: Vec<String>,
     pub bom: Vec<BomItem>,
     pub assumptions: Vec<String>,
+    /// The fraction of TDP the accelerators average for the figures below (`--load`, default
+    /// `fabric::catalogue::power::TOPO_LOAD_DEFAULT`), and where it comes from.
+    pub load_fraction: f64,
+    pub load_basis: String,
+    /// IT power with the accelerators at `load_fraction` × TDP and every other line at
+    /// nameplate; facility = that × `pue`; facility energy per day at that load.
+    pub it_power_at_load_w: f64,
+    pub facility_power_at_load_w: f64,
+    pub energy_kwh_per_day: f64,
 }
 
 /// A JSON key for a printed name: lowercase ASCII letters and digits, every other run of
@@ -194,7 +203,19 @@ fn snake_keys(m: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
 }
 
 pub fn report(spec: &ClusterSpec, f: &Fabric, opts: &TopoOptions) -> TopoReport {
+    report_at(spec, f, opts, None)
+}
+
+/// [`report`] with the energy figures at `load` (`None`: the catalogue's default load).
+pub fn report_at(spec: &ClusterSpec, f: &Fabric, opts: &TopoOptions, load: Option<crate::power::Load>) -> TopoReport {
     let b: Bom = bom::bom(f);
+    let (load, load_basis) = match load {
+        Some(l) => (l, "set with --load".to_string()),
+        None => (
+            crate::power::Load::default(),
+            "default [A]: inside the 75-85 % of nameplate of ~3 M kWh/day per 100k cards (operations.csv O065); --load to change".to_string(),
+        ),
+    };
     let (pue, pue_basis) = match opts.pue {
         Some(p) => (p, "set with --pue".to_string()),
         None => (Pue::default(), cat::PUE_DEFAULT_BASIS.to_string()),
@@ -218,6 +239,7 @@ pub fn report(spec: &ClusterSpec, f: &Fabric, opts: &TopoOptions) -> TopoReport 
         assumptions.push(format!("bisection: {}", f.bisection_method));
     }
     let so_port = f.accel_bandwidth(0, Net::ScaleOut);
+    let (it_at_load, fac_at_load, kwh_day) = crate::power::at_load(f, &b, load, pue);
     TopoReport {
         schema_version: crate::SCHEMA_VERSION,
         name: spec.name.clone(),
@@ -303,6 +325,11 @@ pub fn report(spec: &ClusterSpec, f: &Fabric, opts: &TopoOptions) -> TopoReport 
             })
             .collect(),
         assumptions,
+        load_fraction: load.get(),
+        load_basis,
+        it_power_at_load_w: it_at_load,
+        facility_power_at_load_w: fac_at_load,
+        energy_kwh_per_day: kwh_day,
     }
 }
 
@@ -458,6 +485,16 @@ pub fn render(r: &TopoReport) -> String {
         si(r.facility_power_w, "W"),
         r.pue,
         r.pue_basis
+    );
+    let _ = writeln!(
+        s,
+        "  at load {:.2}    {:>10} IT, {} facility; energy {:.0} kWh/day (accelerators at {:.2} × TDP, the rest at nameplate; {})",
+        r.load_fraction,
+        si(r.it_power_at_load_w, "W"),
+        si(r.facility_power_at_load_w, "W"),
+        r.energy_kwh_per_day,
+        r.load_fraction,
+        r.load_basis
     );
     if !r.assumptions.is_empty() {
         let _ = writeln!(s, "\nassumed");

@@ -148,6 +148,10 @@ pub struct ServeReport {
     pub accel_energy_j_per_output_token: f64,
     pub events: u64,
     pub assumptions: Vec<String>,
+    /// Power and energy of the deployment (`crate::power::serve_energy`): filled by the caller
+    /// that knows the power options (`serve` in the CLI); `None` adds no keys.
+    #[serde(flatten)]
+    pub energy: Option<crate::power::ServeEnergy>,
 }
 
 fn in_window(r: &Record, w: (f64, f64)) -> bool {
@@ -318,5 +322,6 @@ pub fn assemble(s: &ServeScenario, priced: &Priced, out: &SimOut) -> ServeReport
         },
         events: out.events,
         assumptions,
+        energy: None,
     }
 }

@@ -225,6 +225,10 @@ pub struct TrainReport {
     /// What traces draw inside the timeline's spans (not part of the JSON schema).
     #[serde(skip)]
     pub detail: Option<StepDetail>,
+    /// Power and energy of the job (`crate::power::train_energy`): filled by the caller that
+    /// knows the power options (`train` in the CLI); `None` adds no keys.
+    #[serde(flatten)]
+    pub energy: Option<crate::power::TrainEnergy>,
 }
 
 /// The typed detail behind the timeline, for traces: each (stage, chunk)'s blocks with their
@@ -669,6 +673,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         framework: cm.framework.framework.name().into(),
         timeline: Some(tl),
         detail: Some(detail),
+        energy: None,
     }
 }
 

@@ -10,6 +10,7 @@ pub mod expected_error;
 mod expected_error_table;
 pub mod html;
 pub mod job;
+pub mod mixed;
 pub mod moe;
 pub mod nccl_tests;
 pub mod plan;

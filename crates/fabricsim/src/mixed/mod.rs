@@ -354,6 +354,7 @@ fn probe(c: &Ctx, i: usize, k: u32, dp: u32, r: Recompute) -> Result<Probe, Stri
     let p = ParallelPlan {
         pp: k,
         dp,
+        gbs: dp * c.plan.microbatches().max(1) * c.plan.mbs,
         vp: 1,
         layers_per_stage: None,
         recompute: r,

@@ -104,7 +104,9 @@ fn run_spec(
     if sc.parallel.gpus.is_none() && sc.parallel.dp.is_none() {
         sc.parallel.gpus = Some(total as u32);
     }
-    let plan = scenario::plan(&sc, total, domain, hbm, &job.model).map_err(UserError)?.plan;
+    let plan = scenario::plan(&sc, total, domain, hbm, &job.model)
+        .map_err(UserError)?
+        .plan;
     let order = match job.args.order.as_ref().or(sc.parallel.order.as_ref()) {
         Some(o) => fabricsim::train::parse_order(o).map_err(UserError)?,
         None => fabricsim::train::DEFAULT_ORDER,
@@ -145,11 +147,15 @@ fn sweep(
     let total = nodes[0].1 + nodes[1].1;
     let mut shares = Vec::new();
     for s in ratios.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let v: f64 = s
-            .parse()
-            .map_err(|_| UserError(format!("--mixed-sweep `{s}`: expected first-pool shares in (0, 1), e.g. 0.25,0.5,0.75")))?;
+        let v: f64 = s.parse().map_err(|_| {
+            UserError(format!(
+                "--mixed-sweep `{s}`: expected first-pool shares in (0, 1), e.g. 0.25,0.5,0.75"
+            ))
+        })?;
         if !(v > 0.0 && v < 1.0) {
-            return Err(UserError(format!("--mixed-sweep {v}: a first-pool share must lie in (0, 1)")));
+            return Err(UserError(format!(
+                "--mixed-sweep {v}: a first-pool share must lie in (0, 1)"
+            )));
         }
         shares.push(v);
     }
@@ -229,7 +235,8 @@ fn render_sweep(rows: &[SweepRow]) -> String {
             pct(r.first_pool_share_fraction),
             r.balance,
             r.step_time_s.map(|x| format!("{x:.3} s")).unwrap_or("—".into()),
-            f(r.tokens_per_s.map(|x| x / 1e3), false).replace(".000", "") + if r.tokens_per_s.is_some() { " k" } else { "" },
+            f(r.tokens_per_s.map(|x| x / 1e3), false).replace(".000", "")
+                + if r.tokens_per_s.is_some() { " k" } else { "" },
             f(r.efficiency_vs_ideal_fraction, true),
             f(r.naive_split_efficiency_fraction, true),
             r.error.clone().unwrap_or_default()
@@ -245,7 +252,10 @@ pub fn render(r: &MixedReport) -> String {
         "fabricsim · mixed-accelerator cluster · {} fidelity · schema {}\n",
         r.fidelity, r.schema_version
     ));
-    s.push_str(&format!("cluster  {} · {} accelerators\n", r.cluster, r.accelerators_in_cluster));
+    s.push_str(&format!(
+        "cluster  {} · {} accelerators\n",
+        r.cluster, r.accelerators_in_cluster
+    ));
     for p in &r.pools {
         s.push_str(&format!(
             "  pool {:<8} {:>6} × {:<6} {:>4.0} GiB ({})  alone: {} replicas, step {:.3} s (balanced {:.3} s, train {:.3} s), ideal {:.0} k tokens/s, recompute {}{}\n",
@@ -304,7 +314,11 @@ pub fn render(r: &MixedReport) -> String {
                 "  layers per stage {:?}  (naive {:?}{})\n",
                 b,
                 n,
-                if m.naive_fits == Some(false) { ", does not fit memory" } else { "" }
+                if m.naive_fits == Some(false) {
+                    ", does not fit memory"
+                } else {
+                    ""
+                }
             ));
         }
         for p in &m.pools {

@@ -86,7 +86,11 @@ fn naive_le_balanced_le_ideal_over_pool_ratios() {
         assert_eq!(r.modes.len(), 2, "{h100}+{a100}: both modes run: {:?}", r.modes_skipped);
         for md in &r.modes {
             let (b, n) = (md.efficiency_vs_ideal_fraction, md.naive_split_efficiency_fraction);
-            assert!(n > 0.0 && n <= b + 1e-12, "{h100}+{a100} {}: naive {n} ≤ balanced {b}", md.balance);
+            assert!(
+                n > 0.0 && n <= b + 1e-12,
+                "{h100}+{a100} {}: naive {n} ≤ balanced {b}",
+                md.balance
+            );
             assert!(b <= 1.0, "{h100}+{a100} {}: balanced {b} ≤ ideal", md.balance);
         }
         // The faster pool takes the larger share of the layers (pp) and micro-batches (dp) per
@@ -96,7 +100,10 @@ fn naive_le_balanced_le_ideal_over_pool_ratios() {
         assert!(share > h100 as f64 / 128.0, "{h100}+{a100}: H100 layer share {share}");
         let dp = &r.modes[1];
         let share = dp.pools[0].microbatch_share_fraction.unwrap();
-        assert!(share > h100 as f64 / 128.0, "{h100}+{a100}: H100 micro-batch share {share}");
+        assert!(
+            share > h100 as f64 / 128.0,
+            "{h100}+{a100}: H100 micro-batch share {share}"
+        );
         assert!(r.efficiency_vs_ideal_fraction >= pp.efficiency_vs_ideal_fraction.min(dp.efficiency_vs_ideal_fraction));
     }
 }
@@ -142,7 +149,10 @@ fn pool_link_is_priced_at_the_slower_side() {
     let a = fabric("fat-tree:gpus=32,node=dgx-a100");
     let pools = [("h100", &h), ("a100", &a)];
     let slower = h.extras.scale_out_per_accel.0.min(a.extras.scale_out_per_accel.0);
-    assert!(slower < h.extras.scale_out_per_accel.0, "A100's 200G NIC is the slower side");
+    assert!(
+        slower < h.extras.scale_out_per_accel.0,
+        "A100's 200G NIC is the slower side"
+    );
     let l = mixed::link::price(Some(&rdma()), &pools, "pool_link").unwrap();
     assert_eq!(l.per_flow_bytes_per_s, slower);
     // Default border: one NIC per accelerator of the smaller pool.
@@ -198,5 +208,8 @@ fn bad_mixed_input_is_an_error_naming_the_field() {
 fn toml_and_preset_describe_the_same_cluster() {
     let text = "[[pool]]\nname = \"first\"\nnode = \"dgx-h100\"\ngpus = 512\n[[pool]]\nname = \"second\"\nnode = \"dgx-a100\"\ngpus = 512\n[pool_link]\nkind = \"rdma\"\n";
     assert!(mixed::is_mixed_toml(text));
-    assert_eq!(mixed::parse_toml(text, "c.toml").unwrap(), mixed::parse_preset("mixed:").unwrap());
+    assert_eq!(
+        mixed::parse_toml(text, "c.toml").unwrap(),
+        mixed::parse_preset("mixed:").unwrap()
+    );
 }

@@ -262,7 +262,9 @@ impl Ctx<'_> {
                 m: p.microbatches(),
                 cross: 0.0,
             };
-            let caps: Vec<u32> = (0..pool_of.len()).map(|s| memory_cap(self, &p, &pool_of, s, r)).collect();
+            let caps: Vec<u32> = (0..pool_of.len())
+                .map(|s| memory_cap(self, &p, &pool_of, s, r))
+                .collect();
             min_max_split(&pm, self.model.layers, &caps)
         } else {
             None
@@ -329,8 +331,16 @@ impl Ctx<'_> {
         let mut o = TrainOptions::new(self.opts.fidelity);
         o.in_network = self.opts.in_network;
         o.allow_oom = true;
-        let rep = train::simulate_ordered(&pool.cluster, &pool.fabric, self.model, &p, &pool.cm, &o, self.opts.order)
-            .map_err(|e| format!("pool `{}`: {e}", pool.name))?;
+        let rep = train::simulate_ordered(
+            &pool.cluster,
+            &pool.fabric,
+            self.model,
+            &p,
+            &pool.cm,
+            &o,
+            self.opts.order,
+        )
+        .map_err(|e| format!("pool `{}`: {e}", pool.name))?;
         Ok((rep.step_time_s, rep.fits))
     }
 }
@@ -515,7 +525,12 @@ fn min_max_split(pm: &PipeModel, total: u32, cap: &[u32]) -> Option<Vec<u32>> {
     cands.sort_by(f64::total_cmp);
     let fill = |t: f64| -> Vec<u32> {
         (0..pp)
-            .map(|s| (1..=cap[s]).take_while(|&l| pm.stage_time(s, l) <= t).last().unwrap_or(0))
+            .map(|s| {
+                (1..=cap[s])
+                    .take_while(|&l| pm.stage_time(s, l) <= t)
+                    .last()
+                    .unwrap_or(0)
+            })
             .collect()
     };
     let ok = |v: &[u32]| v.iter().all(|&l| l >= 1) && v.iter().map(|&l| l as u64).sum::<u64>() >= total as u64;
@@ -535,9 +550,11 @@ fn min_max_split(pm: &PipeModel, total: u32, cap: &[u32]) -> Option<Vec<u32>> {
     let mut excess = v.iter().map(|&l| l as u64).sum::<u64>() - total as u64;
     while excess > 0 {
         // Take a layer from the slowest stage that has more than one (first of equals).
-        let s = (0..pp)
-            .filter(|&s| v[s] > 1)
-            .max_by(|&a, &b| pm.stage_time(a, v[a]).total_cmp(&pm.stage_time(b, v[b])).then(b.cmp(&a)))?;
+        let s = (0..pp).filter(|&s| v[s] > 1).max_by(|&a, &b| {
+            pm.stage_time(a, v[a])
+                .total_cmp(&pm.stage_time(b, v[b]))
+                .then(b.cmp(&a))
+        })?;
         v[s] -= 1;
         excess -= 1;
     }
@@ -589,8 +606,10 @@ fn split_fits(c: &Ctx, pool_of: &[usize], split: &[u32], r: Recompute) -> bool {
         vp: 1,
         ..c.plan.clone()
     };
-    (0..split.len())
-        .all(|s| train::memory::stage_memory(c.model, &p, s as u32).total() <= train::memory::capacity(&c.pools[pool_of[s]].fabric))
+    (0..split.len()).all(|s| {
+        train::memory::stage_memory(c.model, &p, s as u32).total()
+            <= train::memory::capacity(&c.pools[pool_of[s]].fabric)
+    })
 }
 
 fn run_pp(c: &mut Ctx, ideal: f64) -> Result<ModeResult, String> {
@@ -603,7 +622,10 @@ fn run_pp(c: &mut Ctx, ideal: f64) -> Result<ModeResult, String> {
         ));
     }
     if plan.vp > 1 {
-        return Err(format!("--vp {}: pipeline balancing over pools runs plain 1F1B (VP 1)", plan.vp));
+        return Err(format!(
+            "--vp {}: pipeline balancing over pools runs plain 1F1B (VP 1)",
+            plan.vp
+        ));
     }
     let per_stage = plan.tp as u64 * plan.cp as u64 * plan.dp as u64;
     let mut ks = Vec::new();
@@ -617,7 +639,11 @@ fn run_pp(c: &mut Ctx, ideal: f64) -> Result<ModeResult, String> {
         }
         ks.push((g / per_stage) as u32);
     }
-    let pool_of: Vec<usize> = ks.iter().enumerate().flat_map(|(i, &k)| std::iter::repeat_n(i, k as usize)).collect();
+    let pool_of: Vec<usize> = ks
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &k)| std::iter::repeat_n(i, k as usize))
+        .collect();
     let m = plan.microbatches();
     let tokens = plan.gbs as f64 * plan.seq as f64;
     let recomputes: Vec<Recompute> = if c.opts.recompute_given {
@@ -627,7 +653,9 @@ fn run_pp(c: &mut Ctx, ideal: f64) -> Result<ModeResult, String> {
     };
     let mut last_err = String::new();
     for r in recomputes {
-        let probes: Vec<Probe> = (0..npools).map(|i| probe(c, i, ks[i], plan.dp, r)).collect::<Result<_, _>>()?;
+        let probes: Vec<Probe> = (0..npools)
+            .map(|i| probe(c, i, ks[i], plan.dp, r))
+            .collect::<Result<_, _>>()?;
         // The boundary send: every rank of the boundary stage of every replica at once, at the
         // slower side.
         let flows = plan.tp as u64 * plan.cp as u64 * plan.dp as u64;
@@ -639,7 +667,9 @@ fn run_pp(c: &mut Ctx, ideal: f64) -> Result<ModeResult, String> {
             m,
             cross,
         };
-        let caps: Vec<u32> = (0..pool_of.len()).map(|s| memory_cap(c, c.plan, &pool_of, s, r)).collect();
+        let caps: Vec<u32> = (0..pool_of.len())
+            .map(|s| memory_cap(c, c.plan, &pool_of, s, r))
+            .collect();
         let Some(split) = min_max_split(&pm, c.model.layers, &caps) else {
             last_err = format!(
                 "the plan does not fit the pools' memory with recompute {}: most layers per stage {:?} for {} layers (pools {})",
@@ -661,10 +691,7 @@ fn run_pp(c: &mut Ctx, ideal: f64) -> Result<ModeResult, String> {
         // Losses: the same split with the boundary send at the in-pool price; every stage at
         // the continuous-balance time; the split without the memory limit.
         let no_link = pm
-            .run_times(
-                &split.iter().map(|&l| l as f64).collect::<Vec<_>>(),
-                None,
-            )?
+            .run_times(&split.iter().map(|&l| l as f64).collect::<Vec<_>>(), None)?
             .step_time;
         let cont = continuous_balance(&pm, c.model.layers);
         let cont_step = pm.run_times(&cont, Some(cross))?.step_time;
@@ -809,7 +836,13 @@ fn run_dp(c: &mut Ctx, ideal: f64, m_even: u32) -> Result<ModeResult, String> {
     // spread over the smaller pool's accelerators, not overlapped.
     let s = npools as f64;
     let grad = c.model.params() * 2.0 * 2.0 * (s - 1.0) / s;
-    let flows = c.pools.iter().map(|p| p.fabric.accel_count() as u64).min().unwrap_or(1).max(1);
+    let flows = c
+        .pools
+        .iter()
+        .map(|p| p.fabric.accel_count() as u64)
+        .min()
+        .unwrap_or(1)
+        .max(1);
     let cross = c.link.transfer_s(flows, grad / flows as f64) + (2.0 * (s - 1.0) - 1.0) * c.link.latency_s;
     let mut times = Vec::new();
     for i in 0..npools {
@@ -875,7 +908,10 @@ pub fn run(
     opts: &MixedOptions,
 ) -> Result<MixedReport, String> {
     if pools.len() < 2 {
-        return Err(format!("{cluster}: a mixed cluster needs at least two pools, got {}", pools.len()));
+        return Err(format!(
+            "{cluster}: a mixed cluster needs at least two pools, got {}",
+            pools.len()
+        ));
     }
     let total: u64 = pools.iter().map(|p| p.fabric.accel_count() as u64).sum();
     if plan.world() != total {
@@ -958,7 +994,10 @@ pub fn run(
         .max_by(|a, b| a.1.tokens_per_s.total_cmp(&b.1.tokens_per_s).then(b.0.cmp(&a.0)))
         .map(|(_, m)| m.clone())
     else {
-        return Err(format!("{cluster}: neither balancing mode can run: {}", skipped.join("; ")));
+        return Err(format!(
+            "{cluster}: neither balancing mode can run: {}",
+            skipped.join("; ")
+        ));
     };
     let basis = match opts.balance {
         Balance::Best if modes.len() > 1 => "the better of pp and dp (--mixed-balance best)".to_string(),

@@ -111,9 +111,7 @@ fn parse_kind(v: &str, field: &str) -> Result<Option<LinkKind>, String> {
         "rdma" => Ok(Some(LinkKind::Rdma)),
         "cpu-forwarding" | "cpu_forwarding" | "cpu" => Ok(Some(LinkKind::CpuForwarding)),
         "none" => Ok(None),
-        o => Err(format!(
-            "{field} `{o}`: expected rdma, cpu-forwarding or none"
-        )),
+        o => Err(format!("{field} `{o}`: expected rdma, cpu-forwarding or none")),
     }
 }
 

@@ -5,6 +5,7 @@ mod compare_cmd;
 mod design_cmd;
 mod goodput_cmd;
 mod html_out;
+mod mixed_cmd;
 mod model_flags;
 mod moe_flags;
 mod nccl_tests;

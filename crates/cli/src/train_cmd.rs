@@ -27,6 +27,17 @@ pub struct TrainArgs {
     pub html: Option<String>,
     #[command(flatten)]
     pub power: crate::power_flags::TrainPowerFlags,
+    /// Mixed-accelerator cluster: balance the job with uneven pipeline stages (pp), uneven
+    /// data-parallel micro-batches (dp), or run both and report the better (best; default).
+    #[arg(long)]
+    pub mixed_balance: Option<String>,
+    /// Mixed-accelerator cluster: sweep the first pool's share of the accelerators (e.g.
+    /// 0.25,0.5,0.75; the total kept) × balancing (pp, dp) and print efficiency per point.
+    #[arg(long)]
+    pub mixed_sweep: Option<String>,
+    /// With --mixed-sweep: print CSV instead of the table.
+    #[arg(long)]
+    pub mixed_csv: bool,
 }
 
 /// The flags that describe a training job (scenario file, model, plan, batch, framework,
@@ -455,6 +466,10 @@ pub fn check_memory_on(job: &Job, p: &Prepared, f: &fabric::Fabric) -> Result<()
 
 pub fn run(t: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {
     let power = t.power.options()?;
+    // A mixed-accelerator cluster (pools of different accelerators) runs its own path.
+    if let Some(code) = crate::mixed_cmd::maybe_run(&t, &load_cluster)? {
+        return Ok(code);
+    }
     let job = job(&t.job, t.cluster.as_deref())?;
     let cluster = job.cluster();
     let mut f = load_cluster(&cluster)?;

@@ -11,6 +11,7 @@ mod expected_error_table;
 pub mod goodput;
 pub mod html;
 pub mod job;
+pub mod mixed;
 pub mod moe;
 pub mod nccl_tests;
 pub mod plan;

@@ -1,0 +1,377 @@
+//! `fabricsim train` on a mixed-accelerator cluster (`--cluster mixed:...` or a cluster TOML
+//! with `[[pool]]` tables): the job balanced over the pools (`--mixed-balance`), and the pool
+//! ratio × balancing sweep (`--mixed-sweep`).
+
+use crate::train_cmd::{self, TrainArgs};
+use crate::UserError;
+use fabricsim::mixed::{self, Balance, MixedOptions, MixedReport, MixedSpec, Pool, PoolSource, SweepRow};
+use fabricsim::scenario;
+
+/// Run `train` on a mixed cluster if `--cluster` (or the scenario's) names one; `None`
+/// otherwise (the ordinary single-accelerator path runs, unchanged).
+pub fn maybe_run(
+    t: &TrainArgs,
+    load: &dyn Fn(&str) -> Result<fabric::Fabric, UserError>,
+) -> Result<Option<u8>, UserError> {
+    let job = train_cmd::job(&t.job, t.cluster.as_deref())?;
+    let cluster = job.cluster();
+    let spec = if mixed::is_mixed_preset(&cluster) {
+        Some(mixed::parse_preset(&cluster).map_err(UserError)?)
+    } else if fabricsim::cluster::looks_like_path(&cluster) && cluster.ends_with(".toml") {
+        match std::fs::read_to_string(&cluster) {
+            Ok(text) if mixed::is_mixed_toml(&text) => Some(mixed::parse_toml(&text, &cluster).map_err(UserError)?),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let Some(spec) = spec else {
+        if t.mixed_balance.is_some() || t.mixed_sweep.is_some() {
+            return Err(UserError(format!(
+                "--mixed-balance / --mixed-sweep: cluster `{cluster}` is not a mixed cluster (give --cluster mixed:... or a TOML with [[pool]] tables)"
+            )));
+        }
+        return Ok(None);
+    };
+    let balance = Balance::parse(t.mixed_balance.as_deref().unwrap_or("best")).map_err(UserError)?;
+    if let Some(ratios) = &t.mixed_sweep {
+        let rows = sweep(&job, &cluster, &spec, ratios, load)?;
+        if t.json {
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        } else if t.mixed_csv {
+            print!("{}", mixed::sweep_csv(&rows));
+        } else {
+            print!("{}", render_sweep(&rows));
+        }
+        return Ok(Some(0));
+    }
+    let r = run_spec(&job, &cluster, &spec, balance, load)?;
+    if t.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        print!("{}", render(&r));
+    }
+    Ok(Some(0))
+}
+
+fn load_pools(
+    job: &train_cmd::Job,
+    spec: &MixedSpec,
+    load: &dyn Fn(&str) -> Result<fabric::Fabric, UserError>,
+) -> Result<Vec<Pool>, UserError> {
+    let mut pools = Vec::new();
+    for (i, p) in spec.pools.iter().enumerate() {
+        let field = format!("pool `{}` (pool {i})", p.name);
+        let cs = p.source.cluster_spec(&field).map_err(UserError)?;
+        let mut f = load(&cs).map_err(|e| UserError(format!("{field}: cluster `{cs}`: {}", e.0)))?;
+        job.args.routing.apply(&mut f)?;
+        let (cm, _) = train_cmd::compute_model(&f, job.scenario.training.framework.as_deref())
+            .map_err(|e| UserError(format!("{field}: {}", e.0)))?;
+        pools.push(Pool {
+            name: p.name.clone(),
+            cluster: cs,
+            fabric: f,
+            cm,
+        });
+    }
+    Ok(pools)
+}
+
+fn run_spec(
+    job: &train_cmd::Job,
+    cluster: &str,
+    spec: &MixedSpec,
+    balance: Balance,
+    load: &dyn Fn(&str) -> Result<fabric::Fabric, UserError>,
+) -> Result<MixedReport, UserError> {
+    if spec.pools.len() < 2 {
+        return Err(UserError(format!(
+            "{cluster}: a mixed cluster needs at least two [[pool]] tables, got {}",
+            spec.pools.len()
+        )));
+    }
+    let pools = load_pools(job, spec, load)?;
+    let named: Vec<(&str, &fabric::Fabric)> = pools.iter().map(|p| (p.name.as_str(), &p.fabric)).collect();
+    let link = mixed::link::price(spec.link.as_ref(), &named, &format!("{cluster}: pool_link")).map_err(UserError)?;
+    let total: u64 = pools.iter().map(|p| p.fabric.accel_count() as u64).sum();
+    // The plan over all accelerators, with the smaller scale-up domain and HBM of the pools.
+    let domain = pools.iter().map(|p| p.fabric.domain_size).min().unwrap_or(1);
+    let hbm = pools
+        .iter()
+        .map(|p| fabricsim::train::memory::physical_capacity(&p.fabric))
+        .fold(f64::INFINITY, f64::min);
+    let mut sc = job.scenario.clone();
+    if sc.parallel.gpus.is_none() && sc.parallel.dp.is_none() {
+        sc.parallel.gpus = Some(total as u32);
+    }
+    let plan = scenario::plan(&sc, total, domain, hbm, &job.model)
+        .map_err(UserError)?
+        .plan;
+    let order = match job.args.order.as_ref().or(sc.parallel.order.as_ref()) {
+        Some(o) => fabricsim::train::parse_order(o).map_err(UserError)?,
+        None => fabricsim::train::DEFAULT_ORDER,
+    };
+    let opts = MixedOptions {
+        fidelity: job.fidelity,
+        in_network: collective::InNetwork {
+            sharp: job.args.sharp == crate::model_flags::Switch::On,
+            nvls: job.args.nvls == crate::model_flags::Switch::On,
+        },
+        order,
+        balance,
+        recompute_given: sc.training.recompute.is_some(),
+    };
+    mixed::run(cluster, &pools, &link, &job.model, &plan, &opts).map_err(UserError)
+}
+
+fn sweep(
+    job: &train_cmd::Job,
+    cluster: &str,
+    spec: &MixedSpec,
+    ratios: &str,
+    load: &dyn Fn(&str) -> Result<fabric::Fabric, UserError>,
+) -> Result<Vec<SweepRow>, UserError> {
+    let nodes: Vec<(String, u32)> = spec
+        .pools
+        .iter()
+        .filter_map(|p| match &p.source {
+            PoolSource::Node { node, gpus } => Some((node.clone(), *gpus)),
+            PoolSource::Spec(_) => None,
+        })
+        .collect();
+    if spec.pools.len() != 2 || nodes.len() != 2 {
+        return Err(UserError(
+            "--mixed-sweep: needs two pools given by node type and GPU count (mixed:first=...,first_gpus=... or node/gpus in [[pool]])".into(),
+        ));
+    }
+    let total = nodes[0].1 + nodes[1].1;
+    let mut shares = Vec::new();
+    for s in ratios.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let v: f64 = s.parse().map_err(|_| {
+            UserError(format!(
+                "--mixed-sweep `{s}`: expected first-pool shares in (0, 1), e.g. 0.25,0.5,0.75"
+            ))
+        })?;
+        if !(v > 0.0 && v < 1.0) {
+            return Err(UserError(format!(
+                "--mixed-sweep {v}: a first-pool share must lie in (0, 1)"
+            )));
+        }
+        shares.push(v);
+    }
+    if shares.is_empty() {
+        return Err(UserError("--mixed-sweep: give at least one first-pool share".into()));
+    }
+    let mut rows = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for share in shares {
+        // Whole servers of 8.
+        let g1 = ((share * total as f64 / 8.0).round() as u32 * 8).clamp(8, total - 8);
+        if !seen.insert(g1) {
+            continue;
+        }
+        let mut s = spec.clone();
+        s.pools[0].source = PoolSource::Node {
+            node: nodes[0].0.clone(),
+            gpus: g1,
+        };
+        s.pools[1].source = PoolSource::Node {
+            node: nodes[1].0.clone(),
+            gpus: total - g1,
+        };
+        for (name, b) in [("pp", Balance::Pp), ("dp", Balance::Dp)] {
+            let r = run_spec(job, cluster, &s, b, load);
+            rows.push(match r {
+                Ok(r) => SweepRow {
+                    first_pool_gpus: g1,
+                    second_pool_gpus: total - g1,
+                    first_pool_share_fraction: g1 as f64 / total as f64,
+                    balance: name.into(),
+                    step_time_s: Some(r.step_time_s),
+                    tokens_per_s: Some(r.tokens_per_s),
+                    ideal_tokens_per_s: Some(r.ideal_tokens_per_s),
+                    efficiency_vs_ideal_fraction: Some(r.efficiency_vs_ideal_fraction),
+                    naive_split_efficiency_fraction: Some(r.naive_split_efficiency_fraction),
+                    error: None,
+                },
+                Err(e) => SweepRow {
+                    first_pool_gpus: g1,
+                    second_pool_gpus: total - g1,
+                    first_pool_share_fraction: g1 as f64 / total as f64,
+                    balance: name.into(),
+                    step_time_s: None,
+                    tokens_per_s: None,
+                    ideal_tokens_per_s: None,
+                    efficiency_vs_ideal_fraction: None,
+                    naive_split_efficiency_fraction: None,
+                    error: Some(e.0),
+                },
+            });
+        }
+    }
+    Ok(rows)
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1} %", x * 100.0)
+}
+
+fn render_sweep(rows: &[SweepRow]) -> String {
+    let mut s = String::from("pool-ratio sweep (first pool's share of the accelerators × balancing)\n");
+    s.push_str(&format!(
+        "{:>6} {:>6} {:>6} {:>4} {:>10} {:>12} {:>10} {:>10}  note\n",
+        "first", "second", "share", "bal", "step", "tokens/s", "balanced", "naive"
+    ));
+    for r in rows {
+        let f = |v: Option<f64>, p: bool| match v {
+            Some(x) if p => pct(x),
+            Some(x) => format!("{x:.3}"),
+            None => "—".into(),
+        };
+        s.push_str(&format!(
+            "{:>6} {:>6} {:>6} {:>4} {:>10} {:>12} {:>10} {:>10}  {}\n",
+            r.first_pool_gpus,
+            r.second_pool_gpus,
+            pct(r.first_pool_share_fraction),
+            r.balance,
+            r.step_time_s.map(|x| format!("{x:.3} s")).unwrap_or("—".into()),
+            f(r.tokens_per_s.map(|x| x / 1e3), false).replace(".000", "")
+                + if r.tokens_per_s.is_some() { " k" } else { "" },
+            f(r.efficiency_vs_ideal_fraction, true),
+            f(r.naive_split_efficiency_fraction, true),
+            r.error.clone().unwrap_or_default()
+        ));
+    }
+    s
+}
+
+/// The text report of a mixed run.
+pub fn render(r: &MixedReport) -> String {
+    let mut s = String::new();
+    s.push_str(&format!(
+        "fabricsim · mixed-accelerator cluster · {} fidelity · schema {}\n",
+        r.fidelity, r.schema_version
+    ));
+    s.push_str(&format!(
+        "cluster  {} · {} accelerators\n",
+        r.cluster, r.accelerators_in_cluster
+    ));
+    for p in &r.pools {
+        s.push_str(&format!(
+            "  pool {:<8} {:>6} × {:<6} {:>4.0} GiB ({})  alone: {} replicas, step {:.3} s (balanced {:.3} s, train {:.3} s), ideal {:.0} k tokens/s, recompute {}{}\n",
+            p.name,
+            p.gpus,
+            p.accelerator,
+            p.hbm_bytes / (1u64 << 30) as f64,
+            p.cluster,
+            p.replicas,
+            p.step_time_s,
+            p.ideal_step_time_s,
+            p.train_step_time_s,
+            p.tokens_per_s / 1e3,
+            p.recompute,
+            if p.fits { "" } else { " (does not fit)" }
+        ));
+    }
+    let l = &r.pool_link;
+    s.push_str(&format!(
+        "  pool link {}: {:.1} GB/s aggregate, {:.1} GB/s per flow, {:.1} µs  ({})\n",
+        l.kind,
+        l.capacity_bytes_per_s / 1e9,
+        l.per_flow_bytes_per_s / 1e9,
+        l.latency_s * 1e6,
+        l.basis
+    ));
+    s.push_str(&format!(
+        "model    {} · TP {} · PP {} · CP {} · DP {} (pp mode) · mbs {} · GBS {} · seq {}\n\n",
+        r.model, r.tp, r.pp, r.cp, r.dp, r.mbs, r.gbs, r.seq
+    ));
+    s.push_str(&format!(
+        "balance  {} ({})\nstep     {:.3} s   tokens/s {:.0} k   ideal {:.0} k\n",
+        r.balance,
+        r.balance_basis,
+        r.step_time_s,
+        r.tokens_per_s / 1e3,
+        r.ideal_tokens_per_s / 1e3
+    ));
+    s.push_str(&format!(
+        "efficiency vs ideal  {}   naive split  {}\n",
+        pct(r.efficiency_vs_ideal_fraction),
+        pct(r.naive_split_efficiency_fraction)
+    ));
+    for m in &r.modes {
+        s.push_str(&format!(
+            "\nmode {}  (recompute {}): step {:.3} s, {} of ideal; naive {:.3} s, {} of ideal\n",
+            m.balance,
+            m.recompute,
+            m.step_time_s,
+            pct(m.efficiency_vs_ideal_fraction),
+            m.naive_step_time_s,
+            pct(m.naive_split_efficiency_fraction)
+        ));
+        if let (Some(b), Some(n)) = (&m.layers_per_stage, &m.naive_layers_per_stage) {
+            s.push_str(&format!(
+                "  layers per stage {:?}  (naive {:?}{})\n",
+                b,
+                n,
+                if m.naive_fits == Some(false) {
+                    ", does not fit memory"
+                } else {
+                    ""
+                }
+            ));
+        }
+        for p in &m.pools {
+            match (p.layer_share_fraction, p.microbatch_share_fraction) {
+                (Some(ls), _) => s.push_str(&format!(
+                    "  pool {:<8} {} stages, {} of the layers, busiest stage busy {:.3} s\n",
+                    p.name,
+                    p.stages.unwrap_or(0),
+                    pct(ls),
+                    p.time_s
+                )),
+                (_, Some(ms)) => s.push_str(&format!(
+                    "  pool {:<8} {} replicas × {} micro-batches, {} of the micro-batches, pool step {:.3} s\n",
+                    p.name,
+                    p.replicas.unwrap_or(0),
+                    p.microbatches_per_replica.unwrap_or(0),
+                    pct(ms),
+                    p.time_s
+                )),
+                _ => {}
+            }
+        }
+        let lo = &m.losses;
+        s.push_str("  where the loss comes from:\n");
+        if m.balance == "pp" {
+            s.push_str(&format!(
+                "    integer layers (vs continuous balance)  {:.1} ms\n    pool-link sends (vs in-pool sends)      {:.1} ms  (one send {:.2} ms)\n",
+                lo.integer_imbalance_s * 1e3,
+                lo.pool_link_sends_s * 1e3,
+                m.pool_link_send_s.unwrap_or(0.0) * 1e3
+            ));
+            match lo.without_memory_limit_step_s {
+                Some(w) => s.push_str(&format!(
+                    "    memory limits                           {:.1} ms  (the split memory forbids: {:.3} s)\n",
+                    (m.step_time_s - w) * 1e3,
+                    w
+                )),
+                None => s.push_str("    memory limits                           none binding\n"),
+            }
+        } else {
+            s.push_str(&format!(
+                "    cross-pool gradient sync (exposed)      {:.1} ms\n    pool step spread (integer micro-batches) {:.1} ms\n",
+                lo.cross_pool_sync_s * 1e3,
+                lo.pool_step_spread_s * 1e3
+            ));
+        }
+        s.push_str("    pipeline bubble and in-pool communication are in the ideal too\n");
+    }
+    for k in &r.modes_skipped {
+        s.push_str(&format!("\nskipped  {k}\n"));
+    }
+    for n in &r.notes {
+        s.push_str(&format!("note     {n}\n"));
+    }
+    s
+}

@@ -1,0 +1,254 @@
+//! A mixed-accelerator cluster as the user writes it: pools (each a normal cluster spec, or a
+//! node type and a GPU count) and the link between them, from a `mixed:` preset spec or a
+//! cluster TOML with `[[pool]]` tables and a `[pool_link]` table. No I/O: file text arrives as
+//! `&str`.
+
+use fabric::topology::nodes::NODE_TYPES;
+
+/// Where a pool's fabric comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PoolSource {
+    /// A node type (`dgx-h100`, `dgx-a100`, `hgx-h800`, … or `cloudmatrix384` / `ascend-910c`)
+    /// and a GPU count: a non-blocking fat-tree of those servers (CloudMatrix384 nodes for
+    /// Ascend 910C). The sweep resizes pools given this way.
+    Node { node: String, gpus: u32 },
+    /// Any cluster spec `train --cluster` accepts (a preset with parameters or a TOML path).
+    Spec(String),
+}
+
+/// One pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolSpec {
+    pub name: String,
+    pub source: PoolSource,
+}
+
+/// How the pools reach each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkKind {
+    /// GPUDirect RDMA between the pools' NICs, at the slower NIC's rate.
+    Rdma,
+    /// Through the hosts' CPUs: accelerator → host DRAM → NIC on one side, the reverse on the
+    /// other (Baidu Baige's bridge to Ascend sub-clusters).
+    CpuForwarding,
+}
+
+impl LinkKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkKind::Rdma => "rdma",
+            LinkKind::CpuForwarding => "cpu-forwarding",
+        }
+    }
+}
+
+/// The link between pools as given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolLinkSpec {
+    pub kind: LinkKind,
+    /// RDMA: border NICs carrying cross-pool traffic (default: one per accelerator of the
+    /// smaller pool — both pools under one spine).
+    pub nics: Option<u32>,
+    /// CPU forwarding: hosts forwarding (default: every host of the smaller pool).
+    pub hosts: Option<u32>,
+}
+
+/// A mixed cluster as given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MixedSpec {
+    pub pools: Vec<PoolSpec>,
+    /// `None`: no link between the pools (an error when loaded).
+    pub link: Option<PoolLinkSpec>,
+}
+
+/// Node types a pool accepts besides [`NODE_TYPES`]: Ascend 910C as CloudMatrix384 nodes.
+pub const ASCEND_NODES: &[&str] = &["cloudmatrix384", "ascend-910c"];
+
+impl PoolSource {
+    /// The cluster spec of the pool's fabric.
+    pub fn cluster_spec(&self, field: &str) -> Result<String, String> {
+        match self {
+            PoolSource::Spec(s) => Ok(s.clone()),
+            PoolSource::Node { node, gpus } => {
+                if *gpus == 0 {
+                    return Err(format!("{field}: 0 GPUs; a pool needs at least one server"));
+                }
+                if ASCEND_NODES.contains(&node.as_str()) {
+                    if gpus % 8 != 0 || *gpus > 384 {
+                        return Err(format!(
+                            "{field}: {gpus} Ascend 910C; a CloudMatrix384 pool holds a multiple of 8 NPUs up to 384"
+                        ));
+                    }
+                    Ok(format!("cloudmatrix384:nodes={}", gpus / 8))
+                } else if NODE_TYPES.contains(&node.as_str()) {
+                    Ok(format!("fat-tree:gpus={gpus},node={node}"))
+                } else {
+                    Err(format!(
+                        "{field}: unknown pool node type `{node}` (expected one of {}, {})",
+                        NODE_TYPES.join(", "),
+                        ASCEND_NODES.join(", ")
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// Is `spec` a mixed preset (`mixed` or `mixed:...`)?
+pub fn is_mixed_preset(spec: &str) -> bool {
+    spec == "mixed" || spec.starts_with("mixed:")
+}
+
+/// Does a cluster TOML describe a mixed cluster (`[[pool]]` tables)?
+pub fn is_mixed_toml(text: &str) -> bool {
+    toml::from_str::<toml::Table>(text)
+        .map(|t| t.contains_key("pool") || t.contains_key("pool_link"))
+        .unwrap_or(false)
+}
+
+fn parse_kind(v: &str, field: &str) -> Result<Option<LinkKind>, String> {
+    match v {
+        "rdma" => Ok(Some(LinkKind::Rdma)),
+        "cpu-forwarding" | "cpu_forwarding" | "cpu" => Ok(Some(LinkKind::CpuForwarding)),
+        "none" => Ok(None),
+        o => Err(format!("{field} `{o}`: expected rdma, cpu-forwarding or none")),
+    }
+}
+
+fn positive(v: &str, field: &str) -> Result<u32, String> {
+    v.trim()
+        .parse::<u32>()
+        .map_err(|_| format!("{field} `{v}`: expected a whole number"))
+}
+
+/// Parse `mixed:first=dgx-h100,first_gpus=512,second=dgx-a100,second_gpus=512,link=rdma`
+/// (keys: `first`, `first_gpus`, `second`, `second_gpus`, `link` = rdma | cpu-forwarding |
+/// none, `link_nics`, `link_hosts`; defaults: 512 DGX H100 + 512 DGX A100 over RDMA).
+pub fn parse_preset(spec: &str) -> Result<MixedSpec, String> {
+    let rest = spec.strip_prefix("mixed").unwrap_or(spec);
+    let rest = rest.strip_prefix(':').unwrap_or(rest);
+    let mut first = "dgx-h100".to_string();
+    let mut second = "dgx-a100".to_string();
+    let (mut first_gpus, mut second_gpus) = (512u32, 512u32);
+    let mut kind = Some(LinkKind::Rdma);
+    let (mut nics, mut hosts) = (None, None);
+    for kv in rest.split(',').filter(|s| !s.trim().is_empty()) {
+        let Some((k, v)) = kv.split_once('=') else {
+            return Err(format!("mixed: `{kv}`: expected key=value"));
+        };
+        let (k, v) = (k.trim(), v.trim());
+        let field = format!("mixed:{k}");
+        match k {
+            "first" => first = v.to_string(),
+            "second" => second = v.to_string(),
+            "first_gpus" => first_gpus = positive(v, &field)?,
+            "second_gpus" => second_gpus = positive(v, &field)?,
+            "link" => kind = parse_kind(v, &field)?,
+            "link_nics" => nics = Some(positive(v, &field)?),
+            "link_hosts" => hosts = Some(positive(v, &field)?),
+            o => {
+                return Err(format!(
+                    "mixed: unknown parameter `{o}` (expected first, first_gpus, second, second_gpus, link, link_nics, link_hosts)"
+                ))
+            }
+        }
+    }
+    Ok(MixedSpec {
+        pools: vec![
+            PoolSpec {
+                name: "first".into(),
+                source: PoolSource::Node {
+                    node: first,
+                    gpus: first_gpus,
+                },
+            },
+            PoolSpec {
+                name: "second".into(),
+                source: PoolSource::Node {
+                    node: second,
+                    gpus: second_gpus,
+                },
+            },
+        ],
+        link: kind.map(|kind| PoolLinkSpec { kind, nics, hosts }),
+    })
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePool {
+    name: Option<String>,
+    cluster: Option<String>,
+    node: Option<String>,
+    gpus: Option<u32>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLink {
+    kind: Option<String>,
+    nics: Option<u32>,
+    hosts: Option<u32>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMixed {
+    name: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    pool: Vec<FilePool>,
+    pool_link: Option<FileLink>,
+}
+
+/// Parse a mixed cluster TOML:
+///
+/// ```toml
+/// [[pool]]
+/// name = "h100"
+/// cluster = "fat-tree:gpus=512"          # any cluster spec, or node = "dgx-h100", gpus = 512
+/// [[pool]]
+/// name = "a100"
+/// node = "dgx-a100"
+/// gpus = 512
+/// [pool_link]
+/// kind = "rdma"                          # or "cpu-forwarding"; nics = N, hosts = N
+/// ```
+pub fn parse_toml(text: &str, path: &str) -> Result<MixedSpec, String> {
+    let f: FileMixed = toml::from_str(text).map_err(|e| format!("{path}: {}", e.to_string().trim()))?;
+    let _ = (&f.name, &f.description);
+    let mut pools = Vec::new();
+    for (i, p) in f.pool.iter().enumerate() {
+        let name = p.name.clone().unwrap_or_else(|| format!("pool{i}"));
+        let field = format!("{path}: pool[{i}] (`{name}`)");
+        let source = match (&p.cluster, &p.node, p.gpus) {
+            (Some(c), None, None) => PoolSource::Spec(c.clone()),
+            (None, Some(n), Some(g)) => PoolSource::Node {
+                node: n.clone(),
+                gpus: g,
+            },
+            (None, Some(_), None) => return Err(format!("{field}: `node` needs `gpus`")),
+            (None, None, _) => return Err(format!("{field}: give `cluster = \"<spec>\"` or `node` and `gpus`")),
+            _ => return Err(format!("{field}: give either `cluster` or `node` + `gpus`, not both")),
+        };
+        if pools.iter().any(|q: &PoolSpec| q.name == name) {
+            return Err(format!("{field}: pool name `{name}` used twice"));
+        }
+        pools.push(PoolSpec { name, source });
+    }
+    let link = match &f.pool_link {
+        None => None,
+        Some(l) => {
+            let kind = match &l.kind {
+                Some(k) => parse_kind(k, &format!("{path}: pool_link.kind"))?,
+                None => Some(LinkKind::Rdma),
+            };
+            kind.map(|kind| PoolLinkSpec {
+                kind,
+                nics: l.nics,
+                hosts: l.hosts,
+            })
+        }
+    };
+    Ok(MixedSpec { pools, link })
+}

@@ -155,6 +155,14 @@ pub struct JobArgs {
     /// force it). Scales the hottest rank's expert GEMMs and what its dispatch receives.
     #[arg(long)]
     pub moe_imbalance: Option<f64>,
+    /// Multi-site clusters: what crosses the sites — dp (DP groups span the sites, hierarchical
+    /// gradient all-reduce; default), pp (pipeline stages split over the sites) or diloco
+    /// (each site its own replicas, an outer sync every --diloco-inner-steps steps).
+    #[arg(long)]
+    pub cross_site: Option<String>,
+    /// With --cross-site diloco: inner steps between outer synchronisations (default 500).
+    #[arg(long)]
+    pub diloco_inner_steps: Option<u32>,
 }
 
 /// The model `--model` names: a registry name or alias, or a Hugging Face config.json path.
@@ -434,7 +442,15 @@ pub fn prepare_on(job: &Job, f: &fabric::Fabric) -> Result<Prepared, UserError> 
             nvls: a.nvls == Switch::On,
         },
         moe_imbalance,
+        cross_site: train::sites::CrossSite::parse(a.cross_site.as_deref().unwrap_or("dp"), a.diloco_inner_steps)
+            .map_err(UserError)?,
     };
+    if options.cross_site != train::sites::CrossSite::Dp && train::sites::dci(f).is_none() {
+        return Err(UserError(format!(
+            "--cross-site {}: the cluster has one site (use a multi-site cluster, e.g. multi-site:gpus=16384,sites=2)",
+            options.cross_site.name()
+        )));
+    }
     Ok(Prepared {
         plan,
         cm,
@@ -475,6 +491,30 @@ pub fn run(t: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     progress.finish();
     let mut r = r.map_err(UserError)?;
     r.derived = p.derived;
+    if r.multi_site.is_some() {
+        let progress = crate::Progress::new("the same job on one site of the same size", "stages");
+        let observer = progress.engine_observer();
+        let routing = job.args.routing.clone();
+        let out = engine::progress::observe(observer, || {
+            train::sites::run_baseline(
+                &mut r,
+                &cluster,
+                &f,
+                &mut |spec: &str| {
+                    let mut b = load_cluster(spec).map_err(|e| e.0)?;
+                    routing.apply(&mut b).map_err(|e| e.0)?;
+                    Ok(b)
+                },
+                &job.model,
+                &p.plan,
+                &p.cm,
+                &p.options,
+                p.order,
+            )
+        });
+        progress.finish();
+        out.map_err(UserError)?;
+    }
     if let Some(path) = &t.trace {
         let tr = crate::train_render::trace_json(&r);
         std::fs::write(path, serde_json::to_string(&tr)?)

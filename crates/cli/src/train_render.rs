@@ -523,6 +523,59 @@ pub fn render(r: &TrainReport) -> String {
             );
         }
     }
+    if let Some(ms) = &r.multi_site {
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "sites    {} sites · cross-site {} · DCI {} per site and direction · one-way {} (RTT {})",
+            ms.sites,
+            ms.cross_site,
+            si(ms.dci_bytes_per_s * 8.0, "bit/s"),
+            si(ms.one_way_delay_s, "s"),
+            si(ms.rtt_s, "s")
+        );
+        let _ = writeln!(
+            s,
+            "         per step each site sends {} over the DCI: {} at full DCI rate, {} in the flow engine; {} latency-bound crossings ({})",
+            si(ms.dci_bytes_per_site_per_step, "B"),
+            si(ms.dci_serialisation_s, "s"),
+            si(ms.dci_flow_s, "s"),
+            ms.latency_steps,
+            si(ms.latency_s, "s")
+        );
+        if let (Some(h), Some(sync), Some(u), Some(eq)) = (
+            ms.diloco_inner_steps,
+            ms.diloco_outer_sync_s,
+            ms.diloco_compute_utilisation_fraction,
+            ms.diloco_step_equivalent_s,
+        ) {
+            let _ = writeln!(
+                s,
+                "         DiLoCo: outer sync of fp32 pseudo-gradients {} every {h} inner steps → compute utilisation {:.2} %, {} per step equivalent",
+                si(sync, "s"),
+                u * 100.0,
+                si(eq, "s")
+            );
+        }
+        match (r.single_site_step_time_s, r.multi_site_loss_fraction) {
+            (Some(single), Some(loss)) => {
+                let _ = writeln!(
+                    s,
+                    "loss     {:.2} % against one site of the same size ({}: {}) · extra {} = bandwidth {} + latency {} + congestion {}",
+                    loss * 100.0,
+                    ms.baseline,
+                    si(single, "s"),
+                    si(ms.extra_s, "s"),
+                    si(ms.extra_bandwidth_s, "s"),
+                    si(ms.extra_latency_s, "s"),
+                    si(ms.extra_congestion_s, "s")
+                );
+            }
+            _ => {
+                let _ = writeln!(s, "loss     not computed (no single-site equivalent of this cluster)");
+            }
+        }
+    }
     for w in &r.warnings {
         let _ = writeln!(s, "warning  {w}");
     }

@@ -25,6 +25,108 @@ pub struct TrainArgs {
     /// breakdown, every pipeline stage's, memory per accelerator and the busiest links.
     #[arg(long)]
     pub html: Option<String>,
+    /// Multi-site clusters (`multi-site:`): sweep distance × DCI capacity → loss against one
+    /// site of the same size, and bisect the capacity that keeps the loss under --target-loss
+    /// at each distance (table; --json or --csv).
+    #[arg(long)]
+    pub dci_sweep: bool,
+    /// With --dci-sweep: DCI capacities per site, Gb/s, comma-separated.
+    #[arg(long, default_value = "800,1600,3200,6400,12800,25600,51200")]
+    pub dci_gbit: String,
+    /// With --dci-sweep: site-to-site distances, km, comma-separated.
+    #[arg(long, default_value = "30,400,2000")]
+    pub distance_km: String,
+    /// With --dci-sweep: the loss the capacity must stay under (0–1).
+    #[arg(long, default_value_t = 0.04)]
+    pub target_loss: f64,
+    /// With --dci-sweep: halvings (log scale) of the capacity bisection per distance.
+    #[arg(long, default_value_t = 6)]
+    pub bisect_steps: u32,
+    /// With --dci-sweep: print CSV rows instead of the table.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+fn float_list(flag: &str, s: &str) -> Result<Vec<f64>, UserError> {
+    s.split(',')
+        .map(|x| {
+            x.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .ok_or_else(|| UserError(format!("--{flag} `{s}`: `{x}` is not a positive number")))
+        })
+        .collect()
+}
+
+/// `train --dci-sweep`: distance × DCI capacity → loss, and the capacity for a target loss.
+fn dci_sweep(t: &TrainArgs, load_cluster: &dyn Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {
+    let job = job(&t.job, t.cluster.as_deref())?;
+    let cluster = job.cluster();
+    let gbits = float_list("dci-gbit", &t.dci_gbit)?;
+    let distances = float_list("distance-km", &t.distance_km)?;
+    if !(t.target_loss > 0.0 && t.target_loss < 1.0) {
+        return Err(UserError(format!("--target-loss {}: must be between 0 and 1", t.target_loss)));
+    }
+    let first = train::sites::with_dci(&cluster, distances[0], gbits[0]).map_err(UserError)?;
+    let mut f = load_cluster(&first)?;
+    job.args.routing.apply(&mut f)?;
+    let p = prepare_on(&job, &f)?;
+    check_memory_on(&job, &p, &f)?;
+    let base_spec = train::sites::single_site_spec(&cluster)
+        .ok_or_else(|| UserError(format!("--dci-sweep: `{cluster}` has no single-site equivalent")))?;
+    let mut base = load_cluster(&base_spec)?;
+    base.routing = f.routing;
+    let o = TrainOptions {
+        cross_site: train::sites::CrossSite::Dp,
+        ..p.options.clone()
+    };
+    let progress = crate::Progress::new("DCI sweep", "runs");
+    let observer = progress.engine_observer();
+    let out = engine::progress::observe(observer, || -> Result<train::sites::DciSweep, String> {
+        let b = train::simulate_ordered(&base_spec, &base, &job.model, &p.plan, &p.cm, &o, p.order)?;
+        let mut n = 0usize;
+        train::sites::dci_sweep(
+            &cluster,
+            &base_spec,
+            b.step_time_s,
+            &distances,
+            &gbits,
+            t.target_loss,
+            t.bisect_steps,
+            &mut |spec: &str| {
+                n += 1;
+                progress.message(&format!("{spec} (run {n})"));
+                let mut fm = load_cluster(spec).map_err(|e| e.0)?;
+                fm.routing = f.routing;
+                train::simulate_ordered(spec, &fm, &job.model, &p.plan, &p.cm, &p.options, p.order)
+            },
+        )
+    });
+    progress.finish();
+    let sw = out.map_err(UserError)?;
+    if t.json {
+        println!("{}", serde_json::to_string_pretty(&sw)?);
+    } else if t.csv {
+        println!("distance_km,dci_gbit_per_s,step_time_s,single_site_step_time_s,multi_site_loss_fraction,dci_serialisation_s,extra_bandwidth_s,extra_latency_s,extra_congestion_s");
+        for q in &sw.points {
+            println!(
+                "{},{},{},{},{},{},{},{},{}",
+                q.distance_km,
+                q.dci_gbit_per_s,
+                q.step_time_s,
+                q.single_site_step_time_s,
+                q.multi_site_loss_fraction,
+                q.dci_serialisation_s,
+                q.extra_bandwidth_s,
+                q.extra_latency_s,
+                q.extra_congestion_s
+            );
+        }
+    } else {
+        print!("{}", crate::train_render::render_dci_sweep(&sw));
+    }
+    Ok(0)
 }
 
 /// The flags that describe a training job (scenario file, model, plan, batch, framework,
@@ -468,6 +570,9 @@ pub fn check_memory_on(job: &Job, p: &Prepared, f: &fabric::Fabric) -> Result<()
 }
 
 pub fn run(t: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {
+    if t.dci_sweep {
+        return dci_sweep(&t, &load_cluster);
+    }
     let job = job(&t.job, t.cluster.as_deref())?;
     let cluster = job.cluster();
     let mut f = load_cluster(&cluster)?;

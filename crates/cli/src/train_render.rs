@@ -816,3 +816,48 @@ pub fn html_page(r: &TrainReport) -> fabricsim::html::Page {
     }
     page
 }
+
+/// The text table of `train --dci-sweep`.
+pub fn render_dci_sweep(sw: &fabricsim::train::sites::DciSweep) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "DCI sweep · {} against {} ({:.3} s per step)",
+        sw.cluster, sw.baseline, sw.single_site_step_time_s
+    );
+    let _ = writeln!(
+        s,
+        "{:>12} {:>14} {:>12} {:>9} {:>14} {:>14} {:>12} {:>14}",
+        "distance km", "DCI Gb/s/site", "step s", "loss %", "serialise s", "bandwidth s", "latency s", "congestion s"
+    );
+    for p in &sw.points {
+        let _ = writeln!(
+            s,
+            "{:>12} {:>14} {:>12.4} {:>9.2} {:>14.4} {:>14.4} {:>12.5} {:>14.4}",
+            p.distance_km,
+            p.dci_gbit_per_s,
+            p.step_time_s,
+            p.multi_site_loss_fraction * 100.0,
+            p.dci_serialisation_s,
+            p.extra_bandwidth_s,
+            p.extra_latency_s,
+            p.extra_congestion_s
+        );
+    }
+    for t in &sw.thresholds {
+        let _ = writeln!(
+            s,
+            "{} km: loss ≤ {:.1} % needs {} (closed form {:.0} Gb/s per site; {} bisection runs)",
+            t.distance_km,
+            t.target_loss_fraction * 100.0,
+            match (t.dci_gbit_per_s_needed, t.loss_fraction_at_needed) {
+                (Some(g), Some(l)) => format!("{g:.0} Gb/s per site (loss {:.2} %)", l * 100.0),
+                _ => "more than the largest capacity swept".to_string(),
+            },
+            t.closed_form_gbit_per_s,
+            t.simulations
+        );
+    }
+    s
+}

@@ -295,6 +295,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
     let m = pl.microbatches;
     let world = pl.world;
     let step = tl.step_time;
+    let multi_site = super::sites::report_part(pl, comm, &tl);
     let mut warnings = comm.warnings.clone();
     let mut assumptions = super::moe::assumptions(comm, model); // EP as DeepEP runs it, MTP
     let slowest = timings.slowest_stage();
@@ -584,7 +585,6 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         cm.framework.framework.name(),
         p.world(),
     );
-    let multi_site = super::sites::report_part(pl, comm, step);
     TrainReport {
         single_site_step_time_s: None,
         multi_site_loss_fraction: None,
@@ -653,7 +653,9 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
             .iter()
             .map(|c| CollectiveReport {
                 // The gradient all-reduce across TPU slices is DP over the data-center network.
-                dimension: if c.dim == Some(super::layout::Dim::Dcn) {
+                dimension: if c.dim == Some(super::layout::Dim::Dcn) && comm.sites.is_some() {
+                    "DP (across sites)".into()
+                } else if c.dim == Some(super::layout::Dim::Dcn) {
                     "DP (DCN)".into()
                 } else {
                     c.kind.label().into()

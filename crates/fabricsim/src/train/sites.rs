@@ -226,6 +226,11 @@ pub struct MultiSiteReport {
     pub latency_s: f64,
     /// Latency-bound DCI steps counted in `latency_s`.
     pub latency_steps: u32,
+    /// From the first pipeline stage's gradient release to the last one's: the time the
+    /// schedule gives the cross-site synchronisation of all stages but the last to release.
+    pub dp_overlap_window_s: f64,
+    /// Pipeline stages (each syncs its share of the gradients when its backward ends).
+    pub pipeline_stages: u32,
     /// The step (or, for `diloco`, its per-step equivalent) less the single-site step, split
     /// into bandwidth, latency and congestion.
     pub extra_s: f64,
@@ -302,8 +307,20 @@ pub fn single_site_spec(spec: &str) -> Option<String> {
 
 /// The multi-site part of a report from the priced communication (`None` on one site); the
 /// baseline's fields are filled by [`attach_baseline`].
-pub fn report_part(pl: &super::layout::Placement, comm: &super::comm::CommCosts, step_s: f64) -> Option<MultiSiteReport> {
+pub fn report_part(
+    pl: &super::layout::Placement,
+    comm: &super::comm::CommCosts,
+    tl: &workload::schedule::Timeline,
+) -> Option<MultiSiteReport> {
     let sc = comm.sites.as_ref()?;
+    let step_s = tl.step_time;
+    // The window the schedule gives the gradient synchronisation: from the first stage's
+    // release of its gradients to the last one's.
+    let (lo, hi) = tl
+        .spans
+        .iter()
+        .filter(|s| s.stream == "dp")
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), s| (a.min(s.start), b.max(s.start)));
     let d = &sc.dci;
     let cap = d.capacity_per_site_bytes_per_s.max(f64::MIN_POSITIVE);
     let mut r = MultiSiteReport {
@@ -317,6 +334,8 @@ pub fn report_part(pl: &super::layout::Placement, comm: &super::comm::CommCosts,
         dci_flow_s: sc.dci_flow_s,
         latency_s: sc.latency_steps as f64 * d.one_way_s,
         latency_steps: sc.latency_steps,
+        dp_overlap_window_s: if hi >= lo { hi - lo } else { 0.0 },
+        pipeline_stages: pl.plan.pp,
         ..MultiSiteReport::default()
     };
     if let CrossSite::Diloco { inner_steps } = pl.cross_site {
@@ -394,6 +413,179 @@ pub fn run_baseline(
         .map_err(|e| format!("single-site baseline `{spec}`: {e}"))?;
     attach_baseline(r, b.step_time_s, &spec);
     Ok(())
+}
+
+/// Closed form of the DCI capacity (bytes/s per site) at which the hierarchical DP
+/// synchronisation adds `target_extra_s` to the step: the stage that releases its gradients
+/// last sends its share `bytes_per_site / stages` with nothing left to hide behind, and all
+/// stages' `bytes_per_site` must pass within `window_s` + the extra; the larger requirement
+/// wins. `latency_s` (the cross-site ring's fibre delays) comes off the allowance first.
+pub fn closed_form_capacity(bytes_per_site: f64, stages: u32, window_s: f64, target_extra_s: f64, latency_s: f64) -> f64 {
+    let allow = (target_extra_s - latency_s).max(f64::MIN_POSITIVE);
+    let last = bytes_per_site / stages.max(1) as f64 / allow;
+    let all = bytes_per_site / (window_s.max(0.0) + allow);
+    last.max(all)
+}
+
+/// One point of a DCI sweep.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DciPoint {
+    pub distance_km: f64,
+    pub dci_gbit_per_s: f64,
+    pub step_time_s: f64,
+    pub single_site_step_time_s: f64,
+    pub multi_site_loss_fraction: f64,
+    pub dci_serialisation_s: f64,
+    pub extra_bandwidth_s: f64,
+    pub extra_latency_s: f64,
+    pub extra_congestion_s: f64,
+}
+
+/// The DCI capacity needed to stay under a target loss at one distance.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DciThreshold {
+    pub distance_km: f64,
+    pub target_loss_fraction: f64,
+    /// Bisection over the capacity with the full simulation (None: not reached within the
+    /// searched range).
+    pub dci_gbit_per_s_needed: Option<f64>,
+    /// Its loss.
+    pub loss_fraction_at_needed: Option<f64>,
+    /// [`closed_form_capacity`] with the run's bytes, stages and overlap window.
+    pub closed_form_gbit_per_s: f64,
+    pub simulations: u32,
+}
+
+/// A sweep of distance × DCI capacity → loss, with the capacity needed per distance.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DciSweep {
+    pub cluster: String,
+    pub baseline: String,
+    pub single_site_step_time_s: f64,
+    pub points: Vec<DciPoint>,
+    pub thresholds: Vec<DciThreshold>,
+}
+
+/// `spec` (a `multi-site:` preset) with `distance_km` and `wan_gbit` set.
+pub fn with_dci(spec: &str, distance_km: f64, wan_gbit: f64) -> Result<String, String> {
+    let rest = spec
+        .strip_prefix("multi-site")
+        .filter(|r| r.is_empty() || r.starts_with(':'))
+        .ok_or_else(|| format!("--dci-sweep needs a `multi-site:` cluster, not `{spec}`"))?;
+    let mut kept: Vec<String> = rest
+        .trim_start_matches(':')
+        .split(',')
+        .map(str::trim)
+        .filter(|kv| !kv.is_empty())
+        .filter(|kv| !matches!(kv.split('=').next().unwrap_or("").trim(), "distance_km" | "wan_gbit"))
+        .map(String::from)
+        .collect();
+    kept.push(format!("distance_km={distance_km}"));
+    kept.push(format!("wan_gbit={wan_gbit}"));
+    Ok(format!("multi-site:{}", kept.join(",")))
+}
+
+/// Run the sweep: every distance × capacity through `run` (a spec → the multi-site report,
+/// without baseline), the loss against `single_step_s`; then, per distance, bisection (on a
+/// log scale, `bisect_steps` halvings) over the capacity for `target_loss`, between the
+/// smallest and largest capacity given.
+pub fn dci_sweep(
+    spec: &str,
+    baseline: &str,
+    single_step_s: f64,
+    distances_km: &[f64],
+    gbits: &[f64],
+    target_loss: f64,
+    bisect_steps: u32,
+    run: &mut dyn FnMut(&str) -> Result<super::report::TrainReport, String>,
+) -> Result<DciSweep, String> {
+    if distances_km.is_empty() || gbits.is_empty() {
+        return Err("--dci-sweep: give at least one distance and one capacity".into());
+    }
+    if !(target_loss > 0.0 && target_loss < 1.0) {
+        return Err(format!("--target-loss {target_loss}: must be between 0 and 1"));
+    }
+    let mut eval = |d: f64, g: f64| -> Result<(DciPoint, MultiSiteReport), String> {
+        let s = with_dci(spec, d, g)?;
+        let mut r = run(&s)?;
+        attach_baseline(&mut r, single_step_s, baseline);
+        let ms = r.multi_site.clone().ok_or_else(|| format!("`{s}` did not run across sites"))?;
+        Ok((
+            DciPoint {
+                distance_km: d,
+                dci_gbit_per_s: g,
+                step_time_s: ms.diloco_step_equivalent_s.unwrap_or(r.step_time_s),
+                single_site_step_time_s: single_step_s,
+                multi_site_loss_fraction: r.multi_site_loss_fraction.unwrap_or(0.0),
+                dci_serialisation_s: ms.dci_serialisation_s,
+                extra_bandwidth_s: ms.extra_bandwidth_s,
+                extra_latency_s: ms.extra_latency_s,
+                extra_congestion_s: ms.extra_congestion_s,
+            },
+            ms,
+        ))
+    };
+    let mut points = Vec::new();
+    let mut thresholds = Vec::new();
+    let mut sorted: Vec<f64> = gbits.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    for &d in distances_km {
+        let mut last: Option<MultiSiteReport> = None;
+        for &g in gbits {
+            let (p, ms) = eval(d, g)?;
+            points.push(p);
+            last = Some(ms);
+        }
+        let (mut lo, mut hi) = (sorted[0], sorted[sorted.len() - 1]);
+        let mut sims = 0;
+        let loss_hi = points
+            .iter()
+            .rev()
+            .find(|p| p.distance_km == d && p.dci_gbit_per_s == hi)
+            .map_or(1.0, |p| p.multi_site_loss_fraction);
+        let ms_ref = last.ok_or("--dci-sweep: no capacity given")?;
+        let target_extra = single_step_s * target_loss / (1.0 - target_loss);
+        let closed = closed_form_capacity(
+            ms_ref.dci_bytes_per_site_per_step,
+            ms_ref.pipeline_stages,
+            ms_ref.dp_overlap_window_s,
+            target_extra,
+            ms_ref.latency_s,
+        ) * 8.0
+            / 1e9;
+        let (needed, at) = if loss_hi > target_loss {
+            (None, None)
+        } else {
+            let mut best = (hi, loss_hi);
+            for _ in 0..bisect_steps {
+                let mid = (lo * hi).sqrt();
+                let (p, _) = eval(d, mid)?;
+                sims += 1;
+                if p.multi_site_loss_fraction <= target_loss {
+                    hi = mid;
+                    best = (mid, p.multi_site_loss_fraction);
+                } else {
+                    lo = mid;
+                }
+            }
+            (Some(best.0), Some(best.1))
+        };
+        thresholds.push(DciThreshold {
+            distance_km: d,
+            target_loss_fraction: target_loss,
+            dci_gbit_per_s_needed: needed,
+            loss_fraction_at_needed: at,
+            closed_form_gbit_per_s: closed,
+            simulations: sims,
+        });
+    }
+    Ok(DciSweep {
+        cluster: spec.to_string(),
+        baseline: baseline.to_string(),
+        single_site_step_time_s: single_step_s,
+        points,
+        thresholds,
+    })
 }
 
 #[cfg(test)]

@@ -38,6 +38,108 @@ pub struct TrainArgs {
     /// With --mixed-sweep: print CSV instead of the table.
     #[arg(long)]
     pub mixed_csv: bool,
+    /// Multi-site clusters (`multi-site:`): sweep distance × DCI capacity → loss against one
+    /// site of the same size, and bisect the capacity that keeps the loss under --target-loss
+    /// at each distance (table; --json or --csv).
+    #[arg(long)]
+    pub dci_sweep: bool,
+    /// With --dci-sweep: DCI capacities per site, Gb/s, comma-separated.
+    #[arg(long, default_value = "800,1600,3200,6400,12800,25600,51200")]
+    pub dci_gbit: String,
+    /// With --dci-sweep: site-to-site distances, km, comma-separated.
+    #[arg(long, default_value = "30,400,2000")]
+    pub distance_km: String,
+    /// With --dci-sweep: the loss the capacity must stay under (0–1).
+    #[arg(long, default_value_t = 0.04)]
+    pub target_loss: f64,
+    /// With --dci-sweep: halvings (log scale) of the capacity bisection per distance.
+    #[arg(long, default_value_t = 6)]
+    pub bisect_steps: u32,
+    /// With --dci-sweep: print CSV rows instead of the table.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+fn float_list(flag: &str, s: &str) -> Result<Vec<f64>, UserError> {
+    s.split(',')
+        .map(|x| {
+            x.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .ok_or_else(|| UserError(format!("--{flag} `{s}`: `{x}` is not a positive number")))
+        })
+        .collect()
+}
+
+/// `train --dci-sweep`: distance × DCI capacity → loss, and the capacity for a target loss.
+fn dci_sweep(t: &TrainArgs, load_cluster: &dyn Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {
+    let job = job(&t.job, t.cluster.as_deref())?;
+    let cluster = job.cluster();
+    let gbits = float_list("dci-gbit", &t.dci_gbit)?;
+    let distances = float_list("distance-km", &t.distance_km)?;
+    if !(t.target_loss > 0.0 && t.target_loss < 1.0) {
+        return Err(UserError(format!("--target-loss {}: must be between 0 and 1", t.target_loss)));
+    }
+    let first = train::sites::with_dci(&cluster, distances[0], gbits[0]).map_err(UserError)?;
+    let mut f = load_cluster(&first)?;
+    job.args.routing.apply(&mut f)?;
+    let p = prepare_on(&job, &f)?;
+    check_memory_on(&job, &p, &f)?;
+    let base_spec = train::sites::single_site_spec(&cluster)
+        .ok_or_else(|| UserError(format!("--dci-sweep: `{cluster}` has no single-site equivalent")))?;
+    let mut base = load_cluster(&base_spec)?;
+    base.routing = f.routing;
+    let o = TrainOptions {
+        cross_site: train::sites::CrossSite::Dp,
+        ..p.options.clone()
+    };
+    let progress = crate::Progress::new("DCI sweep", "runs");
+    let observer = progress.engine_observer();
+    let out = engine::progress::observe(observer, || -> Result<train::sites::DciSweep, String> {
+        let b = train::simulate_ordered(&base_spec, &base, &job.model, &p.plan, &p.cm, &o, p.order)?;
+        let mut n = 0usize;
+        train::sites::dci_sweep(
+            &cluster,
+            &base_spec,
+            b.step_time_s,
+            &distances,
+            &gbits,
+            t.target_loss,
+            t.bisect_steps,
+            &mut |spec: &str| {
+                n += 1;
+                progress.message(&format!("{spec} (run {n})"));
+                let mut fm = load_cluster(spec).map_err(|e| e.0)?;
+                fm.routing = f.routing;
+                train::simulate_ordered(spec, &fm, &job.model, &p.plan, &p.cm, &p.options, p.order)
+            },
+        )
+    });
+    progress.finish();
+    let sw = out.map_err(UserError)?;
+    if t.json {
+        println!("{}", serde_json::to_string_pretty(&sw)?);
+    } else if t.csv {
+        println!("distance_km,dci_gbit_per_s,step_time_s,single_site_step_time_s,multi_site_loss_fraction,dci_serialisation_s,extra_bandwidth_s,extra_latency_s,extra_congestion_s");
+        for q in &sw.points {
+            println!(
+                "{},{},{},{},{},{},{},{},{}",
+                q.distance_km,
+                q.dci_gbit_per_s,
+                q.step_time_s,
+                q.single_site_step_time_s,
+                q.multi_site_loss_fraction,
+                q.dci_serialisation_s,
+                q.extra_bandwidth_s,
+                q.extra_latency_s,
+                q.extra_congestion_s
+            );
+        }
+    } else {
+        print!("{}", crate::train_render::render_dci_sweep(&sw));
+    }
+    Ok(0)
 }
 
 /// The flags that describe a training job (scenario file, model, plan, batch, framework,
@@ -168,6 +270,14 @@ pub struct JobArgs {
     /// force it). Scales the hottest rank's expert GEMMs and what its dispatch receives.
     #[arg(long)]
     pub moe_imbalance: Option<f64>,
+    /// Multi-site clusters: what crosses the sites — dp (DP groups span the sites, hierarchical
+    /// gradient all-reduce; default), pp (pipeline stages split over the sites) or diloco
+    /// (each site its own replicas, an outer sync every --diloco-inner-steps steps).
+    #[arg(long)]
+    pub cross_site: Option<String>,
+    /// With --cross-site diloco: inner steps between outer synchronisations (default 500).
+    #[arg(long)]
+    pub diloco_inner_steps: Option<u32>,
 }
 
 /// The model `--model` names: a registry name or alias, or a Hugging Face config.json path.
@@ -447,7 +557,15 @@ pub fn prepare_on(job: &Job, f: &fabric::Fabric) -> Result<Prepared, UserError> 
             nvls: a.nvls == Switch::On,
         },
         moe_imbalance,
+        cross_site: train::sites::CrossSite::parse(a.cross_site.as_deref().unwrap_or("dp"), a.diloco_inner_steps)
+            .map_err(UserError)?,
     };
+    if options.cross_site != train::sites::CrossSite::Dp && train::sites::dci(f).is_none() {
+        return Err(UserError(format!(
+            "--cross-site {}: the cluster has one site (use a multi-site cluster, e.g. multi-site:gpus=16384,sites=2)",
+            options.cross_site.name()
+        )));
+    }
     Ok(Prepared {
         plan,
         cm,
@@ -469,6 +587,9 @@ pub fn run(t: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     // A mixed-accelerator cluster (pools of different accelerators) runs its own path.
     if let Some(code) = crate::mixed_cmd::maybe_run(&t, &load_cluster)? {
         return Ok(code);
+    }
+    if t.dci_sweep {
+        return dci_sweep(&t, &load_cluster);
     }
     let job = job(&t.job, t.cluster.as_deref())?;
     let cluster = job.cluster();
@@ -495,6 +616,30 @@ pub fn run(t: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     r.derived = p.derived;
     // The options were checked above; an accelerator without a catalogued TDP has no energy keys.
     r.energy = fabricsim::power::train_energy(&r, &f, &power).ok();
+    if r.multi_site.is_some() {
+        let progress = crate::Progress::new("the same job on one site of the same size", "stages");
+        let observer = progress.engine_observer();
+        let routing = job.args.routing.clone();
+        let out = engine::progress::observe(observer, || {
+            train::sites::run_baseline(
+                &mut r,
+                &cluster,
+                &f,
+                &mut |spec: &str| {
+                    let mut b = load_cluster(spec).map_err(|e| e.0)?;
+                    routing.apply(&mut b).map_err(|e| e.0)?;
+                    Ok(b)
+                },
+                &job.model,
+                &p.plan,
+                &p.cm,
+                &p.options,
+                p.order,
+            )
+        });
+        progress.finish();
+        out.map_err(UserError)?;
+    }
     if let Some(path) = &t.trace {
         let tr = crate::train_render::trace_json(&r);
         std::fs::write(path, serde_json::to_string(&tr)?)

@@ -526,6 +526,59 @@ pub fn render(r: &TrainReport) -> String {
             );
         }
     }
+    if let Some(ms) = &r.multi_site {
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "sites    {} sites · cross-site {} · DCI {} per site and direction · one-way {} (RTT {})",
+            ms.sites,
+            ms.cross_site,
+            si(ms.dci_bytes_per_s * 8.0, "bit/s"),
+            si(ms.one_way_delay_s, "s"),
+            si(ms.rtt_s, "s")
+        );
+        let _ = writeln!(
+            s,
+            "         per step each site sends {} over the DCI: {} at full DCI rate, {} in the flow engine; {} latency-bound crossings ({})",
+            si(ms.dci_bytes_per_site_per_step, "B"),
+            si(ms.dci_serialisation_s, "s"),
+            si(ms.dci_flow_s, "s"),
+            ms.latency_steps,
+            si(ms.latency_s, "s")
+        );
+        if let (Some(h), Some(sync), Some(u), Some(eq)) = (
+            ms.diloco_inner_steps,
+            ms.diloco_outer_sync_s,
+            ms.diloco_compute_utilisation_fraction,
+            ms.diloco_step_equivalent_s,
+        ) {
+            let _ = writeln!(
+                s,
+                "         DiLoCo: outer sync of fp32 pseudo-gradients {} every {h} inner steps → compute utilisation {:.2} %, {} per step equivalent",
+                si(sync, "s"),
+                u * 100.0,
+                si(eq, "s")
+            );
+        }
+        match (r.single_site_step_time_s, r.multi_site_loss_fraction) {
+            (Some(single), Some(loss)) => {
+                let _ = writeln!(
+                    s,
+                    "loss     {:.2} % against one site of the same size ({}: {}) · extra {} = bandwidth {} + latency {} + congestion {}",
+                    loss * 100.0,
+                    ms.baseline,
+                    si(single, "s"),
+                    si(ms.extra_s, "s"),
+                    si(ms.extra_bandwidth_s, "s"),
+                    si(ms.extra_latency_s, "s"),
+                    si(ms.extra_congestion_s, "s")
+                );
+            }
+            _ => {
+                let _ = writeln!(s, "loss     not computed (no single-site equivalent of this cluster)");
+            }
+        }
+    }
     for w in &r.warnings {
         let _ = writeln!(s, "warning  {w}");
     }
@@ -765,4 +818,49 @@ pub fn html_page(r: &TrainReport) -> fabricsim::html::Page {
         }
     }
     page
+}
+
+/// The text table of `train --dci-sweep`.
+pub fn render_dci_sweep(sw: &fabricsim::train::sites::DciSweep) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "DCI sweep · {} against {} ({:.3} s per step)",
+        sw.cluster, sw.baseline, sw.single_site_step_time_s
+    );
+    let _ = writeln!(
+        s,
+        "{:>12} {:>14} {:>12} {:>9} {:>14} {:>14} {:>12} {:>14}",
+        "distance km", "DCI Gb/s/site", "step s", "loss %", "serialise s", "bandwidth s", "latency s", "congestion s"
+    );
+    for p in &sw.points {
+        let _ = writeln!(
+            s,
+            "{:>12} {:>14} {:>12.4} {:>9.2} {:>14.4} {:>14.4} {:>12.5} {:>14.4}",
+            p.distance_km,
+            p.dci_gbit_per_s,
+            p.step_time_s,
+            p.multi_site_loss_fraction * 100.0,
+            p.dci_serialisation_s,
+            p.extra_bandwidth_s,
+            p.extra_latency_s,
+            p.extra_congestion_s
+        );
+    }
+    for t in &sw.thresholds {
+        let _ = writeln!(
+            s,
+            "{} km: loss ≤ {:.1} % needs {} (closed form {:.0} Gb/s per site; {} bisection runs)",
+            t.distance_km,
+            t.target_loss_fraction * 100.0,
+            match (t.dci_gbit_per_s_needed, t.loss_fraction_at_needed) {
+                (Some(g), Some(l)) => format!("{g:.0} Gb/s per site (loss {:.2} %)", l * 100.0),
+                _ => "more than the largest capacity swept".to_string(),
+            },
+            t.closed_form_gbit_per_s,
+            t.simulations
+        );
+    }
+    s
 }

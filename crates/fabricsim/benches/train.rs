@@ -72,6 +72,7 @@ fn bench(c: &Case, runs: usize) {
         full: false,
         in_network: collective::InNetwork::default(),
         moe_imbalance: 1.0,
+        cross_site: Default::default(),
     };
     let mut times = Vec::with_capacity(runs);
     let mut last = None;

@@ -137,6 +137,12 @@ pub struct TrainInputs {
     pub moe_imbalance: Option<f64>,
     /// Memory limit of the run in bytes (default [`DEFAULT_MAX_MEMORY_BYTES`]).
     pub max_memory_bytes: Option<f64>,
+    /// What crosses the sites of a multi-site cluster: dp (default), pp or diloco.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_site: Option<String>,
+    /// DiLoCo's inner steps between outer synchronisations (default 500).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diloco_inner_steps: Option<u32>,
 }
 
 /// A scenario file's text and its name for messages.
@@ -243,13 +249,14 @@ pub fn train(scenario_file: Option<ScenarioText>, x: &TrainInputs, load: &LoadCl
     let limit = memory_limit(x.max_memory_bytes)?;
     let est = train::estimate_memory(&f, &model, &plan, false);
     check_memory(est.bytes, &est.largest, limit)?;
-    let mut r = train::simulate_ordered(
-        &cluster,
-        &f,
-        &model,
-        &plan,
-        &cm,
-        &TrainOptions {
+    let cross_site = train::sites::CrossSite::parse(x.cross_site.as_deref().unwrap_or("dp"), x.diloco_inner_steps)?;
+    if cross_site != train::sites::CrossSite::Dp && train::sites::dci(&f).is_none() {
+        return Err(format!(
+            "cross_site {}: cluster `{cluster}` has one site (use a multi-site cluster)",
+            cross_site.name()
+        ));
+    }
+    let opts = TrainOptions {
             fidelity,
             allow_oom: true,
             full: false,
@@ -258,7 +265,22 @@ pub fn train(scenario_file: Option<ScenarioText>, x: &TrainInputs, load: &LoadCl
                 nvls: x.nvls.unwrap_or(true),
             },
             moe_imbalance,
+        cross_site,
+    };
+    let mut r = train::simulate_ordered(&cluster, &f, &model, &plan, &cm, &opts, order)?;
+    train::sites::run_baseline(
+        &mut r,
+        &cluster,
+        &f,
+        &mut |spec: &str| {
+            let (_, mut b) = load(spec)?;
+            apply_routing(&mut b, x.routing.as_deref())?;
+            Ok(b)
         },
+        &model,
+        &plan,
+        &cm,
+        &opts,
         order,
     )?;
     r.derived = derived;

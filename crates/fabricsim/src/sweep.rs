@@ -516,6 +516,9 @@ pub struct Row {
     pub pp_comm_s: Option<f64>,
     pub dp_comm_s: Option<f64>,
     pub pipeline_bubble_s: Option<f64>,
+    /// Multi-site clusters: the same job on one site of the same size, and the loss against it.
+    pub single_site_step_time_s: Option<f64>,
+    pub multi_site_loss_fraction: Option<f64>,
     // Collective results.
     pub ranks_used: Option<u32>,
     pub time_s: Option<f64>,
@@ -568,6 +571,8 @@ pub const COLUMNS: &[&str] = &[
     "pp_comm_s",
     "dp_comm_s",
     "pipeline_bubble_s",
+    "single_site_step_time_s",
+    "multi_site_loss_fraction",
     "ranks_used",
     "time_s",
     "algbw_bytes_per_s",
@@ -666,6 +671,8 @@ pub fn run_point(p: &Point, grid: &Grid, load: &LoadCluster) -> Row {
             r.pp_comm_s = Some(b.pp_comm_s);
             r.dp_comm_s = Some(b.dp_comm_s);
             r.pipeline_bubble_s = Some(b.pipeline_bubble_s);
+            r.single_site_step_time_s = t.single_site_step_time_s;
+            r.multi_site_loss_fraction = t.multi_site_loss_fraction;
         }),
         Job::Collective { inputs } => job::collective(inputs, load).and_then(|c| {
             let row = c.rows.first().ok_or("the collective produced no row")?;

@@ -34,6 +34,7 @@ fn step(cluster: &str, model: &str, tp: u32, pp: u32, dp: u32, vp: u32, gbs: u32
         full,
         in_network: collective::InNetwork::default(),
         moe_imbalance: 1.0,
+        cross_site: Default::default(),
     };
     simulate(cluster, &f, &m, &plan, &cm, &opts).unwrap().step_time_s
 }

@@ -46,6 +46,7 @@ fn opts(fidelity: Fidelity) -> TrainOptions {
         full: false,
         in_network: collective::InNetwork::default(),
         moe_imbalance: 1.0,
+        cross_site: Default::default(),
     }
 }
 

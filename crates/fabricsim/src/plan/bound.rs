@@ -76,6 +76,7 @@ pub fn lower_bound_with(model: &ModelSpec, cm: &ComputeModel, plan: &ParallelPla
         microbatches: p.microbatches(),
         world: p.world(),
         caps: Vec::new(),
+        cross_site: Default::default(),
     };
     let comm = CommCosts {
         tp_per_layer: tp_per_layer_s,

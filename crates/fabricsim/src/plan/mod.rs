@@ -349,6 +349,7 @@ fn train_options(job: &Job, fidelity: Fidelity) -> TrainOptions {
         full: false,
         in_network: job.in_network,
         moe_imbalance: 1.0,
+        cross_site: Default::default(),
     }
 }
 

@@ -196,6 +196,33 @@ pub struct CommCosts {
     /// Link utilisations while each kind of communication runs, in pricing order.
     pub link_loads: Vec<LinkLoad>,
     pub warnings: Vec<String>,
+    /// A send across a stage boundary that crosses the DCI (`--cross-site pp`): every such
+    /// pair at once over the long-haul links, plus the one-way fibre delay; 0 when no
+    /// boundary crosses sites.
+    pub p2p_cross: f64,
+    /// What crossing sites costs (multi-site fabrics only; `train::sites`).
+    pub sites: Option<SiteComm>,
+}
+
+/// The cross-site communication of a step, as priced (`train::sites`).
+#[derive(Debug, Clone, Default)]
+pub struct SiteComm {
+    pub dci: super::sites::Dci,
+    /// Sites the job spans.
+    pub sites: u32,
+    /// Bytes each site sends over the DCI per step (closed form for the hierarchical sync).
+    pub dci_bytes_per_site: f64,
+    /// The flow engine's time for the cross-site pieces on their own (all groups at once),
+    /// propagation excluded.
+    pub dci_flow_s: f64,
+    /// Latency-bound DCI crossings on the step's critical path.
+    pub latency_steps: u32,
+    /// DiLoCo: one outer synchronisation (hierarchical, fp32 pseudo-gradients), its DCI bytes
+    /// per site and the flow time of its cross-site piece.
+    pub outer_sync_s: f64,
+    pub outer_dci_bytes_per_site: f64,
+    pub outer_dci_flow_s: f64,
+    pub outer_latency_steps: u32,
 }
 
 impl CommCosts {
@@ -336,6 +363,18 @@ pub fn price_with(
     let caps = &pl.caps;
     let mut out = CommCosts::default();
     let act_bytes = (p.mbs as u64 * p.seq / p.cp as u64) as f64 * model.hidden as f64 * 2.0;
+    // Multi-site fabrics (not TPU multislice, which has its own DCN pricing).
+    let n_sites = super::sites::sites_used(f, pl.world);
+    let xs = if matches!(f.scale_up, fabric::ScaleUpKind::Torus { .. }) || n_sites < 2 {
+        None
+    } else {
+        super::sites::dci(f)
+    };
+    let mut site_comm = xs.clone().map(|d| SiteComm {
+        dci: d,
+        sites: n_sites,
+        ..SiteComm::default()
+    });
 
     // Tensor parallel: per layer, forward 2 × (AG + RS) with SP or 2 all-reduces; backward the same.
     let tp_groups = lay.groups(Dim::Tp);
@@ -385,6 +424,23 @@ pub fn price_with(
                 p.tp
             ));
         }
+        if let Some(d) = &xs {
+            if tp_groups.iter().any(|g| super::sites::spans_sites(f, g)) {
+                // Every ring step of the layer's collectives waits for the fibre: 2(n−1) steps
+                // per all-reduce (or all-gather + reduce-scatter), two per layer's forward.
+                let steps = 4 * (p.tp - 1);
+                out.tp_per_layer += steps as f64 * d.one_way_s;
+                let per_step = out.tp_per_layer * 2.0 * model.layers as f64 / p.pp as f64 * pl.microbatches as f64;
+                out.warnings.push(format!(
+                    "TP groups of {} span sites: tensor-parallel collectives cross the DCI ({:.3} ms per layer's forward, of which {} one-way fibre delays of {:.3} ms; ≈ {:.2} s per step on each stage) — keep TP inside a site",
+                    p.tp,
+                    out.tp_per_layer * 1e3,
+                    steps,
+                    d.one_way_s * 1e3,
+                    per_step
+                ));
+            }
+        }
     }
 
     // Expert parallel: DeepEP dispatch + combine per MoE layer (train/moe.rs).
@@ -401,6 +457,20 @@ pub fn price_with(
         load(l, CommKind::Cp, &mut out);
         record(&mut out, CommKind::Cp, Dim::Cp, Op::SendRecv, kv, &groups, c);
         out.cp_kv_round = c.seconds;
+        if xs.is_some() && groups.iter().any(|g| super::sites::spans_sites(f, g)) {
+            out.warnings.push(format!(
+                "CP groups of {} span sites: the K/V ring crosses the DCI ({:.3} ms per round) — keep CP inside a site",
+                p.cp,
+                c.seconds * 1e3
+            ));
+        }
+    }
+    if xs.is_some() && p.ep > 1 && lay.groups(Dim::Ep).iter().any(|g| super::sites::spans_sites(f, g)) {
+        out.warnings.push(format!(
+            "EP groups of {} span sites: expert dispatch and combine cross the DCI ({:.3} ms per MoE layer and direction) — keep EP inside a site",
+            p.ep,
+            out.ep_per_moe_layer * 1e3
+        ));
     }
 
     // ZeRO-3 / FSDP: each layer's parameters are all-gathered over its shard group before its
@@ -456,9 +526,28 @@ pub fn price_with(
 
     // Pipeline sends.
     out.p2p_bytes = act_bytes / if p.sequence_parallel { p.tp as f64 } else { 1.0 };
-    let (p2p, l_pp) = p2p_cost(f, pl, out.p2p_bytes, opts.fidelity, memo)?;
+    let stage_sites = if xs.is_some() {
+        super::sites::stage_sites(f, lay)
+    } else {
+        Vec::new()
+    };
+    let crosses = |s: u32| stage_sites.len() > s as usize + 1 && stage_sites[s as usize] != stage_sites[s as usize + 1];
+    let crossing: Vec<u32> = (0..lay.pp.saturating_sub(1)).filter(|&s| crosses(s)).collect();
+    let (p2p, l_pp) = p2p_cost(f, pl, out.p2p_bytes, opts.fidelity, memo, &|s| !crosses(s))?;
     out.p2p = p2p;
     load(l_pp, CommKind::Pp, &mut out);
+    if let (Some(d), Some(sc), false) = (&xs, site_comm.as_mut(), crossing.is_empty()) {
+        let (pc, l_x) = p2p_cost(f, pl, out.p2p_bytes, opts.fidelity, memo, &|s| crosses(s))?;
+        load(l_x, CommKind::Pp, &mut out);
+        out.p2p_cross = pc + d.one_way_s;
+        // Per step: every micro-batch crosses each such boundary forward and backward.
+        let m = pl.microbatches as f64 * p.vp as f64;
+        let pairs = (lay.tp * lay.cp * lay.ep * lay.dpo) as f64;
+        sc.dci_bytes_per_site += m * out.p2p_bytes * pairs * crossing.len() as f64;
+        let lat = latency(&p2p_plan(f, pl, &|s| crosses(s)), Protocol::Simple).unwrap_or(0.0);
+        sc.dci_flow_s += 2.0 * m * (pc - lat).max(0.0);
+        sc.latency_steps += 2 * pl.microbatches * p.vp * crossing.len() as u32;
+    }
     if p.pp > 1 {
         let pairs = lay.tp * lay.cp * lay.ep * lay.dpo * (lay.pp - 1);
         out.collectives.push(PricedComm {
@@ -492,8 +581,61 @@ pub fn price_with(
             vec![Op::ReduceScatter, Op::AllGather]
         };
         let dp_groups = lay.groups(Dim::Dp);
+        let hierarchical = xs.is_some() && lay.slices() > 1;
+        if let (true, Some(d), Some(sc)) = (hierarchical && dense_params > 0.0, &xs, site_comm.as_mut()) {
+            let diloco = matches!(pl.cross_site, super::sites::CrossSite::Diloco { .. });
+            let replica = dense_params * 2.0 * (p.tp * p.pp) as f64;
+            if !diloco {
+                sc.dci_bytes_per_site += super::sites::dci_bytes_per_site(replica, n_sites);
+            }
+            let bytes = dense_params * 2.0;
+            let g = dp_groups.first().map_or(1, |g| g.len());
+            let mut pieces = Vec::new();
+            hierarchical_pieces(&mut pieces, p.zero, bytes, g, diloco);
+            for (dim, op, b) in pieces {
+                let groups = lay.groups(dim);
+                let (mut c, l) = concurrent_with(memo, f, caps, &groups, op, b, opts)?;
+                if dim == Dim::Dcn {
+                    sc.dci_flow_s += (c.seconds - c.latency).max(0.0);
+                    let steps = super::sites::cross_steps(op, n_sites);
+                    sc.latency_steps += steps;
+                    c.seconds += steps as f64 * d.one_way_s;
+                    c.latency += steps as f64 * d.one_way_s;
+                }
+                if op != Op::AllGather {
+                    load(l, CommKind::Dp, &mut out);
+                }
+                record(&mut out, CommKind::Dp, dim, op, b, &groups, c);
+                out.dp_total += c.seconds;
+                out.dp.push(DpSync {
+                    dim,
+                    op,
+                    bytes: b,
+                    cost: c,
+                });
+            }
+            if diloco {
+                // The outer synchronisation: one full model copy of pseudo-gradients (fp32),
+                // hierarchically across the sites, once every H inner steps.
+                let per_rank = model.params() / (p.tp as f64 * p.pp as f64);
+                let ob = per_rank * super::sites::OUTER_BYTES_PER_PARAM;
+                sc.outer_dci_bytes_per_site = super::sites::dci_bytes_per_site(ob * (p.tp * p.pp) as f64, n_sites);
+                let mut outer = Vec::new();
+                hierarchical_pieces(&mut outer, 0, ob, g, false);
+                for (dim, op, b) in outer {
+                    let (c, _) = concurrent_with(memo, f, caps, &lay.groups(dim), op, b, opts)?;
+                    sc.outer_sync_s += c.seconds;
+                    if dim == Dim::Dcn {
+                        let steps = super::sites::cross_steps(op, n_sites);
+                        sc.outer_dci_flow_s += (c.seconds - c.latency).max(0.0);
+                        sc.outer_latency_steps += steps;
+                        sc.outer_sync_s += steps as f64 * d.one_way_s;
+                    }
+                }
+            }
+        }
         for (i, &op) in ops.iter().enumerate() {
-            if dense_params <= 0.0 {
+            if dense_params <= 0.0 || hierarchical {
                 break;
             }
             let bytes = dense_params * 2.0;
@@ -527,7 +669,15 @@ pub fn price_with(
         }
     }
     // Multislice TPU jobs: the gradient shards' all-reduce across slices over the DCN.
-    super::tpu::price_dcn(f, pl, model, opts, &mut out)?;
+    if xs.is_none() {
+        super::tpu::price_dcn(f, pl, model, opts, &mut out)?;
+    }
+    if xs.is_some() && lay.slices() < 2 && p.dp * p.cp > 1 && lay.groups(Dim::Dp).iter().any(|g| super::sites::spans_sites(f, g)) {
+        out.warnings.push(
+            "DP groups span sites unevenly (not one equal share per site): their gradient synchronisation is priced flat, not hierarchically".into(),
+        );
+    }
+    out.sites = site_comm;
     if opts.fidelity == Fidelity::Analytical && opts.fidelity_checks {
         fidelity_checks(f, pl, model, &mut out, memo)?;
     }
@@ -635,7 +785,7 @@ fn fidelity_checks(
             continue;
         }
         if k == Pp {
-            let (t, _) = p2p_cost(f, pl, out.p2p_bytes, Fidelity::Flow, memo)?;
+            let (t, _) = p2p_cost(f, pl, out.p2p_bytes, Fidelity::Flow, memo, &|_| true)?;
             checks.push(FidelityCheck {
                 kind: Pp,
                 op: Op::SendRecv,
@@ -866,17 +1016,28 @@ fn p2p_cost(
     bytes: f64,
     fidelity: Fidelity,
     memo: &mut Memo,
+    boundary: &dyn Fn(u32) -> bool,
 ) -> Result<(f64, Vec<(u32, f64)>), String> {
     let lay: &Layout = &pl.layout;
-    if lay.pp < 2 || bytes <= 0.0 {
+    if lay.pp < 2 || bytes <= 0.0 || !(0..lay.pp - 1).any(boundary) {
         return Ok((0.0, Vec::new()));
     }
+    let plan = p2p_plan(f, pl, boundary);
+    let lat = latency(&plan, Protocol::Simple).unwrap_or(0.0);
+    let (t, busy) = memo.run(f, &pl.caps, &Arc::new(plan), fidelity)?;
+    Ok((lat + t * bytes / REF_SIZE, busy))
+}
+
+/// The plan of one send between consecutive stages at [`REF_SIZE`], every pair whose
+/// boundary (the lower stage) `boundary` keeps, in both directions.
+fn p2p_plan(f: &Fabric, pl: &Placement, boundary: &dyn Fn(u32) -> bool) -> Plan {
+    let lay: &Layout = &pl.layout;
     let mut ph = Phase::default();
     for dpo in 0..lay.dpo {
         for ep in 0..lay.ep {
             for cp in 0..lay.cp {
                 for tp in 0..lay.tp {
-                    for s in 0..lay.pp - 1 {
+                    for s in (0..lay.pp - 1).filter(|&s| boundary(s)) {
                         let a = lay.rank(tp, cp, ep, s, dpo);
                         let b = lay.rank(tp, cp, ep, s + 1, dpo);
                         let mut fw = PlanFlow::new(a, b, REF_SIZE);
@@ -893,9 +1054,33 @@ fn p2p_cost(
     ph.steps(p2p_link_class(f, pl), 1);
     let mut plan = Plan::new(Op::SendRecv, Algo::P2p);
     plan.phases.push(ph);
-    let lat = latency(&plan, Protocol::Simple).unwrap_or(0.0);
-    let (t, busy) = memo.run(f, &pl.caps, &Arc::new(plan), fidelity)?;
-    Ok((lat + t * bytes / REF_SIZE, busy))
+    plan
+}
+
+/// The pieces of a hierarchical gradient synchronisation across sites of `bytes` per rank
+/// over in-site groups of `g` ranks: reduce-scatter inside → all-reduce (ZeRO-1/2:
+/// reduce-scatter then all-gather) of the shard across sites → all-gather inside. DiLoCo's
+/// inner steps synchronise inside the site only.
+fn hierarchical_pieces(out: &mut Vec<(Dim, Op, f64)>, zero: u8, bytes: f64, g: usize, in_site_only: bool) {
+    let shard = bytes / g.max(1) as f64;
+    match (in_site_only, zero) {
+        (true, 0) => out.push((Dim::Dp, Op::AllReduce, bytes)),
+        (true, _) => {
+            out.push((Dim::Dp, Op::ReduceScatter, bytes));
+            out.push((Dim::Dp, Op::AllGather, bytes));
+        }
+        (false, 0) => {
+            out.push((Dim::Dp, Op::ReduceScatter, bytes));
+            out.push((Dim::Dcn, Op::AllReduce, shard));
+            out.push((Dim::Dp, Op::AllGather, bytes));
+        }
+        (false, _) => {
+            out.push((Dim::Dp, Op::ReduceScatter, bytes));
+            out.push((Dim::Dcn, Op::ReduceScatter, shard));
+            out.push((Dim::Dcn, Op::AllGather, shard));
+            out.push((Dim::Dp, Op::AllGather, bytes));
+        }
+    }
 }
 
 /// The link class pipeline sends travel on: scale-up when consecutive stages share a domain.

@@ -146,6 +146,8 @@ pub struct Placement {
     pub world: u64,
     /// Effective per-direction link capacities (`collective::simulate::effective_capacities`).
     pub caps: Vec<f64>,
+    /// What crosses the sites of a multi-site fabric (`train::sites`; `dp` elsewhere).
+    pub cross_site: super::sites::CrossSite,
 }
 
 impl Placement {
@@ -178,12 +180,18 @@ pub fn place(
     }
     let mut layout = Layout::new(p.tp, p.cp, p.ep, p.pp, p.dp / p.ep, order);
     layout.slice_dp = super::tpu::slice_dp(f, &layout);
+    // Multi-site: DP groups that span the sites evenly split into in-site groups and
+    // cross-site groups (hierarchical synchronisation, `train::sites`).
+    if layout.slice_dp == layout.dpo && p.zero != 3 {
+        layout.slice_dp = super::sites::site_split(f, &layout, p.world());
+    }
     Ok(Placement {
         plan: p.clone(),
         layout,
         microbatches: m,
         world: p.world(),
         caps: collective::simulate::effective_capacities(f),
+        cross_site: super::sites::CrossSite::Dp,
     })
 }
 

@@ -20,6 +20,7 @@ pub mod memory;
 pub mod moe;
 pub mod pipeline;
 pub mod report;
+pub mod sites;
 pub mod timing;
 pub mod tpu;
 
@@ -48,6 +49,8 @@ pub struct TrainOptions {
     pub in_network: collective::InNetwork,
     /// Max/mean expert load of MoE layers (`--moe-imbalance`, ≥ 1; 1 = balanced).
     pub moe_imbalance: f64,
+    /// What crosses the sites on a multi-site fabric (`--cross-site`; ignored elsewhere).
+    pub cross_site: sites::CrossSite,
 }
 
 impl TrainOptions {
@@ -59,6 +62,7 @@ impl TrainOptions {
             full: false,
             in_network: collective::InNetwork::default(),
             moe_imbalance: 1.0,
+            cross_site: sites::CrossSite::Dp,
         }
     }
 }
@@ -227,7 +231,21 @@ fn simulate_memo(
     fidelity_checks: bool,
 ) -> Result<TrainReport, String> {
     let n = STAGES.len();
-    let placement = layout::place(f, model, plan, order, opts.full)?;
+    // `--cross-site pp` on a multi-site fabric: pipeline stages outermost (split over the
+    // sites), DP inside a site.
+    let multi_site = sites::dci(f).is_some();
+    let order = if multi_site && opts.cross_site == sites::CrossSite::Pp {
+        [0, 1, 2, 4, 3]
+    } else {
+        order
+    };
+    let mut placement = layout::place(f, model, plan, order, opts.full)?;
+    placement.cross_site = opts.cross_site;
+    if matches!(opts.cross_site, sites::CrossSite::Diloco { .. }) && multi_site && placement.layout.slices() < 2 {
+        return Err(
+            "--cross-site diloco: the plan's data-parallel replicas do not split evenly over the sites (DP must be a multiple of the sites, placed outermost)".into(),
+        );
+    }
     progress(0, n, STAGES[0]);
     let mut comm = comm::price_with(
         f,

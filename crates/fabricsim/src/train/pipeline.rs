@@ -26,6 +26,11 @@ struct FabricHooks<'a> {
     p2p_latency: f64,
     /// Pipeline sends as a fixed (pre-priced) delay instead of transfers.
     p2p_delay: Option<f64>,
+    /// The site of each stage (empty on one site) and a send across sites: its pre-priced
+    /// delay, and the one-way fibre delay added to its transfer under `full`.
+    stage_site: Vec<u32>,
+    p2p_cross: f64,
+    cross_latency: f64,
     /// Per DP synchronisation: the merged plan of all groups (at the chunk's size), its latency,
     /// and the protocol's payload share.
     dp: Vec<(Plan, f64, f64)>,
@@ -51,7 +56,9 @@ impl schedule::Hooks for FabricHooks<'_> {
         _backward: bool,
         dep: TaskId,
     ) -> Result<TaskId, String> {
+        let cross = !self.stage_site.is_empty() && self.stage_site[from as usize] != self.stage_site[to as usize];
         if let Some(d) = self.p2p_delay {
+            let d = if cross { self.p2p_cross } else { d };
             return e
                 .add_task(Task::Delay { seconds: d }, &[dep])
                 .map_err(|e| e.to_string());
@@ -76,7 +83,7 @@ impl schedule::Hooks for FabricHooks<'_> {
         }
         e.add_task(
             Task::Transfer {
-                latency: self.p2p_latency,
+                latency: self.p2p_latency + if cross { self.cross_latency } else { 0.0 },
                 flows,
             },
             &[dep],
@@ -205,6 +212,10 @@ pub fn run(
     let p2p_latency = base_lat(false, Protocol::Simple) + hw_lat(class, false, Protocol::Simple);
     let p2p_delay = if full { None } else { Some(comm.p2p) };
     let replicas = if full { p.dp } else { 1 };
+    let (stage_site, cross_latency) = match &comm.sites {
+        Some(s) if comm.p2p_cross > 0.0 => (super::sites::stage_sites(f, lay), s.dci.one_way_s),
+        _ => (Vec::new(), 0.0),
+    };
     let by_stage = dp
         .iter()
         .map(|(plan, _, _): &(Plan, f64, f64)| {
@@ -229,6 +240,9 @@ pub fn run(
         p2p_bytes: comm.p2p_bytes,
         p2p_latency,
         p2p_delay,
+        stage_site,
+        p2p_cross: comm.p2p_cross,
+        cross_latency,
         dp,
         vp: p.vp,
         virtual_base,

@@ -220,6 +220,13 @@ pub struct TrainReport {
     pub expected_error_basis: String,
     /// The training framework whose profile priced the kernels (`--framework`).
     pub framework: String,
+    /// Multi-site fabrics: the same job (plan, accelerators) on one site of the same total size
+    /// (`train::sites`); null elsewhere, and when no single-site equivalent was run.
+    pub single_site_step_time_s: Option<f64>,
+    /// 1 − single-site step / multi-site step (DiLoCo: its per-step equivalent), in 0–1.
+    pub multi_site_loss_fraction: Option<f64>,
+    /// What crossing sites cost and why (null on one site).
+    pub multi_site: Option<super::sites::MultiSiteReport>,
     #[serde(skip)]
     pub timeline: Option<Timeline>,
     /// What traces draw inside the timeline's spans (not part of the JSON schema).
@@ -292,6 +299,7 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
     let m = pl.microbatches;
     let world = pl.world;
     let step = tl.step_time;
+    let multi_site = super::sites::report_part(pl, comm, &tl);
     let mut warnings = comm.warnings.clone();
     let mut assumptions = super::moe::assumptions(comm, model); // EP as DeepEP runs it, MTP
     let slowest = timings.slowest_stage();
@@ -582,6 +590,9 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
         p.world(),
     );
     TrainReport {
+        single_site_step_time_s: None,
+        multi_site_loss_fraction: None,
+        multi_site,
         schema_version: crate::SCHEMA_VERSION,
         fidelity: crate::collective::fidelity_name(fidelity).into(),
         cluster: cluster.to_string(),
@@ -646,7 +657,9 @@ pub fn assemble(x: Inputs<'_>) -> TrainReport {
             .iter()
             .map(|c| CollectiveReport {
                 // The gradient all-reduce across TPU slices is DP over the data-center network.
-                dimension: if c.dim == Some(super::layout::Dim::Dcn) {
+                dimension: if c.dim == Some(super::layout::Dim::Dcn) && comm.sites.is_some() {
+                    "DP (across sites)".into()
+                } else if c.dim == Some(super::layout::Dim::Dcn) {
                     "DP (DCN)".into()
                 } else {
                     c.kind.label().into()

@@ -98,6 +98,19 @@ pub fn render_train(e: &fabricsim::power::TrainEnergy) -> String {
         si(e.power_swing_w, "W"),
         si(e.power_swing_period_s, "s")
     );
+    if let (Some(lo), Some(hi)) = (e.power_levels.first(), e.power_levels.last()) {
+        let _ = writeln!(
+            s,
+            "  waveform: {} stage(s) computing {} for {} per step … {} stage(s) computing {} for {} ({} levels)",
+            hi.stages_computing,
+            si(hi.it_power_w, "W"),
+            si(hi.time_s, "s"),
+            lo.stages_computing,
+            si(lo.it_power_w, "W"),
+            si(lo.time_s, "s"),
+            e.power_levels.len()
+        );
+    }
     let sm = &e.power_smoothing;
     if let Some(f) = &sm.power_floor {
         let _ = writeln!(

@@ -226,12 +226,11 @@ impl Waveform {
     }
 }
 
-/// The job's IT power over one training step: stage `s`'s accelerators (the job's ÷ PP) at the
-/// compute fraction while its compute or optimizer stream runs, at `low` × TDP otherwise.
-pub fn train_waveform(tl: &Timeline, pp: u32, jp: &JobPower, low: f64) -> Waveform {
+/// How many pipeline stages compute over one step: pieces `(start_s, end_s, stages)` covering
+/// `[0, step)`, a stage computing while its compute or optimizer stream runs.
+pub fn stages_computing(tl: &Timeline, pp: u32) -> Vec<(f64, f64, u32)> {
     let period = tl.step_time.max(0.0);
     let pp = pp.max(1) as usize;
-    let per_stage = jp.accelerators / pp as f64 * jp.tdp_w;
     // Each stage's compute intervals, merged.
     let mut events: Vec<(f64, i32)> = Vec::new();
     for s in 0..pp {
@@ -256,26 +255,69 @@ pub fn train_waveform(tl: &Timeline, pp: u32, jp: &JobPower, low: f64) -> Wavefo
         }
     }
     events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let level = |n: i32| {
-        let n = n as f64;
-        jp.rest_w + per_stage * (n * ACCEL_COMPUTE_TDP_FRACTION + (pp as f64 - n) * low)
-    };
     let mut pieces = Vec::new();
     let (mut t, mut n) = (0.0, 0i32);
     for (at, d) in events {
         if at > t {
-            pieces.push((t, at, level(n)));
+            pieces.push((t, at, n.max(0) as u32));
             t = at;
         }
         n += d;
     }
     if period > t || pieces.is_empty() {
-        pieces.push((t, period.max(t), level(n)));
+        pieces.push((t, period.max(t), n.max(0) as u32));
     }
+    pieces
+}
+
+/// The job's IT power with `n` of `pp` stages computing, the others at `low` × TDP.
+fn level(jp: &JobPower, pp: u32, low: f64, n: u32) -> f64 {
+    let pp = pp.max(1) as f64;
+    let per_stage = jp.accelerators / pp * jp.tdp_w;
+    let n = n as f64;
+    jp.rest_w + per_stage * (n * ACCEL_COMPUTE_TDP_FRACTION + (pp - n) * low)
+}
+
+/// The job's IT power over one training step: stage `s`'s accelerators (the job's ÷ PP) at the
+/// compute fraction while its compute or optimizer stream runs, at `low` × TDP otherwise.
+pub fn train_waveform(tl: &Timeline, pp: u32, jp: &JobPower, low: f64) -> Waveform {
+    let pieces = stages_computing(tl, pp)
+        .into_iter()
+        .map(|(a, b, n)| (a, b, level(jp, pp, low, n)))
+        .collect();
     Waveform {
-        period_s: period,
+        period_s: tl.step_time.max(0.0),
         pieces,
     }
+}
+
+/// The step's power levels: for each number of stages computing, the job's IT power and the
+/// time per step spent there (the waveform's shape without its order).
+pub fn train_levels(tl: &Timeline, pp: u32, jp: &JobPower, low: f64) -> Vec<PowerLevel> {
+    let top = pp.max(1) as usize;
+    let mut time = vec![0.0; top + 1];
+    for (a, b, n) in stages_computing(tl, pp) {
+        time[(n as usize).min(top)] += b - a;
+    }
+    time.iter()
+        .enumerate()
+        .filter(|(_, t)| **t > 0.0)
+        .map(|(n, t)| PowerLevel {
+            stages_computing: n as u32,
+            it_power_w: level(jp, pp, low, n as u32),
+            time_s: *t,
+        })
+        .collect()
+}
+
+/// One level of the step's power waveform.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PowerLevel {
+    /// Pipeline stages computing (of PP); the others communicate or wait.
+    pub stages_computing: u32,
+    pub it_power_w: f64,
+    /// Time per step at this level.
+    pub time_s: f64,
 }
 
 /// Bins for ramp and storage: fine enough that a step of tens of seconds is cut into ms.
@@ -416,6 +458,8 @@ pub struct TrainEnergy {
     pub power_swing_period_s: f64,
     /// The fraction of TDP the job's accelerators average over the step.
     pub accelerator_mean_tdp_fraction: f64,
+    /// The waveform's levels by stages computing, with the time per step at each.
+    pub power_levels: Vec<PowerLevel>,
     pub pue: f64,
     pub power_basis: String,
     pub power_smoothing: Smoothing,
@@ -523,6 +567,7 @@ pub fn train_energy(r: &TrainReport, f: &Fabric, opts: &PowerOptions) -> Result<
         power_swing_w: w.swing(),
         power_swing_period_s: step,
         accelerator_mean_tdp_fraction: if accel_w > 0.0 { (it - jp.rest_w) / accel_w } else { 0.0 },
+        power_levels: train_levels(tl, pp, &jp, low),
         pue: jp.pue,
         power_basis: basis(&jp, low, "while their stage computes (forward, backward, optimizer)"),
         power_smoothing: Smoothing {

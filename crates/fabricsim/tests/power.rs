@@ -142,6 +142,13 @@ fn training_power_swing_of_a_16k_gpu_llama_405b_job() {
     assert!((e.facility_power_w - e.it_power_w * e.pue).abs() < 1e-6 * e.facility_power_w);
     assert!((e.energy_j_per_token - e.facility_power_w * r.step_time_s / r.tokens_per_step).abs() < 1e-9);
     assert!(e.power_smoothing.power_floor.is_none() && e.power_smoothing.ramp_limit.is_none());
+    // The levels add up to the step and span the peak and the trough.
+    let t: f64 = e.power_levels.iter().map(|l| l.time_s).sum();
+    assert!((t - r.step_time_s).abs() < 1e-9 * r.step_time_s);
+    let hi = e.power_levels.iter().map(|l| l.it_power_w).fold(0.0, f64::max);
+    assert_eq!(hi, e.it_power_peak_w);
+    assert_eq!(e.power_levels.last().unwrap().stages_computing, 16);
+    assert_eq!(e.power_levels[0].it_power_w, e.it_power_trough_w);
 }
 
 #[test]

@@ -33,6 +33,11 @@ pub fn maybe_run(
         }
         return Ok(None);
     };
+    if t.trace.is_some() || t.html.is_some() {
+        return Err(UserError(format!(
+            "--trace / --html: not available on a mixed-accelerator cluster (`{cluster}`); use --json"
+        )));
+    }
     let balance = Balance::parse(t.mixed_balance.as_deref().unwrap_or("best")).map_err(UserError)?;
     if let Some(ratios) = &t.mixed_sweep {
         let rows = sweep(&job, &cluster, &spec, ratios, load)?;

@@ -515,7 +515,7 @@ impl PipeModel<'_> {
 /// The integer split minimising the slowest stage with every stage's layers ≤ `cap[s]`.
 fn min_max_split(pm: &PipeModel, total: u32, cap: &[u32]) -> Option<Vec<u32>> {
     let pp = cap.len();
-    if cap.iter().any(|&c| c == 0) || cap.iter().map(|&c| c as u64).sum::<u64>() < total as u64 {
+    if cap.contains(&0) || cap.iter().map(|&c| c as u64).sum::<u64>() < total as u64 {
         return None;
     }
     let mut cands: Vec<f64> = (0..pp)
@@ -756,6 +756,7 @@ fn continuous_balance(pm: &PipeModel, total: u32) -> Vec<f64> {
     (0..pp).map(|s| ((t - extra(s)) / rate(s)).max(0.0)).collect()
 }
 
+#[allow(clippy::needless_range_loop)] // pools, replicas and micro-batches are parallel arrays
 fn run_dp(c: &mut Ctx, ideal: f64, m_even: u32) -> Result<ModeResult, String> {
     let plan = c.plan;
     let npools = c.pools.len();
@@ -899,6 +900,7 @@ fn run_dp(c: &mut Ctx, ideal: f64, m_even: u32) -> Result<ModeResult, String> {
 
 /// Run the job over the pools. `plan` is the whole job: TP, PP, CP and DP = accelerators ÷
 /// (TP × PP × CP) for the pipeline mode (each replica spans the pools), GBS, MBS, sequence.
+#[allow(clippy::needless_range_loop)]
 pub fn run(
     cluster: &str,
     pools: &[Pool],

@@ -141,9 +141,7 @@ fn loss_grows_as_the_dci_shrinks() {
         assert!((0.0..1.0).contains(&loss), "{spec}: {loss}");
         assert!(loss >= last - 1e-9, "{spec}: loss {loss} below {last} at more capacity");
         let ms = r.multi_site.as_ref().unwrap();
-        assert!(
-            (ms.extra_bandwidth_s + ms.extra_latency_s + ms.extra_congestion_s - ms.extra_s.max(0.0)).abs() < 1e-9
-        );
+        assert!((ms.extra_bandwidth_s + ms.extra_latency_s + ms.extra_congestion_s - ms.extra_s.max(0.0)).abs() < 1e-9);
         assert!(single > 0.0 && r.step_time_s >= single * (1.0 - 1e-3), "{spec}");
         last = loss;
     }
@@ -176,14 +174,14 @@ fn pp_across_sites_pays_the_crossing_latency() {
     assert!(ms.latency_steps > 0);
     let one_way = ms.one_way_delay_s;
     assert!((one_way - 2000.0 * 4.9e-6).abs() < 1e-9);
-    // At least one forward and one backward crossing per micro-batch of the 8 a pipeline runs
-    // sits on the critical path of 1F1B with two stages.
+    // At least the fill's forward and the drain's backward crossing sit on the critical path
+    // of 1F1B; at most every send of the 8 micro-batches in both directions.
     let m_b = (64 / 8) as f64;
+    let d_one_way = one_way - 4.9e-6;
     let grew = far.step_time_s - near.step_time_s;
     assert!(
-        grew >= 2.0 * m_b * (one_way - 4.9e-6) * 0.9,
-        "step grew by {grew} s, expected ≥ {} s",
-        2.0 * m_b * one_way * 0.9
+        grew >= 2.0 * d_one_way * 0.99 && grew <= 2.0 * m_b * d_one_way * 1.01 + 1e-3,
+        "step grew by {grew} s for a one-way delay {d_one_way} s longer"
     );
     // DP inside a site: no hierarchical cross-site sync.
     assert!(far.collectives.iter().all(|c| !c.dimension.contains("across sites")));

@@ -241,3 +241,30 @@ fn one_site_has_no_loss() {
     let r = run("fat-tree:gpus=16", &m, &p, CrossSite::Dp, Fidelity::Analytical);
     assert!(r.multi_site.is_none() && r.single_site_step_time_s.is_none() && r.multi_site_loss_fraction.is_none());
 }
+
+/// NVIDIA's multi-data-centre Nemotron-4 340B run: 96 % of single-site (`operations.csv` O002;
+/// baseline O003: 6,144 H100, TP 8 · PP 12 · DP 64, GBS 2,304, 8.0 s per step). Assumptions
+/// (ours, not the source's): the 6,144 GPUs split over two sites 2,000 km apart (RTT 19.6 ms,
+/// "often ≥ 20 ms"), a DCI of 3.2 Tb/s per site (eight 400ZR wavelengths), BF16 gradients,
+/// hierarchical all-reduce overlapped as the 1F1B schedule allows; analytical fidelity (the
+/// flow fidelity gives a smaller loss: the engine shares the DCI, analytical prices each
+/// stage's sync alone). Band: 93–99 % efficiency, and the baseline within ±25 % of 8.0 s.
+#[test]
+fn nemotron_multi_dc_efficiency_band() {
+    let m = model("nemotron-4-340b");
+    let p = plan(8, 12, 64, 2304, 4096, 1);
+    let r = run(
+        "multi-site:gpus=6144,sites=2,distance_km=2000,wan_gbit=3200",
+        &m,
+        &p,
+        CrossSite::Dp,
+        Fidelity::Analytical,
+    );
+    let single = r.single_site_step_time_s.unwrap();
+    assert!(
+        (6.0..10.0).contains(&single),
+        "single-site step {single} s vs 8.0 s published"
+    );
+    let eff = 1.0 - r.multi_site_loss_fraction.unwrap();
+    assert!((0.93..=0.99).contains(&eff), "efficiency {eff} vs 0.96 published");
+}

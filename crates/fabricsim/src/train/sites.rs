@@ -499,6 +499,7 @@ pub fn with_dci(spec: &str, distance_km: f64, wan_gbit: f64) -> Result<String, S
 /// without baseline), the loss against `single_step_s`; then, per distance, bisection (on a
 /// log scale, `bisect_steps` halvings) over the capacity for `target_loss`, between the
 /// smallest and largest capacity given.
+#[allow(clippy::too_many_arguments)]
 pub fn dci_sweep(
     spec: &str,
     baseline: &str,

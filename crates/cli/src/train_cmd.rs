@@ -79,7 +79,10 @@ fn dci_sweep(t: &TrainArgs, load_cluster: &dyn Fn(&str) -> Result<fabric::Fabric
     let gbits = float_list("dci-gbit", &t.dci_gbit)?;
     let distances = float_list("distance-km", &t.distance_km)?;
     if !(t.target_loss > 0.0 && t.target_loss < 1.0) {
-        return Err(UserError(format!("--target-loss {}: must be between 0 and 1", t.target_loss)));
+        return Err(UserError(format!(
+            "--target-loss {}: must be between 0 and 1",
+            t.target_loss
+        )));
     }
     let first = train::sites::with_dci(&cluster, distances[0], gbits[0]).map_err(UserError)?;
     let mut f = load_cluster(&first)?;

@@ -12,11 +12,7 @@ fn run(args: &[&str]) -> Output {
 
 fn json(args: &[&str]) -> serde_json::Value {
     let o = run(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).expect("JSON")
 }
 
@@ -55,7 +51,9 @@ fn multi_site_keys_in_train_json() {
         "--json",
     ]));
     let single = v["single_site_step_time_s"].as_f64().expect("single_site_step_time_s");
-    let loss = v["multi_site_loss_fraction"].as_f64().expect("multi_site_loss_fraction");
+    let loss = v["multi_site_loss_fraction"]
+        .as_f64()
+        .expect("multi_site_loss_fraction");
     assert!(single > 0.0 && (0.0..=1.0).contains(&loss));
     let ms = &v["multi_site"];
     assert_eq!(ms["cross_site"], "dp");
@@ -118,12 +116,15 @@ fn bad_cross_site_input_is_exit_2() {
         &with(&["--cluster", "multi-site:gpus=128,sites=2", "--diloco-inner-steps", "10"]),
         "only with --cross-site diloco",
     );
+    fails(&with(&["--cluster", "fat-tree:gpus=128", "--dci-sweep"]), "multi-site");
     fails(
-        &with(&["--cluster", "fat-tree:gpus=128", "--dci-sweep"]),
-        "multi-site",
-    );
-    fails(
-        &with(&["--cluster", "multi-site:gpus=128,sites=2", "--dci-sweep", "--dci-gbit", "a"]),
+        &with(&[
+            "--cluster",
+            "multi-site:gpus=128,sites=2",
+            "--dci-sweep",
+            "--dci-gbit",
+            "a",
+        ]),
         "--dci-gbit",
     );
 }

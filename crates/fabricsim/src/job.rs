@@ -257,14 +257,14 @@ pub fn train(scenario_file: Option<ScenarioText>, x: &TrainInputs, load: &LoadCl
         ));
     }
     let opts = TrainOptions {
-            fidelity,
-            allow_oom: true,
-            full: false,
-            in_network: collective::InNetwork {
-                sharp: x.sharp.unwrap_or(true),
-                nvls: x.nvls.unwrap_or(true),
-            },
-            moe_imbalance,
+        fidelity,
+        allow_oom: true,
+        full: false,
+        in_network: collective::InNetwork {
+            sharp: x.sharp.unwrap_or(true),
+            nvls: x.nvls.unwrap_or(true),
+        },
+        moe_imbalance,
         cross_site,
     };
     let mut r = train::simulate_ordered(&cluster, &f, &model, &plan, &cm, &opts, order)?;

@@ -395,7 +395,7 @@ fn one(m: &HashMap<String, String>, rows: &[HashMap<String, String>]) -> Result<
             full: false,
             in_network: collective::InNetwork::default(),
             moe_imbalance: 1.0,
-        cross_site: Default::default(),
+            cross_site: Default::default(),
         },
     )
     .map_err(|e| e.to_string())?;

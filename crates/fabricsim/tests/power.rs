@@ -112,11 +112,8 @@ fn llama_405b_16k() -> (Fabric, TrainReport) {
     };
     let cm = train::compute_model_for(f.accel_model).expect("compute model");
     let o = TrainOptions {
-        fidelity: Fidelity::Analytical,
         allow_oom: true,
-        full: false,
-        in_network: collective::InNetwork::default(),
-        moe_imbalance: 1.0,
+        ..TrainOptions::new(Fidelity::Analytical)
     };
     let r = train::simulate(spec, &f, &m, &p, &cm, &o).expect("simulate");
     (f, r)

@@ -141,9 +141,7 @@ fn loss_grows_as_the_dci_shrinks() {
         assert!((0.0..1.0).contains(&loss), "{spec}: {loss}");
         assert!(loss >= last - 1e-9, "{spec}: loss {loss} below {last} at more capacity");
         let ms = r.multi_site.as_ref().unwrap();
-        assert!(
-            (ms.extra_bandwidth_s + ms.extra_latency_s + ms.extra_congestion_s - ms.extra_s.max(0.0)).abs() < 1e-9
-        );
+        assert!((ms.extra_bandwidth_s + ms.extra_latency_s + ms.extra_congestion_s - ms.extra_s.max(0.0)).abs() < 1e-9);
         assert!(single > 0.0 && r.step_time_s >= single * (1.0 - 1e-3), "{spec}");
         last = loss;
     }
@@ -176,14 +174,14 @@ fn pp_across_sites_pays_the_crossing_latency() {
     assert!(ms.latency_steps > 0);
     let one_way = ms.one_way_delay_s;
     assert!((one_way - 2000.0 * 4.9e-6).abs() < 1e-9);
-    // At least one forward and one backward crossing per micro-batch of the 8 a pipeline runs
-    // sits on the critical path of 1F1B with two stages.
+    // At least the fill's forward and the drain's backward crossing sit on the critical path
+    // of 1F1B; at most every send of the 8 micro-batches in both directions.
     let m_b = (64 / 8) as f64;
+    let d_one_way = one_way - 4.9e-6;
     let grew = far.step_time_s - near.step_time_s;
     assert!(
-        grew >= 2.0 * m_b * (one_way - 4.9e-6) * 0.9,
-        "step grew by {grew} s, expected ≥ {} s",
-        2.0 * m_b * one_way * 0.9
+        grew >= 2.0 * d_one_way * 0.99 && grew <= 2.0 * m_b * d_one_way * 1.01 + 1e-3,
+        "step grew by {grew} s for a one-way delay {d_one_way} s longer"
     );
     // DP inside a site: no hierarchical cross-site sync.
     assert!(far.collectives.iter().all(|c| !c.dimension.contains("across sites")));
@@ -242,4 +240,31 @@ fn one_site_has_no_loss() {
     let p = plan(8, 1, 2, 8, 2048, 1);
     let r = run("fat-tree:gpus=16", &m, &p, CrossSite::Dp, Fidelity::Analytical);
     assert!(r.multi_site.is_none() && r.single_site_step_time_s.is_none() && r.multi_site_loss_fraction.is_none());
+}
+
+/// NVIDIA's multi-data-centre Nemotron-4 340B run: 96 % of single-site (`operations.csv` O002;
+/// baseline O003: 6,144 H100, TP 8 · PP 12 · DP 64, GBS 2,304, 8.0 s per step). Assumptions
+/// (ours, not the source's): the 6,144 GPUs split over two sites 2,000 km apart (RTT 19.6 ms,
+/// "often ≥ 20 ms"), a DCI of 3.2 Tb/s per site (eight 400ZR wavelengths), BF16 gradients,
+/// hierarchical all-reduce overlapped as the 1F1B schedule allows; analytical fidelity (the
+/// flow fidelity gives a smaller loss: the engine shares the DCI, analytical prices each
+/// stage's sync alone). Band: 93–99 % efficiency, and the baseline within ±25 % of 8.0 s.
+#[test]
+fn nemotron_multi_dc_efficiency_band() {
+    let m = model("nemotron-4-340b");
+    let p = plan(8, 12, 64, 2304, 4096, 1);
+    let r = run(
+        "multi-site:gpus=6144,sites=2,distance_km=2000,wan_gbit=3200",
+        &m,
+        &p,
+        CrossSite::Dp,
+        Fidelity::Analytical,
+    );
+    let single = r.single_site_step_time_s.unwrap();
+    assert!(
+        (6.0..10.0).contains(&single),
+        "single-site step {single} s vs 8.0 s published"
+    );
+    let eff = 1.0 - r.multi_site_loss_fraction.unwrap();
+    assert!((0.93..=0.99).contains(&eff), "efficiency {eff} vs 0.96 published");
 }

@@ -108,7 +108,7 @@ fn one(id: &str, sc: crate::validate_training::RowScenario, opts: &SearchOptions
             full: false,
             in_network: job.in_network,
             moe_imbalance: 1.0,
-        cross_site: Default::default(),
+            cross_site: Default::default(),
         },
     )?;
     let out = super::search(&job, &Constraints::default(), opts, &|_, _, _| {})?;

@@ -672,7 +672,11 @@ pub fn price_with(
     if xs.is_none() {
         super::tpu::price_dcn(f, pl, model, opts, &mut out)?;
     }
-    if xs.is_some() && lay.slices() < 2 && p.dp * p.cp > 1 && lay.groups(Dim::Dp).iter().any(|g| super::sites::spans_sites(f, g)) {
+    if xs.is_some()
+        && lay.slices() < 2
+        && p.dp * p.cp > 1
+        && lay.groups(Dim::Dp).iter().any(|g| super::sites::spans_sites(f, g))
+    {
         out.warnings.push(
             "DP groups span sites unevenly (not one equal share per site): their gradient synchronisation is priced flat, not hierarchically".into(),
         );

@@ -65,9 +65,7 @@ impl CrossSite {
         };
         if let Some(h) = inner_steps {
             if !matches!(c, CrossSite::Diloco { .. }) {
-                return Err(format!(
-                    "--diloco-inner-steps {h}: only with --cross-site diloco"
-                ));
+                return Err(format!("--diloco-inner-steps {h}: only with --cross-site diloco"));
             }
             if h == 0 {
                 return Err("--diloco-inner-steps 0: must be at least 1".into());
@@ -320,7 +318,9 @@ pub fn report_part(
         .spans
         .iter()
         .filter(|s| s.stream == "dp")
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), s| (a.min(s.start), b.max(s.start)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), s| {
+            (a.min(s.start), b.max(s.start))
+        });
     let d = &sc.dci;
     let cap = d.capacity_per_site_bytes_per_s.max(f64::MIN_POSITIVE);
     let mut r = MultiSiteReport {
@@ -362,7 +362,11 @@ pub fn attach_baseline(r: &mut super::report::TrainReport, baseline_step_s: f64,
     };
     let multi = ms.diloco_step_equivalent_s.unwrap_or(r.step_time_s);
     r.single_site_step_time_s = Some(baseline_step_s);
-    let loss = if multi > 0.0 { 1.0 - baseline_step_s / multi } else { 0.0 };
+    let loss = if multi > 0.0 {
+        1.0 - baseline_step_s / multi
+    } else {
+        0.0
+    };
     r.multi_site_loss_fraction = Some(loss.clamp(0.0, 1.0));
     ms.extra_s = multi - baseline_step_s;
     let (bw, lat, cong) = split_extra(ms.extra_s, ms.latency_s, ms.dci_serialisation_s, ms.dci_flow_s);
@@ -420,7 +424,13 @@ pub fn run_baseline(
 /// last sends its share `bytes_per_site / stages` with nothing left to hide behind, and all
 /// stages' `bytes_per_site` must pass within `window_s` + the extra; the larger requirement
 /// wins. `latency_s` (the cross-site ring's fibre delays) comes off the allowance first.
-pub fn closed_form_capacity(bytes_per_site: f64, stages: u32, window_s: f64, target_extra_s: f64, latency_s: f64) -> f64 {
+pub fn closed_form_capacity(
+    bytes_per_site: f64,
+    stages: u32,
+    window_s: f64,
+    target_extra_s: f64,
+    latency_s: f64,
+) -> f64 {
     let allow = (target_extra_s - latency_s).max(f64::MIN_POSITIVE);
     let last = bytes_per_site / stages.max(1) as f64 / allow;
     let all = bytes_per_site / (window_s.max(0.0) + allow);
@@ -489,6 +499,7 @@ pub fn with_dci(spec: &str, distance_km: f64, wan_gbit: f64) -> Result<String, S
 /// without baseline), the loss against `single_step_s`; then, per distance, bisection (on a
 /// log scale, `bisect_steps` halvings) over the capacity for `target_loss`, between the
 /// smallest and largest capacity given.
+#[allow(clippy::too_many_arguments)]
 pub fn dci_sweep(
     spec: &str,
     baseline: &str,
@@ -509,7 +520,10 @@ pub fn dci_sweep(
         let s = with_dci(spec, d, g)?;
         let mut r = run(&s)?;
         attach_baseline(&mut r, single_step_s, baseline);
-        let ms = r.multi_site.clone().ok_or_else(|| format!("`{s}` did not run across sites"))?;
+        let ms = r
+            .multi_site
+            .clone()
+            .ok_or_else(|| format!("`{s}` did not run across sites"))?;
         Ok((
             DciPoint {
                 distance_km: d,
@@ -598,7 +612,10 @@ mod tests {
             single_site_spec("multi-site:gpus=16384,sites=2,distance_km=30,wan_gbit=51200").as_deref(),
             Some("rail-optimized:gpus=16384")
         );
-        assert_eq!(single_site_spec("multi-site").as_deref(), Some("rail-optimized:gpus=16384"));
+        assert_eq!(
+            single_site_spec("multi-site").as_deref(),
+            Some("rail-optimized:gpus=16384")
+        );
         assert_eq!(
             single_site_spec("multi-site:node=dgx-h100,sites=4").as_deref(),
             Some("rail-optimized:gpus=16384,node=dgx-h100")

@@ -33,6 +33,11 @@ pub fn maybe_run(
         }
         return Ok(None);
     };
+    if t.job.cross_site.is_some() || t.job.diloco_inner_steps.is_some() || t.dci_sweep {
+        return Err(UserError(format!(
+            "--cross-site / --diloco-inner-steps / --dci-sweep: cluster `{cluster}` is a mixed-accelerator cluster of pools, not sites; these flags apply to multi-site clusters"
+        )));
+    }
     if t.trace.is_some() || t.html.is_some() {
         return Err(UserError(format!(
             "--trace / --html: not available on a mixed-accelerator cluster (`{cluster}`); use --json"
@@ -166,6 +171,11 @@ fn sweep(
     }
     if shares.is_empty() {
         return Err(UserError("--mixed-sweep: give at least one first-pool share".into()));
+    }
+    if total < 16 {
+        return Err(UserError(format!(
+            "--mixed-sweep: the pools hold {total} accelerators in all; a sweep of whole 8-accelerator servers per pool needs at least 16"
+        )));
     }
     let mut rows = Vec::new();
     let mut seen = std::collections::BTreeSet::new();

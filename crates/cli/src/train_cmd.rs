@@ -585,7 +585,10 @@ pub fn check_memory_on(job: &Job, p: &Prepared, f: &fabric::Fabric) -> Result<()
     crate::check_memory(&est.bytes, &est.largest, limit)
 }
 
-pub fn run(t: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {
+pub fn run(
+    t: TrainArgs,
+    load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError> + Sync,
+) -> Result<u8, UserError> {
     let power = t.power.options()?;
     // A mixed-accelerator cluster (pools of different accelerators) runs its own path.
     if let Some(code) = crate::mixed_cmd::maybe_run(&t, &load_cluster)? {
@@ -602,46 +605,57 @@ pub fn run(t: TrainArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
     check_memory_on(&job, &p, &f)?;
     let progress = crate::Progress::new("simulating one training step", "stages");
     let observer = progress.engine_observer();
-    let r = engine::progress::observe(observer, || {
-        train::simulate_with_progress(
-            &cluster,
-            &f,
-            &job.model,
-            &p.plan,
-            &p.cm,
-            &p.options,
-            p.order,
-            &mut |done, total, next| progress.message(&format!("{next} (stage {} of {total})", done + 1)),
-        )
+    // On several sites the same job also runs on one site of the same size (the loss's
+    // baseline); it needs nothing of the multi-site run, so it runs beside it.
+    let multi_site = f.site_count() > 1;
+    let routing = job.args.routing.clone();
+    let base_routing = f.routing;
+    let equivalent = f.extras.single_site_equivalent.clone();
+    let (r, baseline) = std::thread::scope(|sc| {
+        let baseline = multi_site.then(|| {
+            sc.spawn(|| {
+                train::sites::baseline_step(
+                    &cluster,
+                    equivalent.as_deref(),
+                    base_routing,
+                    &mut |spec: &str| {
+                        let mut b = load_cluster(spec).map_err(|e| e.0)?;
+                        routing.apply(&mut b).map_err(|e| e.0)?;
+                        Ok(b)
+                    },
+                    &job.model,
+                    &p.plan,
+                    &p.cm,
+                    &p.options,
+                    p.order,
+                )
+            })
+        });
+        let r = engine::progress::observe(observer, || {
+            train::simulate_with_progress(
+                &cluster,
+                &f,
+                &job.model,
+                &p.plan,
+                &p.cm,
+                &p.options,
+                p.order,
+                &mut |done, total, next| progress.message(&format!("{next} (stage {} of {total})", done + 1)),
+            )
+        });
+        let baseline = baseline.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err("the single-site baseline's thread failed".to_string()))
+        });
+        (r, baseline)
     });
     progress.finish();
     let mut r = r.map_err(UserError)?;
     r.derived = p.derived;
     // The options were checked above; an accelerator without a catalogued TDP has no energy keys.
     r.energy = fabricsim::power::train_energy(&r, &f, &power).ok();
-    if r.multi_site.is_some() {
-        let progress = crate::Progress::new("the same job on one site of the same size", "stages");
-        let observer = progress.engine_observer();
-        let routing = job.args.routing.clone();
-        let out = engine::progress::observe(observer, || {
-            train::sites::run_baseline(
-                &mut r,
-                &cluster,
-                &f,
-                &mut |spec: &str| {
-                    let mut b = load_cluster(spec).map_err(|e| e.0)?;
-                    routing.apply(&mut b).map_err(|e| e.0)?;
-                    Ok(b)
-                },
-                &job.model,
-                &p.plan,
-                &p.cm,
-                &p.options,
-                p.order,
-            )
-        });
-        progress.finish();
-        out.map_err(UserError)?;
+    if let Some(b) = baseline {
+        train::sites::attach_baseline_result(&mut r, b.map_err(UserError)?);
     }
     if let Some(path) = &t.trace {
         let tr = crate::train_render::trace_json(&r);

@@ -95,3 +95,37 @@ fn mixed_bad_input_exits_2_naming_the_field() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a mixed cluster"));
 }
+
+#[test]
+fn ascend_and_h100_through_cpu_forwarding_balance_between_naive_and_ideal() {
+    let mut a = vec![
+        "train",
+        "--cluster",
+        "mixed:first=dgx-h100,first_gpus=64,second=ascend-910c,second_gpus=64,link=cpu-forwarding",
+        "--json",
+    ];
+    a.extend_from_slice(SMALL);
+    let o = run(&a);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let eff = v["efficiency_vs_ideal_fraction"].as_f64().unwrap();
+    let naive = v["naive_split_efficiency_fraction"].as_f64().unwrap();
+    assert!(naive < eff && eff <= 1.0, "naive {naive} < balanced {eff} ≤ 1");
+    assert_eq!(v["pools"][1]["accelerator"], "ascend-910c");
+    assert_eq!(v["pool_link"]["kind"], "cpu-forwarding");
+}
+
+#[test]
+fn mixed_clusters_refuse_the_multi_site_flags() {
+    let mut a = vec![
+        "train",
+        "--cluster",
+        "mixed:first_gpus=64,second_gpus=64",
+        "--cross-site",
+        "pp",
+    ];
+    a.extend_from_slice(SMALL);
+    let o = run(&a);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not sites"));
+}

@@ -167,3 +167,39 @@ fn dci_sweep_json_and_csv() {
     assert!(csv.starts_with("distance_km,dci_gbit_per_s,step_time_s,single_site_step_time_s,multi_site_loss_fraction"));
     assert_eq!(csv.lines().count(), 2);
 }
+
+#[test]
+fn a_cluster_file_of_equal_sites_has_a_baseline() {
+    let dir = std::env::temp_dir().join(format!("fabricsim-xsite-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("two.toml");
+    std::fs::write(
+        &path,
+        "name = \"two\"\n[[site]]\nname = \"a\"\ncluster = \"fat-tree:gpus=64\"\n[[site]]\nname = \"b\"\ncluster = \"fat-tree:gpus=64\"\n[[dci]]\nbetween = [\"a\", \"b\"]\ndistance_km = 30\ngbit = 400\n",
+    )
+    .expect("write");
+    let p = path.to_str().expect("utf-8 path");
+    let mut args = SMALL.to_vec();
+    args.extend(["--cluster", p, "--json"]);
+    let r = json(&args);
+    let single = r["single_site_step_time_s"].as_f64().expect("a baseline step");
+    let loss = r["multi_site_loss_fraction"].as_f64().expect("a loss");
+    assert!(single > 0.0 && (0.0..1.0).contains(&loss), "{single} {loss}");
+    assert!(r["step_time_s"].as_f64().unwrap() >= single);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn pp_across_sites_needs_whole_stages_per_site() {
+    let mut args: Vec<&str> = SMALL.iter().copied().filter(|a| *a != "2").collect();
+    // SMALL without its `--pp 2` value: give --pp 1 instead.
+    let i = args.iter().position(|a| *a == "--pp").expect("--pp");
+    args.insert(i + 1, "1");
+    args.extend([
+        "--cluster",
+        "multi-site:gpus=128,sites=2,distance_km=30,wan_gbit=400",
+        "--cross-site",
+        "pp",
+    ]);
+    fails(&args, "--cross-site pp: --pp 1");
+}

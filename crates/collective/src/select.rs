@@ -9,6 +9,14 @@ use crate::{hierarchical, nvls, Algo, Op};
 use fabric::{Fabric, ScaleUpKind};
 
 /// Candidate algorithms for `op` on `ranks`, cheapest-latency first.
+/// Do `ranks` sit in more than one site of a multi-site fabric?
+fn spans_sites(f: &Fabric, ranks: &[u32]) -> bool {
+    let site = |r: u32| f.nodes[f.accels[r as usize].0 as usize].site;
+    ranks
+        .first()
+        .is_some_and(|&a| ranks.iter().any(|&r| site(r) != site(a)))
+}
+
 pub fn candidates(f: &Fabric, ranks: &[u32], op: Op) -> Vec<Algo> {
     let single = single_domain(f, ranks);
     // A whole slice or a sub-torus of one (whole dimensions): the TPU runtime's rings per dimension.
@@ -35,7 +43,9 @@ pub fn candidates(f: &Fabric, ranks: &[u32], op: Op) -> Vec<Algo> {
                 if (single || uniform) && nvls::supported(f) {
                     c.push(Algo::Nvls);
                 }
-                if multi && uniform && hierarchical::sharp_supported(f) {
+                // The SHARP aggregation tree lives in one site's switches: a group that
+                // spans sites (over the DCI routers) reduces in the hosts.
+                if multi && uniform && hierarchical::sharp_supported(f) && !spans_sites(f, ranks) {
                     c.push(Algo::CollNet);
                 }
                 c.push(Algo::Tree);

@@ -164,6 +164,10 @@ pub struct Extras {
     /// Nominal scale-out bandwidth per accelerator (its NIC ports), per direction, even when no
     /// scale-out switch is modelled (a single node).
     pub scale_out_per_accel: units::BytesPerSec,
+    /// For a cluster of sites: the preset spec of one site of the same total size, where a rule
+    /// gives one (every site the same generic-family preset with `gpus=`: the sum of their
+    /// `gpus`) — the baseline a multi-site training job is compared with.
+    pub single_site_equivalent: Option<String>,
 }
 
 /// A cluster fabric: the output of a topology generator.

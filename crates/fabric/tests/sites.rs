@@ -293,3 +293,24 @@ fn dci_modules_in_the_catalogue() {
     assert_eq!(cat::dci_reach_km("osfp-400g-dr4"), None, "a DR4 is no DCI module");
     assert!(cat::switch_chip(cat::DCI_ROUTER).is_some());
 }
+
+#[test]
+fn single_site_equivalent_of_a_file() {
+    let two = |a: &str, b: &str| {
+        format!(
+            "name = \"t\"\n[[site]]\nname = \"a\"\ncluster = \"{a}\"\n[[site]]\nname = \"b\"\ncluster = \"{b}\"\n[[dci]]\nbetween = [\"a\", \"b\"]\ndistance_km = 30\ngbit = 800\n"
+        )
+    };
+    let f = file(&two("fat-tree:gpus=64", "fat-tree:gpus=64")).expect("builds");
+    assert_eq!(f.extras.single_site_equivalent.as_deref(), Some("fat-tree:gpus=128"));
+    let f = file(&two("fat-tree:gpus=64,oversub=2", "fat-tree:oversub=2,gpus=128")).expect("builds");
+    assert_eq!(
+        f.extras.single_site_equivalent.as_deref(),
+        Some("fat-tree:gpus=192,oversub=2")
+    );
+    // Different presets or parameters: no rule gives one site of the same size.
+    let f = file(&two("fat-tree:gpus=64", "rail-optimized:gpus=64")).expect("builds");
+    assert_eq!(f.extras.single_site_equivalent, None);
+    let f = file(&two("fat-tree:gpus=64,oversub=2", "fat-tree:gpus=64")).expect("builds");
+    assert_eq!(f.extras.single_site_equivalent, None);
+}

@@ -176,6 +176,43 @@ fn dci_optics_known() -> String {
     format!("zr, zr+, zr+800 or {}", ids.join(", "))
 }
 
+/// One site of the same total size as `sites` (preset specs), where every site is the same
+/// generic-family preset with the same parameters but `gpus=`: that preset with the sum of
+/// their `gpus`. `None` otherwise (no rule scales other presets).
+fn single_site_equivalent<'a>(sites: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut name0: Option<String> = None;
+    let mut rest0: Option<Vec<String>> = None;
+    let mut total = 0u64;
+    for spec in sites {
+        let (name, rest) = spec.split_once(':').unwrap_or((spec, ""));
+        let name = name.trim();
+        if !GENERIC.contains(&name) {
+            return None;
+        }
+        let mut gpus = None;
+        let mut others: Vec<String> = Vec::new();
+        for kv in rest.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match kv.split_once('=') {
+                Some((k, v)) if k.trim() == "gpus" => gpus = v.trim().parse::<u64>().ok(),
+                _ => others.push(kv.to_string()),
+            }
+        }
+        others.sort();
+        total += gpus?;
+        if name0.get_or_insert_with(|| name.to_string()) != name
+            || rest0.get_or_insert_with(|| others.clone()) != &others
+        {
+            return None;
+        }
+    }
+    let mut out = format!("{}:gpus={total}", name0?);
+    for kv in rest0.unwrap_or_default() {
+        out.push(',');
+        out.push_str(&kv);
+    }
+    Some(out)
+}
+
 /// Build one site from a preset spec with extra overrides (later ones win over the spec's).
 fn build_site(spec: &str, extra: &[(String, Value)]) -> Result<(ClusterSpec, Fabric)> {
     let (name, mut ov) = params::parse_spec(spec)?;
@@ -296,7 +333,8 @@ fn multi_site(p: &Params, shown: &str, description: &str) -> Result<(ClusterSpec
     } else {
         description.to_string()
     };
-    let fabric = sites::join(shown, &description, &p.context, &sites, &dci)?;
+    let mut fabric = sites::join(shown, &description, &p.context, &sites, &dci)?;
+    fabric.extras.single_site_equivalent = None;
     let first = first.expect("at least 2 sites");
     Ok((joined_spec(&first, shown, &description, &sites, &dci), fabric))
 }
@@ -562,6 +600,7 @@ fn sites_file(
     if let Some(r) = routing {
         fabric.routing = r;
     }
+    fabric.extras.single_site_equivalent = single_site_equivalent(file.site.iter().map(|s| s.cluster.as_str()));
     let first = first.expect("at least 2 sites");
     Ok((joined_spec(&first, name, &description, &sites, &dci), fabric))
 }

@@ -239,6 +239,15 @@ fn simulate_memo(
     } else {
         order
     };
+    if multi_site && opts.cross_site == sites::CrossSite::Pp {
+        let n_sites = f.site_count();
+        if plan.pp < n_sites || plan.pp % n_sites != 0 {
+            return Err(format!(
+                "--cross-site pp: --pp {} does not split over the {n_sites} sites (PP must be a multiple of the sites, each site holding whole stages)",
+                plan.pp
+            ));
+        }
+    }
     let mut placement = layout::place(f, model, plan, order, opts.full)?;
     placement.cross_site = opts.cross_site;
     if matches!(opts.cross_site, sites::CrossSite::Diloco { .. }) && multi_site && placement.layout.slices() < 2 {

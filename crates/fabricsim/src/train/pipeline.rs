@@ -44,7 +44,16 @@ struct FabricHooks<'a> {
     /// with the same bytes (a phase is routed from a fresh router state), so the later chunks
     /// reuse the first chunk's routes.
     routed: std::collections::BTreeMap<(usize, usize, u32), Vec<engine::Flow>>,
+    /// Per DP plan, at analytical fidelity on a multi-site fabric, for the pieces across sites
+    /// (`Dim::Dcn`): (one stage-chunk's share of the serialisation time of every stage's piece
+    /// together, its latency). Those pieces queue on one shared DCI resource instead of each
+    /// being priced alone on the whole DCI (alpha-beta has no sharing between tasks).
+    dci_fifo: Vec<Option<(f64, f64)>>,
 }
+
+/// The engine resource standing for the DCI at analytical fidelity (compute streams are
+/// `replica · pp + stage`, far below it).
+const DCI_RESOURCE: u32 = u32::MAX - 1;
 
 impl schedule::Hooks for FabricHooks<'_> {
     fn p2p(
@@ -103,6 +112,27 @@ impl schedule::Hooks for FabricHooks<'_> {
         }
         let fabric_links = self.f.links.len() as u32;
         for (k, (plan, lat, share)) in self.dp.iter().enumerate() {
+            if let Some((bw, latency)) = self.dci_fifo[k] {
+                let d: Vec<TaskId> = match last {
+                    Some(t) => vec![t],
+                    None => std::mem::take(&mut first_deps),
+                };
+                let q = e
+                    .add_task(
+                        Task::Compute {
+                            resource: DCI_RESOURCE,
+                            seconds: bw,
+                        },
+                        &d,
+                    )
+                    .map_err(|e| e.to_string())?;
+                let id = e
+                    .add_task(Task::Delay { seconds: latency }, &[q])
+                    .map_err(|e| e.to_string())?;
+                first.get_or_insert(q);
+                last = Some(id);
+                continue;
+            }
             for (i, ph) in plan.phases.iter().enumerate() {
                 let key = (k, i, stage);
                 let cached = self.routed.get(&key).cloned();
@@ -196,6 +226,19 @@ pub fn run(
     router.merge_capacities(&mut all_caps);
     let mut dp = Vec::new();
     let mut virtual_base = Vec::new();
+    let multi_site = f.site_count() > 1;
+    let dci_fifo: Vec<Option<(f64, f64)>> = comm
+        .dp
+        .iter()
+        .map(|sync| {
+            (multi_site && fidelity == Fidelity::Analytical && sync.dim == super::layout::Dim::Dcn).then(|| {
+                // The priced cost is every stage's piece at once (all groups of the dimension);
+                // each (stage, chunk) holds the DCI for its share of that time.
+                let bw = (sync.cost.seconds - sync.cost.latency).max(0.0) / (p.pp * p.vp).max(1) as f64;
+                (bw, sync.cost.latency)
+            })
+        })
+        .collect();
     for sync in &comm.dp {
         let algo = sync
             .cost
@@ -248,6 +291,7 @@ pub fn run(
         virtual_base,
         by_stage,
         routed: std::collections::BTreeMap::new(),
+        dci_fifo,
     };
     schedule::simulate_with(p.pp, p.vp, pl.microbatches, replicas, &st, e, &mut hooks)
 }

@@ -281,17 +281,35 @@ pub fn single_site_spec(spec: &str) -> Option<String> {
         None if rest.is_empty() => "",
         None => return None,
     };
-    let mut kept: Vec<&str> = Vec::new();
+    let mut kept: Vec<String> = Vec::new();
     let mut gpus = false;
+    // The sites' preset (`site=NAME[:k=v]`, default rail-optimized). Only the generic family
+    // takes `gpus=` for the whole cluster, so only it has a one-site equivalent by rule.
+    let mut base = "rail-optimized".to_string();
     for kv in params.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let key = kv.split('=').next().unwrap_or("").trim();
-        if matches!(key, "sites" | "distance_km" | "wan_gbit") {
-            continue;
+        match key {
+            "sites" | "distance_km" | "wan_gbit" | "optics" | "dci_gbit" => continue,
+            "site" => {
+                let v = kv.split_once('=').map_or("", |(_, v)| v.trim());
+                let (name, own) = v.split_once(':').unwrap_or((v, ""));
+                base = name.trim().to_string();
+                kept.extend(
+                    own.split(',')
+                        .filter(|s| !s.trim().is_empty())
+                        .map(|s| s.trim().to_string()),
+                );
+                continue;
+            }
+            _ => {}
         }
         gpus |= key == "gpus";
-        kept.push(kv);
+        kept.push(kv.to_string());
     }
-    let mut out = String::from("rail-optimized:");
+    if !matches!(base.as_str(), "rail-optimized" | "fat-tree" | "rail-only") {
+        return None;
+    }
+    let mut out = format!("{base}:");
     if !gpus {
         // The multi-site preset's default size.
         out.push_str("gpus=16384");
@@ -401,22 +419,62 @@ pub fn run_baseline(
     if r.multi_site.is_none() {
         return Ok(());
     }
-    let Some(spec) = single_site_spec(cluster) else {
-        r.assumptions.push(
-            "no single-site equivalent is known for this cluster (a `multi-site:` preset has one): single_site_step_time_s and multi_site_loss_fraction are null".into(),
-        );
-        return Ok(());
+    let b = baseline_step(
+        cluster,
+        f.extras.single_site_equivalent.as_deref(),
+        f.routing,
+        load,
+        model,
+        plan,
+        cm,
+        opts,
+        order,
+    )?;
+    attach_baseline_result(r, b);
+    Ok(())
+}
+
+/// The single-site baseline's step and spec, computed on its own (it needs nothing of the
+/// multi-site run, so a caller may run it beside that run): `None` when `cluster` has no
+/// known single-site equivalent. Attach it with [`attach_baseline_result`].
+#[allow(clippy::too_many_arguments)]
+pub fn baseline_step(
+    cluster: &str,
+    equivalent: Option<&str>,
+    routing: fabric::RoutingMode,
+    load: &mut dyn FnMut(&str) -> Result<Fabric, String>,
+    model: &workload::ModelSpec,
+    plan: &workload::ParallelPlan,
+    cm: &workload::compute::ComputeModel,
+    opts: &super::TrainOptions,
+    order: [usize; 5],
+) -> Result<Option<(f64, String)>, String> {
+    let Some(spec) = single_site_spec(cluster).or_else(|| equivalent.map(str::to_string)) else {
+        return Ok(None);
     };
     let mut base = load(&spec).map_err(|e| format!("single-site baseline `{spec}`: {e}"))?;
-    base.routing = f.routing;
+    base.routing = routing;
     let o = super::TrainOptions {
         cross_site: CrossSite::Dp,
         ..opts.clone()
     };
     let b = super::simulate_ordered(&spec, &base, model, plan, cm, &o, order)
         .map_err(|e| format!("single-site baseline `{spec}`: {e}"))?;
-    attach_baseline(r, b.step_time_s, &spec);
-    Ok(())
+    Ok(Some((b.step_time_s, spec)))
+}
+
+/// Attach [`baseline_step`]'s result to a multi-site report (nothing on one site; a note in
+/// the assumptions when there is no known single-site equivalent).
+pub fn attach_baseline_result(r: &mut super::report::TrainReport, b: Option<(f64, String)>) {
+    if r.multi_site.is_none() {
+        return;
+    }
+    match b {
+        Some((step, spec)) => attach_baseline(r, step, &spec),
+        None => r.assumptions.push(
+            "no single-site equivalent is known for this cluster (a `multi-site:` preset, or a cluster file, whose sites are all the same fat-tree, rail-optimized or rail-only preset with `gpus=`, has one): single_site_step_time_s and multi_site_loss_fraction are null".into(),
+        ),
+    }
 }
 
 /// Closed form of the DCI capacity (bytes/s per site) at which the hierarchical DP
@@ -620,6 +678,11 @@ mod tests {
             single_site_spec("multi-site:node=dgx-h100,sites=4").as_deref(),
             Some("rail-optimized:gpus=16384,node=dgx-h100")
         );
+        assert_eq!(
+            single_site_spec("multi-site:gpus=8192,site=fat-tree,optics=zr+,wan_gbit=800").as_deref(),
+            Some("fat-tree:gpus=8192")
+        );
+        assert_eq!(single_site_spec("multi-site:site=dgx-h100-superpod,su=2"), None);
         assert_eq!(single_site_spec("fat-tree:gpus=16"), None);
         assert_eq!(single_site_spec("multi-sitex"), None);
     }

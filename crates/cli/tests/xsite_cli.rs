@@ -203,3 +203,45 @@ fn pp_across_sites_needs_whole_stages_per_site() {
     ]);
     fails(&args, "--cross-site pp: --pp 1");
 }
+
+#[test]
+fn the_bisected_capacity_agrees_with_the_closed_form() {
+    // The capacity that keeps the loss at the target, bisected on the simulated step, lands
+    // near the closed form (the last stage's share of the DCI bytes in the allowed extra time;
+    // all stages' bytes within the overlap window): within -10 % … +30 %.
+    let r = json(&[
+        "train",
+        "--cluster",
+        "multi-site:gpus=512,sites=2",
+        "--model",
+        "llama3-8b",
+        "--tp",
+        "8",
+        "--pp",
+        "4",
+        "--gbs",
+        "256",
+        "--seq",
+        "4096",
+        "--fidelity",
+        "analytical",
+        "--dci-sweep",
+        "--dci-gbit",
+        "400,12800",
+        "--distance-km",
+        "30",
+        "--bisect-steps",
+        "8",
+        "--json",
+    ]);
+    let t = &r["thresholds"][0];
+    let needed = t["dci_gbit_per_s_needed"]
+        .as_f64()
+        .expect("a threshold inside the range");
+    let closed = t["closed_form_gbit_per_s"].as_f64().expect("closed form");
+    let ratio = needed / closed;
+    assert!(
+        (0.9..=1.3).contains(&ratio),
+        "bisected {needed} vs closed form {closed}"
+    );
+}

@@ -245,27 +245,34 @@ fn one_site_has_no_loss() {
 /// NVIDIA's multi-data-centre Nemotron-4 340B run: 96 % of single-site (`operations.csv` O002;
 /// baseline O003: 6,144 H100, TP 8 · PP 12 · DP 64, GBS 2,304, 8.0 s per step). Assumptions
 /// (ours, not the source's): the 6,144 GPUs split over two sites 2,000 km apart (RTT 19.6 ms,
-/// "often ≥ 20 ms"), a DCI of 3.2 Tb/s per site (eight 400ZR wavelengths), BF16 gradients,
-/// hierarchical all-reduce overlapped as the 1F1B schedule allows; analytical fidelity (every
-/// stage's cross-site piece queues on one shared DCI resource; the flow engine shares it max-min
-/// fairly and adds ECMP collisions on the way to the DCI routers, so it gives a somewhat larger
-/// loss). Band: 93–99 % efficiency, and the baseline within ±25 % of 8.0 s.
+/// "often ≥ 20 ms"), BF16 gradients, hierarchical all-reduce overlapped as the 1F1B schedule
+/// allows, analytical fidelity (every stage's cross-site piece queues on one shared DCI). The
+/// source does not state its DCI capacity, so the check is where 96 % is reached: between 8 and
+/// 16 400ZR wavelengths per site (3.2 → 6.4 Tb/s; the sweep's bisection puts it at ≈ 3.85 Tb/s,
+/// closed form 3.52), with the baseline within ±25 % of 8.0 s.
 #[test]
 fn nemotron_multi_dc_efficiency_band() {
     let m = model("nemotron-4-340b");
     let p = plan(8, 12, 64, 2304, 4096, 1);
-    let r = run(
-        "multi-site:gpus=6144,sites=2,distance_km=2000,wan_gbit=3200",
-        &m,
-        &p,
-        CrossSite::Dp,
-        Fidelity::Analytical,
-    );
-    let single = r.single_site_step_time_s.unwrap();
+    let eff = |gbit: u32| {
+        let r = run(
+            &format!("multi-site:gpus=6144,sites=2,distance_km=2000,wan_gbit={gbit}"),
+            &m,
+            &p,
+            CrossSite::Dp,
+            Fidelity::Analytical,
+        );
+        let single = r.single_site_step_time_s.unwrap();
+        assert!(
+            (6.0..10.0).contains(&single),
+            "single-site step {single} s vs 8.0 s published"
+        );
+        1.0 - r.multi_site_loss_fraction.unwrap()
+    };
+    let (e8, e16) = (eff(3200), eff(6400));
+    assert!((0.90..0.96).contains(&e8), "8 wavelengths: efficiency {e8}");
     assert!(
-        (6.0..10.0).contains(&single),
-        "single-site step {single} s vs 8.0 s published"
+        (0.96..=1.0).contains(&e16),
+        "16 wavelengths: efficiency {e16} vs 0.96 published"
     );
-    let eff = 1.0 - r.multi_site_loss_fraction.unwrap();
-    assert!((0.93..=0.99).contains(&eff), "efficiency {eff} vs 0.96 published");
 }

@@ -256,3 +256,43 @@ fn bad_grids_and_shards_exit_2_naming_file_field_and_problem() {
     fails(&["sweep", s(&g), "--shard", "two"], &["--shard", "INDEX/COUNT"]);
     fails(&["merge", "/no/such/part.csv"], &["cannot read shard output"]);
 }
+
+/// Distance × DCI capacity through the sweep machinery: multi-site clusters as the `clusters`
+/// list, `cross_site` as a table key; every row carries the loss against one site.
+#[test]
+fn multi_site_grid_rows_carry_the_loss() {
+    let dir = temp_dir("multisite");
+    let grid = dir.join("g.toml");
+    std::fs::write(
+        &grid,
+        r#"
+[[train]]
+clusters = ["multi-site:gpus=128,sites=2,distance_km=30,wan_gbit=100",
+            "multi-site:gpus=128,sites=2,distance_km=2000,wan_gbit=100",
+            "multi-site:gpus=128,sites=2,distance_km=30,wan_gbit=3200"]
+models = ["llama-3.1-8b"]
+plans = [{tp = 8, pp = 2}]
+gbs = 64
+seq = 2048
+fidelity = "analytical"
+cross_site = "pp"
+"#,
+    )
+    .expect("write grid");
+    let out = dir.join("rows.json");
+    ok(&["sweep", s(&grid), "--json", "-o", s(&out)]);
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).expect("rows")).expect("JSON");
+    let rows = v["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 3);
+    let loss: Vec<f64> = rows
+        .iter()
+        .map(|r| {
+            r["multi_site_loss_fraction"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("no loss in {r}"))
+        })
+        .collect();
+    // More distance costs more; more capacity costs less.
+    assert!(loss[1] > loss[0] && loss[2] < loss[0], "{loss:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -61,6 +61,10 @@ struct TrainTable {
     framework: Option<String>,
     fidelity: Option<String>,
     routing: Option<String>,
+    /// Multi-site clusters: what crosses the sites (`dp`, `pp`, `diloco`), as `--cross-site`.
+    cross_site: Option<String>,
+    /// With `cross_site = "diloco"`: inner steps between outer synchronisations.
+    diloco_inner_steps: Option<u32>,
 }
 
 /// One plan of `plans = [...]`: the values it fixes (the rest derived).
@@ -386,6 +390,8 @@ impl Grid {
                                 fidelity: t.fidelity.clone(),
                                 order: p.order.clone(),
                                 routing: t.routing.clone(),
+                                cross_site: t.cross_site.clone(),
+                                diloco_inner_steps: t.diloco_inner_steps,
                                 max_memory_bytes,
                                 ..TrainInputs::default()
                             };

@@ -59,7 +59,10 @@ fn serve_json(py: Python<'_>, inputs_json: &str, trace_text: Option<&str>) -> Py
         .allow_threads(|| -> Result<_, String> {
             let s = x.scenario_from_registry(trace_text)?;
             let (_, f) = load(&s.cluster)?;
-            fabricsim::serve::run(&s, &f)
+            let mut r = fabricsim::serve::run(&s, &f)?;
+            // As the CLI: the energy keys at the default power options (none without a TDP).
+            r.energy = fabricsim::power::serve_energy(&r, &f, &fabricsim::power::PowerOptions::default()).ok();
+            Ok(r)
         })
         .map_err(user_error)?;
     to_json(&r)

@@ -3,27 +3,16 @@
 //! stops, and exit code 2 with a clear message for bad input.
 
 use serde_json::Value;
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fabricsim"))
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .arg("goodput")
-        .args(args)
-        .output()
-        .expect("run fabricsim")
+    common::run_sub("goodput", args)
 }
 
 fn json(args: &[&str]) -> Value {
-    let mut a = args.to_vec();
-    a.push("--json");
-    let o = run(&a);
-    assert!(
-        o.status.success(),
-        "goodput {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).expect("json")
+    common::json_sub("goodput", args)
 }
 
 const SMALL: &[&str] = &[

@@ -2,29 +2,18 @@
 //! JSON keys, determinism, and exit code 2 with the file, line and field for bad input.
 
 use serde_json::Value;
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
 
 const SMALL: &str = "fat-tree:gpus=192,oversub=3";
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fabricsim"))
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .arg("schedule")
-        .args(args)
-        .output()
-        .expect("run fabricsim")
+    common::run_sub("schedule", args)
 }
 
 fn json(args: &[&str]) -> Value {
-    let mut a = args.to_vec();
-    a.push("--json");
-    let o = run(&a);
-    assert!(
-        o.status.success(),
-        "schedule {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).expect("json")
+    common::json_sub("schedule", args)
 }
 
 fn fails(args: &[&str], needle: &str) {

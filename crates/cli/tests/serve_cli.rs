@@ -3,27 +3,16 @@
 //! message for bad input.
 
 use serde_json::Value;
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fabricsim"))
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .arg("serve")
-        .args(args)
-        .output()
-        .expect("run fabricsim")
+    common::run_sub("serve", args)
 }
 
 fn json(args: &[&str]) -> Value {
-    let mut a = args.to_vec();
-    a.push("--json");
-    let o = run(&a);
-    assert!(
-        o.status.success(),
-        "serve {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).expect("json")
+    common::json_sub("serve", args)
 }
 
 #[test]

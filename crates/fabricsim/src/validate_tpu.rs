@@ -26,6 +26,9 @@ use workload::{ModelSpec, ParallelPlan, Precision, Recompute};
 pub struct Recipe {
     /// Generation (`v5p`, `v5e`, `v6e`) and registry model name.
     pub gen: &'static str,
+    /// The registry model the row's name maps to.
+    pub row_model: &'static str,
+    /// The model the recipe trained (the row's model as the recipe's base.yml defined it).
     pub model: &'static str,
     pub mesh: MaxTextMesh,
     pub per_device_batch: u32,
@@ -55,39 +58,48 @@ const fn mesh(ici_data: i64, ici_fsdp: i64, ici_tensor: i64) -> MaxTextMesh {
 /// the rest) → selective; `full` and `custom` policies that keep none of the MLP's activations
 /// on the device (the Trillium recipe offloads the layer input and the q/k/v/out projections to
 /// host memory and recomputes everything else: the MLP and the attention core) → full.
+///
+/// The v5p and v5e tables (MaxText/configs/v5p/README.md, v5e/README.md) were added with their
+/// scripts in commit 76bd53b0f (2023-12-15) and never re-measured: the rows are the scripts and
+/// base.yml of that commit (`maxtext_scaled_2023` models; v5p 32B at per_device_batch_size 8,
+/// which later scripts lowered to 7 and then 6 on the newer, larger-activation models).
 pub const RECIPES: &[Recipe] = &[
     Recipe {
         gen: "v5p",
-        model: "maxtext-32b",
+        row_model: "maxtext-32b",
+        model: "maxtext-32b-2023",
         mesh: mesh(1, -1, 4),
-        per_device_batch: 7,
+        per_device_batch: 8,
         seq: 2048,
         recompute: Recompute::Selective,
         host_offload: false,
-        source: "MaxText/configs/v5p/32b.sh (per_device_batch_size=7, ici_fsdp -1, ici_tensor 4, remat minimal, seq 2048)",
+        source: "MaxText/configs/v5p/32b.sh at 76bd53b0f, 2023-12-15, the README table's commit (per_device_batch_size=8, ici_fsdp -1, ici_tensor 4, remat minimal, seq 2048; base.yml of that commit: maxtext-32b-2023)",
     },
     Recipe {
         gen: "v5p",
-        model: "maxtext-1024b",
-        mesh: mesh(16, -1, 8),
+        row_model: "maxtext-1024b",
+        model: "maxtext-1024b-2023",
+        mesh: mesh(1, -1, 16),
         per_device_batch: 2,
         seq: 2048,
         recompute: Recompute::Full,
         host_offload: false,
-        source: "MaxText/configs/v5p/1024b.sh (per_device_batch_size=2, ici_fsdp -1, ici_tensor 8, ici_data 16, remat full, seq 2048)",
+        source: "MaxText/configs/v5p/1024b.sh at 76bd53b0f, 2023-12-15, the README table's commit (per_device_batch_size=2, ici_fsdp -1, ici_tensor 16, remat full, seq 2048; base.yml of that commit: maxtext-1024b-2023)",
     },
     Recipe {
         gen: "v5e",
-        model: "maxtext-32b",
+        row_model: "maxtext-32b",
+        model: "maxtext-32b-2023",
         mesh: mesh(1, -1, 1),
         per_device_batch: 4,
         seq: 2048,
         recompute: Recompute::Full,
         host_offload: false,
-        source: "MaxText/configs/v5e/32b.sh (per_device_batch_size=4, base.yml mesh: ici_fsdp -1, remat full, seq 2048)",
+        source: "MaxText/configs/v5e/32b.sh at 76bd53b0f, 2023-12-15, the README table's commit (per_device_batch_size=4, base.yml mesh: ici_fsdp -1, remat full, seq 2048; base.yml of that commit: maxtext-32b-2023)",
     },
     Recipe {
         gen: "v6e",
+        row_model: "llama-3.1-8b",
         model: "llama-3.1-8b",
         mesh: mesh(1, -1, 1),
         per_device_batch: 4,
@@ -199,13 +211,29 @@ fn scenario_of(m: &HashMap<String, String>, gen: &'static str) -> Result<TpuRow,
         }
     );
     let model_name = field(m, "model");
-    let model =
+    let row_model =
         workload::registry::lookup(model_name).ok_or_else(|| format!("model `{model_name}` is not in the registry"))?;
     let recipe = RECIPES
         .iter()
-        .find(|r| r.gen == gen && workload::registry::lookup(r.model).is_some_and(|x| x.name == model.name))
-        .ok_or_else(|| format!("no published MaxText recipe for {} on TPU {gen}", model.name))?;
+        .find(|r| r.gen == gen && workload::registry::lookup(r.row_model).is_some_and(|x| x.name == row_model.name))
+        .ok_or_else(|| format!("no published MaxText recipe for {} on TPU {gen}", row_model.name))?;
+    let model = workload::registry::lookup(recipe.model)
+        .ok_or_else(|| format!("recipe model `{}` is not in the registry", recipe.model))?;
     let mut assumptions = vec![format!("plan: MaxText's published recipe, {}", recipe.source)];
+    if model.name != row_model.name {
+        assumptions.push(format!(
+            "model: {} as the recipe's base.yml defined it ({} layers × {}, {} heads of {}, MLP {}{}, vocab {}{})",
+            model.name,
+            model.layers,
+            model.hidden,
+            model.heads,
+            model.head_dim,
+            model.ffn,
+            if model.gated_mlp { " gated" } else { " ReLU" },
+            model.vocab,
+            if model.tied_embeddings { ", tied" } else { "" }
+        ));
+    }
     let seq = match num(m, "seq_len") {
         Some(s) => s as u64,
         None => {

@@ -73,25 +73,53 @@ fn megatron_core(name: &str, layers: u32, hidden: u64, heads: u32) -> ModelSpec 
     }
 }
 
-/// MaxText's synthetic models of `global_parameter_scale` (a power of two), as pyconfig.py
-/// builds them from base.yml (AI-Hypercomputer/maxtext, MaxText/pyconfig.py
-/// `get_individual_scales` and `MaxText/configs/base.yml`): log2(scale) = 3·b + r; the
-/// embedding doubles b + (r > 0) times, heads and MLP b + (r > 1) times, layers b times, from
-/// base_emb_dim 2048, base_num_query_heads = base_num_kv_heads 16, base_mlp_dim 7168,
-/// base_num_decoder_layers 16, head_dim 128 (fixed), mlp_activations [silu, linear] (gated),
-/// vocab_size 32,000, untied logits (logits_via_embedding False), RMSNorm, RoPE. Scale 32 is
-/// 32 layers × 8192 (64 heads, MLP 28,672): 31.7 B; scale 1024 is 128 layers × 32,768 (128 heads
-/// of 128, MLP 57,344): 1.0 T.
-pub fn maxtext_scaled(name: &str, scale: u32) -> ModelSpec {
+/// MaxText's `global_parameter_scale` rule (AI-Hypercomputer/maxtext, `get_individual_scales`
+/// in MaxText/pyconfig.py, unchanged from 2023 to today's src/maxtext/configs/types.py):
+/// log2(scale) = 3·b + r; heads and MLP double b + (r > 0) times, the embedding b + (r > 1)
+/// times, the layers b times. Returns (embedding, heads, MLP, layers) multipliers.
+fn maxtext_scales(scale: u32) -> (u32, u32, u32) {
     let log2 = scale.max(1).ilog2();
     let (b, r) = (log2 / 3, log2 % 3);
-    let emb = 2048u64 << (b + u32::from(r > 0));
-    let heads = 16u32 << (b + u32::from(r > 1));
-    let mlp = 7168u64 << (b + u32::from(r > 1));
-    let layers = 16u32 << b;
+    (b + u32::from(r > 1), b + u32::from(r > 0), b)
+}
+
+/// MaxText's synthetic models of `global_parameter_scale` (a power of two) over today's
+/// base.yml (since commit 3b2ac8113, 2024-02-14, "Modify default config for good
+/// convergence"): base_emb_dim 2048, base_num_query_heads = base_num_kv_heads 16, base_mlp_dim
+/// 7168, base_num_decoder_layers 16, head_dim 128 (fixed), mlp_activations [silu, linear]
+/// (gated), vocab_size 32,000, untied logits, RMSNorm, RoPE; scaled by [`maxtext_scales`].
+/// Scale 32 is 32 layers × 8192 (64 heads, MLP 28,672): 31.7 B; scale 1024 is 128 layers ×
+/// 16,384 (256 heads of 128, MLP 114,688): 1.0 T.
+pub fn maxtext_scaled(name: &str, scale: u32) -> ModelSpec {
+    let (emb_s, head_s, layer_s) = maxtext_scales(scale);
+    let emb = 2048u64 << emb_s;
+    let heads = 16u32 << head_s;
+    let mlp = 7168u64 << head_s;
+    let layers = 16u32 << layer_s;
     ModelSpec {
         head_dim: 128,
         ..llama(name, layers, emb, heads, heads, mlp, 32_000, false, 2048)
+    }
+}
+
+/// The same models over base.yml as it stood when MaxText published its v5p and v5e tables
+/// (commit 76bd53b0f, 2023-12-15, which added MaxText/configs/v5p/README.md and
+/// v5e/README.md with the scripts that produced them; base.yml unchanged from Sept 2023 to
+/// 2024-02-14): base_emb_dim 2560, base_num_heads 8 (multi-head: keys and values have as
+/// many heads), base_mlp_dim 8192, base_num_decoder_layers 16, head_dim 256,
+/// mlp_activations [relu] (one up-projection, not gated), vocab_size 32,768,
+/// logits_via_embedding True (tied). Scale 32 is 32 layers × 10,240 (32 heads of 256, MLP
+/// 32,768): 32.5 B; scale 1024 is 128 layers × 20,480 (128 heads of 256, MLP 131,072): 1.03 T.
+pub fn maxtext_scaled_2023(name: &str, scale: u32) -> ModelSpec {
+    let (emb_s, head_s, layer_s) = maxtext_scales(scale);
+    let emb = 2560u64 << emb_s;
+    let heads = 8u32 << head_s;
+    let mlp = 8192u64 << head_s;
+    let layers = 16u32 << layer_s;
+    ModelSpec {
+        head_dim: 256,
+        gated_mlp: false,
+        ..llama(name, layers, emb, heads, heads, mlp, 32_768, true, 2048)
     }
 }
 
@@ -121,6 +149,16 @@ const ENTRIES: &[Entry] = &[
             "MaxText synthetic 128B",
         ],
         build: |n| maxtext_scaled(n, 128),
+    },
+    Entry {
+        name: "maxtext-32b-2023",
+        aliases: &["MaxText synthetic 32B (Dec 2023 base.yml)"],
+        build: |n| maxtext_scaled_2023(n, 32),
+    },
+    Entry {
+        name: "maxtext-1024b-2023",
+        aliases: &["MaxText synthetic 1024B (Dec 2023 base.yml)"],
+        build: |n| maxtext_scaled_2023(n, 1024),
     },
     Entry {
         name: "maxtext-1024b",

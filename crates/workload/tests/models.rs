@@ -783,22 +783,36 @@ proptest! {
     }
 }
 
-/// MaxText's `global_parameter_scale` rule (MaxText/pyconfig.py `get_individual_scales` over
-/// base.yml): scale 1 is base.yml's model, 32 and 1024 the v5p README's 32B and 1024B.
+/// MaxText's `global_parameter_scale` rule (MaxText/pyconfig.py `get_individual_scales`:
+/// heads and MLP take the first doubling of each cycle of three, the embedding the second, the
+/// layers the third) over today's base.yml, and over base.yml of 2023-12-15 (the v5p/v5e README
+/// tables' models).
 #[test]
 fn maxtext_global_parameter_scale() {
-    use workload::registry::maxtext_scaled;
+    use workload::registry::{maxtext_scaled, maxtext_scaled_2023};
     let shape = |s: u32| {
         let m = maxtext_scaled("x", s);
         (m.layers, m.hidden, m.heads, m.ffn, m.head_dim)
     };
     assert_eq!(shape(1), (16, 2048, 16, 7168, 128));
-    assert_eq!(shape(2), (16, 4096, 16, 7168, 128));
+    assert_eq!(shape(2), (16, 2048, 32, 14336, 128));
     assert_eq!(shape(4), (16, 4096, 32, 14336, 128));
     assert_eq!(shape(8), (32, 4096, 32, 14336, 128));
     assert_eq!(shape(32), (32, 8192, 64, 28672, 128));
-    assert_eq!(shape(1024), (128, 32768, 128, 57344, 128));
+    assert_eq!(shape(1024), (128, 16384, 256, 114688, 128));
     let b = |s: u32| maxtext_scaled("x", s).params() / 1e9;
     assert!((b(32) - 31.7).abs() < 0.2, "{}", b(32));
     assert!((b(1024) - 1000.0).abs() < 30.0, "{}", b(1024));
+
+    let old = |s: u32| {
+        let m = maxtext_scaled_2023("x", s);
+        (m.layers, m.hidden, m.heads, m.kv_heads, m.ffn, m.head_dim, m.gated_mlp, m.vocab, m.tied_embeddings)
+    };
+    assert_eq!(old(1), (16, 2560, 8, 8, 8192, 256, false, 32_768, true));
+    assert_eq!(old(32), (32, 10240, 32, 32, 32768, 256, false, 32_768, true));
+    assert_eq!(old(1024), (128, 20480, 128, 128, 131072, 256, false, 32_768, true));
+    // 4·h·(a·d) + 2·h·f per layer: 32 × 1.007 B + the tied 32,768 × 10,240 table.
+    let b23 = |s: u32| maxtext_scaled_2023("x", s).params() / 1e9;
+    assert!((b23(32) - 32.55).abs() < 0.1, "{}", b23(32));
+    assert!((b23(1024) - 1031.0).abs() < 2.0, "{}", b23(1024));
 }

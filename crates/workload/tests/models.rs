@@ -806,7 +806,17 @@ fn maxtext_global_parameter_scale() {
 
     let old = |s: u32| {
         let m = maxtext_scaled_2023("x", s);
-        (m.layers, m.hidden, m.heads, m.kv_heads, m.ffn, m.head_dim, m.gated_mlp, m.vocab, m.tied_embeddings)
+        (
+            m.layers,
+            m.hidden,
+            m.heads,
+            m.kv_heads,
+            m.ffn,
+            m.head_dim,
+            m.gated_mlp,
+            m.vocab,
+            m.tied_embeddings,
+        )
     };
     assert_eq!(old(1), (16, 2560, 8, 8, 8192, 256, false, 32_768, true));
     assert_eq!(old(32), (32, 10240, 32, 32, 32768, 256, false, 32_768, true));

@@ -210,6 +210,16 @@ pub struct CurvePoint {
     pub tpot_p50_s: f64,
     pub tpot_p90_s: f64,
     pub slo_attainment_fraction: f64,
+    /// Facility power and energy of the point (`fabricsim::power::serve_energy`; absent where
+    /// the catalogue has no TDP for the accelerator).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub it_power_w: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facility_power_w: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub energy_kwh_per_day: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub energy_j_per_output_token: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -321,7 +331,10 @@ pub fn run(a: ServeArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
             let reports = serve::run_many(&scenarios, &f);
             let mut reps = Vec::new();
             for r in reports {
-                reps.push(r.map_err(UserError)?);
+                let mut r = r.map_err(UserError)?;
+                // As for one point: no TDP in the catalogue, no energy keys.
+                r.energy = fabricsim::power::serve_energy(&r, &f, &power).ok();
+                reps.push(r);
             }
             let curve: Vec<CurvePoint> = points
                 .iter()
@@ -336,6 +349,10 @@ pub fn run(a: ServeArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
                     tpot_p50_s: r.tpot_s.p50,
                     tpot_p90_s: r.tpot_s.p90,
                     slo_attainment_fraction: r.slo_attainment_fraction,
+                    it_power_w: r.energy.as_ref().map(|e| e.it_power_w),
+                    facility_power_w: r.energy.as_ref().map(|e| e.facility_power_w),
+                    energy_kwh_per_day: r.energy.as_ref().map(|e| e.energy_kwh_per_day),
+                    energy_j_per_output_token: r.energy.as_ref().map(|e| e.energy_j_per_output_token),
                 })
                 .collect();
             if a.json {
@@ -350,10 +367,11 @@ pub fn run(a: ServeArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
                     serde_json::to_string_pretty(&j).map_err(|e| UserError(e.to_string()))?
                 );
             } else if a.csv {
-                println!("load,output_tokens_per_s_per_accel,output_tokens_per_s_per_user,input_tokens_per_s_per_accel,ttft_p50_s,ttft_p90_s,tpot_p50_s,tpot_p90_s,slo_attainment_fraction");
+                println!("load,output_tokens_per_s_per_accel,output_tokens_per_s_per_user,input_tokens_per_s_per_accel,ttft_p50_s,ttft_p90_s,tpot_p50_s,tpot_p90_s,slo_attainment_fraction,facility_power_w,energy_j_per_output_token");
+                let opt = |x: Option<f64>, digits: usize| x.map_or(String::new(), |v| format!("{v:.digits$}"));
                 for c in &curve {
                     println!(
-                        "{},{:.3},{:.3},{:.3},{:.6},{:.6},{:.6},{:.6},{:.4}",
+                        "{},{:.3},{:.3},{:.3},{:.6},{:.6},{:.6},{:.6},{:.4},{},{}",
                         c.load,
                         c.output_tokens_per_s_per_accel,
                         c.output_tokens_per_s_per_user,
@@ -362,7 +380,9 @@ pub fn run(a: ServeArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, U
                         c.ttft_p90_s,
                         c.tpot_p50_s,
                         c.tpot_p90_s,
-                        c.slo_attainment_fraction
+                        c.slo_attainment_fraction,
+                        opt(c.facility_power_w, 1),
+                        opt(c.energy_j_per_output_token, 6)
                     );
                 }
             } else {

@@ -69,6 +69,15 @@ fn sweep_prints_a_csv_curve() {
     let col = |l: &str, i: usize| l.split(',').nth(i).unwrap().parse::<f64>().unwrap();
     assert!(col(lines[3], 1) > col(lines[1], 1));
     assert!(col(lines[3], 2) < col(lines[1], 2));
+    // Energy per point: facility power and J per output token; more users spread the idle
+    // power over more tokens.
+    assert!(
+        lines[0].ends_with(",facility_power_w,energy_j_per_output_token"),
+        "{}",
+        lines[0]
+    );
+    assert!(col(lines[1], 9) > 0.0);
+    assert!(col(lines[3], 10) < col(lines[1], 10));
 }
 
 #[test]

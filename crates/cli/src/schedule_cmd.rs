@@ -48,10 +48,15 @@ pub struct ScheduleArgs {
     /// Seed of the synthetic jobs, scattered placement and failures.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Job-interrupting failures per GPU-hour (default 2e-5, BLOOM-176B's rate); 0 turns
-    /// failures off.
+    /// Job-interrupting failures per GPU-hour on every GPU, overriding the default: the
+    /// failure catalogue of `fabricsim goodput` over the components each job occupies (central
+    /// rates for the cluster's accelerator). 0 turns failures off.
     #[arg(long)]
     pub failures_per_gpu_hour: Option<f64>,
+    /// Every job's checkpoint interval in seconds of its work (default: Young–Daly per job
+    /// from its GPUs' failure rate).
+    #[arg(long)]
+    pub checkpoint_interval_s: Option<f64>,
     /// Exposed share of a multi-domain job's run time spent in scale-out communication (the
     /// part that shared links stretch; default 0.3).
     #[arg(long)]
@@ -74,9 +79,8 @@ pub fn run(args: ScheduleArgs, load: impl Fn(&str) -> Result<fabric::Fabric, Use
         policy,
         placement,
         seed: args.seed,
-        failures_per_gpu_hour: args
-            .failures_per_gpu_hour
-            .unwrap_or(schedule::DEFAULT_FAILURES_PER_GPU_HOUR),
+        failures_per_gpu_hour: args.failures_per_gpu_hour,
+        checkpoint_interval_s: args.checkpoint_interval_s,
         comm_fraction: args
             .comm_fraction
             .unwrap_or(schedule::contention::DEFAULT_COMM_FRACTION),

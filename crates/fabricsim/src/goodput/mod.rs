@@ -228,12 +228,122 @@ impl Rng {
     }
 }
 
-/// What a class does on this fabric, per group of components.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Effect {
+/// What a failure of one group of components does to a job on this fabric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// The job stops and restarts from its last checkpoint.
     Stop,
+    /// A NIC at half bandwidth (dual-plane / dual-ToR): the job continues, slower.
     Degrade,
+    /// Routed around (upper tiers by ECMP): no measurable slowdown.
     Absorbed,
+}
+
+impl Effect {
+    /// Name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Effect::Stop => "stop",
+            Effect::Degrade => "degrade",
+            Effect::Absorbed => "absorbed",
+        }
+    }
+}
+
+/// The group of components a failure source is counted over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Accelerator,
+    Host,
+    Nic,
+    /// The NIC-side link of a scale-out port.
+    NicLink,
+    UpperLink,
+    LeafSwitch,
+    UpperSwitch,
+}
+
+impl Unit {
+    /// Name in reports ("per" column).
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Accelerator => "accelerator",
+            Unit::Host => "host",
+            Unit::Nic => "nic",
+            Unit::NicLink => "nic link",
+            Unit::UpperLink => "switch-to-switch link",
+            Unit::LeafSwitch => "leaf switch",
+            Unit::UpperSwitch => "upper-tier switch",
+        }
+    }
+}
+
+/// One source of failures on a set of components: the catalogue's class and rate, the group
+/// it is counted over, how many, and what a failure does on this fabric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureSource {
+    pub class: FailureClass,
+    pub unit: Unit,
+    pub count: f64,
+    /// Failures per component-hour (central).
+    pub per_hour: f64,
+    pub effect: Effect,
+    pub node_derived: bool,
+    pub source: &'static str,
+}
+
+impl FailureSource {
+    /// Failures per second of the whole group at the central rate.
+    pub fn per_s(&self) -> f64 {
+        self.count * self.per_hour / 3600.0
+    }
+}
+
+/// The failure sources of a set of components (a job's share from [`counts_from_fabric`], or a
+/// whole cluster's): every catalogue class for `accel_model` over the groups it is counted per,
+/// with its effect on this fabric — shared by `goodput` and `schedule`. Groups with no
+/// component are left out.
+pub fn failure_sources(accel_model: &str, c: &ComponentCounts, traits: &FabricTraits) -> Vec<FailureSource> {
+    let dual = traits.dual_plane;
+    let mut out = Vec::new();
+    for r in fc::failure_rates(accel_model) {
+        let groups: Vec<(Unit, f64, Effect)> = match r.per {
+            PerComponent::Accelerator => vec![(Unit::Accelerator, c.accelerators, Effect::Stop)],
+            PerComponent::Host => vec![(Unit::Host, c.hosts, Effect::Stop)],
+            PerComponent::Nic => vec![(Unit::Nic, c.nics, Effect::Stop)],
+            PerComponent::Link => vec![
+                (
+                    Unit::NicLink,
+                    c.nic_links,
+                    if dual { Effect::Degrade } else { Effect::Stop },
+                ),
+                (Unit::UpperLink, c.upper_links, Effect::Absorbed),
+            ],
+            PerComponent::Switch => vec![
+                (
+                    Unit::LeafSwitch,
+                    c.leaf_switches,
+                    if dual { Effect::Degrade } else { Effect::Stop },
+                ),
+                (Unit::UpperSwitch, c.upper_switches, Effect::Absorbed),
+            ],
+        };
+        for (unit, count, effect) in groups {
+            if count <= 0.0 {
+                continue;
+            }
+            out.push(FailureSource {
+                class: r.class,
+                unit,
+                count,
+                per_hour: r.per_hour,
+                effect,
+                node_derived: r.node_derived,
+                source: r.source,
+            });
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone)]
@@ -245,63 +355,30 @@ struct Source {
     node_derived: bool,
 }
 
-fn effect_name(e: Effect) -> &'static str {
-    match e {
-        Effect::Stop => "stop",
-        Effect::Degrade => "degrade",
-        Effect::Absorbed => "absorbed",
-    }
-}
-
 /// The job's failure sources with their effect on this fabric, and the table rows.
 fn sources(inp: &GoodputInputs) -> (Vec<Source>, Vec<ComponentRow>) {
-    let c = &inp.counts;
-    let dual = inp.traits.dual_plane;
-    let mut out = Vec::new();
-    let mut rows = Vec::new();
-    for r in fc::failure_rates(inp.accel_model) {
-        let groups: Vec<(&str, f64, Effect)> = match r.per {
-            PerComponent::Accelerator => vec![("accelerator", c.accelerators, Effect::Stop)],
-            PerComponent::Host => vec![("host", c.hosts, Effect::Stop)],
-            PerComponent::Nic => vec![("nic", c.nics, Effect::Stop)],
-            PerComponent::Link => vec![
-                (
-                    "nic link",
-                    c.nic_links,
-                    if dual { Effect::Degrade } else { Effect::Stop },
-                ),
-                ("switch-to-switch link", c.upper_links, Effect::Absorbed),
-            ],
-            PerComponent::Switch => vec![
-                (
-                    "leaf switch",
-                    c.leaf_switches,
-                    if dual { Effect::Degrade } else { Effect::Stop },
-                ),
-                ("upper-tier switch", c.upper_switches, Effect::Absorbed),
-            ],
-        };
-        for (per, count, effect) in groups {
-            if count <= 0.0 {
-                continue;
-            }
-            out.push(Source {
-                class: r.class,
-                effect,
-                per_s: count * r.per_hour / 3600.0,
-                node_derived: r.node_derived,
-            });
-            rows.push(ComponentRow {
-                class: r.class.name().into(),
-                per: per.into(),
-                count,
-                rate_per_hour: r.per_hour,
-                effect: effect_name(effect).into(),
-                expected_per_day: count * r.per_hour * 24.0,
-                source: r.source.into(),
-            });
-        }
-    }
+    let all = failure_sources(inp.accel_model, &inp.counts, &inp.traits);
+    let out = all
+        .iter()
+        .map(|s| Source {
+            class: s.class,
+            effect: s.effect,
+            per_s: s.per_s(),
+            node_derived: s.node_derived,
+        })
+        .collect();
+    let rows = all
+        .iter()
+        .map(|s| ComponentRow {
+            class: s.class.name().into(),
+            per: s.unit.name().into(),
+            count: s.count,
+            rate_per_hour: s.per_hour,
+            effect: s.effect.name().into(),
+            expected_per_day: s.count * s.per_hour * 24.0,
+            source: s.source.into(),
+        })
+        .collect();
     (out, rows)
 }
 

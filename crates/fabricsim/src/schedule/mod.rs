@@ -2,8 +2,9 @@
 //! [`trace`]) or synthetic jobs fitted to the published Acme summaries ([`synthetic`]) run
 //! under a policy (FIFO, EASY backfill, shortest-first, priorities with preemption) and a
 //! placement (packed into scale-up domains, leaves and pods, or scattered) on a [`fabric::Fabric`],
-//! with job-interrupting GPU failures at a plain per-GPU-hour rate; jobs that share leaf or
-//! pod up-links slow each other by the calibrated contention model of [`contention`] (checked
+//! with job-stopping failures from goodput's failure catalogue over the components each job
+//! occupies, checkpoint restarts and repairs ([`failures`]; or a plain per-GPU-hour rate); jobs
+//! that share leaf or pod up-links slow each other by the calibrated contention model of [`contention`] (checked
 //! against the flow engine in its tests). The report ([`report`]) carries utilisation over
 //! time, queueing delay, job completion time, fragmentation and the slowdown caused by
 //! neighbours.
@@ -12,6 +13,7 @@
 //! (ordered containers, index tie-breaks, one seeded SplitMix64 stream).
 
 pub mod contention;
+pub mod failures;
 pub mod report;
 mod sim;
 pub mod synthetic;
@@ -111,16 +113,20 @@ impl Placement {
     }
 }
 
-/// Job-interrupting failures per GPU-hour by default: BLOOM-176B's 1–2 GPU failures a week on
-/// ~400 A100 ≈ 2.2×10⁻⁵ (operations.md; Llama 3's ~2×10⁻⁵ is the check, not the source).
-pub const DEFAULT_FAILURES_PER_GPU_HOUR: f64 = 2.0e-5;
-
 /// Jobs the backfill and shortest-first passes look at beyond the head per scheduling pass
 /// (Slurm's `bf_max_job_test` default, 500 in slurm.conf(5) of Slurm 23.x).
 pub const SCAN_DEPTH: usize = 500;
 
-/// Points of the utilisation series.
+/// Points of the utilisation series (`utilisation_series`: equal bins over the makespan).
 pub const SERIES_POINTS: usize = 100;
+
+/// At most this many points in `utilisation_over_time`; its interval is the shortest of
+/// [`OVER_TIME_INTERVALS_S`] that keeps the makespan within them.
+pub const OVER_TIME_MAX_POINTS: usize = 1000;
+
+/// Intervals of `utilisation_over_time`, seconds: 1, 5, 15, 30 min, 1, 2, 6, 12 h, then whole
+/// days.
+pub const OVER_TIME_INTERVALS_S: [f64; 8] = [60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 21_600.0, 43_200.0];
 
 /// Inputs of one run other than the jobs and the fabric.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,9 +134,13 @@ pub struct Options {
     pub policy: Policy,
     pub placement: Placement,
     pub seed: u64,
-    /// Job-interrupting failures per GPU-hour (a failure on a busy GPU kills its job, which is
-    /// requeued keeping its progress up to the failure).
-    pub failures_per_gpu_hour: f64,
+    /// `None`: failures from the catalogue ([`failures::FailureModel::catalogue`]);
+    /// `Some(r)`: `r` job-stopping failures per GPU-hour on every GPU (`--failures-per-gpu-hour`,
+    /// 0 turns failures off). Either way a stopped job restarts from its last checkpoint and the
+    /// failed hardware is repaired ([`failures`]).
+    pub failures_per_gpu_hour: Option<f64>,
+    /// Every job's checkpoint interval, seconds of its work (`None`: Young–Daly per job).
+    pub checkpoint_interval_s: Option<f64>,
     /// Share of a multi-domain job's uncontended time spent in exposed scale-out communication
     /// ([`contention::DEFAULT_COMM_FRACTION`]).
     pub comm_fraction: f64,
@@ -142,7 +152,8 @@ impl Default for Options {
             policy: Policy::Fifo,
             placement: Placement::Packed,
             seed: 1,
-            failures_per_gpu_hour: DEFAULT_FAILURES_PER_GPU_HOUR,
+            failures_per_gpu_hour: None,
+            checkpoint_interval_s: None,
             comm_fraction: contention::DEFAULT_COMM_FRACTION,
         }
     }
@@ -167,14 +178,19 @@ pub enum Source {
 
 /// Bad options (the CLI turns them into exit 2).
 pub fn check_options(opts: &Options) -> Result<(), String> {
-    if !(opts.failures_per_gpu_hour.is_finite()
-        && opts.failures_per_gpu_hour >= 0.0
-        && opts.failures_per_gpu_hour < 1.0)
-    {
-        return Err(format!(
-            "--failures-per-gpu-hour {}: give a rate in [0, 1) (default {DEFAULT_FAILURES_PER_GPU_HOUR})",
-            opts.failures_per_gpu_hour
-        ));
+    if let Some(r) = opts.failures_per_gpu_hour {
+        if !(r.is_finite() && (0.0..1.0).contains(&r)) {
+            return Err(format!(
+                "--failures-per-gpu-hour {r}: give a rate in [0, 1) (default: the failure catalogue's rates)"
+            ));
+        }
+    }
+    if let Some(x) = opts.checkpoint_interval_s {
+        if !(x.is_finite() && x > 0.0) {
+            return Err(format!(
+                "--checkpoint-interval-s {x}: give a positive number of seconds (default: Young–Daly per job)"
+            ));
+        }
     }
     if !(opts.comm_fraction.is_finite() && (0.0..=1.0).contains(&opts.comm_fraction)) {
         return Err(format!(
@@ -234,8 +250,12 @@ impl Rng {
 pub fn run(f: &fabric::Fabric, cluster: &str, jobs: &[Job], source: &Source, opts: &Options) -> Result<Report, String> {
     check(jobs, f.accel_count() as u32, opts)?;
     let view = contention::View::new(f);
-    let out = sim::simulate(&view, jobs, opts);
-    Ok(report::build(cluster, &view, jobs, source, opts, &out))
+    let fm = match opts.failures_per_gpu_hour {
+        None => failures::FailureModel::catalogue(f),
+        Some(r) => failures::FailureModel::per_gpu_hour(f, r),
+    };
+    let out = sim::simulate(&view, jobs, opts, &fm);
+    Ok(report::build(cluster, &view, jobs, source, opts, &fm, &out))
 }
 
 /// Synthetic jobs for `f` fitted to the published summary of `cluster` (see [`synthetic`]).
@@ -273,6 +293,7 @@ pub fn synthetic_jobs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fabric::catalogue::failures as fc;
 
     fn small() -> fabric::Fabric {
         fabric::presets::build_preset("fat-tree:gpus=192,oversub=3").unwrap().1
@@ -304,12 +325,12 @@ mod tests {
         let f = small();
         let (jobs, _) = synthetic_jobs(&f, "kalos", 400, 1.2, synthetic::Scale::Sizes, 9).unwrap();
         let o = Options {
-            failures_per_gpu_hour: 0.0,
+            failures_per_gpu_hour: Some(0.0),
             comm_fraction: 0.0,
             ..opts(Policy::Backfill, Placement::Scattered)
         };
         let v = contention::View::new(&f);
-        let out = sim::simulate(&v, &jobs, &o);
+        let out = sim::simulate(&v, &jobs, &o, &failures::FailureModel::none());
         let mut reserved = 0;
         for (j, o) in out.jobs.iter().enumerate() {
             if let Some(r) = o.reservation_s {
@@ -330,6 +351,7 @@ mod tests {
                 policy: Policy::Fifo,
                 ..o.clone()
             },
+            &failures::FailureModel::none(),
         );
         let mean_q = |s: &sim::SimOut| -> f64 {
             s.jobs
@@ -348,6 +370,7 @@ mod tests {
                 policy: Policy::Sjf,
                 ..o.clone()
             },
+            &failures::FailureModel::none(),
         );
         assert!(mean_q(&sjf) < mean_q(&fifo));
     }
@@ -366,7 +389,7 @@ mod tests {
         };
         let jobs = vec![mk(0, 0.0, 192, 1000.0, 0), mk(1, 10.0, 64, 100.0, 1)];
         let o = Options {
-            failures_per_gpu_hour: 0.0,
+            failures_per_gpu_hour: Some(0.0),
             comm_fraction: 0.0,
             ..opts(Policy::Priority, Placement::Packed)
         };
@@ -411,7 +434,7 @@ mod tests {
         let f = small();
         let (jobs, src) = synthetic_jobs(&f, "seren", 300, 0.9, synthetic::Scale::Sizes, 2).unwrap();
         let o = Options {
-            failures_per_gpu_hour: 0.01,
+            failures_per_gpu_hour: Some(0.01),
             ..opts(Policy::Fifo, Placement::Packed)
         };
         let r = run(&f, "s", &jobs, &src, &o).unwrap();
@@ -426,10 +449,52 @@ mod tests {
             &jobs,
             192,
             &Options {
-                failures_per_gpu_hour: -1.0,
+                failures_per_gpu_hour: Some(-1.0),
                 ..o
             }
         )
         .is_err());
+    }
+
+    #[test]
+    fn a_failure_costs_the_work_since_the_checkpoint_plus_restart_and_a_repair_wait() {
+        // One job on the whole cluster: every failure stops it, and it cannot restart before
+        // the failed host is back (no spare), so each failure costs the repair time.
+        let f = small();
+        let job = Job {
+            id: "big".into(),
+            submit_s: 0.0,
+            gpus: 192,
+            run_s: 100_000.0,
+            state: JobState::Completed,
+            priority: 0,
+            trace_queue_s: None,
+        };
+        let o = Options {
+            failures_per_gpu_hour: Some(1e-3),
+            checkpoint_interval_s: Some(3600.0),
+            comm_fraction: 0.0,
+            ..opts(Policy::Fifo, Placement::Packed)
+        };
+        let src = Source::Trace {
+            file: "t".into(),
+            format: "acme".into(),
+            cpu_jobs_skipped: 0,
+        };
+        let r = run(&f, "small", &[job], &src, &o).unwrap();
+        let n = r.interruptions as f64;
+        assert!(n >= 2.0, "{n} interruptions: the case must fail the job");
+        assert_eq!(r.interruptions, r.failures_stopping_jobs);
+        let restart = fc::DETECT_S + fc::RESTART_S;
+        let (lo, hi) = (n * 192.0 * restart / 3600.0, n * 192.0 * (3600.0 + restart) / 3600.0);
+        assert!(
+            r.lost_gpu_hours >= lo && r.lost_gpu_hours <= hi,
+            "{} not in [{lo}, {hi}]",
+            r.lost_gpu_hours
+        );
+        // Each stop waits for the repair of the failed host before the job fits again.
+        assert!(r.makespan_s >= 100_000.0 + n * fc::NODE_REPAIR_S, "{}", r.makespan_s);
+        assert!(r.out_of_service_gpu_fraction > 0.0);
+        assert_eq!(r.unfinished_jobs, 0);
     }
 }

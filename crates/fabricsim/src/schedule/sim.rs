@@ -1,12 +1,27 @@
-//! The event loop: arrivals, finishes, failures; the free-GPU pool and its placements; the
-//! contention bookkeeping that sets each running job's progress rate.
+//! The event loop: arrivals, finishes, failures and repairs; the free-GPU pool and its
+//! placements; the contention bookkeeping that sets each running job's progress rate.
+//!
+//! **Restart rule** (failures from [`super::failures`]): a job checkpoints every τ of its own
+//! work in the current attempt (after the attempt's restart overhead); a failure on any of its
+//! GPUs stops it, the work since its last checkpoint is lost (added back to what it has left),
+//! it is requeued, and its next attempt first runs detection + restart
+//! (`catalogue::failures::DETECT_S + RESTART_S`) on its new GPUs. A preempted job (priority
+//! policy) checkpoints when it is stopped: it loses nothing and pays no restart.
+//!
+//! **Repair**: the failed hardware's GPUs leave the pool until `NODE_REPAIR_S` after the
+//! failure: free ones at once, busy ones (other jobs on the failed host or leaf) when their job
+//! stops (drained).
 
 use super::contention::{slowdown, Footprint, View};
+use super::failures::{checkpoint_interval_s, leaf_gpus, FailureModel};
 use super::{Job, Options, Placement, Policy, Rng, SCAN_DEPTH};
+use fabric::catalogue::failures::{self as fc, FailureClass};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
 const FREE: u32 = u32::MAX;
+/// Owner of a GPU out of the pool for repair.
+const REPAIR: u32 = u32::MAX - 1;
 const NO_UNIT: u32 = u32::MAX;
 
 /// A leaf's or pod's stretch is re-published to its jobs when it moves by more than this
@@ -27,6 +42,9 @@ pub(crate) struct JobOut {
     pub alone_wall_s: f64,
     pub interruptions: u32,
     pub preemptions: u32,
+    /// GPU-seconds lost to its interruptions: GPUs × (work since the last checkpoint +
+    /// detection + restart), each interruption.
+    pub lost_gpu_s: f64,
     /// The EASY reservation made when the job first blocked at the head (backfill only).
     pub reservation_s: Option<f64>,
     /// Domains and leaves of the last placement.
@@ -36,8 +54,8 @@ pub(crate) struct JobOut {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct SimOut {
     pub jobs: Vec<JobOut>,
-    /// (time, busy GPUs) after every change.
-    pub busy_steps: Vec<(f64, u32)>,
+    /// (time, busy GPUs, GPUs out for repair) after every change.
+    pub busy_steps: Vec<(f64, u32, u32)>,
     pub makespan_s: f64,
     pub last_arrival_s: f64,
     /// ∫ busy GPUs dt.
@@ -46,7 +64,16 @@ pub(crate) struct SimOut {
     pub stranded_gpu_s: f64,
     /// ∫ (partly used domains / domains in use) dt.
     pub partial_domain_s: f64,
+    /// Job-stopping failures drawn while the cluster was active, in all and per class
+    /// (`FailureClass::ALL` order).
     pub failures: u64,
+    pub failures_by_class: [u64; 7],
+    /// Failures that stopped at least one job.
+    pub failures_stopping_jobs: u64,
+    /// Time during which failures are drawn: jobs running or still to arrive.
+    pub failure_active_s: f64,
+    /// ∫ GPUs out for repair dt.
+    pub repair_gpu_s: f64,
     pub events: u64,
 }
 
@@ -246,15 +273,24 @@ struct Rt {
     version: u32,
     running: bool,
     started_seq: u64,
+    /// Checkpoint interval, seconds of work.
+    tau: f64,
+    /// Work done in this attempt, and the restart overhead it began with.
+    attempt_work: f64,
+    overhead: f64,
+    /// Overhead the next attempt begins with (detection + restart after a failure).
+    pending_overhead: f64,
     /// Communication stretch and the unit where it is reached (`NO_UNIT`: none above 1).
     kappa: f64,
     argmax: u32,
 }
 
-/// Event kinds in tie order: finishes free GPUs before failures and arrivals are seen.
+/// Event kinds in tie order: finishes and repairs free GPUs before failures and arrivals are
+/// seen.
 const FINISH: u8 = 0;
-const FAILURE: u8 = 1;
-const ARRIVAL: u8 = 2;
+const REPAIR_DONE: u8 = 1;
+const FAILURE: u8 = 2;
+const ARRIVAL: u8 = 3;
 
 type Event = Reverse<(u64, u8, u32, u32)>;
 
@@ -267,6 +303,11 @@ struct Sim<'a> {
     rt: Vec<Rt>,
     out: Vec<JobOut>,
     owner: Vec<u32>,
+    /// Until when each GPU is out for repair (a busy one leaves the pool when its job stops).
+    repair_until: Vec<f64>,
+    in_repair: u32,
+    /// GPU sets of the repairs (an event's id indexes this).
+    repairs: Vec<Vec<u32>>,
     queue: BTreeSet<(u64, u64, u32)>,
     running: BTreeSet<u32>,
     heap: BinaryHeap<Event>,
@@ -308,6 +349,7 @@ impl Sim<'_> {
         if dt > 0.0 {
             let work = (dt * r.rate).min(r.remaining);
             r.remaining -= work;
+            r.attempt_work += work;
             let o = &mut self.out[j as usize];
             o.busy_wall_s += dt;
             o.alone_wall_s += work * r.s_alone;
@@ -454,6 +496,9 @@ impl Sim<'_> {
         }
         o.leaves = leaves.len() as u32;
         let r = &mut self.rt[j as usize];
+        r.overhead = std::mem::take(&mut r.pending_overhead);
+        r.remaining += r.overhead;
+        r.attempt_work = 0.0;
         r.gpus = gpus;
         r.fp = fp;
         r.s_alone = s_alone;
@@ -470,8 +515,14 @@ impl Sim<'_> {
         self.settle(j);
         let gpus = std::mem::take(&mut self.rt[j as usize].gpus);
         for &g in &gpus {
-            self.owner[g as usize] = FREE;
-            self.pool.release(self.v, g);
+            if self.repair_until[g as usize] > self.now {
+                // Drained: the failed host or leaf goes to repair now.
+                self.owner[g as usize] = REPAIR;
+                self.in_repair += 1;
+            } else {
+                self.owner[g as usize] = FREE;
+                self.pool.release(self.v, g);
+            }
         }
         self.rt[j as usize].running = false;
         self.rt[j as usize].version += 1;
@@ -481,6 +532,60 @@ impl Sim<'_> {
         r.fp = Footprint::default();
         r.kappa = 1.0;
         r.argmax = NO_UNIT;
+    }
+
+    /// A failure stops running job `j`: it loses the work since its last checkpoint and its
+    /// next attempt begins with detection + restart. Returns the GPU-seconds lost.
+    fn fail(&mut self, j: u32) -> f64 {
+        self.stop(j);
+        let gpus = self.jobs[j as usize].gpus as f64;
+        let r = &mut self.rt[j as usize];
+        let model = (r.attempt_work - r.overhead).max(0.0);
+        let lost = if r.tau.is_finite() {
+            model - (model / r.tau).floor() * r.tau
+        } else {
+            model
+        };
+        // Overhead of this attempt not yet run is dropped: the next attempt pays its own.
+        let unrun = (r.overhead - r.attempt_work).max(0.0);
+        r.remaining += lost - unrun;
+        r.pending_overhead = fc::DETECT_S + fc::RESTART_S;
+        r.attempt_work = 0.0;
+        r.overhead = 0.0;
+        let lost_gpu_s = gpus * (lost + fc::DETECT_S + fc::RESTART_S);
+        let o = &mut self.out[j as usize];
+        o.interruptions += 1;
+        o.lost_gpu_s += lost_gpu_s;
+        lost_gpu_s
+    }
+
+    /// `gpus` leave the pool until `until`: free ones now, busy ones when their job stops.
+    fn send_to_repair(&mut self, gpus: Vec<u32>, until: f64) {
+        for &g in &gpus {
+            let gi = g as usize;
+            self.repair_until[gi] = self.repair_until[gi].max(until);
+            if self.owner[gi] == FREE {
+                self.pool.take(self.v, g);
+                self.owner[gi] = REPAIR;
+                self.in_repair += 1;
+            }
+        }
+        let id = self.repairs.len() as u32;
+        self.repairs.push(gpus);
+        self.push(until, REPAIR_DONE, id, 0);
+    }
+
+    /// Repair `id` ends: its GPUs whose repair is over return to the pool.
+    fn repaired(&mut self, id: u32) {
+        let gpus = std::mem::take(&mut self.repairs[id as usize]);
+        for g in gpus {
+            let gi = g as usize;
+            if self.owner[gi] == REPAIR && self.repair_until[gi] <= self.now {
+                self.owner[gi] = FREE;
+                self.in_repair -= 1;
+                self.pool.release(self.v, g);
+            }
+        }
     }
 
     fn requeue(&mut self, j: u32) {
@@ -622,8 +727,10 @@ impl Sim<'_> {
     }
 }
 
-pub(crate) fn simulate(v: &View, jobs: &[Job], opts: &Options) -> SimOut {
+pub(crate) fn simulate(v: &View, jobs: &[Job], opts: &Options, fm: &FailureModel) -> SimOut {
     let n = jobs.len();
+    let fail_rate = fm.per_s();
+    let per_gpu_s = fail_rate / v.gpus.max(1) as f64;
     let mut sim = Sim {
         v,
         jobs,
@@ -642,6 +749,10 @@ pub(crate) fn simulate(v: &View, jobs: &[Job], opts: &Options) -> SimOut {
                 version: 0,
                 running: false,
                 started_seq: 0,
+                tau: checkpoint_interval_s(opts.checkpoint_interval_s, j.gpus, per_gpu_s),
+                attempt_work: 0.0,
+                overhead: 0.0,
+                pending_overhead: 0.0,
                 kappa: 1.0,
                 argmax: NO_UNIT,
             })
@@ -654,12 +765,16 @@ pub(crate) fn simulate(v: &View, jobs: &[Job], opts: &Options) -> SimOut {
                 alone_wall_s: 0.0,
                 interruptions: 0,
                 preemptions: 0,
+                lost_gpu_s: 0.0,
                 reservation_s: None,
                 leaves: 0,
             };
             n
         ],
         owner: vec![FREE; v.gpus as usize],
+        repair_until: vec![f64::NEG_INFINITY; v.gpus as usize],
+        in_repair: 0,
+        repairs: Vec::new(),
         queue: BTreeSet::new(),
         running: BTreeSet::new(),
         heap: BinaryHeap::new(),
@@ -676,7 +791,7 @@ pub(crate) fn simulate(v: &View, jobs: &[Job], opts: &Options) -> SimOut {
     for (i, j) in jobs.iter().enumerate() {
         sim.push(j.submit_s, ARRIVAL, i as u32, 0);
     }
-    let fail_rate = opts.failures_per_gpu_hour * v.gpus as f64 / 3600.0;
+    let lg = leaf_gpus(v);
     let mut frng = Rng::new(opts.seed ^ 0xFA11);
     if fail_rate > 0.0 {
         let t = -frng.unit_open().ln() / fail_rate;
@@ -685,19 +800,23 @@ pub(crate) fn simulate(v: &View, jobs: &[Job], opts: &Options) -> SimOut {
     let mut pending = n;
     let mut out = SimOut {
         jobs: Vec::new(),
-        busy_steps: vec![(0.0, 0)],
+        busy_steps: vec![(0.0, 0, 0)],
         makespan_s: 0.0,
         last_arrival_s: jobs.iter().map(|j| j.submit_s).fold(0.0, f64::max),
         busy_gpu_s: 0.0,
         stranded_gpu_s: 0.0,
         partial_domain_s: 0.0,
         failures: 0,
+        failures_by_class: [0; 7],
+        failures_stopping_jobs: 0,
+        failure_active_s: 0.0,
+        repair_gpu_s: 0.0,
         events: 0,
     };
     let mut busy = 0u32;
     while let Some(Reverse((tb, kind, j, ver))) = sim.heap.pop() {
         let t = f64::from_bits(tb);
-        if kind == FAILURE && pending == 0 && sim.running.is_empty() && sim.queue.is_empty() {
+        if (kind == FAILURE || kind == REPAIR_DONE) && pending == 0 && sim.running.is_empty() && sim.queue.is_empty() {
             break;
         }
         if kind == FINISH && (ver != sim.rt[j as usize].version || !sim.rt[j as usize].running) {
@@ -713,6 +832,10 @@ pub(crate) fn simulate(v: &View, jobs: &[Job], opts: &Options) -> SimOut {
             if sim.pool.used > 0 {
                 out.partial_domain_s += dt * sim.pool.partial as f64 / sim.pool.used as f64;
             }
+            out.repair_gpu_s += dt * sim.in_repair as f64;
+            if pending > 0 || !sim.running.is_empty() {
+                out.failure_active_s += dt;
+            }
         }
         sim.now = t;
         out.events += 1;
@@ -723,27 +846,55 @@ pub(crate) fn simulate(v: &View, jobs: &[Job], opts: &Options) -> SimOut {
                 out.makespan_s = out.makespan_s.max(t);
             }
             FAILURE => {
-                out.failures += 1;
-                let g = frng.below(v.gpus as u64) as usize;
-                let victim = sim.owner[g];
-                if victim != FREE {
-                    sim.stop(victim);
-                    sim.out[victim as usize].interruptions += 1;
-                    sim.requeue(victim);
+                // Thinned to the active time (see `failures`): an idle, finished cluster
+                // draws none, so repairs drain and the run ends.
+                if pending > 0 || !sim.running.is_empty() {
+                    let mut pick = frng.unit() * fail_rate;
+                    let mut s = fm.streams.len() - 1;
+                    for (i, st) in fm.streams.iter().enumerate() {
+                        if pick < st.per_s {
+                            s = i;
+                            break;
+                        }
+                        pick -= st.per_s;
+                    }
+                    let st = &fm.streams[s];
+                    let unit = frng.below(st.count);
+                    out.failures += 1;
+                    let ci = FailureClass::ALL.iter().position(|&c| c == st.class).unwrap_or(0);
+                    out.failures_by_class[ci] += 1;
+                    let (hit, down) = fm.hit(v, s, unit, &lg);
+                    let victims: BTreeSet<u32> = hit
+                        .iter()
+                        .map(|&g| sim.owner[g as usize])
+                        .filter(|&o| o != FREE && o != REPAIR)
+                        .collect();
+                    if !down.is_empty() {
+                        sim.send_to_repair(down, t + fc::NODE_REPAIR_S);
+                    }
+                    if !victims.is_empty() {
+                        out.failures_stopping_jobs += 1;
+                    }
+                    for victim in victims {
+                        sim.fail(victim);
+                        sim.requeue(victim);
+                    }
                 }
                 let next = t - frng.unit_open().ln() / fail_rate;
                 sim.push(next, FAILURE, 0, 0);
             }
+            REPAIR_DONE => sim.repaired(j),
             _ => {
                 pending -= 1;
                 sim.requeue(j);
             }
         }
         sim.schedule();
-        let b = v.gpus - sim.pool.free_count();
-        if b != busy {
+        let b = v.gpus - sim.pool.free_count() - sim.in_repair;
+        let last = out.busy_steps.last().map(|x| x.2).unwrap_or(0);
+        if b != busy || sim.in_repair != last {
             busy = b;
-            out.busy_steps.push((t, b));
+            out.busy_steps.push((t, b, sim.in_repair));
         }
     }
     out.jobs = sim.out;
@@ -795,10 +946,10 @@ mod tests {
         let v = view("fat-tree:gpus=64");
         let jobs = vec![job(0, 0.0, 64, 100.0), job(1, 1.0, 8, 10.0), job(2, 2.0, 64, 5.0)];
         let opts = Options {
-            failures_per_gpu_hour: 0.0,
+            failures_per_gpu_hour: Some(0.0),
             ..Options::default()
         };
-        let o = simulate(&v, &jobs, &opts);
+        let o = simulate(&v, &jobs, &opts, &FailureModel::none());
         assert_eq!(o.jobs[1].first_start_s, 100.0);
         assert_eq!(o.jobs[2].first_start_s, 110.0);
         assert_eq!(o.makespan_s, 115.0);

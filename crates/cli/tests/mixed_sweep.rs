@@ -110,7 +110,20 @@ fn mixed_rows_carry_what_train_prints() {
     let dir = temp_dir("rows");
     let g = dir.join("grid.toml");
     std::fs::write(&g, grid()).unwrap();
-    let out = ok("sweep", &[g.to_str().unwrap(), "--json"]);
+    let html = dir.join("sweep.html");
+    let out = ok(
+        "sweep",
+        &[g.to_str().unwrap(), "--json", "--html", html.to_str().unwrap()],
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("efficiency against the ideal by the first pool"),
+        "no mixed chart"
+    );
+    assert!(
+        page.contains("dgx-h100 + dgx-a100 (rdma) · llama-3.1-8b · tp=8,pp=4 · pp"),
+        "no mixed line"
+    );
     let v: Value = serde_json::from_str(&out).unwrap();
     let rows = rows(&v);
     assert_eq!(rows.len(), 7);

@@ -345,10 +345,12 @@ mod tests {
     #[test]
     fn first_share_takes_whole_servers() {
         let spec = parse_preset("mixed:first_gpus=512,second_gpus=512").unwrap();
-        let g = |share: f64| spec.with_first_share(share, "f").unwrap().node_pools().unwrap();
-        assert_eq!(g(0.25), [("dgx-h100", 256), ("dgx-a100", 768)]);
-        assert_eq!(g(0.001), [("dgx-h100", 8), ("dgx-a100", 1016)]);
-        assert_eq!(g(0.999), [("dgx-h100", 1016), ("dgx-a100", 8)]);
+        let g = |share: f64| spec.with_first_share(share, "f").unwrap().to_preset().unwrap();
+        let want =
+            |a: u32, b: u32| format!("mixed:first=dgx-h100,first_gpus={a},second=dgx-a100,second_gpus={b},link=rdma");
+        assert_eq!(g(0.25), want(256, 768));
+        assert_eq!(g(0.001), want(8, 1016));
+        assert_eq!(g(0.999), want(1016, 8));
         assert!(spec.with_first_share(1.0, "f").unwrap_err().contains("(0, 1)"));
         let small = parse_preset("mixed:first_gpus=8,second_gpus=0").unwrap();
         assert!(small.with_first_share(0.5, "f").unwrap_err().contains("at least 16"));

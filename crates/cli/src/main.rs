@@ -717,7 +717,7 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                     &routing,
                     &fabricsim::topo::TopoOptions { pue },
                     load,
-                    &load_cluster,
+                    &|cs: &str| load_cluster(cs).map_err(|e| e.0),
                     json,
                 )?;
                 return Ok(0);

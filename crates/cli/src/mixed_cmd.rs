@@ -76,11 +76,11 @@ pub fn topo(
     routing: &crate::model_flags::RoutingFlag,
     opts: &fabricsim::topo::TopoOptions,
     at_load: Option<fabricsim::power::Load>,
-    load: &dyn Fn(&str) -> Result<(fabric::topology::clos::ClusterSpec, fabric::Fabric), UserError>,
+    load: &mixed::topo::LoadPool,
     json: bool,
 ) -> Result<(), UserError> {
     let load = |cs: &str| {
-        let (c, mut f) = load(cs).map_err(|e| e.0)?;
+        let (c, mut f) = load(cs)?;
         routing.apply(&mut f).map_err(|e| e.0)?;
         Ok((c, f))
     };

@@ -15,6 +15,9 @@ use fabric::topology::clos::ClusterSpec;
 use fabric::Fabric;
 use serde::Serialize;
 
+/// Builds one pool's cluster from its spec (the caller's loader; routing applied).
+pub type LoadPool<'a> = dyn Fn(&str) -> Result<(ClusterSpec, Fabric), String> + 'a;
+
 /// One pool of a mixed cluster, as `topo` reports a normal cluster.
 #[derive(Debug, Serialize)]
 pub struct PoolTopo {
@@ -54,7 +57,7 @@ pub struct MixedTopoReport {
 pub fn report(
     name: &str,
     spec: &MixedSpec,
-    load: &dyn Fn(&str) -> Result<(ClusterSpec, Fabric), String>,
+    load: &LoadPool,
     opts: &TopoOptions,
     at_load: Option<crate::power::Load>,
 ) -> Result<MixedTopoReport, String> {

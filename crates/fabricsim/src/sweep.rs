@@ -8,7 +8,9 @@
 //! Order of the points (the architecture invariant everything else rests on): the `[[train]]`
 //! tables in file order, then the `[[collective]]` tables in file order; inside a train table
 //! clusters × models × gpus × plans, inside a collective table clusters × ops × ranks × sizes,
-//! the last dimension varying fastest. Point numbers start at 0. Shard `i/n` holds the points
+//! the last dimension varying fastest. A train table of mixed-accelerator clusters (`mixed:`
+//! specs) has two more: clusters × pool_shares × models × gpus × plans × mixed_balance; its
+//! points run through [`job::train_mixed`], and its grid's rows carry [`MixedCols`]. Point numbers start at 0. Shard `i/n` holds the points
 //! whose number is ≡ i (mod n): neighbouring points (one cluster, growing sizes) are spread
 //! over the shards, so shares take similar times.
 //!

@@ -228,7 +228,17 @@ impl<E: std::fmt::Display> From<E> for UserError {
     }
 }
 
+/// Why a command that needs one fabric refuses a mixed-accelerator cluster.
+fn not_one_fabric(spec: &str) -> UserError {
+    UserError(format!(
+        "cluster `{spec}` is a mixed-accelerator cluster (pools of different accelerators): this command needs one fabric; mixed clusters are taken by `train`, `topo` and `sweep` grids (as mixed:... specs), or give one pool's cluster"
+    ))
+}
+
 fn load_cluster(spec: &str) -> Result<(fabric::topology::clos::ClusterSpec, fabric::Fabric), UserError> {
+    if fabricsim::mixed::is_mixed_preset(spec) {
+        return Err(not_one_fabric(spec));
+    }
     if cluster::looks_like_path(spec) {
         let (path, overrides) = match spec.split_once(".toml:") {
             Some((p, o)) => (format!("{p}.toml"), o.to_string()),
@@ -236,6 +246,9 @@ fn load_cluster(spec: &str) -> Result<(fabric::topology::clos::ClusterSpec, fabr
         };
         let text =
             std::fs::read_to_string(&path).map_err(|e| UserError(format!("cannot read cluster file `{path}`: {e}")))?;
+        if fabricsim::mixed::is_mixed_toml(&text) {
+            return Err(not_one_fabric(spec));
+        }
         Ok(cluster::load(Source::File {
             path: &path,
             text: &text,
@@ -697,6 +710,18 @@ fn run(cli: Cli) -> Result<u8, UserError> {
                 .map(fabricsim::power::Load::new)
                 .transpose()
                 .map_err(|e| UserError(format!("--load: {e}")))?;
+            if let Some(mixed) = mixed_cmd::spec_of(&spec)? {
+                mixed_cmd::topo(
+                    &spec,
+                    &mixed,
+                    &routing,
+                    &fabricsim::topo::TopoOptions { pue },
+                    load,
+                    &|cs: &str| load_cluster(cs).map_err(|e| e.0),
+                    json,
+                )?;
+                return Ok(0);
+            }
             let pb = spinner(&format!("building {spec}"));
             let built = load_cluster(&spec);
             if let Some(pb) = pb {

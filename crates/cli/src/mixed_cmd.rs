@@ -4,8 +4,7 @@
 
 use crate::train_cmd::{self, TrainArgs};
 use crate::UserError;
-use fabricsim::mixed::{self, Balance, MixedOptions, MixedReport, MixedSpec, Pool, PoolSource, SweepRow};
-use fabricsim::scenario;
+use fabricsim::mixed::{self, Balance, MixedJob, MixedReport, MixedSpec, SweepRow};
 
 /// Run `train` on a mixed cluster if `--cluster` (or the scenario's) names one; `None`
 /// otherwise (the ordinary single-accelerator path runs, unchanged).
@@ -15,17 +14,7 @@ pub fn maybe_run(
 ) -> Result<Option<u8>, UserError> {
     let job = train_cmd::job(&t.job, t.cluster.as_deref())?;
     let cluster = job.cluster();
-    let spec = if mixed::is_mixed_preset(&cluster) {
-        Some(mixed::parse_preset(&cluster).map_err(UserError)?)
-    } else if fabricsim::cluster::looks_like_path(&cluster) && cluster.ends_with(".toml") {
-        match std::fs::read_to_string(&cluster) {
-            Ok(text) if mixed::is_mixed_toml(&text) => Some(mixed::parse_toml(&text, &cluster).map_err(UserError)?),
-            _ => None,
-        }
-    } else {
-        None
-    };
-    let Some(spec) = spec else {
+    let Some(spec) = spec_of(&cluster)? else {
         if t.mixed_balance.is_some() || t.mixed_sweep.is_some() {
             return Err(UserError(format!(
                 "--mixed-balance / --mixed-sweep: cluster `{cluster}` is not a mixed cluster (give --cluster mixed:... or a TOML with [[pool]] tables)"
@@ -64,27 +53,44 @@ pub fn maybe_run(
     Ok(Some(0))
 }
 
-fn load_pools(
-    job: &train_cmd::Job,
-    spec: &MixedSpec,
-    load: &dyn Fn(&str) -> Result<fabric::Fabric, UserError>,
-) -> Result<Vec<Pool>, UserError> {
-    let mut pools = Vec::new();
-    for (i, p) in spec.pools.iter().enumerate() {
-        let field = format!("pool `{}` (pool {i})", p.name);
-        let cs = p.source.cluster_spec(&field).map_err(UserError)?;
-        let mut f = load(&cs).map_err(|e| UserError(format!("{field}: cluster `{cs}`: {}", e.0)))?;
-        job.args.routing.apply(&mut f)?;
-        let (cm, _) = train_cmd::compute_model(&f, job.scenario.training.framework.as_deref())
-            .map_err(|e| UserError(format!("{field}: {}", e.0)))?;
-        pools.push(Pool {
-            name: p.name.clone(),
-            cluster: cs,
-            fabric: f,
-            cm,
-        });
+/// The mixed spec `cluster` names (a `mixed:` preset, or a cluster TOML with `[[pool]]`
+/// tables), `None` for any other cluster; an error for a mixed spec that does not parse.
+pub fn spec_of(cluster: &str) -> Result<Option<MixedSpec>, UserError> {
+    if mixed::is_mixed_preset(cluster) {
+        return Ok(Some(mixed::parse_preset(cluster).map_err(UserError)?));
     }
-    Ok(pools)
+    if fabricsim::cluster::looks_like_path(cluster) && cluster.ends_with(".toml") {
+        if let Ok(text) = std::fs::read_to_string(cluster) {
+            if mixed::is_mixed_toml(&text) {
+                return Ok(Some(mixed::parse_toml(&text, cluster).map_err(UserError)?));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// `fabricsim topo` on a mixed cluster: each pool's summary and the pool link.
+pub fn topo(
+    cluster: &str,
+    spec: &MixedSpec,
+    routing: &crate::model_flags::RoutingFlag,
+    opts: &fabricsim::topo::TopoOptions,
+    at_load: Option<fabricsim::power::Load>,
+    load: &mixed::topo::LoadPool,
+    json: bool,
+) -> Result<(), UserError> {
+    let load = |cs: &str| {
+        let (c, mut f) = load(cs)?;
+        routing.apply(&mut f).map_err(|e| e.0)?;
+        Ok((c, f))
+    };
+    let r = mixed::topo::report(cluster, spec, &load, opts, at_load).map_err(UserError)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        print!("{}", mixed::topo::render(&r));
+    }
+    Ok(())
 }
 
 fn run_spec(
@@ -94,44 +100,25 @@ fn run_spec(
     balance: Balance,
     load: &dyn Fn(&str) -> Result<fabric::Fabric, UserError>,
 ) -> Result<MixedReport, UserError> {
-    if spec.pools.len() < 2 {
-        return Err(UserError(format!(
-            "{cluster}: a mixed cluster needs at least two [[pool]] tables, got {}",
-            spec.pools.len()
-        )));
-    }
-    let pools = load_pools(job, spec, load)?;
-    let named: Vec<(&str, &fabric::Fabric)> = pools.iter().map(|p| (p.name.as_str(), &p.fabric)).collect();
-    let link = mixed::link::price(spec.link.as_ref(), &named, &format!("{cluster}: pool_link")).map_err(UserError)?;
-    let total: u64 = pools.iter().map(|p| p.fabric.accel_count() as u64).sum();
-    // The plan over all accelerators, with the smaller scale-up domain and HBM of the pools.
-    let domain = pools.iter().map(|p| p.fabric.domain_size).min().unwrap_or(1);
-    let hbm = pools
-        .iter()
-        .map(|p| fabricsim::train::memory::physical_capacity(&p.fabric))
-        .fold(f64::INFINITY, f64::min);
-    let mut sc = job.scenario.clone();
-    if sc.parallel.gpus.is_none() && sc.parallel.dp.is_none() {
-        sc.parallel.gpus = Some(total as u32);
-    }
-    let plan = scenario::plan(&sc, total, domain, hbm, &job.model)
-        .map_err(UserError)?
-        .plan;
-    let order = match job.args.order.as_ref().or(sc.parallel.order.as_ref()) {
-        Some(o) => fabricsim::train::parse_order(o).map_err(UserError)?,
-        None => fabricsim::train::DEFAULT_ORDER,
+    let load = |cs: &str| -> Result<fabric::Fabric, String> {
+        let mut f = load(cs).map_err(|e| e.0)?;
+        job.args.routing.apply(&mut f).map_err(|e| e.0)?;
+        Ok(f)
     };
-    let opts = MixedOptions {
+    let mj = MixedJob {
+        scenario: &job.scenario,
+        model: &job.model,
+        order: job.args.order.as_deref(),
         fidelity: job.fidelity,
         in_network: collective::InNetwork {
             sharp: job.args.sharp == crate::model_flags::Switch::On,
             nvls: job.args.nvls == crate::model_flags::Switch::On,
         },
-        order,
         balance,
-        recompute_given: sc.training.recompute.is_some(),
     };
-    mixed::run(cluster, &pools, &link, &job.model, &plan, &opts).map_err(UserError)
+    mixed::setup::run_job(cluster, spec, &mj, &load)
+        .map(|r| r.report)
+        .map_err(UserError)
 }
 
 fn sweep(
@@ -141,20 +128,12 @@ fn sweep(
     ratios: &str,
     load: &dyn Fn(&str) -> Result<fabric::Fabric, UserError>,
 ) -> Result<Vec<SweepRow>, UserError> {
-    let nodes: Vec<(String, u32)> = spec
-        .pools
-        .iter()
-        .filter_map(|p| match &p.source {
-            PoolSource::Node { node, gpus } => Some((node.clone(), *gpus)),
-            PoolSource::Spec(_) => None,
-        })
-        .collect();
-    if spec.pools.len() != 2 || nodes.len() != 2 {
+    let Some([(_, a), (_, b)]) = spec.node_pools() else {
         return Err(UserError(
             "--mixed-sweep: needs two pools given by node type and GPU count (mixed:first=...,first_gpus=... or node/gpus in [[pool]])".into(),
         ));
-    }
-    let total = nodes[0].1 + nodes[1].1;
+    };
+    let total = a + b;
     let mut shares = Vec::new();
     for s in ratios.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let v: f64 = s.parse().map_err(|_| {
@@ -181,19 +160,11 @@ fn sweep(
     let mut seen = std::collections::BTreeSet::new();
     for share in shares {
         // Whole servers of 8.
-        let g1 = ((share * total as f64 / 8.0).round() as u32 * 8).clamp(8, total - 8);
+        let g1 = mixed::spec::first_pool_gpus(share, total);
         if !seen.insert(g1) {
             continue;
         }
-        let mut s = spec.clone();
-        s.pools[0].source = PoolSource::Node {
-            node: nodes[0].0.clone(),
-            gpus: g1,
-        };
-        s.pools[1].source = PoolSource::Node {
-            node: nodes[1].0.clone(),
-            gpus: total - g1,
-        };
+        let s = spec.with_first_share(share, "--mixed-sweep").map_err(UserError)?;
         for (name, b) in [("pp", Balance::Pp), ("dp", Balance::Dp)] {
             let r = run_spec(job, cluster, &s, b, load);
             rows.push(match r {

@@ -72,6 +72,13 @@ pub struct PlanArgs {
 
 /// Run `fabricsim plan`.
 pub fn run(a: PlanArgs, load_cluster: impl Fn(&str) -> Result<fabric::Fabric, UserError>) -> Result<u8, UserError> {
+    if crate::mixed_cmd::spec_of(&a.cluster)?.is_some() {
+        return Err(UserError(format!(
+            "--cluster `{c}`: `plan` does not search plans over a mixed-accelerator cluster (pools of different accelerators); fix a plan and compare pool ratios and balancing with `fabricsim train --cluster {c} --model {m} --tp T --pp P --gbs G --mixed-sweep 0.25,0.5,0.75`, or a `fabricsim sweep` grid with mixed clusters (examples/sweep-mixed.toml), or run `plan` on each pool's cluster alone",
+            c = a.cluster,
+            m = a.model
+        )));
+    }
     let f = load_cluster(&a.cluster)?;
     let model = crate::train_cmd::model_arg(&a.model)?;
     let (cm, framework) = crate::train_cmd::compute_model(&f, a.framework.as_deref())?;

@@ -143,6 +143,10 @@ pub struct TrainInputs {
     /// DiLoCo's inner steps between outer synchronisations (default 500).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diloco_inner_steps: Option<u32>,
+    /// Mixed-accelerator clusters (`mixed:...`): how the job is spread over the pools, pp, dp
+    /// or best (default best), as `--mixed-balance`. Run by [`train_mixed`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixed_balance: Option<String>,
 }
 
 /// A scenario file's text and its name for messages.
@@ -288,6 +292,76 @@ pub fn train(scenario_file: Option<ScenarioText>, x: &TrainInputs, load: &LoadCl
     // accelerator without a TDP in the catalogue.
     r.energy = crate::power::train_energy(&r, &f, &crate::power::PowerOptions::default()).ok();
     Ok(r)
+}
+
+/// One training step on a mixed-accelerator cluster (`cluster` a `mixed:` spec), resolved and
+/// balanced as `fabricsim train --cluster mixed:... --mixed-balance B --json` would, on the
+/// built-in scenario with `x` over it. Cluster TOML files with `[[pool]]` tables are the CLI's
+/// only (this module reads no files).
+pub fn train_mixed(x: &TrainInputs, load: &LoadCluster) -> Result<crate::mixed::MixedRun, String> {
+    use crate::mixed;
+    let mut sc = scenario::parse(scenario::DEFAULT_SCENARIO, "built-in scenario")?;
+    merge_inputs(&mut sc, x);
+    let cluster = sc.cluster.clone().unwrap_or_default();
+    if !mixed::is_mixed_preset(&cluster) {
+        return Err(format!(
+            "cluster `{cluster}`: not a mixed-accelerator cluster (expected mixed:first=...,second=...)"
+        ));
+    }
+    let spec = mixed::parse_preset(&cluster)?;
+    let balance = mixed::Balance::parse(x.mixed_balance.as_deref().unwrap_or("best"))?;
+    if x.cross_site.is_some() || x.diloco_inner_steps.is_some() {
+        return Err(format!(
+            "cross_site / diloco_inner_steps: cluster `{cluster}` is a mixed-accelerator cluster of pools, not sites"
+        ));
+    }
+    if x.moe_imbalance.is_some_and(|m| m != 1.0) {
+        return Err(format!(
+            "moe_imbalance: not modelled on a mixed-accelerator cluster (`{cluster}`)"
+        ));
+    }
+    let model = match &x.model {
+        Some(m) => scenario::model(&ModelField::Name(m.clone()), "model")?,
+        None => match scenario::model_field(&sc, "built-in scenario")? {
+            Some(field) => scenario::model(&field, "built-in scenario")?,
+            None => return Err("built-in scenario: no model (give a model name)".into()),
+        },
+    };
+    let fidelity = match sc.fidelity.as_deref().unwrap_or("flow") {
+        "flow" => engine::Fidelity::Flow,
+        "analytical" => engine::Fidelity::Analytical,
+        o => return Err(format!("fidelity `{o}`: expected flow or analytical")),
+    };
+    // torchtitan shards with FSDP2 always (as `train`).
+    if x.zero.is_none()
+        && x.hsdp_shard.is_none()
+        && sc
+            .training
+            .framework
+            .as_deref()
+            .is_some_and(|fw| fw.trim().to_lowercase().starts_with("torchtitan"))
+    {
+        sc.training.zero = Some(3);
+    }
+    let job = mixed::MixedJob {
+        scenario: &sc,
+        model: &model,
+        order: x.order.as_deref(),
+        fidelity,
+        in_network: collective::InNetwork {
+            sharp: x.sharp.unwrap_or(true),
+            nvls: x.nvls.unwrap_or(true),
+        },
+        balance,
+    };
+    // Not applied here, as on `train --cluster mixed:...`: the max_memory guard (the pools
+    // are simulated one stage or one pool at a time).
+    let load_pool = |spec: &str| -> Result<Fabric, String> {
+        let (_, mut f) = load(spec)?;
+        apply_routing(&mut f, x.routing.as_deref())?;
+        Ok(f)
+    };
+    mixed::setup::run_job(&cluster, &spec, &job, &load_pool)
 }
 
 /// Inputs over a scenario's fields, one by one, as `fabricsim train`'s flags.

@@ -8,7 +8,9 @@
 //! Order of the points (the architecture invariant everything else rests on): the `[[train]]`
 //! tables in file order, then the `[[collective]]` tables in file order; inside a train table
 //! clusters × models × gpus × plans, inside a collective table clusters × ops × ranks × sizes,
-//! the last dimension varying fastest. Point numbers start at 0. Shard `i/n` holds the points
+//! the last dimension varying fastest. A train table of mixed-accelerator clusters (`mixed:`
+//! specs) has two more: clusters × pool_shares × models × gpus × plans × mixed_balance; its
+//! points run through [`job::train_mixed`], and its grid's rows carry [`MixedCols`]. Point numbers start at 0. Shard `i/n` holds the points
 //! whose number is ≡ i (mod n): neighbouring points (one cluster, growing sizes) are spread
 //! over the shards, so shares take similar times.
 //!
@@ -65,6 +67,14 @@ struct TrainTable {
     cross_site: Option<String>,
     /// With `cross_site = "diloco"`: inner steps between outer synchronisations.
     diloco_inner_steps: Option<u32>,
+    /// Mixed-accelerator clusters (`mixed:...`) only: the balancing modes, an axis (pp, dp,
+    /// best; default best), as `train --mixed-balance`.
+    #[serde(default)]
+    mixed_balance: Vec<String>,
+    /// Mixed-accelerator clusters only: the first pool's share of the two pools' accelerators,
+    /// an axis (each in (0, 1), whole 8-accelerator servers, as `train --mixed-sweep`).
+    #[serde(default)]
+    pool_shares: Vec<f64>,
 }
 
 /// One plan of `plans = [...]`: the values it fixes (the rest derived).
@@ -285,6 +295,81 @@ impl PlanEntry {
     }
 }
 
+/// The mixed axes of a `[[train]]` table, checked.
+struct MixedAxes {
+    balances: Vec<String>,
+    shares: Vec<f64>,
+}
+
+fn mixed_axes(t: &TrainTable, at: &str) -> Result<MixedAxes, String> {
+    for (i, b) in t.mixed_balance.iter().enumerate() {
+        crate::mixed::Balance::parse(b).map_err(|_| format!("{at}.mixed_balance[{i}]: `{b}` is not pp, dp or best"))?;
+    }
+    for (i, v) in t.pool_shares.iter().enumerate() {
+        if !(*v > 0.0 && *v < 1.0) {
+            return Err(format!(
+                "{at}.pool_shares[{i}]: {v} is not a first-pool share in (0, 1)"
+            ));
+        }
+    }
+    Ok(MixedAxes {
+        balances: t.mixed_balance.clone(),
+        shares: t.pool_shares.clone(),
+    })
+}
+
+/// The cluster strings and balancing modes one cluster of a `[[train]]` table expands to: a
+/// mixed cluster once per pool share (its `mixed:` text with the pools resized) and balancing
+/// mode (`Some`, default best); any other cluster once, with `None` (its points are as before
+/// the mixed axes existed, fingerprint included).
+fn mixed_points(
+    t: &TrainTable,
+    axes: &MixedAxes,
+    ci: usize,
+    cluster: &str,
+    at: &str,
+) -> Result<(Vec<String>, Vec<Option<String>>), String> {
+    if !crate::mixed::is_mixed_preset(cluster) {
+        if !axes.balances.is_empty() || !axes.shares.is_empty() {
+            return Err(format!(
+                "{at}.clusters[{ci}]: `{cluster}` is not a mixed-accelerator cluster, but the table has mixed_balance / pool_shares: put mixed:... clusters in a [[train]] table of their own"
+            ));
+        }
+        return Ok((vec![cluster.to_string()], vec![None]));
+    }
+    let field = format!("{at}.clusters[{ci}]");
+    let spec = crate::mixed::parse_preset(cluster).map_err(|e| format!("{field}: {e}"))?;
+    if !t.gpus.is_empty() {
+        return Err(format!(
+            "{at}.gpus: not with a mixed-accelerator cluster (`{cluster}`): its pools set the accelerators; sweep their ratio with pool_shares"
+        ));
+    }
+    if t.cross_site.is_some() || t.diloco_inner_steps.is_some() {
+        return Err(format!(
+            "{at}.cross_site: `{cluster}` is a mixed-accelerator cluster of pools, not sites"
+        ));
+    }
+    let clusters = if axes.shares.is_empty() {
+        vec![cluster.to_string()]
+    } else {
+        axes.shares
+            .iter()
+            .enumerate()
+            .map(|(i, share)| {
+                let s = spec.with_first_share(*share, &format!("{at}.pool_shares[{i}] on {field}"))?;
+                s.to_preset()
+                    .ok_or_else(|| format!("{field}: cannot write the resized spec"))
+            })
+            .collect::<Result<Vec<String>, String>>()?
+    };
+    let balances = if axes.balances.is_empty() {
+        vec![Some("best".to_string())]
+    } else {
+        axes.balances.iter().map(|b| Some(b.clone())).collect()
+    };
+    Ok((clusters, balances))
+}
+
 impl Grid {
     /// Parse and check a grid file's `text`; `name` (the file's path) starts every error, which
     /// then names the table and field (`train[0].models[1]`) and the problem.
@@ -314,7 +399,12 @@ impl Grid {
             total = total.saturating_add(n);
         };
         for t in &file.train {
-            add(t.clusters.len() * t.models.len() * t.gpus.len().max(1) * t.plans.len().max(1));
+            add(t.clusters.len()
+                * t.pool_shares.len().max(1)
+                * t.models.len()
+                * t.gpus.len().max(1)
+                * t.plans.len().max(1)
+                * t.mixed_balance.len().max(1));
         }
         for c in &file.collective {
             add(c.clusters.len() * c.ops.len() * c.ranks.len().max(1) * c.sizes.len());
@@ -366,39 +456,46 @@ impl Grid {
             } else {
                 t.plans.clone()
             };
-            for cluster in &t.clusters {
-                for model in &t.models {
-                    for g in &gpus {
-                        for p in &plans {
-                            let inputs = TrainInputs {
-                                cluster: Some(cluster.clone()),
-                                model: Some(model.clone()),
-                                gpus: *g,
-                                tp: p.tp,
-                                pp: p.pp,
-                                dp: p.dp,
-                                cp: p.cp,
-                                ep: p.ep,
-                                vp: p.vp,
-                                gbs: p.gbs.or(t.gbs),
-                                mbs: p.mbs.or(t.mbs),
-                                seq: t.seq,
-                                precision: t.precision.clone(),
-                                recompute: p.recompute.clone().or_else(|| t.recompute.clone()),
-                                zero: p.zero.or(t.zero),
-                                framework: t.framework.clone(),
-                                fidelity: t.fidelity.clone(),
-                                order: p.order.clone(),
-                                routing: t.routing.clone(),
-                                cross_site: t.cross_site.clone(),
-                                diloco_inner_steps: t.diloco_inner_steps,
-                                max_memory_bytes,
-                                ..TrainInputs::default()
-                            };
-                            jobs.push(Job::Train {
-                                inputs,
-                                plan: p.label(),
-                            });
+            let axes = mixed_axes(t, &at)?;
+            for (ci, cluster) in t.clusters.iter().enumerate() {
+                let (clusters, balances) = mixed_points(t, &axes, ci, cluster, &at)?;
+                for cluster in &clusters {
+                    for model in &t.models {
+                        for g in &gpus {
+                            for p in &plans {
+                                for balance in &balances {
+                                    let inputs = TrainInputs {
+                                        cluster: Some(cluster.clone()),
+                                        model: Some(model.clone()),
+                                        gpus: *g,
+                                        tp: p.tp,
+                                        pp: p.pp,
+                                        dp: p.dp,
+                                        cp: p.cp,
+                                        ep: p.ep,
+                                        vp: p.vp,
+                                        gbs: p.gbs.or(t.gbs),
+                                        mbs: p.mbs.or(t.mbs),
+                                        seq: t.seq,
+                                        precision: t.precision.clone(),
+                                        recompute: p.recompute.clone().or_else(|| t.recompute.clone()),
+                                        zero: p.zero.or(t.zero),
+                                        framework: t.framework.clone(),
+                                        fidelity: t.fidelity.clone(),
+                                        order: p.order.clone(),
+                                        routing: t.routing.clone(),
+                                        cross_site: t.cross_site.clone(),
+                                        diloco_inner_steps: t.diloco_inner_steps,
+                                        mixed_balance: balance.clone(),
+                                        max_memory_bytes,
+                                        ..TrainInputs::default()
+                                    };
+                                    jobs.push(Job::Train {
+                                        inputs,
+                                        plan: p.label(),
+                                    });
+                                }
+                            }
                         }
                     }
                 }
@@ -534,7 +631,43 @@ pub struct Row {
     pub protocol: Option<String>,
     /// Why the point has no results (the message the CLI would print).
     pub error: Option<String>,
+    /// Mixed-accelerator points: the columns after `error` ([`MIXED_COLUMNS`]), written only
+    /// when the grid has a mixed point (so the output of every other grid is as before).
+    #[serde(skip)]
+    pub mixed: Option<MixedCols>,
 }
+
+/// The columns of a mixed-accelerator point, after [`COLUMNS`] in a grid with one: empty
+/// (CSV) or `null` (JSON) on the grid's other rows.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MixedCols {
+    /// The balancing asked for: pp, dp or best.
+    pub mixed_balance: Option<String>,
+    /// The mode that ran (pp or dp; best runs both and keeps the faster).
+    pub mixed_balance_used: Option<String>,
+    /// The two pools' accelerators as listed (after `pool_shares`).
+    pub first_pool_gpus: Option<u32>,
+    pub second_pool_gpus: Option<u32>,
+    pub first_pool_share_fraction: Option<f64>,
+    /// Σ over pools of each pool's tokens/s running the job alone.
+    pub ideal_tokens_per_s: Option<f64>,
+    /// `tokens_per_s` ÷ `ideal_tokens_per_s`.
+    pub efficiency_vs_ideal_fraction: Option<f64>,
+    /// The same with the naive even split (equal layers per stage / micro-batches per replica).
+    pub naive_split_efficiency_fraction: Option<f64>,
+}
+
+/// The CSV columns of [`MixedCols`], in order (a test keeps the two in step).
+pub const MIXED_COLUMNS: &[&str] = &[
+    "mixed_balance",
+    "mixed_balance_used",
+    "first_pool_gpus",
+    "second_pool_gpus",
+    "first_pool_share_fraction",
+    "ideal_tokens_per_s",
+    "efficiency_vs_ideal_fraction",
+    "naive_split_efficiency_fraction",
+];
 
 /// The CSV header: [`Row`]'s fields in order (a test keeps the two in step).
 pub const COLUMNS: &[&str] = &[
@@ -588,9 +721,13 @@ pub const COLUMNS: &[&str] = &[
     "error",
 ];
 
-/// The header written.
-fn header() -> Vec<&'static str> {
-    COLUMNS.to_vec()
+/// The header written: [`COLUMNS`], then [`MIXED_COLUMNS`] in a grid with mixed points.
+fn header(mixed: bool) -> Vec<&'static str> {
+    let mut h = COLUMNS.to_vec();
+    if mixed {
+        h.extend_from_slice(MIXED_COLUMNS);
+    }
+    h
 }
 
 /// The rows of one share of a sweep, with what identifies the share. The unsharded run is the
@@ -605,6 +742,9 @@ pub struct SweepReport {
     pub shard_index: u64,
     pub shard_count: u64,
     pub rows: Vec<Row>,
+    /// The grid has mixed-accelerator points: every row carries [`MIXED_COLUMNS`].
+    #[serde(skip)]
+    pub mixed_columns: bool,
 }
 
 impl SweepReport {
@@ -630,6 +770,18 @@ fn row_for(p: &Point, grid: &Grid) -> Row {
             r.gpus = inputs.gpus;
             r.plan = Some(plan.clone());
             r.fidelity = inputs.fidelity.clone().unwrap_or_else(|| "flow".into());
+            if inputs.mixed_balance.is_some() {
+                let pools = crate::mixed::parse_preset(&r.cluster)
+                    .ok()
+                    .and_then(|s| s.node_pools().map(|[a, b]| (a.1, b.1)));
+                r.mixed = Some(MixedCols {
+                    mixed_balance: inputs.mixed_balance.clone(),
+                    first_pool_gpus: pools.map(|p| p.0),
+                    second_pool_gpus: pools.map(|p| p.1),
+                    first_pool_share_fraction: pools.filter(|p| p.0 + p.1 > 0).map(|p| p.0 as f64 / (p.0 + p.1) as f64),
+                    ..MixedCols::default()
+                });
+            }
         }
         Job::Collective { inputs } => {
             r.kind = "collective".into();
@@ -647,6 +799,9 @@ fn row_for(p: &Point, grid: &Grid) -> Row {
 pub fn run_point(p: &Point, grid: &Grid, load: &LoadCluster) -> Row {
     let mut r = row_for(p, grid);
     let outcome = match &p.job {
+        Job::Train { inputs, .. } if inputs.mixed_balance.is_some() => {
+            job::train_mixed(inputs, load).map(|m| fill_mixed(&mut r, &m))
+        }
         Job::Train { inputs, .. } => job::train(None, inputs, load).map(|t| {
             let pl = &t.plan;
             r.tp = Some(pl.tp);
@@ -697,6 +852,47 @@ pub fn run_point(p: &Point, grid: &Grid, load: &LoadCluster) -> Row {
     r
 }
 
+/// A mixed point's results: the plan, step, tokens/s and MFU in the columns `train` points
+/// use, the efficiencies in [`MixedCols`]; the breakdown and memory columns stay empty (each
+/// pool has its own).
+fn fill_mixed(r: &mut Row, m: &crate::mixed::MixedRun) {
+    let (pl, rep) = (&m.plan, &m.report);
+    r.tp = Some(pl.tp);
+    r.pp = Some(pl.pp);
+    r.dp = Some(pl.dp);
+    r.cp = Some(pl.cp);
+    r.ep = Some(pl.ep);
+    r.vp = Some(pl.vp);
+    r.mbs = Some(pl.mbs);
+    r.gbs = Some(pl.gbs);
+    r.seq = Some(pl.seq);
+    r.zero = Some(pl.zero);
+    r.recompute = rep
+        .modes
+        .iter()
+        .find(|md| md.balance == rep.balance)
+        .map(|md| md.recompute.clone());
+    r.precision = Some(format!("{:?}", pl.precision).to_lowercase());
+    r.framework = Some(m.framework.clone());
+    r.accelerators_used = Some(rep.accelerators_in_cluster);
+    r.step_time_s = Some(rep.step_time_s);
+    r.tokens_per_s = Some(rep.tokens_per_s);
+    r.tokens_per_s_per_accel = Some(rep.tokens_per_s / rep.accelerators_in_cluster.max(1) as f64);
+    r.mfu = Some(m.mfu);
+    let c = r.mixed.get_or_insert_with(MixedCols::default);
+    c.mixed_balance_used = Some(rep.balance.clone());
+    c.ideal_tokens_per_s = Some(rep.ideal_tokens_per_s);
+    c.efficiency_vs_ideal_fraction = Some(rep.efficiency_vs_ideal_fraction);
+    c.naive_split_efficiency_fraction = Some(rep.naive_split_efficiency_fraction);
+}
+
+/// Does the grid have a mixed-accelerator point (and so the [`MIXED_COLUMNS`])?
+pub fn has_mixed(grid: &Grid) -> bool {
+    grid.points
+        .iter()
+        .any(|p| matches!(&p.job, Job::Train { inputs, .. } if inputs.mixed_balance.is_some()))
+}
+
 /// Run the points of `shard` on every core (rayon), calling `progress(done, total)` as points
 /// finish (from any thread). Rows come back in point order whatever the threads did.
 pub fn run(grid: &Grid, shard: Shard, load: &LoadCluster, progress: &(dyn Fn(usize, usize) + Sync)) -> SweepReport {
@@ -721,6 +917,7 @@ pub fn run(grid: &Grid, shard: Shard, load: &LoadCluster, progress: &(dyn Fn(usi
         shard_index: shard.index,
         shard_count: shard.count,
         rows,
+        mixed_columns: has_mixed(grid),
     }
 }
 
@@ -767,12 +964,23 @@ fn meta_of(r: &SweepReport) -> ShareMeta {
     }
 }
 
+/// One row as compact JSON: [`Row`]'s keys, then [`MixedCols`]' when `mixed`.
+fn row_json(row: &Row, mixed: bool) -> Result<String, serde_json::Error> {
+    let base = serde_json::to_string(row)?;
+    if !mixed {
+        return Ok(base);
+    }
+    let cols = serde_json::to_string(&row.mixed.clone().unwrap_or_default())?;
+    // CORRECTNESS: both are non-empty compact objects: `{…}` + `{…}` → `{…,…}`.
+    Ok(format!("{},{}", &base[..base.len() - 1], &cols[1..]))
+}
+
 /// The report as JSON text (`sweep --json`).
 pub fn to_json(r: &SweepReport) -> String {
     let rows: Vec<String> = r
         .rows
         .iter()
-        .map(|row| serde_json::to_string(row).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")))
+        .map(|row| row_json(row, r.mixed_columns).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")))
         .collect();
     json_text(&meta_of(r), &rows)
 }
@@ -793,11 +1001,41 @@ fn csv_finish(w: csv::Writer<Vec<u8>>) -> Result<String, String> {
 /// `points_total` and `grid_fingerprint`, so [`merge`] can check them.
 pub fn to_csv(r: &SweepReport) -> Result<String, String> {
     let mut w = csv_writer();
-    w.write_record(header()).map_err(|e| e.to_string())?;
-    for row in &r.rows {
-        w.serialize(row).map_err(|e| e.to_string())?;
+    w.write_record(header(r.mixed_columns)).map_err(|e| e.to_string())?;
+    if !r.mixed_columns {
+        for row in &r.rows {
+            w.serialize(row).map_err(|e| e.to_string())?;
+        }
+        return csv_finish(w);
     }
-    csv_finish(w)
+    let mut out = csv_finish(w)?;
+    for row in &r.rows {
+        let line = |v: &dyn erased::Ser| -> Result<String, String> {
+            let mut w = csv_writer();
+            v.write(&mut w).map_err(|e| e.to_string())?;
+            csv_finish(w)
+        };
+        let base = line(row)?;
+        let cols = line(&row.mixed.clone().unwrap_or_default())?;
+        // CORRECTNESS: each field is quoted on its own, so two records joined by a comma are
+        // one record of both (the first's terminator, one `\n`, dropped).
+        out.push_str(base.strip_suffix('\n').unwrap_or(&base));
+        out.push(',');
+        out.push_str(&cols);
+    }
+    Ok(out)
+}
+
+/// Serialising a [`Row`] or [`MixedCols`] into a CSV writer through one closure type.
+mod erased {
+    pub trait Ser {
+        fn write(&self, w: &mut csv::Writer<Vec<u8>>) -> csv::Result<()>;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn write(&self, w: &mut csv::Writer<Vec<u8>>) -> csv::Result<()> {
+            w.serialize(self)
+        }
+    }
 }
 
 /// One share's output given to [`merge`]: its name (for messages) and its text.
@@ -1003,7 +1241,9 @@ fn merge_json(shares: &[Share]) -> Result<String, String> {
 
 fn merge_csv(shares: &[Share]) -> Result<String, String> {
     let mut c = Collector::new();
-    let want = header();
+    // The header of the first share: with or without the mixed columns (the grid decides, so
+    // every share of one grid has the same).
+    let mut want: Option<Vec<&'static str>> = None;
     for s in shares {
         let mut rd = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -1013,12 +1253,27 @@ fn merge_csv(shares: &[Share]) -> Result<String, String> {
             .next()
             .ok_or_else(|| format!("`{}`: empty file, not the CSV of a sweep", s.name))?
             .map_err(|e| format!("`{}`: {e}", s.name))?;
-        if head.iter().collect::<Vec<_>>() != want {
-            return Err(format!(
-                "`{}`: not the CSV of a sweep of this version (its header differs from `{}`)",
-                s.name,
-                want[..4].join(",")
-            ));
+        let head: Vec<&str> = head.iter().collect();
+        let this = [header(false), header(true)]
+            .into_iter()
+            .find(|h| *h == head)
+            .ok_or_else(|| {
+                format!(
+                    "`{}`: not the CSV of a sweep of this version (its header differs from `{}`)",
+                    s.name,
+                    COLUMNS[..4].join(",")
+                )
+            })?;
+        match &want {
+            None => want = Some(this),
+            Some(w) if *w != this => {
+                return Err(format!(
+                    "`{}`: its header {} the mixed-accelerator columns and the first share's does not: merge the shares of one grid",
+                    s.name,
+                    if this.len() > w.len() { "has" } else { "lacks" }
+                ))
+            }
+            Some(_) => {}
         }
         for rec in records {
             let rec = rec.map_err(|e| format!("`{}`: {e}", s.name))?;
@@ -1038,7 +1293,8 @@ fn merge_csv(shares: &[Share]) -> Result<String, String> {
     }
     let (_, _, rows) = c.complete()?;
     let mut w = csv_writer();
-    w.write_record(&want).map_err(|e| e.to_string())?;
+    w.write_record(want.unwrap_or_else(|| header(false)))
+        .map_err(|e| e.to_string())?;
     let mut out = csv_finish(w)?;
     for r in rows {
         out.push_str(&r);
@@ -1057,7 +1313,11 @@ mod tests {
         w.serialize(Row::default()).unwrap();
         let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
         let first = text.lines().next().unwrap();
-        assert_eq!(first, header().join(","));
+        assert_eq!(first, header(false).join(","));
+        let mut w = csv::WriterBuilder::new().has_headers(true).from_writer(Vec::new());
+        w.serialize(MixedCols::default()).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert_eq!(text.lines().next().unwrap(), MIXED_COLUMNS.join(","));
     }
 
     #[test]
@@ -1069,6 +1329,10 @@ mod tests {
         }
         assert!(Shard::parse("4/4").unwrap_err().contains("0/4 … 3/4"));
     }
+
+    /// The fingerprint of `[[train]] clusters = ["fat-tree:gpus=64"] models = ["llama-3.1-8b"]`
+    /// as main computed it before the mixed axes (`fabricsim sweep --count`).
+    const PLAIN_FINGERPRINT: &str = "855121b73056704c";
 
     fn check_err(text: &str, want: &[&str]) {
         let e = Grid::parse(text, "g.toml").unwrap_err();
@@ -1151,9 +1415,21 @@ mod tests {
     }
 
     fn fake_report(n: u64, shard: Shard) -> SweepReport {
+        fake_report_of(n, shard, false)
+    }
+
+    /// With `mixed`: every other row a mixed point (its columns partly filled, a quoted comma
+    /// in one), the grid's rows all carrying the mixed columns.
+    fn fake_report_of(n: u64, shard: Shard, mixed: bool) -> SweepReport {
         let rows = (0..n)
             .filter(|p| shard.holds(*p))
             .map(|p| Row {
+                mixed: (mixed && p % 2 == 1).then(|| MixedCols {
+                    mixed_balance: Some("pp,dp".into()),
+                    first_pool_gpus: Some(8 * p as u32),
+                    efficiency_vs_ideal_fraction: (p % 3 != 0).then(|| 1.0 / (p as f64 + 1.5)),
+                    ..MixedCols::default()
+                }),
                 point: p,
                 points_total: n,
                 grid_fingerprint: "00ff".into(),
@@ -1172,6 +1448,7 @@ mod tests {
             shard_index: shard.index,
             shard_count: shard.count,
             rows,
+            mixed_columns: mixed,
         }
     }
 
@@ -1213,6 +1490,91 @@ mod tests {
                 assert_eq!(m(as_shares(&json_shares)).unwrap(), to_json(&whole), "json n={n} k={k}");
             }
         }
+    }
+
+    /// A grid with mixed points: every row carries the mixed columns (empty or null on the
+    /// others), and the merge of any split is the whole, in both formats.
+    #[test]
+    fn merge_of_mixed_shares_is_the_whole() {
+        for n in [1u64, 7, 13] {
+            let whole = fake_report_of(n, Shard::ALL, true);
+            let csv = to_csv(&whole).unwrap();
+            assert!(csv.lines().next().unwrap().ends_with(&MIXED_COLUMNS.join(",")));
+            let width = header(true).len();
+            let mut rd = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+            for rec in rd.records() {
+                assert_eq!(rec.unwrap().len(), width);
+            }
+            let json = to_json(&whole);
+            for line in json.lines().filter(|l| l.trim_start().starts_with("{\"point\"")) {
+                let v: serde_json::Value = serde_json::from_str(line.trim().trim_end_matches(',')).unwrap();
+                assert!(v.get("naive_split_efficiency_fraction").is_some(), "{line}");
+            }
+            for k in 1..=4u64 {
+                let parts: Vec<SweepReport> = (0..k)
+                    .map(|i| fake_report_of(n, Shard { index: i, count: k }, true))
+                    .collect();
+                for (fmt, texts, want) in [
+                    (
+                        "csv",
+                        parts.iter().map(|p| to_csv(p).unwrap()).collect::<Vec<_>>(),
+                        &csv,
+                    ),
+                    ("json", parts.iter().map(to_json).collect::<Vec<_>>(), &json),
+                ] {
+                    let shares: Vec<Share> = texts.iter().map(|t| Share { name: "s", text: t }).collect();
+                    assert_eq!(&merge(&shares).unwrap(), want, "{fmt} n={n} k={k}");
+                }
+            }
+        }
+        // A CSV share with the mixed columns and one without are of different grids.
+        let a = to_csv(&fake_report_of(4, Shard { index: 0, count: 2 }, true)).unwrap();
+        let b = to_csv(&fake_report_of(4, Shard { index: 1, count: 2 }, false)).unwrap();
+        let e = merge(&[Share { name: "a", text: &a }, Share { name: "b", text: &b }]).unwrap_err();
+        assert!(
+            e.contains("`b`") && e.contains("lacks the mixed-accelerator columns"),
+            "{e}"
+        );
+    }
+
+    /// Mixed tables: clusters × pool_shares × models × gpus × plans × mixed_balance; the
+    /// resized spec is the point's cluster; a grid without mixed clusters keeps its
+    /// fingerprint (pinned: the value before the mixed axes existed).
+    #[test]
+    fn mixed_axes_expand_in_order() {
+        let t = "[[train]]\nclusters = [\"mixed:first_gpus=64,second_gpus=64\"]\npool_shares = [0.25, 0.75]\nmodels = [\"llama-3.1-8b\", \"llama-3.1-70b\"]\nmixed_balance = [\"pp\", \"dp\", \"best\"]\n";
+        let g = Grid::parse(t, "m").unwrap();
+        assert_eq!(g.points.len(), 12);
+        assert!(has_mixed(&g));
+        let key = |i: usize| match &g.points[i].job {
+            Job::Train { inputs, .. } => (
+                inputs.cluster.clone().unwrap(),
+                inputs.model.clone().unwrap(),
+                inputs.mixed_balance.clone().unwrap(),
+            ),
+            _ => unreachable!(),
+        };
+        let c1 = "mixed:first=dgx-h100,first_gpus=32,second=dgx-a100,second_gpus=96,link=rdma";
+        assert_eq!(key(0), (c1.into(), "llama-3.1-8b".into(), "pp".into()));
+        assert_eq!(key(2), (c1.into(), "llama-3.1-8b".into(), "best".into()));
+        assert_eq!(key(3), (c1.into(), "llama-3.1-70b".into(), "pp".into()));
+        assert_eq!(
+            key(6).0,
+            "mixed:first=dgx-h100,first_gpus=96,second=dgx-a100,second_gpus=32,link=rdma"
+        );
+        // No axes: one point, balance best, the cluster as written.
+        let one = Grid::parse("[[train]]\nclusters = [\"mixed\"]\nmodels = [\"llama-3.1-8b\"]\n", "o").unwrap();
+        assert_eq!(one.points.len(), 1);
+        assert!(
+            matches!(&one.points[0].job, Job::Train { inputs, .. } if inputs.mixed_balance.as_deref() == Some("best") && inputs.cluster.as_deref() == Some("mixed"))
+        );
+        let plain = Grid::parse(
+            "[[train]]\nclusters = [\"fat-tree:gpus=64\"]\nmodels = [\"llama-3.1-8b\"]\n",
+            "p",
+        )
+        .unwrap();
+        assert!(!has_mixed(&plain));
+        assert_eq!(plain.fingerprint, PLAIN_FINGERPRINT);
     }
 
     #[test]

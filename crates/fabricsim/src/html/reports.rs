@@ -177,10 +177,35 @@ pub fn sweep_page(r: &SweepReport) -> Page {
     ]);
     let mut train: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     let mut coll: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    // Mixed-accelerator points: efficiency against the first pool's share, one line per pool
+    // pair · model · plan · balancing asked.
+    let mut mixed: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     let mut failed = Vec::new();
     for row in &r.rows {
         if let Some(e) = &row.error {
             failed.push(format!("point {}: {e}", row.point));
+            continue;
+        }
+        if let Some(m) = &row.mixed {
+            if let (Some(x), Some(y)) = (m.first_pool_share_fraction, m.efficiency_vs_ideal_fraction) {
+                let pair = crate::mixed::parse_preset(&row.cluster)
+                    .ok()
+                    .and_then(|s| {
+                        let [(a, _), (b, _)] = s.node_pools()?;
+                        Some(format!(
+                            "{a} + {b} ({})",
+                            s.link.as_ref().map_or("no link", |l| l.kind.name())
+                        ))
+                    })
+                    .unwrap_or_else(|| row.cluster.clone());
+                let key = format!(
+                    "{pair} · {} · {} · {}",
+                    row.model.clone().unwrap_or_default(),
+                    row.plan.clone().unwrap_or_default(),
+                    m.mixed_balance.clone().unwrap_or_default()
+                );
+                mixed.entry(key).or_default().push((x, y));
+            }
             continue;
         }
         match row.kind.as_str() {
@@ -227,6 +252,22 @@ pub fn sweep_page(r: &SweepReport) -> Page {
                 log: false,
             },
             series: series(train),
+        });
+    }
+    if !mixed.is_empty() {
+        page.chart(LineChart {
+            title: "Mixed-accelerator points: efficiency against the ideal by the first pool's share".into(),
+            x: Axis {
+                label: "first pool's share of the accelerators".into(),
+                unit: Unit::Fraction,
+                log: false,
+            },
+            y: Axis {
+                label: "efficiency vs ideal".into(),
+                unit: Unit::Fraction,
+                log: false,
+            },
+            series: series(mixed),
         });
     }
     if !coll.is_empty() {

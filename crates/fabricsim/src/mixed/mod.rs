@@ -21,7 +21,9 @@
 //! ```
 
 pub mod link;
+pub mod setup;
 pub mod spec;
+pub mod topo;
 
 use crate::train::{self, comm, layout, timing, TrainOptions};
 use engine::{Engine, Fidelity, Task, TaskId};
@@ -32,6 +34,7 @@ use workload::schedule::{self, StageTimes};
 use workload::{ModelSpec, ParallelPlan, Recompute};
 
 pub use link::PoolLink;
+pub use setup::{MixedJob, MixedRun};
 pub use spec::{is_mixed_preset, is_mixed_toml, parse_preset, parse_toml, LinkKind, MixedSpec, PoolSource, PoolSpec};
 
 /// A loaded pool.

@@ -252,3 +252,107 @@ pub fn parse_toml(text: &str, path: &str) -> Result<MixedSpec, String> {
     };
     Ok(MixedSpec { pools, link })
 }
+
+/// The first pool's share of the accelerators as whole 8-accelerator servers: the first pool's
+/// GPU count for `share` ∈ (0, 1) of `total`, at least one server on each side. One rule for
+/// `train --mixed-sweep` and the `pool_shares` axis of `sweep`.
+pub fn first_pool_gpus(share: f64, total: u32) -> u32 {
+    ((share * total as f64 / 8.0).round() as u32 * 8).clamp(8, total.saturating_sub(8).max(8))
+}
+
+impl MixedSpec {
+    /// The two node-typed pools (node, GPUs), or `None` when the spec has other pools.
+    pub fn node_pools(&self) -> Option<[(&str, u32); 2]> {
+        match self.pools.as_slice() {
+            [a, b] => match (&a.source, &b.source) {
+                (PoolSource::Node { node: n1, gpus: g1 }, PoolSource::Node { node: n2, gpus: g2 }) => {
+                    Some([(n1.as_str(), *g1), (n2.as_str(), *g2)])
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The same two node-typed pools with the first holding `share` of their total (whole
+    /// servers, [`first_pool_gpus`]) and the second the rest; an error (naming `field`) for
+    /// other specs or a share outside (0, 1).
+    pub fn with_first_share(&self, share: f64, field: &str) -> Result<MixedSpec, String> {
+        let Some([(n1, g1), (n2, g2)]) = self.node_pools() else {
+            return Err(format!(
+                "{field}: resizing pools needs two pools given by node type and GPU count (mixed:first=...,first_gpus=...)"
+            ));
+        };
+        if !(share > 0.0 && share < 1.0) {
+            return Err(format!("{field} {share}: a first-pool share must lie in (0, 1)"));
+        }
+        let total = g1 + g2;
+        if total < 16 {
+            return Err(format!(
+                "{field}: the pools hold {total} accelerators in all; resizing by whole 8-accelerator servers per pool needs at least 16"
+            ));
+        }
+        let first = first_pool_gpus(share, total);
+        let mut s = self.clone();
+        s.pools[0].source = PoolSource::Node {
+            node: n1.to_string(),
+            gpus: first,
+        };
+        s.pools[1].source = PoolSource::Node {
+            node: n2.to_string(),
+            gpus: total - first,
+        };
+        Ok(s)
+    }
+
+    /// The `mixed:` preset text of a two-pool, node-typed spec with every key written (so
+    /// [`parse_preset`] gives the spec back); `None` for other specs.
+    pub fn to_preset(&self) -> Option<String> {
+        let [(n1, g1), (n2, g2)] = self.node_pools()?;
+        let mut s = format!("mixed:first={n1},first_gpus={g1},second={n2},second_gpus={g2},link=");
+        match &self.link {
+            None => s.push_str("none"),
+            Some(l) => {
+                s.push_str(l.kind.name());
+                if let Some(n) = l.nics {
+                    s.push_str(&format!(",link_nics={n}"));
+                }
+                if let Some(h) = l.hosts {
+                    s.push_str(&format!(",link_hosts={h}"));
+                }
+            }
+        }
+        Some(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preset_text_round_trips() {
+        for s in [
+            "mixed:first=dgx-h100,first_gpus=256,second=dgx-a100,second_gpus=768,link=rdma",
+            "mixed:first=dgx-h100,first_gpus=64,second=ascend-910c,second_gpus=64,link=cpu-forwarding,link_hosts=4",
+            "mixed:first=dgx-h100,first_gpus=8,second=dgx-a100,second_gpus=8,link=none",
+        ] {
+            let spec = parse_preset(s).unwrap();
+            assert_eq!(spec.to_preset().as_deref(), Some(s));
+        }
+    }
+
+    #[test]
+    fn first_share_takes_whole_servers() {
+        let spec = parse_preset("mixed:first_gpus=512,second_gpus=512").unwrap();
+        let g = |share: f64| spec.with_first_share(share, "f").unwrap().to_preset().unwrap();
+        let want =
+            |a: u32, b: u32| format!("mixed:first=dgx-h100,first_gpus={a},second=dgx-a100,second_gpus={b},link=rdma");
+        assert_eq!(g(0.25), want(256, 768));
+        assert_eq!(g(0.001), want(8, 1016));
+        assert_eq!(g(0.999), want(1016, 8));
+        assert!(spec.with_first_share(1.0, "f").unwrap_err().contains("(0, 1)"));
+        let small = parse_preset("mixed:first_gpus=8,second_gpus=0").unwrap();
+        assert!(small.with_first_share(0.5, "f").unwrap_err().contains("at least 16"));
+    }
+}

@@ -250,12 +250,19 @@ pub struct Memo {
     /// constants in force: a change empties the memo).
     caps: Vec<f64>,
     merged: BTreeMap<MergeKey, Arc<Plan>>,
+    /// The algorithm, protocol and latency chosen for a collective of one size on one group
+    /// (`run_sizes` of that group alone, and the latency of its plan).
+    chosen: BTreeMap<ChooseKey, (Algo, Protocol, f64)>,
     runs: Vec<MemoRun>,
     moe: Vec<MemoMoe>,
 }
 
 /// The groups, operation, algorithm and channels of a merged plan.
 type MergeKey = (Vec<Vec<u32>>, Op, Algo, u32);
+
+/// The group, operation, size (bits), fidelity (flow?) and in-network reductions (SHARP,
+/// NVLS) of a choice of algorithm.
+type ChooseKey = (Vec<u32>, Op, u64, bool, bool, bool);
 
 /// A simulated plan: the plan, its fidelity, its transfer time and busy links.
 type MemoRun = (Arc<Plan>, Fidelity, f64, Vec<(u32, f64)>);
@@ -295,6 +302,41 @@ impl Memo {
         let plan = Arc::new(merge_groups(f, groups, op, REF_SIZE, algo, channels)?);
         self.merged.insert(key, plan.clone());
         Ok(plan)
+    }
+
+    /// The algorithm and protocol `run_sizes` chooses for `op` of `size` bytes on `group` alone
+    /// under `sim`, and the latency of that algorithm's plan under that protocol; once per
+    /// (group, op, size, fidelity, in-network reductions) — the other options are
+    /// `Options::default()`'s. The choice is made on the fabric's own effective capacities
+    /// (`run_sizes`), which follow the calibration constants like the memo's capacities do.
+    fn choose(
+        &mut self,
+        f: &Fabric,
+        group: &[u32],
+        op: Op,
+        size: f64,
+        sim: Options,
+    ) -> Result<(Algo, Protocol, f64), String> {
+        let key = (
+            group.to_vec(),
+            op,
+            size.to_bits(),
+            sim.fidelity == Fidelity::Flow,
+            sim.in_network.sharp,
+            sim.in_network.nvls,
+        );
+        if let Some(&c) = self.chosen.get(&key) {
+            return Ok(c);
+        }
+        let one = collective::simulate::run_sizes(f, group, op, &[size], None, sim).map_err(|e| e.to_string())?;
+        let (algo, proto) = (one[0].algo, one[0].protocol);
+        let lat = latency(
+            &lower(f, group, op, REF_SIZE, algo, sim.channels).map_err(|e| e.to_string())?,
+            proto,
+        )
+        .unwrap_or(0.0);
+        self.chosen.insert(key, (algo, proto, lat));
+        Ok((algo, proto, lat))
     }
 
     /// `run_plan` of `plan` on the fabric with `caps` at `fidelity`, once per distinct plan.
@@ -921,15 +963,8 @@ pub fn concurrent_with(
         in_network: opts.in_network,
         ..Default::default()
     };
-    let one = collective::simulate::run_sizes(f, &groups[0], op, &[size], None, sim).map_err(|e| e.to_string())?;
-    let algo = one[0].algo;
-    let proto = one[0].protocol;
+    let (algo, proto, lat) = memo.choose(f, &groups[0], op, size, sim)?;
     let merged = memo.merged(f, groups, op, algo, sim.channels)?;
-    let lat = latency(
-        &lower(f, &groups[0], op, REF_SIZE, algo, sim.channels).map_err(|e| e.to_string())?,
-        proto,
-    )
-    .unwrap_or(0.0);
     let (seconds, links) = time_merged(memo, f, caps, &merged, groups, size, proto, lat, opts.fidelity)?;
     Ok((
         CommCost {

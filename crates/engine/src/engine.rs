@@ -474,6 +474,10 @@ struct Resource {
     ready: BinaryHeap<Reverse<u32>>,
 }
 
+/// Analytical mode: a priced transfer's duration and the loads (bytes) of the links it
+/// touches, in first-touch order.
+type Priced = (f64, Vec<(u32, f64)>);
+
 /// Mutable state of one run.
 struct Sim<'e> {
     e: &'e Engine,
@@ -540,7 +544,7 @@ struct Sim<'e> {
     load: Vec<f64>,
     /// Analytical mode: per shared flow range (`Engine::shared`, same index), its duration
     /// and the loads of the links it touches in first-touch order, once priced.
-    priced: Vec<Option<(f64, Vec<(u32, f64)>)>>,
+    priced: Vec<Option<Priced>>,
     // --- counters
     n_events: u64,
     n_solves: u64,

@@ -160,7 +160,7 @@ pub fn run_plan(
     let mut all = caps.to_vec();
     router.merge_capacities(&mut all);
     all.extend_from_slice(&plan.virtual_links);
-    let mut e = Engine::new(all.clone(), fidelity).map_err(|e| CollectiveError::Engine(e.to_string()))?;
+    let mut e = Engine::new(all, fidelity).map_err(|e| CollectiveError::Engine(e.to_string()))?;
     let mut prev = None;
     // Routes go straight into one compact flow set per phase (no vector per flow): an
     // all-to-all phase holds millions of flows.
@@ -201,7 +201,7 @@ pub fn run_plan(
     let rep = e.run().map_err(|e| CollectiveError::Engine(e.to_string()))?;
     let t = rep.makespan_s;
     let mut busy: Vec<Bottleneck> = rep
-        .bottlenecks(&all, 3)
+        .bottlenecks(e.capacities(), 3)
         .into_iter()
         .map(|(l, u)| Bottleneck {
             link: l,

@@ -71,6 +71,11 @@ pub struct Engine {
     /// `(first flow, task)` of every transfer with flows, by first flow:
     /// the flows of a transfer are the range up to the next one's first.
     transfer_first: Vec<(u32, u32)>,
+    /// Analytical mode: the flow ranges `(first, end)` that several transfers share
+    /// ([`Engine::add_transfer_like`]), sorted; a run prices each such range once.
+    shared: Vec<(u32, u32)>,
+    /// Whether an analytical run records per-link statistics ([`Engine::set_link_stats`]).
+    link_stats: bool,
 }
 
 fn check_duration(seconds: f64) -> Result<(), EngineError> {
@@ -111,12 +116,23 @@ impl Engine {
             flow_weight: Vec::new(),
             unit_weights: true,
             transfer_first: Vec::new(),
+            shared: Vec::new(),
+            link_stats: true,
         })
     }
 
     /// Link capacities (bytes/s), indexed by link id.
     pub fn capacities(&self) -> &[f64] {
         &self.caps
+    }
+
+    /// Whether an analytical run records per-link statistics (on by default). Off, it
+    /// reports the same times and an empty [`RunReport::links`], without the cost of
+    /// recording every transfer's busy intervals on every link it loads: for callers that
+    /// read the timeline only. The flow fidelity always records them (they fall out of its
+    /// rate updates).
+    pub fn set_link_stats(&mut self, on: bool) {
+        self.link_stats = on;
     }
 
     /// The fidelity this engine was built with.
@@ -210,6 +226,55 @@ impl Engine {
         let spec = self.store_flows(id, latency, flows.len(), |i| {
             (flows.path(i), flows.bytes[i], flows.weight[i])
         })?;
+        self.push_task(spec, deps)
+    }
+
+    /// Adds a transfer with the flows of transfer `like` (added earlier) and start-up
+    /// `latency`: the same as [`Engine::add_task`] with `like`'s flows again, without checking
+    /// or merging them a second time (the stored flows are those `like` stored). In analytical
+    /// mode the transfers share one stored copy, and a run prices it once (a transfer's
+    /// analytical duration and link loads depend on its flows alone).
+    ///
+    /// # Errors
+    /// [`EngineError::NotATransfer`] if `like` is not a transfer; otherwise as
+    /// [`Engine::add_task`].
+    pub fn add_transfer_like(&mut self, latency: f64, like: TaskId, deps: &[TaskId]) -> Result<TaskId, EngineError> {
+        let id = self.check_task(deps)?;
+        check_duration(latency)?;
+        let Some(&Spec::Transfer { first, end, .. }) = self.specs.get(like.0 as usize) else {
+            return Err(EngineError::NotATransfer { task: like });
+        };
+        let spec = if self.fidelity == Fidelity::Analytical {
+            if let Err(at) = self.shared.binary_search(&(first, end)) {
+                self.shared.insert(at, (first, end));
+            }
+            Spec::Transfer { latency, first, end }
+        } else {
+            // Flow mode: every transfer's flows are variables of their own (a copy).
+            let (h0, h1) = (self.flow_off[first as usize], self.flow_off[end as usize]);
+            let total_hops = self.hops.len() + (h1 - h0) as usize;
+            let total_flows = self.flow_bytes.len() + (end - first) as usize;
+            if u32::try_from(total_hops).is_err() || total_flows >= u32::MAX as usize {
+                return Err(EngineError::TooLarge);
+            }
+            let new_first = self.flow_bytes.len() as u32;
+            self.hops.extend_from_within(h0 as usize..h1 as usize);
+            let base = self.hops.len() as u32 - h1;
+            for f in first..end {
+                let off = self.flow_off[f as usize + 1] + base;
+                self.flow_off.push(off);
+            }
+            self.flow_bytes.extend_from_within(first as usize..end as usize);
+            self.flow_weight.extend_from_within(first as usize..end as usize);
+            if end > first {
+                self.transfer_first.push((new_first, id));
+            }
+            Spec::Transfer {
+                latency,
+                first: new_first,
+                end: self.flow_bytes.len() as u32,
+            }
+        };
         self.push_task(spec, deps)
     }
 
@@ -409,6 +474,10 @@ struct Resource {
     ready: BinaryHeap<Reverse<u32>>,
 }
 
+/// Analytical mode: a priced transfer's duration and the loads (bytes) of the links it
+/// touches, in first-touch order.
+type Priced = (f64, Vec<(u32, f64)>);
+
 /// Mutable state of one run.
 struct Sim<'e> {
     e: &'e Engine,
@@ -473,6 +542,9 @@ struct Sim<'e> {
     intervals: Vec<(u32, f64, f64, f64)>,
     /// Analytical mode: scratch per-link load of the task being priced (zero between tasks).
     load: Vec<f64>,
+    /// Analytical mode: per shared flow range (`Engine::shared`, same index), its duration
+    /// and the loads of the links it touches in first-touch order, once priced.
+    priced: Vec<Option<Priced>>,
     // --- counters
     n_events: u64,
     n_solves: u64,
@@ -543,9 +615,14 @@ impl<'e> Sim<'e> {
             started: Vec::new(),
             link_busy: vec![false; ll],
             link_last: vec![0.0; ll],
-            stats: vec![LinkStats::default(); nl],
+            stats: if flow_mode || e.link_stats {
+                vec![LinkStats::default(); nl]
+            } else {
+                Vec::new()
+            },
             intervals: Vec::new(),
             load: if flow_mode { Vec::new() } else { vec![0.0; nl] },
+            priced: vec![None; e.shared.len()],
             n_events: 0,
             n_solves: 0,
         }
@@ -589,7 +666,7 @@ impl<'e> Sim<'e> {
             }
             self.now = self.now.max(t0);
         }
-        if self.e.fidelity == Fidelity::Analytical {
+        if self.e.fidelity == Fidelity::Analytical && self.e.link_stats {
             self.sweep_intervals();
         }
         let makespan_s = self.end.iter().copied().fold(0.0, f64::max);
@@ -671,6 +748,21 @@ impl<'e> Sim<'e> {
                     Fidelity::Flow => self.push(now + latency, EvKind::FlowsStart(t)),
                     Fidelity::Analytical => {
                         let begin = now + latency;
+                        let shared = self.e.shared.binary_search(&(first, end)).ok();
+                        let stats = self.e.link_stats;
+                        if let Some((i, (dur, loads))) = shared.and_then(|i| Some((i, self.priced[i].take()?))) {
+                            // The same flows as a transfer already priced: the same duration
+                            // and link loads, bit for bit.
+                            for &(l, load) in loads.iter().filter(|_| stats) {
+                                self.stats[l as usize].bytes += load;
+                                if dur > 0.0 {
+                                    self.intervals.push((l, begin, begin + dur, load / dur));
+                                }
+                            }
+                            self.priced[i] = Some((dur, loads));
+                            self.push(begin + dur, EvKind::TaskEnd(t));
+                            return;
+                        }
                         // CORRECTNESS: the task's duration is the larger of the slowest flow
                         // alone on its path and the most loaded link's bytes over its
                         // capacity (the task's own flows share links; other tasks do not
@@ -700,12 +792,22 @@ impl<'e> Sim<'e> {
                         for &l in &touched {
                             dur = dur.max(self.load[l as usize] / self.e.caps[l as usize]);
                         }
+                        let mut loads = Vec::new();
                         for &l in &touched {
                             let load = std::mem::take(&mut self.load[l as usize]);
+                            if !stats {
+                                continue;
+                            }
                             self.stats[l as usize].bytes += load;
                             if dur > 0.0 {
                                 self.intervals.push((l, begin, begin + dur, load / dur));
                             }
+                            if shared.is_some() {
+                                loads.push((l, load));
+                            }
+                        }
+                        if let Some(i) = shared {
+                            self.priced[i] = Some((dur, loads));
                         }
                         self.push(begin + dur, EvKind::TaskEnd(t));
                     }

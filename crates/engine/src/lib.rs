@@ -236,7 +236,8 @@ pub struct RunReport {
     pub task_start_s: Vec<f64>,
     /// End time per task, indexed by [`TaskId`].
     pub task_end_s: Vec<f64>,
-    /// Statistics per link, indexed by link id.
+    /// Statistics per link, indexed by link id (empty when an analytical engine's link
+    /// statistics are off: [`Engine::set_link_stats`]).
     pub links: Vec<LinkStats>,
     /// Events processed (task events and flow completions).
     pub events: u64,
@@ -334,6 +335,11 @@ pub enum EngineError {
     TooLarge,
     /// A weight sum overflowed `u32` while merging identical flows.
     WeightOverflow,
+    /// [`Engine::add_transfer_like`] names a task that is not a transfer.
+    NotATransfer {
+        /// The offending task.
+        task: TaskId,
+    },
     /// The simulation could not make progress (internal invariant broken).
     Stalled {
         /// Simulated time at which it stalled.
@@ -368,6 +374,7 @@ impl fmt::Display for EngineError {
             }
             Self::TooLarge => write!(f, "too many tasks, flows or flow-hops for u32 ids"),
             Self::WeightOverflow => write!(f, "merged flow weight overflows u32"),
+            Self::NotATransfer { task } => write!(f, "task {} is not a transfer", task.0),
             Self::Stalled { time } => write!(f, "simulation stalled at t = {time} s"),
         }
     }

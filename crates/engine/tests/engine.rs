@@ -384,8 +384,68 @@ fn build_with_flow_sets(caps: &[f64], tasks: &[common::Spec], fid: Fidelity) -> 
     e
 }
 
+/// `tasks`, then every transfer again (half its latency, after the original when `after`),
+/// the repeats added with `add_task` (`like = false`) or `add_transfer_like`.
+fn build_with_repeats(caps: &[f64], tasks: &[common::Spec], fid: Fidelity, like: bool, after: bool) -> Engine {
+    let mut e = build(caps, tasks, fid);
+    for (i, (t, _)) in tasks.iter().enumerate() {
+        if let Task::Transfer { latency, flows } = t {
+            let orig = TaskId(i as u32);
+            let deps: Vec<TaskId> = if after { vec![orig] } else { Vec::new() };
+            if like {
+                e.add_transfer_like(latency * 0.5, orig, &deps).unwrap();
+            } else {
+                e.add_task(transfer(latency * 0.5, flows.clone()), &deps).unwrap();
+            }
+        }
+    }
+    e
+}
+
+#[test]
+fn transfer_like_needs_a_transfer() {
+    let mut e = Engine::new(vec![1.0], Fidelity::Analytical).unwrap();
+    let d = e.add_task(Task::Delay { seconds: 1.0 }, &[]).unwrap();
+    assert_eq!(
+        e.add_transfer_like(0.0, d, &[]),
+        Err(EngineError::NotATransfer { task: d })
+    );
+    assert!(matches!(
+        e.add_transfer_like(0.0, TaskId(9), &[]),
+        Err(EngineError::NotATransfer { .. })
+    ));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// `add_transfer_like` is `add_task` with the same flows again: the same report at both
+    /// fidelities, whether the repeat overlaps the original or follows it.
+    #[test]
+    fn transfer_like_equals_same_flows((caps, tasks) in instance_strategy(), after in any::<bool>()) {
+        for fid in [Fidelity::Flow, Fidelity::Analytical] {
+            let a = build_with_repeats(&caps, &tasks, fid, false, after);
+            let b = build_with_repeats(&caps, &tasks, fid, true, after);
+            prop_assert_eq!(a.num_tasks(), b.num_tasks());
+            if fid == Fidelity::Flow {
+                prop_assert_eq!(a.num_flows(), b.num_flows());
+            }
+            let (ra, rb) = (a.clone().run().unwrap(), b.clone().run().unwrap());
+            prop_assert_eq!(format!("{ra:?}"), format!("{rb:?}"));
+        }
+    }
+
+    /// Without link statistics an analytical run has the same timeline, and no links.
+    #[test]
+    fn analytical_without_link_stats_same_times((caps, tasks) in instance_strategy(), after in any::<bool>()) {
+        let a = build_with_repeats(&caps, &tasks, Fidelity::Analytical, true, after);
+        let mut b = a.clone();
+        b.set_link_stats(false);
+        let (ra, mut rb) = (a.clone().run().unwrap(), b.run().unwrap());
+        prop_assert!(rb.links.is_empty());
+        rb.links = ra.links.clone();
+        prop_assert_eq!(format!("{ra:?}"), format!("{rb:?}"));
+    }
 
     /// Bigger transfers than `incremental_equals_from_scratch`: many flows per
     /// link, ties, transfers starting while others run.

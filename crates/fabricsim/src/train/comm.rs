@@ -250,12 +250,19 @@ pub struct Memo {
     /// constants in force: a change empties the memo).
     caps: Vec<f64>,
     merged: BTreeMap<MergeKey, Arc<Plan>>,
+    /// The algorithm, protocol and latency chosen for a collective of one size on one group
+    /// (`run_sizes` of that group alone, and the latency of its plan).
+    chosen: BTreeMap<ChooseKey, (Algo, Protocol, f64)>,
     runs: Vec<MemoRun>,
     moe: Vec<MemoMoe>,
 }
 
 /// The groups, operation, algorithm and channels of a merged plan.
 type MergeKey = (Vec<Vec<u32>>, Op, Algo, u32);
+
+/// The group, operation, size (bits), fidelity (flow?) and in-network reductions (SHARP,
+/// NVLS) of a choice of algorithm.
+type ChooseKey = (Vec<u32>, Op, u64, bool, bool, bool);
 
 /// A simulated plan: the plan, its fidelity, its transfer time and busy links.
 type MemoRun = (Arc<Plan>, Fidelity, f64, Vec<(u32, f64)>);
@@ -295,6 +302,41 @@ impl Memo {
         let plan = Arc::new(merge_groups(f, groups, op, REF_SIZE, algo, channels)?);
         self.merged.insert(key, plan.clone());
         Ok(plan)
+    }
+
+    /// The algorithm and protocol `run_sizes` chooses for `op` of `size` bytes on `group` alone
+    /// under `sim`, and the latency of that algorithm's plan under that protocol; once per
+    /// (group, op, size, fidelity, in-network reductions) — the other options are
+    /// `Options::default()`'s. The choice is made on the fabric's own effective capacities
+    /// (`run_sizes`), which follow the calibration constants like the memo's capacities do.
+    fn choose(
+        &mut self,
+        f: &Fabric,
+        group: &[u32],
+        op: Op,
+        size: f64,
+        sim: Options,
+    ) -> Result<(Algo, Protocol, f64), String> {
+        let key = (
+            group.to_vec(),
+            op,
+            size.to_bits(),
+            sim.fidelity == Fidelity::Flow,
+            sim.in_network.sharp,
+            sim.in_network.nvls,
+        );
+        if let Some(&c) = self.chosen.get(&key) {
+            return Ok(c);
+        }
+        let one = collective::simulate::run_sizes(f, group, op, &[size], None, sim).map_err(|e| e.to_string())?;
+        let (algo, proto) = (one[0].algo, one[0].protocol);
+        let lat = latency(
+            &lower(f, group, op, REF_SIZE, algo, sim.channels).map_err(|e| e.to_string())?,
+            proto,
+        )
+        .unwrap_or(0.0);
+        self.chosen.insert(key, (algo, proto, lat));
+        Ok((algo, proto, lat))
     }
 
     /// `run_plan` of `plan` on the fabric with `caps` at `fidelity`, once per distinct plan.
@@ -380,8 +422,8 @@ pub fn price_with(
     let tp_groups = lay.groups(Dim::Tp);
     if p.tp > 1 {
         if p.sequence_parallel {
-            let (ag, l1) = concurrent_with(memo, f, caps, &tp_groups, Op::AllGather, act_bytes, opts)?;
-            let (rs, _) = concurrent_with(memo, f, caps, &tp_groups, Op::ReduceScatter, act_bytes, opts)?;
+            let (ag, l1) = concurrent_in(memo, f, caps, &tp_groups, Op::AllGather, act_bytes, opts)?;
+            let (rs, _) = concurrent_in(memo, f, caps, &tp_groups, Op::ReduceScatter, act_bytes, opts)?;
             load(l1, CommKind::Tp, &mut out);
             record(
                 &mut out,
@@ -404,7 +446,7 @@ pub fn price_with(
             out.tp_per_layer = 2.0 * (ag.seconds + rs.seconds);
             out.tp_algo = ag.algo;
         } else {
-            let (ar, l1) = concurrent_with(memo, f, caps, &tp_groups, Op::AllReduce, act_bytes, opts)?;
+            let (ar, l1) = concurrent_in(memo, f, caps, &tp_groups, Op::AllReduce, act_bytes, opts)?;
             load(l1, CommKind::Tp, &mut out);
             record(
                 &mut out,
@@ -453,7 +495,7 @@ pub fn price_with(
             * (model.kv_heads as f64 * model.head_dim as f64 / p.tp as f64)
             * 2.0;
         let groups = lay.groups(Dim::Cp);
-        let (c, l) = concurrent_with(memo, f, caps, &groups, Op::SendRecv, kv, opts)?;
+        let (c, l) = concurrent_in(memo, f, caps, &groups, Op::SendRecv, kv, opts)?;
         load(l, CommKind::Cp, &mut out);
         record(&mut out, CommKind::Cp, Dim::Cp, Op::SendRecv, kv, &groups, c);
         out.cp_kv_round = c.seconds;
@@ -480,7 +522,7 @@ pub fn price_with(
     if p.zero == 3 && p.dp * p.cp > 1 {
         let layer_bytes = model.params() / model.layers as f64 / p.tp as f64 * 2.0;
         let (shard, replicas) = fsdp_groups(lay, p.shard_group() * p.cp);
-        let (c, l) = concurrent_with(memo, f, caps, &shard, Op::AllGather, layer_bytes, opts)?;
+        let (c, l) = concurrent_in(memo, f, caps, &shard, Op::AllGather, layer_bytes, opts)?;
         load(l, CommKind::Zero3, &mut out);
         record(
             &mut out,
@@ -492,7 +534,7 @@ pub fn price_with(
             c,
         );
         out.zero3_ag_per_layer = c.seconds;
-        let (rs, _) = concurrent_with(memo, f, caps, &shard, Op::ReduceScatter, layer_bytes, opts)?;
+        let (rs, _) = concurrent_in(memo, f, caps, &shard, Op::ReduceScatter, layer_bytes, opts)?;
         record(
             &mut out,
             CommKind::Zero3,
@@ -505,7 +547,7 @@ pub fn price_with(
         out.zero3_rs_per_layer = rs.seconds;
         let shard_size = shard.first().map_or(1, |g| g.len()) as f64;
         let ar_bytes = layer_bytes / shard_size;
-        let (ar, l) = concurrent_with(memo, f, caps, &replicas, Op::AllReduce, ar_bytes, opts)?;
+        let (ar, l) = concurrent_in(memo, f, caps, &replicas, Op::AllReduce, ar_bytes, opts)?;
         load(l, CommKind::Zero3, &mut out);
         record(
             &mut out,
@@ -594,7 +636,7 @@ pub fn price_with(
             hierarchical_pieces(&mut pieces, p.zero, bytes, g, diloco);
             for (dim, op, b) in pieces {
                 let groups = lay.groups(dim);
-                let (mut c, l) = concurrent_with(memo, f, caps, &groups, op, b, opts)?;
+                let (mut c, l) = concurrent_in(memo, f, caps, &groups, op, b, opts)?;
                 if dim == Dim::Dcn {
                     sc.dci_flow_s += (c.seconds - c.latency).max(0.0);
                     let steps = super::sites::cross_steps(op, n_sites);
@@ -623,7 +665,7 @@ pub fn price_with(
                 let mut outer = Vec::new();
                 hierarchical_pieces(&mut outer, 0, ob, g, false);
                 for (dim, op, b) in outer {
-                    let (c, _) = concurrent_with(memo, f, caps, &lay.groups(dim), op, b, opts)?;
+                    let (c, _) = concurrent_in(memo, f, caps, &lay.groups(dim), op, b, opts)?;
                     sc.outer_sync_s += c.seconds;
                     if dim == Dim::Dcn {
                         let steps = super::sites::cross_steps(op, n_sites);
@@ -639,7 +681,7 @@ pub fn price_with(
                 break;
             }
             let bytes = dense_params * 2.0;
-            let (c, l) = concurrent_with(memo, f, caps, &dp_groups, op, bytes, opts)?;
+            let (c, l) = concurrent_in(memo, f, caps, &dp_groups, op, bytes, opts)?;
             if i == 0 {
                 load(l, CommKind::Dp, &mut out);
             }
@@ -656,7 +698,7 @@ pub fn price_with(
             let groups = lay.groups(Dim::DpExpert);
             for &op in &ops {
                 let bytes = expert_params * 2.0;
-                let (c, _) = concurrent_with(memo, f, caps, &groups, op, bytes, opts)?;
+                let (c, _) = concurrent_in(memo, f, caps, &groups, op, bytes, opts)?;
                 record(&mut out, CommKind::Dp, Dim::DpExpert, op, bytes, &groups, c);
                 out.dp_total += c.seconds;
                 out.dp.push(DpSync {
@@ -708,11 +750,11 @@ pub fn tp_per_layer_with(
     let act_bytes = (p.mbs as u64 * p.seq / p.cp as u64) as f64 * model.hidden as f64 * 2.0;
     let tp_groups = pl.layout.groups(Dim::Tp);
     Ok(if p.sequence_parallel {
-        let (ag, _) = concurrent_with(memo, f, caps, &tp_groups, Op::AllGather, act_bytes, opts)?;
-        let (rs, _) = concurrent_with(memo, f, caps, &tp_groups, Op::ReduceScatter, act_bytes, opts)?;
+        let (ag, _) = concurrent_in(memo, f, caps, &tp_groups, Op::AllGather, act_bytes, opts)?;
+        let (rs, _) = concurrent_in(memo, f, caps, &tp_groups, Op::ReduceScatter, act_bytes, opts)?;
         2.0 * (ag.seconds + rs.seconds)
     } else {
-        let (ar, _) = concurrent_with(memo, f, caps, &tp_groups, Op::AllReduce, act_bytes, opts)?;
+        let (ar, _) = concurrent_in(memo, f, caps, &tp_groups, Op::AllReduce, act_bytes, opts)?;
         2.0 * ar.seconds
     })
 }
@@ -912,7 +954,21 @@ pub fn concurrent_with(
     opts: impl Into<CommOptions>,
 ) -> Result<(CommCost, Vec<(u32, f64)>), String> {
     memo.for_caps(caps);
-    let opts: CommOptions = opts.into();
+    concurrent_in(memo, f, caps, groups, op, size, opts.into())
+}
+
+/// [`concurrent_with`] for a memo already set to `caps` (`Memo::for_caps`: [`price_with`]
+/// and [`tp_per_layer_with`] set it once instead of comparing the capacities per collective).
+fn concurrent_in(
+    memo: &mut Memo,
+    f: &Fabric,
+    caps: &[f64],
+    groups: &[Vec<u32>],
+    op: Op,
+    size: f64,
+    opts: CommOptions,
+) -> Result<(CommCost, Vec<(u32, f64)>), String> {
+    debug_assert!(memo.caps.as_slice() == caps);
     if groups.is_empty() || groups[0].len() < 2 || size <= 0.0 {
         return Ok((CommCost::default(), Vec::new()));
     }
@@ -921,15 +977,8 @@ pub fn concurrent_with(
         in_network: opts.in_network,
         ..Default::default()
     };
-    let one = collective::simulate::run_sizes(f, &groups[0], op, &[size], None, sim).map_err(|e| e.to_string())?;
-    let algo = one[0].algo;
-    let proto = one[0].protocol;
+    let (algo, proto, lat) = memo.choose(f, &groups[0], op, size, sim)?;
     let merged = memo.merged(f, groups, op, algo, sim.channels)?;
-    let lat = latency(
-        &lower(f, &groups[0], op, REF_SIZE, algo, sim.channels).map_err(|e| e.to_string())?,
-        proto,
-    )
-    .unwrap_or(0.0);
     let (seconds, links) = time_merged(memo, f, caps, &merged, groups, size, proto, lat, opts.fidelity)?;
     Ok((
         CommCost {

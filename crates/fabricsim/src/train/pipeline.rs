@@ -40,10 +40,11 @@ struct FabricHooks<'a> {
     /// Per DP plan and phase, the indices of its flows whose source sits on each stage (in
     /// flow order): [plan][phase][stage].
     by_stage: Vec<Vec<Vec<Vec<u32>>>>,
-    /// The routed flows of (plan, phase, stage): every chunk of a stage syncs the same flows
-    /// with the same bytes (a phase is routed from a fresh router state), so the later chunks
-    /// reuse the first chunk's routes.
-    routed: std::collections::BTreeMap<(usize, usize, u32), Vec<engine::Flow>>,
+    /// The transfer of (plan, phase, stage)'s first chunk: every chunk of a stage syncs the
+    /// same flows with the same bytes (a phase is routed from a fresh router state), so the
+    /// later chunks repeat its flows (`Engine::add_transfer_like`: no routing again, and the
+    /// analytical engine prices them once).
+    routed: std::collections::BTreeMap<(usize, usize, u32), TaskId>,
     /// Per DP plan, at analytical fidelity on a multi-site fabric, for the pieces across sites
     /// (`Dim::Dcn`): (one stage-chunk's share of the serialisation time of every stage's piece
     /// together, its latency). Those pieces queue on one shared DCI resource instead of each
@@ -135,10 +136,18 @@ impl schedule::Hooks for FabricHooks<'_> {
             }
             for (i, ph) in plan.phases.iter().enumerate() {
                 let key = (k, i, stage);
-                let cached = self.routed.get(&key).cloned();
-                let flows = if let Some(flows) = cached {
-                    flows
-                } else {
+                let latency = if i == 0 { *lat } else { 0.0 };
+                let d: Vec<TaskId> = match last {
+                    Some(t) => vec![t],
+                    None => std::mem::take(&mut first_deps),
+                };
+                if let Some(&like) = self.routed.get(&key) {
+                    let id = e.add_transfer_like(latency, like, &d).map_err(|e| e.to_string())?;
+                    first.get_or_insert(id);
+                    last = Some(id);
+                    continue;
+                }
+                let flows = {
                     let mut flows = Vec::new();
                     self.router.new_phase();
                     // Only this stage's groups: the flows whose source sits on `stage`.
@@ -178,19 +187,14 @@ impl schedule::Hooks for FabricHooks<'_> {
                             }
                         }
                     }
-                    if self.vp > 1 {
-                        self.routed.insert(key, flows.clone());
-                    }
                     flows
-                };
-                let latency = if i == 0 { *lat } else { 0.0 };
-                let d: Vec<TaskId> = match last {
-                    Some(t) => vec![t],
-                    None => std::mem::take(&mut first_deps),
                 };
                 let id = e
                     .add_task(Task::Transfer { latency, flows }, &d)
                     .map_err(|e| e.to_string())?;
+                if self.vp > 1 {
+                    self.routed.insert(key, id);
+                }
                 first.get_or_insert(id);
                 last = Some(id);
             }
@@ -250,7 +254,9 @@ pub fn run(
         all_caps.extend_from_slice(&plan.virtual_links);
         dp.push((plan, sync.cost.latency, proto.bandwidth_factor()));
     }
-    let e = Engine::new(all_caps, fidelity).map_err(|e| e.to_string())?;
+    let mut e = Engine::new(all_caps, fidelity).map_err(|e| e.to_string())?;
+    // The schedule reads the timeline only (busiest links come from the priced collectives).
+    e.set_link_stats(false);
     let class = super::comm::p2p_link_class(f, pl);
     let p2p_latency = base_lat(false, Protocol::Simple) + hw_lat(class, false, Protocol::Simple);
     let p2p_delay = if full { None } else { Some(comm.p2p) };

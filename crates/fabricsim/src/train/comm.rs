@@ -592,6 +592,9 @@ pub fn price_with(
             let g = dp_groups.first().map_or(1, |g| g.len());
             let mut pieces = Vec::new();
             hierarchical_pieces(&mut pieces, p.zero, bytes, g, diloco);
+            let lists: Vec<(Vec<Vec<u32>>, Op, f64)> =
+                pieces.iter().map(|&(dim, op, b)| (lay.groups(dim), op, b)).collect();
+            prefetch(memo, f, caps, &lists, opts);
             for (dim, op, b) in pieces {
                 let groups = lay.groups(dim);
                 let (mut c, l) = concurrent_with(memo, f, caps, &groups, op, b, opts)?;
@@ -940,6 +943,66 @@ pub fn concurrent_with(
         },
         links,
     ))
+}
+
+/// Fill `memo` with the merged plans and their runs that [`concurrent_with`] needs for each
+/// `(groups, op, size)`, computing them on all cores: the pieces of a hierarchical
+/// synchronisation (in-site and cross-site groups) are independent simulations. Each result
+/// is the one `concurrent_with` would compute (same lowering, same deterministic engine), so
+/// prices do not change; a plan equal to one already run (the in-site all-gather after the
+/// reduce-scatter) is run once. Anything that fails is left for `concurrent_with` to compute
+/// and report.
+fn prefetch(memo: &mut Memo, f: &Fabric, caps: &[f64], pieces: &[(Vec<Vec<u32>>, Op, f64)], opts: CommOptions) {
+    use rayon::prelude::*;
+    memo.for_caps(caps);
+    let sim = Options {
+        fidelity: opts.fidelity,
+        in_network: opts.in_network,
+        ..Default::default()
+    };
+    let shared: &Memo = memo;
+    // (key, plan, whether the memo lacks it).
+    let merged: Vec<(MergeKey, Arc<Plan>, bool)> = pieces
+        .par_iter()
+        .filter_map(|(groups, op, size)| {
+            if groups.is_empty() || groups[0].len() < 2 || *size <= 0.0 {
+                return None;
+            }
+            let one = collective::simulate::run_sizes(f, &groups[0], *op, &[*size], None, sim).ok()?;
+            let key = (groups.clone(), *op, one[0].algo, sim.channels);
+            if let Some(p) = shared.merged.get(&key) {
+                return Some((key, p.clone(), false));
+            }
+            let plan = merge_groups(f, groups, *op, REF_SIZE, one[0].algo, sim.channels).ok()?;
+            Some((key, Arc::new(plan), true))
+        })
+        .collect();
+    // The plans to run: not run yet, and not equal to an earlier one of this batch.
+    let fidelity = opts.fidelity;
+    let same = |a: &Arc<Plan>, b: &Arc<Plan>| {
+        Arc::ptr_eq(a, b) || (a.virtual_links == b.virtual_links && a.phases == b.phases)
+    };
+    let mut todo: Vec<Arc<Plan>> = Vec::new();
+    for (_, plan, _) in &merged {
+        let done = memo.runs.iter().any(|(p, fi, ..)| *fi == fidelity && same(p, plan));
+        if !done && !todo.iter().any(|p| same(p, plan)) {
+            todo.push(plan.clone());
+        }
+    }
+    let runs: Vec<Option<MemoRun>> = todo
+        .par_iter()
+        .map(|plan| {
+            let (t, busy) = run_plan(f, caps, plan, fidelity).ok()?;
+            let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
+            Some((plan.clone(), fidelity, t, busy))
+        })
+        .collect();
+    for (key, plan, new) in merged {
+        if new {
+            memo.merged.entry(key).or_insert(plan);
+        }
+    }
+    memo.runs.extend(runs.into_iter().flatten());
 }
 
 /// Time of a merged plan (lowered at [`REF_SIZE`]) at `size`: latency, transfer scaled by the

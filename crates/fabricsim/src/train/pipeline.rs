@@ -40,10 +40,10 @@ struct FabricHooks<'a> {
     /// Per DP plan and phase, the indices of its flows whose source sits on each stage (in
     /// flow order): [plan][phase][stage].
     by_stage: Vec<Vec<Vec<Vec<u32>>>>,
-    /// The routed flows of (plan, phase, stage): every chunk of a stage syncs the same flows
-    /// with the same bytes (a phase is routed from a fresh router state), so the later chunks
-    /// reuse the first chunk's routes.
-    routed: std::collections::BTreeMap<(usize, usize, u32), Vec<engine::Flow>>,
+    /// The routed flows of (plan, phase, stage) and the chunks still to use them: every chunk
+    /// of a stage syncs the same flows with the same bytes (a phase is routed from a fresh
+    /// router state), so they are routed once, before the schedule ([`route_all`]).
+    routed: std::collections::BTreeMap<(usize, usize, u32), (u32, Vec<engine::Flow>)>,
     /// Per DP plan, at analytical fidelity on a multi-site fabric, for the pieces across sites
     /// (`Dim::Dcn`): (one stage-chunk's share of the serialisation time of every stage's piece
     /// together, its latency). Those pieces queue on one shared DCI resource instead of each
@@ -135,53 +135,37 @@ impl schedule::Hooks for FabricHooks<'_> {
             }
             for (i, ph) in plan.phases.iter().enumerate() {
                 let key = (k, i, stage);
-                let cached = self.routed.get(&key).cloned();
-                let flows = if let Some(flows) = cached {
-                    flows
-                } else {
-                    let mut flows = Vec::new();
-                    self.router.new_phase();
-                    // Only this stage's groups: the flows whose source sits on `stage`.
-                    for &fi in self.by_stage[k][i]
-                        .get(stage as usize)
-                        .map_or(&[][..], |v| v.as_slice())
-                    {
-                        let fl = &ph.flows[fi as usize];
-                        let bytes = fl.bytes / self.vp as f64 / share;
-                        let paths = match &fl.path {
-                            Some(p) => vec![(
-                                p.iter()
-                                    .map(|&l| {
-                                        if l < fabric_links {
-                                            l
-                                        } else {
-                                            l - fabric_links + self.virtual_base[k]
-                                        }
-                                    })
-                                    .collect(),
-                                bytes,
-                            )],
-                            None => self
-                                .router
-                                .route_vec(
-                                    fl.src,
-                                    fl.dst,
-                                    fl.channel as u64,
-                                    fabric::RouteOpts { pxn: fl.pxn },
-                                    bytes,
-                                )
-                                .map_err(|e| e.to_string())?,
-                        };
-                        for (path, bytes) in paths {
-                            if !path.is_empty() && bytes > 0.0 {
-                                flows.push(engine::Flow { path, bytes, weight: 1 });
-                            }
+                let uses = self.routed.get(&key).map(|(u, _)| *u);
+                let flows = match uses {
+                    // The last chunk of the stage takes the routes; earlier ones copy them.
+                    Some(u) if u <= 1 => self.routed.remove(&key).map(|(_, v)| v).unwrap_or_default(),
+                    Some(_) => self
+                        .routed
+                        .get_mut(&key)
+                        .map(|(u, v)| {
+                            *u -= 1;
+                            v.clone()
+                        })
+                        .unwrap_or_default(),
+                    None => {
+                        self.router.new_phase();
+                        let idx = self.by_stage[k][i]
+                            .get(stage as usize)
+                            .map_or(&[][..], |v| v.as_slice());
+                        let flows = route_piece(
+                            &mut self.router,
+                            ph,
+                            idx,
+                            self.vp,
+                            *share,
+                            fabric_links,
+                            self.virtual_base[k],
+                        )?;
+                        if self.vp > 1 {
+                            self.routed.insert(key, (self.vp - 1, flows.clone()));
                         }
+                        flows
                     }
-                    if self.vp > 1 {
-                        self.routed.insert(key, flows.clone());
-                    }
-                    flows
                 };
                 let latency = if i == 0 { *lat } else { 0.0 };
                 let d: Vec<TaskId> = match last {
@@ -200,6 +184,154 @@ impl schedule::Hooks for FabricHooks<'_> {
             _ => Err("empty data-parallel plan".to_string()),
         }
     }
+}
+
+/// Route the flows `idx` of phase `ph` (one stage's groups of a DP plan) with `router`, their
+/// bytes a chunk's share (`vp` chunks) of the plan's over the protocol's payload share `share`;
+/// explicit paths keep their fabric links and move their virtual links to `virtual_base`.
+fn route_piece(
+    router: &mut fabric::Router<'_>,
+    ph: &collective::plan::Phase,
+    idx: &[u32],
+    vp: u32,
+    share: f64,
+    fabric_links: u32,
+    virtual_base: u32,
+) -> Result<Vec<engine::Flow>, String> {
+    let mut flows = Vec::new();
+    for &fi in idx {
+        let fl = &ph.flows[fi as usize];
+        let bytes = fl.bytes / vp as f64 / share;
+        let paths = match &fl.path {
+            Some(p) => vec![(
+                p.iter()
+                    .map(|&l| {
+                        if l < fabric_links {
+                            l
+                        } else {
+                            l - fabric_links + virtual_base
+                        }
+                    })
+                    .collect(),
+                bytes,
+            )],
+            None => router
+                .route_vec(
+                    fl.src,
+                    fl.dst,
+                    fl.channel as u64,
+                    fabric::RouteOpts { pxn: fl.pxn },
+                    bytes,
+                )
+                .map_err(|e| e.to_string())?,
+        };
+        for (path, bytes) in paths {
+            if !path.is_empty() && bytes > 0.0 {
+                flows.push(engine::Flow { path, bytes, weight: 1 });
+            }
+        }
+    }
+    Ok(flows)
+}
+
+/// Route every (DP plan, phase, stage) piece the schedule's DP hook will add, before the
+/// schedule, each from a fresh router state as the hook would (so the same routes), on all
+/// cores; a piece whose flows to route are the same as an earlier piece's of the same stage
+/// (the in-site reduce-scatter and all-gather of a multi-site step lower to the same ring
+/// flows) reuses its routes. Values: (chunks that use it, flows). A piece that fails to route
+/// is left out, for the hook to route (and report) in its turn.
+#[allow(clippy::type_complexity)]
+fn route_all(
+    f: &Fabric,
+    dp: &[(Plan, f64, f64)],
+    by_stage: &[Vec<Vec<Vec<u32>>>],
+    skip: &[bool],
+    stages: u32,
+    vp: u32,
+    virtual_base: &[u32],
+) -> std::collections::BTreeMap<(usize, usize, u32), (u32, Vec<engine::Flow>)> {
+    use rayon::prelude::*;
+    let fabric_links = f.links.len() as u32;
+    // What routing a piece reads: per flow its endpoints, channel, PXN and bytes; explicit
+    // paths only through the plan's own virtual-link base, so pieces with one are not shared.
+    let sig = |k: usize, i: usize, s: usize| -> Option<Vec<(u32, u32, u32, bool, u64)>> {
+        let ph = &dp[k].0.phases[i];
+        let share = dp[k].2;
+        by_stage[k][i]
+            .get(s)
+            .map_or(&[][..], |v| v.as_slice())
+            .iter()
+            .map(|&fi| {
+                let fl = &ph.flows[fi as usize];
+                fl.path.is_none().then(|| {
+                    (
+                        fl.src,
+                        fl.dst,
+                        fl.channel,
+                        fl.pxn,
+                        (fl.bytes / vp as f64 / share).to_bits(),
+                    )
+                })
+            })
+            .collect()
+    };
+    // (key, the earlier key it copies).
+    let mut keys: Vec<((usize, usize, u32), Option<(usize, usize, u32)>)> = Vec::new();
+    for s in 0..stages as usize {
+        let mut seen: Vec<((usize, usize, u32), Vec<(u32, u32, u32, bool, u64)>)> = Vec::new();
+        for (k, (plan, _, _)) in dp.iter().enumerate() {
+            if skip[k] {
+                continue;
+            }
+            for i in 0..plan.phases.len() {
+                let key = (k, i, s as u32);
+                let same = sig(k, i, s).and_then(|g| {
+                    let hit = seen.iter().find(|(_, h)| !h.is_empty() && *h == g).map(|(key, _)| *key);
+                    if hit.is_none() {
+                        seen.push((key, g));
+                    }
+                    hit
+                });
+                keys.push((key, same));
+            }
+        }
+    }
+    let routed: Vec<Option<Vec<engine::Flow>>> = keys
+        .par_iter()
+        .map_init(
+            || fabric::Router::new(f),
+            |router, &((k, i, s), same)| {
+                if same.is_some() {
+                    return None;
+                }
+                router.new_phase();
+                let idx = by_stage[k][i].get(s as usize).map_or(&[][..], |v| v.as_slice());
+                route_piece(
+                    router,
+                    &dp[k].0.phases[i],
+                    idx,
+                    vp,
+                    dp[k].2,
+                    fabric_links,
+                    virtual_base[k],
+                )
+                .ok()
+            },
+        )
+        .collect();
+    let mut out = std::collections::BTreeMap::new();
+    for (&(key, same), flows) in keys.iter().zip(routed) {
+        let flows = match (flows, same) {
+            (Some(v), _) => v,
+            (None, Some(src)) => match out.get(&src) {
+                Some((_, v)) => Vec::clone(v),
+                None => continue,
+            },
+            (None, None) => continue,
+        };
+        out.insert(key, (vp, flows));
+    }
+    out
 }
 
 /// Run the step's schedule: one pipeline (or every replica with `full`) on an engine whose
@@ -259,7 +391,7 @@ pub fn run(
         Some(s) if comm.p2p_cross > 0.0 => (super::sites::stage_sites(f, lay), s.dci.one_way_s),
         _ => (Vec::new(), 0.0),
     };
-    let by_stage = dp
+    let by_stage: Vec<Vec<Vec<Vec<u32>>>> = dp
         .iter()
         .map(|(plan, _, _): &(Plan, f64, f64)| {
             plan.phases
@@ -276,6 +408,8 @@ pub fn run(
                 .collect()
         })
         .collect();
+    let skip: Vec<bool> = dci_fifo.iter().map(Option::is_some).collect();
+    let routed = route_all(f, &dp, &by_stage, &skip, lay.pp, p.vp, &virtual_base);
     let mut hooks = FabricHooks {
         f,
         router,
@@ -290,7 +424,7 @@ pub fn run(
         vp: p.vp,
         virtual_base,
         by_stage,
-        routed: std::collections::BTreeMap::new(),
+        routed,
         dci_fifo,
     };
     schedule::simulate_with(p.pp, p.vp, pl.microbatches, replicas, &st, e, &mut hooks)

@@ -250,12 +250,18 @@ pub struct Memo {
     /// constants in force: a change empties the memo).
     caps: Vec<f64>,
     merged: BTreeMap<MergeKey, Arc<Plan>>,
+    /// The algorithm and protocol selection picks for one group: (group, op, size bits,
+    /// options, algorithm, protocol).
+    selected: Vec<MemoSelect>,
     runs: Vec<MemoRun>,
     moe: Vec<MemoMoe>,
 }
 
 /// The groups, operation, algorithm and channels of a merged plan.
 type MergeKey = (Vec<Vec<u32>>, Op, Algo, u32);
+
+/// A selection: group, operation, size (bits), options, and the algorithm and protocol picked.
+type MemoSelect = (Vec<u32>, Op, u64, Options, Algo, Protocol);
 
 /// A simulated plan: the plan, its fidelity, its transfer time and busy links.
 type MemoRun = (Arc<Plan>, Fidelity, f64, Vec<(u32, f64)>);
@@ -277,6 +283,29 @@ impl Memo {
                 ..Memo::default()
             };
         }
+    }
+
+    /// The algorithm and protocol `collective::simulate::run_sizes` picks for `op` of `size`
+    /// on one group, once per (group, op, size, options).
+    fn select(
+        &mut self,
+        f: &Fabric,
+        group: &[u32],
+        op: Op,
+        size: f64,
+        sim: Options,
+    ) -> Result<(Algo, Protocol), String> {
+        let hit = self
+            .selected
+            .iter()
+            .find(|(g, o, b, s, ..)| *o == op && *b == size.to_bits() && *s == sim && g.as_slice() == group);
+        if let Some(&(.., algo, proto)) = hit {
+            return Ok((algo, proto));
+        }
+        let (algo, proto) = select_one(f, group, op, size, sim)?;
+        self.selected
+            .push((group.to_vec(), op, size.to_bits(), sim, algo, proto));
+        Ok((algo, proto))
     }
 
     /// [`merge_groups`] at [`REF_SIZE`], once per (groups, op, algo, channels).
@@ -924,9 +953,7 @@ pub fn concurrent_with(
         in_network: opts.in_network,
         ..Default::default()
     };
-    let one = collective::simulate::run_sizes(f, &groups[0], op, &[size], None, sim).map_err(|e| e.to_string())?;
-    let algo = one[0].algo;
-    let proto = one[0].protocol;
+    let (algo, proto) = memo.select(f, &groups[0], op, size, sim)?;
     let merged = memo.merged(f, groups, op, algo, sim.channels)?;
     let lat = latency(
         &lower(f, &groups[0], op, REF_SIZE, algo, sim.channels).map_err(|e| e.to_string())?,
@@ -961,20 +988,21 @@ fn prefetch(memo: &mut Memo, f: &Fabric, caps: &[f64], pieces: &[(Vec<Vec<u32>>,
         ..Default::default()
     };
     let shared: &Memo = memo;
-    // (key, plan, whether the memo lacks it).
-    let merged: Vec<(MergeKey, Arc<Plan>, bool)> = pieces
+    // (selection, key, plan, whether the memo lacks it).
+    let merged: Vec<(MemoSelect, MergeKey, Arc<Plan>, bool)> = pieces
         .par_iter()
         .filter_map(|(groups, op, size)| {
             if groups.is_empty() || groups[0].len() < 2 || *size <= 0.0 {
                 return None;
             }
-            let one = collective::simulate::run_sizes(f, &groups[0], *op, &[*size], None, sim).ok()?;
-            let key = (groups.clone(), *op, one[0].algo, sim.channels);
+            let (algo, proto) = select_one(f, &groups[0], *op, *size, sim).ok()?;
+            let sel = (groups[0].clone(), *op, size.to_bits(), sim, algo, proto);
+            let key = (groups.clone(), *op, algo, sim.channels);
             if let Some(p) = shared.merged.get(&key) {
-                return Some((key, p.clone(), false));
+                return Some((sel, key, p.clone(), false));
             }
-            let plan = merge_groups(f, groups, *op, REF_SIZE, one[0].algo, sim.channels).ok()?;
-            Some((key, Arc::new(plan), true))
+            let plan = merge_groups(f, groups, *op, REF_SIZE, algo, sim.channels).ok()?;
+            Some((sel, key, Arc::new(plan), true))
         })
         .collect();
     // The plans to run: not run yet, and not equal to an earlier one of this batch.
@@ -983,7 +1011,7 @@ fn prefetch(memo: &mut Memo, f: &Fabric, caps: &[f64], pieces: &[(Vec<Vec<u32>>,
         Arc::ptr_eq(a, b) || (a.virtual_links == b.virtual_links && a.phases == b.phases)
     };
     let mut todo: Vec<Arc<Plan>> = Vec::new();
-    for (_, plan, _) in &merged {
+    for (_, _, plan, _) in &merged {
         let done = memo.runs.iter().any(|(p, fi, ..)| *fi == fidelity && same(p, plan));
         if !done && !todo.iter().any(|p| same(p, plan)) {
             todo.push(plan.clone());
@@ -997,12 +1025,20 @@ fn prefetch(memo: &mut Memo, f: &Fabric, caps: &[f64], pieces: &[(Vec<Vec<u32>>,
             Some((plan.clone(), fidelity, t, busy))
         })
         .collect();
-    for (key, plan, new) in merged {
+    for (sel, key, plan, new) in merged {
+        memo.selected.push(sel);
         if new {
             memo.merged.entry(key).or_insert(plan);
         }
     }
     memo.runs.extend(runs.into_iter().flatten());
+}
+
+/// The algorithm and protocol selection picks for `op` of `size` on `group` alone.
+fn select_one(f: &Fabric, group: &[u32], op: Op, size: f64, sim: Options) -> Result<(Algo, Protocol), String> {
+    let one = collective::simulate::run_sizes(f, group, op, &[size], None, sim).map_err(|e| e.to_string())?;
+    let r = one.first().ok_or("collective selection returned no result")?;
+    Ok((r.algo, r.protocol))
 }
 
 /// Time of a merged plan (lowered at [`REF_SIZE`]) at `size`: latency, transfer scaled by the

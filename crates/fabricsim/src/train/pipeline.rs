@@ -371,13 +371,23 @@ pub fn run(
             })
         })
         .collect();
-    for sync in &comm.dp {
-        let algo = sync
-            .cost
-            .algo
-            .ok_or("data-parallel synchronisation without an algorithm")?;
+    // Each synchronisation's merged plan, lowered on all cores (independent; errors in order).
+    let plans: Vec<Result<Plan, String>> = {
+        use rayon::prelude::*;
+        comm.dp
+            .par_iter()
+            .map(|sync| {
+                let algo = sync
+                    .cost
+                    .algo
+                    .ok_or("data-parallel synchronisation without an algorithm")?;
+                super::comm::merge_groups(f, &lay.groups(sync.dim), sync.op, sync.bytes, algo, NET_CHANNELS)
+            })
+            .collect()
+    };
+    for (sync, plan) in comm.dp.iter().zip(plans) {
+        let plan = plan?;
         let proto = sync.cost.protocol.unwrap_or(Protocol::Simple);
-        let plan = super::comm::merge_groups(f, &lay.groups(sync.dim), sync.op, sync.bytes, algo, NET_CHANNELS)?;
         virtual_base.push(all_caps.len() as u32);
         all_caps.extend_from_slice(&plan.virtual_links);
         dp.push((plan, sync.cost.latency, proto.bandwidth_factor()));

@@ -317,24 +317,11 @@ impl Memo {
         size: f64,
         sim: Options,
     ) -> Result<(Algo, Protocol, f64), String> {
-        let key = (
-            group.to_vec(),
-            op,
-            size.to_bits(),
-            sim.fidelity == Fidelity::Flow,
-            sim.in_network.sharp,
-            sim.in_network.nvls,
-        );
+        let key = choose_key(group, op, size, sim);
         if let Some(&c) = self.chosen.get(&key) {
             return Ok(c);
         }
-        let one = collective::simulate::run_sizes(f, group, op, &[size], None, sim).map_err(|e| e.to_string())?;
-        let (algo, proto) = (one[0].algo, one[0].protocol);
-        let lat = latency(
-            &lower(f, group, op, REF_SIZE, algo, sim.channels).map_err(|e| e.to_string())?,
-            proto,
-        )
-        .unwrap_or(0.0);
+        let (algo, proto, lat) = choose_one(f, group, op, size, sim)?;
         self.chosen.insert(key, (algo, proto, lat));
         Ok((algo, proto, lat))
     }
@@ -634,6 +621,9 @@ pub fn price_with(
             let g = dp_groups.first().map_or(1, |g| g.len());
             let mut pieces = Vec::new();
             hierarchical_pieces(&mut pieces, p.zero, bytes, g, diloco);
+            let lists: Vec<(Vec<Vec<u32>>, Op, f64)> =
+                pieces.iter().map(|&(dim, op, b)| (lay.groups(dim), op, b)).collect();
+            prefetch(memo, f, caps, &lists, opts);
             for (dim, op, b) in pieces {
                 let groups = lay.groups(dim);
                 let (mut c, l) = concurrent_in(memo, f, caps, &groups, op, b, opts)?;
@@ -989,6 +979,99 @@ fn concurrent_in(
         },
         links,
     ))
+}
+
+/// Fill `memo` with the merged plans and their runs that [`concurrent_with`] needs for each
+/// `(groups, op, size)`, computing them on all cores: the pieces of a hierarchical
+/// synchronisation (in-site and cross-site groups) are independent simulations. Each result
+/// is the one `concurrent_with` would compute (same lowering, same deterministic engine), so
+/// prices do not change; a plan equal to one already run (the in-site all-gather after the
+/// reduce-scatter) is run once. Anything that fails is left for `concurrent_with` to compute
+/// and report.
+fn prefetch(memo: &mut Memo, f: &Fabric, caps: &[f64], pieces: &[(Vec<Vec<u32>>, Op, f64)], opts: CommOptions) {
+    use rayon::prelude::*;
+    memo.for_caps(caps);
+    let sim = Options {
+        fidelity: opts.fidelity,
+        in_network: opts.in_network,
+        ..Default::default()
+    };
+    let shared: &Memo = memo;
+    // (choice key, choice, merge key, plan, whether the memo lacks it).
+    type Fetched = (ChooseKey, (Algo, Protocol, f64), MergeKey, Arc<Plan>, bool);
+    let merged: Vec<Fetched> = pieces
+        .par_iter()
+        .filter_map(|(groups, op, size)| {
+            if groups.is_empty() || groups[0].len() < 2 || *size <= 0.0 {
+                return None;
+            }
+            let ck = choose_key(&groups[0], *op, *size, sim);
+            let chosen = match shared.chosen.get(&ck) {
+                Some(&c) => c,
+                None => choose_one(f, &groups[0], *op, *size, sim).ok()?,
+            };
+            let key = (groups.clone(), *op, chosen.0, sim.channels);
+            if let Some(p) = shared.merged.get(&key) {
+                return Some((ck, chosen, key, p.clone(), false));
+            }
+            let plan = merge_groups(f, groups, *op, REF_SIZE, chosen.0, sim.channels).ok()?;
+            Some((ck, chosen, key, Arc::new(plan), true))
+        })
+        .collect();
+    // The plans to run: not run yet, and not equal to an earlier one of this batch.
+    let fidelity = opts.fidelity;
+    let same = |a: &Arc<Plan>, b: &Arc<Plan>| {
+        Arc::ptr_eq(a, b) || (a.virtual_links == b.virtual_links && a.phases == b.phases)
+    };
+    let mut todo: Vec<Arc<Plan>> = Vec::new();
+    for (_, _, _, plan, _) in &merged {
+        let done = memo.runs.iter().any(|(p, fi, ..)| *fi == fidelity && same(p, plan));
+        if !done && !todo.iter().any(|p| same(p, plan)) {
+            todo.push(plan.clone());
+        }
+    }
+    let runs: Vec<Option<MemoRun>> = todo
+        .par_iter()
+        .map(|plan| {
+            let (t, busy) = run_plan(f, caps, plan, fidelity).ok()?;
+            let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
+            Some((plan.clone(), fidelity, t, busy))
+        })
+        .collect();
+    for (ck, chosen, key, plan, new) in merged {
+        memo.chosen.entry(ck).or_insert(chosen);
+        if new {
+            memo.merged.entry(key).or_insert(plan);
+        }
+    }
+    memo.runs.extend(runs.into_iter().flatten());
+}
+
+/// The key of [`Memo::choose`]: group, operation, size (bits), fidelity (flow?) and the
+/// in-network reductions (SHARP, NVLS) — the other options are `Options::default()`'s.
+fn choose_key(group: &[u32], op: Op, size: f64, sim: Options) -> ChooseKey {
+    (
+        group.to_vec(),
+        op,
+        size.to_bits(),
+        sim.fidelity == Fidelity::Flow,
+        sim.in_network.sharp,
+        sim.in_network.nvls,
+    )
+}
+
+/// The algorithm and protocol `run_sizes` picks for `op` of `size` on `group` alone, and the
+/// latency of that algorithm's plan under that protocol (what [`Memo::choose`] keeps).
+fn choose_one(f: &Fabric, group: &[u32], op: Op, size: f64, sim: Options) -> Result<(Algo, Protocol, f64), String> {
+    let one = collective::simulate::run_sizes(f, group, op, &[size], None, sim).map_err(|e| e.to_string())?;
+    let r = one.first().ok_or("collective selection returned no result")?;
+    let (algo, proto) = (r.algo, r.protocol);
+    let lat = latency(
+        &lower(f, group, op, REF_SIZE, algo, sim.channels).map_err(|e| e.to_string())?,
+        proto,
+    )
+    .unwrap_or(0.0);
+    Ok((algo, proto, lat))
 }
 
 /// Time of a merged plan (lowered at [`REF_SIZE`]) at `size`: latency, transfer scaled by the

@@ -40,11 +40,13 @@ struct FabricHooks<'a> {
     /// Per DP plan and phase, the indices of its flows whose source sits on each stage (in
     /// flow order): [plan][phase][stage].
     by_stage: Vec<Vec<Vec<Vec<u32>>>>,
+    /// The routed flows of (plan, phase, stage), routed before the schedule on all cores
+    /// ([`route_all`]), each from a fresh router state as the hook would; the stage's first
+    /// chunk takes them.
+    routed: std::collections::BTreeMap<(usize, usize, u32), Vec<engine::Flow>>,
     /// The transfer of (plan, phase, stage)'s first chunk: every chunk of a stage syncs the
-    /// same flows with the same bytes (a phase is routed from a fresh router state), so the
-    /// later chunks repeat its flows (`Engine::add_transfer_like`: no routing again, and the
-    /// analytical engine prices them once).
-    routed: std::collections::BTreeMap<(usize, usize, u32), TaskId>,
+    /// same flows with the same bytes, so the later chunks repeat its flows.
+    first_chunk: std::collections::BTreeMap<(usize, usize, u32), TaskId>,
     /// Per DP plan, at analytical fidelity on a multi-site fabric, for the pieces across sites
     /// (`Dim::Dcn`): (one stage-chunk's share of the serialisation time of every stage's piece
     /// together, its latency). Those pieces queue on one shared DCI resource instead of each
@@ -141,59 +143,37 @@ impl schedule::Hooks for FabricHooks<'_> {
                     Some(t) => vec![t],
                     None => std::mem::take(&mut first_deps),
                 };
-                if let Some(&like) = self.routed.get(&key) {
+                // Later chunks of the stage repeat the first chunk's flows
+                // (`Engine::add_transfer_like`: the analytical engine prices them once).
+                if let Some(&like) = self.first_chunk.get(&key) {
                     let id = e.add_transfer_like(latency, like, &d).map_err(|e| e.to_string())?;
                     first.get_or_insert(id);
                     last = Some(id);
                     continue;
                 }
-                let flows = {
-                    let mut flows = Vec::new();
-                    self.router.new_phase();
-                    // Only this stage's groups: the flows whose source sits on `stage`.
-                    for &fi in self.by_stage[k][i]
-                        .get(stage as usize)
-                        .map_or(&[][..], |v| v.as_slice())
-                    {
-                        let fl = &ph.flows[fi as usize];
-                        let bytes = fl.bytes / self.vp as f64 / share;
-                        let paths = match &fl.path {
-                            Some(p) => vec![(
-                                p.iter()
-                                    .map(|&l| {
-                                        if l < fabric_links {
-                                            l
-                                        } else {
-                                            l - fabric_links + self.virtual_base[k]
-                                        }
-                                    })
-                                    .collect(),
-                                bytes,
-                            )],
-                            None => self
-                                .router
-                                .route_vec(
-                                    fl.src,
-                                    fl.dst,
-                                    fl.channel as u64,
-                                    fabric::RouteOpts { pxn: fl.pxn },
-                                    bytes,
-                                )
-                                .map_err(|e| e.to_string())?,
-                        };
-                        for (path, bytes) in paths {
-                            if !path.is_empty() && bytes > 0.0 {
-                                flows.push(engine::Flow { path, bytes, weight: 1 });
-                            }
-                        }
+                let flows = match self.routed.remove(&key) {
+                    Some(v) => v,
+                    None => {
+                        self.router.new_phase();
+                        let idx = self.by_stage[k][i]
+                            .get(stage as usize)
+                            .map_or(&[][..], |v| v.as_slice());
+                        route_piece(
+                            &mut self.router,
+                            ph,
+                            idx,
+                            self.vp,
+                            *share,
+                            fabric_links,
+                            self.virtual_base[k],
+                        )?
                     }
-                    flows
                 };
                 let id = e
                     .add_task(Task::Transfer { latency, flows }, &d)
                     .map_err(|e| e.to_string())?;
                 if self.vp > 1 {
-                    self.routed.insert(key, id);
+                    self.first_chunk.insert(key, id);
                 }
                 first.get_or_insert(id);
                 last = Some(id);
@@ -204,6 +184,153 @@ impl schedule::Hooks for FabricHooks<'_> {
             _ => Err("empty data-parallel plan".to_string()),
         }
     }
+}
+
+/// Route the flows `idx` of phase `ph` (one stage's groups of a DP plan) with `router`, their
+/// bytes a chunk's share (`vp` chunks) of the plan's over the protocol's payload share `share`;
+/// explicit paths keep their fabric links and move their virtual links to `virtual_base`.
+fn route_piece(
+    router: &mut fabric::Router<'_>,
+    ph: &collective::plan::Phase,
+    idx: &[u32],
+    vp: u32,
+    share: f64,
+    fabric_links: u32,
+    virtual_base: u32,
+) -> Result<Vec<engine::Flow>, String> {
+    let mut flows = Vec::new();
+    for &fi in idx {
+        let fl = &ph.flows[fi as usize];
+        let bytes = fl.bytes / vp as f64 / share;
+        let paths = match &fl.path {
+            Some(p) => vec![(
+                p.iter()
+                    .map(|&l| {
+                        if l < fabric_links {
+                            l
+                        } else {
+                            l - fabric_links + virtual_base
+                        }
+                    })
+                    .collect(),
+                bytes,
+            )],
+            None => router
+                .route_vec(
+                    fl.src,
+                    fl.dst,
+                    fl.channel as u64,
+                    fabric::RouteOpts { pxn: fl.pxn },
+                    bytes,
+                )
+                .map_err(|e| e.to_string())?,
+        };
+        for (path, bytes) in paths {
+            if !path.is_empty() && bytes > 0.0 {
+                flows.push(engine::Flow { path, bytes, weight: 1 });
+            }
+        }
+    }
+    Ok(flows)
+}
+
+/// Route every (DP plan, phase, stage) piece the schedule's DP hook will add, before the
+/// schedule, each from a fresh router state as the hook would (so the same routes), on all
+/// cores; a piece whose flows to route are the same as an earlier piece's of the same stage
+/// (the in-site reduce-scatter and all-gather of a multi-site step lower to the same ring
+/// flows) reuses its routes. A piece that fails to route
+/// is left out, for the hook to route (and report) in its turn.
+fn route_all(
+    f: &Fabric,
+    dp: &[(Plan, f64, f64)],
+    by_stage: &[Vec<Vec<Vec<u32>>>],
+    skip: &[bool],
+    stages: u32,
+    vp: u32,
+    virtual_base: &[u32],
+) -> std::collections::BTreeMap<(usize, usize, u32), Vec<engine::Flow>> {
+    use rayon::prelude::*;
+    let fabric_links = f.links.len() as u32;
+    // What routing a piece reads: per flow its endpoints, channel, PXN and bytes; explicit
+    // paths only through the plan's own virtual-link base, so pieces with one are not shared.
+    let sig = |k: usize, i: usize, s: usize| -> Option<Vec<(u32, u32, u32, bool, u64)>> {
+        let ph = &dp[k].0.phases[i];
+        let share = dp[k].2;
+        by_stage[k][i]
+            .get(s)
+            .map_or(&[][..], |v| v.as_slice())
+            .iter()
+            .map(|&fi| {
+                let fl = &ph.flows[fi as usize];
+                fl.path.is_none().then(|| {
+                    (
+                        fl.src,
+                        fl.dst,
+                        fl.channel,
+                        fl.pxn,
+                        (fl.bytes / vp as f64 / share).to_bits(),
+                    )
+                })
+            })
+            .collect()
+    };
+    // (key, the earlier key it copies).
+    let mut keys: Vec<((usize, usize, u32), Option<(usize, usize, u32)>)> = Vec::new();
+    for s in 0..stages as usize {
+        let mut seen: Vec<((usize, usize, u32), Vec<(u32, u32, u32, bool, u64)>)> = Vec::new();
+        for (k, (plan, _, _)) in dp.iter().enumerate() {
+            if skip[k] {
+                continue;
+            }
+            for i in 0..plan.phases.len() {
+                let key = (k, i, s as u32);
+                let same = sig(k, i, s).and_then(|g| {
+                    let hit = seen.iter().find(|(_, h)| !h.is_empty() && *h == g).map(|(key, _)| *key);
+                    if hit.is_none() {
+                        seen.push((key, g));
+                    }
+                    hit
+                });
+                keys.push((key, same));
+            }
+        }
+    }
+    let routed: Vec<Option<Vec<engine::Flow>>> = keys
+        .par_iter()
+        .map_init(
+            || fabric::Router::new(f),
+            |router, &((k, i, s), same)| {
+                if same.is_some() {
+                    return None;
+                }
+                router.new_phase();
+                let idx = by_stage[k][i].get(s as usize).map_or(&[][..], |v| v.as_slice());
+                route_piece(
+                    router,
+                    &dp[k].0.phases[i],
+                    idx,
+                    vp,
+                    dp[k].2,
+                    fabric_links,
+                    virtual_base[k],
+                )
+                .ok()
+            },
+        )
+        .collect();
+    let mut out = std::collections::BTreeMap::new();
+    for (&(key, same), flows) in keys.iter().zip(routed) {
+        let flows = match (flows, same) {
+            (Some(v), _) => v,
+            (None, Some(src)) => match out.get(&src) {
+                Some(v) => Vec::clone(v),
+                None => continue,
+            },
+            (None, None) => continue,
+        };
+        out.insert(key, flows);
+    }
+    out
 }
 
 /// Run the step's schedule: one pipeline (or every replica with `full`) on an engine whose
@@ -243,13 +370,23 @@ pub fn run(
             })
         })
         .collect();
-    for sync in &comm.dp {
-        let algo = sync
-            .cost
-            .algo
-            .ok_or("data-parallel synchronisation without an algorithm")?;
+    // Each synchronisation's merged plan, lowered on all cores (independent; errors in order).
+    let plans: Vec<Result<Plan, String>> = {
+        use rayon::prelude::*;
+        comm.dp
+            .par_iter()
+            .map(|sync| {
+                let algo = sync
+                    .cost
+                    .algo
+                    .ok_or("data-parallel synchronisation without an algorithm")?;
+                super::comm::merge_groups(f, &lay.groups(sync.dim), sync.op, sync.bytes, algo, NET_CHANNELS)
+            })
+            .collect()
+    };
+    for (sync, plan) in comm.dp.iter().zip(plans) {
+        let plan = plan?;
         let proto = sync.cost.protocol.unwrap_or(Protocol::Simple);
-        let plan = super::comm::merge_groups(f, &lay.groups(sync.dim), sync.op, sync.bytes, algo, NET_CHANNELS)?;
         virtual_base.push(all_caps.len() as u32);
         all_caps.extend_from_slice(&plan.virtual_links);
         dp.push((plan, sync.cost.latency, proto.bandwidth_factor()));
@@ -265,7 +402,7 @@ pub fn run(
         Some(s) if comm.p2p_cross > 0.0 => (super::sites::stage_sites(f, lay), s.dci.one_way_s),
         _ => (Vec::new(), 0.0),
     };
-    let by_stage = dp
+    let by_stage: Vec<Vec<Vec<Vec<u32>>>> = dp
         .iter()
         .map(|(plan, _, _): &(Plan, f64, f64)| {
             plan.phases
@@ -282,6 +419,8 @@ pub fn run(
                 .collect()
         })
         .collect();
+    let skip: Vec<bool> = dci_fifo.iter().map(Option::is_some).collect();
+    let routed = route_all(f, &dp, &by_stage, &skip, lay.pp, p.vp, &virtual_base);
     let mut hooks = FabricHooks {
         f,
         router,
@@ -296,7 +435,8 @@ pub fn run(
         vp: p.vp,
         virtual_base,
         by_stage,
-        routed: std::collections::BTreeMap::new(),
+        routed,
+        first_chunk: std::collections::BTreeMap::new(),
         dci_fifo,
     };
     schedule::simulate_with(p.pp, p.vp, pl.microbatches, replicas, &st, e, &mut hooks)

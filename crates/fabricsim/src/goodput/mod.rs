@@ -142,6 +142,21 @@ pub struct ComponentRow {
     pub source: String,
 }
 
+impl ComponentRow {
+    /// The report row of one failure source.
+    pub fn from_source(s: &FailureSource) -> ComponentRow {
+        ComponentRow {
+            class: s.class.name().into(),
+            per: s.unit.name().into(),
+            count: s.count,
+            rate_per_hour: s.per_hour,
+            effect: s.effect.name().into(),
+            expected_per_day: s.count * s.per_hour * 24.0,
+            source: s.source.into(),
+        }
+    }
+}
+
 /// `fabricsim goodput`'s result.
 #[derive(Debug, Clone, Serialize)]
 pub struct GoodputReport {
@@ -367,18 +382,7 @@ fn sources(inp: &GoodputInputs) -> (Vec<Source>, Vec<ComponentRow>) {
             node_derived: s.node_derived,
         })
         .collect();
-    let rows = all
-        .iter()
-        .map(|s| ComponentRow {
-            class: s.class.name().into(),
-            per: s.unit.name().into(),
-            count: s.count,
-            rate_per_hour: s.per_hour,
-            effect: s.effect.name().into(),
-            expected_per_day: s.count * s.per_hour * 24.0,
-            source: s.source.into(),
-        })
-        .collect();
+    let rows = all.iter().map(ComponentRow::from_source).collect();
     (out, rows)
 }
 

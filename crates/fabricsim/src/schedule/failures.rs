@@ -79,18 +79,7 @@ impl FailureModel {
     pub fn catalogue(f: &fabric::Fabric) -> FailureModel {
         let (counts, traits) = goodput::counts_from_fabric(f, f.accel_count() as u64);
         let all = goodput::failure_sources(f.accel_model, &counts, &traits);
-        let components = all
-            .iter()
-            .map(|s| ComponentRow {
-                class: s.class.name().into(),
-                per: s.unit.name().into(),
-                count: s.count,
-                rate_per_hour: s.per_hour,
-                effect: s.effect.name().into(),
-                expected_per_day: s.count * s.per_hour * 24.0,
-                source: s.source.into(),
-            })
-            .collect();
+        let components = all.iter().map(ComponentRow::from_source).collect();
         let streams = all
             .iter()
             .filter(|s| s.effect == Effect::Stop)

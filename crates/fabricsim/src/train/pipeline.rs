@@ -234,6 +234,12 @@ fn route_piece(
     Ok(flows)
 }
 
+/// A DP piece of the schedule: (DP plan, phase, stage).
+type PieceKey = (usize, usize, u32);
+
+/// What routing a piece reads, per flow: endpoints, channel, PXN, bytes (bits).
+type RouteSig = Vec<(u32, u32, u32, bool, u64)>;
+
 /// Route every (DP plan, phase, stage) piece the schedule's DP hook will add, before the
 /// schedule, each from a fresh router state as the hook would (so the same routes), on all
 /// cores; a piece whose flows to route are the same as an earlier piece's of the same stage
@@ -253,7 +259,7 @@ fn route_all(
     let fabric_links = f.links.len() as u32;
     // What routing a piece reads: per flow its endpoints, channel, PXN and bytes; explicit
     // paths only through the plan's own virtual-link base, so pieces with one are not shared.
-    let sig = |k: usize, i: usize, s: usize| -> Option<Vec<(u32, u32, u32, bool, u64)>> {
+    let sig = |k: usize, i: usize, s: usize| -> Option<RouteSig> {
         let ph = &dp[k].0.phases[i];
         let share = dp[k].2;
         by_stage[k][i]
@@ -275,9 +281,9 @@ fn route_all(
             .collect()
     };
     // (key, the earlier key it copies).
-    let mut keys: Vec<((usize, usize, u32), Option<(usize, usize, u32)>)> = Vec::new();
+    let mut keys: Vec<(PieceKey, Option<PieceKey>)> = Vec::new();
     for s in 0..stages as usize {
-        let mut seen: Vec<((usize, usize, u32), Vec<(u32, u32, u32, bool, u64)>)> = Vec::new();
+        let mut seen: Vec<(PieceKey, RouteSig)> = Vec::new();
         for (k, (plan, _, _)) in dp.iter().enumerate() {
             if skip[k] {
                 continue;

@@ -154,6 +154,24 @@ fn bad_input_is_exit_2_naming_what_is_wrong() {
         &["--cluster", SMALL, "--checkpoint-interval-s", "0"],
         "--checkpoint-interval-s",
     );
+    // A denormal interval once hung the run (work / τ overflowed).
+    fails(
+        &["--cluster", SMALL, "--checkpoint-interval-s", "5e-324"],
+        "--checkpoint-interval-s",
+    );
+    // A rate under which the largest job is interrupted far more often than it can restart
+    // would never finish: refused, naming the flag.
+    fails(
+        &[
+            "--cluster",
+            "fat-tree:gpus=256",
+            "--jobs",
+            "5",
+            "--failures-per-gpu-hour",
+            "0.5",
+        ],
+        "--failures-per-gpu-hour",
+    );
     fails(
         &[
             "--cluster",

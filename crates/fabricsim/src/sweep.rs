@@ -398,16 +398,25 @@ impl Grid {
         let mut add = |n: usize| {
             total = total.saturating_add(n);
         };
+        // Products saturate: a few long axes must not wrap past the limit.
+        let product = |ns: &[usize]| ns.iter().fold(1usize, |acc, &n| acc.saturating_mul(n));
         for t in &file.train {
-            add(t.clusters.len()
-                * t.pool_shares.len().max(1)
-                * t.models.len()
-                * t.gpus.len().max(1)
-                * t.plans.len().max(1)
-                * t.mixed_balance.len().max(1));
+            add(product(&[
+                t.clusters.len(),
+                t.pool_shares.len().max(1),
+                t.models.len(),
+                t.gpus.len().max(1),
+                t.plans.len().max(1),
+                t.mixed_balance.len().max(1),
+            ]));
         }
         for c in &file.collective {
-            add(c.clusters.len() * c.ops.len() * c.ranks.len().max(1) * c.sizes.len());
+            add(product(&[
+                c.clusters.len(),
+                c.ops.len(),
+                c.ranks.len().max(1),
+                c.sizes.len(),
+            ]));
         }
         if total > MAX_POINTS {
             return Err(format!(
@@ -1383,6 +1392,18 @@ mod tests {
             n(101)
         );
         check_err(&huge, &["1010000 points", "above the limit"]);
+        // 8192⁵ = 2⁶⁵ points over five train axes: the count saturates instead of wrapping
+        // to 0 and passing the limit.
+        let list = |f: &dyn Fn(usize) -> String| (1..=8192).map(f).collect::<Vec<_>>().join(", ");
+        let wrap = format!(
+            "[[train]]\nclusters = [{}]\npool_shares = [{}]\nmodels = [{}]\ngpus = [{}]\nmixed_balance = [{}]\n",
+            list(&|i| format!("\"c{i}\"")),
+            list(&|_| "0.5".to_string()),
+            list(&|i| format!("\"m{i}\"")),
+            list(&|i| i.to_string()),
+            list(&|_| "\"pp\"".to_string()),
+        );
+        check_err(&wrap, &["above the limit"]);
     }
 
     /// Points come in the documented order, numbered from 0, and the fingerprint ignores

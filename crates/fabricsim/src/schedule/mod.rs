@@ -176,6 +176,32 @@ pub enum Source {
     },
 }
 
+/// Restarts a job may need, in expectation, to get through one restart: e^(restart / MTBI).
+/// Above e^10 (≈ 22,000 attempts) a job cannot be expected to finish, and the event loop
+/// would run without end; such a failure rate for such a job is refused.
+const MAX_RESTART_OVER_MTBI: f64 = 10.0;
+
+/// Refuse a failure rate under which the largest job's mean time between interruptions is
+/// too short for it ever to get past its own restart (detection + restart, goodput's
+/// constants): it would be interrupted again and again without progress.
+fn check_progress(jobs: &[Job], fm: &failures::FailureModel, cluster_gpus: u32) -> Result<(), String> {
+    use fabric::catalogue::failures as fc;
+    let Some(big) = jobs.iter().map(|j| j.gpus).max() else {
+        return Ok(());
+    };
+    let rate = fm.per_gpu_hour_of(cluster_gpus) * big as f64 / 3600.0;
+    let restart = fc::DETECT_S + fc::RESTART_S;
+    if rate > 0.0 && restart * rate > MAX_RESTART_OVER_MTBI {
+        return Err(format!(
+            "--failures-per-gpu-hour {:.3e}: the largest job ({big} GPUs) would be interrupted every {:.0} s on average, \
+             against a restart of {restart:.0} s: it could not finish; give a lower rate",
+            fm.per_gpu_hour_of(cluster_gpus),
+            1.0 / rate
+        ));
+    }
+    Ok(())
+}
+
 /// Bad options (the CLI turns them into exit 2).
 pub fn check_options(opts: &Options) -> Result<(), String> {
     if let Some(r) = opts.failures_per_gpu_hour {
@@ -186,9 +212,9 @@ pub fn check_options(opts: &Options) -> Result<(), String> {
         }
     }
     if let Some(x) = opts.checkpoint_interval_s {
-        if !(x.is_finite() && x > 0.0) {
+        if !(x.is_finite() && x >= 1.0) {
             return Err(format!(
-                "--checkpoint-interval-s {x}: give a positive number of seconds (default: Young–Daly per job)"
+                "--checkpoint-interval-s {x}: give at least 1 second (default: Young–Daly per job)"
             ));
         }
     }
@@ -254,6 +280,7 @@ pub fn run(f: &fabric::Fabric, cluster: &str, jobs: &[Job], source: &Source, opt
         None => failures::FailureModel::catalogue(f),
         Some(r) => failures::FailureModel::per_gpu_hour(f, r),
     };
+    check_progress(jobs, &fm, f.accel_count() as u32)?;
     let out = sim::simulate(&view, jobs, opts, &fm);
     Ok(report::build(cluster, &view, jobs, source, opts, &fm, &out))
 }

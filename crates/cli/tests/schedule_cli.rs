@@ -130,35 +130,22 @@ fn bad_input_is_exit_2_naming_what_is_wrong() {
         &["--cluster", SMALL, "--trace", "no/such.csv", "--format", "acme"],
         "cannot read",
     );
-    fails(&["--cluster", SMALL, "--policy", "lifo"], "--policy");
-    fails(&["--cluster", SMALL, "--placement", "random"], "--placement");
-    fails(&["--cluster", SMALL, "--synthetic", "atlantis"], "atlantis");
-    fails(
-        &["--cluster", SMALL, "--failures-per-gpu-hour", "-1"],
-        "--failures-per-gpu-hour",
-    );
-    fails(&["--cluster", SMALL, "--jobs", "0"], "--jobs");
-    fails(
-        &["--cluster", SMALL, "--failures-per-gpu-hour", "NaN"],
-        "--failures-per-gpu-hour",
-    );
-    fails(
-        &["--cluster", SMALL, "--failures-per-gpu-hour", "2"],
-        "--failures-per-gpu-hour",
-    );
-    fails(
-        &["--cluster", SMALL, "--checkpoint-interval-s", "-60"],
-        "--checkpoint-interval-s",
-    );
-    fails(
-        &["--cluster", SMALL, "--checkpoint-interval-s", "0"],
-        "--checkpoint-interval-s",
-    );
-    // A denormal interval once hung the run (work / τ overflowed).
-    fails(
-        &["--cluster", SMALL, "--checkpoint-interval-s", "5e-324"],
-        "--checkpoint-interval-s",
-    );
+    // One bad value per flag on the small cluster: (flag, value, what the message names).
+    // "5e-324": a denormal interval once hung the run (work / τ overflowed).
+    for (flag, value, needle) in [
+        ("--policy", "lifo", "--policy"),
+        ("--placement", "random", "--placement"),
+        ("--synthetic", "atlantis", "atlantis"),
+        ("--jobs", "0", "--jobs"),
+        ("--failures-per-gpu-hour", "-1", "--failures-per-gpu-hour"),
+        ("--failures-per-gpu-hour", "NaN", "--failures-per-gpu-hour"),
+        ("--failures-per-gpu-hour", "2", "--failures-per-gpu-hour"),
+        ("--checkpoint-interval-s", "-60", "--checkpoint-interval-s"),
+        ("--checkpoint-interval-s", "0", "--checkpoint-interval-s"),
+        ("--checkpoint-interval-s", "5e-324", "--checkpoint-interval-s"),
+    ] {
+        fails(&["--cluster", SMALL, flag, value], needle);
+    }
     // A rate under which the largest job is interrupted far more often than it can restart
     // would never finish: refused, naming the flag.
     fails(

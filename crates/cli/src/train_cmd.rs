@@ -614,7 +614,7 @@ pub fn run(
     let (r, baseline) = std::thread::scope(|sc| {
         let baseline = multi_site.then(|| {
             sc.spawn(|| {
-                train::sites::baseline_step(
+                let b = train::sites::baseline_step(
                     &cluster,
                     equivalent.as_deref(),
                     base_routing,
@@ -628,7 +628,10 @@ pub fn run(
                     &p.cm,
                     &p.options,
                     p.order,
-                )
+                );
+                // The energy model's bill of materials of the multi-site fabric, off the
+                // step's thread (this one ends well before it).
+                (b, fabric::bom::bom(&f))
             })
         });
         let r = engine::progress::observe(observer, || {
@@ -645,15 +648,21 @@ pub fn run(
         });
         let baseline = baseline.map(|h| {
             h.join()
-                .unwrap_or_else(|_| Err("the single-site baseline's thread failed".to_string()))
+                .map_err(|_| "the single-site baseline's thread failed".to_string())
         });
         (r, baseline)
     });
     progress.finish();
+    let (baseline, bom) = match baseline {
+        Some(Ok((b, bom))) => (Some(b), Some(bom)),
+        Some(Err(e)) => (Some(Err(e)), None),
+        None => (None, None),
+    };
     let mut r = r.map_err(UserError)?;
     r.derived = p.derived;
     // The options were checked above; an accelerator without a catalogued TDP has no energy keys.
-    r.energy = fabricsim::power::train_energy(&r, &f, &power).ok();
+    let bom = bom.unwrap_or_else(|| fabric::bom::bom(&f));
+    r.energy = fabricsim::power::train_energy_with(&r, &f, &bom, &power).ok();
     if let Some(b) = baseline {
         train::sites::attach_baseline_result(&mut r, b.map_err(UserError)?);
     }

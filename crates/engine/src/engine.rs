@@ -881,7 +881,14 @@ impl<'e> Sim<'e> {
         }
         for &l in &self.scratch {
             let add = std::mem::take(&mut self.lsum[l as usize]) as usize;
-            self.link_flows[l as usize].reserve_exact(add);
+            let list = &mut self.link_flows[l as usize];
+            if list.capacity() == 0 {
+                list.reserve_exact(add);
+            } else {
+                // A list that grows again (a schedule starts transfers one after another):
+                // amortised growth, so it is not copied at every start.
+                list.reserve(add);
+            }
         }
         self.scratch.clear();
         let mut pending = 0;
@@ -1017,8 +1024,16 @@ impl<'e> Sim<'e> {
             let alive = &self.alive;
             let list = &mut self.link_flows[l];
             let (lo, hi) = if full {
-                list.drain(..self.lhead[l] as usize);
-                list.retain(|&f| alive.get(f));
+                // Drop the entries before the head and the finished flows, in one pass.
+                let mut w = 0;
+                for r in self.lhead[l] as usize..list.len() {
+                    let f = list[r];
+                    if alive.get(f) {
+                        list[w] = f;
+                        w += 1;
+                    }
+                }
+                list.truncate(w);
                 (0, list.len())
             } else {
                 let mut lo = self.lhead[l] as usize;

@@ -81,6 +81,30 @@ impl IndexedMinHeap {
         }
     }
 
+    /// Gives `id` the key `key` (inserting it if absent) without restoring the heap order:
+    /// call [`IndexedMinHeap::heapify`] before the next [`IndexedMinHeap::set`],
+    /// [`IndexedMinHeap::remove`] or [`IndexedMinHeap::pop`]. Loading `n` ids this way and
+    /// heapifying once costs `O(n)` instead of `O(n log n)`; what is popped afterwards is the
+    /// same, since a pop returns the minimum by `(key, id)` whatever the heap's shape.
+    /// `key` must not be NaN.
+    #[inline]
+    pub(crate) fn push_unordered(&mut self, id: u32, key: f64) {
+        debug_assert!(!key.is_nan());
+        self.key[id as usize] = key;
+        if self.pos[id as usize] == ABSENT {
+            self.pos[id as usize] = self.heap.len() as u32;
+            self.heap.push(id);
+        }
+    }
+
+    /// Restores the heap order after [`IndexedMinHeap::push_unordered`] (Floyd's bottom-up
+    /// construction; a no-op on a heap already in order).
+    pub(crate) fn heapify(&mut self) {
+        for i in (0..self.heap.len() / 2).rev() {
+            self.sift_down(i);
+        }
+    }
+
     /// Removes and returns the minimum `(id, key)`.
     pub(crate) fn pop(&mut self) -> Option<(u32, f64)> {
         let top = *self.heap.first()?;
@@ -168,6 +192,51 @@ mod tests {
                 prop_assert_eq!(h.len(), model.len());
                 for i in 0..20 { prop_assert_eq!(h.contains(i), model.contains_key(&i)); }
             }
+        }
+
+        /// Batches loaded with `push_unordered` then `heapify`, between ordinary operations,
+        /// pop exactly as `set` would have: the minimum by (key, id).
+        #[test]
+        fn push_unordered_then_heapify_pops_as_set(ops in prop::collection::vec((0u32..20, 0u8..5, 0u32..8), 1..200)) {
+            let mut h = IndexedMinHeap::new(20);
+            let mut model: std::collections::BTreeMap<u32, f64> = Default::default();
+            let mut batch = false;
+            for (id, op, k) in ops {
+                if op == 4 {
+                    h.push_unordered(id, f64::from(k));
+                    model.insert(id, f64::from(k));
+                    batch = true;
+                    continue;
+                }
+                if batch {
+                    h.heapify();
+                    batch = false;
+                }
+                match op {
+                    0 | 1 => { h.set(id, f64::from(k)); model.insert(id, f64::from(k)); }
+                    2 => { h.remove(id); model.remove(&id); }
+                    _ => {
+                        let got = h.pop();
+                        let want = model.iter()
+                            .min_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(b.0)))
+                            .map(|(&i, &k)| (i, k));
+                        prop_assert_eq!(got, want);
+                        if let Some((i, _)) = want { model.remove(&i); }
+                    }
+                }
+                prop_assert_eq!(h.len(), model.len());
+            }
+            if batch {
+                h.heapify();
+            }
+            while let Some(got) = h.pop() {
+                let want = model.iter()
+                    .min_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(b.0)))
+                    .map(|(&i, &k)| (i, k));
+                prop_assert_eq!(Some(got), want);
+                model.remove(&got.0);
+            }
+            prop_assert!(model.is_empty());
         }
     }
 }

@@ -103,7 +103,8 @@ impl WaterFill {
         self.used[li] = used_fixed;
         self.dirty[li] = false;
         if n > 0 {
-            self.heap.set(l, rem.max(0.0) / n as f64);
+            // Ordered once, when `fill` starts (what it pops is the same).
+            self.heap.push_unordered(l, rem.max(0.0) / n as f64);
         }
     }
 
@@ -130,6 +131,7 @@ impl WaterFill {
         const CHUNK: usize = 32;
         let mut batch = [0u32; CHUNK];
         let mut span = [(0u32, 0u32); CHUNK];
+        self.heap.heapify();
         while let Some((l, _)) = self.heap.pop() {
             let li = l as usize;
             let share = self.rem[li].max(0.0) / self.n[li] as f64;

@@ -43,7 +43,7 @@ struct FabricHooks<'a> {
     /// The routed flows of (plan, phase, stage), routed before the schedule on all cores
     /// ([`route_all`]), each from a fresh router state as the hook would; the stage's first
     /// chunk takes them.
-    routed: std::collections::BTreeMap<(usize, usize, u32), Vec<engine::Flow>>,
+    routed: std::collections::BTreeMap<(usize, usize, u32), engine::FlowSet>,
     /// The transfer of (plan, phase, stage)'s first chunk: every chunk of a stage syncs the
     /// same flows with the same bytes, so the later chunks repeat its flows.
     first_chunk: std::collections::BTreeMap<(usize, usize, u32), TaskId>,
@@ -169,9 +169,7 @@ impl schedule::Hooks for FabricHooks<'_> {
                         )?
                     }
                 };
-                let id = e
-                    .add_task(Task::Transfer { latency, flows }, &d)
-                    .map_err(|e| e.to_string())?;
+                let id = e.add_transfer(latency, &flows, &d).map_err(|e| e.to_string())?;
                 if self.vp > 1 {
                     self.first_chunk.insert(key, id);
                 }
@@ -189,6 +187,7 @@ impl schedule::Hooks for FabricHooks<'_> {
 /// Route the flows `idx` of phase `ph` (one stage's groups of a DP plan) with `router`, their
 /// bytes a chunk's share (`vp` chunks) of the plan's over the protocol's payload share `share`;
 /// explicit paths keep their fabric links and move their virtual links to `virtual_base`.
+/// The flows go into one compact [`engine::FlowSet`] (no allocation per flow).
 fn route_piece(
     router: &mut fabric::Router<'_>,
     ph: &collective::plan::Phase,
@@ -197,38 +196,39 @@ fn route_piece(
     share: f64,
     fabric_links: u32,
     virtual_base: u32,
-) -> Result<Vec<engine::Flow>, String> {
-    let mut flows = Vec::new();
+) -> Result<engine::FlowSet, String> {
+    let mut flows = engine::FlowSet::new();
+    let mut push = |path: &[u32], bytes: f64| {
+        if !path.is_empty() && bytes > 0.0 {
+            flows.push(path, bytes, 1);
+        }
+    };
+    let mut moved = Vec::new();
     for &fi in idx {
         let fl = &ph.flows[fi as usize];
         let bytes = fl.bytes / vp as f64 / share;
-        let paths = match &fl.path {
-            Some(p) => vec![(
-                p.iter()
-                    .map(|&l| {
-                        if l < fabric_links {
-                            l
-                        } else {
-                            l - fabric_links + virtual_base
-                        }
-                    })
-                    .collect(),
-                bytes,
-            )],
+        match &fl.path {
+            Some(p) => {
+                moved.clear();
+                moved.extend(p.iter().map(|&l| {
+                    if l < fabric_links {
+                        l
+                    } else {
+                        l - fabric_links + virtual_base
+                    }
+                }));
+                push(&moved, bytes);
+            }
             None => router
-                .route_vec(
+                .route(
                     fl.src,
                     fl.dst,
                     fl.channel as u64,
                     fabric::RouteOpts { pxn: fl.pxn },
                     bytes,
+                    &mut push,
                 )
                 .map_err(|e| e.to_string())?,
-        };
-        for (path, bytes) in paths {
-            if !path.is_empty() && bytes > 0.0 {
-                flows.push(engine::Flow { path, bytes, weight: 1 });
-            }
         }
     }
     Ok(flows)
@@ -254,7 +254,7 @@ fn route_all(
     stages: u32,
     vp: u32,
     virtual_base: &[u32],
-) -> std::collections::BTreeMap<(usize, usize, u32), Vec<engine::Flow>> {
+) -> std::collections::BTreeMap<(usize, usize, u32), engine::FlowSet> {
     use rayon::prelude::*;
     let fabric_links = f.links.len() as u32;
     // What routing a piece reads: per flow its endpoints, channel, PXN and bytes; explicit
@@ -301,7 +301,7 @@ fn route_all(
             }
         }
     }
-    let routed: Vec<Option<Vec<engine::Flow>>> = keys
+    let routed: Vec<Option<engine::FlowSet>> = keys
         .par_iter()
         .map_init(
             || fabric::Router::new(f),
@@ -329,7 +329,7 @@ fn route_all(
         let flows = match (flows, same) {
             (Some(v), _) => v,
             (None, Some(src)) => match out.get(&src) {
-                Some(v) => Vec::clone(v),
+                Some(v) => engine::FlowSet::clone(v),
                 None => continue,
             },
             (None, None) => continue,

@@ -38,6 +38,10 @@ pub(crate) struct WaterFill {
     vars: Vec<u32>,
     /// Variables already frozen.
     frozen: BitSet,
+    /// Tests: load the heap link by link in order ([`IndexedMinHeap::set`]), as before
+    /// [`IndexedMinHeap::heapify`], to check both give the same rates bit for bit.
+    #[cfg(test)]
+    pub(crate) ordered_load: bool,
 }
 
 impl WaterFill {
@@ -53,6 +57,8 @@ impl WaterFill {
             var: BitSet::new(flows),
             vars: Vec::new(),
             frozen: BitSet::new(flows),
+            #[cfg(test)]
+            ordered_load: false,
         }
     }
 
@@ -103,8 +109,15 @@ impl WaterFill {
         self.used[li] = used_fixed;
         self.dirty[li] = false;
         if n > 0 {
-            // Ordered once, when `fill` starts (what it pops is the same).
-            self.heap.push_unordered(l, rem.max(0.0) / n as f64);
+            let key = rem.max(0.0) / n as f64;
+            #[cfg(test)]
+            if self.ordered_load {
+                self.heap.set(l, key);
+                return;
+            }
+            // Ordered once, when `fill` starts: what it pops is the same, the minimum by
+            // (share, link id) whatever the heap's shape.
+            self.heap.push_unordered(l, key);
         }
     }
 
@@ -207,6 +220,15 @@ impl WaterFill {
 /// positive, [`EngineError::InvalidLink`] for a link id out of range and
 /// [`EngineError::InvalidWeight`] for a zero weight.
 pub fn try_solve(capacity: &[f64], flows: &[(&[u32], u32)]) -> Result<Vec<f64>, EngineError> {
+    try_solve_with(capacity, flows, |_| {})
+}
+
+/// [`try_solve`], with `setup` applied to the water-filling state before it is loaded.
+fn try_solve_with(
+    capacity: &[f64],
+    flows: &[(&[u32], u32)],
+    setup: impl FnOnce(&mut WaterFill),
+) -> Result<Vec<f64>, EngineError> {
     for (link, &c) in capacity.iter().enumerate() {
         if !(c.is_finite() && c > 0.0) {
             return Err(EngineError::InvalidCapacity {
@@ -241,6 +263,7 @@ pub fn try_solve(capacity: &[f64], flows: &[(&[u32], u32)]) -> Result<Vec<f64>, 
     }
     let nf = u32::try_from(flows.len()).map_err(|_| EngineError::TooLarge)?;
     let mut wf = WaterFill::new(nl, flows.len());
+    setup(&mut wf);
     wf.begin();
     for f in 0..nf {
         wf.mark_var(f);
@@ -269,5 +292,37 @@ pub fn solve(capacity: &[f64], flows: &[(&[u32], u32)]) -> Vec<f64> {
     match try_solve(capacity, flows) {
         Ok(r) => r,
         Err(e) => panic!("maxmin::solve: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Many equal shares (capacities from a small set, unit and small weights), so the
+    /// order in which ties pop matters.
+    fn instance() -> impl Strategy<Value = (Vec<f64>, Vec<(Vec<u32>, u32)>)> {
+        (1usize..40).prop_flat_map(|l| {
+            (
+                prop::collection::vec(prop_oneof![Just(1.0f64), Just(3.0), Just(4.0), 0.5f64..10.0], l),
+                prop::collection::vec((prop::collection::vec(0..l as u32, 1..8), 1u32..4), 1..120),
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The heap loaded unordered and heapified once gives the rates of the heap loaded
+        /// link by link, bit for bit.
+        #[test]
+        fn heapify_load_equals_ordered_load((caps, flows) in instance()) {
+            let refs: Vec<(&[u32], u32)> = flows.iter().map(|(p, w)| (p.as_slice(), *w)).collect();
+            let new = try_solve(&caps, &refs).unwrap();
+            let old = try_solve_with(&caps, &refs, |wf| wf.ordered_load = true).unwrap();
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&new), bits(&old));
+        }
     }
 }

@@ -405,6 +405,10 @@ pub fn price_with(
         ..SiteComm::default()
     });
 
+    if xs.is_some() {
+        prefetch_multi_site(memo, f, pl, model, act_bytes, opts);
+    }
+
     // Tensor parallel: per layer, forward 2 × (AG + RS) with SP or 2 all-reduces; backward the same.
     let tp_groups = lay.groups(Dim::Tp);
     if p.tp > 1 {
@@ -623,7 +627,7 @@ pub fn price_with(
             hierarchical_pieces(&mut pieces, p.zero, bytes, g, diloco);
             let lists: Vec<(Vec<Vec<u32>>, Op, f64)> =
                 pieces.iter().map(|&(dim, op, b)| (lay.groups(dim), op, b)).collect();
-            prefetch(memo, f, caps, &lists, opts);
+            prefetch(memo, f, caps, &lists, &[], opts);
             for (dim, op, b) in pieces {
                 let groups = lay.groups(dim);
                 let (mut c, l) = concurrent_in(memo, f, caps, &groups, op, b, opts)?;
@@ -988,7 +992,14 @@ fn concurrent_in(
 /// prices do not change; a plan equal to one already run (the in-site all-gather after the
 /// reduce-scatter) is run once. Anything that fails is left for `concurrent_with` to compute
 /// and report.
-fn prefetch(memo: &mut Memo, f: &Fabric, caps: &[f64], pieces: &[(Vec<Vec<u32>>, Op, f64)], opts: CommOptions) {
+fn prefetch(
+    memo: &mut Memo,
+    f: &Fabric,
+    caps: &[f64],
+    pieces: &[(Vec<Vec<u32>>, Op, f64)],
+    plans: &[Arc<Plan>],
+    opts: CommOptions,
+) {
     use rayon::prelude::*;
     memo.for_caps(caps);
     let sim = Options {
@@ -1024,7 +1035,7 @@ fn prefetch(memo: &mut Memo, f: &Fabric, caps: &[f64], pieces: &[(Vec<Vec<u32>>,
         Arc::ptr_eq(a, b) || (a.virtual_links == b.virtual_links && a.phases == b.phases)
     };
     let mut todo: Vec<Arc<Plan>> = Vec::new();
-    for (_, _, _, plan, _) in &merged {
+    for plan in merged.iter().map(|(_, _, _, plan, _)| plan).chain(plans) {
         let done = memo.runs.iter().any(|(p, fi, ..)| *fi == fidelity && same(p, plan));
         if !done && !todo.iter().any(|p| same(p, plan)) {
             todo.push(plan.clone());
@@ -1045,6 +1056,51 @@ fn prefetch(memo: &mut Memo, f: &Fabric, caps: &[f64], pieces: &[(Vec<Vec<u32>>,
         }
     }
     memo.runs.extend(runs.into_iter().flatten());
+}
+
+/// On several sites, price up front in one parallel batch ([`prefetch`]) what [`price_with`]
+/// then prices one after the other: the tensor-parallel collectives, the pipeline sends'
+/// plans ([`p2p_cost`]) and the pieces of the hierarchical data-parallel synchronisation, so
+/// the step's thread waits once for the longest of them instead of running them in turn. Only
+/// the memo changes (the same results, found there later); a piece listed here that
+/// `price_with` does not price (the conditions below mirror its own) only costs time.
+fn prefetch_multi_site(memo: &mut Memo, f: &Fabric, pl: &Placement, model: &ModelSpec, act_bytes: f64, opts: CommOptions) {
+    let p = &pl.plan;
+    let lay = &pl.layout;
+    let mut lists: Vec<(Vec<Vec<u32>>, Op, f64)> = Vec::new();
+    if p.tp > 1 {
+        let tp = lay.groups(Dim::Tp);
+        if p.sequence_parallel {
+            lists.push((tp.clone(), Op::AllGather, act_bytes));
+            lists.push((tp, Op::ReduceScatter, act_bytes));
+        } else {
+            lists.push((tp, Op::AllReduce, act_bytes));
+        }
+    }
+    if p.dp * p.cp > 1 && p.zero != 3 && lay.slices() > 1 {
+        let (dense_share, _) = param_split(model);
+        let dense_params = model.params() / (p.tp as f64 * p.pp as f64) * dense_share;
+        if dense_params > 0.0 {
+            let g = lay.groups(Dim::Dp).first().map_or(1, |g| g.len());
+            let diloco = matches!(pl.cross_site, super::sites::CrossSite::Diloco { .. });
+            let mut pieces = Vec::new();
+            hierarchical_pieces(&mut pieces, p.zero, dense_params * 2.0, g, diloco);
+            lists.extend(pieces.iter().map(|&(dim, op, b)| (lay.groups(dim), op, b)));
+        }
+    }
+    let mut plans = Vec::new();
+    let p2p_bytes = act_bytes / if p.sequence_parallel { p.tp as f64 } else { 1.0 };
+    if lay.pp >= 2 && p2p_bytes > 0.0 {
+        let stage_sites = super::sites::stage_sites(f, lay);
+        let crosses = |s: u32| stage_sites.len() > s as usize + 1 && stage_sites[s as usize] != stage_sites[s as usize + 1];
+        if (0..lay.pp - 1).any(|s| !crosses(s)) {
+            plans.push(Arc::new(p2p_plan(f, pl, &|s| !crosses(s))));
+        }
+        if (0..lay.pp - 1).any(crosses) {
+            plans.push(Arc::new(p2p_plan(f, pl, &crosses)));
+        }
+    }
+    prefetch(memo, f, &pl.caps, &lists, &plans, opts);
 }
 
 /// The key of [`Memo::choose`]: group, operation, size (bits), fidelity (flow?) and the

@@ -1330,11 +1330,18 @@ mod tests {
     use crate::Flow;
     use proptest::prelude::*;
 
+    /// A task: its flows `(path, bytes)` (none: a delay), latency, dependencies (taken modulo
+    /// its index, so on earlier tasks).
+    type TaskSpec = (Vec<(Vec<u32>, f64)>, f64, Vec<u32>);
+
     /// A random task graph of transfers (and a few delays) over `links` links with
     /// capacities from a small set, so that equal shares (ties) are common.
-    fn instance() -> impl Strategy<Value = (Vec<f64>, Vec<(Vec<(Vec<u32>, f64)>, f64, Vec<u32>)>)> {
+    fn instance() -> impl Strategy<Value = (Vec<f64>, Vec<TaskSpec>)> {
         (2usize..24).prop_flat_map(|l| {
-            let flow = (prop::collection::vec(0..l as u32, 1..6), prop_oneof![Just(1.0f64), Just(2.5), 0.1f64..20.0]);
+            let flow = (
+                prop::collection::vec(0..l as u32, 1..6),
+                prop_oneof![Just(1.0f64), Just(2.5), 0.1f64..20.0],
+            );
             let task = (
                 prop::collection::vec(flow, 0..14),
                 prop_oneof![Just(0.0f64), 0.0f64..0.5],
@@ -1347,7 +1354,7 @@ mod tests {
         })
     }
 
-    fn build(caps: &[f64], tasks: &[(Vec<(Vec<u32>, f64)>, f64, Vec<u32>)], ordered: bool) -> Engine {
+    fn build(caps: &[f64], tasks: &[TaskSpec], ordered: bool) -> Engine {
         let mut e = Engine::new(caps.to_vec(), Fidelity::Flow).unwrap();
         e.ordered_heap_load = ordered;
         for (i, (flows, latency, deps)) in tasks.iter().enumerate() {
@@ -1358,7 +1365,14 @@ mod tests {
             } else {
                 Task::Transfer {
                     latency: *latency,
-                    flows: flows.iter().map(|(p, b)| Flow { path: p.clone(), bytes: *b, weight: 1 }).collect(),
+                    flows: flows
+                        .iter()
+                        .map(|(p, b)| Flow {
+                            path: p.clone(),
+                            bytes: *b,
+                            weight: 1,
+                        })
+                        .collect(),
                 }
             };
             e.add_task(task, &deps).unwrap();

@@ -1064,7 +1064,14 @@ fn prefetch(
 /// the step's thread waits once for the longest of them instead of running them in turn. Only
 /// the memo changes (the same results, found there later); a piece listed here that
 /// `price_with` does not price (the conditions below mirror its own) only costs time.
-fn prefetch_multi_site(memo: &mut Memo, f: &Fabric, pl: &Placement, model: &ModelSpec, act_bytes: f64, opts: CommOptions) {
+fn prefetch_multi_site(
+    memo: &mut Memo,
+    f: &Fabric,
+    pl: &Placement,
+    model: &ModelSpec,
+    act_bytes: f64,
+    opts: CommOptions,
+) {
     let p = &pl.plan;
     let lay = &pl.layout;
     let mut lists: Vec<(Vec<Vec<u32>>, Op, f64)> = Vec::new();
@@ -1092,7 +1099,8 @@ fn prefetch_multi_site(memo: &mut Memo, f: &Fabric, pl: &Placement, model: &Mode
     let p2p_bytes = act_bytes / if p.sequence_parallel { p.tp as f64 } else { 1.0 };
     if lay.pp >= 2 && p2p_bytes > 0.0 {
         let stage_sites = super::sites::stage_sites(f, lay);
-        let crosses = |s: u32| stage_sites.len() > s as usize + 1 && stage_sites[s as usize] != stage_sites[s as usize + 1];
+        let crosses =
+            |s: u32| stage_sites.len() > s as usize + 1 && stage_sites[s as usize] != stage_sites[s as usize + 1];
         if (0..lay.pp - 1).any(|s| !crosses(s)) {
             plans.push(Arc::new(p2p_plan(f, pl, &|s| !crosses(s))));
         }

@@ -106,6 +106,8 @@ fn llama3_campaign_check() {
         "--trials",
         "40",
     ]);
+    // meta-roce-24k is RoCE: its links and ToRs take Alibaba HPN's Ethernet rates.
+    assert_eq!(v["scale_out"], "ethernet");
     let [total, p10, _, p90, _] = dist(&v, "interruptions");
     assert!(
         (466.0 / 1.5..=466.0 * 1.5).contains(&total),

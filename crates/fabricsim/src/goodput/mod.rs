@@ -187,6 +187,8 @@ pub struct GoodputReport {
     /// checkpoint read (+ OCS reconfiguration).
     pub restart_s: f64,
     pub degraded_step_slowdown_fraction: f64,
+    /// "infiniband" or "ethernet": which network failure sources of the catalogue apply.
+    pub scale_out: String,
     pub maintenance_per_day: f64,
     /// Mean time between stopping failures at the central rates (analytic).
     pub mtbi_s: f64,
@@ -745,6 +747,7 @@ pub fn run(inp: &GoodputInputs) -> Result<GoodputReport, String> {
         detect_s: inp.detect_s,
         restart_s: restart_unexpected,
         degraded_step_slowdown_fraction: slow - 1.0,
+        scale_out: inp.traits.scale_out.name().into(),
         maintenance_per_day: inp.maintenance_per_day,
         mtbi_s: if mtbi_s.is_finite() { mtbi_s } else { 0.0 },
         mean_interval_between_interruptions_s: if mean_int > 0.0 { horizon / mean_int } else { 0.0 },

@@ -255,6 +255,17 @@ pub struct Memo {
     chosen: BTreeMap<ChooseKey, (Algo, Protocol, f64)>,
     runs: Vec<MemoRun>,
     moe: Vec<MemoMoe>,
+    /// While the fidelity checks collect their simulations ([`fidelity_checks`]'s first pass):
+    /// the runs asked for and missing, recorded instead of computed.
+    defer: Option<Deferred>,
+}
+
+/// Simulations a pass over the fidelity checks asked for and the memo lacked, to compute on
+/// all cores before the pass that reads them.
+#[derive(Default)]
+struct Deferred {
+    runs: Vec<(Arc<Plan>, Fidelity)>,
+    moe: Vec<(Vec<Vec<u32>>, MoeSpec, Fidelity)>,
 }
 
 /// The groups, operation, algorithm and channels of a merged plan.
@@ -334,10 +345,15 @@ impl Memo {
         plan: &Arc<Plan>,
         fidelity: Fidelity,
     ) -> Result<(f64, Vec<(u32, f64)>), String> {
-        let same =
-            |p: &Arc<Plan>| Arc::ptr_eq(p, plan) || (p.virtual_links == plan.virtual_links && p.phases == plan.phases);
-        if let Some((_, _, t, busy)) = self.runs.iter().find(|(p, fi, ..)| *fi == fidelity && same(p)) {
+        if let Some((_, _, t, busy)) = self.runs.iter().find(|(p, fi, ..)| *fi == fidelity && same_plan(p, plan)) {
             return Ok((*t, busy.clone()));
+        }
+        if let Some(d) = &mut self.defer {
+            // Recorded for later; the caller's result from this pass is discarded.
+            if !d.runs.iter().any(|(p, fi)| *fi == fidelity && same_plan(p, plan)) {
+                d.runs.push((plan.clone(), fidelity));
+            }
+            return Ok((0.0, Vec::new()));
         }
         let (t, busy) = run_plan(f, caps, plan, fidelity).map_err(|e| e.to_string())?;
         let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
@@ -353,17 +369,28 @@ impl Memo {
         spec: &MoeSpec,
         fidelity: Fidelity,
     ) -> Result<Arc<MoeResult>, collective::CollectiveError> {
-        if let Some((.., r)) = self
-            .moe
-            .iter()
-            .find(|(g, s, fi, _)| *fi == fidelity && same_spec(s, spec) && g.as_slice() == groups)
-        {
-            return Ok(r.clone());
+        if let Some(r) = self.moe_done(groups, spec, fidelity) {
+            return Ok(r);
         }
         let r = Arc::new(collective::moe::run(f, groups, spec, fidelity)?);
         self.moe.push((groups.to_vec(), *spec, fidelity, r.clone()));
         Ok(r)
     }
+}
+
+impl Memo {
+    /// The DeepEP run of (groups, spec, fidelity), if the memo holds it.
+    fn moe_done(&self, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) -> Option<Arc<MoeResult>> {
+        self.moe
+            .iter()
+            .find(|(g, s, fi, _)| *fi == fidelity && same_spec(s, spec) && g.as_slice() == groups)
+            .map(|(.., r)| r.clone())
+    }
+}
+
+/// Two plans that simulate alike (the same phases and virtual links).
+fn same_plan(a: &Arc<Plan>, b: &Arc<Plan>) -> bool {
+    Arc::ptr_eq(a, b) || (a.virtual_links == b.virtual_links && a.phases == b.phases)
 }
 
 /// Two specs that price alike (the imbalance compared bit for bit).
@@ -801,7 +828,71 @@ fn per_step(pl: &Placement, model: &ModelSpec, c: &CommCosts, kind: CommKind) ->
 }
 
 /// Price the step's largest communications again under the flow fidelity (module notes).
+///
+/// Two passes over the same code ([`check_pass`]): the first records the simulations it needs
+/// and the memo lacks (`Memo::defer`: independent flow runs of whole dimensions, the largest
+/// costs of an analytical step), which then run on all cores into the memo; the second reads
+/// them there. The engine is deterministic, so each result is the one a run in sequence gives
+/// and the checks are unchanged; a simulation that fails in parallel is left out, for the
+/// second pass to run again and report in its turn.
 fn fidelity_checks(
+    f: &Fabric,
+    pl: &Placement,
+    model: &ModelSpec,
+    out: &mut CommCosts,
+    memo: &mut Memo,
+) -> Result<(), String> {
+    use rayon::prelude::*;
+    memo.defer = Some(Deferred::default());
+    // Errors of this pass come again, in order, from the second one.
+    let _ = check_pass(f, pl, model, out, memo);
+    let todo = memo.defer.take().unwrap_or_default();
+    enum Job {
+        Run(Arc<Plan>, Fidelity),
+        Moe(Vec<Vec<u32>>, MoeSpec, Fidelity),
+    }
+    enum Done {
+        Run(MemoRun),
+        Moe(MemoMoe),
+    }
+    let mut jobs: Vec<(usize, Job)> = Vec::new();
+    for (plan, fi) in todo.runs {
+        jobs.push((plan.flow_count(), Job::Run(plan, fi)));
+    }
+    for (groups, spec, fi) in todo.moe {
+        if memo.moe_done(&groups, &spec, fi).is_none() {
+            let ranks = groups.iter().map(|g| g.len() * g.len()).sum();
+            jobs.push((ranks, Job::Moe(groups, spec, fi)));
+        }
+    }
+    // Largest first, for the cores to finish together (the order changes no result).
+    jobs.sort_by_key(|j| std::cmp::Reverse(j.0));
+    let caps = &pl.caps;
+    let done: Vec<Option<Done>> = jobs
+        .into_par_iter()
+        .map(|(_, job)| match job {
+            Job::Run(plan, fi) => {
+                let (t, busy) = run_plan(f, caps, &plan, fi).ok()?;
+                let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
+                Some(Done::Run((plan, fi, t, busy)))
+            }
+            Job::Moe(groups, spec, fi) => {
+                let r = collective::moe::run(f, &groups, &spec, fi).ok()?;
+                Some(Done::Moe((groups, spec, fi, Arc::new(r))))
+            }
+        })
+        .collect();
+    for d in done.into_iter().flatten() {
+        match d {
+            Done::Run(r) => memo.runs.push(r),
+            Done::Moe(m) => memo.moe.push(m),
+        }
+    }
+    check_pass(f, pl, model, out, memo)
+}
+
+/// One pass over the fidelity checks (see [`fidelity_checks`]).
+fn check_pass(
     f: &Fabric,
     pl: &Placement,
     model: &ModelSpec,
@@ -833,8 +924,12 @@ fn fidelity_checks(
             continue;
         }
         if k == Ep {
-            checks.extend(super::moe::fidelity_check(f, pl, model, out, memo)?);
             // DeepEP kernels
+            match (&mut memo.defer, super::moe::check_run(pl, model, out)) {
+                (Some(d), Some((groups, spec))) => d.moe.push((groups, spec, Fidelity::Flow)),
+                (Some(_), None) => {}
+                (None, _) => checks.extend(super::moe::fidelity_check(f, pl, model, out, memo)?),
+            }
         }
         for c in out.collectives.iter().filter(|c| c.kind == k) {
             let (Some(algo), Some(dim)) = (c.cost.algo, c.dim) else {
@@ -1020,13 +1115,10 @@ fn prefetch(memo: &mut Memo, f: &Fabric, caps: &[f64], pieces: &[(Vec<Vec<u32>>,
         .collect();
     // The plans to run: not run yet, and not equal to an earlier one of this batch.
     let fidelity = opts.fidelity;
-    let same = |a: &Arc<Plan>, b: &Arc<Plan>| {
-        Arc::ptr_eq(a, b) || (a.virtual_links == b.virtual_links && a.phases == b.phases)
-    };
     let mut todo: Vec<Arc<Plan>> = Vec::new();
     for (_, _, _, plan, _) in &merged {
-        let done = memo.runs.iter().any(|(p, fi, ..)| *fi == fidelity && same(p, plan));
-        if !done && !todo.iter().any(|p| same(p, plan)) {
+        let done = memo.runs.iter().any(|(p, fi, ..)| *fi == fidelity && same_plan(p, plan));
+        if !done && !todo.iter().any(|p| same_plan(p, plan)) {
             todo.push(plan.clone());
         }
     }

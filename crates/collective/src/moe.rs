@@ -33,7 +33,7 @@
 //! NVLink, multi-domain ones RDMA, low-latency ones RDMA.
 
 use crate::plan::{by_domain, check_group, Phase, Plan};
-use crate::simulate::{effective_capacities, run_plan, Bottleneck};
+use crate::simulate::{effective_capacities, Bottleneck};
 use crate::{Algo, CollectiveError, Op};
 use engine::Fidelity;
 use fabric::{Fabric, RouteOpts};
@@ -453,6 +453,27 @@ pub fn flow_count(f: &Fabric, group: &[u32], kernel: MoeKernel) -> u64 {
 /// Run one dispatch or combine on every group at once (groups contend for shared links). The
 /// result's byte accounting and bandwidths are those of the first group.
 pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) -> Result<MoeResult, CollectiveError> {
+    let mut built = build(f, groups, spec)?;
+    run_built(f, &mut built, fidelity)
+}
+
+/// A DeepEP dispatch or combine routed and stored on an engine ([`build`]), to simulate at
+/// either fidelity ([`run_built`]).
+#[derive(Debug, Clone)]
+pub struct MoeBuilt {
+    spec: MoeSpec,
+    ranks: u32,
+    acc: MoeBytes,
+    /// The fabric's link count: virtual copy-ingress links follow.
+    base: u32,
+    /// The real NVLink down-link each virtual copy-ingress link stands for.
+    real_links: Vec<u32>,
+    flows: usize,
+    plan: crate::simulate::BuiltPlan,
+}
+
+/// The flows of [`run`], routed and stored (everything but the simulation).
+pub fn build(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<MoeBuilt, CollectiveError> {
     let first = groups
         .first()
         .ok_or_else(|| CollectiveError::BadGroup("no groups given".into()))?;
@@ -540,7 +561,22 @@ pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) 
     }
     plan.virtual_links = virtual_links;
     plan.phases.push(phase);
-    let (transfer, mut bottlenecks) = run_plan(f, &caps, &plan, fidelity)?;
+    Ok(MoeBuilt {
+        spec: *spec,
+        ranks: first.len() as u32,
+        acc,
+        base,
+        real_links,
+        flows: plan.flow_count(),
+        plan: crate::simulate::build_plan(f, &caps, &plan)?,
+    })
+}
+
+/// Simulate a built dispatch or combine at `fidelity`: what [`run`] gives.
+pub fn run_built(f: &Fabric, built: &mut MoeBuilt, fidelity: Fidelity) -> Result<MoeResult, CollectiveError> {
+    let (spec, acc, base) = (&built.spec, built.acc, built.base);
+    let real_links = &built.real_links;
+    let (transfer, mut bottlenecks) = crate::simulate::run_built(f, &mut built.plan, fidelity)?;
     // A copy-ingress bottleneck is reported as the GPU's NVLink down-link it stands for.
     for bn in &mut bottlenecks {
         if let Some(&real) = bn.link.checked_sub(base).and_then(|v| real_links.get(v as usize)) {
@@ -565,7 +601,7 @@ pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) 
     };
     Ok(MoeResult {
         spec: *spec,
-        ranks: first.len() as u32,
+        ranks: built.ranks,
         bytes: acc,
         time_s: time,
         transfer_s: transfer,
@@ -575,7 +611,7 @@ pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) 
         rdma_bytes_per_s: per_s(rdma_b),
         nvlink_bytes_per_s: per_s(nvl_b),
         bottlenecks,
-        flows: plan.flow_count(),
+        flows: built.flows,
     })
 }
 

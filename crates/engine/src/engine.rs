@@ -135,9 +135,22 @@ impl Engine {
         self.link_stats = on;
     }
 
-    /// The fidelity this engine was built with.
+    /// The fidelity this engine runs at.
     pub fn fidelity(&self) -> Fidelity {
         self.fidelity
+    }
+
+    /// Run at `fidelity` from now on: the same task graph simulated again under the other
+    /// model without routing, checking and storing its flows a second time (they are stored
+    /// alike under both). Refused (returns `false`, nothing changed) once
+    /// [`Engine::add_transfer_like`] has made analytical transfers share their flows, which
+    /// the flow fidelity stores as copies.
+    pub fn set_fidelity(&mut self, fidelity: Fidelity) -> bool {
+        if fidelity != self.fidelity && !self.shared.is_empty() {
+            return false;
+        }
+        self.fidelity = fidelity;
+        true
     }
 
     /// Number of tasks added so far.

@@ -23,9 +23,9 @@
 use super::layout::{Dim, Layout, Placement};
 use super::memory::param_split;
 use collective::constants::{LinkClass, Protocol, NET_CHANNELS};
-use collective::moe::{MoeResult, MoeSpec};
+use collective::moe::{MoeBuilt, MoeResult, MoeSpec};
 use collective::plan::{Phase, Plan, PlanFlow};
-use collective::simulate::{latency, lower, run_plan, Options, REF_SIZE};
+use collective::simulate::{build_plan, latency, lower, run_built, run_plan, BuiltPlan, Options, REF_SIZE};
 use collective::{Algo, InNetwork, Op};
 use engine::Fidelity;
 use fabric::Fabric;
@@ -258,6 +258,12 @@ pub struct Memo {
     /// While the fidelity checks collect their simulations ([`fidelity_checks`]'s first pass):
     /// the runs asked for and missing, recorded instead of computed.
     defer: Option<Deferred>,
+    /// Within one [`price_with`] whose fidelity checks will run: the analytical runs' routed
+    /// and stored plans (collectives and DeepEP), which the checks run again at flow fidelity
+    /// instead of routing and storing the same flows a second time.
+    keep_built: bool,
+    built: Vec<(Arc<Plan>, BuiltPlan)>,
+    built_moe: Vec<(Vec<Vec<u32>>, MoeSpec, MoeBuilt)>,
 }
 
 /// Simulations a pass over the fidelity checks asked for and the memo lacked, to compute on
@@ -355,7 +361,7 @@ impl Memo {
             }
             return Ok((0.0, Vec::new()));
         }
-        let (t, busy) = run_plan(f, caps, plan, fidelity).map_err(|e| e.to_string())?;
+        let (t, busy) = self.simulate(f, caps, plan, fidelity).map_err(|e| e.to_string())?;
         let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
         self.runs.push((plan.clone(), fidelity, t, busy.clone()));
         Ok((t, busy))
@@ -372,13 +378,78 @@ impl Memo {
         if let Some(r) = self.moe_done(groups, spec, fidelity) {
             return Ok(r);
         }
-        let r = Arc::new(collective::moe::run(f, groups, spec, fidelity)?);
+        let r = Arc::new(self.simulate_moe(f, groups, spec, fidelity)?);
         self.moe.push((groups.to_vec(), *spec, fidelity, r.clone()));
         Ok(r)
     }
 }
 
 impl Memo {
+    /// `run_plan`, keeping the built plan of an analytical run while `keep_built` and running
+    /// a kept one (taken out: the checks run each plan once at flow) instead of building it
+    /// again. A built plan simulates as `run_plan` of the plan does.
+    fn simulate(
+        &mut self,
+        f: &Fabric,
+        caps: &[f64],
+        plan: &Arc<Plan>,
+        fidelity: Fidelity,
+    ) -> Result<(f64, Vec<collective::simulate::Bottleneck>), collective::CollectiveError> {
+        if let Some(mut b) = self.take_built(plan) {
+            return run_built(f, &mut b, fidelity);
+        }
+        if !self.keep_built || fidelity != Fidelity::Analytical {
+            return run_plan(f, caps, plan, fidelity);
+        }
+        let mut b = build_plan(f, caps, plan)?;
+        let r = run_built(f, &mut b, fidelity)?;
+        self.built.push((plan.clone(), b));
+        Ok(r)
+    }
+
+    /// A kept built plan of `plan`, taken out of the memo.
+    fn take_built(&mut self, plan: &Arc<Plan>) -> Option<BuiltPlan> {
+        let i = self.built.iter().position(|(p, _)| same_plan(p, plan))?;
+        Some(self.built.swap_remove(i).1)
+    }
+
+    /// `collective::moe::run`, keeping and reusing built runs like [`Memo::simulate`].
+    fn simulate_moe(
+        &mut self,
+        f: &Fabric,
+        groups: &[Vec<u32>],
+        spec: &MoeSpec,
+        fidelity: Fidelity,
+    ) -> Result<MoeResult, collective::CollectiveError> {
+        if let Some(mut b) = self.take_built_moe(groups, spec) {
+            return collective::moe::run_built(f, &mut b, fidelity);
+        }
+        if !self.keep_built || fidelity != Fidelity::Analytical {
+            return collective::moe::run(f, groups, spec, fidelity);
+        }
+        let mut b = collective::moe::build(f, groups, spec)?;
+        let r = collective::moe::run_built(f, &mut b, fidelity)?;
+        self.built_moe.push((groups.to_vec(), *spec, b));
+        Ok(r)
+    }
+
+    /// A kept built DeepEP run of (groups, spec), taken out of the memo.
+    fn take_built_moe(&mut self, groups: &[Vec<u32>], spec: &MoeSpec) -> Option<MoeBuilt> {
+        let i = self
+            .built_moe
+            .iter()
+            .position(|(g, s, _)| same_spec(s, spec) && g.as_slice() == groups)?;
+        Some(self.built_moe.swap_remove(i).2)
+    }
+
+    /// Start or end a step whose analytical runs keep their built plans (the checks' flow runs
+    /// reuse them); ending it drops those still kept.
+    fn keep_built(&mut self, on: bool) {
+        self.keep_built = on;
+        self.built.clear();
+        self.built_moe.clear();
+    }
+
     /// The DeepEP run of (groups, spec, fidelity), if the memo holds it.
     fn moe_done(&self, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) -> Option<Arc<MoeResult>> {
         self.moe
@@ -414,6 +485,15 @@ pub fn price_with(
 ) -> Result<CommCosts, String> {
     memo.for_caps(&pl.caps);
     let opts: CommOptions = opts.into();
+    let checks = opts.fidelity == Fidelity::Analytical && opts.fidelity_checks;
+    memo.keep_built(checks);
+    let r = price_in(f, pl, model, opts, memo);
+    memo.keep_built(false);
+    r
+}
+
+/// [`price_with`] for a memo already set to the placement's capacities.
+fn price_in(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: CommOptions, memo: &mut Memo) -> Result<CommCosts, String> {
     let p = &pl.plan;
     let lay = &pl.layout;
     let caps = &pl.caps;
@@ -848,8 +928,8 @@ fn fidelity_checks(
     let _ = check_pass(f, pl, model, out, memo);
     let todo = memo.defer.take().unwrap_or_default();
     enum Job {
-        Run(Arc<Plan>, Fidelity),
-        Moe(Vec<Vec<u32>>, MoeSpec, Fidelity),
+        Run(Arc<Plan>, Fidelity, Option<BuiltPlan>),
+        Moe(Vec<Vec<u32>>, MoeSpec, Fidelity, Option<MoeBuilt>),
     }
     enum Done {
         Run(MemoRun),
@@ -857,12 +937,14 @@ fn fidelity_checks(
     }
     let mut jobs: Vec<(usize, Job)> = Vec::new();
     for (plan, fi) in todo.runs {
-        jobs.push((plan.flow_count(), Job::Run(plan, fi)));
+        let built = memo.take_built(&plan);
+        jobs.push((plan.flow_count(), Job::Run(plan, fi, built)));
     }
     for (groups, spec, fi) in todo.moe {
         if memo.moe_done(&groups, &spec, fi).is_none() {
             let ranks = groups.iter().map(|g| g.len() * g.len()).sum();
-            jobs.push((ranks, Job::Moe(groups, spec, fi)));
+            let built = memo.take_built_moe(&groups, &spec);
+            jobs.push((ranks, Job::Moe(groups, spec, fi, built)));
         }
     }
     // Largest first, for the cores to finish together (the order changes no result).
@@ -871,13 +953,21 @@ fn fidelity_checks(
     let done: Vec<Option<Done>> = jobs
         .into_par_iter()
         .map(|(_, job)| match job {
-            Job::Run(plan, fi) => {
-                let (t, busy) = run_plan(f, caps, &plan, fi).ok()?;
+            Job::Run(plan, fi, built) => {
+                let (t, busy) = match built {
+                    Some(mut b) => run_built(f, &mut b, fi),
+                    None => run_plan(f, caps, &plan, fi),
+                }
+                .ok()?;
                 let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
                 Some(Done::Run((plan, fi, t, busy)))
             }
-            Job::Moe(groups, spec, fi) => {
-                let r = collective::moe::run(f, &groups, &spec, fi).ok()?;
+            Job::Moe(groups, spec, fi, built) => {
+                let r = match built {
+                    Some(mut b) => collective::moe::run_built(f, &mut b, fi),
+                    None => collective::moe::run(f, &groups, &spec, fi),
+                }
+                .ok()?;
                 Some(Done::Moe((groups, spec, fi, Arc::new(r))))
             }
         })

@@ -32,9 +32,9 @@
 //! low-latency = tokens × top-k × message bytes / kernel time. Single-domain normal kernels quote
 //! NVLink, multi-domain ones RDMA, low-latency ones RDMA.
 
-use crate::plan::{by_domain, check_group, Phase, Plan};
+use crate::plan::{by_domain, check_group};
 use crate::simulate::{effective_capacities, Bottleneck};
-use crate::{Algo, CollectiveError, Op};
+use crate::CollectiveError;
 use engine::Fidelity;
 use fabric::{Fabric, RouteOpts};
 use std::fmt;
@@ -493,7 +493,9 @@ pub fn build(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<MoeBuilt
     let caps = effective_capacities(f);
     let base = f.links.len() as u32;
     // One virtual copy-ingress link per GPU that has NVLink peers in its group.
-    let mut vlink: std::collections::BTreeMap<u32, u32> = Default::default();
+    // (By destination rank; `NO_LINK` where none yet.)
+    const NO_LINK: u32 = u32::MAX;
+    let mut vlink: Vec<u32> = vec![NO_LINK; f.accel_count()];
     let mut virtual_links = Vec::new();
     // The real NVLink down-link each virtual copy-ingress link stands for.
     let mut real_links: Vec<u32> = Vec::new();
@@ -505,8 +507,10 @@ pub fn build(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<MoeBuilt
     }
     let acc = acc.expect("at least one group");
     let mut buf = Vec::new();
-    let mut plan = Plan::new(Op::AllToAll, Algo::Direct);
-    let mut phase = Phase::default();
+    // Routes go straight into one compact flow set (no vector per flow: ~10⁵ flows).
+    let mut set = engine::FlowSet::new();
+    let mut path: Vec<u32> = Vec::new();
+    let mut n_flows = 0;
     for fl in &flows {
         let (src, dst) = match spec.op {
             MoeOp::Dispatch => (fl.src, fl.dst),
@@ -515,15 +519,15 @@ pub fn build(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<MoeBuilt
         if fl.bytes <= 0.0 {
             continue;
         }
-        let mut path = Vec::new();
+        path.clear();
         if src != dst {
             buf.clear();
             f.route(src, dst, 0, RouteOpts { pxn: false }, &mut buf)?;
             path.extend_from_slice(&buf);
         }
         if fl.nvlink && f.domain_size > 1 {
-            let id = match vlink.get(&dst) {
-                Some(&id) => id,
+            let id = match vlink.get(dst as usize).copied().filter(|&v| v != NO_LINK) {
+                Some(id) => id,
                 None => {
                     // The GPU's NVLink ingress: the last link of a route from a domain peer.
                     // The lowest-numbered other accelerator of its domain (domains are
@@ -546,7 +550,10 @@ pub fn build(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<MoeBuilt
                     let id = base + virtual_links.len() as u32;
                     virtual_links.push(caps[last as usize]);
                     real_links.push(last);
-                    vlink.insert(dst, id);
+                    if vlink.len() <= dst as usize {
+                        vlink.resize(dst as usize + 1, NO_LINK);
+                    }
+                    vlink[dst as usize] = id;
                     id
                 }
             };
@@ -555,20 +562,17 @@ pub fn build(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<MoeBuilt
         if path.is_empty() {
             continue; // a local copy with no NVLink peers: HBM speed, not modelled
         }
-        let mut pf = crate::PlanFlow::new(src, dst, fl.bytes);
-        pf.path = Some(path);
-        phase.flows.push(pf);
+        set.push(&path, fl.bytes, 1);
+        n_flows += 1;
     }
-    plan.virtual_links = virtual_links;
-    plan.phases.push(phase);
     Ok(MoeBuilt {
         spec: *spec,
         ranks: first.len() as u32,
         acc,
         base,
         real_links,
-        flows: plan.flow_count(),
-        plan: crate::simulate::build_plan(f, &caps, &plan)?,
+        flows: n_flows,
+        plan: crate::simulate::build_flows(f, &caps, &virtual_links, &set)?,
     })
 }
 

@@ -216,6 +216,20 @@ pub fn build_plan(f: &Fabric, caps: &[f64], plan: &Plan) -> Result<BuiltPlan, Co
     Ok(BuiltPlan { engine: e })
 }
 
+/// [`build_plan`] of a plan of one phase whose flows all have explicit paths (over the
+/// fabric's links and then `virtual_links`), given as a flow set: the same built plan
+/// without a vector per flow.
+pub fn build_flows(f: &Fabric, caps: &[f64], virtual_links: &[f64], flows: &FlowSet) -> Result<BuiltPlan, CollectiveError> {
+    let router = Router::new(f);
+    let mut all = caps.to_vec();
+    router.merge_capacities(&mut all);
+    all.extend_from_slice(virtual_links);
+    let mut e = Engine::new(all, Fidelity::Analytical).map_err(|e| CollectiveError::Engine(e.to_string()))?;
+    e.add_transfer(0.0, flows, &[])
+        .map_err(|e| CollectiveError::Engine(e.to_string()))?;
+    Ok(BuiltPlan { engine: e })
+}
+
 /// Simulate a built plan at `fidelity`: the transfer time and the busy links, as
 /// [`run_plan`] of the plan gives them.
 pub fn run_built(f: &Fabric, built: &mut BuiltPlan, fidelity: Fidelity) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {

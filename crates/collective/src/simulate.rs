@@ -175,8 +175,10 @@ pub fn build_plan(f: &Fabric, caps: &[f64], plan: &Plan) -> Result<BuiltPlan, Co
     let mut all = caps.to_vec();
     router.merge_capacities(&mut all);
     all.extend_from_slice(&plan.virtual_links);
-    // Built at analytical fidelity; `run_built` sets the one it runs at.
+    // Built at analytical fidelity; `run_built` sets the one it runs at. The busiest links
+    // are found from the bytes per link alone.
     let mut e = Engine::new(all, Fidelity::Analytical).map_err(|e| CollectiveError::Engine(e.to_string()))?;
+    e.set_link_bytes_only(true);
     let mut prev = None;
     // Routes go straight into one compact flow set per phase (no vector per flow): an
     // all-to-all phase holds millions of flows.
@@ -225,6 +227,7 @@ pub fn build_flows(f: &Fabric, caps: &[f64], virtual_links: &[f64], flows: &Flow
     router.merge_capacities(&mut all);
     all.extend_from_slice(virtual_links);
     let mut e = Engine::new(all, Fidelity::Analytical).map_err(|e| CollectiveError::Engine(e.to_string()))?;
+    e.set_link_bytes_only(true);
     e.add_transfer(0.0, flows, &[])
         .map_err(|e| CollectiveError::Engine(e.to_string()))?;
     Ok(BuiltPlan { engine: e })

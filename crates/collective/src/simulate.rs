@@ -221,7 +221,12 @@ pub fn build_plan(f: &Fabric, caps: &[f64], plan: &Plan) -> Result<BuiltPlan, Co
 /// [`build_plan`] of a plan of one phase whose flows all have explicit paths (over the
 /// fabric's links and then `virtual_links`), given as a flow set: the same built plan
 /// without a vector per flow.
-pub fn build_flows(f: &Fabric, caps: &[f64], virtual_links: &[f64], flows: &FlowSet) -> Result<BuiltPlan, CollectiveError> {
+pub fn build_flows(
+    f: &Fabric,
+    caps: &[f64],
+    virtual_links: &[f64],
+    flows: &FlowSet,
+) -> Result<BuiltPlan, CollectiveError> {
     let router = Router::new(f);
     let mut all = caps.to_vec();
     router.merge_capacities(&mut all);
@@ -235,7 +240,11 @@ pub fn build_flows(f: &Fabric, caps: &[f64], virtual_links: &[f64], flows: &Flow
 
 /// Simulate a built plan at `fidelity`: the transfer time and the busy links, as
 /// [`run_plan`] of the plan gives them.
-pub fn run_built(f: &Fabric, built: &mut BuiltPlan, fidelity: Fidelity) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {
+pub fn run_built(
+    f: &Fabric,
+    built: &mut BuiltPlan,
+    fidelity: Fidelity,
+) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {
     let e = &mut built.engine;
     // CORRECTNESS: a built plan holds plain transfers (no `add_transfer_like`), which every
     // fidelity stores alike.

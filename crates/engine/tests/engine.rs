@@ -405,7 +405,19 @@ fn build_with_repeats(caps: &[f64], tasks: &[common::Spec], fid: Fidelity, like:
 #[test]
 fn set_fidelity_refused_once_transfers_share_flows() {
     let mut e = Engine::new(vec![1.0], Fidelity::Analytical).unwrap();
-    let t = e.add_task(transfer(0.0, vec![Flow { path: vec![0], bytes: 1.0, weight: 1 }]), &[]).unwrap();
+    let t = e
+        .add_task(
+            transfer(
+                0.0,
+                vec![Flow {
+                    path: vec![0],
+                    bytes: 1.0,
+                    weight: 1,
+                }],
+            ),
+            &[],
+        )
+        .unwrap();
     assert!(e.set_fidelity(Fidelity::Flow));
     assert!(e.set_fidelity(Fidelity::Analytical));
     e.add_transfer_like(0.0, t, &[t]).unwrap();

@@ -351,7 +351,11 @@ impl Memo {
         plan: &Arc<Plan>,
         fidelity: Fidelity,
     ) -> Result<(f64, Vec<(u32, f64)>), String> {
-        if let Some((_, _, t, busy)) = self.runs.iter().find(|(p, fi, ..)| *fi == fidelity && same_plan(p, plan)) {
+        if let Some((_, _, t, busy)) = self
+            .runs
+            .iter()
+            .find(|(p, fi, ..)| *fi == fidelity && same_plan(p, plan))
+        {
             return Ok((*t, busy.clone()));
         }
         if let Some(d) = &mut self.defer {
@@ -493,7 +497,13 @@ pub fn price_with(
 }
 
 /// [`price_with`] for a memo already set to the placement's capacities.
-fn price_in(f: &Fabric, pl: &Placement, model: &ModelSpec, opts: CommOptions, memo: &mut Memo) -> Result<CommCosts, String> {
+fn price_in(
+    f: &Fabric,
+    pl: &Placement,
+    model: &ModelSpec,
+    opts: CommOptions,
+    memo: &mut Memo,
+) -> Result<CommCosts, String> {
     let p = &pl.plan;
     let lay = &pl.layout;
     let caps = &pl.caps;
@@ -1207,7 +1217,10 @@ fn prefetch(memo: &mut Memo, f: &Fabric, caps: &[f64], pieces: &[(Vec<Vec<u32>>,
     let fidelity = opts.fidelity;
     let mut todo: Vec<Arc<Plan>> = Vec::new();
     for (_, _, _, plan, _) in &merged {
-        let done = memo.runs.iter().any(|(p, fi, ..)| *fi == fidelity && same_plan(p, plan));
+        let done = memo
+            .runs
+            .iter()
+            .any(|(p, fi, ..)| *fi == fidelity && same_plan(p, plan));
         if !done && !todo.iter().any(|p| same_plan(p, plan)) {
             todo.push(plan.clone());
         }
@@ -1407,5 +1420,83 @@ pub fn p2p_link_class(f: &Fabric, pl: &Placement) -> LinkClass {
         LinkClass::NvLink
     } else {
         LinkClass::Net
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use workload::{ParallelPlan, Precision, Recompute};
+
+    fn plan(tp: u32, pp: u32, dp: u32, ep: u32, zero: u8) -> ParallelPlan {
+        ParallelPlan {
+            tp,
+            pp,
+            dp,
+            cp: 1,
+            ep,
+            vp: 1,
+            mbs: 1,
+            gbs: 64,
+            seq: 4096,
+            zero,
+            recompute: Recompute::Selective,
+            precision: Precision::Bf16,
+            sequence_parallel: tp > 1,
+            tp_comm_overlap: false,
+            layers_per_stage: None,
+            hsdp_shard: None,
+        }
+    }
+
+    /// The fidelity checks computed in two passes, their flow runs in parallel on the step's
+    /// built plans, equal one sequential pass with fresh runs (bit for bit), and the checks
+    /// change nothing else of the step's prices.
+    #[test]
+    fn parallel_checks_equal_sequential_checks() {
+        let cases = [
+            ("fat-tree:gpus=64", None, "llama-3.1-8b", plan(2, 4, 8, 1, 1)),
+            ("fat-tree:gpus=64", None, "llama-3.1-8b", plan(4, 2, 8, 1, 0)),
+            ("fat-tree:gpus=64", None, "mixtral-8x7b", plan(2, 4, 8, 4, 1)),
+            (
+                "fat-tree:gpus=256,oversub=3",
+                Some(fabric::RoutingMode::Adaptive),
+                "mixtral-8x7b",
+                plan(2, 2, 64, 8, 1),
+            ),
+            (
+                "rail-optimized:gpus=128",
+                Some(fabric::RoutingMode::Spray),
+                "llama-3.1-8b",
+                plan(8, 2, 8, 1, 1),
+            ),
+        ];
+        for (cluster, routing, name, p) in cases {
+            let mut f = crate::cluster::load(crate::cluster::Source::Preset(cluster))
+                .unwrap_or_else(|e| panic!("{cluster}: {e}"))
+                .1;
+            if let Some(r) = routing {
+                f.routing = r;
+            }
+            let m = workload::registry::lookup(name).unwrap();
+            let pl = super::super::layout::place(&f, &m, &p, super::super::DEFAULT_ORDER, false).unwrap();
+            let with = price(&f, &pl, &m, Fidelity::Analytical).unwrap();
+            assert!(!with.fidelity_checks.is_empty(), "{cluster} {name}: no checks");
+            let mut without = price(
+                &f,
+                &pl,
+                &m,
+                CommOptions {
+                    fidelity_checks: false,
+                    ..CommOptions::from(Fidelity::Analytical)
+                },
+            )
+            .unwrap();
+            assert!(without.fidelity_checks.is_empty());
+            let mut memo = Memo::new();
+            memo.for_caps(&pl.caps);
+            check_pass(&f, &pl, &m, &mut without, &mut memo).unwrap();
+            assert_eq!(format!("{with:?}"), format!("{without:?}"), "{cluster} {name}");
+        }
     }
 }

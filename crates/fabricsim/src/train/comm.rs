@@ -938,8 +938,8 @@ fn fidelity_checks(
     let _ = check_pass(f, pl, model, out, memo);
     let todo = memo.defer.take().unwrap_or_default();
     enum Job {
-        Run(Arc<Plan>, Fidelity, Option<BuiltPlan>),
-        Moe(Vec<Vec<u32>>, MoeSpec, Fidelity, Option<MoeBuilt>),
+        Run(Arc<Plan>, Fidelity, Option<Box<BuiltPlan>>),
+        Moe(Vec<Vec<u32>>, MoeSpec, Fidelity, Option<Box<MoeBuilt>>),
     }
     enum Done {
         Run(MemoRun),
@@ -947,13 +947,13 @@ fn fidelity_checks(
     }
     let mut jobs: Vec<(usize, Job)> = Vec::new();
     for (plan, fi) in todo.runs {
-        let built = memo.take_built(&plan);
+        let built = memo.take_built(&plan).map(Box::new);
         jobs.push((plan.flow_count(), Job::Run(plan, fi, built)));
     }
     for (groups, spec, fi) in todo.moe {
         if memo.moe_done(&groups, &spec, fi).is_none() {
             let ranks = groups.iter().map(|g| g.len() * g.len()).sum();
-            let built = memo.take_built_moe(&groups, &spec);
+            let built = memo.take_built_moe(&groups, &spec).map(Box::new);
             jobs.push((ranks, Job::Moe(groups, spec, fi, built)));
         }
     }

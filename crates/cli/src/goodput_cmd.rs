@@ -44,12 +44,14 @@ pub struct GoodputArgs {
     /// RSC-1 measurements; central: the central rates only (Poisson noise alone).
     #[arg(long, default_value = "spread")]
     pub rates: String,
-    /// Seconds before an unexpected stop is noticed (default 600: PyTorch's NCCL watchdog
-    /// timeout).
+    /// Seconds before an unexpected stop is noticed, on top of the restart (default 0:
+    /// detection is inside the default restart; 600 models a stack that waits for PyTorch's
+    /// NCCL watchdog timeout).
     #[arg(long)]
     pub detect_s: Option<f64>,
-    /// Seconds to re-queue, start and initialise the restarted job (default 600, an
-    /// assumption: the MTTR of the Young–Daly worked example).
+    /// Seconds to recover a stopped job: re-queue, start, initialise (default 600: the
+    /// 10-minute synchronous recovery stall at O(100K) GPUs of Meta's FT-HSDP paper, arXiv
+    /// 2602.00277, detection included).
     #[arg(long)]
     pub restart_s: Option<f64>,
     /// Print the report as JSON (schema_version, units in key names) instead of text.

@@ -83,13 +83,13 @@ fn same_seed_same_bytes_other_seed_differs() {
 
 /// Llama 3 405B's 54-day campaign on 16,384 H100 (Llama 3 paper, Table 5): 466 interruptions
 /// (419 unexpected, 47 planned), > 90 % effective training time. The catalogue's rates come from
-/// other sources (RSC, Crusoe H200, NCSA Delta, switch studies); planned maintenance is the
-/// campaign's own input (47 / 54 per day). Result with 40 trials: ~615 interruptions
-/// (p10–p90 ≈ 510–735) and ~82 % effective training time — the catalogue over-predicts (mostly
-/// Delta's H100 HBM rate and the InfiniBand-era network share) and the default restart (10 min
-/// watchdog + 10 min re-queue) is slower than Meta's. This pins that honest result to a band
-/// around the campaign (within 1.5× of 466; 75–92 % effective time) rather than tuning the
-/// rates to it; docs/goodput.md states the discrepancy.
+/// other sources (RSC, Crusoe H200, NCSA Delta; on this RoCE fabric the link and ToR rates of
+/// Alibaba HPN; the 10-min synchronous recovery of Meta's FT-HSDP paper); planned maintenance is
+/// the campaign's own input (47 / 54 per day). Result with 200 trials (docs/goodput.md): ~590
+/// interruptions (p10–p90 495–698) and ~90 % effective training time (88–91 %) — the count is
+/// still over-predicted (mostly Delta's H100 HBM rate, 3× Llama's), the effective time now
+/// brackets the campaign's. This pins that honest result to a band around the campaign (within
+/// 1.5× of 466; 85–95 % effective time) rather than tuning the rates to it.
 #[test]
 fn llama3_campaign_check() {
     let v = json(&[
@@ -106,6 +106,8 @@ fn llama3_campaign_check() {
         "--trials",
         "40",
     ]);
+    // meta-roce-24k is RoCE: its links and ToRs take Alibaba HPN's Ethernet rates.
+    assert_eq!(v["scale_out"], "ethernet");
     let [total, p10, _, p90, _] = dist(&v, "interruptions");
     assert!(
         (466.0 / 1.5..=466.0 * 1.5).contains(&total),
@@ -124,7 +126,7 @@ fn llama3_campaign_check() {
     assert!((0.45..=0.80).contains(&gpu_side), "GPU-side share {gpu_side}");
     let [ettr, e10, _, e90, _] = dist(&v, "effective_training_time_fraction");
     assert!(
-        (0.75..=0.92).contains(&ettr),
+        (0.85..=0.95).contains(&ettr),
         "effective training time {ettr} (p10 {e10}, p90 {e90}) vs Llama 3's > 0.90"
     );
     // A 16k-GPU job is interrupted every ~2–3 h of running (operations.md).

@@ -155,7 +155,7 @@ fn bad_input_is_exit_2_naming_what_is_wrong() {
             "--jobs",
             "5",
             "--failures-per-gpu-hour",
-            "0.5",
+            "0.99",
         ],
         "--failures-per-gpu-hour",
     );

@@ -32,9 +32,9 @@
 //! low-latency = tokens × top-k × message bytes / kernel time. Single-domain normal kernels quote
 //! NVLink, multi-domain ones RDMA, low-latency ones RDMA.
 
-use crate::plan::{by_domain, check_group, Phase, Plan};
-use crate::simulate::{effective_capacities, run_plan, Bottleneck};
-use crate::{Algo, CollectiveError, Op};
+use crate::plan::{by_domain, check_group};
+use crate::simulate::{effective_capacities, Bottleneck};
+use crate::CollectiveError;
 use engine::Fidelity;
 use fabric::{Fabric, RouteOpts};
 use std::fmt;
@@ -453,6 +453,27 @@ pub fn flow_count(f: &Fabric, group: &[u32], kernel: MoeKernel) -> u64 {
 /// Run one dispatch or combine on every group at once (groups contend for shared links). The
 /// result's byte accounting and bandwidths are those of the first group.
 pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) -> Result<MoeResult, CollectiveError> {
+    let mut built = build(f, groups, spec)?;
+    run_built(f, &mut built, fidelity)
+}
+
+/// A DeepEP dispatch or combine routed and stored on an engine ([`build`]), to simulate at
+/// either fidelity ([`run_built`]).
+#[derive(Debug, Clone)]
+pub struct MoeBuilt {
+    spec: MoeSpec,
+    ranks: u32,
+    acc: MoeBytes,
+    /// The fabric's link count: virtual copy-ingress links follow.
+    base: u32,
+    /// The real NVLink down-link each virtual copy-ingress link stands for.
+    real_links: Vec<u32>,
+    flows: usize,
+    plan: crate::simulate::BuiltPlan,
+}
+
+/// The flows of [`run`], routed and stored (everything but the simulation).
+pub fn build(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<MoeBuilt, CollectiveError> {
     let first = groups
         .first()
         .ok_or_else(|| CollectiveError::BadGroup("no groups given".into()))?;
@@ -472,7 +493,9 @@ pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) 
     let caps = effective_capacities(f);
     let base = f.links.len() as u32;
     // One virtual copy-ingress link per GPU that has NVLink peers in its group.
-    let mut vlink: std::collections::BTreeMap<u32, u32> = Default::default();
+    // (By destination rank; `NO_LINK` where none yet.)
+    const NO_LINK: u32 = u32::MAX;
+    let mut vlink: Vec<u32> = vec![NO_LINK; f.accel_count()];
     let mut virtual_links = Vec::new();
     // The real NVLink down-link each virtual copy-ingress link stands for.
     let mut real_links: Vec<u32> = Vec::new();
@@ -484,8 +507,10 @@ pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) 
     }
     let acc = acc.expect("at least one group");
     let mut buf = Vec::new();
-    let mut plan = Plan::new(Op::AllToAll, Algo::Direct);
-    let mut phase = Phase::default();
+    // Routes go straight into one compact flow set (no vector per flow: ~10⁵ flows).
+    let mut set = engine::FlowSet::new();
+    let mut path: Vec<u32> = Vec::new();
+    let mut n_flows = 0;
     for fl in &flows {
         let (src, dst) = match spec.op {
             MoeOp::Dispatch => (fl.src, fl.dst),
@@ -494,15 +519,15 @@ pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) 
         if fl.bytes <= 0.0 {
             continue;
         }
-        let mut path = Vec::new();
+        path.clear();
         if src != dst {
             buf.clear();
             f.route(src, dst, 0, RouteOpts { pxn: false }, &mut buf)?;
             path.extend_from_slice(&buf);
         }
         if fl.nvlink && f.domain_size > 1 {
-            let id = match vlink.get(&dst) {
-                Some(&id) => id,
+            let id = match vlink.get(dst as usize).copied().filter(|&v| v != NO_LINK) {
+                Some(id) => id,
                 None => {
                     // The GPU's NVLink ingress: the last link of a route from a domain peer.
                     // The lowest-numbered other accelerator of its domain (domains are
@@ -525,7 +550,10 @@ pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) 
                     let id = base + virtual_links.len() as u32;
                     virtual_links.push(caps[last as usize]);
                     real_links.push(last);
-                    vlink.insert(dst, id);
+                    if vlink.len() <= dst as usize {
+                        vlink.resize(dst as usize + 1, NO_LINK);
+                    }
+                    vlink[dst as usize] = id;
                     id
                 }
             };
@@ -534,13 +562,25 @@ pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) 
         if path.is_empty() {
             continue; // a local copy with no NVLink peers: HBM speed, not modelled
         }
-        let mut pf = crate::PlanFlow::new(src, dst, fl.bytes);
-        pf.path = Some(path);
-        phase.flows.push(pf);
+        set.push(&path, fl.bytes, 1);
+        n_flows += 1;
     }
-    plan.virtual_links = virtual_links;
-    plan.phases.push(phase);
-    let (transfer, mut bottlenecks) = run_plan(f, &caps, &plan, fidelity)?;
+    Ok(MoeBuilt {
+        spec: *spec,
+        ranks: first.len() as u32,
+        acc,
+        base,
+        real_links,
+        flows: n_flows,
+        plan: crate::simulate::build_flows(f, &caps, &virtual_links, &set)?,
+    })
+}
+
+/// Simulate a built dispatch or combine at `fidelity`: what [`run`] gives.
+pub fn run_built(f: &Fabric, built: &mut MoeBuilt, fidelity: Fidelity) -> Result<MoeResult, CollectiveError> {
+    let (spec, acc, base) = (&built.spec, built.acc, built.base);
+    let real_links = &built.real_links;
+    let (transfer, mut bottlenecks) = crate::simulate::run_built(f, &mut built.plan, fidelity)?;
     // A copy-ingress bottleneck is reported as the GPU's NVLink down-link it stands for.
     for bn in &mut bottlenecks {
         if let Some(&real) = bn.link.checked_sub(base).and_then(|v| real_links.get(v as usize)) {
@@ -565,7 +605,7 @@ pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) 
     };
     Ok(MoeResult {
         spec: *spec,
-        ranks: first.len() as u32,
+        ranks: built.ranks,
         bytes: acc,
         time_s: time,
         transfer_s: transfer,
@@ -575,7 +615,7 @@ pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) 
         rdma_bytes_per_s: per_s(rdma_b),
         nvlink_bytes_per_s: per_s(nvl_b),
         bottlenecks,
-        flows: plan.flow_count(),
+        flows: built.flows,
     })
 }
 

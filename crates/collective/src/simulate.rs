@@ -9,7 +9,7 @@ use crate::{
     alltoall, halving_doubling, hierarchical, nvls, p2p, ring, select, torus, tree, Algo, CollectiveError, Op,
 };
 use engine::{Engine, Fidelity, FlowSet};
-use fabric::{Fabric, Net, RouteOpts, Router};
+use fabric::{Fabric, Net, RouteOpts, Router, RoutingMode};
 
 /// Options of a collective run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -154,13 +154,31 @@ pub fn run_plan(
     plan: &Plan,
     fidelity: Fidelity,
 ) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {
+    let mut built = build_plan(f, caps, plan)?;
+    run_built(f, &mut built, fidelity)
+}
+
+/// A plan's transfers routed and stored on an engine ([`build_plan`]), to simulate at either
+/// fidelity ([`run_built`], as often as needed): routing and storing do not depend on the
+/// fidelity, so running a built plan at both costs them once.
+#[derive(Debug, Clone)]
+pub struct BuiltPlan {
+    engine: Engine,
+}
+
+/// Route `plan`'s phases on the fabric with capacities `caps` (plus its virtual links) and
+/// store them as one transfer per phase, each after the previous one.
+pub fn build_plan(f: &Fabric, caps: &[f64], plan: &Plan) -> Result<BuiltPlan, CollectiveError> {
     // The fabric's routing mode: ECMP hashing, adaptive (least-loaded per flow, within a
     // phase: phases do not run together) or spraying (trunks of summed capacity).
     let mut router = Router::new(f);
     let mut all = caps.to_vec();
     router.merge_capacities(&mut all);
     all.extend_from_slice(&plan.virtual_links);
-    let mut e = Engine::new(all, fidelity).map_err(|e| CollectiveError::Engine(e.to_string()))?;
+    // Built at analytical fidelity; `run_built` sets the one it runs at. The busiest links
+    // are found from the bytes per link alone.
+    let mut e = Engine::new(all, Fidelity::Analytical).map_err(|e| CollectiveError::Engine(e.to_string()))?;
+    e.set_link_bytes_only(true);
     let mut prev = None;
     // Routes go straight into one compact flow set per phase (no vector per flow): an
     // all-to-all phase holds millions of flows.
@@ -197,15 +215,52 @@ pub fn run_plan(
             .map_err(|e| CollectiveError::Engine(e.to_string()))?;
         prev = Some(id);
     }
-    drop(flows);
+    Ok(BuiltPlan { engine: e })
+}
+
+/// [`build_plan`] of a plan of one phase whose flows all have explicit paths (over the
+/// fabric's links and then `virtual_links`), given as a flow set: the same built plan
+/// without a vector per flow.
+pub fn build_flows(
+    f: &Fabric,
+    caps: &[f64],
+    virtual_links: &[f64],
+    flows: &FlowSet,
+) -> Result<BuiltPlan, CollectiveError> {
+    let router = Router::new(f);
+    let mut all = caps.to_vec();
+    router.merge_capacities(&mut all);
+    all.extend_from_slice(virtual_links);
+    let mut e = Engine::new(all, Fidelity::Analytical).map_err(|e| CollectiveError::Engine(e.to_string()))?;
+    e.set_link_bytes_only(true);
+    e.add_transfer(0.0, flows, &[])
+        .map_err(|e| CollectiveError::Engine(e.to_string()))?;
+    Ok(BuiltPlan { engine: e })
+}
+
+/// Simulate a built plan at `fidelity`: the transfer time and the busy links, as
+/// [`run_plan`] of the plan gives them.
+pub fn run_built(
+    f: &Fabric,
+    built: &mut BuiltPlan,
+    fidelity: Fidelity,
+) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {
+    let e = &mut built.engine;
+    // CORRECTNESS: a built plan holds plain transfers (no `add_transfer_like`), which every
+    // fidelity stores alike.
+    if !e.set_fidelity(fidelity) {
+        return Err(CollectiveError::Engine("a built plan's transfers share flows".into()));
+    }
     let rep = e.run().map_err(|e| CollectiveError::Engine(e.to_string()))?;
     let t = rep.makespan_s;
+    // Only spraying merges links into trunks (named after their representative).
+    let router = (f.routing == RoutingMode::Spray).then(|| Router::new(f));
     let mut busy: Vec<Bottleneck> = rep
         .bottlenecks(e.capacities(), 3)
         .into_iter()
         .map(|(l, u)| Bottleneck {
             link: l,
-            name: match router.trunk_size(l) {
+            name: match router.as_ref().map_or(1, |r| r.trunk_size(l)) {
                 1 => link_label(f, l),
                 k => format!("{} (+{} links sprayed as one trunk)", link_label(f, l), k - 1),
             },

@@ -76,6 +76,9 @@ pub struct Engine {
     shared: Vec<(u32, u32)>,
     /// Whether an analytical run records per-link statistics ([`Engine::set_link_stats`]).
     link_stats: bool,
+    /// Whether an analytical run's link statistics include busy time and peak utilisation
+    /// ([`Engine::set_link_bytes_only`]).
+    link_times: bool,
     /// Tests: water-fill with the heap loaded link by link (as before `heapify`).
     #[cfg(test)]
     ordered_heap_load: bool,
@@ -99,8 +102,11 @@ impl Engine {
         if u32::try_from(link_capacity_bytes_per_s.len()).is_err() {
             return Err(EngineError::TooLarge);
         }
-        for (link, &c) in link_capacity_bytes_per_s.iter().enumerate() {
-            if !(c.is_finite() && c > 0.0) {
+        // One pass without early exit (vectorised: ~10⁵ links per engine), then the first bad
+        // link for the error.
+        let valid = |c: f64| c.is_finite() & (c > 0.0);
+        if !link_capacity_bytes_per_s.iter().fold(true, |ok, &c| ok & valid(c)) {
+            if let Some((link, &c)) = link_capacity_bytes_per_s.iter().enumerate().find(|(_, &c)| !valid(c)) {
                 return Err(EngineError::InvalidCapacity {
                     link: link as u32,
                     capacity: c,
@@ -121,6 +127,7 @@ impl Engine {
             transfer_first: Vec::new(),
             shared: Vec::new(),
             link_stats: true,
+            link_times: true,
             #[cfg(test)]
             ordered_heap_load: false,
         })
@@ -140,9 +147,31 @@ impl Engine {
         self.link_stats = on;
     }
 
-    /// The fidelity this engine was built with.
+    /// Whether an analytical run's link statistics hold the bytes only (off by default): then
+    /// [`LinkStats::busy_s`] and [`LinkStats::peak_utilisation`] stay 0, without recording a
+    /// busy interval per (transfer, link) and sweeping them at the end. The bytes, and what
+    /// derives from them ([`RunReport::bottlenecks`]), are the same; so are the times. The
+    /// flow fidelity always records everything.
+    pub fn set_link_bytes_only(&mut self, on: bool) {
+        self.link_times = !on;
+    }
+
+    /// The fidelity this engine runs at.
     pub fn fidelity(&self) -> Fidelity {
         self.fidelity
+    }
+
+    /// Run at `fidelity` from now on: the same task graph simulated again under the other
+    /// model without routing, checking and storing its flows a second time (they are stored
+    /// alike under both). Refused (returns `false`, nothing changed) once
+    /// [`Engine::add_transfer_like`] has made analytical transfers share their flows, which
+    /// the flow fidelity stores as copies.
+    pub fn set_fidelity(&mut self, fidelity: Fidelity) -> bool {
+        if fidelity != self.fidelity && !self.shared.is_empty() {
+            return false;
+        }
+        self.fidelity = fidelity;
+        true
     }
 
     /// Number of tasks added so far.
@@ -679,7 +708,7 @@ impl<'e> Sim<'e> {
             }
             self.now = self.now.max(t0);
         }
-        if self.e.fidelity == Fidelity::Analytical && self.e.link_stats {
+        if self.e.fidelity == Fidelity::Analytical && self.e.link_stats && self.e.link_times {
             self.sweep_intervals();
         }
         let makespan_s = self.end.iter().copied().fold(0.0, f64::max);
@@ -763,12 +792,13 @@ impl<'e> Sim<'e> {
                         let begin = now + latency;
                         let shared = self.e.shared.binary_search(&(first, end)).ok();
                         let stats = self.e.link_stats;
+                        let times = self.e.link_times;
                         if let Some((i, (dur, loads))) = shared.and_then(|i| Some((i, self.priced[i].take()?))) {
                             // The same flows as a transfer already priced: the same duration
                             // and link loads, bit for bit.
                             for &(l, load) in loads.iter().filter(|_| stats) {
                                 self.stats[l as usize].bytes += load;
-                                if dur > 0.0 {
+                                if dur > 0.0 && times {
                                     self.intervals.push((l, begin, begin + dur, load / dur));
                                 }
                             }
@@ -812,7 +842,7 @@ impl<'e> Sim<'e> {
                                 continue;
                             }
                             self.stats[l as usize].bytes += load;
-                            if dur > 0.0 {
+                            if dur > 0.0 && times {
                                 self.intervals.push((l, begin, begin + dur, load / dur));
                             }
                             if shared.is_some() {

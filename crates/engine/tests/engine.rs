@@ -403,6 +403,30 @@ fn build_with_repeats(caps: &[f64], tasks: &[common::Spec], fid: Fidelity, like:
 }
 
 #[test]
+fn set_fidelity_refused_once_transfers_share_flows() {
+    let mut e = Engine::new(vec![1.0], Fidelity::Analytical).unwrap();
+    let t = e
+        .add_task(
+            transfer(
+                0.0,
+                vec![Flow {
+                    path: vec![0],
+                    bytes: 1.0,
+                    weight: 1,
+                }],
+            ),
+            &[],
+        )
+        .unwrap();
+    assert!(e.set_fidelity(Fidelity::Flow));
+    assert!(e.set_fidelity(Fidelity::Analytical));
+    e.add_transfer_like(0.0, t, &[t]).unwrap();
+    assert!(!e.set_fidelity(Fidelity::Flow));
+    assert_eq!(e.fidelity(), Fidelity::Analytical);
+    assert!(e.set_fidelity(Fidelity::Analytical));
+}
+
+#[test]
 fn transfer_like_needs_a_transfer() {
     let mut e = Engine::new(vec![1.0], Fidelity::Analytical).unwrap();
     let d = e.add_task(Task::Delay { seconds: 1.0 }, &[]).unwrap();
@@ -445,6 +469,47 @@ proptest! {
         prop_assert!(rb.links.is_empty());
         rb.links = ra.links.clone();
         prop_assert_eq!(format!("{ra:?}"), format!("{rb:?}"));
+    }
+
+    /// An engine built at one fidelity and switched to the other (`set_fidelity`) reports
+    /// what an engine built at that fidelity reports, and can be switched back.
+    #[test]
+    fn set_fidelity_equals_built_at_fidelity((caps, tasks) in instance_strategy()) {
+        for (from, to) in [(Fidelity::Analytical, Fidelity::Flow), (Fidelity::Flow, Fidelity::Analytical)] {
+            let mut e = build(&caps, &tasks, from);
+            let before = e.run().unwrap();
+            prop_assert!(e.set_fidelity(to));
+            prop_assert_eq!(e.fidelity(), to);
+            let switched = e.run().unwrap();
+            let fresh = build(&caps, &tasks, to).run().unwrap();
+            prop_assert_eq!(format!("{switched:?}"), format!("{fresh:?}"));
+            prop_assert!(e.set_fidelity(from));
+            let back = e.run().unwrap();
+            prop_assert_eq!(format!("{back:?}"), format!("{before:?}"));
+        }
+    }
+
+    /// Analytical runs with link bytes only: the same timeline and bytes per link (so the
+    /// same busiest links), busy time and peak utilisation left 0.
+    #[test]
+    fn analytical_link_bytes_only_same_bytes((caps, tasks) in instance_strategy(), after in any::<bool>()) {
+        let a = build_with_repeats(&caps, &tasks, Fidelity::Analytical, true, after);
+        let mut b = a.clone();
+        b.set_link_bytes_only(true);
+        let (ra, mut rb) = (a.clone().run().unwrap(), b.run().unwrap());
+        prop_assert_eq!(ra.links.len(), rb.links.len());
+        for (x, y) in ra.links.iter().zip(&rb.links) {
+            prop_assert_eq!(x.bytes.to_bits(), y.bytes.to_bits());
+            prop_assert_eq!((y.busy_s, y.peak_utilisation), (0.0, 0.0));
+        }
+        prop_assert_eq!(ra.bottlenecks(&caps, 3), rb.bottlenecks(&caps, 3));
+        rb.links = ra.links.clone();
+        prop_assert_eq!(format!("{ra:?}"), format!("{rb:?}"));
+        // The flow fidelity records everything whatever the setting.
+        let mut f = build(&caps, &tasks, Fidelity::Flow);
+        let full = f.run().unwrap();
+        f.set_link_bytes_only(true);
+        prop_assert_eq!(format!("{:?}", f.run().unwrap()), format!("{full:?}"));
     }
 
     /// Bigger transfers than `incremental_equals_from_scratch`: many flows per

@@ -252,12 +252,12 @@ pub fn bom(f: &Fabric) -> Bom {
         });
     }
     // Cables and optics: one cable per pair of directed links, `lanes` physical links each.
-    // Counted per (network, medium) first: one name per kind, not one string per link.
-    let mut by_kind: BTreeMap<(Net, Medium), u64> = BTreeMap::new();
+    // Counted per (network, medium) names, then keyed by their joined name (no string per link).
+    let mut by_kind: BTreeMap<(&'static str, &'static str), u64> = BTreeMap::new();
     let (mut t_up, mut t_out, mut t_long) = (0u64, 0u64, 0u64);
     for l in f.links.iter().step_by(2) {
         let lanes = l.lanes as u64;
-        *by_kind.entry((l.net, l.medium)).or_default() += lanes;
+        *by_kind.entry((net_name(l.net), medium_name(l.medium))).or_default() += lanes;
         match (l.medium, l.net) {
             (Medium::Optical | Medium::OpticalOcs, Net::ScaleUp) => t_up += 2 * lanes,
             (Medium::Optical | Medium::OpticalOcs, _) => t_out += 2 * lanes,
@@ -265,12 +265,10 @@ pub fn bom(f: &Fabric) -> Bom {
             _ => {}
         }
     }
-    let mut cables: BTreeMap<String, u64> = BTreeMap::new();
-    for ((net, medium), lanes) in by_kind {
-        *cables
-            .entry(format!("{} {}", net_name(net), medium_name(medium)))
-            .or_default() += lanes;
-    }
+    let cables: BTreeMap<String, u64> = by_kind
+        .into_iter()
+        .map(|((net, medium), lanes)| (format!("{net} {medium}"), lanes))
+        .collect();
     let mut add_optics = |count: u64, id: Option<&'static str>, what: &str| {
         if count == 0 {
             return;

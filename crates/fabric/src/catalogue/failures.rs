@@ -37,7 +37,23 @@
 //! - **Host** (CPU, DRAM, PSU, SSD, chassis): 0.049 × node rate = 7.96×10⁻⁶ per host-hour.
 //! - **Switch**: ~2 % of data-centre switches fail within 3 months (Meng et al./Gill et al. as
 //!   summarised in `operations.md`): 0.02 / (91.25 × 24 h) = 9.1×10⁻⁶ per switch-hour (32 %
-//!   of them hardware; all counted: a switch that is down is down).
+//!   of them hardware; all counted: a switch that is down is down). Used on InfiniBand fabrics
+//!   (no InfiniBand switch rate is public in the reference set).
+//! - **Ethernet (RoCE) fabrics** take their network rates from an Ethernet AI-training source
+//!   instead of RSC's InfiniBand-dominated period (Alibaba HPN, Qian et al., SIGCOMM 2024,
+//!   DOI 10.1145/3651890.3672265, §2.3 and Figure 5: in Alibaba's operating LLM-training
+//!   clusters "0.057% of NIC-ToR links fail each month, and about 0.051% of ToR switches
+//!   encounter critical errors and crashes"). Per hour, with a month of 730.5 h:
+//!   **cable / optic** 5.7×10⁻⁴ / 730.5 = 7.80×10⁻⁷ per link-hour (the NIC-side link; the same
+//!   per-link rate for switch-to-switch links, an assumption as on InfiniBand) and **switch**
+//!   5.1×10⁻⁴ / 730.5 = 6.98×10⁻⁷ per switch-hour (measured on ToRs; used for every tier, an
+//!   assumption: upper tiers are routed around anyway). Both fixed (no RSC spread).
+//!   Cross-check in the same paragraph: "a single LLM training job would encounter 1-2 crashes
+//!   each month" from these — a 3K-GPU job (Figure 6: jobs use < 3K GPUs) has ~3,000 NIC-ToR
+//!   links → 1.7 a month. The **NIC** class keeps the RSC-derived rate on Ethernet (no
+//!   Ethernet NIC rate is public in the reference set; the share it comes from is Crusoe's
+//!   "InfiniBand hardware issues", so on RoCE it is an upper bound).
+//!   A fabric is InfiniBand when a scale-out switch is a Quantum chip ([`ScaleOut::of_switch_chip`]).
 //! - **Software** (framework bugs, NCCL hangs, dependencies): **no source in the reference set
 //!   other than Llama 3 gives a rate** — RSC's node rates are hardware only and Crusoe lists
 //!   hardware only. Assumption (low confidence): 15 % of the node hardware rate per host
@@ -93,6 +109,36 @@ impl FailureClass {
     /// Whether a stop of this class needs a replacement node (hardware) before the restart.
     pub fn needs_replacement(self) -> bool {
         !matches!(self, FailureClass::Software)
+    }
+}
+
+/// Scale-out network technology of a fabric: decides which network failure sources apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScaleOut {
+    /// InfiniBand (NVIDIA Quantum switches): RSC / Crusoe-derived link rates.
+    InfiniBand,
+    /// Ethernet / RoCE (and everything that is not InfiniBand): Alibaba HPN link and ToR rates.
+    Ethernet,
+}
+
+impl ScaleOut {
+    /// The technology a scale-out switch chip (catalogue id) belongs to: NVIDIA Quantum
+    /// (`quantum*`) is InfiniBand, every other scale-out chip in the catalogue is Ethernet.
+    pub fn of_switch_chip(chip_id: &str) -> ScaleOut {
+        if chip_id.starts_with("quantum") {
+            ScaleOut::InfiniBand
+        } else {
+            ScaleOut::Ethernet
+        }
+    }
+
+    /// Name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScaleOut::InfiniBand => "infiniband",
+            ScaleOut::Ethernet => "ethernet",
+        }
     }
 }
 
@@ -160,6 +206,17 @@ pub const DELTA_HBM_MTBE_A100_H: f64 = 283_271.0;
 /// Data-centre switch failures per switch-hour: ~2 % within 3 months.
 pub const SWITCH_PER_HOUR: f64 = 0.02 / (91.25 * 24.0);
 
+/// Hours in a month (365.25 × 24 / 12), to turn monthly failure fractions into hourly rates.
+pub const HOURS_PER_MONTH: f64 = 365.25 * 24.0 / 12.0;
+
+/// Alibaba HPN (SIGCOMM 2024, §2.3, Figure 5): "0.057% of NIC-ToR links fail each month" in
+/// Alibaba's operating (RoCE) LLM-training clusters; per link-hour.
+pub const HPN_NIC_TOR_LINK_PER_HOUR: f64 = 0.057e-2 / HOURS_PER_MONTH;
+
+/// Alibaba HPN (SIGCOMM 2024, §2.3): "about 0.051% of ToR switches encounter critical errors and
+/// crashes" each month; per switch-hour.
+pub const HPN_TOR_PER_HOUR: f64 = 0.051e-2 / HOURS_PER_MONTH;
+
 /// HBM uncorrectable-error rate per accelerator-hour for an accelerator catalogue id.
 pub fn hbm_per_hour(accel_model: &str) -> f64 {
     if accel_model == "a100" {
@@ -169,8 +226,9 @@ pub fn hbm_per_hour(accel_model: &str) -> f64 {
     }
 }
 
-/// Every class's rate for a fabric whose accelerator is `accel_model`.
-pub fn failure_rates(accel_model: &str) -> Vec<FailureRate> {
+/// Every class's rate for a fabric whose accelerator is `accel_model` and whose scale-out
+/// network is `scale_out`.
+pub fn failure_rates(accel_model: &str, scale_out: ScaleOut) -> Vec<FailureRate> {
     let node = node_rate_per_hour();
     let hbm_source = if accel_model == "a100" {
         "NCSA Delta per-GPU uncorrectable-memory MTBE 283,271 h on A100 (arXiv 2503.11901)"
@@ -206,19 +264,37 @@ pub fn failure_rates(accel_model: &str) -> Vec<FailureRate> {
             node_derived: true,
             source: "Meta RSC node rate × 4.9 % other host issues (Crusoe H200)",
         },
-        FailureRate {
-            class: FailureClass::Switch,
-            per: PerComponent::Switch,
-            per_hour: SWITCH_PER_HOUR,
-            node_derived: false,
-            source: "data-centre switches: ~2 % fail within 3 months (operations.md)",
+        match scale_out {
+            ScaleOut::InfiniBand => FailureRate {
+                class: FailureClass::Switch,
+                per: PerComponent::Switch,
+                per_hour: SWITCH_PER_HOUR,
+                node_derived: false,
+                source: "data-centre switches: ~2 % fail within 3 months (operations.md)",
+            },
+            ScaleOut::Ethernet => FailureRate {
+                class: FailureClass::Switch,
+                per: PerComponent::Switch,
+                per_hour: HPN_TOR_PER_HOUR,
+                node_derived: false,
+                source: "Alibaba HPN (SIGCOMM 2024, §2.3): 0.051 % of ToR switches crash each month (RoCE LLM-training clusters)",
+            },
         },
-        FailureRate {
-            class: FailureClass::CableOptic,
-            per: PerComponent::Link,
-            per_hour: SHARE_LINK * node / RSC_GPUS_PER_NODE,
-            node_derived: true,
-            source: "Meta RSC node rate × 21.9 % InfiniBand recoverable + other (Crusoe H200) / 8 links per node",
+        match scale_out {
+            ScaleOut::InfiniBand => FailureRate {
+                class: FailureClass::CableOptic,
+                per: PerComponent::Link,
+                per_hour: SHARE_LINK * node / RSC_GPUS_PER_NODE,
+                node_derived: true,
+                source: "Meta RSC node rate × 21.9 % InfiniBand recoverable + other (Crusoe H200) / 8 links per node",
+            },
+            ScaleOut::Ethernet => FailureRate {
+                class: FailureClass::CableOptic,
+                per: PerComponent::Link,
+                per_hour: HPN_NIC_TOR_LINK_PER_HOUR,
+                node_derived: false,
+                source: "Alibaba HPN (SIGCOMM 2024, §2.3): 0.057 % of NIC-ToR links fail each month (RoCE LLM-training clusters)",
+            },
         },
         FailureRate {
             class: FailureClass::Software,
@@ -230,15 +306,24 @@ pub fn failure_rates(accel_model: &str) -> Vec<FailureRate> {
     ]
 }
 
-/// How long the surviving ranks wait before a failed peer is noticed: PyTorch's default
-/// ProcessGroupNCCL timeout, 10 min (`torch.distributed.init_process_group`, "default value is
-/// 10 minutes for NCCL"). Crashes that kill the process quickly still leave the peers blocked
-/// in a collective until the watchdog fires.
-pub const DETECT_S: f64 = 600.0;
+/// Detection time added on top of [`RESTART_S`] after an unexpected stop: 0 s by default,
+/// because the one published at-scale recovery figure counts detection in (see [`RESTART_S`]).
+/// A hang that only PyTorch's ProcessGroupNCCL watchdog catches waits its timeout (default 10
+/// min, `torch.distributed.init_process_group`: "default value is 10 minutes for NCCL");
+/// `--detect-s 600` models a stack that relies on it (this catalogue's default before
+/// 2026-12).
+pub const DETECT_S: f64 = 0.0;
 
-/// Re-queue, process start, communicator initialisation and warm-up of a restarted job: the
-/// MTTR of the Young–Daly worked example (600 s; changlan.org/posts/optimal-checkpointing,
-/// operations.csv O052). Low confidence: no large-job restart time is public in the reference set.
+/// Whole recovery of a synchronous job after a stop — detection, re-queue, process start,
+/// communicator initialisation, warm-up — 600 s: Meta's FT-HSDP paper (Salpekar et al.,
+/// "Training LLMs with Fault Tolerant HSDP on 100,000 GPUs", arXiv 2602.00277, abstract):
+/// "Compared with fully synchronous training at O(100K) GPUs, FT-HSDP can reduce the stall time
+/// due to failure recovery from 10 minutes to 3 minutes". A later, larger Meta deployment than
+/// Llama 3's campaign, whose interruption counts and times are not used. The same 600 s is the
+/// MTTR of the Young–Daly worked example (changlan.org, operations.csv O052). The checkpoint
+/// read is added on top (it is modelled from the checkpoint size). No split between detection
+/// and restart is published, so a planned restart (no detection) takes the same 600 s, an upper
+/// bound; a job smaller than O(100K) GPUs is assumed to restart no faster (conservative).
 pub const RESTART_S: f64 = 600.0;
 
 /// A failed node returns to the spare pool after this long (hardware swap by the operator):
@@ -271,7 +356,7 @@ mod tests {
 
     #[test]
     fn every_class_has_a_positive_rate_and_a_source() {
-        let r = failure_rates("h100");
+        let r = failure_rates("h100", ScaleOut::InfiniBand);
         assert_eq!(r.len(), FailureClass::ALL.len());
         for (x, c) in r.iter().zip(FailureClass::ALL) {
             assert_eq!(x.class, c);
@@ -284,5 +369,48 @@ mod tests {
         assert!((SWITCH_PER_HOUR - 9.1e-6).abs() < 0.05e-6);
         // A100 HBM at Delta's A100 rate.
         assert!(hbm_per_hour("a100") < hbm_per_hour("h100") / 3.0);
+    }
+
+    #[test]
+    fn ethernet_fabrics_take_hpn_network_rates_infiniband_keeps_rsc() {
+        let rate = |t: ScaleOut, c: FailureClass| {
+            failure_rates("h100", t)
+                .into_iter()
+                .find(|r| r.class == c)
+                .map(|r| r.per_hour)
+                .unwrap_or(0.0)
+        };
+        // HPN §2.3: 0.057 % of NIC-ToR links and 0.051 % of ToRs a month.
+        assert!((HPN_NIC_TOR_LINK_PER_HOUR - 7.80e-7).abs() < 0.01e-7);
+        assert!((HPN_TOR_PER_HOUR - 6.98e-7).abs() < 0.01e-7);
+        assert_eq!(
+            rate(ScaleOut::Ethernet, FailureClass::CableOptic),
+            HPN_NIC_TOR_LINK_PER_HOUR
+        );
+        assert_eq!(rate(ScaleOut::Ethernet, FailureClass::Switch), HPN_TOR_PER_HOUR);
+        // InfiniBand keeps the RSC × Crusoe link rate and the data-centre switch rate.
+        assert!((rate(ScaleOut::InfiniBand, FailureClass::CableOptic) - 4.45e-6).abs() < 0.01e-6);
+        assert_eq!(rate(ScaleOut::InfiniBand, FailureClass::Switch), SWITCH_PER_HOUR);
+        // Every other class is the same on both.
+        for c in [
+            FailureClass::Gpu,
+            FailureClass::Hbm,
+            FailureClass::Nic,
+            FailureClass::Host,
+            FailureClass::Software,
+        ] {
+            assert_eq!(rate(ScaleOut::Ethernet, c), rate(ScaleOut::InfiniBand, c), "{c:?}");
+        }
+        // HPN's own cross-check: a 3K-GPU job (one NIC-ToR link per GPU) sees 1–2 link crashes
+        // a month.
+        let per_month = 3000.0 * HPN_NIC_TOR_LINK_PER_HOUR * HOURS_PER_MONTH;
+        assert!((1.0..=2.0).contains(&per_month), "{per_month}");
+        assert_eq!(ScaleOut::of_switch_chip("quantum2-qm9700"), ScaleOut::InfiniBand);
+        assert_eq!(ScaleOut::of_switch_chip("minipack2"), ScaleOut::Ethernet);
+    }
+
+    #[test]
+    fn restart_is_ft_hsdp_ten_minute_synchronous_stall_detection_included() {
+        assert_eq!(DETECT_S + RESTART_S, 600.0);
     }
 }

@@ -53,6 +53,8 @@ pub struct FabricTraits {
     pub ocs: bool,
     /// Hosts of the cluster the job does not use: cold spares a failed node is replaced from.
     pub idle_hosts: u64,
+    /// InfiniBand or Ethernet scale-out: picks the network failure sources of the catalogue.
+    pub scale_out: fc::ScaleOut,
 }
 
 /// Everything one goodput run needs, fabric- and model-derived values included.
@@ -185,6 +187,8 @@ pub struct GoodputReport {
     /// checkpoint read (+ OCS reconfiguration).
     pub restart_s: f64,
     pub degraded_step_slowdown_fraction: f64,
+    /// "infiniband" or "ethernet": which network failure sources of the catalogue apply.
+    pub scale_out: String,
     pub maintenance_per_day: f64,
     /// Mean time between stopping failures at the central rates (analytic).
     pub mtbi_s: f64,
@@ -321,7 +325,7 @@ impl FailureSource {
 pub fn failure_sources(accel_model: &str, c: &ComponentCounts, traits: &FabricTraits) -> Vec<FailureSource> {
     let dual = traits.dual_plane;
     let mut out = Vec::new();
-    for r in fc::failure_rates(accel_model) {
+    for r in fc::failure_rates(accel_model, traits.scale_out) {
         let groups: Vec<(Unit, f64, Effect)> = match r.per {
             PerComponent::Accelerator => vec![(Unit::Accelerator, c.accelerators, Effect::Stop)],
             PerComponent::Host => vec![(Unit::Host, c.hosts, Effect::Stop)],
@@ -576,8 +580,14 @@ pub fn counts_from_fabric(f: &fabric::Fabric, job_accels: u64) -> (ComponentCoun
     let nics = (f.extras.nics as f64 * frac).ceil();
     let nic_links: f64 = (0..job as u32).map(|r| f.scale_out_ports(r).len() as f64).sum();
     let (mut leaf, mut upper) = (0.0, 0.0);
+    let mut scale_out = fc::ScaleOut::Ethernet;
     for node in &f.nodes {
         if node.kind == NodeKind::Switch && node.net != Net::ScaleUp {
+            if let Some(m) = f.switch_models.get(node.model as usize) {
+                if fc::ScaleOut::of_switch_chip(m.chip) == fc::ScaleOut::InfiniBand {
+                    scale_out = fc::ScaleOut::InfiniBand;
+                }
+            }
             if node.tier <= 1 {
                 leaf += node.chips as f64;
             } else {
@@ -607,6 +617,7 @@ pub fn counts_from_fabric(f: &fabric::Fabric, job_accels: u64) -> (ComponentCoun
         dual_plane: f.planes >= 2,
         ocs: f.extras.ocs > 0,
         idle_hosts: (hosts_all - hosts).max(0.0) as u64,
+        scale_out,
     };
     (counts, traits)
 }
@@ -692,7 +703,7 @@ pub fn run(inp: &GoodputInputs) -> Result<GoodputReport, String> {
             inp.storage_bytes_per_s / 1e9
         ),
         format!(
-            "restart after an unexpected stop: detection {:.0} s (default: PyTorch NCCL watchdog, 600 s) + re-queue and init {:.0} s (default: 600 s, O052's MTTR, an assumption) + checkpoint read {:.1} s",
+            "restart after an unexpected stop: detection {:.0} s (default 0: counted in the restart) + recovery {:.0} s (default 600 s: FT-HSDP's 10-min synchronous recovery stall at O(100K) GPUs, arXiv 2602.00277, detection included) + checkpoint read {:.1} s",
             inp.detect_s,
             inp.restart_s,
             read_s
@@ -736,6 +747,7 @@ pub fn run(inp: &GoodputInputs) -> Result<GoodputReport, String> {
         detect_s: inp.detect_s,
         restart_s: restart_unexpected,
         degraded_step_slowdown_fraction: slow - 1.0,
+        scale_out: inp.traits.scale_out.name().into(),
         maintenance_per_day: inp.maintenance_per_day,
         mtbi_s: if mtbi_s.is_finite() { mtbi_s } else { 0.0 },
         mean_interval_between_interruptions_s: if mean_int > 0.0 { horizon / mean_int } else { 0.0 },
@@ -885,6 +897,7 @@ mod tests {
                 dual_plane: dual,
                 ocs: false,
                 idle_hosts: 0,
+                scale_out: fc::ScaleOut::InfiniBand,
             },
             checkpoint_bytes: 1e12,
             storage_bytes_per_s: 1e11,
@@ -919,6 +932,36 @@ mod tests {
         i.exposed_scale_out_fraction = 0.0;
         let free = run(&i).unwrap();
         assert!(free.effective_training_time_fraction.mean > dual.effective_training_time_fraction.mean);
+    }
+
+    #[test]
+    fn scale_out_technology_picks_the_network_sources() {
+        // Meta's RoCE cluster is Ethernet (Minipack2 / Arista 7800), a DGX SuperPOD InfiniBand.
+        let tech = |spec: &str| {
+            let (_, f) = fabric::presets::build_preset(spec).unwrap();
+            counts_from_fabric(&f, f.accel_count() as u64).1.scale_out
+        };
+        assert_eq!(tech("meta-roce-24k:pods=1,racks=2"), fc::ScaleOut::Ethernet);
+        assert_eq!(tech("dgx-h100-superpod:su=1"), fc::ScaleOut::InfiniBand);
+        // Same counts, Ethernet: NIC links and switches at the HPN rates, the rest unchanged.
+        let ib = inputs(false);
+        let mut eth = inputs(false);
+        eth.traits.scale_out = fc::ScaleOut::Ethernet;
+        let rate = |i: &GoodputInputs, u: Unit| {
+            failure_sources(i.accel_model, &i.counts, &i.traits)
+                .into_iter()
+                .find(|s| s.unit == u)
+                .map(|s| s.per_hour)
+                .unwrap()
+        };
+        assert_eq!(rate(&eth, Unit::NicLink), fc::HPN_NIC_TOR_LINK_PER_HOUR);
+        assert_eq!(rate(&eth, Unit::LeafSwitch), fc::HPN_TOR_PER_HOUR);
+        assert!(rate(&ib, Unit::NicLink) > 5.0 * rate(&eth, Unit::NicLink));
+        assert_eq!(rate(&eth, Unit::Nic), rate(&ib, Unit::Nic));
+        assert_eq!(rate(&eth, Unit::Accelerator), rate(&ib, Unit::Accelerator));
+        // Fewer network stops on Ethernet, so a longer MTBI.
+        let (a, b) = (run(&ib).unwrap(), run(&eth).unwrap());
+        assert!(b.mtbi_s > a.mtbi_s);
     }
 
     #[test]

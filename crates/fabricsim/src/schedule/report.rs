@@ -385,7 +385,7 @@ pub(crate) fn build(
             }
         ),
         format!(
-            "an interrupted job's next attempt first runs detection {:.0} s (PyTorch NCCL watchdog) + restart {:.0} s (goodput's defaults) on its new GPUs; a preempted job checkpoints and pays nothing",
+            "an interrupted job's next attempt first runs detection {:.0} s + restart {:.0} s (goodput's defaults: FT-HSDP's 10-min synchronous recovery, detection included) on its new GPUs; a preempted job checkpoints and pays nothing",
             fc::DETECT_S,
             fc::RESTART_S
         ),

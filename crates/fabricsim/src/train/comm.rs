@@ -23,9 +23,9 @@
 use super::layout::{Dim, Layout, Placement};
 use super::memory::param_split;
 use collective::constants::{LinkClass, Protocol, NET_CHANNELS};
-use collective::moe::{MoeResult, MoeSpec};
+use collective::moe::{MoeBuilt, MoeResult, MoeSpec};
 use collective::plan::{Phase, Plan, PlanFlow};
-use collective::simulate::{latency, lower, run_plan, Options, REF_SIZE};
+use collective::simulate::{build_plan, latency, lower, run_built, run_plan, BuiltPlan, Options, REF_SIZE};
 use collective::{Algo, InNetwork, Op};
 use engine::Fidelity;
 use fabric::Fabric;
@@ -255,6 +255,23 @@ pub struct Memo {
     chosen: BTreeMap<ChooseKey, (Algo, Protocol, f64)>,
     runs: Vec<MemoRun>,
     moe: Vec<MemoMoe>,
+    /// While the fidelity checks collect their simulations ([`fidelity_checks`]'s first pass):
+    /// the runs asked for and missing, recorded instead of computed.
+    defer: Option<Deferred>,
+    /// Within one [`price_with`] whose fidelity checks will run: the analytical runs' routed
+    /// and stored plans (collectives and DeepEP), which the checks run again at flow fidelity
+    /// instead of routing and storing the same flows a second time.
+    keep_built: bool,
+    built: Vec<(Arc<Plan>, BuiltPlan)>,
+    built_moe: Vec<(Vec<Vec<u32>>, MoeSpec, MoeBuilt)>,
+}
+
+/// Simulations a pass over the fidelity checks asked for and the memo lacked, to compute on
+/// all cores before the pass that reads them.
+#[derive(Default)]
+struct Deferred {
+    runs: Vec<(Arc<Plan>, Fidelity)>,
+    moe: Vec<(Vec<Vec<u32>>, MoeSpec, Fidelity)>,
 }
 
 /// The groups, operation, algorithm and channels of a merged plan.
@@ -334,12 +351,21 @@ impl Memo {
         plan: &Arc<Plan>,
         fidelity: Fidelity,
     ) -> Result<(f64, Vec<(u32, f64)>), String> {
-        let same =
-            |p: &Arc<Plan>| Arc::ptr_eq(p, plan) || (p.virtual_links == plan.virtual_links && p.phases == plan.phases);
-        if let Some((_, _, t, busy)) = self.runs.iter().find(|(p, fi, ..)| *fi == fidelity && same(p)) {
+        if let Some((_, _, t, busy)) = self
+            .runs
+            .iter()
+            .find(|(p, fi, ..)| *fi == fidelity && same_plan(p, plan))
+        {
             return Ok((*t, busy.clone()));
         }
-        let (t, busy) = run_plan(f, caps, plan, fidelity).map_err(|e| e.to_string())?;
+        if let Some(d) = &mut self.defer {
+            // Recorded for later; the caller's result from this pass is discarded.
+            if !d.runs.iter().any(|(p, fi)| *fi == fidelity && same_plan(p, plan)) {
+                d.runs.push((plan.clone(), fidelity));
+            }
+            return Ok((0.0, Vec::new()));
+        }
+        let (t, busy) = self.simulate(f, caps, plan, fidelity).map_err(|e| e.to_string())?;
         let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
         self.runs.push((plan.clone(), fidelity, t, busy.clone()));
         Ok((t, busy))
@@ -353,17 +379,93 @@ impl Memo {
         spec: &MoeSpec,
         fidelity: Fidelity,
     ) -> Result<Arc<MoeResult>, collective::CollectiveError> {
-        if let Some((.., r)) = self
-            .moe
-            .iter()
-            .find(|(g, s, fi, _)| *fi == fidelity && same_spec(s, spec) && g.as_slice() == groups)
-        {
-            return Ok(r.clone());
+        if let Some(r) = self.moe_done(groups, spec, fidelity) {
+            return Ok(r);
         }
-        let r = Arc::new(collective::moe::run(f, groups, spec, fidelity)?);
+        let r = Arc::new(self.simulate_moe(f, groups, spec, fidelity)?);
         self.moe.push((groups.to_vec(), *spec, fidelity, r.clone()));
         Ok(r)
     }
+}
+
+impl Memo {
+    /// `run_plan`, keeping the built plan of an analytical run while `keep_built` and running
+    /// a kept one (taken out: the checks run each plan once at flow) instead of building it
+    /// again. A built plan simulates as `run_plan` of the plan does.
+    fn simulate(
+        &mut self,
+        f: &Fabric,
+        caps: &[f64],
+        plan: &Arc<Plan>,
+        fidelity: Fidelity,
+    ) -> Result<(f64, Vec<collective::simulate::Bottleneck>), collective::CollectiveError> {
+        if let Some(mut b) = self.take_built(plan) {
+            return run_built(f, &mut b, fidelity);
+        }
+        if !self.keep_built || fidelity != Fidelity::Analytical {
+            return run_plan(f, caps, plan, fidelity);
+        }
+        let mut b = build_plan(f, caps, plan)?;
+        let r = run_built(f, &mut b, fidelity)?;
+        self.built.push((plan.clone(), b));
+        Ok(r)
+    }
+
+    /// A kept built plan of `plan`, taken out of the memo.
+    fn take_built(&mut self, plan: &Arc<Plan>) -> Option<BuiltPlan> {
+        let i = self.built.iter().position(|(p, _)| same_plan(p, plan))?;
+        Some(self.built.swap_remove(i).1)
+    }
+
+    /// `collective::moe::run`, keeping and reusing built runs like [`Memo::simulate`].
+    fn simulate_moe(
+        &mut self,
+        f: &Fabric,
+        groups: &[Vec<u32>],
+        spec: &MoeSpec,
+        fidelity: Fidelity,
+    ) -> Result<MoeResult, collective::CollectiveError> {
+        if let Some(mut b) = self.take_built_moe(groups, spec) {
+            return collective::moe::run_built(f, &mut b, fidelity);
+        }
+        if !self.keep_built || fidelity != Fidelity::Analytical {
+            return collective::moe::run(f, groups, spec, fidelity);
+        }
+        let mut b = collective::moe::build(f, groups, spec)?;
+        let r = collective::moe::run_built(f, &mut b, fidelity)?;
+        self.built_moe.push((groups.to_vec(), *spec, b));
+        Ok(r)
+    }
+
+    /// A kept built DeepEP run of (groups, spec), taken out of the memo.
+    fn take_built_moe(&mut self, groups: &[Vec<u32>], spec: &MoeSpec) -> Option<MoeBuilt> {
+        let i = self
+            .built_moe
+            .iter()
+            .position(|(g, s, _)| same_spec(s, spec) && g.as_slice() == groups)?;
+        Some(self.built_moe.swap_remove(i).2)
+    }
+
+    /// Start or end a step whose analytical runs keep their built plans (the checks' flow runs
+    /// reuse them); ending it drops those still kept.
+    fn keep_built(&mut self, on: bool) {
+        self.keep_built = on;
+        self.built.clear();
+        self.built_moe.clear();
+    }
+
+    /// The DeepEP run of (groups, spec, fidelity), if the memo holds it.
+    fn moe_done(&self, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) -> Option<Arc<MoeResult>> {
+        self.moe
+            .iter()
+            .find(|(g, s, fi, _)| *fi == fidelity && same_spec(s, spec) && g.as_slice() == groups)
+            .map(|(.., r)| r.clone())
+    }
+}
+
+/// Two plans that simulate alike (the same phases and virtual links).
+fn same_plan(a: &Arc<Plan>, b: &Arc<Plan>) -> bool {
+    Arc::ptr_eq(a, b) || (a.virtual_links == b.virtual_links && a.phases == b.phases)
 }
 
 /// Two specs that price alike (the imbalance compared bit for bit).
@@ -387,6 +489,21 @@ pub fn price_with(
 ) -> Result<CommCosts, String> {
     memo.for_caps(&pl.caps);
     let opts: CommOptions = opts.into();
+    let checks = opts.fidelity == Fidelity::Analytical && opts.fidelity_checks;
+    memo.keep_built(checks);
+    let r = price_in(f, pl, model, opts, memo);
+    memo.keep_built(false);
+    r
+}
+
+/// [`price_with`] for a memo already set to the placement's capacities.
+fn price_in(
+    f: &Fabric,
+    pl: &Placement,
+    model: &ModelSpec,
+    opts: CommOptions,
+    memo: &mut Memo,
+) -> Result<CommCosts, String> {
     let p = &pl.plan;
     let lay = &pl.layout;
     let caps = &pl.caps;
@@ -805,7 +922,81 @@ fn per_step(pl: &Placement, model: &ModelSpec, c: &CommCosts, kind: CommKind) ->
 }
 
 /// Price the step's largest communications again under the flow fidelity (module notes).
+///
+/// Two passes over the same code ([`check_pass`]): the first records the simulations it needs
+/// and the memo lacks (`Memo::defer`: independent flow runs of whole dimensions, the largest
+/// costs of an analytical step), which then run on all cores into the memo; the second reads
+/// them there. The engine is deterministic, so each result is the one a run in sequence gives
+/// and the checks are unchanged; a simulation that fails in parallel is left out, for the
+/// second pass to run again and report in its turn.
 fn fidelity_checks(
+    f: &Fabric,
+    pl: &Placement,
+    model: &ModelSpec,
+    out: &mut CommCosts,
+    memo: &mut Memo,
+) -> Result<(), String> {
+    use rayon::prelude::*;
+    memo.defer = Some(Deferred::default());
+    // Errors of this pass come again, in order, from the second one.
+    let _ = check_pass(f, pl, model, out, memo);
+    let todo = memo.defer.take().unwrap_or_default();
+    enum Job {
+        Run(Arc<Plan>, Fidelity, Option<Box<BuiltPlan>>),
+        Moe(Vec<Vec<u32>>, MoeSpec, Fidelity, Option<Box<MoeBuilt>>),
+    }
+    enum Done {
+        Run(MemoRun),
+        Moe(MemoMoe),
+    }
+    let mut jobs: Vec<(usize, Job)> = Vec::new();
+    for (plan, fi) in todo.runs {
+        let built = memo.take_built(&plan).map(Box::new);
+        jobs.push((plan.flow_count(), Job::Run(plan, fi, built)));
+    }
+    for (groups, spec, fi) in todo.moe {
+        if memo.moe_done(&groups, &spec, fi).is_none() {
+            let ranks = groups.iter().map(|g| g.len() * g.len()).sum();
+            let built = memo.take_built_moe(&groups, &spec).map(Box::new);
+            jobs.push((ranks, Job::Moe(groups, spec, fi, built)));
+        }
+    }
+    // Largest first, for the cores to finish together (the order changes no result).
+    jobs.sort_by_key(|j| std::cmp::Reverse(j.0));
+    let caps = &pl.caps;
+    let done: Vec<Option<Done>> = jobs
+        .into_par_iter()
+        .map(|(_, job)| match job {
+            Job::Run(plan, fi, built) => {
+                let (t, busy) = match built {
+                    Some(mut b) => run_built(f, &mut b, fi),
+                    None => run_plan(f, caps, &plan, fi),
+                }
+                .ok()?;
+                let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
+                Some(Done::Run((plan, fi, t, busy)))
+            }
+            Job::Moe(groups, spec, fi, built) => {
+                let r = match built {
+                    Some(mut b) => collective::moe::run_built(f, &mut b, fi),
+                    None => collective::moe::run(f, &groups, &spec, fi),
+                }
+                .ok()?;
+                Some(Done::Moe((groups, spec, fi, Arc::new(r))))
+            }
+        })
+        .collect();
+    for d in done.into_iter().flatten() {
+        match d {
+            Done::Run(r) => memo.runs.push(r),
+            Done::Moe(m) => memo.moe.push(m),
+        }
+    }
+    check_pass(f, pl, model, out, memo)
+}
+
+/// One pass over the fidelity checks (see [`fidelity_checks`]).
+fn check_pass(
     f: &Fabric,
     pl: &Placement,
     model: &ModelSpec,
@@ -837,8 +1028,12 @@ fn fidelity_checks(
             continue;
         }
         if k == Ep {
-            checks.extend(super::moe::fidelity_check(f, pl, model, out, memo)?);
             // DeepEP kernels
+            match (&mut memo.defer, super::moe::check_run(pl, model, out)) {
+                (Some(d), Some((groups, spec))) => d.moe.push((groups, spec, Fidelity::Flow)),
+                (Some(_), None) => {}
+                (None, _) => checks.extend(super::moe::fidelity_check(f, pl, model, out, memo)?),
+            }
         }
         for c in out.collectives.iter().filter(|c| c.kind == k) {
             let (Some(algo), Some(dim)) = (c.cost.algo, c.dim) else {
@@ -1031,13 +1226,13 @@ fn prefetch(
         .collect();
     // The plans to run: not run yet, and not equal to an earlier one of this batch.
     let fidelity = opts.fidelity;
-    let same = |a: &Arc<Plan>, b: &Arc<Plan>| {
-        Arc::ptr_eq(a, b) || (a.virtual_links == b.virtual_links && a.phases == b.phases)
-    };
     let mut todo: Vec<Arc<Plan>> = Vec::new();
     for plan in merged.iter().map(|(_, _, _, plan, _)| plan).chain(plans) {
-        let done = memo.runs.iter().any(|(p, fi, ..)| *fi == fidelity && same(p, plan));
-        if !done && !todo.iter().any(|p| same(p, plan)) {
+        let done = memo
+            .runs
+            .iter()
+            .any(|(p, fi, ..)| *fi == fidelity && same_plan(p, plan));
+        if !done && !todo.iter().any(|p| same_plan(p, plan)) {
             todo.push(plan.clone());
         }
     }
@@ -1289,5 +1484,83 @@ pub fn p2p_link_class(f: &Fabric, pl: &Placement) -> LinkClass {
         LinkClass::NvLink
     } else {
         LinkClass::Net
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use workload::{ParallelPlan, Precision, Recompute};
+
+    fn plan(tp: u32, pp: u32, dp: u32, ep: u32, zero: u8) -> ParallelPlan {
+        ParallelPlan {
+            tp,
+            pp,
+            dp,
+            cp: 1,
+            ep,
+            vp: 1,
+            mbs: 1,
+            gbs: 64,
+            seq: 4096,
+            zero,
+            recompute: Recompute::Selective,
+            precision: Precision::Bf16,
+            sequence_parallel: tp > 1,
+            tp_comm_overlap: false,
+            layers_per_stage: None,
+            hsdp_shard: None,
+        }
+    }
+
+    /// The fidelity checks computed in two passes, their flow runs in parallel on the step's
+    /// built plans, equal one sequential pass with fresh runs (bit for bit), and the checks
+    /// change nothing else of the step's prices.
+    #[test]
+    fn parallel_checks_equal_sequential_checks() {
+        let cases = [
+            ("fat-tree:gpus=64", None, "llama-3.1-8b", plan(2, 4, 8, 1, 1)),
+            ("fat-tree:gpus=64", None, "llama-3.1-8b", plan(4, 2, 8, 1, 0)),
+            ("fat-tree:gpus=64", None, "mixtral-8x7b", plan(2, 4, 8, 4, 1)),
+            (
+                "fat-tree:gpus=256,oversub=3",
+                Some(fabric::RoutingMode::Adaptive),
+                "mixtral-8x7b",
+                plan(2, 2, 64, 8, 1),
+            ),
+            (
+                "rail-optimized:gpus=128",
+                Some(fabric::RoutingMode::Spray),
+                "llama-3.1-8b",
+                plan(8, 2, 8, 1, 1),
+            ),
+        ];
+        for (cluster, routing, name, p) in cases {
+            let mut f = crate::cluster::load(crate::cluster::Source::Preset(cluster))
+                .unwrap_or_else(|e| panic!("{cluster}: {e}"))
+                .1;
+            if let Some(r) = routing {
+                f.routing = r;
+            }
+            let m = workload::registry::lookup(name).unwrap();
+            let pl = super::super::layout::place(&f, &m, &p, super::super::DEFAULT_ORDER, false).unwrap();
+            let with = price(&f, &pl, &m, Fidelity::Analytical).unwrap();
+            assert!(!with.fidelity_checks.is_empty(), "{cluster} {name}: no checks");
+            let mut without = price(
+                &f,
+                &pl,
+                &m,
+                CommOptions {
+                    fidelity_checks: false,
+                    ..CommOptions::from(Fidelity::Analytical)
+                },
+            )
+            .unwrap();
+            assert!(without.fidelity_checks.is_empty());
+            let mut memo = Memo::new();
+            memo.for_caps(&pl.caps);
+            check_pass(&f, &pl, &m, &mut without, &mut memo).unwrap();
+            assert_eq!(format!("{with:?}"), format!("{without:?}"), "{cluster} {name}");
+        }
     }
 }

@@ -157,11 +157,28 @@ pub fn fidelity_check(
     out: &CommCosts,
     memo: &mut super::comm::Memo,
 ) -> Result<Option<FidelityCheck>, String> {
-    let (Some(ep), Some(m)) = (&out.moe, &model.moe) else {
+    let (Some(ep), Some((groups, s))) = (&out.moe, check_run(pl, model, out)) else {
         return Ok(None);
     };
     let p = &pl.plan;
-    let groups = pl.layout.groups(Dim::Ep);
+    let flow = memo
+        .moe(f, &groups, &s, Fidelity::Flow)
+        .map_err(|e| format!("--ep {}: {e}", p.ep))?;
+    Ok(Some(FidelityCheck {
+        kind: CommKind::Ep,
+        op: Op::AllToAll,
+        scope: CheckScope::AllGroups,
+        analytical_s: ep.dispatch_fwd_s,
+        flow_s: flow.time_s,
+        stages: 1,
+    }))
+}
+
+/// The DeepEP run [`fidelity_check`] prices under the flow model (its groups and spec), if any.
+pub(crate) fn check_run(pl: &Placement, model: &ModelSpec, out: &CommCosts) -> Option<(Vec<Vec<u32>>, MoeSpec)> {
+    let (Some(ep), Some(m)) = (&out.moe, &model.moe) else {
+        return None;
+    };
     let s = MoeSpec {
         dtype: ep.dispatch_dtype,
         imbalance: ep.imbalance,
@@ -174,17 +191,7 @@ pub fn fidelity_check(
             m.experts,
         )
     };
-    let flow = memo
-        .moe(f, &groups, &s, Fidelity::Flow)
-        .map_err(|e| format!("--ep {}: {e}", p.ep))?;
-    Ok(Some(FidelityCheck {
-        kind: CommKind::Ep,
-        op: Op::AllToAll,
-        scope: CheckScope::AllGroups,
-        analytical_s: ep.dispatch_fwd_s,
-        flow_s: flow.time_s,
-        stages: 1,
-    }))
+    Some((pl.layout.groups(Dim::Ep), s))
 }
 
 /// Seconds per step the EP links carry dispatch/combine on an average stage, hidden or not

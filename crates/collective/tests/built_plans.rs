@@ -1,0 +1,124 @@
+//! A plan routed and stored once (`simulate::build_plan`, `moe::build`) and simulated at both
+//! fidelities gives, bit for bit, what a fresh `run_plan` (`moe::run`) gives at each: the
+//! analytical fidelity checks of `train` re-run the step's built plans at flow.
+
+use collective::moe::{self, MoeKernel, MoeOp, MoeSpec};
+use collective::simulate::{self, Bottleneck};
+use collective::{Algo, Op, Phase, Plan};
+use engine::Fidelity;
+use fabric::presets::build_preset;
+use fabric::{Fabric, RoutingMode};
+use proptest::prelude::*;
+
+const FABRICS: &[&str] = &[
+    "dgx-h100",
+    "fat-tree:gpus=64",
+    "fat-tree:gpus=256,oversub=3",
+    "rail-optimized:gpus=128",
+    "gb200-nvl72",
+    "tpu-v4-pod:slice=4x4x4",
+];
+
+const ROUTING: [RoutingMode; 3] = [RoutingMode::Ecmp, RoutingMode::Adaptive, RoutingMode::Spray];
+
+fn fabric(i: usize, routing: usize) -> Fabric {
+    let mut f = build_preset(FABRICS[i]).unwrap().1;
+    f.routing = ROUTING[routing];
+    f
+}
+
+/// Bits of a run's numbers and its busy links.
+fn bits((t, busy): &(f64, Vec<Bottleneck>)) -> String {
+    let mut s = format!("{}", t.to_bits());
+    for b in busy {
+        s.push_str(&format!(" {}:{}:{}", b.link, b.name, b.utilisation.to_bits()));
+    }
+    s
+}
+
+/// `groups` disjoint groups of `size` consecutive ranks from `start`, each lowered for `op` with
+/// `algo`, merged phase by phase (virtual links renumbered), as `train` prices a dimension.
+fn merged(f: &Fabric, start: u32, size: u32, groups: u32, op: Op, algo: Algo) -> Option<Plan> {
+    let n = f.accel_count() as u32;
+    let mut out = Plan::new(op, algo);
+    for g in 0..groups {
+        let first = start + g * size;
+        if first + size > n {
+            break;
+        }
+        let ranks: Vec<u32> = (first..first + size).collect();
+        let mut p = simulate::lower(f, &ranks, op, simulate::REF_SIZE, algo, 2).ok()?;
+        let base = f.links.len() as u32;
+        let offset = out.virtual_links.len() as u32;
+        for ph in &mut p.phases {
+            for fl in &mut ph.flows {
+                for l in fl.path.iter_mut().flatten() {
+                    if *l >= base {
+                        *l += offset;
+                    }
+                }
+            }
+        }
+        out.virtual_links.extend(p.virtual_links);
+        for (i, ph) in p.phases.into_iter().enumerate() {
+            if out.phases.len() <= i {
+                out.phases.push(Phase::default());
+            }
+            out.phases[i].flows.extend(ph.flows);
+        }
+    }
+    (!out.phases.is_empty()).then_some(out)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn built_plan_runs_as_fresh_plans(fi in 0..FABRICS.len(), routing in 0..3usize, op in 0..Op::ALL.len(),
+                                      algo in 0..Algo::ALL.len(), start in 0u32..16, size in 2u32..=16,
+                                      groups in 1u32..=4, flow_first in any::<bool>()) {
+        let f = fabric(fi, routing);
+        let Some(plan) = merged(&f, start, size, groups, Op::ALL[op], Algo::ALL[algo]) else {
+            return Ok(());
+        };
+        let caps = simulate::effective_capacities(&f);
+        let order = if flow_first {
+            [Fidelity::Flow, Fidelity::Analytical]
+        } else {
+            [Fidelity::Analytical, Fidelity::Flow]
+        };
+        let mut built = simulate::build_plan(&f, &caps, &plan).unwrap();
+        for fid in order {
+            let fresh = simulate::run_plan(&f, &caps, &plan, fid).unwrap();
+            let again = simulate::run_built(&f, &mut built, fid).unwrap();
+            prop_assert_eq!(bits(&fresh), bits(&again));
+        }
+    }
+
+    #[test]
+    fn built_moe_runs_as_fresh_moe(fi in 0..FABRICS.len() - 1, routing in 0..3usize, combine in any::<bool>(),
+                                   size in prop_oneof![Just(8u32), Just(16), Just(32)], groups in 1u32..=3,
+                                   imbalance in prop_oneof![Just(1.0), Just(1.5)]) {
+        let f = fabric(fi, routing);
+        let n = f.accel_count() as u32;
+        let groups: Vec<Vec<u32>> = (0..groups)
+            .map(|g| (g * size..(g + 1) * size).collect::<Vec<u32>>())
+            .filter(|g| g.last().is_some_and(|&r| r < n))
+            .collect();
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let op = if combine { MoeOp::Combine } else { MoeOp::Dispatch };
+        let spec = MoeSpec { imbalance, ..MoeSpec::new(op, MoeKernel::Normal, 256, 1024, 4, 64) };
+        let mut built = match moe::build(&f, &groups, &spec) {
+            Ok(b) => b,
+            Err(_) => return Ok(()),
+        };
+        for fid in [Fidelity::Analytical, Fidelity::Flow] {
+            let fresh = moe::run(&f, &groups, &spec, fid).unwrap();
+            let again = moe::run_built(&f, &mut built, fid).unwrap();
+            prop_assert_eq!(format!("{fresh:?}"), format!("{again:?}"));
+            prop_assert_eq!(fresh.time_s.to_bits(), again.time_s.to_bits());
+        }
+    }
+}

@@ -171,6 +171,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The model's minimum by (key, id): what the heap must pop.
+    fn model_min(model: &std::collections::BTreeMap<u32, f64>) -> Option<(u32, f64)> {
+        model
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(b.0)))
+            .map(|(&i, &k)| (i, k))
+    }
+
     proptest! {
         #[test]
         fn pops_in_key_then_id_order(ops in prop::collection::vec((0u32..20, 0u8..4, 0u32..8), 1..200)) {
@@ -182,9 +190,7 @@ mod tests {
                     2 => { h.remove(id); model.remove(&id); }
                     _ => {
                         let got = h.pop();
-                        let want = model.iter()
-                            .min_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(b.0)))
-                            .map(|(&i, &k)| (i, k));
+                        let want = model_min(&model);
                         prop_assert_eq!(got, want);
                         if let Some((i, _)) = want { model.remove(&i); }
                     }
@@ -217,9 +223,7 @@ mod tests {
                     2 => { h.remove(id); model.remove(&id); }
                     _ => {
                         let got = h.pop();
-                        let want = model.iter()
-                            .min_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(b.0)))
-                            .map(|(&i, &k)| (i, k));
+                        let want = model_min(&model);
                         prop_assert_eq!(got, want);
                         if let Some((i, _)) = want { model.remove(&i); }
                     }
@@ -230,9 +234,7 @@ mod tests {
                 h.heapify();
             }
             while let Some(got) = h.pop() {
-                let want = model.iter()
-                    .min_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(b.0)))
-                    .map(|(&i, &k)| (i, k));
+                let want = model_min(&model);
                 prop_assert_eq!(Some(got), want);
                 model.remove(&got.0);
             }

@@ -53,7 +53,9 @@
 //!   links → 1.7 a month. The **NIC** class keeps the RSC-derived rate on Ethernet (no
 //!   Ethernet NIC rate is public in the reference set; the share it comes from is Crusoe's
 //!   "InfiniBand hardware issues", so on RoCE it is an upper bound).
-//!   A fabric is InfiniBand when a scale-out switch is a Quantum chip ([`ScaleOut::of_switch_chip`]).
+//!   A fabric is InfiniBand when a scale-out switch is a Quantum chip ([`ScaleOut::of_switch_chip`]),
+//!   Ethernet when it has scale-out switches and none is; a fabric with no scale-out switch
+//!   modelled (one node, one rack) keeps the InfiniBand rates (its NICs' technology is unknown).
 //! - **Software** (framework bugs, NCCL hangs, dependencies): **no source in the reference set
 //!   other than Llama 3 gives a rate** — RSC's node rates are hardware only and Crusoe lists
 //!   hardware only. Assumption (low confidence): 15 % of the node hardware rate per host

@@ -580,12 +580,17 @@ pub fn counts_from_fabric(f: &fabric::Fabric, job_accels: u64) -> (ComponentCoun
     let nics = (f.extras.nics as f64 * frac).ceil();
     let nic_links: f64 = (0..job as u32).map(|r| f.scale_out_ports(r).len() as f64).sum();
     let (mut leaf, mut upper) = (0.0, 0.0);
-    let mut scale_out = fc::ScaleOut::Ethernet;
+    // InfiniBand when any scale-out switch is a Quantum chip, Ethernet when there are
+    // scale-out switches and none is; a fabric with no scale-out switch modelled (one node, one
+    // NVL72 rack) keeps the InfiniBand (RSC / Crusoe) rates it always had: its NICs' technology
+    // is not known.
+    let mut scale_out: Option<fc::ScaleOut> = None;
     for node in &f.nodes {
         if node.kind == NodeKind::Switch && node.net != Net::ScaleUp {
             if let Some(m) = f.switch_models.get(node.model as usize) {
-                if fc::ScaleOut::of_switch_chip(m.chip) == fc::ScaleOut::InfiniBand {
-                    scale_out = fc::ScaleOut::InfiniBand;
+                let t = fc::ScaleOut::of_switch_chip(m.chip);
+                if scale_out != Some(fc::ScaleOut::InfiniBand) {
+                    scale_out = Some(t);
                 }
             }
             if node.tier <= 1 {
@@ -617,7 +622,7 @@ pub fn counts_from_fabric(f: &fabric::Fabric, job_accels: u64) -> (ComponentCoun
         dual_plane: f.planes >= 2,
         ocs: f.extras.ocs > 0,
         idle_hosts: (hosts_all - hosts).max(0.0) as u64,
-        scale_out,
+        scale_out: scale_out.unwrap_or(fc::ScaleOut::InfiniBand),
     };
     (counts, traits)
 }
@@ -943,6 +948,10 @@ mod tests {
         };
         assert_eq!(tech("meta-roce-24k:pods=1,racks=2"), fc::ScaleOut::Ethernet);
         assert_eq!(tech("dgx-h100-superpod:su=1"), fc::ScaleOut::InfiniBand);
+        // No scale-out switch modelled (one node, one NVL72 rack): the InfiniBand rates, as
+        // before the Ethernet sources were added.
+        assert_eq!(tech("dgx-h100"), fc::ScaleOut::InfiniBand);
+        assert_eq!(tech("gb200-nvl72"), fc::ScaleOut::InfiniBand);
         // Same counts, Ethernet: NIC links and switches at the HPN rates, the rest unchanged.
         let ib = inputs(false);
         let mut eth = inputs(false);

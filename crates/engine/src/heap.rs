@@ -179,22 +179,42 @@ mod tests {
             .map(|(&i, &k)| (i, k))
     }
 
+    /// One ordinary operation on the heap and on the model: 0–1 set, 2 remove, 3 pop (which
+    /// must return the model's minimum).
+    fn apply(
+        h: &mut IndexedMinHeap,
+        model: &mut std::collections::BTreeMap<u32, f64>,
+        id: u32,
+        op: u8,
+        k: u32,
+    ) -> Result<(), TestCaseError> {
+        match op {
+            0 | 1 => {
+                h.set(id, f64::from(k));
+                model.insert(id, f64::from(k));
+            }
+            2 => {
+                h.remove(id);
+                model.remove(&id);
+            }
+            _ => {
+                let want = model_min(model);
+                prop_assert_eq!(h.pop(), want);
+                if let Some((i, _)) = want {
+                    model.remove(&i);
+                }
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
         #[test]
         fn pops_in_key_then_id_order(ops in prop::collection::vec((0u32..20, 0u8..4, 0u32..8), 1..200)) {
             let mut h = IndexedMinHeap::new(20);
             let mut model: std::collections::BTreeMap<u32, f64> = Default::default();
             for (id, op, k) in ops {
-                match op {
-                    0 | 1 => { h.set(id, f64::from(k)); model.insert(id, f64::from(k)); }
-                    2 => { h.remove(id); model.remove(&id); }
-                    _ => {
-                        let got = h.pop();
-                        let want = model_min(&model);
-                        prop_assert_eq!(got, want);
-                        if let Some((i, _)) = want { model.remove(&i); }
-                    }
-                }
+                apply(&mut h, &mut model, id, op, k)?;
                 prop_assert_eq!(h.len(), model.len());
                 for i in 0..20 { prop_assert_eq!(h.contains(i), model.contains_key(&i)); }
             }
@@ -218,16 +238,7 @@ mod tests {
                     h.heapify();
                     batch = false;
                 }
-                match op {
-                    0 | 1 => { h.set(id, f64::from(k)); model.insert(id, f64::from(k)); }
-                    2 => { h.remove(id); model.remove(&id); }
-                    _ => {
-                        let got = h.pop();
-                        let want = model_min(&model);
-                        prop_assert_eq!(got, want);
-                        if let Some((i, _)) = want { model.remove(&i); }
-                    }
-                }
+                apply(&mut h, &mut model, id, op, k)?;
                 prop_assert_eq!(h.len(), model.len());
             }
             if batch {

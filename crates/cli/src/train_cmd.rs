@@ -100,12 +100,12 @@ fn dci_sweep(t: &TrainArgs, load_cluster: &dyn Fn(&str) -> Result<fabric::Fabric
     let progress = crate::Progress::new("DCI sweep", "runs");
     let observer = progress.engine_observer();
     let out = engine::progress::observe(observer, || -> Result<train::sites::DciSweep, String> {
-        let b = train::simulate_ordered(&base_spec, &base, &job.model, &p.plan, &p.cm, &o, p.order)?;
+        let base_step = train::step_time_ordered(&base, &job.model, &p.plan, &p.cm, &o, p.order)?;
         let mut n = 0usize;
         train::sites::dci_sweep(
             &cluster,
             &base_spec,
-            b.step_time_s,
+            base_step,
             &distances,
             &gbits,
             t.target_loss,
@@ -606,14 +606,22 @@ pub fn run(
     let progress = crate::Progress::new("simulating one training step", "stages");
     let observer = progress.engine_observer();
     // On several sites the same job also runs on one site of the same size (the loss's
-    // baseline); it needs nothing of the multi-site run, so it runs beside it.
+    // baseline); it needs nothing of the multi-site run, so it runs beside it — from the
+    // moment the multi-site step has priced its communication: the pricing runs on all cores
+    // and the schedule after it on one, so the baseline takes the core the schedule leaves
+    // idle instead of slowing the pricing, which the schedule waits for.
     let multi_site = f.site_count() > 1;
     let routing = job.args.routing.clone();
     let base_routing = f.routing;
     let equivalent = f.extras.single_site_equivalent.clone();
+    let (start_tx, start_rx) = std::sync::mpsc::channel::<()>();
+    let mut start_tx = Some(start_tx);
     let (r, baseline) = std::thread::scope(|sc| {
         let baseline = multi_site.then(|| {
             sc.spawn(|| {
+                // A closed channel (the step ended early, e.g. on an error) also starts it.
+                let rx = start_rx;
+                let _ = rx.recv();
                 let b = train::sites::baseline_step(
                     &cluster,
                     equivalent.as_deref(),
@@ -643,9 +651,17 @@ pub fn run(
                 &p.cm,
                 &p.options,
                 p.order,
-                &mut |done, total, next| progress.message(&format!("{next} (stage {} of {total})", done + 1)),
+                &mut |done, total, next| {
+                    if done >= 1 {
+                        if let Some(tx) = start_tx.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                    progress.message(&format!("{next} (stage {} of {total})", done + 1))
+                },
             )
         });
+        drop(start_tx.take());
         let baseline = baseline.map(|h| {
             h.join()
                 .map_err(|_| "the single-site baseline's thread failed".to_string())

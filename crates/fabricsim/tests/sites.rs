@@ -276,3 +276,80 @@ fn nemotron_multi_dc_efficiency_band() {
         "16 wavelengths: efficiency {e16} vs 0.96 published"
     );
 }
+
+/// The baseline's step-time-only path (`train::step_time_ordered`, which does not simulate the
+/// flat DP synchronisations on their own nor run the fidelity checks) gives the step time the
+/// full simulation reports, bit for bit: dense and MoE (expert-DP rings), all-reduce and ZeRO-1
+/// (reduce-scatter + all-gather), interleaved, both fidelities, another placement order, and a
+/// TPU slice (which keeps the full pricing: XLA's overlap reads the priced synchronisation).
+#[test]
+fn step_time_only_equals_the_simulated_step() {
+    let moe = ParallelPlan {
+        ep: 8,
+        ..plan(1, 2, 32, 256, 2048, 0)
+    };
+    let vp2 = ParallelPlan {
+        vp: 2,
+        ..plan(2, 4, 8, 64, 4096, 1)
+    };
+    let cases: Vec<(&str, &str, ParallelPlan, [usize; 5])> = vec![
+        (
+            "fat-tree:gpus=64",
+            "llama-3.1-8b",
+            plan(4, 2, 8, 64, 4096, 0),
+            train::DEFAULT_ORDER,
+        ),
+        (
+            "fat-tree:gpus=64",
+            "llama-3.1-8b",
+            plan(2, 2, 16, 64, 4096, 1),
+            train::DEFAULT_ORDER,
+        ),
+        (
+            "fat-tree:gpus=64",
+            "llama-3.1-8b",
+            plan(2, 2, 16, 64, 4096, 0),
+            [0, 1, 2, 4, 3],
+        ),
+        ("fat-tree:gpus=64", "mixtral-8x7b", moe, train::DEFAULT_ORDER),
+        ("rail-optimized:gpus=64", "llama-3.1-8b", vp2, train::DEFAULT_ORDER),
+        (
+            "tpu-v5p-pod:slice=4x4x4",
+            "llama-3.1-8b",
+            plan(1, 1, 64, 128, 2048, 0),
+            train::DEFAULT_ORDER,
+        ),
+    ];
+    for (spec, name, p, order) in cases {
+        let f = cluster(spec);
+        let m = model(name);
+        let cm = train::compute_model_for(f.accel_model).expect("compute model");
+        for fidelity in [Fidelity::Flow, Fidelity::Analytical] {
+            let o = TrainOptions {
+                allow_oom: true,
+                ..TrainOptions::new(fidelity)
+            };
+            let full = train::simulate_ordered(spec, &f, &m, &p, &cm, &o, order)
+                .unwrap_or_else(|e| panic!("{spec} {name}: {e}"));
+            let only = train::step_time_ordered(&f, &m, &p, &cm, &o, order).unwrap();
+            // Not vacuous: off the TPU, the step-time-only pricing really leaves the DP
+            // synchronisations unsimulated (0 s) where the report's pricing has them.
+            let pl = train::layout::place(&f, &m, &p, order, false).unwrap();
+            let opts = train::CommOptions {
+                fidelity_checks: false,
+                ..fidelity.into()
+            };
+            let priced = train::comm::price_with(&f, &pl, &m, opts, &mut train::comm::Memo::new()).unwrap();
+            let skipped = train::comm::price_with(&f, &pl, &m, opts, &mut train::comm::Memo::step_time_only()).unwrap();
+            assert!(priced.dp_total > 0.0, "{spec} {name}");
+            let torus = spec.starts_with("tpu-");
+            assert_eq!(skipped.dp_total == 0.0, !torus, "{spec} {name} {fidelity:?}");
+            assert_eq!(
+                only.to_bits(),
+                full.step_time_s.to_bits(),
+                "{spec} {name} {fidelity:?}: {only} vs {}",
+                full.step_time_s
+            );
+        }
+    }
+}

@@ -264,6 +264,9 @@ pub struct Memo {
     keep_built: bool,
     built: Vec<(Arc<Plan>, BuiltPlan)>,
     built_moe: Vec<(Vec<Vec<u32>>, MoeSpec, MoeBuilt)>,
+    /// Pricing for the step time alone ([`Memo::step_time_only`]): the flat data-parallel
+    /// synchronisations get their algorithm, protocol and latency but are not simulated.
+    step_only: bool,
 }
 
 /// Simulations a pass over the fidelity checks asked for and the memo lacked, to compute on
@@ -293,11 +296,26 @@ impl Memo {
         Memo::default()
     }
 
+    /// A memo for pricing whose only reader is the pipeline schedule (the step time, as
+    /// [`super::step_time_ordered`] computes it): on a fabric that is not a TPU torus, the
+    /// schedule runs every flat data-parallel synchronisation itself as flows and reads only
+    /// its algorithm, protocol and latency from the pricing, so the pricing does not simulate
+    /// it — its `CommCost::seconds` is 0 and it loads no links. Nothing else changes: tensor,
+    /// context, expert and ZeRO-3 collectives, pipeline sends and the hierarchical pieces of a
+    /// multi-site synchronisation are priced as always. Not for reports.
+    pub fn step_time_only() -> Memo {
+        Memo {
+            step_only: true,
+            ..Memo::default()
+        }
+    }
+
     /// Forget everything unless it was computed with these capacities.
     fn for_caps(&mut self, caps: &[f64]) {
         if self.caps.as_slice() != caps {
             *self = Memo {
                 caps: caps.to_vec(),
+                step_only: self.step_only,
                 ..Memo::default()
             };
         }
@@ -792,7 +810,7 @@ fn price_in(
                 break;
             }
             let bytes = dense_params * 2.0;
-            let (c, l) = concurrent_in(memo, f, caps, &dp_groups, op, bytes, opts)?;
+            let (c, l) = dp_sync_in(memo, f, caps, &dp_groups, op, bytes, opts)?;
             if i == 0 {
                 load(l, CommKind::Dp, &mut out);
             }
@@ -809,7 +827,7 @@ fn price_in(
             let groups = lay.groups(Dim::DpExpert);
             for &op in &ops {
                 let bytes = expert_params * 2.0;
-                let (c, _) = concurrent_in(memo, f, caps, &groups, op, bytes, opts)?;
+                let (c, _) = dp_sync_in(memo, f, caps, &groups, op, bytes, opts)?;
                 record(&mut out, CommKind::Dp, Dim::DpExpert, op, bytes, &groups, c);
                 out.dp_total += c.seconds;
                 out.dp.push(DpSync {
@@ -1177,6 +1195,42 @@ fn concurrent_in(
             latency: lat,
         },
         links,
+    ))
+}
+
+/// A flat data-parallel synchronisation of `groups`: [`concurrent_in`], or under a
+/// step-time-only memo ([`Memo::step_time_only`]) on a fabric that is not a TPU torus only the
+/// choice [`concurrent_in`] makes (algorithm, protocol, latency — the same memoised choice),
+/// with no simulation: 0 seconds and no link loads. The schedule's DP hook merges the groups'
+/// plan and runs it as flows itself (`pipeline::run`), reading nothing else of the cost.
+#[allow(clippy::too_many_arguments)]
+fn dp_sync_in(
+    memo: &mut Memo,
+    f: &Fabric,
+    caps: &[f64],
+    groups: &[Vec<u32>],
+    op: Op,
+    size: f64,
+    opts: CommOptions,
+) -> Result<(CommCost, Vec<(u32, f64)>), String> {
+    let torus = matches!(f.scale_up, fabric::ScaleUpKind::Torus { .. });
+    if !memo.step_only || torus || groups.is_empty() || groups[0].len() < 2 || size <= 0.0 {
+        return concurrent_in(memo, f, caps, groups, op, size, opts);
+    }
+    let sim = Options {
+        fidelity: opts.fidelity,
+        in_network: opts.in_network,
+        ..Default::default()
+    };
+    let (algo, proto, lat) = memo.choose(f, &groups[0], op, size, sim)?;
+    Ok((
+        CommCost {
+            seconds: 0.0,
+            algo: Some(algo),
+            protocol: Some(proto),
+            latency: lat,
+        },
+        Vec::new(),
     ))
 }
 

@@ -217,6 +217,24 @@ impl<'f> Evaluator<'f> {
     }
 }
 
+/// The step time [`simulate_ordered`] reports (`TrainReport::step_time_s`, the same value bit
+/// for bit), computed without what only the report reads: no fidelity checks, the flat
+/// data-parallel synchronisations not simulated on their own (the schedule runs them as flows
+/// and reads only their algorithm and latency: [`comm::Memo::step_time_only`]), no report.
+/// What a multi-site run's single-site baseline needs (`sites::baseline_step`).
+pub fn step_time_ordered(
+    f: &Fabric,
+    model: &ModelSpec,
+    plan: &ParallelPlan,
+    cm: &ComputeModel,
+    opts: &TrainOptions,
+    order: [usize; 5],
+) -> Result<f64, String> {
+    let mut memo = comm::Memo::step_time_only();
+    let (.., timeline) = step_parts(f, model, plan, cm, opts, order, &mut |_, _, _| {}, &mut memo, false)?;
+    Ok(timeline.step_time)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn simulate_memo(
     cluster: &str,
@@ -230,6 +248,44 @@ fn simulate_memo(
     memo: &mut comm::Memo,
     fidelity_checks: bool,
 ) -> Result<TrainReport, String> {
+    let (placement, comm, timings, timeline) =
+        step_parts(f, model, plan, cm, opts, order, progress, memo, fidelity_checks)?;
+    progress(3, STAGES.len(), STAGES[3]);
+    Ok(report::assemble(report::Inputs {
+        cluster,
+        fabric: f,
+        model,
+        compute: cm,
+        fidelity: opts.fidelity,
+        placement: &placement,
+        comm: &comm,
+        timings: &timings,
+        timeline,
+        in_network: opts.in_network,
+    }))
+}
+
+/// Placement, pricing, stage timings and the schedule of one step: everything but the report.
+#[allow(clippy::too_many_arguments)]
+fn step_parts(
+    f: &Fabric,
+    model: &ModelSpec,
+    plan: &ParallelPlan,
+    cm: &ComputeModel,
+    opts: &TrainOptions,
+    order: [usize; 5],
+    progress: &mut dyn FnMut(usize, usize, &str),
+    memo: &mut comm::Memo,
+    fidelity_checks: bool,
+) -> Result<
+    (
+        layout::Placement,
+        comm::CommCosts,
+        timing::StageTimings,
+        workload::schedule::Timeline,
+    ),
+    String,
+> {
     let n = STAGES.len();
     // `--cross-site pp` on a multi-site fabric: pipeline stages outermost (split over the
     // sites), DP inside a site.
@@ -274,17 +330,5 @@ fn simulate_memo(
     tpu::overlap_gradient_sync(f, &placement, model, &timings, &mut comm);
     progress(2, n, STAGES[2]);
     let timeline = pipeline::run(f, &placement, &timings, &comm, opts.fidelity, opts.full)?;
-    progress(3, n, STAGES[3]);
-    Ok(report::assemble(report::Inputs {
-        cluster,
-        fabric: f,
-        model,
-        compute: cm,
-        fidelity: opts.fidelity,
-        placement: &placement,
-        comm: &comm,
-        timings: &timings,
-        timeline,
-        in_network: opts.in_network,
-    }))
+    Ok((placement, comm, timings, timeline))
 }

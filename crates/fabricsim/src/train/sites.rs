@@ -458,9 +458,11 @@ pub fn baseline_step(
         cross_site: CrossSite::Dp,
         ..opts.clone()
     };
-    let b = super::simulate_ordered(&spec, &base, model, plan, cm, &o, order)
+    // Its step time only (the same value `simulate_ordered` reports, without the report's
+    // extra pricing: `super::step_time_ordered`).
+    let step = super::step_time_ordered(&base, model, plan, cm, &o, order)
         .map_err(|e| format!("single-site baseline `{spec}`: {e}"))?;
-    Ok(Some((b.step_time_s, spec)))
+    Ok(Some((step, spec)))
 }
 
 /// Attach [`baseline_step`]'s result to a multi-site report (nothing on one site; a note in

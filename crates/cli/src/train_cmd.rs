@@ -581,7 +581,7 @@ pub fn prepare_on(job: &Job, f: &fabric::Fabric) -> Result<Prepared, UserError> 
 /// Refuse up front a job whose estimated memory exceeds `--max-memory` on fabric `f`.
 pub fn check_memory_on(job: &Job, p: &Prepared, f: &fabric::Fabric) -> Result<(), UserError> {
     let limit = crate::max_memory(job.args.max_memory.as_deref())?;
-    let est = train::estimate_memory(f, &job.model, &p.plan, job.args.full);
+    let est = train::estimate_train_memory(f, &job.model, &p.plan, job.args.full);
     crate::check_memory(&est.bytes, &est.largest, limit)
 }
 

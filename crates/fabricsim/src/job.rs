@@ -251,7 +251,7 @@ pub fn train(scenario_file: Option<ScenarioText>, x: &TrainInputs, load: &LoadCl
         }
     }
     let limit = memory_limit(x.max_memory_bytes)?;
-    let est = train::estimate_memory(&f, &model, &plan, false);
+    let est = train::estimate_train_memory(&f, &model, &plan, false);
     check_memory(est.bytes, &est.largest, limit)?;
     let cross_site = train::sites::CrossSite::parse(x.cross_site.as_deref().unwrap_or("dp"), x.diloco_inner_steps)?;
     if cross_site != train::sites::CrossSite::Dp && train::sites::dci(&f).is_none() {

@@ -353,3 +353,23 @@ fn step_time_only_equals_the_simulated_step() {
         }
     }
 }
+
+/// A multi-site `train` run's memory estimate counts the cross-site piece of the DP sync and
+/// the single-site baseline that runs beside the step; one site's estimate is unchanged.
+#[test]
+fn train_memory_estimate_counts_the_baseline() {
+    let p = plan(8, 4, 64, 512, 8192, 0);
+    let m = model("llama-3.1-70b");
+    let one = cluster("fat-tree:gpus=2048");
+    assert_eq!(
+        train::estimate_train_memory(&one, &m, &p, false),
+        train::estimate_memory(&one, &m, &p, false)
+    );
+    let two = cluster("multi-site:gpus=2048,sites=2,distance_km=400,wan_gbit=3200");
+    let flat = train::estimate_memory(&two, &m, &p, false);
+    let est = train::estimate_train_memory(&two, &m, &p, false);
+    let ring = 2048.0 * 4.0 * train::layout::BYTES_PER_FLOW;
+    let expected = flat.bytes + 2.0 * ring + (flat.bytes - train::layout::BASE_BYTES);
+    assert_eq!(est.bytes.to_bits(), expected.to_bits());
+    assert!(est.largest.contains("single-site baseline"), "{}", est.largest);
+}

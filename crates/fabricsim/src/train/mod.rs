@@ -30,7 +30,9 @@ use workload::compute::ComputeModel;
 use workload::{ModelSpec, ParallelPlan};
 
 pub use comm::{concurrent, merge_groups, CommCost, CommOptions};
-pub use layout::{check_plan, estimate_memory, parse_order, Layout, MemoryEstimate, DEFAULT_ORDER, ORDER_NAMES};
+pub use layout::{
+    check_plan, estimate_memory, estimate_train_memory, parse_order, Layout, MemoryEstimate, DEFAULT_ORDER, ORDER_NAMES,
+};
 pub use memory::{least_recompute_that_fits, memory};
 pub use report::{Breakdown, LinkReport, MemoryReport, PlanReport, TrainReport};
 pub use timing::compute_model_for;

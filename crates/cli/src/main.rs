@@ -231,7 +231,7 @@ impl<E: std::fmt::Display> From<E> for UserError {
 /// Why a command that needs one fabric refuses a mixed-accelerator cluster.
 fn not_one_fabric(spec: &str) -> UserError {
     UserError(format!(
-        "cluster `{spec}` is a mixed-accelerator cluster (pools of different accelerators): this command needs one fabric; mixed clusters are taken by `train`, `topo` and `sweep` grids (as mixed:... specs), or give one pool's cluster"
+        "cluster `{spec}` is a mixed-accelerator cluster (pools of different accelerators): this command needs one fabric; mixed clusters are taken by `train`, `topo` and `sweep` grids ([[train]] tables), or give one pool's cluster"
     ))
 }
 

@@ -115,6 +115,7 @@ fn run_spec(
             nvls: job.args.nvls == crate::model_flags::Switch::On,
         },
         balance,
+        max_memory_bytes: None,
     };
     mixed::setup::run_job(cluster, spec, &mj, &load)
         .map(|r| r.report)

@@ -7,6 +7,7 @@ use fabricsim::sweep::{self, Grid, Shard};
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
     /// The grid file (TOML: `[[train]]` and `[[collective]]` tables; see examples/sweep.toml).
+    /// Cluster files it names are read from the working directory.
     pub file: String,
     /// Run only share INDEX of COUNT: the points whose number ≡ INDEX (mod COUNT), 0-based
     /// (`--shard $SLURM_ARRAY_TASK_ID/$N`, `--shard $JOB_COMPLETION_INDEX/$N`). Join the shares
@@ -43,6 +44,20 @@ fn load(spec: &str) -> Result<(fabric::topology::clos::ClusterSpec, fabric::Fabr
     crate::load_cluster(spec).map_err(|UserError(m)| m)
 }
 
+/// Read the cluster files the grid names (relative paths from the working directory, as the
+/// loader reads them): a file with `[[pool]]` tables is a mixed-accelerator cluster, which the
+/// library expands into points (its content in the fingerprint). A file that cannot be read
+/// goes in as its error: the library says which field named it, where that matters.
+fn cluster_files(text: &str, name: &str) -> Result<sweep::ClusterFiles, UserError> {
+    let mut files = sweep::ClusterFiles::new();
+    for f in sweep::cluster_files(text, name).map_err(UserError)? {
+        files
+            .entry(f.path)
+            .or_insert_with_key(|path| std::fs::read_to_string(path).map_err(|e| e.to_string()));
+    }
+    Ok(files)
+}
+
 fn write(output: Option<&str>, text: &str) -> Result<(), UserError> {
     match output {
         // Written whole then renamed, so a merge waiting for the shares never reads half a file.
@@ -65,7 +80,7 @@ fn write(output: Option<&str>, text: &str) -> Result<(), UserError> {
 pub fn run_sweep(a: SweepArgs) -> Result<u8, UserError> {
     let text =
         std::fs::read_to_string(&a.file).map_err(|e| UserError(format!("cannot read grid file `{}`: {e}", a.file)))?;
-    let grid = Grid::parse(&text, &a.file).map_err(UserError)?;
+    let grid = Grid::parse_with(&text, &a.file, &cluster_files(&text, &a.file)?).map_err(UserError)?;
     let shard = match &a.shard {
         Some(s) => Shard::parse(s).map_err(|e| UserError(format!("--shard {e}")))?,
         None => Shard::ALL,

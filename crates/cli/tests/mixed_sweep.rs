@@ -1,7 +1,8 @@
-//! Mixed-accelerator clusters outside `train`: `sweep` grids with `mixed:` clusters, the
-//! `pool_shares` and `mixed_balance` axes (shards merged equal the unsharded run byte for byte;
-//! rows carry what `train --json` prints for the same point), `topo` per pool with the pool
-//! link, and `plan` refusing a mixed cluster with a pointer to what does take one.
+//! Mixed-accelerator clusters outside `train`: `sweep` grids with `mixed:` clusters and mixed
+//! cluster files, the `pool_shares` and `mixed_balance` axes (shards merged equal the unsharded
+//! run byte for byte; rows carry what `train --json` prints for the same point), `topo` per
+//! pool with the pool link, and `plan` refusing a mixed cluster with a pointer to what does
+//! take one.
 
 mod common;
 
@@ -96,6 +97,77 @@ fn mixed_grid_shards_merged_equal_the_unsharded_run_byte_for_byte() {
             );
             assert_eq!(whole.lines().count(), 8, "{whole}");
         }
+    }
+}
+
+/// A grid naming a mixed cluster file (`[[pool]]` tables): the CLI reads it; its rows are
+/// those of the same pools as a `mixed:` spec; shards merged equal the unsharded run byte for
+/// byte; shares run against different contents of the file are of different grids (merge
+/// refuses them); a missing or malformed file exits 2 naming the field and the file.
+#[test]
+fn mixed_cluster_files_in_a_grid_shard_merge_and_fingerprint_their_content() {
+    let dir = temp_dir("file");
+    let pools = dir.join("pools.toml");
+    let pools_path = pools.to_str().unwrap().to_string();
+    let pools_text = "[[pool]]\nname = \"h100\"\nnode = \"dgx-h100\"\ngpus = 64\n[[pool]]\nname = \"a100\"\nnode = \"dgx-a100\"\ngpus = 64\n[pool_link]\nkind = \"rdma\"\n";
+    std::fs::write(&pools, pools_text).unwrap();
+    let g = dir.join("grid.toml");
+    std::fs::write(&g, grid().replace(MIXED, &pools_path)).unwrap();
+    let g = g.to_str().unwrap();
+    let whole = ok("sweep", &[g, "--json"]);
+    let v: Value = serde_json::from_str(&whole).unwrap();
+    let spec_grid = dir.join("spec.toml");
+    std::fs::write(&spec_grid, grid()).unwrap();
+    let w: Value = serde_json::from_str(&ok("sweep", &[spec_grid.to_str().unwrap(), "--json"])).unwrap();
+    assert_ne!(v["grid_fingerprint"], w["grid_fingerprint"]);
+    for (a, b) in rows(&v)[..6].iter().zip(&rows(&w)[..6]) {
+        assert!(a["error"].is_null(), "{a}");
+        assert_eq!(a["cluster"], pools_path.as_str());
+        for k in [
+            "step_time_s",
+            "mfu",
+            "first_pool_gpus",
+            "first_pool_share_fraction",
+            "efficiency_vs_ideal_fraction",
+            "naive_split_efficiency_fraction",
+        ] {
+            assert_eq!(a[k], b[k], "{k}");
+        }
+    }
+    // Shards merged = the unsharded run, byte for byte (CSV).
+    let whole_csv = ok("sweep", &[g]);
+    let part = |i: usize| {
+        let p = dir.join(format!("part{i}.csv")).to_str().unwrap().to_string();
+        ok("sweep", &[g, "--shard", &format!("{i}/3"), "-o", &p]);
+        p
+    };
+    let parts: Vec<String> = (0..3).map(part).collect();
+    let args: Vec<&str> = parts.iter().map(String::as_str).collect();
+    assert_eq!(ok("merge", &args), whole_csv);
+    // The file changes between shares: another fingerprint, and merge refuses.
+    std::fs::write(
+        &pools,
+        pools_text.replace("gpus = 64\n[pool_link]", "gpus = 128\n[pool_link]"),
+    )
+    .unwrap();
+    let changed = ok("sweep", &[g, "--count"]);
+    assert!(!changed.contains(v["grid_fingerprint"].as_str().unwrap()), "{changed}");
+    let p1 = part(1);
+    fails("merge", &[&parts[0], &p1, &parts[2]], &["another grid"]);
+    // Missing or malformed: exit 2 naming the grid field and the file.
+    for (text, want) in [
+        (None, "cannot read cluster file"),
+        (
+            Some("[[pool]]\nname = \"a\"\nnode = \"dgx-h100\"\n"),
+            "`node` needs `gpus`",
+        ),
+        (Some("[[pool]] x"), "is not TOML"),
+    ] {
+        match text {
+            Some(t) => std::fs::write(&pools, t).unwrap(),
+            None => std::fs::remove_file(&pools).unwrap(),
+        }
+        fails("sweep", &[g], &[g, "train[0].clusters[0]", &pools_path, want]);
     }
 }
 

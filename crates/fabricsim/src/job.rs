@@ -36,7 +36,7 @@ fn binary_bytes(b: f64) -> String {
 }
 
 /// A memory limit in bytes, checked as `--max-memory` is (at least 1 MiB).
-fn memory_limit(v: Option<f64>) -> Result<f64, String> {
+pub(crate) fn memory_limit(v: Option<f64>) -> Result<f64, String> {
     match v {
         None => Ok(DEFAULT_MAX_MEMORY_BYTES),
         Some(v) if v.is_finite() && v >= 1048576.0 => Ok(v),
@@ -45,7 +45,7 @@ fn memory_limit(v: Option<f64>) -> Result<f64, String> {
 }
 
 /// Refuse up front a run whose estimated memory exceeds the limit, naming both.
-fn check_memory(estimate: f64, largest: &str, limit: f64) -> Result<(), String> {
+pub(crate) fn check_memory(estimate: f64, largest: &str, limit: f64) -> Result<(), String> {
     if estimate > limit {
         return Err(format!(
             "the run would need about {} of memory (largest part: {largest}), above max_memory {}: raise the limit on a machine that has it, or make the job smaller",
@@ -147,6 +147,12 @@ pub struct TrainInputs {
     /// or best (default best), as `--mixed-balance`. Run by [`train_mixed`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mixed_balance: Option<String>,
+    /// Mixed-accelerator clusters written as a cluster TOML (`[[pool]]` tables): the text of
+    /// the file `cluster` names, read by the caller (this module reads no files), or the text
+    /// the sweep wrote for its pools resized ([`crate::mixed::MixedSpec::to_toml`]). Used by
+    /// [`train_mixed`] in place of reading `cluster`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixed_cluster_toml: Option<String>,
 }
 
 /// A scenario file's text and its name for messages.
@@ -294,21 +300,39 @@ pub fn train(scenario_file: Option<ScenarioText>, x: &TrainInputs, load: &LoadCl
     Ok(r)
 }
 
-/// One training step on a mixed-accelerator cluster (`cluster` a `mixed:` spec), resolved and
-/// balanced as `fabricsim train --cluster mixed:... --mixed-balance B --json` would, on the
-/// built-in scenario with `x` over it. Cluster TOML files with `[[pool]]` tables are the CLI's
-/// only (this module reads no files).
+/// The mixed spec of `x`: its `mixed_cluster_toml` when given (`cluster` names it in
+/// messages), else its `cluster` as a `mixed:` preset.
+pub fn mixed_spec(x: &TrainInputs) -> Result<crate::mixed::MixedSpec, String> {
+    mixed_spec_of(
+        x.cluster.as_deref().unwrap_or_default(),
+        x.mixed_cluster_toml.as_deref(),
+    )
+}
+
+fn mixed_spec_of(cluster: &str, toml: Option<&str>) -> Result<crate::mixed::MixedSpec, String> {
+    use crate::mixed;
+    if let Some(text) = toml {
+        return mixed::parse_toml(text, cluster);
+    }
+    if !mixed::is_mixed_preset(cluster) {
+        return Err(format!(
+            "cluster `{cluster}`: not a mixed-accelerator cluster (expected mixed:first=...,second=... or a cluster TOML with [[pool]] tables)"
+        ));
+    }
+    mixed::parse_preset(cluster)
+}
+
+/// One training step on a mixed-accelerator cluster (`cluster` a `mixed:` spec, or a cluster
+/// TOML whose text is `mixed_cluster_toml`), resolved and balanced as `fabricsim train
+/// --cluster C --mixed-balance B --json` would, on the built-in scenario with `x` over it;
+/// refused when a pool's part of the run would need more memory than `max_memory_bytes` (the
+/// rule of [`train`], pool by pool: see [`crate::mixed::setup::check_memory`]).
 pub fn train_mixed(x: &TrainInputs, load: &LoadCluster) -> Result<crate::mixed::MixedRun, String> {
     use crate::mixed;
     let mut sc = scenario::parse(scenario::DEFAULT_SCENARIO, "built-in scenario")?;
     merge_inputs(&mut sc, x);
     let cluster = sc.cluster.clone().unwrap_or_default();
-    if !mixed::is_mixed_preset(&cluster) {
-        return Err(format!(
-            "cluster `{cluster}`: not a mixed-accelerator cluster (expected mixed:first=...,second=...)"
-        ));
-    }
-    let spec = mixed::parse_preset(&cluster)?;
+    let spec = mixed_spec_of(&cluster, x.mixed_cluster_toml.as_deref())?;
     let balance = mixed::Balance::parse(x.mixed_balance.as_deref().unwrap_or("best"))?;
     if x.cross_site.is_some() || x.diloco_inner_steps.is_some() {
         return Err(format!(
@@ -353,9 +377,8 @@ pub fn train_mixed(x: &TrainInputs, load: &LoadCluster) -> Result<crate::mixed::
             nvls: x.nvls.unwrap_or(true),
         },
         balance,
+        max_memory_bytes: Some(memory_limit(x.max_memory_bytes)?),
     };
-    // Not applied here, as on `train --cluster mixed:...`: the max_memory guard (the pools
-    // are simulated one stage or one pool at a time).
     let load_pool = |spec: &str| -> Result<Fabric, String> {
         let (_, mut f) = load(spec)?;
         apply_routing(&mut f, x.routing.as_deref())?;

@@ -16,9 +16,13 @@
 //!
 //! The file's identity is a fingerprint of the listed points (not of its text: comments and
 //! layout do not change it), carried by every output so that [`merge`] refuses shares of
-//! different grids.
+//! different grids. A mixed cluster written as a cluster TOML (`[[pool]]` tables) travels
+//! inside its points as TOML text ([`crate::mixed::MixedSpec::to_toml`]), so the fingerprint
+//! covers the file's content: shares run against different contents do not merge.
 //!
-//! This module does no I/O: the caller reads the grid file and writes the output.
+//! This module does no I/O: the caller reads the grid file, the cluster files it names
+//! ([`cluster_files`] lists them; [`Grid::parse_with`] takes their text) and writes the
+//! output.
 
 use crate::job::{self, CollectiveInputs, LoadCluster, TrainInputs};
 use serde::{Deserialize, Serialize};
@@ -29,6 +33,44 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The most points one grid may list (a typo like `gpus = [1, …, 10000]` × 100 models is
 /// caught before anything runs).
 pub const MAX_POINTS: usize = 1_000_000;
+
+/// The cluster files a grid names ([`cluster_files`]) as the caller found them: path → the
+/// file's text, or why it could not be read.
+pub type ClusterFiles = BTreeMap<String, Result<String, String>>;
+
+/// A cluster file a grid names: the field that names it (`train[0].clusters[1]`) and its path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRef {
+    pub field: String,
+    pub path: String,
+}
+
+/// Is this cluster entry a cluster file the grid needs to read (a path ending in `.toml`,
+/// without `:overrides`)?
+fn is_cluster_file(cluster: &str) -> bool {
+    crate::cluster::looks_like_path(cluster) && cluster.ends_with(".toml")
+}
+
+/// The cluster files the `[[train]]` tables of a grid's `text` name (paths ending in `.toml`),
+/// in file order, for the caller to read and hand to [`Grid::parse_with`]: a file with
+/// `[[pool]]` tables is a mixed-accelerator cluster, which the grid expands itself. Other
+/// cluster files are still read by the loader when their points run (their content is not
+/// in the fingerprint). Errors as [`Grid::parse`]'s for text that is not a grid.
+pub fn cluster_files(text: &str, name: &str) -> Result<Vec<FileRef>, String> {
+    let file: GridFile = toml::from_str(text).map_err(|e| format!("{name}: {}", e.to_string().trim()))?;
+    let mut refs = Vec::new();
+    for (ti, t) in file.train.iter().enumerate() {
+        for (ci, c) in t.clusters.iter().enumerate() {
+            if is_cluster_file(c) {
+                refs.push(FileRef {
+                    field: format!("train[{ti}].clusters[{ci}]"),
+                    path: c.clone(),
+                });
+            }
+        }
+    }
+    Ok(refs)
+}
 
 /// The grid file format.
 #[derive(Debug, Default, Deserialize)]
@@ -116,7 +158,8 @@ struct CollectiveTable {
 #[serde(rename_all = "snake_case")]
 pub enum Job {
     Train {
-        inputs: TrainInputs,
+        /// Boxed: a grid holds up to [`MAX_POINTS`] jobs, most of them often collectives.
+        inputs: Box<TrainInputs>,
         /// The plan as written in the grid (`tp=8,pp=4`; empty: derived).
         plan: String,
     },
@@ -318,27 +361,75 @@ fn mixed_axes(t: &TrainTable, at: &str) -> Result<MixedAxes, String> {
     })
 }
 
-/// The cluster strings and balancing modes one cluster of a `[[train]]` table expands to: a
-/// mixed cluster once per pool share (its `mixed:` text with the pools resized) and balancing
-/// mode (`Some`, default best); any other cluster once, with `None` (its points are as before
-/// the mixed axes existed, fingerprint included).
+/// One cluster of a `[[train]]` table, expanded ([`mixed_points`]).
+struct Expanded {
+    /// The points' clusters, each with its mixed cluster TOML text when it comes from a file.
+    clusters: Vec<(String, Option<String>)>,
+    /// The balancing modes (`None`: not a mixed cluster).
+    balances: Vec<Option<String>>,
+}
+
+/// What one cluster of a `[[train]]` table expands to: the points' clusters, each with its
+/// mixed cluster TOML text when it comes from a file, and the balancing modes. A mixed
+/// cluster — a `mixed:` spec, or a cluster file (read by the caller, in `files`) with
+/// `[[pool]]` tables — once per pool share (its pools resized: a `mixed:` spec's text, or the
+/// file's cluster with the resized TOML) and balancing mode (`Some`, default best); any other
+/// cluster once, with `None` (its points are as before the mixed axes existed, fingerprint
+/// included).
 fn mixed_points(
     t: &TrainTable,
     axes: &MixedAxes,
     ci: usize,
     cluster: &str,
     at: &str,
-) -> Result<(Vec<String>, Vec<Option<String>>), String> {
-    if !crate::mixed::is_mixed_preset(cluster) {
-        if !axes.balances.is_empty() || !axes.shares.is_empty() {
+    files: &ClusterFiles,
+) -> Result<Expanded, String> {
+    let field = format!("{at}.clusters[{ci}]");
+    let has_axes = !axes.balances.is_empty() || !axes.shares.is_empty();
+    // A cluster file: a mixed cluster if it has [[pool]] tables. A file that cannot be read or
+    // is not TOML is refused here only where the table's mixed axes say it must be a mixed
+    // cluster; elsewhere its points carry the loader's error, as for any cluster file.
+    let file_spec = match files.get(cluster) {
+        Some(Ok(text)) if is_cluster_file(cluster) && crate::mixed::is_mixed_toml(text) => {
+            let spec = crate::mixed::parse_toml(text, cluster).map_err(|e| format!("{field}: {e}"))?;
+            if spec.pools.len() < 2 {
+                return Err(format!(
+                    "{field}: cluster file `{cluster}`: a mixed cluster needs at least two [[pool]] tables, got {}",
+                    spec.pools.len()
+                ));
+            }
+            Some(spec)
+        }
+        Some(Ok(text)) if is_cluster_file(cluster) && has_axes => {
+            if let Err(e) = toml::from_str::<toml::Table>(text) {
+                return Err(format!(
+                    "{field}: cluster file `{cluster}` is not TOML: {}",
+                    e.to_string().trim()
+                ));
+            }
+            None
+        }
+        Some(Err(e)) if is_cluster_file(cluster) && has_axes => {
+            return Err(format!("{field}: cannot read cluster file `{cluster}`: {e}"));
+        }
+        _ => None,
+    };
+    if file_spec.is_none() && !crate::mixed::is_mixed_preset(cluster) {
+        if has_axes {
             return Err(format!(
-                "{at}.clusters[{ci}]: `{cluster}` is not a mixed-accelerator cluster, but the table has mixed_balance / pool_shares: put mixed:... clusters in a [[train]] table of their own"
+                "{field}: `{cluster}` is not a mixed-accelerator cluster, but the table has mixed_balance / pool_shares: put mixed:... clusters (or cluster files with [[pool]] tables) in a [[train]] table of their own"
             ));
         }
-        return Ok((vec![cluster.to_string()], vec![None]));
+        return Ok(Expanded {
+            clusters: vec![(cluster.to_string(), None)],
+            balances: vec![None],
+        });
     }
-    let field = format!("{at}.clusters[{ci}]");
-    let spec = crate::mixed::parse_preset(cluster).map_err(|e| format!("{field}: {e}"))?;
+    let from_file = file_spec.is_some();
+    let spec = match file_spec {
+        Some(s) => s,
+        None => crate::mixed::parse_preset(cluster).map_err(|e| format!("{field}: {e}"))?,
+    };
     if !t.gpus.is_empty() {
         return Err(format!(
             "{at}.gpus: not with a mixed-accelerator cluster (`{cluster}`): its pools set the accelerators; sweep their ratio with pool_shares"
@@ -350,35 +441,47 @@ fn mixed_points(
         ));
     }
     let clusters = if axes.shares.is_empty() {
-        vec![cluster.to_string()]
+        vec![(cluster.to_string(), from_file.then(|| spec.to_toml()))]
     } else {
         axes.shares
             .iter()
             .enumerate()
             .map(|(i, share)| {
                 let s = spec.with_first_share(*share, &format!("{at}.pool_shares[{i}] on {field}"))?;
+                if from_file {
+                    return Ok((cluster.to_string(), Some(s.to_toml())));
+                }
                 s.to_preset()
+                    .map(|p| (p, None))
                     .ok_or_else(|| format!("{field}: cannot write the resized spec"))
             })
-            .collect::<Result<Vec<String>, String>>()?
+            .collect::<Result<Vec<_>, String>>()?
     };
     let balances = if axes.balances.is_empty() {
         vec![Some("best".to_string())]
     } else {
         axes.balances.iter().map(|b| Some(b.clone())).collect()
     };
-    Ok((clusters, balances))
+    Ok(Expanded { clusters, balances })
 }
 
 impl Grid {
     /// Parse and check a grid file's `text`; `name` (the file's path) starts every error, which
-    /// then names the table and field (`train[0].models[1]`) and the problem.
+    /// then names the table and field (`train[0].models[1]`) and the problem. Cluster files are
+    /// not read: a mixed cluster file's points carry the loader's error (see [`Self::parse_with`]).
     pub fn parse(text: &str, name: &str) -> Result<Grid, String> {
-        let file: GridFile = toml::from_str(text).map_err(|e| format!("{name}: {}", e.to_string().trim()))?;
-        Grid::from_file(file).map_err(|e| format!("{name}: {e}"))
+        Grid::parse_with(text, name, &ClusterFiles::new())
     }
 
-    fn from_file(file: GridFile) -> Result<Grid, String> {
+    /// [`Self::parse`] with the cluster files the grid names ([`cluster_files`]) as the caller
+    /// read them: those with `[[pool]]` tables are mixed-accelerator clusters, expanded as
+    /// `mixed:` specs are (`pool_shares`, `mixed_balance`).
+    pub fn parse_with(text: &str, name: &str, files: &ClusterFiles) -> Result<Grid, String> {
+        let file: GridFile = toml::from_str(text).map_err(|e| format!("{name}: {}", e.to_string().trim()))?;
+        Grid::from_file(file, files).map_err(|e| format!("{name}: {e}"))
+    }
+
+    fn from_file(file: GridFile, files: &ClusterFiles) -> Result<Grid, String> {
         let max_memory_bytes = file
             .max_memory
             .as_deref()
@@ -467,13 +570,13 @@ impl Grid {
             };
             let axes = mixed_axes(t, &at)?;
             for (ci, cluster) in t.clusters.iter().enumerate() {
-                let (clusters, balances) = mixed_points(t, &axes, ci, cluster, &at)?;
-                for cluster in &clusters {
+                let Expanded { clusters, balances } = mixed_points(t, &axes, ci, cluster, &at, files)?;
+                for (cluster, mixed_toml) in &clusters {
                     for model in &t.models {
                         for g in &gpus {
                             for p in &plans {
                                 for balance in &balances {
-                                    let inputs = TrainInputs {
+                                    let inputs = Box::new(TrainInputs {
                                         cluster: Some(cluster.clone()),
                                         model: Some(model.clone()),
                                         gpus: *g,
@@ -496,9 +599,10 @@ impl Grid {
                                         cross_site: t.cross_site.clone(),
                                         diloco_inner_steps: t.diloco_inner_steps,
                                         mixed_balance: balance.clone(),
+                                        mixed_cluster_toml: mixed_toml.clone(),
                                         max_memory_bytes,
                                         ..TrainInputs::default()
-                                    };
+                                    });
                                     jobs.push(Job::Train {
                                         inputs,
                                         plan: p.label(),
@@ -780,7 +884,7 @@ fn row_for(p: &Point, grid: &Grid) -> Row {
             r.plan = Some(plan.clone());
             r.fidelity = inputs.fidelity.clone().unwrap_or_else(|| "flow".into());
             if inputs.mixed_balance.is_some() {
-                let pools = crate::mixed::parse_preset(&r.cluster)
+                let pools = job::mixed_spec(inputs)
                     .ok()
                     .and_then(|s| s.node_pools().map(|[a, b]| (a.1, b.1)));
                 r.mixed = Some(MixedCols {
@@ -889,6 +993,12 @@ fn fill_mixed(r: &mut Row, m: &crate::mixed::MixedRun) {
     r.tokens_per_s_per_accel = Some(rep.tokens_per_s / rep.accelerators_in_cluster.max(1) as f64);
     r.mfu = Some(m.mfu);
     let c = r.mixed.get_or_insert_with(MixedCols::default);
+    // Pools given by a cluster spec (not node type and count) are counted once built.
+    if let (None, [a, b]) = (c.first_pool_gpus, rep.pools.as_slice()) {
+        c.first_pool_gpus = u32::try_from(a.gpus).ok();
+        c.second_pool_gpus = u32::try_from(b.gpus).ok();
+        c.first_pool_share_fraction = (a.gpus + b.gpus > 0).then(|| a.gpus as f64 / (a.gpus + b.gpus) as f64);
+    }
     c.mixed_balance_used = Some(rep.balance.clone());
     c.ideal_tokens_per_s = Some(rep.ideal_tokens_per_s);
     c.efficiency_vs_ideal_fraction = Some(rep.efficiency_vs_ideal_fraction);

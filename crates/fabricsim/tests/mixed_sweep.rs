@@ -125,6 +125,137 @@ fn train_mixed_refuses_what_it_cannot_run() {
     assert!(e.contains("no link between pools"), "{e}");
 }
 
+/// The grid's `max_memory` bounds mixed points by the rule of ordinary ones, pool by pool: a
+/// pool whose part of the run is estimated above the cap refuses the point, naming the pool;
+/// the small cluster's point runs under the same cap.
+#[test]
+fn max_memory_bounds_mixed_points_pool_by_pool() {
+    let grid = |cap: &str| {
+        format!(
+            r#"{cap}
+[[train]]
+clusters = ["mixed:first=dgx-h100,first_gpus=64,second=dgx-a100,second_gpus=64,link=rdma",
+            "mixed:first=dgx-h100,first_gpus=64,second=dgx-a100,second_gpus=16384,link=rdma"]
+models = ["llama-3.1-8b"]
+plans = [{{ tp = 8, pp = 4 }}]
+mixed_balance = ["pp"]
+seq = 4096
+gbs = 64
+fidelity = "analytical"
+"#
+        )
+    };
+    let run = |text: &str| sweep::run(&Grid::parse(text, "m.toml").unwrap(), Shard::ALL, &load, &|_, _| {});
+    let capped = run(&grid("max_memory = \"32M\""));
+    assert!(capped.rows[0].error.is_none(), "{:?}", capped.rows[0].error);
+    let e = capped.rows[1].error.clone().unwrap();
+    assert!(
+        e.contains("pool `second` (`fat-tree:gpus=16384,node=dgx-a100`)")
+            && e.contains("above max_memory 32 MiB")
+            && e.contains("largest part"),
+        "{e}"
+    );
+    // The 16,384-accelerator pool of the same job as an ordinary cluster: refused too.
+    let plain = run(&grid("max_memory = \"32M\"")
+        .replace("mixed_balance = [\"pp\"]\n", "")
+        .replace(
+            "\"mixed:first=dgx-h100,first_gpus=64,second=dgx-a100,second_gpus=64,link=rdma\",\n            \"mixed:first=dgx-h100,first_gpus=64,second=dgx-a100,second_gpus=16384,link=rdma\"",
+            "\"fat-tree:gpus=16384,node=dgx-a100\"",
+        )
+        .replace("gbs = 64", "gbs = 512"));
+    let e = plain.rows[0].error.clone().unwrap();
+    assert!(e.contains("above max_memory 32 MiB"), "{e}");
+    // Under the default cap (2 GiB) the pool is not refused for memory.
+    let free = run(&grid(""));
+    assert!(free.rows[0].error.is_none());
+    assert!(
+        !free.rows[1].error.as_deref().unwrap_or("").contains("max_memory"),
+        "{:?}",
+        free.rows[1].error
+    );
+}
+
+/// A mixed cluster file the caller read: its points are those of the same pools as a `mixed:`
+/// spec (same results), `pool_shares` resize its node-typed pools, its content is in the
+/// fingerprint (layout and comments are not), and without the file's text the grid is as
+/// before (the point carries the loader's error).
+#[test]
+fn mixed_cluster_files_expand_like_mixed_specs() {
+    let file = "# two pools\n[[pool]]\nname = \"h100\"\nnode = \"dgx-h100\"\ngpus = 64\n[[pool]]\nname = \"a100\"\nnode = \"dgx-a100\"\ngpus = 64\n[pool_link]\nkind = \"rdma\"\n";
+    let from_file = GRID.replace(
+        "\"mixed:first=dgx-h100,first_gpus=64,second=dgx-a100,second_gpus=64,link=rdma\"",
+        "\"dir/pools.toml\"",
+    );
+    assert_eq!(
+        sweep::cluster_files(&from_file, "g.toml").unwrap(),
+        [sweep::FileRef {
+            field: "train[0].clusters[0]".into(),
+            path: "dir/pools.toml".into()
+        }]
+    );
+    let files = |text: &str| sweep::ClusterFiles::from([("dir/pools.toml".to_string(), Ok(text.to_string()))]);
+    let g = Grid::parse_with(&from_file, "g.toml", &files(file)).unwrap();
+    let spec = Grid::parse(GRID, "g.toml").unwrap();
+    assert_eq!(g.points.len(), spec.points.len());
+    let a = sweep::run(&g, Shard::ALL, &load, &|_, _| {});
+    let b = sweep::run(&spec, Shard::ALL, &load, &|_, _| {});
+    assert_eq!(
+        a.errors(),
+        0,
+        "{:?}",
+        a.rows.iter().map(|r| &r.error).collect::<Vec<_>>()
+    );
+    for (x, y) in a.rows.iter().zip(&b.rows) {
+        assert_eq!(x.cluster, "dir/pools.toml");
+        assert_eq!(x.step_time_s, y.step_time_s);
+        assert_eq!(x.mixed, y.mixed);
+    }
+    // Layout and comments: same fingerprint; another pool size: another one.
+    let relaid = file.replace("# two pools\n", "").replace(" = ", "=");
+    assert_eq!(
+        Grid::parse_with(&from_file, "g.toml", &files(&relaid))
+            .unwrap()
+            .fingerprint,
+        g.fingerprint
+    );
+    let other = file.replace("gpus = 64\n[pool_link]", "gpus = 128\n[pool_link]");
+    assert_ne!(
+        Grid::parse_with(&from_file, "g.toml", &files(&other))
+            .unwrap()
+            .fingerprint,
+        g.fingerprint
+    );
+    // Unreadable or malformed: refused naming the field and the file.
+    for (found, want) in [
+        (
+            Err("no such file".to_string()),
+            "cannot read cluster file `dir/pools.toml`: no such file",
+        ),
+        (
+            Ok("[[pool]] x".to_string()),
+            "cluster file `dir/pools.toml` is not TOML",
+        ),
+        (
+            Ok("[[pool]]\nname = \"a\"\nnode = \"dgx-h100\"\n".to_string()),
+            "`node` needs `gpus`",
+        ),
+        (
+            Ok("[[pool]]\nnode = \"dgx-h100\"\ngpus = 8\n".to_string()),
+            "at least two [[pool]] tables",
+        ),
+    ] {
+        let fs = sweep::ClusterFiles::from([("dir/pools.toml".to_string(), found)]);
+        let e = Grid::parse_with(&from_file, "g.toml", &fs).unwrap_err();
+        assert!(
+            e.starts_with("g.toml: train[0].clusters[0]: ") && e.contains("dir/pools.toml") && e.contains(want),
+            "{e}"
+        );
+    }
+    // Without the text (a caller that reads no files), the file is not known to be mixed.
+    let e = Grid::parse(&from_file, "g.toml").unwrap_err();
+    assert!(e.contains("not a mixed-accelerator cluster"), "{e}");
+}
+
 #[test]
 fn mixed_topo_is_each_pool_topo_plus_the_link() {
     let spec = fabricsim::mixed::parse_preset(

@@ -254,6 +254,11 @@ pub fn sweep_page(r: &SweepReport) -> Page {
             series: series(train),
         });
     }
+    // Rows come in grid order (pool_shares as written); a line is drawn through its points in
+    // order, so each mixed line is sorted by the first pool's share to draw left to right.
+    for points in mixed.values_mut() {
+        points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    }
     if !mixed.is_empty() {
         page.chart(LineChart {
             title: "Mixed-accelerator points: efficiency against the ideal by the first pool's share".into(),

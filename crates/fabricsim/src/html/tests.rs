@@ -356,3 +356,70 @@ fn page_loads_nothing_from_outside() {
     }
     assert!(html.contains("default-src 'none'"));
 }
+
+/// `sweep --html` of a mixed grid whose pool_shares are not written in order: each mixed line
+/// runs through its points by increasing share (left to right), whatever the grid's order.
+#[test]
+fn sweep_mixed_lines_draw_left_to_right() {
+    use crate::sweep::{MixedCols, Row, SweepReport};
+    let row = |point: u64, share: f64, eff: f64, balance: &str| Row {
+        point,
+        points_total: 6,
+        kind: "train".into(),
+        cluster: "pools.toml".into(),
+        model: Some("llama-3.1-8b".into()),
+        plan: Some("tp=8,pp=4".into()),
+        mixed: Some(MixedCols {
+            mixed_balance: Some(balance.into()),
+            first_pool_share_fraction: Some(share),
+            efficiency_vs_ideal_fraction: Some(eff),
+            ..MixedCols::default()
+        }),
+        ..Row::default()
+    };
+    let report = SweepReport {
+        schema_version: crate::SCHEMA_VERSION,
+        kind: "sweep".into(),
+        grid_fingerprint: "00ff".into(),
+        points_total: 6,
+        shard_index: 0,
+        shard_count: 1,
+        rows: vec![
+            row(0, 0.75, 0.90, "pp"),
+            row(1, 0.75, 0.80, "dp"),
+            row(2, 0.25, 0.95, "pp"),
+            row(3, 0.25, 0.85, "dp"),
+            row(4, 0.5, 0.97, "pp"),
+            row(5, 0.5, 0.88, "dp"),
+        ],
+        mixed_columns: true,
+    };
+    let page = crate::html::sweep_page(&report);
+    let charts: Vec<&LineChart> = page
+        .blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::Lines(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(charts.len(), 1);
+    let got: Vec<(String, Vec<(f64, f64)>)> = charts[0]
+        .series
+        .iter()
+        .map(|s| (s.name.clone(), s.points.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "pools.toml · llama-3.1-8b · tp=8,pp=4 · dp".to_string(),
+                vec![(0.25, 0.85), (0.5, 0.88), (0.75, 0.80)]
+            ),
+            (
+                "pools.toml · llama-3.1-8b · tp=8,pp=4 · pp".to_string(),
+                vec![(0.25, 0.95), (0.5, 0.97), (0.75, 0.90)]
+            ),
+        ]
+    );
+}

@@ -20,6 +20,9 @@ pub struct MixedJob<'a> {
     pub fidelity: Fidelity,
     pub in_network: collective::InNetwork,
     pub balance: Balance,
+    /// The simulation's memory limit in bytes, checked pool by pool ([`check_memory`]); `None`:
+    /// not checked (`train --cluster mixed:...`, as before the sweep applied it).
+    pub max_memory_bytes: Option<f64>,
 }
 
 /// A mixed run and the plan it ran.
@@ -95,6 +98,9 @@ pub fn run_job(
         sc.parallel.gpus = Some(total as u32);
     }
     let plan = scenario::plan(&sc, total, domain, hbm, job.model)?.plan;
+    if let Some(limit) = job.max_memory_bytes {
+        check_memory(&pools, job.model, &plan, limit)?;
+    }
     let order = match job.order.or(sc.parallel.order.as_deref()) {
         Some(o) => crate::train::parse_order(o)?,
         None => crate::train::DEFAULT_ORDER,
@@ -127,4 +133,26 @@ pub fn run_job(
         mfu,
         framework,
     })
+}
+
+/// Refuse a mixed run whose simulation would need more memory than `limit` (bytes), by the
+/// rule ordinary `train` points follow (`train::estimate_memory` against `max_memory`), applied
+/// pool by pool: the pools are simulated one at a time (a pool alone, a pool's replicas in the
+/// dp mode, its block of stages in the pp mode), so each pool is estimated as running the
+/// whole job alone — its whole TP × PP × CP replicas, the job's whole global batch (the most
+/// micro-batches its replicas can take) — an upper bound of each piece the run simulates on it.
+pub fn check_memory(pools: &[Pool], model: &ModelSpec, plan: &ParallelPlan, limit: f64) -> Result<(), String> {
+    let shape = (plan.tp as u64 * plan.pp as u64 * plan.cp as u64).max(1);
+    for p in pools {
+        let dp = (p.fabric.accel_count() as u64 / shape).max(1) as u32;
+        let alone = ParallelPlan {
+            dp,
+            layers_per_stage: None,
+            ..plan.clone()
+        };
+        let est = crate::train::estimate_memory(&p.fabric, model, &alone, false);
+        crate::job::check_memory(est.bytes, &est.largest, limit)
+            .map_err(|e| format!("pool `{}` (`{}`): {e}", p.name, p.cluster))?;
+    }
+    Ok(())
 }

@@ -324,6 +324,35 @@ impl MixedSpec {
         }
         Some(s)
     }
+
+    /// The spec as a cluster TOML (`[[pool]]` tables and `[pool_link]`) that [`parse_toml`]
+    /// reads back to the same spec: how the sweep carries a mixed cluster file's pools, resized
+    /// or not, inside a point (its fingerprint covers this text).
+    pub fn to_toml(&self) -> String {
+        let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+        let mut s = String::new();
+        for p in &self.pools {
+            s.push_str(&format!("[[pool]]\nname = {}\n", quote(&p.name)));
+            match &p.source {
+                PoolSource::Spec(c) => s.push_str(&format!("cluster = {}\n", quote(c))),
+                PoolSource::Node { node, gpus } => s.push_str(&format!("node = {}\ngpus = {gpus}\n", quote(node))),
+            }
+        }
+        s.push_str("[pool_link]\n");
+        match &self.link {
+            None => s.push_str("kind = \"none\"\n"),
+            Some(l) => {
+                s.push_str(&format!("kind = {}\n", quote(l.kind.name())));
+                if let Some(n) = l.nics {
+                    s.push_str(&format!("nics = {n}\n"));
+                }
+                if let Some(h) = l.hosts {
+                    s.push_str(&format!("hosts = {h}\n"));
+                }
+            }
+        }
+        s
+    }
 }
 
 #[cfg(test)]
@@ -339,6 +368,21 @@ mod tests {
         ] {
             let spec = parse_preset(s).unwrap();
             assert_eq!(spec.to_preset().as_deref(), Some(s));
+        }
+    }
+
+    #[test]
+    fn toml_text_round_trips() {
+        let file = "[[pool]]\nname = \"h \\\"100\\\"\"\ncluster = \"fat-tree:gpus=64,node=dgx-h100\"\n[[pool]]\nname = \"a100\"\nnode = \"dgx-a100\"\ngpus = 64\n[pool_link]\nkind = \"cpu-forwarding\"\nhosts = 4\n";
+        let spec = parse_toml(file, "f.toml").unwrap();
+        assert_eq!(spec.pools[0].name, "h \"100\"");
+        assert_eq!(parse_toml(&spec.to_toml(), "t").unwrap(), spec);
+        for s in [
+            "mixed:first=dgx-h100,first_gpus=64,second=dgx-a100,second_gpus=64,link=rdma,link_nics=16",
+            "mixed:first=dgx-h100,first_gpus=8,second=dgx-a100,second_gpus=8,link=none",
+        ] {
+            let spec = parse_preset(s).unwrap();
+            assert_eq!(parse_toml(&spec.to_toml(), "t").unwrap(), spec, "{s}");
         }
     }
 

@@ -115,7 +115,8 @@ fn run_spec(
             nvls: job.args.nvls == crate::model_flags::Switch::On,
         },
         balance,
-        max_memory_bytes: None,
+        // `--max-memory` (default 2 GiB) pool by pool, by the rule of a sweep's mixed points.
+        max_memory_bytes: Some(crate::max_memory(job.args.max_memory.as_deref())?),
     };
     mixed::setup::run_job(cluster, spec, &mj, &load)
         .map(|r| r.report)

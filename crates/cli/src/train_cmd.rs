@@ -578,10 +578,17 @@ pub fn prepare_on(job: &Job, f: &fabric::Fabric) -> Result<Prepared, UserError> 
     })
 }
 
-/// Refuse up front a job whose estimated memory exceeds `--max-memory` on fabric `f`.
+/// Refuse up front a job whose estimated memory exceeds `--max-memory` on fabric `f` (a run
+/// with no single-site baseline beside it: `compare`, `design`, `goodput`, `--dci-sweep`).
 pub fn check_memory_on(job: &Job, p: &Prepared, f: &fabric::Fabric) -> Result<(), UserError> {
+    check_memory_with(job, p, f, false)
+}
+
+/// [`check_memory_on`], counting the single-site baseline of a multi-site run when it runs
+/// beside the step (`train`).
+fn check_memory_with(job: &Job, p: &Prepared, f: &fabric::Fabric, baseline_beside: bool) -> Result<(), UserError> {
     let limit = crate::max_memory(job.args.max_memory.as_deref())?;
-    let est = train::estimate_train_memory(f, &job.model, &p.plan, job.args.full);
+    let est = train::estimate_train_memory(f, &job.model, &p.plan, job.args.full, baseline_beside);
     crate::check_memory(&est.bytes, &est.largest, limit)
 }
 
@@ -602,7 +609,7 @@ pub fn run(
     let mut f = load_cluster(&cluster)?;
     job.args.routing.apply(&mut f)?;
     let p = prepare_on(&job, &f)?;
-    check_memory_on(&job, &p, &f)?;
+    check_memory_with(&job, &p, &f, true)?;
     let progress = crate::Progress::new("simulating one training step", "stages");
     let observer = progress.engine_observer();
     // On several sites the same job also runs on one site of the same size (the loss's
@@ -614,14 +621,22 @@ pub fn run(
     let routing = job.args.routing.clone();
     let base_routing = f.routing;
     let equivalent = f.extras.single_site_equivalent.clone();
-    let (start_tx, start_rx) = std::sync::mpsc::channel::<()>();
-    let mut start_tx = Some(start_tx);
     let (r, baseline) = std::thread::scope(|sc| {
+        // Inside the scope, so a panic of the step drops the sender while unwinding and the
+        // waiting baseline returns instead of blocking the scope's join.
+        let (start_tx, start_rx) = std::sync::mpsc::channel::<()>();
+        let mut start_tx = Some(start_tx);
         let baseline = multi_site.then(|| {
             sc.spawn(|| {
-                // A closed channel (the step ended early, e.g. on an error) also starts it.
                 let rx = start_rx;
-                let _ = rx.recv();
+                if rx.recv().is_err() {
+                    // The channel closed unsent: the step failed before its pricing ended, and
+                    // its error (reported first) makes the baseline moot.
+                    return (
+                        Err("the single-site baseline was not run: the step failed".to_string()),
+                        None,
+                    );
+                }
                 let b = train::sites::baseline_step(
                     &cluster,
                     equivalent.as_deref(),
@@ -639,7 +654,7 @@ pub fn run(
                 );
                 // The energy model's bill of materials of the multi-site fabric, off the
                 // step's thread (this one ends well before it).
-                (b, fabric::bom::bom(&f))
+                (b, Some(fabric::bom::bom(&f)))
             })
         });
         let r = engine::progress::observe(observer, || {
@@ -670,7 +685,7 @@ pub fn run(
     });
     progress.finish();
     let (baseline, bom) = match baseline {
-        Some(Ok((b, bom))) => (Some(b), Some(bom)),
+        Some(Ok((b, bom))) => (Some(b), bom),
         Some(Err(e)) => (Some(Err(e)), None),
         None => (None, None),
     };

@@ -94,6 +94,19 @@ fn mixed_bad_input_exits_2_naming_the_field() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a mixed cluster"));
+    // --max-memory caps each pool's simulation, as on a sweep's mixed points.
+    let mut a = vec![
+        "train",
+        "--cluster",
+        "mixed:first_gpus=64,second_gpus=64",
+        "--max-memory",
+        "2M",
+    ];
+    a.extend_from_slice(SMALL);
+    let o = run(&a);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("pool") && err.contains("above max_memory"), "{err}");
 }
 
 #[test]

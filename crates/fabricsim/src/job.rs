@@ -257,7 +257,8 @@ pub fn train(scenario_file: Option<ScenarioText>, x: &TrainInputs, load: &LoadCl
         }
     }
     let limit = memory_limit(x.max_memory_bytes)?;
-    let est = train::estimate_train_memory(&f, &model, &plan, false);
+    // The baseline (on several sites) runs after the step has let go of its engines.
+    let est = train::estimate_train_memory(&f, &model, &plan, false, false);
     check_memory(est.bytes, &est.largest, limit)?;
     let cross_site = train::sites::CrossSite::parse(x.cross_site.as_deref().unwrap_or("dp"), x.diloco_inner_steps)?;
     if cross_site != train::sites::CrossSite::Dp && train::sites::dci(&f).is_none() {

@@ -412,6 +412,11 @@ fn mixed_points(
         Some(Err(e)) if is_cluster_file(cluster) && has_axes => {
             return Err(format!("{field}: cannot read cluster file `{cluster}`: {e}"));
         }
+        None if is_cluster_file(cluster) && has_axes => {
+            return Err(format!(
+                "{field}: cluster file `{cluster}` was not read (a caller that reads no files, `Grid::parse`): read the files `sweep::cluster_files` lists and use `Grid::parse_with`"
+            ));
+        }
         _ => None,
     };
     if file_spec.is_none() && !crate::mixed::is_mixed_preset(cluster) {

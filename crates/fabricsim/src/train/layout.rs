@@ -408,8 +408,17 @@ pub fn estimate_memory(f: &Fabric, model: &ModelSpec, p: &ParallelPlan, full: bo
 /// 101 MiB analytical; `--cluster examples/two-sites-30km.toml` 147 MiB; this estimate 151 MiB
 /// ([`estimate_memory`] alone: 66 MiB). Llama-3.1-70B TP 8 · PP 4 on
 /// `multi-site:gpus=2048,sites=2,distance_km=400,wan_gbit=3200`: 22 MiB, estimate 36 MiB.
-/// The planner keeps [`estimate_memory`] (it runs no baseline).
-pub fn estimate_train_memory(f: &Fabric, model: &ModelSpec, p: &ParallelPlan, full: bool) -> MemoryEstimate {
+/// The planner keeps [`estimate_memory`] (it runs no baseline). `baseline_beside`: the
+/// baseline runs at the same time as the step (`train` on the command line); callers that run
+/// none (`compare`, `design`, `goodput`) or run it after the step has let go of its engines (a
+/// scenario file, a sweep point, the DCI sweep) count the cross-site piece only.
+pub fn estimate_train_memory(
+    f: &Fabric,
+    model: &ModelSpec,
+    p: &ParallelPlan,
+    full: bool,
+    baseline_beside: bool,
+) -> MemoryEstimate {
     let one = estimate_memory(f, model, p, full);
     if f.site_count() < 2 {
         return one;
@@ -419,8 +428,12 @@ pub fn estimate_train_memory(f: &Fabric, model: &ModelSpec, p: &ParallelPlan, fu
     } else {
         0.0
     };
+    let bytes = one.bytes + 2.0 * dp_ring * BYTES_PER_FLOW;
+    if !baseline_beside {
+        return MemoryEstimate { bytes, ..one };
+    }
     MemoryEstimate {
-        bytes: one.bytes + 2.0 * dp_ring * BYTES_PER_FLOW + (one.bytes - BASE_BYTES),
+        bytes: bytes + (one.bytes - BASE_BYTES),
         largest: format!("{}; and the single-site baseline beside it", one.largest),
     }
 }

@@ -49,13 +49,10 @@ fn load(spec: &str) -> Result<(fabric::topology::clos::ClusterSpec, fabric::Fabr
 /// library expands into points (its content in the fingerprint). A file that cannot be read
 /// goes in as its error: the library says which field named it, where that matters.
 fn cluster_files(text: &str, name: &str) -> Result<sweep::ClusterFiles, UserError> {
-    let mut files = sweep::ClusterFiles::new();
-    for f in sweep::cluster_files(text, name).map_err(UserError)? {
-        files
-            .entry(f.path)
-            .or_insert_with_key(|path| std::fs::read_to_string(path).map_err(|e| e.to_string()));
-    }
-    Ok(files)
+    sweep::read_cluster_files(text, name, &mut |path| {
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    })
+    .map_err(UserError)
 }
 
 fn write(output: Option<&str>, text: &str) -> Result<(), UserError> {

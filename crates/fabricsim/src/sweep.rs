@@ -72,6 +72,25 @@ pub fn cluster_files(text: &str, name: &str) -> Result<Vec<FileRef>, String> {
     Ok(refs)
 }
 
+/// The [`ClusterFiles`] a grid's `text` names, each read once with `read` (path → text, or why
+/// not): the caller's file access (the CLI and the Python package read from the working
+/// directory; this crate reads no files). A file that cannot be read goes in as its error: the
+/// grid says which field named it, where that matters ([`Grid::parse_with`]).
+pub fn read_cluster_files(
+    text: &str,
+    name: &str,
+    read: &mut dyn FnMut(&str) -> Result<String, String>,
+) -> Result<ClusterFiles, String> {
+    let mut files = ClusterFiles::new();
+    for f in cluster_files(text, name)? {
+        if !files.contains_key(&f.path) {
+            let got = read(&f.path);
+            files.insert(f.path, got);
+        }
+    }
+    Ok(files)
+}
+
 /// The grid file format.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -103,10 +103,37 @@ fn train_json(
     to_json(&r)
 }
 
-/// The exact text `fabricsim sweep FILE [--shard i/n] [--json]` writes, from the grid file's
-/// text and name, on `threads` threads (default: every core).
+/// The cluster files a grid names (`sweep::read_cluster_files`): the texts in `given` (path →
+/// text, e.g. read on a Ray driver and shipped to the workers), the others read from the
+/// working directory as the CLI reads them.
+fn grid_files(
+    grid_text: &str,
+    grid_name: &str,
+    given: Option<std::collections::BTreeMap<String, String>>,
+) -> PyResult<sweep::ClusterFiles> {
+    let given = given.unwrap_or_default();
+    sweep::read_cluster_files(grid_text, grid_name, &mut |path| match given.get(path) {
+        Some(text) => Ok(text.clone()),
+        None => std::fs::read_to_string(path).map_err(|e| e.to_string()),
+    })
+    .map_err(user_error)
+}
+
+/// The cluster files a grid names that can be read from the working directory, path → text
+/// (what `ray_sweep` ships to its workers with the grid's text).
 #[pyfunction]
-#[pyo3(signature = (grid_text, grid_name, shard=None, json=false, threads=None))]
+fn grid_cluster_files(grid_text: &str, grid_name: &str) -> PyResult<std::collections::BTreeMap<String, String>> {
+    Ok(grid_files(grid_text, grid_name, None)?
+        .into_iter()
+        .filter_map(|(path, text)| text.ok().map(|t| (path, t)))
+        .collect())
+}
+
+/// The exact text `fabricsim sweep FILE [--shard i/n] [--json]` writes, from the grid file's
+/// text and name, on `threads` threads (default: every core). `files`: texts of cluster files
+/// the grid names (path → text); the others are read from the working directory.
+#[pyfunction]
+#[pyo3(signature = (grid_text, grid_name, shard=None, json=false, threads=None, files=None))]
 fn sweep_text(
     py: Python<'_>,
     grid_text: &str,
@@ -114,8 +141,9 @@ fn sweep_text(
     shard: Option<&str>,
     json: bool,
     threads: Option<usize>,
+    files: Option<std::collections::BTreeMap<String, String>>,
 ) -> PyResult<String> {
-    let grid = Grid::parse(grid_text, grid_name).map_err(user_error)?;
+    let grid = Grid::parse_with(grid_text, grid_name, &grid_files(grid_text, grid_name, files)?).map_err(user_error)?;
     let shard = match shard {
         Some(s) => Shard::parse(s).map_err(|e| user_error(format!("shard {e}")))?,
         None => Shard::ALL,
@@ -141,10 +169,16 @@ fn sweep_text(
     .map_err(user_error)
 }
 
-/// Points of a grid and its fingerprint (what `fabricsim sweep --count` prints).
+/// Points of a grid and its fingerprint (what `fabricsim sweep --count` prints); `files` as
+/// for [`sweep_text`].
 #[pyfunction]
-fn grid_points(grid_text: &str, grid_name: &str) -> PyResult<(usize, String)> {
-    let grid = Grid::parse(grid_text, grid_name).map_err(user_error)?;
+#[pyo3(signature = (grid_text, grid_name, files=None))]
+fn grid_points(
+    grid_text: &str,
+    grid_name: &str,
+    files: Option<std::collections::BTreeMap<String, String>>,
+) -> PyResult<(usize, String)> {
+    let grid = Grid::parse_with(grid_text, grid_name, &grid_files(grid_text, grid_name, files)?).map_err(user_error)?;
     Ok((grid.points.len(), grid.fingerprint))
 }
 
@@ -238,6 +272,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(plan_json, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_text, m)?)?;
     m.add_function(wrap_pyfunction!(grid_points, m)?)?;
+    m.add_function(wrap_pyfunction!(grid_cluster_files, m)?)?;
     m.add_function(wrap_pyfunction!(merge_texts, m)?)?;
     m.add_function(wrap_pyfunction!(parse_size, m)?)?;
     m.add("SCHEMA_VERSION", fabricsim::SCHEMA_VERSION)?;

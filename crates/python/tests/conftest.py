@@ -26,3 +26,40 @@ def grid_file(tmp_path):
     p = tmp_path / "grid.toml"
     p.write_text(GRID)
     return p
+
+
+# A mixed-accelerator cluster written as a file of [[pool]] tables, named by a grid by a
+# relative path (read from the working directory, as the CLI reads it).
+POOLS = """# two pools
+[[pool]]
+name = "h100"
+node = "dgx-h100"
+gpus = 64
+[[pool]]
+name = "a100"
+node = "dgx-a100"
+gpus = 64
+[pool_link]
+kind = "rdma"
+"""
+
+MIXED_GRID = """
+[[train]]
+clusters = ["pools.toml"]
+pool_shares = [0.25, 0.75]
+models = ["llama-3.1-8b"]
+plans = [{ tp = 8, pp = 4 }]
+mixed_balance = ["pp", "dp"]
+seq = 4096
+gbs = 64
+fidelity = "analytical"
+"""
+
+
+@pytest.fixture
+def mixed_grid_file(tmp_path, monkeypatch):
+    (tmp_path / "pools.toml").write_text(POOLS)
+    p = tmp_path / "grid.toml"
+    p.write_text(MIXED_GRID)
+    monkeypatch.chdir(tmp_path)
+    return p

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 import fabricsim
+from conftest import POOLS
 
 CLI = os.environ.get("FABRICSIM_BIN") or shutil.which("fabricsim")
 
@@ -77,6 +78,31 @@ def test_sweep_frame_text_and_merge(grid_file):
             fabricsim.merge(parts[:3])
         if CLI:
             assert cli("sweep", str(grid_file), *(["--json"] if as_json else [])) == whole
+
+
+def test_sweep_reads_mixed_cluster_files(mixed_grid_file):
+    # The grid names a [[pool]] file: its content is in the points and the fingerprint, as the CLI has it.
+    n, fingerprint = fabricsim.grid_points(mixed_grid_file)
+    assert n == 4
+    assert fabricsim._native.grid_cluster_files(mixed_grid_file.read_text(), "grid.toml") == {
+        "pools.toml": (mixed_grid_file.parent / "pools.toml").read_text()
+    }
+    df = fabricsim.sweep(mixed_grid_file)
+    assert df["error"].isna().all(), list(df["error"])
+    assert (df["efficiency_vs_ideal_fraction"] > 0).all()
+    whole = fabricsim.sweep_text(mixed_grid_file)
+    parts = [fabricsim.sweep_text(mixed_grid_file, shard=f"{i}/3", threads=1) for i in range(3)]
+    assert fabricsim.merge(parts) == whole
+    if CLI:
+        assert cli("sweep", str(mixed_grid_file)) == whole
+    # Texts given for the files replace the working directory's: another pool size, another grid.
+    other = fabricsim._native.grid_points(
+        mixed_grid_file.read_text(), "grid.toml", {"pools.toml": POOLS.replace("gpus = 64", "gpus = 32", 1)}
+    )
+    assert other[1] != fingerprint
+    (mixed_grid_file.parent / "pools.toml").unlink()
+    with pytest.raises(ValueError, match="pools.toml"):
+        fabricsim.grid_points(mixed_grid_file)
 
 
 def test_plan_is_the_cli_json():

@@ -31,3 +31,9 @@ def test_ray_sweep_frame(cluster, grid_file):
     single = fabricsim.sweep(grid_file)
     assert list(df["point"]) == list(single["point"])
     assert df["step_time_s"].fillna(-1).tolist() == single["step_time_s"].fillna(-1).tolist()
+
+
+def test_ray_sweep_ships_mixed_cluster_files(cluster, mixed_grid_file):
+    # The [[pool]] file's text travels with the grid: the workers need not find it themselves.
+    single = fabricsim.sweep_text(mixed_grid_file)
+    assert fabricsim.ray_sweep(mixed_grid_file, num_shards=2) == single

@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Optional, Union
 
 
-def _run_shard(grid_text: str, grid_name: str, index: int, count: int, json: bool, threads: int):
+def _run_shard(grid_text: str, grid_name: str, index: int, count: int, json: bool, threads: int,
+               files: dict):
     """One shard, on a Ray worker: its text, and where it ran (node id, process id)."""
     import ray
 
     from . import _native
 
-    text = _native.sweep_text(grid_text, grid_name, f"{index}/{count}", json, threads)
+    text = _native.sweep_text(grid_text, grid_name, f"{index}/{count}", json, threads, files)
     return text, ray.get_runtime_context().get_node_id(), os.getpid()
 
 
@@ -33,8 +34,10 @@ def ray_sweep(
     ``as_frame=True``.
 
     Connects with ``ray.init()`` when Ray is not initialised yet (``RAY_ADDRESS`` picks the
-    cluster). The grid's text travels to the workers; cluster TOML files it names must exist on
-    them. If ``workers`` is a list, (node id, process id) of each shard's task is appended to it.
+    cluster). The grid's text travels to the workers with the texts of the cluster TOML files
+    it names, read here (a mixed cluster's ``[[pool]]`` file then needs to exist only here);
+    a plain cluster file is still read where its points run, so it must exist on the workers.
+    If ``workers`` is a list, (node id, process id) of each shard's task is appended to it.
     """
     import ray
 
@@ -44,13 +47,14 @@ def ray_sweep(
         ray.init()
     grid_text = Path(grid_file).read_text()
     name = str(grid_file)
+    files = _native.grid_cluster_files(grid_text, name)
     if num_shards is None:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         num_shards = max(1, cpus // max(1, cpus_per_shard))
     if num_shards < 1:
         raise ValueError(f"num_shards {num_shards}: must be at least 1")
     task = ray.remote(num_cpus=cpus_per_shard)(_run_shard)
-    refs = [task.remote(grid_text, name, i, num_shards, json, cpus_per_shard) for i in range(num_shards)]
+    refs = [task.remote(grid_text, name, i, num_shards, json, cpus_per_shard, files) for i in range(num_shards)]
     results = ray.get(refs)
     if workers is not None:
         workers.extend((node, pid) for _, node, pid in results)

@@ -83,10 +83,7 @@ pub fn read_cluster_files(
 ) -> Result<ClusterFiles, String> {
     let mut files = ClusterFiles::new();
     for f in cluster_files(text, name)? {
-        if !files.contains_key(&f.path) {
-            let got = read(&f.path);
-            files.insert(f.path, got);
-        }
+        files.entry(f.path).or_insert_with_key(|path| read(path));
     }
     Ok(files)
 }

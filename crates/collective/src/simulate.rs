@@ -111,6 +111,33 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, algo: Algo, channels:
     }
 }
 
+/// The rank shift `d` with which [`lower`] of `to` is [`lower`] of `from` with every flow's
+/// endpoints moved by `d` ([`Plan::translated`]), for the algorithms where that holds by
+/// construction; `None` where it is not shown (then lower `to` itself).
+///
+/// CORRECTNESS: ring and hierarchical lowering read a group only through its rank order, each
+/// rank's scale-up domain (`Fabric::domain_of`: equal or not, and the order of domain ids in
+/// `by_domain`) and the fabric's scale-up kind. When `to[i] = from[i] + d` and
+/// `domain_of(to[i]) = domain_of(from[i]) + e` for every `i` (one `d`, one `e`), every
+/// comparison they make between ranks or domains comes out the same, so they emit the same
+/// flows (bytes, channels, PXN, steps) between the moved endpoints. Other algorithms read more
+/// (NIC ports, torus coordinates, explicit paths) and are not translated.
+pub fn translation(f: &Fabric, algo: Algo, from: &[u32], to: &[u32]) -> Option<i64> {
+    if !matches!(algo, Algo::Ring | Algo::Hierarchical) || from.len() != to.len() || from.is_empty() {
+        return None;
+    }
+    let n = f.accel_count() as u64;
+    let d = i64::from(to[0]) - i64::from(from[0]);
+    let e = i64::from(f.domain_of(to[0])) - i64::from(f.domain_of(from[0]));
+    let same = from.iter().zip(to).all(|(&a, &b)| {
+        u64::from(a) < n
+            && u64::from(b) < n
+            && i64::from(b) - i64::from(a) == d
+            && i64::from(f.domain_of(b)) - i64::from(f.domain_of(a)) == e
+    });
+    same.then_some(d)
+}
+
 /// Effective capacity of every fabric link (NCCL's achievable fraction by link class).
 pub fn effective_capacities(f: &Fabric) -> Vec<f64> {
     let eta_up = constants::eta_scale_up();

@@ -453,8 +453,23 @@ pub fn flow_count(f: &Fabric, group: &[u32], kernel: MoeKernel) -> u64 {
 /// Run one dispatch or combine on every group at once (groups contend for shared links). The
 /// result's byte accounting and bandwidths are those of the first group.
 pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) -> Result<MoeResult, CollectiveError> {
-    let mut built = build(f, groups, spec)?;
-    run_built(f, &mut built, fidelity)
+    let (head, caps, virtual_links, set) = route(f, groups, spec)?;
+    // At analytical fidelity, on an engine of only the links the flows use (the same result:
+    // `simulate::build_compact`).
+    let mut sets = [set];
+    let compact = if fidelity == Fidelity::Analytical
+        && crate::simulate::worth_compacting(sets[0].hops(), caps.len() + virtual_links.len())
+    {
+        let all = crate::simulate::engine_capacities(f, &caps, &virtual_links);
+        crate::simulate::build_compact(&all, &mut sets)
+    } else {
+        None
+    };
+    let plan = match compact {
+        Some(p) => p,
+        None => crate::simulate::build_flows(f, &caps, &virtual_links, &sets[0])?,
+    };
+    run_built(f, &mut MoeBuilt { plan, ..head }, fidelity)
 }
 
 /// A DeepEP dispatch or combine routed and stored on an engine ([`build`]), to simulate at
@@ -474,6 +489,19 @@ pub struct MoeBuilt {
 
 /// The flows of [`run`], routed and stored (everything but the simulation).
 pub fn build(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<MoeBuilt, CollectiveError> {
+    let (head, caps, virtual_links, set) = route(f, groups, spec)?;
+    Ok(MoeBuilt {
+        plan: crate::simulate::build_flows(f, &caps, &virtual_links, &set)?,
+        ..head
+    })
+}
+
+/// The routed flows of [`build`]: the built run but its plan (an empty one), the effective
+/// capacities, the virtual copy-ingress links and the flows over them.
+type Routed = (MoeBuilt, Vec<f64>, Vec<f64>, engine::FlowSet);
+
+/// Route every flow of [`build`] into one flow set.
+fn route(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<Routed, CollectiveError> {
     let first = groups
         .first()
         .ok_or_else(|| CollectiveError::BadGroup("no groups given".into()))?;
@@ -565,15 +593,16 @@ pub fn build(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<MoeBuilt
         set.push(&path, fl.bytes, 1);
         n_flows += 1;
     }
-    Ok(MoeBuilt {
+    let head = MoeBuilt {
         spec: *spec,
         ranks: first.len() as u32,
         acc,
         base,
         real_links,
         flows: n_flows,
-        plan: crate::simulate::build_flows(f, &caps, &virtual_links, &set)?,
-    })
+        plan: crate::simulate::BuiltPlan::empty(),
+    };
+    Ok((head, caps, virtual_links, set))
 }
 
 /// Simulate a built dispatch or combine at `fidelity`: what [`run`] gives.

@@ -117,7 +117,11 @@ impl Plan {
     pub fn translated(&self, d: i64) -> Option<Plan> {
         let fits = |r: u32| u32::try_from(i64::from(r) + d).is_ok();
         let ok = self.routed_only()
-            && self.phases.iter().flat_map(|p| &p.flows).all(|f| fits(f.src) && fits(f.dst));
+            && self
+                .phases
+                .iter()
+                .flat_map(|p| &p.flows)
+                .all(|f| fits(f.src) && fits(f.dst));
         ok.then(|| {
             let mut phases = Vec::new();
             self.append_translated(d, &mut phases);

@@ -177,6 +177,18 @@ impl FlowSet {
         self.overflow = false;
     }
 
+    /// Every hop of every path, flow after flow.
+    pub fn links(&self) -> &[u32] {
+        &self.hops
+    }
+
+    /// Rename every hop `l` to `rename(l)` (same flows, bytes and weights).
+    pub fn rename_links(&mut self, mut rename: impl FnMut(u32) -> u32) {
+        for l in &mut self.hops {
+            *l = rename(*l);
+        }
+    }
+
     /// The path of flow `i`.
     pub(crate) fn path(&self, i: usize) -> &[u32] {
         let a = if i == 0 { 0 } else { self.end[i - 1] as usize };

@@ -285,6 +285,11 @@ pub fn build_compact(all: &[f64], phases: &mut [FlowSet]) -> Option<BuiltPlan> {
     if !worth_compacting(phases.iter().map(FlowSet::hops).sum(), all.len()) {
         return None;
     }
+    build_compact_any(all, phases)
+}
+
+/// [`build_compact`] whatever the plan's size.
+fn build_compact_any(all: &[f64], phases: &mut [FlowSet]) -> Option<BuiltPlan> {
     let valid = |c: f64| c.is_finite() & (c > 0.0);
     if !all.iter().fold(true, |ok, &c| ok & valid(c)) {
         return None;
@@ -329,6 +334,118 @@ pub fn build_compact(all: &[f64], phases: &mut [FlowSet]) -> Option<BuiltPlan> {
         engine: e,
         links: Some(used),
     })
+}
+
+/// The analytical time of one transfer whose flows are groups of consecutive flows of
+/// `flows` (`ends[k]`: the end of group `k`), link ids indexing `all`, and its busy links (at
+/// most 3: link, utilisation), priced from the first group alone when every group is the first
+/// one moved onto links of its own; `None` where that is not shown (then run them all).
+///
+/// CORRECTNESS: it is shown when each group has the first group's flows in the same order
+/// with the same bytes and weights (bits) and paths renamed link by link through a one-to-one
+/// map, onto links no other group uses, of bitwise-equal capacities. An analytical transfer
+/// takes the larger of its slowest flow alone and its most loaded link, a maximum; a link's
+/// load sums the flows on it in order, merged identical flows at their first occurrence: on a
+/// group's links only that group's flows, which are the first group's renamed (identical
+/// exactly where the first group's are). So every group's flows and links give the first
+/// group's values, the maximum over groups is the first group's, and each link's utilisation
+/// is that of the first group's link it stands for; the busy links are then the best three of
+/// all groups' links under [`engine::RunReport::bottlenecks`]' total order (utilisation, then
+/// id). Flows or capacities the engine would refuse are left to the full run.
+pub fn run_symmetric(all: &[f64], flows: &FlowSet, ends: &[usize]) -> Option<(f64, Vec<(u32, f64)>)> {
+    let n0 = *ends.first()?;
+    if ends.len() < 2 || n0 == 0 || ends.last() != Some(&flows.len()) {
+        return None;
+    }
+    let valid = |c: f64| c.is_finite() & (c > 0.0);
+    if !all.iter().fold(true, |ok, &c| ok & valid(c)) {
+        return None;
+    }
+    for i in 0..n0 {
+        let (p, b, w) = flows.flow(i);
+        if p.is_empty() || !(b.is_finite() && b >= 0.0) || w == 0 {
+            return None;
+        }
+    }
+    const NONE: u32 = u32::MAX;
+    let nl = all.len();
+    // Per link: the group using it and the first group's link it stands for; per first-group
+    // link: its image in the group being checked (stamped with that group).
+    let mut owner = vec![NONE; nl];
+    let mut from = vec![NONE; nl];
+    let mut image = vec![(NONE, NONE); nl];
+    let mut owned: Vec<u32> = Vec::new();
+    let mut start = 0;
+    for (k, &end) in ends.iter().enumerate() {
+        let k = k as u32;
+        if end < start || end - start != n0 {
+            return None;
+        }
+        for i in 0..n0 {
+            let (p0, b0, w0) = flows.flow(i);
+            let (p, b, w) = flows.flow(start + i);
+            if b.to_bits() != b0.to_bits() || w != w0 || p.len() != p0.len() {
+                return None;
+            }
+            for (&r, &m) in p0.iter().zip(p) {
+                let (ri, mi) = (r as usize, m as usize);
+                if ri >= nl || mi >= nl || all[mi].to_bits() != all[ri].to_bits() {
+                    return None;
+                }
+                match image[ri] {
+                    (g, im) if g == k && im != m => return None,
+                    (g, _) if g == k => {}
+                    _ => image[ri] = (k, m),
+                }
+                if owner[mi] == NONE {
+                    owner[mi] = k;
+                    from[mi] = r;
+                    owned.push(m);
+                } else if owner[mi] != k || from[mi] != r {
+                    return None;
+                }
+            }
+        }
+        start = end;
+    }
+    // The first group alone, on an engine of its links.
+    let mut first = FlowSet::with_capacity(n0, 0);
+    for i in 0..n0 {
+        let (p, b, w) = flows.flow(i);
+        first.push(p, b, w);
+    }
+    let mut phases = [first];
+    let mut built = build_compact_any(all, &mut phases)?;
+    let e = &mut built.engine;
+    let rep = e.run().ok()?;
+    let links = built.links.as_ref()?;
+    let t = rep.makespan_s;
+    if t <= 0.0 {
+        return Some((t, Vec::new()));
+    }
+    // Bytes of each first-group link, by its id.
+    let mut first_bytes = vec![0.0; nl];
+    for (&l, s) in links.iter().zip(&rep.links) {
+        first_bytes[l as usize] = s.bytes;
+    }
+    // The best three of every group's links, as `RunReport::bottlenecks` keeps them.
+    let before = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)).is_lt();
+    let mut best: Vec<(u32, f64)> = Vec::with_capacity(4);
+    for &m in &owned {
+        let c = all[m as usize];
+        let b = first_bytes[from[m as usize] as usize];
+        if !(b > 0.0 && c > 0.0) {
+            continue;
+        }
+        let x = (m, b / c / t);
+        if best.len() == 3 && !before(&x, &best[2]) {
+            continue;
+        }
+        let at = best.partition_point(|y| before(y, &x));
+        best.insert(at, x);
+        best.truncate(3);
+    }
+    Some((t, best))
 }
 
 /// Whether a plan of `hops` hops in all is run on a compact engine ([`build_compact`]) rather
@@ -443,7 +560,7 @@ pub fn run_built(
 }
 
 /// The busy links of a run (at most 3), named.
-fn name_bottlenecks(f: &Fabric, busy: Vec<(u32, f64)>) -> Vec<Bottleneck> {
+pub(crate) fn name_bottlenecks(f: &Fabric, busy: Vec<(u32, f64)>) -> Vec<Bottleneck> {
     // Only spraying merges links into trunks (named after their representative).
     let router = (f.routing == RoutingMode::Spray).then(|| Router::new(f));
     let mut busy: Vec<Bottleneck> = busy

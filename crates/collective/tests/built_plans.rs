@@ -199,3 +199,90 @@ fn check_compact(f: &Fabric, plan: &Plan) -> Result<(), TestCaseError> {
     );
     Ok(())
 }
+
+/// A random group: flows over links `0..links` (paths of 1–4 distinct hops), with repeats
+/// (identical flows, which the engine merges).
+fn group_strategy() -> impl Strategy<Value = (u32, Vec<(Vec<u32>, u32, u32)>)> {
+    (4u32..12).prop_flat_map(|links| {
+        let flow = (
+            proptest::sample::subsequence((0..links).collect::<Vec<u32>>(), 1..=4usize).prop_shuffle(),
+            0u32..4,
+            1u32..3,
+        );
+        (Just(links), proptest::collection::vec(flow, 1..10))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `simulate::run_symmetric` (every group priced as the first one) gives what the engine
+    /// gives on all groups' flows at once, whenever it answers; and it answers for groups that
+    /// are the first one moved onto links of their own.
+    #[test]
+    fn symmetric_groups_price_as_all_groups((links, group) in group_strategy(), copies in 1usize..5,
+                                           perms in proptest::collection::vec(any::<proptest::sample::Index>(), 5),
+                                           shared in any::<bool>(), caps_seed in 0u32..3, other_caps in any::<bool>()) {
+        let k = links as usize;
+        let n = k * copies;
+        // Capacities repeat per copy (so moved groups see equal ones), or not.
+        // (`caps_seed` 0: all equal, so every rotation keeps them.)
+        let cap = |l: usize| if caps_seed == 0 { 1e9 } else { 1e9 * (1.0 + ((l % k) as u32 * 7 + caps_seed) as f64 % 5.0) };
+        let mut all: Vec<f64> = (0..n).map(cap).collect();
+        if other_caps && copies > 1 {
+            all[k] *= 2.0;
+        }
+        // Copy c: the first group's links through a rotation of 0..k, onto k·c.. (or onto the
+        // first group's own links when `shared`).
+        let mut flows = engine::FlowSet::new();
+        let mut ends = Vec::new();
+        for c in 0..copies {
+            let rot = perms[c].index(k);
+            let base = if shared && c == 1 { 0 } else { c * k };
+            for (path, b, w) in &group {
+                let p: Vec<u32> = path.iter().map(|&l| (base + (l as usize + if c == 0 { 0 } else { rot }) % k) as u32).collect();
+                flows.push(&p, f64::from(*b) * 1e6, *w);
+            }
+            ends.push(flows.len());
+        }
+        // Rotated copies on links of equal capacity: capacities must repeat under the rotation.
+        let mut e = engine::Engine::new(all.clone(), Fidelity::Analytical).unwrap();
+        e.set_link_bytes_only(true);
+        e.add_transfer(0.0, &flows, &[]).unwrap();
+        let rep = e.run().unwrap();
+        let full = (rep.makespan_s, rep.bottlenecks(e.capacities(), 3));
+        let sym = simulate::run_symmetric(&all, &flows, &ends);
+        if let Some((t, busy)) = &sym {
+            prop_assert_eq!(t.to_bits(), full.0.to_bits());
+            let b = |v: &Vec<(u32, f64)>| v.iter().map(|(l, u)| (*l, u.to_bits())).collect::<Vec<_>>();
+            prop_assert_eq!(b(busy), b(&full.1));
+        }
+        let rotations_keep_caps = (1..copies).all(|c| {
+            let rot = perms[c].index(k);
+            (0..k).all(|l| all[c * k + (l + rot) % k].to_bits() == all[l].to_bits())
+        });
+        if copies > 1 && !shared && rotations_keep_caps {
+            prop_assert!(sym.is_some(), "moved groups on links of their own are priced as one");
+        }
+    }
+}
+
+/// Groups that share a link, or whose capacities differ, are not priced as one.
+#[test]
+fn overlapping_or_unequal_groups_are_not_symmetric() {
+    let mut flows = engine::FlowSet::new();
+    flows.push(&[0, 1], 1e6, 1);
+    flows.push(&[1, 2], 1e6, 1);
+    let all = vec![1e9; 4];
+    assert!(simulate::run_symmetric(&all, &flows, &[1, 2]).is_none());
+    let mut flows = engine::FlowSet::new();
+    flows.push(&[0, 1], 1e6, 1);
+    flows.push(&[2, 3], 1e6, 1);
+    assert!(simulate::run_symmetric(&all, &flows, &[1, 2]).is_some());
+    assert!(simulate::run_symmetric(&[1e9, 1e9, 1e9, 2e9], &flows, &[1, 2]).is_none());
+    // One link standing for two of the first group's is not one-to-one.
+    let mut flows = engine::FlowSet::new();
+    flows.push(&[0, 1], 1e6, 1);
+    flows.push(&[2, 2], 1e6, 1);
+    assert!(simulate::run_symmetric(&all, &flows, &[1, 2]).is_none());
+}

@@ -177,6 +177,12 @@ impl FlowSet {
         self.overflow = false;
     }
 
+    /// Flow `i`: its path, bytes and weight.
+    #[inline]
+    pub fn flow(&self, i: usize) -> (&[u32], f64, u32) {
+        (self.path(i), self.bytes[i], self.weight[i])
+    }
+
     /// Every hop of every path, flow after flow.
     pub fn links(&self) -> &[u32] {
         &self.hops

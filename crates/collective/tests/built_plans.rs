@@ -236,8 +236,8 @@ proptest! {
         // first group's own links when `shared`).
         let mut flows = engine::FlowSet::new();
         let mut ends = Vec::new();
-        for c in 0..copies {
-            let rot = perms[c].index(k);
+        for (c, perm) in perms.iter().enumerate().take(copies) {
+            let rot = perm.index(k);
             let base = if shared && c == 1 { 0 } else { c * k };
             for (path, b, w) in &group {
                 let p: Vec<u32> = path.iter().map(|&l| (base + (l as usize + if c == 0 { 0 } else { rot }) % k) as u32).collect();

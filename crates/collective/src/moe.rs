@@ -453,8 +453,31 @@ pub fn flow_count(f: &Fabric, group: &[u32], kernel: MoeKernel) -> u64 {
 /// Run one dispatch or combine on every group at once (groups contend for shared links). The
 /// result's byte accounting and bandwidths are those of the first group.
 pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) -> Result<MoeResult, CollectiveError> {
-    let mut built = build(f, groups, spec)?;
-    run_built(f, &mut built, fidelity)
+    let (head, caps, virtual_links, set, ends) = route(f, groups, spec)?;
+    if fidelity == Fidelity::Analytical && groups.len() > 1 {
+        // Every group priced as the first one where each is it on links of its own (the same
+        // result: `simulate::run_symmetric`).
+        let all = crate::simulate::engine_capacities(f, &caps, &virtual_links);
+        if let Some((transfer, busy)) = crate::simulate::run_symmetric(&all, &set, &ends) {
+            return Ok(finish(f, &head, transfer, crate::simulate::name_bottlenecks(f, busy)));
+        }
+    }
+    // At analytical fidelity, on an engine of only the links the flows use (the same result:
+    // `simulate::build_compact`).
+    let mut sets = [set];
+    let compact = if fidelity == Fidelity::Analytical
+        && crate::simulate::worth_compacting(sets[0].hops(), caps.len() + virtual_links.len())
+    {
+        let all = crate::simulate::engine_capacities(f, &caps, &virtual_links);
+        crate::simulate::build_compact(&all, &mut sets)
+    } else {
+        None
+    };
+    let plan = match compact {
+        Some(p) => p,
+        None => crate::simulate::build_flows(f, &caps, &virtual_links, &sets[0])?,
+    };
+    run_built(f, &mut MoeBuilt { plan, ..head }, fidelity)
 }
 
 /// A DeepEP dispatch or combine routed and stored on an engine ([`build`]), to simulate at
@@ -474,6 +497,20 @@ pub struct MoeBuilt {
 
 /// The flows of [`run`], routed and stored (everything but the simulation).
 pub fn build(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<MoeBuilt, CollectiveError> {
+    let (head, caps, virtual_links, set, _) = route(f, groups, spec)?;
+    Ok(MoeBuilt {
+        plan: crate::simulate::build_flows(f, &caps, &virtual_links, &set)?,
+        ..head
+    })
+}
+
+/// The routed flows of [`build`]: the built run but its plan (an empty one), the effective
+/// capacities, the virtual copy-ingress links, the flows over them and where each group's
+/// flows end among them.
+type Routed = (MoeBuilt, Vec<f64>, Vec<f64>, engine::FlowSet, Vec<usize>);
+
+/// Route every flow of [`build`] into one flow set.
+fn route(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<Routed, CollectiveError> {
     let first = groups
         .first()
         .ok_or_else(|| CollectiveError::BadGroup("no groups given".into()))?;
@@ -501,9 +538,12 @@ pub fn build(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<MoeBuilt
     let mut real_links: Vec<u32> = Vec::new();
     let mut flows = Vec::new();
     let mut acc = None;
+    // Where each group's flows end in `flows`.
+    let mut group_end = Vec::with_capacity(groups.len());
     for g in groups {
         let a = group_flows(f, g, spec, &mut flows);
         acc.get_or_insert(a);
+        group_end.push(flows.len());
     }
     let acc = acc.expect("at least one group");
     let mut buf = Vec::new();
@@ -511,7 +551,12 @@ pub fn build(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<MoeBuilt
     let mut set = engine::FlowSet::new();
     let mut path: Vec<u32> = Vec::new();
     let mut n_flows = 0;
-    for fl in &flows {
+    // Where each group's flows end in `set`.
+    let mut ends = Vec::with_capacity(groups.len());
+    for (i, fl) in flows.iter().enumerate() {
+        while ends.len() < group_end.len() && group_end[ends.len()] <= i {
+            ends.push(set.len());
+        }
         let (src, dst) = match spec.op {
             MoeOp::Dispatch => (fl.src, fl.dst),
             MoeOp::Combine => (fl.dst, fl.src),
@@ -565,22 +610,29 @@ pub fn build(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<MoeBuilt
         set.push(&path, fl.bytes, 1);
         n_flows += 1;
     }
-    Ok(MoeBuilt {
+    ends.resize(group_end.len(), set.len());
+    let head = MoeBuilt {
         spec: *spec,
         ranks: first.len() as u32,
         acc,
         base,
         real_links,
         flows: n_flows,
-        plan: crate::simulate::build_flows(f, &caps, &virtual_links, &set)?,
-    })
+        plan: crate::simulate::BuiltPlan::empty(),
+    };
+    Ok((head, caps, virtual_links, set, ends))
 }
 
 /// Simulate a built dispatch or combine at `fidelity`: what [`run`] gives.
 pub fn run_built(f: &Fabric, built: &mut MoeBuilt, fidelity: Fidelity) -> Result<MoeResult, CollectiveError> {
+    let (transfer, bottlenecks) = crate::simulate::run_built(f, &mut built.plan, fidelity)?;
+    Ok(finish(f, built, transfer, bottlenecks))
+}
+
+/// The result of a run of `built` whose transfer took `transfer` seconds, with its busy links.
+fn finish(f: &Fabric, built: &MoeBuilt, transfer: f64, mut bottlenecks: Vec<crate::simulate::Bottleneck>) -> MoeResult {
     let (spec, acc, base) = (&built.spec, built.acc, built.base);
     let real_links = &built.real_links;
-    let (transfer, mut bottlenecks) = crate::simulate::run_built(f, &mut built.plan, fidelity)?;
     // A copy-ingress bottleneck is reported as the GPU's NVLink down-link it stands for.
     for bn in &mut bottlenecks {
         if let Some(&real) = bn.link.checked_sub(base).and_then(|v| real_links.get(v as usize)) {
@@ -603,7 +655,7 @@ pub fn run_built(f: &Fabric, built: &mut MoeBuilt, fidelity: Fidelity) -> Result
         Domain::Rdma => rdma_b,
         Domain::NvLink => nvl_b,
     };
-    Ok(MoeResult {
+    MoeResult {
         spec: *spec,
         ranks: built.ranks,
         bytes: acc,
@@ -616,7 +668,7 @@ pub fn run_built(f: &Fabric, built: &mut MoeBuilt, fidelity: Fidelity) -> Result
         nvlink_bytes_per_s: per_s(nvl_b),
         bottlenecks,
         flows: built.flows,
-    })
+    }
 }
 
 impl fmt::Display for MoeResult {

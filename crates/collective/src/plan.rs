@@ -84,6 +84,65 @@ impl Plan {
     pub fn flow_count(&self) -> usize {
         self.phases.iter().map(|p| p.flows.len()).sum()
     }
+    /// Whether every flow is routed (no explicit path) and the plan has no virtual links: the
+    /// plans [`Plan::translated`] can move.
+    pub fn routed_only(&self) -> bool {
+        self.virtual_links.is_empty() && self.phases.iter().flat_map(|p| &p.flows).all(|f| f.path.is_none())
+    }
+    /// Append the flows of each phase, every endpoint moved by `d` ranks, to `out`'s phases
+    /// (as [`Plan::translated`] then merging phase by phase would). PRECONDITION:
+    /// [`Plan::routed_only`], and no endpoint leaves `u32` (see `simulate::translation`).
+    pub fn append_translated(&self, d: i64, out: &mut Vec<Phase>) {
+        debug_assert!(self.routed_only());
+        let mv = |r: u32| (i64::from(r) + d) as u32;
+        for (i, ph) in self.phases.iter().enumerate() {
+            if out.len() <= i {
+                out.push(Phase::default());
+            }
+            let dst = &mut out[i];
+            dst.steps_nvlink = dst.steps_nvlink.max(ph.steps_nvlink);
+            dst.steps_net = dst.steps_net.max(ph.steps_net);
+            dst.flows.extend(ph.flows.iter().map(|fl| PlanFlow {
+                src: mv(fl.src),
+                dst: mv(fl.dst),
+                bytes: fl.bytes,
+                channel: fl.channel,
+                pxn: fl.pxn,
+                path: None,
+            }));
+        }
+    }
+    /// The plan with every flow's endpoints moved by `d` ranks (`None` unless
+    /// [`Plan::routed_only`] and every endpoint stays in `u32`).
+    pub fn translated(&self, d: i64) -> Option<Plan> {
+        let fits = |r: u32| u32::try_from(i64::from(r) + d).is_ok();
+        let ok = self.routed_only()
+            && self
+                .phases
+                .iter()
+                .flat_map(|p| &p.flows)
+                .all(|f| fits(f.src) && fits(f.dst));
+        ok.then(|| {
+            let mut phases = Vec::new();
+            self.append_translated(d, &mut phases);
+            // Moving keeps each phase's steps (appending into empty phases takes them as they are).
+            Plan {
+                phases,
+                virtual_links: Vec::new(),
+                ..self.clone_header()
+            }
+        })
+    }
+    fn clone_header(&self) -> Plan {
+        Plan {
+            op: self.op,
+            algo: self.algo,
+            phases: Vec::new(),
+            tree_latency: self.tree_latency,
+            nvls: self.nvls,
+            virtual_links: Vec::new(),
+        }
+    }
 }
 
 /// The ranks of a group bucketed by scale-up domain, in order of first appearance; members of a

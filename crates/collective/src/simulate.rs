@@ -111,6 +111,33 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, algo: Algo, channels:
     }
 }
 
+/// The rank shift `d` with which [`lower`] of `to` is [`lower`] of `from` with every flow's
+/// endpoints moved by `d` ([`Plan::translated`]), for the algorithms where that holds by
+/// construction; `None` where it is not shown (then lower `to` itself).
+///
+/// CORRECTNESS: ring and hierarchical lowering read a group only through its rank order, each
+/// rank's scale-up domain (`Fabric::domain_of`: equal or not, and the order of domain ids in
+/// `by_domain`) and the fabric's scale-up kind. When `to[i] = from[i] + d` and
+/// `domain_of(to[i]) = domain_of(from[i]) + e` for every `i` (one `d`, one `e`), every
+/// comparison they make between ranks or domains comes out the same, so they emit the same
+/// flows (bytes, channels, PXN, steps) between the moved endpoints. Other algorithms read more
+/// (NIC ports, torus coordinates, explicit paths) and are not translated.
+pub fn translation(f: &Fabric, algo: Algo, from: &[u32], to: &[u32]) -> Option<i64> {
+    if !matches!(algo, Algo::Ring | Algo::Hierarchical) || from.len() != to.len() || from.is_empty() {
+        return None;
+    }
+    let n = f.accel_count() as u64;
+    let d = i64::from(to[0]) - i64::from(from[0]);
+    let e = i64::from(f.domain_of(to[0])) - i64::from(f.domain_of(from[0]));
+    let same = from.iter().zip(to).all(|(&a, &b)| {
+        u64::from(a) < n
+            && u64::from(b) < n
+            && i64::from(b) - i64::from(a) == d
+            && i64::from(f.domain_of(b)) - i64::from(f.domain_of(a)) == e
+    });
+    same.then_some(d)
+}
+
 /// Effective capacity of every fabric link (NCCL's achievable fraction by link class).
 pub fn effective_capacities(f: &Fabric) -> Vec<f64> {
     let eta_up = constants::eta_scale_up();
@@ -154,8 +181,286 @@ pub fn run_plan(
     plan: &Plan,
     fidelity: Fidelity,
 ) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {
+    if fidelity == Fidelity::Analytical {
+        if let Some(r) = run_compact(f, caps, plan)? {
+            return Ok(r);
+        }
+    }
     let mut built = build_plan(f, caps, plan)?;
     run_built(f, &mut built, fidelity)
+}
+
+/// The fabric's (trunk-merged) capacities followed by `virtual_links`: the links of a built
+/// plan's engine.
+fn all_capacities(router: &Router, caps: &[f64], virtual_links: &[f64]) -> Vec<f64> {
+    let mut all = caps.to_vec();
+    router.merge_capacities(&mut all);
+    all.extend_from_slice(virtual_links);
+    all
+}
+
+/// Route one phase's flows as [`build_plan`] does (link ids index the fabric's links, then the
+/// plan's virtual links) into `flows`, cleared first.
+fn route_phase(router: &mut Router, ph: &crate::plan::Phase, flows: &mut FlowSet) -> Result<(), CollectiveError> {
+    flows.clear();
+    router.new_phase();
+    for pf in &ph.flows {
+        match &pf.path {
+            Some(p) => {
+                if pf.bytes > 0.0 && !p.is_empty() {
+                    flows.push(p, pf.bytes, 1);
+                }
+            }
+            None => {
+                router.route(
+                    pf.src,
+                    pf.dst,
+                    pf.channel as u64,
+                    RouteOpts { pxn: pf.pxn },
+                    pf.bytes,
+                    &mut |path, bytes| {
+                        if bytes > 0.0 && !path.is_empty() {
+                            flows.push(path, bytes, 1);
+                        }
+                    },
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`run_plan`] at analytical fidelity: routed as [`build_plan`] routes, then on a compact
+/// built plan ([`build_compact`]) where one is made, else on the full engine; `None` (run
+/// [`build_plan`] instead, which reports the error in its order) where a flow fails to route.
+fn run_compact(f: &Fabric, caps: &[f64], plan: &Plan) -> Result<Option<(f64, Vec<Bottleneck>)>, CollectiveError> {
+    let mut router = Router::new(f);
+    let all = all_capacities(&router, caps, &plan.virtual_links);
+    let mut phases = Vec::with_capacity(plan.phases.len());
+    for ph in &plan.phases {
+        let mut flows = FlowSet::new();
+        if route_phase(&mut router, ph, &mut flows).is_err() {
+            return Ok(None);
+        }
+        phases.push(flows);
+    }
+    let mut built = match build_compact(&all, &mut phases) {
+        Some(b) => b,
+        None => {
+            // What `build_plan` builds: every phase routed, they are added in its order.
+            let mut e = Engine::new(all, Fidelity::Analytical).map_err(|e| CollectiveError::Engine(e.to_string()))?;
+            e.set_link_bytes_only(true);
+            let mut prev = None;
+            for flows in &phases {
+                let deps: Vec<engine::TaskId> = prev.into_iter().collect();
+                let id = e
+                    .add_transfer(0.0, flows, &deps)
+                    .map_err(|e| CollectiveError::Engine(e.to_string()))?;
+                prev = Some(id);
+            }
+            BuiltPlan { engine: e, links: None }
+        }
+    };
+    run_built(f, &mut built, Fidelity::Analytical).map(Some)
+}
+
+/// A built plan for analytical runs only ([`run_built`] refuses the flow fidelity): its
+/// transfers (one per phase of `phases`, each after the previous one, link ids indexing
+/// `all`) on an engine of only the links they use, renumbered in id order; `None` where the
+/// full engine could answer differently (a capacity it refuses, a link that does not exist, a
+/// flow it refuses: the full build reports those).
+///
+/// CORRECTNESS: an analytical run reads a link only through the flows on it: a transfer's
+/// duration is the slowest flow alone on its path and the most loaded link it touches (links
+/// in first-touch order along its flows), each link's bytes add up its transfers' loads, and
+/// [`engine::RunReport::bottlenecks`] skips links without bytes and orders the rest by
+/// utilisation then id. Dropping unused links and renumbering the others in increasing order
+/// keeps every flow's capacities, every first-touch order, every load and every tie-break, so
+/// the times and busy links (renamed back by [`run_built`]) are the full engine's bit for
+/// bit; identical flows stay identical (the renaming is one-to-one), so the engine merges the
+/// same ones. What is saved is the engine's per-link state over the whole fabric (~10⁵
+/// links) per run, and the scan of it for the busiest links.
+/// The flow sets are renamed in place, and as given again when `None` comes back.
+pub fn build_compact(all: &[f64], phases: &mut [FlowSet]) -> Option<BuiltPlan> {
+    if !worth_compacting(phases.iter().map(FlowSet::hops).sum(), all.len()) {
+        return None;
+    }
+    build_compact_any(all, phases)
+}
+
+/// [`build_compact`] whatever the plan's size.
+fn build_compact_any(all: &[f64], phases: &mut [FlowSet]) -> Option<BuiltPlan> {
+    let valid = |c: f64| c.is_finite() & (c > 0.0);
+    if !all.iter().fold(true, |ok, &c| ok & valid(c)) {
+        return None;
+    }
+    // The used links in id order, and the new id of each.
+    const UNUSED: u32 = u32::MAX;
+    let mut new_id = vec![UNUSED; all.len()];
+    let mut used: Vec<u32> = Vec::new();
+    for ph in phases.iter() {
+        for &l in ph.links() {
+            let v = new_id.get_mut(l as usize)?;
+            if *v == UNUSED {
+                *v = 0;
+                used.push(l);
+            }
+        }
+    }
+    used.sort_unstable();
+    for (i, &l) in used.iter().enumerate() {
+        new_id[l as usize] = i as u32;
+    }
+    let compact: Vec<f64> = used.iter().map(|&l| all[l as usize]).collect();
+    let mut e = Engine::new(compact, Fidelity::Analytical).ok()?;
+    e.set_link_bytes_only(true);
+    for flows in phases.iter_mut() {
+        flows.rename_links(|l| new_id[l as usize]);
+    }
+    let mut prev = None;
+    for flows in phases.iter() {
+        let deps: Vec<engine::TaskId> = prev.into_iter().collect();
+        match e.add_transfer(0.0, flows, &deps) {
+            Ok(id) => prev = Some(id),
+            Err(_) => {
+                for flows in phases.iter_mut() {
+                    flows.rename_links(|l| used[l as usize]);
+                }
+                return None;
+            }
+        }
+    }
+    Some(BuiltPlan {
+        engine: e,
+        links: Some(used),
+    })
+}
+
+/// The analytical time of one transfer whose flows are groups of consecutive flows of
+/// `flows` (`ends[k]`: the end of group `k`), link ids indexing `all`, and its busy links (at
+/// most 3: link, utilisation), priced from the first group alone when every group is the first
+/// one moved onto links of its own; `None` where that is not shown (then run them all).
+///
+/// CORRECTNESS: it is shown when each group has the first group's flows in the same order
+/// with the same bytes and weights (bits) and paths renamed link by link through a one-to-one
+/// map, onto links no other group uses, of bitwise-equal capacities. An analytical transfer
+/// takes the larger of its slowest flow alone and its most loaded link, a maximum; a link's
+/// load sums the flows on it in order, merged identical flows at their first occurrence: on a
+/// group's links only that group's flows, which are the first group's renamed (identical
+/// exactly where the first group's are). So every group's flows and links give the first
+/// group's values, the maximum over groups is the first group's, and each link's utilisation
+/// is that of the first group's link it stands for; the busy links are then the best three of
+/// all groups' links under [`engine::RunReport::bottlenecks`]' total order (utilisation, then
+/// id). Flows or capacities the engine would refuse are left to the full run.
+pub fn run_symmetric(all: &[f64], flows: &FlowSet, ends: &[usize]) -> Option<(f64, Vec<(u32, f64)>)> {
+    let n0 = *ends.first()?;
+    if ends.len() < 2 || n0 == 0 || ends.last() != Some(&flows.len()) {
+        return None;
+    }
+    let valid = |c: f64| c.is_finite() & (c > 0.0);
+    if !all.iter().fold(true, |ok, &c| ok & valid(c)) {
+        return None;
+    }
+    for i in 0..n0 {
+        let (p, b, w) = flows.flow(i);
+        if p.is_empty() || !(b.is_finite() && b >= 0.0) || w == 0 {
+            return None;
+        }
+    }
+    const NONE: u32 = u32::MAX;
+    let nl = all.len();
+    // Per link: the group using it and the first group's link it stands for; per first-group
+    // link: its image in the group being checked (stamped with that group).
+    let mut owner = vec![NONE; nl];
+    let mut from = vec![NONE; nl];
+    let mut image = vec![(NONE, NONE); nl];
+    let mut owned: Vec<u32> = Vec::new();
+    let mut start = 0;
+    for (k, &end) in ends.iter().enumerate() {
+        let k = k as u32;
+        if end < start || end - start != n0 {
+            return None;
+        }
+        for i in 0..n0 {
+            let (p0, b0, w0) = flows.flow(i);
+            let (p, b, w) = flows.flow(start + i);
+            if b.to_bits() != b0.to_bits() || w != w0 || p.len() != p0.len() {
+                return None;
+            }
+            for (&r, &m) in p0.iter().zip(p) {
+                let (ri, mi) = (r as usize, m as usize);
+                if ri >= nl || mi >= nl || all[mi].to_bits() != all[ri].to_bits() {
+                    return None;
+                }
+                match image[ri] {
+                    (g, im) if g == k && im != m => return None,
+                    (g, _) if g == k => {}
+                    _ => image[ri] = (k, m),
+                }
+                if owner[mi] == NONE {
+                    owner[mi] = k;
+                    from[mi] = r;
+                    owned.push(m);
+                } else if owner[mi] != k || from[mi] != r {
+                    return None;
+                }
+            }
+        }
+        start = end;
+    }
+    // The first group alone, on an engine of its links.
+    let mut first = FlowSet::with_capacity(n0, 0);
+    for i in 0..n0 {
+        let (p, b, w) = flows.flow(i);
+        first.push(p, b, w);
+    }
+    let mut phases = [first];
+    let mut built = build_compact_any(all, &mut phases)?;
+    let e = &mut built.engine;
+    let rep = e.run().ok()?;
+    let links = built.links.as_ref()?;
+    let t = rep.makespan_s;
+    if t <= 0.0 {
+        return Some((t, Vec::new()));
+    }
+    // Bytes of each first-group link, by its id.
+    let mut first_bytes = vec![0.0; nl];
+    for (&l, s) in links.iter().zip(&rep.links) {
+        first_bytes[l as usize] = s.bytes;
+    }
+    // The best three of every group's links, as `RunReport::bottlenecks` keeps them.
+    let before = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)).is_lt();
+    let mut best: Vec<(u32, f64)> = Vec::with_capacity(4);
+    for &m in &owned {
+        let c = all[m as usize];
+        let b = first_bytes[from[m as usize] as usize];
+        if !(b > 0.0 && c > 0.0) {
+            continue;
+        }
+        let x = (m, b / c / t);
+        if best.len() == 3 && !before(&x, &best[2]) {
+            continue;
+        }
+        let at = best.partition_point(|y| before(y, &x));
+        best.insert(at, x);
+        best.truncate(3);
+    }
+    Some((t, best))
+}
+
+/// Whether a plan of `hops` hops in all is run on a compact engine ([`build_compact`]) rather
+/// than one over all `links`: finding, sorting and renaming the used links costs per hop what
+/// the full engine's per-link state costs per link, so only plans much smaller than the
+/// fabric gain (a single group's algorithm choice, TP pairs; not a DeepEP run over every GPU,
+/// where it cost more than it saved).
+pub fn worth_compacting(hops: usize, links: usize) -> bool {
+    hops <= links / 4
+}
+
+/// The fabric's capacities `caps` with spraying's trunks merged (as [`build_flows`] and
+/// [`build_plan`] give them to the engine), followed by `virtual_links`.
+pub fn engine_capacities(f: &Fabric, caps: &[f64], virtual_links: &[f64]) -> Vec<f64> {
+    all_capacities(&Router::new(f), caps, virtual_links)
 }
 
 /// A plan's transfers routed and stored on an engine ([`build_plan`]), to simulate at either
@@ -164,6 +469,19 @@ pub fn run_plan(
 #[derive(Debug, Clone)]
 pub struct BuiltPlan {
     engine: Engine,
+    /// A compact built plan ([`build_compact`], analytical runs only): the link (of the
+    /// fabric, or virtual) each engine link stands for, in increasing order.
+    links: Option<Vec<u32>>,
+}
+
+impl BuiltPlan {
+    /// A plan with no transfers on an engine without links (a placeholder).
+    pub(crate) fn empty() -> BuiltPlan {
+        BuiltPlan {
+            engine: Engine::new(Vec::new(), Fidelity::Analytical).expect("an engine without links"),
+            links: None,
+        }
+    }
 }
 
 /// Route `plan`'s phases on the fabric with capacities `caps` (plus its virtual links) and
@@ -172,9 +490,7 @@ pub fn build_plan(f: &Fabric, caps: &[f64], plan: &Plan) -> Result<BuiltPlan, Co
     // The fabric's routing mode: ECMP hashing, adaptive (least-loaded per flow, within a
     // phase: phases do not run together) or spraying (trunks of summed capacity).
     let mut router = Router::new(f);
-    let mut all = caps.to_vec();
-    router.merge_capacities(&mut all);
-    all.extend_from_slice(&plan.virtual_links);
+    let all = all_capacities(&router, caps, &plan.virtual_links);
     // Built at analytical fidelity; `run_built` sets the one it runs at. The busiest links
     // are found from the bytes per link alone.
     let mut e = Engine::new(all, Fidelity::Analytical).map_err(|e| CollectiveError::Engine(e.to_string()))?;
@@ -184,38 +500,14 @@ pub fn build_plan(f: &Fabric, caps: &[f64], plan: &Plan) -> Result<BuiltPlan, Co
     // all-to-all phase holds millions of flows.
     let mut flows = FlowSet::new();
     for ph in &plan.phases {
-        flows.clear();
-        router.new_phase();
-        for pf in &ph.flows {
-            match &pf.path {
-                Some(p) => {
-                    if pf.bytes > 0.0 && !p.is_empty() {
-                        flows.push(p, pf.bytes, 1);
-                    }
-                }
-                None => {
-                    router.route(
-                        pf.src,
-                        pf.dst,
-                        pf.channel as u64,
-                        RouteOpts { pxn: pf.pxn },
-                        pf.bytes,
-                        &mut |path, bytes| {
-                            if bytes > 0.0 && !path.is_empty() {
-                                flows.push(path, bytes, 1);
-                            }
-                        },
-                    )?;
-                }
-            }
-        }
+        route_phase(&mut router, ph, &mut flows)?;
         let deps: Vec<engine::TaskId> = prev.into_iter().collect();
         let id = e
             .add_transfer(0.0, &flows, &deps)
             .map_err(|e| CollectiveError::Engine(e.to_string()))?;
         prev = Some(id);
     }
-    Ok(BuiltPlan { engine: e })
+    Ok(BuiltPlan { engine: e, links: None })
 }
 
 /// [`build_plan`] of a plan of one phase whose flows all have explicit paths (over the
@@ -235,7 +527,7 @@ pub fn build_flows(
     e.set_link_bytes_only(true);
     e.add_transfer(0.0, flows, &[])
         .map_err(|e| CollectiveError::Engine(e.to_string()))?;
-    Ok(BuiltPlan { engine: e })
+    Ok(BuiltPlan { engine: e, links: None })
 }
 
 /// Simulate a built plan at `fidelity`: the transfer time and the busy links, as
@@ -246,6 +538,11 @@ pub fn run_built(
     fidelity: Fidelity,
 ) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {
     let e = &mut built.engine;
+    if built.links.is_some() && fidelity != Fidelity::Analytical {
+        return Err(CollectiveError::Engine(
+            "a compact built plan runs at analytical fidelity only".into(),
+        ));
+    }
     // CORRECTNESS: a built plan holds plain transfers (no `add_transfer_like`), which every
     // fidelity stores alike.
     if !e.set_fidelity(fidelity) {
@@ -253,10 +550,20 @@ pub fn run_built(
     }
     let rep = e.run().map_err(|e| CollectiveError::Engine(e.to_string()))?;
     let t = rep.makespan_s;
+    let mut busy = rep.bottlenecks(e.capacities(), 3);
+    if let Some(links) = &built.links {
+        for b in &mut busy {
+            b.0 = links[b.0 as usize];
+        }
+    }
+    Ok((t, name_bottlenecks(f, busy)))
+}
+
+/// The busy links of a run (at most 3), named.
+pub(crate) fn name_bottlenecks(f: &Fabric, busy: Vec<(u32, f64)>) -> Vec<Bottleneck> {
     // Only spraying merges links into trunks (named after their representative).
     let router = (f.routing == RoutingMode::Spray).then(|| Router::new(f));
-    let mut busy: Vec<Bottleneck> = rep
-        .bottlenecks(e.capacities(), 3)
+    let mut busy: Vec<Bottleneck> = busy
         .into_iter()
         .map(|(l, u)| Bottleneck {
             link: l,
@@ -268,7 +575,7 @@ pub fn run_built(
         })
         .collect();
     busy.truncate(3);
-    Ok((t, busy))
+    busy
 }
 
 /// A link's name; the links after the fabric's are a plan's virtual links (the reduction

@@ -122,3 +122,167 @@ proptest! {
         }
     }
 }
+
+/// `plan`'s phases routed as `simulate::build_plan` routes them (one flow set per phase).
+fn routed(f: &Fabric, plan: &Plan) -> Vec<engine::FlowSet> {
+    let mut router = fabric::Router::new(f);
+    let mut out = Vec::new();
+    for ph in &plan.phases {
+        let mut flows = engine::FlowSet::new();
+        router.new_phase();
+        for pf in &ph.flows {
+            let mut push = |path: &[u32], bytes: f64| {
+                if bytes > 0.0 && !path.is_empty() {
+                    flows.push(path, bytes, 1);
+                }
+            };
+            match &pf.path {
+                Some(p) => push(p, pf.bytes),
+                None => router
+                    .route(
+                        pf.src,
+                        pf.dst,
+                        pf.channel as u64,
+                        fabric::RouteOpts { pxn: pf.pxn },
+                        pf.bytes,
+                        &mut push,
+                    )
+                    .unwrap(),
+            }
+        }
+        out.push(flows);
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// An analytical run on an engine of only the used links (renumbered in id order) gives the
+    /// full engine's time and busy links bit for bit (`simulate::build_compact`, which
+    /// `run_plan` uses at analytical fidelity for plans much smaller than the fabric).
+    #[test]
+    fn compact_built_plan_runs_as_full_plan(fi in 0..FABRICS.len(), routing in 0..3usize, op in 0..Op::ALL.len(),
+                                            start in 0u32..16, size in 2u32..=16, groups in 1u32..=4) {
+        let f = fabric(fi, routing);
+        for algo in Algo::ALL {
+            let Some(plan) = merged(&f, start, size, groups, Op::ALL[op], algo) else {
+                continue;
+            };
+            check_compact(&f, &plan)?;
+        }
+    }
+}
+
+/// [`compact_built_plan_runs_as_full_plan`] for one plan.
+fn check_compact(f: &Fabric, plan: &Plan) -> Result<(), TestCaseError> {
+    let caps = simulate::effective_capacities(f);
+    let all = simulate::engine_capacities(f, &caps, &plan.virtual_links);
+    let mut phases = routed(f, plan);
+    let hops: usize = phases.iter().map(|p| p.hops()).sum();
+    let compact = simulate::build_compact(&all, &mut phases);
+    prop_assert_eq!(compact.is_some(), simulate::worth_compacting(hops, all.len()));
+    let mut full = simulate::build_plan(f, &caps, plan).unwrap();
+    let full = simulate::run_built(f, &mut full, Fidelity::Analytical).unwrap();
+    match compact {
+        Some(mut c) => {
+            let r = simulate::run_built(f, &mut c, Fidelity::Analytical).unwrap();
+            prop_assert_eq!(bits(&r), bits(&full));
+            prop_assert!(simulate::run_built(f, &mut c, Fidelity::Flow).is_err());
+        }
+        // Declined: the flow sets are given back as routed.
+        None => prop_assert_eq!(phases, routed(f, plan)),
+    }
+    prop_assert_eq!(
+        bits(&simulate::run_plan(f, &caps, plan, Fidelity::Analytical).unwrap()),
+        bits(&full)
+    );
+    Ok(())
+}
+
+/// A random group: flows over links `0..links` (paths of 1–4 distinct hops), with repeats
+/// (identical flows, which the engine merges).
+fn group_strategy() -> impl Strategy<Value = (u32, Vec<(Vec<u32>, u32, u32)>)> {
+    (4u32..12).prop_flat_map(|links| {
+        let flow = (
+            proptest::sample::subsequence((0..links).collect::<Vec<u32>>(), 1..=4usize).prop_shuffle(),
+            0u32..4,
+            1u32..3,
+        );
+        (Just(links), proptest::collection::vec(flow, 1..10))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `simulate::run_symmetric` (every group priced as the first one) gives what the engine
+    /// gives on all groups' flows at once, whenever it answers; and it answers for groups that
+    /// are the first one moved onto links of their own.
+    #[test]
+    fn symmetric_groups_price_as_all_groups((links, group) in group_strategy(), copies in 1usize..5,
+                                           perms in proptest::collection::vec(any::<proptest::sample::Index>(), 5),
+                                           shared in any::<bool>(), caps_seed in 0u32..3, other_caps in any::<bool>()) {
+        let k = links as usize;
+        let n = k * copies;
+        // Capacities repeat per copy (so moved groups see equal ones), or not.
+        // (`caps_seed` 0: all equal, so every rotation keeps them.)
+        let cap = |l: usize| if caps_seed == 0 { 1e9 } else { 1e9 * (1.0 + ((l % k) as u32 * 7 + caps_seed) as f64 % 5.0) };
+        let mut all: Vec<f64> = (0..n).map(cap).collect();
+        if other_caps && copies > 1 {
+            all[k] *= 2.0;
+        }
+        // Copy c: the first group's links through a rotation of 0..k, onto k·c.. (or onto the
+        // first group's own links when `shared`).
+        let mut flows = engine::FlowSet::new();
+        let mut ends = Vec::new();
+        for (c, perm) in perms.iter().enumerate().take(copies) {
+            let rot = perm.index(k);
+            let base = if shared && c == 1 { 0 } else { c * k };
+            for (path, b, w) in &group {
+                let p: Vec<u32> = path.iter().map(|&l| (base + (l as usize + if c == 0 { 0 } else { rot }) % k) as u32).collect();
+                flows.push(&p, f64::from(*b) * 1e6, *w);
+            }
+            ends.push(flows.len());
+        }
+        // Rotated copies on links of equal capacity: capacities must repeat under the rotation.
+        let mut e = engine::Engine::new(all.clone(), Fidelity::Analytical).unwrap();
+        e.set_link_bytes_only(true);
+        e.add_transfer(0.0, &flows, &[]).unwrap();
+        let rep = e.run().unwrap();
+        let full = (rep.makespan_s, rep.bottlenecks(e.capacities(), 3));
+        let sym = simulate::run_symmetric(&all, &flows, &ends);
+        if let Some((t, busy)) = &sym {
+            prop_assert_eq!(t.to_bits(), full.0.to_bits());
+            let b = |v: &Vec<(u32, f64)>| v.iter().map(|(l, u)| (*l, u.to_bits())).collect::<Vec<_>>();
+            prop_assert_eq!(b(busy), b(&full.1));
+        }
+        let rotations_keep_caps = (1..copies).all(|c| {
+            let rot = perms[c].index(k);
+            (0..k).all(|l| all[c * k + (l + rot) % k].to_bits() == all[l].to_bits())
+        });
+        if copies > 1 && !shared && rotations_keep_caps {
+            prop_assert!(sym.is_some(), "moved groups on links of their own are priced as one");
+        }
+    }
+}
+
+/// Groups that share a link, or whose capacities differ, are not priced as one.
+#[test]
+fn overlapping_or_unequal_groups_are_not_symmetric() {
+    let mut flows = engine::FlowSet::new();
+    flows.push(&[0, 1], 1e6, 1);
+    flows.push(&[1, 2], 1e6, 1);
+    let all = vec![1e9; 4];
+    assert!(simulate::run_symmetric(&all, &flows, &[1, 2]).is_none());
+    let mut flows = engine::FlowSet::new();
+    flows.push(&[0, 1], 1e6, 1);
+    flows.push(&[2, 3], 1e6, 1);
+    assert!(simulate::run_symmetric(&all, &flows, &[1, 2]).is_some());
+    assert!(simulate::run_symmetric(&[1e9, 1e9, 1e9, 2e9], &flows, &[1, 2]).is_none());
+    // One link standing for two of the first group's is not one-to-one.
+    let mut flows = engine::FlowSet::new();
+    flows.push(&[0, 1], 1e6, 1);
+    flows.push(&[2, 2], 1e6, 1);
+    assert!(simulate::run_symmetric(&all, &flows, &[1, 2]).is_none());
+}

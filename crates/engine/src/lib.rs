@@ -177,6 +177,24 @@ impl FlowSet {
         self.overflow = false;
     }
 
+    /// Flow `i`: its path, bytes and weight.
+    #[inline]
+    pub fn flow(&self, i: usize) -> (&[u32], f64, u32) {
+        (self.path(i), self.bytes[i], self.weight[i])
+    }
+
+    /// Every hop of every path, flow after flow.
+    pub fn links(&self) -> &[u32] {
+        &self.hops
+    }
+
+    /// Rename every hop `l` to `rename(l)` (same flows, bytes and weights).
+    pub fn rename_links(&mut self, mut rename: impl FnMut(u32) -> u32) {
+        for l in &mut self.hops {
+            *l = rename(*l);
+        }
+    }
+
     /// The path of flow `i`.
     pub(crate) fn path(&self, i: usize) -> &[u32] {
         let a = if i == 0 { 0 } else { self.end[i - 1] as usize };

@@ -110,8 +110,10 @@ enum Choice<'a> {
 
 /// Index among `n` candidates: the hashed one, or with [`Choice::Least`] the least-loaded,
 /// scanning from the hashed one so that ties keep the hash's choice.
-fn choose(n: usize, h: u64, ch: Choice, link: impl Fn(usize) -> u32) -> usize {
-    let start = pick(n, h);
+/// The hash `h` is computed only where there is a choice (`n > 1`; [`pick`] of one candidate
+/// is 0 whatever the hash).
+fn choose(n: usize, h: impl FnOnce() -> u64, ch: Choice, link: impl Fn(usize) -> u32) -> usize {
+    let start = if n == 1 { 0 } else { pick(n, h()) };
     match ch {
         Choice::Least(load) if n > 1 => {
             let mut best = start;
@@ -482,8 +484,11 @@ impl Fabric {
                         why: "accelerator has no scale-up port".into(),
                     });
                 }
-                let h = ecmp_hash(src, dst, flow, 0);
-                let i = pick(pa.len(), h);
+                let i = if pa.len() == 1 {
+                    0
+                } else {
+                    pick(pa.len(), ecmp_hash(src, dst, flow, 0))
+                };
                 // Ports are made in the same order on every accelerator (one per scale-up plane).
                 let j = i.min(pb.len() - 1);
                 self.clos(src, dst, flow, Choice::Hash, pa[i], pb[j], out)
@@ -545,7 +550,7 @@ impl Fabric {
         }
         // Plane choice: the hash picks one of the source's ports; the destination port must be
         // in the same plane.
-        let h = ecmp_hash(src, dst, flow, 0);
+        let h = || ecmp_hash(src, dst, flow, 0);
         let plane_of = |l: u32| self.nodes[self.links[l as usize].dst.0 as usize].plane;
         let i = match ch {
             Choice::Port(k) => k % pa.len(),
@@ -562,7 +567,7 @@ impl Fabric {
                         .fold(f64::INFINITY, f64::min);
                     load[pa[k] as usize].max(dst_load)
                 };
-                let start = pick(pa.len(), h);
+                let start = pick(pa.len(), h());
                 let mut best = start;
                 let mut best_score = score(start);
                 for k in 1..pa.len() {
@@ -575,7 +580,8 @@ impl Fabric {
                 }
                 best
             }
-            _ => pick(pa.len(), h),
+            _ if pa.len() == 1 => 0,
+            _ => pick(pa.len(), h()),
         };
         let plane = plane_of(pa[i]);
         // The destination's ports in the plane, counted and indexed without a vector (this runs
@@ -602,7 +608,12 @@ impl Fabric {
                 same(rank % same_len)
             }
             // The destination port's load is on its leaf → accelerator link.
-            _ => same(choose(same_len, ecmp_hash(dst, src, flow, 40), ch, |k| pb[same(k)] ^ 1)),
+            _ => same(choose(
+                same_len,
+                || ecmp_hash(dst, src, flow, 40),
+                ch,
+                |k| pb[same(k)] ^ 1,
+            )),
         };
         self.clos(src, dst, flow, ch, pa[i], pb[j], out)
     }
@@ -653,7 +664,7 @@ impl Fabric {
                     why: "switch has no up-link".into(),
                 });
             }
-            let l = ups[choose(ups.len(), ecmp_hash(src, dst, flow, 1 + k as u32), ch, |x| ups[x])];
+            let l = ups[choose(ups.len(), || ecmp_hash(src, dst, flow, 1 + k as u32), ch, |x| ups[x])];
             out.push(l);
             cur = self.links[l as usize].dst;
         }
@@ -671,9 +682,12 @@ impl Fabric {
                 });
             }
             let l = downs[lo
-                + choose(hi - lo, ecmp_hash(src, dst, flow, 16 + k as u32), ch, |x| {
-                    downs[lo + x].1
-                })]
+                + choose(
+                    hi - lo,
+                    || ecmp_hash(src, dst, flow, 16 + k as u32),
+                    ch,
+                    |x| downs[lo + x].1,
+                )]
             .1;
             out.push(l);
             cur = self.links[l as usize].dst;

@@ -1415,6 +1415,11 @@ fn time_merged(
 
 /// The plans of `op` on every group, merged phase by phase into one plan (virtual links
 /// renumbered after the fabric's and each other's).
+///
+/// A group that is the first group moved by whole scale-up domains
+/// (`collective::simulate::translation`: ring and hierarchical plans) takes the first group's
+/// lowered flows with moved endpoints instead of being lowered again — the same flows by
+/// construction (4,608 TP pairs or 384 expert-DP rings are each a translate of the first).
 pub fn merge_groups(
     f: &Fabric,
     groups: &[Vec<u32>],
@@ -1424,8 +1429,20 @@ pub fn merge_groups(
     channels: u32,
 ) -> Result<Plan, String> {
     let mut merged = Plan::new(op, algo);
+    // The first group's plan, when later groups can take it moved (no explicit paths and no
+    // virtual links to renumber).
+    let mut first: Option<Plan> = None;
     for (gi, g) in groups.iter().enumerate() {
+        if let Some(t) = &first {
+            if let Some(d) = collective::simulate::translation(f, algo, &groups[0], g) {
+                t.append_translated(d, &mut merged.phases);
+                continue;
+            }
+        }
         let mut p = lower(f, g, op, size, algo, channels).map_err(|e| e.to_string())?;
+        if gi == 0 && groups.len() > 1 && p.routed_only() {
+            first = Some(p.clone());
+        }
         if gi == 0 {
             merged.tree_latency = p.tree_latency;
             merged.nvls = p.nvls;

@@ -1,0 +1,73 @@
+//! A group moved by whole scale-up domains lowers, under the algorithms
+//! `simulate::translation` accepts, to the first group's plan with moved endpoints
+//! (`Plan::translated`): `train` merges thousands of such groups (TP pairs, expert-DP rings)
+//! from one lowering.
+
+use collective::simulate::{self, translation};
+use collective::{Algo, Op};
+use fabric::presets::build_preset;
+use proptest::prelude::*;
+
+const FABRICS: &[&str] = &[
+    "dgx-h100",
+    "fat-tree:gpus=64",
+    "fat-tree:gpus=256,oversub=3",
+    "rail-optimized:gpus=128",
+    "gb200-nvl72",
+    "tpu-v4-pod:slice=4x4x4",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn translated_group_lowers_to_moved_plan(fi in 0..FABRICS.len(), op in 0..Op::ALL.len(), start in 0u32..64,
+                                             stride in 1u32..=9, size in 2u32..=16,
+                                             shift in 0u32..64, whole_domains in any::<bool>(),
+                                             channels in 1u32..=4) {
+        let f = build_preset(FABRICS[fi]).unwrap().1;
+        let n = f.accel_count() as u32;
+        let op = Op::ALL[op];
+        let from: Vec<u32> = (0..size).map(|i| start + i * stride).collect();
+        let Some(room) = from.last().and_then(|&r| (n - 1).checked_sub(r)) else { return Ok(()) };
+        // Whole domains (the shift `translation` accepts) or any shift (often refused), within
+        // the fabric.
+        let shift = if whole_domains {
+            shift % (room / f.domain_size + 1) * f.domain_size
+        } else {
+            shift % (room + 1)
+        };
+        let to: Vec<u32> = from.iter().map(|&r| r + shift).collect();
+        for algo in Algo::ALL {
+            let Some(d) = translation(&f, algo, &from, &to) else { continue };
+            prop_assert_eq!(d, i64::from(shift));
+            let Ok(p) = simulate::lower(&f, &from, op, simulate::REF_SIZE, algo, channels) else {
+                continue;
+            };
+            prop_assert!(p.routed_only(), "{algo:?} plans are translated only without explicit paths");
+            let q = simulate::lower(&f, &to, op, simulate::REF_SIZE, algo, channels);
+            prop_assert_eq!(q.ok(), p.translated(d));
+        }
+    }
+}
+
+/// The cases `train` relies on are accepted: TP pairs and rings across domains moved by whole
+/// domains; a shift that changes the domain pattern is refused.
+#[test]
+fn whole_domain_shifts_are_translations() {
+    let f = build_preset("fat-tree:gpus=64").unwrap().1;
+    let d = f.domain_size;
+    assert_eq!(translation(&f, Algo::Ring, &[0, 1], &[d, d + 1]), Some(i64::from(d)));
+    assert_eq!(translation(&f, Algo::Ring, &[0, 1], &[2, 3]), Some(2));
+    let ring: Vec<u32> = (0..4).map(|i| i * d).collect();
+    let moved: Vec<u32> = ring.iter().map(|r| r + 1).collect();
+    assert_eq!(translation(&f, Algo::Hierarchical, &ring, &moved), Some(1));
+    // Crossing a domain boundary inside the group changes the pattern.
+    assert_eq!(translation(&f, Algo::Ring, &[0, 1], &[d - 1, d]), None);
+    // Algorithms that read more than ranks and domains are not translated.
+    assert_eq!(translation(&f, Algo::Tree, &[0, 1], &[d, d + 1]), None);
+    assert_eq!(translation(&f, Algo::Ring, &[0, 1], &[d, d + 2]), None);
+    let p = simulate::lower(&f, &[0, d], Op::AllReduce, simulate::REF_SIZE, Algo::Ring, 2).unwrap();
+    let q = simulate::lower(&f, &[1, d + 1], Op::AllReduce, simulate::REF_SIZE, Algo::Ring, 2).unwrap();
+    assert_eq!(p.translated(1), Some(q));
+}

@@ -1175,27 +1175,7 @@ fn concurrent_in(
     size: f64,
     opts: CommOptions,
 ) -> Result<(CommCost, Vec<(u32, f64)>), String> {
-    debug_assert!(memo.caps.as_slice() == caps);
-    if groups.is_empty() || groups[0].len() < 2 || size <= 0.0 {
-        return Ok((CommCost::default(), Vec::new()));
-    }
-    let sim = Options {
-        fidelity: opts.fidelity,
-        in_network: opts.in_network,
-        ..Default::default()
-    };
-    let (algo, proto, lat) = memo.choose(f, &groups[0], op, size, sim)?;
-    let merged = memo.merged(f, groups, op, algo, sim.channels)?;
-    let (seconds, links) = time_merged(memo, f, caps, &merged, groups, size, proto, lat, opts.fidelity)?;
-    Ok((
-        CommCost {
-            seconds,
-            algo: Some(algo),
-            protocol: Some(proto),
-            latency: lat,
-        },
-        links,
-    ))
+    concurrent_run(memo, f, caps, groups, op, size, opts, true)
 }
 
 /// A flat data-parallel synchronisation of `groups`: [`concurrent_in`], or under a
@@ -1214,8 +1194,26 @@ fn dp_sync_in(
     opts: CommOptions,
 ) -> Result<(CommCost, Vec<(u32, f64)>), String> {
     let torus = matches!(f.scale_up, fabric::ScaleUpKind::Torus { .. });
-    if !memo.step_only || torus || groups.is_empty() || groups[0].len() < 2 || size <= 0.0 {
-        return concurrent_in(memo, f, caps, groups, op, size, opts);
+    let simulate = !memo.step_only || torus;
+    concurrent_run(memo, f, caps, groups, op, size, opts, simulate)
+}
+
+/// [`concurrent_in`]'s choice of algorithm, protocol and latency, and with `simulate` its run
+/// of the merged plan; without, 0 seconds and no link loads ([`dp_sync_in`]).
+#[allow(clippy::too_many_arguments)]
+fn concurrent_run(
+    memo: &mut Memo,
+    f: &Fabric,
+    caps: &[f64],
+    groups: &[Vec<u32>],
+    op: Op,
+    size: f64,
+    opts: CommOptions,
+    simulate: bool,
+) -> Result<(CommCost, Vec<(u32, f64)>), String> {
+    debug_assert!(memo.caps.as_slice() == caps);
+    if groups.is_empty() || groups[0].len() < 2 || size <= 0.0 {
+        return Ok((CommCost::default(), Vec::new()));
     }
     let sim = Options {
         fidelity: opts.fidelity,
@@ -1223,14 +1221,20 @@ fn dp_sync_in(
         ..Default::default()
     };
     let (algo, proto, lat) = memo.choose(f, &groups[0], op, size, sim)?;
+    let (seconds, links) = if simulate {
+        let merged = memo.merged(f, groups, op, algo, sim.channels)?;
+        time_merged(memo, f, caps, &merged, groups, size, proto, lat, opts.fidelity)?
+    } else {
+        (0.0, Vec::new())
+    };
     Ok((
         CommCost {
-            seconds: 0.0,
+            seconds,
             algo: Some(algo),
             protocol: Some(proto),
             latency: lat,
         },
-        Vec::new(),
+        links,
     ))
 }
 

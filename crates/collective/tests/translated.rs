@@ -8,14 +8,8 @@ use collective::{Algo, Op};
 use fabric::presets::build_preset;
 use proptest::prelude::*;
 
-const FABRICS: &[&str] = &[
-    "dgx-h100",
-    "fat-tree:gpus=64",
-    "fat-tree:gpus=256,oversub=3",
-    "rail-optimized:gpus=128",
-    "gb200-nvl72",
-    "tpu-v4-pod:slice=4x4x4",
-];
+mod common;
+use common::FABRICS;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]

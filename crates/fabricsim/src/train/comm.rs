@@ -31,7 +31,7 @@ use engine::Fidelity;
 use fabric::Fabric;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use workload::ModelSpec;
+use workload::{ModelSpec, ParallelPlan};
 
 /// Communication time of one collective on all groups of a dimension at once.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -255,7 +255,7 @@ pub struct Memo {
     chosen: BTreeMap<ChooseKey, (Algo, Protocol, f64)>,
     runs: Vec<MemoRun>,
     moe: Vec<MemoMoe>,
-    /// While the fidelity checks collect their simulations ([`fidelity_checks`]'s first pass):
+    /// While the fidelity checks collect their simulations ([`start_checks`]):
     /// the runs asked for and missing, recorded instead of computed.
     defer: Option<Deferred>,
     /// Within one [`price_with`] whose fidelity checks will run: the analytical runs' routed
@@ -505,11 +505,34 @@ pub fn price_with(
     opts: impl Into<CommOptions>,
     memo: &mut Memo,
 ) -> Result<CommCosts, String> {
+    let (mut out, pending) = price_pending(f, pl, model, opts, memo)?;
+    if let Some(pending) = pending {
+        let runs = pending.run(f, &pl.caps);
+        finish_checks(f, pl, model, &mut out, memo, runs)?;
+    }
+    Ok(out)
+}
+
+/// [`price_with`], but the fidelity checks' flow runs (when there are any) are handed back
+/// instead of run: the caller runs them ([`PendingChecks::run`], on all cores, needing neither
+/// the memo nor the costs) while it goes on with the step — the schedule reads the costs, not
+/// the checks — and then completes the costs with [`finish_checks`]. The costs and checks are
+/// those of [`price_with`] bit for bit: the same runs, results and second pass, only later.
+pub fn price_pending(
+    f: &Fabric,
+    pl: &Placement,
+    model: &ModelSpec,
+    opts: impl Into<CommOptions>,
+    memo: &mut Memo,
+) -> Result<(CommCosts, Option<PendingChecks>), String> {
     memo.for_caps(&pl.caps);
     let opts: CommOptions = opts.into();
     let checks = opts.fidelity == Fidelity::Analytical && opts.fidelity_checks;
     memo.keep_built(checks);
-    let r = price_in(f, pl, model, opts, memo);
+    let r = price_in(f, pl, model, opts, memo).map(|mut out| {
+        let pending = checks.then(|| start_checks(f, pl, model, &mut out, memo));
+        (out, pending)
+    });
     memo.keep_built(false);
     r
 }
@@ -542,6 +565,8 @@ fn price_in(
 
     if xs.is_some() {
         prefetch_multi_site(memo, f, pl, model, act_bytes, opts);
+    } else if opts.fidelity == Fidelity::Analytical && rayon::current_thread_index().is_none() {
+        prefetch_single_site(memo, f, pl, model, act_bytes, opts);
     }
 
     // Tensor parallel: per layer, forward 2 × (AG + RS) with SP or 2 all-reduces; backward the same.
@@ -616,10 +641,7 @@ fn price_in(
 
     // Context parallel: ring attention passes K/V around the CP ring.
     if p.cp > 1 {
-        let kv = 2.0
-            * (p.mbs as u64 * p.seq / p.cp as u64) as f64
-            * (model.kv_heads as f64 * model.head_dim as f64 / p.tp as f64)
-            * 2.0;
+        let kv = cp_kv_bytes(p, model);
         let groups = lay.groups(Dim::Cp);
         let (c, l) = concurrent_in(memo, f, caps, &groups, Op::SendRecv, kv, opts)?;
         load(l, CommKind::Cp, &mut out);
@@ -646,7 +668,7 @@ fn price_in(
     // reduce-scattered over the shard group during the backward and, with HSDP, the shards
     // all-reduced across the replicas (BF16 gradients).
     if p.zero == 3 && p.dp * p.cp > 1 {
-        let layer_bytes = model.params() / model.layers as f64 / p.tp as f64 * 2.0;
+        let layer_bytes = zero3_layer_bytes(p, model);
         let (shard, replicas) = fsdp_groups(lay, p.shard_group() * p.cp);
         let (c, l) = concurrent_in(memo, f, caps, &shard, Op::AllGather, layer_bytes, opts)?;
         load(l, CommKind::Zero3, &mut out);
@@ -737,12 +759,7 @@ fn price_in(
     // Data-parallel gradient synchronisation of each stage's parameters (BF16 gradients;
     // dense parameters over DP × CP, routed experts over DPo × CP).
     if p.dp * p.cp > 1 {
-        let (dense_share, expert_share) = param_split(model);
-        let per_rank = model.params() / (p.tp as f64 * p.pp as f64);
-        let dense_params = per_rank * dense_share;
-        let expert_params = per_rank * expert_share / p.ep as f64;
-        // ZeRO-3 reduces the dense gradients layer by layer in the backward (above).
-        let dense_params = if p.zero == 3 { 0.0 } else { dense_params };
+        let (dense_params, expert_params) = dp_params(p, model);
         let ops: Vec<Op> = if p.zero == 0 {
             vec![Op::AllReduce]
         } else {
@@ -762,7 +779,7 @@ fn price_in(
             hierarchical_pieces(&mut pieces, p.zero, bytes, g, diloco);
             let lists: Vec<(Vec<Vec<u32>>, Op, f64)> =
                 pieces.iter().map(|&(dim, op, b)| (lay.groups(dim), op, b)).collect();
-            prefetch(memo, f, caps, &lists, &[], opts);
+            prefetch(memo, f, caps, &lists, &[], None, opts);
             for (dim, op, b) in pieces {
                 let groups = lay.groups(dim);
                 let (mut c, l) = concurrent_in(memo, f, caps, &groups, op, b, opts)?;
@@ -853,9 +870,6 @@ fn price_in(
         );
     }
     out.sites = site_comm;
-    if opts.fidelity == Fidelity::Analytical && opts.fidelity_checks {
-        fidelity_checks(f, pl, model, &mut out, memo)?;
-    }
     Ok(out)
 }
 
@@ -941,79 +955,109 @@ fn per_step(pl: &Placement, model: &ModelSpec, c: &CommCosts, kind: CommKind) ->
 
 /// Price the step's largest communications again under the flow fidelity (module notes).
 ///
-/// Two passes over the same code ([`check_pass`]): the first records the simulations it needs
-/// and the memo lacks (`Memo::defer`: independent flow runs of whole dimensions, the largest
-/// costs of an analytical step), which then run on all cores into the memo; the second reads
-/// them there. The engine is deterministic, so each result is the one a run in sequence gives
-/// and the checks are unchanged; a simulation that fails in parallel is left out, for the
-/// second pass to run again and report in its turn.
-fn fidelity_checks(
-    f: &Fabric,
-    pl: &Placement,
-    model: &ModelSpec,
-    out: &mut CommCosts,
-    memo: &mut Memo,
-) -> Result<(), String> {
-    use rayon::prelude::*;
+/// Two passes over the same code ([`check_pass`]): the first ([`start_checks`]) records the
+/// simulations it needs and the memo lacks (`Memo::defer`: independent flow runs of whole
+/// dimensions, the largest costs of an analytical step), which then run on all cores
+/// ([`PendingChecks::run`]) into the memo; the second ([`finish_checks`]) reads them there.
+/// The engine is deterministic, so each result is the one a run in sequence gives and the
+/// checks are unchanged; a simulation that fails in parallel is left out, for the second pass
+/// to run again and report in its turn.
+///
+/// The first pass, with the memo's kept built plans (taken out for the flow runs): while
+/// [`Memo::keep_built`] is on.
+fn start_checks(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &mut CommCosts, memo: &mut Memo) -> PendingChecks {
     memo.defer = Some(Deferred::default());
     // Errors of this pass come again, in order, from the second one.
     let _ = check_pass(f, pl, model, out, memo);
     let todo = memo.defer.take().unwrap_or_default();
-    enum Job {
-        Run(Arc<Plan>, Fidelity, Option<Box<BuiltPlan>>),
-        Moe(Vec<Vec<u32>>, MoeSpec, Fidelity, Option<Box<MoeBuilt>>),
-    }
-    enum Done {
-        Run(MemoRun),
-        Moe(MemoMoe),
-    }
-    let mut jobs: Vec<(usize, Job)> = Vec::new();
+    let mut jobs: Vec<(usize, CheckJob)> = Vec::new();
     for (plan, fi) in todo.runs {
         let built = memo.take_built(&plan).map(Box::new);
-        jobs.push((plan.flow_count(), Job::Run(plan, fi, built)));
+        jobs.push((plan.flow_count(), CheckJob::Run(plan, fi, built)));
     }
     for (groups, spec, fi) in todo.moe {
         if memo.moe_done(&groups, &spec, fi).is_none() {
             let ranks = groups.iter().map(|g| g.len() * g.len()).sum();
             let built = memo.take_built_moe(&groups, &spec).map(Box::new);
-            jobs.push((ranks, Job::Moe(groups, spec, fi, built)));
+            jobs.push((ranks, CheckJob::Moe(groups, spec, fi, built)));
         }
     }
     // Largest first, for the cores to finish together (the order changes no result).
     jobs.sort_by_key(|j| std::cmp::Reverse(j.0));
-    let caps = &pl.caps;
-    let done: Vec<Option<Done>> = jobs
-        .into_par_iter()
-        .map(|(_, job)| match job {
-            Job::Run(plan, fi, built) => {
-                let (t, busy) = match built {
-                    Some(mut b) => run_built(f, &mut b, fi),
-                    None => run_plan(f, caps, &plan, fi),
-                }
-                .ok()?;
-                let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
-                Some(Done::Run((plan, fi, t, busy)))
-            }
-            Job::Moe(groups, spec, fi, built) => {
-                let r = match built {
-                    Some(mut b) => collective::moe::run_built(f, &mut b, fi),
-                    None => collective::moe::run(f, &groups, &spec, fi),
-                }
-                .ok()?;
-                Some(Done::Moe((groups, spec, fi, Arc::new(r))))
-            }
-        })
-        .collect();
-    for d in done.into_iter().flatten() {
+    PendingChecks { jobs }
+}
+
+/// The flow runs of the fidelity checks, collected by their first pass ([`price_pending`]).
+pub struct PendingChecks {
+    jobs: Vec<(usize, CheckJob)>,
+}
+
+enum CheckJob {
+    Run(Arc<Plan>, Fidelity, Option<Box<BuiltPlan>>),
+    Moe(Vec<Vec<u32>>, MoeSpec, Fidelity, Option<Box<MoeBuilt>>),
+}
+
+enum CheckDone {
+    Run(MemoRun),
+    Moe(MemoMoe),
+}
+
+/// The results of [`PendingChecks::run`], for [`finish_checks`].
+pub struct CheckRuns(Vec<Option<CheckDone>>);
+
+impl PendingChecks {
+    /// Run the flow simulations on all cores (rayon), on the fabric with the placement's
+    /// effective capacities `caps`.
+    pub fn run(self, f: &Fabric, caps: &[f64]) -> CheckRuns {
+        use rayon::prelude::*;
+        CheckRuns(
+            self.jobs
+                .into_par_iter()
+                .map(|(_, job)| match job {
+                    CheckJob::Run(plan, fi, built) => {
+                        let (t, busy) = match built {
+                            Some(mut b) => run_built(f, &mut b, fi),
+                            None => run_plan(f, caps, &plan, fi),
+                        }
+                        .ok()?;
+                        let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
+                        Some(CheckDone::Run((plan, fi, t, busy)))
+                    }
+                    CheckJob::Moe(groups, spec, fi, built) => {
+                        let r = match built {
+                            Some(mut b) => collective::moe::run_built(f, &mut b, fi),
+                            None => collective::moe::run(f, &groups, &spec, fi),
+                        }
+                        .ok()?;
+                        Some(CheckDone::Moe((groups, spec, fi, Arc::new(r))))
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The second pass of the fidelity checks: the runs' results into the memo, then the checks
+/// into `out` (see [`start_checks`]).
+pub fn finish_checks(
+    f: &Fabric,
+    pl: &Placement,
+    model: &ModelSpec,
+    out: &mut CommCosts,
+    memo: &mut Memo,
+    runs: CheckRuns,
+) -> Result<(), String> {
+    memo.for_caps(&pl.caps);
+    for d in runs.0.into_iter().flatten() {
         match d {
-            Done::Run(r) => memo.runs.push(r),
-            Done::Moe(m) => memo.moe.push(m),
+            CheckDone::Run(r) => memo.runs.push(r),
+            CheckDone::Moe(m) => memo.moe.push(m),
         }
     }
     check_pass(f, pl, model, out, memo)
 }
 
-/// One pass over the fidelity checks (see [`fidelity_checks`]).
+/// One pass over the fidelity checks (see [`start_checks`]).
 fn check_pass(
     f: &Fabric,
     pl: &Placement,
@@ -1245,12 +1289,14 @@ fn concurrent_run(
 /// prices do not change; a plan equal to one already run (the in-site all-gather after the
 /// reduce-scatter) is run once. Anything that fails is left for `concurrent_with` to compute
 /// and report.
+#[allow(clippy::too_many_arguments)]
 fn prefetch(
     memo: &mut Memo,
     f: &Fabric,
     caps: &[f64],
     pieces: &[(Vec<Vec<u32>>, Op, f64)],
     plans: &[Arc<Plan>],
+    moe: Option<&(Vec<Vec<u32>>, Vec<MoeSpec>)>,
     opts: CommOptions,
 ) {
     use rayon::prelude::*;
@@ -1260,55 +1306,197 @@ fn prefetch(
         in_network: opts.in_network,
         ..Default::default()
     };
+    let fidelity = opts.fidelity;
+    // Analytical runs keep their built plans for the fidelity checks, as `Memo::simulate`
+    // and `Memo::simulate_moe` do.
+    let keep = memo.keep_built && fidelity == Fidelity::Analytical;
     let shared: &Memo = memo;
     // (choice key, choice, merge key, plan, whether the memo lacks it).
     type Fetched = (ChooseKey, (Algo, Protocol, f64), MergeKey, Arc<Plan>, bool);
-    let merged: Vec<Fetched> = pieces
-        .par_iter()
-        .filter_map(|(groups, op, size)| {
-            if groups.is_empty() || groups[0].len() < 2 || *size <= 0.0 {
-                return None;
+    type Ran = (MemoRun, Option<BuiltPlan>);
+    type RanMoe = (MemoMoe, Option<MoeBuilt>);
+    let collectives = || -> (Vec<Fetched>, Vec<Option<Ran>>) {
+        let merged: Vec<Fetched> = pieces
+            .par_iter()
+            .filter_map(|(groups, op, size)| {
+                if groups.is_empty() || groups[0].len() < 2 || *size <= 0.0 {
+                    return None;
+                }
+                let ck = choose_key(&groups[0], *op, *size, sim);
+                let chosen = match shared.chosen.get(&ck) {
+                    Some(&c) => c,
+                    None => choose_one(f, &groups[0], *op, *size, sim).ok()?,
+                };
+                let key = (groups.clone(), *op, chosen.0, sim.channels);
+                if let Some(p) = shared.merged.get(&key) {
+                    return Some((ck, chosen, key, p.clone(), false));
+                }
+                let plan = merge_groups(f, groups, *op, REF_SIZE, chosen.0, sim.channels).ok()?;
+                Some((ck, chosen, key, Arc::new(plan), true))
+            })
+            .collect();
+        // The plans to run: not run yet, and not equal to an earlier one of this batch.
+        let mut todo: Vec<Arc<Plan>> = Vec::new();
+        for plan in merged.iter().map(|(_, _, _, plan, _)| plan).chain(plans) {
+            let done = shared
+                .runs
+                .iter()
+                .any(|(p, fi, ..)| *fi == fidelity && same_plan(p, plan))
+                || shared.built.iter().any(|(p, _)| same_plan(p, plan));
+            if !done && !todo.iter().any(|p| same_plan(p, plan)) {
+                todo.push(plan.clone());
             }
-            let ck = choose_key(&groups[0], *op, *size, sim);
-            let chosen = match shared.chosen.get(&ck) {
-                Some(&c) => c,
-                None => choose_one(f, &groups[0], *op, *size, sim).ok()?,
-            };
-            let key = (groups.clone(), *op, chosen.0, sim.channels);
-            if let Some(p) = shared.merged.get(&key) {
-                return Some((ck, chosen, key, p.clone(), false));
-            }
-            let plan = merge_groups(f, groups, *op, REF_SIZE, chosen.0, sim.channels).ok()?;
-            Some((ck, chosen, key, Arc::new(plan), true))
-        })
-        .collect();
-    // The plans to run: not run yet, and not equal to an earlier one of this batch.
-    let fidelity = opts.fidelity;
-    let mut todo: Vec<Arc<Plan>> = Vec::new();
-    for plan in merged.iter().map(|(_, _, _, plan, _)| plan).chain(plans) {
-        let done = memo
-            .runs
-            .iter()
-            .any(|(p, fi, ..)| *fi == fidelity && same_plan(p, plan));
-        if !done && !todo.iter().any(|p| same_plan(p, plan)) {
-            todo.push(plan.clone());
         }
-    }
-    let runs: Vec<Option<MemoRun>> = todo
-        .par_iter()
-        .map(|plan| {
-            let (t, busy) = run_plan(f, caps, plan, fidelity).ok()?;
-            let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
-            Some((plan.clone(), fidelity, t, busy))
-        })
-        .collect();
+        let runs: Vec<Option<Ran>> = todo
+            .par_iter()
+            .map(|plan| {
+                let (t, busy, built) = if keep {
+                    let mut b = build_plan(f, caps, plan).ok()?;
+                    let (t, busy) = run_built(f, &mut b, fidelity).ok()?;
+                    (t, busy, Some(b))
+                } else {
+                    let (t, busy) = run_plan(f, caps, plan, fidelity).ok()?;
+                    (t, busy, None)
+                };
+                let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
+                Some(((plan.clone(), fidelity, t, busy), built))
+            })
+            .collect();
+        (merged, runs)
+    };
+    // DeepEP's runs the memo lacks (neither run nor kept built).
+    let moe_runs = || -> Vec<Option<RanMoe>> {
+        let Some((groups, specs)) = moe else { return Vec::new() };
+        let mut todo: Vec<&MoeSpec> = Vec::new();
+        for s in specs {
+            let kept = shared
+                .built_moe
+                .iter()
+                .any(|(g, k, _)| same_spec(k, s) && g.as_slice() == groups.as_slice());
+            if shared.moe_done(groups, s, fidelity).is_none() && !kept && !todo.iter().any(|t| same_spec(t, s)) {
+                todo.push(s);
+            }
+        }
+        todo.par_iter()
+            .map(|&s| {
+                let (r, built) = if keep {
+                    let mut b = collective::moe::build(f, groups, s).ok()?;
+                    let r = collective::moe::run_built(f, &mut b, fidelity).ok()?;
+                    (r, Some(b))
+                } else {
+                    (collective::moe::run(f, groups, s, fidelity).ok()?, None)
+                };
+                Some(((groups.clone(), *s, fidelity, Arc::new(r)), built))
+            })
+            .collect()
+    };
+    let ((merged, runs), moe_runs) = rayon::join(collectives, moe_runs);
     for (ck, chosen, key, plan, new) in merged {
         memo.chosen.entry(ck).or_insert(chosen);
         if new {
             memo.merged.entry(key).or_insert(plan);
         }
     }
-    memo.runs.extend(runs.into_iter().flatten());
+    for (run, built) in runs.into_iter().flatten() {
+        if let Some(b) = built {
+            memo.built.push((run.0.clone(), b));
+        }
+        memo.runs.push(run);
+    }
+    for (m, built) in moe_runs.into_iter().flatten() {
+        if let Some(b) = built {
+            memo.built_moe.push((m.0.clone(), m.1, b));
+        }
+        memo.moe.push(m);
+    }
+}
+
+/// Bytes of one ring-attention K/V pass between CP neighbours (BF16 keys and values of the
+/// rank's sequence share and TP share of the KV heads).
+fn cp_kv_bytes(p: &ParallelPlan, model: &ModelSpec) -> f64 {
+    2.0 * (p.mbs as u64 * p.seq / p.cp as u64) as f64
+        * (model.kv_heads as f64 * model.head_dim as f64 / p.tp as f64)
+        * 2.0
+}
+
+/// BF16 bytes of one layer's parameters on a TP rank (ZeRO-3's per-layer gathers).
+fn zero3_layer_bytes(p: &ParallelPlan, model: &ModelSpec) -> f64 {
+    model.params() / model.layers as f64 / p.tp as f64 * 2.0
+}
+
+/// Parameters per rank whose gradients the data-parallel synchronisation reduces: (dense over
+/// DP × CP — none under ZeRO-3, which reduces them layer by layer in the backward —, routed
+/// experts over DPo × CP).
+fn dp_params(p: &ParallelPlan, model: &ModelSpec) -> (f64, f64) {
+    let (dense_share, expert_share) = param_split(model);
+    let per_rank = model.params() / (p.tp as f64 * p.pp as f64);
+    let dense_params = if p.zero == 3 { 0.0 } else { per_rank * dense_share };
+    (dense_params, per_rank * expert_share / p.ep as f64)
+}
+
+/// On one site, at analytical fidelity, from a thread outside rayon's pool (a `train` run,
+/// not a planner evaluation, whose evaluations already fill the cores): price up front in
+/// one parallel batch ([`prefetch`]) what [`price_in`] then prices one after the other — the
+/// tensor-parallel collectives, ZeRO-3's, context parallelism's ring, the flat data-parallel
+/// synchronisations it simulates, the pipeline sends' plan and DeepEP's runs — so the step's
+/// thread waits for the longest of them instead of running them in turn. Only the memo
+/// changes (the same results, found there later); a piece listed here that `price_in` does
+/// not ask for costs time, not correctness.
+fn prefetch_single_site(
+    memo: &mut Memo,
+    f: &Fabric,
+    pl: &Placement,
+    model: &ModelSpec,
+    act_bytes: f64,
+    opts: CommOptions,
+) {
+    let p = &pl.plan;
+    let lay = &pl.layout;
+    let mut lists: Vec<(Vec<Vec<u32>>, Op, f64)> = Vec::new();
+    if p.tp > 1 {
+        let tp = lay.groups(Dim::Tp);
+        if p.sequence_parallel {
+            lists.push((tp.clone(), Op::AllGather, act_bytes));
+            lists.push((tp, Op::ReduceScatter, act_bytes));
+        } else {
+            lists.push((tp, Op::AllReduce, act_bytes));
+        }
+    }
+    if p.cp > 1 {
+        lists.push((lay.groups(Dim::Cp), Op::SendRecv, cp_kv_bytes(p, model)));
+    }
+    if p.zero == 3 && p.dp * p.cp > 1 {
+        let layer_bytes = zero3_layer_bytes(p, model);
+        let (shard, replicas) = fsdp_groups(lay, p.shard_group() * p.cp);
+        let shard_size = shard.first().map_or(1, |g| g.len()) as f64;
+        lists.push((shard.clone(), Op::AllGather, layer_bytes));
+        lists.push((shard, Op::ReduceScatter, layer_bytes));
+        lists.push((replicas, Op::AllReduce, layer_bytes / shard_size));
+    }
+    let torus = matches!(f.scale_up, fabric::ScaleUpKind::Torus { .. });
+    if p.dp * p.cp > 1 && (!memo.step_only || torus) {
+        let ops: &[Op] = if p.zero == 0 {
+            &[Op::AllReduce]
+        } else {
+            &[Op::ReduceScatter, Op::AllGather]
+        };
+        let (dense_params, expert_params) = dp_params(p, model);
+        if dense_params > 0.0 {
+            let groups = lay.groups(Dim::Dp);
+            lists.extend(ops.iter().map(|&op| (groups.clone(), op, dense_params * 2.0)));
+        }
+        if expert_params > 0.0 && p.dp / p.ep * p.cp > 1 {
+            let groups = lay.groups(Dim::DpExpert);
+            lists.extend(ops.iter().map(|&op| (groups.clone(), op, expert_params * 2.0)));
+        }
+    }
+    let mut plans = Vec::new();
+    let p2p_bytes = act_bytes / if p.sequence_parallel { p.tp as f64 } else { 1.0 };
+    if lay.pp >= 2 && p2p_bytes > 0.0 {
+        plans.push(Arc::new(p2p_plan(f, pl, &|_| true)));
+    }
+    let moe = super::moe::requests(pl, model, opts.moe_imbalance);
+    prefetch(memo, f, &pl.caps, &lists, &plans, moe.as_ref(), opts);
 }
 
 /// On several sites, price up front in one parallel batch ([`prefetch`]) what [`price_with`]
@@ -1361,7 +1549,7 @@ fn prefetch_multi_site(
             plans.push(Arc::new(p2p_plan(f, pl, &crosses)));
         }
     }
-    prefetch(memo, f, &pl.caps, &lists, &plans, opts);
+    prefetch(memo, f, &pl.caps, &lists, &plans, None, opts);
 }
 
 /// The key of [`Memo::choose`]: group, operation, size (bits), fidelity (flow?) and the

@@ -314,7 +314,7 @@ fn step_parts(
         );
     }
     progress(0, n, STAGES[0]);
-    let mut comm = comm::price_with(
+    let (mut comm, pending) = comm::price_pending(
         f,
         &placement,
         model,
@@ -327,10 +327,27 @@ fn step_parts(
         memo,
     )?;
     progress(1, n, STAGES[1]);
-    let timings = timing::stage_timings(&placement, model, cm, &comm);
-    // TPU: XLA overlaps the gradient synchronisation with the backward pass.
-    tpu::overlap_gradient_sync(f, &placement, model, &timings, &mut comm);
+    // The fidelity checks' flow runs (analytical fidelity) on other threads while this one
+    // computes the stage timings and the schedule, which read the costs but not the checks;
+    // the checks complete the costs afterwards, as `price_with` would have (same values).
+    // (`rayon::join`, not a thread of its own: inside a sweep's or planner's worker, a worker
+    // that blocked on a thread whose jobs wait for a free worker could deadlock the pool.)
     progress(2, n, STAGES[2]);
-    let timeline = pipeline::run(f, &placement, &timings, &comm, opts.fidelity, opts.full)?;
+    let caps = &placement.caps;
+    let (checks, (timings, timeline)) = rayon::join(
+        || pending.map(|p| p.run(f, caps)),
+        || {
+            let timings = timing::stage_timings(&placement, model, cm, &comm);
+            // TPU: XLA overlaps the gradient synchronisation with the backward pass.
+            tpu::overlap_gradient_sync(f, &placement, model, &timings, &mut comm);
+            let timeline = pipeline::run(f, &placement, &timings, &comm, opts.fidelity, opts.full);
+            (timings, timeline)
+        },
+    );
+    // The checks' errors first, as when they ran before the schedule.
+    if let Some(runs) = checks {
+        comm::finish_checks(f, &placement, model, &mut comm, memo, runs)?;
+    }
+    let timeline = timeline?;
     Ok((placement, comm, timings, timeline))
 }

@@ -71,6 +71,55 @@ impl MoeEp {
 
 /// Price the EP dispatch/combine of one MoE layer; sets `out.ep_per_moe_layer` (forward) and
 /// `out.moe`. Nothing to do for dense models or EP 1.
+/// Tokens each rank dispatches per micro-batch and MoE layer (sequence split over CP and TP).
+fn tokens_per_rank(pl: &Placement) -> u64 {
+    let p = &pl.plan;
+    (p.mbs as u64 * p.seq).div_ceil(p.cp as u64 * p.tp as u64).max(1)
+}
+
+/// The forward dispatch's data type: FP8 in FP8 training (DeepEP), else BF16.
+fn dispatch_dtype(pl: &Placement) -> MoeDtype {
+    match pl.plan.precision {
+        Precision::Fp8 => MoeDtype::Fp8,
+        _ => MoeDtype::Bf16,
+    }
+}
+
+/// The DeepEP run of `op` in `dtype` that [`price`] asks for.
+fn spec(pl: &Placement, model: &ModelSpec, m: &workload::Moe, imbalance: f64, op: MoeOp, dtype: MoeDtype) -> MoeSpec {
+    MoeSpec {
+        dtype,
+        imbalance,
+        ..MoeSpec::new(
+            op,
+            MoeKernel::Normal,
+            tokens_per_rank(pl),
+            model.hidden,
+            m.top_k,
+            m.experts,
+        )
+    }
+}
+
+/// The EP groups and every DeepEP run [`price`] asks the memo for (forward dispatch, combine,
+/// and the backward's BF16 dispatch when the forward's is FP8), for the memo to compute them
+/// up front; none without expert parallelism.
+pub(super) fn requests(pl: &Placement, model: &ModelSpec, imbalance: f64) -> Option<(Vec<Vec<u32>>, Vec<MoeSpec>)> {
+    let m = model.moe.as_ref()?;
+    if pl.plan.ep <= 1 {
+        return None;
+    }
+    let dd = dispatch_dtype(pl);
+    let mut specs = vec![
+        spec(pl, model, m, imbalance, MoeOp::Dispatch, dd),
+        spec(pl, model, m, imbalance, MoeOp::Combine, MoeDtype::Bf16),
+    ];
+    if dd != MoeDtype::Bf16 {
+        specs.push(spec(pl, model, m, imbalance, MoeOp::Dispatch, MoeDtype::Bf16));
+    }
+    Some((pl.layout.groups(Dim::Ep), specs))
+}
+
 pub fn price(
     f: &Fabric,
     pl: &Placement,
@@ -86,16 +135,9 @@ pub fn price(
         return Ok(());
     }
     let groups = pl.layout.groups(Dim::Ep);
-    let tokens = (p.mbs as u64 * p.seq).div_ceil(p.cp as u64 * p.tp as u64).max(1);
-    let dispatch_dtype = match p.precision {
-        Precision::Fp8 => MoeDtype::Fp8,
-        _ => MoeDtype::Bf16,
-    };
-    let spec = |op: MoeOp, dtype: MoeDtype| MoeSpec {
-        dtype,
-        imbalance,
-        ..MoeSpec::new(op, MoeKernel::Normal, tokens, model.hidden, m.top_k, m.experts)
-    };
+    let tokens = tokens_per_rank(pl);
+    let dispatch_dtype = dispatch_dtype(pl);
+    let spec = |op: MoeOp, dtype: MoeDtype| spec(pl, model, m, imbalance, op, dtype);
     let mut run = |s: MoeSpec| {
         memo.moe(f, &groups, &s, fidelity)
             .map_err(|e| format!("--ep {}: {e}", p.ep))

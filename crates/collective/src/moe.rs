@@ -454,11 +454,11 @@ pub fn flow_count(f: &Fabric, group: &[u32], kernel: MoeKernel) -> u64 {
 /// result's byte accounting and bandwidths are those of the first group.
 pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) -> Result<MoeResult, CollectiveError> {
     let (head, caps, virtual_links, set, ends) = route(f, groups, spec)?;
-    if fidelity == Fidelity::Analytical && groups.len() > 1 {
+    if groups.len() > 1 {
         // Every group priced as the first one where each is it on links of its own (the same
-        // result: `simulate::run_symmetric`).
+        // result at either fidelity: `simulate::run_symmetric_at`).
         let all = crate::simulate::engine_capacities(f, &caps, &virtual_links);
-        if let Some((transfer, busy)) = crate::simulate::run_symmetric(&all, &set, &ends) {
+        if let Some((transfer, busy)) = crate::simulate::run_symmetric_at(&all, &set, &ends, fidelity) {
             return Ok(finish(f, &head, transfer, crate::simulate::name_bottlenecks(f, busy)));
         }
     }
@@ -493,13 +493,28 @@ pub struct MoeBuilt {
     real_links: Vec<u32>,
     flows: usize,
     plan: crate::simulate::BuiltPlan,
+    /// Until `plan` is stored: the routed flows, where each group's end among them, and the
+    /// engine capacities (`simulate::engine_capacities`). Runs price symmetric groups from
+    /// them (`simulate::run_symmetric_at`, at either fidelity); the first run that cannot
+    /// stores them on `plan` for itself and later runs.
+    routed: Option<Box<Routed1>>,
 }
 
-/// The flows of [`run`], routed and stored (everything but the simulation).
+/// [`MoeBuilt::routed`]: the flows, each group's end, the engine capacities.
+#[derive(Debug, Clone)]
+struct Routed1 {
+    set: engine::FlowSet,
+    ends: Vec<usize>,
+    all: Vec<f64>,
+}
+
+/// The flows of [`run`], routed (everything but the simulation; stored on an engine by the
+/// first run that needs them there).
 pub fn build(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<MoeBuilt, CollectiveError> {
-    let (head, caps, virtual_links, set, _) = route(f, groups, spec)?;
+    let (head, caps, virtual_links, set, ends) = route(f, groups, spec)?;
+    let all = crate::simulate::engine_capacities(f, &caps, &virtual_links);
     Ok(MoeBuilt {
-        plan: crate::simulate::build_flows(f, &caps, &virtual_links, &set)?,
+        routed: Some(Box::new(Routed1 { set, ends, all })),
         ..head
     })
 }
@@ -619,12 +634,22 @@ fn route(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<Routed, Coll
         real_links,
         flows: n_flows,
         plan: crate::simulate::BuiltPlan::empty(),
+        routed: None,
     };
     Ok((head, caps, virtual_links, set, ends))
 }
 
 /// Simulate a built dispatch or combine at `fidelity`: what [`run`] gives.
 pub fn run_built(f: &Fabric, built: &mut MoeBuilt, fidelity: Fidelity) -> Result<MoeResult, CollectiveError> {
+    if let Some(r) = &built.routed {
+        if r.ends.len() > 1 {
+            if let Some((transfer, busy)) = crate::simulate::run_symmetric_at(&r.all, &r.set, &r.ends, fidelity) {
+                return Ok(finish(f, built, transfer, crate::simulate::name_bottlenecks(f, busy)));
+            }
+        }
+        let r = built.routed.take().expect("checked above");
+        built.plan = crate::simulate::build_flows_on(r.all, &r.set)?;
+    }
     let (transfer, bottlenecks) = crate::simulate::run_built(f, &mut built.plan, fidelity)?;
     Ok(finish(f, built, transfer, bottlenecks))
 }

@@ -353,6 +353,29 @@ fn build_compact_any(all: &[f64], phases: &mut [FlowSet]) -> Option<BuiltPlan> {
 /// all groups' links under [`engine::RunReport::bottlenecks`]' total order (utilisation, then
 /// id). Flows or capacities the engine would refuse are left to the full run.
 pub fn run_symmetric(all: &[f64], flows: &FlowSet, ends: &[usize]) -> Option<(f64, Vec<(u32, f64)>)> {
+    run_symmetric_at(all, flows, ends, Fidelity::Analytical)
+}
+
+/// [`run_symmetric`] at either fidelity.
+///
+/// CORRECTNESS (flow fidelity): max-min fair sharing couples flows only through the links
+/// they share, so groups on links of their own evolve apart: every group's flows get the
+/// first group's rates at the same instants, completions fall at the same times, and the
+/// engine's batches, re-solves and thresholds (all per flow and per link, or minima over
+/// flows finishing together — equal across identical groups) repeat the first group's in
+/// every group. Where the engine orders links or flows (water-filling ties, per-link lists,
+/// re-sorts), it orders them by id: at flow fidelity the map from the first group's links to
+/// each group's must therefore also keep their order (flows already keep theirs: each
+/// group's are consecutive, in the first group's order), so every group's arithmetic is the
+/// first group's operation for operation. The engine then runs the first group alone on its
+/// links renamed in id order (the same order again). Property-tested against the engine on
+/// all groups (`symmetric_groups_price_as_all_groups`, both fidelities).
+pub fn run_symmetric_at(
+    all: &[f64],
+    flows: &FlowSet,
+    ends: &[usize],
+    fidelity: Fidelity,
+) -> Option<(f64, Vec<(u32, f64)>)> {
     let n0 = *ends.first()?;
     if ends.len() < 2 || n0 == 0 || ends.last() != Some(&flows.len()) {
         return None;
@@ -375,6 +398,15 @@ pub fn run_symmetric(all: &[f64], flows: &FlowSet, ends: &[usize]) -> Option<(f6
     let mut from = vec![NONE; nl];
     let mut image = vec![(NONE, NONE); nl];
     let mut owned: Vec<u32> = Vec::new();
+    // The first group's links in id order (for the order check at flow fidelity).
+    let mut firsts: Vec<u32> = Vec::new();
+    if fidelity != Fidelity::Analytical {
+        for i in 0..n0 {
+            firsts.extend_from_slice(flows.flow(i).0);
+        }
+        firsts.sort_unstable();
+        firsts.dedup();
+    }
     let mut start = 0;
     for (k, &end) in ends.iter().enumerate() {
         let k = k as u32;
@@ -406,6 +438,9 @@ pub fn run_symmetric(all: &[f64], flows: &FlowSet, ends: &[usize]) -> Option<(f6
                 }
             }
         }
+        if fidelity != Fidelity::Analytical && k > 0 && !keeps_order(&firsts, &image, k) {
+            return None;
+        }
         start = end;
     }
     // The first group alone, on an engine of its links.
@@ -417,6 +452,9 @@ pub fn run_symmetric(all: &[f64], flows: &FlowSet, ends: &[usize]) -> Option<(f6
     let mut phases = [first];
     let mut built = build_compact_any(all, &mut phases)?;
     let e = &mut built.engine;
+    if !e.set_fidelity(fidelity) {
+        return None;
+    }
     let rep = e.run().ok()?;
     let links = built.links.as_ref()?;
     let t = rep.makespan_s;
@@ -446,6 +484,20 @@ pub fn run_symmetric(all: &[f64], flows: &FlowSet, ends: &[usize]) -> Option<(f6
         best.truncate(3);
     }
     Some((t, best))
+}
+
+/// Whether group `k`'s images of the first group's links (`image[r] = (k, m)` for each of
+/// the first group's links `r`, in `firsts` in id order) increase with them.
+fn keeps_order(firsts: &[u32], image: &[(u32, u32)], k: u32) -> bool {
+    let mut prev = None;
+    for &r in firsts {
+        let (g, m) = image[r as usize];
+        if g != k || prev.is_some_and(|p| p >= m) {
+            return false;
+        }
+        prev = Some(m);
+    }
+    true
 }
 
 /// Whether a plan of `hops` hops in all is run on a compact engine ([`build_compact`]) rather
@@ -523,6 +575,11 @@ pub fn build_flows(
     let mut all = caps.to_vec();
     router.merge_capacities(&mut all);
     all.extend_from_slice(virtual_links);
+    build_flows_on(all, flows)
+}
+
+/// [`build_flows`] on the engine capacities `all` ([`engine_capacities`]).
+pub(crate) fn build_flows_on(all: Vec<f64>, flows: &FlowSet) -> Result<BuiltPlan, CollectiveError> {
     let mut e = Engine::new(all, Fidelity::Analytical).map_err(|e| CollectiveError::Engine(e.to_string()))?;
     e.set_link_bytes_only(true);
     e.add_transfer(0.0, flows, &[])

@@ -186,15 +186,19 @@ fn analytical_planner(cluster: &str, runs: usize, plans: &[ParallelPlan]) {
         1.0 / one
     );
     // As the planner's analytical pass runs it: no fidelity checks (its survivors are re-ranked
-    // at flow fidelity), a fresh memo each time.
+    // at flow fidelity), a fresh memo each time, on a worker of a rayon pool (one thread here:
+    // the planner's workers each evaluate their own plans, so an evaluation gets one core and
+    // does not price its pieces up front on the others as `train` does).
+    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("pool");
     let mut times = Vec::new();
     for _ in 0..runs {
         let mut ev = train::Evaluator::new(&f);
         ev.set_fidelity_checks(false);
         let t = Instant::now();
-        let r = ev
-            .simulate_ordered(cluster, &model, &plans[0], &cm, &opts, train::DEFAULT_ORDER)
-            .expect("simulate");
+        let r = one_thread.install(|| {
+            ev.simulate_ordered(cluster, &model, &plans[0], &cm, &opts, train::DEFAULT_ORDER)
+                .expect("simulate")
+        });
         times.push(t.elapsed());
         black_box(r);
     }
@@ -208,12 +212,14 @@ fn analytical_planner(cluster: &str, runs: usize, plans: &[ParallelPlan]) {
     let mut ev = train::Evaluator::new(&f);
     for pass in ["first", "second"] {
         let t = Instant::now();
-        for p in plans {
-            black_box(
-                ev.simulate_ordered(cluster, &model, p, &cm, &opts, train::DEFAULT_ORDER)
-                    .expect("simulate"),
-            );
-        }
+        one_thread.install(|| {
+            for p in plans {
+                black_box(
+                    ev.simulate_ordered(cluster, &model, p, &cm, &opts, train::DEFAULT_ORDER)
+                        .expect("simulate"),
+                );
+            }
+        });
         let per = t.elapsed().as_secs_f64() / plans.len() as f64;
         println!(
             "analytical sweep through one Evaluator, {} plans, {pass} pass: {:.1} ms per plan · {:.1} plans/s",

@@ -330,20 +330,30 @@ fn step_parts(
     // The fidelity checks' flow runs (analytical fidelity) on other threads while this one
     // computes the stage timings and the schedule, which read the costs but not the checks;
     // the checks complete the costs afterwards, as `price_with` would have (same values).
-    // (`rayon::join`, not a thread of its own: inside a sweep's or planner's worker, a worker
-    // that blocked on a thread whose jobs wait for a free worker could deadlock the pool.)
     progress(2, n, STAGES[2]);
     let caps = &placement.caps;
-    let (checks, (timings, timeline)) = rayon::join(
-        || pending.map(|p| p.run(f, caps)),
-        || {
-            let timings = timing::stage_timings(&placement, model, cm, &comm);
-            // TPU: XLA overlaps the gradient synchronisation with the backward pass.
-            tpu::overlap_gradient_sync(f, &placement, model, &timings, &mut comm);
-            let timeline = pipeline::run(f, &placement, &timings, &comm, opts.fidelity, opts.full);
-            (timings, timeline)
-        },
-    );
+    let mut schedule = || {
+        let timings = timing::stage_timings(&placement, model, cm, &comm);
+        // TPU: XLA overlaps the gradient synchronisation with the backward pass.
+        tpu::overlap_gradient_sync(f, &placement, model, &timings, &mut comm);
+        let timeline = pipeline::run(f, &placement, &timings, &comm, opts.fidelity, opts.full);
+        (timings, timeline)
+    };
+    let (checks, (timings, timeline)) = match pending {
+        None => (None, schedule()),
+        // Inside a rayon worker (a sweep's or planner's), `rayon::join`: a worker blocked on a
+        // thread whose jobs wait for a free worker could deadlock the pool.
+        Some(p) if rayon::current_thread_index().is_some() => {
+            let (c, r) = rayon::join(|| p.run(f, caps), schedule);
+            (Some(c), r)
+        }
+        // Elsewhere (`train`), the schedule stays on this thread (and its allocator arena).
+        Some(p) => std::thread::scope(|s| {
+            let h = s.spawn(|| p.run(f, caps));
+            let r = schedule();
+            (Some(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))), r)
+        }),
+    };
     // The checks' errors first, as when they ran before the schedule.
     if let Some(runs) = checks {
         comm::finish_checks(f, &placement, model, &mut comm, memo, runs)?;

@@ -207,104 +207,85 @@ fn group_strategy() -> impl Strategy<Value = (u32, Vec<(Vec<u32>, u32, u32)>)> {
     })
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
-
-    /// `simulate::run_symmetric` (every group priced as the first one) gives what the engine
-    /// gives on all groups' flows at once, whenever it answers; and it answers for groups that
-    /// are the first one moved onto links of their own.
-    #[test]
-    fn symmetric_groups_price_as_all_groups((links, group) in group_strategy(), copies in 1usize..5,
-                                           perms in proptest::collection::vec(any::<proptest::sample::Index>(), 5),
-                                           shared in any::<bool>(), caps_seed in 0u32..3, other_caps in any::<bool>()) {
-        let k = links as usize;
-        let n = k * copies;
-        // Capacities repeat per copy (so moved groups see equal ones), or not.
-        // (`caps_seed` 0: all equal, so every rotation keeps them.)
-        let cap = |l: usize| if caps_seed == 0 { 1e9 } else { 1e9 * (1.0 + ((l % k) as u32 * 7 + caps_seed) as f64 % 5.0) };
-        let mut all: Vec<f64> = (0..n).map(cap).collect();
-        if other_caps && copies > 1 {
-            all[k] *= 2.0;
+/// One case of [`symmetric_groups_price_as_all_groups`] at `fidelity`.
+#[allow(clippy::too_many_arguments)]
+fn symmetric_case(
+    links: u32,
+    group: &[(Vec<u32>, u32, u32)],
+    copies: usize,
+    perms: &[proptest::sample::Index],
+    translate: bool,
+    shared: bool,
+    caps_seed: u32,
+    other_caps: bool,
+    fidelity: Fidelity,
+) -> Result<(), TestCaseError> {
+    let k = links as usize;
+    let n = k * copies;
+    // Capacities repeat per copy (so moved groups see equal ones), or not.
+    // (`caps_seed` 0: all equal, so every rotation keeps them.)
+    let cap = |l: usize| {
+        if caps_seed == 0 {
+            1e9
+        } else {
+            1e9 * (1.0 + ((l % k) as u32 * 7 + caps_seed) as f64 % 5.0)
         }
-        // Copy c: the first group's links through a rotation of 0..k, onto k·c.. (or onto the
-        // first group's own links when `shared`).
-        let mut flows = engine::FlowSet::new();
-        let mut ends = Vec::new();
-        for (c, perm) in perms.iter().enumerate().take(copies) {
-            let rot = perm.index(k);
-            let base = if shared && c == 1 { 0 } else { c * k };
-            for (path, b, w) in &group {
-                let p: Vec<u32> = path.iter().map(|&l| (base + (l as usize + if c == 0 { 0 } else { rot }) % k) as u32).collect();
-                flows.push(&p, f64::from(*b) * 1e6, *w);
-            }
-            ends.push(flows.len());
-        }
-        // Rotated copies on links of equal capacity: capacities must repeat under the rotation.
-        let mut e = engine::Engine::new(all.clone(), Fidelity::Analytical).unwrap();
-        e.set_link_bytes_only(true);
-        e.add_transfer(0.0, &flows, &[]).unwrap();
-        let rep = e.run().unwrap();
-        let full = (rep.makespan_s, rep.bottlenecks(e.capacities(), 3));
-        let sym = simulate::run_symmetric(&all, &flows, &ends);
-        if let Some((t, busy)) = &sym {
-            prop_assert_eq!(t.to_bits(), full.0.to_bits());
-            let b = |v: &Vec<(u32, f64)>| v.iter().map(|(l, u)| (*l, u.to_bits())).collect::<Vec<_>>();
-            prop_assert_eq!(b(busy), b(&full.1));
-        }
-        let rotations_keep_caps = (1..copies).all(|c| {
-            let rot = perms[c].index(k);
-            (0..k).all(|l| all[c * k + (l + rot) % k].to_bits() == all[l].to_bits())
-        });
-        if copies > 1 && !shared && rotations_keep_caps {
-            prop_assert!(sym.is_some(), "moved groups on links of their own are priced as one");
-        }
+    };
+    let mut all: Vec<f64> = (0..n).map(cap).collect();
+    if other_caps && copies > 1 {
+        all[k] *= 2.0;
     }
+    // Copy c: the first group's links through a rotation of 0..k (none when `translate`), onto
+    // k·c.. (or onto the first group's own links when `shared`).
+    let rot = |c: usize| if c == 0 || translate { 0 } else { perms[c].index(k) };
+    let mut flows = engine::FlowSet::new();
+    let mut ends = Vec::new();
+    for c in 0..copies {
+        let base = if shared && c == 1 { 0 } else { c * k };
+        for (path, b, w) in group {
+            let p: Vec<u32> = path
+                .iter()
+                .map(|&l| (base + (l as usize + rot(c)) % k) as u32)
+                .collect();
+            flows.push(&p, f64::from(*b) * 1e6 + f64::from(*w) * 3.7e5, *w);
+        }
+        ends.push(flows.len());
+    }
+    let mut e = engine::Engine::new(all.clone(), fidelity).unwrap();
+    e.set_link_bytes_only(true);
+    e.add_transfer(0.0, &flows, &[]).unwrap();
+    let rep = e.run().unwrap();
+    let full = (rep.makespan_s, rep.bottlenecks(e.capacities(), 3));
+    let sym = simulate::run_symmetric_at(&all, &flows, &ends, fidelity);
+    if let Some((t, busy)) = &sym {
+        prop_assert_eq!(t.to_bits(), full.0.to_bits());
+        let b = |v: &Vec<(u32, f64)>| v.iter().map(|(l, u)| (*l, u.to_bits())).collect::<Vec<_>>();
+        prop_assert_eq!(b(busy), b(&full.1));
+    }
+    // Moved copies on links of equal capacity: capacities must repeat under the move, and at
+    // flow fidelity the move must keep the links' order (a translation).
+    let keeps_caps = (1..copies).all(|c| (0..k).all(|l| all[c * k + (l + rot(c)) % k].to_bits() == all[l].to_bits()));
+    let keeps_order = (1..copies).all(|c| rot(c) == 0);
+    if copies > 1 && !shared && keeps_caps && (fidelity == Fidelity::Analytical || keeps_order) {
+        prop_assert!(sym.is_some(), "moved groups on links of their own are priced as one");
+    }
+    Ok(())
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// At flow fidelity too, `simulate::run_symmetric_at` gives, bit for bit, what the engine
-    /// gives on all groups' flows at once whenever it answers, and it answers for groups that
-    /// are the first one translated (link order kept) onto links of their own; groups moved
-    /// through a rotation of their links (order not kept) are refused at flow fidelity.
+    /// `simulate::run_symmetric_at` (every group priced as the first one) gives, bit for bit,
+    /// what the engine gives on all groups' flows at once, whenever it answers, at both
+    /// fidelities; and it answers for groups that are the first one moved onto links of their
+    /// own — any move at analytical fidelity, a translation (link order kept) at flow fidelity.
     #[test]
-    fn symmetric_groups_flow_as_all_groups((links, group) in group_strategy(), copies in 1usize..5,
-                                          perms in proptest::collection::vec(any::<proptest::sample::Index>(), 5),
-                                          translate in any::<bool>(), shared in any::<bool>(),
-                                          caps_seed in 0u32..3, other_caps in any::<bool>()) {
-        let k = links as usize;
-        let n = k * copies;
-        let cap = |l: usize| if caps_seed == 0 { 1e9 } else { 1e9 * (1.0 + ((l % k) as u32 * 7 + caps_seed) as f64 % 5.0) };
-        let mut all: Vec<f64> = (0..n).map(cap).collect();
-        if other_caps && copies > 1 {
-            all[k] *= 2.0;
-        }
-        let rot = |c: usize| if c == 0 || translate { 0 } else { perms[c].index(k) };
-        let mut flows = engine::FlowSet::new();
-        let mut ends = Vec::new();
-        for c in 0..copies {
-            let base = if shared && c == 1 { 0 } else { c * k };
-            for (path, b, w) in &group {
-                let p: Vec<u32> = path.iter().map(|&l| (base + (l as usize + rot(c)) % k) as u32).collect();
-                flows.push(&p, f64::from(*b + 1) * 1e6 + f64::from(*w) * 3.7e5, *w);
-            }
-            ends.push(flows.len());
-        }
-        let mut e = engine::Engine::new(all.clone(), Fidelity::Flow).unwrap();
-        e.add_transfer(0.0, &flows, &[]).unwrap();
-        let rep = e.run().unwrap();
-        let full = (rep.makespan_s, rep.bottlenecks(e.capacities(), 3));
-        let sym = simulate::run_symmetric_at(&all, &flows, &ends, Fidelity::Flow);
-        if let Some((t, busy)) = &sym {
-            prop_assert_eq!(t.to_bits(), full.0.to_bits());
-            let b = |v: &Vec<(u32, f64)>| v.iter().map(|(l, u)| (*l, u.to_bits())).collect::<Vec<_>>();
-            prop_assert_eq!(b(busy), b(&full.1));
-        }
-        let keeps_caps = (1..copies).all(|c| (0..k).all(|l| all[c * k + (l + rot(c)) % k].to_bits() == all[l].to_bits()));
-        let keeps_order = (1..copies).all(|c| rot(c) == 0);
-        if copies > 1 && !shared && keeps_caps && keeps_order {
-            prop_assert!(sym.is_some(), "translated groups on links of their own are priced as one");
+    fn symmetric_groups_price_as_all_groups((links, group) in group_strategy(), copies in 1usize..5,
+                                           perms in proptest::collection::vec(any::<proptest::sample::Index>(), 5),
+                                           translate in any::<bool>(), shared in any::<bool>(),
+                                           caps_seed in 0u32..3, other_caps in any::<bool>()) {
+        for fidelity in [Fidelity::Analytical, Fidelity::Flow] {
+            symmetric_case(links, &group, copies, &perms, translate, shared, caps_seed, other_caps, fidelity)?;
         }
     }
 }

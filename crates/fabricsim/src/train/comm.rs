@@ -1434,6 +1434,24 @@ fn dp_params(p: &ParallelPlan, model: &ModelSpec) -> (f64, f64) {
     (dense_params, per_rank * expert_share / p.ep as f64)
 }
 
+/// The tensor-parallel collectives of a layer as [`price_in`] prices them (groups, operation,
+/// bytes): all-gather and reduce-scatter with sequence parallelism, else all-reduce.
+fn tp_pieces(pl: &Placement, act_bytes: f64) -> Vec<(Vec<Vec<u32>>, Op, f64)> {
+    let p = &pl.plan;
+    if p.tp <= 1 {
+        return Vec::new();
+    }
+    let tp = pl.layout.groups(Dim::Tp);
+    if p.sequence_parallel {
+        vec![
+            (tp.clone(), Op::AllGather, act_bytes),
+            (tp, Op::ReduceScatter, act_bytes),
+        ]
+    } else {
+        vec![(tp, Op::AllReduce, act_bytes)]
+    }
+}
+
 /// On one site, at analytical fidelity, from a thread outside rayon's pool (a `train` run,
 /// not a planner evaluation, whose evaluations already fill the cores): price up front in
 /// one parallel batch ([`prefetch`]) what [`price_in`] then prices one after the other — the
@@ -1452,16 +1470,7 @@ fn prefetch_single_site(
 ) {
     let p = &pl.plan;
     let lay = &pl.layout;
-    let mut lists: Vec<(Vec<Vec<u32>>, Op, f64)> = Vec::new();
-    if p.tp > 1 {
-        let tp = lay.groups(Dim::Tp);
-        if p.sequence_parallel {
-            lists.push((tp.clone(), Op::AllGather, act_bytes));
-            lists.push((tp, Op::ReduceScatter, act_bytes));
-        } else {
-            lists.push((tp, Op::AllReduce, act_bytes));
-        }
-    }
+    let mut lists = tp_pieces(pl, act_bytes);
     if p.cp > 1 {
         lists.push((lay.groups(Dim::Cp), Op::SendRecv, cp_kv_bytes(p, model)));
     }
@@ -1515,19 +1524,9 @@ fn prefetch_multi_site(
 ) {
     let p = &pl.plan;
     let lay = &pl.layout;
-    let mut lists: Vec<(Vec<Vec<u32>>, Op, f64)> = Vec::new();
-    if p.tp > 1 {
-        let tp = lay.groups(Dim::Tp);
-        if p.sequence_parallel {
-            lists.push((tp.clone(), Op::AllGather, act_bytes));
-            lists.push((tp, Op::ReduceScatter, act_bytes));
-        } else {
-            lists.push((tp, Op::AllReduce, act_bytes));
-        }
-    }
+    let mut lists = tp_pieces(pl, act_bytes);
     if p.dp * p.cp > 1 && p.zero != 3 && lay.slices() > 1 {
-        let (dense_share, _) = param_split(model);
-        let dense_params = model.params() / (p.tp as f64 * p.pp as f64) * dense_share;
+        let (dense_params, _) = dp_params(p, model);
         if dense_params > 0.0 {
             let g = lay.groups(Dim::Dp).first().map_or(1, |g| g.len());
             let diloco = matches!(pl.cross_site, super::sites::CrossSite::Diloco { .. });

@@ -480,8 +480,9 @@ pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) 
     run_built(f, &mut MoeBuilt { plan, ..head }, fidelity)
 }
 
-/// A DeepEP dispatch or combine routed and stored on an engine ([`build`]), to simulate at
-/// either fidelity ([`run_built`]).
+/// A DeepEP dispatch or combine routed ([`build`]), to simulate at either fidelity
+/// ([`run_built`]): symmetric groups from their routed flows, others on an engine the first
+/// such run stores them on.
 #[derive(Debug, Clone)]
 pub struct MoeBuilt {
     spec: MoeSpec,
@@ -647,8 +648,9 @@ pub fn run_built(f: &Fabric, built: &mut MoeBuilt, fidelity: Fidelity) -> Result
                 return Ok(finish(f, built, transfer, crate::simulate::name_bottlenecks(f, busy)));
             }
         }
-        let r = built.routed.take().expect("checked above");
-        built.plan = crate::simulate::build_flows_on(r.all, &r.set)?;
+        // Stored only on success: a failed build leaves the routed flows for a later run.
+        built.plan = crate::simulate::build_flows_on(r.all.clone(), &r.set)?;
+        built.routed = None;
     }
     let (transfer, bottlenecks) = crate::simulate::run_built(f, &mut built.plan, fidelity)?;
     Ok(finish(f, built, transfer, bottlenecks))

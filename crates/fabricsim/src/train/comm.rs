@@ -258,9 +258,10 @@ pub struct Memo {
     /// While the fidelity checks collect their simulations ([`start_checks`]):
     /// the runs asked for and missing, recorded instead of computed.
     defer: Option<Deferred>,
-    /// Within one [`price_with`] whose fidelity checks will run: the analytical runs' routed
-    /// and stored plans (collectives and DeepEP), which the checks run again at flow fidelity
-    /// instead of routing and storing the same flows a second time.
+    /// Within one [`price_pending`] whose fidelity checks will run (until their first pass has
+    /// taken them for their flow runs): the analytical runs' routed and stored plans
+    /// (collectives and DeepEP), which the checks run again at flow fidelity instead of routing
+    /// and storing the same flows a second time.
     keep_built: bool,
     built: Vec<(Arc<Plan>, BuiltPlan)>,
     built_moe: Vec<(Vec<Vec<u32>>, MoeSpec, MoeBuilt)>,
@@ -517,7 +518,10 @@ pub fn price_with(
 /// instead of run: the caller runs them ([`PendingChecks::run`], on all cores, needing neither
 /// the memo nor the costs) while it goes on with the step — the schedule reads the costs, not
 /// the checks — and then completes the costs with [`finish_checks`]. The costs and checks are
-/// those of [`price_with`] bit for bit: the same runs, results and second pass, only later.
+/// those of [`price_with`] bit for bit (the same runs, results and second pass, only later)
+/// provided [`finish_checks`] gets the costs as returned here: the second pass reads them to
+/// choose what it checks (`train::step_parts` hands it a copy taken before the schedule, whose
+/// TPU overlap scales the DP costs).
 pub fn price_pending(
     f: &Fabric,
     pl: &Placement,
@@ -1283,7 +1287,9 @@ fn concurrent_run(
 }
 
 /// Fill `memo` with the merged plans and their runs that [`concurrent_with`] needs for each
-/// `(groups, op, size)`, computing them on all cores: the pieces of a hierarchical
+/// `(groups, op, size)`, the runs of `plans`, and DeepEP's runs of `moe` (groups, specs),
+/// computing them on all cores (keeping the analytical runs' built plans for the fidelity
+/// checks while [`Memo::keep_built`] is on, as [`Memo::simulate`] does): the pieces of a hierarchical
 /// synchronisation (in-site and cross-site groups) are independent simulations. Each result
 /// is the one `concurrent_with` would compute (same lowering, same deterministic engine), so
 /// prices do not change; a plan equal to one already run (the in-site all-gather after the

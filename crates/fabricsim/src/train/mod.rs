@@ -329,9 +329,13 @@ fn step_parts(
     progress(1, n, STAGES[1]);
     // The fidelity checks' flow runs (analytical fidelity) on other threads while this one
     // computes the stage timings and the schedule, which read the costs but not the checks;
-    // the checks complete the costs afterwards, as `price_with` would have (same values).
+    // the checks' second pass then runs on the costs as priced and its checks join the step's,
+    // as `price_with` would have given them (same values).
     progress(2, n, STAGES[2]);
     let caps = &placement.caps;
+    // The checks' second pass reads the costs as priced; the schedule may change them (a TPU
+    // torus's overlap of the gradient sync scales the DP costs), so it gets them as they are.
+    let priced = pending.as_ref().map(|_| comm.clone());
     let mut schedule = || {
         let timings = timing::stage_timings(&placement, model, cm, &comm);
         // TPU: XLA overlaps the gradient synchronisation with the backward pass.
@@ -355,9 +359,94 @@ fn step_parts(
         }),
     };
     // The checks' errors first, as when they ran before the schedule.
-    if let Some(runs) = checks {
-        comm::finish_checks(f, &placement, model, &mut comm, memo, runs)?;
+    if let (Some(runs), Some(mut priced)) = (checks, priced) {
+        comm::finish_checks(f, &placement, model, &mut priced, memo, runs)?;
+        comm.fidelity_checks = priced.fidelity_checks;
     }
     let timeline = timeline?;
     Ok((placement, comm, timings, timeline))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use workload::{Precision, Recompute};
+
+    fn plan(tp: u32, pp: u32, dp: u32, ep: u32, zero: u8) -> ParallelPlan {
+        ParallelPlan {
+            tp,
+            pp,
+            dp,
+            cp: 1,
+            ep,
+            vp: 1,
+            mbs: 1,
+            gbs: 2 * dp * pp,
+            seq: 4096,
+            zero,
+            recompute: Recompute::Selective,
+            precision: Precision::Bf16,
+            sequence_parallel: tp > 1,
+            tp_comm_overlap: false,
+            layers_per_stage: None,
+            hsdp_shard: None,
+        }
+    }
+
+    /// A step's fidelity checks are the ones `comm::price` gives on the same placement: their
+    /// flow runs overlap the schedule and their second pass follows it (`step_parts`), on the
+    /// costs as priced — also on a TPU torus, whose schedule scales the DP costs (XLA overlap)
+    /// that the second pass reads to choose what it checks.
+    #[test]
+    fn step_checks_are_the_priced_checks() {
+        let cases = [
+            ("tpu-v5p-pod:slice=4x4x4", "llama-3.1-8b", plan(4, 1, 16, 1, 1)),
+            ("tpu-v5p-pod:slice=4x4x4", "llama-3.1-8b", plan(1, 1, 64, 1, 3)),
+            ("tpu-v5p-pod:slice=4x4x4", "llama-3.1-8b", plan(1, 1, 64, 1, 0)),
+            ("tpu-v5p-pod:slice=4x4x4", "llama-3.1-8b", plan(4, 2, 8, 1, 1)),
+            ("fat-tree:gpus=64", "mixtral-8x7b", plan(2, 4, 8, 4, 1)),
+        ];
+        for (cluster, name, p) in cases {
+            let f = crate::cluster::load(crate::cluster::Source::Preset(cluster))
+                .unwrap_or_else(|e| panic!("{cluster}: {e}"))
+                .1;
+            let m = workload::registry::lookup(name).unwrap();
+            let cm = compute_model_for(f.accel_model).unwrap();
+            let opts = TrainOptions {
+                allow_oom: true,
+                ..TrainOptions::new(Fidelity::Analytical)
+            };
+            let mut memo = comm::Memo::new();
+            let (pl, step, _, _) = step_parts(
+                &f,
+                &m,
+                &p,
+                &cm,
+                &opts,
+                DEFAULT_ORDER,
+                &mut |_, _, _| {},
+                &mut memo,
+                true,
+            )
+            .unwrap_or_else(|e| panic!("{cluster} {name}: {e}"));
+            let priced = comm::price(
+                &f,
+                &pl,
+                &m,
+                CommOptions {
+                    fidelity: opts.fidelity,
+                    in_network: opts.in_network,
+                    moe_imbalance: opts.moe_imbalance,
+                    fidelity_checks: true,
+                },
+            )
+            .unwrap();
+            assert!(!priced.fidelity_checks.is_empty(), "{cluster} {name}: no checks");
+            assert_eq!(
+                format!("{:?}", step.fidelity_checks),
+                format!("{:?}", priced.fidelity_checks),
+                "{cluster} {name} {p:?}"
+            );
+        }
+    }
 }

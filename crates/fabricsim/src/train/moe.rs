@@ -69,8 +69,6 @@ impl MoeEp {
     }
 }
 
-/// Price the EP dispatch/combine of one MoE layer; sets `out.ep_per_moe_layer` (forward) and
-/// `out.moe`. Nothing to do for dense models or EP 1.
 /// Tokens each rank dispatches per micro-batch and MoE layer (sequence split over CP and TP).
 fn tokens_per_rank(pl: &Placement) -> u64 {
     let p = &pl.plan;
@@ -120,6 +118,8 @@ pub(super) fn requests(pl: &Placement, model: &ModelSpec, imbalance: f64) -> Opt
     Some((pl.layout.groups(Dim::Ep), specs))
 }
 
+/// Price the EP dispatch/combine of one MoE layer; sets `out.ep_per_moe_layer` (forward) and
+/// `out.moe`. Nothing to do for dense models or EP 1.
 pub fn price(
     f: &Fabric,
     pl: &Placement,

@@ -1756,11 +1756,13 @@ pub fn p2p_link_class(f: &Fabric, pl: &Placement) -> LinkClass {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use workload::{ParallelPlan, Precision, Recompute};
 
-    fn plan(tp: u32, pp: u32, dp: u32, ep: u32, zero: u8) -> ParallelPlan {
+    /// A plan of the given sizes (one micro-batch of 4,096 tokens, GBS 64, selective
+    /// recompute, BF16, sequence parallel with TP), for the `train` unit tests.
+    pub(in crate::train) fn plan(tp: u32, pp: u32, dp: u32, ep: u32, zero: u8) -> ParallelPlan {
         ParallelPlan {
             tp,
             pp,

@@ -370,26 +370,11 @@ fn step_parts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use workload::{Precision, Recompute};
-
+    /// `comm`'s test plan with GBS two micro-batches per replica.
     fn plan(tp: u32, pp: u32, dp: u32, ep: u32, zero: u8) -> ParallelPlan {
         ParallelPlan {
-            tp,
-            pp,
-            dp,
-            cp: 1,
-            ep,
-            vp: 1,
-            mbs: 1,
             gbs: 2 * dp * pp,
-            seq: 4096,
-            zero,
-            recompute: Recompute::Selective,
-            precision: Precision::Bf16,
-            sequence_parallel: tp > 1,
-            tp_comm_overlap: false,
-            layers_per_stage: None,
-            hsdp_shard: None,
+            ..comm::tests::plan(tp, pp, dp, ep, zero)
         }
     }
 

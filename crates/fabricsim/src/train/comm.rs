@@ -1639,6 +1639,15 @@ pub fn merge_groups(
         let mut p = lower(f, g, op, size, algo, channels).map_err(|e| e.to_string())?;
         if gi == 0 && groups.len() > 1 && p.routed_only() {
             first = Some(p.clone());
+            // Room for every group's flows when all are moved copies of the first.
+            merged.phases = p
+                .phases
+                .iter()
+                .map(|ph| Phase {
+                    flows: Vec::with_capacity(ph.flows.len() * groups.len()),
+                    ..Phase::default()
+                })
+                .collect();
         }
         if gi == 0 {
             merged.tree_latency = p.tree_latency;
@@ -1696,6 +1705,9 @@ fn p2p_cost(
 fn p2p_plan(f: &Fabric, pl: &Placement, boundary: &dyn Fn(u32) -> bool) -> Plan {
     let lay: &Layout = &pl.layout;
     let mut ph = Phase::default();
+    let boundaries = (0..lay.pp.saturating_sub(1)).filter(|&s| boundary(s)).count();
+    ph.flows
+        .reserve(2 * boundaries * (lay.dpo * lay.ep * lay.cp * lay.tp) as usize);
     for dpo in 0..lay.dpo {
         for ep in 0..lay.ep {
             for cp in 0..lay.cp {

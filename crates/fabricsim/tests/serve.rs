@@ -424,6 +424,36 @@ fn contexts_spill_to_host_memory_and_come_back() {
     assert!(r.kv_cache_hit_fraction > 0.8, "hit {}", r.kv_cache_hit_fraction);
 }
 
+/// Requests of one output token have no time per output token: TPOT is undefined throughout
+/// (NaN, `null` in JSON), not a number, while TTFT and end-to-end stay ordered (the case the
+/// random scenarios below once drew: output length 1).
+#[test]
+fn one_output_token_leaves_tpot_undefined() {
+    let f = fabric("hgx:gpu=h100");
+    let i = ServeInputs {
+        tp: Some(1),
+        replicas: Some(8),
+        concurrency: Some(1),
+        input_len: Some("1..1".into()),
+        output_len: Some("1..1".into()),
+        chunk: Some(1),
+        max_running: Some(1),
+        mem_fraction: Some(0.5187329330025644),
+        workload: Some("synthetic".into()),
+        duration: Some("3s".into()),
+        warmup: Some("0s".into()),
+        seed: Some(0),
+        ..llama8b_one_gpu()
+    };
+    let r = serve::run(&scenario(i), &f).unwrap();
+    assert!(r.requests_finished > 0);
+    let t = r.tpot_s;
+    assert!([t.mean, t.p10, t.p50, t.p90, t.p99].iter().all(|v| v.is_nan()), "{t:?}");
+    for d in [r.ttft_s, r.e2e_s] {
+        assert!(d.p10 <= d.p50 && d.p50 <= d.p90 && d.p90 <= d.p99, "{d:?}");
+    }
+}
+
 mod random_scenarios {
     use super::*;
     use proptest::prelude::*;
@@ -470,7 +500,10 @@ mod random_scenarios {
                         prop_assert!(role.kv_occupancy_peak_fraction <= 1.0 + 1e-12);
                     }
                     for d in [r.ttft_s, r.tpot_s, r.e2e_s] {
-                        prop_assert!(d.p10 <= d.p50 && d.p50 <= d.p90 && d.p90 <= d.p99);
+                        // A distribution with no samples (TPOT when every request has one output
+                        // token) is undefined throughout (`null` in JSON), else ordered.
+                        let none = [d.mean, d.p10, d.p50, d.p90, d.p99].iter().all(|v| v.is_nan());
+                        prop_assert!(none || (d.p10 <= d.p50 && d.p50 <= d.p90 && d.p90 <= d.p99), "{d:?}");
                     }
                     prop_assert!(r.output_tokens_per_s_per_accel >= 0.0);
                 }

@@ -453,7 +453,19 @@ pub fn flow_count(f: &Fabric, group: &[u32], kernel: MoeKernel) -> u64 {
 /// Run one dispatch or combine on every group at once (groups contend for shared links). The
 /// result's byte accounting and bandwidths are those of the first group.
 pub fn run(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, fidelity: Fidelity) -> Result<MoeResult, CollectiveError> {
-    let (head, caps, virtual_links, set, ends) = route(f, groups, spec)?;
+    run_cached(f, groups, spec, fidelity, None)
+}
+
+/// [`run`], taking the routes from `cache` when it holds those of the same groups, kernel and
+/// direction (and keeping them there when it does not): the same result.
+pub fn run_cached(
+    f: &Fabric,
+    groups: &[Vec<u32>],
+    spec: &MoeSpec,
+    fidelity: Fidelity,
+    cache: Option<&RouteCache>,
+) -> Result<MoeResult, CollectiveError> {
+    let (head, caps, virtual_links, set, ends) = route(f, groups, spec, cache)?;
     if groups.len() > 1 {
         // Every group priced as the first one where each is it on links of its own (the same
         // result at either fidelity: `simulate::run_symmetric_at`).
@@ -512,7 +524,17 @@ struct Routed1 {
 /// The flows of [`run`], routed (everything but the simulation; stored on an engine by the
 /// first run that needs them there).
 pub fn build(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<MoeBuilt, CollectiveError> {
-    let (head, caps, virtual_links, set, ends) = route(f, groups, spec)?;
+    build_cached(f, groups, spec, None)
+}
+
+/// [`build`] with routes from (or kept in) `cache`, as [`run_cached`].
+pub fn build_cached(
+    f: &Fabric,
+    groups: &[Vec<u32>],
+    spec: &MoeSpec,
+    cache: Option<&RouteCache>,
+) -> Result<MoeBuilt, CollectiveError> {
+    let (head, caps, virtual_links, set, ends) = route(f, groups, spec, cache)?;
     let all = crate::simulate::engine_capacities(f, &caps, &virtual_links);
     Ok(MoeBuilt {
         routed: Some(Box::new(Routed1 { set, ends, all })),
@@ -525,8 +547,87 @@ pub fn build(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<MoeBuilt
 /// flows end among them.
 type Routed = (MoeBuilt, Vec<f64>, Vec<f64>, engine::FlowSet, Vec<usize>);
 
-/// Route every flow of [`build`] into one flow set.
-fn route(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<Routed, CollectiveError> {
+/// The routes of one DeepEP run's flows, for a later run of the same groups, kernel and
+/// direction ([`RouteCache`]).
+///
+/// CORRECTNESS: which flows a run has (their endpoints, in order) depends on the groups, the
+/// kernel and the direction only, and routing reads only the endpoints (channel 0, no PXN);
+/// the bytes (tokens, top-k, experts, imbalance) decide which flows are skipped (no bytes)
+/// and, through that, the order in which the copy-ingress virtual links are numbered. So a
+/// run whose flows carry bytes exactly where the cached run's did has the cached paths,
+/// virtual links and group ends; only the bytes are its own.
+#[derive(Debug)]
+struct MoeRoutes {
+    groups: Vec<Vec<u32>>,
+    kernel: MoeKernel,
+    op: MoeOp,
+    /// Per flow (in `group_flows` order): whether it carried bytes.
+    carries: Vec<bool>,
+    /// The routed flows, and for each the index of its flow.
+    set: engine::FlowSet,
+    from: Vec<u32>,
+    ends: Vec<usize>,
+    virtual_links: Vec<f64>,
+    real_links: Vec<u32>,
+}
+
+/// Routed DeepEP flows kept between runs on one fabric (a planner's plans often share their
+/// expert-parallel groups and differ in tokens per micro-batch): a run of the same groups,
+/// kernel and direction takes its routes from here instead of routing ~10⁵ flows again (the
+/// same result: see `MoeRoutes`). Holds the last [`RouteCache::CAPACITY`] routings. Shared
+/// between threads.
+#[derive(Debug, Default)]
+pub struct RouteCache {
+    entries: std::sync::Mutex<Vec<std::sync::Arc<MoeRoutes>>>,
+    hits: std::sync::atomic::AtomicU64,
+}
+
+impl RouteCache {
+    /// Routings kept (the oldest is dropped).
+    pub const CAPACITY: usize = 8;
+
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs that took their routes from the cache so far.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn get(&self, groups: &[Vec<u32>], kernel: MoeKernel, op: MoeOp) -> Option<std::sync::Arc<MoeRoutes>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .iter()
+            .rev()
+            .find(|r| r.kernel == kernel && r.op == op && r.groups.as_slice() == groups)
+            .cloned()
+    }
+
+    fn put(&self, r: MoeRoutes) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|e| !(e.kernel == r.kernel && e.op == r.op && e.groups == r.groups));
+        if entries.len() >= Self::CAPACITY {
+            entries.remove(0);
+        }
+        entries.push(std::sync::Arc::new(r));
+    }
+}
+
+fn c_hit(cache: Option<&RouteCache>) {
+    if let Some(c) = cache {
+        c.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Route every flow of [`build`] into one flow set (routes from `cache` when it has them).
+fn route(
+    f: &Fabric,
+    groups: &[Vec<u32>],
+    spec: &MoeSpec,
+    cache: Option<&RouteCache>,
+) -> Result<Routed, CollectiveError> {
     let first = groups
         .first()
         .ok_or_else(|| CollectiveError::BadGroup("no groups given".into()))?;
@@ -562,6 +663,35 @@ fn route(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<Routed, Coll
         group_end.push(flows.len());
     }
     let acc = acc.expect("at least one group");
+    let carries = |fl: &Flow| fl.bytes > 0.0 || fl.bytes.is_nan();
+    let head = |real_links: Vec<u32>, n_flows: usize| MoeBuilt {
+        spec: *spec,
+        ranks: first.len() as u32,
+        acc,
+        base,
+        real_links,
+        flows: n_flows,
+        plan: crate::simulate::BuiltPlan::empty(),
+        routed: None,
+    };
+    if let Some(hit) = cache.and_then(|c| c.get(groups, spec.kernel, spec.op)) {
+        if hit.carries.len() == flows.len() && hit.carries.iter().zip(&flows).all(|(&c, fl)| c == carries(fl)) {
+            c_hit(cache);
+            let mut set = hit.set.clone();
+            for (b, &i) in set.bytes_mut().iter_mut().zip(&hit.from) {
+                *b = flows[i as usize].bytes;
+            }
+            let n = set.len();
+            return Ok((
+                head(hit.real_links.clone(), n),
+                caps,
+                hit.virtual_links.clone(),
+                set,
+                hit.ends.clone(),
+            ));
+        }
+    }
+    let mut from: Vec<u32> = Vec::new();
     let mut buf = Vec::new();
     // Routes go straight into one compact flow set (no vector per flow: ~10⁵ flows).
     let mut set = engine::FlowSet::new();
@@ -577,7 +707,7 @@ fn route(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<Routed, Coll
             MoeOp::Dispatch => (fl.src, fl.dst),
             MoeOp::Combine => (fl.dst, fl.src),
         };
-        if fl.bytes <= 0.0 {
+        if !carries(fl) {
             continue;
         }
         path.clear();
@@ -624,20 +754,26 @@ fn route(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec) -> Result<Routed, Coll
             continue; // a local copy with no NVLink peers: HBM speed, not modelled
         }
         set.push(&path, fl.bytes, 1);
+        if cache.is_some() {
+            from.push(i as u32);
+        }
         n_flows += 1;
     }
     ends.resize(group_end.len(), set.len());
-    let head = MoeBuilt {
-        spec: *spec,
-        ranks: first.len() as u32,
-        acc,
-        base,
-        real_links,
-        flows: n_flows,
-        plan: crate::simulate::BuiltPlan::empty(),
-        routed: None,
-    };
-    Ok((head, caps, virtual_links, set, ends))
+    if let Some(c) = cache {
+        c.put(MoeRoutes {
+            groups: groups.to_vec(),
+            kernel: spec.kernel,
+            op: spec.op,
+            carries: flows.iter().map(carries).collect(),
+            set: set.clone(),
+            from,
+            ends: ends.clone(),
+            virtual_links: virtual_links.clone(),
+            real_links: real_links.clone(),
+        });
+    }
+    Ok((head(real_links, n_flows), caps, virtual_links, set, ends))
 }
 
 /// Simulate a built dispatch or combine at `fidelity`: what [`run`] gives.

@@ -117,6 +117,49 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// DeepEP runs whose routes come from a `RouteCache` (runs of the same groups, kernel and
+    /// direction with other token counts, top-k and imbalance) are the fresh runs, bit for bit,
+    /// at both fidelities, built or run; and the cache is used.
+    #[test]
+    fn cached_moe_routes_give_fresh_runs(fi in 0..FABRICS.len() - 1, routing in 0..3usize, combine in any::<bool>(),
+                                         size in prop_oneof![Just(8u32), Just(16)], groups in 1u32..=3,
+                                         low_latency in any::<bool>(),
+                                         runs in prop::collection::vec((1u64..512, 1u32..=4, prop_oneof![Just(1.0), Just(1.5)]), 2..4)) {
+        let f = fabric(fi, routing);
+        let n = f.accel_count() as u32;
+        let groups: Vec<Vec<u32>> = (0..groups)
+            .map(|g| (g * size..(g + 1) * size).collect::<Vec<u32>>())
+            .filter(|g| g.last().is_some_and(|&r| r < n))
+            .collect();
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let op = if combine { MoeOp::Combine } else { MoeOp::Dispatch };
+        let kernel = if low_latency { MoeKernel::LowLatency } else { MoeKernel::Normal };
+        let cache = moe::RouteCache::new();
+        let mut answered = 0;
+        for (tokens, topk, imbalance) in runs {
+            let spec = MoeSpec { imbalance, ..MoeSpec::new(op, kernel, tokens, 1024, topk, 64) };
+            for fid in [Fidelity::Analytical, Fidelity::Flow] {
+                let (fresh, cached) = (moe::run(&f, &groups, &spec, fid), moe::run_cached(&f, &groups, &spec, fid, Some(&cache)));
+                prop_assert_eq!(format!("{fresh:?}"), format!("{cached:?}"));
+                if fresh.is_ok() {
+                    answered += 1;
+                    let mut built = moe::build_cached(&f, &groups, &spec, Some(&cache)).unwrap();
+                    let again = moe::run_built(&f, &mut built, fid).unwrap();
+                    prop_assert_eq!(format!("{:?}", fresh.unwrap()), format!("{again:?}"));
+                }
+            }
+        }
+        if answered > 1 {
+            prop_assert!(cache.hits() > 0);
+        }
+    }
+}
+
 /// `plan`'s phases routed as `simulate::build_plan` routes them (one flow set per phase).
 fn routed(f: &Fabric, plan: &Plan) -> Vec<engine::FlowSet> {
     let mut router = fabric::Router::new(f);

@@ -47,8 +47,20 @@ fn is_started(ranges: &[(u32, u32)], f: u32) -> bool {
 #[derive(Debug, Clone)]
 enum Spec {
     Delay(f64),
-    Compute { resource: u32, seconds: f64 },
-    Transfer { latency: f64, first: u32, end: u32 },
+    Compute {
+        resource: u32,
+        seconds: f64,
+    },
+    Transfer {
+        latency: f64,
+        first: u32,
+        end: u32,
+    },
+    /// Analytical mode: a transfer priced beforehand ([`Engine::add_priced_transfer`]).
+    Priced {
+        latency: f64,
+        seconds: f64,
+    },
 }
 
 /// A deterministic discrete-event engine: build a task graph with
@@ -263,6 +275,24 @@ impl Engine {
         self.push_task(spec, deps)
     }
 
+    /// Analytical mode: adds a transfer whose duration `seconds` was priced beforehand by an
+    /// [`AnalyticalPricer`] over this engine's capacities — the same as [`Engine::add_transfer`]
+    /// of those flows (same start, same end, bit for bit), without storing them. Such a
+    /// transfer loads no link in the run's statistics, so use it where those are off
+    /// ([`Engine::set_link_stats`]).
+    ///
+    /// # Errors
+    /// [`EngineError::NotAnalytical`] in flow mode; otherwise as [`Engine::add_task`].
+    pub fn add_priced_transfer(&mut self, latency: f64, seconds: f64, deps: &[TaskId]) -> Result<TaskId, EngineError> {
+        self.check_task(deps)?;
+        if self.fidelity != Fidelity::Analytical {
+            return Err(EngineError::NotAnalytical);
+        }
+        check_duration(latency)?;
+        check_duration(seconds)?;
+        self.push_task(Spec::Priced { latency, seconds }, deps)
+    }
+
     /// Adds a transfer with the flows of transfer `like` (added earlier) and start-up
     /// `latency`: the same as [`Engine::add_task`] with `like`'s flows again, without checking
     /// or merging them a second time (the stored flows are those `like` stored). In analytical
@@ -428,6 +458,106 @@ impl Engine {
 /// An open-addressing table of `(index, hash tag)` slots with a fixed hash:
 /// 8–16 bytes per flow while it runs, paths compared only when tags match,
 /// and deterministic (no `RandomState`).
+/// The analytical duration of one transfer's stored flows (`flow(i)` = path, bytes, weight of
+/// its `n` merged flows, in stored order): the larger of the slowest flow alone on its path and
+/// the most loaded link's bytes over its capacity. Leaves each touched link's load in `load`
+/// (first-touch order in `touched`) for the caller to read and reset.
+fn analytical_seconds<'a>(
+    n: usize,
+    flow: impl Fn(usize) -> (&'a [u32], f64, u32),
+    caps: &[f64],
+    load: &mut [f64],
+    touched: &mut Vec<u32>,
+) -> f64 {
+    let mut dur: f64 = 0.0;
+    for i in 0..n {
+        let (path, bytes, w) = flow(i);
+        let w = f64::from(w);
+        let Some(min_cap) = path.iter().map(|&l| caps[l as usize]).reduce(f64::min) else {
+            continue;
+        };
+        dur = dur.max(bytes / min_cap);
+        if bytes * w <= 0.0 {
+            continue;
+        }
+        for &l in path {
+            let v = &mut load[l as usize];
+            if *v == 0.0 {
+                touched.push(l);
+            }
+            *v += bytes * w;
+        }
+    }
+    for &l in touched.iter() {
+        dur = dur.max(load[l as usize] / caps[l as usize]);
+    }
+    dur
+}
+
+/// Prices transfers as an analytical engine over `caps` would ([`Engine::add_transfer`] then a
+/// run), one after another with reused scratch: the duration [`Engine::add_priced_transfer`]
+/// takes. Checks and merges the flows exactly as [`Engine::add_transfer`] does, so a set it
+/// refuses gives that error.
+pub struct AnalyticalPricer<'c> {
+    caps: &'c [f64],
+    load: Vec<f64>,
+    touched: Vec<u32>,
+}
+
+impl<'c> AnalyticalPricer<'c> {
+    /// A pricer over the engine's link capacities `caps` (bytes/s).
+    pub fn new(caps: &'c [f64]) -> Self {
+        Self {
+            caps,
+            load: vec![0.0; caps.len()],
+            touched: Vec::new(),
+        }
+    }
+
+    /// The analytical duration of a transfer of `flows` (seconds, latency excluded).
+    ///
+    /// # Errors
+    /// As [`Engine::add_transfer`] for bad flows.
+    pub fn price(&mut self, flows: &FlowSet) -> Result<f64, EngineError> {
+        if flows.overflow {
+            return Err(EngineError::TooLarge);
+        }
+        let nl = self.caps.len() as u32;
+        let n = flows.len();
+        for i in 0..n {
+            let fi = u32::try_from(i).map_err(|_| EngineError::TooLarge)?;
+            let (path, bytes, weight) = flows.flow(i);
+            if !(bytes.is_finite() && bytes >= 0.0) {
+                return Err(EngineError::InvalidBytes { flow: fi, bytes });
+            }
+            if weight == 0 {
+                return Err(EngineError::InvalidWeight { flow: fi });
+            }
+            if let Some(&l) = path.iter().find(|&&l| l >= nl) {
+                return Err(EngineError::InvalidLink { link: l, links: nl });
+            }
+        }
+        let get = |i: usize| flows.flow(i);
+        let merged = merge_identical(n, &get)?;
+        self.touched.clear();
+        let dur = analytical_seconds(
+            merged.len(),
+            |j| {
+                let (i, w) = merged[j];
+                let (path, bytes, _) = flows.flow(i as usize);
+                (path, bytes, w)
+            },
+            self.caps,
+            &mut self.load,
+            &mut self.touched,
+        );
+        for &l in &self.touched {
+            self.load[l as usize] = 0.0;
+        }
+        Ok(dur)
+    }
+}
+
 fn merge_identical<'a>(
     n: usize,
     flow: &impl Fn(usize) -> (&'a [u32], f64, u32),
@@ -584,6 +714,42 @@ struct Sim<'e> {
     n_solves: u64,
 }
 
+thread_local! {
+    /// Per-link flow lists of this thread's last flow-model run, emptied, for the next run to
+    /// reuse: a run over ~10⁵ links would otherwise allocate (and free) one list per link it
+    /// uses. Only capacity is kept; a run reads nothing else of them, so results do not depend
+    /// on it.
+    static LINK_LISTS: std::cell::RefCell<Vec<Vec<u32>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `n` empty per-link lists, reusing the thread's pooled ones (see [`LINK_LISTS`]).
+fn take_link_lists(n: usize) -> Vec<Vec<u32>> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut lists = LINK_LISTS.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    debug_assert!(lists.iter().all(Vec::is_empty));
+    lists.resize_with(n, Vec::new);
+    lists
+}
+
+/// Returns a run's per-link lists to the thread's pool, emptied.
+fn give_back_link_lists(mut lists: Vec<Vec<u32>>) {
+    if lists.is_empty() {
+        return;
+    }
+    for l in &mut lists {
+        l.clear();
+    }
+    LINK_LISTS.with(|p| {
+        let mut pool = p.borrow_mut();
+        // Keep the larger set (a thread alternating between fabrics keeps the bigger one's).
+        if lists.len() >= pool.len() {
+            *pool = lists;
+        }
+    });
+}
+
 impl<'e> Sim<'e> {
     fn new(e: &'e Engine) -> Self {
         let nt = e.specs.len();
@@ -630,7 +796,7 @@ impl<'e> Sim<'e> {
             remaining: vec![0.0; fl],
             last: vec![0.0; fl],
             completions: Completions::new(fl),
-            link_flows: vec![Vec::new(); ll],
+            link_flows: take_link_lists(ll),
             wf: {
                 #[allow(unused_mut)]
                 let mut wf = WaterFill::new(ll, fl);
@@ -711,6 +877,7 @@ impl<'e> Sim<'e> {
         if self.e.fidelity == Fidelity::Analytical && self.e.link_stats && self.e.link_times {
             self.sweep_intervals();
         }
+        give_back_link_lists(std::mem::take(&mut self.link_flows));
         let makespan_s = self.end.iter().copied().fold(0.0, f64::max);
         Ok(RunReport {
             makespan_s,
@@ -784,6 +951,12 @@ impl<'e> Sim<'e> {
                 self.resources.entry(resource).or_default().ready.push(Reverse(t));
                 self.dirty_resources.push(resource);
             }
+            Spec::Priced { latency, seconds } => {
+                // As an analytical transfer of the flows it was priced from.
+                self.start[t as usize] = now;
+                let begin = now + latency;
+                self.push(begin + seconds, EvKind::TaskEnd(t));
+            }
             Spec::Transfer { latency, first, end } => {
                 self.start[t as usize] = now;
                 match self.e.fidelity {
@@ -811,30 +984,19 @@ impl<'e> Sim<'e> {
                         // capacity (the task's own flows share links; other tasks do not
                         // count). Both are lower bounds of the flow fidelity's time, so
                         // analytical is never slower than flow, and no link exceeds capacity.
-                        let mut dur: f64 = 0.0;
+                        // (`AnalyticalPricer` computes the same with the same code.)
                         let mut touched: Vec<u32> = Vec::new();
-                        for f in first..end {
-                            let path = self.e.path(f);
-                            let bytes = self.e.flow_bytes[f as usize];
-                            let w = f64::from(self.e.flow_weight[f as usize]);
-                            let Some(min_cap) = path.iter().map(|&l| self.e.caps[l as usize]).reduce(f64::min) else {
-                                continue;
-                            };
-                            dur = dur.max(bytes / min_cap);
-                            if bytes * w <= 0.0 {
-                                continue;
-                            }
-                            for &l in path {
-                                let load = &mut self.load[l as usize];
-                                if *load == 0.0 {
-                                    touched.push(l);
-                                }
-                                *load += bytes * w;
-                            }
-                        }
-                        for &l in &touched {
-                            dur = dur.max(self.load[l as usize] / self.e.caps[l as usize]);
-                        }
+                        let e = self.e;
+                        let dur = analytical_seconds(
+                            (end - first) as usize,
+                            |i| {
+                                let f = first + i as u32;
+                                (e.path(f), e.flow_bytes[f as usize], e.flow_weight[f as usize])
+                            },
+                            &e.caps,
+                            &mut self.load,
+                            &mut touched,
+                        );
                         let mut loads = Vec::new();
                         for &l in &touched {
                             let load = std::mem::take(&mut self.load[l as usize]);

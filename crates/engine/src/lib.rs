@@ -67,7 +67,7 @@ mod heap;
 pub mod maxmin;
 pub mod progress;
 
-pub use engine::Engine;
+pub use engine::{AnalyticalPricer, Engine};
 
 use std::fmt;
 
@@ -181,6 +181,11 @@ impl FlowSet {
     #[inline]
     pub fn flow(&self, i: usize) -> (&[u32], f64, u32) {
         (self.path(i), self.bytes[i], self.weight[i])
+    }
+
+    /// The bytes of every flow, to change in place (same paths and weights).
+    pub fn bytes_mut(&mut self) -> &mut [f64] {
+        &mut self.bytes
     }
 
     /// Every hop of every path, flow after flow.
@@ -358,6 +363,8 @@ pub enum EngineError {
         /// The offending task.
         task: TaskId,
     },
+    /// [`Engine::add_priced_transfer`] on an engine in flow mode.
+    NotAnalytical,
     /// The simulation could not make progress (internal invariant broken).
     Stalled {
         /// Simulated time at which it stalled.
@@ -393,6 +400,7 @@ impl fmt::Display for EngineError {
             Self::TooLarge => write!(f, "too many tasks, flows or flow-hops for u32 ids"),
             Self::WeightOverflow => write!(f, "merged flow weight overflows u32"),
             Self::NotATransfer { task } => write!(f, "task {} is not a transfer", task.0),
+            Self::NotAnalytical => write!(f, "a priced transfer needs an analytical engine"),
             Self::Stalled { time } => write!(f, "simulation stalled at t = {time} s"),
         }
     }

@@ -426,6 +426,22 @@ fn set_fidelity_refused_once_transfers_share_flows() {
     assert!(e.set_fidelity(Fidelity::Analytical));
 }
 
+/// The pricer refuses what `add_transfer` refuses, with the same error.
+#[test]
+fn pricer_refuses_what_the_engine_refuses() {
+    let caps = vec![1.0, 2.0];
+    let cases: [(&[u32], f64, u32); 4] = [(&[2], 1.0, 1), (&[0], f64::NAN, 1), (&[1], -1.0, 1), (&[0, 1], 1.0, 0)];
+    for (path, bytes, weight) in cases {
+        let mut set = engine::FlowSet::new();
+        set.push(&[0], 1.0, 1);
+        set.push(path, bytes, weight);
+        let mut e = Engine::new(caps.clone(), Fidelity::Analytical).unwrap();
+        let want = e.add_transfer(0.0, &set, &[]).unwrap_err();
+        let got = engine::AnalyticalPricer::new(&caps).price(&set).unwrap_err();
+        assert_eq!(format!("{want:?}"), format!("{got:?}"), "{path:?} {bytes} {weight}");
+    }
+}
+
 #[test]
 fn transfer_like_needs_a_transfer() {
     let mut e = Engine::new(vec![1.0], Fidelity::Analytical).unwrap();
@@ -487,6 +503,50 @@ proptest! {
             let back = e.run().unwrap();
             prop_assert_eq!(format!("{back:?}"), format!("{before:?}"));
         }
+    }
+
+    /// Transfers priced beforehand (`AnalyticalPricer` + `add_priced_transfer`) give the
+    /// timeline of the same transfers stored (`add_task`), bit for bit, with flows repeated (so
+    /// merged) or not; a flow engine refuses them.
+    #[test]
+    fn priced_transfers_equal_stored_transfers((caps, tasks) in medium_instance_strategy(), twice in any::<bool>()) {
+        let tasks: Vec<common::Spec> = tasks
+            .into_iter()
+            .map(|(t, d)| match t {
+                Task::Transfer { latency, mut flows } if twice => {
+                    let again = flows.clone();
+                    flows.extend(again);
+                    (Task::Transfer { latency, flows }, d)
+                }
+                t => (t, d),
+            })
+            .collect();
+        let mut stored = build(&caps, &tasks, Fidelity::Analytical);
+        stored.set_link_stats(false);
+        let mut priced = Engine::new(caps.clone(), Fidelity::Analytical).unwrap();
+        priced.set_link_stats(false);
+        let mut pricer = engine::AnalyticalPricer::new(&caps);
+        for (t, d) in &tasks {
+            match t {
+                Task::Transfer { latency, flows } => {
+                    let mut set = engine::FlowSet::new();
+                    for f in flows {
+                        set.push(&f.path, f.bytes, f.weight);
+                    }
+                    let seconds = pricer.price(&set).unwrap();
+                    priced.add_priced_transfer(*latency, seconds, d).unwrap();
+                }
+                t => {
+                    priced.add_task(t.clone(), d).unwrap();
+                }
+            }
+        }
+        let (a, b) = (stored.run().unwrap(), priced.run().unwrap());
+        prop_assert_eq!(a.makespan_s.to_bits(), b.makespan_s.to_bits());
+        prop_assert_eq!(format!("{:?}", a.task_start_s), format!("{:?}", b.task_start_s));
+        prop_assert_eq!(format!("{:?}", a.task_end_s), format!("{:?}", b.task_end_s));
+        let mut flow = Engine::new(caps.clone(), Fidelity::Flow).unwrap();
+        prop_assert_eq!(flow.add_priced_transfer(0.0, 1.0, &[]), Err(engine::EngineError::NotAnalytical));
     }
 
     /// Analytical runs with link bytes only: the same timeline and bytes per link (so the

@@ -457,6 +457,10 @@ fn evaluator_matches_fresh_simulations() {
                 "{fidelity:?} {p:?}"
             );
         }
+        // Not vacuous: the second micro-batch size reuses DeepEP's routes, the repeated
+        // layouts the schedule's pieces.
+        let (moe_hits, piece_hits) = ev.route_reuse();
+        assert!(moe_hits > 0 && piece_hits > 0, "{fidelity:?}: {moe_hits} {piece_hits}");
     }
 }
 

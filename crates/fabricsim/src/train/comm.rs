@@ -265,6 +265,14 @@ pub struct Memo {
     keep_built: bool,
     built: Vec<(Arc<Plan>, BuiltPlan)>,
     built_moe: Vec<(Vec<Vec<u32>>, MoeSpec, MoeBuilt)>,
+    /// DeepEP's routed flows, for runs of the same groups with other token counts
+    /// (`collective::moe::RouteCache`: the same results).
+    moe_routes: collective::moe::RouteCache,
+    /// The schedule's routed data-parallel pieces (`pipeline::PieceRoutes`: the same flows).
+    pub(crate) piece_routes: super::pipeline::PieceRoutes,
+    /// Whether the memo serves several plans ([`Memo::across_plans`]): only then are routes
+    /// kept for later runs (`moe_routes`, `piece_routes`), which one step would not reuse.
+    across_plans: bool,
     /// Pricing for the step time alone ([`Memo::step_time_only`]): the flat data-parallel
     /// synchronisations get their algorithm, protocol and latency but are not simulated.
     step_only: bool,
@@ -297,6 +305,31 @@ impl Memo {
         Memo::default()
     }
 
+    /// A memo for the plans of a search ([`super::Evaluator`]): it also keeps DeepEP's routes
+    /// and the schedule's routed data-parallel pieces for later plans with the same groups.
+    pub fn across_plans() -> Memo {
+        Memo {
+            across_plans: true,
+            ..Memo::default()
+        }
+    }
+
+    /// The schedule's piece routes to use and keep, when the memo serves several plans.
+    pub(crate) fn piece_routes(&self) -> Option<&super::pipeline::PieceRoutes> {
+        self.across_plans.then_some(&self.piece_routes)
+    }
+
+    /// Reuse so far across plans: DeepEP runs that took their routes from the memo, and the
+    /// schedule's data-parallel pieces it took ready (routed, or priced at analytical fidelity).
+    pub fn route_reuse(&self) -> (u64, u64) {
+        (self.moe_routes.hits(), self.piece_routes.hits())
+    }
+
+    /// DeepEP's route cache, when the memo serves several plans.
+    fn moe_routes(&self) -> Option<&collective::moe::RouteCache> {
+        self.across_plans.then_some(&self.moe_routes)
+    }
+
     /// A memo for pricing whose only reader is the pipeline schedule (the step time, as
     /// [`super::step_time_ordered`] computes it): on a fabric that is not a TPU torus, the
     /// schedule runs every flat data-parallel synchronisation itself as flows and reads only
@@ -317,6 +350,7 @@ impl Memo {
             *self = Memo {
                 caps: caps.to_vec(),
                 step_only: self.step_only,
+                across_plans: self.across_plans,
                 ..Memo::default()
             };
         }
@@ -448,9 +482,9 @@ impl Memo {
             return collective::moe::run_built(f, &mut b, fidelity);
         }
         if !self.keep_built || fidelity != Fidelity::Analytical {
-            return collective::moe::run(f, groups, spec, fidelity);
+            return collective::moe::run_cached(f, groups, spec, fidelity, self.moe_routes());
         }
-        let mut b = collective::moe::build(f, groups, spec)?;
+        let mut b = collective::moe::build_cached(f, groups, spec, self.moe_routes())?;
         let r = collective::moe::run_built(f, &mut b, fidelity)?;
         self.built_moe.push((groups.to_vec(), *spec, b));
         Ok(r)
@@ -1385,12 +1419,13 @@ fn prefetch(
         }
         todo.par_iter()
             .map(|&s| {
+                let cache = shared.moe_routes();
                 let (r, built) = if keep {
-                    let mut b = collective::moe::build(f, groups, s).ok()?;
+                    let mut b = collective::moe::build_cached(f, groups, s, cache).ok()?;
                     let r = collective::moe::run_built(f, &mut b, fidelity).ok()?;
                     (r, Some(b))
                 } else {
-                    (collective::moe::run(f, groups, s, fidelity).ok()?, None)
+                    (collective::moe::run_cached(f, groups, s, fidelity, cache).ok()?, None)
                 };
                 Some(((groups.clone(), *s, fidelity, Arc::new(r)), built))
             })

@@ -152,7 +152,7 @@ impl<'f> Evaluator<'f> {
     pub fn new(fabric: &'f Fabric) -> Evaluator<'f> {
         Evaluator {
             fabric,
-            memo: comm::Memo::new(),
+            memo: comm::Memo::across_plans(),
             fidelity_checks: true,
         }
     }
@@ -187,6 +187,13 @@ impl<'f> Evaluator<'f> {
             },
             &mut self.memo,
         )
+    }
+
+    /// What the evaluator reused across plans so far: DeepEP runs whose routes it kept, and
+    /// schedule pieces (data-parallel syncs of one stage) it had routed or priced (for tests
+    /// and benchmarks; the reports are the same either way).
+    pub fn route_reuse(&self) -> (u64, u64) {
+        self.memo.route_reuse()
     }
 
     /// The fabric it evaluates on.
@@ -336,11 +343,12 @@ fn step_parts(
     // The checks' second pass reads the costs as priced; the schedule may change them (a TPU
     // torus's overlap of the gradient sync scales the DP costs), so it gets them as they are.
     let priced = pending.as_ref().map(|_| comm.clone());
+    let piece_routes = memo.piece_routes();
     let mut schedule = || {
         let timings = timing::stage_timings(&placement, model, cm, &comm);
         // TPU: XLA overlaps the gradient synchronisation with the backward pass.
         tpu::overlap_gradient_sync(f, &placement, model, &timings, &mut comm);
-        let timeline = pipeline::run(f, &placement, &timings, &comm, opts.fidelity, opts.full);
+        let timeline = pipeline::run_cached(f, &placement, &timings, &comm, opts.fidelity, opts.full, piece_routes);
         (timings, timeline)
     };
     let (checks, (timings, timeline)) = match pending {

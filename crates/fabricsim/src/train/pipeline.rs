@@ -14,6 +14,7 @@ use collective::constants::{base_lat, hw_lat, Protocol, NET_CHANNELS};
 use collective::plan::Plan;
 use engine::{Engine, Fidelity, Task, TaskId};
 use fabric::Fabric;
+use std::sync::{Arc, Mutex};
 use workload::schedule::{self, StageTimes, Timeline};
 
 /// Communication as real flow transfers on the fabric.
@@ -43,7 +44,7 @@ struct FabricHooks<'a> {
     /// The routed flows of (plan, phase, stage), routed before the schedule on all cores
     /// ([`route_all`]), each from a fresh router state as the hook would; the stage's first
     /// chunk takes them.
-    routed: std::collections::BTreeMap<(usize, usize, u32), engine::FlowSet>,
+    routed: std::collections::BTreeMap<(usize, usize, u32), Piece>,
     /// The transfer of (plan, phase, stage)'s first chunk: every chunk of a stage syncs the
     /// same flows with the same bytes, so the later chunks repeat its flows.
     first_chunk: std::collections::BTreeMap<(usize, usize, u32), TaskId>,
@@ -151,9 +152,17 @@ impl schedule::Hooks for FabricHooks<'_> {
                     last = Some(id);
                     continue;
                 }
+                // Priced beforehand (analytical): every chunk of the stage takes the duration
+                // (as `add_transfer_like` would price the first chunk's flows once).
+                if let Some(&Piece::Seconds(seconds)) = self.routed.get(&key) {
+                    let id = e.add_priced_transfer(latency, seconds, &d).map_err(|e| e.to_string())?;
+                    first.get_or_insert(id);
+                    last = Some(id);
+                    continue;
+                }
                 let flows = match self.routed.remove(&key) {
-                    Some(v) => v,
-                    None => {
+                    Some(Piece::Flows(v)) => v,
+                    _ => Arc::new({
                         self.router.new_phase();
                         let idx = self.by_stage[k][i]
                             .get(stage as usize)
@@ -167,7 +176,7 @@ impl schedule::Hooks for FabricHooks<'_> {
                             fabric_links,
                             self.virtual_base[k],
                         )?
-                    }
+                    }),
                 };
                 let id = e.add_transfer(latency, &flows, &d).map_err(|e| e.to_string())?;
                 if self.vp > 1 {
@@ -237,8 +246,96 @@ fn route_piece(
 /// A DP piece of the schedule: (DP plan, phase, stage).
 type PieceKey = (usize, usize, u32);
 
+/// A DP piece made ready before the schedule: its routed flows, or at analytical fidelity the
+/// duration an analytical engine gives them (`engine::AnalyticalPricer`; the schedule's engine
+/// records no link statistics, so the flows need not be stored on it).
+#[derive(Clone)]
+enum Piece {
+    Flows(Arc<engine::FlowSet>),
+    Seconds(f64),
+}
+
 /// What routing a piece reads, per flow: endpoints, channel, PXN, bytes (bits).
 type RouteSig = Vec<(u32, u32, u32, bool, u64)>;
+
+/// A piece's place in [`PieceRoutes`] (its hash and signature, where it may be kept) and what
+/// the cache held for it.
+type CacheSlot = (Option<(u64, RouteSig)>, Option<Piece>);
+
+/// A cheap, fixed hash of a [`RouteSig`] and whether the piece is priced (analytical) or
+/// routed (the index of [`PieceRoutes`]).
+fn sig_hash(sig: &RouteSig, priced: bool) -> u64 {
+    let mut h: u64 = sig.len() as u64 ^ u64::from(priced) << 63;
+    for &(a, b, c, x, bytes) in sig {
+        for v in [
+            u64::from(a) | u64::from(b) << 32,
+            u64::from(c) | u64::from(x) << 32,
+            bytes,
+        ] {
+            h = (h ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            h ^= h >> 29;
+        }
+    }
+    h
+}
+
+/// The routed DP pieces of earlier schedules on one fabric, by what their routing reads
+/// ([`RouteSig`]): a planner's plans that share their data-parallel layout (another
+/// micro-batch, recompute or ZeRO stage) sync the same pieces, and a schedule takes their
+/// flows from here instead of routing them again. The same flows: a piece is routed from a
+/// fresh router state (`Router::new_phase`), so its routes are a function of its signature and
+/// the fabric (the owner, `comm::Memo`, serves one fabric). Bounded: past
+/// [`PieceRoutes::MAX_HOPS`] stored hops it starts again empty. Shared between threads.
+#[derive(Default)]
+pub struct PieceRoutes {
+    inner: Mutex<PieceRoutesInner>,
+    hits: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Default)]
+struct PieceRoutesInner {
+    by_hash: std::collections::HashMap<u64, Vec<(RouteSig, Piece)>>,
+    hops: usize,
+}
+
+impl PieceRoutes {
+    /// Hops kept at most (≈ 16 MiB of paths).
+    pub const MAX_HOPS: usize = 1 << 22;
+
+    fn get(&self, h: u64, sig: &RouteSig) -> Option<Piece> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let hit = inner
+            .by_hash
+            .get(&h)?
+            .iter()
+            .find(|(s, _)| s == sig)
+            .map(|(_, v)| v.clone());
+        if hit.is_some() {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        hit
+    }
+
+    /// Pieces taken from here so far.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn put(&self, h: u64, sig: RouteSig, piece: Piece) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        // A priced piece keeps its signature only.
+        let size = sig.len()
+            + match &piece {
+                Piece::Flows(v) => v.hops(),
+                Piece::Seconds(_) => 0,
+            };
+        if inner.hops + size > Self::MAX_HOPS {
+            *inner = PieceRoutesInner::default();
+        }
+        inner.hops += size;
+        inner.by_hash.entry(h).or_default().push((sig, piece));
+    }
+}
 
 /// Route every (DP plan, phase, stage) piece the schedule's DP hook will add, before the
 /// schedule, each from a fresh router state as the hook would (so the same routes), on all
@@ -246,6 +343,7 @@ type RouteSig = Vec<(u32, u32, u32, bool, u64)>;
 /// (the in-site reduce-scatter and all-gather of a multi-site step lower to the same ring
 /// flows) reuses its routes. A piece that fails to route
 /// is left out, for the hook to route (and report) in its turn.
+#[allow(clippy::too_many_arguments)]
 fn route_all(
     f: &Fabric,
     dp: &[(Plan, f64, f64)],
@@ -254,7 +352,9 @@ fn route_all(
     stages: u32,
     vp: u32,
     virtual_base: &[u32],
-) -> std::collections::BTreeMap<(usize, usize, u32), engine::FlowSet> {
+    cache: Option<&PieceRoutes>,
+    price: Option<&[f64]>,
+) -> std::collections::BTreeMap<(usize, usize, u32), Piece> {
     use rayon::prelude::*;
     let fabric_links = f.links.len() as u32;
     // What routing a piece reads: per flow its endpoints, channel, PXN and bytes; explicit
@@ -282,6 +382,8 @@ fn route_all(
     };
     // (key, the earlier key it copies).
     let mut keys: Vec<(PieceKey, Option<PieceKey>)> = Vec::new();
+    // Per key: its signature and hash where the cache may hold or keep it, and what it holds.
+    let mut cached: Vec<CacheSlot> = Vec::new();
     for s in 0..stages as usize {
         let mut seen: Vec<(PieceKey, RouteSig)> = Vec::new();
         for (k, (plan, _, _)) in dp.iter().enumerate() {
@@ -290,28 +392,42 @@ fn route_all(
             }
             for i in 0..plan.phases.len() {
                 let key = (k, i, s as u32);
-                let same = sig(k, i, s).and_then(|g| {
-                    let hit = seen.iter().find(|(_, h)| !h.is_empty() && *h == g).map(|(key, _)| *key);
+                let g = sig(k, i, s);
+                let same = g.as_ref().and_then(|g| {
+                    let hit = seen.iter().find(|(_, h)| !h.is_empty() && h == g).map(|(key, _)| *key);
                     if hit.is_none() {
-                        seen.push((key, g));
+                        seen.push((key, g.clone()));
                     }
                     hit
                 });
+                let entry = match (cache, g) {
+                    (Some(c), Some(g)) if same.is_none() && !g.is_empty() => {
+                        let h = sig_hash(&g, price.is_some());
+                        let hit = c.get(h, &g);
+                        (Some((h, g)), hit)
+                    }
+                    _ => (None, None),
+                };
                 keys.push((key, same));
+                cached.push(entry);
             }
         }
     }
-    let routed: Vec<Option<engine::FlowSet>> = keys
+    let routed: Vec<Option<Piece>> = keys
         .par_iter()
+        .zip(cached.par_iter())
         .map_init(
-            || fabric::Router::new(f),
-            |router, &((k, i, s), same)| {
+            || (fabric::Router::new(f), price.map(engine::AnalyticalPricer::new)),
+            |(router, pricer), (&((k, i, s), same), (_, hit))| {
                 if same.is_some() {
                     return None;
                 }
+                if let Some(v) = hit {
+                    return Some(v.clone());
+                }
                 router.new_phase();
                 let idx = by_stage[k][i].get(s as usize).map_or(&[][..], |v| v.as_slice());
-                route_piece(
+                let flows = route_piece(
                     router,
                     &dp[k].0.phases[i],
                     idx,
@@ -320,20 +436,28 @@ fn route_all(
                     fabric_links,
                     virtual_base[k],
                 )
-                .ok()
+                .ok()?;
+                // A piece the engine would refuse is left to the hook (which reports it).
+                Some(match pricer {
+                    Some(p) => Piece::Seconds(p.price(&flows).ok()?),
+                    None => Piece::Flows(Arc::new(flows)),
+                })
             },
         )
         .collect();
     let mut out = std::collections::BTreeMap::new();
-    for (&(key, same), flows) in keys.iter().zip(routed) {
+    for ((&(key, same), flows), (sig, hit)) in keys.iter().zip(routed).zip(cached) {
         let flows = match (flows, same) {
             (Some(v), _) => v,
             (None, Some(src)) => match out.get(&src) {
-                Some(v) => engine::FlowSet::clone(v),
+                Some(v) => Piece::clone(v),
                 None => continue,
             },
             (None, None) => continue,
         };
+        if let (Some(c), Some((h, g)), None) = (cache, sig, hit) {
+            c.put(h, g, flows.clone());
+        }
         out.insert(key, flows);
     }
     out
@@ -348,6 +472,20 @@ pub fn run(
     comm: &CommCosts,
     fidelity: Fidelity,
     full: bool,
+) -> Result<Timeline, String> {
+    run_cached(f, pl, timings, comm, fidelity, full, None)
+}
+
+/// [`run`], taking the DP pieces' routes from `routes` where it holds them and keeping the
+/// others there (the same timeline).
+pub fn run_cached(
+    f: &Fabric,
+    pl: &Placement,
+    timings: &StageTimings,
+    comm: &CommCosts,
+    fidelity: Fidelity,
+    full: bool,
+    routes: Option<&PieceRoutes>,
 ) -> Result<Timeline, String> {
     let p = &pl.plan;
     let lay = &pl.layout;
@@ -397,17 +535,6 @@ pub fn run(
         all_caps.extend_from_slice(&plan.virtual_links);
         dp.push((plan, sync.cost.latency, proto.bandwidth_factor()));
     }
-    let mut e = Engine::new(all_caps, fidelity).map_err(|e| e.to_string())?;
-    // The schedule reads the timeline only (busiest links come from the priced collectives).
-    e.set_link_stats(false);
-    let class = super::comm::p2p_link_class(f, pl);
-    let p2p_latency = base_lat(false, Protocol::Simple) + hw_lat(class, false, Protocol::Simple);
-    let p2p_delay = if full { None } else { Some(comm.p2p) };
-    let replicas = if full { p.dp } else { 1 };
-    let (stage_site, cross_latency) = match &comm.sites {
-        Some(s) if comm.p2p_cross > 0.0 => (super::sites::stage_sites(f, lay), s.dci.one_way_s),
-        _ => (Vec::new(), 0.0),
-    };
     let by_stage: Vec<Vec<Vec<Vec<u32>>>> = dp
         .iter()
         .map(|(plan, _, _): &(Plan, f64, f64)| {
@@ -426,7 +553,22 @@ pub fn run(
         })
         .collect();
     let skip: Vec<bool> = dci_fifo.iter().map(Option::is_some).collect();
-    let routed = route_all(f, &dp, &by_stage, &skip, lay.pp, p.vp, &virtual_base);
+    // At analytical fidelity the pieces are priced as they are routed (the engine's
+    // capacities are `all_caps`; a capacity it would refuse leaves them to the hook).
+    let valid_caps = all_caps.iter().all(|&c| c.is_finite() && c > 0.0);
+    let price = (fidelity == Fidelity::Analytical && valid_caps).then_some(all_caps.as_slice());
+    let routed = route_all(f, &dp, &by_stage, &skip, lay.pp, p.vp, &virtual_base, routes, price);
+    let mut e = Engine::new(all_caps, fidelity).map_err(|e| e.to_string())?;
+    // The schedule reads the timeline only (busiest links come from the priced collectives).
+    e.set_link_stats(false);
+    let class = super::comm::p2p_link_class(f, pl);
+    let p2p_latency = base_lat(false, Protocol::Simple) + hw_lat(class, false, Protocol::Simple);
+    let p2p_delay = if full { None } else { Some(comm.p2p) };
+    let replicas = if full { p.dp } else { 1 };
+    let (stage_site, cross_latency) = match &comm.sites {
+        Some(s) if comm.p2p_cross > 0.0 => (super::sites::stage_sites(f, lay), s.dci.one_way_s),
+        _ => (Vec::new(), 0.0),
+    };
     let mut hooks = FabricHooks {
         f,
         router,

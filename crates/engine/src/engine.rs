@@ -372,19 +372,7 @@ impl Engine {
     ) -> Result<Spec, EngineError> {
         check_duration(latency)?;
         let nl = self.caps.len() as u32;
-        for i in 0..n {
-            let fi = u32::try_from(i).map_err(|_| EngineError::TooLarge)?;
-            let (path, bytes, weight) = flow(i);
-            if !(bytes.is_finite() && bytes >= 0.0) {
-                return Err(EngineError::InvalidBytes { flow: fi, bytes });
-            }
-            if weight == 0 {
-                return Err(EngineError::InvalidWeight { flow: fi });
-            }
-            if let Some(&l) = path.iter().find(|&&l| l >= nl) {
-                return Err(EngineError::InvalidLink { link: l, links: nl });
-            }
-        }
+        check_flows(n, &flow, nl)?;
         let merged = merge_identical(n, &flow)?;
         let new_hops: usize = merged.iter().map(|&(i, _)| flow(i as usize).0.len()).sum();
         let total_hops = self.hops.len() + new_hops;
@@ -524,20 +512,8 @@ impl<'c> AnalyticalPricer<'c> {
         }
         let nl = self.caps.len() as u32;
         let n = flows.len();
-        for i in 0..n {
-            let fi = u32::try_from(i).map_err(|_| EngineError::TooLarge)?;
-            let (path, bytes, weight) = flows.flow(i);
-            if !(bytes.is_finite() && bytes >= 0.0) {
-                return Err(EngineError::InvalidBytes { flow: fi, bytes });
-            }
-            if weight == 0 {
-                return Err(EngineError::InvalidWeight { flow: fi });
-            }
-            if let Some(&l) = path.iter().find(|&&l| l >= nl) {
-                return Err(EngineError::InvalidLink { link: l, links: nl });
-            }
-        }
         let get = |i: usize| flows.flow(i);
+        check_flows(n, &get, nl)?;
         let merged = merge_identical(n, &get)?;
         self.touched.clear();
         let dur = analytical_seconds(
@@ -556,6 +532,25 @@ impl<'c> AnalyticalPricer<'c> {
         }
         Ok(dur)
     }
+}
+
+/// Checks `n` flows (`flow(i)` = path, bytes, weight) against `nl` links: bytes finite and
+/// not negative, weight not zero, every link known; the first bad flow's error.
+fn check_flows<'a>(n: usize, flow: &impl Fn(usize) -> (&'a [u32], f64, u32), nl: u32) -> Result<(), EngineError> {
+    for i in 0..n {
+        let fi = u32::try_from(i).map_err(|_| EngineError::TooLarge)?;
+        let (path, bytes, weight) = flow(i);
+        if !(bytes.is_finite() && bytes >= 0.0) {
+            return Err(EngineError::InvalidBytes { flow: fi, bytes });
+        }
+        if weight == 0 {
+            return Err(EngineError::InvalidWeight { flow: fi });
+        }
+        if let Some(&l) = path.iter().find(|&&l| l >= nl) {
+            return Err(EngineError::InvalidLink { link: l, links: nl });
+        }
+    }
+    Ok(())
 }
 
 fn merge_identical<'a>(

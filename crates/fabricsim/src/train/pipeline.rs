@@ -285,7 +285,7 @@ fn sig_hash(sig: &RouteSig, priced: bool) -> u64 {
 /// flows from here instead of routing them again. The same flows: a piece is routed from a
 /// fresh router state (`Router::new_phase`), so its routes are a function of its signature and
 /// the fabric (the owner, `comm::Memo`, serves one fabric). Bounded: past
-/// [`PieceRoutes::MAX_HOPS`] stored hops it starts again empty. Shared between threads.
+/// [`PieceRoutes::MAX_HOPS`] it starts again empty. Shared between threads.
 #[derive(Default)]
 pub struct PieceRoutes {
     inner: Mutex<PieceRoutesInner>,
@@ -299,8 +299,9 @@ struct PieceRoutesInner {
 }
 
 impl PieceRoutes {
-    /// Hops kept at most (≈ 16 MiB of paths).
-    pub const MAX_HOPS: usize = 1 << 22;
+    /// What is kept at most, in stored hops plus signature entries (a signature entry takes 24
+    /// bytes, a hop 4): 2²⁰, ≈ 24 MiB per evaluator at most.
+    pub const MAX_HOPS: usize = 1 << 20;
 
     fn get(&self, h: u64, sig: &RouteSig) -> Option<Piece> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());

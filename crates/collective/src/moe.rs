@@ -571,11 +571,18 @@ struct MoeRoutes {
     real_links: Vec<u32>,
 }
 
+impl MoeRoutes {
+    /// What it holds, in flows plus hops (see [`RouteCache::MAX_UNITS`]).
+    fn size(&self) -> usize {
+        self.set.len() * 4 + self.set.hops()
+    }
+}
+
 /// Routed DeepEP flows kept between runs on one fabric (a planner's plans often share their
 /// expert-parallel groups and differ in tokens per micro-batch): a run of the same groups,
 /// kernel and direction takes its routes from here instead of routing ~10⁵ flows again (the
-/// same result: see `MoeRoutes`). Holds the last [`RouteCache::CAPACITY`] routings. Shared
-/// between threads.
+/// same result: see `MoeRoutes`). Holds the last [`RouteCache::CAPACITY`] routings, at most
+/// [`RouteCache::MAX_UNITS`] in size. Shared between threads.
 #[derive(Debug, Default)]
 pub struct RouteCache {
     entries: std::sync::Mutex<Vec<std::sync::Arc<MoeRoutes>>>,
@@ -605,10 +612,21 @@ impl RouteCache {
             .cloned()
     }
 
+    /// Most flows and hops kept in all (≈ 16 bytes per flow, 4 per hop: ≤ 64 MiB); a routing
+    /// larger than that alone is not kept.
+    pub const MAX_UNITS: usize = 1 << 24;
+
     fn put(&self, r: MoeRoutes) {
+        let size = r.size();
+        if size > Self::MAX_UNITS {
+            return;
+        }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.retain(|e| !(e.kernel == r.kernel && e.op == r.op && e.groups == r.groups));
-        if entries.len() >= Self::CAPACITY {
+        while !entries.is_empty()
+            && (entries.len() >= Self::CAPACITY
+                || entries.iter().map(|e| e.size()).sum::<usize>() + size > Self::MAX_UNITS)
+        {
             entries.remove(0);
         }
         entries.push(std::sync::Arc::new(r));

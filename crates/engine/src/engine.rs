@@ -179,7 +179,9 @@ impl Engine {
     /// [`Engine::add_transfer_like`] has made analytical transfers share their flows, which
     /// the flow fidelity stores as copies.
     pub fn set_fidelity(&mut self, fidelity: Fidelity) -> bool {
-        if fidelity != self.fidelity && !self.shared.is_empty() {
+        // Shared flow ranges and priced transfers exist only in analytical mode.
+        let priced = || self.specs.iter().any(|s| matches!(s, Spec::Priced { .. }));
+        if fidelity != self.fidelity && (!self.shared.is_empty() || priced()) {
             return false;
         }
         self.fidelity = fidelity;
@@ -439,13 +441,6 @@ impl Engine {
     }
 }
 
-/// Merges identical flows among `n` (`flow(i)` = path, bytes, weight):
-/// returns `(first index, summed weight)` per distinct (path, bytes), in
-/// order of first occurrence.
-///
-/// An open-addressing table of `(index, hash tag)` slots with a fixed hash:
-/// 8–16 bytes per flow while it runs, paths compared only when tags match,
-/// and deterministic (no `RandomState`).
 /// The analytical duration of one transfer's stored flows (`flow(i)` = path, bytes, weight of
 /// its `n` merged flows, in stored order): the larger of the slowest flow alone on its path and
 /// the most loaded link's bytes over its capacity. Leaves each touched link's load in `load`
@@ -553,6 +548,13 @@ fn check_flows<'a>(n: usize, flow: &impl Fn(usize) -> (&'a [u32], f64, u32), nl:
     Ok(())
 }
 
+/// Merges identical flows among `n` (`flow(i)` = path, bytes, weight):
+/// returns `(first index, summed weight)` per distinct (path, bytes), in
+/// order of first occurrence.
+///
+/// An open-addressing table of `(index, hash tag)` slots with a fixed hash:
+/// 8–16 bytes per flow while it runs, paths compared only when tags match,
+/// and deterministic (no `RandomState`).
 fn merge_identical<'a>(
     n: usize,
     flow: &impl Fn(usize) -> (&'a [u32], f64, u32),
@@ -717,6 +719,9 @@ thread_local! {
     static LINK_LISTS: std::cell::RefCell<Vec<Vec<u32>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Most list entries (4 bytes each) a thread's pool keeps: 64 MiB.
+const MAX_POOLED_ENTRIES: usize = 1 << 24;
+
 /// `n` empty per-link lists, reusing the thread's pooled ones (see [`LINK_LISTS`]).
 fn take_link_lists(n: usize) -> Vec<Vec<u32>> {
     if n == 0 {
@@ -736,13 +741,14 @@ fn give_back_link_lists(mut lists: Vec<Vec<u32>>) {
     for l in &mut lists {
         l.clear();
     }
-    LINK_LISTS.with(|p| {
-        let mut pool = p.borrow_mut();
-        // Keep the larger set (a thread alternating between fabrics keeps the bigger one's).
-        if lists.len() >= pool.len() {
-            *pool = lists;
-        }
-    });
+    // Not kept past `MAX_POOLED_ENTRIES` of capacity (a very large run's lists are freed, as
+    // before the pool).
+    let capacity: usize = lists.iter().map(Vec::capacity).sum();
+    if capacity > MAX_POOLED_ENTRIES {
+        return;
+    }
+    // The pool is empty while a run holds its lists (`take_link_lists`): the last run's stay.
+    LINK_LISTS.with(|p| *p.borrow_mut() = lists);
 }
 
 impl<'e> Sim<'e> {

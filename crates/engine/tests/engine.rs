@@ -426,6 +426,54 @@ fn set_fidelity_refused_once_transfers_share_flows() {
     assert!(e.set_fidelity(Fidelity::Analytical));
 }
 
+/// `priced_transfers_equal_stored_transfers`: `tasks` on an analytical engine, transfers stored
+/// and transfers priced beforehand, give the same timeline bit for bit.
+fn priced_equals_stored(caps: &[f64], tasks: Vec<common::Spec>, twice: bool) -> Result<(), TestCaseError> {
+    let tasks: Vec<common::Spec> = tasks
+        .into_iter()
+        .map(|(t, d)| match t {
+            Task::Transfer { latency, mut flows } if twice => {
+                let again = flows.clone();
+                flows.extend(again);
+                (Task::Transfer { latency, flows }, d)
+            }
+            t => (t, d),
+        })
+        .collect();
+    let mut stored = build(caps, &tasks, Fidelity::Analytical);
+    stored.set_link_stats(false);
+    let mut priced = Engine::new(caps.to_vec(), Fidelity::Analytical).unwrap();
+    priced.set_link_stats(false);
+    let mut pricer = engine::AnalyticalPricer::new(caps);
+    let mut any_priced = false;
+    for (t, d) in &tasks {
+        match t {
+            Task::Transfer { latency, flows } => {
+                let mut set = FlowSet::new();
+                for f in flows {
+                    set.push(&f.path, f.bytes, f.weight);
+                }
+                let seconds = pricer.price(&set).unwrap();
+                priced.add_priced_transfer(*latency, seconds, d).unwrap();
+                any_priced = true;
+            }
+            t => {
+                priced.add_task(t.clone(), d).unwrap();
+            }
+        }
+    }
+    let (a, b) = (stored.run().unwrap(), priced.run().unwrap());
+    prop_assert_eq!(a.makespan_s.to_bits(), b.makespan_s.to_bits());
+    prop_assert_eq!(format!("{:?}", a.task_start_s), format!("{:?}", b.task_start_s));
+    prop_assert_eq!(format!("{:?}", a.task_end_s), format!("{:?}", b.task_end_s));
+    prop_assert_eq!(a.events, b.events);
+    // A priced transfer keeps the engine analytical; a flow engine refuses one.
+    prop_assert_eq!(priced.set_fidelity(Fidelity::Flow), !any_priced);
+    let mut flow = Engine::new(caps.to_vec(), Fidelity::Flow).unwrap();
+    prop_assert_eq!(flow.add_priced_transfer(0.0, 1.0, &[]), Err(EngineError::NotAnalytical));
+    Ok(())
+}
+
 /// The pricer refuses what `add_transfer` refuses, with the same error.
 #[test]
 fn pricer_refuses_what_the_engine_refuses() {
@@ -507,46 +555,16 @@ proptest! {
 
     /// Transfers priced beforehand (`AnalyticalPricer` + `add_priced_transfer`) give the
     /// timeline of the same transfers stored (`add_task`), bit for bit, with flows repeated (so
-    /// merged) or not; a flow engine refuses them.
+    /// merged) or not; a flow engine refuses them. Medium instances (many flows, ties).
     #[test]
     fn priced_transfers_equal_stored_transfers((caps, tasks) in medium_instance_strategy(), twice in any::<bool>()) {
-        let tasks: Vec<common::Spec> = tasks
-            .into_iter()
-            .map(|(t, d)| match t {
-                Task::Transfer { latency, mut flows } if twice => {
-                    let again = flows.clone();
-                    flows.extend(again);
-                    (Task::Transfer { latency, flows }, d)
-                }
-                t => (t, d),
-            })
-            .collect();
-        let mut stored = build(&caps, &tasks, Fidelity::Analytical);
-        stored.set_link_stats(false);
-        let mut priced = Engine::new(caps.clone(), Fidelity::Analytical).unwrap();
-        priced.set_link_stats(false);
-        let mut pricer = engine::AnalyticalPricer::new(&caps);
-        for (t, d) in &tasks {
-            match t {
-                Task::Transfer { latency, flows } => {
-                    let mut set = engine::FlowSet::new();
-                    for f in flows {
-                        set.push(&f.path, f.bytes, f.weight);
-                    }
-                    let seconds = pricer.price(&set).unwrap();
-                    priced.add_priced_transfer(*latency, seconds, d).unwrap();
-                }
-                t => {
-                    priced.add_task(t.clone(), d).unwrap();
-                }
-            }
-        }
-        let (a, b) = (stored.run().unwrap(), priced.run().unwrap());
-        prop_assert_eq!(a.makespan_s.to_bits(), b.makespan_s.to_bits());
-        prop_assert_eq!(format!("{:?}", a.task_start_s), format!("{:?}", b.task_start_s));
-        prop_assert_eq!(format!("{:?}", a.task_end_s), format!("{:?}", b.task_end_s));
-        let mut flow = Engine::new(caps.clone(), Fidelity::Flow).unwrap();
-        prop_assert_eq!(flow.add_priced_transfer(0.0, 1.0, &[]), Err(engine::EngineError::NotAnalytical));
+        priced_equals_stored(&caps, tasks, twice)?;
+    }
+
+    /// The same on small instances: latencies, compute tasks, delays, zero-byte flows.
+    #[test]
+    fn priced_small_transfers_equal_stored_transfers((caps, tasks) in instance_strategy(), twice in any::<bool>()) {
+        priced_equals_stored(&caps, tasks, twice)?;
     }
 
     /// Analytical runs with link bytes only: the same timeline and bytes per link (so the

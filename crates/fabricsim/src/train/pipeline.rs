@@ -299,8 +299,8 @@ struct PieceRoutesInner {
 }
 
 impl PieceRoutes {
-    /// What is kept at most, in stored hops plus signature entries (a signature entry takes 24
-    /// bytes, a hop 4): 2²⁰, ≈ 24 MiB per evaluator at most.
+    /// What is kept at most, in signature entries (24 bytes each) plus, for routed pieces, hops
+    /// (4 bytes) and four units per flow (16 bytes): 2²⁰, ≈ 24 MiB per evaluator at most.
     pub const MAX_HOPS: usize = 1 << 20;
 
     fn get(&self, h: u64, sig: &RouteSig) -> Option<Piece> {
@@ -327,7 +327,7 @@ impl PieceRoutes {
         // A priced piece keeps its signature only.
         let size = sig.len()
             + match &piece {
-                Piece::Flows(v) => v.hops(),
+                Piece::Flows(v) => v.hops() + 4 * v.len(),
                 Piece::Seconds(_) => 0,
             };
         if inner.hops + size > Self::MAX_HOPS {

@@ -465,12 +465,12 @@ pub fn run_cached(
     fidelity: Fidelity,
     cache: Option<&RouteCache>,
 ) -> Result<MoeResult, CollectiveError> {
-    let (head, caps, virtual_links, set, ends) = route(f, groups, spec, cache)?;
+    let (head, caps, virtual_links, set, ends, routes) = route(f, groups, spec, cache)?;
     if groups.len() > 1 {
         // Every group priced as the first one where each is it on links of its own (the same
         // result at either fidelity: `simulate::run_symmetric_at`).
         let all = crate::simulate::engine_capacities(f, &caps, &virtual_links);
-        if let Some((transfer, busy)) = crate::simulate::run_symmetric_at(&all, &set, &ends, fidelity) {
+        if let Some((transfer, busy)) = run_symmetric(routes.as_deref(), &all, &set, &ends, fidelity) {
             return Ok(finish(f, &head, transfer, crate::simulate::name_bottlenecks(f, busy)));
         }
     }
@@ -513,12 +513,34 @@ pub struct MoeBuilt {
     routed: Option<Box<Routed1>>,
 }
 
-/// [`MoeBuilt::routed`]: the flows, each group's end, the engine capacities.
+/// [`MoeBuilt::routed`]: the flows, each group's end, the engine capacities, and the routes
+/// kept in a [`RouteCache`] they came from or went to (with their symmetry maps).
 #[derive(Debug, Clone)]
 struct Routed1 {
     set: engine::FlowSet,
     ends: Vec<usize>,
     all: Vec<f64>,
+    routes: Option<std::sync::Arc<MoeRoutes>>,
+}
+
+/// `simulate::run_symmetric_at`, with the part of its check that reads only paths (the
+/// symmetry map) taken from `routes` when the flows came from there, and computed there once
+/// (the same result: `simulate::run_symmetric_with`).
+fn run_symmetric(
+    routes: Option<&MoeRoutes>,
+    all: &[f64],
+    set: &engine::FlowSet,
+    ends: &[usize],
+    fidelity: Fidelity,
+) -> Option<(f64, Vec<(u32, f64)>)> {
+    match routes {
+        Some(r) => {
+            let slot = &r.symmetry[usize::from(fidelity != Fidelity::Analytical)];
+            let map = slot.get_or_init(|| crate::simulate::symmetry_map(all, set, ends, fidelity));
+            crate::simulate::run_symmetric_with(all, set, ends, fidelity, map.as_ref()?)
+        }
+        None => crate::simulate::run_symmetric_at(all, set, ends, fidelity),
+    }
 }
 
 /// The flows of [`run`], routed (everything but the simulation; stored on an engine by the
@@ -534,10 +556,10 @@ pub fn build_cached(
     spec: &MoeSpec,
     cache: Option<&RouteCache>,
 ) -> Result<MoeBuilt, CollectiveError> {
-    let (head, caps, virtual_links, set, ends) = route(f, groups, spec, cache)?;
+    let (head, caps, virtual_links, set, ends, routes) = route(f, groups, spec, cache)?;
     let all = crate::simulate::engine_capacities(f, &caps, &virtual_links);
     Ok(MoeBuilt {
-        routed: Some(Box::new(Routed1 { set, ends, all })),
+        routed: Some(Box::new(Routed1 { set, ends, all, routes })),
         ..head
     })
 }
@@ -545,7 +567,14 @@ pub fn build_cached(
 /// The routed flows of [`build`]: the built run but its plan (an empty one), the effective
 /// capacities, the virtual copy-ingress links, the flows over them and where each group's
 /// flows end among them.
-type Routed = (MoeBuilt, Vec<f64>, Vec<f64>, engine::FlowSet, Vec<usize>);
+type Routed = (
+    MoeBuilt,
+    Vec<f64>,
+    Vec<f64>,
+    engine::FlowSet,
+    Vec<usize>,
+    Option<std::sync::Arc<MoeRoutes>>,
+);
 
 /// The routes of one DeepEP run's flows, for a later run of the same groups, kernel and
 /// direction ([`RouteCache`]).
@@ -569,6 +598,10 @@ struct MoeRoutes {
     ends: Vec<usize>,
     virtual_links: Vec<f64>,
     real_links: Vec<u32>,
+    /// The flows' symmetry map at analytical and at flow fidelity (`simulate::symmetry_map`:
+    /// it reads the paths, group ends and capacities — the fabric's and the virtual links' —
+    /// which every run taking these routes shares), computed by the first run that needs it.
+    symmetry: [std::sync::OnceLock<Option<crate::simulate::SymmetryMap>>; 2],
 }
 
 impl MoeRoutes {
@@ -590,8 +623,9 @@ pub struct RouteCache {
 }
 
 impl RouteCache {
-    /// Routings kept (the oldest is dropped).
-    pub const CAPACITY: usize = 8;
+    /// Routings kept (the oldest is dropped); [`RouteCache::MAX_UNITS`] usually binds first on
+    /// large fabrics (one search's threads share a cache, over several layouts).
+    pub const CAPACITY: usize = 32;
 
     /// An empty cache.
     pub fn new() -> Self {
@@ -616,7 +650,7 @@ impl RouteCache {
     /// larger than that alone is not kept.
     pub const MAX_UNITS: usize = 1 << 24;
 
-    fn put(&self, r: MoeRoutes) {
+    fn put(&self, r: std::sync::Arc<MoeRoutes>) {
         let size = r.size();
         if size > Self::MAX_UNITS {
             return;
@@ -629,7 +663,7 @@ impl RouteCache {
         {
             entries.remove(0);
         }
-        entries.push(std::sync::Arc::new(r));
+        entries.push(r);
     }
 }
 
@@ -706,6 +740,7 @@ fn route(
                 hit.virtual_links.clone(),
                 set,
                 hit.ends.clone(),
+                Some(hit),
             ));
         }
     }
@@ -778,8 +813,8 @@ fn route(
         n_flows += 1;
     }
     ends.resize(group_end.len(), set.len());
-    if let Some(c) = cache {
-        c.put(MoeRoutes {
+    let routes = cache.map(|c| {
+        let r = std::sync::Arc::new(MoeRoutes {
             groups: groups.to_vec(),
             kernel: spec.kernel,
             op: spec.op,
@@ -789,16 +824,19 @@ fn route(
             ends: ends.clone(),
             virtual_links: virtual_links.clone(),
             real_links: real_links.clone(),
+            symmetry: Default::default(),
         });
-    }
-    Ok((head(real_links, n_flows), caps, virtual_links, set, ends))
+        c.put(r.clone());
+        r
+    });
+    Ok((head(real_links, n_flows), caps, virtual_links, set, ends, routes))
 }
 
 /// Simulate a built dispatch or combine at `fidelity`: what [`run`] gives.
 pub fn run_built(f: &Fabric, built: &mut MoeBuilt, fidelity: Fidelity) -> Result<MoeResult, CollectiveError> {
     if let Some(r) = &built.routed {
         if r.ends.len() > 1 {
-            if let Some((transfer, busy)) = crate::simulate::run_symmetric_at(&r.all, &r.set, &r.ends, fidelity) {
+            if let Some((transfer, busy)) = run_symmetric(r.routes.as_deref(), &r.all, &r.set, &r.ends, fidelity) {
                 return Ok(finish(f, built, transfer, crate::simulate::name_bottlenecks(f, busy)));
             }
         }

@@ -376,6 +376,24 @@ pub fn run_symmetric_at(
     ends: &[usize],
     fidelity: Fidelity,
 ) -> Option<(f64, Vec<(u32, f64)>)> {
+    let map = symmetry_map(all, flows, ends, fidelity)?;
+    run_symmetric_with(all, flows, ends, fidelity, &map)
+}
+
+/// What [`run_symmetric_at`] checks of a flow set that does not depend on its bytes: every
+/// group has the first group's number of flows, each path the first group's renamed link by
+/// link through a one-to-one map onto links no other group uses, of bitwise-equal (valid)
+/// capacities, and at flow fidelity in the same link order. Kept with a flow set's routes
+/// (`moe::RouteCache`), it is checked once for runs that differ only in bytes.
+#[derive(Debug, Clone)]
+pub struct SymmetryMap {
+    /// Every group's links (each once), and for each the first group's link it stands for.
+    owned: Vec<(u32, u32)>,
+}
+
+/// The part of [`run_symmetric_at`]'s check that reads paths, group ends and capacities only
+/// (not bytes or weights): `None` where it fails.
+pub fn symmetry_map(all: &[f64], flows: &FlowSet, ends: &[usize], fidelity: Fidelity) -> Option<SymmetryMap> {
     let n0 = *ends.first()?;
     if ends.len() < 2 || n0 == 0 || ends.last() != Some(&flows.len()) {
         return None;
@@ -384,12 +402,6 @@ pub fn run_symmetric_at(
     if !all.iter().fold(true, |ok, &c| ok & valid(c)) {
         return None;
     }
-    for i in 0..n0 {
-        let (p, b, w) = flows.flow(i);
-        if p.is_empty() || !(b.is_finite() && b >= 0.0) || w == 0 {
-            return None;
-        }
-    }
     const NONE: u32 = u32::MAX;
     let nl = all.len();
     // Per link: the group using it and the first group's link it stands for; per first-group
@@ -397,7 +409,7 @@ pub fn run_symmetric_at(
     let mut owner = vec![NONE; nl];
     let mut from = vec![NONE; nl];
     let mut image = vec![(NONE, NONE); nl];
-    let mut owned: Vec<u32> = Vec::new();
+    let mut owned: Vec<(u32, u32)> = Vec::new();
     // The first group's links in id order (for the order check at flow fidelity).
     let mut firsts: Vec<u32> = Vec::new();
     if fidelity != Fidelity::Analytical {
@@ -414,9 +426,9 @@ pub fn run_symmetric_at(
             return None;
         }
         for i in 0..n0 {
-            let (p0, b0, w0) = flows.flow(i);
-            let (p, b, w) = flows.flow(start + i);
-            if b.to_bits() != b0.to_bits() || w != w0 || p.len() != p0.len() {
+            let p0 = flows.flow(i).0;
+            let p = flows.flow(start + i).0;
+            if p.len() != p0.len() {
                 return None;
             }
             for (&r, &m) in p0.iter().zip(p) {
@@ -432,7 +444,7 @@ pub fn run_symmetric_at(
                 if owner[mi] == NONE {
                     owner[mi] = k;
                     from[mi] = r;
-                    owned.push(m);
+                    owned.push((m, r));
                 } else if owner[mi] != k || from[mi] != r {
                     return None;
                 }
@@ -443,6 +455,46 @@ pub fn run_symmetric_at(
         }
         start = end;
     }
+    Some(SymmetryMap { owned })
+}
+
+/// [`run_symmetric_at`] given the flow set's [`symmetry_map`] (at the same fidelity, of the
+/// same paths, ends and capacities): checks what the map does not — the first group's flows
+/// valid, every group's bytes and weights the first group's bit for bit — and prices the
+/// first group alone.
+pub fn run_symmetric_with(
+    all: &[f64],
+    flows: &FlowSet,
+    ends: &[usize],
+    fidelity: Fidelity,
+    map: &SymmetryMap,
+) -> Option<(f64, Vec<(u32, f64)>)> {
+    let n0 = *ends.first()?;
+    if ends.len() < 2 || n0 == 0 || ends.last() != Some(&flows.len()) {
+        return None;
+    }
+    for i in 0..n0 {
+        let (p, b, w) = flows.flow(i);
+        if p.is_empty() || !(b.is_finite() && b >= 0.0) || w == 0 {
+            return None;
+        }
+    }
+    let (bytes, weights) = (flows.bytes(), flows.weights());
+    let mut start = 0;
+    for &end in ends {
+        if end < start || end - start != n0 {
+            return None;
+        }
+        let same_bytes = bytes[start..end]
+            .iter()
+            .zip(&bytes[..n0])
+            .all(|(b, b0)| b.to_bits() == b0.to_bits());
+        if !same_bytes || weights[start..end] != weights[..n0] {
+            return None;
+        }
+        start = end;
+    }
+    let nl = all.len();
     // The first group alone, on an engine of its links.
     let mut first = FlowSet::with_capacity(n0, 0);
     for i in 0..n0 {
@@ -469,9 +521,10 @@ pub fn run_symmetric_at(
     // The best three of every group's links, as `RunReport::bottlenecks` keeps them.
     let before = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)).is_lt();
     let mut best: Vec<(u32, f64)> = Vec::with_capacity(4);
-    for &m in &owned {
-        let c = all[m as usize];
-        let b = first_bytes[from[m as usize] as usize];
+    for &(m, r) in &map.owned {
+        let (Some(&c), Some(&b)) = (all.get(m as usize), first_bytes.get(r as usize)) else {
+            return None;
+        };
         if !(b > 0.0 && c > 0.0) {
             continue;
         }

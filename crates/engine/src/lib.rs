@@ -188,6 +188,16 @@ impl FlowSet {
         &mut self.bytes
     }
 
+    /// The bytes of every flow, in order.
+    pub fn bytes(&self) -> &[f64] {
+        &self.bytes
+    }
+
+    /// The weight of every flow, in order.
+    pub fn weights(&self) -> &[u32] {
+        &self.weight
+    }
+
     /// Every hop of every path, flow after flow.
     pub fn links(&self) -> &[u32] {
         &self.hops

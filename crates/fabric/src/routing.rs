@@ -223,12 +223,7 @@ impl<'f> Router<'f> {
                 emit(&self.buf, bytes);
             }
             RoutingMode::Spray => {
-                let n = self.f.accels.len() as u32;
-                let ports = if src < n && dst < n && self.f.domain_of(src) != self.f.domain_of(dst) {
-                    self.f.scale_out_ports(src).len().max(1)
-                } else {
-                    1
-                };
+                let ports = self.f.spray_shares(src, dst) as usize;
                 for i in 0..ports {
                     self.buf.clear();
                     self.f
@@ -535,6 +530,18 @@ impl Fabric {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// Under [`RoutingMode::Spray`], the equal shares a flow from `src` to `dst` is split into
+    /// ([`Router::route`]): one per scale-out port of the source when the route leaves the
+    /// scale-up domain, else 1.
+    pub fn spray_shares(&self, src: u32, dst: u32) -> u32 {
+        let n = self.accels.len() as u32;
+        if src < n && dst < n && self.domain_of(src) != self.domain_of(dst) {
+            self.scale_out_ports(src).len().max(1) as u32
+        } else {
+            1
         }
     }
 

@@ -230,6 +230,49 @@ fn analytical_planner(cluster: &str, runs: usize, plans: &[ParallelPlan]) {
     }
 }
 
+/// The planner's throughput on the SimAI job (`model` `None`; else a registry model):
+/// `plan::search` of its neighbourhood (`fix` the
+/// given dimensions; the rest — CP, VP, micro-batch, recompute, order — searched), analytical
+/// final ranking, on a one-thread pool (per core). Everything the search does is counted
+/// (enumeration, bounds, the final reports with their fidelity checks) against its analytical
+/// evaluations.
+fn planner_search(cluster: &str, model: Option<&str>, gbs: u32, fix: &str, runs: usize) {
+    use fabricsim::plan;
+    let mut job = plan::Job::for_preset(cluster, model.unwrap_or("mixtral-8x7b"), 4096, gbs, None).expect("job");
+    if model.is_none() {
+        let text = std::fs::read_to_string(SIMAI_MOE).expect("model file");
+        job.model = workload::hf::from_hf_config(&text, SIMAI_MOE).expect("model");
+        job.model_name = None;
+    }
+    let name = model.unwrap_or("SimAI MoE");
+    let mut cons = plan::Constraints::default();
+    cons.fix(fix).expect("fix");
+    let opts = plan::SearchOptions {
+        top: 1,
+        rerank: 1,
+        fidelity: Fidelity::Analytical,
+        ..Default::default()
+    };
+    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("pool");
+    let mut times = Vec::new();
+    let mut evals = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out = one_thread
+            .install(|| plan::search(&job, &cons, &opts, &|_, _, _| {}))
+            .expect("search");
+        times.push(t.elapsed());
+        evals = out.stats.evaluated_analytical;
+    }
+    let whole = median(times).as_secs_f64();
+    println!(
+        "planner search ({cluster}, {name}, --fix {fix}, one thread): {evals} analytical evaluations in {:.2} s (median of {runs}) · {:.1} ms per evaluation · {:.1} plans/s per core",
+        whole,
+        whole / evals.max(1) as f64 * 1e3,
+        evals as f64 / whole
+    );
+}
+
 fn main() {
     // Under `cargo test --benches` the harness gets no `--bench`; keep it tiny.
     let full = std::env::args().any(|a| a == "--bench");
@@ -245,6 +288,13 @@ fn main() {
         };
         analytical_process("fat-tree:gpus=64", 1, &small(2, 4, 8));
         analytical_planner("fat-tree:gpus=64", 1, &[small(2, 4, 8), small(2, 2, 16)]);
+        planner_search(
+            "fat-tree:gpus=64",
+            Some("mixtral-8x7b"),
+            256,
+            "tp=2,ep=8,zero=1,pp=4",
+            1,
+        );
         bench(
             &Case {
                 cluster: "fat-tree:gpus=64",
@@ -272,6 +322,7 @@ fn main() {
             moe_plan(2, 8, 16, 1),
         ];
         analytical_planner("fat-tree:gpus=9216", 3, &plans);
+        planner_search("fat-tree:gpus=9216", None, 9216, "tp=2,ep=16,zero=1,pp=12", 3);
     }
     if !only("flow") {
         return;

@@ -92,8 +92,8 @@ fn hierarchical_volume_matches_the_closed_form() {
             let p = plan(8, 1, dp, dp * 2, 2048, zero);
             let pl = train::layout::place(&f, &m, &p, train::DEFAULT_ORDER, false).unwrap();
             assert_eq!(pl.layout.slices(), sites_n, "{spec}: DP split over the sites");
-            for g in pl.layout.groups(Dim::Dp) {
-                assert!(!sites::spans_sites(&f, &g), "in-site groups stay inside a site");
+            for g in pl.layout.groups(Dim::Dp).iter() {
+                assert!(!sites::spans_sites(&f, g), "in-site groups stay inside a site");
             }
             let comm = train::comm::price(&f, &pl, &m, Fidelity::Flow).unwrap();
             let dcn: Vec<_> = comm.dp.iter().filter(|s| s.dim == Dim::Dcn).collect();

@@ -424,8 +424,7 @@ fn deterministic() {
 #[test]
 fn evaluator_matches_fresh_simulations() {
     let m = model("mixtral-8x7b");
-    let f = cluster("fat-tree:gpus=64");
-    let cm = train::compute_model_for(f.accel_model).expect("compute model");
+    let cm = train::compute_model_for(cluster("fat-tree:gpus=64").accel_model).expect("compute model");
     let moe = |tp: u32, pp: u32, dp: u32, ep: u32, mbs: u32| ParallelPlan {
         ep,
         mbs,
@@ -437,30 +436,99 @@ fn evaluator_matches_fresh_simulations() {
         moe(2, 2, 16, 8, 1),
         moe(4, 2, 8, 4, 1),
         moe(2, 4, 8, 4, 1),
+        // Another number of virtual stages: the schedule's pieces with other bytes (their
+        // paths reused under ECMP and spray).
+        ParallelPlan {
+            vp: 2,
+            ..moe(2, 4, 8, 4, 1)
+        },
+        ParallelPlan {
+            vp: 4,
+            ..moe(2, 4, 8, 4, 2)
+        },
         moe(2, 2, 16, 4, 1),
         ParallelPlan {
             zero: 3,
             ..moe(2, 2, 16, 4, 1)
         },
     ];
-    for fidelity in [Fidelity::Analytical, Fidelity::Flow] {
-        let mut ev = train::Evaluator::new(&f);
-        for p in &plans {
-            let o = opts(fidelity);
-            let fresh = train::simulate_ordered("fat-tree:gpus=64", &f, &m, p, &cm, &o, train::DEFAULT_ORDER).unwrap();
-            let reused = ev
-                .simulate_ordered("fat-tree:gpus=64", &m, p, &cm, &o, train::DEFAULT_ORDER)
-                .unwrap();
-            assert_eq!(
-                serde_json::to_string(&fresh).unwrap(),
-                serde_json::to_string(&reused).unwrap(),
-                "{fidelity:?} {p:?}"
+    // Every routing mode (adaptive routes read bytes: no path reuse there), both fidelities,
+    // and two evaluators sharing their route caches taking the plans in turn (a search's
+    // threads).
+    for routing in [
+        fabric::RoutingMode::Ecmp,
+        fabric::RoutingMode::Spray,
+        fabric::RoutingMode::Adaptive,
+    ] {
+        let mut f = cluster("fat-tree:gpus=64");
+        f.routing = routing;
+        for fidelity in [Fidelity::Analytical, Fidelity::Flow] {
+            let mut ev = train::Evaluator::new(&f);
+            let mut other = ev.sharing_routes();
+            for (i, p) in plans.iter().enumerate() {
+                let o = opts(fidelity);
+                let fresh =
+                    train::simulate_ordered("fat-tree:gpus=64", &f, &m, p, &cm, &o, train::DEFAULT_ORDER).unwrap();
+                let e = if i % 2 == 0 { &mut ev } else { &mut other };
+                let reused = e
+                    .simulate_ordered("fat-tree:gpus=64", &m, p, &cm, &o, train::DEFAULT_ORDER)
+                    .unwrap();
+                assert_eq!(
+                    serde_json::to_string(&fresh).unwrap(),
+                    serde_json::to_string(&reused).unwrap(),
+                    "{routing:?} {fidelity:?} {p:?}"
+                );
+            }
+            // Not vacuous: the second micro-batch size reuses DeepEP's routes, the repeated
+            // layouts the schedule's pieces (shared: both evaluators count the same caches).
+            let (moe_hits, piece_hits) = ev.route_reuse();
+            assert!(
+                moe_hits > 0 && piece_hits > 0,
+                "{routing:?} {fidelity:?}: {moe_hits} {piece_hits}"
             );
+            assert_eq!(other.route_reuse(), (moe_hits, piece_hits));
+            let paths = ev.piece_path_reuse();
+            if routing == fabric::RoutingMode::Adaptive {
+                assert_eq!(paths, 0, "{fidelity:?}: adaptive routes read bytes");
+            } else {
+                assert!(paths > 0, "{routing:?} {fidelity:?}: no piece took its paths");
+            }
         }
-        // Not vacuous: the second micro-batch size reuses DeepEP's routes, the repeated
-        // layouts the schedule's pieces.
-        let (moe_hits, piece_hits) = ev.route_reuse();
-        assert!(moe_hits > 0 && piece_hits > 0, "{fidelity:?}: {moe_hits} {piece_hits}");
+    }
+}
+
+/// A search evaluates with the fidelity checks off, then reports its best plans through the
+/// same evaluators with them on (`plan::search`): those reports are fresh simulations' too.
+#[test]
+fn evaluator_with_checks_after_checks_off_matches_fresh() {
+    let m = model("mixtral-8x7b");
+    let f = cluster("fat-tree:gpus=64");
+    let cm = train::compute_model_for(f.accel_model).expect("compute model");
+    let moe = |pp: u32, dp: u32, vp: u32, mbs: u32| ParallelPlan {
+        ep: 4,
+        vp,
+        mbs,
+        ..plan(2, pp, dp, 128, 4096)
+    };
+    let o = opts(Fidelity::Analytical);
+    let mut ev = train::Evaluator::new(&f);
+    ev.set_fidelity_checks(false);
+    for p in [moe(2, 16, 1, 1), moe(4, 8, 2, 1), moe(4, 8, 1, 2)] {
+        ev.simulate_ordered("fat-tree:gpus=64", &m, &p, &cm, &o, train::DEFAULT_ORDER)
+            .unwrap();
+    }
+    ev.set_fidelity_checks(true);
+    for p in [moe(4, 8, 2, 1), moe(2, 16, 1, 1), moe(4, 8, 2, 2)] {
+        let fresh = train::simulate_ordered("fat-tree:gpus=64", &f, &m, &p, &cm, &o, train::DEFAULT_ORDER).unwrap();
+        let reused = ev
+            .simulate_ordered("fat-tree:gpus=64", &m, &p, &cm, &o, train::DEFAULT_ORDER)
+            .unwrap();
+        assert!(!fresh.fidelity_checks.is_empty(), "{p:?}: no fidelity check to compare");
+        assert_eq!(
+            serde_json::to_string(&fresh).unwrap(),
+            serde_json::to_string(&reused).unwrap(),
+            "{p:?}"
+        );
     }
 }
 

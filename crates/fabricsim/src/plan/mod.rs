@@ -354,32 +354,48 @@ fn train_options(job: &Job, fidelity: Fidelity) -> TrainOptions {
 }
 
 /// One [`train::Evaluator`] per worker thread of the search: the memo of merged collective
-/// plans and their runs is shared by the candidates a thread evaluates (reports are identical to
-/// fresh simulations; `tests/train.rs`). A thread only ever locks its own slot.
+/// plans and their runs is shared by the candidates a thread evaluates, the route caches by all
+/// (reports are identical to fresh simulations; `tests/train.rs`).
+///
+/// An evaluation runs parallel work of its own (rayon), and a thread waiting on it may pick
+/// up another candidate of the search (work stealing) while it holds its evaluator: slots are
+/// taken with `try_lock`, never waited for — a thread takes its own slot when free, else any
+/// free slot, else a new evaluator sharing the routes (the same report from any of them).
 struct Pool<'f> {
     slots: Vec<std::sync::Mutex<train::Evaluator<'f>>>,
+    /// Locked only to make a spare evaluator from (never while evaluating).
+    template: std::sync::Mutex<train::Evaluator<'f>>,
 }
 
 impl<'f> Pool<'f> {
     fn new(f: &'f Fabric, fidelity_checks: bool) -> Pool<'f> {
         let n = rayon::current_num_threads().max(1) + 1;
+        let mut first = train::Evaluator::new(f);
+        first.set_fidelity_checks(fidelity_checks);
+        // The threads share their route caches: a layout's DeepEP routes and schedule pieces
+        // are routed once, whichever thread evaluates its plans.
+        let slots: Vec<_> = (0..n).map(|_| std::sync::Mutex::new(first.sharing_routes())).collect();
         Pool {
-            slots: (0..n)
-                .map(|_| {
-                    let mut ev = train::Evaluator::new(f);
-                    ev.set_fidelity_checks(fidelity_checks);
-                    std::sync::Mutex::new(ev)
-                })
-                .collect(),
+            slots,
+            template: std::sync::Mutex::new(first),
         }
     }
 
-    /// Run `work` with the calling thread's evaluator (the last slot for a thread outside the
-    /// pool).
+    /// Run `work` with a free evaluator: the calling thread's own slot (the last slot for a
+    /// thread outside the pool) when free, else the next free one, else a spare.
     fn with<T>(&self, work: impl FnOnce(&mut train::Evaluator<'f>) -> T) -> T {
-        let i = rayon::current_thread_index().map_or(self.slots.len() - 1, |i| i % (self.slots.len() - 1));
-        let mut ev = self.slots[i].lock().unwrap_or_else(|e| e.into_inner());
-        work(&mut ev)
+        use std::sync::TryLockError;
+        let n = self.slots.len();
+        let own = rayon::current_thread_index().map_or(n - 1, |i| i % (n - 1));
+        for k in 0..n {
+            match self.slots[(own + k) % n].try_lock() {
+                Ok(mut ev) => return work(&mut ev),
+                Err(TryLockError::Poisoned(e)) => return work(&mut e.into_inner()),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        let mut spare = self.template.lock().unwrap_or_else(|e| e.into_inner()).sharing_routes();
+        work(&mut spare)
     }
 }
 
@@ -410,6 +426,12 @@ pub fn evaluate(job: &Job, c: &Candidate, fidelity: Fidelity) -> Result<TrainRep
     )?;
     r.timeline = None;
     Ok(r)
+}
+
+/// What decides a candidate's groups: its parallel sizes and the order of its dimensions.
+fn layout_key(c: &Candidate) -> (u32, u32, u32, u32, u32, [usize; 5]) {
+    let p = &c.plan;
+    (p.tp, p.cp, p.ep, p.pp, p.dp, c.order)
 }
 
 /// Sort key of an evaluation: step time (total order), then the candidate.
@@ -557,6 +579,11 @@ pub fn search(job: &Job, cons: &Constraints, opts: &SearchOptions, progress: Pro
                 break;
             }
             progress("simulating (analytical, best bound first)", next, order.len());
+            // Plans of one layout next to each other: the threads split the batch into runs,
+            // and an evaluator reuses most of a layout's work (the results do not depend on
+            // the order).
+            let mut batch = batch;
+            batch.sort_by_key(|&i| layout_key(&entries[i].candidate));
             let evals: Vec<Result<TrainReport, String>> = batch
                 .par_iter()
                 .map(|&i| pool.with(|ev| evaluate_in(ev, job, &entries[i].candidate, Fidelity::Analytical)))
@@ -639,7 +666,15 @@ pub fn search(job: &Job, cons: &Constraints, opts: &SearchOptions, progress: Pro
         .par_iter()
         .map(|&i| match kept.get(&i) {
             Some(r) => Ok(r.clone()),
-            None => evaluate(job, &entries[i].candidate, final_fidelity),
+            // As `evaluate` (the same report), through the search's evaluators with the
+            // fidelity checks on, so the layouts' routes are reused.
+            None => pool.with(|ev| {
+                let was = ev.fidelity_checks();
+                ev.set_fidelity_checks(true);
+                let r = evaluate_in(ev, job, &entries[i].candidate, final_fidelity);
+                ev.set_fidelity_checks(was);
+                r
+            }),
         })
         .collect();
     drop(kept);

@@ -266,10 +266,14 @@ pub struct Memo {
     built: Vec<(Arc<Plan>, BuiltPlan)>,
     built_moe: Vec<(Vec<Vec<u32>>, MoeSpec, MoeBuilt)>,
     /// DeepEP's routed flows, for runs of the same groups with other token counts
-    /// (`collective::moe::RouteCache`: the same results).
-    moe_routes: collective::moe::RouteCache,
-    /// The schedule's routed data-parallel pieces (`pipeline::PieceRoutes`: the same flows).
-    pub(crate) piece_routes: super::pipeline::PieceRoutes,
+    /// (`collective::moe::RouteCache`: the same results). Routes depend on the fabric only, so
+    /// the memos of one search's threads may share them ([`Memo::across_plans_sharing`]) and a
+    /// change of capacities keeps them.
+    moe_routes: Arc<collective::moe::RouteCache>,
+    /// The schedule's routed data-parallel pieces (`pipeline::PieceRoutes`: the same flows;
+    /// priced pieces are kept for one set of capacities, which it checks). Shared as
+    /// `moe_routes`.
+    pub(crate) piece_routes: Arc<super::pipeline::PieceRoutes>,
     /// Whether the memo serves several plans ([`Memo::across_plans`]): only then are routes
     /// kept for later runs (`moe_routes`, `piece_routes`), which one step would not reuse.
     across_plans: bool,
@@ -293,6 +297,9 @@ type MergeKey = (Vec<Vec<u32>>, Op, Algo, u32);
 /// NVLS) of a choice of algorithm.
 type ChooseKey = (Vec<u32>, Op, u64, bool, bool, bool);
 
+/// Rank groups of one dimension, as a layout shares them (`Layout::groups`).
+type Groups = Arc<Vec<Vec<u32>>>;
+
 /// A simulated plan: the plan, its fidelity, its transfer time and busy links.
 type MemoRun = (Arc<Plan>, Fidelity, f64, Vec<(u32, f64)>);
 
@@ -314,6 +321,18 @@ impl Memo {
         }
     }
 
+    /// A memo for the plans of a search on the fabric `other` serves, sharing its route caches
+    /// (DeepEP's routes, the schedule's pieces): a search's threads then route a layout once
+    /// between them. The rest (merged plans, runs, choices) stays its own.
+    pub fn across_plans_sharing(other: &Memo) -> Memo {
+        Memo {
+            across_plans: true,
+            moe_routes: other.moe_routes.clone(),
+            piece_routes: other.piece_routes.clone(),
+            ..Memo::default()
+        }
+    }
+
     /// The schedule's piece routes to use and keep, when the memo serves several plans.
     pub(crate) fn piece_routes(&self) -> Option<&super::pipeline::PieceRoutes> {
         self.across_plans.then_some(&self.piece_routes)
@@ -323,6 +342,12 @@ impl Memo {
     /// schedule's data-parallel pieces it took ready (routed, or priced at analytical fidelity).
     pub fn route_reuse(&self) -> (u64, u64) {
         (self.moe_routes.hits(), self.piece_routes.hits())
+    }
+
+    /// Schedule pieces that took only their paths from the memo (another number of virtual
+    /// stages: the same flows with other bytes).
+    pub fn piece_path_reuse(&self) -> u64 {
+        self.piece_routes.path_hits()
     }
 
     /// DeepEP's route cache, when the memo serves several plans.
@@ -351,6 +376,10 @@ impl Memo {
                 caps: caps.to_vec(),
                 step_only: self.step_only,
                 across_plans: self.across_plans,
+                // Routes do not depend on capacities; priced pieces are checked against them
+                // (`PieceRoutes::for_caps`).
+                moe_routes: self.moe_routes.clone(),
+                piece_routes: self.piece_routes.clone(),
                 ..Memo::default()
             };
         }
@@ -815,8 +844,7 @@ fn price_in(
             let g = dp_groups.first().map_or(1, |g| g.len());
             let mut pieces = Vec::new();
             hierarchical_pieces(&mut pieces, p.zero, bytes, g, diloco);
-            let lists: Vec<(Vec<Vec<u32>>, Op, f64)> =
-                pieces.iter().map(|&(dim, op, b)| (lay.groups(dim), op, b)).collect();
+            let lists: Vec<(Groups, Op, f64)> = pieces.iter().map(|&(dim, op, b)| (lay.groups(dim), op, b)).collect();
             prefetch(memo, f, caps, &lists, &[], None, opts);
             for (dim, op, b) in pieces {
                 let groups = lay.groups(dim);
@@ -947,7 +975,7 @@ pub fn fsdp_groups(lay: &Layout, shard: u32) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
     let shard = shard.max(1) as usize;
     let mut shards = Vec::new();
     let mut replicas = Vec::new();
-    for g in lay.groups(Dim::Dp) {
+    for g in lay.groups(Dim::Dp).iter() {
         let n = g.len().div_ceil(shard);
         for c in g.chunks(shard) {
             shards.push(c.to_vec());
@@ -1142,11 +1170,7 @@ fn check_pass(
             let groups = if k == Zero3 {
                 // FSDP/HSDP collectives run on the shard (or replica) groups, not whole DP groups.
                 let (shard, replicas) = fsdp_groups(lay, pl.plan.shard_group() * pl.plan.cp);
-                if c.op == Op::AllReduce {
-                    replicas
-                } else {
-                    shard
-                }
+                Arc::new(if c.op == Op::AllReduce { replicas } else { shard })
             } else {
                 lay.groups(dim)
             };
@@ -1334,7 +1358,7 @@ fn prefetch(
     memo: &mut Memo,
     f: &Fabric,
     caps: &[f64],
-    pieces: &[(Vec<Vec<u32>>, Op, f64)],
+    pieces: &[(Groups, Op, f64)],
     plans: &[Arc<Plan>],
     moe: Option<&(Vec<Vec<u32>>, Vec<MoeSpec>)>,
     opts: CommOptions,
@@ -1367,7 +1391,7 @@ fn prefetch(
                     Some(&c) => c,
                     None => choose_one(f, &groups[0], *op, *size, sim).ok()?,
                 };
-                let key = (groups.clone(), *op, chosen.0, sim.channels);
+                let key = (groups.to_vec(), *op, chosen.0, sim.channels);
                 if let Some(p) = shared.merged.get(&key) {
                     return Some((ck, chosen, key, p.clone(), false));
                 }
@@ -1477,7 +1501,7 @@ fn dp_params(p: &ParallelPlan, model: &ModelSpec) -> (f64, f64) {
 
 /// The tensor-parallel collectives of a layer as [`price_in`] prices them (groups, operation,
 /// bytes): all-gather and reduce-scatter with sequence parallelism, else all-reduce.
-fn tp_pieces(pl: &Placement, act_bytes: f64) -> Vec<(Vec<Vec<u32>>, Op, f64)> {
+fn tp_pieces(pl: &Placement, act_bytes: f64) -> Vec<(Groups, Op, f64)> {
     let p = &pl.plan;
     if p.tp <= 1 {
         return Vec::new();
@@ -1519,9 +1543,10 @@ fn prefetch_single_site(
         let layer_bytes = zero3_layer_bytes(p, model);
         let (shard, replicas) = fsdp_groups(lay, p.shard_group() * p.cp);
         let shard_size = shard.first().map_or(1, |g| g.len()) as f64;
+        let shard = Arc::new(shard);
         lists.push((shard.clone(), Op::AllGather, layer_bytes));
         lists.push((shard, Op::ReduceScatter, layer_bytes));
-        lists.push((replicas, Op::AllReduce, layer_bytes / shard_size));
+        lists.push((Arc::new(replicas), Op::AllReduce, layer_bytes / shard_size));
     }
     let torus = matches!(f.scale_up, fabric::ScaleUpKind::Torus { .. });
     if p.dp * p.cp > 1 && (!memo.step_only || torus) {

@@ -23,7 +23,22 @@ pub struct Layout {
     /// network (`train::tpu::slice_dp`): DP groups then stay inside a slice and [`Dim::Dcn`]
     /// joins the slices. Equal to `dpo` otherwise.
     pub slice_dp: u32,
+    /// The groups computed so far ([`Layout::groups`]), shared by clones.
+    memo: GroupMemo,
 }
+
+/// What decides a layout's groups: sizes, strides, `slice_dp`.
+type Geometry = ([u32; 5], [u32; 5], u32);
+
+/// [`Layout::groups`] results, by geometry and dimension: a step asks for the same groups many
+/// times (pricing, the schedule, DeepEP), each ~10⁴ small vectors on a large fabric. Keyed by
+/// the geometry (the fields are public: a clone changed afterwards is not served the
+/// original's groups).
+#[derive(Debug, Clone, Default)]
+struct GroupMemo(std::sync::Arc<std::sync::Mutex<Vec<MemoEntry>>>);
+
+/// One [`GroupMemo`] entry: geometry, dimension, groups.
+type MemoEntry = (Geometry, Dim, std::sync::Arc<Vec<Vec<u32>>>);
 
 /// The names `--order` accepts, in coordinate order.
 pub const ORDER_NAMES: [&str; 5] = ["tp", "cp", "ep", "pp", "dp"];
@@ -67,6 +82,7 @@ impl Layout {
             dpo,
             strides,
             slice_dp: dpo,
+            memo: GroupMemo::default(),
         }
     }
 
@@ -85,8 +101,25 @@ impl Layout {
         (rank / self.strides[3]) % self.pp
     }
 
-    /// Every group of `vary`, each a list of ranks.
-    pub fn groups(&self, vary: Dim) -> Vec<Vec<u32>> {
+    /// Every group of `vary`, each a list of ranks (computed once per layout and dimension;
+    /// shared).
+    pub fn groups(&self, vary: Dim) -> std::sync::Arc<Vec<Vec<u32>>> {
+        let key = (
+            [self.tp, self.cp, self.ep, self.pp, self.dpo],
+            self.strides,
+            self.slice_dp,
+        );
+        let mut memo = self.memo.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, _, g)) = memo.iter().find(|(k, d, _)| *k == key && *d == vary) {
+            return g.clone();
+        }
+        let g = std::sync::Arc::new(self.compute_groups(vary));
+        memo.push((key, vary, g.clone()));
+        g
+    }
+
+    /// [`Layout::groups`], computed.
+    fn compute_groups(&self, vary: Dim) -> Vec<Vec<u32>> {
         if self.slices() > 1 && matches!(vary, Dim::Dp | Dim::Dcn) {
             return super::tpu::slice_groups(self, vary);
         }

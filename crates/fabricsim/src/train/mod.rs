@@ -157,11 +157,28 @@ impl<'f> Evaluator<'f> {
         }
     }
 
+    /// Another evaluator on the same fabric that shares this one's route caches (DeepEP's
+    /// routes and the schedule's data-parallel pieces, `comm::Memo::across_plans_sharing`):
+    /// for the threads of one search, which then route each layout once between them. Each
+    /// keeps its own memo of merged plans and runs; reports are those of fresh simulations.
+    pub fn sharing_routes(&self) -> Evaluator<'f> {
+        Evaluator {
+            fabric: self.fabric,
+            memo: comm::Memo::across_plans_sharing(&self.memo),
+            fidelity_checks: self.fidelity_checks,
+        }
+    }
+
     /// Run the analytical fidelity checks (on by default; [`CommOptions::fidelity_checks`]).
     /// Off, analytical reports have the same times and no fidelity-check warnings: for a
     /// planner whose survivors are simulated at flow fidelity anyway.
     pub fn set_fidelity_checks(&mut self, on: bool) {
         self.fidelity_checks = on;
+    }
+
+    /// Whether it runs the analytical fidelity checks ([`Evaluator::set_fidelity_checks`]).
+    pub fn fidelity_checks(&self) -> bool {
+        self.fidelity_checks
     }
 
     /// `CommCosts::tp_per_layer` of `plan` placed in `order` at `fidelity`, as a simulation
@@ -194,6 +211,12 @@ impl<'f> Evaluator<'f> {
     /// and benchmarks; the reports are the same either way).
     pub fn route_reuse(&self) -> (u64, u64) {
         self.memo.route_reuse()
+    }
+
+    /// Schedule pieces that took only their paths from the route caches (plans differing in
+    /// virtual stages; not under adaptive routing, whose routes read bytes).
+    pub fn piece_path_reuse(&self) -> u64 {
+        self.memo.piece_path_reuse()
     }
 
     /// The fabric it evaluates on.

@@ -115,7 +115,7 @@ pub(super) fn requests(pl: &Placement, model: &ModelSpec, imbalance: f64) -> Opt
     if dd != MoeDtype::Bf16 {
         specs.push(spec(pl, model, m, imbalance, MoeOp::Dispatch, MoeDtype::Bf16));
     }
-    Some((pl.layout.groups(Dim::Ep), specs))
+    Some((pl.layout.groups(Dim::Ep).to_vec(), specs))
 }
 
 /// Price the EP dispatch/combine of one MoE layer; sets `out.ep_per_moe_layer` (forward) and
@@ -233,7 +233,7 @@ pub(crate) fn check_run(pl: &Placement, model: &ModelSpec, out: &CommCosts) -> O
             m.experts,
         )
     };
-    Some((pl.layout.groups(Dim::Ep), s))
+    Some((pl.layout.groups(Dim::Ep).to_vec(), s))
 }
 
 /// Seconds per step the EP links carry dispatch/combine on an average stage, hidden or not

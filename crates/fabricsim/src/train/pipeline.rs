@@ -175,6 +175,7 @@ impl schedule::Hooks for FabricHooks<'_> {
                             *share,
                             fabric_links,
                             self.virtual_base[k],
+                            None,
                         )?
                     }),
                 };
@@ -197,6 +198,7 @@ impl schedule::Hooks for FabricHooks<'_> {
 /// bytes a chunk's share (`vp` chunks) of the plan's over the protocol's payload share `share`;
 /// explicit paths keep their fabric links and move their virtual links to `virtual_base`.
 /// The flows go into one compact [`engine::FlowSet`] (no allocation per flow).
+#[allow(clippy::too_many_arguments)]
 fn route_piece(
     router: &mut fabric::Router<'_>,
     ph: &collective::plan::Phase,
@@ -205,15 +207,22 @@ fn route_piece(
     share: f64,
     fabric_links: u32,
     virtual_base: u32,
+    mut from: Option<&mut Vec<u32>>,
 ) -> Result<engine::FlowSet, String> {
     let mut flows = engine::FlowSet::new();
+    // The position in `idx` of the flow being routed (recorded per pushed path in `from`).
+    let at = std::cell::Cell::new(0u32);
     let mut push = |path: &[u32], bytes: f64| {
         if !path.is_empty() && bytes > 0.0 {
             flows.push(path, bytes, 1);
+            if let Some(v) = from.as_deref_mut() {
+                v.push(at.get());
+            }
         }
     };
     let mut moved = Vec::new();
-    for &fi in idx {
+    for (j, &fi) in idx.iter().enumerate() {
+        at.set(j as u32);
         let fl = &ph.flows[fi as usize];
         let bytes = fl.bytes / vp as f64 / share;
         match &fl.path {
@@ -255,17 +264,44 @@ enum Piece {
     Seconds(f64),
 }
 
-/// What routing a piece reads, per flow: endpoints, channel, PXN, bytes (bits).
+/// What routing a piece reads, per flow: endpoints, channel, PXN, bytes (bits). In a
+/// *paths* signature the last field is only whether the flow's paths carry bytes (1 or 0):
+/// under ECMP and spray a route does not depend on the bytes (`PieceRoutes`).
 type RouteSig = Vec<(u32, u32, u32, bool, u64)>;
 
-/// A piece's place in [`PieceRoutes`] (its hash and signature, where it may be kept) and what
-/// the cache held for it.
-type CacheSlot = (Option<(u64, RouteSig)>, Option<Piece>);
+/// The routed paths of a piece, for a later piece whose flows are the same but for their
+/// bytes (another number of virtual stages): the flows as routed, and for each the position of
+/// its flow in the piece (to give it that flow's new bytes).
+struct Routed {
+    flows: engine::FlowSet,
+    from: Vec<u32>,
+}
 
-/// A cheap, fixed hash of a [`RouteSig`] and whether the piece is priced (analytical) or
-/// routed (the index of [`PieceRoutes`]).
-fn sig_hash(sig: &RouteSig, priced: bool) -> u64 {
-    let mut h: u64 = sig.len() as u64 ^ u64::from(priced) << 63;
+/// A piece's place in [`PieceRoutes`] and what the cache held for it: the signature and hash
+/// of the piece (priced or routed, bytes included) and its hit; the signature and hash of its
+/// paths (bytes left out; under ECMP and spray) and their hit.
+#[derive(Default)]
+struct CacheSlot {
+    piece: Option<(u64, RouteSig)>,
+    hit: Option<Piece>,
+    paths: Option<(u64, RouteSig)>,
+    routed: Option<Arc<Routed>>,
+}
+
+/// What a hash of a [`RouteSig`] indexes in [`PieceRoutes`].
+#[derive(Clone, Copy)]
+enum SigKind {
+    /// A priced piece (analytical fidelity).
+    Priced,
+    /// A routed piece (flow fidelity).
+    Flows,
+    /// The paths of a piece, bytes left out.
+    Paths,
+}
+
+/// A cheap, fixed hash of a [`RouteSig`] and what it indexes.
+fn sig_hash(sig: &RouteSig, kind: SigKind) -> u64 {
+    let mut h: u64 = sig.len() as u64 ^ (kind as u64) << 61;
     for &(a, b, c, x, bytes) in sig {
         for v in [
             u64::from(a) | u64::from(b) << 32,
@@ -282,26 +318,35 @@ fn sig_hash(sig: &RouteSig, priced: bool) -> u64 {
 /// The routed DP pieces of earlier schedules on one fabric, by what their routing reads
 /// ([`RouteSig`]): a planner's plans that share their data-parallel layout (another
 /// micro-batch, recompute or ZeRO stage) sync the same pieces, and a schedule takes their
-/// flows from here instead of routing them again. The same flows: a piece is routed from a
-/// fresh router state (`Router::new_phase`), so its routes are a function of its signature and
-/// the fabric (the owner, `comm::Memo`, serves one fabric). Bounded: past
-/// [`PieceRoutes::MAX_HOPS`] it starts again empty. Shared between threads.
+/// flows (or at analytical fidelity their durations) from here instead of routing them again;
+/// plans that differ in virtual stages sync the same flows with other bytes, and take the
+/// paths from here (under ECMP and spray, where routes do not read bytes; not adaptive
+/// routing). The same flows: a piece is routed from a fresh router state
+/// (`Router::new_phase`), so its routes are a function of its signature and the fabric (one
+/// cache serves one fabric). Bounded: past [`PieceRoutes::MAX_UNITS`] it starts again empty.
+/// Shared between threads.
 #[derive(Default)]
 pub struct PieceRoutes {
     inner: Mutex<PieceRoutesInner>,
     hits: std::sync::atomic::AtomicU64,
+    path_hits: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
 struct PieceRoutesInner {
     by_hash: std::collections::HashMap<u64, Vec<(RouteSig, Piece)>>,
-    hops: usize,
+    paths: std::collections::HashMap<u64, Vec<(RouteSig, Arc<Routed>)>>,
+    units: usize,
+    /// The capacities of the fabric's links the priced pieces were priced with
+    /// ([`PieceRoutes::for_caps`]).
+    caps: Vec<f64>,
 }
 
 impl PieceRoutes {
-    /// What is kept at most, in signature entries (24 bytes each) plus, for routed pieces, hops
-    /// (4 bytes) and four units per flow (16 bytes): 2²⁰, ≈ 24 MiB per evaluator at most.
-    pub const MAX_HOPS: usize = 1 << 20;
+    /// What is kept at most, in 4-byte units: a signature entry 6, a hop 1, a stored flow 5
+    /// (its end, bytes, weight and position): 2²⁴, 64 MiB per cache (one cache serves a
+    /// search's threads together).
+    pub const MAX_UNITS: usize = 1 << 24;
 
     fn get(&self, h: u64, sig: &RouteSig) -> Option<Piece> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -317,25 +362,98 @@ impl PieceRoutes {
         hit
     }
 
-    /// Pieces taken from here so far.
+    fn get_paths(&self, h: u64, sig: &RouteSig) -> Option<Arc<Routed>> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let hit = inner
+            .paths
+            .get(&h)?
+            .iter()
+            .find(|(s, _)| s == sig)
+            .map(|(_, v)| v.clone());
+        if hit.is_some() {
+            self.path_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        hit
+    }
+
+    /// Price pieces with `caps` (the fabric's links; the pieces kept use no other) from now
+    /// on: a change of capacities drops what is kept (the priced durations read them). The
+    /// memos sharing a cache serve one search, whose capacities are one set.
+    fn for_caps(&self, caps: &[f64]) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.caps.as_slice() != caps {
+            *inner = PieceRoutesInner {
+                caps: caps.to_vec(),
+                ..PieceRoutesInner::default()
+            };
+        }
+    }
+
+    /// Pieces taken from here so far (routed or priced).
     pub fn hits(&self) -> u64 {
         self.hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Pieces whose paths were taken from here so far (their bytes their own).
+    pub fn path_hits(&self) -> u64 {
+        self.path_hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Room for `size` more units (emptied when there is none).
+    fn make_room(inner: &mut PieceRoutesInner, size: usize) {
+        if inner.units + size > Self::MAX_UNITS {
+            let caps = std::mem::take(&mut inner.caps);
+            *inner = PieceRoutesInner {
+                caps,
+                ..PieceRoutesInner::default()
+            };
+        }
+        inner.units += size;
     }
 
     fn put(&self, h: u64, sig: RouteSig, piece: Piece) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         // A priced piece keeps its signature only.
-        let size = sig.len()
+        let size = 6 * sig.len()
             + match &piece {
-                Piece::Flows(v) => v.hops() + 4 * v.len(),
+                Piece::Flows(v) => v.hops() + 5 * v.len(),
                 Piece::Seconds(_) => 0,
             };
-        if inner.hops + size > Self::MAX_HOPS {
-            *inner = PieceRoutesInner::default();
-        }
-        inner.hops += size;
+        Self::make_room(&mut inner, size);
         inner.by_hash.entry(h).or_default().push((sig, piece));
     }
+
+    fn put_paths(&self, h: u64, sig: RouteSig, routed: Arc<Routed>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let size = 6 * sig.len() + routed.flows.hops() + 5 * routed.flows.len();
+        Self::make_room(&mut inner, size);
+        inner.paths.entry(h).or_default().push((sig, routed));
+    }
+}
+
+/// The flows of `routed` (a piece's paths) with the bytes of the flows `idx` of `ph` at `vp`
+/// chunks and payload share `share`, computed as [`route_piece`] and the router compute them
+/// (a spray route splits a flow into equal shares).
+fn with_bytes(
+    f: &Fabric,
+    routed: &Routed,
+    ph: &collective::plan::Phase,
+    idx: &[u32],
+    vp: u32,
+    share: f64,
+) -> engine::FlowSet {
+    let spray = f.routing == fabric::RoutingMode::Spray;
+    let mut flows = routed.flows.clone();
+    for (b, &j) in flows.bytes_mut().iter_mut().zip(&routed.from) {
+        let fl = &ph.flows[idx[j as usize] as usize];
+        let bytes = fl.bytes / vp as f64 / share;
+        *b = if spray {
+            bytes / f.spray_shares(fl.src, fl.dst) as f64
+        } else {
+            bytes
+        };
+    }
+    flows
 }
 
 /// Route every (DP plan, phase, stage) piece the schedule's DP hook will add, before the
@@ -358,9 +476,16 @@ fn route_all(
 ) -> std::collections::BTreeMap<(usize, usize, u32), Piece> {
     use rayon::prelude::*;
     let fabric_links = f.links.len() as u32;
-    // What routing a piece reads: per flow its endpoints, channel, PXN and bytes; explicit
-    // paths only through the plan's own virtual-link base, so pieces with one are not shared.
-    let sig = |k: usize, i: usize, s: usize| -> Option<RouteSig> {
+    if let (Some(c), Some(caps)) = (cache, price) {
+        c.for_caps(&caps[..(fabric_links as usize).min(caps.len())]);
+    }
+    // Routes that do not read bytes (`RoutingMode::Adaptive` places flows by the load so far).
+    let bytes_free = f.routing != fabric::RoutingMode::Adaptive;
+    let spray = f.routing == fabric::RoutingMode::Spray;
+    // What routing a piece reads: per flow its endpoints, channel, PXN and bytes (`paths`: only
+    // whether its paths carry bytes, as `route_piece` decides); explicit paths only through
+    // the plan's own virtual-link base, so pieces with one are not shared.
+    let sig = |k: usize, i: usize, s: usize, paths: bool| -> Option<RouteSig> {
         let ph = &dp[k].0.phases[i];
         let share = dp[k].2;
         by_stage[k][i]
@@ -370,20 +495,30 @@ fn route_all(
             .map(|&fi| {
                 let fl = &ph.flows[fi as usize];
                 fl.path.is_none().then(|| {
-                    (
-                        fl.src,
-                        fl.dst,
-                        fl.channel,
-                        fl.pxn,
-                        (fl.bytes / vp as f64 / share).to_bits(),
-                    )
+                    let bytes = fl.bytes / vp as f64 / share;
+                    let last = if paths {
+                        let each = if spray {
+                            bytes / f.spray_shares(fl.src, fl.dst) as f64
+                        } else {
+                            bytes
+                        };
+                        u64::from(each > 0.0)
+                    } else {
+                        bytes.to_bits()
+                    };
+                    (fl.src, fl.dst, fl.channel, fl.pxn, last)
                 })
             })
             .collect()
     };
+    let kind = if price.is_some() {
+        SigKind::Priced
+    } else {
+        SigKind::Flows
+    };
     // (key, the earlier key it copies).
     let mut keys: Vec<(PieceKey, Option<PieceKey>)> = Vec::new();
-    // Per key: its signature and hash where the cache may hold or keep it, and what it holds.
+    // Per key: its signatures and hashes where the cache may hold or keep it, and what it holds.
     let mut cached: Vec<CacheSlot> = Vec::new();
     for s in 0..stages as usize {
         let mut seen: Vec<(PieceKey, RouteSig)> = Vec::new();
@@ -393,7 +528,7 @@ fn route_all(
             }
             for i in 0..plan.phases.len() {
                 let key = (k, i, s as u32);
-                let g = sig(k, i, s);
+                let g = sig(k, i, s, false);
                 let same = g.as_ref().and_then(|g| {
                     let hit = seen.iter().find(|(_, h)| !h.is_empty() && h == g).map(|(key, _)| *key);
                     if hit.is_none() {
@@ -401,53 +536,83 @@ fn route_all(
                     }
                     hit
                 });
-                let entry = match (cache, g) {
-                    (Some(c), Some(g)) if same.is_none() && !g.is_empty() => {
-                        let h = sig_hash(&g, price.is_some());
-                        let hit = c.get(h, &g);
-                        (Some((h, g)), hit)
+                let mut slot = CacheSlot::default();
+                if let (Some(c), Some(g)) = (cache, g) {
+                    if same.is_none() && !g.is_empty() {
+                        let h = sig_hash(&g, kind);
+                        slot.hit = c.get(h, &g);
+                        slot.piece = Some((h, g));
+                        if slot.hit.is_none() && bytes_free {
+                            if let Some(pg) = sig(k, i, s, true) {
+                                let ph = sig_hash(&pg, SigKind::Paths);
+                                slot.routed = c.get_paths(ph, &pg);
+                                slot.paths = Some((ph, pg));
+                            }
+                        }
                     }
-                    _ => (None, None),
-                };
+                }
                 keys.push((key, same));
-                cached.push(entry);
+                cached.push(slot);
             }
         }
     }
-    let routed: Vec<Option<Piece>> = keys
+    let routed: Vec<(Option<Piece>, Option<Arc<Routed>>)> = keys
         .par_iter()
         .zip(cached.par_iter())
         .map_init(
             || (fabric::Router::new(f), price.map(engine::AnalyticalPricer::new)),
-            |(router, pricer), (&((k, i, s), same), (_, hit))| {
+            |(router, pricer), (&((k, i, s), same), slot)| {
                 if same.is_some() {
-                    return None;
+                    return (None, None);
                 }
-                if let Some(v) = hit {
-                    return Some(v.clone());
+                if let Some(v) = &slot.hit {
+                    return (Some(v.clone()), None);
                 }
-                router.new_phase();
                 let idx = by_stage[k][i].get(s as usize).map_or(&[][..], |v| v.as_slice());
-                let flows = route_piece(
-                    router,
-                    &dp[k].0.phases[i],
-                    idx,
-                    vp,
-                    dp[k].2,
-                    fabric_links,
-                    virtual_base[k],
-                )
-                .ok()?;
+                let ph = &dp[k].0.phases[i];
                 // A piece the engine would refuse is left to the hook (which reports it).
-                Some(match pricer {
-                    Some(p) => Piece::Seconds(p.price(&flows).ok()?),
-                    None => Piece::Flows(Arc::new(flows)),
-                })
+                let mut make = |flows: std::borrow::Cow<'_, engine::FlowSet>| match pricer {
+                    Some(p) => p.price(&flows).ok().map(Piece::Seconds),
+                    None => Some(Piece::Flows(Arc::new(flows.into_owned()))),
+                };
+                match &slot.routed {
+                    Some(r) => (
+                        make(std::borrow::Cow::Owned(with_bytes(f, r, ph, idx, vp, dp[k].2))),
+                        None,
+                    ),
+                    None => {
+                        router.new_phase();
+                        let mut from = slot.paths.is_some().then(Vec::new);
+                        let Ok(flows) = route_piece(
+                            router,
+                            ph,
+                            idx,
+                            vp,
+                            dp[k].2,
+                            fabric_links,
+                            virtual_base[k],
+                            from.as_mut(),
+                        ) else {
+                            return (None, None);
+                        };
+                        match from {
+                            // Kept with the bytes as routed; a later piece sets its own.
+                            Some(from) => {
+                                let r = Arc::new(Routed { flows, from });
+                                (make(std::borrow::Cow::Borrowed(&r.flows)), Some(r))
+                            }
+                            None => (make(std::borrow::Cow::Owned(flows)), None),
+                        }
+                    }
+                }
             },
         )
         .collect();
     let mut out = std::collections::BTreeMap::new();
-    for ((&(key, same), flows), (sig, hit)) in keys.iter().zip(routed).zip(cached) {
+    for ((&(key, same), (flows, fresh)), slot) in keys.iter().zip(routed).zip(cached) {
+        if let (Some(c), Some((h, g)), Some(r)) = (cache, slot.paths, fresh) {
+            c.put_paths(h, g, r);
+        }
         let flows = match (flows, same) {
             (Some(v), _) => v,
             (None, Some(src)) => match out.get(&src) {
@@ -456,7 +621,7 @@ fn route_all(
             },
             (None, None) => continue,
         };
-        if let (Some(c), Some((h, g)), None) = (cache, sig, hit) {
+        if let (Some(c), Some((h, g)), None) = (cache, slot.piece, slot.hit) {
             c.put(h, g, flows.clone());
         }
         out.insert(key, flows);

@@ -598,16 +598,21 @@ struct MoeRoutes {
     ends: Vec<usize>,
     virtual_links: Vec<f64>,
     real_links: Vec<u32>,
+    /// Links of the engine the flows run on (the fabric's and the virtual ones).
+    links: usize,
     /// The flows' symmetry map at analytical and at flow fidelity (`simulate::symmetry_map`:
-    /// it reads the paths, group ends and capacities — the fabric's and the virtual links' —
-    /// which every run taking these routes shares), computed by the first run that needs it.
+    /// it reads the paths, group ends and capacities — the fabric's effective ones, which the
+    /// cache checks ([`RouteCache`]), and the virtual links' taken from them — which every run
+    /// taking these routes shares), computed by the first run that needs it.
     symmetry: [std::sync::OnceLock<Option<crate::simulate::SymmetryMap>>; 2],
 }
 
 impl MoeRoutes {
-    /// What it holds, in flows plus hops (see [`RouteCache::MAX_UNITS`]).
+    /// What it holds, in 4-byte units (see [`RouteCache::MAX_UNITS`]): a flow 4, a hop 1, and
+    /// for the two symmetry maps once computed 4 per link the flows use (a pair of link ids
+    /// each; at most the hops, at most the engine's links).
     fn size(&self) -> usize {
-        self.set.len() * 4 + self.set.hops()
+        self.set.len() * 4 + self.set.hops() + 4 * self.set.hops().min(self.links)
     }
 }
 
@@ -615,11 +620,20 @@ impl MoeRoutes {
 /// expert-parallel groups and differ in tokens per micro-batch): a run of the same groups,
 /// kernel and direction takes its routes from here instead of routing ~10⁵ flows again (the
 /// same result: see `MoeRoutes`). Holds the last [`RouteCache::CAPACITY`] routings, at most
-/// [`RouteCache::MAX_UNITS`] in size. Shared between threads.
+/// [`RouteCache::MAX_UNITS`] in size, for one set of effective capacities (the virtual links'
+/// capacities and the symmetry maps read them; other capacities — another calibration — find
+/// nothing, and their first routing empties it). Shared between threads.
 #[derive(Debug, Default)]
 pub struct RouteCache {
-    entries: std::sync::Mutex<Vec<std::sync::Arc<MoeRoutes>>>,
+    inner: std::sync::Mutex<RouteCacheInner>,
     hits: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct RouteCacheInner {
+    entries: Vec<std::sync::Arc<MoeRoutes>>,
+    /// The effective capacities the entries were routed with.
+    caps: Vec<f64>,
 }
 
 impl RouteCache {
@@ -637,25 +651,42 @@ impl RouteCache {
         self.hits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn get(&self, groups: &[Vec<u32>], kernel: MoeKernel, op: MoeOp) -> Option<std::sync::Arc<MoeRoutes>> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
+    fn get(
+        &self,
+        groups: &[Vec<u32>],
+        kernel: MoeKernel,
+        op: MoeOp,
+        caps: &[f64],
+    ) -> Option<std::sync::Arc<MoeRoutes>> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.caps.as_slice() != caps {
+            return None;
+        }
+        inner
+            .entries
             .iter()
             .rev()
             .find(|r| r.kernel == kernel && r.op == op && r.groups.as_slice() == groups)
             .cloned()
     }
 
-    /// Most flows and hops kept in all (≈ 16 bytes per flow, 4 per hop: ≤ 64 MiB); a routing
-    /// larger than that alone is not kept.
-    pub const MAX_UNITS: usize = 1 << 24;
+    /// Most kept in all, in 4-byte units ([`MoeRoutes`]: ≤ 128 MiB, a dozen routings of ~10⁵
+    /// flows on a 9,216-GPU fabric); a routing larger than that alone is not kept.
+    pub const MAX_UNITS: usize = 1 << 25;
 
-    fn put(&self, r: std::sync::Arc<MoeRoutes>) {
+    fn put(&self, r: std::sync::Arc<MoeRoutes>, caps: &[f64]) {
         let size = r.size();
         if size > Self::MAX_UNITS {
             return;
         }
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.caps.as_slice() != caps {
+            *inner = RouteCacheInner {
+                entries: Vec::new(),
+                caps: caps.to_vec(),
+            };
+        }
+        let entries = &mut inner.entries;
         entries.retain(|e| !(e.kernel == r.kernel && e.op == r.op && e.groups == r.groups));
         while !entries.is_empty()
             && (entries.len() >= Self::CAPACITY
@@ -726,7 +757,7 @@ fn route(
         plan: crate::simulate::BuiltPlan::empty(),
         routed: None,
     };
-    if let Some(hit) = cache.and_then(|c| c.get(groups, spec.kernel, spec.op)) {
+    if let Some(hit) = cache.and_then(|c| c.get(groups, spec.kernel, spec.op, &caps)) {
         if hit.carries.len() == flows.len() && hit.carries.iter().zip(&flows).all(|(&c, fl)| c == carries(fl)) {
             c_hit(cache);
             let mut set = hit.set.clone();
@@ -824,9 +855,10 @@ fn route(
             ends: ends.clone(),
             virtual_links: virtual_links.clone(),
             real_links: real_links.clone(),
+            links: caps.len() + virtual_links.len(),
             symmetry: Default::default(),
         });
-        c.put(r.clone());
+        c.put(r.clone(), &caps);
         r
     });
     Ok((head(real_links, n_flows), caps, virtual_links, set, ends, routes))

@@ -452,16 +452,20 @@ fn evaluator_matches_fresh_simulations() {
             ..moe(2, 2, 16, 4, 1)
         },
     ];
-    // Every routing mode (adaptive routes read bytes: no path reuse there), both fidelities,
-    // and two evaluators sharing their route caches taking the plans in turn (a search's
-    // threads).
-    for routing in [
-        fabric::RoutingMode::Ecmp,
-        fabric::RoutingMode::Spray,
-        fabric::RoutingMode::Adaptive,
+    // Every routing mode (adaptive routes read bytes: no path reuse there; spray also on a
+    // fabric of two ports per GPU, where a flow splits into two shares), both fidelities, and
+    // two evaluators sharing their route caches taking the plans in turn (a search's threads).
+    for (spec, routing) in [
+        ("fat-tree:gpus=64", fabric::RoutingMode::Ecmp),
+        ("fat-tree:gpus=64", fabric::RoutingMode::Spray),
+        ("fat-tree:gpus=64", fabric::RoutingMode::Adaptive),
+        ("hpn7-pod:hosts=8,segments=1", fabric::RoutingMode::Spray),
+        ("hpn7-pod:hosts=8,segments=1", fabric::RoutingMode::Ecmp),
     ] {
-        let mut f = cluster("fat-tree:gpus=64");
+        let mut f = cluster(spec);
         f.routing = routing;
+        let ports = f.scale_out_ports(0).len();
+        assert!(spec.starts_with("fat") || ports == 2, "{spec}: {ports} ports");
         for fidelity in [Fidelity::Analytical, Fidelity::Flow] {
             let mut ev = train::Evaluator::new(&f);
             let mut other = ev.sharing_routes();

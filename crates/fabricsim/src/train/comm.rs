@@ -266,14 +266,18 @@ pub struct Memo {
     built: Vec<(Arc<Plan>, BuiltPlan)>,
     built_moe: Vec<(Vec<Vec<u32>>, MoeSpec, MoeBuilt)>,
     /// DeepEP's routed flows, for runs of the same groups with other token counts
-    /// (`collective::moe::RouteCache`: the same results). Routes depend on the fabric only, so
-    /// the memos of one search's threads may share them ([`Memo::across_plans_sharing`]) and a
-    /// change of capacities keeps them.
+    /// (`collective::moe::RouteCache`: the same results). Routes depend on the fabric, and
+    /// what the cache keeps with them on its effective capacities, which it checks; so the
+    /// memos of one search's threads may share it ([`Memo::across_plans_sharing`]), and a
+    /// change of the memo's capacities keeps it.
     moe_routes: Arc<collective::moe::RouteCache>,
     /// The schedule's routed data-parallel pieces (`pipeline::PieceRoutes`: the same flows;
     /// priced pieces are kept for one set of capacities, which it checks). Shared as
     /// `moe_routes`.
     pub(crate) piece_routes: Arc<super::pipeline::PieceRoutes>,
+    /// The rank groups of the layouts met ([`super::layout::GroupMemo`]), for a memo serving
+    /// several plans.
+    pub(crate) groups: super::layout::GroupMemo,
     /// Whether the memo serves several plans ([`Memo::across_plans`]): only then are routes
     /// kept for later runs (`moe_routes`, `piece_routes`), which one step would not reuse.
     across_plans: bool,
@@ -322,15 +326,21 @@ impl Memo {
     }
 
     /// A memo for the plans of a search on the fabric `other` serves, sharing its route caches
-    /// (DeepEP's routes, the schedule's pieces): a search's threads then route a layout once
-    /// between them. The rest (merged plans, runs, choices) stays its own.
+    /// (DeepEP's routes, the schedule's pieces) and layout groups: a search's threads then route
+    /// a layout once between them. The rest (merged plans, runs, choices) stays its own.
     pub fn across_plans_sharing(other: &Memo) -> Memo {
         Memo {
             across_plans: true,
             moe_routes: other.moe_routes.clone(),
             piece_routes: other.piece_routes.clone(),
+            groups: other.groups.clone(),
             ..Memo::default()
         }
+    }
+
+    /// The groups memo layouts should share, when the memo serves several plans.
+    pub(crate) fn groups_memo(&self) -> Option<&super::layout::GroupMemo> {
+        self.across_plans.then_some(&self.groups)
     }
 
     /// The schedule's piece routes to use and keep, when the memo serves several plans.
@@ -380,6 +390,7 @@ impl Memo {
                 // (`PieceRoutes::for_caps`).
                 moe_routes: self.moe_routes.clone(),
                 piece_routes: self.piece_routes.clone(),
+                groups: self.groups.clone(),
                 ..Memo::default()
             };
         }

@@ -31,11 +31,18 @@ pub struct Layout {
 type Geometry = ([u32; 5], [u32; 5], u32);
 
 /// [`Layout::groups`] results, by geometry and dimension: a step asks for the same groups many
-/// times (pricing, the schedule, DeepEP), each ~10⁴ small vectors on a large fabric. Keyed by
-/// the geometry (the fields are public: a clone changed afterwards is not served the
-/// original's groups).
+/// times (pricing, the schedule, DeepEP), each ~10⁴ small vectors on a large fabric, and a
+/// search's plans of one layout ask for them again (an `Evaluator` gives its layouts one memo:
+/// [`Layout::share_groups`]). Keyed by the geometry (the fields are public: a clone changed
+/// afterwards is not served the original's groups). Bounded: past [`GroupMemo::MAX_RANKS`]
+/// ranks held it starts again empty.
 #[derive(Debug, Clone, Default)]
-struct GroupMemo(std::sync::Arc<std::sync::Mutex<Vec<MemoEntry>>>);
+pub struct GroupMemo(std::sync::Arc<std::sync::Mutex<Vec<MemoEntry>>>);
+
+impl GroupMemo {
+    /// Ranks held at most (4 bytes each, plus a vector per group): 2²², 16 MiB.
+    pub const MAX_RANKS: usize = 1 << 22;
+}
 
 /// One [`GroupMemo`] entry: geometry, dimension, groups.
 type MemoEntry = (Geometry, Dim, std::sync::Arc<Vec<Vec<u32>>>);
@@ -109,13 +116,32 @@ impl Layout {
             self.strides,
             self.slice_dp,
         );
-        let mut memo = self.memo.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, _, g)) = memo.iter().find(|(k, d, _)| *k == key && *d == vary) {
-            return g.clone();
+        let find = |memo: &[MemoEntry]| {
+            memo.iter()
+                .find(|(k, d, _)| *k == key && *d == vary)
+                .map(|(_, _, g)| g.clone())
+        };
+        if let Some(g) = find(&self.memo.0.lock().unwrap_or_else(|e| e.into_inner())) {
+            return g;
         }
+        // Computed outside the lock (the memo may serve a search's threads).
         let g = std::sync::Arc::new(self.compute_groups(vary));
+        let mut memo = self.memo.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = find(&memo) {
+            return g;
+        }
+        let ranks = |e: &MemoEntry| e.2.iter().map(Vec::len).sum::<usize>();
+        if memo.iter().map(ranks).sum::<usize>() + ranks(&(key, vary, g.clone())) > GroupMemo::MAX_RANKS {
+            memo.clear();
+        }
         memo.push((key, vary, g.clone()));
         g
+    }
+
+    /// Keep this layout's groups in `memo` (shared with other layouts: entries are keyed by
+    /// geometry).
+    pub fn share_groups(&mut self, memo: &GroupMemo) {
+        self.memo = memo.clone();
     }
 
     /// [`Layout::groups`], computed.

@@ -139,8 +139,10 @@ pub fn simulate_with_progress(
 /// (the same TP, the same layout with another micro-batch, recompute or ZeRO stage) then skip
 /// those simulations. Every report is identical to [`simulate_ordered`]'s for the same
 /// arguments (the reused results are those the engine would compute again; tested).
-/// Memory grows with the distinct collectives seen; drop the evaluator to free it. One per
-/// thread (it is `Send`, not shared).
+/// Memory grows with the distinct collectives seen; drop the evaluator to free it (its route
+/// caches and layout groups, bounded, live as long as any evaluator sharing them:
+/// [`Evaluator::sharing_routes`]). One per thread (it is `Send`, not shared; evaluators made
+/// with `sharing_routes` share only those caches, which lock).
 pub struct Evaluator<'f> {
     fabric: &'f Fabric,
     memo: comm::Memo,
@@ -191,7 +193,10 @@ impl<'f> Evaluator<'f> {
         fidelity: Fidelity,
         in_network: collective::InNetwork,
     ) -> Result<f64, String> {
-        let placement = layout::place(self.fabric, model, plan, order, false)?;
+        let mut placement = layout::place(self.fabric, model, plan, order, false)?;
+        if let Some(g) = self.memo.groups_memo() {
+            placement.layout.share_groups(g);
+        }
         comm::tp_per_layer_with(
             self.fabric,
             &placement,
@@ -206,9 +211,10 @@ impl<'f> Evaluator<'f> {
         )
     }
 
-    /// What the evaluator reused across plans so far: DeepEP runs whose routes it kept, and
-    /// schedule pieces (data-parallel syncs of one stage) it had routed or priced (for tests
-    /// and benchmarks; the reports are the same either way).
+    /// What was reused across plans so far through this evaluator's route caches (with the
+    /// evaluators sharing them: [`Evaluator::sharing_routes`]): DeepEP runs whose routes were
+    /// kept, and schedule pieces (data-parallel syncs of one stage) already routed or priced
+    /// (for tests and benchmarks; the reports are the same either way).
     pub fn route_reuse(&self) -> (u64, u64) {
         self.memo.route_reuse()
     }
@@ -337,6 +343,9 @@ fn step_parts(
         }
     }
     let mut placement = layout::place(f, model, plan, order, opts.full)?;
+    if let Some(g) = memo.groups_memo() {
+        placement.layout.share_groups(g);
+    }
     placement.cross_site = opts.cross_site;
     if matches!(opts.cross_site, sites::CrossSite::Diloco { .. }) && multi_site && placement.layout.slices() < 2 {
         return Err(

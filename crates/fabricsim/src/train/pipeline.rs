@@ -338,8 +338,9 @@ struct PieceRoutesInner {
     paths: std::collections::HashMap<u64, Vec<(RouteSig, Arc<Routed>)>>,
     units: usize,
     /// The capacities of the fabric's links the priced pieces were priced with
-    /// ([`PieceRoutes::for_caps`]).
+    /// ([`PieceRoutes::for_caps`]), and how many times they changed.
     caps: Vec<f64>,
+    generation: u64,
 }
 
 impl PieceRoutes {
@@ -348,13 +349,20 @@ impl PieceRoutes {
     /// search's threads together).
     pub const MAX_UNITS: usize = 1 << 24;
 
-    fn get(&self, h: u64, sig: &RouteSig) -> Option<Piece> {
+    /// The piece kept for `sig` (hash `h`): with `generation` (`Some` for a priced piece:
+    /// [`PieceRoutes::for_caps`]) a priced one of that generation's capacities, without it a
+    /// routed one (the kind is checked as well as the hash).
+    fn get(&self, h: u64, sig: &RouteSig, generation: Option<u64>) -> Option<Piece> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if generation.is_some_and(|g| g != inner.generation) {
+            return None;
+        }
+        let priced = generation.is_some();
         let hit = inner
             .by_hash
             .get(&h)?
             .iter()
-            .find(|(s, _)| s == sig)
+            .find(|(s, v)| s == sig && matches!(v, Piece::Seconds(_)) == priced)
             .map(|(_, v)| v.clone());
         if hit.is_some() {
             self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -377,16 +385,20 @@ impl PieceRoutes {
     }
 
     /// Price pieces with `caps` (the fabric's links; the pieces kept use no other) from now
-    /// on: a change of capacities drops what is kept (the priced durations read them). The
-    /// memos sharing a cache serve one search, whose capacities are one set.
-    fn for_caps(&self, caps: &[f64]) {
+    /// on: a change of capacities drops what is kept (the priced durations read them) and
+    /// starts a new generation, which the priced pieces' `get` and `put` name (so a thread
+    /// pricing with other capacities in between is neither served nor kept). Returns it.
+    fn for_caps(&self, caps: &[f64]) -> u64 {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if inner.caps.as_slice() != caps {
+            let generation = inner.generation + 1;
             *inner = PieceRoutesInner {
                 caps: caps.to_vec(),
+                generation,
                 ..PieceRoutesInner::default()
             };
         }
+        inner.generation
     }
 
     /// Pieces taken from here so far (routed or priced).
@@ -405,14 +417,26 @@ impl PieceRoutes {
             let caps = std::mem::take(&mut inner.caps);
             *inner = PieceRoutesInner {
                 caps,
+                generation: inner.generation,
                 ..PieceRoutesInner::default()
             };
         }
         inner.units += size;
     }
 
-    fn put(&self, h: u64, sig: RouteSig, piece: Piece) {
+    /// Keep `piece` for `sig` (hash `h`; a priced one only within generation `generation`),
+    /// unless it is kept already (another thread's same piece).
+    fn put(&self, h: u64, sig: RouteSig, piece: Piece, generation: Option<u64>) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let priced = matches!(piece, Piece::Seconds(_));
+        if generation.is_some_and(|g| g != inner.generation)
+            || inner.by_hash.get(&h).is_some_and(|v| {
+                v.iter()
+                    .any(|(s, p)| *s == sig && matches!(p, Piece::Seconds(_)) == priced)
+            })
+        {
+            return;
+        }
         // A priced piece keeps its signature only.
         let size = 6 * sig.len()
             + match &piece {
@@ -423,8 +447,12 @@ impl PieceRoutes {
         inner.by_hash.entry(h).or_default().push((sig, piece));
     }
 
+    /// Keep a piece's paths for its paths signature `sig` (hash `h`), unless kept already.
     fn put_paths(&self, h: u64, sig: RouteSig, routed: Arc<Routed>) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.paths.get(&h).is_some_and(|v| v.iter().any(|(s, _)| *s == sig)) {
+            return;
+        }
         let size = 6 * sig.len() + routed.flows.hops() + 5 * routed.flows.len();
         Self::make_room(&mut inner, size);
         inner.paths.entry(h).or_default().push((sig, routed));
@@ -476,9 +504,12 @@ fn route_all(
 ) -> std::collections::BTreeMap<(usize, usize, u32), Piece> {
     use rayon::prelude::*;
     let fabric_links = f.links.len() as u32;
-    if let (Some(c), Some(caps)) = (cache, price) {
-        c.for_caps(&caps[..(fabric_links as usize).min(caps.len())]);
-    }
+    // The generation of the capacities priced pieces are kept for (none at flow fidelity,
+    // where pieces are routed flows, which do not read capacities).
+    let generation = match (cache, price) {
+        (Some(c), Some(caps)) => Some(c.for_caps(&caps[..(fabric_links as usize).min(caps.len())])),
+        _ => None,
+    };
     // Routes that do not read bytes (`RoutingMode::Adaptive` places flows by the load so far).
     let bytes_free = f.routing != fabric::RoutingMode::Adaptive;
     let spray = f.routing == fabric::RoutingMode::Spray;
@@ -540,7 +571,7 @@ fn route_all(
                 if let (Some(c), Some(g)) = (cache, g) {
                     if same.is_none() && !g.is_empty() {
                         let h = sig_hash(&g, kind);
-                        slot.hit = c.get(h, &g);
+                        slot.hit = c.get(h, &g, generation);
                         slot.piece = Some((h, g));
                         if slot.hit.is_none() && bytes_free {
                             if let Some(pg) = sig(k, i, s, true) {
@@ -622,7 +653,7 @@ fn route_all(
             (None, None) => continue,
         };
         if let (Some(c), Some((h, g)), None) = (cache, slot.piece, slot.hit) {
-            c.put(h, g, flows.clone());
+            c.put(h, g, flows.clone(), generation);
         }
         out.insert(key, flows);
     }

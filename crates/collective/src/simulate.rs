@@ -181,13 +181,25 @@ pub fn run_plan(
     plan: &Plan,
     fidelity: Fidelity,
 ) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {
+    run_plan_routes(f, caps, plan, fidelity, false).map(|(r, _)| r)
+}
+
+/// [`run_plan`], and with `keep` at analytical fidelity under ECMP or spraying the routed
+/// flows ([`PlanRoutes`]; `None` otherwise, or where the run went through [`build_plan`]).
+pub fn run_plan_routes(
+    f: &Fabric,
+    caps: &[f64],
+    plan: &Plan,
+    fidelity: Fidelity,
+    keep: bool,
+) -> Result<RunAndRoutes, CollectiveError> {
     if fidelity == Fidelity::Analytical {
-        if let Some(r) = run_compact(f, caps, plan)? {
+        if let Some(r) = run_compact(f, caps, plan, keep)? {
             return Ok(r);
         }
     }
     let mut built = build_plan(f, caps, plan)?;
-    run_built(f, &mut built, fidelity)
+    Ok((run_built(f, &mut built, fidelity)?, None))
 }
 
 /// The fabric's (trunk-merged) capacities followed by `virtual_links`: the links of a built
@@ -200,11 +212,24 @@ fn all_capacities(router: &Router, caps: &[f64], virtual_links: &[f64]) -> Vec<f
 }
 
 /// Route one phase's flows as [`build_plan`] does (link ids index the fabric's links, then the
-/// plan's virtual links) into `flows`, cleared first.
-fn route_phase(router: &mut Router, ph: &crate::plan::Phase, flows: &mut FlowSet) -> Result<(), CollectiveError> {
+/// plan's virtual links) into `flows`, cleared first; with `starts`, where each flow's paths
+/// begin in `flows` (cleared first; one entry per flow, then the end).
+fn route_phase(
+    router: &mut Router,
+    ph: &crate::plan::Phase,
+    flows: &mut FlowSet,
+    mut starts: Option<&mut Vec<u32>>,
+) -> Result<(), CollectiveError> {
     flows.clear();
     router.new_phase();
+    if let Some(v) = starts.as_deref_mut() {
+        v.clear();
+        v.reserve(ph.flows.len() + 1);
+    }
     for pf in &ph.flows {
+        if let Some(v) = starts.as_deref_mut() {
+            v.push(flows.len() as u32);
+        }
         match &pf.path {
             Some(p) => {
                 if pf.bytes > 0.0 && !p.is_empty() {
@@ -227,22 +252,66 @@ fn route_phase(router: &mut Router, ph: &crate::plan::Phase, flows: &mut FlowSet
             }
         }
     }
+    if let Some(v) = starts {
+        v.push(flows.len() as u32);
+    }
     Ok(())
+}
+
+/// The routed flows of a plan's phases as an analytical run routed them ([`run_plan_routes`]),
+/// for another plan whose flows route alike (the same plan lowered at another size: the
+/// schedule's data-parallel pieces) to take instead of routing them again.
+///
+/// CORRECTNESS: only kept under ECMP and spraying, where a flow's paths are a function of its
+/// source, destination, channel and PXN option and the fabric (not of the bytes, nor of the
+/// flows routed before it in its phase: adaptive routing reads the load placed so far). A flow
+/// routed with bytes > 0 has every path it was routed on kept here (an empty path — source
+/// and destination the same — is none), in order; under spraying each carries an equal share
+/// of its bytes.
+#[derive(Debug, Clone)]
+pub struct PlanRoutes {
+    /// Per phase: the routed flows (link ids of the fabric, then the plan's virtual links) and
+    /// where each plan flow's begin (one entry per flow, then the end).
+    phases: Vec<(FlowSet, Vec<u32>)>,
+}
+
+impl PlanRoutes {
+    /// Phases kept.
+    pub fn phases(&self) -> usize {
+        self.phases.len()
+    }
+
+    /// The routed flows of phase `ph` and where each plan flow's begin.
+    pub fn phase(&self, ph: usize) -> Option<(&FlowSet, &[u32])> {
+        self.phases.get(ph).map(|(f, s)| (f, s.as_slice()))
+    }
+
+    /// Hops and flows kept, for bounds.
+    pub fn size(&self) -> usize {
+        self.phases.iter().map(|(f, s)| f.hops() + f.len() + s.len()).sum()
+    }
 }
 
 /// [`run_plan`] at analytical fidelity: routed as [`build_plan`] routes, then on a compact
 /// built plan ([`build_compact`]) where one is made, else on the full engine; `None` (run
 /// [`build_plan`] instead, which reports the error in its order) where a flow fails to route.
-fn run_compact(f: &Fabric, caps: &[f64], plan: &Plan) -> Result<Option<(f64, Vec<Bottleneck>)>, CollectiveError> {
+/// With `keep`, also the routed flows ([`PlanRoutes`], under ECMP and spraying only).
+fn run_compact(f: &Fabric, caps: &[f64], plan: &Plan, keep: bool) -> Result<Option<RunAndRoutes>, CollectiveError> {
     let mut router = Router::new(f);
     let all = all_capacities(&router, caps, &plan.virtual_links);
+    let keep = keep && router.mode() != RoutingMode::Adaptive;
     let mut phases = Vec::with_capacity(plan.phases.len());
+    let mut starts = Vec::with_capacity(if keep { plan.phases.len() } else { 0 });
     for ph in &plan.phases {
-        let mut flows = FlowSet::new();
-        if route_phase(&mut router, ph, &mut flows).is_err() {
+        let mut flows = FlowSet::with_capacity(ph.flows.len(), 0);
+        let mut st = Vec::new();
+        if route_phase(&mut router, ph, &mut flows, keep.then_some(&mut st)).is_err() {
             return Ok(None);
         }
         phases.push(flows);
+        if keep {
+            starts.push(st);
+        }
     }
     let mut built = match build_compact(&all, &mut phases) {
         Some(b) => b,
@@ -261,8 +330,23 @@ fn run_compact(f: &Fabric, caps: &[f64], plan: &Plan) -> Result<Option<(f64, Vec
             BuiltPlan { engine: e, links: None }
         }
     };
-    run_built(f, &mut built, Fidelity::Analytical).map(Some)
+    let run = run_built(f, &mut built, Fidelity::Analytical)?;
+    let routes = keep.then(|| {
+        if let Some(used) = &built.links {
+            // Back to the fabric's (and the plan's virtual) link ids.
+            for flows in &mut phases {
+                flows.rename_links(|l| used[l as usize]);
+            }
+        }
+        PlanRoutes {
+            phases: phases.into_iter().zip(starts).collect(),
+        }
+    });
+    Ok(Some((run, routes)))
 }
+
+/// A run's time and busy links, and the routes it kept ([`run_plan_routes`]).
+pub type RunAndRoutes = ((f64, Vec<Bottleneck>), Option<PlanRoutes>);
 
 /// A built plan for analytical runs only ([`run_built`] refuses the flow fidelity): its
 /// transfers (one per phase of `phases`, each after the previous one, link ids indexing
@@ -605,7 +689,7 @@ pub fn build_plan(f: &Fabric, caps: &[f64], plan: &Plan) -> Result<BuiltPlan, Co
     // all-to-all phase holds millions of flows.
     let mut flows = FlowSet::new();
     for ph in &plan.phases {
-        route_phase(&mut router, ph, &mut flows)?;
+        route_phase(&mut router, ph, &mut flows, None)?;
         let deps: Vec<engine::TaskId> = prev.into_iter().collect();
         let id = e
             .add_transfer(0.0, &flows, &deps)

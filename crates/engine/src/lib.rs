@@ -211,7 +211,7 @@ impl FlowSet {
     }
 
     /// The path of flow `i`.
-    pub(crate) fn path(&self, i: usize) -> &[u32] {
+    pub fn path(&self, i: usize) -> &[u32] {
         let a = if i == 0 { 0 } else { self.end[i - 1] as usize };
         &self.hops[a..self.end[i] as usize]
     }

@@ -181,6 +181,11 @@ impl<'f> Router<'f> {
         self.mode
     }
 
+    /// The fabric it routes on.
+    pub fn fabric(&self) -> &'f Fabric {
+        self.f
+    }
+
     /// Forget the load placed so far (adaptive): the next flows do not run with the earlier ones.
     pub fn new_phase(&mut self) {
         for &l in &self.touched {

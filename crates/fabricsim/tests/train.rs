@@ -501,6 +501,71 @@ fn evaluator_matches_fresh_simulations() {
     }
 }
 
+/// With the fidelity checks off (a search's evaluations), the schedule's data-parallel pieces
+/// take the paths the pricing routed for the same plan: the report is a fresh simulation's
+/// (whose checks keep its built plans instead, so its schedule routes every piece) but for
+/// the checks, and its step time is `step_time_ordered`'s (whose pricing does not run the
+/// data-parallel synchronisations at all), under every routing mode (adaptive keeps no routes).
+#[test]
+fn schedule_pieces_from_the_pricing_routes_match_fresh() {
+    let m = model("mixtral-8x7b");
+    let moe = |tp: u32, pp: u32, dp: u32, vp: u32, mbs: u32| ParallelPlan {
+        ep: 4,
+        vp,
+        mbs,
+        ..plan(tp, pp, dp, 128, 4096)
+    };
+    let plans = [
+        moe(2, 2, 16, 1, 1),
+        moe(2, 4, 8, 2, 1),
+        moe(4, 2, 8, 1, 2),
+        ParallelPlan {
+            zero: 3,
+            ..moe(2, 2, 16, 1, 1)
+        },
+        ParallelPlan {
+            zero: 0,
+            ..moe(2, 4, 8, 4, 1)
+        },
+    ];
+    for (spec, routing) in [
+        ("fat-tree:gpus=64", fabric::RoutingMode::Ecmp),
+        ("fat-tree:gpus=64", fabric::RoutingMode::Spray),
+        ("fat-tree:gpus=64", fabric::RoutingMode::Adaptive),
+        ("hpn7-pod:hosts=8,segments=1", fabric::RoutingMode::Spray),
+        ("hpn7-pod:hosts=8,segments=1", fabric::RoutingMode::Ecmp),
+    ] {
+        let mut f = cluster(spec);
+        f.routing = routing;
+        let cm = train::compute_model_for(f.accel_model).expect("compute model");
+        let o = opts(Fidelity::Analytical);
+        // A fresh evaluator per plan: every plan's pieces are routed (or taken) anew.
+        let mut taken = 0;
+        for p in &plans {
+            let mut ev = train::Evaluator::new(&f);
+            ev.set_fidelity_checks(false);
+            let mut quick = ev.simulate_ordered(spec, &m, p, &cm, &o, train::DEFAULT_ORDER).unwrap();
+            taken += ev.piece_pre_reuse();
+            let mut fresh = train::simulate_ordered(spec, &f, &m, p, &cm, &o, train::DEFAULT_ORDER).unwrap();
+            let step = train::step_time_ordered(&f, &m, p, &cm, &o, train::DEFAULT_ORDER).unwrap();
+            assert_eq!(quick.step_time_s.to_bits(), step.to_bits(), "{spec} {routing:?} {p:?}");
+            quick.fidelity_checks.clear();
+            fresh.fidelity_checks.clear();
+            assert_eq!(
+                serde_json::to_string(&quick).unwrap(),
+                serde_json::to_string(&fresh).unwrap(),
+                "{spec} {routing:?} {p:?}"
+            );
+        }
+        // Not vacuous: under ECMP and spray the pieces took the pricing's paths.
+        if routing == fabric::RoutingMode::Adaptive {
+            assert_eq!(taken, 0, "{spec}: adaptive routes read the load");
+        } else {
+            assert!(taken > 0, "{spec} {routing:?}: no piece took the pricing's paths");
+        }
+    }
+}
+
 /// A search evaluates with the fidelity checks off, then reports its best plans through the
 /// same evaluators with them on (`plan::search`): those reports are fresh simulations' too.
 #[test]

@@ -25,7 +25,9 @@ use super::memory::param_split;
 use collective::constants::{LinkClass, Protocol, NET_CHANNELS};
 use collective::moe::{MoeBuilt, MoeResult, MoeSpec};
 use collective::plan::{Phase, Plan, PlanFlow};
-use collective::simulate::{build_plan, latency, lower, run_built, run_plan, BuiltPlan, Options, REF_SIZE};
+use collective::simulate::{
+    build_plan, latency, lower, run_built, run_plan, run_plan_routes, BuiltPlan, Options, PlanRoutes, REF_SIZE,
+};
 use collective::{Algo, InNetwork, Op};
 use engine::Fidelity;
 use fabric::Fabric;
@@ -284,6 +286,12 @@ pub struct Memo {
     /// Pricing for the step time alone ([`Memo::step_time_only`]): the flat data-parallel
     /// synchronisations get their algorithm, protocol and latency but are not simulated.
     step_only: bool,
+    /// The routed flows of the merged plans this step's pricing ran at analytical fidelity
+    /// (`collective::simulate::PlanRoutes`, under ECMP and spraying), for the schedule's
+    /// data-parallel pieces to take instead of routing the same flows again
+    /// ([`Memo::take_plan_routes`]; emptied there, so one step's at most, within
+    /// [`Memo::PLAN_ROUTES_UNITS`]).
+    plan_routes: Vec<(Arc<Plan>, Arc<PlanRoutes>)>,
 }
 
 /// Simulations a pass over the fidelity checks asked for and the memo lacked, to compute on
@@ -358,6 +366,13 @@ impl Memo {
     /// stages: the same flows with other bytes).
     pub fn piece_path_reuse(&self) -> u64 {
         self.piece_routes.path_hits()
+    }
+
+    /// Flows of the schedule's data-parallel pieces that took their paths from the pricing's
+    /// routes of the same plan (`pipeline::PieceRoutes::pre_flows`; counted where the memo
+    /// serves several plans).
+    pub fn piece_pre_reuse(&self) -> u64 {
+        self.piece_routes.pre_flows()
     }
 
     /// DeepEP's route cache, when the memo serves several plans.
@@ -436,6 +451,40 @@ impl Memo {
         Ok((algo, proto, lat))
     }
 
+    /// What [`Memo::plan_routes`] keeps at most, in hops and flows (4-byte units): 64 MiB.
+    const PLAN_ROUTES_UNITS: usize = 1 << 24;
+
+    /// Keep the routes of an analytical run of `plan` for this step's schedule (within the
+    /// bound; past it they are not kept, and the schedule routes its pieces itself).
+    fn keep_plan_routes(&mut self, plan: &Arc<Plan>, routes: PlanRoutes) {
+        let used: usize = self.plan_routes.iter().map(|(_, r)| r.size()).sum();
+        if used + routes.size() <= Self::PLAN_ROUTES_UNITS && !self.plan_routes.iter().any(|(p, _)| same_plan(p, plan))
+        {
+            self.plan_routes.push((plan.clone(), Arc::new(routes)));
+        }
+    }
+
+    /// The routes kept for the merged plan of `op` on `groups` by `algo` over `channels`
+    /// (as [`Memo::merged`] keys it) by this step's pricing, if any.
+    pub(crate) fn plan_routes_for(
+        &self,
+        groups: &[Vec<u32>],
+        op: Op,
+        algo: Algo,
+        channels: u32,
+    ) -> Option<(Arc<Plan>, Arc<PlanRoutes>)> {
+        if self.plan_routes.is_empty() {
+            return None;
+        }
+        let plan = self.merged.get(&(groups.to_vec(), op, algo, channels))?;
+        self.plan_routes.iter().find(|(p, _)| Arc::ptr_eq(p, plan)).cloned()
+    }
+
+    /// Forget the routes kept by this step's pricing (the schedule has taken what it needs).
+    pub(crate) fn clear_plan_routes(&mut self) {
+        self.plan_routes = Vec::new();
+    }
+
     /// `run_plan` of `plan` on the fabric with `caps` at `fidelity`, once per distinct plan.
     fn run(
         &mut self,
@@ -496,7 +545,11 @@ impl Memo {
             return run_built(f, &mut b, fidelity);
         }
         if !self.keep_built || fidelity != Fidelity::Analytical {
-            return run_plan(f, caps, plan, fidelity);
+            let (r, routes) = run_plan_routes(f, caps, plan, fidelity, fidelity == Fidelity::Analytical)?;
+            if let Some(routes) = routes {
+                self.keep_plan_routes(plan, routes);
+            }
+            return Ok(r);
         }
         let mut b = build_plan(f, caps, plan)?;
         let r = run_built(f, &mut b, fidelity)?;
@@ -1388,7 +1441,7 @@ fn prefetch(
     let shared: &Memo = memo;
     // (choice key, choice, merge key, plan, whether the memo lacks it).
     type Fetched = (ChooseKey, (Algo, Protocol, f64), MergeKey, Arc<Plan>, bool);
-    type Ran = (MemoRun, Option<BuiltPlan>);
+    type Ran = (MemoRun, Option<BuiltPlan>, Option<PlanRoutes>);
     type RanMoe = (MemoMoe, Option<MoeBuilt>);
     let collectives = || -> (Vec<Fetched>, Vec<Option<Ran>>) {
         let merged: Vec<Fetched> = pieces
@@ -1425,16 +1478,17 @@ fn prefetch(
         let runs: Vec<Option<Ran>> = todo
             .par_iter()
             .map(|plan| {
-                let (t, busy, built) = if keep {
+                let (t, busy, built, routes) = if keep {
                     let mut b = build_plan(f, caps, plan).ok()?;
                     let (t, busy) = run_built(f, &mut b, fidelity).ok()?;
-                    (t, busy, Some(b))
+                    (t, busy, Some(b), None)
                 } else {
-                    let (t, busy) = run_plan(f, caps, plan, fidelity).ok()?;
-                    (t, busy, None)
+                    let ((t, busy), routes) =
+                        run_plan_routes(f, caps, plan, fidelity, fidelity == Fidelity::Analytical).ok()?;
+                    (t, busy, None, routes)
                 };
                 let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
-                Some(((plan.clone(), fidelity, t, busy), built))
+                Some(((plan.clone(), fidelity, t, busy), built, routes))
             })
             .collect();
         (merged, runs)
@@ -1473,9 +1527,12 @@ fn prefetch(
             memo.merged.entry(key).or_insert(plan);
         }
     }
-    for (run, built) in runs.into_iter().flatten() {
+    for (run, built, routes) in runs.into_iter().flatten() {
         if let Some(b) = built {
             memo.built.push((run.0.clone(), b));
+        }
+        if let Some(r) = routes {
+            memo.keep_plan_routes(&run.0, r);
         }
         memo.runs.push(run);
     }

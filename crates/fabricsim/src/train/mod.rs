@@ -225,6 +225,13 @@ impl<'f> Evaluator<'f> {
         self.memo.piece_path_reuse()
     }
 
+    /// Flows of the schedule's data-parallel pieces that took their paths from the routes the
+    /// step's pricing kept for the same plan (not routed a second time; the reports are the
+    /// same either way).
+    pub fn piece_pre_reuse(&self) -> u64 {
+        self.memo.piece_pre_reuse()
+    }
+
     /// The fabric it evaluates on.
     pub fn fabric(&self) -> &'f Fabric {
         self.fabric
@@ -325,6 +332,8 @@ fn step_parts(
     String,
 > {
     let n = STAGES.len();
+    // Routes kept by an earlier step that stopped before its schedule are not this step's.
+    memo.clear_plan_routes();
     // `--cross-site pp` on a multi-site fabric: pipeline stages outermost (split over the
     // sites), DP inside a site.
     let multi_site = sites::dci(f).is_some();
@@ -375,12 +384,37 @@ fn step_parts(
     // The checks' second pass reads the costs as priced; the schedule may change them (a TPU
     // torus's overlap of the gradient sync scales the DP costs), so it gets them as they are.
     let priced = pending.as_ref().map(|_| comm.clone());
+    // The routes the pricing kept for the data-parallel synchronisations' plans, which the
+    // schedule's pieces take instead of routing the same flows again.
+    let pre: Vec<pipeline::PreRouted> = comm
+        .dp
+        .iter()
+        .map(|sync| {
+            let algo = sync.cost.algo?;
+            memo.plan_routes_for(
+                &placement.layout.groups(sync.dim),
+                sync.op,
+                algo,
+                collective::constants::NET_CHANNELS,
+            )
+        })
+        .collect();
+    memo.clear_plan_routes();
     let piece_routes = memo.piece_routes();
     let mut schedule = || {
         let timings = timing::stage_timings(&placement, model, cm, &comm);
         // TPU: XLA overlaps the gradient synchronisation with the backward pass.
         tpu::overlap_gradient_sync(f, &placement, model, &timings, &mut comm);
-        let timeline = pipeline::run_cached(f, &placement, &timings, &comm, opts.fidelity, opts.full, piece_routes);
+        let timeline = pipeline::run_cached(
+            f,
+            &placement,
+            &timings,
+            &comm,
+            opts.fidelity,
+            opts.full,
+            piece_routes,
+            &pre,
+        );
         (timings, timeline)
     };
     let (checks, (timings, timeline)) = match pending {

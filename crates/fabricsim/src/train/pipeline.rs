@@ -176,7 +176,9 @@ impl schedule::Hooks for FabricHooks<'_> {
                             fabric_links,
                             self.virtual_base[k],
                             None,
+                            None,
                         )?
+                        .0
                     }),
                 };
                 let id = e.add_transfer(latency, &flows, &d).map_err(|e| e.to_string())?;
@@ -198,6 +200,13 @@ impl schedule::Hooks for FabricHooks<'_> {
 /// bytes a chunk's share (`vp` chunks) of the plan's over the protocol's payload share `share`;
 /// explicit paths keep their fabric links and move their virtual links to `virtual_base`.
 /// The flows go into one compact [`engine::FlowSet`] (no allocation per flow).
+///
+/// With `pre` (the same phase of the plan the pricing ran, and its routes: [`PrePhase`]), a
+/// flow that phase routed alike — same source, destination, channel and PXN, no explicit
+/// path, routed with bytes — takes its paths from there instead of the router, with its own
+/// bytes set as the router sets them (under spraying an equal share per path): the same flows
+/// (`collective::simulate::PlanRoutes`: kept only under ECMP and spraying, where a route reads
+/// neither the bytes nor the flows routed before it).
 #[allow(clippy::too_many_arguments)]
 fn route_piece(
     router: &mut fabric::Router<'_>,
@@ -208,8 +217,11 @@ fn route_piece(
     fabric_links: u32,
     virtual_base: u32,
     mut from: Option<&mut Vec<u32>>,
-) -> Result<engine::FlowSet, String> {
-    let mut flows = engine::FlowSet::new();
+    pre: Option<PrePhase<'_>>,
+) -> Result<(engine::FlowSet, usize), String> {
+    let mut flows = engine::FlowSet::with_capacity(idx.len(), 0);
+    // Flows that took their paths from `pre`.
+    let mut taken = 0;
     // The position in `idx` of the flow being routed (recorded per pushed path in `from`).
     let at = std::cell::Cell::new(0u32);
     let mut push = |path: &[u32], bytes: f64| {
@@ -221,6 +233,7 @@ fn route_piece(
         }
     };
     let mut moved = Vec::new();
+    let spray = router.mode() == fabric::RoutingMode::Spray;
     for (j, &fi) in idx.iter().enumerate() {
         at.set(j as u32);
         let fl = &ph.flows[fi as usize];
@@ -237,19 +250,70 @@ fn route_piece(
                 }));
                 push(&moved, bytes);
             }
-            None => router
-                .route(
-                    fl.src,
-                    fl.dst,
-                    fl.channel as u64,
-                    fabric::RouteOpts { pxn: fl.pxn },
-                    bytes,
-                    &mut push,
-                )
-                .map_err(|e| e.to_string())?,
+            None => {
+                if let Some(pre) = &pre {
+                    let r = &pre.phase.flows[fi as usize];
+                    // The share of each path, as `Router::route` computes it.
+                    let each = |b: f64| {
+                        if spray {
+                            b / router.fabric().spray_shares(fl.src, fl.dst) as f64
+                        } else {
+                            b
+                        }
+                    };
+                    if r.path.is_none()
+                        && (r.src, r.dst, r.channel, r.pxn) == (fl.src, fl.dst, fl.channel, fl.pxn)
+                        && each(r.bytes) > 0.0
+                    {
+                        let share_bytes = each(bytes);
+                        for q in pre.starts[fi as usize]..pre.starts[fi as usize + 1] {
+                            push(pre.flows.path(q as usize), share_bytes);
+                        }
+                        taken += 1;
+                        continue;
+                    }
+                }
+                router
+                    .route(
+                        fl.src,
+                        fl.dst,
+                        fl.channel as u64,
+                        fabric::RouteOpts { pxn: fl.pxn },
+                        bytes,
+                        &mut push,
+                    )
+                    .map_err(|e| e.to_string())?
+            }
         }
     }
-    Ok(flows)
+    Ok((flows, taken))
+}
+
+/// A phase of the plan the pricing ran for a data-parallel synchronisation, and its routes
+/// (`collective::simulate::PlanRoutes`), for [`route_piece`]: the flows of the phase and,
+/// per flow, where its routed flows begin in `flows`.
+#[derive(Clone, Copy)]
+struct PrePhase<'a> {
+    phase: &'a collective::plan::Phase,
+    flows: &'a engine::FlowSet,
+    starts: &'a [u32],
+}
+
+/// The priced plan of a data-parallel synchronisation and its routes, as the pricing kept them
+/// (`comm::Memo`), for the schedule's pieces of the same flows.
+pub type PreRouted = Option<(Arc<Plan>, Arc<collective::simulate::PlanRoutes>)>;
+
+/// Phase `i` of `pre` where it can serve phase `ph` of the schedule's plan (the same number of
+/// flows; each flow is still checked by [`route_piece`]).
+fn pre_phase<'a>(pre: &'a PreRouted, i: usize, ph: &collective::plan::Phase) -> Option<PrePhase<'a>> {
+    let (plan, routes) = pre.as_ref()?;
+    let phase = plan.phases.get(i)?;
+    let (flows, starts) = routes.phase(i)?;
+    (phase.flows.len() == ph.flows.len() && starts.len() == ph.flows.len() + 1).then_some(PrePhase {
+        phase,
+        flows,
+        starts,
+    })
 }
 
 /// A DP piece of the schedule: (DP plan, phase, stage).
@@ -330,6 +394,9 @@ pub struct PieceRoutes {
     inner: Mutex<PieceRoutesInner>,
     hits: std::sync::atomic::AtomicU64,
     path_hits: std::sync::atomic::AtomicU64,
+    /// Flows of pieces routed here that took their paths from the pricing's routes
+    /// ([`PrePhase`]).
+    pre_flows: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -404,6 +471,12 @@ impl PieceRoutes {
     /// Pieces taken from here so far (routed or priced).
     pub fn hits(&self) -> u64 {
         self.hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Flows of the pieces routed so far that took their paths from the pricing's routes of
+    /// the same plan ([`run_cached`]'s `pre`) instead of the router.
+    pub fn pre_flows(&self) -> u64 {
+        self.pre_flows.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Pieces whose paths were taken from here so far (their bytes their own).
@@ -501,6 +574,7 @@ fn route_all(
     virtual_base: &[u32],
     cache: Option<&PieceRoutes>,
     price: Option<&[f64]>,
+    pre: &[PreRouted],
 ) -> std::collections::BTreeMap<(usize, usize, u32), Piece> {
     use rayon::prelude::*;
     let fabric_links = f.links.len() as u32;
@@ -614,7 +688,7 @@ fn route_all(
                     None => {
                         router.new_phase();
                         let mut from = slot.paths.is_some().then(Vec::new);
-                        let Ok(flows) = route_piece(
+                        let Ok((flows, taken)) = route_piece(
                             router,
                             ph,
                             idx,
@@ -623,9 +697,14 @@ fn route_all(
                             fabric_links,
                             virtual_base[k],
                             from.as_mut(),
+                            pre.get(k).and_then(|p| pre_phase(p, i, ph)),
                         ) else {
                             return (None, None);
                         };
+                        if let (Some(c), true) = (cache, taken > 0) {
+                            c.pre_flows
+                                .fetch_add(taken as u64, std::sync::atomic::Ordering::Relaxed);
+                        }
                         match from {
                             // Kept with the bytes as routed; a later piece sets its own.
                             Some(from) => {
@@ -670,11 +749,13 @@ pub fn run(
     fidelity: Fidelity,
     full: bool,
 ) -> Result<Timeline, String> {
-    run_cached(f, pl, timings, comm, fidelity, full, None)
+    run_cached(f, pl, timings, comm, fidelity, full, None, &[])
 }
 
 /// [`run`], taking the DP pieces' routes from `routes` where it holds them and keeping the
-/// others there (the same timeline).
+/// others there, and the paths of their flows from `pre` (per data-parallel synchronisation of
+/// `comm.dp`, the plan its pricing ran and its routes; each flow checked) where those hold
+/// them (the same timeline).
 pub fn run_cached(
     f: &Fabric,
     pl: &Placement,
@@ -683,6 +764,7 @@ pub fn run_cached(
     fidelity: Fidelity,
     full: bool,
     routes: Option<&PieceRoutes>,
+    pre: &[PreRouted],
 ) -> Result<Timeline, String> {
     let p = &pl.plan;
     let lay = &pl.layout;
@@ -754,7 +836,18 @@ pub fn run_cached(
     // capacities are `all_caps`; a capacity it would refuse leaves them to the hook).
     let valid_caps = all_caps.iter().all(|&c| c.is_finite() && c > 0.0);
     let price = (fidelity == Fidelity::Analytical && valid_caps).then_some(all_caps.as_slice());
-    let routed = route_all(f, &dp, &by_stage, &skip, lay.pp, p.vp, &virtual_base, routes, price);
+    let routed = route_all(
+        f,
+        &dp,
+        &by_stage,
+        &skip,
+        lay.pp,
+        p.vp,
+        &virtual_base,
+        routes,
+        price,
+        pre,
+    );
     let mut e = Engine::new(all_caps, fidelity).map_err(|e| e.to_string())?;
     // The schedule reads the timeline only (busiest links come from the priced collectives).
     e.set_link_stats(false);

@@ -740,6 +740,14 @@ fn run(cli: Cli) -> Result<u8, UserError> {
     Ok(0)
 }
 
+/// mimalloc instead of the system allocator: the simulations allocate and free many
+/// short-lived vectors (routed flows, plans, per-run engine state), where glibc's `malloc`
+/// spent ~10 % of a planner search and the kernel another ~6 % zeroing the pages of large
+/// allocations it returned and took back (docs/performance.md, seventh pass). Results do not
+/// depend on the allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // A closed pipe (`fabricsim models | head`) ends the process quietly, as for any Unix tool,
     // instead of a panic in `println!`.

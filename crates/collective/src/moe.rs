@@ -736,7 +736,7 @@ fn route(
     let mut virtual_links = Vec::new();
     // The real NVLink down-link each virtual copy-ingress link stands for.
     let mut real_links: Vec<u32> = Vec::new();
-    let mut flows = Vec::new();
+    let mut flows = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     let mut acc = None;
     // Where each group's flows end in `flows`.
     let mut group_end = Vec::with_capacity(groups.len());
@@ -775,10 +775,10 @@ fn route(
             ));
         }
     }
-    let mut from: Vec<u32> = Vec::new();
+    let mut from: Vec<u32> = Vec::with_capacity(if cache.is_some() { flows.len() } else { 0 });
     let mut buf = Vec::new();
     // Routes go straight into one compact flow set (no vector per flow: ~10⁵ flows).
-    let mut set = engine::FlowSet::new();
+    let mut set = engine::FlowSet::with_capacity(flows.len(), 4 * flows.len());
     let mut path: Vec<u32> = Vec::new();
     let mut n_flows = 0;
     // Where each group's flows end in `set`.

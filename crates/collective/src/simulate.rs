@@ -184,8 +184,8 @@ pub fn run_plan(
     run_plan_routes(f, caps, plan, fidelity, false).map(|(r, _)| r)
 }
 
-/// [`run_plan`], and with `keep` at analytical fidelity under ECMP or spraying the routed
-/// flows ([`PlanRoutes`]; `None` otherwise, or where the run went through [`build_plan`]).
+/// [`run_plan`], and with `keep` under ECMP or spraying the routed flows ([`PlanRoutes`];
+/// `None` otherwise).
 pub fn run_plan_routes(
     f: &Fabric,
     caps: &[f64],
@@ -198,8 +198,8 @@ pub fn run_plan_routes(
             return Ok(r);
         }
     }
-    let mut built = build_plan(f, caps, plan)?;
-    Ok((run_built(f, &mut built, fidelity)?, None))
+    let (mut built, routes) = build_plan_routes(f, caps, plan, keep)?;
+    Ok((run_built(f, &mut built, fidelity)?, routes))
 }
 
 /// The fabric's (trunk-merged) capacities followed by `virtual_links`: the links of a built
@@ -298,12 +298,18 @@ impl PlanRoutes {
 /// With `keep`, also the routed flows ([`PlanRoutes`], under ECMP and spraying only).
 fn run_compact(f: &Fabric, caps: &[f64], plan: &Plan, keep: bool) -> Result<Option<RunAndRoutes>, CollectiveError> {
     let mut router = Router::new(f);
-    let all = all_capacities(&router, caps, &plan.virtual_links);
+    // The fabric's capacities as they are where spraying merges no trunks and the plan has no
+    // virtual links (no copy of ~10⁵ capacities per run).
+    let all: std::borrow::Cow<'_, [f64]> = if router.mode() != RoutingMode::Spray && plan.virtual_links.is_empty() {
+        std::borrow::Cow::Borrowed(caps)
+    } else {
+        std::borrow::Cow::Owned(all_capacities(&router, caps, &plan.virtual_links))
+    };
     let keep = keep && router.mode() != RoutingMode::Adaptive;
     let mut phases = Vec::with_capacity(plan.phases.len());
     let mut starts = Vec::with_capacity(if keep { plan.phases.len() } else { 0 });
     for ph in &plan.phases {
-        let mut flows = FlowSet::with_capacity(ph.flows.len(), 0);
+        let mut flows = FlowSet::with_capacity(ph.flows.len(), 4 * ph.flows.len());
         let mut st = Vec::new();
         if route_phase(&mut router, ph, &mut flows, keep.then_some(&mut st)).is_err() {
             return Ok(None);
@@ -317,7 +323,8 @@ fn run_compact(f: &Fabric, caps: &[f64], plan: &Plan, keep: bool) -> Result<Opti
         Some(b) => b,
         None => {
             // What `build_plan` builds: every phase routed, they are added in its order.
-            let mut e = Engine::new(all, Fidelity::Analytical).map_err(|e| CollectiveError::Engine(e.to_string()))?;
+            let mut e = Engine::new(all.into_owned(), Fidelity::Analytical)
+                .map_err(|e| CollectiveError::Engine(e.to_string()))?;
             e.set_link_bytes_only(true);
             let mut prev = None;
             for flows in &phases {
@@ -676,9 +683,21 @@ impl BuiltPlan {
 /// Route `plan`'s phases on the fabric with capacities `caps` (plus its virtual links) and
 /// store them as one transfer per phase, each after the previous one.
 pub fn build_plan(f: &Fabric, caps: &[f64], plan: &Plan) -> Result<BuiltPlan, CollectiveError> {
+    build_plan_routes(f, caps, plan, false).map(|(b, _)| b)
+}
+
+/// [`build_plan`], and with `keep` under ECMP or spraying the routed flows ([`PlanRoutes`]).
+pub fn build_plan_routes(
+    f: &Fabric,
+    caps: &[f64],
+    plan: &Plan,
+    keep: bool,
+) -> Result<(BuiltPlan, Option<PlanRoutes>), CollectiveError> {
     // The fabric's routing mode: ECMP hashing, adaptive (least-loaded per flow, within a
     // phase: phases do not run together) or spraying (trunks of summed capacity).
     let mut router = Router::new(f);
+    let keep = keep && router.mode() != RoutingMode::Adaptive;
+    let mut kept = Vec::with_capacity(if keep { plan.phases.len() } else { 0 });
     let all = all_capacities(&router, caps, &plan.virtual_links);
     // Built at analytical fidelity; `run_built` sets the one it runs at. The busiest links
     // are found from the bytes per link alone.
@@ -689,14 +708,22 @@ pub fn build_plan(f: &Fabric, caps: &[f64], plan: &Plan) -> Result<BuiltPlan, Co
     // all-to-all phase holds millions of flows.
     let mut flows = FlowSet::new();
     for ph in &plan.phases {
-        route_phase(&mut router, ph, &mut flows, None)?;
+        let mut starts = Vec::new();
+        if keep {
+            flows = FlowSet::with_capacity(ph.flows.len(), 4 * ph.flows.len());
+        }
+        route_phase(&mut router, ph, &mut flows, keep.then_some(&mut starts))?;
         let deps: Vec<engine::TaskId> = prev.into_iter().collect();
         let id = e
             .add_transfer(0.0, &flows, &deps)
             .map_err(|e| CollectiveError::Engine(e.to_string()))?;
         prev = Some(id);
+        if keep {
+            kept.push((std::mem::take(&mut flows), starts));
+        }
     }
-    Ok(BuiltPlan { engine: e, links: None })
+    let routes = keep.then_some(PlanRoutes { phases: kept });
+    Ok((BuiltPlan { engine: e, links: None }, routes))
 }
 
 /// [`build_plan`] of a plan of one phase whose flows all have explicit paths (over the

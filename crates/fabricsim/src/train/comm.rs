@@ -26,7 +26,7 @@ use collective::constants::{LinkClass, Protocol, NET_CHANNELS};
 use collective::moe::{MoeBuilt, MoeResult, MoeSpec};
 use collective::plan::{Phase, Plan, PlanFlow};
 use collective::simulate::{
-    build_plan, latency, lower, run_built, run_plan, run_plan_routes, BuiltPlan, Options, PlanRoutes, REF_SIZE,
+    build_plan_routes, latency, lower, run_built, run_plan, run_plan_routes, BuiltPlan, Options, PlanRoutes, REF_SIZE,
 };
 use collective::{Algo, InNetwork, Op};
 use engine::Fidelity;
@@ -286,12 +286,19 @@ pub struct Memo {
     /// Pricing for the step time alone ([`Memo::step_time_only`]): the flat data-parallel
     /// synchronisations get their algorithm, protocol and latency but are not simulated.
     step_only: bool,
-    /// The routed flows of the merged plans this step's pricing ran at analytical fidelity
-    /// (`collective::simulate::PlanRoutes`, under ECMP and spraying), for the schedule's
-    /// data-parallel pieces to take instead of routing the same flows again
-    /// ([`Memo::take_plan_routes`]; emptied there, so one step's at most, within
-    /// [`Memo::PLAN_ROUTES_UNITS`]).
+    /// The routed flows of the flat data-parallel synchronisations' merged plans this step's
+    /// pricing ran (`collective::simulate::PlanRoutes`, under ECMP and spraying), for the
+    /// schedule's data-parallel pieces to take instead of routing the same flows again: kept
+    /// from [`Memo::start_plan_routes`] to [`Memo::clear_plan_routes`] (one step's pricing at
+    /// most, within [`Memo::PLAN_ROUTES_UNITS`]; not the fidelity checks' runs).
     plan_routes: Vec<(Arc<Plan>, Arc<PlanRoutes>)>,
+    /// The routes of the plans a step's up-front batch ran ([`prefetch`]), until the pricing
+    /// of a data-parallel synchronisation claims its plan's (into `plan_routes`).
+    spare_routes: Vec<(Arc<Plan>, Arc<PlanRoutes>)>,
+    /// Whether a step's pricing is on (routes may be kept).
+    keeping_routes: bool,
+    /// Whether a data-parallel synchronisation is being priced (its run keeps its routes).
+    want_routes: bool,
 }
 
 /// Simulations a pass over the fidelity checks asked for and the memo lacked, to compute on
@@ -406,6 +413,11 @@ impl Memo {
                 moe_routes: self.moe_routes.clone(),
                 piece_routes: self.piece_routes.clone(),
                 groups: self.groups.clone(),
+                // Routes read no capacities.
+                plan_routes: std::mem::take(&mut self.plan_routes),
+                spare_routes: std::mem::take(&mut self.spare_routes),
+                keeping_routes: self.keeping_routes,
+                want_routes: self.want_routes,
                 ..Memo::default()
             };
         }
@@ -456,11 +468,38 @@ impl Memo {
 
     /// Keep the routes of an analytical run of `plan` for this step's schedule (within the
     /// bound; past it they are not kept, and the schedule routes its pieces itself).
-    fn keep_plan_routes(&mut self, plan: &Arc<Plan>, routes: PlanRoutes) {
-        let used: usize = self.plan_routes.iter().map(|(_, r)| r.size()).sum();
-        if used + routes.size() <= Self::PLAN_ROUTES_UNITS && !self.plan_routes.iter().any(|(p, _)| same_plan(p, plan))
-        {
-            self.plan_routes.push((plan.clone(), Arc::new(routes)));
+    fn keep_plan_routes(&mut self, plan: &Arc<Plan>, routes: Arc<PlanRoutes>, spare: bool) {
+        if !self.keeping_routes {
+            return;
+        }
+        let used: usize = self
+            .plan_routes
+            .iter()
+            .chain(&self.spare_routes)
+            .map(|(_, r)| r.size())
+            .sum();
+        let kept = if spare {
+            &mut self.spare_routes
+        } else {
+            &mut self.plan_routes
+        };
+        if used + routes.size() <= Self::PLAN_ROUTES_UNITS && !kept.iter().any(|(p, _)| same_plan(p, plan)) {
+            kept.push((plan.clone(), routes));
+        }
+    }
+
+    /// Whether runs now keep their routes for the schedule: a step's pricing of a flat
+    /// data-parallel synchronisation.
+    fn wants_routes(&self) -> bool {
+        self.keeping_routes && self.want_routes
+    }
+
+    /// A data-parallel synchronisation's run of `plan` found in the memo: its routes, where the
+    /// up-front batch kept them, move to those the schedule reads.
+    fn claim_spare_routes(&mut self, plan: &Arc<Plan>) {
+        if let Some(i) = self.spare_routes.iter().position(|(p, _)| same_plan(p, plan)) {
+            let (p, r) = self.spare_routes.swap_remove(i);
+            self.keep_plan_routes(&p, r, false);
         }
     }
 
@@ -477,12 +516,24 @@ impl Memo {
             return None;
         }
         let plan = self.merged.get(&(groups.to_vec(), op, algo, channels))?;
-        self.plan_routes.iter().find(|(p, _)| Arc::ptr_eq(p, plan)).cloned()
+        // An equal plan (another operation lowered to the same flows) was run once, under the
+        // first one's name (`Memo::run`).
+        self.plan_routes.iter().find(|(p, _)| same_plan(p, plan)).cloned()
     }
 
-    /// Forget the routes kept by this step's pricing (the schedule has taken what it needs).
+    /// Keep the routes of the runs from now on (a step's pricing), none kept before.
+    pub(crate) fn start_plan_routes(&mut self) {
+        self.plan_routes = Vec::new();
+        self.spare_routes = Vec::new();
+        self.keeping_routes = true;
+    }
+
+    /// Forget the routes kept by this step's pricing and keep no more (the schedule has taken
+    /// what it needs).
     pub(crate) fn clear_plan_routes(&mut self) {
         self.plan_routes = Vec::new();
+        self.spare_routes = Vec::new();
+        self.keeping_routes = false;
     }
 
     /// `run_plan` of `plan` on the fabric with `caps` at `fidelity`, once per distinct plan.
@@ -498,7 +549,11 @@ impl Memo {
             .iter()
             .find(|(p, fi, ..)| *fi == fidelity && same_plan(p, plan))
         {
-            return Ok((*t, busy.clone()));
+            let found = (*t, busy.clone());
+            if self.wants_routes() {
+                self.claim_spare_routes(plan);
+            }
+            return Ok(found);
         }
         if let Some(d) = &mut self.defer {
             // Recorded for later; the caller's result from this pass is discarded.
@@ -545,15 +600,18 @@ impl Memo {
             return run_built(f, &mut b, fidelity);
         }
         if !self.keep_built || fidelity != Fidelity::Analytical {
-            let (r, routes) = run_plan_routes(f, caps, plan, fidelity, fidelity == Fidelity::Analytical)?;
+            let (r, routes) = run_plan_routes(f, caps, plan, fidelity, self.wants_routes())?;
             if let Some(routes) = routes {
-                self.keep_plan_routes(plan, routes);
+                self.keep_plan_routes(plan, Arc::new(routes), false);
             }
             return Ok(r);
         }
-        let mut b = build_plan(f, caps, plan)?;
+        let (mut b, routes) = build_plan_routes(f, caps, plan, self.wants_routes())?;
         let r = run_built(f, &mut b, fidelity)?;
         self.built.push((plan.clone(), b));
+        if let Some(routes) = routes {
+            self.keep_plan_routes(plan, Arc::new(routes), false);
+        }
         Ok(r)
     }
 
@@ -1365,7 +1423,11 @@ fn dp_sync_in(
 ) -> Result<(CommCost, Vec<(u32, f64)>), String> {
     let torus = matches!(f.scale_up, fabric::ScaleUpKind::Torus { .. });
     let simulate = !memo.step_only || torus;
-    concurrent_run(memo, f, caps, groups, op, size, opts, simulate)
+    // Its run keeps its routes for the schedule's pieces of the same flows.
+    memo.want_routes = true;
+    let r = concurrent_run(memo, f, caps, groups, op, size, opts, simulate);
+    memo.want_routes = false;
+    r
 }
 
 /// [`concurrent_in`]'s choice of algorithm, protocol and latency, and with `simulate` its run
@@ -1438,6 +1500,9 @@ fn prefetch(
     // Analytical runs keep their built plans for the fidelity checks, as `Memo::simulate`
     // and `Memo::simulate_moe` do.
     let keep = memo.keep_built && fidelity == Fidelity::Analytical;
+    // Within a step's pricing, the runs keep their routes for the schedule's data-parallel
+    // pieces (spare until a synchronisation's pricing claims them: `Memo::run`).
+    let keep_routes = memo.keeping_routes;
     let shared: &Memo = memo;
     // (choice key, choice, merge key, plan, whether the memo lacks it).
     type Fetched = (ChooseKey, (Algo, Protocol, f64), MergeKey, Arc<Plan>, bool);
@@ -1479,12 +1544,11 @@ fn prefetch(
             .par_iter()
             .map(|plan| {
                 let (t, busy, built, routes) = if keep {
-                    let mut b = build_plan(f, caps, plan).ok()?;
+                    let (mut b, routes) = build_plan_routes(f, caps, plan, keep_routes).ok()?;
                     let (t, busy) = run_built(f, &mut b, fidelity).ok()?;
-                    (t, busy, Some(b), None)
+                    (t, busy, Some(b), routes)
                 } else {
-                    let ((t, busy), routes) =
-                        run_plan_routes(f, caps, plan, fidelity, fidelity == Fidelity::Analytical).ok()?;
+                    let ((t, busy), routes) = run_plan_routes(f, caps, plan, fidelity, keep_routes).ok()?;
                     (t, busy, None, routes)
                 };
                 let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
@@ -1532,7 +1596,7 @@ fn prefetch(
             memo.built.push((run.0.clone(), b));
         }
         if let Some(r) = routes {
-            memo.keep_plan_routes(&run.0, r);
+            memo.keep_plan_routes(&run.0, Arc::new(r), true);
         }
         memo.runs.push(run);
     }

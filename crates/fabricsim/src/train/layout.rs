@@ -44,8 +44,9 @@ impl GroupMemo {
     pub const MAX_RANKS: usize = 1 << 22;
 }
 
-/// One [`GroupMemo`] entry: geometry, dimension, groups.
-type MemoEntry = (Geometry, Dim, std::sync::Arc<Vec<Vec<u32>>>);
+/// One [`GroupMemo`] entry: geometry, dimension, groups, and the ranks they hold (for the
+/// bound, without a pass over every group of every entry at each insertion).
+type MemoEntry = (Geometry, Dim, std::sync::Arc<Vec<Vec<u32>>>, usize);
 
 /// The names `--order` accepts, in coordinate order.
 pub const ORDER_NAMES: [&str; 5] = ["tp", "cp", "ep", "pp", "dp"];
@@ -118,8 +119,8 @@ impl Layout {
         );
         let find = |memo: &[MemoEntry]| {
             memo.iter()
-                .find(|(k, d, _)| *k == key && *d == vary)
-                .map(|(_, _, g)| g.clone())
+                .find(|(k, d, ..)| *k == key && *d == vary)
+                .map(|(_, _, g, _)| g.clone())
         };
         if let Some(g) = find(&self.memo.0.lock().unwrap_or_else(|e| e.into_inner())) {
             return g;
@@ -130,11 +131,11 @@ impl Layout {
         if let Some(g) = find(&memo) {
             return g;
         }
-        let ranks = |e: &MemoEntry| e.2.iter().map(Vec::len).sum::<usize>();
-        if memo.iter().map(ranks).sum::<usize>() + ranks(&(key, vary, g.clone())) > GroupMemo::MAX_RANKS {
+        let ranks = g.iter().map(Vec::len).sum::<usize>();
+        if memo.iter().map(|e| e.3).sum::<usize>() + ranks > GroupMemo::MAX_RANKS {
             memo.clear();
         }
-        memo.push((key, vary, g.clone()));
+        memo.push((key, vary, g.clone(), ranks));
         g
     }
 

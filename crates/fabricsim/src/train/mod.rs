@@ -332,8 +332,9 @@ fn step_parts(
     String,
 > {
     let n = STAGES.len();
-    // Routes kept by an earlier step that stopped before its schedule are not this step's.
-    memo.clear_plan_routes();
+    // The pricing keeps the routes of the plans it runs for the schedule (none of an earlier
+    // step that stopped before its schedule).
+    memo.start_plan_routes();
     // `--cross-site pp` on a multi-site fabric: pipeline stages outermost (split over the
     // sites), DP inside a site.
     let multi_site = sites::dci(f).is_some();

@@ -219,7 +219,7 @@ fn route_piece(
     mut from: Option<&mut Vec<u32>>,
     pre: Option<PrePhase<'_>>,
 ) -> Result<(engine::FlowSet, usize), String> {
-    let mut flows = engine::FlowSet::with_capacity(idx.len(), 0);
+    let mut flows = engine::FlowSet::with_capacity(idx.len(), 4 * idx.len());
     // Flows that took their paths from `pre`.
     let mut taken = 0;
     // The position in `idx` of the flow being routed (recorded per pushed path in `from`).
@@ -756,6 +756,7 @@ pub fn run(
 /// others there, and the paths of their flows from `pre` (per data-parallel synchronisation of
 /// `comm.dp`, the plan its pricing ran and its routes; each flow checked) where those hold
 /// them (the same timeline).
+#[allow(clippy::too_many_arguments)]
 pub fn run_cached(
     f: &Fabric,
     pl: &Placement,

@@ -286,9 +286,10 @@ impl PlanRoutes {
         self.phases.get(ph).map(|(f, s)| (f, s.as_slice()))
     }
 
-    /// Hops and flows kept, for bounds.
+    /// What is kept, in 4-byte units (a hop 1; a flow's end, bytes and weight 4; where a plan
+    /// flow's paths begin 1), for bounds.
     pub fn size(&self) -> usize {
-        self.phases.iter().map(|(f, s)| f.hops() + f.len() + s.len()).sum()
+        self.phases.iter().map(|(f, s)| f.hops() + 4 * f.len() + s.len()).sum()
     }
 }
 

@@ -198,6 +198,11 @@ impl<'f> Router<'f> {
     /// path and its bytes: one path, or under `spray` one equal share per NIC port of the
     /// source when the route leaves the scale-up domain. Paths under `spray` use each trunk's
     /// representative link (see [`Router::merge_capacities`]).
+    ///
+    /// Under ECMP and spray the paths are a function of (`src`, `dst`, `flow`, `opts`) and the
+    /// fabric alone — not of `bytes` nor of the flows routed before — and callers rely on it
+    /// (`collective::simulate::PlanRoutes`, the schedule's piece caches): keep it so, or make
+    /// those caches read what a route would read.
     pub fn route(
         &mut self,
         src: u32,

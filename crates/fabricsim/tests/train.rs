@@ -502,10 +502,11 @@ fn evaluator_matches_fresh_simulations() {
 }
 
 /// With the fidelity checks off (a search's evaluations), the schedule's data-parallel pieces
-/// take the paths the pricing routed for the same plan: the report is a fresh simulation's
-/// (whose checks keep its built plans instead, so its schedule routes every piece) but for
-/// the checks, and its step time is `step_time_ordered`'s (whose pricing does not run the
-/// data-parallel synchronisations at all), under every routing mode (adaptive keeps no routes).
+/// take the paths the pricing routed for the same plan: the step time is `step_time_ordered`'s
+/// bit for bit (whose pricing does not run the flat data-parallel synchronisations, so its
+/// schedule routes every piece itself), and the report a fresh simulation's but for the checks,
+/// under every routing mode (adaptive keeps no routes). The pieces themselves are compared
+/// with routed ones in `pipeline::tests`.
 #[test]
 fn schedule_pieces_from_the_pricing_routes_match_fresh() {
     let m = model("mixtral-8x7b");
@@ -538,23 +539,30 @@ fn schedule_pieces_from_the_pricing_routes_match_fresh() {
         let mut f = cluster(spec);
         f.routing = routing;
         let cm = train::compute_model_for(f.accel_model).expect("compute model");
-        let o = opts(Fidelity::Analytical);
         // A fresh evaluator per plan: every plan's pieces are routed (or taken) anew.
         let mut taken = 0;
-        for p in &plans {
+        for (p, fidelity) in plans
+            .iter()
+            .flat_map(|p| [(p, Fidelity::Analytical), (p, Fidelity::Flow)])
+        {
+            let o = opts(fidelity);
             let mut ev = train::Evaluator::new(&f);
             ev.set_fidelity_checks(false);
             let mut quick = ev.simulate_ordered(spec, &m, p, &cm, &o, train::DEFAULT_ORDER).unwrap();
             taken += ev.piece_pre_reuse();
             let mut fresh = train::simulate_ordered(spec, &f, &m, p, &cm, &o, train::DEFAULT_ORDER).unwrap();
             let step = train::step_time_ordered(&f, &m, p, &cm, &o, train::DEFAULT_ORDER).unwrap();
-            assert_eq!(quick.step_time_s.to_bits(), step.to_bits(), "{spec} {routing:?} {p:?}");
+            assert_eq!(
+                quick.step_time_s.to_bits(),
+                step.to_bits(),
+                "{spec} {routing:?} {fidelity:?} {p:?}"
+            );
             quick.fidelity_checks.clear();
             fresh.fidelity_checks.clear();
             assert_eq!(
                 serde_json::to_string(&quick).unwrap(),
                 serde_json::to_string(&fresh).unwrap(),
-                "{spec} {routing:?} {p:?}"
+                "{spec} {routing:?} {fidelity:?} {p:?}"
             );
         }
         // Not vacuous: under ECMP and spray the pieces took the pricing's paths.

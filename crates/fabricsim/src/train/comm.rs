@@ -377,7 +377,7 @@ impl Memo {
 
     /// Flows of the schedule's data-parallel pieces that took their paths from the pricing's
     /// routes of the same plan (`pipeline::PieceRoutes::pre_flows`; counted where the memo
-    /// serves several plans).
+    /// serves several plans, over every memo sharing its route caches).
     pub fn piece_pre_reuse(&self) -> u64 {
         self.piece_routes.pre_flows()
     }
@@ -463,7 +463,9 @@ impl Memo {
         Ok((algo, proto, lat))
     }
 
-    /// What [`Memo::plan_routes`] keeps at most, in hops and flows (4-byte units): 64 MiB.
+    /// What [`Memo::plan_routes`] and [`Memo::spare_routes`] keep at most, in 4-byte units
+    /// ([`PlanRoutes::size`]: a hop 1, a flow 4, a flow's start 1): 64 MiB, plus the slack of
+    /// the flow sets' reserved capacity.
     const PLAN_ROUTES_UNITS: usize = 1 << 24;
 
     /// Keep the routes of an analytical run of `plan` for this step's schedule (within the
@@ -967,7 +969,7 @@ fn price_in(
             let mut pieces = Vec::new();
             hierarchical_pieces(&mut pieces, p.zero, bytes, g, diloco);
             let lists: Vec<(Groups, Op, f64)> = pieces.iter().map(|&(dim, op, b)| (lay.groups(dim), op, b)).collect();
-            prefetch(memo, f, caps, &lists, &[], None, opts);
+            prefetch(memo, f, caps, &lists, 0, &[], None, opts);
             for (dim, op, b) in pieces {
                 let groups = lay.groups(dim);
                 let (mut c, l) = concurrent_in(memo, f, caps, &groups, op, b, opts)?;
@@ -1478,13 +1480,15 @@ fn concurrent_run(
 /// is the one `concurrent_with` would compute (same lowering, same deterministic engine), so
 /// prices do not change; a plan equal to one already run (the in-site all-gather after the
 /// reduce-scatter) is run once. Anything that fails is left for `concurrent_with` to compute
-/// and report.
+/// and report. The last `dp_pieces` of `pieces` are flat data-parallel synchronisations: within
+/// a step's pricing their runs keep their routes ([`Memo::spare_routes`]) for the schedule.
 #[allow(clippy::too_many_arguments)]
 fn prefetch(
     memo: &mut Memo,
     f: &Fabric,
     caps: &[f64],
     pieces: &[(Groups, Op, f64)],
+    dp_pieces: usize,
     plans: &[Arc<Plan>],
     moe: Option<&(Vec<Vec<u32>>, Vec<MoeSpec>)>,
     opts: CommOptions,
@@ -1500,18 +1504,24 @@ fn prefetch(
     // Analytical runs keep their built plans for the fidelity checks, as `Memo::simulate`
     // and `Memo::simulate_moe` do.
     let keep = memo.keep_built && fidelity == Fidelity::Analytical;
-    // Within a step's pricing, the runs keep their routes for the schedule's data-parallel
-    // pieces (spare until a synchronisation's pricing claims them: `Memo::run`).
+    // Within a step's pricing, the runs of the flat data-parallel synchronisations' plans (the
+    // last `dp_pieces` of `pieces`) keep their routes for the schedule's pieces of the same
+    // flows (spare until the synchronisation's pricing claims them: `Memo::run`).
     let keep_routes = memo.keeping_routes;
     let shared: &Memo = memo;
     // (choice key, choice, merge key, plan, whether the memo lacks it).
-    type Fetched = (ChooseKey, (Algo, Protocol, f64), MergeKey, Arc<Plan>, bool);
+    // (choice key, choice, merge key, plan, whether the memo lacks it, whether it is a flat
+    // data-parallel synchronisation's).
+    type Fetched = (ChooseKey, (Algo, Protocol, f64), MergeKey, Arc<Plan>, bool, bool);
     type Ran = (MemoRun, Option<BuiltPlan>, Option<PlanRoutes>);
     type RanMoe = (MemoMoe, Option<MoeBuilt>);
     let collectives = || -> (Vec<Fetched>, Vec<Option<Ran>>) {
+        let dp_from = pieces.len().saturating_sub(dp_pieces);
         let merged: Vec<Fetched> = pieces
             .par_iter()
-            .filter_map(|(groups, op, size)| {
+            .enumerate()
+            .filter_map(|(i, (groups, op, size))| {
+                let dp = i >= dp_from;
                 if groups.is_empty() || groups[0].len() < 2 || *size <= 0.0 {
                     return None;
                 }
@@ -1522,27 +1532,34 @@ fn prefetch(
                 };
                 let key = (groups.to_vec(), *op, chosen.0, sim.channels);
                 if let Some(p) = shared.merged.get(&key) {
-                    return Some((ck, chosen, key, p.clone(), false));
+                    return Some((ck, chosen, key, p.clone(), false, dp));
                 }
                 let plan = merge_groups(f, groups, *op, REF_SIZE, chosen.0, sim.channels).ok()?;
-                Some((ck, chosen, key, Arc::new(plan), true))
+                Some((ck, chosen, key, Arc::new(plan), true, dp))
             })
             .collect();
-        // The plans to run: not run yet, and not equal to an earlier one of this batch.
-        let mut todo: Vec<Arc<Plan>> = Vec::new();
-        for plan in merged.iter().map(|(_, _, _, plan, _)| plan).chain(plans) {
+        // The plans to run: not run yet, and not equal to an earlier one of this batch; and
+        // whether a data-parallel synchronisation's (its run then keeps its routes).
+        let mut todo: Vec<(Arc<Plan>, bool)> = Vec::new();
+        let fetched = merged.iter().map(|(_, _, _, plan, _, dp)| (plan, *dp));
+        for (plan, dp) in fetched.chain(plans.iter().map(|p| (p, false))) {
             let done = shared
                 .runs
                 .iter()
                 .any(|(p, fi, ..)| *fi == fidelity && same_plan(p, plan))
                 || shared.built.iter().any(|(p, _)| same_plan(p, plan));
-            if !done && !todo.iter().any(|p| same_plan(p, plan)) {
-                todo.push(plan.clone());
+            if done {
+                continue;
+            }
+            match todo.iter_mut().find(|(p, _)| same_plan(p, plan)) {
+                Some((_, keeps)) => *keeps |= dp,
+                None => todo.push((plan.clone(), dp)),
             }
         }
         let runs: Vec<Option<Ran>> = todo
             .par_iter()
-            .map(|plan| {
+            .map(|(plan, dp)| {
+                let keep_routes = keep_routes && *dp;
                 let (t, busy, built, routes) = if keep {
                     let (mut b, routes) = build_plan_routes(f, caps, plan, keep_routes).ok()?;
                     let (t, busy) = run_built(f, &mut b, fidelity).ok()?;
@@ -1585,7 +1602,7 @@ fn prefetch(
             .collect()
     };
     let ((merged, runs), moe_runs) = rayon::join(collectives, moe_runs);
-    for (ck, chosen, key, plan, new) in merged {
+    for (ck, chosen, key, plan, new, _) in merged {
         memo.chosen.entry(ck).or_insert(chosen);
         if new {
             memo.merged.entry(key).or_insert(plan);
@@ -1681,6 +1698,8 @@ fn prefetch_single_site(
         lists.push((Arc::new(replicas), Op::AllReduce, layer_bytes / shard_size));
     }
     let torus = matches!(f.scale_up, fabric::ScaleUpKind::Torus { .. });
+    // The flat data-parallel synchronisations come last (their runs keep their routes).
+    let dp_from = lists.len();
     if p.dp * p.cp > 1 && (!memo.step_only || torus) {
         let ops: &[Op] = if p.zero == 0 {
             &[Op::AllReduce]
@@ -1703,7 +1722,8 @@ fn prefetch_single_site(
         plans.push(Arc::new(p2p_plan(f, pl, &|_| true)));
     }
     let moe = super::moe::requests(pl, model, opts.moe_imbalance);
-    prefetch(memo, f, &pl.caps, &lists, &plans, moe.as_ref(), opts);
+    let dp_pieces = lists.len() - dp_from;
+    prefetch(memo, f, &pl.caps, &lists, dp_pieces, &plans, moe.as_ref(), opts);
 }
 
 /// On several sites, price up front in one parallel batch ([`prefetch`]) what [`price_with`]
@@ -1746,7 +1766,7 @@ fn prefetch_multi_site(
             plans.push(Arc::new(p2p_plan(f, pl, &crosses)));
         }
     }
-    prefetch(memo, f, &pl.caps, &lists, &plans, None, opts);
+    prefetch(memo, f, &pl.caps, &lists, 0, &plans, None, opts);
 }
 
 /// The key of [`Memo::choose`]: group, operation, size (bits), fidelity (flow?) and the

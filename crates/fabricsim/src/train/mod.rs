@@ -227,7 +227,8 @@ impl<'f> Evaluator<'f> {
 
     /// Flows of the schedule's data-parallel pieces that took their paths from the routes the
     /// step's pricing kept for the same plan (not routed a second time; the reports are the
-    /// same either way).
+    /// same either way), over every evaluator sharing this one's route caches
+    /// ([`Evaluator::sharing_routes`]).
     pub fn piece_pre_reuse(&self) -> u64 {
         self.memo.piece_pre_reuse()
     }
@@ -332,9 +333,6 @@ fn step_parts(
     String,
 > {
     let n = STAGES.len();
-    // The pricing keeps the routes of the plans it runs for the schedule (none of an earlier
-    // step that stopped before its schedule).
-    memo.start_plan_routes();
     // `--cross-site pp` on a multi-site fabric: pipeline stages outermost (split over the
     // sites), DP inside a site.
     let multi_site = sites::dci(f).is_some();
@@ -363,7 +361,10 @@ fn step_parts(
         );
     }
     progress(0, n, STAGES[0]);
-    let (mut comm, pending) = comm::price_pending(
+    // The pricing keeps the routes of the flat data-parallel synchronisations' plans for the
+    // schedule (until `clear_plan_routes` below, or here on an error).
+    memo.start_plan_routes();
+    let priced = comm::price_pending(
         f,
         &placement,
         model,
@@ -374,7 +375,8 @@ fn step_parts(
             fidelity_checks,
         },
         memo,
-    )?;
+    );
+    let (mut comm, pending) = priced.inspect_err(|_| memo.clear_plan_routes())?;
     progress(1, n, STAGES[1]);
     // The fidelity checks' flow runs (analytical fidelity) on other threads while this one
     // computes the stage timings and the schedule, which read the costs but not the checks;

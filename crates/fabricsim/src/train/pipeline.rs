@@ -269,7 +269,7 @@ fn route_piece(
                         for q in pre.starts[fi as usize]..pre.starts[fi as usize + 1] {
                             push(pre.flows.path(q as usize), share_bytes);
                         }
-                        taken += 1;
+                        taken += usize::from(share_bytes > 0.0);
                         continue;
                     }
                 }
@@ -879,4 +879,101 @@ pub fn run_cached(
         dci_fifo,
     };
     schedule::simulate_with(p.pp, p.vp, pl.microbatches, replicas, &st, e, &mut hooks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use collective::{Algo, Op};
+
+    fn fabric(spec: &str, routing: fabric::RoutingMode) -> Fabric {
+        let (_, mut f) = crate::cluster::load(crate::cluster::Source::Preset(spec)).expect("cluster");
+        f.routing = routing;
+        f
+    }
+
+    /// A piece routed with the pricing's routes of the same plan (lowered at another size) is
+    /// the piece routed by the router, flow for flow (paths, bytes, weights and positions),
+    /// under ECMP and spray (also over two ports per GPU, where spray splits a flow, and on a
+    /// TPU torus); under adaptive routing no routes are kept.
+    #[test]
+    fn pieces_from_kept_routes_equal_routed_pieces() {
+        let cases = [
+            ("fat-tree:gpus=64", fabric::RoutingMode::Ecmp),
+            ("fat-tree:gpus=64", fabric::RoutingMode::Spray),
+            ("hpn7-pod:hosts=8,segments=1", fabric::RoutingMode::Spray),
+            ("hpn7-pod:hosts=8,segments=1", fabric::RoutingMode::Ecmp),
+            ("tpu-v5p-pod:slice=4x4x4", fabric::RoutingMode::Ecmp),
+            ("fat-tree:gpus=64", fabric::RoutingMode::Adaptive),
+        ];
+        let mut taken_all = 0;
+        for (spec, routing) in cases {
+            let f = fabric(spec, routing);
+            let caps = collective::simulate::effective_capacities(&f);
+            let n = f.accel_count() as u32;
+            let links = f.links.len() as u32;
+            // Data-parallel groups across nodes: stride 8 (and a group of one odd shape).
+            let mut groups: Vec<Vec<u32>> = (0..8).map(|r| (r..n).step_by(8).collect()).collect();
+            groups.push(vec![n - 1, 3, n / 2 + 5]);
+            for algo in [Algo::Ring, Algo::Tree, Algo::Hierarchical] {
+                for op in [Op::AllReduce, Op::ReduceScatter, Op::AllGather] {
+                    let Ok(priced) =
+                        crate::train::comm::merge_groups(&f, &groups, op, collective::simulate::REF_SIZE, algo, 2)
+                    else {
+                        continue;
+                    };
+                    let (_, routes) =
+                        collective::simulate::run_plan_routes(&f, &caps, &priced, engine::Fidelity::Analytical, true)
+                            .expect("run");
+                    if routing == fabric::RoutingMode::Adaptive {
+                        assert!(routes.is_none(), "adaptive routes read the load");
+                        continue;
+                    }
+                    let pre: PreRouted = Some((Arc::new(priced), Arc::new(routes.expect("routes"))));
+                    // The schedule's plan: the same groups at another size (and a zero-byte one).
+                    for size in [3.7e6, 0.0] {
+                        let plan = crate::train::comm::merge_groups(&f, &groups, op, size, algo, 2).expect("lower");
+                        for (i, ph) in plan.phases.iter().enumerate() {
+                            let pp = pre_phase(&pre, i, ph).expect("the same phase");
+                            for stage in 0..3u32 {
+                                let idx: Vec<u32> = (0..ph.flows.len() as u32)
+                                    .filter(|&k| ph.flows[k as usize].src % 3 == stage)
+                                    .collect();
+                                let (mut from_a, mut from_b) = (Vec::new(), Vec::new());
+                                let (a, taken) = route_piece(
+                                    &mut fabric::Router::new(&f),
+                                    ph,
+                                    &idx,
+                                    2,
+                                    0.93,
+                                    links,
+                                    links + 7,
+                                    Some(&mut from_a),
+                                    Some(pp),
+                                )
+                                .expect("piece");
+                                let (b, none) = route_piece(
+                                    &mut fabric::Router::new(&f),
+                                    ph,
+                                    &idx,
+                                    2,
+                                    0.93,
+                                    links,
+                                    links + 7,
+                                    Some(&mut from_b),
+                                    None,
+                                )
+                                .expect("piece");
+                                assert_eq!(none, 0);
+                                assert_eq!(a, b, "{spec} {routing:?} {algo:?} {op:?} size {size} phase {i}");
+                                assert_eq!(from_a, from_b);
+                                taken_all += taken;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(taken_all > 0, "no flow took the kept routes");
+    }
 }

@@ -271,6 +271,10 @@ impl FabricBuilder {
             up_start[i + 1] = up_links.len() as u32;
             down_start[i + 1] = down_links.len() as u32;
         }
+        // The node each up- and down-link leads to, beside it (a route reads it at each hop:
+        // a small array, not the link records).
+        let up_dst: Vec<u32> = up_links.iter().map(|&l| self.links[l as usize].dst.0).collect();
+        let down_dst: Vec<u32> = down_links.iter().map(|&(_, l)| self.links[l as usize].dst.0).collect();
         let na = self.accels.len();
         let mut su_port_start = vec![0u32; na + 1];
         let mut so_port_start = vec![0u32; na + 1];
@@ -315,8 +319,10 @@ impl FabricBuilder {
             out_links,
             up_start,
             up_links,
+            up_dst,
             down_start,
             down_links,
+            down_dst,
             scope_parent: self.scope_parent,
             su_port_start,
             su_ports,

@@ -205,9 +205,13 @@ pub struct Fabric {
     /// Up-links of each switch (to tier + 1 of the same net), CSR.
     pub(crate) up_start: Vec<u32>,
     pub(crate) up_links: Vec<u32>,
+    /// The node each of `up_links` leads to.
+    pub(crate) up_dst: Vec<u32>,
     /// Down-links of each switch, CSR, sorted by (child scope, link id).
     pub(crate) down_start: Vec<u32>,
     pub(crate) down_links: Vec<(u32, u32)>,
+    /// The node each of `down_links` leads to.
+    pub(crate) down_dst: Vec<u32>,
     /// For each switch scope: the scope of its parents (`NONE` at the top).
     pub(crate) scope_parent: Vec<u32>,
     /// Accelerator ports into switches, per net: CSR over accels of link ids.

@@ -673,7 +673,8 @@ impl Fabric {
         let mut cur = leaf_a;
         for k in 0..up {
             let u = cur.0 as usize;
-            let ups = &self.up_links[self.up_start[u] as usize..self.up_start[u + 1] as usize];
+            let base = self.up_start[u] as usize;
+            let ups = &self.up_links[base..self.up_start[u + 1] as usize];
             if ups.is_empty() {
                 return Err(FabricError::NoRoute {
                     src,
@@ -681,16 +682,19 @@ impl Fabric {
                     why: "switch has no up-link".into(),
                 });
             }
-            let l = ups[choose(ups.len(), || ecmp_hash(src, dst, flow, 1 + k as u32), ch, |x| ups[x])];
-            out.push(l);
-            cur = self.links[l as usize].dst;
+            let x = choose(ups.len(), || ecmp_hash(src, dst, flow, 1 + k as u32), ch, |x| ups[x]);
+            out.push(ups[x]);
+            // `links[l].dst`, from the small array beside the up-links.
+            cur = NodeId(self.up_dst[base + x]);
         }
         for k in (0..top).rev() {
             let want = chain_b[k];
             let u = cur.0 as usize;
-            let downs = &self.down_links[self.down_start[u] as usize..self.down_start[u + 1] as usize];
+            let base = self.down_start[u] as usize;
+            let downs = &self.down_links[base..self.down_start[u + 1] as usize];
             let lo = downs.partition_point(|&(sc, _)| sc < want);
-            let hi = downs.partition_point(|&(sc, _)| sc <= want);
+            // The end of `want`'s run (`partition_point(sc <= want)`; runs are short).
+            let hi = lo + downs[lo..].iter().take_while(|&&(sc, _)| sc == want).count();
             if lo == hi {
                 return Err(FabricError::NoRoute {
                     src,
@@ -698,16 +702,15 @@ impl Fabric {
                     why: "no down-link toward the destination".into(),
                 });
             }
-            let l = downs[lo
+            let x = lo
                 + choose(
                     hi - lo,
                     || ecmp_hash(src, dst, flow, 16 + k as u32),
                     ch,
                     |x| downs[lo + x].1,
-                )]
-            .1;
-            out.push(l);
-            cur = self.links[l as usize].dst;
+                );
+            out.push(downs[x].1);
+            cur = NodeId(self.down_dst[base + x]);
         }
         if cur != leaf_b {
             // Another switch with the same down-scope (e.g. the second ToR of a pair in one

@@ -297,6 +297,9 @@ pub struct Memo {
     spare_routes: Vec<(Arc<Plan>, Arc<PlanRoutes>)>,
     /// Whether a step's pricing is on (routes may be kept).
     keeping_routes: bool,
+    /// `Plan::bytes` of the plans in `merged`, by address (`merged` holds them as long as this
+    /// memo, so an address names one plan): a sum over every flow, asked at each pricing.
+    plan_bytes: std::collections::HashMap<usize, f64>,
     /// Whether a data-parallel synchronisation is being priced (its run keeps its routes).
     want_routes: bool,
 }
@@ -437,7 +440,7 @@ impl Memo {
             return Ok(p.clone());
         }
         let plan = Arc::new(merge_groups(f, groups, op, REF_SIZE, algo, channels)?);
-        self.merged.insert(key, plan.clone());
+        self.keep_merged(key, &plan);
         Ok(plan)
     }
 
@@ -521,6 +524,22 @@ impl Memo {
         // An equal plan (another operation lowered to the same flows) was run once, under the
         // first one's name (`Memo::run`).
         self.plan_routes.iter().find(|(p, _)| same_plan(p, plan)).cloned()
+    }
+
+    /// `plan.bytes()`, once per plan of `merged` (computed for any other).
+    fn plan_bytes(&self, plan: &Arc<Plan>) -> f64 {
+        match self.plan_bytes.get(&(Arc::as_ptr(plan) as usize)) {
+            Some(&b) => b,
+            None => plan.bytes(),
+        }
+    }
+
+    /// Keep `plan` in `merged` under `key` (unless one is kept there already).
+    fn keep_merged(&mut self, key: MergeKey, plan: &Arc<Plan>) {
+        if let std::collections::btree_map::Entry::Vacant(e) = self.merged.entry(key) {
+            e.insert(plan.clone());
+            self.plan_bytes.insert(Arc::as_ptr(plan) as usize, plan.bytes());
+        }
     }
 
     /// Keep the routes of the runs from now on (a step's pricing), none kept before.
@@ -1605,7 +1624,7 @@ fn prefetch(
     for (ck, chosen, key, plan, new, _) in merged {
         memo.chosen.entry(ck).or_insert(chosen);
         if new {
-            memo.merged.entry(key).or_insert(plan);
+            memo.keep_merged(key, &plan);
         }
     }
     for (run, built, routes) in runs.into_iter().flatten() {
@@ -1816,7 +1835,7 @@ fn time_merged(
         // NCCL's staging term, as for a single collective (collective::constants).
         let steps: u32 = merged.phases.iter().map(|ph| ph.steps_nvlink + ph.steps_net).sum();
         let ranks: usize = groups.iter().map(|g| g.len()).sum();
-        let per_rank = merged.bytes() / ranks.max(1) as f64 * size / REF_SIZE;
+        let per_rank = memo.plan_bytes(merged) / ranks.max(1) as f64 * size / REF_SIZE;
         transfer += collective::constants::pipeline_fill(steps, transfer, per_rank);
     }
     Ok((lat + transfer, busy))

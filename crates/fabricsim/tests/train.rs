@@ -418,6 +418,16 @@ fn deterministic() {
     assert_eq!(a, b);
 }
 
+/// Every routing mode (adaptive routes read bytes; spray also on a fabric of two ports per GPU,
+/// where a flow splits into two shares).
+const ROUTING_CASES: [(&str, fabric::RoutingMode); 5] = [
+    ("fat-tree:gpus=64", fabric::RoutingMode::Ecmp),
+    ("fat-tree:gpus=64", fabric::RoutingMode::Spray),
+    ("fat-tree:gpus=64", fabric::RoutingMode::Adaptive),
+    ("hpn7-pod:hosts=8,segments=1", fabric::RoutingMode::Spray),
+    ("hpn7-pod:hosts=8,segments=1", fabric::RoutingMode::Ecmp),
+];
+
 /// A planner's evaluator reuses merged plans, their runs and DeepEP runs across plans: every
 /// report is byte-identical to a fresh `simulate_ordered` of the same plan, at both fidelities,
 /// for plans that share groups, repeat, or change only the batch.
@@ -455,13 +465,7 @@ fn evaluator_matches_fresh_simulations() {
     // Every routing mode (adaptive routes read bytes: no path reuse there; spray also on a
     // fabric of two ports per GPU, where a flow splits into two shares), both fidelities, and
     // two evaluators sharing their route caches taking the plans in turn (a search's threads).
-    for (spec, routing) in [
-        ("fat-tree:gpus=64", fabric::RoutingMode::Ecmp),
-        ("fat-tree:gpus=64", fabric::RoutingMode::Spray),
-        ("fat-tree:gpus=64", fabric::RoutingMode::Adaptive),
-        ("hpn7-pod:hosts=8,segments=1", fabric::RoutingMode::Spray),
-        ("hpn7-pod:hosts=8,segments=1", fabric::RoutingMode::Ecmp),
-    ] {
+    for (spec, routing) in ROUTING_CASES {
         let mut f = cluster(spec);
         f.routing = routing;
         let ports = f.scale_out_ports(0).len();
@@ -529,13 +533,7 @@ fn schedule_pieces_from_the_pricing_routes_match_fresh() {
             ..moe(2, 4, 8, 4, 1)
         },
     ];
-    for (spec, routing) in [
-        ("fat-tree:gpus=64", fabric::RoutingMode::Ecmp),
-        ("fat-tree:gpus=64", fabric::RoutingMode::Spray),
-        ("fat-tree:gpus=64", fabric::RoutingMode::Adaptive),
-        ("hpn7-pod:hosts=8,segments=1", fabric::RoutingMode::Spray),
-        ("hpn7-pod:hosts=8,segments=1", fabric::RoutingMode::Ecmp),
-    ] {
+    for (spec, routing) in ROUTING_CASES {
         let mut f = cluster(spec);
         f.routing = routing;
         let cm = train::compute_model_for(f.accel_model).expect("compute model");

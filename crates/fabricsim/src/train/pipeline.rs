@@ -939,31 +939,25 @@ mod tests {
                                 let idx: Vec<u32> = (0..ph.flows.len() as u32)
                                     .filter(|&k| ph.flows[k as usize].src % 3 == stage)
                                     .collect();
-                                let (mut from_a, mut from_b) = (Vec::new(), Vec::new());
-                                let (a, taken) = route_piece(
-                                    &mut fabric::Router::new(&f),
-                                    ph,
-                                    &idx,
-                                    2,
-                                    0.93,
-                                    links,
-                                    links + 7,
-                                    Some(&mut from_a),
-                                    Some(pp),
-                                )
-                                .expect("piece");
-                                let (b, none) = route_piece(
-                                    &mut fabric::Router::new(&f),
-                                    ph,
-                                    &idx,
-                                    2,
-                                    0.93,
-                                    links,
-                                    links + 7,
-                                    Some(&mut from_b),
-                                    None,
-                                )
-                                .expect("piece");
+                                // The piece, its flows' positions and the flows that took kept paths.
+                                let piece = |pre: Option<PrePhase<'_>>| {
+                                    let mut from = Vec::new();
+                                    let (flows, taken) = route_piece(
+                                        &mut fabric::Router::new(&f),
+                                        ph,
+                                        &idx,
+                                        2,
+                                        0.93,
+                                        links,
+                                        links + 7,
+                                        Some(&mut from),
+                                        pre,
+                                    )
+                                    .expect("piece");
+                                    (flows, from, taken)
+                                };
+                                let (a, from_a, taken) = piece(Some(pp));
+                                let (b, from_b, none) = piece(None);
                                 assert_eq!(none, 0);
                                 assert_eq!(a, b, "{spec} {routing:?} {algo:?} {op:?} size {size} phase {i}");
                                 assert_eq!(from_a, from_b);

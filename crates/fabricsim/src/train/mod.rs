@@ -171,6 +171,13 @@ impl<'f> Evaluator<'f> {
         }
     }
 
+    /// Keep at most `flows` plan flows in the memo's merged plans between plans (default
+    /// `comm::Memo::MAX_MERGED_FLOWS`); past it the next plan starts the memo afresh (the same
+    /// reports). For tests and memory-tight searches.
+    pub fn set_memo_bound(&mut self, flows: usize) {
+        self.memo.set_max_merged_flows(flows);
+    }
+
     /// Run the analytical fidelity checks (on by default; [`CommOptions::fidelity_checks`]).
     /// Off, analytical reports have the same times and no fidelity-check warnings: for a
     /// planner whose survivors are simulated at flow fidelity anyway.
@@ -193,6 +200,7 @@ impl<'f> Evaluator<'f> {
         fidelity: Fidelity,
         in_network: collective::InNetwork,
     ) -> Result<f64, String> {
+        self.memo.bound();
         let mut placement = layout::place(self.fabric, model, plan, order, false)?;
         if let Some(g) = self.memo.groups_memo() {
             placement.layout.share_groups(g);
@@ -248,6 +256,7 @@ impl<'f> Evaluator<'f> {
         opts: &TrainOptions,
         order: [usize; 5],
     ) -> Result<TrainReport, String> {
+        self.memo.bound();
         simulate_memo(
             cluster,
             self.fabric,

@@ -476,8 +476,9 @@ impl Memo {
     /// the flow sets' reserved capacity.
     const PLAN_ROUTES_UNITS: usize = 1 << 24;
 
-    /// Keep the routes of an analytical run of `plan` for this step's schedule (within the
-    /// bound; past it they are not kept, and the schedule routes its pieces itself).
+    /// Keep the routes of a run of `plan` for this step's schedule (`spare`: from the up-front
+    /// batch, until a synchronisation's pricing claims them), within the bound; past it they
+    /// are not kept, and the schedule routes its pieces itself.
     fn keep_plan_routes(&mut self, plan: &Arc<Plan>, routes: Arc<PlanRoutes>, spare: bool) {
         if !self.keeping_routes {
             return;
@@ -540,7 +541,7 @@ impl Memo {
     pub const MAX_MERGED_FLOWS: usize = 1 << 25;
 
     /// Between steps: past [`Memo::MAX_MERGED_FLOWS`] flows in its merged plans (or the bound
-    /// set by [`Memo::set_max_merged_flows`]), forget the merged plans, their runs, the
+    /// set by [`Memo::set_max_merged_flows`]), or past 4,096 DeepEP runs, forget the merged plans, their runs, the
     /// algorithm choices and DeepEP's runs (caches: later steps compute them again, the same
     /// values). The route caches are bounded on their own and stay.
     pub(crate) fn bound(&mut self) {

@@ -470,7 +470,9 @@ pub fn run_cached(
         // Every group priced as the first one where each is it on links of its own (the same
         // result at either fidelity: `simulate::run_symmetric_at`).
         let all = crate::simulate::engine_capacities(f, &caps, &virtual_links);
-        if let Some((transfer, busy)) = run_symmetric(routes.as_deref(), &all, &set, &ends, fidelity) {
+        if let Some((transfer, busy)) =
+            run_symmetric(routes.as_deref().map(|r| &r.symmetry), &all, &set, &ends, fidelity)
+        {
             return Ok(finish(f, &head, transfer, crate::simulate::name_bottlenecks(f, busy)));
         }
     }
@@ -521,22 +523,36 @@ struct Routed1 {
     ends: Vec<usize>,
     all: Vec<f64>,
     routes: Option<std::sync::Arc<MoeRoutes>>,
+    /// Without `routes`: the flows' symmetry maps once computed, as `MoeRoutes::symmetry`
+    /// keeps them (a built run priced at both fidelities computes each once).
+    symmetry: SymmetrySlots,
 }
 
+/// A flow set's symmetry maps at analytical and at flow fidelity, each computed once.
+type SymmetrySlots = [std::sync::OnceLock<Option<crate::simulate::SymmetryMap>>; 2];
+
 /// `simulate::run_symmetric_at`, with the part of its check that reads only paths (the
-/// symmetry map) taken from `routes` when the flows came from there, and computed there once
-/// (the same result: `simulate::run_symmetric_with`).
+/// symmetry map) taken from `slots` (a [`RouteCache`]'s routes, or a built run's own), and
+/// computed there once — at flow fidelity from the analytical map where that is there
+/// (the same result: `simulate::run_symmetric_with`, `simulate::SymmetryMap::at_flow`).
 fn run_symmetric(
-    routes: Option<&MoeRoutes>,
+    slots: Option<&SymmetrySlots>,
     all: &[f64],
     set: &engine::FlowSet,
     ends: &[usize],
     fidelity: Fidelity,
 ) -> Option<(f64, Vec<(u32, f64)>)> {
-    match routes {
-        Some(r) => {
-            let slot = &r.symmetry[usize::from(fidelity != Fidelity::Analytical)];
-            let map = slot.get_or_init(|| crate::simulate::symmetry_map(all, set, ends, fidelity));
+    match slots {
+        Some(slots) => {
+            let slot = &slots[usize::from(fidelity != Fidelity::Analytical)];
+            let map = slot.get_or_init(|| match slots[0].get() {
+                // The flow fidelity's map from the analytical one where that is made (the
+                // same map: `SymmetryMap::at_flow`).
+                Some(analytical) if fidelity != Fidelity::Analytical => {
+                    analytical.as_ref().and_then(crate::simulate::SymmetryMap::at_flow)
+                }
+                _ => crate::simulate::symmetry_map(all, set, ends, fidelity),
+            });
             crate::simulate::run_symmetric_with(all, set, ends, fidelity, map.as_ref()?)
         }
         None => crate::simulate::run_symmetric_at(all, set, ends, fidelity),
@@ -559,7 +575,13 @@ pub fn build_cached(
     let (head, caps, virtual_links, set, ends, routes) = route(f, groups, spec, cache)?;
     let all = crate::simulate::engine_capacities(f, &caps, &virtual_links);
     Ok(MoeBuilt {
-        routed: Some(Box::new(Routed1 { set, ends, all, routes })),
+        routed: Some(Box::new(Routed1 {
+            set,
+            ends,
+            all,
+            routes,
+            symmetry: Default::default(),
+        })),
         ..head
     })
 }
@@ -604,15 +626,16 @@ struct MoeRoutes {
     /// it reads the paths, group ends and capacities — the fabric's effective ones, which the
     /// cache checks ([`RouteCache`]), and the virtual links' taken from them — which every run
     /// taking these routes shares), computed by the first run that needs it.
-    symmetry: [std::sync::OnceLock<Option<crate::simulate::SymmetryMap>>; 2],
+    symmetry: SymmetrySlots,
 }
 
 impl MoeRoutes {
     /// What it holds, in 4-byte units (see [`RouteCache::MAX_UNITS`]): a flow 4, a hop 1, and
     /// for the two symmetry maps once computed 4 per link the flows use (a pair of link ids
-    /// each; at most the hops, at most the engine's links).
+    /// each; at most the hops, at most the engine's links) and 2 per group (where its links
+    /// end; a group has a flow at least).
     fn size(&self) -> usize {
-        self.set.len() * 4 + self.set.hops() + 4 * self.set.hops().min(self.links)
+        self.set.len() * 4 + self.set.hops() + 4 * self.set.hops().min(self.links) + 2 * self.ends.len()
     }
 }
 
@@ -868,7 +891,8 @@ fn route(
 pub fn run_built(f: &Fabric, built: &mut MoeBuilt, fidelity: Fidelity) -> Result<MoeResult, CollectiveError> {
     if let Some(r) = &built.routed {
         if r.ends.len() > 1 {
-            if let Some((transfer, busy)) = run_symmetric(r.routes.as_deref(), &r.all, &r.set, &r.ends, fidelity) {
+            let slots = r.routes.as_deref().map_or(&r.symmetry, |routes| &routes.symmetry);
+            if let Some((transfer, busy)) = run_symmetric(Some(slots), &r.all, &r.set, &r.ends, fidelity) {
                 return Ok(finish(f, built, transfer, crate::simulate::name_bottlenecks(f, busy)));
             }
         }

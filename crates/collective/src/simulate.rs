@@ -293,11 +293,27 @@ impl PlanRoutes {
     }
 }
 
-/// [`run_plan`] at analytical fidelity: routed as [`build_plan`] routes, then on a compact
-/// built plan ([`build_compact`]) where one is made, else on the full engine; `None` (run
+/// [`run_plan`] at analytical fidelity on the plan [`build_routed`] builds; `None` (run
 /// [`build_plan`] instead, which reports the error in its order) where a flow fails to route.
 /// With `keep`, also the routed flows ([`PlanRoutes`], under ECMP and spraying only).
 fn run_compact(f: &Fabric, caps: &[f64], plan: &Plan, keep: bool) -> Result<Option<RunAndRoutes>, CollectiveError> {
+    let Some((mut built, routes)) = build_routed(f, caps, plan, keep)? else {
+        return Ok(None);
+    };
+    Ok(Some((run_built(f, &mut built, Fidelity::Analytical)?, routes)))
+}
+
+/// `plan` routed as [`build_plan`] routes, every phase before any is stored, then stored on a
+/// compact built plan ([`build_compact`]) where one is made, else on an engine of every link
+/// (phases added in [`build_plan`]'s order); `None` where a flow fails to route (the caller
+/// builds as [`build_plan`] did, reporting the error in its order). With `keep`, also the
+/// routed flows ([`PlanRoutes`], under ECMP and spraying only), in the fabric's link ids.
+fn build_routed(
+    f: &Fabric,
+    caps: &[f64],
+    plan: &Plan,
+    keep: bool,
+) -> Result<Option<(BuiltPlan, Option<PlanRoutes>)>, CollectiveError> {
     let mut router = Router::new(f);
     // The fabric's capacities as they are where spraying merges no trunks and the plan has no
     // virtual links (no copy of ~10⁵ capacities per run).
@@ -320,8 +336,17 @@ fn run_compact(f: &Fabric, caps: &[f64], plan: &Plan, keep: bool) -> Result<Opti
             starts.push(st);
         }
     }
-    let mut built = match build_compact(&all, &mut phases) {
-        Some(b) => b,
+    let built = match build_compact(&all, &mut phases) {
+        Some(b) => {
+            if keep {
+                // Back to the fabric's (and the plan's virtual) link ids.
+                let used = b.links.as_deref().unwrap_or_default();
+                for flows in &mut phases {
+                    flows.rename_links(|l| used[l as usize]);
+                }
+            }
+            b
+        }
         None => {
             // What `build_plan` builds: every phase routed, they are added in its order.
             let mut e = Engine::new(all.into_owned(), Fidelity::Analytical)
@@ -338,29 +363,19 @@ fn run_compact(f: &Fabric, caps: &[f64], plan: &Plan, keep: bool) -> Result<Opti
             BuiltPlan { engine: e, links: None }
         }
     };
-    let run = run_built(f, &mut built, Fidelity::Analytical)?;
-    let routes = keep.then(|| {
-        if let Some(used) = &built.links {
-            // Back to the fabric's (and the plan's virtual) link ids.
-            for flows in &mut phases {
-                flows.rename_links(|l| used[l as usize]);
-            }
-        }
-        PlanRoutes {
-            phases: phases.into_iter().zip(starts).collect(),
-        }
+    let routes = keep.then(|| PlanRoutes {
+        phases: phases.into_iter().zip(starts).collect(),
     });
-    Ok(Some((run, routes)))
+    Ok(Some((built, routes)))
 }
 
 /// A run's time and busy links, and the routes it kept ([`run_plan_routes`]).
 pub type RunAndRoutes = ((f64, Vec<Bottleneck>), Option<PlanRoutes>);
 
-/// A built plan for analytical runs only ([`run_built`] refuses the flow fidelity): its
-/// transfers (one per phase of `phases`, each after the previous one, link ids indexing
-/// `all`) on an engine of only the links they use, renumbered in id order; `None` where the
-/// full engine could answer differently (a capacity it refuses, a link that does not exist, a
-/// flow it refuses: the full build reports those).
+/// A built plan of `phases`' transfers (one per phase, each after the previous one, link ids
+/// indexing `all`) on an engine of only the links they use, renumbered in id order; `None`
+/// where the full engine could answer differently (a capacity it refuses, a link that does
+/// not exist, a flow it refuses: the full build reports those).
 ///
 /// CORRECTNESS: an analytical run reads a link only through the flows on it: a transfer's
 /// duration is the slowest flow alone on its path and the most loaded link it touches (links
@@ -370,8 +385,13 @@ pub type RunAndRoutes = ((f64, Vec<Bottleneck>), Option<PlanRoutes>);
 /// keeps every flow's capacities, every first-touch order, every load and every tie-break, so
 /// the times and busy links (renamed back by [`run_built`]) are the full engine's bit for
 /// bit; identical flows stay identical (the renaming is one-to-one), so the engine merges the
-/// same ones. What is saved is the engine's per-link state over the whole fabric (~10⁵
-/// links) per run, and the scan of it for the busiest links.
+/// same ones. At flow fidelity the engine reads a link through its capacity, the flows on it
+/// (lists in flow-id order, sums in that order) and its id only to break ties (water-filling
+/// pops links by fair share then id; the busiest links by utilisation then id), which an
+/// increasing renumbering keeps; unused links carry nothing and are never solved. So flow runs
+/// are the full engine's bit for bit too (as [`run_symmetric_at`] already relies on).
+/// What is saved is the engine's per-link state over the whole fabric (~10⁵ links) per run,
+/// and the scan of it for the busiest links.
 /// The flow sets are renamed in place, and as given again when `None` comes back.
 pub fn build_compact(all: &[f64], phases: &mut [FlowSet]) -> Option<BuiltPlan> {
     if !worth_compacting(phases.iter().map(FlowSet::hops).sum(), all.len()) {
@@ -477,10 +497,39 @@ pub fn run_symmetric_at(
 /// link through a one-to-one map onto links no other group uses, of bitwise-equal (valid)
 /// capacities, and at flow fidelity in the same link order. Kept with a flow set's routes
 /// (`moe::RouteCache`), it is checked once for runs that differ only in bytes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SymmetryMap {
-    /// Every group's links (each once), and for each the first group's link it stands for.
+    /// Every group's links (each once), and for each the first group's link it stands for;
+    /// group by group, in the order the group's flows first reach them.
     owned: Vec<(u32, u32)>,
+    /// Where each group's entries of `owned` end.
+    group_ends: Vec<u32>,
+}
+
+impl SymmetryMap {
+    /// The flow fidelity's map ([`symmetry_map`] at [`Fidelity::Flow`]) from this analytical
+    /// one, without reading the paths again: the same map where every group's images of the
+    /// first group's links increase with them, else `None` — what `symmetry_map` gives.
+    ///
+    /// CORRECTNESS: the two differ only in the order check, the rest of their checks and the
+    /// map they build being the same. Every group maps each link of the first group's paths
+    /// to exactly one link of its own (its entries of `owned` are those pairs, each once), so
+    /// the group keeps the first group's link order exactly when its pairs, sorted by the
+    /// first group's link, have increasing images.
+    pub fn at_flow(&self) -> Option<SymmetryMap> {
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        let mut start = self.group_ends.first().copied().unwrap_or(0) as usize;
+        for &end in self.group_ends.iter().skip(1) {
+            pairs.clear();
+            pairs.extend(self.owned[start..end as usize].iter().map(|&(m, r)| (r, m)));
+            pairs.sort_unstable();
+            if pairs.windows(2).any(|w| w[0].1 >= w[1].1) {
+                return None;
+            }
+            start = end as usize;
+        }
+        Some(self.clone())
+    }
 }
 
 /// The part of [`run_symmetric_at`]'s check that reads paths, group ends and capacities only
@@ -502,6 +551,7 @@ pub fn symmetry_map(all: &[f64], flows: &FlowSet, ends: &[usize], fidelity: Fide
     let mut from = vec![NONE; nl];
     let mut image = vec![(NONE, NONE); nl];
     let mut owned: Vec<(u32, u32)> = Vec::new();
+    let mut group_ends: Vec<u32> = Vec::with_capacity(ends.len());
     // The first group's links in id order (for the order check at flow fidelity).
     let mut firsts: Vec<u32> = Vec::new();
     if fidelity != Fidelity::Analytical {
@@ -545,9 +595,10 @@ pub fn symmetry_map(all: &[f64], flows: &FlowSet, ends: &[usize], fidelity: Fide
         if fidelity != Fidelity::Analytical && k > 0 && !keeps_order(&firsts, &image, k) {
             return None;
         }
+        group_ends.push(owned.len() as u32);
         start = end;
     }
-    Some(SymmetryMap { owned })
+    Some(SymmetryMap { owned, group_ends })
 }
 
 /// [`run_symmetric_at`] given the flow set's [`symmetry_map`] (at the same fidelity, of the
@@ -666,8 +717,8 @@ pub fn engine_capacities(f: &Fabric, caps: &[f64], virtual_links: &[f64]) -> Vec
 #[derive(Debug, Clone)]
 pub struct BuiltPlan {
     engine: Engine,
-    /// A compact built plan ([`build_compact`], analytical runs only): the link (of the
-    /// fabric, or virtual) each engine link stands for, in increasing order.
+    /// A compact built plan ([`build_compact`]): the link (of the fabric, or virtual) each
+    /// engine link stands for, in increasing order.
     links: Option<Vec<u32>>,
 }
 
@@ -682,13 +733,35 @@ impl BuiltPlan {
 }
 
 /// Route `plan`'s phases on the fabric with capacities `caps` (plus its virtual links) and
-/// store them as one transfer per phase, each after the previous one.
+/// store them as one transfer per phase, each after the previous one: on an engine of only
+/// the links they use where [`build_compact`] makes one (the same runs at either fidelity),
+/// else of every link.
 pub fn build_plan(f: &Fabric, caps: &[f64], plan: &Plan) -> Result<BuiltPlan, CollectiveError> {
     build_plan_routes(f, caps, plan, false).map(|(b, _)| b)
 }
 
 /// [`build_plan`], and with `keep` under ECMP or spraying the routed flows ([`PlanRoutes`]).
 pub fn build_plan_routes(
+    f: &Fabric,
+    caps: &[f64],
+    plan: &Plan,
+    keep: bool,
+) -> Result<(BuiltPlan, Option<PlanRoutes>), CollectiveError> {
+    if let Some(r) = build_routed(f, caps, plan, keep)? {
+        return Ok(r);
+    }
+    build_full_routes(f, caps, plan, keep)
+}
+
+/// [`build_plan`] on an engine of every link of the fabric (and the plan's virtual links),
+/// never compact: the reference the compact builds are checked against.
+pub fn build_plan_full(f: &Fabric, caps: &[f64], plan: &Plan) -> Result<BuiltPlan, CollectiveError> {
+    build_full_routes(f, caps, plan, false).map(|(b, _)| b)
+}
+
+/// [`build_plan_routes`] on an engine of every link, routing and storing phase by phase (the
+/// order in which it reports errors).
+fn build_full_routes(
     f: &Fabric,
     caps: &[f64],
     plan: &Plan,
@@ -760,11 +833,6 @@ pub fn run_built(
     fidelity: Fidelity,
 ) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {
     let e = &mut built.engine;
-    if built.links.is_some() && fidelity != Fidelity::Analytical {
-        return Err(CollectiveError::Engine(
-            "a compact built plan runs at analytical fidelity only".into(),
-        ));
-    }
     // CORRECTNESS: a built plan holds plain transfers (no `add_transfer_like`), which every
     // fidelity stores alike.
     if !e.set_fidelity(fidelity) {

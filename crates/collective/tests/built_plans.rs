@@ -195,9 +195,9 @@ fn routed(f: &Fabric, plan: &Plan) -> Vec<engine::FlowSet> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
-    /// An analytical run on an engine of only the used links (renumbered in id order) gives the
-    /// full engine's time and busy links bit for bit (`simulate::build_compact`, which
-    /// `run_plan` uses at analytical fidelity for plans much smaller than the fabric).
+    /// A run on an engine of only the used links (renumbered in id order) gives the full
+    /// engine's time and busy links bit for bit, at both fidelities (`simulate::build_compact`,
+    /// which `run_plan` and `build_plan` use for plans much smaller than the fabric).
     #[test]
     fn compact_built_plan_runs_as_full_plan(fi in 0..FABRICS.len(), routing in 0..3usize, op in 0..Op::ALL.len(),
                                             start in 0u32..16, size in 2u32..=16, groups in 1u32..=4) {
@@ -219,19 +219,38 @@ fn check_compact(f: &Fabric, plan: &Plan) -> Result<(), TestCaseError> {
     let hops: usize = phases.iter().map(|p| p.hops()).sum();
     let compact = simulate::build_compact(&all, &mut phases);
     prop_assert_eq!(compact.is_some(), simulate::worth_compacting(hops, all.len()));
-    let mut full = simulate::build_plan(f, &caps, plan).unwrap();
-    let full = simulate::run_built(f, &mut full, Fidelity::Analytical).unwrap();
+    let mut full_built = simulate::build_plan_full(f, &caps, plan).unwrap();
+    let full = simulate::run_built(f, &mut full_built, Fidelity::Analytical).unwrap();
+    let full_flow = simulate::run_built(f, &mut full_built, Fidelity::Flow).unwrap();
     match compact {
         Some(mut c) => {
+            // Both fidelities, in both orders over the same built plan.
             let r = simulate::run_built(f, &mut c, Fidelity::Analytical).unwrap();
             prop_assert_eq!(bits(&r), bits(&full));
-            prop_assert!(simulate::run_built(f, &mut c, Fidelity::Flow).is_err());
+            let r = simulate::run_built(f, &mut c, Fidelity::Flow).unwrap();
+            prop_assert_eq!(bits(&r), bits(&full_flow));
+            let r = simulate::run_built(f, &mut c, Fidelity::Analytical).unwrap();
+            prop_assert_eq!(bits(&r), bits(&full));
         }
         // Declined: the flow sets are given back as routed.
         None => prop_assert_eq!(phases, routed(f, plan)),
     }
     prop_assert_eq!(
         bits(&simulate::run_plan(f, &caps, plan, Fidelity::Analytical).unwrap()),
+        bits(&full)
+    );
+    prop_assert_eq!(
+        bits(&simulate::run_plan(f, &caps, plan, Fidelity::Flow).unwrap()),
+        bits(&full_flow)
+    );
+    // `build_plan` compacts where `build_compact` does, and its runs are the full engine's.
+    let mut built = simulate::build_plan(f, &caps, plan).unwrap();
+    prop_assert_eq!(
+        bits(&simulate::run_built(f, &mut built, Fidelity::Flow).unwrap()),
+        bits(&full_flow)
+    );
+    prop_assert_eq!(
+        bits(&simulate::run_built(f, &mut built, Fidelity::Analytical).unwrap()),
         bits(&full)
     );
     Ok(())
@@ -300,6 +319,12 @@ fn symmetric_case(
     let rep = e.run().unwrap();
     let full = (rep.makespan_s, rep.bottlenecks(e.capacities(), 3));
     let sym = simulate::run_symmetric_at(&all, &flows, &ends, fidelity);
+    // The flow fidelity's symmetry map derived from the analytical one is the one computed.
+    let analytical = simulate::symmetry_map(&all, &flows, &ends, Fidelity::Analytical);
+    prop_assert_eq!(
+        analytical.as_ref().and_then(simulate::SymmetryMap::at_flow),
+        simulate::symmetry_map(&all, &flows, &ends, Fidelity::Flow)
+    );
     if let Some((t, busy)) = &sym {
         prop_assert_eq!(t.to_bits(), full.0.to_bits());
         let b = |v: &Vec<(u32, f64)>| v.iter().map(|(l, u)| (*l, u.to_bits())).collect::<Vec<_>>();

@@ -8,12 +8,18 @@
 /// Marker for "not in the heap".
 const ABSENT: u32 = u32::MAX;
 
-/// Indexed min-heap keyed by `(key, id)`.
+/// Indexed min-heap keyed by `(key, id)`. Each slot holds its key beside its id, so sifting
+/// compares keys without a second load through the id.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct IndexedMinHeap {
-    heap: Vec<u32>,
+    heap: Vec<(f64, u32)>,
     pos: Vec<u32>,
-    key: Vec<f64>,
+}
+
+/// Whether slot `a` orders before slot `b`: by key, then by id.
+#[inline(always)]
+fn less(a: (f64, u32), b: (f64, u32)) -> bool {
+    a.0 < b.0 || (a.0 == b.0 && a.1 < b.1)
 }
 
 impl IndexedMinHeap {
@@ -22,7 +28,6 @@ impl IndexedMinHeap {
         Self {
             heap: Vec::new(),
             pos: vec![ABSENT; n],
-            key: vec![0.0; n],
         }
     }
 
@@ -38,27 +43,25 @@ impl IndexedMinHeap {
         self.pos[id as usize] != ABSENT
     }
 
-    #[inline]
-    fn less(&self, a: u32, b: u32) -> bool {
-        let (ka, kb) = (self.key[a as usize], self.key[b as usize]);
-        ka < kb || (ka == kb && a < b)
-    }
-
     /// Inserts `id` with `key`, or changes its key if it is already present.
     /// `key` must not be NaN.
     pub(crate) fn set(&mut self, id: u32, key: f64) {
         debug_assert!(!key.is_nan());
         let p = self.pos[id as usize];
-        self.key[id as usize] = key;
         if p == ABSENT {
             let i = self.heap.len();
-            self.heap.push(id);
-            self.pos[id as usize] = i as u32;
+            self.heap.push((key, id));
             self.sift_up(i);
         } else {
             let i = p as usize;
-            let i = self.sift_up(i);
-            self.sift_down(i);
+            let old = self.heap[i].0;
+            self.heap[i].0 = key;
+            // A larger key can only move down, a smaller one only up.
+            if key > old {
+                self.sift_down(i);
+            } else if key < old {
+                self.sift_up(i);
+            }
         }
     }
 
@@ -68,13 +71,17 @@ impl IndexedMinHeap {
         if p == ABSENT {
             return;
         }
-        let i = p as usize;
+        self.remove_at(p as usize);
+    }
+
+    /// Removes the entry in slot `i`.
+    fn remove_at(&mut self, i: usize) {
+        let (_, id) = self.heap[i];
         self.pos[id as usize] = ABSENT;
         let last = self.heap.pop();
         if let Some(last) = last {
             if i < self.heap.len() {
                 self.heap[i] = last;
-                self.pos[last as usize] = i as u32;
                 let i = self.sift_up(i);
                 self.sift_down(i);
             }
@@ -90,10 +97,12 @@ impl IndexedMinHeap {
     #[inline]
     pub(crate) fn push_unordered(&mut self, id: u32, key: f64) {
         debug_assert!(!key.is_nan());
-        self.key[id as usize] = key;
-        if self.pos[id as usize] == ABSENT {
+        let p = self.pos[id as usize];
+        if p == ABSENT {
             self.pos[id as usize] = self.heap.len() as u32;
-            self.heap.push(id);
+            self.heap.push((key, id));
+        } else {
+            self.heap[p as usize].0 = key;
         }
     }
 
@@ -107,41 +116,46 @@ impl IndexedMinHeap {
 
     /// Removes and returns the minimum `(id, key)`.
     pub(crate) fn pop(&mut self) -> Option<(u32, f64)> {
-        let top = *self.heap.first()?;
-        let key = self.key[top as usize];
-        self.remove(top);
+        let (key, top) = *self.heap.first()?;
+        self.pos[top as usize] = ABSENT;
+        let last = self.heap.pop().expect("not empty");
+        if !self.heap.is_empty() {
+            // The last slot moves to the root and can only go down.
+            self.heap[0] = last;
+            self.sift_down(0);
+        }
         Some((top, key))
     }
 
     /// Removes every id.
     pub(crate) fn clear(&mut self) {
-        for &id in &self.heap {
+        for &(_, id) in &self.heap {
             self.pos[id as usize] = ABSENT;
         }
         self.heap.clear();
     }
 
     fn sift_up(&mut self, mut i: usize) -> usize {
-        let id = self.heap[i];
+        let e = self.heap[i];
         while i > 0 {
             let parent = (i - 1) / 2;
-            let pid = self.heap[parent];
-            if self.less(id, pid) {
-                self.heap[i] = pid;
-                self.pos[pid as usize] = i as u32;
+            let p = self.heap[parent];
+            if less(e, p) {
+                self.heap[i] = p;
+                self.pos[p.1 as usize] = i as u32;
                 i = parent;
             } else {
                 break;
             }
         }
-        self.heap[i] = id;
-        self.pos[id as usize] = i as u32;
+        self.heap[i] = e;
+        self.pos[e.1 as usize] = i as u32;
         i
     }
 
     fn sift_down(&mut self, mut i: usize) {
         let n = self.heap.len();
-        let id = self.heap[i];
+        let e = self.heap[i];
         loop {
             let l = 2 * i + 1;
             if l >= n {
@@ -149,20 +163,24 @@ impl IndexedMinHeap {
             }
             let r = l + 1;
             let mut c = l;
-            if r < n && self.less(self.heap[r], self.heap[l]) {
-                c = r;
+            let mut ce = self.heap[l];
+            if r < n {
+                let re = self.heap[r];
+                if less(re, ce) {
+                    c = r;
+                    ce = re;
+                }
             }
-            let cid = self.heap[c];
-            if self.less(cid, id) {
-                self.heap[i] = cid;
-                self.pos[cid as usize] = i as u32;
+            if less(ce, e) {
+                self.heap[i] = ce;
+                self.pos[ce.1 as usize] = i as u32;
                 i = c;
             } else {
                 break;
             }
         }
-        self.heap[i] = id;
-        self.pos[id as usize] = i as u32;
+        self.heap[i] = e;
+        self.pos[e.1 as usize] = i as u32;
     }
 }
 

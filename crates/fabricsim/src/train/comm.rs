@@ -612,9 +612,20 @@ impl Memo {
             }
             return Ok(found);
         }
+        // A flow run of the same flows in another order (a hierarchical all-gather after its
+        // reduce-scatter) has this plan's time and busy links (`same_flows`).
+        let reorders = reorders_alike(f, fidelity);
+        if let Some((_, _, t, busy)) = self
+            .runs
+            .iter()
+            .find(|(p, fi, ..)| reorders && *fi == fidelity && same_flows(p, plan))
+        {
+            return Ok((*t, busy.clone()));
+        }
         if let Some(d) = &mut self.defer {
             // Recorded for later; the caller's result from this pass is discarded.
-            if !d.runs.iter().any(|(p, fi)| *fi == fidelity && same_plan(p, plan)) {
+            let recorded = |p: &Arc<Plan>| same_plan(p, plan) || (reorders && same_flows(p, plan));
+            if !d.runs.iter().any(|(p, fi)| *fi == fidelity && recorded(p)) {
                 d.runs.push((plan.clone(), fidelity));
             }
             return Ok((0.0, Vec::new()));
@@ -727,6 +738,61 @@ impl Memo {
 /// Two plans that simulate alike (the same phases and virtual links).
 fn same_plan(a: &Arc<Plan>, b: &Arc<Plan>) -> bool {
     Arc::ptr_eq(a, b) || (a.virtual_links == b.virtual_links && a.phases == b.phases)
+}
+
+/// Whether runs at `fidelity` on `f` of plans with the same flows in another order
+/// ([`same_flows`]) give the same result: flow fidelity (analytical runs are cheap, and the
+/// memo keys them by plan) under ECMP or spraying.
+///
+/// CORRECTNESS: under ECMP and spraying a flow's paths are a function of its source,
+/// destination, channel, PXN option (or explicit path) and the fabric, not of the flows routed
+/// before it (adaptive routing reads the load placed so far: excluded), so both plans put the
+/// same flows on the same paths, each phase after the previous one. The flow model's rates
+/// are the unique weighted max-min fair allocation of the flows alive, whatever their order,
+/// so both runs have the same completion times, makespan and link loads; only the order of
+/// floating-point sums differs, which moves a result by rounding at most. The memo gives the
+/// second plan the first one's result, so a step prices and checks it once.
+fn reorders_alike(f: &Fabric, fidelity: Fidelity) -> bool {
+    fidelity == Fidelity::Flow && f.routing != fabric::routing::RoutingMode::Adaptive
+}
+
+/// Whether `b` has `a`'s virtual links and, phase by phase, `a`'s flows (endpoints, bytes to
+/// the bit, channel, PXN option, explicit path) in some order: the same multiset per phase.
+fn same_flows(a: &Plan, b: &Plan) -> bool {
+    type Key<'a> = (u32, u32, u64, u32, bool, Option<&'a [u32]>);
+    fn key(x: &collective::PlanFlow) -> Key<'_> {
+        (x.src, x.dst, x.bytes.to_bits(), x.channel, x.pxn, x.path.as_deref())
+    }
+    // Order-free fingerprint of a phase: a wrapping sum of a mix of each flow's key.
+    fn fingerprint(flows: &[collective::PlanFlow]) -> u64 {
+        let mix = |mut z: u64| {
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        flows.iter().fold(0u64, |acc, x| {
+            let mut h = mix(u64::from(x.src) << 32 | u64::from(x.dst));
+            h = mix(h ^ x.bytes.to_bits());
+            h = mix(h ^ (u64::from(x.channel) << 1 | u64::from(x.pxn)));
+            for &l in x.path.iter().flatten() {
+                h = mix(h ^ u64::from(l));
+            }
+            acc.wrapping_add(h)
+        })
+    }
+    if a.virtual_links != b.virtual_links || a.phases.len() != b.phases.len() {
+        return false;
+    }
+    let pairs = || a.phases.iter().zip(&b.phases);
+    if pairs().any(|(x, y)| x.flows.len() != y.flows.len() || fingerprint(&x.flows) != fingerprint(&y.flows)) {
+        return false;
+    }
+    fn sorted(flows: &[collective::PlanFlow]) -> Vec<Key<'_>> {
+        let mut k: Vec<Key<'_>> = flows.iter().map(key).collect();
+        k.sort_unstable();
+        k
+    }
+    pairs().all(|(x, y)| x.flows == y.flows || sorted(&x.flows) == sorted(&y.flows))
 }
 
 /// Two specs that price alike (the imbalance compared bit for bit).
@@ -1258,27 +1324,34 @@ impl PendingChecks {
         CheckRuns(
             self.jobs
                 .into_par_iter()
-                .map(|(_, job)| match job {
-                    CheckJob::Run(plan, fi, built) => {
-                        let (t, busy) = match built {
-                            Some(mut b) => run_built(f, &mut b, fi),
-                            None => run_plan(f, caps, &plan, fi),
-                        }
-                        .ok()?;
-                        let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
-                        Some(CheckDone::Run((plan, fi, t, busy)))
-                    }
-                    CheckJob::Moe(groups, spec, fi, built) => {
-                        let r = match built {
-                            Some(mut b) => collective::moe::run_built(f, &mut b, fi),
-                            None => collective::moe::run(f, &groups, &spec, fi),
-                        }
-                        .ok()?;
-                        Some(CheckDone::Moe((groups, spec, fi, Arc::new(r))))
-                    }
-                })
+                .map(|(_, job)| run_check(f, caps, job))
                 .collect(),
         )
+    }
+}
+
+/// One fidelity check's flow run ([`PendingChecks::run`]); not inlined, so profiles show the
+/// checks apart.
+#[inline(never)]
+fn run_check(f: &Fabric, caps: &[f64], job: CheckJob) -> Option<CheckDone> {
+    match job {
+        CheckJob::Run(plan, fi, built) => {
+            let (t, busy) = match built {
+                Some(mut b) => run_built(f, &mut b, fi),
+                None => run_plan(f, caps, &plan, fi),
+            }
+            .ok()?;
+            let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
+            Some(CheckDone::Run((plan, fi, t, busy)))
+        }
+        CheckJob::Moe(groups, spec, fi, built) => {
+            let r = match built {
+                Some(mut b) => collective::moe::run_built(f, &mut b, fi),
+                None => collective::moe::run(f, &groups, &spec, fi),
+            }
+            .ok()?;
+            Some(CheckDone::Moe((groups, spec, fi, Arc::new(r))))
+        }
     }
 }
 
@@ -2059,6 +2132,83 @@ pub(super) mod tests {
             tp_comm_overlap: false,
             layers_per_stage: None,
             hsdp_shard: None,
+        }
+    }
+
+    /// A flow run of a plan whose phases carry another run's flows in another order takes that
+    /// run's result (`same_flows`, `reorders_alike`): only at flow fidelity, not under
+    /// adaptive routing, and not for plans that differ in a flow's bytes, channel or phase.
+    /// The result is a fresh run's up to rounding.
+    #[test]
+    fn reordered_flow_runs_share_a_result() {
+        use collective::{Phase, Plan, PlanFlow};
+        let phase = |flows: Vec<PlanFlow>| Phase {
+            flows,
+            steps_nvlink: 0,
+            steps_net: 0,
+        };
+        // Two phases of crossing flows over a 64-GPU fat-tree, two channels each: contention.
+        let flows = |shift: u32, bytes: f64| -> Vec<PlanFlow> {
+            (0..32u32)
+                .flat_map(|i| {
+                    (0..2).map(move |c| PlanFlow {
+                        channel: c,
+                        ..PlanFlow::new(i, (i * 7 + shift) % 64, bytes * (1.0 + f64::from(i % 3)))
+                    })
+                })
+                .filter(|fl| fl.src != fl.dst)
+                .collect()
+        };
+        let mut a = Plan::new(Op::ReduceScatter, Algo::Ring);
+        a.phases = vec![phase(flows(9, 3e8)), phase(flows(33, 1e8))];
+        let reversed = |p: &Plan| {
+            let mut b = p.clone();
+            for ph in &mut b.phases {
+                ph.flows.reverse();
+            }
+            b.op = Op::AllGather;
+            b
+        };
+        let b = reversed(&a);
+        assert!(same_flows(&a, &b) && same_flows(&b, &a) && same_flows(&a, &a));
+        let mut other = b.clone();
+        other.phases[1].flows[5].bytes *= 1.5;
+        assert!(!same_flows(&a, &other), "a flow's bytes differ");
+        let mut other = b.clone();
+        other.phases[0].flows[3].channel = 7;
+        assert!(!same_flows(&a, &other), "a flow's channel differs");
+        let mut other = b.clone();
+        other.phases.swap(0, 1);
+        assert!(!same_flows(&a, &other), "the phases differ");
+        let mut other = b.clone();
+        let moved = other.phases[0].flows.pop().unwrap();
+        other.phases[1].flows.push(moved);
+        assert!(!same_flows(&a, &other), "a flow moved to another phase");
+
+        let (a, b) = (Arc::new(a), Arc::new(b));
+        for routing in fabric::RoutingMode::ALL {
+            let mut f = crate::cluster::load(crate::cluster::Source::Preset("fat-tree:gpus=64,oversub=2"))
+                .unwrap()
+                .1;
+            f.routing = routing;
+            let caps = collective::simulate::effective_capacities(&f);
+            for fidelity in [Fidelity::Analytical, Fidelity::Flow] {
+                let mut memo = Memo::new();
+                memo.for_caps(&caps);
+                let ra = memo.run(&f, &caps, &a, fidelity).unwrap();
+                let rb = memo.run(&f, &caps, &b, fidelity).unwrap();
+                let shared = fidelity == Fidelity::Flow && routing != fabric::RoutingMode::Adaptive;
+                assert_eq!(memo.runs.len(), if shared { 1 } else { 2 }, "{routing:?} {fidelity:?}");
+                let (fresh, _) = collective::simulate::run_plan(&f, &caps, &b, fidelity).unwrap();
+                assert_eq!(rb.0.to_bits(), if shared { ra.0 } else { fresh }.to_bits());
+                // Shared or not, the reordered plan's own run agrees up to rounding.
+                assert!(
+                    (rb.0 - fresh).abs() <= 1e-12 * fresh,
+                    "{routing:?} {fidelity:?}: {} vs {fresh}",
+                    rb.0
+                );
+                assert!(rb.0 > 0.0);
+            }
         }
     }
 

@@ -621,11 +621,14 @@ pub fn run(
     let routing = job.args.routing.clone();
     let base_routing = f.routing;
     let equivalent = f.extras.single_site_equivalent.clone();
-    let (r, baseline) = std::thread::scope(|sc| {
+    let (r, baseline, single_site_bom) = std::thread::scope(|sc| {
         // Inside the scope, so a panic of the step drops the sender while unwinding and the
         // waiting baseline returns instead of blocking the scope's join.
         let (start_tx, start_rx) = std::sync::mpsc::channel::<()>();
         let mut start_tx = Some(start_tx);
+        // On one site, the energy model's bill of materials (the fabric alone) on a thread of
+        // its own from the start, while the step places its ranks on one core.
+        let bom = (!multi_site).then(|| sc.spawn(|| fabric::bom::bom(&f)));
         let baseline = multi_site.then(|| {
             sc.spawn(|| {
                 let rx = start_rx;
@@ -681,13 +684,14 @@ pub fn run(
             h.join()
                 .map_err(|_| "the single-site baseline's thread failed".to_string())
         });
-        (r, baseline)
+        let bom = bom.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        (r, baseline, bom)
     });
     progress.finish();
     let (baseline, bom) = match baseline {
         Some(Ok((b, bom))) => (Some(b), bom),
         Some(Err(e)) => (Some(Err(e)), None),
-        None => (None, None),
+        None => (None, single_site_bom),
     };
     let mut r = r.map_err(UserError)?;
     r.derived = p.derived;

@@ -112,6 +112,43 @@ impl Plan {
             }));
         }
     }
+    /// The plan with only the flows `keep` accepts, phase by phase (the same phases, steps
+    /// and everything else): `retain` on a copy, without copying the flows left out.
+    pub fn filtered(&self, keep: impl Fn(&PlanFlow) -> bool) -> Plan {
+        // Whole destructuring: a field added to either type must be carried here.
+        let Plan {
+            op,
+            algo,
+            phases,
+            tree_latency,
+            nvls,
+            virtual_links,
+        } = self;
+        let phases = phases
+            .iter()
+            .map(|ph| {
+                let Phase {
+                    flows,
+                    steps_nvlink,
+                    steps_net,
+                } = ph;
+                Phase {
+                    flows: flows.iter().filter(|fl| keep(fl)).cloned().collect(),
+                    steps_nvlink: *steps_nvlink,
+                    steps_net: *steps_net,
+                }
+            })
+            .collect();
+        Plan {
+            op: *op,
+            algo: *algo,
+            phases,
+            tree_latency: *tree_latency,
+            nvls: *nvls,
+            virtual_links: virtual_links.clone(),
+        }
+    }
+
     /// The plan with every flow's endpoints moved by `d` ranks (`None` unless
     /// [`Plan::routed_only`] and every endpoint stays in `u32`).
     pub fn translated(&self, d: i64) -> Option<Plan> {
@@ -213,4 +250,36 @@ pub fn check_group(f: &Fabric, ranks: &[u32]) -> Result<(), CollectiveError> {
 pub fn single_domain(f: &Fabric, ranks: &[u32]) -> bool {
     let d = f.domain_of(ranks[0]);
     ranks.iter().all(|&r| f.domain_of(r) == d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `filtered` is a copy with `retain` applied to every phase.
+    #[test]
+    fn filtered_is_a_retained_copy() {
+        let mut p = Plan::new(Op::ReduceScatter, Algo::Hierarchical);
+        p.tree_latency = true;
+        p.virtual_links = vec![1e9, 2e9];
+        for k in 0..3u32 {
+            p.phases.push(Phase {
+                flows: (0..10)
+                    .map(|i| PlanFlow {
+                        channel: k,
+                        ..PlanFlow::new(i, (i + k + 1) % 10, f64::from(i))
+                    })
+                    .collect(),
+                steps_nvlink: k,
+                steps_net: 2 * k,
+            });
+        }
+        let keep = |fl: &PlanFlow| fl.src % 3 != 1;
+        let mut want = p.clone();
+        for ph in &mut want.phases {
+            ph.flows.retain(keep);
+        }
+        assert_eq!(p.filtered(keep), want);
+        assert_eq!(p.filtered(|_| true), p);
+    }
 }

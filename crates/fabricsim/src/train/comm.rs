@@ -251,7 +251,7 @@ pub struct Memo {
     /// The effective capacities the results were computed with (they follow the calibration
     /// constants in force: a change empties the memo).
     caps: Vec<f64>,
-    merged: BTreeMap<MergeKey, Arc<Plan>>,
+    merged: MergedPlans,
     /// The algorithm, protocol and latency chosen for a collective of one size on one group
     /// (`run_sizes` of that group alone, and the latency of its plan).
     chosen: BTreeMap<ChooseKey, (Algo, Protocol, f64)>,
@@ -306,6 +306,9 @@ pub struct Memo {
     max_merged_flows: Option<usize>,
     /// Whether a data-parallel synchronisation is being priced (its run keeps its routes).
     want_routes: bool,
+    /// Plans found to carry the flows of another plan in another order ([`same_flows`]): each
+    /// with that plan, whose flow runs it shares, so a later lookup compares addresses.
+    reordered: Vec<(Arc<Plan>, Arc<Plan>)>,
 }
 
 /// Simulations a pass over the fidelity checks asked for and the memo lacked, to compute on
@@ -318,6 +321,40 @@ struct Deferred {
 
 /// The groups, operation, algorithm and channels of a merged plan.
 type MergeKey = (Vec<Vec<u32>>, Op, Algo, u32);
+
+/// The memo's merged plans by [`MergeKey`], found from the groups as a slice (no copy of the
+/// groups per lookup): a hash of the operation, algorithm, channels, group count and first
+/// and last groups picks a bucket, where keys compare whole.
+#[derive(Default)]
+struct MergedPlans(std::collections::HashMap<u64, Vec<(MergeKey, Arc<Plan>)>>);
+
+impl MergedPlans {
+    fn hash(groups: &[Vec<u32>], op: Op, algo: Algo, channels: u32) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (op, algo, channels, groups.len()).hash(&mut h);
+        (groups.first(), groups.last()).hash(&mut h);
+        h.finish()
+    }
+
+    fn get(&self, groups: &[Vec<u32>], op: Op, algo: Algo, channels: u32) -> Option<&Arc<Plan>> {
+        let bucket = self.0.get(&Self::hash(groups, op, algo, channels))?;
+        bucket
+            .iter()
+            .find(|((g, o, a, c), _)| *o == op && *a == algo && *c == channels && g.as_slice() == groups)
+            .map(|(_, p)| p)
+    }
+
+    /// Keeps `plan` under `key` unless the key has one; whether it was kept.
+    fn insert(&mut self, key: MergeKey, plan: &Arc<Plan>) -> bool {
+        if self.get(&key.0, key.1, key.2, key.3).is_some() {
+            return false;
+        }
+        let h = Self::hash(&key.0, key.1, key.2, key.3);
+        self.0.entry(h).or_default().push((key, plan.clone()));
+        true
+    }
+}
 
 /// The group, operation, size (bits), fidelity (flow?) and in-network reductions (SHARP,
 /// NVLS) of a choice of algorithm.
@@ -440,12 +477,11 @@ impl Memo {
         algo: Algo,
         channels: u32,
     ) -> Result<Arc<Plan>, String> {
-        let key = (groups.to_vec(), op, algo, channels);
-        if let Some(p) = self.merged.get(&key) {
+        if let Some(p) = self.merged.get(groups, op, algo, channels) {
             return Ok(p.clone());
         }
         let plan = Arc::new(merge_groups(f, groups, op, REF_SIZE, algo, channels)?);
-        self.keep_merged(key, &plan);
+        self.keep_merged((groups.to_vec(), op, algo, channels), &plan);
         Ok(plan)
     }
 
@@ -526,7 +562,7 @@ impl Memo {
         if self.plan_routes.is_empty() {
             return None;
         }
-        let plan = self.merged.get(&(groups.to_vec(), op, algo, channels))?;
+        let plan = self.merged.get(groups, op, algo, channels)?;
         // An equal plan (another operation lowered to the same flows) was run once, under the
         // first one's name (`Memo::run`).
         self.plan_routes.iter().find(|(p, _)| same_plan(p, plan)).cloned()
@@ -547,10 +583,11 @@ impl Memo {
     pub(crate) fn bound(&mut self) {
         let max = self.max_merged_flows.unwrap_or(Self::MAX_MERGED_FLOWS);
         if self.merged_flows > max || self.moe.len() > 1 << 12 {
-            self.merged = BTreeMap::new();
+            self.merged = MergedPlans::default();
             self.plan_bytes = std::collections::HashMap::new();
             self.merged_flows = 0;
             self.runs = Vec::new();
+            self.reordered = Vec::new();
             self.chosen = BTreeMap::new();
             self.moe = Vec::new();
         }
@@ -571,8 +608,7 @@ impl Memo {
 
     /// Keep `plan` in `merged` under `key` (unless one is kept there already).
     fn keep_merged(&mut self, key: MergeKey, plan: &Arc<Plan>) {
-        if let std::collections::btree_map::Entry::Vacant(e) = self.merged.entry(key) {
-            e.insert(plan.clone());
+        if self.merged.insert(key, plan) {
             self.plan_bytes.insert(Arc::as_ptr(plan) as usize, plan.bytes());
             self.merged_flows += plan.flow_count();
         }
@@ -615,18 +651,33 @@ impl Memo {
         // A flow run of the same flows in another order (a hierarchical all-gather after its
         // reduce-scatter) has this plan's time and busy links (`same_flows`).
         let reorders = reorders_alike(f, fidelity);
-        if let Some((_, _, t, busy)) = self
-            .runs
-            .iter()
-            .find(|(p, fi, ..)| reorders && *fi == fidelity && same_flows(p, plan))
-        {
-            return Ok((*t, busy.clone()));
+        if reorders {
+            if let Some(found) = self.reordered_run(plan, fidelity) {
+                return Ok(found);
+            }
         }
         if let Some(d) = &mut self.defer {
             // Recorded for later; the caller's result from this pass is discarded.
-            let recorded = |p: &Arc<Plan>| same_plan(p, plan) || (reorders && same_flows(p, plan));
-            if !d.runs.iter().any(|(p, fi)| *fi == fidelity && recorded(p)) {
-                d.runs.push((plan.clone(), fidelity));
+            if d.runs.iter().any(|(p, fi)| *fi == fidelity && same_plan(p, plan)) {
+                return Ok((0.0, Vec::new()));
+            }
+            let alike = d.runs.iter().find(|(p, fi)| {
+                reorders
+                    && *fi == fidelity
+                    && (self
+                        .reordered
+                        .iter()
+                        .any(|(a, b)| Arc::ptr_eq(a, plan) && Arc::ptr_eq(b, p))
+                        || same_flows(p, plan))
+            });
+            match alike {
+                Some((p, _)) => {
+                    let p = p.clone();
+                    if !self.reordered.iter().any(|(a, _)| Arc::ptr_eq(a, plan)) {
+                        self.reordered.push((plan.clone(), p));
+                    }
+                }
+                None => d.runs.push((plan.clone(), fidelity)),
             }
             return Ok((0.0, Vec::new()));
         }
@@ -634,6 +685,34 @@ impl Memo {
         let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
         self.runs.push((plan.clone(), fidelity, t, busy.clone()));
         Ok((t, busy))
+    }
+
+    /// The result of a run at `fidelity` of a plan with `plan`'s flows in another order
+    /// ([`same_flows`]; only where [`reorders_alike`] holds), found by address where an
+    /// earlier lookup paired them, else by comparing flows (and then paired).
+    fn reordered_run(&mut self, plan: &Arc<Plan>, fidelity: Fidelity) -> Option<(f64, Vec<(u32, f64)>)> {
+        let paired = self
+            .reordered
+            .iter()
+            .filter(|(a, _)| Arc::ptr_eq(a, plan))
+            .map(|(_, b)| b);
+        for b in paired {
+            if let Some((_, _, t, busy)) = self
+                .runs
+                .iter()
+                .find(|(p, fi, ..)| *fi == fidelity && Arc::ptr_eq(p, b))
+            {
+                return Some((*t, busy.clone()));
+            }
+        }
+        let (p, _, t, busy) = self
+            .runs
+            .iter()
+            .find(|(p, fi, ..)| *fi == fidelity && same_flows(p, plan))?;
+        let found = (*t, busy.clone());
+        let p = p.clone();
+        self.reordered.push((plan.clone(), p));
+        Some(found)
     }
 
     /// `collective::moe::run`, once per (groups, spec, fidelity).
@@ -792,7 +871,58 @@ fn same_flows(a: &Plan, b: &Plan) -> bool {
         k.sort_unstable();
         k
     }
-    pairs().all(|(x, y)| x.flows == y.flows || sorted(&x.flows) == sorted(&y.flows))
+    // Flows without explicit paths: three integers each, counted in a hash map (one pass over
+    // each phase instead of two sorts).
+    fn packed(x: &collective::PlanFlow) -> (u64, u64, u64) {
+        (
+            u64::from(x.src) << 32 | u64::from(x.dst),
+            x.bytes.to_bits(),
+            u64::from(x.channel) << 1 | u64::from(x.pxn),
+        )
+    }
+    fn same_counts(x: &[collective::PlanFlow], y: &[collective::PlanFlow]) -> bool {
+        let mut count: std::collections::HashMap<(u64, u64, u64), i64, std::hash::BuildHasherDefault<MixHasher>> =
+            std::collections::HashMap::with_capacity_and_hasher(x.len(), Default::default());
+        for fl in x {
+            *count.entry(packed(fl)).or_insert(0) += 1;
+        }
+        for fl in y {
+            match count.get_mut(&packed(fl)) {
+                Some(c) if *c > 0 => *c -= 1,
+                _ => return false,
+            }
+        }
+        // As many flows on each side (checked before), each of `y`'s taken from `x`'s.
+        true
+    }
+    let routed = |flows: &[collective::PlanFlow]| flows.iter().all(|x| x.path.is_none());
+    pairs().all(|(x, y)| {
+        x.flows == y.flows
+            || if routed(&x.flows) && routed(&y.flows) {
+                same_counts(&x.flows, &y.flows)
+            } else {
+                sorted(&x.flows) == sorted(&y.flows)
+            }
+    })
+}
+
+/// A quick hasher for integer keys ([`same_flows`]' counts): each word folded in by a
+/// multiply-rotate (not for keys an adversary chooses; equal keys still compare equal).
+#[derive(Default)]
+struct MixHasher(u64);
+
+impl std::hash::Hasher for MixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(23) ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
 }
 
 /// Two specs that price alike (the imbalance compared bit for bit).
@@ -1449,11 +1579,7 @@ fn check_pass(
             });
             // The analytical schedule runs each stage's sync alone; the stages' syncs overlap.
             if k == Dp && lay.pp > 1 {
-                let mut alone = Plan::clone(&merged);
-                for ph in &mut alone.phases {
-                    ph.flows.retain(|fl| lay.stage_of(fl.src) == 0);
-                }
-                let alone = Arc::new(alone);
+                let alone = Arc::new(merged.filtered(|fl| lay.stage_of(fl.src) == 0));
                 let stage0: Vec<Vec<u32>> = groups
                     .iter()
                     .filter(|g| g.first().is_some_and(|&r| lay.stage_of(r) == 0))
@@ -1637,10 +1763,9 @@ fn prefetch(
     // flows (spare until the synchronisation's pricing claims them: `Memo::run`).
     let keep_routes = memo.keeping_routes;
     let shared: &Memo = memo;
-    // (choice key, choice, merge key, plan, whether the memo lacks it).
-    // (choice key, choice, merge key, plan, whether the memo lacks it, whether it is a flat
-    // data-parallel synchronisation's).
-    type Fetched = (ChooseKey, (Algo, Protocol, f64), MergeKey, Arc<Plan>, bool, bool);
+    // (choice key, choice, merge key where the memo lacks the plan, plan, whether it is a
+    // flat data-parallel synchronisation's).
+    type Fetched = (ChooseKey, (Algo, Protocol, f64), Option<MergeKey>, Arc<Plan>, bool);
     type Ran = (MemoRun, Option<BuiltPlan>, Option<PlanRoutes>);
     type RanMoe = (MemoMoe, Option<MoeBuilt>);
     let collectives = || -> (Vec<Fetched>, Vec<Option<Ran>>) {
@@ -1658,18 +1783,18 @@ fn prefetch(
                     Some(&c) => c,
                     None => choose_one(f, &groups[0], *op, *size, sim).ok()?,
                 };
-                let key = (groups.to_vec(), *op, chosen.0, sim.channels);
-                if let Some(p) = shared.merged.get(&key) {
-                    return Some((ck, chosen, key, p.clone(), false, dp));
+                if let Some(p) = shared.merged.get(groups, *op, chosen.0, sim.channels) {
+                    return Some((ck, chosen, None, p.clone(), dp));
                 }
                 let plan = merge_groups(f, groups, *op, REF_SIZE, chosen.0, sim.channels).ok()?;
-                Some((ck, chosen, key, Arc::new(plan), true, dp))
+                let key = (groups.to_vec(), *op, chosen.0, sim.channels);
+                Some((ck, chosen, Some(key), Arc::new(plan), dp))
             })
             .collect();
         // The plans to run: not run yet, and not equal to an earlier one of this batch; and
         // whether a data-parallel synchronisation's (its run then keeps its routes).
         let mut todo: Vec<(Arc<Plan>, bool)> = Vec::new();
-        let fetched = merged.iter().map(|(_, _, _, plan, _, dp)| (plan, *dp));
+        let fetched = merged.iter().map(|(_, _, _, plan, dp)| (plan, *dp));
         for (plan, dp) in fetched.chain(plans.iter().map(|p| (p, false))) {
             let done = shared
                 .runs
@@ -1730,9 +1855,9 @@ fn prefetch(
             .collect()
     };
     let ((merged, runs), moe_runs) = rayon::join(collectives, moe_runs);
-    for (ck, chosen, key, plan, new, _) in merged {
+    for (ck, chosen, key, plan, _) in merged {
         memo.chosen.entry(ck).or_insert(chosen);
-        if new {
+        if let Some(key) = key {
             memo.keep_merged(key, &plan);
         }
     }

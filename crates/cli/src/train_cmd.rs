@@ -684,7 +684,8 @@ pub fn run(
             h.join()
                 .map_err(|_| "the single-site baseline's thread failed".to_string())
         });
-        let bom = bom.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        // Not the step's business: a failed thread leaves the bill to be computed below.
+        let bom = bom.and_then(|h| h.join().ok());
         (r, baseline, bom)
     });
     progress.finish();

@@ -747,8 +747,14 @@ pub fn build_plan_routes(
     plan: &Plan,
     keep: bool,
 ) -> Result<(BuiltPlan, Option<PlanRoutes>), CollectiveError> {
-    if let Some(r) = build_routed(f, caps, plan, keep)? {
-        return Ok(r);
+    // A plan of more flows than a quarter of the links is taken as not worth compacting (a
+    // flow that leaves its accelerator has a hop at least): routed and stored phase by phase,
+    // one phase's flows held at a time (an all-to-all phase holds millions).
+    let links = caps.len() + plan.virtual_links.len();
+    if worth_compacting(plan.flow_count(), links) {
+        if let Some(r) = build_routed(f, caps, plan, keep)? {
+            return Ok(r);
+        }
     }
     build_full_routes(f, caps, plan, keep)
 }

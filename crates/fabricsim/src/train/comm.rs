@@ -306,8 +306,9 @@ pub struct Memo {
     max_merged_flows: Option<usize>,
     /// Whether a data-parallel synchronisation is being priced (its run keeps its routes).
     want_routes: bool,
-    /// Plans found to carry the flows of another plan in another order ([`same_flows`]): each
-    /// with that plan, whose flow runs it shares, so a later lookup compares addresses.
+    /// Within one step's fidelity checks (from the first pass to the end of the second): the
+    /// plans found to carry the flows of a plan asked for earlier in the pass, in another
+    /// order ([`same_flows`]), each with that plan, whose flow run it takes ([`Memo::run`]).
     reordered: Vec<(Arc<Plan>, Arc<Plan>)>,
 }
 
@@ -317,6 +318,9 @@ pub struct Memo {
 struct Deferred {
     runs: Vec<(Arc<Plan>, Fidelity)>,
     moe: Vec<(Vec<Vec<u32>>, MoeSpec, Fidelity)>,
+    /// The flow runs the pass asked for, in order, memo hits included (what a later request
+    /// with the same flows in another order pairs with: [`Memo::run`]).
+    requested: Vec<Arc<Plan>>,
 }
 
 /// The groups, operation, algorithm and channels of a merged plan.
@@ -637,6 +641,43 @@ impl Memo {
         plan: &Arc<Plan>,
         fidelity: Fidelity,
     ) -> Result<(f64, Vec<(u32, f64)>), String> {
+        // Within the fidelity checks of one step, a flow run of a plan carrying the flows of a
+        // plan the same pass asked for earlier, in another order (a hierarchical all-gather
+        // after its reduce-scatter), takes that plan's result (`same_flows`,
+        // `reorders_alike`): paired in the first pass, read in the second. Only the step's
+        // own requests pair, in their order, so the result does not depend on what the memo
+        // ran before (a search's memo serves many steps).
+        if reorders_alike(f, fidelity) {
+            match &mut self.defer {
+                Some(d) => {
+                    let earlier = d
+                        .requested
+                        .iter()
+                        .find(|p| !same_plan(p, plan) && same_flows(p, plan))
+                        .cloned();
+                    if let Some(rep) = earlier {
+                        if !self.reordered.iter().any(|(a, _)| Arc::ptr_eq(a, plan)) {
+                            self.reordered.push((plan.clone(), rep));
+                        }
+                        return Ok((0.0, Vec::new()));
+                    }
+                    if !d.requested.iter().any(|p| same_plan(p, plan)) {
+                        d.requested.push(plan.clone());
+                    }
+                }
+                None => {
+                    let rep = self.reordered.iter().find(|(a, _)| Arc::ptr_eq(a, plan));
+                    let found = rep.and_then(|(_, rep)| {
+                        self.runs
+                            .iter()
+                            .find(|(p, fi, ..)| *fi == fidelity && same_plan(p, rep))
+                    });
+                    if let Some((_, _, t, busy)) = found {
+                        return Ok((*t, busy.clone()));
+                    }
+                }
+            }
+        }
         if let Some((_, _, t, busy)) = self
             .runs
             .iter()
@@ -648,36 +689,10 @@ impl Memo {
             }
             return Ok(found);
         }
-        // A flow run of the same flows in another order (a hierarchical all-gather after its
-        // reduce-scatter) has this plan's time and busy links (`same_flows`).
-        let reorders = reorders_alike(f, fidelity);
-        if reorders {
-            if let Some(found) = self.reordered_run(plan, fidelity) {
-                return Ok(found);
-            }
-        }
         if let Some(d) = &mut self.defer {
             // Recorded for later; the caller's result from this pass is discarded.
-            if d.runs.iter().any(|(p, fi)| *fi == fidelity && same_plan(p, plan)) {
-                return Ok((0.0, Vec::new()));
-            }
-            let alike = d.runs.iter().find(|(p, fi)| {
-                reorders
-                    && *fi == fidelity
-                    && (self
-                        .reordered
-                        .iter()
-                        .any(|(a, b)| Arc::ptr_eq(a, plan) && Arc::ptr_eq(b, p))
-                        || same_flows(p, plan))
-            });
-            match alike {
-                Some((p, _)) => {
-                    let p = p.clone();
-                    if !self.reordered.iter().any(|(a, _)| Arc::ptr_eq(a, plan)) {
-                        self.reordered.push((plan.clone(), p));
-                    }
-                }
-                None => d.runs.push((plan.clone(), fidelity)),
+            if !d.runs.iter().any(|(p, fi)| *fi == fidelity && same_plan(p, plan)) {
+                d.runs.push((plan.clone(), fidelity));
             }
             return Ok((0.0, Vec::new()));
         }
@@ -685,34 +700,6 @@ impl Memo {
         let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
         self.runs.push((plan.clone(), fidelity, t, busy.clone()));
         Ok((t, busy))
-    }
-
-    /// The result of a run at `fidelity` of a plan with `plan`'s flows in another order
-    /// ([`same_flows`]; only where [`reorders_alike`] holds), found by address where an
-    /// earlier lookup paired them, else by comparing flows (and then paired).
-    fn reordered_run(&mut self, plan: &Arc<Plan>, fidelity: Fidelity) -> Option<(f64, Vec<(u32, f64)>)> {
-        let paired = self
-            .reordered
-            .iter()
-            .filter(|(a, _)| Arc::ptr_eq(a, plan))
-            .map(|(_, b)| b);
-        for b in paired {
-            if let Some((_, _, t, busy)) = self
-                .runs
-                .iter()
-                .find(|(p, fi, ..)| *fi == fidelity && Arc::ptr_eq(p, b))
-            {
-                return Some((*t, busy.clone()));
-            }
-        }
-        let (p, _, t, busy) = self
-            .runs
-            .iter()
-            .find(|(p, fi, ..)| *fi == fidelity && same_flows(p, plan))?;
-        let found = (*t, busy.clone());
-        let p = p.clone();
-        self.reordered.push((plan.clone(), p));
-        Some(found)
     }
 
     /// `collective::moe::run`, once per (groups, spec, fidelity).
@@ -968,6 +955,8 @@ pub fn price_pending(
     memo: &mut Memo,
 ) -> Result<(CommCosts, Option<PendingChecks>), String> {
     memo.for_caps(&pl.caps);
+    // Pairs left by checks whose second pass did not run (an error between the passes).
+    memo.reordered.clear();
     let opts: CommOptions = opts.into();
     let checks = opts.fidelity == Fidelity::Analytical && opts.fidelity_checks;
     memo.keep_built(checks);
@@ -1407,6 +1396,7 @@ fn per_step(pl: &Placement, model: &ModelSpec, c: &CommCosts, kind: CommKind) ->
 /// The first pass, with the memo's kept built plans (taken out for the flow runs): while
 /// [`Memo::keep_built`] is on.
 fn start_checks(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &mut CommCosts, memo: &mut Memo) -> PendingChecks {
+    memo.reordered.clear();
     memo.defer = Some(Deferred::default());
     // Errors of this pass come again, in order, from the second one.
     let _ = check_pass(f, pl, model, out, memo);
@@ -1502,7 +1492,10 @@ pub fn finish_checks(
             CheckDone::Moe(m) => memo.moe.push(m),
         }
     }
-    check_pass(f, pl, model, out, memo)
+    let r = check_pass(f, pl, model, out, memo);
+    // The pairs of this step's checks serve no other pricing.
+    memo.reordered.clear();
+    r
 }
 
 /// One pass over the fidelity checks (see [`start_checks`]).
@@ -2260,10 +2253,33 @@ pub(super) mod tests {
         }
     }
 
-    /// A flow run of a plan whose phases carry another run's flows in another order takes that
-    /// run's result (`same_flows`, `reorders_alike`): only at flow fidelity, not under
-    /// adaptive routing, and not for plans that differ in a flow's bytes, channel or phase.
-    /// The result is a fresh run's up to rounding.
+    /// Merged plans are found by the groups' contents (another copy of the same groups), and
+    /// groups that share their first and last groups (one hash bucket) stay apart.
+    #[test]
+    fn merged_plans_are_found_by_content() {
+        // Two plans told apart by address.
+        let plan = |_: u32| Arc::new(collective::Plan::new(Op::AllReduce, Algo::Ring));
+        let a: Vec<Vec<u32>> = vec![vec![0, 1], vec![2, 3], vec![4, 5]];
+        let b: Vec<Vec<u32>> = vec![vec![0, 1], vec![2, 7], vec![4, 5]];
+        let (pa, pb) = (plan(0), plan(1));
+        let mut m = MergedPlans::default();
+        assert!(m.insert((a.clone(), Op::AllReduce, Algo::Ring, 2), &pa));
+        assert!(m.insert((b.clone(), Op::AllReduce, Algo::Ring, 2), &pb));
+        assert!(!m.insert((a.clone(), Op::AllReduce, Algo::Ring, 2), &pb), "kept once");
+        let a2: Vec<Vec<u32>> = a.to_vec();
+        assert!(Arc::ptr_eq(m.get(&a2, Op::AllReduce, Algo::Ring, 2).unwrap(), &pa));
+        assert!(Arc::ptr_eq(m.get(&b, Op::AllReduce, Algo::Ring, 2).unwrap(), &pb));
+        assert!(m.get(&a, Op::AllGather, Algo::Ring, 2).is_none());
+        assert!(m.get(&a, Op::AllReduce, Algo::Tree, 2).is_none());
+        assert!(m.get(&a, Op::AllReduce, Algo::Ring, 4).is_none());
+        assert!(m.get(&a[..2], Op::AllReduce, Algo::Ring, 2).is_none());
+    }
+
+    /// Within one step's fidelity checks, a flow run of a plan whose phases carry the flows of
+    /// a plan asked for earlier in another order takes that plan's result (`same_flows`,
+    /// `reorders_alike`): only at flow fidelity, not under adaptive routing, not for plans that
+    /// differ in a flow's bytes, channel or phase, and whatever the memo ran before. The
+    /// result is a fresh run's up to rounding.
     #[test]
     fn reordered_flow_runs_share_a_result() {
         use collective::{Phase, Plan, PlanFlow};
@@ -2311,6 +2327,29 @@ pub(super) mod tests {
         assert!(!same_flows(&a, &other), "a flow moved to another phase");
 
         let (a, b) = (Arc::new(a), Arc::new(b));
+        type Got = Vec<(f64, Vec<(u32, f64)>)>;
+        // The checks' protocol on a memo (`start_checks`, `PendingChecks::run`,
+        // `finish_checks`): a first pass asking for `plans` in order, their deferred runs, a
+        // second pass reading the results.
+        let checks = |memo: &mut Memo, f: &Fabric, caps: &[f64], plans: &[&Arc<Plan>], fidelity: Fidelity| -> Got {
+            memo.reordered.clear();
+            memo.defer = Some(Deferred::default());
+            for p in plans {
+                memo.run(f, caps, p, fidelity).unwrap();
+            }
+            let todo = memo.defer.take().unwrap().runs;
+            for (p, fi) in todo {
+                memo.run(f, caps, &p, fi).unwrap();
+            }
+            let got = plans.iter().map(|p| memo.run(f, caps, p, fidelity).unwrap()).collect();
+            memo.reordered.clear();
+            got
+        };
+        let bits = |g: &Got| -> Vec<(u64, Vec<(u32, u64)>)> {
+            g.iter()
+                .map(|(t, busy)| (t.to_bits(), busy.iter().map(|(l, u)| (*l, u.to_bits())).collect()))
+                .collect()
+        };
         for routing in fabric::RoutingMode::ALL {
             let mut f = crate::cluster::load(crate::cluster::Source::Preset("fat-tree:gpus=64,oversub=2"))
                 .unwrap()
@@ -2318,21 +2357,32 @@ pub(super) mod tests {
             f.routing = routing;
             let caps = collective::simulate::effective_capacities(&f);
             for fidelity in [Fidelity::Analytical, Fidelity::Flow] {
+                let shared = fidelity == Fidelity::Flow && routing != fabric::RoutingMode::Adaptive;
                 let mut memo = Memo::new();
                 memo.for_caps(&caps);
-                let ra = memo.run(&f, &caps, &a, fidelity).unwrap();
-                let rb = memo.run(&f, &caps, &b, fidelity).unwrap();
-                let shared = fidelity == Fidelity::Flow && routing != fabric::RoutingMode::Adaptive;
+                let got = checks(&mut memo, &f, &caps, &[&a, &b], fidelity);
                 assert_eq!(memo.runs.len(), if shared { 1 } else { 2 }, "{routing:?} {fidelity:?}");
-                let (fresh, _) = collective::simulate::run_plan(&f, &caps, &b, fidelity).unwrap();
-                assert_eq!(rb.0.to_bits(), if shared { ra.0 } else { fresh }.to_bits());
+                let (fresh_a, _) = collective::simulate::run_plan(&f, &caps, &a, fidelity).unwrap();
+                let (fresh_b, _) = collective::simulate::run_plan(&f, &caps, &b, fidelity).unwrap();
+                assert_eq!(got[0].0.to_bits(), fresh_a.to_bits());
+                assert_eq!(got[1].0.to_bits(), if shared { fresh_a } else { fresh_b }.to_bits());
+                assert_eq!(got[0] == got[1], shared || fresh_a.to_bits() == fresh_b.to_bits());
                 // Shared or not, the reordered plan's own run agrees up to rounding.
-                assert!(
-                    (rb.0 - fresh).abs() <= 1e-12 * fresh,
-                    "{routing:?} {fidelity:?}: {} vs {fresh}",
-                    rb.0
+                assert!((fresh_b - fresh_a).abs() <= 1e-12 * fresh_a, "{routing:?} {fidelity:?}");
+                assert!(fresh_a > 0.0);
+                // The result does not depend on what the memo ran before: a memo that ran `b`
+                // alone (another step's checks), or both in the other order, then gives the
+                // same results to the same checks.
+                let mut seasoned = Memo::new();
+                seasoned.for_caps(&caps);
+                checks(&mut seasoned, &f, &caps, &[&b], fidelity);
+                checks(&mut seasoned, &f, &caps, &[&b, &a], fidelity);
+                assert_eq!(bits(&checks(&mut seasoned, &f, &caps, &[&a, &b], fidelity)), bits(&got));
+                // Outside the checks' passes nothing is shared.
+                assert_eq!(
+                    seasoned.run(&f, &caps, &b, fidelity).unwrap().0.to_bits(),
+                    fresh_b.to_bits()
                 );
-                assert!(rb.0 > 0.0);
             }
         }
     }

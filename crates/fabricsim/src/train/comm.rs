@@ -327,8 +327,9 @@ struct Deferred {
 type MergeKey = (Vec<Vec<u32>>, Op, Algo, u32);
 
 /// The memo's merged plans by [`MergeKey`], found from the groups as a slice (no copy of the
-/// groups per lookup): a hash of the operation, algorithm, channels, group count and first
-/// and last groups picks a bucket, where keys compare whole.
+/// groups per lookup): a hash of the operation, algorithm, channels, group count, first and
+/// last groups and every group's size and first two ranks picks a bucket, where keys compare
+/// whole.
 #[derive(Default)]
 struct MergedPlans(std::collections::HashMap<u64, Vec<(MergeKey, Arc<Plan>)>>);
 
@@ -338,6 +339,14 @@ impl MergedPlans {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (op, algo, channels, groups.len()).hash(&mut h);
         (groups.first(), groups.last()).hash(&mut h);
+        // Every group's first two ranks and size, folded cheaply: group sets that share their
+        // first and last groups (layouts in another order) still fall apart.
+        let fold = groups.iter().fold(0u64, |acc, g| {
+            let head = u64::from(g.first().copied().unwrap_or(u32::MAX)) << 32
+                | u64::from(g.get(1).copied().unwrap_or(u32::MAX));
+            (acc.rotate_left(17) ^ head ^ (g.len() as u64).rotate_left(40)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        });
+        fold.hash(&mut h);
         h.finish()
     }
 

@@ -593,28 +593,28 @@ fn route_all(
     let sig = |k: usize, i: usize, s: usize, paths: bool| -> Option<RouteSig> {
         let ph = &dp[k].0.phases[i];
         let share = dp[k].2;
-        by_stage[k][i]
-            .get(s)
-            .map_or(&[][..], |v| v.as_slice())
-            .iter()
-            .map(|&fi| {
-                let fl = &ph.flows[fi as usize];
-                fl.path.is_none().then(|| {
-                    let bytes = fl.bytes / vp as f64 / share;
-                    let last = if paths {
-                        let each = if spray {
-                            bytes / f.spray_shares(fl.src, fl.dst) as f64
-                        } else {
-                            bytes
-                        };
-                        u64::from(each > 0.0)
-                    } else {
-                        bytes.to_bits()
-                    };
-                    (fl.src, fl.dst, fl.channel, fl.pxn, last)
-                })
-            })
-            .collect()
+        let idx = by_stage[k][i].get(s).map_or(&[][..], |v| v.as_slice());
+        // Sized once (a collect into `Option<Vec<_>>` cannot know its length and grows).
+        let mut out = Vec::with_capacity(idx.len());
+        for &fi in idx {
+            let fl = &ph.flows[fi as usize];
+            if fl.path.is_some() {
+                return None;
+            }
+            let bytes = fl.bytes / vp as f64 / share;
+            let last = if paths {
+                let each = if spray {
+                    bytes / f.spray_shares(fl.src, fl.dst) as f64
+                } else {
+                    bytes
+                };
+                u64::from(each > 0.0)
+            } else {
+                bytes.to_bits()
+            };
+            out.push((fl.src, fl.dst, fl.channel, fl.pxn, last));
+        }
+        Some(out)
     };
     let kind = if price.is_some() {
         SigKind::Priced

@@ -723,6 +723,12 @@ pub struct BuiltPlan {
 }
 
 impl BuiltPlan {
+    /// Whether [`run_built`] at flow fidelity takes the analytical closed form
+    /// (`engine::Engine::flow_matches_analytical`).
+    pub fn flow_matches_analytical(&self) -> bool {
+        self.engine.flow_matches_analytical()
+    }
+
     /// A plan with no transfers on an engine without links (a placeholder).
     pub(crate) fn empty() -> BuiltPlan {
         BuiltPlan {
@@ -833,20 +839,59 @@ pub(crate) fn build_flows_on(all: Vec<f64>, flows: &FlowSet) -> Result<BuiltPlan
 
 /// Simulate a built plan at `fidelity`: the transfer time and the busy links, as
 /// [`run_plan`] of the plan gives them.
+///
+/// A flow run whose times the analytical one gives (`Engine::flow_matches_analytical`: phases
+/// in sequence, each link's flows of one size — rings, pairwise exchanges, sends of equal
+/// chunks, and hierarchical plans whose inner and outer chunks keep to links of their own)
+/// runs analytically: the same makespan and link bytes up to the rounding of sums, so the same
+/// busy links (bytes over capacity and makespan), without the water-filling.
+/// [`run_built_solved`] is the reference that always water-fills.
 pub fn run_built(
     f: &Fabric,
     built: &mut BuiltPlan,
     fidelity: Fidelity,
 ) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {
-    let e = &mut built.engine;
+    set_built_fidelity(built, fidelity)?;
+    if fidelity == Fidelity::Flow && built.engine.flow_matches_analytical() {
+        built.engine.set_fidelity(Fidelity::Analytical);
+        let rep = built.engine.run();
+        built.engine.set_fidelity(Fidelity::Flow);
+        return finish_run(f, built, rep);
+    }
+    let rep = built.engine.run();
+    finish_run(f, built, rep)
+}
+
+/// [`run_built`] without its analytical closed form: a flow run always water-fills.
+pub fn run_built_solved(
+    f: &Fabric,
+    built: &mut BuiltPlan,
+    fidelity: Fidelity,
+) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {
+    set_built_fidelity(built, fidelity)?;
+    let rep = built.engine.run();
+    finish_run(f, built, rep)
+}
+
+fn set_built_fidelity(built: &mut BuiltPlan, fidelity: Fidelity) -> Result<(), CollectiveError> {
     // CORRECTNESS: a built plan holds plain transfers (no `add_transfer_like`), which every
     // fidelity stores alike.
-    if !e.set_fidelity(fidelity) {
-        return Err(CollectiveError::Engine("a built plan's transfers share flows".into()));
+    if built.engine.set_fidelity(fidelity) {
+        Ok(())
+    } else {
+        Err(CollectiveError::Engine("a built plan's transfers share flows".into()))
     }
-    let rep = e.run().map_err(|e| CollectiveError::Engine(e.to_string()))?;
+}
+
+/// [`run_built`]'s result from its engine's report.
+fn finish_run(
+    f: &Fabric,
+    built: &BuiltPlan,
+    rep: Result<engine::RunReport, engine::EngineError>,
+) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {
+    let rep = rep.map_err(|e| CollectiveError::Engine(e.to_string()))?;
     let t = rep.makespan_s;
-    let mut busy = rep.bottlenecks(e.capacities(), 3);
+    let mut busy = rep.bottlenecks(built.engine.capacities(), 3);
     if let Some(links) = &built.links {
         for b in &mut busy {
             b.0 = links[b.0 as usize];

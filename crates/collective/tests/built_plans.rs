@@ -377,3 +377,59 @@ fn overlapping_or_unequal_groups_are_not_symmetric() {
     flows.push(&[2, 2], 1e6, 1);
     assert!(simulate::run_symmetric(&all, &flows, &[1, 2]).is_none());
 }
+
+/// `run_built` at flow fidelity takes the analytical closed form where the engine proves it
+/// gives the flow run's times (`engine::Engine::flow_matches_analytical`): over every test
+/// fabric, routing mode, operation and algorithm, those runs agree with the water-filled ones
+/// (`run_built_solved`) to rounding — the time, and the busy links with their utilisations —
+/// and the others are the water-filled runs bit for bit. Both kinds occur.
+#[test]
+fn flow_runs_in_closed_form_match_water_filling() {
+    let (mut closed, mut solved) = (0, 0);
+    for (fi, name) in FABRICS.iter().enumerate() {
+        for (routing, mode) in ROUTING.iter().enumerate() {
+            let f = fabric(fi, routing);
+            let caps = simulate::effective_capacities(&f);
+            for op in Op::ALL {
+                for algo in Algo::ALL {
+                    for (start, size, groups) in [(0, 8, 2), (3, 5, 3), (0, 16, 4)] {
+                        let Some(plan) = merged(&f, start, size, groups, op, algo) else {
+                            continue;
+                        };
+                        let Ok(mut built) = simulate::build_plan(&f, &caps, &plan) else {
+                            continue;
+                        };
+                        let (t, busy) = simulate::run_built(&f, &mut built, Fidelity::Flow).unwrap();
+                        let reference = simulate::run_built_solved(&f, &mut built, Fidelity::Flow).unwrap();
+                        let what = format!("{name} {mode:?} {op:?} {algo:?} {start}/{size}/{groups}");
+                        if built.flow_matches_analytical() {
+                            closed += 1;
+                            let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs());
+                            assert!(close(t, reference.0), "{what}: {t} vs {}", reference.0);
+                            assert_eq!(busy.len(), reference.1.len(), "{what}");
+                            for (a, b) in busy.iter().zip(&reference.1) {
+                                assert!(close(a.utilisation, b.utilisation), "{what}: {a:?} vs {b:?}");
+                            }
+                            // The same links, but for ties broken the other way by rounding.
+                            let ua: Vec<f64> = busy.iter().map(|b| b.utilisation).collect();
+                            let ub: Vec<f64> = reference.1.iter().map(|b| b.utilisation).collect();
+                            if ua.windows(2).all(|w| !close(w[0], w[1])) && ub.windows(2).all(|w| !close(w[0], w[1])) {
+                                let la: Vec<u32> = busy.iter().map(|b| b.link).collect();
+                                let lb: Vec<u32> = reference.1.iter().map(|b| b.link).collect();
+                                assert_eq!(la, lb, "{what}");
+                            }
+                        } else {
+                            solved += 1;
+                            assert_eq!(bits(&(t, busy)), bits(&reference), "{what}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        closed > 50 && solved > 10,
+        "closed form {closed}, water-filled {solved}"
+    );
+    eprintln!("closed form {closed}, water-filled {solved}");
+}

@@ -188,6 +188,64 @@ impl Engine {
         true
     }
 
+    /// Whether a flow-fidelity run of this task graph ends when an analytical run of it does,
+    /// at every task, by a closed form rather than by the event order: every task a transfer,
+    /// each one after the one before it (the transfers never run at the same time), and within
+    /// each transfer every link's flows carrying the same bytes (zero-byte flows aside: they
+    /// start nothing at either fidelity). Callers that need only the times and each link's
+    /// bytes may then run the analytical fidelity in place of the flow one; busy times, peak
+    /// utilisations and the event and solve counts are the flow fidelity's own and differ.
+    ///
+    /// CORRECTNESS (why the times agree, up to the rounding of floating-point sums): within
+    /// one transfer, flows that share a link carry the same bytes, so every set of flows
+    /// joined through shared links carries one size `b`. Let `n_l` count a link's flows (by
+    /// weight and by occurrences on the path) and `M` be the largest `n_l / c_l` of the set's
+    /// links. At any moment of the flow run each live flow's max-min rate is at least the
+    /// smallest `c_l / n_l(t) ≥ 1 / M` over its links (fewer live flows only raise a share),
+    /// so every flow is done `b · M` after the transfer starts; and a link with
+    /// `n_l / c_l = M` must carry `n_l · b` bytes at `c_l` at most, so its flows are not done
+    /// earlier. The transfer therefore lasts the largest `n_l · b / c_l` over its links —
+    /// the analytical duration's second term, which bounds its first (one flow alone on its
+    /// narrowest link). With transfers in sequence, each starts at the same time under both.
+    pub fn flow_matches_analytical(&self) -> bool {
+        if !self.shared.is_empty() {
+            return false;
+        }
+        // Each link's bytes in the current transfer (`UNSET`: none yet), reset after it.
+        const UNSET: u64 = u64::MAX;
+        let mut seen: Vec<u64> = vec![UNSET; self.caps.len()];
+        let mut touched: Vec<u32> = Vec::new();
+        for (t, spec) in self.specs.iter().enumerate() {
+            let Spec::Transfer { first, end, .. } = *spec else {
+                return false;
+            };
+            let deps = &self.deps[self.dep_off[t] as usize..self.dep_off[t + 1] as usize];
+            if t > 0 && !deps.contains(&(t as u32 - 1)) {
+                return false;
+            }
+            for f in first..end {
+                let bytes = self.flow_bytes[f as usize];
+                if bytes <= 0.0 {
+                    continue;
+                }
+                let bits = bytes.to_bits();
+                for &l in self.path(f) {
+                    let s = &mut seen[l as usize];
+                    if *s == UNSET {
+                        *s = bits;
+                        touched.push(l);
+                    } else if *s != bits {
+                        return false;
+                    }
+                }
+            }
+            for l in touched.drain(..) {
+                seen[l as usize] = UNSET;
+            }
+        }
+        true
+    }
+
     /// Number of tasks added so far.
     pub fn num_tasks(&self) -> usize {
         self.specs.len()

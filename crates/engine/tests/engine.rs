@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{build, close, instance_strategy, medium_instance_strategy, reference_run};
+use common::{build, close, instance_strategy, medium_instance_strategy, reference_run, Spec};
 use engine::{Engine, EngineError, Fidelity, Flow, FlowSet, Task, TaskId};
 use proptest::prelude::*;
 
@@ -807,4 +807,138 @@ fn progress_observer_sees_the_run_without_changing_it() {
     assert!(!seen.is_empty(), "a long run reports progress");
     assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0));
     assert!(seen.iter().all(|&(d, t)| d <= t));
+}
+
+/// Chains of transfers whose links each carry flows of one size: a size per transfer, or a
+/// second size on links of their own (two link ranges: `lo` below `split`, `hi` from it).
+fn uniform_chain() -> impl Strategy<Value = (Vec<f64>, Vec<Spec2>)> {
+    common::caps_strategy(8).prop_flat_map(|caps| {
+        let l = caps.len() as u32;
+        let split = (l / 2).max(1);
+        let flows = |lo: u32, hi: u32| {
+            prop::collection::vec(
+                (prop::collection::vec(lo..hi, 1..=4), 1u32..4).prop_map(|(path, weight)| (path, weight)),
+                1..8,
+            )
+        };
+        let transfer = (
+            0.0f64..0.5,
+            1.0f64..100.0,
+            flows(0, split),
+            1.0f64..100.0,
+            if split < l {
+                flows(split, l).boxed()
+            } else {
+                Just(Vec::new()).boxed()
+            },
+        );
+        (Just(caps), prop::collection::vec(transfer, 1..4))
+    })
+}
+
+/// One transfer of [`uniform_chain`]: latency, then (bytes, paths with weights) on each side.
+type Spec2 = (f64, f64, Vec<(Vec<u32>, u32)>, f64, Vec<(Vec<u32>, u32)>);
+
+fn chain_engine(caps: &[f64], tasks: &[Spec2], fid: Fidelity) -> Engine {
+    let mut e = Engine::new(caps.to_vec(), fid).unwrap();
+    let mut prev: Option<TaskId> = None;
+    for (lat, b_lo, lo, b_hi, hi) in tasks {
+        let mut flows = Vec::new();
+        for (path, weight) in lo {
+            flows.push(Flow {
+                path: path.clone(),
+                bytes: *b_lo,
+                weight: *weight,
+            });
+        }
+        for (path, weight) in hi {
+            flows.push(Flow {
+                path: path.clone(),
+                bytes: *b_hi,
+                weight: *weight,
+            });
+        }
+        let deps: Vec<TaskId> = prev.into_iter().collect();
+        prev = Some(e.add_task(transfer(*lat, flows), &deps).unwrap());
+    }
+    e
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// `Engine::flow_matches_analytical`: transfers in sequence whose links each carry flows of
+    /// one size end at the same times under both fidelities (and under the from-scratch
+    /// reference), with the same bytes on every link (up to the order of sums).
+    #[test]
+    fn uniform_chains_flow_as_analytical((caps, tasks) in uniform_chain()) {
+        let mut flow = chain_engine(&caps, &tasks, Fidelity::Flow);
+        prop_assert!(flow.flow_matches_analytical());
+        let a = chain_engine(&caps, &tasks, Fidelity::Analytical).run().unwrap();
+        let f = flow.run().unwrap();
+        for (t, (x, y)) in a.task_end_s.iter().zip(&f.task_end_s).enumerate() {
+            prop_assert!(close(*x, *y, 1e-9), "task {t}: analytical {x} flow {y}");
+        }
+        prop_assert!(close(a.makespan_s, f.makespan_s, 1e-9));
+        for (l, (x, y)) in a.links.iter().zip(&f.links).enumerate() {
+            // Bit for bit within one transfer; over several, summed in another order.
+            prop_assert!(close(x.bytes, y.bytes, 1e-12), "link {l}: {} vs {}", x.bytes, y.bytes);
+            if tasks.len() == 1 {
+                prop_assert!(x.bytes == y.bytes, "link {l}: {} vs {}", x.bytes, y.bytes);
+            }
+        }
+        let specs: Vec<Spec> = (0..tasks.len())
+            .map(|t| {
+                let (lat, b_lo, lo, b_hi, hi) = &tasks[t];
+                let mut flows: Vec<Flow> = lo.iter().map(|(p, w)| Flow { path: p.clone(), bytes: *b_lo, weight: *w }).collect();
+                flows.extend(hi.iter().map(|(p, w)| Flow { path: p.clone(), bytes: *b_hi, weight: *w }));
+                (transfer(*lat, flows), if t == 0 { vec![] } else { vec![TaskId(t as u32 - 1)] })
+            })
+            .collect();
+        let (_, end) = reference_run(&caps, &specs);
+        prop_assert!(close(*end.last().unwrap(), f.makespan_s, 1e-9));
+    }
+}
+
+/// What `Engine::flow_matches_analytical` refuses: a link carrying two sizes in one transfer,
+/// transfers that may overlap, other tasks, and shared flows.
+#[test]
+fn flow_matches_analytical_refusals() {
+    // Two sizes on link 0: the small flow finishes first and the large one then speeds up on
+    // link 0 but not past link 1, so the flow run is slower than the analytical bound.
+    let caps = vec![10.0, 6.0];
+    let mut e = Engine::new(caps.clone(), Fidelity::Flow).unwrap();
+    e.add_task(transfer(0.0, vec![flow(&[0], 10.0), flow(&[0, 1], 30.0)]), &[])
+        .unwrap();
+    assert!(!e.flow_matches_analytical());
+    let f = e.run().unwrap().makespan_s;
+    let a = makespan(&caps, &[flow(&[0], 10.0), flow(&[0, 1], 30.0)], Fidelity::Analytical) - 0.1;
+    assert!(f > a * 1.01, "flow {f} analytical {a}");
+    // Two sizes on links of their own, and zero-byte flows anywhere: accepted.
+    let mut e = Engine::new(caps.clone(), Fidelity::Flow).unwrap();
+    e.add_task(
+        transfer(0.0, vec![flow(&[0], 10.0), flow(&[1], 30.0), flow(&[0, 1], 0.0)]),
+        &[],
+    )
+    .unwrap();
+    assert!(e.flow_matches_analytical());
+    // The same sizes in two transfers in sequence: accepted; not in sequence: refused.
+    let mut e = Engine::new(caps.clone(), Fidelity::Flow).unwrap();
+    let a = e.add_task(transfer(0.0, vec![flow(&[0], 10.0)]), &[]).unwrap();
+    e.add_task(transfer(0.0, vec![flow(&[0, 1], 30.0)]), &[a]).unwrap();
+    assert!(e.flow_matches_analytical());
+    let mut e = Engine::new(caps.clone(), Fidelity::Flow).unwrap();
+    e.add_task(transfer(0.0, vec![flow(&[0], 10.0)]), &[]).unwrap();
+    e.add_task(transfer(0.0, vec![flow(&[0, 1], 10.0)]), &[]).unwrap();
+    assert!(!e.flow_matches_analytical());
+    // Other tasks.
+    let mut e = Engine::new(caps.clone(), Fidelity::Flow).unwrap();
+    let d = e.add_task(Task::Delay { seconds: 1.0 }, &[]).unwrap();
+    e.add_task(transfer(0.0, vec![flow(&[0], 10.0)]), &[d]).unwrap();
+    assert!(!e.flow_matches_analytical());
+    // Transfers sharing flows (analytical only).
+    let mut e = Engine::new(caps, Fidelity::Analytical).unwrap();
+    let a = e.add_task(transfer(0.0, vec![flow(&[0], 10.0)]), &[]).unwrap();
+    e.add_transfer_like(0.0, a, &[a]).unwrap();
+    assert!(!e.flow_matches_analytical());
 }

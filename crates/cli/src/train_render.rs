@@ -181,7 +181,7 @@ pub fn trace_json(r: &TrainReport) -> Value {
             _ => String::new(),
         };
         events.push(json!({
-            "name": sp.name, "cat": if op.backward { "backward" } else { "forward" }, "ph": "X",
+            "name": sp.name.to_string(), "cat": if op.backward { "backward" } else { "forward" }, "ph": "X",
             "pid": sp.stage, "tid": TID_COMPUTE, "ts": us(sp.start), "dur": us(sp.end - sp.start),
             "args": {"chunk": op.chunk, "micro_batch": op.micro, "layers": layer_range, "flops": flops},
         }));
@@ -327,7 +327,7 @@ pub fn trace_json(r: &TrainReport) -> Value {
             let mut args = dp_args.clone();
             args["exposed"] = json!(false);
             events.push(json!({
-                "name": sp.name, "cat": "dp", "ph": "X", "pid": s, "tid": TID_DP,
+                "name": sp.name.to_string(), "cat": "dp", "ph": "X", "pid": s, "tid": TID_DP,
                 "ts": us(sp.start), "dur": us(sp.end - sp.start), "args": args,
             }));
             let a = sp.start.max(last_b);
@@ -346,7 +346,7 @@ pub fn trace_json(r: &TrainReport) -> Value {
         }
         for sp in tail.iter().filter(|x| x.stage == s && x.stream == "optimizer") {
             events.push(json!({
-                "name": sp.name, "cat": "optimizer", "ph": "X", "pid": s, "tid": TID_OPTIMIZER,
+                "name": sp.name.to_string(), "cat": "optimizer", "ph": "X", "pid": s, "tid": TID_OPTIMIZER,
                 "ts": us(sp.start), "dur": us(sp.end - sp.start),
             }));
         }

@@ -73,6 +73,14 @@ pub enum MoeOp {
 }
 
 impl MoeOp {
+    /// The other direction.
+    pub fn reverse(self) -> MoeOp {
+        match self {
+            MoeOp::Dispatch => MoeOp::Combine,
+            MoeOp::Combine => MoeOp::Dispatch,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             MoeOp::Dispatch => "moe_dispatch",
@@ -650,6 +658,7 @@ impl MoeRoutes {
 pub struct RouteCache {
     inner: std::sync::Mutex<RouteCacheInner>,
     hits: std::sync::atomic::AtomicU64,
+    twins: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -672,6 +681,12 @@ impl RouteCache {
     /// Runs that took their routes from the cache so far.
     pub fn hits(&self) -> u64 {
         self.hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Runs that took some of their routes from the other direction's run of the same groups
+    /// and kernel (`TwinRoutes`) so far.
+    pub fn twins(&self) -> u64 {
+        self.twins.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn get(
@@ -724,6 +739,126 @@ impl RouteCache {
 fn c_hit(cache: Option<&RouteCache>) {
     if let Some(c) = cache {
         c.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The routes of the other direction's run of the same groups and kernel (a dispatch's for a
+/// combine, or the reverse), read for this run's flows.
+///
+/// CORRECTNESS: a DeepEP run routes each flow between its endpoints with channel 0 and no PXN
+/// (`route`), a function of the pair alone; a dispatch routes flow `(s, d)` from `s` to `d`
+/// and a combine from `d` to `s`, over the same flows (`group_flows` depends on the groups and
+/// the kernel, not the direction). So the route a run needs for flow `i` (endpoints `(s, d)`)
+/// is the route the other direction took for the flow with endpoints `(d, s)`, where that flow
+/// exists in the same group and carried bytes there: its path without the trailing virtual
+/// copy-ingress link (ids from the fabric's link count on; a route holds fabric links only).
+/// Where there is no such flow the run routes as before.
+struct TwinRoutes {
+    /// Per flow index, where the other run's flow set holds its path (`u32::MAX`: nowhere).
+    at: Vec<u32>,
+    /// Per accelerator, its index in the current group (`u32::MAX`: not in it).
+    local: Vec<u32>,
+    /// The current group's flows by (local source, local destination): flow index + 1 (0: none).
+    table: Vec<u32>,
+    /// The group of the flows being read, and its first flow.
+    group: usize,
+    first: usize,
+    /// The group `table` and `local` describe.
+    ready: Option<usize>,
+}
+
+impl TwinRoutes {
+    fn new(twin: &MoeRoutes, flows: &[Flow], accels: usize) -> TwinRoutes {
+        let mut at = vec![u32::MAX; flows.len()];
+        if twin.carries.len() == flows.len() {
+            for (k, &j) in twin.from.iter().enumerate() {
+                if let Some(a) = at.get_mut(j as usize) {
+                    *a = k as u32;
+                }
+            }
+        }
+        TwinRoutes {
+            at,
+            local: vec![u32::MAX; accels],
+            table: Vec::new(),
+            group: 0,
+            first: 0,
+            ready: None,
+        }
+    }
+
+    /// Appends to `path` the route of flow `i` reversed, from the other run, and returns
+    /// whether it could.
+    #[allow(clippy::too_many_arguments)]
+    fn route(
+        &mut self,
+        twin: &MoeRoutes,
+        groups: &[Vec<u32>],
+        group_end: &[usize],
+        flows: &[Flow],
+        i: usize,
+        base: u32,
+        path: &mut Vec<u32>,
+    ) -> bool {
+        // The group of flow `i` (flows come group by group, in order).
+        while self.group < group_end.len() && group_end[self.group] <= i {
+            self.first = group_end[self.group];
+            self.group += 1;
+        }
+        let Some(g) = groups.get(self.group) else {
+            return false;
+        };
+        let n = g.len();
+        if self.ready != Some(self.group) {
+            if let Some(prev) = self.ready.and_then(|p| groups.get(p)) {
+                for &r in prev {
+                    self.local[r as usize] = u32::MAX;
+                }
+            }
+            for (k, &r) in g.iter().enumerate() {
+                self.local[r as usize] = k as u32;
+            }
+            self.table.clear();
+            self.table.resize(n * n, 0);
+            let end = group_end[self.group];
+            for (j, fl) in flows.iter().enumerate().take(end).skip(self.first) {
+                let (a, b) = (self.local[fl.src as usize], self.local[fl.dst as usize]);
+                if a == u32::MAX || b == u32::MAX {
+                    continue;
+                }
+                let slot = &mut self.table[a as usize * n + b as usize];
+                // A pair met twice in one group has no single reverse: leave it to routing.
+                *slot = if *slot == 0 { j as u32 + 1 } else { u32::MAX };
+            }
+            self.ready = Some(self.group);
+        }
+        let fl = &flows[i];
+        let (a, b) = (self.local[fl.src as usize], self.local[fl.dst as usize]);
+        if a == u32::MAX || b == u32::MAX {
+            return false;
+        }
+        let j = match self.table[b as usize * n + a as usize] {
+            0 | u32::MAX => return false,
+            j => (j - 1) as usize,
+        };
+        // `i` itself must be the only flow of its pair too, for the other run's flow `j` to
+        // have been routed for it alone.
+        if self.table[a as usize * n + b as usize] == u32::MAX {
+            return false;
+        }
+        let k = self.at[j];
+        if k == u32::MAX {
+            return false;
+        }
+        // The route, without the copy-ingress link a flow over NVLink ends with.
+        let p = twin.set.path(k as usize);
+        match p.iter().rposition(|&l| l < base) {
+            Some(last) => {
+                path.extend_from_slice(&p[..=last]);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -799,6 +934,9 @@ fn route(
         }
     }
     let mut from: Vec<u32> = Vec::with_capacity(if cache.is_some() { flows.len() } else { 0 });
+    let twin = cache.and_then(|c| c.get(groups, spec.kernel, spec.op.reverse(), &caps));
+    let mut twin_routes = twin.as_deref().map(|t| TwinRoutes::new(t, &flows, f.accel_count()));
+    let mut twin_used = false;
     let mut buf = Vec::new();
     // Routes go straight into one compact flow set (no vector per flow: ~10⁵ flows).
     let mut set = engine::FlowSet::with_capacity(flows.len(), 4 * flows.len());
@@ -819,9 +957,16 @@ fn route(
         }
         path.clear();
         if src != dst {
-            buf.clear();
-            f.route(src, dst, 0, RouteOpts { pxn: false }, &mut buf)?;
-            path.extend_from_slice(&buf);
+            let known = match (&mut twin_routes, &twin) {
+                (Some(tr), Some(t)) => tr.route(t, groups, &group_end, &flows, i, base, &mut path),
+                _ => false,
+            };
+            twin_used |= known;
+            if !known {
+                buf.clear();
+                f.route(src, dst, 0, RouteOpts { pxn: false }, &mut buf)?;
+                path.extend_from_slice(&buf);
+            }
         }
         if fl.nvlink && f.domain_size > 1 {
             let id = match vlink.get(dst as usize).copied().filter(|&v| v != NO_LINK) {
@@ -867,6 +1012,9 @@ fn route(
         n_flows += 1;
     }
     ends.resize(group_end.len(), set.len());
+    if let (true, Some(c)) = (twin_used, cache) {
+        c.twins.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let routes = cache.map(|c| {
         let r = std::sync::Arc::new(MoeRoutes {
             groups: groups.to_vec(),

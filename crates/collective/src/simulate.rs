@@ -360,7 +360,7 @@ fn build_routed(
                     .map_err(|e| CollectiveError::Engine(e.to_string()))?;
                 prev = Some(id);
             }
-            BuiltPlan { engine: e, links: None }
+            BuiltPlan::new(e, None)
         }
     };
     let routes = keep.then(|| PlanRoutes {
@@ -442,10 +442,7 @@ fn build_compact_any(all: &[f64], phases: &mut [FlowSet]) -> Option<BuiltPlan> {
             }
         }
     }
-    Some(BuiltPlan {
-        engine: e,
-        links: Some(used),
-    })
+    Some(BuiltPlan::new(e, Some(used)))
 }
 
 /// The analytical time of one transfer whose flows are groups of consecutive flows of
@@ -720,21 +717,31 @@ pub struct BuiltPlan {
     /// A compact built plan ([`build_compact`]): the link (of the fabric, or virtual) each
     /// engine link stands for, in increasing order.
     links: Option<Vec<u32>>,
+    /// [`BuiltPlan::flow_matches_analytical`], once asked (the engine's flows do not change).
+    closed: std::sync::OnceLock<bool>,
 }
 
 impl BuiltPlan {
+    fn new(engine: Engine, links: Option<Vec<u32>>) -> BuiltPlan {
+        BuiltPlan {
+            engine,
+            links,
+            closed: std::sync::OnceLock::new(),
+        }
+    }
+
     /// Whether [`run_built`] at flow fidelity takes the analytical closed form
     /// (`engine::Engine::flow_matches_analytical`).
     pub fn flow_matches_analytical(&self) -> bool {
-        self.engine.flow_matches_analytical()
+        *self.closed.get_or_init(|| self.engine.flow_matches_analytical())
     }
 
     /// A plan with no transfers on an engine without links (a placeholder).
     pub(crate) fn empty() -> BuiltPlan {
-        BuiltPlan {
-            engine: Engine::new(Vec::new(), Fidelity::Analytical).expect("an engine without links"),
-            links: None,
-        }
+        BuiltPlan::new(
+            Engine::new(Vec::new(), Fidelity::Analytical).expect("an engine without links"),
+            None,
+        )
     }
 }
 
@@ -809,7 +816,7 @@ fn build_full_routes(
         }
     }
     let routes = keep.then_some(PlanRoutes { phases: kept });
-    Ok((BuiltPlan { engine: e, links: None }, routes))
+    Ok((BuiltPlan::new(e, None), routes))
 }
 
 /// [`build_plan`] of a plan of one phase whose flows all have explicit paths (over the
@@ -834,7 +841,7 @@ pub(crate) fn build_flows_on(all: Vec<f64>, flows: &FlowSet) -> Result<BuiltPlan
     e.set_link_bytes_only(true);
     e.add_transfer(0.0, flows, &[])
         .map_err(|e| CollectiveError::Engine(e.to_string()))?;
-    Ok(BuiltPlan { engine: e, links: None })
+    Ok(BuiltPlan::new(e, None))
 }
 
 /// Simulate a built plan at `fidelity`: the transfer time and the busy links, as
@@ -843,8 +850,11 @@ pub(crate) fn build_flows_on(all: Vec<f64>, flows: &FlowSet) -> Result<BuiltPlan
 /// A flow run whose times the analytical one gives (`Engine::flow_matches_analytical`: phases
 /// in sequence, each link's flows of one size — rings, pairwise exchanges, sends of equal
 /// chunks, and hierarchical plans whose inner and outer chunks keep to links of their own)
-/// runs analytically: the same makespan and link bytes up to the rounding of sums, so the same
-/// busy links (bytes over capacity and makespan), without the water-filling.
+/// runs analytically: the same makespan and link bytes up to rounding, so the same busy links
+/// (bytes over capacity and makespan), without the water-filling. (Up to rounding: sums taken
+/// in another order, and the water-filled run's batching of completions within 10⁻¹² of each
+/// other, which can end each of its transfers that much early — the closed form is the exact
+/// one.)
 /// [`run_built_solved`] is the reference that always water-fills.
 pub fn run_built(
     f: &Fabric,
@@ -852,7 +862,7 @@ pub fn run_built(
     fidelity: Fidelity,
 ) -> Result<(f64, Vec<Bottleneck>), CollectiveError> {
     set_built_fidelity(built, fidelity)?;
-    if fidelity == Fidelity::Flow && built.engine.flow_matches_analytical() {
+    if fidelity == Fidelity::Flow && built.flow_matches_analytical() {
         built.engine.set_fidelity(Fidelity::Analytical);
         let rep = built.engine.run();
         built.engine.set_fidelity(Fidelity::Flow);

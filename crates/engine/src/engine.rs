@@ -195,6 +195,9 @@ impl Engine {
     /// start nothing at either fidelity). Callers that need only the times and each link's
     /// bytes may then run the analytical fidelity in place of the flow one; busy times, peak
     /// utilisations and the event and solve counts are the flow fidelity's own and differ.
+    /// The times agree up to rounding: sums taken in another order, and the flow run's
+    /// batching of completions within 10⁻¹² (relative) of each other, which can end each of its
+    /// transfers that much early — the closed form is the exact value.
     ///
     /// CORRECTNESS (why the times agree, up to the rounding of floating-point sums): within
     /// one transfer, flows that share a link carry the same bytes, so every set of flows

@@ -810,15 +810,17 @@ fn progress_observer_sees_the_run_without_changing_it() {
 }
 
 /// Chains of transfers whose links each carry flows of one size: a size per transfer, or a
-/// second size on links of their own (two link ranges: `lo` below `split`, `hi` from it).
+/// second size on links of their own (two link ranges: `lo` below `split`, `hi` from it);
+/// paths of up to four hops (repeats allowed) or none, transfers with no flows, and
+/// zero-byte flows over any links (`chain_engine`).
 fn uniform_chain() -> impl Strategy<Value = (Vec<f64>, Vec<Spec2>)> {
     common::caps_strategy(8).prop_flat_map(|caps| {
         let l = caps.len() as u32;
         let split = (l / 2).max(1);
         let flows = |lo: u32, hi: u32| {
             prop::collection::vec(
-                (prop::collection::vec(lo..hi, 1..=4), 1u32..4).prop_map(|(path, weight)| (path, weight)),
-                1..8,
+                (prop::collection::vec(lo..hi, 0..=4), 1u32..4).prop_map(|(path, weight)| (path, weight)),
+                0..8,
             )
         };
         let transfer = (
@@ -832,7 +834,7 @@ fn uniform_chain() -> impl Strategy<Value = (Vec<f64>, Vec<Spec2>)> {
                 Just(Vec::new()).boxed()
             },
         );
-        (Just(caps), prop::collection::vec(transfer, 1..4))
+        (Just(caps), prop::collection::vec(transfer, 1..7))
     })
 }
 
@@ -858,7 +860,17 @@ fn chain_engine(caps: &[f64], tasks: &[Spec2], fid: Fidelity) -> Engine {
                 weight: *weight,
             });
         }
-        let deps: Vec<TaskId> = prev.into_iter().collect();
+        // A zero-byte flow over every link: it starts nothing at either fidelity.
+        flows.push(Flow {
+            path: (0..caps.len() as u32).collect(),
+            bytes: 0.0,
+            weight: 1,
+        });
+        // After the previous transfer, and after the first too (an earlier task: no overlap).
+        let mut deps: Vec<TaskId> = prev.into_iter().collect();
+        if prev.is_some_and(|p| p.0 > 0) {
+            deps.push(TaskId(0));
+        }
         prev = Some(e.add_task(transfer(*lat, flows), &deps).unwrap());
     }
     e

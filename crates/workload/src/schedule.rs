@@ -93,6 +93,36 @@ pub struct StageTimes {
     pub optimizer: Vec<f64>,
 }
 
+/// A span's name in traces, written out only when shown (`Display`: "F c0 mb3",
+/// "recv grad mb3", "grad sync c1", "optimizer step"): a step's schedule has thousands of
+/// spans, and a search reads none of their names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpanName {
+    /// A forward (`F`) or backward (`B`) pass of micro-batch `micro` on chunk `chunk`.
+    Compute { backward: bool, chunk: u32, micro: u32 },
+    /// The receive of activations (`act`) or gradients (`grad`) of micro-batch `micro`.
+    Recv { backward: bool, micro: u32 },
+    /// The data-parallel gradient synchronisation of chunk `chunk`.
+    GradSync { chunk: u32 },
+    /// The optimizer step.
+    Optimizer,
+}
+
+impl std::fmt::Display for SpanName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            SpanName::Compute { backward, chunk, micro } => {
+                write!(f, "{} c{chunk} mb{micro}", if backward { "B" } else { "F" })
+            }
+            SpanName::Recv { backward, micro } => {
+                write!(f, "recv {} mb{micro}", if backward { "grad" } else { "act" })
+            }
+            SpanName::GradSync { chunk } => write!(f, "grad sync c{chunk}"),
+            SpanName::Optimizer => f.write_str("optimizer step"),
+        }
+    }
+}
+
 /// A span on a stream, for traces.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Span {
@@ -100,7 +130,7 @@ pub struct Span {
     pub stage: u32,
     /// "compute", "p2p", "dp", "optimizer".
     pub stream: &'static str,
-    pub name: String,
+    pub name: SpanName,
     pub start: f64,
     pub end: f64,
     /// Compute spans: the forward/backward run; p2p spans: the one the send feeds.
@@ -213,7 +243,7 @@ pub fn simulate_with(
     type Meta = (
         u32,
         &'static str,
-        String,
+        SpanName,
         TaskId,
         TaskId,
         Option<PipeOp>,
@@ -266,7 +296,10 @@ pub fn simulate_with(
                                 spans_meta.push((
                                     s,
                                     "p2p",
-                                    format!("recv {} mb{}", if op.backward { "grad" } else { "act" }, op.micro),
+                                    SpanName::Recv {
+                                        backward: op.backward,
+                                        micro: op.micro,
+                                    },
                                     hop,
                                     hop,
                                     Some(op),
@@ -298,7 +331,11 @@ pub fn simulate_with(
                         )
                         .map_err(err)?;
                     if r == 0 {
-                        let name = format!("{} c{} mb{}", if op.backward { "B" } else { "F" }, op.chunk, op.micro);
+                        let name = SpanName::Compute {
+                            backward: op.backward,
+                            chunk: op.chunk,
+                            micro: op.micro,
+                        };
                         spans_meta.push((s, "compute", name, id, id, Some(op), None));
                     }
                     if op.backward {
@@ -329,7 +366,7 @@ pub fn simulate_with(
                 .collect();
             deps.extend(prev_dp);
             let (first, id) = hooks.dp(&mut e, s, c, &deps)?;
-            spans_meta.push((s, "dp", format!("grad sync c{c}"), first, id, None, None));
+            spans_meta.push((s, "dp", SpanName::GradSync { chunk: c }, first, id, None, None));
             prev_dp = Some(id);
         }
         for r in 0..replicas {
@@ -345,7 +382,7 @@ pub fn simulate_with(
                 )
                 .map_err(err)?;
             if r == 0 {
-                spans_meta.push((s, "optimizer", "optimizer step".into(), opt, opt, None, None));
+                spans_meta.push((s, "optimizer", SpanName::Optimizer, opt, opt, None, None));
             }
         }
     }

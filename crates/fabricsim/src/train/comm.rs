@@ -1424,12 +1424,18 @@ fn start_checks(f: &Fabric, pl: &Placement, model: &ModelSpec, out: &mut CommCos
     }
     // Largest first, for the cores to finish together (the order changes no result).
     jobs.sort_by_key(|j| std::cmp::Reverse(j.0));
-    PendingChecks { jobs }
+    PendingChecks {
+        jobs,
+        moe_routes: memo.moe_routes().is_some().then(|| memo.moe_routes.clone()),
+    }
 }
 
 /// The flow runs of the fidelity checks, collected by their first pass ([`price_pending`]).
 pub struct PendingChecks {
     jobs: Vec<(usize, CheckJob)>,
+    /// The memo's DeepEP route cache where it serves several plans: a DeepEP check not built
+    /// by the pricing takes its routes (and their symmetry maps) from there (the same result).
+    moe_routes: Option<Arc<collective::moe::RouteCache>>,
 }
 
 enum CheckJob {
@@ -1453,7 +1459,7 @@ impl PendingChecks {
         CheckRuns(
             self.jobs
                 .into_par_iter()
-                .map(|(_, job)| run_check(f, caps, job))
+                .map(|(_, job)| run_check(f, caps, job, self.moe_routes.as_deref()))
                 .collect(),
         )
     }
@@ -1462,7 +1468,12 @@ impl PendingChecks {
 /// One fidelity check's flow run ([`PendingChecks::run`]); not inlined, so profiles show the
 /// checks apart.
 #[inline(never)]
-fn run_check(f: &Fabric, caps: &[f64], job: CheckJob) -> Option<CheckDone> {
+fn run_check(
+    f: &Fabric,
+    caps: &[f64],
+    job: CheckJob,
+    moe_routes: Option<&collective::moe::RouteCache>,
+) -> Option<CheckDone> {
     match job {
         CheckJob::Run(plan, fi, built) => {
             let (t, busy) = match built {
@@ -1476,7 +1487,7 @@ fn run_check(f: &Fabric, caps: &[f64], job: CheckJob) -> Option<CheckDone> {
         CheckJob::Moe(groups, spec, fi, built) => {
             let r = match built {
                 Some(mut b) => collective::moe::run_built(f, &mut b, fi),
-                None => collective::moe::run(f, &groups, &spec, fi),
+                None => collective::moe::run_cached(f, &groups, &spec, fi, moe_routes),
             }
             .ok()?;
             Some(CheckDone::Moe((groups, spec, fi, Arc::new(r))))

@@ -474,31 +474,29 @@ pub fn run_cached(
     cache: Option<&RouteCache>,
 ) -> Result<MoeResult, CollectiveError> {
     let (head, caps, virtual_links, set, ends, routes) = route(f, groups, spec, cache)?;
+    let all = crate::simulate::engine_capacities(f, &caps, &virtual_links);
     if groups.len() > 1 {
         // Every group priced as the first one where each is it on links of its own (the same
         // result at either fidelity: `simulate::run_symmetric_at`).
-        let all = crate::simulate::engine_capacities(f, &caps, &virtual_links);
         if let Some((transfer, busy)) =
             run_symmetric(routes.as_deref().map(|r| &r.symmetry), &all, &set, &ends, fidelity)
         {
             return Ok(finish(f, &head, transfer, crate::simulate::name_bottlenecks(f, busy)));
         }
     }
-    // At analytical fidelity, on an engine of only the links the flows use (the same result:
-    // `simulate::build_compact`).
-    let mut sets = [set];
-    let compact = if fidelity == Fidelity::Analytical
-        && crate::simulate::worth_compacting(sets[0].hops(), caps.len() + virtual_links.len())
-    {
-        let all = crate::simulate::engine_capacities(f, &caps, &virtual_links);
-        crate::simulate::build_compact(&all, &mut sets)
-    } else {
-        None
-    };
-    let plan = match compact {
-        Some(p) => p,
-        None => crate::simulate::build_flows(f, &caps, &virtual_links, &sets[0])?,
-    };
+    if fidelity == Fidelity::Analytical {
+        // Priced without an engine: an analytical engine holding this one transfer gives the
+        // pricer's duration and busiest links bit for bit
+        // (`engine::AnalyticalPricer::price_busiest`), after the same checks of capacities and
+        // flows (so the same errors).
+        let engine_error = |e: engine::EngineError| CollectiveError::Engine(e.to_string());
+        engine::check_capacities(&all).map_err(engine_error)?;
+        let (transfer, busy) = engine::AnalyticalPricer::new(&all)
+            .price_busiest(&set, 3)
+            .map_err(engine_error)?;
+        return Ok(finish(f, &head, transfer, crate::simulate::name_bottlenecks(f, busy)));
+    }
+    let plan = crate::simulate::build_flows_on(all, &set)?;
     run_built(f, &mut MoeBuilt { plan, ..head }, fidelity)
 }
 

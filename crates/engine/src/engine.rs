@@ -96,6 +96,26 @@ pub struct Engine {
     ordered_heap_load: bool,
 }
 
+/// The check [`Engine::new`] makes of its capacities: every one finite and positive, the first
+/// bad one named.
+///
+/// # Errors
+/// [`EngineError::InvalidCapacity`].
+pub fn check_capacities(caps: &[f64]) -> Result<(), EngineError> {
+    // One pass without early exit (vectorised: ~10⁵ links per engine), then the first bad
+    // link for the error.
+    let valid = |c: f64| c.is_finite() & (c > 0.0);
+    if !caps.iter().fold(true, |ok, &c| ok & valid(c)) {
+        if let Some((link, &c)) = caps.iter().enumerate().find(|(_, &c)| !valid(c)) {
+            return Err(EngineError::InvalidCapacity {
+                link: link as u32,
+                capacity: c,
+            });
+        }
+    }
+    Ok(())
+}
+
 fn check_duration(seconds: f64) -> Result<(), EngineError> {
     if seconds.is_finite() && seconds >= 0.0 {
         Ok(())
@@ -114,17 +134,7 @@ impl Engine {
         if u32::try_from(link_capacity_bytes_per_s.len()).is_err() {
             return Err(EngineError::TooLarge);
         }
-        // One pass without early exit (vectorised: ~10⁵ links per engine), then the first bad
-        // link for the error.
-        let valid = |c: f64| c.is_finite() & (c > 0.0);
-        if !link_capacity_bytes_per_s.iter().fold(true, |ok, &c| ok & valid(c)) {
-            if let Some((link, &c)) = link_capacity_bytes_per_s.iter().enumerate().find(|(_, &c)| !valid(c)) {
-                return Err(EngineError::InvalidCapacity {
-                    link: link as u32,
-                    capacity: c,
-                });
-            }
-        }
+        check_capacities(&link_capacity_bytes_per_s)?;
         Ok(Self {
             caps: link_capacity_bytes_per_s,
             fidelity,
@@ -563,6 +573,16 @@ impl<'c> AnalyticalPricer<'c> {
     /// # Errors
     /// As [`Engine::add_transfer`] for bad flows.
     pub fn price(&mut self, flows: &FlowSet) -> Result<f64, EngineError> {
+        self.price_busiest(flows, 0).map(|(dur, _)| dur)
+    }
+
+    /// [`AnalyticalPricer::price`], and the `k` busiest links as
+    /// [`RunReport::bottlenecks`](crate::RunReport::bottlenecks) of an analytical engine
+    /// holding only this transfer (latency 0, link statistics on) gives them: the same bits.
+    ///
+    /// # Errors
+    /// As [`Engine::add_transfer`] for bad flows.
+    pub fn price_busiest(&mut self, flows: &FlowSet, k: usize) -> Result<(f64, Vec<(u32, f64)>), EngineError> {
         if flows.overflow {
             return Err(EngineError::TooLarge);
         }
@@ -583,10 +603,26 @@ impl<'c> AnalyticalPricer<'c> {
             &mut self.load,
             &mut self.touched,
         );
+        // An engine's run of this transfer alone ends at `0 + dur`, each touched link's
+        // statistics holding `0 + load`; `RunReport::bottlenecks` ranks links with bytes by
+        // `bytes / capacity / makespan`, most loaded first, ties by the smaller id.
+        let busy = if dur > 0.0 {
+            let (load, caps) = (&self.load, self.caps);
+            crate::busiest(
+                self.touched
+                    .iter()
+                    .map(|&l| (l, load[l as usize]))
+                    .filter(|&(_, b)| b > 0.0)
+                    .map(|(l, b)| (l, b / caps[l as usize] / dur)),
+                k,
+            )
+        } else {
+            Vec::new()
+        };
         for &l in &self.touched {
             self.load[l as usize] = 0.0;
         }
-        Ok(dur)
+        Ok((dur, busy))
     }
 }
 

@@ -67,7 +67,7 @@ mod heap;
 pub mod maxmin;
 pub mod progress;
 
-pub use engine::{AnalyticalPricer, Engine};
+pub use engine::{check_capacities, AnalyticalPricer, Engine};
 
 use std::fmt;
 
@@ -287,40 +287,41 @@ impl RunReport {
         if self.makespan_s <= 0.0 {
             return Vec::new();
         }
-        // Most loaded first, ties by id: a total order, so keeping the best `k` while
-        // scanning (links in id order) gives what sorting every link would.
-        let before = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)).is_lt();
-        if k > 64 {
-            let mut v: Vec<(u32, f64)> = self
-                .links
-                .iter()
-                .zip(caps)
-                .enumerate()
-                .filter(|(_, (s, &c))| s.bytes > 0.0 && c > 0.0)
-                .map(|(i, (s, &c))| (i as u32, s.bytes / c / self.makespan_s))
-                .collect();
-            v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            v.truncate(k);
-            return v;
-        }
-        let mut v: Vec<(u32, f64)> = Vec::with_capacity(k + 1);
-        if k == 0 {
-            return v;
-        }
-        for (i, (s, &c)) in self.links.iter().zip(caps).enumerate() {
-            if !(s.bytes > 0.0 && c > 0.0) {
-                continue;
-            }
-            let x = (i as u32, s.bytes / c / self.makespan_s);
-            if v.len() == k && !before(&x, &v[k - 1]) {
-                continue;
-            }
-            let at = v.partition_point(|y| before(y, &x));
-            v.insert(at, x);
-            v.truncate(k);
-        }
-        v
+        let links = self
+            .links
+            .iter()
+            .zip(caps)
+            .enumerate()
+            .filter(|(_, (s, &c))| s.bytes > 0.0 && c > 0.0)
+            .map(|(i, (s, &c))| (i as u32, s.bytes / c / self.makespan_s));
+        busiest(links, k)
     }
+}
+
+/// The `k` first of `links` (`(link id, utilisation)`) by utilisation, most first, ties by the
+/// smaller id — a total order, so the result does not depend on the order they come in:
+/// kept while scanning for small `k`, sorted otherwise.
+pub(crate) fn busiest(links: impl Iterator<Item = (u32, f64)>, k: usize) -> Vec<(u32, f64)> {
+    let before = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)).is_lt();
+    if k > 64 {
+        let mut v: Vec<(u32, f64)> = links.collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.truncate(k);
+        return v;
+    }
+    let mut v: Vec<(u32, f64)> = Vec::with_capacity(k + 1);
+    if k == 0 {
+        return v;
+    }
+    for x in links {
+        if v.len() == k && !before(&x, &v[k - 1]) {
+            continue;
+        }
+        let at = v.partition_point(|y| before(y, &x));
+        v.insert(at, x);
+        v.truncate(k);
+    }
+    v
 }
 
 /// Errors of the engine and of [`maxmin::try_solve`].

@@ -954,3 +954,55 @@ fn flow_matches_analytical_refusals() {
     e.add_transfer_like(0.0, a, &[a]).unwrap();
     assert!(!e.flow_matches_analytical());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `AnalyticalPricer::price_busiest`: the duration and the busiest links an analytical
+    /// engine holding the transfer alone reports (`RunReport::bottlenecks`), bit for bit — with
+    /// repeated flows (merged), weights, repeated hops, zero bytes and empty paths — and the
+    /// engine's error for bad flows.
+    #[test]
+    fn price_busiest_is_the_engines_run((caps, flows, _which, _factor) in single_transfer(4),
+                                        zero in any::<bool>(), empty in any::<bool>(), repeat in any::<bool>(),
+                                        bad in 0u8..4, k in prop_oneof![Just(0usize), Just(1), Just(3), Just(100)]) {
+        let mut flows = flows;
+        if zero {
+            flows[0].bytes = 0.0;
+        }
+        if empty {
+            flows.push(Flow { path: vec![], bytes: 5.0, weight: 1 });
+        }
+        if repeat {
+            let again = flows[flows.len() - 1].clone();
+            flows.push(again);
+        }
+        match bad {
+            1 => flows.push(Flow { path: vec![caps.len() as u32], bytes: 1.0, weight: 1 }),
+            2 => flows.push(Flow { path: vec![0], bytes: f64::NAN, weight: 1 }),
+            _ => {}
+        }
+        let mut set = FlowSet::new();
+        for fl in &flows {
+            set.push(&fl.path, fl.bytes, fl.weight);
+        }
+        let mut pricer = engine::AnalyticalPricer::new(&caps);
+        let priced = pricer.price_busiest(&set, k);
+        let mut e = Engine::new(caps.clone(), Fidelity::Analytical).unwrap();
+        match e.add_transfer(0.0, &set, &[]) {
+            Err(err) => prop_assert_eq!(priced.unwrap_err().to_string(), err.to_string()),
+            Ok(_) => {
+                let r = e.run().unwrap();
+                let (dur, busy) = priced.unwrap();
+                prop_assert_eq!(dur.to_bits(), r.makespan_s.to_bits());
+                let want = r.bottlenecks(&caps, k);
+                prop_assert_eq!(busy.len(), want.len());
+                for (a, b) in busy.iter().zip(&want) {
+                    prop_assert_eq!((a.0, a.1.to_bits()), (b.0, b.1.to_bits()));
+                }
+                // The pricer is left clean for the next transfer.
+                prop_assert_eq!(pricer.price(&set).unwrap().to_bits(), dur.to_bits());
+            }
+        }
+    }
+}

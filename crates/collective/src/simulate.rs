@@ -297,23 +297,35 @@ impl PlanRoutes {
 /// [`build_plan`] instead, which reports the error in its order) where a flow fails to route.
 /// With `keep`, also the routed flows ([`PlanRoutes`], under ECMP and spraying only).
 fn run_compact(f: &Fabric, caps: &[f64], plan: &Plan, keep: bool) -> Result<Option<RunAndRoutes>, CollectiveError> {
-    let Some((mut built, routes)) = build_routed(f, caps, plan, keep)? else {
+    let Some((all, phases, starts, keep)) = route_plan(f, caps, plan, keep)? else {
         return Ok(None);
     };
-    Ok(Some((run_built(f, &mut built, Fidelity::Analytical)?, routes)))
+    // Priced without an engine: an analytical engine holding the phases in sequence (as
+    // `build_routed` stores them, compact or not — the same run: `build_compact`) gives the
+    // pricer's makespan and busiest links bit for bit (`engine::AnalyticalPricer::price_chain`),
+    // after the same checks of capacities and flows (so the same errors).
+    let engine_error = |e: engine::EngineError| CollectiveError::Engine(e.to_string());
+    engine::check_capacities(&all).map_err(engine_error)?;
+    let (t, busy) = engine::AnalyticalPricer::new(&all)
+        .price_chain(&phases, 3)
+        .map_err(engine_error)?;
+    let routes = keep.then(|| PlanRoutes {
+        phases: phases.into_iter().zip(starts).collect(),
+    });
+    Ok(Some(((t, name_bottlenecks(f, busy)), routes)))
 }
 
-/// `plan` routed as [`build_plan`] routes, every phase before any is stored, then stored on a
-/// compact built plan ([`build_compact`]) where one is made, else on an engine of every link
-/// (phases added in [`build_plan`]'s order); `None` where a flow fails to route (the caller
-/// builds as [`build_plan`] did, reporting the error in its order). With `keep`, also the
-/// routed flows ([`PlanRoutes`], under ECMP and spraying only), in the fabric's link ids.
-fn build_routed(
+/// The engine capacities of `plan`, its phases routed as [`build_plan`] routes them (one flow
+/// set per phase, every phase before any is stored), where each flow's paths begin in its set
+/// when kept, and whether they are (`keep` under ECMP and spraying); `None` where a flow fails
+/// to route.
+#[allow(clippy::type_complexity)]
+fn route_plan<'c>(
     f: &Fabric,
-    caps: &[f64],
+    caps: &'c [f64],
     plan: &Plan,
     keep: bool,
-) -> Result<Option<(BuiltPlan, Option<PlanRoutes>)>, CollectiveError> {
+) -> Result<Option<(std::borrow::Cow<'c, [f64]>, Vec<FlowSet>, Vec<Vec<u32>>, bool)>, CollectiveError> {
     let mut router = Router::new(f);
     // The fabric's capacities as they are where spraying merges no trunks and the plan has no
     // virtual links (no copy of ~10⁵ capacities per run).
@@ -336,6 +348,23 @@ fn build_routed(
             starts.push(st);
         }
     }
+    Ok(Some((all, phases, starts, keep)))
+}
+
+/// `plan` routed as [`build_plan`] routes, every phase before any is stored, then stored on a
+/// compact built plan ([`build_compact`]) where one is made, else on an engine of every link
+/// (phases added in [`build_plan`]'s order); `None` where a flow fails to route (the caller
+/// builds as [`build_plan`] did, reporting the error in its order). With `keep`, also the
+/// routed flows ([`PlanRoutes`], under ECMP and spraying only), in the fabric's link ids.
+fn build_routed(
+    f: &Fabric,
+    caps: &[f64],
+    plan: &Plan,
+    keep: bool,
+) -> Result<Option<(BuiltPlan, Option<PlanRoutes>)>, CollectiveError> {
+    let Some((all, mut phases, starts, keep)) = route_plan(f, caps, plan, keep)? else {
+        return Ok(None);
+    };
     let built = match build_compact(&all, &mut phases) {
         Some(b) => {
             if keep {

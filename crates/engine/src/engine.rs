@@ -556,15 +556,38 @@ pub struct AnalyticalPricer<'c> {
     caps: &'c [f64],
     load: Vec<f64>,
     touched: Vec<u32>,
+    /// [`AnalyticalPricer::price_chain`]: bytes per link over several transfers (allocated by
+    /// the first chain of more than one).
+    bytes: Vec<f64>,
+    bytes_touched: Vec<u32>,
 }
+
+thread_local! {
+    /// Zeroed per-link arrays (a pricer's loads and bytes) of this thread's last pricer, for
+    /// the next one to reuse: pricing a small plan over ~10⁵ links would otherwise zero two
+    /// arrays of that length. A pricer gives them back all zeros (it resets every entry it
+    /// touched), so results do not depend on it.
+    static PRICER_ARRAYS: std::cell::RefCell<(Vec<f64>, Vec<f64>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Longest arrays the pool keeps (8 bytes an entry): 2²² entries, 32 MiB each.
+const MAX_POOLED_LINKS: usize = 1 << 22;
 
 impl<'c> AnalyticalPricer<'c> {
     /// A pricer over the engine's link capacities `caps` (bytes/s).
     pub fn new(caps: &'c [f64]) -> Self {
+        let (mut load, bytes) = PRICER_ARRAYS.with(|p| std::mem::take(&mut *p.borrow_mut()));
+        debug_assert!(load.iter().chain(&bytes).all(|&x| x == 0.0));
+        if load.len() < caps.len() {
+            load.resize(caps.len(), 0.0);
+        }
         Self {
             caps,
-            load: vec![0.0; caps.len()],
+            load,
             touched: Vec::new(),
+            bytes,
+            bytes_touched: Vec::new(),
         }
     }
 
@@ -583,46 +606,134 @@ impl<'c> AnalyticalPricer<'c> {
     /// # Errors
     /// As [`Engine::add_transfer`] for bad flows.
     pub fn price_busiest(&mut self, flows: &FlowSet, k: usize) -> Result<(f64, Vec<(u32, f64)>), EngineError> {
-        if flows.overflow {
-            return Err(EngineError::TooLarge);
-        }
+        self.price_chain(std::slice::from_ref(flows), k)
+    }
+
+    /// What an analytical engine over these capacities reports for `transfers` added in order,
+    /// each after the one before it, latency 0 ([`Engine::add_transfer`], link statistics on,
+    /// then [`Engine::run`]): its makespan and its `k` busiest links
+    /// ([`RunReport::bottlenecks`](crate::RunReport::bottlenecks)) — the same bits, and for
+    /// bad flows or too many the error its building gives (the first, in order).
+    ///
+    /// CORRECTNESS: such a run ends each transfer at `previous end + duration`
+    /// (`analytical_seconds`, the same code on the same merged flows), adds each transfer's
+    /// load to a link's bytes in transfer order (`0 + load₁ + load₂ + …`), and ranks the links
+    /// with bytes by `bytes / capacity / makespan` (`crate::busiest`); nothing else of the run
+    /// reaches those figures.
+    ///
+    /// # Errors
+    /// As [`Engine::add_transfer`].
+    pub fn price_chain(&mut self, transfers: &[FlowSet], k: usize) -> Result<(f64, Vec<(u32, f64)>), EngineError> {
+        let r = self.chain(transfers, k);
+        // Every entry back to 0 (after an error too) for the next call.
+        self.clear();
+        r
+    }
+
+    fn chain(&mut self, transfers: &[FlowSet], k: usize) -> Result<(f64, Vec<(u32, f64)>), EngineError> {
         let nl = self.caps.len() as u32;
-        let n = flows.len();
-        let get = |i: usize| flows.flow(i);
-        check_flows(n, &get, nl)?;
-        let merged = merge_identical(n, &get)?;
-        self.touched.clear();
-        let dur = analytical_seconds(
-            merged.len(),
-            |j| {
-                let (i, w) = merged[j];
-                let (path, bytes, _) = flows.flow(i as usize);
-                (path, bytes, w)
-            },
-            self.caps,
-            &mut self.load,
-            &mut self.touched,
-        );
-        // An engine's run of this transfer alone ends at `0 + dur`, each touched link's
-        // statistics holding `0 + load`; `RunReport::bottlenecks` ranks links with bytes by
-        // `bytes / capacity / makespan`, most loaded first, ties by the smaller id.
-        let busy = if dur > 0.0 {
-            let (load, caps) = (&self.load, self.caps);
+        // Bytes per link over the chain, where more than one transfer adds to them.
+        let chained = transfers.len() > 1;
+        if chained && self.bytes.len() < self.caps.len() {
+            self.bytes.resize(self.caps.len(), 0.0);
+        }
+        self.bytes_touched.clear();
+        let (mut end, mut total_flows, mut total_hops) = (0.0f64, 0usize, 0usize);
+        for flows in transfers {
+            if flows.overflow {
+                return Err(EngineError::TooLarge);
+            }
+            let n = flows.len();
+            let get = |i: usize| flows.flow(i);
+            check_flows(n, &get, nl)?;
+            let merged = merge_identical(n, &get)?;
+            // `Engine::store_flows`'s limits over the transfers stored so far.
+            total_flows += merged.len();
+            total_hops += merged
+                .iter()
+                .map(|&(i, _)| flows.flow(i as usize).0.len())
+                .sum::<usize>();
+            if u32::try_from(total_hops).is_err() || total_flows >= u32::MAX as usize {
+                return Err(EngineError::TooLarge);
+            }
+            self.touched.clear();
+            let dur = analytical_seconds(
+                merged.len(),
+                |j| {
+                    let (i, w) = merged[j];
+                    let (path, bytes, _) = flows.flow(i as usize);
+                    (path, bytes, w)
+                },
+                self.caps,
+                &mut self.load,
+                &mut self.touched,
+            );
+            // Started when the one before ended (plus latency 0, which changes no end ≥ +0).
+            end += dur;
+            if chained {
+                for &l in &self.touched {
+                    let b = &mut self.bytes[l as usize];
+                    if *b == 0.0 {
+                        self.bytes_touched.push(l);
+                    }
+                    *b += std::mem::take(&mut self.load[l as usize]);
+                }
+                self.touched.clear();
+            }
+        }
+        let (bytes, touched) = if chained {
+            (&self.bytes, &self.bytes_touched)
+        } else {
+            (&self.load, &self.touched)
+        };
+        let caps = self.caps;
+        let busy = if end > 0.0 {
             crate::busiest(
-                self.touched
+                touched
                     .iter()
-                    .map(|&l| (l, load[l as usize]))
+                    .map(|&l| (l, bytes[l as usize]))
                     .filter(|&(_, b)| b > 0.0)
-                    .map(|(l, b)| (l, b / caps[l as usize] / dur)),
+                    .map(|(l, b)| (l, b / caps[l as usize] / end)),
                 k,
             )
         } else {
             Vec::new()
         };
+        Ok((end, busy))
+    }
+
+    /// Every load and byte count back to 0 for the next call.
+    fn clear(&mut self) {
         for &l in &self.touched {
             self.load[l as usize] = 0.0;
         }
-        Ok((dur, busy))
+        self.touched.clear();
+        for &l in &self.bytes_touched {
+            self.bytes[l as usize] = 0.0;
+        }
+        self.bytes_touched.clear();
+    }
+}
+
+impl Drop for AnalyticalPricer<'_> {
+    /// Gives the zeroed arrays to the thread's pool ([`PRICER_ARRAYS`]) unless it holds longer
+    /// ones or they are too long to keep.
+    fn drop(&mut self) {
+        self.clear();
+        let (load, bytes) = (std::mem::take(&mut self.load), std::mem::take(&mut self.bytes));
+        if load.len() > MAX_POOLED_LINKS || bytes.len() > MAX_POOLED_LINKS {
+            return;
+        }
+        // A thread being torn down has no pool left: the arrays are then just freed.
+        let _ = PRICER_ARRAYS.try_with(|p| {
+            let mut p = p.borrow_mut();
+            if p.0.len() <= load.len() {
+                p.0 = load;
+            }
+            if p.1.len() <= bytes.len() {
+                p.1 = bytes;
+            }
+        });
     }
 }
 

@@ -21,6 +21,15 @@ fn fabric(i: usize, routing: usize) -> Fabric {
     f
 }
 
+/// `count` groups of `size` consecutive ranks from rank 0, those that fit on the fabric.
+fn consecutive_groups(f: &Fabric, size: u32, count: u32) -> Vec<Vec<u32>> {
+    let n = f.accel_count() as u32;
+    (0..count)
+        .map(|g| (g * size..(g + 1) * size).collect::<Vec<u32>>())
+        .filter(|g| g.last().is_some_and(|&r| r < n))
+        .collect()
+}
+
 /// Bits of a run's numbers and its busy links.
 fn bits((t, busy): &(f64, Vec<Bottleneck>)) -> String {
     let mut s = format!("{}", t.to_bits());
@@ -94,11 +103,7 @@ proptest! {
                                    size in prop_oneof![Just(8u32), Just(16), Just(32)], groups in 1u32..=3,
                                    imbalance in prop_oneof![Just(1.0), Just(1.5)]) {
         let f = fabric(fi, routing);
-        let n = f.accel_count() as u32;
-        let groups: Vec<Vec<u32>> = (0..groups)
-            .map(|g| (g * size..(g + 1) * size).collect::<Vec<u32>>())
-            .filter(|g| g.last().is_some_and(|&r| r < n))
-            .collect();
+        let groups = consecutive_groups(&f, size, groups);
         if groups.is_empty() {
             return Ok(());
         }
@@ -129,11 +134,7 @@ proptest! {
                                          low_latency in any::<bool>(),
                                          runs in prop::collection::vec((1u64..512, 1u32..=4, prop_oneof![Just(1.0), Just(1.5)]), 2..4)) {
         let f = fabric(fi, routing);
-        let n = f.accel_count() as u32;
-        let groups: Vec<Vec<u32>> = (0..groups)
-            .map(|g| (g * size..(g + 1) * size).collect::<Vec<u32>>())
-            .filter(|g| g.last().is_some_and(|&r| r < n))
-            .collect();
+        let groups = consecutive_groups(&f, size, groups);
         if groups.is_empty() {
             return Ok(());
         }
@@ -173,11 +174,7 @@ proptest! {
                                                  low_latency in any::<bool>(),
                                                  runs in prop::collection::vec((any::<bool>(), 0u64..512, 1u32..=4, prop_oneof![Just(0.0), Just(1.0), Just(1.5)]), 2..5)) {
         let f = fabric(fi, routing);
-        let n = f.accel_count() as u32;
-        let groups: Vec<Vec<u32>> = (0..groups)
-            .map(|g| (g * size..(g + 1) * size).collect::<Vec<u32>>())
-            .filter(|g| g.last().is_some_and(|&r| r < n))
-            .collect();
+        let groups = consecutive_groups(&f, size, groups);
         if groups.is_empty() {
             return Ok(());
         }

@@ -766,6 +766,9 @@ struct TwinRoutes {
 }
 
 impl TwinRoutes {
+    /// Largest group whose flows take the other direction's routes.
+    const MAX_GROUP: usize = 1024;
+
     fn new(twin: &MoeRoutes, flows: &[Flow], accels: usize) -> TwinRoutes {
         let mut at = vec![u32::MAX; flows.len()];
         if twin.carries.len() == flows.len() {
@@ -807,6 +810,11 @@ impl TwinRoutes {
             return false;
         };
         let n = g.len();
+        // The table holds n² entries while a group has about n² / (ranks per node) flows: a
+        // larger group is routed (at most 4 MiB of table).
+        if n > TwinRoutes::MAX_GROUP {
+            return false;
+        }
         if self.ready != Some(self.group) {
             if let Some(prev) = self.ready.and_then(|p| groups.get(p)) {
                 for &r in prev {

@@ -616,7 +616,8 @@ impl<'c> AnalyticalPricer<'c> {
     /// bad flows or too many the error its building gives (the first, in order).
     ///
     /// CORRECTNESS: such a run ends each transfer at `previous end + duration`
-    /// (`analytical_seconds`, the same code on the same merged flows), adds each transfer's
+    /// (`analytical_seconds`, the same code on the same merged flows) — or at the previous end
+    /// itself where that is within the engine's batching window (`BATCH_EPS`) — adds each transfer's
     /// load to a link's bytes in transfer order (`0 + load₁ + load₂ + …`), and ranks the links
     /// with bytes by `bytes / capacity / makespan` (`crate::busiest`); nothing else of the run
     /// reaches those figures.
@@ -638,7 +639,7 @@ impl<'c> AnalyticalPricer<'c> {
             self.bytes.resize(self.caps.len(), 0.0);
         }
         self.bytes_touched.clear();
-        let (mut end, mut total_flows, mut total_hops) = (0.0f64, 0usize, 0usize);
+        let (mut end, mut batch_end, mut total_flows, mut total_hops) = (0.0f64, 0.0f64, 0usize, 0usize);
         for flows in transfers {
             if flows.overflow {
                 return Err(EngineError::TooLarge);
@@ -668,8 +669,15 @@ impl<'c> AnalyticalPricer<'c> {
                 &mut self.load,
                 &mut self.touched,
             );
-            // Started when the one before ended (plus latency 0, which changes no end ≥ +0).
-            end += dur;
+            // Started when the one before ended (plus latency 0, which changes no time ≥ +0);
+            // its end event falls in the batch of that end when within `BATCH_EPS` of it
+            // (`Sim::run` processes everything up to `now + now · BATCH_EPS` at `now`), else
+            // starts the next batch.
+            let t = end + dur;
+            if t > batch_end {
+                end = t;
+                batch_end = end + end * BATCH_EPS;
+            }
             if chained {
                 for &l in &self.touched {
                     let b = &mut self.bytes[l as usize];
@@ -1180,7 +1188,10 @@ impl<'e> Sim<'e> {
                             // and link loads, bit for bit.
                             for &(l, load) in loads.iter().filter(|_| stats) {
                                 self.stats[l as usize].bytes += load;
-                                if dur > 0.0 && times {
+                                // An interval that rounds to no length (`begin + dur == begin`)
+                                // is busy for no time; the sweep, which ends intervals before
+                                // it starts others at one instant, would end it before it began.
+                                if dur > 0.0 && times && begin + dur > begin {
                                     self.intervals.push((l, begin, begin + dur, load / dur));
                                 }
                             }
@@ -1213,7 +1224,8 @@ impl<'e> Sim<'e> {
                                 continue;
                             }
                             self.stats[l as usize].bytes += load;
-                            if dur > 0.0 && times {
+                            // Not when it rounds to no length (see above).
+                            if dur > 0.0 && times && begin + dur > begin {
                                 self.intervals.push((l, begin, begin + dur, load / dur));
                             }
                             if shared.is_some() {

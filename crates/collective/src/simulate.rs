@@ -731,7 +731,7 @@ pub fn worth_compacting(hops: usize, links: usize) -> bool {
     hops <= links / 4
 }
 
-/// The fabric's capacities `caps` with spraying's trunks merged (as [`build_flows`] and
+/// The fabric's capacities `caps` with spraying's trunks merged (as `build_flows_on` and
 /// [`build_plan`] give them to the engine), followed by `virtual_links`.
 pub fn engine_capacities(f: &Fabric, caps: &[f64], virtual_links: &[f64]) -> Vec<f64> {
     all_capacities(&Router::new(f), caps, virtual_links)
@@ -848,23 +848,9 @@ fn build_full_routes(
     Ok((BuiltPlan::new(e, None), routes))
 }
 
-/// [`build_plan`] of a plan of one phase whose flows all have explicit paths (over the
-/// fabric's links and then `virtual_links`), given as a flow set: the same built plan
-/// without a vector per flow.
-pub fn build_flows(
-    f: &Fabric,
-    caps: &[f64],
-    virtual_links: &[f64],
-    flows: &FlowSet,
-) -> Result<BuiltPlan, CollectiveError> {
-    let router = Router::new(f);
-    let mut all = caps.to_vec();
-    router.merge_capacities(&mut all);
-    all.extend_from_slice(virtual_links);
-    build_flows_on(all, flows)
-}
-
-/// [`build_flows`] on the engine capacities `all` ([`engine_capacities`]).
+/// [`build_plan`] of a plan of one phase whose flows all have explicit paths (link ids indexing
+/// the engine capacities `all`, [`engine_capacities`]), given as a flow set: the same built
+/// plan without a vector per flow.
 pub(crate) fn build_flows_on(all: Vec<f64>, flows: &FlowSet) -> Result<BuiltPlan, CollectiveError> {
     let mut e = Engine::new(all, Fidelity::Analytical).map_err(|e| CollectiveError::Engine(e.to_string()))?;
     e.set_link_bytes_only(true);

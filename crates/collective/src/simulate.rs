@@ -565,8 +565,7 @@ pub fn symmetry_map(all: &[f64], flows: &FlowSet, ends: &[usize], fidelity: Fide
     if ends.len() < 2 || n0 == 0 || ends.last() != Some(&flows.len()) {
         return None;
     }
-    let valid = |c: f64| c.is_finite() & (c > 0.0);
-    if !all.iter().fold(true, |ok, &c| ok & valid(c)) {
+    if engine::check_capacities(all).is_err() {
         return None;
     }
     const NONE: u32 = u32::MAX;

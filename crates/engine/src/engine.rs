@@ -102,10 +102,29 @@ pub struct Engine {
 /// # Errors
 /// [`EngineError::InvalidCapacity`].
 pub fn check_capacities(caps: &[f64]) -> Result<(), EngineError> {
-    // One pass without early exit (vectorised: ~10⁵ links per engine), then the first bad
-    // link for the error.
+    // One pass without early exit, in lanes the compiler vectorises (~10⁵ links per engine,
+    // and every pricing of a plan checks them), then the first bad link for the error. Per
+    // lane: the sum of `c · 0` (0 while every `c` is finite, else NaN) and the smallest `c`
+    // (> 0 when all are; a NaN, which no comparison keeps, is caught by the sum).
     let valid = |c: f64| c.is_finite() & (c > 0.0);
-    if !caps.iter().fold(true, |ok, &c| ok & valid(c)) {
+    const LANES: usize = 8;
+    let mut zero = [0.0f64; LANES];
+    let mut low = [f64::INFINITY; LANES];
+    let blocks = caps.chunks_exact(LANES);
+    let rest = blocks.remainder();
+    let mut lane = |j: usize, c: f64| {
+        zero[j] += c * 0.0;
+        low[j] = if c < low[j] { c } else { low[j] };
+    };
+    for b in blocks {
+        for (j, &c) in b.iter().enumerate() {
+            lane(j, c);
+        }
+    }
+    for (j, &c) in rest.iter().enumerate() {
+        lane(j, c);
+    }
+    if !(zero.iter().all(|&z| z == 0.0) && low.iter().all(|&l| l > 0.0)) {
         if let Some((link, &c)) = caps.iter().enumerate().find(|(_, &c)| !valid(c)) {
             return Err(EngineError::InvalidCapacity {
                 link: link as u32,
@@ -445,9 +464,10 @@ impl Engine {
     ) -> Result<Spec, EngineError> {
         check_duration(latency)?;
         let nl = self.caps.len() as u32;
-        check_flows(n, &flow, nl)?;
-        let merged = merge_identical(n, &flow)?;
-        let new_hops: usize = merged.iter().map(|&(i, _)| flow(i as usize).0.len()).sum();
+        let Merged {
+            flows: merged,
+            hops: new_hops,
+        } = check_merge(n, &flow, nl)?;
         let total_hops = self.hops.len() + new_hops;
         let total_flows = self.flow_bytes.len() + merged.len();
         if u32::try_from(total_hops).is_err() || total_flows >= u32::MAX as usize {
@@ -526,21 +546,28 @@ fn analytical_seconds<'a>(
     let mut dur: f64 = 0.0;
     for i in 0..n {
         let (path, bytes, w) = flow(i);
-        let w = f64::from(w);
-        let Some(min_cap) = path.iter().map(|&l| caps[l as usize]).reduce(f64::min) else {
-            continue;
-        };
-        dur = dur.max(bytes / min_cap);
-        if bytes * w <= 0.0 {
+        if path.is_empty() {
             continue;
         }
-        for &l in path {
-            let v = &mut load[l as usize];
-            if *v == 0.0 {
-                touched.push(l);
+        let bw = bytes * f64::from(w);
+        // The path's smallest capacity and its load in one pass over it (a flow without
+        // bytes loads nothing).
+        let mut min_cap = f64::INFINITY;
+        if bw > 0.0 {
+            for &l in path {
+                min_cap = min_cap.min(caps[l as usize]);
+                let v = &mut load[l as usize];
+                if *v == 0.0 {
+                    touched.push(l);
+                }
+                *v += bw;
             }
-            *v += bytes * w;
+        } else {
+            for &l in path {
+                min_cap = min_cap.min(caps[l as usize]);
+            }
         }
+        dur = dur.max(bytes / min_cap);
     }
     for &l in touched.iter() {
         dur = dur.max(load[l as usize] / caps[l as usize]);
@@ -560,6 +587,11 @@ pub struct AnalyticalPricer<'c> {
     /// the first chain of more than one).
     bytes: Vec<f64>,
     bytes_touched: Vec<u32>,
+    /// The call under way reads loads back by a scan of every link (`chain`), and `clear`
+    /// zeroes them all.
+    dense: bool,
+    /// Tests: the mode every call takes (else chosen by the hop count).
+    force_dense: Option<bool>,
 }
 
 thread_local! {
@@ -588,6 +620,8 @@ impl<'c> AnalyticalPricer<'c> {
             touched: Vec::new(),
             bytes,
             bytes_touched: Vec::new(),
+            dense: false,
+            force_dense: None,
         }
     }
 
@@ -639,6 +673,12 @@ impl<'c> AnalyticalPricer<'c> {
             self.bytes.resize(self.caps.len(), 0.0);
         }
         self.bytes_touched.clear();
+        // Many hops against the links: the loads are read back by a scan of every link
+        // instead of tracking the links touched. The same figures either way: each link's
+        // load and bytes are its own sums in flow order, and the maximum and
+        // `crate::busiest` do not depend on the order links come in.
+        let all_hops: usize = transfers.iter().map(|t| t.hops.len()).sum();
+        self.dense = self.force_dense.unwrap_or(all_hops >= self.caps.len() / 4);
         let (mut end, mut batch_end, mut total_flows, mut total_hops) = (0.0f64, 0.0f64, 0usize, 0usize);
         for flows in transfers {
             if flows.overflow {
@@ -646,29 +686,19 @@ impl<'c> AnalyticalPricer<'c> {
             }
             let n = flows.len();
             let get = |i: usize| flows.flow(i);
-            check_flows(n, &get, nl)?;
-            let merged = merge_identical(n, &get)?;
+            let Merged { flows: merged, hops } = check_merge(n, &get, nl)?;
             // `Engine::store_flows`'s limits over the transfers stored so far.
             total_flows += merged.len();
-            total_hops += merged
-                .iter()
-                .map(|&(i, _)| flows.flow(i as usize).0.len())
-                .sum::<usize>();
+            total_hops += hops;
             if u32::try_from(total_hops).is_err() || total_flows >= u32::MAX as usize {
                 return Err(EngineError::TooLarge);
             }
             self.touched.clear();
-            let dur = analytical_seconds(
-                merged.len(),
-                |j| {
-                    let (i, w) = merged[j];
-                    let (path, bytes, _) = flows.flow(i as usize);
-                    (path, bytes, w)
-                },
-                self.caps,
-                &mut self.load,
-                &mut self.touched,
-            );
+            let dur = if self.dense {
+                price_flows::<true>(flows, &merged, self.caps, &mut self.load, &mut self.touched)
+            } else {
+                price_flows::<false>(flows, &merged, self.caps, &mut self.load, &mut self.touched)
+            };
             // Started when the one before ended (plus latency 0, which changes no time ≥ +0);
             // its end event falls in the batch of that end when within `BATCH_EPS` of it
             // (`Sim::run` processes everything up to `now + now · BATCH_EPS` at `now`), else
@@ -679,39 +709,62 @@ impl<'c> AnalyticalPricer<'c> {
                 batch_end = end + end * BATCH_EPS;
             }
             if chained {
-                for &l in &self.touched {
-                    let b = &mut self.bytes[l as usize];
-                    if *b == 0.0 {
-                        self.bytes_touched.push(l);
+                if self.dense {
+                    // A link without load adds +0, which leaves its bytes (≥ +0) as they are.
+                    let nl = nl as usize;
+                    for (b, v) in self.bytes[..nl].iter_mut().zip(&mut self.load[..nl]) {
+                        *b += std::mem::take(v);
                     }
-                    *b += std::mem::take(&mut self.load[l as usize]);
+                } else {
+                    for &l in &self.touched {
+                        let b = &mut self.bytes[l as usize];
+                        if *b == 0.0 {
+                            self.bytes_touched.push(l);
+                        }
+                        *b += std::mem::take(&mut self.load[l as usize]);
+                    }
                 }
                 self.touched.clear();
             }
         }
-        let (bytes, touched) = if chained {
-            (&self.bytes, &self.bytes_touched)
-        } else {
-            (&self.load, &self.touched)
-        };
+        let bytes = if chained { &self.bytes } else { &self.load };
         let caps = self.caps;
-        let busy = if end > 0.0 {
+        let utilisation = |l: u32, b: f64| (l, b / caps[l as usize] / end);
+        let busy = if end <= 0.0 {
+            Vec::new()
+        } else if self.dense {
+            crate::busiest(
+                bytes[..caps.len()]
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &b)| b > 0.0)
+                    .map(|(l, &b)| utilisation(l as u32, b)),
+                k,
+            )
+        } else {
+            let touched = if chained { &self.bytes_touched } else { &self.touched };
             crate::busiest(
                 touched
                     .iter()
                     .map(|&l| (l, bytes[l as usize]))
                     .filter(|&(_, b)| b > 0.0)
-                    .map(|(l, b)| (l, b / caps[l as usize] / end)),
+                    .map(|(l, b)| utilisation(l, b)),
                 k,
             )
-        } else {
-            Vec::new()
         };
         Ok((end, busy))
     }
 
     /// Every load and byte count back to 0 for the next call.
     fn clear(&mut self) {
+        if self.dense {
+            let nl = self.caps.len();
+            self.load[..nl].fill(0.0);
+            if self.bytes.len() >= nl {
+                self.bytes[..nl].fill(0.0);
+            }
+            self.dense = false;
+        }
         for &l in &self.touched {
             self.load[l as usize] = 0.0;
         }
@@ -721,6 +774,80 @@ impl<'c> AnalyticalPricer<'c> {
         }
         self.bytes_touched.clear();
     }
+}
+
+/// [`analytical_seconds`] of a transfer's merged flows (`merged`: [`check_merge`] of `flows`)
+/// — the same bits — leaving each link's load in `load`; with `DENSE`, the links touched are
+/// not tracked (the caller reads the loads back by a scan of every link), else they are
+/// listed in `touched` in first-touch order.
+///
+/// CORRECTNESS: the same arithmetic on the same flows in the same order as
+/// `analytical_seconds`: per flow `bytes · weight` added to each link of its path and `bytes`
+/// over the path's smallest capacity (`c < min` keeps what `f64::min` keeps for the positive
+/// capacities priced), then the largest load over capacity; that last maximum is over the
+/// links with load either way (a scan meets the others at 0, which changes no maximum ≥ 0).
+fn price_flows<const DENSE: bool>(
+    flows: &FlowSet,
+    merged: &[(u32, u32)],
+    caps: &[f64],
+    load: &mut [f64],
+    touched: &mut Vec<u32>,
+) -> f64 {
+    let mut dur: f64 = 0.0;
+    let mut one = |path: &[u32], bytes: f64, w: u32| {
+        if path.is_empty() {
+            return;
+        }
+        let bw = bytes * f64::from(w);
+        let mut min_cap = f64::INFINITY;
+        if bw > 0.0 {
+            for &l in path {
+                let c = caps[l as usize];
+                if c < min_cap {
+                    min_cap = c;
+                }
+                let v = &mut load[l as usize];
+                if !DENSE && *v == 0.0 {
+                    touched.push(l);
+                }
+                *v += bw;
+            }
+        } else {
+            for &l in path {
+                let c = caps[l as usize];
+                if c < min_cap {
+                    min_cap = c;
+                }
+            }
+        }
+        dur = dur.max(bytes / min_cap);
+    };
+    if merged.len() == flows.len() {
+        // Nothing merged: every flow once, in order, with its own weight.
+        let mut a = 0usize;
+        for ((&e, &bytes), &w) in flows.end.iter().zip(&flows.bytes).zip(&flows.weight) {
+            let e = e as usize;
+            one(&flows.hops[a..e], bytes, w);
+            a = e;
+        }
+    } else {
+        for &(i, w) in merged {
+            let i = i as usize;
+            one(flows.path(i), flows.bytes[i], w);
+        }
+    }
+    if DENSE {
+        for (&v, &c) in load[..caps.len()].iter().zip(caps) {
+            if v > 0.0 {
+                dur = dur.max(v / c);
+            }
+        }
+    } else {
+        for &l in touched.iter() {
+            dur = dur.max(load[l as usize] / caps[l as usize]);
+        }
+    }
+    dur
 }
 
 impl Drop for AnalyticalPricer<'_> {
@@ -748,20 +875,142 @@ impl Drop for AnalyticalPricer<'_> {
 /// Checks `n` flows (`flow(i)` = path, bytes, weight) against `nl` links: bytes finite and
 /// not negative, weight not zero, every link known; the first bad flow's error.
 fn check_flows<'a>(n: usize, flow: &impl Fn(usize) -> (&'a [u32], f64, u32), nl: u32) -> Result<(), EngineError> {
+    check_flows_from(0, n, flow, nl)
+}
+
+/// [`check_flows`] for flows `start..n`.
+fn check_flows_from<'a>(
+    start: usize,
+    n: usize,
+    flow: &impl Fn(usize) -> (&'a [u32], f64, u32),
+    nl: u32,
+) -> Result<(), EngineError> {
+    for i in start..n {
+        check_flow(i, flow(i), nl)?;
+    }
+    Ok(())
+}
+
+/// One flow of [`check_flows`]: its error, if any.
+#[inline]
+fn check_flow(i: usize, (path, bytes, weight): (&[u32], f64, u32), nl: u32) -> Result<(), EngineError> {
+    let fi = u32::try_from(i).map_err(|_| EngineError::TooLarge)?;
+    if !(bytes.is_finite() && bytes >= 0.0) {
+        return Err(EngineError::InvalidBytes { flow: fi, bytes });
+    }
+    if weight == 0 {
+        return Err(EngineError::InvalidWeight { flow: fi });
+    }
+    if let Some(&l) = path.iter().find(|&&l| l >= nl) {
+        return Err(EngineError::InvalidLink { link: l, links: nl });
+    }
+    Ok(())
+}
+
+/// Identical flows merged: `(first index, summed weight)` per distinct (path, bytes), in order
+/// of first occurrence, and the hops of those first occurrences in all.
+struct Merged {
+    flows: Vec<(u32, u32)>,
+    hops: usize,
+}
+
+thread_local! {
+    /// [`check_merge`]'s hash table, kept between calls (emptied by each before use).
+    static MERGE_TABLE: std::cell::RefCell<Vec<(u32, u32)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`check_flows`] then [`merge_identical`] in one pass over the flows: the same merged flows,
+/// and the same error where either would fail (a bad flow anywhere before a weight overflow).
+///
+/// CORRECTNESS: flows are checked in index order as the pass reaches them, so the first bad
+/// flow's error is returned before anything of a later flow is read; a weight overflow at
+/// flow `i` returns the error of a bad flow after `i` where there is one (checked then), as
+/// [`check_flows`] running first would.
+fn check_merge<'a>(n: usize, flow: &impl Fn(usize) -> (&'a [u32], f64, u32), nl: u32) -> Result<Merged, EngineError> {
+    const EMPTY: u32 = u32::MAX;
+    if u32::try_from(n).map_or(true, |n| n == u32::MAX) {
+        check_flows(n, flow, nl)?;
+        return Err(EngineError::TooLarge);
+    }
+    let size = (n + n / 2).max(8).next_power_of_two();
+    let mask = size - 1;
+    let mut table = MERGE_TABLE
+        .try_with(|t| std::mem::take(&mut *t.borrow_mut()))
+        .unwrap_or_default();
+    table.clear();
+    table.resize(size, (EMPTY, 0));
+    let r = check_merge_in(n, flow, nl, &mut table, mask);
+    // Small tables go back for the next call (a large one is freed: ≤ 8 MiB kept).
+    if size <= 1 << 20 {
+        let _ = MERGE_TABLE.try_with(|t| {
+            let mut t = t.borrow_mut();
+            if t.capacity() < table.capacity() {
+                *t = table;
+            }
+        });
+    }
+    r
+}
+
+fn check_merge_in<'a>(
+    n: usize,
+    flow: &impl Fn(usize) -> (&'a [u32], f64, u32),
+    nl: u32,
+    table: &mut [(u32, u32)],
+    mask: usize,
+) -> Result<Merged, EngineError> {
+    const EMPTY: u32 = u32::MAX;
+    let mut merged: Vec<(u32, u32)> = Vec::with_capacity(n);
+    let mut hops = 0usize;
     for i in 0..n {
-        let fi = u32::try_from(i).map_err(|_| EngineError::TooLarge)?;
-        let (path, bytes, weight) = flow(i);
+        let (path, bytes, w) = flow(i);
+        // The checks of `check_flow`, the links' folded into the hash loop.
+        let fi = i as u32;
         if !(bytes.is_finite() && bytes >= 0.0) {
             return Err(EngineError::InvalidBytes { flow: fi, bytes });
         }
-        if weight == 0 {
+        if w == 0 {
             return Err(EngineError::InvalidWeight { flow: fi });
         }
-        if let Some(&l) = path.iter().find(|&&l| l >= nl) {
-            return Err(EngineError::InvalidLink { link: l, links: nl });
+        let mut h = bytes.to_bits() ^ (path.len() as u64).rotate_left(32);
+        let mut bad = false;
+        for &l in path {
+            bad |= l >= nl;
+            h = (h ^ u64::from(l)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            h ^= h >> 29;
+        }
+        if bad {
+            check_flow(i, (path, bytes, w), nl)?;
+        }
+        let h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        let tag = (h >> 32) as u32;
+        let mut slot = h as usize & mask;
+        loop {
+            let (m, t) = table[slot];
+            if m == EMPTY {
+                table[slot] = (merged.len() as u32, tag);
+                merged.push((fi, w));
+                hops += path.len();
+                break;
+            }
+            if t == tag {
+                let (p, b, _) = flow(merged[m as usize].0 as usize);
+                if b.to_bits() == bytes.to_bits() && p == path {
+                    let mw = &mut merged[m as usize].1;
+                    match mw.checked_add(w) {
+                        Some(s) => *mw = s,
+                        None => {
+                            check_flows_from(i + 1, n, flow, nl)?;
+                            return Err(EngineError::WeightOverflow);
+                        }
+                    }
+                    break;
+                }
+            }
+            slot = (slot + 1) & mask;
         }
     }
-    Ok(())
+    Ok(Merged { flows: merged, hops })
 }
 
 /// Merges identical flows among `n` (`flow(i)` = path, bytes, weight):
@@ -770,7 +1019,8 @@ fn check_flows<'a>(n: usize, flow: &impl Fn(usize) -> (&'a [u32], f64, u32), nl:
 ///
 /// An open-addressing table of `(index, hash tag)` slots with a fixed hash:
 /// 8–16 bytes per flow while it runs, paths compared only when tags match,
-/// and deterministic (no `RandomState`).
+/// and deterministic (no `RandomState`). The reference [`check_merge`] is tested against.
+#[cfg(test)]
 fn merge_identical<'a>(
     n: usize,
     flow: &impl Fn(usize) -> (&'a [u32], f64, u32),
@@ -1791,6 +2041,171 @@ mod tests {
             e.add_task(task, &deps).unwrap();
         }
         e
+    }
+
+    /// Flows for [`check_merge`]: few distinct paths and sizes (duplicates common), some bad
+    /// (bytes NaN, infinite or negative, weight 0, a link past the last) and weights near the
+    /// top of `u32` (overflows).
+    fn merge_case() -> impl Strategy<Value = Vec<(Vec<u32>, f64, u32)>> {
+        let path = prop::collection::vec(0u32..6, 0..4);
+        let bytes = prop_oneof![
+            8 => prop_oneof![Just(0.0f64), Just(1.0), Just(2.5)],
+            1 => prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(-1.0)],
+        ];
+        let weight = prop_oneof![
+            8 => 1u32..3,
+            1 => Just(0u32),
+            1 => Just(u32::MAX - 1),
+        ];
+        prop::collection::vec((path, bytes, weight), 0..40)
+    }
+
+    /// The analytical duration as it was computed before the one-pass loop (the reference).
+    fn analytical_seconds_reference(flows: &[(Vec<u32>, f64, u32)], caps: &[f64], load: &mut [f64]) -> f64 {
+        let mut dur: f64 = 0.0;
+        let mut touched = Vec::new();
+        for (path, bytes, w) in flows {
+            let w = f64::from(*w);
+            let Some(min_cap) = path.iter().map(|&l| caps[l as usize]).reduce(f64::min) else {
+                continue;
+            };
+            dur = dur.max(bytes / min_cap);
+            if bytes * w <= 0.0 {
+                continue;
+            }
+            for &l in path {
+                let v = &mut load[l as usize];
+                if *v == 0.0 {
+                    touched.push(l);
+                }
+                *v += bytes * w;
+            }
+        }
+        for &l in &touched {
+            dur = dur.max(load[l as usize] / caps[l as usize]);
+        }
+        dur
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The one-pass check and merge gives what checking every flow then merging gives:
+        /// the same merged flows and hop count, or the same error.
+        #[test]
+        fn check_merge_is_check_then_merge(flows in merge_case(), nl in 4u32..7) {
+            let get = |i: usize| (flows[i].0.as_slice(), flows[i].1, flows[i].2);
+            let n = flows.len();
+            let reference = check_flows(n, &get, nl).and_then(|()| merge_identical(n, &get));
+            let got = check_merge(n, &get, nl);
+            match (reference, got) {
+                (Ok(m), Ok(g)) => {
+                    let hops: usize = m.iter().map(|&(i, _)| flows[i as usize].0.len()).sum();
+                    prop_assert_eq!(&g.flows, &m);
+                    prop_assert_eq!(g.hops, hops);
+                }
+                (Err(a), Err(b)) => prop_assert_eq!(format!("{a:?}"), format!("{b:?}")),
+                (a, b) => prop_assert!(false, "reference {:?}, one pass {:?}", a, b.map(|g| g.flows)),
+            }
+        }
+
+        /// The one-pass analytical loop gives the reference's duration and loads bit for bit.
+        #[test]
+        fn analytical_seconds_is_the_reference(
+            flows in prop::collection::vec(
+                (prop::collection::vec(0u32..6, 0..4), prop_oneof![Just(0.0f64), Just(1.0), 0.1f64..9.0], 1u32..4),
+                0..30,
+            ),
+            caps in prop::collection::vec(prop_oneof![Just(1.0f64), 0.3f64..5.0], 6),
+        ) {
+            let mut load = vec![0.0; 6];
+            let want = analytical_seconds_reference(&flows, &caps, &mut load);
+            let mut load2 = vec![0.0; 6];
+            let mut touched = Vec::new();
+            let got = analytical_seconds(
+                flows.len(),
+                |i| (flows[i].0.as_slice(), flows[i].1, flows[i].2),
+                &caps,
+                &mut load2,
+                &mut touched,
+            );
+            prop_assert_eq!(got.to_bits(), want.to_bits());
+            prop_assert_eq!(
+                load.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                load2.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Chains priced with the links touched tracked and with every link scanned give the
+        /// same makespan and busiest links bit for bit, and leave the pricer's arrays at 0.
+        #[test]
+        fn dense_and_tracked_pricing_agree(
+            transfers in prop::collection::vec(
+                prop::collection::vec(
+                    (prop::collection::vec(0u32..40, 0..5), prop_oneof![Just(0.0f64), Just(1.0), 0.1f64..9.0], 1u32..3),
+                    0..12,
+                ),
+                1..4,
+            ),
+            caps in prop::collection::vec(prop_oneof![Just(1.0f64), Just(2.0), 0.3f64..5.0], 40),
+            k in 0usize..5,
+        ) {
+            let sets: Vec<FlowSet> = transfers
+                .iter()
+                .map(|t| {
+                    let mut s = FlowSet::new();
+                    for (p, b, w) in t {
+                        s.push(p, *b, *w);
+                    }
+                    s
+                })
+                .collect();
+            let mut got = Vec::new();
+            for dense in [false, true] {
+                let mut p = AnalyticalPricer::new(&caps);
+                p.force_dense = Some(dense);
+                let (t, busy) = p.price_chain(&sets, k).unwrap();
+                prop_assert!(p.load.iter().chain(&p.bytes).all(|&x| x == 0.0));
+                prop_assert!(p.touched.is_empty() && p.bytes_touched.is_empty());
+                got.push((t.to_bits(), busy.iter().map(|&(l, u)| (l, u.to_bits())).collect::<Vec<_>>()));
+            }
+            prop_assert_eq!(&got[0], &got[1]);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The lane-wise capacity check finds the first capacity that is not finite and
+        /// positive wherever it sits (in a block of lanes or the rest), and passes the others
+        /// (subnormals included).
+        #[test]
+        fn check_capacities_finds_the_first_bad_link(
+            caps in prop::collection::vec(
+                prop_oneof![
+                    12 => prop_oneof![Just(1.0f64), Just(f64::MIN_POSITIVE / 4.0), Just(f64::MAX), 0.1f64..1e12],
+                    1 => prop_oneof![
+                        Just(0.0f64), Just(-0.0), Just(-1.0), Just(f64::INFINITY),
+                        Just(f64::NEG_INFINITY), Just(f64::NAN)
+                    ],
+                ],
+                0..40,
+            ),
+        ) {
+            let want = caps.iter().position(|&c| !(c.is_finite() && c > 0.0));
+            match (check_capacities(&caps), want) {
+                (Ok(()), None) => {}
+                (Err(EngineError::InvalidCapacity { link, capacity }), Some(i)) => {
+                    prop_assert_eq!(link as usize, i);
+                    prop_assert_eq!(capacity.to_bits(), caps[i].to_bits());
+                }
+                (got, want) => prop_assert!(false, "got {:?}, want the link {:?}", got, want),
+            }
+        }
     }
 
     proptest! {

@@ -568,53 +568,65 @@ pub fn symmetry_map(all: &[f64], flows: &FlowSet, ends: &[usize], fidelity: Fide
     if engine::check_capacities(all).is_err() {
         return None;
     }
-    const NONE: u32 = u32::MAX;
+    const NONE: u64 = u64::MAX;
     let nl = all.len();
-    // Per link: the group using it and the first group's link it stands for; per first-group
-    // link: its image in the group being checked (stamped with that group).
+    let (hops, path_end) = (flows.links(), flows.path_ends());
+    // Where flow `i`'s path begins in `hops`.
+    let begin = |i: usize| if i == 0 { 0 } else { path_end[i - 1] as usize };
+    // Per link: the group using it and the first group's link it stands for (`group << 32 |
+    // link`); per first-group link: its image in the group being checked, stamped with that
+    // group (`group << 32 | image`).
     let mut owner = vec![NONE; nl];
-    let mut from = vec![NONE; nl];
-    let mut image = vec![(NONE, NONE); nl];
+    let mut image = vec![NONE; nl];
     let mut owned: Vec<(u32, u32)> = Vec::new();
     let mut group_ends: Vec<u32> = Vec::with_capacity(ends.len());
     // The first group's links in id order (for the order check at flow fidelity).
     let mut firsts: Vec<u32> = Vec::new();
+    let first_hops = &hops[..begin(n0)];
     if fidelity != Fidelity::Analytical {
-        for i in 0..n0 {
-            firsts.extend_from_slice(flows.flow(i).0);
-        }
+        firsts.extend_from_slice(first_hops);
         firsts.sort_unstable();
         firsts.dedup();
     }
     let mut start = 0;
     for (k, &end) in ends.iter().enumerate() {
-        let k = k as u32;
-        if end < start || end - start != n0 {
+        // (A group's number stamps the maps' entries beside a link id: below `u32::MAX`.)
+        if end < start || end - start != n0 || k >= u32::MAX as usize {
             return None;
         }
-        for i in 0..n0 {
-            let p0 = flows.flow(i).0;
-            let p = flows.flow(start + i).0;
-            if p.len() != p0.len() {
+        // Every path as long as the first group's, flow by flow: the group's hops then pair
+        // with the first group's one to one, in order.
+        let base = begin(start);
+        let same_lengths = path_end[start..end]
+            .iter()
+            .zip(&path_end[..n0])
+            .all(|(&e, &e0)| e as usize - base == e0 as usize);
+        if !same_lengths {
+            return None;
+        }
+        let k = k as u64;
+        for (&r, &m) in first_hops.iter().zip(&hops[base..begin(end)]) {
+            let (ri, mi) = (r as usize, m as usize);
+            if ri >= nl || mi >= nl || all[mi].to_bits() != all[ri].to_bits() {
                 return None;
             }
-            for (&r, &m) in p0.iter().zip(p) {
-                let (ri, mi) = (r as usize, m as usize);
-                if ri >= nl || mi >= nl || all[mi].to_bits() != all[ri].to_bits() {
+            let im = (k << 32) | u64::from(m);
+            let seen = image[ri];
+            if seen >> 32 == k {
+                if seen != im {
                     return None;
                 }
-                match image[ri] {
-                    (g, im) if g == k && im != m => return None,
-                    (g, _) if g == k => {}
-                    _ => image[ri] = (k, m),
-                }
-                if owner[mi] == NONE {
-                    owner[mi] = k;
-                    from[mi] = r;
+            } else {
+                image[ri] = im;
+            }
+            let mine = (k << 32) | u64::from(r);
+            match owner[mi] {
+                NONE => {
+                    owner[mi] = mine;
                     owned.push((m, r));
-                } else if owner[mi] != k || from[mi] != r {
-                    return None;
                 }
+                o if o != mine => return None,
+                _ => {}
             }
         }
         if fidelity != Fidelity::Analytical && k > 0 && !keeps_order(&firsts, &image, k) {
@@ -709,10 +721,10 @@ pub fn run_symmetric_with(
 
 /// Whether group `k`'s images of the first group's links (`image[r] = (k, m)` for each of
 /// the first group's links `r`, in `firsts` in id order) increase with them.
-fn keeps_order(firsts: &[u32], image: &[(u32, u32)], k: u32) -> bool {
+fn keeps_order(firsts: &[u32], image: &[u64], k: u64) -> bool {
     let mut prev = None;
     for &r in firsts {
-        let (g, m) = image[r as usize];
+        let (g, m) = (image[r as usize] >> 32, image[r as usize] as u32);
         if g != k || prev.is_some_and(|p| p >= m) {
             return false;
         }
@@ -1278,4 +1290,142 @@ pub fn run_groups(
         bottlenecks: ev.bottlenecks,
         flows: ev.flows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `symmetry_map` as it was written before it compared hop blocks (flow by flow, a pair
+    /// of arrays per link): the reference.
+    fn symmetry_map_reference(all: &[f64], flows: &FlowSet, ends: &[usize], fidelity: Fidelity) -> Option<SymmetryMap> {
+        let n0 = *ends.first()?;
+        if ends.len() < 2 || n0 == 0 || ends.last() != Some(&flows.len()) {
+            return None;
+        }
+        if !all.iter().all(|&c| c.is_finite() && c > 0.0) {
+            return None;
+        }
+        const NONE: u32 = u32::MAX;
+        let nl = all.len();
+        let mut owner = vec![NONE; nl];
+        let mut from = vec![NONE; nl];
+        let mut image = vec![(NONE, NONE); nl];
+        let mut owned: Vec<(u32, u32)> = Vec::new();
+        let mut group_ends: Vec<u32> = Vec::new();
+        let mut firsts: Vec<u32> = Vec::new();
+        if fidelity != Fidelity::Analytical {
+            for i in 0..n0 {
+                firsts.extend_from_slice(flows.flow(i).0);
+            }
+            firsts.sort_unstable();
+            firsts.dedup();
+        }
+        let mut start = 0;
+        for (k, &end) in ends.iter().enumerate() {
+            let k = k as u32;
+            if end < start || end - start != n0 {
+                return None;
+            }
+            for i in 0..n0 {
+                let p0 = flows.flow(i).0;
+                let p = flows.flow(start + i).0;
+                if p.len() != p0.len() {
+                    return None;
+                }
+                for (&r, &m) in p0.iter().zip(p) {
+                    let (ri, mi) = (r as usize, m as usize);
+                    if ri >= nl || mi >= nl || all[mi].to_bits() != all[ri].to_bits() {
+                        return None;
+                    }
+                    match image[ri] {
+                        (g, im) if g == k && im != m => return None,
+                        (g, _) if g == k => {}
+                        _ => image[ri] = (k, m),
+                    }
+                    if owner[mi] == NONE {
+                        owner[mi] = k;
+                        from[mi] = r;
+                        owned.push((m, r));
+                    } else if owner[mi] != k || from[mi] != r {
+                        return None;
+                    }
+                }
+            }
+            if fidelity != Fidelity::Analytical && k > 0 {
+                let mut prev = None;
+                for &r in &firsts {
+                    let (g, m) = image[r as usize];
+                    if g != k || prev.is_some_and(|p| p >= m) {
+                        return None;
+                    }
+                    prev = Some(m);
+                }
+            }
+            group_ends.push(owned.len() as u32);
+            start = end;
+        }
+        Some(SymmetryMap { owned, group_ends })
+    }
+
+    thread_local! {
+        static SOME: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+
+    /// The property test below meets maps that exist, not only refusals.
+    #[test]
+    fn symmetry_map_cases_include_maps() {
+        symmetry_map_is_the_reference();
+        assert!(SOME.with(|c| c.get()) > 100, "{} maps", SOME.with(|c| c.get()));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The map read off hop blocks is the reference's, `None` included: groups that are
+        /// copies of the first on links of their own (often symmetric), with a link moved,
+        /// shared with another group, a path cut short, a group of another size, capacities
+        /// that differ, out of range — at both fidelities.
+        #[test]
+        fn symmetry_map_is_the_reference(
+            first in prop::collection::vec(prop::collection::vec(0u32..6, 0..4), 1..5),
+            copies in 1usize..5,
+            offsets in prop::collection::vec(prop_oneof![Just(6u32), Just(12), 0u32..20], 4),
+            tweak in prop_oneof![4 => Just(None), 1 => (0usize..4, 0usize..5, 0u32..30).prop_map(Some)],
+            cut in prop_oneof![6 => Just(None), 1 => (0usize..4, 0usize..5).prop_map(Some)],
+            caps in prop_oneof![
+                3 => (30usize..34).prop_map(|n| vec![1.0f64; n]),
+                1 => prop::collection::vec(prop_oneof![3 => Just(1.0f64), 1 => Just(2.0)], 30..34),
+            ],
+            drop_last in prop_oneof![8 => Just(false), 1 => Just(true)],
+        ) {
+            let mut flows = FlowSet::new();
+            let mut ends = Vec::new();
+            for c in 0..copies {
+                for (i, path) in first.iter().enumerate() {
+                    let off = if c == 0 { 0 } else { offsets[c - 1] * c as u32 };
+                    let mut p: Vec<u32> = path.iter().map(|&l| l + off).collect();
+                    if let Some((tc, ti, l)) = tweak {
+                        if tc == c && ti == i && !p.is_empty() {
+                            p[0] = l;
+                        }
+                    }
+                    if cut == Some((c, i)) {
+                        p.pop();
+                    }
+                    if drop_last && c + 1 == copies && i + 1 == first.len() && copies > 1 {
+                        continue;
+                    }
+                    flows.push(&p, 1.0, 1);
+                }
+                ends.push(flows.len());
+            }
+            for fidelity in [Fidelity::Analytical, Fidelity::Flow] {
+                let got = symmetry_map(&caps, &flows, &ends, fidelity);
+                SOME.with(|c| c.set(c.get() + u32::from(got.is_some())));
+                prop_assert_eq!(got, symmetry_map_reference(&caps, &flows, &ends, fidelity));
+            }
+        }
+    }
 }

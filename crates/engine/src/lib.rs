@@ -203,6 +203,12 @@ impl FlowSet {
         &self.hops
     }
 
+    /// Where each flow's path ends in [`FlowSet::links`] (flow `i`'s path is
+    /// `links()[ends[i - 1]..ends[i]]`, the first from 0).
+    pub fn path_ends(&self) -> &[u32] {
+        &self.end
+    }
+
     /// Rename every hop `l` to `rename(l)` (same flows, bytes and weights).
     pub fn rename_links(&mut self, mut rename: impl FnMut(u32) -> u32) {
         for l in &mut self.hops {

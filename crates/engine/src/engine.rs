@@ -532,6 +532,48 @@ impl Engine {
     }
 }
 
+/// One flow of an analytical transfer (`analytical_seconds`, `price_flows`): adds
+/// `bytes · w` to the load of each link of `path` — unless `DENSE`, listing in `touched` the
+/// links it is the first to load — and returns `bytes` over the path's smallest capacity
+/// (`None` for an empty path, which loads nothing and takes no time). The smallest capacity
+/// and the loads come from one pass over the path; `c < min` keeps what `f64::min` keeps.
+#[inline]
+fn flow_terms<const DENSE: bool>(
+    path: &[u32],
+    bytes: f64,
+    w: u32,
+    caps: &[f64],
+    load: &mut [f64],
+    touched: &mut Vec<u32>,
+) -> Option<f64> {
+    if path.is_empty() {
+        return None;
+    }
+    let bw = bytes * f64::from(w);
+    let mut min_cap = f64::INFINITY;
+    if bw > 0.0 {
+        for &l in path {
+            let c = caps[l as usize];
+            if c < min_cap {
+                min_cap = c;
+            }
+            let v = &mut load[l as usize];
+            if !DENSE && *v == 0.0 {
+                touched.push(l);
+            }
+            *v += bw;
+        }
+    } else {
+        for &l in path {
+            let c = caps[l as usize];
+            if c < min_cap {
+                min_cap = c;
+            }
+        }
+    }
+    Some(bytes / min_cap)
+}
+
 /// The analytical duration of one transfer's stored flows (`flow(i)` = path, bytes, weight of
 /// its `n` merged flows, in stored order): the larger of the slowest flow alone on its path and
 /// the most loaded link's bytes over its capacity. Leaves each touched link's load in `load`
@@ -546,28 +588,9 @@ fn analytical_seconds<'a>(
     let mut dur: f64 = 0.0;
     for i in 0..n {
         let (path, bytes, w) = flow(i);
-        if path.is_empty() {
-            continue;
+        if let Some(t) = flow_terms::<false>(path, bytes, w, caps, load, touched) {
+            dur = dur.max(t);
         }
-        let bw = bytes * f64::from(w);
-        // The path's smallest capacity and its load in one pass over it (a flow without
-        // bytes loads nothing).
-        let mut min_cap = f64::INFINITY;
-        if bw > 0.0 {
-            for &l in path {
-                min_cap = min_cap.min(caps[l as usize]);
-                let v = &mut load[l as usize];
-                if *v == 0.0 {
-                    touched.push(l);
-                }
-                *v += bw;
-            }
-        } else {
-            for &l in path {
-                min_cap = min_cap.min(caps[l as usize]);
-            }
-        }
-        dur = dur.max(bytes / min_cap);
     }
     for &l in touched.iter() {
         dur = dur.max(load[l as usize] / caps[l as usize]);
@@ -790,11 +813,10 @@ impl<'c> AnalyticalPricer<'c> {
 /// not tracked (the caller reads the loads back by a scan of every link), else they are
 /// listed in `touched` in first-touch order.
 ///
-/// CORRECTNESS: the same arithmetic on the same flows in the same order as
-/// `analytical_seconds`: per flow `bytes · weight` added to each link of its path and `bytes`
-/// over the path's smallest capacity (`c < min` keeps what `f64::min` keeps for the positive
-/// capacities priced), then the largest load over capacity; that last maximum is over the
-/// links with load either way (a scan meets the others at 0, which changes no maximum ≥ 0).
+/// CORRECTNESS: the same code on the same flows in the same order as `analytical_seconds`
+/// (`flow_terms` per flow: `bytes · weight` added to each link of its path, `bytes` over the
+/// path's smallest capacity), then the largest load over capacity; that last maximum is over
+/// the links with load either way (a scan meets the others at 0, which changes no maximum ≥ 0).
 fn price_flows<const DENSE: bool>(
     flows: &FlowSet,
     merged: &[(u32, u32)],
@@ -804,32 +826,9 @@ fn price_flows<const DENSE: bool>(
 ) -> f64 {
     let mut dur: f64 = 0.0;
     let mut one = |path: &[u32], bytes: f64, w: u32| {
-        if path.is_empty() {
-            return;
+        if let Some(t) = flow_terms::<DENSE>(path, bytes, w, caps, load, touched) {
+            dur = dur.max(t);
         }
-        let bw = bytes * f64::from(w);
-        let mut min_cap = f64::INFINITY;
-        if bw > 0.0 {
-            for &l in path {
-                let c = caps[l as usize];
-                if c < min_cap {
-                    min_cap = c;
-                }
-                let v = &mut load[l as usize];
-                if !DENSE && *v == 0.0 {
-                    touched.push(l);
-                }
-                *v += bw;
-            }
-        } else {
-            for &l in path {
-                let c = caps[l as usize];
-                if c < min_cap {
-                    min_cap = c;
-                }
-            }
-        }
-        dur = dur.max(bytes / min_cap);
     };
     if merged.len() == flows.len() {
         // Nothing merged: every flow once, in order, with its own weight.

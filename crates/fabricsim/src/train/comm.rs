@@ -432,6 +432,12 @@ impl Memo {
         self.piece_routes.path_hits()
     }
 
+    /// Priced schedule pieces taken from the memo for pieces whose bytes differ by a power of
+    /// two (another number of virtual stages: 1, 2, 4, …), their durations scaled exactly.
+    pub fn piece_scaled_reuse(&self) -> u64 {
+        self.piece_routes.scaled_hits()
+    }
+
     /// Flows of the schedule's data-parallel pieces that took their paths from the pricing's
     /// routes of the same plan (`pipeline::PieceRoutes::pre_flows`; counted where the memo
     /// serves several plans, over every memo sharing its route caches).

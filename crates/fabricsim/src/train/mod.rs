@@ -233,6 +233,13 @@ impl<'f> Evaluator<'f> {
         self.memo.piece_path_reuse()
     }
 
+    /// Priced schedule pieces taken from the route caches for pieces whose bytes differ by a
+    /// power of two (plans differing in virtual stages 1, 2, 4, …; analytical fidelity, not
+    /// under adaptive routing), their durations scaled exactly.
+    pub fn piece_scaled_reuse(&self) -> u64 {
+        self.memo.piece_scaled_reuse()
+    }
+
     /// Flows of the schedule's data-parallel pieces that took their paths from the routes the
     /// step's pricing kept for the same plan (not routed a second time; the reports are the
     /// same either way), over every evaluator sharing this one's route caches

@@ -328,6 +328,29 @@ enum Piece {
     Seconds(f64),
 }
 
+impl Piece {
+    /// A kept piece for a slot whose signature was divided by `scale` (`normalise_bytes`; 0
+    /// or 1: not divided): a duration times it.
+    fn scaled(&self, scale: f64) -> Piece {
+        match self {
+            Piece::Seconds(t) if scale != 0.0 && scale != 1.0 => Piece::Seconds(t * scale),
+            p => p.clone(),
+        }
+    }
+
+    /// The piece to keep for a signature divided by `scale`: a duration over it, where that
+    /// division is exact (else nothing is kept).
+    fn unscaled(&self, scale: f64) -> Option<Piece> {
+        match self {
+            Piece::Seconds(t) if scale != 0.0 && scale != 1.0 => {
+                let kept = t / scale;
+                (kept * scale == *t && (kept == 0.0 || kept.is_normal())).then_some(Piece::Seconds(kept))
+            }
+            p => Some(p.clone()),
+        }
+    }
+}
+
 /// What routing a piece reads, per flow: endpoints, channel, PXN, bytes (bits). In a
 /// *paths* signature the last field is only whether the flow's paths carry bytes (1 or 0):
 /// under ECMP and spray a route does not depend on the bytes (`PieceRoutes`).
@@ -347,9 +370,52 @@ struct Routed {
 #[derive(Default)]
 struct CacheSlot {
     piece: Option<(u64, RouteSig)>,
+    /// The power of two a priced piece's signature divided its bytes by
+    /// ([`normalise_bytes`]; 0 where not divided, read as 1): its duration is the kept one
+    /// times it.
+    scale: f64,
     hit: Option<Piece>,
     paths: Option<(u64, RouteSig)>,
     routed: Option<Arc<Routed>>,
+}
+
+/// Divides the bytes of a priced piece's signature by one power of two — the first flow with
+/// bytes brought into [1, 2) — and returns it, where every division is exact and every byte
+/// count stays far from the range's ends (else leaves the signature as it is and returns 1).
+/// Pieces whose bytes differ by a power of two (another number of virtual stages: 1, 2, 4, …)
+/// then share one signature and one priced duration.
+///
+/// CORRECTNESS: the analytical price of a piece (`engine::AnalyticalPricer::price`) is made of
+/// products of bytes by integer weights, sums of those, quotients by capacities and maxima.
+/// With every byte count `b` replaced by `b · 2ᵏ` every one of them is the old one times `2ᵏ`
+/// exactly — rounding to nearest commutes with scaling by a power of two wherever no value
+/// leaves the normal range, which the bounds below keep far from (byte counts in 2^±200,
+/// capacities checked positive and finite by the caller). The routes do not change either:
+/// this is used under ECMP and spraying only, whose routes do not read bytes. So the piece's
+/// duration is the normalised piece's times `2ᵏ`, bit for bit.
+fn normalise_bytes(sig: &mut RouteSig) -> f64 {
+    const LOW: f64 = 1.0 / (1u64 << 50) as f64 / (1u64 << 50) as f64 / (1u64 << 50) as f64 / (1u64 << 50) as f64;
+    let Some(first) = sig.iter().map(|e| f64::from_bits(e.4)).find(|&b| b > 0.0) else {
+        return 1.0;
+    };
+    // 2^⌊log2 first⌋, from the exponent bits (a normal `first`: checked below).
+    let scale = f64::from_bits(first.to_bits() & 0x7FF0_0000_0000_0000);
+    let fits = |b: f64| b == 0.0 || (b.is_normal() && b > LOW && b < 1.0 / LOW);
+    if !(fits(first) && fits(scale)) {
+        return 1.0;
+    }
+    let exact = sig.iter().all(|e| {
+        let b = f64::from_bits(e.4);
+        let n = b / scale;
+        fits(b) && fits(n) && n * scale == b
+    });
+    if !exact {
+        return 1.0;
+    }
+    for e in sig.iter_mut() {
+        e.4 = (f64::from_bits(e.4) / scale).to_bits();
+    }
+    scale
 }
 
 /// What a hash of a [`RouteSig`] indexes in [`PieceRoutes`].
@@ -394,6 +460,9 @@ pub struct PieceRoutes {
     inner: Mutex<PieceRoutesInner>,
     hits: std::sync::atomic::AtomicU64,
     path_hits: std::sync::atomic::AtomicU64,
+    /// Priced pieces taken from here for a piece whose bytes differ by a power of two
+    /// (`normalise_bytes`).
+    scaled_hits: std::sync::atomic::AtomicU64,
     /// Flows of pieces routed here that took their paths from the pricing's routes
     /// ([`PrePhase`]).
     pre_flows: std::sync::atomic::AtomicU64,
@@ -482,6 +551,12 @@ impl PieceRoutes {
     /// Pieces whose paths were taken from here so far (their bytes their own).
     pub fn path_hits(&self) -> u64 {
         self.path_hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Priced pieces taken from here so far for pieces whose bytes differ from the kept one's by
+    /// a power of two (another number of virtual stages), their duration scaled.
+    pub fn scaled_hits(&self) -> u64 {
+        self.scaled_hits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Room for `size` more units (emptied when there is none).
@@ -642,10 +717,16 @@ fn route_all(
                     hit
                 });
                 let mut slot = CacheSlot::default();
-                if let (Some(c), Some(g)) = (cache, g) {
+                if let (Some(c), Some(mut g)) = (cache, g) {
                     if same.is_none() && !g.is_empty() {
+                        if matches!(kind, SigKind::Priced) && bytes_free {
+                            slot.scale = normalise_bytes(&mut g);
+                        }
                         let h = sig_hash(&g, kind);
                         slot.hit = c.get(h, &g, generation);
+                        if slot.hit.is_some() && slot.scale != 0.0 && slot.scale != 1.0 {
+                            c.scaled_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                         slot.piece = Some((h, g));
                         if slot.hit.is_none() && bytes_free {
                             if let Some(pg) = sig(k, i, s, true) {
@@ -671,7 +752,7 @@ fn route_all(
                     return (None, None);
                 }
                 if let Some(v) = &slot.hit {
-                    return (Some(v.clone()), None);
+                    return (Some(v.scaled(slot.scale)), None);
                 }
                 let idx = by_stage[k][i].get(s as usize).map_or(&[][..], |v| v.as_slice());
                 let ph = &dp[k].0.phases[i];
@@ -732,7 +813,11 @@ fn route_all(
             (None, None) => continue,
         };
         if let (Some(c), Some((h, g)), None) = (cache, slot.piece, slot.hit) {
-            c.put(h, g, flows.clone(), generation);
+            // A priced piece is kept for its normalised signature: its duration over the scale
+            // (kept only where that division is exact).
+            if let Some(kept) = flows.unscaled(slot.scale) {
+                c.put(h, g, kept, generation);
+            }
         }
         out.insert(key, flows);
     }
@@ -969,5 +1054,63 @@ mod tests {
             }
         }
         assert!(taken_all > 0, "no flow took the kept routes");
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Pieces whose bytes differ by a power of two get one normalised signature, and the
+        /// duration kept for it, scaled back, is the analytical price of each bit for bit
+        /// (`normalise_bytes`'s CORRECTNESS): random paths over links of assorted capacities,
+        /// repeated flows (merged by the pricer), zero-byte flows, spray-like splits.
+        #[test]
+        fn power_of_two_pieces_price_as_the_kept_one(
+            flows in proptest::collection::vec(
+                (
+                    proptest::collection::vec(0u32..12, 1..4),
+                    prop_oneof![Just(0.0f64), 1.0f64..1e10, Just(3.0e9)],
+                    1u32..3,
+                ),
+                1..20,
+            ),
+            caps in proptest::collection::vec(prop_oneof![Just(5.0e10f64), 1.0e9f64..4.0e11], 12),
+            shift in -6i32..7,
+        ) {
+            let k = 2f64.powi(shift);
+            let sig_of = |f: f64| -> RouteSig {
+                flows.iter().enumerate().map(|(i, (_, b, w))| (i as u32, *w, 0, false, (b * f).to_bits())).collect()
+            };
+            let price_of = |f: f64| {
+                let mut set = engine::FlowSet::new();
+                for (p, b, w) in &flows {
+                    set.push(p, b * f / 3.0, *w);
+                }
+                engine::AnalyticalPricer::new(&caps).price(&set).unwrap()
+            };
+            let (mut a, mut b) = (sig_of(1.0), sig_of(k));
+            let (sa, sb) = (normalise_bytes(&mut a), normalise_bytes(&mut b));
+            // Where both normalise, they meet at one signature.
+            if sa != 1.0 && sb != 1.0 {
+                prop_assert_eq!(&a, &b);
+            }
+            for (scale, f) in [(sa, 1.0), (sb, k)] {
+                let t = price_of(f);
+                let Some(Piece::Seconds(kept)) = Piece::Seconds(t).unscaled(scale) else {
+                    continue; // not kept: nothing to check
+                };
+                // The kept duration is the normalised piece's price, and scales back exactly.
+                prop_assert_eq!(kept.to_bits(), price_of(f / scale).to_bits());
+                let Piece::Seconds(back) = Piece::Seconds(kept).scaled(scale) else { unreachable!() };
+                prop_assert_eq!(back.to_bits(), t.to_bits());
+                // And the other piece's price from it.
+                let other = if f == 1.0 { (sb, k) } else { (sa, 1.0) };
+                if other.0 != 1.0 && sa != 1.0 && sb != 1.0 {
+                    let Piece::Seconds(o) = Piece::Seconds(kept).scaled(other.0) else { unreachable!() };
+                    prop_assert_eq!(o.to_bits(), price_of(other.1).to_bits());
+                }
+            }
+        }
     }
 }

@@ -381,7 +381,7 @@ struct CacheSlot {
 
 /// Divides the bytes of a priced piece's signature by one power of two — the first flow with
 /// bytes brought into [1, 2) — and returns it, where every division is exact and every byte
-/// count stays far from the range's ends (else leaves the signature as it is and returns 1).
+/// count stays far from the range's ends (else leaves the signature as it is: `None`).
 /// Pieces whose bytes differ by a power of two (another number of virtual stages: 1, 2, 4, …)
 /// then share one signature and one priced duration.
 ///
@@ -389,20 +389,20 @@ struct CacheSlot {
 /// products of bytes by integer weights, sums of those, quotients by capacities and maxima.
 /// With every byte count `b` replaced by `b · 2ᵏ` every one of them is the old one times `2ᵏ`
 /// exactly — rounding to nearest commutes with scaling by a power of two wherever no value
-/// leaves the normal range, which the bounds below keep far from (byte counts in 2^±200,
-/// capacities checked positive and finite by the caller). The routes do not change either:
+/// leaves the normal range, which the bounds keep far from: byte counts in 2^±200 here, and
+/// the caller normalises only where every capacity is in 2^±100 (`caps_in_range`), so every
+/// quotient is in 2^±300 and every sum below 2^210 (of at most 2³² terms). The routes do not
+/// change either:
 /// this is used under ECMP and spraying only, whose routes do not read bytes. So the piece's
 /// duration is the normalised piece's times `2ᵏ`, bit for bit.
-fn normalise_bytes(sig: &mut RouteSig) -> f64 {
+fn normalise_bytes(sig: &mut RouteSig) -> Option<f64> {
     const LOW: f64 = 1.0 / (1u64 << 50) as f64 / (1u64 << 50) as f64 / (1u64 << 50) as f64 / (1u64 << 50) as f64;
-    let Some(first) = sig.iter().map(|e| f64::from_bits(e.4)).find(|&b| b > 0.0) else {
-        return 1.0;
-    };
+    let first = sig.iter().map(|e| f64::from_bits(e.4)).find(|&b| b > 0.0)?;
     // 2^⌊log2 first⌋, from the exponent bits (a normal `first`: checked below).
     let scale = f64::from_bits(first.to_bits() & 0x7FF0_0000_0000_0000);
     let fits = |b: f64| b == 0.0 || (b.is_normal() && b > LOW && b < 1.0 / LOW);
     if !(fits(first) && fits(scale)) {
-        return 1.0;
+        return None;
     }
     let exact = sig.iter().all(|e| {
         let b = f64::from_bits(e.4);
@@ -410,12 +410,12 @@ fn normalise_bytes(sig: &mut RouteSig) -> f64 {
         fits(b) && fits(n) && n * scale == b
     });
     if !exact {
-        return 1.0;
+        return None;
     }
     for e in sig.iter_mut() {
         e.4 = (f64::from_bits(e.4) / scale).to_bits();
     }
-    scale
+    Some(scale)
 }
 
 /// What a hash of a [`RouteSig`] indexes in [`PieceRoutes`].
@@ -470,7 +470,9 @@ pub struct PieceRoutes {
 
 #[derive(Default)]
 struct PieceRoutesInner {
-    by_hash: std::collections::HashMap<u64, Vec<(RouteSig, Piece)>>,
+    /// Per signature hash: the signature, the piece, and the power of two a priced piece's
+    /// signature was divided by (`normalise_bytes`; 0 where not).
+    by_hash: std::collections::HashMap<u64, Vec<(RouteSig, Piece, f64)>>,
     paths: std::collections::HashMap<u64, Vec<(RouteSig, Arc<Routed>)>>,
     units: usize,
     /// The capacities of the fabric's links the priced pieces were priced with
@@ -488,7 +490,7 @@ impl PieceRoutes {
     /// The piece kept for `sig` (hash `h`): with `generation` (`Some` for a priced piece:
     /// [`PieceRoutes::for_caps`]) a priced one of that generation's capacities, without it a
     /// routed one (the kind is checked as well as the hash).
-    fn get(&self, h: u64, sig: &RouteSig, generation: Option<u64>) -> Option<Piece> {
+    fn get(&self, h: u64, sig: &RouteSig, generation: Option<u64>) -> Option<(Piece, f64)> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if generation.is_some_and(|g| g != inner.generation) {
             return None;
@@ -498,8 +500,8 @@ impl PieceRoutes {
             .by_hash
             .get(&h)?
             .iter()
-            .find(|(s, v)| s == sig && matches!(v, Piece::Seconds(_)) == priced)
-            .map(|(_, v)| v.clone());
+            .find(|(s, v, _)| s == sig && matches!(v, Piece::Seconds(_)) == priced)
+            .map(|(_, v, scale)| (v.clone(), *scale));
         if hit.is_some() {
             self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
@@ -574,13 +576,13 @@ impl PieceRoutes {
 
     /// Keep `piece` for `sig` (hash `h`; a priced one only within generation `generation`),
     /// unless it is kept already (another thread's same piece).
-    fn put(&self, h: u64, sig: RouteSig, piece: Piece, generation: Option<u64>) {
+    fn put(&self, h: u64, sig: RouteSig, piece: Piece, generation: Option<u64>, scale: f64) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let priced = matches!(piece, Piece::Seconds(_));
         if generation.is_some_and(|g| g != inner.generation)
             || inner.by_hash.get(&h).is_some_and(|v| {
                 v.iter()
-                    .any(|(s, p)| *s == sig && matches!(p, Piece::Seconds(_)) == priced)
+                    .any(|(s, p, _)| *s == sig && matches!(p, Piece::Seconds(_)) == priced)
             })
         {
             return;
@@ -592,7 +594,7 @@ impl PieceRoutes {
                 Piece::Seconds(_) => 0,
             };
         Self::make_room(&mut inner, size);
-        inner.by_hash.entry(h).or_default().push((sig, piece));
+        inner.by_hash.entry(h).or_default().push((sig, piece, scale));
     }
 
     /// Keep a piece's paths for its paths signature `sig` (hash `h`), unless kept already.
@@ -661,6 +663,13 @@ fn route_all(
     };
     // Routes that do not read bytes (`RoutingMode::Adaptive` places flows by the load so far).
     let bytes_free = f.routing != fabric::RoutingMode::Adaptive;
+    // Priced pieces are kept under bytes normalised by a power of two (`normalise_bytes`) only
+    // where every capacity they are priced with is in 2^±100 (real fabrics: 10⁶–10¹⁴ bytes/s),
+    // which keeps every quantity of a price in the normal range.
+    let caps_in_range = price.is_some_and(|caps| {
+        let (lo, hi) = (2f64.powi(-100), 2f64.powi(100));
+        caps.iter().all(|&c| c > lo && c < hi)
+    });
     let spray = f.routing == fabric::RoutingMode::Spray;
     // What routing a piece reads: per flow its endpoints, channel, PXN and bytes (`paths`: only
     // whether its paths carry bytes, as `route_piece` decides); explicit paths only through
@@ -719,14 +728,17 @@ fn route_all(
                 let mut slot = CacheSlot::default();
                 if let (Some(c), Some(mut g)) = (cache, g) {
                     if same.is_none() && !g.is_empty() {
-                        if matches!(kind, SigKind::Priced) && bytes_free {
-                            slot.scale = normalise_bytes(&mut g);
+                        if matches!(kind, SigKind::Priced) && bytes_free && caps_in_range {
+                            slot.scale = normalise_bytes(&mut g).unwrap_or(0.0);
                         }
                         let h = sig_hash(&g, kind);
-                        slot.hit = c.get(h, &g, generation);
-                        if slot.hit.is_some() && slot.scale != 0.0 && slot.scale != 1.0 {
-                            c.scaled_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        }
+                        slot.hit = c.get(h, &g, generation).map(|(piece, kept_scale)| {
+                            // Kept for bytes another power of two apart (another VP).
+                            if kept_scale != slot.scale {
+                                c.scaled_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            piece
+                        });
                         slot.piece = Some((h, g));
                         if slot.hit.is_none() && bytes_free {
                             if let Some(pg) = sig(k, i, s, true) {
@@ -816,7 +828,7 @@ fn route_all(
             // A priced piece is kept for its normalised signature: its duration over the scale
             // (kept only where that division is exact).
             if let Some(kept) = flows.unscaled(slot.scale) {
-                c.put(h, g, kept, generation);
+                c.put(h, g, kept, generation, slot.scale);
             }
         }
         out.insert(key, flows);
@@ -1092,10 +1104,11 @@ mod tests {
             let (mut a, mut b) = (sig_of(1.0), sig_of(k));
             let (sa, sb) = (normalise_bytes(&mut a), normalise_bytes(&mut b));
             // Where both normalise, they meet at one signature.
-            if sa != 1.0 && sb != 1.0 {
+            if sa.is_some() && sb.is_some() {
                 prop_assert_eq!(&a, &b);
             }
-            for (scale, f) in [(sa, 1.0), (sb, k)] {
+            for ((scale, f), (other, of)) in [((sa, 1.0), (sb, k)), ((sb, k), (sa, 1.0))] {
+                let Some(scale) = scale else { continue };
                 let t = price_of(f);
                 let Some(Piece::Seconds(kept)) = Piece::Seconds(t).unscaled(scale) else {
                     continue; // not kept: nothing to check
@@ -1104,11 +1117,10 @@ mod tests {
                 prop_assert_eq!(kept.to_bits(), price_of(f / scale).to_bits());
                 let Piece::Seconds(back) = Piece::Seconds(kept).scaled(scale) else { unreachable!() };
                 prop_assert_eq!(back.to_bits(), t.to_bits());
-                // And the other piece's price from it.
-                let other = if f == 1.0 { (sb, k) } else { (sa, 1.0) };
-                if other.0 != 1.0 && sa != 1.0 && sb != 1.0 {
-                    let Piece::Seconds(o) = Piece::Seconds(kept).scaled(other.0) else { unreachable!() };
-                    prop_assert_eq!(o.to_bits(), price_of(other.1).to_bits());
+                // And the other piece's price from it, where its signature meets this one.
+                if let Some(os) = other {
+                    let Piece::Seconds(o) = Piece::Seconds(kept).scaled(os) else { unreachable!() };
+                    prop_assert_eq!(o.to_bits(), price_of(of).to_bits());
                 }
             }
         }

@@ -392,9 +392,8 @@ struct CacheSlot {
 /// leaves the normal range, which the bounds keep far from: byte counts in 2^±200 here, and
 /// the caller normalises only where every capacity is in 2^±100 (`caps_in_range`), so every
 /// quotient is in 2^±300 and every sum below 2^210 (of at most 2³² terms). The routes do not
-/// change either:
-/// this is used under ECMP and spraying only, whose routes do not read bytes. So the piece's
-/// duration is the normalised piece's times `2ᵏ`, bit for bit.
+/// change either: this is used under ECMP and spraying only, whose routes do not read bytes.
+/// So the piece's duration is the normalised piece's times `2ᵏ`, bit for bit.
 fn normalise_bytes(sig: &mut RouteSig) -> Option<f64> {
     const LOW: f64 = 1.0 / (1u64 << 50) as f64 / (1u64 << 50) as f64 / (1u64 << 50) as f64 / (1u64 << 50) as f64;
     let first = sig.iter().map(|e| f64::from_bits(e.4)).find(|&b| b > 0.0)?;

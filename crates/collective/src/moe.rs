@@ -367,8 +367,7 @@ struct Flow {
 }
 
 /// Dispatch flows of one group (combine reverses them).
-fn group_flows(f: &Fabric, group: &[u32], spec: &MoeSpec, out: &mut Vec<Flow>) -> MoeBytes {
-    let doms = by_domain(f, group);
+fn group_flows(f: &Fabric, group: &[u32], doms: &[Vec<u32>], spec: &MoeSpec, out: &mut Vec<Flow>) -> MoeBytes {
     let n = doms.len() as u32;
     let acc = bytes(spec, n, group.len() as u32);
     let t = spec.tokens as f64;
@@ -426,7 +425,7 @@ fn group_flows(f: &Fabric, group: &[u32], spec: &MoeSpec, out: &mut Vec<Flow>) -
             // NVLink forwarding: forwarder (b, i) carries, for every source node, the tokens of
             // source (·, i) that hit rank (b, j).
             let fwd = n as f64 * t * acc.p_rank * b;
-            for db in &doms {
+            for db in doms {
                 for &s in db {
                     for &d in db {
                         out.push(Flow {
@@ -446,11 +445,18 @@ fn group_flows(f: &Fabric, group: &[u32], spec: &MoeSpec, out: &mut Vec<Flow>) -
 /// Flows one group's dispatch creates, without building them (low-latency: every pair; normal:
 /// RDMA between nodes on each rail plus NVLink inside each node).
 pub fn flow_count(f: &Fabric, group: &[u32], kernel: MoeKernel) -> u64 {
+    match kernel {
+        MoeKernel::LowLatency => (group.len() as u64).pow(2),
+        MoeKernel::Normal => flow_count_in(group, &by_domain(f, group), kernel),
+    }
+}
+
+/// [`flow_count`] of a group whose members by scale-up domain are `doms` (`by_domain`).
+fn flow_count_in(group: &[u32], doms: &[Vec<u32>], kernel: MoeKernel) -> u64 {
     let n = group.len() as u64;
     match kernel {
         MoeKernel::LowLatency => n * n,
         MoeKernel::Normal => {
-            let doms = by_domain(f, group);
             let nodes = doms.len() as u64;
             let inside: u64 = doms.iter().map(|d| (d.len() as u64).pow(2)).sum();
             n * nodes.saturating_sub(1) + inside
@@ -525,13 +531,32 @@ pub struct MoeBuilt {
 /// kept in a [`RouteCache`] they came from or went to (with their symmetry maps).
 #[derive(Debug, Clone)]
 struct Routed1 {
-    set: engine::FlowSet,
+    set: MoeSet,
     ends: Vec<usize>,
     all: Vec<f64>,
     routes: Option<std::sync::Arc<MoeRoutes>>,
     /// Without `routes`: the flows' symmetry maps once computed, as `MoeRoutes::symmetry`
     /// keeps them (a built run priced at both fidelities computes each once).
     symmetry: SymmetrySlots,
+}
+
+/// A run's routed flows: its own, or those a [`RouteCache`] keeps for it (the flows it routed
+/// itself, not copied).
+#[derive(Debug, Clone)]
+enum MoeSet {
+    Own(engine::FlowSet),
+    Kept(std::sync::Arc<MoeRoutes>),
+}
+
+impl std::ops::Deref for MoeSet {
+    type Target = engine::FlowSet;
+
+    fn deref(&self) -> &engine::FlowSet {
+        match self {
+            MoeSet::Own(s) => s,
+            MoeSet::Kept(r) => &r.set,
+        }
+    }
 }
 
 /// A flow set's symmetry maps at analytical and at flow fidelity, each computed once.
@@ -599,7 +624,7 @@ type Routed = (
     MoeBuilt,
     Vec<f64>,
     Vec<f64>,
-    engine::FlowSet,
+    MoeSet,
     Vec<usize>,
     Option<std::sync::Arc<MoeRoutes>>,
 );
@@ -626,6 +651,9 @@ struct MoeRoutes {
     ends: Vec<usize>,
     virtual_links: Vec<f64>,
     real_links: Vec<u32>,
+    /// The accelerator whose NVLink ingress each virtual link is (the destination it was made
+    /// for), beside `real_links`.
+    ingress_of: Vec<u32>,
     /// Links of the engine the flows run on (the fabric's and the virtual ones).
     links: usize,
     /// The flows' symmetry map at analytical and at flow fidelity (`simulate::symmetry_map`:
@@ -882,7 +910,13 @@ fn route(
         check_group(f, g)?;
         spec.check(g.len()).map_err(CollectiveError::BadGroup)?;
     }
-    let count: u64 = groups.iter().map(|g| flow_count(f, g, spec.kernel)).sum();
+    // Each group's members by scale-up domain, found once for the count and the flows.
+    let doms: Vec<Vec<Vec<u32>>> = groups.iter().map(|g| by_domain(f, g)).collect();
+    let count: u64 = groups
+        .iter()
+        .zip(&doms)
+        .map(|(g, d)| flow_count_in(g, d, spec.kernel))
+        .sum();
     if count > crate::alltoall::MAX_EXCHANGE_FLOWS {
         return Err(CollectiveError::BadGroup(format!(
             "{} over {} ranks is {count} flows, beyond the limit of {}: use smaller EP groups (e.g. --ranks 256)",
@@ -904,8 +938,8 @@ fn route(
     let mut acc = None;
     // Where each group's flows end in `flows`.
     let mut group_end = Vec::with_capacity(groups.len());
-    for g in groups {
-        let a = group_flows(f, g, spec, &mut flows);
+    for (g, d) in groups.iter().zip(&doms) {
+        let a = group_flows(f, g, d, spec, &mut flows);
         acc.get_or_insert(a);
         group_end.push(flows.len());
     }
@@ -933,7 +967,7 @@ fn route(
                 head(hit.real_links.clone(), n),
                 caps,
                 hit.virtual_links.clone(),
-                set,
+                MoeSet::Own(set),
                 hit.ends.clone(),
                 Some(hit),
             ));
@@ -942,6 +976,19 @@ fn route(
     let mut from: Vec<u32> = Vec::with_capacity(if cache.is_some() { flows.len() } else { 0 });
     let twin = cache.and_then(|c| c.get(groups, spec.kernel, spec.op.reverse(), &caps));
     let mut twin_routes = twin.as_deref().map(|t| TwinRoutes::new(t, &flows, f.accel_count()));
+    // The NVLink ingress (the last link of a route from the first domain peer) of each
+    // accelerator the other direction's run made a copy-ingress link for: a function of the
+    // accelerator alone, found the same way in either direction.
+    let mut twin_ingress: Vec<u32> = Vec::new();
+    if let Some(t) = twin.as_deref() {
+        twin_ingress.resize(f.accel_count(), NO_LINK);
+        for (&g, &real) in t.ingress_of.iter().zip(&t.real_links) {
+            if let Some(x) = twin_ingress.get_mut(g as usize) {
+                *x = real;
+            }
+        }
+    }
+    let mut ingress_of: Vec<u32> = Vec::new();
     let mut twin_used = false;
     let mut buf = Vec::new();
     // Routes go straight into one compact flow set (no vector per flow: ~10⁵ flows).
@@ -985,7 +1032,9 @@ fn route(
                     let peer = [first, first + 1]
                         .into_iter()
                         .find(|&p| p != dst && (p as usize) < f.accel_count() && f.domain_of(p) == f.domain_of(dst));
+                    let known = twin_ingress.get(dst as usize).copied().filter(|&l| l != NO_LINK);
                     let last = match peer {
+                        Some(_) if known.is_some() => known,
                         Some(p) => {
                             buf.clear();
                             f.route(p, dst, 0, RouteOpts { pxn: false }, &mut buf)?;
@@ -999,6 +1048,7 @@ fn route(
                     let id = base + virtual_links.len() as u32;
                     virtual_links.push(caps[last as usize]);
                     real_links.push(last);
+                    ingress_of.push(dst);
                     if vlink.len() <= dst as usize {
                         vlink.resize(dst as usize + 1, NO_LINK);
                     }
@@ -1021,24 +1071,36 @@ fn route(
     if let (true, Some(c)) = (twin_used, cache) {
         c.twins.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    let routes = cache.map(|c| {
+    let Some(c) = cache else {
+        return Ok((
+            head(real_links, n_flows),
+            caps,
+            virtual_links,
+            MoeSet::Own(set),
+            ends,
+            None,
+        ));
+    };
+    let routes = {
         let r = std::sync::Arc::new(MoeRoutes {
             groups: groups.to_vec(),
             kernel: spec.kernel,
             op: spec.op,
             carries: flows.iter().map(carries).collect(),
-            set: set.clone(),
+            set,
             from,
             ends: ends.clone(),
             virtual_links: virtual_links.clone(),
             real_links: real_links.clone(),
+            ingress_of,
             links: caps.len() + virtual_links.len(),
             symmetry: Default::default(),
         });
         c.put(r.clone(), &caps);
         r
-    });
-    Ok((head(real_links, n_flows), caps, virtual_links, set, ends, routes))
+    };
+    let set = MoeSet::Kept(routes.clone());
+    Ok((head(real_links, n_flows), caps, virtual_links, set, ends, Some(routes)))
 }
 
 /// Simulate a built dispatch or combine at `fidelity`: what [`run`] gives.

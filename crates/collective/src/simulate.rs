@@ -193,12 +193,25 @@ pub fn run_plan_routes(
     fidelity: Fidelity,
     keep: bool,
 ) -> Result<RunAndRoutes, CollectiveError> {
+    run_plan_routes_from(f, caps, plan, fidelity, keep, None)
+}
+
+/// [`run_plan_routes`], its flows taking their paths from `donor` where it holds them (the
+/// same result: see [`RouteDonor`]).
+pub fn run_plan_routes_from(
+    f: &Fabric,
+    caps: &[f64],
+    plan: &Plan,
+    fidelity: Fidelity,
+    keep: bool,
+    donor: Option<&RouteDonor<'_>>,
+) -> Result<RunAndRoutes, CollectiveError> {
     if fidelity == Fidelity::Analytical {
-        if let Some(r) = run_compact(f, caps, plan, keep)? {
+        if let Some(r) = run_compact(f, caps, plan, keep, donor)? {
             return Ok(r);
         }
     }
-    let (mut built, routes) = build_plan_routes(f, caps, plan, keep)?;
+    let (mut built, routes) = build_plan_routes_from(f, caps, plan, keep, donor)?;
     Ok((run_built(f, &mut built, fidelity)?, routes))
 }
 
@@ -219,6 +232,7 @@ fn route_phase(
     ph: &crate::plan::Phase,
     flows: &mut FlowSet,
     mut starts: Option<&mut Vec<u32>>,
+    donor: Option<&RouteDonor<'_>>,
 ) -> Result<(), CollectiveError> {
     flows.clear();
     router.new_phase();
@@ -237,6 +251,17 @@ fn route_phase(
                 }
             }
             None => {
+                if let Some((set, paths)) = donor.and_then(|d| d.paths(pf)) {
+                    // The paths `router.route` gives this flow, each with the share of the
+                    // bytes it gives them (`RouteDonor`).
+                    let bytes = donor.map_or(pf.bytes, |d| d.share(pf));
+                    if bytes > 0.0 {
+                        for q in paths {
+                            flows.push(set.path(q), bytes, 1);
+                        }
+                    }
+                    continue;
+                }
                 router.route(
                     pf.src,
                     pf.dst,
@@ -268,7 +293,7 @@ fn route_phase(
 /// routed with bytes > 0 has every path it was routed on kept here (an empty path — source
 /// and destination the same — is none), in order; under spraying each carries an equal share
 /// of its bytes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlanRoutes {
     /// Per phase: the routed flows (link ids of the fabric, then the plan's virtual links) and
     /// where each plan flow's begin (one entry per flow, then the end).
@@ -293,11 +318,121 @@ impl PlanRoutes {
     }
 }
 
+/// Another run's routed flows ([`PlanRoutes`]) lent to a plan's run: a flow of the plan takes
+/// the paths of the donor's flow with its source, destination, channel and PXN option instead
+/// of being routed again ([`run_plan_routes_from`]). A hierarchical or ring all-gather has
+/// its reduce-scatter's flows in another order, and a step runs both.
+///
+/// CORRECTNESS: a donor is made only under ECMP and spraying ([`RouteDonor::new`]), where
+/// `Router::route` gives a flow paths that are a function of its source, destination,
+/// channel, PXN option and the fabric (not of its bytes, nor of the flows routed before it),
+/// and emits each path with the flow's bytes (spraying: an equal share per path, the bytes
+/// divided by `Fabric::spray_shares`), keeping a path only where that share is > 0 and the
+/// path is not empty. The donor's run kept every such path of a flow whose share was > 0, in
+/// order (`PlanRoutes`); only those flows lend (a flow whose share was 0 kept nothing, which
+/// says nothing of its paths). So a flow taking a donor flow's paths with its own share, and
+/// nothing where that share is not > 0, gets the flow set routing would give it, bit for bit,
+/// and a route that would fail cannot be lent (the donor's route succeeded).
+pub struct RouteDonor<'a> {
+    f: &'a Fabric,
+    routes: &'a PlanRoutes,
+    spray: bool,
+    /// Per source accelerator, where its entries begin in `entries` (then the end).
+    start: Vec<u32>,
+    /// The lending flows by source: (destination, channel, PXN option, phase, flow index).
+    entries: Vec<(u32, u32, bool, u32, u32)>,
+    /// Flows that took their paths from here.
+    taken: std::cell::Cell<usize>,
+}
+
+impl<'a> RouteDonor<'a> {
+    /// The flows of `plan` that lend their paths kept in `routes` (a run of `plan` on `f`
+    /// kept them); `None` under adaptive routing, or where `routes` are not `plan`'s shape.
+    pub fn new(f: &'a Fabric, plan: &Plan, routes: &'a PlanRoutes) -> Option<RouteDonor<'a>> {
+        if f.routing == RoutingMode::Adaptive || routes.phases.len() != plan.phases.len() {
+            return None;
+        }
+        let spray = f.routing == RoutingMode::Spray;
+        let accels = f.accel_count();
+        let share = |pf: &crate::plan::PlanFlow| {
+            if spray {
+                pf.bytes / f.spray_shares(pf.src, pf.dst) as f64
+            } else {
+                pf.bytes
+            }
+        };
+        let lends = |pf: &crate::plan::PlanFlow| pf.path.is_none() && (pf.src as usize) < accels && share(pf) > 0.0;
+        let mut start = vec![0u32; accels + 1];
+        for (ph, (_, st)) in plan.phases.iter().zip(&routes.phases) {
+            if st.len() != ph.flows.len() + 1 {
+                return None;
+            }
+            for pf in ph.flows.iter().filter(|pf| lends(pf)) {
+                start[pf.src as usize + 1] += 1;
+            }
+        }
+        for i in 0..accels {
+            start[i + 1] += start[i];
+        }
+        let mut next = start.clone();
+        let mut entries = vec![(0, 0, false, 0, 0); start[accels] as usize];
+        for (pi, ph) in plan.phases.iter().enumerate() {
+            for (k, pf) in ph.flows.iter().enumerate().filter(|(_, pf)| lends(pf)) {
+                let at = &mut next[pf.src as usize];
+                entries[*at as usize] = (pf.dst, pf.channel, pf.pxn, pi as u32, k as u32);
+                *at += 1;
+            }
+        }
+        Some(RouteDonor {
+            f,
+            routes,
+            spray,
+            start,
+            entries,
+            taken: std::cell::Cell::new(0),
+        })
+    }
+
+    /// The kept flow set and the range of its paths that routing gives `pf`, where a donor
+    /// flow lends them.
+    fn paths(&self, pf: &crate::plan::PlanFlow) -> Option<(&'a FlowSet, std::ops::Range<usize>)> {
+        let s = pf.src as usize;
+        let (&a, &b) = (self.start.get(s)?, self.start.get(s + 1)?);
+        let &(.., ph, k) = self.entries[a as usize..b as usize]
+            .iter()
+            .find(|&&(d, c, x, ..)| (d, c, x) == (pf.dst, pf.channel, pf.pxn))?;
+        let (set, starts) = &self.routes.phases[ph as usize];
+        let k = k as usize;
+        self.taken.set(self.taken.get() + 1);
+        Some((set, starts[k] as usize..starts[k + 1] as usize))
+    }
+
+    /// The bytes `Router::route` gives each path of `pf`.
+    fn share(&self, pf: &crate::plan::PlanFlow) -> f64 {
+        if self.spray {
+            pf.bytes / self.f.spray_shares(pf.src, pf.dst) as f64
+        } else {
+            pf.bytes
+        }
+    }
+
+    /// Flows that took their paths from this donor so far.
+    pub fn taken(&self) -> usize {
+        self.taken.get()
+    }
+}
+
 /// [`run_plan`] at analytical fidelity on the plan [`build_routed`] builds; `None` (run
 /// [`build_plan`] instead, which reports the error in its order) where a flow fails to route.
 /// With `keep`, also the routed flows ([`PlanRoutes`], under ECMP and spraying only).
-fn run_compact(f: &Fabric, caps: &[f64], plan: &Plan, keep: bool) -> Result<Option<RunAndRoutes>, CollectiveError> {
-    let Some((all, phases, starts, keep)) = route_plan(f, caps, plan, keep)? else {
+fn run_compact(
+    f: &Fabric,
+    caps: &[f64],
+    plan: &Plan,
+    keep: bool,
+    donor: Option<&RouteDonor<'_>>,
+) -> Result<Option<RunAndRoutes>, CollectiveError> {
+    let Some((all, phases, starts, keep)) = route_plan(f, caps, plan, keep, donor)? else {
         return Ok(None);
     };
     // Priced without an engine: an analytical engine holding the phases in sequence (as
@@ -325,6 +460,7 @@ fn route_plan<'c>(
     caps: &'c [f64],
     plan: &Plan,
     keep: bool,
+    donor: Option<&RouteDonor<'_>>,
 ) -> Result<Option<(std::borrow::Cow<'c, [f64]>, Vec<FlowSet>, Vec<Vec<u32>>, bool)>, CollectiveError> {
     let mut router = Router::new(f);
     // The fabric's capacities as they are where spraying merges no trunks and the plan has no
@@ -340,7 +476,9 @@ fn route_plan<'c>(
     for ph in &plan.phases {
         let mut flows = FlowSet::with_capacity(ph.flows.len(), 4 * ph.flows.len());
         let mut st = Vec::new();
-        if route_phase(&mut router, ph, &mut flows, keep.then_some(&mut st)).is_err() {
+        // A donor lends only under the modes it is made for (`RouteDonor::new`).
+        let donor = donor.filter(|_| router.mode() != RoutingMode::Adaptive);
+        if route_phase(&mut router, ph, &mut flows, keep.then_some(&mut st), donor).is_err() {
             return Ok(None);
         }
         phases.push(flows);
@@ -361,8 +499,9 @@ fn build_routed(
     caps: &[f64],
     plan: &Plan,
     keep: bool,
+    donor: Option<&RouteDonor<'_>>,
 ) -> Result<Option<(BuiltPlan, Option<PlanRoutes>)>, CollectiveError> {
-    let Some((all, mut phases, starts, keep)) = route_plan(f, caps, plan, keep)? else {
+    let Some((all, mut phases, starts, keep)) = route_plan(f, caps, plan, keep, donor)? else {
         return Ok(None);
     };
     let built = match build_compact(&all, &mut phases) {
@@ -800,12 +939,24 @@ pub fn build_plan_routes(
     plan: &Plan,
     keep: bool,
 ) -> Result<(BuiltPlan, Option<PlanRoutes>), CollectiveError> {
+    build_plan_routes_from(f, caps, plan, keep, None)
+}
+
+/// [`build_plan_routes`], its flows taking their paths from `donor` where it holds them (the
+/// same built plan: see [`RouteDonor`]; a plan not worth compacting is routed as before).
+pub fn build_plan_routes_from(
+    f: &Fabric,
+    caps: &[f64],
+    plan: &Plan,
+    keep: bool,
+    donor: Option<&RouteDonor<'_>>,
+) -> Result<(BuiltPlan, Option<PlanRoutes>), CollectiveError> {
     // A plan of more flows than a quarter of the links is taken as not worth compacting (a
     // flow that leaves its accelerator has a hop at least): routed and stored phase by phase,
     // one phase's flows held at a time (an all-to-all phase holds millions).
     let links = caps.len() + plan.virtual_links.len();
     if worth_compacting(plan.flow_count(), links) {
-        if let Some(r) = build_routed(f, caps, plan, keep)? {
+        if let Some(r) = build_routed(f, caps, plan, keep, donor)? {
             return Ok(r);
         }
     }
@@ -845,7 +996,7 @@ fn build_full_routes(
         if keep {
             flows = FlowSet::with_capacity(ph.flows.len(), 4 * ph.flows.len());
         }
-        route_phase(&mut router, ph, &mut flows, keep.then_some(&mut starts))?;
+        route_phase(&mut router, ph, &mut flows, keep.then_some(&mut starts), None)?;
         let deps: Vec<engine::TaskId> = prev.into_iter().collect();
         let id = e
             .add_transfer(0.0, &flows, &deps)

@@ -477,3 +477,107 @@ fn flow_runs_in_closed_form_match_water_filling() {
     );
     eprintln!("closed form {closed}, water-filled {solved}");
 }
+
+thread_local! {
+    /// Flows that took lent routes over the cases of `plans_take_routes_lent_by_another_run`.
+    static LENT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Every `every`-th flow of `plan` (from the `from`-th) carrying `bytes` instead.
+fn with_bytes(plan: &mut Plan, every: usize, from: usize, bytes: f64) {
+    if every == 0 {
+        return;
+    }
+    for ph in &mut plan.phases {
+        for fl in ph.flows.iter_mut().skip(from).step_by(every) {
+            fl.bytes = bytes;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// A plan whose flows take the paths another plan's run kept (`simulate::RouteDonor`: an
+    /// all-gather after the reduce-scatter of the same groups, or any other plan) runs as it
+    /// does routed afresh, bit for bit, at both fidelities, built or not, and keeps the same
+    /// routes — with flows of zero, negative or NaN bytes on either side (which keep no
+    /// paths and lend none), donors of other groups, sizes and algorithms, and adaptive
+    /// routing (which lends nothing).
+    #[test]
+    fn plans_take_routes_lent_by_another_run(fi in 0..FABRICS.len() + 1, routing in 0..3usize,
+                                             ops in prop_oneof![2 => Just((1usize, 2usize)), 1 => Just((2, 1)), 2 => (0..Op::ALL.len(), 0..Op::ALL.len())],
+                                             algo in prop_oneof![2 => Just(0usize), 2 => Just(4), 3 => 0..Algo::ALL.len()],
+                                             other_algo in prop_oneof![3 => Just(None), 1 => (0..Algo::ALL.len()).prop_map(Some)],
+                                             start in 0u32..8, size in 2u32..=16, groups in 1u32..=3,
+                                             shift in prop_oneof![3 => Just(0u32), 1 => 1u32..8],
+                                             channels in any::<bool>(),
+                                             odd in prop::collection::vec((0usize..5, 0usize..4, prop_oneof![Just(0.0), Just(-1.0), Just(f64::NAN), Just(1e-320)]), 2)) {
+        // The common fabrics, and one whose accelerators have two scale-out ports (dual-ToR,
+        // dual-plane: a plane chosen by hash per channel, two shares when spraying).
+        let f = if fi < FABRICS.len() {
+            fabric(fi, routing)
+        } else {
+            let mut f = build_preset("hpn7-pod:segments=1").unwrap().1;
+            f.routing = ROUTING[routing];
+            f
+        };
+        // (1, 2): a reduce-scatter lending to an all-gather; algorithms 0 and 4: ring and
+        // hierarchical (the flows of one are the other's in another order).
+        let algo_b = other_algo.unwrap_or(algo);
+        let (Some(mut donor), Some(mut plan)) = (
+            merged(&f, start, size, groups, Op::ALL[ops.0], Algo::ALL[algo]),
+            merged(&f, start + shift, size, groups, Op::ALL[ops.1], Algo::ALL[algo_b]),
+        ) else {
+            return Ok(());
+        };
+        if channels {
+            // Each flow again on another channel (another ECMP hash, the same endpoints).
+            for p in [&mut donor, &mut plan] {
+                for ph in &mut p.phases {
+                    let again: Vec<_> = ph.flows.iter().map(|fl| collective::PlanFlow { channel: fl.channel + 7, ..fl.clone() }).collect();
+                    ph.flows.extend(again);
+                }
+            }
+        }
+        with_bytes(&mut donor, odd[0].0, odd[0].1, odd[0].2);
+        with_bytes(&mut plan, odd[1].0, odd[1].1, odd[1].2);
+        let caps = simulate::effective_capacities(&f);
+        let Ok((_, Some(routes))) = simulate::run_plan_routes(&f, &caps, &donor, Fidelity::Analytical, true) else {
+            prop_assert!(f.routing == RoutingMode::Adaptive || simulate::run_plan(&f, &caps, &donor, Fidelity::Analytical).is_err());
+            return Ok(());
+        };
+        let lender = simulate::RouteDonor::new(&f, &donor, &routes);
+        prop_assert!(lender.is_some());
+        for fid in [Fidelity::Analytical, Fidelity::Flow] {
+            let fresh = simulate::run_plan_routes(&f, &caps, &plan, fid, true);
+            let lent = simulate::run_plan_routes_from(&f, &caps, &plan, fid, true, lender.as_ref());
+            match (&fresh, &lent) {
+                (Ok((a, ra)), Ok((b, rb))) => {
+                    prop_assert_eq!(bits(a), bits(b));
+                    prop_assert_eq!(ra, rb);
+                }
+                _ => prop_assert_eq!(format!("{fresh:?}"), format!("{lent:?}")),
+            }
+            let built = simulate::build_plan_routes(&f, &caps, &plan, true);
+            let built_lent = simulate::build_plan_routes_from(&f, &caps, &plan, true, lender.as_ref());
+            match (built, built_lent) {
+                (Ok((mut a, ra)), Ok((mut b, rb))) => {
+                    prop_assert_eq!(ra, rb);
+                    let (x, y) = (simulate::run_built(&f, &mut a, fid), simulate::run_built(&f, &mut b, fid));
+                    prop_assert_eq!(format!("{x:?}"), format!("{y:?}"));
+                }
+                (a, b) => prop_assert_eq!(a.is_err(), b.is_err()),
+            }
+        }
+        LENT.with(|c| c.set(c.get() + lender.map_or(0, |d| d.taken())));
+    }
+}
+
+/// The property test above meets plans that took lent routes, not only misses.
+#[test]
+fn lent_routes_cases_take_routes() {
+    plans_take_routes_lent_by_another_run();
+    let lent = LENT.with(|c| c.get());
+    assert!(lent > 500, "{lent} flows took lent routes");
+}

@@ -465,6 +465,9 @@ fn evaluator_matches_fresh_simulations() {
     // Every routing mode (adaptive routes read bytes: no path reuse there; spray also on a
     // fabric of two ports per GPU, where a flow splits into two shares), both fidelities, and
     // two evaluators sharing their route caches taking the plans in turn (a search's threads).
+    // Flows whose runs took another plan's routes kept in the same step (an all-gather after
+    // its reduce-scatter), by routing mode.
+    let mut lent = std::collections::BTreeMap::new();
     for (spec, routing) in ROUTING_CASES {
         let mut f = cluster(spec);
         f.routing = routing;
@@ -498,6 +501,7 @@ fn evaluator_matches_fresh_simulations() {
             );
             assert_eq!(other.route_reuse(), (moe_hits, piece_hits));
             let (paths, scaled) = (ev.piece_path_reuse(), ev.piece_scaled_reuse());
+            *lent.entry(format!("{routing:?}")).or_insert(0) += ev.lent_flows() + other.lent_flows();
             if routing == fabric::RoutingMode::Adaptive {
                 assert_eq!((paths, scaled), (0, 0), "{fidelity:?}: adaptive routes read bytes");
             } else if fidelity == Fidelity::Analytical {
@@ -510,6 +514,10 @@ fn evaluator_matches_fresh_simulations() {
             }
         }
     }
+    // Not vacuous either: under ECMP and spray some runs took lent routes (the JSON above
+    // equal); adaptive routes read bytes and lend none.
+    assert!(lent["Ecmp"] > 0 && lent["Spray"] > 0, "{lent:?}");
+    assert_eq!(lent["Adaptive"], 0);
 }
 
 /// With the fidelity checks off (a search's evaluations), the schedule's data-parallel pieces

@@ -26,7 +26,8 @@ use collective::constants::{LinkClass, Protocol, NET_CHANNELS};
 use collective::moe::{MoeBuilt, MoeResult, MoeSpec};
 use collective::plan::{Phase, Plan, PlanFlow};
 use collective::simulate::{
-    build_plan_routes, latency, lower, run_built, run_plan, run_plan_routes, BuiltPlan, Options, PlanRoutes, REF_SIZE,
+    build_plan_routes, build_plan_routes_from, latency, lower, run_built, run_plan, run_plan_routes,
+    run_plan_routes_from, BuiltPlan, Options, PlanRoutes, REF_SIZE,
 };
 use collective::{Algo, InNetwork, Op};
 use engine::Fidelity;
@@ -310,6 +311,10 @@ pub struct Memo {
     /// plans found to carry the flows of a plan asked for earlier in the pass, in another
     /// order ([`same_flows`]), each with that plan, whose flow run it takes ([`Memo::run`]).
     reordered: Vec<(Arc<Plan>, Arc<Plan>)>,
+    /// Flows whose paths runs took from another plan's routes kept by the step's pricing
+    /// ([`Memo::simulate`], `collective::simulate::RouteDonor`), over the memo's life
+    /// (capacity changes included).
+    lent_flows: u64,
 }
 
 /// Simulations a pass over the fidelity checks asked for and the memo lacked, to compute on
@@ -445,6 +450,13 @@ impl Memo {
         self.piece_routes.pre_flows()
     }
 
+    /// Flows whose runs took their paths from another plan's routes kept by a step's pricing
+    /// instead of routing them (a data-parallel all-gather after its reduce-scatter: the same
+    /// flows in another order; the results are the same either way).
+    pub fn lent_flows(&self) -> u64 {
+        self.lent_flows
+    }
+
     /// DeepEP's route cache, when the memo serves several plans.
     fn moe_routes(&self) -> Option<&collective::moe::RouteCache> {
         self.across_plans.then_some(&self.moe_routes)
@@ -481,6 +493,7 @@ impl Memo {
                 spare_routes: std::mem::take(&mut self.spare_routes),
                 max_merged_flows: self.max_merged_flows,
                 keeping_routes: self.keeping_routes,
+                lent_flows: self.lent_flows,
                 want_routes: self.want_routes,
                 ..Memo::default()
             };
@@ -748,14 +761,29 @@ impl Memo {
         if let Some(mut b) = self.take_built(plan) {
             return run_built(f, &mut b, fidelity);
         }
+        // Routes another plan's run kept in this step's pricing, for a plan likely to carry
+        // its flows in another order (the all-gather of a reduce-scatter's groups): its flows
+        // take them where the donor has the same flow (`RouteDonor`), the rest are routed.
+        let lender = self
+            .plan_routes
+            .iter()
+            .chain(&self.spare_routes)
+            .find(|(p, _)| lends_routes(p, plan))
+            .cloned();
+        let donor = lender
+            .as_ref()
+            .and_then(|(p, r)| collective::simulate::RouteDonor::new(f, p, r));
+        let lent = |memo: &mut Memo| memo.lent_flows += donor.as_ref().map_or(0, |d| d.taken() as u64);
         if !self.keep_built || fidelity != Fidelity::Analytical {
-            let (r, routes) = run_plan_routes(f, caps, plan, fidelity, self.wants_routes())?;
+            let (r, routes) = run_plan_routes_from(f, caps, plan, fidelity, self.wants_routes(), donor.as_ref())?;
+            lent(self);
             if let Some(routes) = routes {
                 self.keep_plan_routes(plan, Arc::new(routes), false);
             }
             return Ok(r);
         }
-        let (mut b, routes) = build_plan_routes(f, caps, plan, self.wants_routes())?;
+        let (mut b, routes) = build_plan_routes_from(f, caps, plan, self.wants_routes(), donor.as_ref())?;
+        lent(self);
         let r = run_built(f, &mut b, fidelity)?;
         self.built.push((plan.clone(), b));
         if let Some(routes) = routes {
@@ -817,6 +845,22 @@ impl Memo {
 }
 
 /// Two plans that simulate alike (the same phases and virtual links).
+/// Whether a run of `plan` should look for its flows' paths in the routes kept for `donor`'s
+/// run: another plan of the same algorithm, virtual links, phases and flow count (a ring or
+/// hierarchical all-gather and the reduce-scatter of the same groups carry the same flows in
+/// another order). A cheap guess: a flow the donor lacks is routed (`RouteDonor`).
+fn lends_routes(donor: &Arc<Plan>, plan: &Arc<Plan>) -> bool {
+    !Arc::ptr_eq(donor, plan)
+        && donor.algo == plan.algo
+        && donor.phases.len() == plan.phases.len()
+        && donor
+            .phases
+            .iter()
+            .zip(&plan.phases)
+            .all(|(a, b)| a.flows.len() == b.flows.len())
+        && donor.virtual_links == plan.virtual_links
+}
+
 fn same_plan(a: &Arc<Plan>, b: &Arc<Plan>) -> bool {
     Arc::ptr_eq(a, b) || (a.virtual_links == b.virtual_links && a.phases == b.phases)
 }

@@ -240,6 +240,13 @@ impl<'f> Evaluator<'f> {
         self.memo.piece_scaled_reuse()
     }
 
+    /// Flows whose paths a run took from the routes another plan's run kept in the same step's
+    /// pricing (a data-parallel all-gather after its reduce-scatter; the reports are the same
+    /// either way).
+    pub fn lent_flows(&self) -> u64 {
+        self.memo.lent_flows()
+    }
+
     /// Flows of the schedule's data-parallel pieces that took their paths from the routes the
     /// step's pricing kept for the same plan (not routed a second time; the reports are the
     /// same either way), over every evaluator sharing this one's route caches

@@ -153,6 +153,36 @@ impl FlowSet {
         self.weight.push(weight);
     }
 
+    /// Appends the flows `paths` of `other` (their paths and weights), flow `q` with
+    /// `bytes(q)` bytes: what [`FlowSet::push`] of each in turn gives, without a copy of each
+    /// path on its own.
+    ///
+    /// # Panics
+    /// Where `paths` is not a range of `other`'s flows.
+    pub fn extend_from(&mut self, other: &FlowSet, paths: std::ops::Range<usize>, bytes: impl FnMut(usize) -> f64) {
+        if paths.is_empty() {
+            return;
+        }
+        let a = if paths.start == 0 {
+            0
+        } else {
+            other.end[paths.start - 1] as usize
+        };
+        let b = other.end[paths.end - 1] as usize;
+        let base = self.hops.len();
+        self.hops.extend_from_slice(&other.hops[a..b]);
+        self.end.reserve(paths.len());
+        for &e in &other.end[paths.clone()] {
+            let end = u32::try_from(base + (e as usize - a)).unwrap_or_else(|_| {
+                self.overflow = true;
+                u32::MAX
+            });
+            self.end.push(end);
+        }
+        self.bytes.extend(paths.clone().map(bytes));
+        self.weight.extend_from_slice(&other.weight[paths]);
+    }
+
     /// Number of flows (before merging).
     pub fn len(&self) -> usize {
         self.bytes.len()

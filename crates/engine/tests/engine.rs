@@ -1119,3 +1119,34 @@ fn analytical_interval_of_no_length_is_left_out() {
     assert_eq!(r.links[0].peak_utilisation, 1.0);
     assert_eq!(r.links[0].bytes, 1e12 + 1e-5);
 }
+
+proptest! {
+    /// `FlowSet::extend_from` of a range of another set's flows is `push` of each in turn (paths,
+    /// weights, the bytes given), onto a set that already holds flows or not, empty paths and
+    /// empty ranges included.
+    #[test]
+    fn extend_from_is_push_of_each(
+        other in prop::collection::vec((prop::collection::vec(0u32..50, 0..5), 1u32..4), 0..12),
+        start in prop::collection::vec((prop::collection::vec(0u32..50, 0..5), 1u32..4), 0..3),
+        range in (0usize..13, 0usize..13),
+    ) {
+        let mut src = FlowSet::new();
+        for (i, (p, w)) in other.iter().enumerate() {
+            src.push(p, i as f64, *w);
+        }
+        let (a, b) = (range.0.min(other.len()), range.1.min(other.len()));
+        let r = a.min(b)..b.max(a);
+        let (mut x, mut y) = (FlowSet::new(), FlowSet::new());
+        for (p, w) in &start {
+            x.push(p, 0.5, *w);
+            y.push(p, 0.5, *w);
+        }
+        let bytes = |q: usize| 10.0 + q as f64;
+        x.extend_from(&src, r.clone(), bytes);
+        for q in r {
+            let (p, _, w) = src.flow(q);
+            y.push(p, bytes(q), w);
+        }
+        prop_assert_eq!(x, y);
+    }
+}

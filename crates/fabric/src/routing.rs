@@ -565,10 +565,23 @@ impl Fabric {
                 why: "no scale-out port".into(),
             });
         }
+        let plane_of = |l: u32| self.nodes[self.links[l as usize].dst.0 as usize].plane;
+        // One port at each end (most fabrics): no choice to make, whatever the mode (what the
+        // general case below gives with one candidate on each side).
+        if let (&[a], &[b]) = (pa, pb) {
+            let plane = plane_of(a);
+            if plane_of(b) != plane {
+                return Err(FabricError::NoRoute {
+                    src,
+                    dst,
+                    why: format!("destination has no port in plane {plane}"),
+                });
+            }
+            return self.clos(src, dst, flow, ch, a, b, out);
+        }
         // Plane choice: the hash picks one of the source's ports; the destination port must be
         // in the same plane.
         let h = || ecmp_hash(src, dst, flow, 0);
-        let plane_of = |l: u32| self.nodes[self.links[l as usize].dst.0 as usize].plane;
         let i = match ch {
             Choice::Port(k) => k % pa.len(),
             // Adaptive: the port (and so the plane) is chosen at the ends, for the flow's whole
@@ -641,6 +654,15 @@ impl Fabric {
     fn clos(&self, src: u32, dst: u32, flow: u64, ch: Choice, pa: u32, pb: u32, out: &mut Vec<u32>) -> Result<()> {
         let leaf_a = self.links[pa as usize].dst;
         let leaf_b = self.links[pb as usize].dst;
+        // Both ports on one switch that has a scope (a scale-up switch, a shared leaf): up to
+        // it and down — what the general walk below gives when the ends meet at once (the
+        // same scope at the start of both chains: no climb, no descent, the descent ends at
+        // the destination's own switch).
+        if leaf_a == leaf_b && self.nodes[leaf_b.0 as usize].scope != NONE {
+            out.push(pa);
+            out.push(pb ^ 1);
+            return Ok(());
+        }
         // Scope chain of the destination, tier 1 upward.
         let mut chain_b = [NONE; 8];
         let mut s = self.nodes[leaf_b.0 as usize].scope;
@@ -726,5 +748,392 @@ impl Fabric {
         }
         out.push(pb ^ 1);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The routing functions as they were before the shortcuts of a single port at each end
+    /// and of both ends on one switch: the reference the routes are checked against.
+    impl Fabric {
+        fn ref_route_with(
+            &self,
+            src: u32,
+            dst: u32,
+            flow: u64,
+            opts: RouteOpts,
+            ch: Choice,
+            out: &mut Vec<u32>,
+        ) -> Result<()> {
+            let n = self.accels.len() as u32;
+            if src >= n || dst >= n {
+                return Err(FabricError::NoRoute {
+                    src,
+                    dst,
+                    why: format!("the fabric has {n} accelerators"),
+                });
+            }
+            if src == dst {
+                return Ok(());
+            }
+            if self.domain_of(src) == self.domain_of(dst) {
+                return self.ref_route_scale_up(src, dst, flow, out);
+            }
+            let ds = self.domain_size;
+            let relay = self.domain_of(src) * ds + dst % ds;
+            if opts.pxn && ds > 1 && relay != src && self.shares_leaf(relay, dst) && !self.shares_leaf(src, dst) {
+                self.ref_route_scale_up(src, relay, flow, out)?;
+                return self.ref_route_scale_out(relay, dst, flow, ch, out);
+            }
+            let mark = out.len();
+            match self.ref_route_scale_out(src, dst, flow, ch, out) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    out.truncate(mark);
+                    if ds > 1 && relay != src {
+                        self.ref_route_scale_up(src, relay, flow, out)?;
+                        self.ref_route_scale_out(relay, dst, flow, ch, out)
+                    } else {
+                        Err(e)
+                    }
+                }
+            }
+        }
+
+        fn ref_route_scale_up(&self, src: u32, dst: u32, flow: u64, out: &mut Vec<u32>) -> Result<()> {
+            let a = self.accels[src as usize];
+            let b = self.accels[dst as usize];
+            match &self.scale_up {
+                ScaleUpKind::None => Err(FabricError::NoRoute {
+                    src,
+                    dst,
+                    why: "no scale-up network".into(),
+                }),
+                ScaleUpKind::FullMesh => match self.link_between(a, b) {
+                    Some(l) => {
+                        out.push(l.0);
+                        Ok(())
+                    }
+                    None => Err(FabricError::NoRoute {
+                        src,
+                        dst,
+                        why: "full mesh lacks the direct link".into(),
+                    }),
+                },
+                ScaleUpKind::Switched => {
+                    let pa = self.scale_up_ports(src);
+                    let pb = self.scale_up_ports(dst);
+                    if pa.is_empty() || pb.is_empty() {
+                        return Err(FabricError::NoRoute {
+                            src,
+                            dst,
+                            why: "accelerator has no scale-up port".into(),
+                        });
+                    }
+                    let i = if pa.len() == 1 {
+                        0
+                    } else {
+                        pick(pa.len(), ecmp_hash(src, dst, flow, 0))
+                    };
+                    // Ports are made in the same order on every accelerator (one per scale-up plane).
+                    let j = i.min(pb.len() - 1);
+                    self.ref_clos(src, dst, flow, Choice::Hash, pa[i], pb[j], out)
+                }
+                ScaleUpKind::Torus { dims, wrap, twist } => {
+                    let ds = self.domain_size;
+                    let base = self.domain_of(src) * ds;
+                    let mut cur = torus_coord(src - base, *dims);
+                    let target = torus_coord(dst - base, *dims);
+                    let mut guard = 0u32;
+                    for d in 0..3 {
+                        while cur[d] != target[d] {
+                            let nd = dims[d];
+                            let fwd_dist = (target[d] + nd - cur[d]) % nd;
+                            let forward = if wrap[d] {
+                                fwd_dist <= nd - fwd_dist
+                            } else {
+                                target[d] > cur[d]
+                            };
+                            let next = torus_step(cur, d, forward, *dims, *wrap, *twist).ok_or_else(|| {
+                                FabricError::NoRoute {
+                                    src,
+                                    dst,
+                                    why: "torus step off the mesh edge".into(),
+                                }
+                            })?;
+                            let na = self.accels[(base + torus_index(next, *dims)) as usize];
+                            let ca = self.accels[(base + torus_index(cur, *dims)) as usize];
+                            let l = self.link_between(ca, na).ok_or_else(|| FabricError::NoRoute {
+                                src,
+                                dst,
+                                why: "torus neighbour link missing".into(),
+                            })?;
+                            out.push(l.0);
+                            cur = next;
+                            guard += 1;
+                            if guard > dims.iter().sum::<u32>() * 4 {
+                                return Err(FabricError::NoRoute {
+                                    src,
+                                    dst,
+                                    why: "torus route does not converge".into(),
+                                });
+                            }
+                        }
+                    }
+                    Ok(())
+                }
+            }
+        }
+
+        fn ref_route_scale_out(&self, src: u32, dst: u32, flow: u64, ch: Choice, out: &mut Vec<u32>) -> Result<()> {
+            let pa = self.scale_out_ports(src);
+            let pb = self.scale_out_ports(dst);
+            if pa.is_empty() || pb.is_empty() {
+                return Err(FabricError::NoRoute {
+                    src,
+                    dst,
+                    why: "no scale-out port".into(),
+                });
+            }
+            // Plane choice: the hash picks one of the source's ports; the destination port must be
+            // in the same plane.
+            let h = || ecmp_hash(src, dst, flow, 0);
+            let plane_of = |l: u32| self.nodes[self.links[l as usize].dst.0 as usize].plane;
+            let i = match ch {
+                Choice::Port(k) => k % pa.len(),
+                // Adaptive: the port (and so the plane) is chosen at the ends, for the flow's whole
+                // path: a port scores the larger of its own load and that of the least-loaded
+                // destination port in its plane (a plane cannot be left on the way).
+                Choice::Least(load) if pa.len() > 1 => {
+                    let score = |k: usize| {
+                        let p = plane_of(pa[k]);
+                        let dst_load = pb
+                            .iter()
+                            .filter(|&&l| plane_of(l) == p)
+                            .map(|&l| load[(l ^ 1) as usize])
+                            .fold(f64::INFINITY, f64::min);
+                        load[pa[k] as usize].max(dst_load)
+                    };
+                    let start = pick(pa.len(), h());
+                    let mut best = start;
+                    let mut best_score = score(start);
+                    for k in 1..pa.len() {
+                        let c = (start + k) % pa.len();
+                        let v = score(c);
+                        if v < best_score {
+                            best = c;
+                            best_score = v;
+                        }
+                    }
+                    best
+                }
+                _ if pa.len() == 1 => 0,
+                _ => pick(pa.len(), h()),
+            };
+            let plane = plane_of(pa[i]);
+            // The destination's ports in the plane, counted and indexed without a vector (this runs
+            // once per routed flow).
+            let same_len = pb.iter().filter(|&&l| plane_of(l) == plane).count();
+            if same_len == 0 {
+                return Err(FabricError::NoRoute {
+                    src,
+                    dst,
+                    why: format!("destination has no port in plane {plane}"),
+                });
+            }
+            let same = |k: usize| -> usize {
+                if same_len == pb.len() {
+                    k
+                } else {
+                    (0..pb.len()).filter(|&j| plane_of(pb[j]) == plane).nth(k).unwrap_or(0)
+                }
+            };
+            let j = match ch {
+                // Spray: the destination port of the same rank within the plane.
+                Choice::Port(_) => {
+                    let rank = (0..i).filter(|&x| plane_of(pa[x]) == plane).count();
+                    same(rank % same_len)
+                }
+                // The destination port's load is on its leaf → accelerator link.
+                _ => same(choose(
+                    same_len,
+                    || ecmp_hash(dst, src, flow, 40),
+                    ch,
+                    |k| pb[same(k)] ^ 1,
+                )),
+            };
+            self.ref_clos(src, dst, flow, ch, pa[i], pb[j], out)
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        fn ref_clos(
+            &self,
+            src: u32,
+            dst: u32,
+            flow: u64,
+            ch: Choice,
+            pa: u32,
+            pb: u32,
+            out: &mut Vec<u32>,
+        ) -> Result<()> {
+            let leaf_a = self.links[pa as usize].dst;
+            let leaf_b = self.links[pb as usize].dst;
+            // Scope chain of the destination, tier 1 upward.
+            let mut chain_b = [NONE; 8];
+            let mut s = self.nodes[leaf_b.0 as usize].scope;
+            let mut depth_b = 0;
+            while s != NONE && depth_b < 8 {
+                chain_b[depth_b] = s;
+                depth_b += 1;
+                s = self.scope_parent[s as usize];
+            }
+            // Find the lowest common scope: `up` steps above the source's leaf, `down` steps above
+            // the destination's. Within one Clos both are equal; sites of different depths joined
+            // over a DCI (`topology::sites`) climb a different number of steps on each side.
+            let mut sa = self.nodes[leaf_a.0 as usize].scope;
+            let mut meet = None;
+            let mut up = 0;
+            while sa != NONE && up < 8 {
+                if let Some(k) = chain_b[..depth_b].iter().position(|&sb| sb == sa) {
+                    meet = Some((up, k));
+                    break;
+                }
+                sa = self.scope_parent[sa as usize];
+                up += 1;
+            }
+            let (up, top) = meet.ok_or_else(|| FabricError::NoRoute {
+                src,
+                dst,
+                why: "the two accelerators share no switch tier (different planes or rails)".into(),
+            })?;
+            out.push(pa);
+            let mut cur = leaf_a;
+            for k in 0..up {
+                let u = cur.0 as usize;
+                let base = self.up_start[u] as usize;
+                let ups = &self.up_links[base..self.up_start[u + 1] as usize];
+                if ups.is_empty() {
+                    return Err(FabricError::NoRoute {
+                        src,
+                        dst,
+                        why: "switch has no up-link".into(),
+                    });
+                }
+                let x = choose(ups.len(), || ecmp_hash(src, dst, flow, 1 + k as u32), ch, |x| ups[x]);
+                out.push(ups[x]);
+                // `links[l].dst`, from the small array beside the up-links.
+                cur = NodeId(self.up_dst[base + x]);
+            }
+            for k in (0..top).rev() {
+                let want = chain_b[k];
+                let u = cur.0 as usize;
+                let base = self.down_start[u] as usize;
+                let downs = &self.down_links[base..self.down_start[u + 1] as usize];
+                let lo = downs.partition_point(|&(sc, _)| sc < want);
+                // The end of `want`'s run (`partition_point(sc <= want)`; runs are short).
+                let hi = lo + downs[lo..].iter().take_while(|&&(sc, _)| sc == want).count();
+                if lo == hi {
+                    return Err(FabricError::NoRoute {
+                        src,
+                        dst,
+                        why: "no down-link toward the destination".into(),
+                    });
+                }
+                let x = lo
+                    + choose(
+                        hi - lo,
+                        || ecmp_hash(src, dst, flow, 16 + k as u32),
+                        ch,
+                        |x| downs[lo + x].1,
+                    );
+                out.push(downs[x].1);
+                cur = NodeId(self.down_dst[base + x]);
+            }
+            if cur != leaf_b {
+                // Another switch with the same down-scope (e.g. the second ToR of a pair in one
+                // plane): leave through its own link to the destination.
+                let b = self.accels[dst as usize];
+                let l = self.link_between(cur, b).ok_or_else(|| FabricError::NoRoute {
+                    src,
+                    dst,
+                    why: "descent ended at a switch without a link to the destination".into(),
+                })?;
+                out.push(l.0);
+                return Ok(());
+            }
+            out.push(pb ^ 1);
+            Ok(())
+        }
+    }
+
+    /// Fabrics with every kind of route: one scale-up node, a fat-tree of three tiers, an
+    /// oversubscribed one, rails, dual-ToR dual-plane ports, an NVL72 rack, two sites, a torus.
+    const SPECS: &[&str] = &[
+        "dgx-h100",
+        "fat-tree:gpus=1024,tiers=3",
+        "fat-tree:gpus=256,oversub=3",
+        "rail-optimized:gpus=128",
+        "hpn7-pod:hosts=8,segments=1",
+        "gb200-nvl72",
+        "multi-site:gpus=256,sites=2,distance_km=10",
+        "tpu-v4-pod:slice=4x4x4",
+    ];
+
+    thread_local! {
+        static FABRICS: Vec<Fabric> = {
+            let mut v: Vec<Fabric> = SPECS
+                .iter()
+                .map(|s| crate::presets::build_preset(s).unwrap_or_else(|e| panic!("{s}: {e}")).1)
+                .collect();
+            // Dual-plane with one port per accelerator, alternating planes: one port at each
+            // end whose planes may differ (no route).
+            let mut one = v[4].clone();
+            let (mut start, mut ports) = (vec![0u32], Vec::new());
+            for r in 0..one.accels.len() as u32 {
+                let p = one.scale_out_ports(r);
+                if let Some(&l) = p.get(r as usize % p.len().max(1)) {
+                    ports.push(l);
+                }
+                start.push(ports.len() as u32);
+            }
+            (one.so_port_start, one.so_ports) = (start, ports);
+            v.push(one);
+            v
+        };
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Every route (or error) is the reference's, hop for hop, under the hash, a spray
+        /// port and the least-loaded choice, with and without PXN, endpoints in or out of range.
+        #[test]
+        fn routes_are_the_reference(fi in 0..SPECS.len() + 1, a in 0u32..1100, b in 0u32..1100, flow in 0u64..6,
+                                    pxn in any::<bool>(), choice in 0usize..3, port in 0usize..3, seed in any::<u64>()) {
+            FABRICS.with(|fs| {
+                let f = &fs[fi];
+                let n = f.accels.len() as u32;
+                // Mostly in range (a few past the end).
+                let (src, dst) = (a % (n + 2), b % (n + 2));
+                let load: Vec<f64> = (0..f.links.len() as u64).map(|l| (splitmix64(seed ^ l) % 5) as f64).collect();
+                let ch = match choice {
+                    0 => Choice::Hash,
+                    1 => Choice::Port(port),
+                    _ => Choice::Least(&load),
+                };
+                let opts = RouteOpts { pxn };
+                let (mut x, mut y) = (Vec::new(), Vec::new());
+                let rx = f.route_with(src, dst, flow, opts, ch, &mut x);
+                let ry = f.ref_route_with(src, dst, flow, opts, ch, &mut y);
+                prop_assert_eq!(format!("{rx:?}"), format!("{ry:?}"));
+                if rx.is_ok() {
+                    prop_assert_eq!(x, y);
+                }
+                Ok(())
+            })?;
+        }
     }
 }

@@ -222,20 +222,76 @@ fn route_piece(
     let mut flows = engine::FlowSet::with_capacity(idx.len(), 4 * idx.len());
     // Flows that took their paths from `pre`.
     let mut taken = 0;
-    // The position in `idx` of the flow being routed (recorded per pushed path in `from`).
-    let at = std::cell::Cell::new(0u32);
-    let mut push = |path: &[u32], bytes: f64| {
+    // A path of the flow at position `at` of `idx`, kept where it is not empty and carries
+    // bytes (as `Router::route`'s callers keep them), with `at` recorded in `from`.
+    fn push(flows: &mut engine::FlowSet, from: &mut Option<&mut Vec<u32>>, at: u32, path: &[u32], bytes: f64) {
         if !path.is_empty() && bytes > 0.0 {
             flows.push(path, bytes, 1);
             if let Some(v) = from.as_deref_mut() {
-                v.push(at.get());
+                v.push(at);
             }
         }
-    };
+    }
     let mut moved = Vec::new();
+    let fab = router.fabric();
     let spray = router.mode() == fabric::RoutingMode::Spray;
-    for (j, &fi) in idx.iter().enumerate() {
-        at.set(j as u32);
+    // The share of each path of a flow of `b` bytes, as `Router::route` computes it.
+    let each = |fl: &collective::PlanFlow, b: f64| {
+        if spray {
+            b / fab.spray_shares(fl.src, fl.dst) as f64
+        } else {
+            b
+        }
+    };
+    // Where the flow at `fi` takes its paths from `pre` (the same flow there, without an
+    // explicit path, routed with bytes on its paths): the share of its bytes each path gets.
+    let lent = |pre: &PrePhase<'_>, fi: u32| -> Option<f64> {
+        let fl = &ph.flows[fi as usize];
+        let r = &pre.phase.flows[fi as usize];
+        (fl.path.is_none()
+            && r.path.is_none()
+            && (r.src, r.dst, r.channel, r.pxn) == (fl.src, fl.dst, fl.channel, fl.pxn)
+            && each(r, r.bytes) > 0.0)
+            .then(|| each(fl, fl.bytes / vp as f64 / share))
+    };
+    // The shares of a run of flows taken from `pre` at once.
+    let mut shares: Vec<f64> = Vec::new();
+    let mut j = 0;
+    while j < idx.len() {
+        if let Some(pre) = &pre {
+            // A run of flows of consecutive indices, each taking its paths from `pre` with
+            // bytes on them: their paths are consecutive there too and are appended at once —
+            // what pushing each path with its flow's share, in order, gives.
+            shares.clear();
+            let first = idx[j] as usize;
+            while let Some(&fi) = idx.get(j + shares.len()) {
+                match lent(pre, fi).filter(|&b| fi as usize == first + shares.len() && b > 0.0) {
+                    Some(b) => shares.push(b),
+                    None => break,
+                }
+            }
+            if !shares.is_empty() {
+                let starts = &pre.starts[first..=first + shares.len()];
+                let (qa, qb) = (starts[0] as usize, starts[shares.len()] as usize);
+                let mut t = 0;
+                flows.extend_from(pre.flows, qa..qb, |q| {
+                    while q >= starts[t + 1] as usize {
+                        t += 1;
+                    }
+                    shares[t]
+                });
+                if let Some(v) = from.as_deref_mut() {
+                    for (t, w) in starts.windows(2).enumerate() {
+                        v.extend(std::iter::repeat_n((j + t) as u32, (w[1] - w[0]) as usize));
+                    }
+                }
+                taken += shares.len();
+                j += shares.len();
+                continue;
+            }
+        }
+        let (at, fi) = (j as u32, idx[j]);
+        j += 1;
         let fl = &ph.flows[fi as usize];
         let bytes = fl.bytes / vp as f64 / share;
         match &fl.path {
@@ -248,28 +304,12 @@ fn route_piece(
                         l - fabric_links + virtual_base
                     }
                 }));
-                push(&moved, bytes);
+                push(&mut flows, &mut from, at, &moved, bytes);
             }
             None => {
                 if let Some(pre) = &pre {
-                    let r = &pre.phase.flows[fi as usize];
-                    // The share of each path, as `Router::route` computes it.
-                    let each = |b: f64| {
-                        if spray {
-                            b / router.fabric().spray_shares(fl.src, fl.dst) as f64
-                        } else {
-                            b
-                        }
-                    };
-                    if r.path.is_none()
-                        && (r.src, r.dst, r.channel, r.pxn) == (fl.src, fl.dst, fl.channel, fl.pxn)
-                        && each(r.bytes) > 0.0
-                    {
-                        let share_bytes = each(bytes);
-                        for q in pre.starts[fi as usize]..pre.starts[fi as usize + 1] {
-                            push(pre.flows.path(q as usize), share_bytes);
-                        }
-                        taken += usize::from(share_bytes > 0.0);
+                    if lent(pre, fi).is_some() {
+                        // Its paths carry no bytes here (those with bytes were taken above).
                         continue;
                     }
                 }
@@ -280,7 +320,7 @@ fn route_piece(
                         fl.channel as u64,
                         fabric::RouteOpts { pxn: fl.pxn },
                         bytes,
-                        &mut push,
+                        &mut |path, b| push(&mut flows, &mut from, at, path, b),
                     )
                     .map_err(|e| e.to_string())?
             }
@@ -1031,9 +1071,16 @@ mod tests {
                         let plan = crate::train::comm::merge_groups(&f, &groups, op, size, algo, 2).expect("lower");
                         for (i, ph) in plan.phases.iter().enumerate() {
                             let pp = pre_phase(&pre, i, ph).expect("the same phase");
-                            for stage in 0..3u32 {
-                                let idx: Vec<u32> = (0..ph.flows.len() as u32)
-                                    .filter(|&k| ph.flows[k as usize].src % 3 == stage)
+                            // Flows scattered over the phase (by source), then all of them and a block
+                            // (long runs of consecutive flows, taken at once).
+                            for stage in 0..5u32 {
+                                let n = ph.flows.len() as u32;
+                                let idx: Vec<u32> = (0..n)
+                                    .filter(|&k| match stage {
+                                        0..=2 => ph.flows[k as usize].src % 3 == stage,
+                                        3 => true,
+                                        _ => k >= n / 3 && k < n - n / 4,
+                                    })
                                     .collect();
                                 // The piece, its flows' positions and the flows that took kept paths.
                                 let piece = |pre: Option<PrePhase<'_>>| {

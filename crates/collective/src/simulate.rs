@@ -251,14 +251,15 @@ fn route_phase(
                 }
             }
             None => {
-                if let Some((set, paths)) = donor.and_then(|d| d.paths(pf)) {
+                if let Some((d, (set, paths))) = donor.and_then(|d| Some((d, d.paths(pf)?))) {
                     // The paths `router.route` gives this flow, each with the share of the
                     // bytes it gives them (`RouteDonor`).
-                    let bytes = donor.map_or(pf.bytes, |d| d.share(pf));
+                    let bytes = d.share(pf);
                     if bytes > 0.0 {
                         for q in paths {
                             flows.push(set.path(q), bytes, 1);
                         }
+                        d.taken.set(d.taken.get() + 1);
                     }
                     continue;
                 }
@@ -318,7 +319,8 @@ impl PlanRoutes {
     }
 }
 
-/// Another run's routed flows ([`PlanRoutes`]) lent to a plan's run: a flow of the plan takes
+/// Another run's routed flows ([`PlanRoutes`]) lent to a plan's run on the same fabric (a
+/// donor made for another `Fabric` value is not used: `route_plan` checks): a flow of the plan takes
 /// the paths of the donor's flow with its source, destination, channel and PXN option instead
 /// of being routed again ([`run_plan_routes_from`]). A hierarchical or ring all-gather has
 /// its reduce-scatter's flows in another order, and a step runs both.
@@ -403,7 +405,6 @@ impl<'a> RouteDonor<'a> {
             .find(|&&(d, c, x, ..)| (d, c, x) == (pf.dst, pf.channel, pf.pxn))?;
         let (set, starts) = &self.routes.phases[ph as usize];
         let k = k as usize;
-        self.taken.set(self.taken.get() + 1);
         Some((set, starts[k] as usize..starts[k + 1] as usize))
     }
 
@@ -416,7 +417,8 @@ impl<'a> RouteDonor<'a> {
         }
     }
 
-    /// Flows that took their paths from this donor so far.
+    /// Flows that took paths with bytes from this donor so far (a diagnostic: a routing that
+    /// fails and is redone counts its flows again).
     pub fn taken(&self) -> usize {
         self.taken.get()
     }
@@ -477,7 +479,7 @@ fn route_plan<'c>(
         let mut flows = FlowSet::with_capacity(ph.flows.len(), 4 * ph.flows.len());
         let mut st = Vec::new();
         // A donor lends only under the modes it is made for (`RouteDonor::new`).
-        let donor = donor.filter(|_| router.mode() != RoutingMode::Adaptive);
+        let donor = donor.filter(|d| std::ptr::eq(d.f, f) && router.mode() != RoutingMode::Adaptive);
         if route_phase(&mut router, ph, &mut flows, keep.then_some(&mut st), donor).is_err() {
             return Ok(None);
         }

@@ -502,8 +502,8 @@ proptest! {
     /// all-gather after the reduce-scatter of the same groups, or any other plan) runs as it
     /// does routed afresh, bit for bit, at both fidelities, built or not, and keeps the same
     /// routes — with flows of zero, negative or NaN bytes on either side (which keep no
-    /// paths and lend none), donors of other groups, sizes and algorithms, and adaptive
-    /// routing (which lends nothing).
+    /// paths and lend none), donors of other groups, sizes and algorithms, donors made on
+    /// another fabric value (not used), and adaptive routing (which keeps no routes to lend).
     #[test]
     fn plans_take_routes_lent_by_another_run(fi in 0..FABRICS.len() + 1, routing in 0..3usize,
                                              ops in prop_oneof![2 => Just((1usize, 2usize)), 1 => Just((2, 1)), 2 => (0..Op::ALL.len(), 0..Op::ALL.len())],
@@ -511,7 +511,7 @@ proptest! {
                                              other_algo in prop_oneof![3 => Just(None), 1 => (0..Algo::ALL.len()).prop_map(Some)],
                                              start in 0u32..8, size in 2u32..=16, groups in 1u32..=3,
                                              shift in prop_oneof![3 => Just(0u32), 1 => 1u32..8],
-                                             channels in any::<bool>(),
+                                             channels in any::<bool>(), foreign in prop_oneof![4 => Just(false), 1 => Just(true)],
                                              odd in prop::collection::vec((0usize..5, 0usize..4, prop_oneof![Just(0.0), Just(-1.0), Just(f64::NAN), Just(1e-320)]), 2)) {
         // The common fabrics, and one whose accelerators have two scale-out ports (dual-ToR,
         // dual-plane: a plane chosen by hash per channel, two shares when spraying).
@@ -543,11 +543,19 @@ proptest! {
         with_bytes(&mut donor, odd[0].0, odd[0].1, odd[0].2);
         with_bytes(&mut plan, odd[1].0, odd[1].1, odd[1].2);
         let caps = simulate::effective_capacities(&f);
-        let Ok((_, Some(routes))) = simulate::run_plan_routes(&f, &caps, &donor, Fidelity::Analytical, true) else {
-            prop_assert!(f.routing == RoutingMode::Adaptive || simulate::run_plan(&f, &caps, &donor, Fidelity::Analytical).is_err());
+        // A donor made on another fabric value (the same fabric under ECMP — routes that may
+        // differ from the recipient's under spray or adaptive routing) is not used.
+        let other = {
+            let mut o = f.clone();
+            o.routing = RoutingMode::Ecmp;
+            o
+        };
+        let g = if foreign { &other } else { &f };
+        let Ok((_, Some(routes))) = simulate::run_plan_routes(g, &caps, &donor, Fidelity::Analytical, true) else {
+            prop_assert!(g.routing == RoutingMode::Adaptive || simulate::run_plan(g, &caps, &donor, Fidelity::Analytical).is_err());
             return Ok(());
         };
-        let lender = simulate::RouteDonor::new(&f, &donor, &routes);
+        let lender = simulate::RouteDonor::new(g, &donor, &routes);
         prop_assert!(lender.is_some());
         for fid in [Fidelity::Analytical, Fidelity::Flow] {
             let fresh = simulate::run_plan_routes(&f, &caps, &plan, fid, true);
@@ -567,10 +575,14 @@ proptest! {
                     let (x, y) = (simulate::run_built(&f, &mut a, fid), simulate::run_built(&f, &mut b, fid));
                     prop_assert_eq!(format!("{x:?}"), format!("{y:?}"));
                 }
-                (a, b) => prop_assert_eq!(a.is_err(), b.is_err()),
+                (a, b) => prop_assert_eq!(a.err().map(|e| e.to_string()), b.err().map(|e| e.to_string())),
             }
         }
-        LENT.with(|c| c.set(c.get() + lender.map_or(0, |d| d.taken())));
+        let taken = lender.map_or(0, |d| d.taken());
+        if foreign {
+            prop_assert_eq!(taken, 0, "a donor of another fabric lent");
+        }
+        LENT.with(|c| c.set(c.get() + taken));
     }
 }
 

@@ -158,8 +158,10 @@ impl FlowSet {
     /// path on its own.
     ///
     /// # Panics
-    /// Where `paths` is not a range of `other`'s flows.
+    /// Where `paths` is not a range of `other`'s flows, or `other` holds more than `u32::MAX`
+    /// hops (its path ends are then not all known).
     pub fn extend_from(&mut self, other: &FlowSet, paths: std::ops::Range<usize>, bytes: impl FnMut(usize) -> f64) {
+        assert!(!other.overflow, "extend_from: the source set overflowed");
         if paths.is_empty() {
             return;
         }

@@ -478,6 +478,10 @@ fn evaluator_matches_fresh_simulations() {
             let mut other = ev.sharing_routes();
             // The other starts its memo afresh at every plan (its bound at one flow).
             other.set_memo_bound(1);
+            // Every route computed (no lent routes, no caches across plans): what lending
+            // must give.
+            let mut plain = train::Evaluator::new(&f);
+            plain.set_route_lending(false);
             for (i, p) in plans.iter().enumerate() {
                 let o = opts(fidelity);
                 let fresh =
@@ -486,12 +490,22 @@ fn evaluator_matches_fresh_simulations() {
                 let reused = e
                     .simulate_ordered("fat-tree:gpus=64", &m, p, &cm, &o, train::DEFAULT_ORDER)
                     .unwrap();
+                plain.set_memo_bound(1);
+                let routed = plain
+                    .simulate_ordered("fat-tree:gpus=64", &m, p, &cm, &o, train::DEFAULT_ORDER)
+                    .unwrap();
                 assert_eq!(
                     serde_json::to_string(&fresh).unwrap(),
                     serde_json::to_string(&reused).unwrap(),
                     "{routing:?} {fidelity:?} {p:?}"
                 );
+                assert_eq!(
+                    serde_json::to_string(&routed).unwrap(),
+                    serde_json::to_string(&reused).unwrap(),
+                    "{routing:?} {fidelity:?} {p:?}: lent routes"
+                );
             }
+            assert_eq!(plain.lent_flows(), 0);
             // Not vacuous: the second micro-batch size reuses DeepEP's routes, the repeated
             // layouts the schedule's pieces (shared: both evaluators count the same caches).
             let (moe_hits, piece_hits) = ev.route_reuse();

@@ -315,6 +315,8 @@ pub struct Memo {
     /// ([`Memo::simulate`], `collective::simulate::RouteDonor`), over the memo's life
     /// (capacity changes included).
     lent_flows: u64,
+    /// Runs do not take lent routes ([`Memo::set_route_lending`]).
+    no_lending: bool,
 }
 
 /// Simulations a pass over the fidelity checks asked for and the memo lacked, to compute on
@@ -457,6 +459,12 @@ impl Memo {
         self.lent_flows
     }
 
+    /// Let runs take their flows' paths from another plan's routes kept in the same step
+    /// (on by default; the results are the same either way).
+    pub fn set_route_lending(&mut self, on: bool) {
+        self.no_lending = !on;
+    }
+
     /// DeepEP's route cache, when the memo serves several plans.
     fn moe_routes(&self) -> Option<&collective::moe::RouteCache> {
         self.across_plans.then_some(&self.moe_routes)
@@ -494,6 +502,7 @@ impl Memo {
                 max_merged_flows: self.max_merged_flows,
                 keeping_routes: self.keeping_routes,
                 lent_flows: self.lent_flows,
+                no_lending: self.no_lending,
                 want_routes: self.want_routes,
                 ..Memo::default()
             };
@@ -768,6 +777,7 @@ impl Memo {
             .plan_routes
             .iter()
             .chain(&self.spare_routes)
+            .filter(|_| !self.no_lending)
             .find(|(p, _)| lends_routes(p, plan))
             .cloned();
         let donor = lender
@@ -844,7 +854,6 @@ impl Memo {
     }
 }
 
-/// Two plans that simulate alike (the same phases and virtual links).
 /// Whether a run of `plan` should look for its flows' paths in the routes kept for `donor`'s
 /// run: another plan of the same algorithm, virtual links, phases and flow count (a ring or
 /// hierarchical all-gather and the reduce-scatter of the same groups carry the same flows in
@@ -861,6 +870,7 @@ fn lends_routes(donor: &Arc<Plan>, plan: &Arc<Plan>) -> bool {
         && donor.virtual_links == plan.virtual_links
 }
 
+/// Two plans that simulate alike (the same phases and virtual links).
 fn same_plan(a: &Arc<Plan>, b: &Arc<Plan>) -> bool {
     Arc::ptr_eq(a, b) || (a.virtual_links == b.virtual_links && a.phases == b.phases)
 }

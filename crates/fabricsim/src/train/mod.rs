@@ -185,6 +185,12 @@ impl<'f> Evaluator<'f> {
         self.fidelity_checks = on;
     }
 
+    /// Let runs take their flows' paths from another plan's routes kept in the same step
+    /// (on by default; the reports are the same either way — off, for tests comparing both).
+    pub fn set_route_lending(&mut self, on: bool) {
+        self.memo.set_route_lending(on);
+    }
+
     /// Whether it runs the analytical fidelity checks ([`Evaluator::set_fidelity_checks`]).
     pub fn fidelity_checks(&self) -> bool {
         self.fidelity_checks

@@ -1016,9 +1016,9 @@ fn route(
             };
             twin_used |= known;
             if !known {
-                buf.clear();
-                f.route(src, dst, 0, RouteOpts { pxn: false }, &mut buf)?;
-                path.extend_from_slice(&buf);
+                // Straight into the (empty) path: `TwinRoutes::route` adds nothing where it
+                // has no route.
+                f.route(src, dst, 0, RouteOpts { pxn: false }, &mut path)?;
             }
         }
         if fl.nvlink && f.domain_size > 1 {

@@ -748,18 +748,21 @@ pub fn symmetry_map(all: &[f64], flows: &FlowSet, ends: &[usize], fidelity: Fide
         let k = k as u64;
         for (&r, &m) in first_hops.iter().zip(&hops[base..begin(end)]) {
             let (ri, mi) = (r as usize, m as usize);
+            let im = (k << 32) | u64::from(m);
+            // A pair this group met before passed every check below then (the same links,
+            // capacities and owner): nothing to do again.
+            if image.get(ri) == Some(&im) {
+                continue;
+            }
             if ri >= nl || mi >= nl || all[mi].to_bits() != all[ri].to_bits() {
                 return None;
             }
-            let im = (k << 32) | u64::from(m);
             let seen = image[ri];
             if seen >> 32 == k {
-                if seen != im {
-                    return None;
-                }
-            } else {
-                image[ri] = im;
+                // Another image in this group.
+                return None;
             }
+            image[ri] = im;
             let mine = (k << 32) | u64::from(r);
             match owner[mi] {
                 NONE => {

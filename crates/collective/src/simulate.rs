@@ -356,14 +356,9 @@ impl<'a> RouteDonor<'a> {
         }
         let spray = f.routing == RoutingMode::Spray;
         let accels = f.accel_count();
-        let share = |pf: &crate::plan::PlanFlow| {
-            if spray {
-                pf.bytes / f.spray_shares(pf.src, pf.dst) as f64
-            } else {
-                pf.bytes
-            }
+        let lends = |pf: &crate::plan::PlanFlow| {
+            pf.path.is_none() && (pf.src as usize) < accels && path_share(f, spray, pf) > 0.0
         };
-        let lends = |pf: &crate::plan::PlanFlow| pf.path.is_none() && (pf.src as usize) < accels && share(pf) > 0.0;
         let mut start = vec![0u32; accels + 1];
         for (ph, (_, st)) in plan.phases.iter().zip(&routes.phases) {
             if st.len() != ph.flows.len() + 1 {
@@ -410,17 +405,23 @@ impl<'a> RouteDonor<'a> {
 
     /// The bytes `Router::route` gives each path of `pf`.
     fn share(&self, pf: &crate::plan::PlanFlow) -> f64 {
-        if self.spray {
-            pf.bytes / self.f.spray_shares(pf.src, pf.dst) as f64
-        } else {
-            pf.bytes
-        }
+        path_share(self.f, self.spray, pf)
     }
 
     /// Flows that took paths with bytes from this donor so far (a diagnostic: a routing that
     /// fails and is redone counts its flows again).
     pub fn taken(&self) -> usize {
         self.taken.get()
+    }
+}
+
+/// The bytes `Router::route` gives each path of `pf` on `f` (`spray`: split equally over
+/// `Fabric::spray_shares`).
+fn path_share(f: &Fabric, spray: bool, pf: &crate::plan::PlanFlow) -> f64 {
+    if spray {
+        pf.bytes / f.spray_shares(pf.src, pf.dst) as f64
+    } else {
+        pf.bytes
     }
 }
 

@@ -780,111 +780,92 @@ fn c_hit(cache: Option<&RouteCache>) {
 /// copy-ingress link (ids from the fabric's link count on; a route holds fabric links only).
 /// Where there is no such flow the run routes as before.
 struct TwinRoutes {
-    /// Per flow index, where the other run's flow set holds its path (`u32::MAX`: nowhere).
+    /// Per flow index, where the other run's flow set holds the path of its reverse flow
+    /// (`u32::MAX`: nowhere — routed).
     at: Vec<u32>,
-    /// Per accelerator, its index in the current group (`u32::MAX`: not in it).
-    local: Vec<u32>,
-    /// The current group's flows by (local source, local destination): flow index + 1 (0: none).
-    table: Vec<u32>,
-    /// The group of the flows being read, and its first flow.
-    group: usize,
-    first: usize,
-    /// The group `table` and `local` describe.
-    ready: Option<usize>,
 }
 
 impl TwinRoutes {
     /// Largest group whose flows take the other direction's routes.
     const MAX_GROUP: usize = 1024;
 
-    fn new(twin: &MoeRoutes, flows: &[Flow], accels: usize) -> TwinRoutes {
+    /// Where `twin` holds each flow's reverse path: per group, a table of its flows by (local
+    /// source, local destination) gives flow `i = (s, d)` the flow `j = (d, s)`, where each
+    /// of the two is the only flow of its pair in the group (else `i` is routed: a pair met
+    /// twice has no single reverse), and `j` carried bytes in the other run.
+    fn new(twin: &MoeRoutes, groups: &[Vec<u32>], group_end: &[usize], flows: &[Flow], accels: usize) -> TwinRoutes {
         let mut at = vec![u32::MAX; flows.len()];
-        if twin.carries.len() == flows.len() {
-            for (k, &j) in twin.from.iter().enumerate() {
-                if let Some(a) = at.get_mut(j as usize) {
-                    *a = k as u32;
-                }
+        if twin.carries.len() != flows.len() {
+            return TwinRoutes { at };
+        }
+        // Per flow index, where the other run's flow set holds its path.
+        let mut held = vec![u32::MAX; flows.len()];
+        for (k, &j) in twin.from.iter().enumerate() {
+            if let Some(h) = held.get_mut(j as usize) {
+                *h = k as u32;
             }
         }
-        TwinRoutes {
-            at,
-            local: vec![u32::MAX; accels],
-            table: Vec::new(),
-            group: 0,
-            first: 0,
-            ready: None,
-        }
-    }
-
-    /// Appends to `path` the route of flow `i` reversed, from the other run, and returns
-    /// whether it could.
-    #[allow(clippy::too_many_arguments)]
-    fn route(
-        &mut self,
-        twin: &MoeRoutes,
-        groups: &[Vec<u32>],
-        group_end: &[usize],
-        flows: &[Flow],
-        i: usize,
-        base: u32,
-        path: &mut Vec<u32>,
-    ) -> bool {
-        // The group of flow `i` (flows come group by group, in order).
-        while self.group < group_end.len() && group_end[self.group] <= i {
-            self.first = group_end[self.group];
-            self.group += 1;
-        }
-        let Some(g) = groups.get(self.group) else {
-            return false;
-        };
-        let n = g.len();
-        // The table holds n² entries while a group has about n² / (ranks per node) flows: a
-        // larger group is routed (at most 4 MiB of table).
-        if n > TwinRoutes::MAX_GROUP {
-            return false;
-        }
-        if self.ready != Some(self.group) {
-            if let Some(prev) = self.ready.and_then(|p| groups.get(p)) {
-                for &r in prev {
-                    self.local[r as usize] = u32::MAX;
-                }
+        // Per accelerator, its index in the current group (`u32::MAX`: not in it).
+        let mut local = vec![u32::MAX; accels];
+        // The current group's flows by (local source, local destination): flow index + 1
+        // (0: none; `u32::MAX`: more than one).
+        let mut table: Vec<u32> = Vec::new();
+        let mut first = 0;
+        for (g, &end) in groups.iter().zip(group_end) {
+            let (start, n) = (first, g.len());
+            first = end;
+            // The table holds n² entries while a group has about n² / (ranks per node) flows: a
+            // larger group is routed (at most 4 MiB of table).
+            if n > TwinRoutes::MAX_GROUP || start >= end {
+                continue;
             }
             for (k, &r) in g.iter().enumerate() {
-                self.local[r as usize] = k as u32;
+                if let Some(x) = local.get_mut(r as usize) {
+                    *x = k as u32;
+                }
             }
-            self.table.clear();
-            self.table.resize(n * n, 0);
-            let end = group_end[self.group];
-            for (j, fl) in flows.iter().enumerate().take(end).skip(self.first) {
-                let (a, b) = (self.local[fl.src as usize], self.local[fl.dst as usize]);
-                if a == u32::MAX || b == u32::MAX {
+            table.clear();
+            table.resize(n * n, 0);
+            let pair = |fl: &Flow| -> Option<(usize, usize)> {
+                let a = *local.get(fl.src as usize)?;
+                let b = *local.get(fl.dst as usize)?;
+                (a != u32::MAX && b != u32::MAX).then_some((a as usize, b as usize))
+            };
+            for (j, fl) in flows[start..end].iter().enumerate() {
+                if let Some((a, b)) = pair(fl) {
+                    let slot = &mut table[a * n + b];
+                    *slot = if *slot == 0 { (start + j) as u32 + 1 } else { u32::MAX };
+                }
+            }
+            for (i, fl) in flows[start..end].iter().enumerate() {
+                let Some((a, b)) = pair(fl) else {
+                    continue;
+                };
+                if table[a * n + b] == u32::MAX {
                     continue;
                 }
-                let slot = &mut self.table[a as usize * n + b as usize];
-                // A pair met twice in one group has no single reverse: leave it to routing.
-                *slot = if *slot == 0 { j as u32 + 1 } else { u32::MAX };
+                let j = table[b * n + a];
+                if j != 0 && j != u32::MAX {
+                    at[start + i] = held[(j - 1) as usize];
+                }
             }
-            self.ready = Some(self.group);
+            for &r in g {
+                if let Some(x) = local.get_mut(r as usize) {
+                    *x = u32::MAX;
+                }
+            }
         }
-        let fl = &flows[i];
-        let (a, b) = (self.local[fl.src as usize], self.local[fl.dst as usize]);
-        if a == u32::MAX || b == u32::MAX {
-            return false;
-        }
-        let j = match self.table[b as usize * n + a as usize] {
-            0 | u32::MAX => return false,
-            j => (j - 1) as usize,
-        };
-        // `i` itself must be the only flow of its pair too, for the other run's flow `j` to
-        // have been routed for it alone.
-        if self.table[a as usize * n + b as usize] == u32::MAX {
-            return false;
-        }
-        let k = self.at[j];
+        TwinRoutes { at }
+    }
+
+    /// Appends to `path` the route of flow `i` from the other run (its reverse flow's path
+    /// there, without the copy-ingress link a flow over NVLink ends with: link ids from
+    /// `base` on), and returns whether it could.
+    fn route(&self, twin: &MoeRoutes, i: usize, base: u32, path: &mut Vec<u32>) -> bool {
+        let k = self.at[i];
         if k == u32::MAX {
             return false;
         }
-        // The route, without the copy-ingress link a flow over NVLink ends with.
         let p = twin.set.path(k as usize);
         match p.iter().rposition(|&l| l < base) {
             Some(last) => {
@@ -975,7 +956,9 @@ fn route(
     }
     let mut from: Vec<u32> = Vec::with_capacity(if cache.is_some() { flows.len() } else { 0 });
     let twin = cache.and_then(|c| c.get(groups, spec.kernel, spec.op.reverse(), &caps));
-    let mut twin_routes = twin.as_deref().map(|t| TwinRoutes::new(t, &flows, f.accel_count()));
+    let twin_routes = twin
+        .as_deref()
+        .map(|t| TwinRoutes::new(t, groups, &group_end, &flows, f.accel_count()));
     // The NVLink ingress (the last link of a route from the first domain peer) of each
     // accelerator the other direction's run made a copy-ingress link for: a function of the
     // accelerator alone, found the same way in either direction.
@@ -1010,8 +993,8 @@ fn route(
         }
         path.clear();
         if src != dst {
-            let known = match (&mut twin_routes, &twin) {
-                (Some(tr), Some(t)) => tr.route(t, groups, &group_end, &flows, i, base, &mut path),
+            let known = match (&twin_routes, &twin) {
+                (Some(tr), Some(t)) => tr.route(t, i, base, &mut path),
                 _ => false,
             };
             twin_used |= known;

@@ -275,6 +275,9 @@ impl FabricBuilder {
         // a small array, not the link records).
         let up_dst: Vec<u32> = up_links.iter().map(|&l| self.links[l as usize].dst.0).collect();
         let down_dst: Vec<u32> = down_links.iter().map(|&(_, l)| self.links[l as usize].dst.0).collect();
+        let down_runs: Vec<DownRuns> = (0..n)
+            .map(|i| DownRuns::of(&down_links[down_start[i] as usize..down_start[i + 1] as usize]))
+            .collect();
         let na = self.accels.len();
         let mut su_port_start = vec![0u32; na + 1];
         let mut so_port_start = vec![0u32; na + 1];
@@ -323,6 +326,7 @@ impl FabricBuilder {
             down_start,
             down_links,
             down_dst,
+            down_runs,
             scope_parent: self.scope_parent,
             su_port_start,
             su_ports,

@@ -212,6 +212,9 @@ pub struct Fabric {
     pub(crate) down_links: Vec<(u32, u32)>,
     /// The node each of `down_links` leads to.
     pub(crate) down_dst: Vec<u32>,
+    /// Per node, where its down-links' child scopes are consecutive with equal runs: where
+    /// each scope's run begins, without a search.
+    pub(crate) down_runs: Vec<DownRuns>,
     /// For each switch scope: the scope of its parents (`NONE` at the top).
     pub(crate) scope_parent: Vec<u32>,
     /// Accelerator ports into switches, per net: CSR over accels of link ids.
@@ -219,6 +222,52 @@ pub struct Fabric {
     pub(crate) su_ports: Vec<u32>,
     pub(crate) so_port_start: Vec<u32>,
     pub(crate) so_ports: Vec<u32>,
+}
+
+/// A switch's down-links by child scope ([`Fabric`]'s `down_links`, sorted by (scope, link)),
+/// where the scopes are `first`, `first + 1`, …, `first + scopes − 1` with `run` links each
+/// (most Clos switches: every child scope reached over the same number of links): the links
+/// toward scope `s` are then `run` entries from `(s − first) · run` on. `run` 0: not so (a
+/// route searches the sorted links).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct DownRuns {
+    pub(crate) first: u32,
+    pub(crate) scopes: u32,
+    pub(crate) run: u32,
+}
+
+impl DownRuns {
+    /// The runs of one switch's sorted down-links (`(scope, link)`), where they are uniform.
+    pub(crate) fn of(downs: &[(u32, u32)]) -> DownRuns {
+        let Some(&(first, _)) = downs.first() else {
+            return DownRuns::default();
+        };
+        let run = downs.iter().take_while(|&&(s, _)| s == first).count();
+        let uniform = downs.len() % run == 0
+            && downs
+                .chunks(run)
+                .enumerate()
+                .all(|(k, c)| c.iter().all(|&(s, _)| u64::from(s) == u64::from(first) + k as u64));
+        match (uniform, u32::try_from(downs.len() / run), u32::try_from(run)) {
+            (true, Ok(scopes), Ok(run)) => DownRuns { first, scopes, run },
+            _ => DownRuns::default(),
+        }
+    }
+
+    /// Where the links toward `want` lie among the switch's down-links (an empty range where
+    /// it has none), if the runs are uniform.
+    #[inline]
+    pub(crate) fn range(self, want: u32) -> Option<std::ops::Range<usize>> {
+        if self.run == 0 {
+            return None;
+        }
+        let d = want.wrapping_sub(self.first);
+        if d >= self.scopes {
+            return Some(0..0);
+        }
+        let lo = d as usize * self.run as usize;
+        Some(lo..lo + self.run as usize)
+    }
 }
 
 impl Fabric {

@@ -714,9 +714,16 @@ impl Fabric {
             let u = cur.0 as usize;
             let base = self.down_start[u] as usize;
             let downs = &self.down_links[base..self.down_start[u + 1] as usize];
-            let lo = downs.partition_point(|&(sc, _)| sc < want);
-            // The end of `want`'s run (`partition_point(sc <= want)`; runs are short).
-            let hi = lo + downs[lo..].iter().take_while(|&&(sc, _)| sc == want).count();
+            // `want`'s run: found from the switch's uniform runs where they are (no search over
+            // links spread in memory), else by a search.
+            let (lo, hi) = match self.down_runs[u].range(want) {
+                Some(r) => (r.start, r.end),
+                None => {
+                    let lo = downs.partition_point(|&(sc, _)| sc < want);
+                    // The end of `want`'s run (`partition_point(sc <= want)`; runs are short).
+                    (lo, lo + downs[lo..].iter().take_while(|&&(sc, _)| sc == want).count())
+                }
+            };
             if lo == hi {
                 return Err(FabricError::NoRoute {
                     src,
@@ -1105,8 +1112,85 @@ mod tests {
         };
     }
 
+    /// The search `clos` falls back to: where `want`'s run lies among sorted down-links (an
+    /// empty run as `0..0`: a route only tells it is empty).
+    fn searched(downs: &[(u32, u32)], want: u32) -> std::ops::Range<usize> {
+        let lo = downs.partition_point(|&(sc, _)| sc < want);
+        let r = lo..lo + downs[lo..].iter().take_while(|&&(sc, _)| sc == want).count();
+        if r.is_empty() {
+            0..0
+        } else {
+            r
+        }
+    }
+
+    /// Every switch of the test fabrics: a uniform-run index gives each scope (those present,
+    /// around them, and far off) the search's range; most Clos switches have one.
+    #[test]
+    fn down_runs_are_the_search() {
+        FABRICS.with(|fs| {
+            let (mut uniform, mut switches) = (0, 0);
+            for f in fs {
+                for u in 0..f.nodes.len() {
+                    let downs = &f.down_links[f.down_start[u] as usize..f.down_start[u + 1] as usize];
+                    if downs.is_empty() {
+                        continue;
+                    }
+                    switches += 1;
+                    let runs = f.down_runs[u];
+                    assert_eq!(runs, crate::model::DownRuns::of(downs));
+                    let Some(r) = runs.range(downs[0].0) else {
+                        continue;
+                    };
+                    uniform += 1;
+                    assert_eq!(r, searched(downs, downs[0].0));
+                    let last = downs[downs.len() - 1].0;
+                    let wants =
+                        downs
+                            .iter()
+                            .map(|d| d.0)
+                            .chain([0, last + 1, last + 7, u32::MAX, downs[0].0.wrapping_sub(1)]);
+                    for want in wants {
+                        assert_eq!(
+                            runs.range(want),
+                            Some(searched(downs, want)),
+                            "switch {u}, scope {want}"
+                        );
+                    }
+                }
+            }
+            assert!(uniform * 2 > switches, "{uniform} of {switches} switches uniform");
+        });
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any sorted down-link list: uniform runs where `DownRuns::of` finds them give the
+        /// search's range for every scope; lists that are not uniform get none.
+        #[test]
+        fn down_runs_of_any_list(first in prop_oneof![Just(0u32), 0u32..100, Just(u32::MAX - 3)], runs in prop::collection::vec(1usize..4, 0..6),
+                                 gaps in prop::collection::vec(0u32..3, 6), want in 0u32..120) {
+            let mut downs = Vec::new();
+            let mut s = first;
+            for (k, &r) in runs.iter().enumerate() {
+                for j in 0..r {
+                    downs.push((s, (k * 4 + j) as u32));
+                }
+                s = s.saturating_add(1 + gaps[k].min(1) * gaps[k]);
+            }
+            downs.sort_unstable();
+            let d = crate::model::DownRuns::of(&downs);
+            let uniform = !downs.is_empty()
+                && runs.iter().all(|&r| r == runs[0])
+                && downs.windows(2).all(|w| w[1].0 == w[0].0 || w[1].0 == w[0].0 + 1);
+            prop_assert_eq!(d.run > 0, uniform);
+            for w in [want, first, first.wrapping_add(want % 8), first.wrapping_sub(1), u32::MAX] {
+                if let Some(r) = d.range(w) {
+                    prop_assert_eq!(r, searched(&downs, w));
+                }
+            }
+        }
 
         /// Every route (or error) is the reference's, hop for hop, under the hash, a spray
         /// port and the least-loaded choice, with and without PXN, endpoints in or out of range.

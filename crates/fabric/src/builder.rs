@@ -275,8 +275,14 @@ impl FabricBuilder {
         // a small array, not the link records).
         let up_dst: Vec<u32> = up_links.iter().map(|&l| self.links[l as usize].dst.0).collect();
         let down_dst: Vec<u32> = down_links.iter().map(|&(_, l)| self.links[l as usize].dst.0).collect();
+        let mut down_run_bounds = Vec::new();
         let down_runs: Vec<DownRuns> = (0..n)
-            .map(|i| DownRuns::of(&down_links[down_start[i] as usize..down_start[i + 1] as usize]))
+            .map(|i| {
+                DownRuns::of(
+                    &down_links[down_start[i] as usize..down_start[i + 1] as usize],
+                    &mut down_run_bounds,
+                )
+            })
             .collect();
         let na = self.accels.len();
         let mut su_port_start = vec![0u32; na + 1];
@@ -327,6 +333,7 @@ impl FabricBuilder {
             down_links,
             down_dst,
             down_runs,
+            down_run_bounds,
             scope_parent: self.scope_parent,
             su_port_start,
             su_ports,

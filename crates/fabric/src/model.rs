@@ -212,9 +212,10 @@ pub struct Fabric {
     pub(crate) down_links: Vec<(u32, u32)>,
     /// The node each of `down_links` leads to.
     pub(crate) down_dst: Vec<u32>,
-    /// Per node, where its down-links' child scopes are consecutive with equal runs: where
-    /// each scope's run begins, without a search.
+    /// Per node, where its down-links toward each child scope lie, without a search
+    /// ([`DownRuns`]), and the runs' bounds they index.
     pub(crate) down_runs: Vec<DownRuns>,
+    pub(crate) down_run_bounds: Vec<u32>,
     /// For each switch scope: the scope of its parents (`NONE` at the top).
     pub(crate) scope_parent: Vec<u32>,
     /// Accelerator ports into switches, per net: CSR over accels of link ids.
@@ -224,49 +225,57 @@ pub struct Fabric {
     pub(crate) so_ports: Vec<u32>,
 }
 
-/// A switch's down-links by child scope ([`Fabric`]'s `down_links`, sorted by (scope, link)),
-/// where the scopes are `first`, `first + 1`, …, `first + scopes − 1` with `run` links each
-/// (most Clos switches: every child scope reached over the same number of links): the links
-/// toward scope `s` are then `run` entries from `(s − first) · run` on. `run` 0: not so (a
-/// route searches the sorted links).
+/// Where a switch's down-links toward each child scope begin ([`Fabric`]'s `down_links`,
+/// sorted by (scope, link)), without a search: scopes `first` to `first + span − 1` have their
+/// runs' bounds in the fabric's `down_run_bounds` from `at` on (`span + 1` entries, relative to
+/// the switch's first down-link; a scope it does not reach has an empty run). `span` 0: no
+/// down-links, or scopes too spread for a table (a route searches the sorted links).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct DownRuns {
     pub(crate) first: u32,
-    pub(crate) scopes: u32,
-    pub(crate) run: u32,
+    pub(crate) span: u32,
+    pub(crate) at: u32,
 }
 
 impl DownRuns {
-    /// The runs of one switch's sorted down-links (`(scope, link)`), where they are uniform.
-    pub(crate) fn of(downs: &[(u32, u32)]) -> DownRuns {
-        let Some(&(first, _)) = downs.first() else {
+    /// The runs of one switch's sorted down-links (`(scope, link)`), their bounds appended to
+    /// `bounds`, where the scopes span at most twice the links plus 16 slots.
+    pub(crate) fn of(downs: &[(u32, u32)], bounds: &mut Vec<u32>) -> DownRuns {
+        let (Some(&(first, _)), Some(&(last, _))) = (downs.first(), downs.last()) else {
             return DownRuns::default();
         };
-        let run = downs.iter().take_while(|&&(s, _)| s == first).count();
-        let uniform = downs.len() % run == 0
-            && downs
-                .chunks(run)
-                .enumerate()
-                .all(|(k, c)| c.iter().all(|&(s, _)| u64::from(s) == u64::from(first) + k as u64));
-        match (uniform, u32::try_from(downs.len() / run), u32::try_from(run)) {
-            (true, Ok(scopes), Ok(run)) => DownRuns { first, scopes, run },
-            _ => DownRuns::default(),
+        let span = u64::from(last) - u64::from(first) + 1;
+        let (Ok(span), Ok(at)) = (u32::try_from(span), u32::try_from(bounds.len())) else {
+            return DownRuns::default();
+        };
+        if span as usize > 2 * downs.len() + 16 || u32::try_from(downs.len()).is_err() {
+            return DownRuns::default();
         }
+        // Bound k: the first link whose scope is at least `first + k`.
+        let mut i = 0;
+        for k in 0..=span {
+            let want = u64::from(first) + u64::from(k);
+            while i < downs.len() && u64::from(downs[i].0) < want {
+                i += 1;
+            }
+            bounds.push(i as u32);
+        }
+        DownRuns { first, span, at }
     }
 
     /// Where the links toward `want` lie among the switch's down-links (an empty range where
-    /// it has none), if the runs are uniform.
+    /// it has none), if the switch has a table (`bounds`: the fabric's `down_run_bounds`).
     #[inline]
-    pub(crate) fn range(self, want: u32) -> Option<std::ops::Range<usize>> {
-        if self.run == 0 {
+    pub(crate) fn range(self, want: u32, bounds: &[u32]) -> Option<std::ops::Range<usize>> {
+        if self.span == 0 {
             return None;
         }
         let d = want.wrapping_sub(self.first);
-        if d >= self.scopes {
+        if d >= self.span {
             return Some(0..0);
         }
-        let lo = d as usize * self.run as usize;
-        Some(lo..lo + self.run as usize)
+        let k = self.at as usize + d as usize;
+        Some(bounds[k] as usize..bounds[k + 1] as usize)
     }
 }
 

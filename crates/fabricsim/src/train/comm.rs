@@ -2113,13 +2113,10 @@ fn choose_key(group: &[u32], op: Op, size: f64, sim: Options) -> ChooseKey {
 fn choose_one(f: &Fabric, group: &[u32], op: Op, size: f64, sim: Options) -> Result<(Algo, Protocol, f64), String> {
     let one = collective::simulate::run_sizes(f, group, op, &[size], None, sim).map_err(|e| e.to_string())?;
     let r = one.first().ok_or("collective selection returned no result")?;
-    let (algo, proto) = (r.algo, r.protocol);
-    let lat = latency(
-        &lower(f, group, op, REF_SIZE, algo, sim.channels).map_err(|e| e.to_string())?,
-        proto,
-    )
-    .unwrap_or(0.0);
-    Ok((algo, proto, lat))
+    // The latency of the chosen algorithm's plan (lowered at `REF_SIZE` with `sim`'s channels)
+    // under the chosen protocol: what `run_sizes` priced it with (`Evaluated::time` takes it
+    // from `simulate::latency` of that plan), so no second lowering.
+    Ok((r.algo, r.protocol, r.latency_s))
 }
 
 /// Time of a merged plan (lowered at [`REF_SIZE`]) at `size`: latency, transfer scaled by the
@@ -2331,6 +2328,59 @@ pub(super) mod tests {
             layers_per_stage: None,
             hsdp_shard: None,
         }
+    }
+
+    /// `choose_one`'s latency is that of the chosen algorithm's plan lowered again at
+    /// `REF_SIZE` under the chosen protocol (what it computed before taking `run_sizes`'):
+    /// groups inside and across domains, every collective, sizes from latency-bound to
+    /// bandwidth-bound, with and without in-network reduction, on NVLink, InfiniBand and TPU
+    /// fabrics.
+    #[test]
+    fn chosen_latency_is_the_lowered_plans() {
+        let mut checked = 0;
+        for spec in [
+            "fat-tree:gpus=64",
+            "dgx-h100-superpod:su=1",
+            "gb200-nvl72",
+            "tpu-v4-pod:slice=4x4x4",
+            "rail-only:gpus=64",
+        ] {
+            let (_, f) = crate::cluster::load(crate::cluster::Source::Preset(spec)).unwrap();
+            let n = f.accel_count() as u32;
+            let groups: [Vec<u32>; 4] = [
+                (0..8.min(n)).collect(),
+                (0..n).step_by(8).take(16).collect(),
+                (0..32.min(n)).collect(),
+                (0..n).step_by(4).take(12).collect(),
+            ];
+            for g in groups.iter().filter(|g| g.len() > 1) {
+                for op in [Op::AllReduce, Op::ReduceScatter, Op::AllGather, Op::AllToAll] {
+                    for size in [1e3, 1e6, 3e8] {
+                        for in_network in [false, true] {
+                            let sim = Options {
+                                in_network: collective::select::InNetwork {
+                                    sharp: in_network,
+                                    nvls: in_network,
+                                },
+                                ..Default::default()
+                            };
+                            let Ok((algo, proto, lat)) = choose_one(&f, g, op, size, sim) else {
+                                continue;
+                            };
+                            let plan = lower(&f, g, op, REF_SIZE, algo, sim.channels).unwrap();
+                            let again = latency(&plan, proto).unwrap_or(0.0);
+                            assert_eq!(
+                                lat.to_bits(),
+                                again.to_bits(),
+                                "{spec} {g:?} {op:?} {size} {algo:?} {proto:?}"
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 200, "{checked} choices checked");
     }
 
     /// Merged plans are found by the groups' contents (another copy of the same groups), and

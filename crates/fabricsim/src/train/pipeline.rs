@@ -443,16 +443,19 @@ fn normalise_bytes(sig: &mut RouteSig) -> Option<f64> {
     if !(fits(first) && fits(scale)) {
         return None;
     }
+    // Division by `scale` as a product by its inverse, 2^−k exactly (|k| ≤ 200): both round
+    // the same real b · 2^−k once, so the same bits (a multiplication, not a division, a flow).
+    let inv = 1.0 / scale;
     let exact = sig.iter().all(|e| {
         let b = f64::from_bits(e.4);
-        let n = b / scale;
+        let n = b * inv;
         fits(b) && fits(n) && n * scale == b
     });
     if !exact {
         return None;
     }
     for e in sig.iter_mut() {
-        e.4 = (f64::from_bits(e.4) / scale).to_bits();
+        e.4 = (f64::from_bits(e.4) * inv).to_bits();
     }
     Some(scale)
 }
@@ -468,20 +471,45 @@ enum SigKind {
     Paths,
 }
 
-/// A cheap, fixed hash of a [`RouteSig`] and what it indexes.
+/// A cheap, fixed hash of a [`RouteSig`] and what it indexes: three independent lanes (the
+/// endpoints, the channel and PXN, the bytes of each entry), mixed together at the end, so no
+/// lane waits on the others' multiplications.
 fn sig_hash(sig: &RouteSig, kind: SigKind) -> u64 {
-    let mut h: u64 = sig.len() as u64 ^ (kind as u64) << 61;
+    let mix = |h: u64, v: u64| {
+        let h = (h ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^ h >> 29
+    };
+    let mut h = [
+        sig.len() as u64 ^ (kind as u64) << 61,
+        0x243F_6A88_85A3_08D3,
+        0x1319_8A2E_0370_7344,
+    ];
     for &(a, b, c, x, bytes) in sig {
-        for v in [
-            u64::from(a) | u64::from(b) << 32,
-            u64::from(c) | u64::from(x) << 32,
-            bytes,
-        ] {
-            h = (h ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            h ^= h >> 29;
-        }
+        h[0] = mix(h[0], u64::from(a) | u64::from(b) << 32);
+        h[1] = mix(h[1], u64::from(c) | u64::from(x) << 32);
+        h[2] = mix(h[2], bytes);
     }
-    h
+    mix(mix(mix(h[0], h[1]), h[2]), sig.len() as u64)
+}
+
+/// The paths signature of a piece (`route_all`'s `sig` with `paths`) from its signature with
+/// bytes (`sig` without), whose bytes were divided by `scale` (`normalise_bytes`; 0: not):
+/// per flow whether each of its paths carries bytes, from the flow's own bytes (`n · scale`,
+/// exactly the bytes `normalise_bytes` divided) shared out as `route_piece` shares them.
+fn paths_sig(f: &Fabric, sig: &RouteSig, scale: f64) -> RouteSig {
+    let spray = f.routing == fabric::RoutingMode::Spray;
+    sig.iter()
+        .map(|&(src, dst, c, x, bits)| {
+            let n = f64::from_bits(bits);
+            let bytes = if scale != 0.0 { n * scale } else { n };
+            let each = if spray {
+                bytes / f.spray_shares(src, dst) as f64
+            } else {
+                bytes
+            };
+            (src, dst, c, x, u64::from(each > 0.0))
+        })
+        .collect()
 }
 
 /// The routed DP pieces of earlier schedules on one fabric, by what their routing reads
@@ -709,11 +737,10 @@ fn route_all(
         let (lo, hi) = (2f64.powi(-100), 2f64.powi(100));
         caps.iter().all(|&c| c > lo && c < hi)
     });
-    let spray = f.routing == fabric::RoutingMode::Spray;
-    // What routing a piece reads: per flow its endpoints, channel, PXN and bytes (`paths`: only
-    // whether its paths carry bytes, as `route_piece` decides); explicit paths only through
-    // the plan's own virtual-link base, so pieces with one are not shared.
-    let sig = |k: usize, i: usize, s: usize, paths: bool| -> Option<RouteSig> {
+    // What routing a piece reads: per flow its endpoints, channel, PXN and bytes (its paths
+    // signature, `paths_sig`, from that); explicit paths only through the plan's own
+    // virtual-link base, so pieces with one are not shared.
+    let sig = |k: usize, i: usize, s: usize| -> Option<RouteSig> {
         let ph = &dp[k].0.phases[i];
         let share = dp[k].2;
         let idx = by_stage[k][i].get(s).map_or(&[][..], |v| v.as_slice());
@@ -725,17 +752,7 @@ fn route_all(
                 return None;
             }
             let bytes = fl.bytes / vp as f64 / share;
-            let last = if paths {
-                let each = if spray {
-                    bytes / f.spray_shares(fl.src, fl.dst) as f64
-                } else {
-                    bytes
-                };
-                u64::from(each > 0.0)
-            } else {
-                bytes.to_bits()
-            };
-            out.push((fl.src, fl.dst, fl.channel, fl.pxn, last));
+            out.push((fl.src, fl.dst, fl.channel, fl.pxn, bytes.to_bits()));
         }
         Some(out)
     };
@@ -749,45 +766,64 @@ fn route_all(
     // Per key: its signatures and hashes where the cache may hold or keep it, and what it holds.
     let mut cached: Vec<CacheSlot> = Vec::new();
     for s in 0..stages as usize {
-        let mut seen: Vec<(PieceKey, RouteSig)> = Vec::new();
+        // The earlier pieces of the stage with a signature: with a cache, their slots (whose
+        // normalised signature and scale they are compared by: equal exactly where the
+        // signatures are, `normalise_bytes` being exact and a function of the signature);
+        // without one, their signatures.
+        let mut seen: Vec<(PieceKey, usize)> = Vec::new();
+        let mut seen_sigs: Vec<(PieceKey, RouteSig)> = Vec::new();
         for (k, (plan, _, _)) in dp.iter().enumerate() {
             if skip[k] {
                 continue;
             }
             for i in 0..plan.phases.len() {
                 let key = (k, i, s as u32);
-                let g = sig(k, i, s, false);
-                let same = g.as_ref().and_then(|g| {
-                    let hit = seen.iter().find(|(_, h)| !h.is_empty() && h == g).map(|(key, _)| *key);
-                    if hit.is_none() {
-                        seen.push((key, g.clone()));
-                    }
-                    hit
-                });
+                let g = sig(k, i, s);
                 let mut slot = CacheSlot::default();
-                if let (Some(c), Some(mut g)) = (cache, g) {
-                    if same.is_none() && !g.is_empty() {
+                let same = match (cache, g) {
+                    (Some(c), Some(mut g)) if !g.is_empty() => {
                         if matches!(kind, SigKind::Priced) && bytes_free && caps_in_range {
                             slot.scale = normalise_bytes(&mut g).unwrap_or(0.0);
                         }
-                        let h = sig_hash(&g, kind);
-                        slot.hit = c.get(h, &g, generation).map(|(piece, kept_scale)| {
-                            // Kept for bytes another power of two apart (another VP).
-                            if kept_scale != slot.scale {
-                                c.scaled_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            }
-                            piece
-                        });
-                        slot.piece = Some((h, g));
-                        if slot.hit.is_none() && bytes_free {
-                            if let Some(pg) = sig(k, i, s, true) {
+                        let same = seen
+                            .iter()
+                            .find(|&&(_, at)| {
+                                let o = &cached[at];
+                                o.scale == slot.scale && o.piece.as_ref().is_some_and(|(_, og)| *og == g)
+                            })
+                            .map(|&(key, _)| key);
+                        if same.is_none() {
+                            seen.push((key, cached.len()));
+                            let h = sig_hash(&g, kind);
+                            slot.hit = c.get(h, &g, generation).map(|(piece, kept_scale)| {
+                                // Kept for bytes another power of two apart (another VP).
+                                if kept_scale != slot.scale {
+                                    c.scaled_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                }
+                                piece
+                            });
+                            if slot.hit.is_none() && bytes_free {
+                                let pg = paths_sig(f, &g, slot.scale);
                                 let ph = sig_hash(&pg, SigKind::Paths);
                                 slot.routed = c.get_paths(ph, &pg);
                                 slot.paths = Some((ph, pg));
                             }
+                            slot.piece = Some((h, g));
                         }
+                        same
                     }
-                }
+                    (Some(_), _) => None,
+                    (None, g) => g.and_then(|g| {
+                        let hit = seen_sigs
+                            .iter()
+                            .find(|(_, h)| !h.is_empty() && *h == g)
+                            .map(|(key, _)| *key);
+                        if hit.is_none() {
+                            seen_sigs.push((key, g));
+                        }
+                        hit
+                    }),
+                };
                 keys.push((key, same));
                 cached.push(slot);
             }
@@ -951,6 +987,8 @@ pub fn run_cached(
         all_caps.extend_from_slice(&plan.virtual_links);
         dp.push((plan, sync.cost.latency, proto.bandwidth_factor()));
     }
+    // Each accelerator's stage, found once (two divisions) rather than once per flow.
+    let stage_of: Vec<u32> = (0..f.accel_count() as u32).map(|r| lay.stage_of(r)).collect();
     let by_stage: Vec<Vec<Vec<Vec<u32>>>> = dp
         .iter()
         .map(|(plan, _, _): &(Plan, f64, f64)| {
@@ -959,7 +997,11 @@ pub fn run_cached(
                 .map(|ph| {
                     let mut v: Vec<Vec<u32>> = vec![Vec::new(); lay.pp as usize];
                     for (fi, fl) in ph.flows.iter().enumerate() {
-                        if let Some(b) = v.get_mut(lay.stage_of(fl.src) as usize) {
+                        let stage = stage_of
+                            .get(fl.src as usize)
+                            .copied()
+                            .unwrap_or_else(|| lay.stage_of(fl.src));
+                        if let Some(b) = v.get_mut(stage as usize) {
                             b.push(fi as u32);
                         }
                     }
@@ -1116,8 +1158,43 @@ mod tests {
 
     use proptest::prelude::*;
 
+    thread_local! {
+        /// Fabrics whose flows spray over one or two ports per GPU, or take one ECMP path.
+        static SPRAYED: Vec<Fabric> = vec![
+            fabric("fat-tree:gpus=64", fabric::RoutingMode::Spray),
+            fabric("hpn7-pod:hosts=8,segments=1", fabric::RoutingMode::Spray),
+            fabric("fat-tree:gpus=64", fabric::RoutingMode::Ecmp),
+        ];
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// A piece's paths signature from its signature with bytes, normalised or not
+        /// (`paths_sig`), is the one read from its flows' own bytes: per flow whether each of
+        /// its paths carries bytes, shared out as `route_piece` shares them (one share a port
+        /// under spray) — bytes zero, subnormal, tiny enough to vanish when shared, or large.
+        #[test]
+        fn paths_signatures_from_priced_ones(fi in 0usize..3, norm in any::<bool>(),
+                                             flows in proptest::collection::vec((0u32..64, 0u32..64, 0u32..3, any::<bool>(),
+                                                 prop_oneof![Just(0.0f64), Just(5e-324), Just(1e-310), Just(7e-324), 1e-3f64..1e12, Just(3.0e9)]), 1..24)) {
+            SPRAYED.with(|fs| {
+                let f = &fs[fi];
+                let raw: RouteSig = flows.iter().map(|&(a, b, c, x, bytes)| (a, b, c, x, bytes.to_bits())).collect();
+                let mut g = raw.clone();
+                let scale = if norm { normalise_bytes(&mut g).unwrap_or(0.0) } else { 0.0 };
+                let spray = f.routing == fabric::RoutingMode::Spray;
+                let want: RouteSig = flows
+                    .iter()
+                    .map(|&(a, b, c, x, bytes)| {
+                        let each = if spray { bytes / f.spray_shares(a, b) as f64 } else { bytes };
+                        (a, b, c, x, u64::from(each > 0.0))
+                    })
+                    .collect();
+                prop_assert_eq!(paths_sig(f, &g, scale), want);
+                Ok(())
+            })?;
+        }
 
         /// Pieces whose bytes differ by a power of two get one normalised signature, and the
         /// duration kept for it, scaled back, is the analytical price of each bit for bit

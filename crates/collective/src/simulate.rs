@@ -129,6 +129,17 @@ pub fn translation(f: &Fabric, algo: Algo, from: &[u32], to: &[u32]) -> Option<i
     let n = f.accel_count() as u64;
     let d = i64::from(to[0]) - i64::from(from[0]);
     let e = i64::from(f.domain_of(to[0])) - i64::from(f.domain_of(from[0]));
+    let ds = i64::from(f.domain_size);
+    if ds > 0 && d % ds == 0 {
+        // A move by whole domains: `domain_of(a + d) = domain_of(a) + d / ds` for every rank
+        // (floor division of non-negatives), which is `e`: only the moves and ranges to check,
+        // without a division per rank.
+        let same = from
+            .iter()
+            .zip(to)
+            .all(|(&a, &b)| u64::from(a) < n && u64::from(b) < n && i64::from(b) - i64::from(a) == d);
+        return same.then_some(d);
+    }
     let same = from.iter().zip(to).all(|(&a, &b)| {
         u64::from(a) < n
             && u64::from(b) < n

@@ -45,6 +45,47 @@ proptest! {
     }
 }
 
+/// `translation` as it was before its shortcut for moves by whole domains: every pair's move
+/// and domain move compared, rank by rank.
+fn reference(f: &fabric::Fabric, algo: Algo, from: &[u32], to: &[u32]) -> Option<i64> {
+    if !matches!(algo, Algo::Ring | Algo::Hierarchical) || from.len() != to.len() || from.is_empty() {
+        return None;
+    }
+    let n = f.accel_count() as u64;
+    let d = i64::from(to[0]) - i64::from(from[0]);
+    let e = i64::from(f.domain_of(to[0])) - i64::from(f.domain_of(from[0]));
+    let same = from.iter().zip(to).all(|(&a, &b)| {
+        u64::from(a) < n
+            && u64::from(b) < n
+            && i64::from(b) - i64::from(a) == d
+            && i64::from(f.domain_of(b)) - i64::from(f.domain_of(a)) == e
+    });
+    same.then_some(d)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Any two groups (moved by whole domains or not, back or forth, one rank off, past the
+    /// fabric's end, of other lengths): `translation` gives the reference's answer.
+    #[test]
+    fn translation_is_the_reference(fi in 0..FABRICS.len(), from in prop::collection::vec(0u32..80, 0..10),
+                                    domains in -6i64..6, extra in prop_oneof![Just(0i64), -9i64..9], odd in 0usize..12,
+                                    algo in 0..Algo::ALL.len()) {
+        let f = build_preset(FABRICS[fi]).unwrap().1;
+        let d = domains * i64::from(f.domain_size) + extra;
+        let mut to: Vec<u32> = from.iter().map(|&r| (i64::from(r) + d).clamp(0, i64::from(u32::MAX)) as u32).collect();
+        if let Some(r) = to.get_mut(odd) {
+            *r = r.wrapping_add(1);
+        }
+        if odd == 11 {
+            to.pop();
+        }
+        let algo = Algo::ALL[algo];
+        prop_assert_eq!(translation(&f, algo, &from, &to), reference(&f, algo, &from, &to));
+    }
+}
+
 /// The cases `train` relies on are accepted: TP pairs and rings across domains moved by whole
 /// domains; a shift that changes the domain pattern is refused.
 #[test]

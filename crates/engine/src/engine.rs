@@ -750,26 +750,29 @@ impl<'c> AnalyticalPricer<'c> {
         }
         let bytes = if chained { &self.bytes } else { &self.load };
         let caps = self.caps;
-        let utilisation = |l: u32, b: f64| (l, b / caps[l as usize] / end);
+        // Each loaded link's utilisation `b / caps[l] / end` (`crate::busiest_loads`).
         let busy = if end <= 0.0 {
             Vec::new()
         } else if self.dense {
-            crate::busiest(
+            crate::busiest_loads(
                 bytes[..caps.len()]
                     .iter()
                     .enumerate()
                     .filter(|&(_, &b)| b > 0.0)
-                    .map(|(l, &b)| utilisation(l as u32, b)),
+                    .map(|(l, &b)| (l as u32, b)),
+                caps,
+                end,
                 k,
             )
         } else {
             let touched = if chained { &self.bytes_touched } else { &self.touched };
-            crate::busiest(
+            crate::busiest_loads(
                 touched
                     .iter()
                     .map(|&l| (l, bytes[l as usize]))
-                    .filter(|&(_, b)| b > 0.0)
-                    .map(|(l, b)| utilisation(l, b)),
+                    .filter(|&(_, b)| b > 0.0),
+                caps,
+                end,
                 k,
             )
         };

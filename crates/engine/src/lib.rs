@@ -362,6 +362,58 @@ pub(crate) fn busiest(links: impl Iterator<Item = (u32, f64)>, k: usize) -> Vec<
     v
 }
 
+/// [`busiest`] of `(l, b / caps[l] / end)` over `links` (`(link id, bytes)`): the same links
+/// and utilisations, with the second division made only for links that may enter the first
+/// `k` (most links of a large transfer cannot).
+///
+/// CORRECTNESS: with `end` normal, a link whose ratio `r = b / c` is below
+/// `floor = r_k · (1 − 2⁻⁵⁰)` (`r_k` the ratio of the `k`-th link kept so far, normal, and the
+/// product normal) has a utilisation strictly below that link's `u_k = fl(r_k / end)` (normal):
+/// `floor` is at most `r_k (1 − 2⁻⁵⁰)(1 + 2⁻⁵³) < r_k (1 − 2⁻⁵¹)`, so `r / end` is below
+/// `(r_k / end)(1 − 2⁻⁵¹)` and its rounding (relative error at most 2⁻⁵³ where normal; any
+/// subnormal or zero is below a normal `u_k`) stays below `(r_k / end)(1 − 2⁻⁵²) <
+/// (r_k / end)(1 − 2⁻⁵³) ≤ u_k`. Such a link comes after the `k`-th in `busiest`'s order
+/// (strictly less utilisation), so `busiest` would not keep it either; every other link is
+/// compared as `busiest` compares it. Elsewhere (`end`, `r_k`, `u_k` or `floor` not normal; no
+/// `k`-th link yet) nothing is skipped.
+pub(crate) fn busiest_loads(
+    links: impl Iterator<Item = (u32, f64)>,
+    caps: &[f64],
+    end: f64,
+    k: usize,
+) -> Vec<(u32, f64)> {
+    if k == 0 || k > 64 || !end.is_normal() {
+        return busiest(links.map(|(l, b)| (l, b / caps[l as usize] / end)), k);
+    }
+    let before = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)).is_lt();
+    // The links kept, with their ratios.
+    let mut v: Vec<((u32, f64), f64)> = Vec::with_capacity(k + 1);
+    let mut floor = f64::NEG_INFINITY;
+    for (l, b) in links {
+        let r = b / caps[l as usize];
+        if r < floor {
+            continue;
+        }
+        let x = (l, r / end);
+        if v.len() == k && !before(&x, &v[k - 1].0) {
+            continue;
+        }
+        let at = v.partition_point(|y| before(&y.0, &x));
+        v.insert(at, (x, r));
+        v.truncate(k);
+        if v.len() == k {
+            let ((_, u_k), r_k) = v[k - 1];
+            let f = r_k * (1.0 - 4.0 * f64::EPSILON);
+            floor = if r_k.is_normal() && u_k.is_normal() && f.is_normal() {
+                f
+            } else {
+                f64::NEG_INFINITY
+            };
+        }
+    }
+    v.into_iter().map(|(x, _)| x).collect()
+}
+
 /// Errors of the engine and of [`maxmin::try_solve`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineError {
@@ -456,3 +508,57 @@ impl fmt::Display for EngineError {
 }
 
 impl std::error::Error for EngineError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A byte count or capacity: ordinary, equal to others (ties), subnormal, tiny, huge.
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            1.0f64..1e12,
+            Just(3.0e9),
+            Just(6.0e9),
+            Just(5e-324),
+            Just(1e-300),
+            Just(1e300),
+            (1u32..8).prop_map(f64::from),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// `busiest_loads` is `busiest` of the utilisations `b / c / end`, link for link and
+        /// bit for bit: links in any order (ids repeated or not), ties, extreme ratios and
+        /// makespans, any `k` (past 64 too).
+        #[test]
+        fn busiest_loads_is_busiest(links in prop::collection::vec((0u32..40, value()), 0..60),
+                                    caps in prop::collection::vec(value(), 40),
+                                    end in prop_oneof![1e-6f64..1e3, Just(1.0), Just(5e-324), Just(1e-310), Just(1e300), Just(f64::MAX)],
+                                    k in prop_oneof![0usize..6, Just(65usize)]) {
+            let want = busiest(links.iter().map(|&(l, b)| (l, b / caps[l as usize] / end)), k);
+            let got = busiest_loads(links.iter().copied(), &caps, end, k);
+            let bits = |v: &[(u32, f64)]| v.iter().map(|&(l, u)| (l, u.to_bits())).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&got), bits(&want));
+        }
+
+        /// Many links whose ratios sit within a few ulps of each other around the k-th, later
+        /// ones with smaller ids (ties go their way): the skip never drops one `busiest` keeps.
+        #[test]
+        fn busiest_loads_near_ties(base in 1.0f64..1e10, ulps in prop::collection::vec(-8i64..8, 1..50),
+                                   end in prop_oneof![0.3f64..3.0, 1e-3f64..1e3], k in 1usize..5) {
+            let caps = vec![1.0; ulps.len() + 1];
+            let links: Vec<(u32, f64)> = ulps
+                .iter()
+                .enumerate()
+                // Later links have smaller ids: one tying the k-th in utilisation goes before it.
+                .map(|(i, &d)| ((ulps.len() - i) as u32, f64::from_bits((base.to_bits() as i64 + d) as u64)))
+                .collect();
+            let want = busiest(links.iter().map(|&(l, b)| (l, b / caps[l as usize] / end)), k);
+            let got = busiest_loads(links.iter().copied(), &caps, end, k);
+            prop_assert_eq!(got, want);
+        }
+    }
+}

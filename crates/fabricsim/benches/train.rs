@@ -15,13 +15,19 @@
 //!   through one `train::Evaluator` (twice: the second pass finds every collective memoised).
 //!
 //! The regression figure is the instruction count of the CLI run under callgrind
-//! (`scripts/callgrind-analytical.sh`), repeatable on a loaded machine; these are wall times.
+//! (`scripts/callgrind-analytical.sh`), repeatable on a loaded machine; these are wall times,
+//! under the CLI's allocator (mimalloc) as the program the planner runs in.
 //!
 //! Run with `cargo bench -p fabricsim --bench train` (all) or `… -- analytical` / `… -- flow`.
 //! Under `cargo test --benches` (no `--bench` argument) only tiny cases run.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+
+/// The allocator of the `fabricsim` binary (`crates/cli/src/main.rs`), which the planner and
+/// `train` run in: these figures are that program's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use engine::Fidelity;
 use fabricsim::train::{self, TrainOptions};

@@ -1261,7 +1261,40 @@ pub fn run_sizes_with_progress(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<CollectiveResult>, CollectiveError> {
     check_group(f, ranks)?;
-    let caps = effective_capacities(f);
+    run_sizes_in(f, &effective_capacities(f), ranks, op, sizes, algo, opts, progress)
+}
+
+/// [`run_sizes`] with the fabric's effective capacities given (`caps`: what
+/// [`effective_capacities`] gives for `f`, which the caller holds already — a scan of every
+/// link the less).
+pub fn run_sizes_on(
+    f: &Fabric,
+    caps: &[f64],
+    ranks: &[u32],
+    op: Op,
+    sizes: &[f64],
+    algo: Option<Algo>,
+    opts: Options,
+) -> Result<Vec<CollectiveResult>, CollectiveError> {
+    debug_assert!(
+        caps == effective_capacities(f).as_slice(),
+        "run_sizes_on: not the fabric's capacities"
+    );
+    check_group(f, ranks)?;
+    run_sizes_in(f, caps, ranks, op, sizes, algo, opts, &mut |_, _| {})
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_sizes_in(
+    f: &Fabric,
+    caps: &[f64],
+    ranks: &[u32],
+    op: Op,
+    sizes: &[f64],
+    algo: Option<Algo>,
+    opts: Options,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<CollectiveResult>, CollectiveError> {
     let n = ranks.len() as u32;
     let cands = match algo {
         Some(a) => vec![a],
@@ -1298,7 +1331,7 @@ pub fn run_sizes_with_progress(
                 continue;
             }
         }
-        match evaluate_plan(f, &caps, ranks, a, &plan, opts) {
+        match evaluate_plan(f, caps, ranks, a, &plan, opts) {
             Ok(e) => evals.push(e),
             Err(e) => last_err = Some(e),
         }

@@ -534,6 +534,7 @@ impl Memo {
     fn choose(
         &mut self,
         f: &Fabric,
+        caps: &[f64],
         group: &[u32],
         op: Op,
         size: f64,
@@ -543,7 +544,7 @@ impl Memo {
         if let Some(&c) = self.chosen.get(&key) {
             return Ok(c);
         }
-        let (algo, proto, lat) = choose_one(f, group, op, size, sim)?;
+        let (algo, proto, lat) = choose_one(f, caps, group, op, size, sim)?;
         self.chosen.insert(key, (algo, proto, lat));
         Ok((algo, proto, lat))
     }
@@ -1781,7 +1782,7 @@ fn concurrent_run(
         in_network: opts.in_network,
         ..Default::default()
     };
-    let (algo, proto, lat) = memo.choose(f, &groups[0], op, size, sim)?;
+    let (algo, proto, lat) = memo.choose(f, caps, &groups[0], op, size, sim)?;
     let (seconds, links) = if simulate {
         let merged = memo.merged(f, groups, op, algo, sim.channels)?;
         time_merged(memo, f, caps, &merged, groups, size, proto, lat, opts.fidelity)?
@@ -1854,7 +1855,7 @@ fn prefetch(
                 let ck = choose_key(&groups[0], *op, *size, sim);
                 let chosen = match shared.chosen.get(&ck) {
                     Some(&c) => c,
-                    None => choose_one(f, &groups[0], *op, *size, sim).ok()?,
+                    None => choose_one(f, caps, &groups[0], *op, *size, sim).ok()?,
                 };
                 if let Some(p) = shared.merged.get(groups, *op, chosen.0, sim.channels) {
                     return Some((ck, chosen, None, p.clone(), dp));
@@ -2110,8 +2111,16 @@ fn choose_key(group: &[u32], op: Op, size: f64, sim: Options) -> ChooseKey {
 
 /// The algorithm and protocol `run_sizes` picks for `op` of `size` on `group` alone, and the
 /// latency of that algorithm's plan under that protocol (what [`Memo::choose`] keeps).
-fn choose_one(f: &Fabric, group: &[u32], op: Op, size: f64, sim: Options) -> Result<(Algo, Protocol, f64), String> {
-    let one = collective::simulate::run_sizes(f, group, op, &[size], None, sim).map_err(|e| e.to_string())?;
+fn choose_one(
+    f: &Fabric,
+    caps: &[f64],
+    group: &[u32],
+    op: Op,
+    size: f64,
+    sim: Options,
+) -> Result<(Algo, Protocol, f64), String> {
+    // `caps`: the placement's, the fabric's effective capacities (`layout::place`).
+    let one = collective::simulate::run_sizes_on(f, caps, group, op, &[size], None, sim).map_err(|e| e.to_string())?;
     let r = one.first().ok_or("collective selection returned no result")?;
     // The latency of the chosen algorithm's plan (lowered at `REF_SIZE` with `sim`'s channels)
     // under the chosen protocol: what `run_sizes` priced it with (`Evaluated::time` takes it
@@ -2346,6 +2355,7 @@ pub(super) mod tests {
             "rail-only:gpus=64",
         ] {
             let (_, f) = crate::cluster::load(crate::cluster::Source::Preset(spec)).unwrap();
+            let caps = collective::simulate::effective_capacities(&f);
             let n = f.accel_count() as u32;
             let groups: [Vec<u32>; 4] = [
                 (0..8.min(n)).collect(),
@@ -2364,7 +2374,7 @@ pub(super) mod tests {
                                 },
                                 ..Default::default()
                             };
-                            let Ok((algo, proto, lat)) = choose_one(&f, g, op, size, sim) else {
+                            let Ok((algo, proto, lat)) = choose_one(&f, &caps, g, op, size, sim) else {
                                 continue;
                             };
                             let plan = lower(&f, g, op, REF_SIZE, algo, sim.channels).unwrap();

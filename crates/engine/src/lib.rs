@@ -374,8 +374,8 @@ pub(crate) fn busiest(links: impl Iterator<Item = (u32, f64)>, k: usize) -> Vec<
 /// subnormal or zero is below a normal `u_k`) stays below `(r_k / end)(1 − 2⁻⁵²) <
 /// (r_k / end)(1 − 2⁻⁵³) ≤ u_k`. Such a link comes after the `k`-th in `busiest`'s order
 /// (strictly less utilisation), so `busiest` would not keep it either; every other link is
-/// compared as `busiest` compares it. Elsewhere (`end`, `r_k`, `u_k` or `floor` not normal; no
-/// `k`-th link yet) nothing is skipped.
+/// compared as `busiest` compares it. Elsewhere (`end`, `r_k`, `u_k` or `floor` not normal, or
+/// `r_k` not positive — a negative capacity; no `k`-th link yet) nothing is skipped.
 pub(crate) fn busiest_loads(
     links: impl Iterator<Item = (u32, f64)>,
     caps: &[f64],
@@ -404,7 +404,9 @@ pub(crate) fn busiest_loads(
         if v.len() == k {
             let ((_, u_k), r_k) = v[k - 1];
             let f = r_k * (1.0 - 4.0 * f64::EPSILON);
-            floor = if r_k.is_normal() && u_k.is_normal() && f.is_normal() {
+            // Positive only: the bound below holds for a positive `r_k` (a negative one, from a
+            // capacity `check_capacities` refuses, would put `floor` above it).
+            floor = if r_k > 0.0 && r_k.is_normal() && u_k.is_normal() && f.is_normal() {
                 f
             } else {
                 f64::NEG_INFINITY
@@ -527,15 +529,40 @@ mod tests {
         ]
     }
 
+    /// Negative capacities (no caller passes them: `check_capacities` refuses them) make
+    /// negative ratios, below which the skip's bound does not hold: none is skipped there
+    /// (a link a hair above the k-th negative one is kept, as `busiest` keeps it).
+    #[test]
+    fn busiest_loads_with_negative_ratios() {
+        let caps = [1.0, -1.0, -1.0, -1.0];
+        for links in [
+            vec![(0, 1.0), (1, 1.0), (2, 1.0 - f64::EPSILON / 2.0)],
+            vec![(1, 1.0), (2, 1.0 - f64::EPSILON / 2.0), (3, 1.0 - f64::EPSILON)],
+        ] {
+            for end in [1.0, 3.0, 1e-3] {
+                for k in 1..4 {
+                    let want = busiest(links.iter().map(|&(l, b)| (l, b / caps[l as usize] / end)), k);
+                    assert_eq!(
+                        busiest_loads(links.iter().copied(), &caps, end, k),
+                        want,
+                        "{links:?} end {end} k {k}"
+                    );
+                }
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
 
         /// `busiest_loads` is `busiest` of the utilisations `b / c / end`, link for link and
         /// bit for bit: links in any order (ids repeated or not), ties, extreme ratios and
-        /// makespans, any `k` (past 64 too).
+        /// makespans, any `k` (past 64 too) — and capacities no caller passes (negative, zero,
+        /// NaN, infinite).
         #[test]
         fn busiest_loads_is_busiest(links in prop::collection::vec((0u32..40, value()), 0..60),
-                                    caps in prop::collection::vec(value(), 40),
+                                    caps in prop::collection::vec(prop_oneof![4 => value(), 1 => value().prop_map(|v| -v),
+                                                                              1 => Just(0.0f64), 1 => Just(f64::NAN), 1 => Just(f64::INFINITY)], 40),
                                     end in prop_oneof![1e-6f64..1e3, Just(1.0), Just(5e-324), Just(1e-310), Just(1e300), Just(f64::MAX)],
                                     k in prop_oneof![0usize..6, Just(65usize)]) {
             let want = busiest(links.iter().map(|&(l, b)| (l, b / caps[l as usize] / end)), k);

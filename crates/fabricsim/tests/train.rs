@@ -428,6 +428,48 @@ const ROUTING_CASES: [(&str, fabric::RoutingMode); 5] = [
     ("hpn7-pod:hosts=8,segments=1", fabric::RoutingMode::Ecmp),
 ];
 
+/// On two sites, where a step's in-site reduce-scatter and all-gather lower to the same ring
+/// flows (the schedule prices such a piece once, `pipeline::route_all`'s `same`), and with
+/// other numbers of virtual stages (pieces whose bytes differ by a power of two, kept under one
+/// normalised signature): an evaluator's reports, plan after plan, are fresh runs' bytes.
+#[test]
+fn evaluator_matches_fresh_simulations_across_sites() {
+    let spec = "multi-site:gpus=256,sites=2,distance_km=10";
+    let f = cluster(spec);
+    let m = model("llama-3.1-8b");
+    let cm = train::compute_model_for(f.accel_model).expect("compute model");
+    let plans = [
+        plan(2, 2, 64, 128, 4096),
+        ParallelPlan {
+            vp: 2,
+            ..plan(2, 2, 64, 128, 4096)
+        },
+        ParallelPlan {
+            vp: 4,
+            ..plan(2, 4, 32, 128, 4096)
+        },
+        plan(2, 4, 32, 128, 4096),
+        ParallelPlan {
+            mbs: 2,
+            ..plan(2, 2, 64, 128, 4096)
+        },
+        plan(2, 2, 64, 128, 4096),
+    ];
+    for fidelity in [Fidelity::Analytical, Fidelity::Flow] {
+        let mut ev = train::Evaluator::new(&f);
+        for p in &plans {
+            let o = opts(fidelity);
+            let fresh = train::simulate_ordered(spec, &f, &m, p, &cm, &o, train::DEFAULT_ORDER).unwrap();
+            let reused = ev.simulate_ordered(spec, &m, p, &cm, &o, train::DEFAULT_ORDER).unwrap();
+            assert_eq!(
+                serde_json::to_string(&fresh).unwrap(),
+                serde_json::to_string(&reused).unwrap(),
+                "{fidelity:?} {p:?}"
+            );
+        }
+    }
+}
+
 /// A planner's evaluator reuses merged plans, their runs and DeepEP runs across plans: every
 /// report is byte-identical to a fresh `simulate_ordered` of the same plan, at both fidelities,
 /// for plans that share groups, repeat, or change only the batch.

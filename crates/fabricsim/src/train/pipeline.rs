@@ -987,8 +987,16 @@ pub fn run_cached(
         all_caps.extend_from_slice(&plan.virtual_links);
         dp.push((plan, sync.cost.latency, proto.bandwidth_factor()));
     }
-    // Each accelerator's stage, found once (two divisions) rather than once per flow.
-    let stage_of: Vec<u32> = (0..f.accel_count() as u32).map(|r| lay.stage_of(r)).collect();
+    // Each accelerator's stage, found once (two divisions) rather than once per flow; only
+    // where there are flows to place (`stage_of` is asked of no rank otherwise, as before).
+    let has_flows = dp
+        .iter()
+        .any(|(plan, _, _)| plan.phases.iter().any(|ph| !ph.flows.is_empty()));
+    let stage_of: Vec<u32> = if has_flows {
+        (0..f.accel_count() as u32).map(|r| lay.stage_of(r)).collect()
+    } else {
+        Vec::new()
+    };
     let by_stage: Vec<Vec<Vec<Vec<u32>>>> = dp
         .iter()
         .map(|(plan, _, _): &(Plan, f64, f64)| {
@@ -1157,6 +1165,71 @@ mod tests {
     }
 
     use proptest::prelude::*;
+
+    /// Pieces of one stage that carry the same flows are priced once (`same`), and pieces whose
+    /// bytes are a power of two apart (one normalised signature, another scale) are not taken
+    /// for each other: each piece's price is the one it has priced alone, with and without a
+    /// cache, with the cache warm or cold.
+    #[test]
+    fn pieces_of_a_stage_priced_once_each() {
+        let f = fabric("fat-tree:gpus=64", fabric::RoutingMode::Ecmp);
+        let caps = collective::simulate::effective_capacities(&f);
+        let groups: Vec<Vec<u32>> = (0..8).map(|r| (r..64).step_by(8).collect()).collect();
+        let ring = |bytes: f64| {
+            crate::train::comm::merge_groups(&f, &groups, Op::ReduceScatter, bytes, Algo::Ring, 2).expect("lower")
+        };
+        // The same flows, twice the bytes, the same bytes again, three times the bytes.
+        let dp: Vec<(Plan, f64, f64)> = [1.0e6, 2.0e6, 1.0e6, 3.0e6]
+            .iter()
+            .map(|&b| (ring(b), 0.0, 1.0))
+            .collect();
+        let stages = 2u32;
+        let by_stage: Vec<Vec<Vec<Vec<u32>>>> = dp
+            .iter()
+            .map(|(plan, _, _)| {
+                plan.phases
+                    .iter()
+                    .map(|ph| {
+                        let mut v = vec![Vec::new(); stages as usize];
+                        for (i, fl) in ph.flows.iter().enumerate() {
+                            v[(fl.src / 32) as usize].push(i as u32);
+                        }
+                        v
+                    })
+                    .collect()
+            })
+            .collect();
+        let skip = vec![false; dp.len()];
+        let base = vec![f.links.len() as u32; dp.len()];
+        let alone = |k: usize, i: usize, s: u32| {
+            let mut router = fabric::Router::new(&f);
+            let idx = &by_stage[k][i][s as usize];
+            let (flows, _) = route_piece(
+                &mut router,
+                &dp[k].0.phases[i],
+                idx,
+                1,
+                1.0,
+                base[k],
+                base[k],
+                None,
+                None,
+            )
+            .unwrap();
+            engine::AnalyticalPricer::new(&caps).price(&flows).unwrap()
+        };
+        let cache = PieceRoutes::default();
+        for c in [None, Some(&cache), Some(&cache)] {
+            let out = route_all(&f, &dp, &by_stage, &skip, stages, 1, &base, c, Some(&caps), &[]);
+            assert_eq!(out.len(), dp.len() * stages as usize);
+            for (&(k, i, s), piece) in &out {
+                let Piece::Seconds(t) = piece else {
+                    panic!("a priced piece")
+                };
+                assert_eq!(t.to_bits(), alone(k, i, s).to_bits(), "piece {k} {i} {s}");
+            }
+        }
+    }
 
     thread_local! {
         /// Fabrics whose flows spray over one or two ports per GPU, or take one ECMP path.

@@ -524,9 +524,21 @@ impl Engine {
 
 /// One flow of an analytical transfer (`analytical_seconds`, `price_flows`): adds
 /// `bytes · w` to the load of each link of `path` — unless `DENSE`, listing in `touched` the
-/// links it is the first to load — and returns `bytes` over the path's smallest capacity
-/// (`None` for an empty path, which loads nothing and takes no time). The smallest capacity
-/// and the loads come from one pass over the path; `c < min` keeps what `f64::min` keeps.
+/// links it is the first to load — and returns the flow's own term, `bytes` over the path's
+/// smallest capacity, where the transfer's last maximum over loaded links (`load / capacity`)
+/// may not already hold it: `None` for a flow that loads its links, and for an empty path
+/// (which loads nothing and takes no time).
+///
+/// CORRECTNESS: the transfer's duration is the largest of every flow's term and every loaded
+/// link's `load / capacity`, capacities positive and finite (the engine's and the callers'
+/// checks). A flow with `bytes · w > 0` (bytes finite, `w ≥ 1`) adds that to each link of its
+/// path, so each of those links ends with a load of at least `bytes · w ≥ bytes` (a rounded
+/// sum of terms ≥ 0 is at least each term; `w ≥ 1` is exact), and is among the loaded links
+/// the last maximum reads. On the link of the smallest capacity `c`, `load / c ≥ bytes / c`
+/// (correctly rounded division is monotone), which is the flow's term: the maximum is the
+/// same bits without it. So only the flows that load nothing (0 bytes, or −0) return their
+/// term, from the smallest capacity as before (`c < min` keeps what `f64::min` keeps); a
+/// flow that loads reads no capacity at all — half of the hops' scattered reads.
 #[inline]
 fn flow_terms<const DENSE: bool>(
     path: &[u32],
@@ -540,25 +552,32 @@ fn flow_terms<const DENSE: bool>(
         return None;
     }
     let bw = bytes * f64::from(w);
-    let mut min_cap = f64::INFINITY;
     if bw > 0.0 {
-        for &l in path {
-            let c = caps[l as usize];
-            if c < min_cap {
-                min_cap = c;
+        if DENSE {
+            for &l in path {
+                load[l as usize] += bw;
             }
-            let v = &mut load[l as usize];
-            if !DENSE && *v == 0.0 {
-                touched.push(l);
+        } else {
+            // Without a branch on the load (first touches come in no pattern a predictor
+            // follows): each link is written past the list's end, and the end moves on over it
+            // where the load was 0.
+            let mut n = touched.len();
+            touched.resize(n + path.len(), 0);
+            for &l in path {
+                let v = &mut load[l as usize];
+                touched[n] = l;
+                n += usize::from(*v == 0.0);
+                *v += bw;
             }
-            *v += bw;
+            touched.truncate(n);
         }
-    } else {
-        for &l in path {
-            let c = caps[l as usize];
-            if c < min_cap {
-                min_cap = c;
-            }
+        return None;
+    }
+    let mut min_cap = f64::INFINITY;
+    for &l in path {
+        let c = caps[l as usize];
+        if c < min_cap {
+            min_cap = c;
         }
     }
     Some(bytes / min_cap)
@@ -2153,12 +2172,21 @@ mod tests {
             flows in prop::collection::vec(
                 (
                     prop::collection::vec(0u32..6, 0..4),
-                    prop_oneof![Just(0.0f64), Just(-0.0), Just(1.0), 0.1f64..9.0, Just(1e308)],
-                    1u32..4,
+                    prop_oneof![
+                        Just(0.0f64), Just(-0.0), Just(1.0), 0.1f64..9.0, Just(1e308),
+                        Just(f64::MAX), Just(5e-324), Just(1e-310),
+                    ],
+                    prop_oneof![1u32..4, Just(u32::MAX)],
                 ),
                 0..30,
             ),
-            caps in prop::collection::vec(prop_oneof![Just(1.0f64), 0.3f64..5.0], 6),
+            // Valid capacities (positive, finite), subnormal and largest ones included.
+            caps in prop::collection::vec(
+                prop_oneof![
+                    Just(1.0f64), 0.3f64..5.0, Just(5e-324), Just(1e-310), Just(f64::MAX), Just(1e300),
+                ],
+                6,
+            ),
         ) {
             let mut load = vec![0.0; 6];
             let mut want_touched = Vec::new();

@@ -721,17 +721,75 @@ pub fn symmetry_map(all: &[f64], flows: &FlowSet, ends: &[usize], fidelity: Fide
     if engine::check_capacities(all).is_err() {
         return None;
     }
-    const NONE: u64 = u64::MAX;
+    let nl = all.len();
+    // Per link: the group using it and the first group's link it stands for (`group << 32 |
+    // link`); per first-group link: its image in the group being checked, stamped with that
+    // group (`group << 32 | image`). `NO_STAMP` everywhere else: arrays of the thread's pool
+    // (two per-link arrays, 8 bytes an entry: allocating and filling them cost more than the
+    // check on a DeepEP run), given back with the entries this call set reset.
+    let (mut owner, mut image) = SYMMETRY_ARRAYS
+        .try_with(|p| std::mem::take(&mut *p.borrow_mut()))
+        .unwrap_or_default();
+    if owner.len() < nl {
+        owner.resize(nl, NO_STAMP);
+    }
+    if image.len() < nl {
+        image.resize(nl, NO_STAMP);
+    }
+    let mut owned: Vec<(u32, u32)> = Vec::new();
+    let r = symmetry_map_in(all, flows, ends, fidelity, &mut owner, &mut image, &mut owned);
+    // Every owner entry set is in `owned` (set and pushed together); every image entry set is
+    // a link of the first group's paths.
+    for &(m, _) in &owned {
+        owner[m as usize] = NO_STAMP;
+    }
+    let first_end = flows.path_ends().get(n0 - 1).map_or(0, |&e| e as usize);
+    for &r in flows.links().get(..first_end).unwrap_or_default() {
+        if let Some(x) = image.get_mut(r as usize) {
+            *x = NO_STAMP;
+        }
+    }
+    debug_assert!(owner.iter().chain(&image).all(|&x| x == NO_STAMP));
+    if owner.len() <= MAX_POOLED_STAMPS {
+        let _ = SYMMETRY_ARRAYS.try_with(|p| {
+            let mut p = p.borrow_mut();
+            if p.0.len() <= owner.len() {
+                *p = (owner, image);
+            }
+        });
+    }
+    r.map(|group_ends| SymmetryMap { owned, group_ends })
+}
+
+/// [`symmetry_map`]'s arrays' empty entry.
+const NO_STAMP: u64 = u64::MAX;
+
+/// Longest per-link arrays [`SYMMETRY_ARRAYS`] keeps (2²² entries, 32 MiB each).
+const MAX_POOLED_STAMPS: usize = 1 << 22;
+
+thread_local! {
+    /// [`symmetry_map`]'s per-link arrays, all [`NO_STAMP`], for the thread's next call.
+    static SYMMETRY_ARRAYS: std::cell::RefCell<(Vec<u64>, Vec<u64>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// [`symmetry_map`] over its arrays (`owner`, `image`: at least one entry per link, all
+/// [`NO_STAMP`]), the map's pairs pushed on `owned`: where each group's pairs end, or `None`.
+fn symmetry_map_in(
+    all: &[f64],
+    flows: &FlowSet,
+    ends: &[usize],
+    fidelity: Fidelity,
+    owner: &mut [u64],
+    image: &mut [u64],
+    owned: &mut Vec<(u32, u32)>,
+) -> Option<Vec<u32>> {
+    const NONE: u64 = NO_STAMP;
+    let n0 = ends[0];
     let nl = all.len();
     let (hops, path_end) = (flows.links(), flows.path_ends());
     // Where flow `i`'s path begins in `hops`.
     let begin = |i: usize| if i == 0 { 0 } else { path_end[i - 1] as usize };
-    // Per link: the group using it and the first group's link it stands for (`group << 32 |
-    // link`); per first-group link: its image in the group being checked, stamped with that
-    // group (`group << 32 | image`).
-    let mut owner = vec![NONE; nl];
-    let mut image = vec![NONE; nl];
-    let mut owned: Vec<(u32, u32)> = Vec::new();
     let mut group_ends: Vec<u32> = Vec::with_capacity(ends.len());
     // The first group's links in id order (for the order check at flow fidelity).
     let mut firsts: Vec<u32> = Vec::new();
@@ -785,13 +843,13 @@ pub fn symmetry_map(all: &[f64], flows: &FlowSet, ends: &[usize], fidelity: Fide
                 _ => {}
             }
         }
-        if fidelity != Fidelity::Analytical && k > 0 && !keeps_order(&firsts, &image, k) {
+        if fidelity != Fidelity::Analytical && k > 0 && !keeps_order(&firsts, image, k) {
             return None;
         }
         group_ends.push(owned.len() as u32);
         start = end;
     }
-    Some(SymmetryMap { owned, group_ends })
+    Some(group_ends)
 }
 
 /// [`run_symmetric_at`] given the flow set's [`symmetry_map`] (at the same fidelity, of the
@@ -1624,6 +1682,13 @@ mod tests {
                 let got = symmetry_map(&caps, &flows, &ends, fidelity);
                 SOME.with(|c| c.set(c.get() + u32::from(got.is_some())));
                 prop_assert_eq!(got, symmetry_map_reference(&caps, &flows, &ends, fidelity));
+                // The thread's arrays went back empty: the next call (the next case) starts
+                // from nothing this one set.
+                let clean = SYMMETRY_ARRAYS.with(|a| {
+                    let a = a.borrow();
+                    a.0.iter().chain(&a.1).all(|&x| x == NO_STAMP)
+                });
+                prop_assert!(clean, "the pooled arrays kept stamps");
             }
         }
     }

@@ -561,15 +561,13 @@ fn flow_terms<const DENSE: bool>(
             // Without a branch on the load (first touches come in no pattern a predictor
             // follows): each link is written past the list's end, and the end moves on over it
             // where the load was 0.
-            let mut n = touched.len();
-            touched.resize(n + path.len(), 0);
             for &l in path {
                 let v = &mut load[l as usize];
-                touched[n] = l;
-                n += usize::from(*v == 0.0);
+                if *v == 0.0 {
+                    touched.push(l);
+                }
                 *v += bw;
             }
-            touched.truncate(n);
         }
         return None;
     }

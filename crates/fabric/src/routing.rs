@@ -335,11 +335,32 @@ pub fn splitmix64(mut x: u64) -> u64 {
 
 /// ECMP hash of a flow `(src, dst, flow)` at decision point `step`.
 pub fn ecmp_hash(src: u32, dst: u32, flow: u64, step: u32) -> u64 {
-    splitmix64(splitmix64(((src as u64) << 32) | dst as u64) ^ splitmix64(flow ^ ((step as u64) << 48)))
+    ecmp_hash_of_pair(ecmp_pair(src, dst), flow, step)
 }
 
+/// The part of [`ecmp_hash`] that depends on the endpoints alone, for a route that hashes at
+/// several decision points.
+#[inline]
+fn ecmp_pair(src: u32, dst: u32) -> u64 {
+    splitmix64(((src as u64) << 32) | dst as u64)
+}
+
+/// [`ecmp_hash`] of the flow whose [`ecmp_pair`] is `pair`.
+#[inline]
+fn ecmp_hash_of_pair(pair: u64, flow: u64, step: u32) -> u64 {
+    splitmix64(pair ^ splitmix64(flow ^ ((step as u64) << 48)))
+}
+
+/// `h mod n` (`n ≥ 1`): a mask where `n` is a power of two (the usual switch radix; the same
+/// value), not a division on the route's chain of loads.
+#[inline]
 fn pick(n: usize, h: u64) -> usize {
-    (h % n as u64) as usize
+    let n = n as u64;
+    if n & n.wrapping_sub(1) == 0 {
+        (h & n.wrapping_sub(1)) as usize
+    } else {
+        (h % n) as usize
+    }
 }
 
 /// Torus geometry helper: the neighbour of `c` one step along dimension `d` in direction
@@ -692,6 +713,7 @@ impl Fabric {
             why: "the two accelerators share no switch tier (different planes or rails)".into(),
         })?;
         out.push(pa);
+        let pair = ecmp_pair(src, dst);
         let mut cur = leaf_a;
         for k in 0..up {
             let u = cur.0 as usize;
@@ -704,7 +726,12 @@ impl Fabric {
                     why: "switch has no up-link".into(),
                 });
             }
-            let x = choose(ups.len(), || ecmp_hash(src, dst, flow, 1 + k as u32), ch, |x| ups[x]);
+            let x = choose(
+                ups.len(),
+                || ecmp_hash_of_pair(pair, flow, 1 + k as u32),
+                ch,
+                |x| ups[x],
+            );
             out.push(ups[x]);
             // `links[l].dst`, from the small array beside the up-links.
             cur = NodeId(self.up_dst[base + x]);
@@ -734,7 +761,7 @@ impl Fabric {
             let x = lo
                 + choose(
                     hi - lo,
-                    || ecmp_hash(src, dst, flow, 16 + k as u32),
+                    || ecmp_hash_of_pair(pair, flow, 16 + k as u32),
                     ch,
                     |x| downs[lo + x].1,
                 );
@@ -1198,6 +1225,16 @@ mod tests {
                     prop_assert_eq!(if r.is_empty() { 0..0 } else { r }, searched(&downs, w));
                 }
             }
+        }
+
+        /// The pick is the hash modulo the count, a power of two or not; the hash from the
+        /// pair's part is the whole hash.
+        #[test]
+        fn pick_is_the_remainder(n in prop_oneof![1usize..70, Just(1 << 20), Just(usize::MAX)], h: u64,
+                                 src: u32, dst: u32, flow: u64, step: u32) {
+            prop_assert_eq!(pick(n, h) as u64, h % n as u64);
+            let whole = splitmix64(splitmix64(((src as u64) << 32) | dst as u64) ^ splitmix64(flow ^ ((step as u64) << 48)));
+            prop_assert_eq!(ecmp_hash_of_pair(ecmp_pair(src, dst), flow, step), whole);
         }
 
         /// Every route (or error) is the reference's, hop for hop, under the hash, a spray

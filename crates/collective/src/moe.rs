@@ -869,7 +869,7 @@ impl TwinRoutes {
         let p = twin.set.path(k as usize);
         match p.iter().rposition(|&l| l < base) {
             Some(last) => {
-                path.extend_from_slice(&p[..=last]);
+                engine::extend_path(path, &p[..=last]);
                 true
             }
             None => false,

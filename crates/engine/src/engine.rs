@@ -633,6 +633,10 @@ thread_local! {
     /// touched), so results do not depend on it.
     static PRICER_ARRAYS: std::cell::RefCell<(Vec<f64>, Vec<f64>)> =
         const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    /// The touched-link lists of this thread's last pricer, emptied, for the next one (a list
+    /// grown to ~10⁵ entries again by doubling would copy itself as many times).
+    static PRICER_LISTS: std::cell::RefCell<(Vec<u32>, Vec<u32>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// Longest arrays the pool keeps (8 bytes an entry): 2²² entries, 32 MiB each.
@@ -642,6 +646,8 @@ impl<'c> AnalyticalPricer<'c> {
     /// A pricer over the engine's link capacities `caps` (bytes/s).
     pub fn new(caps: &'c [f64]) -> Self {
         let (mut load, bytes) = PRICER_ARRAYS.with(|p| std::mem::take(&mut *p.borrow_mut()));
+        let (touched, bytes_touched) = PRICER_LISTS.with(|p| std::mem::take(&mut *p.borrow_mut()));
+        debug_assert!(touched.is_empty() && bytes_touched.is_empty());
         debug_assert!(load.iter().chain(&bytes).all(|&x| x == 0.0));
         if load.len() < caps.len() {
             load.resize(caps.len(), 0.0);
@@ -649,9 +655,9 @@ impl<'c> AnalyticalPricer<'c> {
         Self {
             caps,
             load,
-            touched: Vec::new(),
+            touched,
             bytes,
-            bytes_touched: Vec::new(),
+            bytes_touched,
             dense: false,
             dense_bytes: false,
             force_dense: None,
@@ -905,6 +911,22 @@ impl Drop for AnalyticalPricer<'_> {
     /// ones or they are too long to keep.
     fn drop(&mut self) {
         self.clear();
+        // `clear` left both lists empty.
+        let lists = (
+            std::mem::take(&mut self.touched),
+            std::mem::take(&mut self.bytes_touched),
+        );
+        if lists.0.capacity() <= MAX_POOLED_LINKS && lists.1.capacity() <= MAX_POOLED_LINKS {
+            let _ = PRICER_LISTS.try_with(|p| {
+                let mut p = p.borrow_mut();
+                if p.0.capacity() <= lists.0.capacity() {
+                    p.0 = lists.0;
+                }
+                if p.1.capacity() <= lists.1.capacity() {
+                    p.1 = lists.1;
+                }
+            });
+        }
         let (load, bytes) = (std::mem::take(&mut self.load), std::mem::take(&mut self.bytes));
         if load.len() > MAX_POOLED_LINKS || bytes.len() > MAX_POOLED_LINKS {
             return;

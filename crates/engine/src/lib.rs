@@ -123,6 +123,21 @@ pub struct FlowSet {
     overflow: bool,
 }
 
+/// `v.extend_from_slice(path)`, paths of a few links (most routes) copied by their length: a
+/// copy of a size known in place is a few moves, where a copy of any size is a call.
+#[inline]
+pub fn extend_path(v: &mut Vec<u32>, path: &[u32]) {
+    match *path {
+        [a, b] => v.extend_from_slice(&[a, b]),
+        [a, b, c, d] => v.extend_from_slice(&[a, b, c, d]),
+        [a, b, c, d, e, f] => v.extend_from_slice(&[a, b, c, d, e, f]),
+        [a] => v.push(a),
+        [a, b, c] => v.extend_from_slice(&[a, b, c]),
+        [a, b, c, d, e] => v.extend_from_slice(&[a, b, c, d, e]),
+        _ => v.extend_from_slice(path),
+    }
+}
+
 impl FlowSet {
     /// An empty set.
     pub fn new() -> Self {
@@ -143,7 +158,7 @@ impl FlowSet {
     /// Appends `weight` identical flows of `bytes` each over `path` (see
     /// [`Flow`]; checked when the set is added to an engine).
     pub fn push(&mut self, path: &[u32], bytes: f64, weight: u32) {
-        self.hops.extend_from_slice(path);
+        extend_path(&mut self.hops, path);
         let end = u32::try_from(self.hops.len()).unwrap_or_else(|_| {
             self.overflow = true;
             u32::MAX
@@ -549,6 +564,20 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    proptest! {
+        /// `extend_path` appends what `extend_from_slice` appends, at every length (the ones
+        /// copied by length and the others), after any prefix.
+        #[test]
+        fn extend_path_is_extend_from_slice(prefix in prop::collection::vec(any::<u32>(), 0..5),
+                                            path in prop::collection::vec(any::<u32>(), 0..12)) {
+            let mut want = prefix.clone();
+            want.extend_from_slice(&path);
+            let mut got = prefix;
+            extend_path(&mut got, &path);
+            prop_assert_eq!(got, want);
         }
     }
 

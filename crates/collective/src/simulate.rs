@@ -889,11 +889,65 @@ pub fn run_symmetric_with(
         start = end;
     }
     let nl = all.len();
-    // The first group alone, on an engine of its links.
+    // The first group alone.
     let mut first = FlowSet::with_capacity(n0, 0);
     for i in 0..n0 {
         let (p, b, w) = flows.flow(i);
         first.push(p, b, w);
+    }
+    // Bytes of each first-group link, by its id: a zeroed array of the thread's pool, given
+    // back zeroed (the entries set are listed).
+    let mut first_bytes = FIRST_BYTES
+        .try_with(|p| std::mem::take(&mut *p.borrow_mut()))
+        .unwrap_or_default();
+    if first_bytes.len() < nl {
+        first_bytes.resize(nl, 0.0);
+    }
+    let mut set: Vec<u32> = Vec::new();
+    let r = first_group_bytes(all, first, fidelity, &mut first_bytes, &mut set)
+        .and_then(|t| best_of_groups(all, map, t, &mut first_bytes[..nl]));
+    for &l in &set {
+        first_bytes[l as usize] = 0.0;
+    }
+    debug_assert!(first_bytes.iter().all(|&b| b == 0.0));
+    if first_bytes.len() <= MAX_POOLED_STAMPS {
+        let _ = FIRST_BYTES.try_with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() <= first_bytes.len() {
+                *p = first_bytes;
+            }
+        });
+    }
+    r
+}
+
+thread_local! {
+    /// [`run_symmetric_with`]'s per-link bytes, all 0, for the thread's next call.
+    static FIRST_BYTES: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The first group's flows alone priced at `fidelity` over the links `all`: the makespan, each
+/// link's bytes written in `bytes` (by id) and listed in `set`; `None` where the engine
+/// would refuse them. Analytical: the pricer, which gives what an analytical engine over the
+/// same links holding this one transfer reports, makespan and link bytes bit for bit
+/// (`engine::AnalyticalPricer::price_loads`), after the engine's checks of capacities and
+/// flows (those it refuses give `None`, as the engine's refusal does). Flow: an engine of
+/// the group's links.
+fn first_group_bytes(
+    all: &[f64],
+    first: FlowSet,
+    fidelity: Fidelity,
+    bytes: &mut [f64],
+    set: &mut Vec<u32>,
+) -> Option<f64> {
+    if fidelity == Fidelity::Analytical {
+        engine::check_capacities(all).ok()?;
+        return engine::AnalyticalPricer::new(all)
+            .price_loads(&first, |l, b| {
+                bytes[l as usize] = b;
+                set.push(l);
+            })
+            .ok();
     }
     let mut phases = [first];
     let mut built = build_compact_any(all, &mut phases)?;
@@ -903,14 +957,46 @@ pub fn run_symmetric_with(
     }
     let rep = e.run().ok()?;
     let links = built.links.as_ref()?;
-    let t = rep.makespan_s;
+    for (&l, s) in links.iter().zip(&rep.links) {
+        bytes[l as usize] = s.bytes;
+        set.push(l);
+    }
+    Some(rep.makespan_s)
+}
+
+/// The makespan `t` and the busy links (at most 3) of every group, from the first group's
+/// link bytes `first_bytes` through `map` (see [`run_symmetric_at`]).
+///
+/// Only the first group's links whose utilisation can rank among the best three are read
+/// for every group (the bytes of the others are set to 0 in `first_bytes`, whose entries the
+/// caller resets): a link of group `k` stands for a first-group link of bitwise-equal
+/// capacity and bytes, so it has that link's utilisation — every utilisation comes `G` times
+/// (`G` groups). With the first group's utilisations in the order `bottlenecks` ranks them,
+/// the `⌈3 / G⌉`-th, `u`, has at least three links at or above it; a link below `u` has
+/// three links strictly before it and is not kept.
+fn best_of_groups(all: &[f64], map: &SymmetryMap, t: f64, first_bytes: &mut [f64]) -> Option<(f64, Vec<(u32, f64)>)> {
     if t <= 0.0 {
         return Some((t, Vec::new()));
     }
-    // Bytes of each first-group link, by its id.
-    let mut first_bytes = vec![0.0; nl];
-    for (&l, s) in links.iter().zip(&rep.links) {
-        first_bytes[l as usize] = s.bytes;
+    let util = |b: f64, c: f64| (b > 0.0 && c > 0.0).then(|| b / c / t);
+    // The first group's pairs are its own links (`(r, r)`).
+    let firsts = &map.owned[..map.group_ends.first().map_or(0, |&e| e as usize)];
+    let groups = map.group_ends.len().max(1);
+    let mut us: Vec<f64> = firsts
+        .iter()
+        .filter_map(|&(m, r)| util(*first_bytes.get(r as usize)?, *all.get(m as usize)?))
+        .collect();
+    let k = 3usize.div_ceil(groups);
+    if us.len() > k {
+        let (_, &mut floor, _) = us.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+        for &(m, r) in firsts {
+            let (Some(&b), Some(&c)) = (first_bytes.get(r as usize), all.get(m as usize)) else {
+                continue;
+            };
+            if util(b, c).is_some_and(|u| u.total_cmp(&floor).is_lt()) {
+                first_bytes[r as usize] = 0.0;
+            }
+        }
     }
     // The best three of every group's links, as `RunReport::bottlenecks` keeps them.
     let before = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)).is_lt();

@@ -672,6 +672,36 @@ impl<'c> AnalyticalPricer<'c> {
         self.price_busiest(flows, 0).map(|(dur, _)| dur)
     }
 
+    /// [`AnalyticalPricer::price`], and each link the transfer loads with its load, given to
+    /// `each(link, bytes)` (in no set order, each link once, loads > 0): the bytes an
+    /// analytical engine holding only this transfer reports for the link
+    /// ([`RunReport::links`](crate::RunReport::links)), the same bits (`0 + load`, as
+    /// [`AnalyticalPricer::price_chain`] adds them).
+    ///
+    /// # Errors
+    /// As [`Engine::add_transfer`] for bad flows (`each` is then not called).
+    pub fn price_loads(&mut self, flows: &FlowSet, mut each: impl FnMut(u32, f64)) -> Result<f64, EngineError> {
+        let r = self.chain(std::slice::from_ref(flows), 0).map(|(end, _)| end);
+        if r.is_ok() {
+            // One transfer: its loads stay in `load` (`chain` adds them to `bytes` only for a
+            // chain of several), on the links `touched` lists or, read back densely, on every
+            // link with a load.
+            if self.dense {
+                for (l, &b) in self.load[..self.caps.len()].iter().enumerate() {
+                    if b > 0.0 {
+                        each(l as u32, b);
+                    }
+                }
+            } else {
+                for &l in &self.touched {
+                    each(l, self.load[l as usize]);
+                }
+            }
+        }
+        self.clear();
+        r
+    }
+
     /// [`AnalyticalPricer::price`], and the `k` busiest links as
     /// [`RunReport::bottlenecks`](crate::RunReport::bottlenecks) of an analytical engine
     /// holding only this transfer (latency 0, link statistics on) gives them: the same bits.
@@ -2234,6 +2264,61 @@ mod tests {
                 load.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
                 load2.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
             );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// `price_loads` gives an analytical engine's makespan and every loaded link's bytes
+        /// bit for bit (each link once), with the links touched tracked and with every link
+        /// scanned, or errs where the engine refuses the transfer.
+        #[test]
+        fn price_loads_are_the_engines_link_bytes(
+            flows in prop::collection::vec(
+                (
+                    prop::collection::vec(0u32..40, 0..5),
+                    prop_oneof![
+                        12 => prop_oneof![Just(0.0f64), Just(-0.0), Just(1.0), 0.1f64..9.0, Just(1e300)],
+                        1 => prop_oneof![Just(f64::NAN), Just(-1.0)],
+                    ],
+                    prop_oneof![12 => 1u32..4, 1 => Just(0u32)],
+                ),
+                0..40,
+            ),
+            caps in prop::collection::vec(prop_oneof![Just(1.0f64), Just(2.0), 0.3f64..5.0], 40..52),
+        ) {
+            let nl = caps.len() as u32;
+            let mut set = FlowSet::new();
+            for (p, b, w) in &flows {
+                let p: Vec<u32> = p.iter().map(|&l| (l * 7 + 11) % nl).collect();
+                set.push(&p, *b, *w);
+            }
+            let mut e = Engine::new(caps.clone(), Fidelity::Analytical).unwrap();
+            e.set_link_bytes_only(true);
+            let want = e.add_transfer(0.0, &set, &[]).ok().map(|_| {
+                let rep = e.run().unwrap();
+                let bytes: Vec<(u32, u64)> = rep
+                    .links
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.bytes > 0.0)
+                    .map(|(l, s)| (l as u32, s.bytes.to_bits()))
+                    .collect();
+                (rep.makespan_s.to_bits(), bytes)
+            });
+            for dense in [false, true] {
+                let mut p = AnalyticalPricer::new(&caps);
+                p.force_dense = Some(dense);
+                let mut got: Vec<(u32, u64)> = Vec::new();
+                let t = p.price_loads(&set, |l, b| got.push((l, b.to_bits())));
+                got.sort_unstable();
+                let n = got.len();
+                got.dedup_by_key(|x| x.0);
+                prop_assert_eq!(got.len(), n, "a link given twice");
+                prop_assert_eq!(t.ok().map(|t| (t.to_bits(), got)), want.clone(), "dense {}", dense);
+                prop_assert!(p.load.iter().all(|&x| x.to_bits() == 0) && p.touched.is_empty());
+            }
         }
     }
 

@@ -271,10 +271,13 @@ impl FabricBuilder {
             up_start[i + 1] = up_links.len() as u32;
             down_start[i + 1] = down_links.len() as u32;
         }
-        // The node each up- and down-link leads to, beside it (a route reads it at each hop:
-        // a small array, not the link records).
-        let up_dst: Vec<u32> = up_links.iter().map(|&l| self.links[l as usize].dst.0).collect();
-        let down_dst: Vec<u32> = down_links.iter().map(|&(_, l)| self.links[l as usize].dst.0).collect();
+        // Each up- and down-link with the node it leads to, side by side (a route reads both at
+        // each hop: one small array, not the link records, and one cache line, not two).
+        let up_hop: Vec<(u32, u32)> = up_links.iter().map(|&l| (l, self.links[l as usize].dst.0)).collect();
+        let down_hop: Vec<(u32, u32)> = down_links
+            .iter()
+            .map(|&(_, l)| (l, self.links[l as usize].dst.0))
+            .collect();
         let mut down_run_bounds = Vec::new();
         let down_runs: Vec<DownRuns> = (0..n)
             .map(|i| {
@@ -327,11 +330,10 @@ impl FabricBuilder {
             out_start,
             out_links,
             up_start,
-            up_links,
-            up_dst,
+            up_hop,
             down_start,
             down_links,
-            down_dst,
+            down_hop,
             down_runs,
             down_run_bounds,
             scope_parent: self.scope_parent,

@@ -202,16 +202,15 @@ pub struct Fabric {
     pub(crate) out_start: Vec<u32>,
     /// Out-links of each node, sorted by destination node id.
     pub(crate) out_links: Vec<u32>,
-    /// Up-links of each switch (to tier + 1 of the same net), CSR.
+    /// Up-links of each switch (to tier + 1 of the same net), CSR: each link with the node it
+    /// leads to (`(link, node)`, side by side: a route reads both).
     pub(crate) up_start: Vec<u32>,
-    pub(crate) up_links: Vec<u32>,
-    /// The node each of `up_links` leads to.
-    pub(crate) up_dst: Vec<u32>,
+    pub(crate) up_hop: Vec<(u32, u32)>,
     /// Down-links of each switch, CSR, sorted by (child scope, link id).
     pub(crate) down_start: Vec<u32>,
     pub(crate) down_links: Vec<(u32, u32)>,
-    /// The node each of `down_links` leads to.
-    pub(crate) down_dst: Vec<u32>,
+    /// Each of `down_links`' links and the node it leads to (`(link, node)`, side by side).
+    pub(crate) down_hop: Vec<(u32, u32)>,
     /// Per node, where its down-links toward each child scope lie, without a search
     /// ([`DownRuns`]), and the runs' bounds they index.
     pub(crate) down_runs: Vec<DownRuns>,

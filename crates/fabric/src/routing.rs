@@ -718,7 +718,7 @@ impl Fabric {
         for k in 0..up {
             let u = cur.0 as usize;
             let base = self.up_start[u] as usize;
-            let ups = &self.up_links[base..self.up_start[u + 1] as usize];
+            let ups = &self.up_hop[base..self.up_start[u + 1] as usize];
             if ups.is_empty() {
                 return Err(FabricError::NoRoute {
                     src,
@@ -730,11 +730,12 @@ impl Fabric {
                 ups.len(),
                 || ecmp_hash_of_pair(pair, flow, 1 + k as u32),
                 ch,
-                |x| ups[x],
+                |x| ups[x].0,
             );
-            out.push(ups[x]);
-            // `links[l].dst`, from the small array beside the up-links.
-            cur = NodeId(self.up_dst[base + x]);
+            // The link and `links[l].dst`, side by side.
+            let (l, next) = ups[x];
+            out.push(l);
+            cur = NodeId(next);
         }
         for k in (0..top).rev() {
             let want = chain_b[k];
@@ -758,15 +759,17 @@ impl Fabric {
                     why: "no down-link toward the destination".into(),
                 });
             }
-            let x = lo
-                + choose(
-                    hi - lo,
-                    || ecmp_hash_of_pair(pair, flow, 16 + k as u32),
-                    ch,
-                    |x| downs[lo + x].1,
-                );
-            out.push(downs[x].1);
-            cur = NodeId(self.down_dst[base + x]);
+            let hops = &self.down_hop[base + lo..base + hi];
+            let x = choose(
+                hi - lo,
+                || ecmp_hash_of_pair(pair, flow, 16 + k as u32),
+                ch,
+                |x| hops[x].0,
+            );
+            // The link and `links[l].dst`, side by side.
+            let (l, next) = hops[x];
+            out.push(l);
+            cur = NodeId(next);
         }
         if cur != leaf_b {
             // Another switch with the same down-scope (e.g. the second ToR of a pair in one
@@ -1048,7 +1051,7 @@ mod tests {
             for k in 0..up {
                 let u = cur.0 as usize;
                 let base = self.up_start[u] as usize;
-                let ups = &self.up_links[base..self.up_start[u + 1] as usize];
+                let ups = &self.up_hop[base..self.up_start[u + 1] as usize];
                 if ups.is_empty() {
                     return Err(FabricError::NoRoute {
                         src,
@@ -1056,10 +1059,9 @@ mod tests {
                         why: "switch has no up-link".into(),
                     });
                 }
-                let x = choose(ups.len(), || ecmp_hash(src, dst, flow, 1 + k as u32), ch, |x| ups[x]);
-                out.push(ups[x]);
-                // `links[l].dst`, from the small array beside the up-links.
-                cur = NodeId(self.up_dst[base + x]);
+                let x = choose(ups.len(), || ecmp_hash(src, dst, flow, 1 + k as u32), ch, |x| ups[x].0);
+                out.push(ups[x].0);
+                cur = NodeId(ups[x].1);
             }
             for k in (0..top).rev() {
                 let want = chain_b[k];
@@ -1084,7 +1086,7 @@ mod tests {
                         |x| downs[lo + x].1,
                     );
                 out.push(downs[x].1);
-                cur = NodeId(self.down_dst[base + x]);
+                cur = NodeId(self.down_hop[base + x].1);
             }
             if cur != leaf_b {
                 // Another switch with the same down-scope (e.g. the second ToR of a pair in one

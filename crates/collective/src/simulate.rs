@@ -1767,7 +1767,7 @@ mod tests {
             for fidelity in [Fidelity::Analytical, Fidelity::Flow] {
                 let got = symmetry_map(&caps, &flows, &ends, fidelity);
                 SOME.with(|c| c.set(c.get() + u32::from(got.is_some())));
-                prop_assert_eq!(got, symmetry_map_reference(&caps, &flows, &ends, fidelity));
+                prop_assert_eq!(&got, &symmetry_map_reference(&caps, &flows, &ends, fidelity));
                 // The thread's arrays went back empty: the next call (the next case) starts
                 // from nothing this one set.
                 let clean = SYMMETRY_ARRAYS.with(|a| {
@@ -1775,6 +1775,12 @@ mod tests {
                     a.0.iter().chain(&a.1).all(|&x| x == NO_STAMP)
                 });
                 prop_assert!(clean, "the pooled arrays kept stamps");
+                // A symmetric run over the map gives its per-link bytes back zeroed too.
+                if let Some(m) = &got {
+                    let _ = run_symmetric_with(&caps, &flows, &ends, fidelity, m);
+                    let zeroed = FIRST_BYTES.with(|p| p.borrow().iter().all(|&b| b.to_bits() == 0));
+                    prop_assert!(zeroed, "the pooled bytes kept loads");
+                }
             }
         }
     }

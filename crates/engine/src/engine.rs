@@ -558,9 +558,8 @@ fn flow_terms<const DENSE: bool>(
                 load[l as usize] += bw;
             }
         } else {
-            // Without a branch on the load (first touches come in no pattern a predictor
-            // follows): each link is written past the list's end, and the end moves on over it
-            // where the load was 0.
+            // A link is listed where this flow is the first to load it (a branch: a version
+            // writing every link past the list's end without one cost a fill per flow).
             for &l in path {
                 let v = &mut load[l as usize];
                 if *v == 0.0 {

@@ -351,6 +351,17 @@ fn ecmp_hash_of_pair(pair: u64, flow: u64, step: u32) -> u64 {
     splitmix64(pair ^ splitmix64(flow ^ ((step as u64) << 48)))
 }
 
+/// One hop of a climb or descent: one of `hops` (`(link, node it leads to)`, side by side, at
+/// least one) chosen by `ch` with the hash of the endpoints' `pair` at decision point `step`;
+/// its link is pushed on `out` and its node returned.
+#[inline]
+fn take_hop(hops: &[(u32, u32)], pair: u64, flow: u64, step: u32, ch: Choice, out: &mut Vec<u32>) -> NodeId {
+    let x = choose(hops.len(), || ecmp_hash_of_pair(pair, flow, step), ch, |x| hops[x].0);
+    let (l, next) = hops[x];
+    out.push(l);
+    NodeId(next)
+}
+
 /// `h mod n` (`n ≥ 1`): a mask where `n` is a power of two (the usual switch radix; the same
 /// value), not a division on the route's chain of loads.
 #[inline]
@@ -726,16 +737,7 @@ impl Fabric {
                     why: "switch has no up-link".into(),
                 });
             }
-            let x = choose(
-                ups.len(),
-                || ecmp_hash_of_pair(pair, flow, 1 + k as u32),
-                ch,
-                |x| ups[x].0,
-            );
-            // The link and `links[l].dst`, side by side.
-            let (l, next) = ups[x];
-            out.push(l);
-            cur = NodeId(next);
+            cur = take_hop(ups, pair, flow, 1 + k as u32, ch, out);
         }
         for k in (0..top).rev() {
             let want = chain_b[k];
@@ -759,17 +761,7 @@ impl Fabric {
                     why: "no down-link toward the destination".into(),
                 });
             }
-            let hops = &self.down_hop[base + lo..base + hi];
-            let x = choose(
-                hi - lo,
-                || ecmp_hash_of_pair(pair, flow, 16 + k as u32),
-                ch,
-                |x| hops[x].0,
-            );
-            // The link and `links[l].dst`, side by side.
-            let (l, next) = hops[x];
-            out.push(l);
-            cur = NodeId(next);
+            cur = take_hop(&self.down_hop[base + lo..base + hi], pair, flow, 16 + k as u32, ch, out);
         }
         if cur != leaf_b {
             // Another switch with the same down-scope (e.g. the second ToR of a pair in one

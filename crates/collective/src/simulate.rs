@@ -764,7 +764,8 @@ pub fn symmetry_map(all: &[f64], flows: &FlowSet, ends: &[usize], fidelity: Fide
 /// [`symmetry_map`]'s arrays' empty entry.
 const NO_STAMP: u64 = u64::MAX;
 
-/// Longest per-link arrays [`SYMMETRY_ARRAYS`] keeps (2²² entries, 32 MiB each).
+/// Longest per-link arrays the thread pools keep ([`SYMMETRY_ARRAYS`], [`FIRST_BYTES`]: 2²²
+/// entries, 32 MiB each).
 const MAX_POOLED_STAMPS: usize = 1 << 22;
 
 thread_local! {

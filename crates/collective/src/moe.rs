@@ -479,7 +479,14 @@ pub fn run_cached(
     fidelity: Fidelity,
     cache: Option<&RouteCache>,
 ) -> Result<MoeResult, CollectiveError> {
-    let (head, caps, virtual_links, set, ends, routes) = route(f, groups, spec, cache)?;
+    let kept = Kept::look_up(f, groups, spec, cache);
+    if let (Some(c), None, Some(twin)) = (cache, &kept.own, &kept.twin) {
+        if let Some(r) = run_mirrored(f, groups, spec, fidelity, twin, &kept.caps) {
+            c.mirrored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(r);
+        }
+    }
+    let (head, caps, virtual_links, set, ends, routes) = route(f, groups, spec, cache, kept)?;
     let all = crate::simulate::engine_capacities(f, &caps, &virtual_links);
     if groups.len() > 1 {
         // Every group priced as the first one where each is it on links of its own (the same
@@ -603,7 +610,8 @@ pub fn build_cached(
     spec: &MoeSpec,
     cache: Option<&RouteCache>,
 ) -> Result<MoeBuilt, CollectiveError> {
-    let (head, caps, virtual_links, set, ends, routes) = route(f, groups, spec, cache)?;
+    let kept = Kept::look_up(f, groups, spec, cache);
+    let (head, caps, virtual_links, set, ends, routes) = route(f, groups, spec, cache, kept)?;
     let all = crate::simulate::engine_capacities(f, &caps, &virtual_links);
     Ok(MoeBuilt {
         routed: Some(Box::new(Routed1 {
@@ -685,6 +693,7 @@ pub struct RouteCache {
     inner: std::sync::Mutex<RouteCacheInner>,
     hits: std::sync::atomic::AtomicU64,
     twins: std::sync::atomic::AtomicU64,
+    mirrored: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -715,23 +724,35 @@ impl RouteCache {
         self.twins.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn get(
+    /// Runs priced from the other direction's symmetric routes of the same groups and kernel,
+    /// without routing (`run_mirrored`), so far.
+    pub fn mirrored(&self) -> u64 {
+        self.mirrored.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The routes kept of `groups`, `kernel` in direction `op` and in the other direction, for
+    /// these effective capacities.
+    #[allow(clippy::type_complexity)]
+    fn get_both(
         &self,
         groups: &[Vec<u32>],
         kernel: MoeKernel,
         op: MoeOp,
         caps: &[f64],
-    ) -> Option<std::sync::Arc<MoeRoutes>> {
+    ) -> (Option<std::sync::Arc<MoeRoutes>>, Option<std::sync::Arc<MoeRoutes>>) {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if inner.caps.as_slice() != caps {
-            return None;
+            return (None, None);
         }
-        inner
-            .entries
-            .iter()
-            .rev()
-            .find(|r| r.kernel == kernel && r.op == op && r.groups.as_slice() == groups)
-            .cloned()
+        let find = |op: MoeOp| {
+            inner
+                .entries
+                .iter()
+                .rev()
+                .find(|r| r.kernel == kernel && r.op == op && r.groups.as_slice() == groups)
+                .cloned()
+        };
+        (find(op), find(op.reverse()))
     }
 
     /// Most kept in all, in 4-byte units ([`MoeRoutes`]: ≤ 128 MiB, a dozen routings of ~10⁵
@@ -877,12 +898,302 @@ impl TwinRoutes {
     }
 }
 
+/// [`run_cached`] of two or more `groups` priced from the routes `cache` keeps of the other
+/// direction's run of the same groups and kernel where those are symmetric (their
+/// [`crate::simulate::SymmetryMap`] computed), without routing a flow: this run's first
+/// group's flows and its symmetry map derived from them. `None` where that is not shown to
+/// give the run's result (it then routes as before); never an error (a run that would fail
+/// routes and fails as before).
+///
+/// CORRECTNESS: the run's flows (`group_flows`) are the other run's (`D`) flows, the same
+/// endpoints in the same order, with this direction's bytes. A flow `(s, d)` of group `k` and
+/// the flow `(d, s)` of the same group travel the same route in the two directions (this
+/// run's flow from `d` to `s` where the other's runs `(d, s)` from `d` to `s`, or the other
+/// way round: `TwinRoutes`) and end at the same accelerator, so where the two have the same
+/// NVLink class this run's path is `D`'s path with its last, virtual copy-ingress link (of
+/// that accelerator) numbered as this run numbers it — where `D` routed its flow (it carried
+/// bytes there and was kept; a flow whose reverse `D` did not carry is unknown, and the run
+/// is routed). Whether this run keeps a flow that carries bytes is then whether `D` kept its
+/// reverse (routing, the ingress link and an empty path are the same functions of the same
+/// endpoints). Checked here, flow by flow in every group at the same position `q` within
+/// it: the reverse flow at one position `rev(q)` (found in the first group), the same class,
+/// the same kept flows, and `D`'s kept reverse at the same position within `D`'s group, `p(q)`.
+/// `D`'s map says `D`'s group `k` flow at position `p` has the path of `D`'s first group's,
+/// renamed link by link by a one-to-one `σ_k` onto links of group `k` alone, of equal
+/// capacities. So this run's group `k` has its first group's paths renamed by `σ'_k`: `σ_k` on
+/// fabric links, and on a copy-ingress link of accelerator `x` the link of `y` where `σ_k`
+/// takes `D`'s link of `x` to `D`'s link of `y`. That is one-to-one (`σ_k` conjugated by the
+/// one-to-one renumbering of the ingress links), onto links of group `k` alone (`D`'s groups'
+/// images are disjoint), of the same capacities (an ingress link's is that of the GPU's
+/// NVLink down-link, the same in both runs; checked bit for bit again), in the first group's
+/// order of first reach — the pairs `symmetry_map` gives, in its order. The copy-ingress
+/// links are numbered as `route` numbers them: in flow order, at the first kept NVLink-class
+/// flow into each accelerator, standing for the down-link `D` found for it (the same
+/// function of the accelerator). With every group's kept flows carrying the first group's
+/// bytes bit for bit (checked; all of weight 1), `simulate::run_symmetric_with` would price
+/// this run's routed flows as `run_symmetric_first` prices its first group here — what
+/// `run_cached` returns. Tested against fresh runs (`moe_runs_take_the_other_directions_routes`,
+/// `mirrored_moe_runs_are_fresh_runs`).
+fn run_mirrored(
+    f: &Fabric,
+    groups: &[Vec<u32>],
+    spec: &MoeSpec,
+    fidelity: Fidelity,
+    twin: &MoeRoutes,
+    caps: &[f64],
+) -> Option<MoeResult> {
+    let m = mirror(f, groups, spec, twin, caps)?;
+    let map = match fidelity {
+        Fidelity::Analytical => m.map,
+        _ => m.map.at_flow()?,
+    };
+    let (transfer, busy) = crate::simulate::run_symmetric_first(&m.all, m.first, fidelity, &map)?;
+    Some(finish(f, &m.head, transfer, crate::simulate::name_bottlenecks(f, busy)))
+}
+
+/// What [`run_mirrored`] derives of a run from the other direction's symmetric routes: what
+/// [`route`] would give — the run but its plan, and the engine capacities — with the routed
+/// flows' first group alone and their analytical symmetry map (`simulate::symmetry_map`).
+struct Mirrored {
+    head: MoeBuilt,
+    all: Vec<f64>,
+    first: engine::FlowSet,
+    map: crate::simulate::SymmetryMap,
+}
+
+/// [`run_mirrored`]'s derivation (see there).
+fn mirror(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, twin: &MoeRoutes, caps: &[f64]) -> Option<Mirrored> {
+    const NO_LINK: u32 = u32::MAX;
+    if groups.len() < 2 {
+        return None;
+    }
+    for g in groups {
+        check_group(f, g).ok()?;
+        spec.check(g.len()).ok()?;
+    }
+    let doms: Vec<Vec<Vec<u32>>> = groups.iter().map(|g| by_domain(f, g)).collect();
+    let count: u64 = groups
+        .iter()
+        .zip(&doms)
+        .map(|(g, d)| flow_count_in(g, d, spec.kernel))
+        .sum();
+    if count > crate::alltoall::MAX_EXCHANGE_FLOWS {
+        return None;
+    }
+    if (twin.kernel, twin.op, twin.groups.as_slice()) != (spec.kernel, spec.op.reverse(), groups) {
+        return None;
+    }
+    let map_d = twin.symmetry.iter().find_map(|s| s.get().and_then(Option::as_ref))?;
+    let mut flows = Vec::with_capacity(usize::try_from(count).ok()?);
+    let mut group_end = Vec::with_capacity(groups.len());
+    let mut acc = None;
+    for (g, d) in groups.iter().zip(&doms) {
+        let a = group_flows(f, g, d, spec, &mut flows);
+        acc.get_or_insert(a);
+        group_end.push(flows.len());
+    }
+    let (ends_d, owned_d, gends_d) = (&twin.ends, map_d.owned(), map_d.group_ends());
+    if twin.carries.len() != flows.len() || ends_d.len() != groups.len() || gends_d.len() != groups.len() {
+        return None;
+    }
+    let base = f.links.len() as u32;
+    let ds = f.domain_size;
+    let carries = |fl: &Flow| fl.bytes > 0.0 || fl.bytes.is_nan();
+    // Per flow, where `D` keeps it (`u32::MAX`: nowhere).
+    let mut held = vec![u32::MAX; flows.len()];
+    for (k, &j) in twin.from.iter().enumerate() {
+        *held.get_mut(j as usize)? = k as u32;
+    }
+    // The first group's reverse of each of its flows, by position.
+    let n0 = group_end[0];
+    let mut pairs: Vec<(u32, u32, u32)> = flows[..n0]
+        .iter()
+        .enumerate()
+        .map(|(q, fl)| (fl.src, fl.dst, q as u32))
+        .collect();
+    pairs.sort_unstable();
+    if pairs.windows(2).any(|w| (w[0].0, w[0].1) == (w[1].0, w[1].1)) {
+        return None; // a pair met twice has no single reverse
+    }
+    let rev: Vec<usize> = flows[..n0]
+        .iter()
+        .map(|fl| {
+            let i = pairs
+                .binary_search_by(|&(a, b, _)| (a, b).cmp(&(fl.dst, fl.src)))
+                .ok()?;
+            Some(pairs[i].2 as usize)
+        })
+        .collect::<Option<_>>()?;
+    // Per position, `D`'s position of the reverse flow this run keeps (`u32::MAX`: not kept),
+    // the same in every group.
+    let mut kept: Vec<u32> = Vec::with_capacity(n0);
+    let mut start = 0;
+    for (k, &end) in group_end.iter().enumerate() {
+        if end - start != n0 {
+            return None;
+        }
+        let first_d = if k == 0 { 0 } else { ends_d[k - 1] as u32 };
+        for q in 0..n0 {
+            let (fl, r) = (&flows[start + q], start + rev[q]);
+            let back = &flows[r];
+            if (back.src, back.dst, back.nvlink) != (fl.dst, fl.src, fl.nvlink) {
+                return None;
+            }
+            let p = if !carries(fl) {
+                u32::MAX
+            } else if !twin.carries[r] {
+                return None; // a path `D` never routed
+            } else if held[r] == u32::MAX {
+                u32::MAX
+            } else {
+                held[r].checked_sub(first_d)?
+            };
+            if k == 0 {
+                kept.push(p);
+            } else if kept[q] != p || (p != u32::MAX && fl.bytes.to_bits() != flows[q].bytes.to_bits()) {
+                return None;
+            }
+        }
+        start = end;
+    }
+    let per_group = kept.iter().filter(|&&p| p != u32::MAX).count();
+    if per_group == 0 {
+        return None;
+    }
+    // `D`'s copy-ingress link of each accelerator it made one for, and the down-link it
+    // stands for.
+    let mut vlink_d = vec![NO_LINK; f.accel_count()];
+    for (i, &x) in twin.ingress_of.iter().enumerate() {
+        *vlink_d.get_mut(x as usize)? = base + i as u32;
+    }
+    // This run's copy-ingress links, numbered as `route` numbers them.
+    let dest = |fl: &Flow| match spec.op {
+        MoeOp::Dispatch => fl.dst,
+        MoeOp::Combine => fl.src,
+    };
+    let nvl = ds > 1;
+    let mut vlink = vec![NO_LINK; f.accel_count()];
+    let (mut virtual_links, mut real_links, mut ingress_of) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, fl) in flows.iter().enumerate() {
+        if !(fl.nvlink && nvl) || kept[i % n0] == u32::MAX {
+            continue;
+        }
+        let x = dest(fl) as usize;
+        if *vlink.get(x)? == NO_LINK {
+            let v = *vlink_d.get(x)?;
+            let real = *twin.real_links.get(v.checked_sub(base)? as usize)?;
+            vlink[x] = base + virtual_links.len() as u32;
+            virtual_links.push(caps[real as usize]);
+            real_links.push(real);
+            ingress_of.push(x as u32);
+        }
+    }
+    let all = crate::simulate::engine_capacities(f, caps, &virtual_links);
+    engine::check_capacities(&all).ok()?;
+    // The first group's flows: `D`'s paths of their reverses, the ingress link renumbered.
+    let mut first = engine::FlowSet::with_capacity(per_group, 4 * per_group);
+    let mut path: Vec<u32> = Vec::new();
+    for (fl, &p) in flows[..n0].iter().zip(&kept) {
+        if p == u32::MAX {
+            continue;
+        }
+        path.clear();
+        path.extend_from_slice(twin.set.path(p as usize));
+        let last = path.last_mut()?;
+        if fl.nvlink && nvl {
+            if *last < base || vlink_d.get(dest(fl) as usize) != Some(last) {
+                return None;
+            }
+            *last = vlink[dest(fl) as usize];
+        } else if *last >= base {
+            return None;
+        }
+        first.push(&path, fl.bytes, 1);
+    }
+    // The first group's links in order of first reach, each with its index among `D`'s first
+    // group's pairs (listed in the same order in every group of `D`'s map).
+    let firsts_d = &owned_d[..*gends_d.first()? as usize];
+    let mut index_d: Vec<(u32, u32)> = firsts_d.iter().enumerate().map(|(i, &(r, _))| (r, i as u32)).collect();
+    index_d.sort_unstable();
+    let mut seen = vec![false; all.len()];
+    let mut firsts: Vec<(u32, usize)> = Vec::new();
+    for &c in first.links() {
+        let s = seen.get_mut(c as usize)?;
+        if !*s {
+            *s = true;
+            let d = if c < base {
+                c
+            } else {
+                vlink_d[*ingress_of.get((c - base) as usize)? as usize]
+            };
+            let i = index_d.binary_search_by_key(&d, |&(r, _)| r).ok()?;
+            firsts.push((c, index_d[i].1 as usize));
+        }
+    }
+    let mut owned: Vec<(u32, u32)> = Vec::with_capacity(firsts.len() * groups.len());
+    let mut group_ends: Vec<u32> = Vec::with_capacity(groups.len());
+    owned.extend(firsts.iter().map(|&(c, _)| (c, c)));
+    group_ends.push(owned.len() as u32);
+    let mut from_d = gends_d[0] as usize;
+    for &end_d in &gends_d[1..] {
+        let pairs_d = &owned_d[from_d..end_d as usize];
+        from_d = end_d as usize;
+        if pairs_d.len() != firsts_d.len() || pairs_d.iter().zip(firsts_d).any(|(a, b)| a.1 != b.1) {
+            return None;
+        }
+        for &(c, i) in &firsts {
+            let m = pairs_d[i].0;
+            let m = if m < base {
+                m
+            } else {
+                let y = *twin.ingress_of.get((m - base) as usize)?;
+                *vlink.get(y as usize)?
+            };
+            if all.get(m as usize)?.to_bits() != all[c as usize].to_bits() {
+                return None;
+            }
+            owned.push((m, c));
+        }
+        group_ends.push(owned.len() as u32);
+    }
+    let map = crate::simulate::SymmetryMap::from_parts(owned, group_ends);
+    let head = MoeBuilt {
+        spec: *spec,
+        ranks: groups[0].len() as u32,
+        acc: acc?,
+        base,
+        real_links,
+        flows: per_group * groups.len(),
+        plan: crate::simulate::BuiltPlan::empty(),
+        routed: None,
+    };
+    Some(Mirrored { head, all, first, map })
+}
+
+/// A run's effective capacities (`simulate::effective_capacities`) and the routes a
+/// [`RouteCache`] keeps for it: its own (same groups, kernel and direction) and the other
+/// direction's, looked up at once.
+struct Kept {
+    caps: Vec<f64>,
+    own: Option<std::sync::Arc<MoeRoutes>>,
+    twin: Option<std::sync::Arc<MoeRoutes>>,
+}
+
+impl Kept {
+    fn look_up(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, cache: Option<&RouteCache>) -> Kept {
+        let caps = effective_capacities(f);
+        let (own, twin) = cache.map_or((None, None), |c| c.get_both(groups, spec.kernel, spec.op, &caps));
+        Kept { caps, own, twin }
+    }
+}
+
 /// Route every flow of [`build`] into one flow set (routes from `cache` when it has them).
 fn route(
     f: &Fabric,
     groups: &[Vec<u32>],
     spec: &MoeSpec,
     cache: Option<&RouteCache>,
+    kept: Kept,
 ) -> Result<Routed, CollectiveError> {
     let first = groups
         .first()
@@ -906,7 +1217,7 @@ fn route(
             crate::alltoall::MAX_EXCHANGE_FLOWS
         )));
     }
-    let caps = effective_capacities(f);
+    let Kept { caps, own, twin } = kept;
     let base = f.links.len() as u32;
     // One virtual copy-ingress link per GPU that has NVLink peers in its group.
     // (By destination rank; `NO_LINK` where none yet.)
@@ -936,7 +1247,7 @@ fn route(
         plan: crate::simulate::BuiltPlan::empty(),
         routed: None,
     };
-    if let Some(hit) = cache.and_then(|c| c.get(groups, spec.kernel, spec.op, &caps)) {
+    if let Some(hit) = own {
         if hit.carries.len() == flows.len() && hit.carries.iter().zip(&flows).all(|(&c, fl)| c == carries(fl)) {
             c_hit(cache);
             let mut set = hit.set.clone();
@@ -955,7 +1266,6 @@ fn route(
         }
     }
     let mut from: Vec<u32> = Vec::with_capacity(if cache.is_some() { flows.len() } else { 0 });
-    let twin = cache.and_then(|c| c.get(groups, spec.kernel, spec.op.reverse(), &caps));
     let twin_routes = twin
         .as_deref()
         .map(|t| TwinRoutes::new(t, groups, &group_end, &flows, f.accel_count()));
@@ -1163,6 +1473,69 @@ impl fmt::Display for MoeResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run mirrored from the other direction's symmetric routes derives what routing its
+    /// flows gives: the capacities (the copy-ingress links numbered alike), the ingress links'
+    /// down-links, the first group's flows and the symmetry map, equal to
+    /// `simulate::symmetry_map` of all the routed flows — on groups whose members alternate
+    /// between scale-up domains (each direction numbers its ingress links in another order),
+    /// listed from another rank, and interleaved.
+    #[test]
+    fn mirrored_runs_derive_the_routed_flows() {
+        let mut derived = 0;
+        for name in [
+            "fat-tree:gpus=64",
+            "fat-tree:gpus=256,oversub=3",
+            "rail-optimized:gpus=128",
+        ] {
+            let f = fabric::presets::build_preset(name).unwrap().1;
+            let ds = f.domain_size;
+            let layouts: [Vec<Vec<u32>>; 3] = [
+                (0..4)
+                    .map(|g| vec![2 * g + ds, 2 * g, 2 * g + 1 + ds, 2 * g + 1])
+                    .collect(),
+                (0..3)
+                    .map(|g| (0..8).map(|i| 16 * g + (2 * i + 5) % 16).collect())
+                    .collect(),
+                (0..4).map(|g| (0..8).map(|i| g + 4 * i).collect()).collect(),
+            ];
+            for groups in &layouts {
+                for kernel in [MoeKernel::Normal, MoeKernel::LowLatency] {
+                    for first in [MoeOp::Dispatch, MoeOp::Combine] {
+                        let cache = RouteCache::new();
+                        let spec = |op| MoeSpec {
+                            imbalance: 1.5,
+                            ..MoeSpec::new(op, kernel, 96, 1024, 4, 64)
+                        };
+                        run_cached(&f, groups, &spec(first), Fidelity::Analytical, Some(&cache)).unwrap();
+                        let spec = spec(first.reverse());
+                        let kept = Kept::look_up(&f, groups, &spec, Some(&cache));
+                        assert!(kept.own.is_none());
+                        let Some(m) = mirror(&f, groups, &spec, kept.twin.as_deref().unwrap(), &kept.caps) else {
+                            continue;
+                        };
+                        let fresh = Kept::look_up(&f, groups, &spec, None);
+                        let (head, caps, virtual_links, set, ends, _) = route(&f, groups, &spec, None, fresh).unwrap();
+                        let all = crate::simulate::engine_capacities(&f, &caps, &virtual_links);
+                        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits(&m.all), bits(&all), "{name} {groups:?} {spec:?}");
+                        assert_eq!(m.head.real_links, head.real_links);
+                        assert_eq!(m.head.flows, head.flows);
+                        let mut firsts = engine::FlowSet::new();
+                        for i in 0..ends[0] {
+                            let (p, b, w) = set.flow(i);
+                            firsts.push(p, b, w);
+                        }
+                        assert_eq!(m.first, firsts, "{name} {groups:?} {spec:?}");
+                        let map = crate::simulate::symmetry_map(&all, &set, &ends, Fidelity::Analytical);
+                        assert_eq!(Some(&m.map), map.as_ref(), "{name} {groups:?} {spec:?}");
+                        derived += 1;
+                    }
+                }
+            }
+        }
+        assert!(derived >= 20, "{derived} runs derived");
+    }
 
     fn v3(op: MoeOp, kernel: MoeKernel, tokens: u64) -> MoeSpec {
         MoeSpec::new(op, kernel, tokens, 7168, 8, 256)

@@ -686,6 +686,22 @@ pub struct SymmetryMap {
 }
 
 impl SymmetryMap {
+    /// A map of these pairs and group ends (see the fields): for a caller that derived them
+    /// as [`symmetry_map`] would (`moe`'s runs mirrored from the other direction's routes).
+    pub(crate) fn from_parts(owned: Vec<(u32, u32)>, group_ends: Vec<u32>) -> SymmetryMap {
+        SymmetryMap { owned, group_ends }
+    }
+
+    /// Every group's pairs (image, first group's link), group by group.
+    pub(crate) fn owned(&self) -> &[(u32, u32)] {
+        &self.owned
+    }
+
+    /// Where each group's pairs end in [`SymmetryMap::owned`].
+    pub(crate) fn group_ends(&self) -> &[u32] {
+        &self.group_ends
+    }
+
     /// The flow fidelity's map ([`symmetry_map`] at [`Fidelity::Flow`]) from this analytical
     /// one, without reading the paths again: the same map where every group's images of the
     /// first group's links increase with them, else `None` — what `symmetry_map` gives.
@@ -868,12 +884,6 @@ pub fn run_symmetric_with(
     if ends.len() < 2 || n0 == 0 || ends.last() != Some(&flows.len()) {
         return None;
     }
-    for i in 0..n0 {
-        let (p, b, w) = flows.flow(i);
-        if p.is_empty() || !(b.is_finite() && b >= 0.0) || w == 0 {
-            return None;
-        }
-    }
     let (bytes, weights) = (flows.bytes(), flows.weights());
     let mut start = 0;
     for &end in ends {
@@ -889,13 +899,35 @@ pub fn run_symmetric_with(
         }
         start = end;
     }
-    let nl = all.len();
     // The first group alone.
     let mut first = FlowSet::with_capacity(n0, 0);
     for i in 0..n0 {
         let (p, b, w) = flows.flow(i);
         first.push(p, b, w);
     }
+    run_symmetric_first(all, first, fidelity, map)
+}
+
+/// The symmetric run of [`run_symmetric_with`] from its first group's flows `first` alone,
+/// where every other group's flows are known to carry the first group's bytes and weights
+/// (bit for bit) over paths `map` renames them to: checks the first group's flows valid and
+/// prices them.
+pub(crate) fn run_symmetric_first(
+    all: &[f64],
+    first: FlowSet,
+    fidelity: Fidelity,
+    map: &SymmetryMap,
+) -> Option<(f64, Vec<(u32, f64)>)> {
+    if first.is_empty() {
+        return None;
+    }
+    for i in 0..first.len() {
+        let (p, b, w) = first.flow(i);
+        if p.is_empty() || !(b.is_finite() && b >= 0.0) || w == 0 {
+            return None;
+        }
+    }
+    let nl = all.len();
     // Bytes of each first-group link, by its id: a zeroed array of the thread's pool, given
     // back zeroed (the entries set are listed).
     let mut first_bytes = FIRST_BYTES

@@ -193,11 +193,118 @@ proptest! {
                 }
             }
         }
-        // Both directions ran with bytes on every flow: the second took the first's routes.
+        // Both directions ran with bytes on every flow: the second took the first's routes
+        // (flow by flow, or mirrored from the symmetric groups' routes).
         if ops.len() == 2 && answered > 2 {
-            prop_assert!(cache.twins() > 0, "no run took the other direction's routes");
+            prop_assert!(cache.twins() + cache.mirrored() > 0, "no run took the other direction's routes");
         }
     }
+}
+
+/// Groups of `size` ranks `stride` apart: group `g` starts at `g % stride + (g / stride) ·
+/// size · stride` (interleaved groups, as expert-parallel groups inside tensor-parallel ones
+/// are laid out), those that fit on the fabric.
+fn strided_groups(f: &Fabric, size: u32, stride: u32, count: u32) -> Vec<Vec<u32>> {
+    let n = f.accel_count() as u32;
+    (0..count)
+        .map(|g| {
+            let first = g % stride + (g / stride) * size * stride;
+            (0..size).map(|i| first + i * stride).collect::<Vec<u32>>()
+        })
+        .filter(|g| g.last().is_some_and(|&r| r < n))
+        .collect()
+}
+
+/// DeepEP runs after the other direction's run of the same groups on one `RouteCache`: where
+/// that run's routes are symmetric, the run is priced from them without routing
+/// (`RouteCache::mirrored`) — and gives the fresh run bit for bit, at both fidelities, over
+/// every switched fabric, both kernels, consecutive and interleaved groups, hot experts and
+/// empty flows; where it cannot be, it routes as before.
+#[test]
+fn mirrored_moe_runs_are_fresh_runs() {
+    let mut mirrored = 0;
+    let mut runs = 0;
+    for (fi, name) in FABRICS.iter().enumerate().take(FABRICS.len() - 1) {
+        for routing in 0..3 {
+            let f = fabric(fi, routing);
+            let layouts = [
+                (8, 1, 4, 0),
+                (16, 1, 3, 0),
+                (4, 2, 4, 0),
+                (8, 2, 6, 0),
+                (4, 8, 8, 0),
+                (8, 1, 4, 1),
+                (4, 0, 4, 2),
+            ];
+            for (size, stride, count, how) in layouts {
+                let mut groups = strided_groups(&f, size, stride.max(1), count);
+                if how == 1 {
+                    // Members listed from another rank: the hot expert's GPU (the lowest rank)
+                    // at another position in that group.
+                    if let Some(g) = groups.get_mut(1) {
+                        g.rotate_left(3);
+                    }
+                }
+                if how == 2 {
+                    // Members alternating between two scale-up domains: a low-latency run
+                    // numbers its copy-ingress links in another order in each direction.
+                    let (ds, n) = (f.domain_size, f.accel_count() as u32);
+                    groups = (0..count)
+                        .map(|g| vec![2 * g + ds, 2 * g, 2 * g + 1 + ds, 2 * g + 1])
+                        .filter(|g| 2 * count <= ds && g.iter().all(|&r| r < n))
+                        .collect();
+                }
+                if groups.len() < 2 {
+                    continue;
+                }
+                for kernel in [MoeKernel::Normal, MoeKernel::LowLatency] {
+                    for (first, tokens, imbalance) in [
+                        (MoeOp::Dispatch, 128, 1.0),
+                        (MoeOp::Combine, 64, 1.5),
+                        (MoeOp::Dispatch, 0, 1.0),
+                        (MoeOp::Combine, 32, 0.0),
+                    ] {
+                        let cache = moe::RouteCache::new();
+                        for op in [first, first.reverse()] {
+                            let spec = MoeSpec {
+                                imbalance,
+                                ..MoeSpec::new(op, kernel, tokens, 1024, 4, 64)
+                            };
+                            for fid in [Fidelity::Analytical, Fidelity::Flow] {
+                                let before = cache.mirrored();
+                                let fresh = moe::run(&f, &groups, &spec, fid);
+                                let cached = moe::run_cached(&f, &groups, &spec, fid, Some(&cache));
+                                assert_eq!(
+                                    format!("{fresh:?}"),
+                                    format!("{cached:?}"),
+                                    "{name} routing {routing} groups {groups:?} {spec:?} {fid:?}"
+                                );
+                                mirrored += cache.mirrored() - before;
+                                if how == 2 && std::env::var("SHOWM").is_ok() {
+                                    eprintln!(
+                                        "{name} r{routing} {:?} {op:?} {fid:?} m={} {:?}",
+                                        kernel,
+                                        cache.mirrored() - before,
+                                        fresh.as_ref().map(|r| r
+                                            .bottlenecks
+                                            .iter()
+                                            .map(|b| b.name.clone())
+                                            .collect::<Vec<_>>())
+                                    );
+                                }
+
+                                runs += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The second run of each pair is mirrored where both carry bytes and the first's groups
+    // are symmetric (480 of 2,016 runs: not the first runs, those of empty or refused specs,
+    // nor low-latency runs on the rail-optimized fabric, whose groups cross its spines).
+    assert!(mirrored * 5 >= runs, "{mirrored} of {runs} runs mirrored");
 }
 
 /// `plan`'s phases routed as `simulate::build_plan` routes them (one flow set per phase).

@@ -358,6 +358,7 @@ pub struct MoeResult {
     pub flows: usize,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Flow {
     src: u32,
     dst: u32,
@@ -964,136 +965,155 @@ struct Mirrored {
 /// [`run_mirrored`]'s derivation (see there).
 fn mirror(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, twin: &MoeRoutes, caps: &[f64]) -> Option<Mirrored> {
     const NO_LINK: u32 = u32::MAX;
-    if groups.len() < 2 {
-        return None;
-    }
-    for g in groups {
-        check_group(f, g).ok()?;
-        spec.check(g.len()).ok()?;
-    }
-    let doms: Vec<Vec<Vec<u32>>> = groups.iter().map(|g| by_domain(f, g)).collect();
-    let count: u64 = groups
-        .iter()
-        .zip(&doms)
-        .map(|(g, d)| flow_count_in(g, d, spec.kernel))
-        .sum();
-    if count > crate::alltoall::MAX_EXCHANGE_FLOWS {
-        return None;
-    }
-    if (twin.kernel, twin.op, twin.groups.as_slice()) != (spec.kernel, spec.op.reverse(), groups) {
+    if groups.len() < 2 || (twin.kernel, twin.op, twin.groups.as_slice()) != (spec.kernel, spec.op.reverse(), groups) {
         return None;
     }
     let map_d = twin.symmetry.iter().find_map(|s| s.get().and_then(Option::as_ref))?;
-    let mut flows = Vec::with_capacity(usize::try_from(count).ok()?);
-    let mut group_end = Vec::with_capacity(groups.len());
-    let mut acc = None;
-    for (g, d) in groups.iter().zip(&doms) {
-        let a = group_flows(f, g, d, spec, &mut flows);
-        acc.get_or_insert(a);
-        group_end.push(flows.len());
-    }
     let (ends_d, owned_d, gends_d) = (&twin.ends, map_d.owned(), map_d.group_ends());
-    if twin.carries.len() != flows.len() || ends_d.len() != groups.len() || gends_d.len() != groups.len() {
+    if ends_d.len() != groups.len() || gends_d.len() != groups.len() {
         return None;
     }
     let base = f.links.len() as u32;
-    let ds = f.domain_size;
+    let nvl = f.domain_size > 1;
     let carries = |fl: &Flow| fl.bytes > 0.0 || fl.bytes.is_nan();
-    // Per flow, where `D` keeps it (`u32::MAX`: nowhere).
-    let mut held = vec![u32::MAX; flows.len()];
-    for (k, &j) in twin.from.iter().enumerate() {
-        *held.get_mut(j as usize)? = k as u32;
-    }
-    // The first group's reverse of each of its flows, by position.
-    let n0 = group_end[0];
-    let mut pairs: Vec<(u32, u32, u32)> = flows[..n0]
-        .iter()
-        .enumerate()
-        .map(|(q, fl)| (fl.src, fl.dst, q as u32))
-        .collect();
-    pairs.sort_unstable();
-    if pairs.windows(2).any(|w| (w[0].0, w[0].1) == (w[1].0, w[1].1)) {
-        return None; // a pair met twice has no single reverse
-    }
-    let rev: Vec<usize> = flows[..n0]
-        .iter()
-        .map(|fl| {
-            let i = pairs
-                .binary_search_by(|&(a, b, _)| (a, b).cmp(&(fl.dst, fl.src)))
-                .ok()?;
-            Some(pairs[i].2 as usize)
-        })
-        .collect::<Option<_>>()?;
-    // Per position, `D`'s position of the reverse flow this run keeps (`u32::MAX`: not kept),
-    // the same in every group.
-    let mut kept: Vec<u32> = Vec::with_capacity(n0);
-    let mut start = 0;
-    for (k, &end) in group_end.iter().enumerate() {
-        if end - start != n0 {
-            return None;
-        }
-        let first_d = if k == 0 { 0 } else { ends_d[k - 1] as u32 };
-        for q in 0..n0 {
-            let (fl, r) = (&flows[start + q], start + rev[q]);
-            let back = &flows[r];
-            if (back.src, back.dst, back.nvlink) != (fl.dst, fl.src, fl.nvlink) {
-                return None;
-            }
-            let p = if !carries(fl) {
-                u32::MAX
-            } else if !twin.carries[r] {
-                return None; // a path `D` never routed
-            } else if held[r] == u32::MAX {
-                u32::MAX
-            } else {
-                held[r].checked_sub(first_d)?
-            };
-            if k == 0 {
-                kept.push(p);
-            } else if kept[q] != p || (p != u32::MAX && fl.bytes.to_bits() != flows[q].bytes.to_bits()) {
-                return None;
-            }
-        }
-        start = end;
-    }
-    let per_group = kept.iter().filter(|&&p| p != u32::MAX).count();
-    if per_group == 0 {
-        return None;
-    }
-    // `D`'s copy-ingress link of each accelerator it made one for, and the down-link it
-    // stands for.
-    let mut vlink_d = vec![NO_LINK; f.accel_count()];
-    for (i, &x) in twin.ingress_of.iter().enumerate() {
-        *vlink_d.get_mut(x as usize)? = base + i as u32;
-    }
-    // This run's copy-ingress links, numbered as `route` numbers them.
+    // The accelerator a flow's route ends at (its copy-ingress link's).
     let dest = |fl: &Flow| match spec.op {
         MoeOp::Dispatch => fl.dst,
         MoeOp::Combine => fl.src,
     };
-    let nvl = ds > 1;
+    // `D`'s copy-ingress link of each accelerator it made one for.
+    let mut vlink_d = vec![NO_LINK; f.accel_count()];
+    for (i, &x) in twin.ingress_of.iter().enumerate() {
+        *vlink_d.get_mut(x as usize)? = base + i as u32;
+    }
+    // This run's, numbered as `route` numbers them, and what they stand for.
     let mut vlink = vec![NO_LINK; f.accel_count()];
     let (mut virtual_links, mut real_links, mut ingress_of) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, fl) in flows.iter().enumerate() {
-        if !(fl.nvlink && nvl) || kept[i % n0] == u32::MAX {
-            continue;
+    // Group by group (as `route` checks, counts and makes them; one group's flows at a time):
+    // the flows, where `D` keeps each of the group's flows (by position, from the group's
+    // range of `D`'s routed flows), and per position the first group's reverse flow, bytes
+    // and `D`'s position of the reverse flow this run keeps (`u32::MAX`: not kept).
+    let (mut count, mut count0, mut acc) = (0u64, 0u64, None);
+    let (mut flows0, mut buf, mut held): (Vec<Flow>, Vec<Flow>, Vec<u32>) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut rev, mut kept): (Vec<usize>, Vec<u32>) = (Vec::new(), Vec::new());
+    let mut first_d = 0;
+    for (k, g) in groups.iter().enumerate() {
+        // A group that is the first moved by `d` ranks (`simulate::rank_shift`): its checks,
+        // count and flows are the first group's, every endpoint moved by `d` — `check_group`
+        // reads the ranks' range and distinctness, and `by_domain`, `flow_count_in` and
+        // `group_flows` compare ranks and domains only (the lowest rank is the hot expert's),
+        // which the move keeps; the bytes are the first group's.
+        let shift = if k == 0 {
+            None
+        } else {
+            crate::simulate::rank_shift(f, &groups[0], g)
+        };
+        match shift {
+            Some(_) => count += count0,
+            None => {
+                check_group(f, g).ok()?;
+                spec.check(g.len()).ok()?;
+                let doms = by_domain(f, g);
+                let c = flow_count_in(g, &doms, spec.kernel);
+                count += c;
+                if count > crate::alltoall::MAX_EXCHANGE_FLOWS {
+                    return None;
+                }
+                let out = if k == 0 { &mut flows0 } else { &mut buf };
+                out.clear();
+                let a = group_flows(f, g, &doms, spec, out);
+                if k == 0 {
+                    acc = Some(a);
+                    count0 = c;
+                }
+            }
         }
-        let x = dest(fl) as usize;
-        if *vlink.get(x)? == NO_LINK {
-            let v = *vlink_d.get(x)?;
-            let real = *twin.real_links.get(v.checked_sub(base)? as usize)?;
-            vlink[x] = base + virtual_links.len() as u32;
-            virtual_links.push(caps[real as usize]);
-            real_links.push(real);
-            ingress_of.push(x as u32);
+        let (flows, d): (&[Flow], u32) = match shift {
+            Some(d) => (&flows0, d as u32),
+            None if k == 0 => (&flows0, 0),
+            None => (&buf, 0),
+        };
+        if count > crate::alltoall::MAX_EXCHANGE_FLOWS {
+            return None;
         }
+        let n0 = flows.len();
+        let start = k.checked_mul(n0)?;
+        if k == 0 {
+            if twin.carries.len() != n0.checked_mul(groups.len())? {
+                return None;
+            }
+            let mut pairs: Vec<(u32, u32, u32)> = flows
+                .iter()
+                .enumerate()
+                .map(|(q, fl)| (fl.src, fl.dst, q as u32))
+                .collect();
+            pairs.sort_unstable();
+            if pairs.windows(2).any(|w| (w[0].0, w[0].1) == (w[1].0, w[1].1)) {
+                return None; // a pair met twice has no single reverse
+            }
+            for fl in flows {
+                let i = pairs
+                    .binary_search_by(|&(a, b, _)| (a, b).cmp(&(fl.dst, fl.src)))
+                    .ok()?;
+                rev.push(pairs[i].2 as usize);
+            }
+        } else if n0 != rev.len() {
+            return None;
+        }
+        // `D`'s flows of this group, by position in it.
+        held.clear();
+        held.resize(n0, u32::MAX);
+        let end_d = ends_d[k] as u32;
+        for p in first_d..end_d {
+            let j = (*twin.from.get(p as usize)? as usize).checked_sub(start)?;
+            *held.get_mut(j)? = p - first_d;
+        }
+        for (q, fl) in flows.iter().enumerate() {
+            let r = rev[q];
+            // (A moved group's flows are the first group's, checked there.)
+            if shift.is_none() {
+                let back = &flows[r];
+                if (back.src, back.dst, back.nvlink) != (fl.dst, fl.src, fl.nvlink) {
+                    return None;
+                }
+            }
+            let p = if !carries(fl) {
+                u32::MAX
+            } else if !twin.carries[start + r] {
+                return None; // a path `D` never routed
+            } else {
+                held[r]
+            };
+            if k == 0 {
+                kept.push(p);
+            } else if kept[q] != p
+                || (shift.is_none() && p != u32::MAX && fl.bytes.to_bits() != flows0[q].bytes.to_bits())
+            {
+                return None;
+            }
+            if p != u32::MAX && fl.nvlink && nvl {
+                let x = dest(fl).wrapping_add(d) as usize;
+                if *vlink.get(x)? == NO_LINK {
+                    let real = *twin.real_links.get(vlink_d.get(x)?.checked_sub(base)? as usize)?;
+                    vlink[x] = base + virtual_links.len() as u32;
+                    virtual_links.push(caps[real as usize]);
+                    real_links.push(real);
+                    ingress_of.push(x as u32);
+                }
+            }
+        }
+        first_d = end_d;
+    }
+    let per_group = kept.iter().filter(|&&p| p != u32::MAX).count();
+    if per_group == 0 {
+        return None;
     }
     let all = crate::simulate::engine_capacities(f, caps, &virtual_links);
     engine::check_capacities(&all).ok()?;
     // The first group's flows: `D`'s paths of their reverses, the ingress link renumbered.
     let mut first = engine::FlowSet::with_capacity(per_group, 4 * per_group);
     let mut path: Vec<u32> = Vec::new();
-    for (fl, &p) in flows[..n0].iter().zip(&kept) {
+    for (fl, &p) in flows0.iter().zip(&kept) {
         if p == u32::MAX {
             continue;
         }
@@ -1115,20 +1135,20 @@ fn mirror(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, twin: &MoeRoutes, cap
     let firsts_d = &owned_d[..*gends_d.first()? as usize];
     let mut index_d: Vec<(u32, u32)> = firsts_d.iter().enumerate().map(|(i, &(r, _))| (r, i as u32)).collect();
     index_d.sort_unstable();
-    let mut seen = vec![false; all.len()];
-    let mut firsts: Vec<(u32, usize)> = Vec::new();
-    for &c in first.links() {
-        let s = seen.get_mut(c as usize)?;
-        if !*s {
-            *s = true;
-            let d = if c < base {
-                c
-            } else {
-                vlink_d[*ingress_of.get((c - base) as usize)? as usize]
-            };
-            let i = index_d.binary_search_by_key(&d, |&(r, _)| r).ok()?;
-            firsts.push((c, index_d[i].1 as usize));
-        }
+    // (Link, first position) of each link of the first group, in order of first reach.
+    let mut reach: Vec<(u32, u32)> = first.links().iter().enumerate().map(|(i, &l)| (l, i as u32)).collect();
+    reach.sort_unstable();
+    reach.dedup_by_key(|&mut (l, _)| l);
+    reach.sort_unstable_by_key(|&(_, i)| i);
+    let mut firsts: Vec<(u32, usize)> = Vec::with_capacity(reach.len());
+    for &(c, _) in &reach {
+        let d = if c < base {
+            c
+        } else {
+            vlink_d[*ingress_of.get((c - base) as usize)? as usize]
+        };
+        let i = index_d.binary_search_by_key(&d, |&(r, _)| r).ok()?;
+        firsts.push((c, index_d[i].1 as usize));
     }
     let mut owned: Vec<(u32, u32)> = Vec::with_capacity(firsts.len() * groups.len());
     let mut group_ends: Vec<u32> = Vec::with_capacity(groups.len());
@@ -1187,6 +1207,91 @@ impl Kept {
     }
 }
 
+/// Every group's flows (`group_flows`) in order, where each group's end among them, and the
+/// first group's byte accounting — after `route`'s checks of the groups and of their flow
+/// count (its errors). A group that is the first moved by `d` ranks (`simulate::rank_shift`)
+/// has the first group's checks, count and flows with every endpoint moved by `d` — what its
+/// own give: `check_group` reads the ranks' range and distinctness, and `by_domain`,
+/// `flow_count_in` and `group_flows` compare ranks and their domains only (the lowest rank
+/// is the hot expert's), which the move keeps, the bytes being the first group's — and takes
+/// them from there.
+fn all_flows(
+    f: &Fabric,
+    groups: &[Vec<u32>],
+    spec: &MoeSpec,
+) -> Result<(Vec<Flow>, Vec<usize>, MoeBytes), CollectiveError> {
+    let first = groups
+        .first()
+        .ok_or_else(|| CollectiveError::BadGroup("no groups given".into()))?;
+    // Each later group's move from the first, where it is one.
+    let shifts: Vec<Option<i64>> = groups
+        .iter()
+        .enumerate()
+        .map(|(k, g)| {
+            if k == 0 {
+                None
+            } else {
+                crate::simulate::rank_shift(f, first, g)
+            }
+        })
+        .collect();
+    for (g, shift) in groups.iter().zip(&shifts) {
+        if shift.is_none() {
+            check_group(f, g)?;
+            spec.check(g.len()).map_err(CollectiveError::BadGroup)?;
+        }
+    }
+    // Every other group's members by scale-up domain, found once for the count and the flows.
+    let doms: Vec<Option<Vec<Vec<u32>>>> = groups
+        .iter()
+        .zip(&shifts)
+        .map(|(g, shift)| shift.is_none().then(|| by_domain(f, g)))
+        .collect();
+    let count0 = flow_count_in(first, doms[0].as_deref().unwrap_or_default(), spec.kernel);
+    let count: u64 = groups
+        .iter()
+        .zip(&doms)
+        .map(|(g, d)| d.as_ref().map_or(count0, |d| flow_count_in(g, d, spec.kernel)))
+        .sum();
+    if count > crate::alltoall::MAX_EXCHANGE_FLOWS {
+        return Err(CollectiveError::BadGroup(format!(
+            "{} over {} ranks is {count} flows, beyond the limit of {}: use smaller EP groups (e.g. --ranks 256)",
+            spec.op.name(),
+            groups.iter().map(|g| g.len()).sum::<usize>(),
+            crate::alltoall::MAX_EXCHANGE_FLOWS
+        )));
+    }
+    let mut flows = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    let mut acc = None;
+    // Where each group's flows end in `flows`.
+    let mut group_end = Vec::with_capacity(groups.len());
+    for ((g, d), shift) in groups.iter().zip(&doms).zip(&shifts) {
+        match (d, shift) {
+            (Some(d), _) => {
+                let a = group_flows(f, g, d, spec, &mut flows);
+                acc.get_or_insert(a);
+            }
+            // (No members by domain: a moved group.)
+            (None, shift) => {
+                debug_assert!(shift.is_some());
+                let d = shift.unwrap_or(0) as u32;
+                for q in 0..group_end[0] {
+                    let fl = &flows[q];
+                    let moved = Flow {
+                        src: fl.src.wrapping_add(d),
+                        dst: fl.dst.wrapping_add(d),
+                        ..*fl
+                    };
+                    flows.push(moved);
+                }
+            }
+        }
+        group_end.push(flows.len());
+    }
+    let acc = acc.expect("at least one group");
+    Ok((flows, group_end, acc))
+}
+
 /// Route every flow of [`build`] into one flow set (routes from `cache` when it has them).
 fn route(
     f: &Fabric,
@@ -1198,25 +1303,7 @@ fn route(
     let first = groups
         .first()
         .ok_or_else(|| CollectiveError::BadGroup("no groups given".into()))?;
-    for g in groups {
-        check_group(f, g)?;
-        spec.check(g.len()).map_err(CollectiveError::BadGroup)?;
-    }
-    // Each group's members by scale-up domain, found once for the count and the flows.
-    let doms: Vec<Vec<Vec<u32>>> = groups.iter().map(|g| by_domain(f, g)).collect();
-    let count: u64 = groups
-        .iter()
-        .zip(&doms)
-        .map(|(g, d)| flow_count_in(g, d, spec.kernel))
-        .sum();
-    if count > crate::alltoall::MAX_EXCHANGE_FLOWS {
-        return Err(CollectiveError::BadGroup(format!(
-            "{} over {} ranks is {count} flows, beyond the limit of {}: use smaller EP groups (e.g. --ranks 256)",
-            spec.op.name(),
-            groups.iter().map(|g| g.len()).sum::<usize>(),
-            crate::alltoall::MAX_EXCHANGE_FLOWS
-        )));
-    }
+    let (flows, group_end, acc) = all_flows(f, groups, spec)?;
     let Kept { caps, own, twin } = kept;
     let base = f.links.len() as u32;
     // One virtual copy-ingress link per GPU that has NVLink peers in its group.
@@ -1226,16 +1313,6 @@ fn route(
     let mut virtual_links = Vec::new();
     // The real NVLink down-link each virtual copy-ingress link stands for.
     let mut real_links: Vec<u32> = Vec::new();
-    let mut flows = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
-    let mut acc = None;
-    // Where each group's flows end in `flows`.
-    let mut group_end = Vec::with_capacity(groups.len());
-    for (g, d) in groups.iter().zip(&doms) {
-        let a = group_flows(f, g, d, spec, &mut flows);
-        acc.get_or_insert(a);
-        group_end.push(flows.len());
-    }
-    let acc = acc.expect("at least one group");
     let carries = |fl: &Flow| fl.bytes > 0.0 || fl.bytes.is_nan();
     let head = |real_links: Vec<u32>, n_flows: usize| MoeBuilt {
         spec: *spec,
@@ -1535,6 +1612,81 @@ mod tests {
             }
         }
         assert!(derived >= 20, "{derived} runs derived");
+    }
+
+    /// `all_flows` gives each group's own checks and flows (`group_flows`) in order, with
+    /// groups that are the first moved by some ranks among them (forward and back, within and
+    /// across scale-up domains) and groups that are not, and the same errors for bad groups.
+    #[test]
+    fn all_flows_are_each_groups_flows() {
+        let naive = |f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec| {
+            let first = groups
+                .first()
+                .ok_or_else(|| CollectiveError::BadGroup("no groups given".into()))?;
+            for g in groups {
+                check_group(f, g)?;
+                spec.check(g.len()).map_err(CollectiveError::BadGroup)?;
+            }
+            let doms: Vec<Vec<Vec<u32>>> = groups.iter().map(|g| by_domain(f, g)).collect();
+            let count: u64 = groups
+                .iter()
+                .zip(&doms)
+                .map(|(g, d)| flow_count_in(g, d, spec.kernel))
+                .sum();
+            if count > crate::alltoall::MAX_EXCHANGE_FLOWS {
+                return Err(CollectiveError::BadGroup(format!("count {count}")));
+            }
+            let (mut flows, mut ends) = (Vec::new(), Vec::new());
+            let acc = group_flows(f, first, &doms[0], spec, &mut Vec::new());
+            for (g, d) in groups.iter().zip(&doms) {
+                group_flows(f, g, d, spec, &mut flows);
+                ends.push(flows.len());
+            }
+            Ok((flows, ends, acc))
+        };
+        let mut moved = 0;
+        for name in ["fat-tree:gpus=64", "rail-optimized:gpus=128", "gb200-nvl72"] {
+            let f = fabric::presets::build_preset(name).unwrap().1;
+            let ds = f.domain_size;
+            let layouts: Vec<Vec<Vec<u32>>> = vec![
+                (0..4).map(|g| (0..8).map(|i| g * 8 + i).collect()).collect(),
+                (0..4).map(|g| (0..8).map(|i| (3 - g) * 8 + i).collect()).collect(),
+                (0..4)
+                    .map(|g| vec![2 * g + ds, 2 * g, 2 * g + 1 + ds, 2 * g + 1])
+                    .collect(),
+                (0..4).map(|g| (0..6).map(|i| g + 4 * i).collect()).collect(),
+                (0..3)
+                    .map(|g| (0..8).map(|i| 16 * g + (2 * i + 5) % 16).collect())
+                    .collect(),
+                vec![vec![0, 1, 2, 3], vec![5, 6, 7, 8], vec![9, 10, 11, 12]],
+                vec![vec![0, 1, 2, 3], vec![4, 5, 6, 6]],
+                vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![2000, 2001, 2002, 2003]],
+            ];
+            for groups in &layouts {
+                for kernel in [MoeKernel::Normal, MoeKernel::LowLatency] {
+                    let spec = MoeSpec {
+                        imbalance: 1.5,
+                        ..MoeSpec::new(MoeOp::Dispatch, kernel, 96, 1024, 4, 64)
+                    };
+                    let a = all_flows(&f, groups, &spec).map(|(fl, e, acc)| (fl, e, format!("{acc:?}")));
+                    let b = naive(&f, groups, &spec).map(|(fl, e, acc)| (fl, e, format!("{acc:?}")));
+                    match (&a, &b) {
+                        (Ok(a), Ok(b)) => assert_eq!(a, b, "{name} {groups:?} {kernel:?}"),
+                        (Err(CollectiveError::BadGroup(x)), Err(CollectiveError::BadGroup(y)))
+                            if y.starts_with("count") =>
+                        {
+                            assert!(x.contains("beyond the limit"), "{x}")
+                        }
+                        _ => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{name} {groups:?}"),
+                    }
+                    moved += groups[1..]
+                        .iter()
+                        .filter(|g| crate::simulate::rank_shift(&f, &groups[0], g).is_some())
+                        .count();
+                }
+            }
+        }
+        assert!(moved >= 20, "{moved} moved groups");
     }
 
     fn v3(op: MoeOp, kernel: MoeKernel, tokens: u64) -> MoeSpec {

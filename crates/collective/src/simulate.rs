@@ -123,7 +123,18 @@ pub fn lower(f: &Fabric, ranks: &[u32], op: Op, size: f64, algo: Algo, channels:
 /// flows (bytes, channels, PXN, steps) between the moved endpoints. Other algorithms read more
 /// (NIC ports, torus coordinates, explicit paths) and are not translated.
 pub fn translation(f: &Fabric, algo: Algo, from: &[u32], to: &[u32]) -> Option<i64> {
-    if !matches!(algo, Algo::Ring | Algo::Hierarchical) || from.len() != to.len() || from.is_empty() {
+    if !matches!(algo, Algo::Ring | Algo::Hierarchical) {
+        return None;
+    }
+    rank_shift(f, from, to)
+}
+
+/// The rank shift `d` with `to[i] = from[i] + d` for every `i` (groups of one length, not
+/// empty), every rank of either on the fabric and moved into the scale-up domain of its own
+/// moved by one `e` (`domain_of(to[i]) = domain_of(from[i]) + e`): a move that keeps every
+/// comparison between ranks and between their domains ([`translation`]).
+pub(crate) fn rank_shift(f: &Fabric, from: &[u32], to: &[u32]) -> Option<i64> {
+    if from.len() != to.len() || from.is_empty() {
         return None;
     }
     let n = f.accel_count() as u64;

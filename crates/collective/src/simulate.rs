@@ -240,7 +240,9 @@ pub fn run_plan_routes_from(
 /// The fabric's (trunk-merged) capacities followed by `virtual_links`: the links of a built
 /// plan's engine.
 fn all_capacities(router: &Router, caps: &[f64], virtual_links: &[f64]) -> Vec<f64> {
-    let mut all = caps.to_vec();
+    // Sized for both at once (growing it for the virtual links would copy the fabric's).
+    let mut all = Vec::with_capacity(caps.len() + virtual_links.len());
+    all.extend_from_slice(caps);
     router.merge_capacities(&mut all);
     all.extend_from_slice(virtual_links);
     all
@@ -874,6 +876,11 @@ fn symmetry_map_in(
         if fidelity != Fidelity::Analytical && k > 0 && !keeps_order(&firsts, image, k) {
             return None;
         }
+        if k == 0 {
+            // Every group has as many pairs as the first (a map that does not fails), each of
+            // a link of its own: at most one pair a link in all.
+            owned.reserve(owned.len().saturating_mul(ends.len() - 1).min(nl));
+        }
         group_ends.push(owned.len() as u32);
         start = end;
     }
@@ -911,7 +918,8 @@ pub fn run_symmetric_with(
         start = end;
     }
     // The first group alone.
-    let mut first = FlowSet::with_capacity(n0, 0);
+    let first_hops = flows.path_ends().get(n0 - 1).map_or(0, |&e| e as usize);
+    let mut first = FlowSet::with_capacity(n0, first_hops);
     for i in 0..n0 {
         let (p, b, w) = flows.flow(i);
         first.push(p, b, w);

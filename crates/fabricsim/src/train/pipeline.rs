@@ -254,8 +254,8 @@ fn route_piece(
             && each(r, r.bytes) > 0.0)
             .then(|| each(fl, fl.bytes / vp as f64 / share))
     };
-    // The shares of a run of flows taken from `pre` at once.
-    let mut shares: Vec<f64> = Vec::new();
+    // The shares of a run of flows taken from `pre` at once (sized for the longest run).
+    let mut shares: Vec<f64> = Vec::with_capacity(if pre.is_some() { idx.len() } else { 0 });
     let mut j = 0;
     while j < idx.len() {
         if let Some(pre) = &pre {
@@ -855,7 +855,7 @@ fn route_all(
                     ),
                     None => {
                         router.new_phase();
-                        let mut from = slot.paths.is_some().then(Vec::new);
+                        let mut from = slot.paths.is_some().then(|| Vec::with_capacity(idx.len()));
                         let Ok((flows, taken)) = route_piece(
                             router,
                             ph,

@@ -1021,7 +1021,8 @@ pub fn run_cached(
     let skip: Vec<bool> = dci_fifo.iter().map(Option::is_some).collect();
     // At analytical fidelity the pieces are priced as they are routed (the engine's
     // capacities are `all_caps`; a capacity it would refuse leaves them to the hook).
-    let valid_caps = all_caps.iter().all(|&c| c.is_finite() && c > 0.0);
+    // (Every capacity finite and positive: the engine's own check, one vectorised pass.)
+    let valid_caps = engine::check_capacities(&all_caps).is_ok();
     let price = (fidelity == Fidelity::Analytical && valid_caps).then_some(all_caps.as_slice());
     let routed = route_all(
         f,

@@ -1095,8 +1095,9 @@ fn mirror(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, twin: &MoeRoutes, cap
                 let x = dest(fl).wrapping_add(d) as usize;
                 if *vlink.get(x)? == NO_LINK {
                     let real = *twin.real_links.get(vlink_d.get(x)?.checked_sub(base)? as usize)?;
+                    let cap = *caps.get(real as usize)?;
                     vlink[x] = base + virtual_links.len() as u32;
-                    virtual_links.push(caps[real as usize]);
+                    virtual_links.push(cap);
                     real_links.push(real);
                     ingress_of.push(x as u32);
                 }

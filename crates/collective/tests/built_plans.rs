@@ -280,19 +280,6 @@ fn mirrored_moe_runs_are_fresh_runs() {
                                     "{name} routing {routing} groups {groups:?} {spec:?} {fid:?}"
                                 );
                                 mirrored += cache.mirrored() - before;
-                                if how == 2 && std::env::var("SHOWM").is_ok() {
-                                    eprintln!(
-                                        "{name} r{routing} {:?} {op:?} {fid:?} m={} {:?}",
-                                        kernel,
-                                        cache.mirrored() - before,
-                                        fresh.as_ref().map(|r| r
-                                            .bottlenecks
-                                            .iter()
-                                            .map(|b| b.name.clone())
-                                            .collect::<Vec<_>>())
-                                    );
-                                }
-
                                 runs += 1;
                             }
                         }

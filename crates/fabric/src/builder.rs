@@ -310,7 +310,7 @@ impl FabricBuilder {
             su_port_start[r + 1] = su_ports.len() as u32;
             so_port_start[r + 1] = so_ports.len() as u32;
         }
-        let fabric = Fabric {
+        let mut fabric = Fabric {
             name: self.name,
             description: self.description,
             accel_model: self.accel_model,
@@ -341,7 +341,9 @@ impl FabricBuilder {
             su_ports,
             so_port_start,
             so_ports,
+            one_port: Vec::new(),
         };
+        fabric.index_ports();
         fabric.check_connected()?;
         Ok(fabric)
     }

@@ -222,6 +222,30 @@ pub struct Fabric {
     pub(crate) su_ports: Vec<u32>,
     pub(crate) so_port_start: Vec<u32>,
     pub(crate) so_ports: Vec<u32>,
+    /// Per accelerator, its scale-out and its scale-up port where it has exactly one
+    /// ([`OnePort`], [`Fabric::index_ports`]): a route's reads of the port, its switch and the
+    /// switch's plane and scope in one record, not across the link and node arrays.
+    pub(crate) one_port: Vec<[OnePort; 2]>,
+}
+
+/// An accelerator's only port into one net's switches: the link, the switch it leads to, and
+/// that switch's plane and scope (`port` [`OnePort::NONE`] where it has none or several).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct OnePort {
+    pub(crate) port: u32,
+    pub(crate) switch: u32,
+    pub(crate) plane: u32,
+    pub(crate) scope: u32,
+}
+
+impl OnePort {
+    /// No single port.
+    pub(crate) const NONE: OnePort = OnePort {
+        port: u32::MAX,
+        switch: u32::MAX,
+        plane: u32::MAX,
+        scope: u32::MAX,
+    };
 }
 
 /// Where a switch's down-links toward each child scope begin ([`Fabric`]'s `down_links`,
@@ -332,6 +356,35 @@ impl Fabric {
     pub fn scale_up_ports(&self, r: u32) -> &[u32] {
         let i = r as usize;
         &self.su_ports[self.su_port_start[i] as usize..self.su_port_start[i + 1] as usize]
+    }
+
+    /// Accelerator `r`'s only scale-out port (`net` 0) or scale-up port (`net` 1) with its
+    /// switch's plane and scope, where it has exactly one (else `None`).
+    #[inline]
+    pub(crate) fn one_port(&self, r: u32, net: usize) -> Option<OnePort> {
+        let p = self.one_port.get(r as usize)?[net];
+        (p.port != u32::MAX).then_some(p)
+    }
+
+    /// Builds [`Fabric::one_port`] from the ports (`so_ports`, `su_ports`), the links and the
+    /// nodes: done by the builder, and again by whoever changes the ports.
+    pub(crate) fn index_ports(&mut self) {
+        let one = |ports: &[u32]| match *ports {
+            [l] => {
+                let switch = self.links[l as usize].dst.0;
+                let n = &self.nodes[switch as usize];
+                OnePort {
+                    port: l,
+                    switch,
+                    plane: n.plane,
+                    scope: n.scope,
+                }
+            }
+            _ => OnePort::NONE,
+        };
+        self.one_port = (0..self.accels.len() as u32)
+            .map(|r| [one(self.scale_out_ports(r)), one(self.scale_up_ports(r))])
+            .collect();
     }
     /// Number of sites (buildings or campuses) the accelerators sit in: 1 unless sites were
     /// joined over a data-centre interconnect (`topology::sites`).

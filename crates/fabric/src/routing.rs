@@ -482,6 +482,10 @@ impl Fabric {
     }
 
     fn shares_leaf(&self, a: u32, b: u32) -> bool {
+        // One port each (most fabrics): their switches' scopes, from the ports' records.
+        if let (Some(x), Some(y)) = (self.one_port(a, 0), self.one_port(b, 0)) {
+            return x.scope == y.scope;
+        }
         let pa = self.scale_out_ports(a);
         let pb = self.scale_out_ports(b);
         pa.iter().any(|&x| {
@@ -512,6 +516,11 @@ impl Fabric {
                 }),
             },
             ScaleUpKind::Switched => {
+                // One port each (most scale-up domains): the route from the ports' records,
+                // as below with one candidate on each side.
+                if let (Some(x), Some(y)) = (self.one_port(src, 1), self.one_port(dst, 1)) {
+                    return self.clos_at(src, dst, flow, Choice::Hash, x, y, out);
+                }
                 let pa = self.scale_up_ports(src);
                 let pb = self.scale_up_ports(dst);
                 if pa.is_empty() || pb.is_empty() {
@@ -588,6 +597,18 @@ impl Fabric {
     }
 
     fn route_scale_out(&self, src: u32, dst: u32, flow: u64, ch: Choice, out: &mut Vec<u32>) -> Result<()> {
+        // One port at each end (most fabrics), from the ports' records: what the same case
+        // below gives.
+        if let (Some(x), Some(y)) = (self.one_port(src, 0), self.one_port(dst, 0)) {
+            if x.plane != y.plane {
+                return Err(FabricError::NoRoute {
+                    src,
+                    dst,
+                    why: format!("destination has no port in plane {}", x.plane),
+                });
+            }
+            return self.clos_at(src, dst, flow, ch, x, y, out);
+        }
         let pa = self.scale_out_ports(src);
         let pb = self.scale_out_ports(dst);
         if pa.is_empty() || pb.is_empty() {
@@ -684,20 +705,45 @@ impl Fabric {
     /// switch); the last hop is `pb`'s reverse.
     #[allow(clippy::too_many_arguments)]
     fn clos(&self, src: u32, dst: u32, flow: u64, ch: Choice, pa: u32, pb: u32, out: &mut Vec<u32>) -> Result<()> {
-        let leaf_a = self.links[pa as usize].dst;
-        let leaf_b = self.links[pb as usize].dst;
+        let port = |l: u32| {
+            let switch = self.links[l as usize].dst.0;
+            OnePort {
+                port: l,
+                switch,
+                plane: NONE,
+                scope: self.nodes[switch as usize].scope,
+            }
+        };
+        self.clos_at(src, dst, flow, ch, port(pa), port(pb), out)
+    }
+
+    /// [`Fabric::clos`] from the two ports' records (their switches and the switches'
+    /// scopes; the planes are not read).
+    #[allow(clippy::too_many_arguments)]
+    fn clos_at(
+        &self,
+        src: u32,
+        dst: u32,
+        flow: u64,
+        ch: Choice,
+        a: OnePort,
+        b: OnePort,
+        out: &mut Vec<u32>,
+    ) -> Result<()> {
+        let (pa, pb) = (a.port, b.port);
+        let (leaf_a, leaf_b) = (NodeId(a.switch), NodeId(b.switch));
         // Both ports on one switch that has a scope (a scale-up switch, a shared leaf): up to
         // it and down — what the general walk below gives when the ends meet at once (the
         // same scope at the start of both chains: no climb, no descent, the descent ends at
         // the destination's own switch).
-        if leaf_a == leaf_b && self.nodes[leaf_b.0 as usize].scope != NONE {
+        if leaf_a == leaf_b && b.scope != NONE {
             out.push(pa);
             out.push(pb ^ 1);
             return Ok(());
         }
         // Scope chain of the destination, tier 1 upward.
         let mut chain_b = [NONE; 8];
-        let mut s = self.nodes[leaf_b.0 as usize].scope;
+        let mut s = b.scope;
         let mut depth_b = 0;
         while s != NONE && depth_b < 8 {
             chain_b[depth_b] = s;
@@ -707,7 +753,7 @@ impl Fabric {
         // Find the lowest common scope: `up` steps above the source's leaf, `down` steps above
         // the destination's. Within one Clos both are equal; sites of different depths joined
         // over a DCI (`topology::sites`) climb a different number of steps on each side.
-        let mut sa = self.nodes[leaf_a.0 as usize].scope;
+        let mut sa = a.scope;
         let mut meet = None;
         let mut up = 0;
         while sa != NONE && up < 8 {
@@ -813,7 +859,8 @@ mod tests {
             }
             let ds = self.domain_size;
             let relay = self.domain_of(src) * ds + dst % ds;
-            if opts.pxn && ds > 1 && relay != src && self.shares_leaf(relay, dst) && !self.shares_leaf(src, dst) {
+            if opts.pxn && ds > 1 && relay != src && self.ref_shares_leaf(relay, dst) && !self.ref_shares_leaf(src, dst)
+            {
                 self.ref_route_scale_up(src, relay, flow, out)?;
                 return self.ref_route_scale_out(relay, dst, flow, ch, out);
             }
@@ -830,6 +877,17 @@ mod tests {
                     }
                 }
             }
+        }
+
+        /// `shares_leaf` as it was before the ports' records: every pair of ports.
+        fn ref_shares_leaf(&self, a: u32, b: u32) -> bool {
+            let pa = self.scale_out_ports(a);
+            let pb = self.scale_out_ports(b);
+            pa.iter().any(|&x| {
+                let sa = self.nodes[self.links[x as usize].dst.0 as usize].scope;
+                pb.iter()
+                    .any(|&y| self.nodes[self.links[y as usize].dst.0 as usize].scope == sa)
+            })
         }
 
         fn ref_route_scale_up(&self, src: u32, dst: u32, flow: u64, out: &mut Vec<u32>) -> Result<()> {
@@ -1128,6 +1186,7 @@ mod tests {
                 start.push(ports.len() as u32);
             }
             (one.so_port_start, one.so_ports) = (start, ports);
+            one.index_ports();
             v.push(one);
             v
         };

@@ -427,10 +427,14 @@ impl Memo {
         self.across_plans.then_some(&self.piece_routes)
     }
 
-    /// Reuse so far across plans: DeepEP runs that took their routes from the memo, and the
-    /// schedule's data-parallel pieces it took ready (routed, or priced at analytical fidelity).
+    /// Reuse so far across plans: DeepEP runs that took their routes from the memo (their own,
+    /// or the other direction's symmetric ones, mirrored without routing), and the schedule's
+    /// data-parallel pieces it took ready (routed, or priced at analytical fidelity).
     pub fn route_reuse(&self) -> (u64, u64) {
-        (self.moe_routes.hits(), self.piece_routes.hits())
+        (
+            self.moe_routes.hits() + self.moe_routes.mirrored(),
+            self.piece_routes.hits(),
+        )
     }
 
     /// Schedule pieces that took only their paths from the memo (another number of virtual

@@ -1109,8 +1109,9 @@ fn mirror(f: &Fabric, groups: &[Vec<u32>], spec: &MoeSpec, twin: &MoeRoutes, cap
     if per_group == 0 {
         return None;
     }
+    // (Capacities the engine would refuse: `run_symmetric_first` refuses them too, at either
+    // fidelity, and the run is routed — no check of its own here.)
     let all = crate::simulate::engine_capacities(f, caps, &virtual_links);
-    engine::check_capacities(&all).ok()?;
     // The first group's flows: `D`'s paths of their reverses, the ingress link renumbered.
     let mut first = engine::FlowSet::with_capacity(per_group, 4 * per_group);
     let mut path: Vec<u32> = Vec::new();

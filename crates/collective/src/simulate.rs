@@ -228,8 +228,25 @@ pub fn run_plan_routes_from(
     keep: bool,
     donor: Option<&RouteDonor<'_>>,
 ) -> Result<RunAndRoutes, CollectiveError> {
+    run_plan_routes_checked(f, caps, false, plan, fidelity, keep, donor)
+}
+
+/// [`run_plan_routes_from`], told whether `caps` passed [`engine::check_capacities`]
+/// (`caps_valid`; a caller running many plans on one set of capacities checks them once): an
+/// analytical run on those capacities alone (no virtual links, no trunks merged) does not
+/// check them again. The same results and errors where `caps_valid` is true exactly when
+/// the check passes (it is given `false` otherwise, which checks as before).
+pub fn run_plan_routes_checked(
+    f: &Fabric,
+    caps: &[f64],
+    caps_valid: bool,
+    plan: &Plan,
+    fidelity: Fidelity,
+    keep: bool,
+    donor: Option<&RouteDonor<'_>>,
+) -> Result<RunAndRoutes, CollectiveError> {
     if fidelity == Fidelity::Analytical {
-        if let Some(r) = run_compact(f, caps, plan, keep, donor)? {
+        if let Some(r) = run_compact(f, caps, caps_valid, plan, keep, donor)? {
             return Ok(r);
         }
     }
@@ -455,6 +472,7 @@ fn path_share(f: &Fabric, spray: bool, pf: &crate::plan::PlanFlow) -> f64 {
 fn run_compact(
     f: &Fabric,
     caps: &[f64],
+    caps_valid: bool,
     plan: &Plan,
     keep: bool,
     donor: Option<&RouteDonor<'_>>,
@@ -462,12 +480,17 @@ fn run_compact(
     let Some((all, phases, starts, keep)) = route_plan(f, caps, plan, keep, donor)? else {
         return Ok(None);
     };
+    // The engine's capacities are `caps` themselves where borrowed: checked already when the
+    // caller says so.
+    let checked = caps_valid && matches!(all, std::borrow::Cow::Borrowed(_));
     // Priced without an engine: an analytical engine holding the phases in sequence (as
     // `build_routed` stores them, compact or not — the same run: `build_compact`) gives the
     // pricer's makespan and busiest links bit for bit (`engine::AnalyticalPricer::price_chain`),
     // after the same checks of capacities and flows (so the same errors).
     let engine_error = |e: engine::EngineError| CollectiveError::Engine(e.to_string());
-    engine::check_capacities(&all).map_err(engine_error)?;
+    if !checked {
+        engine::check_capacities(&all).map_err(engine_error)?;
+    }
     let (t, busy) = engine::AnalyticalPricer::new(&all)
         .price_chain(&phases, 3)
         .map_err(engine_error)?;
@@ -1339,19 +1362,21 @@ pub fn evaluate(
     opts: Options,
 ) -> Result<Evaluated, CollectiveError> {
     let plan = lower(f, ranks, op, REF_SIZE, algo, opts.channels)?;
-    evaluate_plan(f, caps, ranks, algo, &plan, opts)
+    evaluate_plan(f, caps, false, ranks, algo, &plan, opts)
 }
 
 /// Simulate a plan lowered at the reference size for `ranks`.
+/// `caps_valid`: whether `caps` passed `engine::check_capacities` ([`run_plan_routes_checked`]).
 fn evaluate_plan(
     f: &Fabric,
     caps: &[f64],
+    caps_valid: bool,
     ranks: &[u32],
     algo: Algo,
     plan: &Plan,
     opts: Options,
 ) -> Result<Evaluated, CollectiveError> {
-    let (t, bottlenecks) = run_plan(f, caps, plan, opts.fidelity)?;
+    let ((t, bottlenecks), _) = run_plan_routes_checked(f, caps, caps_valid, plan, opts.fidelity, false, None)?;
     let latency = latencies(plan, opts);
     let steps: u32 = plan.phases.iter().map(|ph| ph.steps_nvlink + ph.steps_net).sum();
     let pipeline = (!plan.nvls).then(|| (steps, plan.bytes() / ranks.len().max(1) as f64));
@@ -1457,7 +1482,17 @@ pub fn run_sizes_with_progress(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<CollectiveResult>, CollectiveError> {
     check_group(f, ranks)?;
-    run_sizes_in(f, &effective_capacities(f), ranks, op, sizes, algo, opts, progress)
+    run_sizes_in(
+        f,
+        &effective_capacities(f),
+        false,
+        ranks,
+        op,
+        sizes,
+        algo,
+        opts,
+        progress,
+    )
 }
 
 /// [`run_sizes`] with the capacities the candidates are priced with given: `run_sizes` prices
@@ -1474,14 +1509,36 @@ pub fn run_sizes_on(
     algo: Option<Algo>,
     opts: Options,
 ) -> Result<Vec<CollectiveResult>, CollectiveError> {
-    check_group(f, ranks)?;
-    run_sizes_in(f, caps, ranks, op, sizes, algo, opts, &mut |_, _| {})
+    run_sizes_checked(f, caps, false, ranks, op, sizes, algo, opts)
 }
 
+/// [`run_sizes_on`], told whether `caps` passed `engine::check_capacities` (`caps_valid`, as
+/// [`run_plan_routes_checked`] is): a caller choosing for many collectives on one set of
+/// capacities checks them once. The same results and errors where `caps_valid` is true
+/// exactly when the check passes.
+#[allow(clippy::too_many_arguments)]
+pub fn run_sizes_checked(
+    f: &Fabric,
+    caps: &[f64],
+    caps_valid: bool,
+    ranks: &[u32],
+    op: Op,
+    sizes: &[f64],
+    algo: Option<Algo>,
+    opts: Options,
+) -> Result<Vec<CollectiveResult>, CollectiveError> {
+    check_group(f, ranks)?;
+    run_sizes_in(f, caps, caps_valid, ranks, op, sizes, algo, opts, &mut |_, _| {})
+}
+
+/// `caps_valid`: whether `caps` passed `engine::check_capacities`; where not told, they are
+/// checked once here for every candidate (a failed check leaves each run to check and report
+/// as before).
 #[allow(clippy::too_many_arguments)]
 fn run_sizes_in(
     f: &Fabric,
     caps: &[f64],
+    caps_valid: bool,
     ranks: &[u32],
     op: Op,
     sizes: &[f64],
@@ -1495,6 +1552,8 @@ fn run_sizes_in(
         None => select::allowed_candidates(f, ranks, op, opts.in_network),
     };
     let total = cands.len();
+    // Checked once for all candidates (each analytical run would check them again).
+    let caps_valid = caps_valid || (total > 1 && engine::check_capacities(caps).is_ok());
     progress(0, total);
     // Evaluate candidates; skip one whose latency alone exceeds the best total at every size.
     let mut evals: Vec<Evaluated> = Vec::new();
@@ -1525,7 +1584,7 @@ fn run_sizes_in(
                 continue;
             }
         }
-        match evaluate_plan(f, caps, ranks, a, &plan, opts) {
+        match evaluate_plan(f, caps, caps_valid, ranks, a, &plan, opts) {
             Ok(e) => evals.push(e),
             Err(e) => last_err = Some(e),
         }

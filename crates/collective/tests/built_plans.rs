@@ -727,3 +727,74 @@ fn all_gather_takes_the_reduce_scatters_routes() {
         }
     }
 }
+
+/// Runs told their capacities passed the engine's check (`run_plan_routes_checked`,
+/// `run_sizes_checked` with `true`, as a training step's memo says after checking once) give
+/// what the checking runs give, routes included; told `false`, they refuse bad capacities
+/// with the same error. Not vacuous: told `true` on bad capacities, a run does not check them
+/// (the caller's promise is what skips the scan).
+#[test]
+fn runs_on_checked_capacities_are_checking_runs() {
+    let (ops, algos) = (
+        [Op::AllReduce, Op::ReduceScatter, Op::AllGather],
+        [Algo::Ring, Algo::Tree, Algo::Hierarchical],
+    );
+    let (mut compared, mut refusals) = (0, 0);
+    for i in 0..FABRICS.len() {
+        for routing in 0..ROUTING.len() {
+            let f = fabric(i, routing);
+            let caps = simulate::effective_capacities(&f);
+            let mut bad = caps.clone();
+            bad[caps.len() / 2] = 0.0;
+            let n = f.accel_count() as u32;
+            let ranks: Vec<u32> = (0..n.min(16)).collect();
+            for op in ops {
+                for algo in algos {
+                    let Some(plan) = merged(&f, 0, 8.min(n), 2, op, algo) else {
+                        continue;
+                    };
+                    for fidelity in [Fidelity::Analytical, Fidelity::Flow] {
+                        let plain = simulate::run_plan_routes_from(&f, &caps, &plan, fidelity, true, None);
+                        let told = simulate::run_plan_routes_checked(&f, &caps, true, &plan, fidelity, true, None);
+                        match (&plain, &told) {
+                            (Ok((a, ra)), Ok((b, rb))) => {
+                                assert_eq!(bits(a), bits(b), "{} {op:?} {algo:?}", FABRICS[i]);
+                                assert_eq!(ra, rb);
+                                compared += 1;
+                            }
+                            (a, b) => assert_eq!(a.as_ref().err(), b.as_ref().err()),
+                        }
+                        let refused = simulate::run_plan_routes_from(&f, &bad, &plan, fidelity, false, None);
+                        let unchecked =
+                            simulate::run_plan_routes_checked(&f, &bad, false, &plan, fidelity, false, None);
+                        // (A flow run's compact engine holds only the links the plan uses.)
+                        refusals += usize::from(refused.is_err());
+                        assert_eq!(refused.err(), unchecked.err());
+                        if fidelity == Fidelity::Analytical
+                            && plan.virtual_links.is_empty()
+                            && ROUTING[routing] != RoutingMode::Spray
+                        {
+                            let promised =
+                                simulate::run_plan_routes_checked(&f, &bad, true, &plan, fidelity, false, None);
+                            assert!(promised.is_ok(), "told `true`, the run checked anyway");
+                        }
+                    }
+                }
+                let opts = simulate::Options::default();
+                for valid in [true, false] {
+                    let a = simulate::run_sizes_on(&f, &caps, &ranks, op, &[1e6, 3e8], None, opts);
+                    let b = simulate::run_sizes_checked(&f, &caps, valid, &ranks, op, &[1e6, 3e8], None, opts);
+                    assert_eq!(format!("{a:?}"), format!("{b:?}"), "{} {op:?}", FABRICS[i]);
+                }
+                let a = simulate::run_sizes_on(&f, &bad, &ranks, op, &[1e6], None, opts);
+                let b = simulate::run_sizes_checked(&f, &bad, false, &ranks, op, &[1e6], None, opts);
+                refusals += usize::from(a.is_err());
+                assert_eq!(format!("{a:?}"), format!("{b:?}"));
+            }
+        }
+    }
+    assert!(
+        compared > 100 && refusals > 100,
+        "{compared} runs compared, {refusals} refusals"
+    );
+}

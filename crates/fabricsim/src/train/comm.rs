@@ -26,8 +26,8 @@ use collective::constants::{LinkClass, Protocol, NET_CHANNELS};
 use collective::moe::{MoeBuilt, MoeResult, MoeSpec};
 use collective::plan::{Phase, Plan, PlanFlow};
 use collective::simulate::{
-    build_plan_routes, build_plan_routes_from, latency, lower, run_built, run_plan, run_plan_routes,
-    run_plan_routes_from, BuiltPlan, Options, PlanRoutes, REF_SIZE,
+    build_plan_routes, build_plan_routes_from, latency, lower, run_built, run_plan, run_plan_routes_checked, BuiltPlan,
+    Options, PlanRoutes, REF_SIZE,
 };
 use collective::{Algo, InNetwork, Op};
 use engine::Fidelity;
@@ -252,6 +252,8 @@ pub struct Memo {
     /// The effective capacities the results were computed with (they follow the calibration
     /// constants in force: a change empties the memo).
     caps: Vec<f64>,
+    /// Whether `caps` pass `engine::check_capacities` (found at the first run that asks).
+    caps_valid: Option<bool>,
     merged: MergedPlans,
     /// The algorithm, protocol and latency chosen for a collective of one size on one group
     /// (`run_sizes` of that group alone, and the latency of its plan).
@@ -513,6 +515,18 @@ impl Memo {
         }
     }
 
+    /// Whether `caps` (the memo's own: [`Memo::for_caps`]) pass `engine::check_capacities`,
+    /// checked once per set of capacities; `false` for any other slice (checked again then).
+    fn caps_checked(&mut self, caps: &[f64]) -> bool {
+        if caps.len() != self.caps.len() {
+            return false;
+        }
+        debug_assert!(caps == self.caps.as_slice(), "a memo runs on its own capacities");
+        *self
+            .caps_valid
+            .get_or_insert_with(|| engine::check_capacities(&self.caps).is_ok())
+    }
+
     /// [`merge_groups`] at [`REF_SIZE`], once per (groups, op, algo, channels).
     fn merged(
         &mut self,
@@ -548,7 +562,8 @@ impl Memo {
         if let Some(&c) = self.chosen.get(&key) {
             return Ok(c);
         }
-        let (algo, proto, lat) = choose_one(f, caps, group, op, size, sim)?;
+        let valid = self.caps_checked(caps);
+        let (algo, proto, lat) = choose_one(f, caps, valid, group, op, size, sim)?;
         self.chosen.insert(key, (algo, proto, lat));
         Ok((algo, proto, lat))
     }
@@ -790,7 +805,9 @@ impl Memo {
             .and_then(|(p, r)| collective::simulate::RouteDonor::new(f, p, r));
         let lent = |memo: &mut Memo| memo.lent_flows += donor.as_ref().map_or(0, |d| d.taken() as u64);
         if !self.keep_built || fidelity != Fidelity::Analytical {
-            let (r, routes) = run_plan_routes_from(f, caps, plan, fidelity, self.wants_routes(), donor.as_ref())?;
+            let valid = self.caps_checked(caps);
+            let (r, routes) =
+                run_plan_routes_checked(f, caps, valid, plan, fidelity, self.wants_routes(), donor.as_ref())?;
             lent(self);
             if let Some(routes) = routes {
                 self.keep_plan_routes(plan, Arc::new(routes), false);
@@ -1846,6 +1863,10 @@ fn prefetch(
     type Fetched = (ChooseKey, (Algo, Protocol, f64), Option<MergeKey>, Arc<Plan>, bool);
     type Ran = (MemoRun, Option<BuiltPlan>, Option<PlanRoutes>);
     type RanMoe = (MemoMoe, Option<MoeBuilt>);
+    // The capacities checked once for the batch, where a choice or run needs them (each
+    // analytical run would check them again).
+    let caps_ok = std::sync::OnceLock::new();
+    let valid = || *caps_ok.get_or_init(|| engine::check_capacities(caps).is_ok());
     let collectives = || -> (Vec<Fetched>, Vec<Option<Ran>>) {
         let dp_from = pieces.len().saturating_sub(dp_pieces);
         let merged: Vec<Fetched> = pieces
@@ -1859,7 +1880,7 @@ fn prefetch(
                 let ck = choose_key(&groups[0], *op, *size, sim);
                 let chosen = match shared.chosen.get(&ck) {
                     Some(&c) => c,
-                    None => choose_one(f, caps, &groups[0], *op, *size, sim).ok()?,
+                    None => choose_one(f, caps, valid(), &groups[0], *op, *size, sim).ok()?,
                 };
                 if let Some(p) = shared.merged.get(groups, *op, chosen.0, sim.channels) {
                     return Some((ck, chosen, None, p.clone(), dp));
@@ -1887,6 +1908,7 @@ fn prefetch(
                 None => todo.push((plan.clone(), dp)),
             }
         }
+        let valid = valid();
         let runs: Vec<Option<Ran>> = todo
             .par_iter()
             .map(|(plan, dp)| {
@@ -1896,7 +1918,8 @@ fn prefetch(
                     let (t, busy) = run_built(f, &mut b, fidelity).ok()?;
                     (t, busy, Some(b), routes)
                 } else {
-                    let ((t, busy), routes) = run_plan_routes(f, caps, plan, fidelity, keep_routes).ok()?;
+                    let ((t, busy), routes) =
+                        run_plan_routes_checked(f, caps, valid, plan, fidelity, keep_routes, None).ok()?;
                     (t, busy, None, routes)
                 };
                 let busy: Vec<(u32, f64)> = busy.into_iter().map(|b| (b.link, b.utilisation)).collect();
@@ -2118,13 +2141,16 @@ fn choose_key(group: &[u32], op: Op, size: f64, sim: Options) -> ChooseKey {
 fn choose_one(
     f: &Fabric,
     caps: &[f64],
+    caps_valid: bool,
     group: &[u32],
     op: Op,
     size: f64,
     sim: Options,
 ) -> Result<(Algo, Protocol, f64), String> {
-    // `caps`: the placement's, the fabric's effective capacities (`layout::place`).
-    let one = collective::simulate::run_sizes_on(f, caps, group, op, &[size], None, sim).map_err(|e| e.to_string())?;
+    // `caps`: the placement's, the fabric's effective capacities (`layout::place`);
+    // `caps_valid`: whether they passed `engine::check_capacities`.
+    let one = collective::simulate::run_sizes_checked(f, caps, caps_valid, group, op, &[size], None, sim)
+        .map_err(|e| e.to_string())?;
     let r = one.first().ok_or("collective selection returned no result")?;
     // The latency of the chosen algorithm's plan (lowered at `REF_SIZE` with `sim`'s channels)
     // under the chosen protocol: what `run_sizes` priced it with (`Evaluated::time` takes it
@@ -2378,7 +2404,7 @@ pub(super) mod tests {
                                 },
                                 ..Default::default()
                             };
-                            let Ok((algo, proto, lat)) = choose_one(&f, &caps, g, op, size, sim) else {
+                            let Ok((algo, proto, lat)) = choose_one(&f, &caps, false, g, op, size, sim) else {
                                 continue;
                             };
                             let plan = lower(&f, g, op, REF_SIZE, algo, sim.channels).unwrap();

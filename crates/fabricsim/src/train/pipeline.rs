@@ -1008,7 +1008,10 @@ pub fn run_cached(
             plan.phases
                 .iter()
                 .map(|ph| {
-                    let mut v: Vec<Vec<u32>> = vec![Vec::new(); lay.pp as usize];
+                    // Sized for an even share of the phase's flows per stage (the usual
+                    // layout; a larger share grows as before).
+                    let even = ph.flows.len().div_ceil(lay.pp.max(1) as usize);
+                    let mut v: Vec<Vec<u32>> = (0..lay.pp).map(|_| Vec::with_capacity(even)).collect();
                     for (fi, fl) in ph.flows.iter().enumerate() {
                         let stage = stage_of
                             .get(fl.src as usize)

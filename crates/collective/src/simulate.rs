@@ -1531,9 +1531,9 @@ pub fn run_sizes_checked(
     run_sizes_in(f, caps, caps_valid, ranks, op, sizes, algo, opts, &mut |_, _| {})
 }
 
-/// `caps_valid`: whether `caps` passed `engine::check_capacities`; where not told, they are
-/// checked once here for every candidate (a failed check leaves each run to check and report
-/// as before).
+/// `caps_valid`: whether `caps` passed `engine::check_capacities`; where not told, an
+/// analytical choice among several candidates checks them once here for all (a failed check
+/// leaves each run to check and report as before).
 #[allow(clippy::too_many_arguments)]
 fn run_sizes_in(
     f: &Fabric,
@@ -1552,8 +1552,10 @@ fn run_sizes_in(
         None => select::allowed_candidates(f, ranks, op, opts.in_network),
     };
     let total = cands.len();
-    // Checked once for all candidates (each analytical run would check them again).
-    let caps_valid = caps_valid || (total > 1 && engine::check_capacities(caps).is_ok());
+    // Checked once for all candidates (each analytical run would check them again; a flow
+    // run's engine checks its own).
+    let caps_valid =
+        caps_valid || (total > 1 && opts.fidelity == Fidelity::Analytical && engine::check_capacities(caps).is_ok());
     progress(0, total);
     // Evaluate candidates; skip one whose latency alone exceeds the best total at every size.
     let mut evals: Vec<Evaluated> = Vec::new();

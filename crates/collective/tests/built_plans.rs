@@ -740,8 +740,8 @@ fn runs_on_checked_capacities_are_checking_runs() {
         [Algo::Ring, Algo::Tree, Algo::Hierarchical],
     );
     let (mut compared, mut refusals) = (0, 0);
-    for i in 0..FABRICS.len() {
-        for routing in 0..ROUTING.len() {
+    for (i, name) in FABRICS.iter().enumerate() {
+        for (routing, mode) in ROUTING.iter().enumerate() {
             let f = fabric(i, routing);
             let caps = simulate::effective_capacities(&f);
             let mut bad = caps.clone();
@@ -758,7 +758,7 @@ fn runs_on_checked_capacities_are_checking_runs() {
                         let told = simulate::run_plan_routes_checked(&f, &caps, true, &plan, fidelity, true, None);
                         match (&plain, &told) {
                             (Ok((a, ra)), Ok((b, rb))) => {
-                                assert_eq!(bits(a), bits(b), "{} {op:?} {algo:?}", FABRICS[i]);
+                                assert_eq!(bits(a), bits(b), "{} {op:?} {algo:?}", name);
                                 assert_eq!(ra, rb);
                                 compared += 1;
                             }
@@ -772,7 +772,7 @@ fn runs_on_checked_capacities_are_checking_runs() {
                         assert_eq!(refused.err(), unchecked.err());
                         if fidelity == Fidelity::Analytical
                             && plan.virtual_links.is_empty()
-                            && ROUTING[routing] != RoutingMode::Spray
+                            && *mode != RoutingMode::Spray
                         {
                             let promised =
                                 simulate::run_plan_routes_checked(&f, &bad, true, &plan, fidelity, false, None);
@@ -784,7 +784,7 @@ fn runs_on_checked_capacities_are_checking_runs() {
                 for valid in [true, false] {
                     let a = simulate::run_sizes_on(&f, &caps, &ranks, op, &[1e6, 3e8], None, opts);
                     let b = simulate::run_sizes_checked(&f, &caps, valid, &ranks, op, &[1e6, 3e8], None, opts);
-                    assert_eq!(format!("{a:?}"), format!("{b:?}"), "{} {op:?}", FABRICS[i]);
+                    assert_eq!(format!("{a:?}"), format!("{b:?}"), "{} {op:?}", name);
                 }
                 let a = simulate::run_sizes_on(&f, &bad, &ranks, op, &[1e6], None, opts);
                 let b = simulate::run_sizes_checked(&f, &bad, false, &ranks, op, &[1e6], None, opts);

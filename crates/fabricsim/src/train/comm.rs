@@ -252,7 +252,10 @@ pub struct Memo {
     /// The effective capacities the results were computed with (they follow the calibration
     /// constants in force: a change empties the memo).
     caps: Vec<f64>,
-    /// Whether `caps` pass `engine::check_capacities` (found at the first run that asks).
+    /// The slice [`Memo::for_caps`] was last given (address and length: the placement's
+    /// capacities, which a step's runs are given again), and whether `caps` pass
+    /// `engine::check_capacities` (found at the first run that asks).
+    caps_from: (usize, usize),
     caps_valid: Option<bool>,
     merged: MergedPlans,
     /// The algorithm, protocol and latency chosen for a collective of one size on one group
@@ -492,6 +495,7 @@ impl Memo {
 
     /// Forget everything unless it was computed with these capacities.
     fn for_caps(&mut self, caps: &[f64]) {
+        self.caps_from = (caps.as_ptr() as usize, caps.len());
         if self.caps.as_slice() != caps {
             *self = Memo {
                 caps: caps.to_vec(),
@@ -510,18 +514,23 @@ impl Memo {
                 lent_flows: self.lent_flows,
                 no_lending: self.no_lending,
                 want_routes: self.want_routes,
+                caps_from: self.caps_from,
                 ..Memo::default()
             };
         }
     }
 
-    /// Whether `caps` (the memo's own: [`Memo::for_caps`]) pass `engine::check_capacities`,
-    /// checked once per set of capacities; `false` for any other slice (checked again then).
+    /// Whether `caps` — the slice [`Memo::for_caps`] was last given, whose values the memo
+    /// holds — pass `engine::check_capacities`, checked once per set of capacities; `false`
+    /// for any other slice (its runs check it then, as before).
     fn caps_checked(&mut self, caps: &[f64]) -> bool {
-        if caps.len() != self.caps.len() {
+        if (caps.as_ptr() as usize, caps.len()) != self.caps_from || caps.len() != self.caps.len() {
             return false;
         }
-        debug_assert!(caps == self.caps.as_slice(), "a memo runs on its own capacities");
+        debug_assert!(
+            caps.iter().zip(&self.caps).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "a memo's runs read the capacities it was given"
+        );
         *self
             .caps_valid
             .get_or_insert_with(|| engine::check_capacities(&self.caps).is_ok())
@@ -1880,7 +1889,16 @@ fn prefetch(
                 let ck = choose_key(&groups[0], *op, *size, sim);
                 let chosen = match shared.chosen.get(&ck) {
                     Some(&c) => c,
-                    None => choose_one(f, caps, valid(), &groups[0], *op, *size, sim).ok()?,
+                    None => choose_one(
+                        f,
+                        caps,
+                        sim.fidelity == Fidelity::Analytical && valid(),
+                        &groups[0],
+                        *op,
+                        *size,
+                        sim,
+                    )
+                    .ok()?,
                 };
                 if let Some(p) = shared.merged.get(groups, *op, chosen.0, sim.channels) {
                     return Some((ck, chosen, None, p.clone(), dp));
@@ -1908,7 +1926,6 @@ fn prefetch(
                 None => todo.push((plan.clone(), dp)),
             }
         }
-        let valid = valid();
         let runs: Vec<Option<Ran>> = todo
             .par_iter()
             .map(|(plan, dp)| {
@@ -1918,6 +1935,8 @@ fn prefetch(
                     let (t, busy) = run_built(f, &mut b, fidelity).ok()?;
                     (t, busy, Some(b), routes)
                 } else {
+                    // (Only an analytical run reads the promise.)
+                    let valid = fidelity == Fidelity::Analytical && valid();
                     let ((t, busy), routes) =
                         run_plan_routes_checked(f, caps, valid, plan, fidelity, keep_routes, None).ok()?;
                     (t, busy, None, routes)
@@ -2555,6 +2574,55 @@ pub(super) mod tests {
                 );
             }
         }
+    }
+
+    /// A memo's runs skip the capacity check only on the slice it was set to (`for_caps`),
+    /// whose check it makes once per set of capacities: each run is a fresh run, errors
+    /// included, on valid, zero and NaN capacities, given the slice or a copy of it.
+    #[test]
+    fn a_memo_checks_its_capacities_once_per_set() {
+        let f = crate::cluster::load(crate::cluster::Source::Preset("fat-tree:gpus=64"))
+            .unwrap()
+            .1;
+        let m = workload::registry::lookup("llama-3.1-8b").unwrap();
+        let pl =
+            super::super::layout::place(&f, &m, &plan(2, 2, 16, 1, 1), super::super::DEFAULT_ORDER, false).unwrap();
+        let groups: Vec<Vec<u32>> = (0..4).map(|g| (g * 16..(g + 1) * 16).collect()).collect();
+        let plan = Arc::new(merge_groups(&f, &groups, Op::AllReduce, REF_SIZE, Algo::Ring, 2).unwrap());
+        let fresh = |caps: &[f64]| {
+            collective::simulate::run_plan(&f, caps, &plan, Fidelity::Analytical)
+                .map(|(t, busy)| (t, busy.into_iter().map(|b| (b.link, b.utilisation)).collect::<Vec<_>>()))
+                .map_err(|e| e.to_string())
+        };
+        let good = pl.caps.clone();
+        let mut bad = good.clone();
+        bad[good.len() / 3] = 0.0;
+        let mut nan = good.clone();
+        nan[7] = f64::NAN;
+        // The slice the memo was set to, another slice of the same values, then other
+        // capacities: each run as a fresh one, errors included (NaN compared by its bits).
+        for caps in [&good, &bad, &nan] {
+            let mut memo = Memo::new();
+            memo.for_caps(caps);
+            let got = memo.run(&f, caps, &plan, Fidelity::Analytical);
+            assert_eq!(format!("{got:?}"), format!("{:?}", fresh(caps)));
+            assert_eq!(memo.caps_valid, Some(caps.iter().all(|c| c.is_finite() && *c > 0.0)));
+            let copy = caps.to_vec();
+            let mut memo = Memo::new();
+            memo.for_caps(caps);
+            assert!(!memo.caps_checked(&copy), "another slice is not taken on trust");
+            assert_eq!(
+                format!("{:?}", memo.run(&f, &copy, &plan, Fidelity::Analytical)),
+                format!("{:?}", fresh(caps))
+            );
+        }
+        // Set to bad capacities after good ones: checked again.
+        let mut memo = Memo::new();
+        memo.for_caps(&good);
+        assert!(memo.caps_checked(&good));
+        memo.for_caps(&bad);
+        assert!(!memo.caps_checked(&bad));
+        assert!(memo.run(&f, &bad, &plan, Fidelity::Analytical).is_err());
     }
 
     /// The fidelity checks computed in two passes, their flow runs in parallel on the step's

@@ -802,12 +802,7 @@ fn route_all(
                                 }
                                 piece
                             });
-                            // Paths are kept only for pieces the pricing's routes do not serve
-                            // (`route_piece` copies the same paths from those).
-                            let served = pre
-                                .get(k)
-                                .is_some_and(|p| pre_phase(p, i, &dp[k].0.phases[i]).is_some());
-                            if slot.hit.is_none() && bytes_free && !served {
+                            if slot.hit.is_none() && bytes_free {
                                 let pg = paths_sig(f, &g, slot.scale);
                                 let ph = sig_hash(&pg, SigKind::Paths);
                                 slot.routed = c.get_paths(ph, &pg);

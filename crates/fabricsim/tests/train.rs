@@ -565,7 +565,11 @@ fn evaluator_matches_fresh_simulations() {
                 // their durations come from the kept ones, scaled (the JSON above equal).
                 assert!(scaled > 0, "{routing:?}: no priced piece was scaled");
             } else {
-                assert!(paths > 0, "{routing:?} {fidelity:?}: no piece took its paths");
+                // VP 2 and 4's pieces take the VP 1 pieces' paths: from the routes the step's
+                // pricing kept (an earlier step's for a plan the memo ran: `past_route_claims`),
+                // or from the pieces' paths cache where none were kept (`pipeline`'s tests).
+                let taken = paths + ev.piece_pre_reuse() + other.piece_pre_reuse();
+                assert!(taken > 0, "{routing:?} {fidelity:?}: no piece took its paths");
                 assert_eq!(scaled, 0, "{routing:?}: flow fidelity keeps flows, not durations");
             }
         }
@@ -639,6 +643,56 @@ fn schedule_pieces_from_the_pricing_routes_match_fresh() {
             assert_eq!(taken, 0, "{spec}: adaptive routes read the load");
         } else {
             assert!(taken > 0, "{spec} {routing:?}: no piece took the pricing's paths");
+        }
+    }
+}
+
+/// A search's later step of a layout whose data-parallel runs the memo already holds takes the
+/// routes an earlier step kept for them (its schedule's pieces copy their paths from there, as
+/// the first step's did): under ECMP and spray, not adaptive routing (no routes kept); every
+/// report a fresh simulation's, the checks on and off.
+#[test]
+fn later_steps_take_the_routes_earlier_steps_kept() {
+    let m = model("mixtral-8x7b");
+    let moe = |vp: u32, mbs: u32| ParallelPlan {
+        ep: 4,
+        vp,
+        mbs,
+        ..plan(2, 2, 16, 128, 4096)
+    };
+    // The same layout: another micro-batch, and another number of virtual stages (pieces with
+    // other bytes).
+    let plans = [moe(1, 1), moe(1, 2), moe(2, 1), moe(1, 1)];
+    for (spec, routing) in ROUTING_CASES {
+        let mut f = cluster(spec);
+        f.routing = routing;
+        let cm = train::compute_model_for(f.accel_model).expect("compute model");
+        for checks in [false, true] {
+            let mut ev = train::Evaluator::new(&f);
+            ev.set_fidelity_checks(checks);
+            for p in &plans {
+                let o = opts(Fidelity::Analytical);
+                let mut got = ev.simulate_ordered(spec, &m, p, &cm, &o, train::DEFAULT_ORDER).unwrap();
+                let mut fresh = train::simulate_ordered(spec, &f, &m, p, &cm, &o, train::DEFAULT_ORDER).unwrap();
+                if !checks {
+                    got.fidelity_checks.clear();
+                    fresh.fidelity_checks.clear();
+                }
+                assert_eq!(
+                    serde_json::to_string(&got).unwrap(),
+                    serde_json::to_string(&fresh).unwrap(),
+                    "{spec} {routing:?} checks {checks} {p:?}"
+                );
+            }
+            let claims = ev.past_route_claims();
+            if routing == fabric::RoutingMode::Adaptive {
+                assert_eq!(claims, 0, "{spec}: adaptive routes are not kept");
+            } else {
+                assert!(
+                    claims > 0,
+                    "{spec} {routing:?} checks {checks}: no later step took kept routes"
+                );
+            }
         }
     }
 }

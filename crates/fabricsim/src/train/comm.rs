@@ -301,6 +301,14 @@ pub struct Memo {
     /// The routes of the plans a step's up-front batch ran ([`prefetch`]), until the pricing
     /// of a data-parallel synchronisation claims its plan's (into `plan_routes`).
     spare_routes: Vec<(Arc<Plan>, Arc<PlanRoutes>)>,
+    /// A search's memo ([`Memo::across_plans`]): the routes earlier steps kept for their
+    /// data-parallel synchronisations' plans (the memo's merged plans, by address), for a later
+    /// step whose run of the same plan the memo already holds — its schedule's pieces then take
+    /// their paths from them as the first step's did. Oldest first, within
+    /// [`Memo::PLAN_ROUTES_UNITS`].
+    past_routes: Vec<(Arc<Plan>, Arc<PlanRoutes>)>,
+    /// Runs found in the memo whose routes came from `past_routes` (for tests and benches).
+    past_claims: u64,
     /// Whether a step's pricing is on (routes may be kept).
     keeping_routes: bool,
     /// `Plan::bytes` of the plans in `merged`, by address (`merged` holds them as long as this
@@ -461,6 +469,12 @@ impl Memo {
         self.piece_routes.pre_flows()
     }
 
+    /// Runs of data-parallel synchronisations found in the memo whose routes an earlier step
+    /// kept (`Memo::past_routes`), for the schedule's pieces.
+    pub fn past_route_claims(&self) -> u64 {
+        self.past_claims
+    }
+
     /// Flows whose runs took their paths from another plan's routes kept by a step's pricing
     /// instead of routing them (a data-parallel all-gather after its reduce-scatter: the same
     /// flows in another order; the results are the same either way).
@@ -509,6 +523,8 @@ impl Memo {
                 // Routes read no capacities.
                 plan_routes: std::mem::take(&mut self.plan_routes),
                 spare_routes: std::mem::take(&mut self.spare_routes),
+                past_routes: std::mem::take(&mut self.past_routes),
+                past_claims: self.past_claims,
                 max_merged_flows: self.max_merged_flows,
                 keeping_routes: self.keeping_routes,
                 lent_flows: self.lent_flows,
@@ -595,13 +611,32 @@ impl Memo {
             .chain(&self.spare_routes)
             .map(|(_, r)| r.size())
             .sum();
-        let kept = if spare {
-            &mut self.spare_routes
-        } else {
-            &mut self.plan_routes
-        };
+        let kept = if spare { &self.spare_routes } else { &self.plan_routes };
         if used + routes.size() <= Self::PLAN_ROUTES_UNITS && !kept.iter().any(|(p, _)| same_plan(p, plan)) {
+            if !spare && self.across_plans {
+                self.keep_past_routes(plan, &routes);
+            }
+            let kept = if spare {
+                &mut self.spare_routes
+            } else {
+                &mut self.plan_routes
+            };
             kept.push((plan.clone(), routes));
+        }
+    }
+
+    /// Keep a step's routes of `plan` for later steps ([`Memo::past_routes`]), the oldest
+    /// dropped past the bound.
+    fn keep_past_routes(&mut self, plan: &Arc<Plan>, routes: &Arc<PlanRoutes>) {
+        if self.past_routes.iter().any(|(p, _)| Arc::ptr_eq(p, plan)) {
+            return;
+        }
+        let mut used: usize = self.past_routes.iter().map(|(_, r)| r.size()).sum();
+        while used + routes.size() > Self::PLAN_ROUTES_UNITS && !self.past_routes.is_empty() {
+            used -= self.past_routes.remove(0).1.size();
+        }
+        if used + routes.size() <= Self::PLAN_ROUTES_UNITS {
+            self.past_routes.push((plan.clone(), routes.clone()));
         }
     }
 
@@ -612,10 +647,15 @@ impl Memo {
     }
 
     /// A data-parallel synchronisation's run of `plan` found in the memo: its routes, where the
-    /// up-front batch kept them, move to those the schedule reads.
+    /// up-front batch kept them (or, in a search, an earlier step), move to those the schedule
+    /// reads.
     fn claim_spare_routes(&mut self, plan: &Arc<Plan>) {
         if let Some(i) = self.spare_routes.iter().position(|(p, _)| same_plan(p, plan)) {
             let (p, r) = self.spare_routes.swap_remove(i);
+            self.keep_plan_routes(&p, r, false);
+        } else if let Some((p, r)) = self.past_routes.iter().find(|(p, _)| Arc::ptr_eq(p, plan)).cloned() {
+            // An earlier step's (a search's memo): the same plan, so the same routes.
+            self.past_claims += 1;
             self.keep_plan_routes(&p, r, false);
         }
     }

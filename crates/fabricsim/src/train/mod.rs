@@ -246,6 +246,13 @@ impl<'f> Evaluator<'f> {
         self.memo.piece_scaled_reuse()
     }
 
+    /// A search's steps whose data-parallel synchronisations the memo had already run and
+    /// whose routes an earlier step kept, so the schedule's pieces took their paths from
+    /// those (the reports are the same either way).
+    pub fn past_route_claims(&self) -> u64 {
+        self.memo.past_route_claims()
+    }
+
     /// Flows whose paths a run took from the routes another plan's run kept in the same step's
     /// pricing (a data-parallel all-gather after its reduce-scatter; the reports are the same
     /// either way).

@@ -802,7 +802,13 @@ fn route_all(
                                 }
                                 piece
                             });
-                            if slot.hit.is_none() && bytes_free {
+                            // Paths are kept only for pieces the pricing's routes do not serve:
+                            // `route_piece` copies the same paths from those (and a search's
+                            // later steps of the same plan get them again: `Memo::past_routes`).
+                            let served = pre
+                                .get(k)
+                                .is_some_and(|p| pre_phase(p, i, &dp[k].0.phases[i]).is_some());
+                            if slot.hit.is_none() && bytes_free && !served {
                                 let pg = paths_sig(f, &g, slot.scale);
                                 let ph = sig_hash(&pg, SigKind::Paths);
                                 slot.routed = c.get_paths(ph, &pg);
@@ -1232,6 +1238,83 @@ mod tests {
                 };
                 assert_eq!(t.to_bits(), alone(k, i, s).to_bits(), "piece {k} {i} {s}");
             }
+        }
+    }
+
+    /// Where the pricing kept no routes, a piece's paths are kept for a later schedule whose
+    /// pieces carry the same flows with other bytes (another number of virtual stages, not a
+    /// power of two apart): its pieces take them (`path_hits`) and equal routed ones; where the
+    /// pricing's routes serve a piece, it keeps none (it copies them from there).
+    #[test]
+    fn pieces_take_kept_paths_where_no_routes_were_kept() {
+        for routing in [fabric::RoutingMode::Ecmp, fabric::RoutingMode::Spray] {
+            let f = fabric("fat-tree:gpus=64", routing);
+            let groups: Vec<Vec<u32>> = (0..8).map(|r| (r..64).step_by(8).collect()).collect();
+            let ring =
+                crate::train::comm::merge_groups(&f, &groups, Op::ReduceScatter, 6.0e6, Algo::Ring, 2).expect("lower");
+            let dp = vec![(ring, 0.0, 1.0)];
+            let stages = 2u32;
+            let by_stage: Vec<Vec<Vec<Vec<u32>>>> = vec![dp[0]
+                .0
+                .phases
+                .iter()
+                .map(|ph| {
+                    let mut v = vec![Vec::new(); stages as usize];
+                    for (i, fl) in ph.flows.iter().enumerate() {
+                        v[(fl.src / 32) as usize].push(i as u32);
+                    }
+                    v
+                })
+                .collect()];
+            let (skip, base) = (vec![false], vec![f.links.len() as u32]);
+            let routed = |vp: u32, k: usize, i: usize, s: u32| {
+                let (flows, _) = route_piece(
+                    &mut fabric::Router::new(&f),
+                    &dp[k].0.phases[i],
+                    &by_stage[k][i][s as usize],
+                    vp,
+                    1.0,
+                    base[k],
+                    base[k],
+                    None,
+                    None,
+                )
+                .unwrap();
+                flows
+            };
+            let cache = PieceRoutes::default();
+            for vp in [1, 3] {
+                let out = route_all(&f, &dp, &by_stage, &skip, stages, vp, &base, Some(&cache), None, &[]);
+                for (&(k, i, s), piece) in &out {
+                    let Piece::Flows(got) = piece else {
+                        panic!("a routed piece")
+                    };
+                    assert_eq!(**got, routed(vp, k, i, s), "{routing:?} vp {vp} piece {k} {i} {s}");
+                }
+            }
+            assert!(cache.path_hits() > 0, "{routing:?}: no piece took kept paths");
+            // With the pricing's routes for the plan, nothing is kept for paths.
+            let caps = collective::simulate::effective_capacities(&f);
+            let (_, routes) =
+                collective::simulate::run_plan_routes(&f, &caps, &dp[0].0, engine::Fidelity::Analytical, true)
+                    .expect("run");
+            let pre: Vec<PreRouted> = vec![Some((Arc::new(dp[0].0.clone()), Arc::new(routes.expect("routes"))))];
+            let fresh = PieceRoutes::default();
+            for vp in [1, 3] {
+                let out = route_all(&f, &dp, &by_stage, &skip, stages, vp, &base, Some(&fresh), None, &pre);
+                for (&(k, i, s), piece) in &out {
+                    let Piece::Flows(got) = piece else {
+                        panic!("a routed piece")
+                    };
+                    assert_eq!(
+                        **got,
+                        routed(vp, k, i, s),
+                        "{routing:?} vp {vp} piece {k} {i} {s}, kept routes"
+                    );
+                }
+            }
+            assert_eq!(fresh.path_hits(), 0, "{routing:?}: served pieces keep no paths");
+            assert!(fresh.pre_flows() > 0);
         }
     }
 

@@ -565,10 +565,11 @@ fn evaluator_matches_fresh_simulations() {
                 // their durations come from the kept ones, scaled (the JSON above equal).
                 assert!(scaled > 0, "{routing:?}: no priced piece was scaled");
             } else {
-                // VP 2 and 4's pieces take the VP 1 pieces' paths: from the routes the step's
-                // pricing kept (an earlier step's for a plan the memo ran: `past_route_claims`),
-                // or from the pieces' paths cache where none were kept (`pipeline`'s tests).
-                let taken = paths + ev.piece_pre_reuse() + other.piece_pre_reuse();
+                // VP 2 and 4's pieces take the VP 1 pieces' paths: from the routes an earlier
+                // step kept for a plan the memo ran (`past_route_claims`; `other` starts its
+                // memo afresh at every plan, so its own step's), or from the pieces' paths
+                // cache where none were kept (`pipeline`'s tests).
+                let taken = paths + ev.past_route_claims();
                 assert!(taken > 0, "{routing:?} {fidelity:?}: no piece took its paths");
                 assert_eq!(scaled, 0, "{routing:?}: flow fidelity keeps flows, not durations");
             }
@@ -667,12 +668,29 @@ fn later_steps_take_the_routes_earlier_steps_kept() {
         let mut f = cluster(spec);
         f.routing = routing;
         let cm = train::compute_model_for(f.accel_model).expect("compute model");
-        for checks in [false, true] {
+        for (checks, fidelity) in [
+            (false, Fidelity::Analytical),
+            (true, Fidelity::Analytical),
+            (false, Fidelity::Flow),
+        ] {
             let mut ev = train::Evaluator::new(&f);
             ev.set_fidelity_checks(checks);
-            for p in &plans {
-                let o = opts(Fidelity::Analytical);
+            for (i, p) in plans.iter().enumerate() {
+                let o = opts(fidelity);
+                let (claims, taken) = (ev.past_route_claims(), ev.piece_pre_reuse());
                 let mut got = ev.simulate_ordered(spec, &m, p, &cm, &o, train::DEFAULT_ORDER).unwrap();
+                // At flow fidelity the VP 2 step's pieces (new flows: other bytes) copy their
+                // paths from the routes the first step kept.
+                if fidelity == Fidelity::Flow && i == 2 && routing != fabric::RoutingMode::Adaptive {
+                    assert!(
+                        ev.past_route_claims() > claims,
+                        "{spec} {routing:?}: no kept routes claimed"
+                    );
+                    assert!(
+                        ev.piece_pre_reuse() > taken,
+                        "{spec} {routing:?}: no piece took the kept paths"
+                    );
+                }
                 let mut fresh = train::simulate_ordered(spec, &f, &m, p, &cm, &o, train::DEFAULT_ORDER).unwrap();
                 if !checks {
                     got.fidelity_checks.clear();
@@ -681,7 +699,7 @@ fn later_steps_take_the_routes_earlier_steps_kept() {
                 assert_eq!(
                     serde_json::to_string(&got).unwrap(),
                     serde_json::to_string(&fresh).unwrap(),
-                    "{spec} {routing:?} checks {checks} {p:?}"
+                    "{spec} {routing:?} {fidelity:?} checks {checks} {p:?}"
                 );
             }
             let claims = ev.past_route_claims();

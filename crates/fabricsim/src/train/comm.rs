@@ -305,7 +305,8 @@ pub struct Memo {
     /// data-parallel synchronisations' plans (the memo's merged plans, by address), for a later
     /// step whose run of the same plan the memo already holds — its schedule's pieces then take
     /// their paths from them as the first step's did. Oldest first, within
-    /// [`Memo::PLAN_ROUTES_UNITS`].
+    /// [`Memo::PAST_ROUTES_UNITS`]; dropped with the merged plans (`Memo::bound`, a change of
+    /// capacities), whose later plans are new addresses.
     past_routes: Vec<(Arc<Plan>, Arc<PlanRoutes>)>,
     /// Runs found in the memo whose routes came from `past_routes` (for tests and benches).
     past_claims: u64,
@@ -523,7 +524,6 @@ impl Memo {
                 // Routes read no capacities.
                 plan_routes: std::mem::take(&mut self.plan_routes),
                 spare_routes: std::mem::take(&mut self.spare_routes),
-                past_routes: std::mem::take(&mut self.past_routes),
                 past_claims: self.past_claims,
                 max_merged_flows: self.max_merged_flows,
                 keeping_routes: self.keeping_routes,
@@ -598,12 +598,17 @@ impl Memo {
     /// the flow sets' reserved capacity.
     const PLAN_ROUTES_UNITS: usize = 1 << 24;
 
+    /// What [`Memo::past_routes`] keeps at most, in the same units: 16 MiB per memo (a search
+    /// has one per thread, for its whole length), the data-parallel plans of a few layouts of
+    /// a 10⁴-GPU job.
+    const PAST_ROUTES_UNITS: usize = 1 << 22;
+
     /// Keep the routes of a run of `plan` for this step's schedule (`spare`: from the up-front
     /// batch, until a synchronisation's pricing claims them), within the bound; past it they
-    /// are not kept, and the schedule routes its pieces itself.
-    fn keep_plan_routes(&mut self, plan: &Arc<Plan>, routes: Arc<PlanRoutes>, spare: bool) {
+    /// are not kept, and the schedule routes its pieces itself. Whether they were kept.
+    fn keep_plan_routes(&mut self, plan: &Arc<Plan>, routes: Arc<PlanRoutes>, spare: bool) -> bool {
         if !self.keeping_routes {
-            return;
+            return false;
         }
         let used: usize = self
             .plan_routes
@@ -622,22 +627,34 @@ impl Memo {
                 &mut self.plan_routes
             };
             kept.push((plan.clone(), routes));
+            return true;
         }
+        false
     }
 
     /// Keep a step's routes of `plan` for later steps ([`Memo::past_routes`]), the oldest
     /// dropped past the bound.
     fn keep_past_routes(&mut self, plan: &Arc<Plan>, routes: &Arc<PlanRoutes>) {
-        if self.past_routes.iter().any(|(p, _)| Arc::ptr_eq(p, plan)) {
+        let size = routes.size();
+        if size > Self::PAST_ROUTES_UNITS || self.past_routes.iter().any(|(p, _)| Arc::ptr_eq(p, plan)) {
             return;
         }
-        let mut used: usize = self.past_routes.iter().map(|(_, r)| r.size()).sum();
-        while used + routes.size() > Self::PLAN_ROUTES_UNITS && !self.past_routes.is_empty() {
-            used -= self.past_routes.remove(0).1.size();
-        }
-        if used + routes.size() <= Self::PLAN_ROUTES_UNITS {
-            self.past_routes.push((plan.clone(), routes.clone()));
-        }
+        let used: usize = self.past_routes.iter().map(|(_, r)| r.size()).sum();
+        // The oldest entries out, at once, until this one fits.
+        let mut freed = 0;
+        let out = self
+            .past_routes
+            .iter()
+            .take_while(|(_, r)| {
+                let over = used - freed + size > Self::PAST_ROUTES_UNITS;
+                if over {
+                    freed += r.size();
+                }
+                over
+            })
+            .count();
+        self.past_routes.drain(..out);
+        self.past_routes.push((plan.clone(), routes.clone()));
     }
 
     /// Whether runs now keep their routes for the schedule: a step's pricing of a flat
@@ -653,10 +670,14 @@ impl Memo {
         if let Some(i) = self.spare_routes.iter().position(|(p, _)| same_plan(p, plan)) {
             let (p, r) = self.spare_routes.swap_remove(i);
             self.keep_plan_routes(&p, r, false);
-        } else if let Some((p, r)) = self.past_routes.iter().find(|(p, _)| Arc::ptr_eq(p, plan)).cloned() {
-            // An earlier step's (a search's memo): the same plan, so the same routes.
-            self.past_claims += 1;
-            self.keep_plan_routes(&p, r, false);
+        } else if let Some(i) = self.past_routes.iter().position(|(p, _)| Arc::ptr_eq(p, plan)) {
+            // An earlier step's (a search's memo): the same plan, so the same routes; kept
+            // as the newest (the last to go past the bound).
+            let (p, r) = self.past_routes.remove(i);
+            self.past_routes.push((p.clone(), r.clone()));
+            if self.keep_plan_routes(&p, r, false) {
+                self.past_claims += 1;
+            }
         }
     }
 
@@ -700,6 +721,8 @@ impl Memo {
             self.reordered = Vec::new();
             self.chosen = BTreeMap::new();
             self.moe = Vec::new();
+            // Kept for plans no later run will name (a new merged plan is a new address).
+            self.past_routes = Vec::new();
         }
     }
 

@@ -1176,6 +1176,14 @@ mod tests {
 
     use proptest::prelude::*;
 
+    /// The piece of flows `idx` of `ph` routed alone by the router (no kept routes), payload
+    /// share 1, virtual links at `base`.
+    fn routed_alone(f: &Fabric, ph: &collective::plan::Phase, idx: &[u32], vp: u32, base: u32) -> engine::FlowSet {
+        route_piece(&mut fabric::Router::new(f), ph, idx, vp, 1.0, base, base, None, None)
+            .expect("piece")
+            .0
+    }
+
     /// Pieces of one stage that carry the same flows are priced once (`same`), and pieces whose
     /// bytes are a power of two apart (one normalised signature, another scale) are not taken
     /// for each other: each piece's price is the one it has priced alone, with and without a
@@ -1212,20 +1220,7 @@ mod tests {
         let skip = vec![false; dp.len()];
         let base = vec![f.links.len() as u32; dp.len()];
         let alone = |k: usize, i: usize, s: u32| {
-            let mut router = fabric::Router::new(&f);
-            let idx = &by_stage[k][i][s as usize];
-            let (flows, _) = route_piece(
-                &mut router,
-                &dp[k].0.phases[i],
-                idx,
-                1,
-                1.0,
-                base[k],
-                base[k],
-                None,
-                None,
-            )
-            .unwrap();
+            let flows = routed_alone(&f, &dp[k].0.phases[i], &by_stage[k][i][s as usize], 1, base[k]);
             engine::AnalyticalPricer::new(&caps).price(&flows).unwrap()
         };
         let cache = PieceRoutes::default();
@@ -1268,19 +1263,7 @@ mod tests {
                 .collect()];
             let (skip, base) = (vec![false], vec![f.links.len() as u32]);
             let routed = |vp: u32, k: usize, i: usize, s: u32| {
-                let (flows, _) = route_piece(
-                    &mut fabric::Router::new(&f),
-                    &dp[k].0.phases[i],
-                    &by_stage[k][i][s as usize],
-                    vp,
-                    1.0,
-                    base[k],
-                    base[k],
-                    None,
-                    None,
-                )
-                .unwrap();
-                flows
+                routed_alone(&f, &dp[k].0.phases[i], &by_stage[k][i][s as usize], vp, base[k])
             };
             let cache = PieceRoutes::default();
             for vp in [1, 3] {

@@ -616,20 +616,19 @@ impl Memo {
             .chain(&self.spare_routes)
             .map(|(_, r)| r.size())
             .sum();
-        let kept = if spare { &self.spare_routes } else { &self.plan_routes };
-        if used + routes.size() <= Self::PLAN_ROUTES_UNITS && !kept.iter().any(|(p, _)| same_plan(p, plan)) {
-            if !spare && self.across_plans {
-                self.keep_past_routes(plan, &routes);
-            }
-            let kept = if spare {
-                &mut self.spare_routes
-            } else {
-                &mut self.plan_routes
-            };
-            kept.push((plan.clone(), routes));
-            return true;
+        let kept = if spare {
+            &mut self.spare_routes
+        } else {
+            &mut self.plan_routes
+        };
+        if used + routes.size() > Self::PLAN_ROUTES_UNITS || kept.iter().any(|(p, _)| same_plan(p, plan)) {
+            return false;
         }
-        false
+        kept.push((plan.clone(), routes.clone()));
+        if !spare && self.across_plans {
+            self.keep_past_routes(plan, &routes);
+        }
+        true
     }
 
     /// Keep a step's routes of `plan` for later steps ([`Memo::past_routes`]), the oldest
